@@ -1,0 +1,105 @@
+/*
+ * blob.h — the blob store: content-addressed, immutable byte objects named
+ * by the SHA-256 of their content.
+ *
+ * Writing: blob_writer_open() gives a writer; blob_writer_write() streams
+ * bytes in (hashing them on the fly); blob_writer_commit() makes the object
+ * durable under its hash and tells whether it already existed (dedup);
+ * blob_writer_abort() throws everything away.  A writer that is neither
+ * committed nor aborted leaks its temporary object: callers tie the abort to
+ * their request pool (pt_pool_cleanup_add) at open time.  A crash at any
+ * point leaves either nothing visible under the hash or a complete,
+ * verified object; blob_store_cleanup() removes leftovers of interrupted
+ * writers at start-up.
+ *
+ * Reading: blob_reader_open() by hash; blob_reader_fd() is a fast path for
+ * backends with a local file (sendfile) and returns -1 otherwise, in which
+ * case blob_reader_pread() streams.  Backends: fs (this file's companion
+ * blob_fs.c) and, later, s3 — the vtable is the only thing handlers see.
+ *
+ * All functions may block on I/O.  Return 0 or a negative status (errno
+ * passes through: -ENOSPC means the store is full).
+ */
+#ifndef PT_BLOB_H
+#define PT_BLOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define BLOB_HEX_LEN 64
+
+struct blob_store;
+struct blob_writer;
+struct blob_reader;
+
+/* The backend's half; the generic half (hashing, accounting) is blob.c. */
+struct blob_ops {
+	const char *name;
+	int (*writer_open)(struct blob_store *s, void **state);
+	int (*writer_write)(void *state, const void *p, size_t n);
+	/* make the object durable as `hex`; *existed when it was there */
+	int (*writer_commit)(void *state, const char *hex, uint64_t size,
+			     bool *existed);
+	void (*writer_abort)(void *state);
+	int (*reader_open)(struct blob_store *s, const char *hex, void **state,
+			   uint64_t *size);
+	int (*reader_fd)(void *state);
+	/* hand the fd to the caller (who closes it); -1 when none */
+	int (*reader_take_fd)(void *state);
+	ssize_t (*reader_pread)(void *state, void *p, size_t n, uint64_t off);
+	void (*reader_close)(void *state);
+	/* -ENOENT when absent */
+	int (*stat)(struct blob_store *s, const char *hex, uint64_t *size);
+	int (*remove)(struct blob_store *s, const char *hex);
+	/* call cb for every stored object; stops when cb returns non-zero */
+	int (*list)(struct blob_store *s,
+		    int (*cb)(const char *hex, uint64_t size, int64_t mtime, void *arg),
+		    void *arg);
+	int (*cleanup)(struct blob_store *s);
+	void (*close)(struct blob_store *s);
+};
+
+struct blob_store {
+	const struct blob_ops *ops;
+	void *impl;
+};
+
+/* fs backend rooted at dir (creates dir/blobs and dir/tmp). */
+int blob_fs_open(const char *dir, struct blob_store **out);
+void blob_store_close(struct blob_store *s);
+/* Remove temp objects left by interrupted writers; returns how many or <0. */
+int blob_store_cleanup(struct blob_store *s);
+
+int blob_writer_open(struct blob_store *s, struct blob_writer **out);
+int blob_writer_write(struct blob_writer *w, const void *p, size_t n);
+uint64_t blob_writer_size(const struct blob_writer *w);
+/* On success hex holds the SHA-256 and the writer is freed.  On failure
+ * the writer is aborted and freed too: either way it is gone. */
+int blob_writer_commit(struct blob_writer *w, char hex[BLOB_HEX_LEN + 1],
+		       bool *existed);
+void blob_writer_abort(struct blob_writer *w);
+
+int blob_reader_open(struct blob_store *s, const char *hex,
+		     struct blob_reader **out);
+uint64_t blob_reader_size(const struct blob_reader *r);
+/* A local fd positioned nowhere in particular (use offsets), owned by the
+ * reader, or -1 when the backend has none. */
+int blob_reader_fd(struct blob_reader *r);
+/* Like pread(2): bytes read, 0 at end, or a negative status. */
+ssize_t blob_reader_pread(struct blob_reader *r, void *p, size_t n,
+			  uint64_t off);
+/* Detach the fd: the caller owns it now (MHD closes it after sendfile);
+ * -1 when there is none. */
+int blob_reader_take_fd(struct blob_reader *r);
+void blob_reader_close(struct blob_reader *r);
+
+int blob_stat(struct blob_store *s, const char *hex, uint64_t *size);
+int blob_remove(struct blob_store *s, const char *hex);
+int blob_list(struct blob_store *s,
+	      int (*cb)(const char *hex, uint64_t size, int64_t mtime, void *arg), void *arg);
+
+bool blob_hex_valid(const char *hex);
+
+#endif

@@ -1,0 +1,401 @@
+/*
+ * blob_fs.c — the local-disk blob backend.
+ *
+ *   DATA/blobs/ab/cd/abcd…(64 hex)     committed, immutable, fsynced
+ *   DATA/tmp/                          writers in progress
+ *
+ * A writer is an O_TMPFILE in DATA/tmp (same file system as blobs/, so the
+ * final step is a link, not a copy): it has no name until commit, so a
+ * killed process or client leaves nothing behind by construction.  Where
+ * the file system has no O_TMPFILE we fall back to a named mkstemp file,
+ * unlinked on abort and swept by cleanup at start-up.  Commit is git's
+ * object protocol: fsync the data, link it into the fan-out directory
+ * (EEXIST means the same content is already there: deduplicated), fsync the
+ * directory.  A blob is therefore visible only once complete and durable.
+ */
+#define _GNU_SOURCE
+#include "blob.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../util/pt.h"
+#include "../util/banned.h"
+
+/* Start writeback of every WRITEBACK_STEP bytes as they arrive, so the
+ * fsync at commit has little left to do and a big upload does not stall
+ * at the end. */
+#define WRITEBACK_STEP (8u << 20)
+
+struct fs_store {
+	char *root, *blobs, *tmp;
+};
+
+struct fs_writer {
+	struct fs_store *fs;
+	int fd;
+	char *tmpname; /* NULL for O_TMPFILE */
+	uint64_t written, synced;
+};
+
+struct fs_reader {
+	int fd;
+};
+
+static int fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int err = 0;
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+static int mkdir_p1(const char *path, bool *created)
+{
+	if (mkdir(path, 0755) == 0) {
+		if (created)
+			*created = true;
+		return 0;
+	}
+	return errno == EEXIST ? 0 : -errno;
+}
+
+static int fs_writer_open(struct blob_store *s, void **state)
+{
+	struct fs_store *fs = s->impl;
+	struct fs_writer *w = xcalloc(1, sizeof(*w));
+
+	w->fs = fs;
+	w->fd = open(fs->tmp, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+	if (w->fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR ||
+			  errno == EINVAL)) {
+		w->tmpname = xasprintf("%s/upload-XXXXXX", fs->tmp);
+		w->fd = mkostemp(w->tmpname, O_CLOEXEC);
+	}
+	if (w->fd < 0) {
+		int err = -errno;
+		free(w->tmpname);
+		free(w);
+		return err;
+	}
+	*state = w;
+	return 0;
+}
+
+static int fs_writer_write(void *state, const void *p, size_t n)
+{
+	struct fs_writer *w = state;
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t k = write(w->fd, c, n);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		c += k;
+		n -= (size_t)k;
+		w->written += (uint64_t)k;
+	}
+	if (w->written - w->synced >= WRITEBACK_STEP) {
+		sync_file_range(w->fd, (off64_t)w->synced,
+				(off64_t)(w->written - w->synced),
+				SYNC_FILE_RANGE_WRITE);
+		w->synced = w->written;
+	}
+	return 0;
+}
+
+static void fs_writer_abort(void *state)
+{
+	struct fs_writer *w = state;
+	if (!w)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->tmpname)
+		unlink(w->tmpname);
+	free(w->tmpname);
+	free(w);
+}
+
+static int fs_writer_commit(void *state, const char *hex, uint64_t size,
+			    bool *existed)
+{
+	struct fs_writer *w = state;
+	struct fs_store *fs = w->fs;
+	char d1[4096], d2[4096], final[4200];
+	bool made1 = false, made2 = false;
+	int err;
+
+	(void)size;
+	*existed = false;
+	snprintf(d1, sizeof(d1), "%s/%.2s", fs->blobs, hex);
+	snprintf(d2, sizeof(d2), "%s/%.2s/%.2s", fs->blobs, hex, hex + 2);
+	snprintf(final, sizeof(final), "%s/%s", d2, hex);
+
+	if (fdatasync(w->fd) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	if ((err = mkdir_p1(d1, &made1)) || (err = mkdir_p1(d2, &made2)))
+		goto fail;
+	if (w->tmpname) {
+		errno = 0;
+		if (link(w->tmpname, final) < 0 && errno != EEXIST) {
+			err = -errno;
+			goto fail;
+		}
+		*existed = errno == EEXIST;
+	} else {
+		char proc[64];
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", w->fd);
+		errno = 0;
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, final,
+			   AT_SYMLINK_FOLLOW) < 0) {
+			if (errno != EEXIST) {
+				err = -errno;
+				goto fail;
+			}
+			*existed = true;
+		}
+	}
+	/* the link must survive a crash before the metadata row refers to it */
+	if ((err = fsync_dir(d2)))
+		goto fail;
+	if (made2 && (err = fsync_dir(d1)))
+		goto fail;
+	if (made1 && (err = fsync_dir(fs->blobs)))
+		goto fail;
+	fs_writer_abort(w); /* closes the fd, unlinks the temp name */
+	return 0;
+fail:
+	fs_writer_abort(w);
+	return err;
+}
+
+static int fs_reader_open(struct blob_store *s, const char *hex, void **state,
+			  uint64_t *size)
+{
+	struct fs_store *fs = s->impl;
+	char path[4096];
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%.2s/%.2s/%s", fs->blobs, hex,
+		 hex + 2, hex);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	struct fs_reader *r = xmalloc(sizeof(*r));
+	r->fd = fd;
+	*state = r;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static int fs_reader_fd(void *state)
+{
+	return ((struct fs_reader *)state)->fd;
+}
+
+static int fs_reader_take_fd(void *state)
+{
+	struct fs_reader *r = state;
+	int fd = r->fd;
+	r->fd = -1;
+	return fd;
+}
+
+static ssize_t fs_reader_pread(void *state, void *p, size_t n, uint64_t off)
+{
+	struct fs_reader *r = state;
+	ssize_t k;
+	do
+		k = pread(r->fd, p, n, (off_t)off);
+	while (k < 0 && errno == EINTR);
+	return k < 0 ? -errno : k;
+}
+
+static void fs_reader_close(void *state)
+{
+	struct fs_reader *r = state;
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r);
+}
+
+static int fs_stat(struct blob_store *s, const char *hex, uint64_t *size)
+{
+	struct fs_store *fs = s->impl;
+	char path[4096];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/%.2s/%.2s/%s", fs->blobs, hex,
+		 hex + 2, hex);
+	if (stat(path, &st) < 0)
+		return -errno;
+	if (size)
+		*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static int fs_remove(struct blob_store *s, const char *hex)
+{
+	struct fs_store *fs = s->impl;
+	char dir[4096], path[4200];
+	snprintf(dir, sizeof(dir), "%s/%.2s/%.2s", fs->blobs, hex, hex + 2);
+	snprintf(path, sizeof(path), "%s/%s", dir, hex);
+	if (unlink(path) < 0)
+		return -errno;
+	return fsync_dir(dir);
+}
+
+static bool is_hex(const char *s, size_t n)
+{
+	if (strlen(s) != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* blobs/ab/cd/<hex>: walk the two fan-out levels, skipping anything that
+ * does not have the shape of a blob (fsck reports those separately). */
+static int fs_list(struct blob_store *s,
+		   int (*cb)(const char *hex, uint64_t size, int64_t mtime, void *arg),
+		   void *arg)
+{
+	struct fs_store *fs = s->impl;
+	DIR *d1 = opendir(fs->blobs);
+	struct dirent *e1, *e2, *e3;
+	int stop = 0;
+
+	if (!d1)
+		return -errno;
+	while (!stop && (e1 = readdir(d1))) {
+		if (!is_hex(e1->d_name, 2))
+			continue;
+		char p1[4096];
+		snprintf(p1, sizeof(p1), "%s/%s", fs->blobs, e1->d_name);
+		DIR *d2 = opendir(p1);
+		if (!d2)
+			continue;
+		while (!stop && (e2 = readdir(d2))) {
+			if (!is_hex(e2->d_name, 2))
+				continue;
+			char p2[4200];
+			snprintf(p2, sizeof(p2), "%s/%s", p1, e2->d_name);
+			DIR *d3 = opendir(p2);
+			if (!d3)
+				continue;
+			while (!stop && (e3 = readdir(d3))) {
+				struct stat st;
+				if (!is_hex(e3->d_name, 64) ||
+				    memcmp(e3->d_name, e1->d_name, 2) ||
+				    memcmp(e3->d_name + 2, e2->d_name, 2))
+					continue;
+				if (fstatat(dirfd(d3), e3->d_name, &st, 0) < 0 ||
+				    !S_ISREG(st.st_mode))
+					continue;
+				stop = cb(e3->d_name, (uint64_t)st.st_size,
+					  (int64_t)st.st_mtime, arg);
+			}
+			closedir(d3);
+		}
+		closedir(d2);
+	}
+	closedir(d1);
+	return stop < 0 ? stop : 0;
+}
+
+static int fs_cleanup(struct blob_store *s)
+{
+	struct fs_store *fs = s->impl;
+	DIR *d = opendir(fs->tmp);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static void fs_close(struct blob_store *s)
+{
+	struct fs_store *fs = s->impl;
+	free(fs->root);
+	free(fs->blobs);
+	free(fs->tmp);
+	free(fs);
+	free(s);
+}
+
+static const struct blob_ops fs_ops = {
+	.name = "fs",
+	.writer_open = fs_writer_open,
+	.writer_write = fs_writer_write,
+	.writer_commit = fs_writer_commit,
+	.writer_abort = fs_writer_abort,
+	.reader_open = fs_reader_open,
+	.reader_fd = fs_reader_fd,
+	.reader_take_fd = fs_reader_take_fd,
+	.reader_pread = fs_reader_pread,
+	.reader_close = fs_reader_close,
+	.stat = fs_stat,
+	.remove = fs_remove,
+	.list = fs_list,
+	.cleanup = fs_cleanup,
+	.close = fs_close,
+};
+
+int blob_fs_open(const char *dir, struct blob_store **out)
+{
+	struct fs_store *fs;
+	struct blob_store *s;
+	int err;
+
+	if ((err = mkdir_p1(dir, NULL)))
+		return err;
+	fs = xcalloc(1, sizeof(*fs));
+	fs->root = xstrdup(dir);
+	fs->blobs = xasprintf("%s/blobs", dir);
+	fs->tmp = xasprintf("%s/tmp", dir);
+	if ((err = mkdir_p1(fs->blobs, NULL)) ||
+	    (err = mkdir_p1(fs->tmp, NULL))) {
+		free(fs->root);
+		free(fs->blobs);
+		free(fs->tmp);
+		free(fs);
+		return err;
+	}
+	s = xmalloc(sizeof(*s));
+	s->ops = &fs_ops;
+	s->impl = fs;
+	*out = s;
+	return 0;
+}

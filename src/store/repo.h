@@ -1,0 +1,84 @@
+/*
+ * repo.h — every SQL statement partage runs, and the schema with its
+ * migrations.  Handlers speak in links and blobs; only this module knows
+ * tables.
+ *
+ * Model: a blob row exists for every committed blob the metadata knows of;
+ * a link row is one share link to one blob.  References to a blob are the
+ * live link rows that name it (derived, never counted), so nothing can
+ * drift.  A link is served only while state = 'live', it has not passed
+ * `expires` and its downloads are below max_downloads; otherwise it answers
+ * 410 with a reason.
+ *
+ * Functions take the calling thread's connection, return 0 or a negative
+ * status (PT_ENOTFOUND for no such row), and may block.
+ */
+#ifndef PT_REPO_H
+#define PT_REPO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../core/ids.h"
+#include "../util/pool.h"
+#include "blob.h"
+#include "db.h"
+
+#define REPO_SCHEMA_VERSION 1
+
+enum link_state { LINK_LIVE = 0, LINK_DELETED, LINK_EXPIRED, LINK_REMOVED };
+
+struct link {
+	char id[ID_LEN + 1];
+	char sha256[BLOB_HEX_LEN + 1];
+	char *name; /* pool-owned */
+	char *mime;
+	uint64_t size;
+	int64_t created;
+	int64_t expires;       /* 0: never */
+	int64_t max_downloads; /* 0: unlimited */
+	int64_t downloads;
+	int64_t last_download; /* 0: never */
+	char delete_hash[TOKEN_HASH_LEN + 1];
+	int64_t owner;         /* 0: anonymous */
+	enum link_state state;
+	char *reason;          /* why not live; "" when live */
+};
+
+/* Create or upgrade the schema.  Safe to call from several processes. */
+int repo_migrate(struct db *db);
+
+/* Insert the blob row (if new) and the link row in one transaction. */
+int repo_link_create(struct db *db, const struct link *l);
+/* PT_ENOTFOUND when no such id. */
+int repo_link_get(struct db *db, struct pt_pool *pool, const char *id,
+		  struct link *out);
+/* The state a link is in at time `now`, counting expiry and exhausted
+ * downloads; *reason gets a static one-word reason when not live. */
+enum link_state link_effective_state(const struct link *l, int64_t now,
+				     const char **reason);
+/* Take one download of the link at `now` if it is still servable: 0 when
+ * taken, PT_EGONE when it is not (expired, used up, deleted). Atomic. */
+int repo_link_take_download(struct db *db, const char *id, int64_t now);
+/* Add n counted downloads, the last at `last` (batched counters). */
+int repo_link_add_downloads(struct db *db, const char *id, int64_t n,
+			    int64_t last);
+/* Mark a live link deleted with reason.  PT_ENOTFOUND if not live. */
+int repo_link_delete(struct db *db, const char *id, const char *reason,
+		     int64_t now);
+
+/* fsck support */
+/* Call cb for every blob row. */
+int repo_blob_each(struct db *db,
+		   int (*cb)(const char *hex, uint64_t size, void *arg),
+		   void *arg);
+bool repo_blob_known(struct db *db, const char *hex);
+/* Number of live links to a blob. */
+int64_t repo_blob_live_links(struct db *db, const char *hex);
+int repo_blob_forget(struct db *db, const char *hex);
+int repo_blob_add(struct db *db, const char *hex, uint64_t size, int64_t now);
+/* Mark every live link to a blob as removed with reason (missing bytes). */
+int repo_blob_links_disable(struct db *db, const char *hex,
+			    const char *reason, int64_t now);
+
+#endif

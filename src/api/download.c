@@ -1,0 +1,332 @@
+/*
+ * download.c — GET/HEAD /{id}/{name}: the bytes of a file.
+ *
+ * Order of work (nginx's phases): look the link up (404/410) → open the
+ * blob → validators (ETag = the SHA-256, Last-Modified = upload time) →
+ * conditionals (304/412, cond.c) → Range (range.c: 206, multipart, 416) →
+ * count the download → response.  A whole file or a single range goes out
+ * with sendfile from the blob's fd; several ranges, or a backend without a
+ * local fd, stream through a content callback with pread.
+ */
+#define _GNU_SOURCE
+#include "api.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../http/cond.h"
+#include "../http/disposition.h"
+#include "../http/range.h"
+#include "../http/reply.h"
+#include "../util/buf.h"
+#include "../util/banned.h"
+
+#define STREAM_BLOCK (256 * 1024)
+
+/* Body of a multipart/byteranges or streamed response: a list of pieces,
+ * each literal text or a byte range of the blob. */
+struct piece {
+	const char *text; /* NULL: bytes [off, off+len) of the blob */
+	uint64_t off, len;
+};
+
+struct stream {
+	struct blob_reader *reader;
+	struct piece *pieces;
+	size_t npieces;
+	uint64_t total;
+};
+
+static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct stream *s = cls;
+	uint64_t at = 0;
+
+	/* find the piece that holds `pos` (few pieces: a linear walk) */
+	for (size_t i = 0; i < s->npieces; i++) {
+		struct piece *p = &s->pieces[i];
+		if (pos >= at + p->len) {
+			at += p->len;
+			continue;
+		}
+		uint64_t in = pos - at, left = p->len - in;
+		size_t n = left < max ? (size_t)left : max;
+		if (p->text) {
+			memcpy(buf, p->text + in, n);
+			return (ssize_t)n;
+		}
+		ssize_t k = blob_reader_pread(s->reader, buf, n, p->off + in);
+		if (k <= 0) /* the blob shrank or failed: abort, never pad */
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		return k;
+	}
+	return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void stream_free(void *cls)
+{
+	struct stream *s = cls;
+	blob_reader_close(s->reader);
+	free(s->pieces);
+	free(s);
+}
+
+static struct MHD_Response *stream_response(struct blob_reader *rd,
+					    struct piece *pieces, size_t n)
+{
+	struct stream *s = xcalloc(1, sizeof(*s));
+	s->reader = rd;
+	s->pieces = pieces;
+	s->npieces = n;
+	for (size_t i = 0; i < n; i++)
+		s->total += pieces[i].len;
+	struct MHD_Response *resp = MHD_create_response_from_callback(
+		s->total, STREAM_BLOCK, stream_cb, s, stream_free);
+	if (!resp)
+		abort();
+	return resp;
+}
+
+/* The whole blob or one range of it: sendfile when there is an fd. */
+static struct MHD_Response *range_response(struct blob_reader *rd,
+					   uint64_t off, uint64_t len)
+{
+	int fd = blob_reader_fd(rd);
+	if (fd >= 0 && len > 0) {
+		fd = blob_reader_take_fd(rd);
+		blob_reader_close(rd);
+		/* MHD owns fd now and uses sendfile(2) for it */
+		struct MHD_Response *resp =
+			MHD_create_response_from_fd_at_offset64(len, fd, off);
+		if (!resp)
+			abort();
+		return resp;
+	}
+	struct piece *p = xcalloc(1, sizeof(*p));
+	p->off = off;
+	p->len = len;
+	return stream_response(rd, p, 1);
+}
+
+/* multipart/byteranges (RFC 9110 §14.6):
+ *
+ *   --BOUNDARY CRLF
+ *   Content-Type: TYPE CRLF
+ *   Content-Range: bytes FIRST-LAST/LENGTH CRLF
+ *   CRLF
+ *   <bytes> CRLF
+ *   ...
+ *   --BOUNDARY-- CRLF
+ */
+static struct MHD_Response *multipart_response(struct pt_req *r,
+					       struct blob_reader *rd,
+					       const struct range_set *rs,
+					       const char *mime,
+					       const char **ctype)
+{
+	char boundary[33];
+	unsigned char rnd[16];
+	uint64_t size = blob_reader_size(rd);
+	struct piece *p = xcalloc(2 * rs->n + 1, sizeof(*p));
+	size_t np = 0;
+
+	randombytes_buf(rnd, sizeof(rnd));
+	sodium_bin2hex(boundary, sizeof(boundary), rnd, sizeof(rnd));
+	for (size_t i = 0; i < rs->n; i++) {
+		const char *h = pt_psprintf(
+			r->pool,
+			"%s--%s\r\nContent-Type: %s\r\nContent-Range: bytes "
+			"%" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n\r\n",
+			i ? "\r\n" : "", boundary, mime, rs->r[i].first,
+			rs->r[i].last, size);
+		p[np++] = (struct piece){ h, 0, strlen(h) };
+		p[np++] = (struct piece){ NULL, rs->r[i].first,
+					  rs->r[i].last - rs->r[i].first + 1 };
+	}
+	const char *tail = pt_psprintf(r->pool, "\r\n--%s--\r\n", boundary);
+	p[np++] = (struct piece){ tail, 0, strlen(tail) };
+	*ctype = pt_psprintf(r->pool, "multipart/byteranges; boundary=%s",
+			     boundary);
+	return stream_response(rd, p, np);
+}
+
+static void add_common(struct MHD_Response *resp, const char *etag,
+		       const char *lastmod)
+{
+	MHD_add_response_header(resp, "ETag", etag);
+	MHD_add_response_header(resp, "Last-Modified", lastmod);
+	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+	MHD_add_response_header(resp, "Cache-Control", "private, max-age=0");
+	MHD_add_response_header(resp, "Vary", "Accept");
+}
+
+/* Representation headers of a file: type, disposition, and the headers
+ * that keep user content out of our origin (design.md, Security). */
+static void add_file_headers(struct pt_req *r, struct MHD_Response *resp,
+			     const struct link *l)
+{
+	struct pt_buf b;
+	bool attach = disp_type_is_active(l->mime) ||
+		      req_query(r, "download") != NULL;
+
+	pt_buf_init(&b, 8192);
+	disp_build(&b, l->name, attach);
+	MHD_add_response_header(resp, "Content-Disposition", b.p);
+	pt_buf_release(&b);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Content-Security-Policy", "sandbox");
+	if (l->max_downloads) {
+		char n[24];
+		int64_t left = l->max_downloads - l->downloads;
+		snprintf(n, sizeof(n), "%lld", (long long)(left > 0 ? left : 0));
+		MHD_add_response_header(resp, "X-Remaining-Downloads", n);
+	}
+}
+
+static void reader_close_cb(void *arg)
+{
+	blob_reader_close(arg);
+}
+
+static void count_complete(struct pt_req *r, bool ok)
+{
+	struct app *app = r->ctx;
+	const char *id = r->state;
+	if (ok) {
+		metrics_add(app->metrics, M_DOWNLOADS, 1);
+		counts_bump(app->counts, id, pt_now());
+	}
+}
+
+static int serve(struct pt_req *r, const char *id)
+{
+	struct app *app = r->ctx;
+	struct link l;
+	struct blob_reader *rd = NULL;
+	struct range_set rs;
+	enum range_result rr = RANGE_IGNORE;
+	char etag[BLOB_HEX_LEN + 3], lastmod[32];
+	int rc, err;
+
+	if (api_link_lookup(r, id, &l, &rc))
+		return rc;
+	err = blob_reader_open(app->blobs, l.sha256, &rd);
+	if (err) {
+		pt_log("download: blob %s of link %s cannot be opened: %s",
+		       l.sha256, l.id, pt_strerror(err));
+		return reply_error(r, err == -ENOENT ? PT_EINTERNAL : err, NULL,
+				   "internal error: the stored bytes of '%s' "
+				   "are unavailable",
+				   l.id);
+	}
+	/* the pool closes the reader unless a response takes it */
+	void *rd_cleanup = pt_pool_cleanup_add(r->pool, reader_close_cb, rd);
+	snprintf(etag, sizeof(etag), "\"%s\"", l.sha256);
+	pt_http_date(l.created, lastmod);
+
+	struct cond_request cq = {
+		.method = r->method == HTTP_HEAD ? "HEAD" : "GET",
+		.if_match = req_header(r, "If-Match"),
+		.if_none_match = req_header(r, "If-None-Match"),
+		.if_modified_since = req_header(r, "If-Modified-Since"),
+		.if_unmodified_since = req_header(r, "If-Unmodified-Since"),
+		.if_range = req_header(r, "If-Range"),
+	};
+	const char *range_hdr = req_header(r, "Range");
+	enum cond_result cr =
+		cond_evaluate(&cq, etag, l.created, range_hdr != NULL);
+	if (cr == COND_NOT_MODIFIED || cr == COND_PRECONDITION) {
+		struct MHD_Response *resp = MHD_create_response_from_buffer(
+			0, NULL, MHD_RESPMEM_PERSISTENT);
+		add_common(resp, etag, lastmod);
+		if (cr == COND_PRECONDITION)
+			return reply_queue(r, 412, resp);
+		return reply_queue(r, 304, resp);
+	}
+	uint64_t size = blob_reader_size(rd);
+	if (size != l.size) {
+		pt_log("download: blob %s is %llu bytes, expected %llu",
+		       l.sha256, (unsigned long long)size,
+		       (unsigned long long)l.size);
+		return reply_error(r, PT_ECORRUPT, NULL,
+				   "internal error: stored data of '%s' is "
+				   "damaged",
+				   l.id);
+	}
+	/* Range is defined for GET only (RFC 9110 §14.2) */
+	if (r->method == HTTP_GET && cr == COND_PROCEED)
+		rr = range_parse(range_hdr, size, &rs);
+	if (rr == RANGE_UNSATISFIABLE) {
+		char cr416[48];
+		struct MHD_Response *resp = MHD_create_response_from_buffer(
+			0, NULL, MHD_RESPMEM_PERSISTENT);
+		snprintf(cr416, sizeof(cr416), "bytes */%" PRIu64, size);
+		MHD_add_response_header(resp, "Content-Range", cr416);
+		add_common(resp, etag, lastmod);
+		return reply_queue(r, 416, resp);
+	}
+
+	/* a GET that delivers byte 0 is one download (Max-Downloads) */
+	bool counts = r->method == HTTP_GET &&
+		      (rr != RANGE_OK || rs.r[0].first == 0);
+	if (counts && (l.max_downloads || l.expires)) {
+		struct db *db = app_db(app);
+		err = db ? repo_link_take_download(db, l.id, pt_now())
+			 : PT_EUNAVAIL;
+		if (err == PT_EGONE)
+			return reply_error(r, PT_EGONE, "expired",
+					   "gone: '%s' has expired", l.id);
+		if (err)
+			return reply_error(r, err, NULL,
+					   "service unavailable: try again");
+		l.downloads++;
+	} else if (counts) {
+		r->state = pt_pstrdup(r->pool, l.id);
+		r->on_complete = count_complete;
+	}
+
+	/* from here a response owns the reader: drop it from the pool */
+	struct MHD_Response *resp;
+	int status = 200;
+	const char *ctype = l.mime;
+	pt_pool_cleanup_disarm(rd_cleanup);
+	if (rr == RANGE_OK && rs.n > 1) {
+		resp = multipart_response(r, rd, &rs, l.mime, &ctype);
+		status = 206;
+	} else if (rr == RANGE_OK) {
+		char cr206[80];
+		snprintf(cr206, sizeof(cr206),
+			 "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, rs.r[0].first,
+			 rs.r[0].last, size);
+		resp = range_response(rd, rs.r[0].first,
+				      rs.r[0].last - rs.r[0].first + 1);
+		MHD_add_response_header(resp, "Content-Range", cr206);
+		status = 206;
+	} else {
+		resp = range_response(rd, 0, size);
+	}
+	MHD_add_response_header(resp, "Content-Type", ctype);
+	add_common(resp, etag, lastmod);
+	add_file_headers(r, resp, &l);
+	r->bytes_out = size;
+	return reply_queue(r, status, resp);
+}
+
+int api_download(struct pt_req *r)
+{
+	return serve(r, r->arg[0].p);
+}
+
+int api_share(struct pt_req *r)
+{
+	/* browsers get the page; curl, wget and friends (Accept: any) the
+	 * bytes, so `curl SHARE_URL` downloads like on other curl hosts */
+	if (req_accepts(r, "text/html"))
+		return api_page(r);
+	return serve(r, r->arg[0].p);
+}

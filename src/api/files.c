@@ -1,0 +1,118 @@
+/*
+ * files.c — the file resource: GET /api/v1/files/{id} (the file object),
+ * DELETE /{id} (with the delete token), and the link lookup every handler
+ * that serves a file shares.
+ */
+#define _GNU_SOURCE
+#include "api.h"
+
+#include <jansson.h>
+#include <string.h>
+
+#include "../core/ids.h"
+#include "../http/path.h"
+#include "../http/reply.h"
+#include "../util/buf.h"
+#include "../util/banned.h"
+
+char *api_download_url(struct app *app, struct pt_pool *pool,
+		       const struct link *l)
+{
+	struct pt_buf b;
+	pt_buf_init(&b, 1 << 16);
+	pt_buf_addf(&b, "%s/%s/", app->public_url, l->id);
+	path_escape(&b, l->name);
+	char *s = pt_pstrndup(pool, b.p, b.n);
+	pt_buf_release(&b);
+	return s;
+}
+
+json_t *api_file_json(struct app *app, const struct link *l)
+{
+	struct pt_pool *pool = pt_pool_new();
+	json_t *o = json_pack(
+		"{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:I, s:I}", "id", l->id,
+		"name", l->name, "size", (json_int_t)l->size, "sha256",
+		l->sha256, "mime", l->mime, "url",
+		pt_psprintf(pool, "%s/%s", app->public_url, l->id),
+		"download_url", api_download_url(app, pool, l), "created",
+		(json_int_t)l->created, "downloads", (json_int_t)l->downloads);
+	json_object_set_new(o, "expires",
+			    l->expires ? json_integer(l->expires) : json_null());
+	json_object_set_new(o, "max_downloads",
+			    l->max_downloads ? json_integer(l->max_downloads)
+					     : json_null());
+	pt_pool_free(pool);
+	return o;
+}
+
+int api_link_lookup(struct pt_req *r, const char *id, struct link *l,
+		    int *rc)
+{
+	struct app *app = r->ctx;
+	struct db *db = app_db(app);
+	const char *reason;
+	int err;
+
+	if (!db) {
+		*rc = reply_error(r, PT_EUNAVAIL, NULL,
+				  "service unavailable: metadata store "
+				  "unreachable, try again");
+		return 1;
+	}
+	err = repo_link_get(db, r->pool, id, l);
+	if (err == PT_ENOTFOUND) {
+		*rc = reply_error(r, PT_ENOTFOUND, NULL,
+				  "not found: no file '%s'", id);
+		return 1;
+	}
+	if (err) {
+		*rc = reply_error(r, err, NULL, "cannot look up '%s': %s", id,
+				  pt_strerror(err));
+		return 1;
+	}
+	if (link_effective_state(l, pt_now(), &reason) != LINK_LIVE) {
+		*rc = reply_error(r, PT_EGONE, reason, "gone: '%s' was %s", id,
+				  reason);
+		return 1;
+	}
+	return 0;
+}
+
+int api_file_get(struct pt_req *r)
+{
+	struct link l;
+	int rc;
+	if (api_link_lookup(r, r->arg[0].p, &l, &rc))
+		return rc;
+	return reply_json(r, 200, api_file_json(r->ctx, &l));
+}
+
+int api_file_delete(struct pt_req *r)
+{
+	struct app *app = r->ctx;
+	const char *token = req_header(r, "X-Delete-Token");
+	struct link l;
+	int rc, err;
+
+	if (!token)
+		token = req_query(r, "token");
+	if (!token || !*token)
+		return reply_error(r, PT_EUNAUTH, NULL,
+				   "authentication required: send the "
+				   "X-Delete-Token given at upload");
+	if (api_link_lookup(r, r->arg[0].p, &l, &rc))
+		return rc;
+	if (!token_check(token, strlen(token), l.delete_hash))
+		return reply_error(r, PT_EFORBIDDEN, NULL,
+				   "forbidden: wrong delete token for '%s'",
+				   l.id);
+	err = repo_link_delete(app_db(app), l.id, "deleted", pt_now());
+	if (err == PT_ENOTFOUND)
+		return reply_error(r, PT_EGONE, "deleted",
+				   "gone: '%s' was deleted", l.id);
+	if (err)
+		return reply_error(r, err, NULL, "cannot delete '%s': %s",
+				   l.id, pt_strerror(err));
+	return reply_empty(r, 204);
+}

@@ -1,0 +1,143 @@
+/*
+ * metrics.c — counters for GET /metrics (Prometheus text format 0.0.4).
+ *
+ * Lock-free: relaxed atomic adds on fixed arrays indexed by route and by a
+ * small table of statuses, so counting costs a few instructions per
+ * request and never contends.
+ */
+#include "api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../http/reply.h"
+#include "../util/buf.h"
+#include "../util/banned.h"
+
+static const int statuses[] = { 200, 201, 204, 206, 302, 304, 400, 401,
+				403, 404, 405, 409, 410, 412, 413, 415,
+				416, 429, 451, 500, 503, 507, 0 /* other */ };
+#define NSTATUS PT_ARRAY_LEN(statuses)
+
+struct metrics {
+	unsigned nroutes; /* + 1 for "none" */
+	uint64_t *req;    /* [(nroutes + 1) * NSTATUS] */
+	uint64_t bytes_in, bytes_out;
+	int64_t active;
+	uint64_t c[M_COUNTERS];
+};
+
+struct metrics *metrics_new(unsigned nroutes)
+{
+	struct metrics *m = xcalloc(1, sizeof(*m));
+	m->nroutes = nroutes;
+	m->req = xcalloc((nroutes + 1) * NSTATUS, sizeof(uint64_t));
+	return m;
+}
+
+void metrics_free(struct metrics *m)
+{
+	if (!m)
+		return;
+	free(m->req);
+	free(m);
+}
+
+static size_t status_index(int status)
+{
+	for (size_t i = 0; i < NSTATUS - 1; i++)
+		if (statuses[i] == status)
+			return i;
+	return NSTATUS - 1;
+}
+
+void metrics_request(struct metrics *m, int route, int status,
+		     uint64_t bytes_in, uint64_t bytes_out)
+{
+	unsigned ri = route < 0 || (unsigned)route >= m->nroutes
+			      ? m->nroutes
+			      : (unsigned)route;
+	__atomic_add_fetch(&m->req[ri * NSTATUS + status_index(status)], 1,
+			   __ATOMIC_RELAXED);
+	__atomic_add_fetch(&m->bytes_in, bytes_in, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&m->bytes_out, bytes_out, __ATOMIC_RELAXED);
+}
+
+void metrics_connection(struct metrics *m, int delta)
+{
+	__atomic_add_fetch(&m->active, delta, __ATOMIC_RELAXED);
+}
+
+void metrics_add(struct metrics *m, enum metric_counter c, uint64_t n)
+{
+	__atomic_add_fetch(&m->c[c], n, __ATOMIC_RELAXED);
+}
+
+static uint64_t load(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+int api_metrics(struct pt_req *r)
+{
+	struct app *app = r->ctx;
+	struct metrics *m = app->metrics;
+	struct pt_buf b;
+	static const struct { const char *name, *help; } names[M_COUNTERS] = {
+		[M_UPLOADS] = { "partage_uploads_total",
+				"Files received and committed." },
+		[M_UPLOAD_BYTES] = { "partage_upload_bytes_total",
+				     "Bytes of committed uploads." },
+		[M_DOWNLOADS] = { "partage_downloads_total",
+				  "Downloads that delivered byte 0 and finished." },
+		[M_DEDUP_HITS] = { "partage_dedup_hits_total",
+				   "Uploads whose content was already stored." },
+	};
+
+	pt_buf_init(&b, 1 << 22);
+	pt_buf_adds(&b, "# HELP partage_requests_total HTTP requests by route "
+			"and status.\n# TYPE partage_requests_total counter\n");
+	for (unsigned ri = 0; ri <= m->nroutes; ri++) {
+		const char *route =
+			ri < m->nroutes ? api_routes[ri].name : "none";
+		for (size_t si = 0; si < NSTATUS; si++) {
+			uint64_t v = load(&m->req[ri * NSTATUS + si]);
+			if (!v)
+				continue;
+			if (statuses[si])
+				pt_buf_addf(&b,
+					    "partage_requests_total{route=\"%s\","
+					    "status=\"%d\"} %llu\n",
+					    route, statuses[si],
+					    (unsigned long long)v);
+			else
+				pt_buf_addf(&b,
+					    "partage_requests_total{route=\"%s\","
+					    "status=\"other\"} %llu\n",
+					    route, (unsigned long long)v);
+		}
+	}
+	pt_buf_addf(&b,
+		    "# HELP partage_bytes_in_total Request body bytes received.\n"
+		    "# TYPE partage_bytes_in_total counter\n"
+		    "partage_bytes_in_total %llu\n"
+		    "# HELP partage_bytes_out_total Response body bytes queued.\n"
+		    "# TYPE partage_bytes_out_total counter\n"
+		    "partage_bytes_out_total %llu\n"
+		    "# HELP partage_active_connections Open client connections.\n"
+		    "# TYPE partage_active_connections gauge\n"
+		    "partage_active_connections %lld\n",
+		    (unsigned long long)load(&m->bytes_in),
+		    (unsigned long long)load(&m->bytes_out),
+		    (long long)__atomic_load_n(&m->active, __ATOMIC_RELAXED));
+	for (int c = 0; c < M_COUNTERS; c++)
+		pt_buf_addf(&b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n",
+			    names[c].name, names[c].help, names[c].name,
+			    names[c].name, (unsigned long long)load(&m->c[c]));
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		b.n, b.p, MHD_RESPMEM_MUST_COPY);
+	pt_buf_release(&b);
+	MHD_add_response_header(resp, "Content-Type",
+				"text/plain; version=0.0.4; charset=utf-8");
+	return reply_queue(r, 200, resp);
+}

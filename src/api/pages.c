@@ -1,0 +1,174 @@
+/*
+ * pages.c — the HTML pages (templates from web/, embedded in the binary)
+ * and the static assets.  Templates have {{key}} placeholders that are
+ * replaced with HTML-escaped values; nothing else is interpreted.
+ */
+#define _GNU_SOURCE
+#include "api.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "../http/reply.h"
+#include "../http/web.h"
+#include "../util/buf.h"
+#include "../util/banned.h"
+
+const struct web_asset *web_asset_find(const char *name)
+{
+	for (const struct web_asset *a = web_assets; a->name; a++)
+		if (strcmp(a->name, name) == 0)
+			return a;
+	return NULL;
+}
+
+struct kv {
+	const char *key, *value;
+};
+
+static void render(struct pt_buf *out, const char *tpl, const struct kv *kv,
+		   size_t nkv)
+{
+	const char *p = tpl;
+	while (*p) {
+		const char *open = strstr(p, "{{");
+		if (!open) {
+			pt_buf_adds(out, p);
+			return;
+		}
+		pt_buf_add(out, p, (size_t)(open - p));
+		const char *close = strstr(open + 2, "}}");
+		if (!close) {
+			pt_buf_adds(out, open);
+			return;
+		}
+		size_t klen = (size_t)(close - open - 2);
+		for (size_t i = 0; i < nkv; i++)
+			if (strlen(kv[i].key) == klen &&
+			    memcmp(kv[i].key, open + 2, klen) == 0)
+				html_escape(out, kv[i].value);
+		p = close + 2;
+	}
+}
+
+static void human_size(uint64_t n, char *out, size_t cap)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	size_t u = 0;
+	while (v >= 1024 && u + 1 < PT_ARRAY_LEN(units)) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(out, cap, "%llu B", (unsigned long long)n);
+	else
+		snprintf(out, cap, "%.1f %s", v, units[u]);
+}
+
+static void iso_date(int64_t t, char *out, size_t cap)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+	gmtime_r(&tt, &tm);
+	strftime(out, cap, "%Y-%m-%d %H:%M UTC", &tm);
+}
+
+static int reply_template(struct pt_req *r, const char *name,
+			  const struct kv *kv, size_t nkv)
+{
+	const struct web_asset *a = web_asset_find(name);
+	struct pt_buf b;
+	int rc;
+	PT_ASSERT(a);
+	pt_buf_init(&b, 1 << 20);
+	render(&b, (const char *)a->data, kv, nkv);
+	rc = reply_html(r, 200, b.p, b.n);
+	pt_buf_release(&b);
+	return rc;
+}
+
+int api_page(struct pt_req *r)
+{
+	struct app *app = r->ctx;
+	struct link l;
+	int rc;
+	char size[32], hsize[32], created[40], expires[64], downloads[64];
+
+	if (api_link_lookup(r, r->arg[0].p, &l, &rc))
+		return rc;
+	snprintf(size, sizeof(size), "%llu", (unsigned long long)l.size);
+	human_size(l.size, hsize, sizeof(hsize));
+	iso_date(l.created, created, sizeof(created));
+	if (l.expires)
+		iso_date(l.expires, expires, sizeof(expires));
+	else
+		snprintf(expires, sizeof(expires), "never");
+	if (l.max_downloads)
+		snprintf(downloads, sizeof(downloads), "%lld of %lld",
+			 (long long)l.downloads, (long long)l.max_downloads);
+	else
+		snprintf(downloads, sizeof(downloads), "%lld",
+			 (long long)l.downloads);
+	const struct kv kv[] = {
+		{ "name", l.name },
+		{ "size", size },
+		{ "size_human", hsize },
+		{ "mime", l.mime },
+		{ "created", created },
+		{ "expires", expires },
+		{ "downloads", downloads },
+		{ "sha256", l.sha256 },
+		{ "download_url", api_download_url(app, r->pool, &l) },
+	};
+	return reply_template(r, "file.html", kv, PT_ARRAY_LEN(kv));
+}
+
+int api_index(struct pt_req *r)
+{
+	struct app *app = r->ctx;
+	const struct kv kv[] = { { "public_url", app->public_url } };
+	if (!req_accepts(r, "text/html"))
+		return reply_text(r, 200,
+				  "partage: upload with `curl -T FILE URL/`; "
+				  "see the README for the API\n");
+	return reply_template(r, "index.html", kv, PT_ARRAY_LEN(kv));
+}
+
+int api_static(struct pt_req *r)
+{
+	static const struct { const char *ext, *type; } types[] = {
+		{ ".css", "text/css; charset=utf-8" },
+		{ ".js", "text/javascript; charset=utf-8" },
+		{ ".svg", "image/svg+xml" },
+		{ ".png", "image/png" },
+	};
+	const char *name = r->arg[0].p;
+	const struct web_asset *a = web_asset_find(name);
+	const char *dot = strrchr(name, '.');
+	const char *type = NULL;
+
+	for (size_t i = 0; dot && i < PT_ARRAY_LEN(types); i++)
+		if (strcmp(dot, types[i].ext) == 0)
+			type = types[i].type;
+	if (!a || !type)
+		return reply_error(r, PT_ENOTFOUND, NULL, "not found: '%s'",
+				   name);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
+	MHD_add_response_header(resp, "Content-Type", type);
+	MHD_add_response_header(resp, "Cache-Control", "public, max-age=3600");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	return reply_queue(r, 200, resp);
+}
+
+int api_healthz(struct pt_req *r)
+{
+	struct app *app = r->ctx;
+	if (!app_db(app))
+		return reply_error(r, PT_EUNAVAIL, NULL,
+				   "service unavailable: metadata store "
+				   "unreachable");
+	return reply_text(r, 200, "ok\n");
+}

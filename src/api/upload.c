@@ -1,0 +1,485 @@
+/*
+ * upload.c — PUT /{name} (curl -T) and POST /api/v1/files (multipart).
+ *
+ * Both stream the body into a blob writer chunk by chunk, so memory stays
+ * flat whatever the size; the writer's abort is tied to the request pool,
+ * so a client that disconnects or an error half-way leaves nothing behind.
+ * Only once the blob is durable is the link row inserted, and only once
+ * the row is in is the client told the link (design.md, "Storage").
+ */
+#define _GNU_SOURCE
+#include "api.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <magic.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../core/ids.h"
+#include "../http/disposition.h"
+#include "../http/path.h"
+#include "../http/reply.h"
+#include "../util/buf.h"
+#include "../util/banned.h"
+
+#define SNIFF_BYTES 16384
+#define NAME_MAX_BYTES 256
+
+/* One file being received. */
+struct sink {
+	struct blob_writer *w;
+	void *cleanup;   /* pool handle that aborts w */
+	char *name;
+	uint64_t limit;  /* 0: none */
+	unsigned char head[SNIFF_BYTES];
+	size_t head_n;
+};
+
+/* A received, committed file waiting for its link row. */
+struct received {
+	char sha256[BLOB_HEX_LEN + 1];
+	uint64_t size;
+	char *name, *mime;
+	bool existed;
+};
+
+struct upload {
+	struct app *app;
+	struct sink sink;
+	bool open;
+	int err;                    /* first failure, replied at the end */
+	char errmsg[256];
+	int64_t max_days, max_downloads;
+	struct MHD_PostProcessor *pp;
+	struct received files[64];
+	size_t nfiles;
+};
+
+/* ---- MIME sniffing: libmagic handles are not thread-safe, so one per
+ * worker thread ---- */
+static pthread_key_t magic_key;
+static pthread_once_t magic_once = PTHREAD_ONCE_INIT;
+
+static void magic_free(void *m)
+{
+	magic_close(m);
+}
+
+static void magic_key_init(void)
+{
+	pthread_key_create(&magic_key, magic_free);
+}
+
+static char *sniff(struct pt_pool *pool, const void *p, size_t n)
+{
+	magic_t m;
+	const char *t;
+
+	pthread_once(&magic_once, magic_key_init);
+	m = pthread_getspecific(magic_key);
+	if (!m) {
+		m = magic_open(MAGIC_MIME | MAGIC_ERROR | MAGIC_NO_CHECK_COMPRESS);
+		if (m && magic_load(m, NULL) != 0) {
+			pt_log("upload: cannot load libmagic database: %s",
+			       magic_error(m));
+			magic_close(m);
+			m = NULL;
+		}
+		if (m)
+			pthread_setspecific(magic_key, m);
+	}
+	if (n == 0)
+		return pt_pstrdup(pool, "application/x-empty");
+	t = m ? magic_buffer(m, p, n) : NULL;
+	if (!t || !*t)
+		return pt_pstrdup(pool, "application/octet-stream");
+	/* "application/octet-stream; charset=binary": the charset says nothing */
+	const char *bin = strstr(t, "; charset=binary");
+	if (bin)
+		return pt_pstrndup(pool, t, (size_t)(bin - t));
+	return pt_pstrdup(pool, t);
+}
+
+/* ---- sinks ---- */
+
+static void writer_abort_cb(void *arg)
+{
+	blob_writer_abort(arg);
+}
+
+static int sink_open(struct pt_req *r, struct sink *s, const char *name,
+		     uint64_t limit)
+{
+	struct app *app = r->ctx;
+	char clean[NAME_MAX_BYTES];
+	int err;
+
+	memset(s, 0, offsetof(struct sink, head));
+	s->head_n = 0;
+	disp_sanitize_name(name, strlen(name), clean, sizeof(clean));
+	s->name = pt_pstrdup(r->pool, clean);
+	s->limit = limit;
+	if ((err = blob_writer_open(app->blobs, &s->w)))
+		return err;
+	s->cleanup = pt_pool_cleanup_add(r->pool, writer_abort_cb, s->w);
+	return 0;
+}
+
+static int sink_write(struct sink *s, const char *data, size_t n)
+{
+	if (s->limit && blob_writer_size(s->w) + n > s->limit)
+		return PT_ETOOBIG;
+	if (s->head_n < SNIFF_BYTES) {
+		size_t k = SNIFF_BYTES - s->head_n;
+		if (k > n)
+			k = n;
+		memcpy(s->head + s->head_n, data, k);
+		s->head_n += k;
+	}
+	return blob_writer_write(s->w, data, n);
+}
+
+static int sink_commit(struct pt_req *r, struct sink *s, struct received *out)
+{
+	struct app *app = r->ctx;
+	int err;
+
+	out->size = blob_writer_size(s->w);
+	pt_pool_cleanup_disarm(s->cleanup); /* commit frees the writer */
+	err = blob_writer_commit(s->w, out->sha256, &out->existed);
+	s->w = NULL;
+	if (err)
+		return err;
+	out->name = s->name;
+	out->mime = sniff(r->pool, s->head, s->head_n);
+	metrics_add(app->metrics, M_UPLOADS, 1);
+	metrics_add(app->metrics, M_UPLOAD_BYTES, out->size);
+	if (out->existed)
+		metrics_add(app->metrics, M_DEDUP_HITS, 1);
+	return 0;
+}
+
+/* ---- request options ---- */
+
+/* Max-Days / Max-Downloads: absent → 0, else a positive integer. */
+static int header_count(struct pt_req *r, const char *name, int64_t *out)
+{
+	const char *v = req_header(r, name);
+	uint64_t n;
+	*out = 0;
+	if (!v)
+		return 0;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	size_t len = strlen(v);
+	while (len && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+		len--;
+	if (pt_parse_u64(v, len, &n) || n == 0 || n > 1000000000)
+		return PT_EBADREQ;
+	*out = (int64_t)n;
+	return 0;
+}
+
+static uint64_t upload_limit(struct app *app)
+{
+	/* accounts come later (issue 4): every uploader is anonymous now */
+	return app->conf->tier[PT_TIER_ANONYMOUS].max_upload_bytes;
+}
+
+/* Create the link rows for every received file; fills tokens. */
+static int create_links(struct pt_req *r, struct upload *u, struct link *links,
+			char (*tokens)[TOKEN_LEN + 1])
+{
+	struct app *app = r->ctx;
+	struct db *db = app_db(app);
+	int64_t now = pt_now();
+	int err = 0;
+
+	if (!db)
+		return PT_EUNAVAIL;
+	for (size_t i = 0; i < u->nfiles; i++) {
+		struct link *l = &links[i];
+		struct received *f = &u->files[i];
+		memset(l, 0, sizeof(*l));
+		memcpy(l->sha256, f->sha256, sizeof(l->sha256));
+		l->name = f->name;
+		l->mime = f->mime;
+		l->size = f->size;
+		l->created = now;
+		l->expires = u->max_days ? now + u->max_days * 86400 : 0;
+		l->max_downloads = u->max_downloads;
+		l->reason = "";
+		token_new(tokens[i]);
+		token_hash(tokens[i], TOKEN_LEN, l->delete_hash);
+		/* 62^12 ids: a collision is astronomically rare, but cheap
+		 * to survive */
+		for (int tries = 0; tries < 4; tries++) {
+			id_new(l->id);
+			err = repo_link_create(db, l);
+			if (err != PT_ECONFLICT)
+				break;
+		}
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int fail_reply(struct pt_req *r, int err, const char *what)
+{
+	switch (err) {
+	case PT_ETOOBIG:
+		return reply_error(r, err, NULL,
+				   "payload too large: %s exceeds the upload "
+				   "limit of %llu bytes",
+				   what,
+				   (unsigned long long)upload_limit(r->ctx));
+	case -ENOSPC:
+	case -EDQUOT:
+		return reply_error(r, err, NULL,
+				   "insufficient storage: the server is full");
+	case PT_EUNAVAIL:
+		return reply_error(r, err, NULL,
+				   "service unavailable: metadata store "
+				   "unreachable, try again");
+	default:
+		pt_log("upload: %s failed: %s", what, pt_strerror(err));
+		return reply_error(r, err, NULL, "cannot store %s: %s", what,
+				   pt_strerror(err));
+	}
+}
+
+/* ---- PUT /{name} ---- */
+
+static int put_body(struct pt_req *r, const char *data, size_t n)
+{
+	struct upload *u = r->state;
+	int err = sink_write(&u->sink, data, n);
+	if (err) {
+		blob_writer_abort(u->sink.w);
+		pt_pool_cleanup_disarm(u->sink.cleanup);
+		u->sink.w = NULL;
+		fail_reply(r, err, "the upload");
+		return 1;
+	}
+	return 0;
+}
+
+static int put_end(struct pt_req *r)
+{
+	struct upload *u = r->state;
+	struct app *app = r->ctx;
+	struct link l;
+	char token[1][TOKEN_LEN + 1];
+	int err;
+
+	if ((err = sink_commit(r, &u->sink, &u->files[0])))
+		return fail_reply(r, err, "the upload");
+	u->nfiles = 1;
+	if ((err = create_links(r, u, &l, token)))
+		return fail_reply(r, err, "the upload");
+
+	char *share = pt_psprintf(r->pool, "%s/%s", app->public_url, l.id);
+	struct MHD_Response *resp;
+	if (req_accepts(r, "application/json")) {
+		json_t *o = api_file_json(app, &l);
+		json_object_set_new(o, "delete_token", json_string(token[0]));
+		char *s = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		char *body = pt_psprintf(r->pool, "%s\n", s);
+		free(s);
+		resp = MHD_create_response_from_buffer(strlen(body), body,
+						       MHD_RESPMEM_MUST_COPY);
+		MHD_add_response_header(resp, "Content-Type",
+					"application/json");
+	} else {
+		char *body = pt_psprintf(r->pool, "%s\n", share);
+		resp = MHD_create_response_from_buffer(strlen(body), body,
+						       MHD_RESPMEM_MUST_COPY);
+		MHD_add_response_header(resp, "Content-Type",
+					"text/plain; charset=utf-8");
+	}
+	MHD_add_response_header(resp, "Location", share);
+	MHD_add_response_header(resp, "X-Partage-Id", l.id);
+	MHD_add_response_header(resp, "X-Delete-Token", token[0]);
+	if (l.expires) {
+		char date[32];
+		pt_http_date(l.expires, date);
+		MHD_add_response_header(resp, "X-Expires", date);
+	}
+	return reply_queue(r, 201, resp);
+}
+
+int api_upload_put(struct pt_req *r)
+{
+	struct app *app = r->ctx;
+	struct upload *u = pt_palloc(r->pool, sizeof(*u));
+	const char *cl = req_header(r, "Content-Length");
+	uint64_t limit = upload_limit(app), len;
+	int err;
+
+	u->app = app;
+	r->state = u;
+	if (req_header(r, "Content-Range"))
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: partial PUT (Content-Range) "
+				   "is not supported; use the tus endpoint "
+				   "/api/v1/uploads to resume uploads");
+	if (header_count(r, "Max-Days", &u->max_days))
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: Max-Days must be a positive "
+				   "number of days");
+	if (header_count(r, "Max-Downloads", &u->max_downloads))
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: Max-Downloads must be a "
+				   "positive number");
+	/* refuse before reading the body (and before 100 Continue) */
+	if (cl && limit && !pt_parse_u64(cl, strlen(cl), &len) && len > limit)
+		return fail_reply(r, PT_ETOOBIG, "the upload");
+	if ((err = sink_open(r, &u->sink, r->arg[0].p, limit)))
+		return fail_reply(r, err, "the upload");
+	r->on_body = put_body;
+	r->on_end = put_end;
+	return MHD_YES;
+}
+
+/* ---- POST /api/v1/files (multipart/form-data) ---- */
+
+static int part_finish(struct pt_req *r, struct upload *u)
+{
+	int err;
+	if (!u->open)
+		return 0;
+	u->open = false;
+	if (u->nfiles == PT_ARRAY_LEN(u->files))
+		return PT_ETOOBIG;
+	err = sink_commit(r, &u->sink, &u->files[u->nfiles]);
+	if (!err)
+		u->nfiles++;
+	return err;
+}
+
+static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind,
+				 const char *key, const char *filename,
+				 const char *content_type,
+				 const char *transfer_encoding,
+				 const char *data, uint64_t off, size_t size)
+{
+	struct pt_req *r = cls;
+	struct upload *u = r->state;
+	int err;
+
+	if (u->err)
+		return MHD_NO;
+	if (!key || strcmp(key, "file") != 0)
+		return MHD_YES; /* other form fields are ignored */
+	if (off == 0) {
+		if ((err = part_finish(r, u)))
+			goto fail;
+		if ((err = sink_open(r, &u->sink, filename ? filename : "file",
+				     upload_limit(r->ctx))))
+			goto fail;
+		u->open = true;
+	}
+	if (size && (err = sink_write(&u->sink, data, size)))
+		goto fail;
+	return MHD_YES;
+fail:
+	u->err = err;
+	u->open = false;
+	return MHD_NO;
+}
+
+static int multipart_body(struct pt_req *r, const char *data, size_t n)
+{
+	struct upload *u = r->state;
+	if (u->err)
+		return 1;
+	if (MHD_post_process(u->pp, data, n) != MHD_YES && !u->err)
+		u->err = PT_EBADREQ;
+	if (u->err) {
+		fail_reply(r, u->err, "the upload");
+		return 1;
+	}
+	return 0;
+}
+
+static void pp_destroy_cb(void *arg)
+{
+	struct upload *u = arg;
+	/* MHD may hand buffered data to the iterator while destroying: make
+	 * it a no-op, the request is over */
+	if (!u->err)
+		u->err = PT_EINTERNAL;
+	MHD_destroy_post_processor(u->pp);
+}
+
+static int multipart_end(struct pt_req *r)
+{
+	struct upload *u = r->state;
+	struct app *app = r->ctx;
+	int err;
+
+	if (u->err)
+		return fail_reply(r, u->err, "the upload");
+	if ((err = part_finish(r, u)))
+		return fail_reply(r, err, "the upload");
+	if (u->nfiles == 0)
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: no 'file' part in the form");
+	struct link *links = pt_palloc(r->pool, u->nfiles * sizeof(*links));
+	char(*tokens)[TOKEN_LEN + 1] =
+		pt_palloc(r->pool, u->nfiles * sizeof(*tokens));
+	if ((err = create_links(r, u, links, tokens)))
+		return fail_reply(r, err, "the upload");
+	json_t *arr = json_array();
+	for (size_t i = 0; i < u->nfiles; i++) {
+		json_t *o = api_file_json(app, &links[i]);
+		json_object_set_new(o, "delete_token", json_string(tokens[i]));
+		json_array_append_new(arr, o);
+	}
+	if (!req_accepts(r, "application/json") &&
+	    !req_accepts(r, "text/html") && req_header(r, "User-Agent") &&
+	    strncasecmp(req_header(r, "User-Agent"), "curl/", 5) == 0) {
+		/* curl -F file=@x: the 0x0.st convention, one URL a line */
+		struct pt_buf b;
+		pt_buf_init(&b, 1 << 20);
+		for (size_t i = 0; i < u->nfiles; i++)
+			pt_buf_addf(&b, "%s/%s\n", app->public_url,
+				    links[i].id);
+		json_decref(arr);
+		struct MHD_Response *resp = MHD_create_response_from_buffer(
+			b.n, b.p, MHD_RESPMEM_MUST_COPY);
+		pt_buf_release(&b);
+		MHD_add_response_header(resp, "Content-Type",
+					"text/plain; charset=utf-8");
+		MHD_add_response_header(resp, "X-Delete-Token", tokens[0]);
+		return reply_queue(r, 201, resp);
+	}
+	return reply_json(r, 201, json_pack("{s:o}", "files", arr));
+}
+
+int api_upload_multipart(struct pt_req *r)
+{
+	struct upload *u = pt_palloc(r->pool, sizeof(*u));
+	const char *ct = req_header(r, "Content-Type");
+
+	u->app = r->ctx;
+	r->state = u;
+	if (!ct || strncasecmp(ct, "multipart/form-data", 19) != 0)
+		return reply_error(r, PT_EUNSUPPORTED, NULL,
+				   "unsupported media type: send "
+				   "multipart/form-data with 'file' parts");
+	u->pp = MHD_create_post_processor(r->conn, 64 * 1024, post_iter, r);
+	if (!u->pp)
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: malformed multipart "
+				   "Content-Type (no boundary?)");
+	pt_pool_cleanup_add(r->pool, pp_destroy_cb, u);
+	r->on_body = multipart_body;
+	r->on_end = multipart_end;
+	return MHD_YES;
+}

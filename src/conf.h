@@ -1,0 +1,94 @@
+/*
+ * conf.h — partaged's configuration: one table of every key, its type,
+ * place in struct pt_conf, default and bounds (after nginx's ngx_command_t).
+ * The same table loads the INI file (inih), applies PARTAGE_* environment
+ * variables and command-line flags, validates, and dumps.
+ *
+ * Precedence: defaults < INI file < env < flags.  Keys are "section.key"
+ * ("server.listen", "tier.free.wait_seconds"); env names are PARTAGE_ plus
+ * the key upper-cased with '.' → '_' (PARTAGE_SERVER_LISTEN), and the three
+ * short forms PARTAGE_LISTEN, PARTAGE_DATA, PARTAGE_PUBLIC_URL of design.md.
+ * Sizes take plain bytes or K/M/G/T (powers of 1024); 0 means no limit.
+ */
+#ifndef PT_CONF_H
+#define PT_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "util/buf.h"
+
+enum pt_tier_id { PT_TIER_ANONYMOUS = 0, PT_TIER_FREE, PT_TIER_PREMIUM,
+		  PT_TIER_COUNT };
+
+struct pt_tier {
+	uint64_t max_upload_bytes;       /* 0 = unlimited */
+	uint64_t max_download_bytes;
+	uint64_t wait_seconds;
+	uint64_t speed_bytes_per_second;
+	uint64_t parallel_downloads;
+	uint64_t retention_days;         /* inactivity; 0 = forever */
+	uint64_t stream_minutes;
+	uint64_t stream_wait_minutes;
+	uint64_t storage_quota_bytes;
+};
+
+struct pt_conf {
+	/* [server] */
+	char *listen;            /* "HOST:PORT" */
+	char *public_url;        /* "" = derive from listen */
+	uint64_t threads;        /* 0 = number of CPUs */
+	uint64_t max_connections;
+	uint64_t per_ip_connections;
+	uint64_t timeout_seconds;
+	char *secret_file;       /* "" = DATA/secret */
+	char *access_log;        /* "" = stderr, "off" = none */
+	uint64_t upload_expiry_hours;
+	/* [storage] */
+	char *storage_backend;   /* "fs" | "s3" */
+	char *data;
+	char *s3_endpoint, *s3_bucket, *s3_region, *s3_access_key, *s3_secret_key;
+	/* [metadata] */
+	char *metadata_backend;  /* "sqlite" | "postgres" */
+	char *postgres_dsn;
+	/* [tier.*] */
+	struct pt_tier tier[PT_TIER_COUNT];
+	/* [rewards] */
+	uint64_t points_per_download;
+	uint64_t points_per_premium_day;
+};
+
+/* Fill with the built-in defaults (design.md, Megaupload's rules). */
+void conf_init(struct pt_conf *c);
+void conf_release(struct pt_conf *c);
+
+/*
+ * Set one key from text.  Returns 0, or PT_EBADREQ with a one-line
+ * message in err (e.g. "bad value 'x' for 'tier.free.wait_seconds':
+ * not a number") for an unknown key or a bad value.
+ */
+int conf_set(struct pt_conf *c, const char *key, const char *value,
+	     struct pt_buf *err);
+/* Load an INI file.  Returns 0, -errno when it cannot be read, or
+ * PT_EBADREQ with "FILE:LINE: message" in err. */
+int conf_load_file(struct pt_conf *c, const char *path, struct pt_buf *err);
+/* Same for an INI text in memory (fuzzing, tests). */
+int conf_load_string(struct pt_conf *c, const char *text, struct pt_buf *err);
+/* Apply PARTAGE_* variables from environ. */
+int conf_load_env(struct pt_conf *c, struct pt_buf *err);
+/* Write every key as INI ("[section]" then "key = value"). */
+void conf_dump(const struct pt_conf *c, FILE *out);
+/* Every key with its type, default, meaning and env name (--help). */
+void conf_help(FILE *out);
+
+/* "10", "64K", "1.5G"? no: integers only, optional K/M/G/T (1024-based),
+ * optional trailing "B"/"iB" ("64KiB").  Returns 0 or PT_EBADREQ (junk,
+ * overflow). */
+int conf_parse_size(const char *s, uint64_t *out);
+
+const char *conf_tier_name(enum pt_tier_id t);
+/* PT_TIER_COUNT when unknown */
+enum pt_tier_id conf_tier_lookup(const char *name);
+
+#endif

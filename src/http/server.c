@@ -1,0 +1,374 @@
+/*
+ * server.c — libmicrohttpd glue: the daemon with its internal epoll thread
+ * pool, the request lifecycle, and the router.
+ *
+ * MHD calls the access handler several times per request: once when the
+ * headers are in (we route and run the handler), once per body chunk, and
+ * once more when the body is complete.  Returning from the first call
+ * without a response lets MHD answer "100 Continue"; queueing one then
+ * (413, 401, …) refuses the body before it is sent.  MHD only accepts a
+ * response at the first or the last call, so a handler that fails half-way
+ * through a body has its response parked here and queued at the last call,
+ * with the rest of the body discarded (up to DRAIN_MAX bytes; after that
+ * the connection is closed, since a client that keeps sending after an
+ * error does not deserve more of our bandwidth).
+ */
+#define _GNU_SOURCE
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "reply.h"
+#include "../core/ids.h"
+#include "../util/banned.h"
+
+#define DRAIN_MAX (64u << 20)
+
+struct compiled_route {
+	size_t n;
+	pt_str seg[PATH_MAX_SEGS]; /* literal, or "{id}" / "{*}" */
+};
+
+struct server {
+	struct server_config cfg;
+	struct MHD_Daemon *d;
+	struct compiled_route *croutes;
+	unsigned nroutes;
+	int inflight; /* requests between first call and completion */
+};
+
+/* Parked response of a handler that failed mid-body; see the top. */
+struct parked {
+	struct MHD_Response *resp;
+	int status;
+};
+
+static size_t unescape_noop(void *cls, struct MHD_Connection *c, char *s)
+{
+	/* keep the raw path: path.c decodes each segment itself */
+	return strlen(s);
+}
+
+static unsigned method_bit(const char *m)
+{
+	static const struct { const char *name; unsigned bit; } map[] = {
+		{ "GET", HTTP_GET },       { "HEAD", HTTP_HEAD },
+		{ "POST", HTTP_POST },     { "PUT", HTTP_PUT },
+		{ "DELETE", HTTP_DELETE }, { "PATCH", HTTP_PATCH },
+		{ "OPTIONS", HTTP_OPTIONS },
+	};
+	for (size_t i = 0; i < PT_ARRAY_LEN(map); i++)
+		if (strcmp(m, map[i].name) == 0)
+			return map[i].bit;
+	return 0;
+}
+
+static bool route_match(const struct compiled_route *cr, struct pt_req *r)
+{
+	size_t ncap = 0;
+	if (cr->n != r->path.n)
+		return false;
+	for (size_t i = 0; i < cr->n; i++) {
+		pt_str p = cr->seg[i], s = r->path.seg[i];
+		if (pt_str_eq(p, "{id}")) {
+			if (!id_valid(s.p, s.n))
+				return false;
+		} else if (!pt_str_eq(p, "{*}")) {
+			if (p.n != s.n || memcmp(p.p, s.p, s.n) != 0)
+				return false;
+			continue;
+		}
+		r->arg[ncap++] = s;
+	}
+	return true;
+}
+
+static void compile_routes(struct server *s)
+{
+	const struct route *rt = s->cfg.routes;
+	unsigned n = 0;
+	while (rt[n].handler)
+		n++;
+	s->nroutes = n;
+	s->croutes = xcalloc(n, sizeof(*s->croutes));
+	for (unsigned i = 0; i < n; i++) {
+		const char *p = rt[i].pattern;
+		struct compiled_route *cr = &s->croutes[i];
+		PT_ASSERT(p[0] == '/');
+		p++;
+		while (*p) {
+			const char *e = strchr(p, '/');
+			size_t len = e ? (size_t)(e - p) : strlen(p);
+			PT_ASSERT(cr->n < PATH_MAX_SEGS);
+			cr->seg[cr->n++] = (pt_str){ p, len };
+			p += len;
+			if (*p == '/')
+				p++;
+		}
+	}
+}
+
+static void client_address(struct MHD_Connection *c, char *out, size_t n)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	out[0] = '\0';
+	if (!ci || !ci->client_addr)
+		return;
+	const struct sockaddr *sa = ci->client_addr;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+			  out, (socklen_t)n);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6,
+			  &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+			  (socklen_t)n);
+}
+
+static int dispatch(struct server *s, struct pt_req *r, const char *url)
+{
+	const char *q = strchr(url, '?');
+	unsigned allowed = 0;
+
+	r->raw_path = q ? pt_pstrndup(r->pool, url, (size_t)(q - url)) : url;
+	if (!r->method)
+		return reply_error(r, PT_EMETHOD, NULL,
+				   "method not allowed: '%s'", r->method_name);
+	if (path_split(r->pool, r->raw_path, &r->path))
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: malformed path");
+	for (unsigned i = 0; i < s->nroutes; i++) {
+		const struct route *rt = &s->cfg.routes[i];
+		unsigned m = rt->methods;
+		if (m & HTTP_GET)
+			m |= HTTP_HEAD; /* MHD sends no body for HEAD */
+		if (!route_match(&s->croutes[i], r))
+			continue;
+		if (!(m & r->method)) {
+			allowed |= m;
+			continue;
+		}
+		r->route = rt;
+		r->route_index = (int)i;
+		return rt->handler(r);
+	}
+	if (allowed)
+		return reply_error(r, PT_EMETHOD, NULL,
+				   "method not allowed: '%s'", r->method_name);
+	return reply_error(r, PT_ENOTFOUND, NULL, "not found: '%s'",
+			   r->raw_path);
+}
+
+static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
+				 const char *url, const char *method,
+				 const char *version, const char *upload_data,
+				 size_t *upload_data_size, void **con_cls)
+{
+	struct server *s = cls;
+	struct pt_req *r = *con_cls;
+
+	if (!r) {
+		r = xcalloc(1, sizeof(*r));
+		*con_cls = r;
+		__atomic_add_fetch(&s->inflight, 1, __ATOMIC_RELAXED);
+		r->ctx = s->cfg.ctx;
+		r->conn = conn;
+		r->pool = pt_pool_new();
+		r->start_ns = pt_mono_ns();
+		r->method_name = pt_pstrdup(r->pool, method);
+		r->method = method_bit(method);
+		r->route_index = -1;
+		client_address(conn, r->client_ip, sizeof(r->client_ip));
+		int rc = dispatch(s, r, url);
+		r->in_body = true;
+		return rc == MHD_YES ? MHD_YES : MHD_NO;
+	}
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+		*upload_data_size = 0;
+		r->bytes_in += n;
+		if (r->responded) /* draining after an error */
+			return r->bytes_in > DRAIN_MAX ? MHD_NO : MHD_YES;
+		if (r->on_body)
+			r->on_body(r, upload_data, n);
+		return MHD_YES; /* else: a body nobody asked for, dropped */
+	}
+	/* the whole request is in */
+	if (r->parked) {
+		struct MHD_Response *resp = r->parked;
+		r->parked = NULL;
+		enum MHD_Result ok = MHD_queue_response(
+			conn, (unsigned)r->parked_status, resp);
+		MHD_destroy_response(resp);
+		return ok;
+	}
+	if (r->responded)
+		return MHD_YES;
+	if (r->on_end)
+		return r->on_end(r) == MHD_YES ? MHD_YES : MHD_NO;
+	return reply_error(r, PT_EINTERNAL, NULL, "internal error: no reply") ==
+			       MHD_YES
+		       ? MHD_YES
+		       : MHD_NO;
+}
+
+static void completed_cb(void *cls, struct MHD_Connection *conn,
+			 void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct server *s = cls;
+	struct pt_req *r = *con_cls;
+	bool ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
+
+	if (!r)
+		return;
+	*con_cls = NULL;
+	if (r->parked)
+		MHD_destroy_response(r->parked);
+	if (r->on_complete)
+		r->on_complete(r, ok);
+	if (s->cfg.on_done)
+		s->cfg.on_done(r, ok, s->cfg.ctx);
+	pt_pool_free(r->pool); /* runs cleanups: temp files, readers */
+	free(r);
+	__atomic_sub_fetch(&s->inflight, 1, __ATOMIC_RELAXED);
+}
+
+static void connection_cb(void *cls, struct MHD_Connection *c, void **socket_ctx,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct server *s = cls;
+	if (s->cfg.on_connection)
+		s->cfg.on_connection(code == MHD_CONNECTION_NOTIFY_STARTED ? 1
+									   : -1,
+				     s->cfg.ctx);
+}
+
+static int parse_listen(const char *listen, struct sockaddr_storage *ss,
+			socklen_t *len)
+{
+	char host[256];
+	const char *colon = strrchr(listen, ':');
+	struct addrinfo hints, *res = NULL;
+	size_t hn;
+
+	if (!colon || colon == listen)
+		return PT_EBADREQ;
+	hn = (size_t)(colon - listen);
+	if (listen[0] == '[' && colon[-1] == ']') {
+		listen++;
+		hn -= 2;
+	}
+	if (hn >= sizeof(host))
+		return PT_EBADREQ;
+	memcpy(host, listen, hn);
+	host[hn] = '\0';
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(hn ? host : NULL, colon + 1, &hints, &res) || !res)
+		return PT_EBADREQ;
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+int server_start(const struct server_config *cfg, struct server **out)
+{
+	struct server *s = xcalloc(1, sizeof(*s));
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC |
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+			 MHD_USE_TURBO;
+
+	s->cfg = *cfg;
+	if (parse_listen(cfg->listen, &ss, &sslen)) {
+		pt_log("server: bad listen address '%s'", cfg->listen);
+		free(s);
+		return PT_EBADREQ;
+	}
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	compile_routes(s);
+	s->d = MHD_start_daemon(
+		flags, 0, NULL, NULL, access_cb, s,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned)cfg->per_ip_connections,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_seconds,
+		/* room for 256 KiB body reads: fewer, larger writes to disk */
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(320 * 1024),
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+		MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
+		MHD_OPTION_NOTIFY_CONNECTION, connection_cb, s,
+		MHD_OPTION_UNESCAPE_CALLBACK, unescape_noop, NULL,
+		MHD_OPTION_END);
+	if (!s->d) {
+		pt_log("server: cannot listen on '%s'", cfg->listen);
+		free(s->croutes);
+		free(s);
+		return PT_EUNAVAIL;
+	}
+	*out = s;
+	return 0;
+}
+
+void server_stop(struct server *s, unsigned grace_s)
+{
+	if (!s)
+		return;
+	MHD_socket fd = MHD_quiesce_daemon(s->d);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	/* idle keep-alive connections do not count: only requests in flight */
+	for (unsigned i = 0; i < grace_s * 20; i++) {
+		if (__atomic_load_n(&s->inflight, __ATOMIC_RELAXED) == 0)
+			break;
+		usleep(50 * 1000);
+	}
+	MHD_stop_daemon(s->d);
+	free(s->croutes);
+	free(s);
+}
+
+unsigned server_route_count(const struct server *s)
+{
+	return s->nroutes;
+}
+
+const char *req_header(struct pt_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *req_query(struct pt_req *r, const char *name)
+{
+	const char *v =
+		MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+	if (!v)
+		return NULL;
+	size_t n = strlen(v);
+	char *tmp = pt_pstrndup(r->pool, v, n), *out = pt_palloc(r->pool, n + 1);
+	for (size_t i = 0; i < n; i++)
+		if (tmp[i] == '+')
+			tmp[i] = ' ';
+	if (path_unescape(tmp, n, out) < 0)
+		return NULL;
+	return out;
+}
+
+bool req_accepts(struct pt_req *r, const char *type)
+{
+	const char *a = req_header(r, "Accept");
+	return a && strcasestr(a, type) != NULL;
+}

@@ -1,0 +1,111 @@
+/*
+ * server.h — the HTTP layer: libmicrohttpd glue, the request object that
+ * handlers see, and the routing table.
+ *
+ * A request passes fixed phases: route (method + path pattern from one
+ * table) → handler → (body callbacks while the body streams in) → reply →
+ * completion (log line, metrics, the handler's on_complete, pool freed).
+ * Handlers never see MHD's calling convention; they fill in a reply with
+ * reply.h or install body callbacks, and they may block (they run on one of
+ * MHD's internal epoll worker threads).
+ *
+ * Paths reach the router raw (MHD's unescaping is turned off) and are
+ * split and decoded per segment by path.h, so "%2F" in a name stays data.
+ */
+#ifndef PT_SERVER_H
+#define PT_SERVER_H
+
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../util/pool.h"
+#include "../util/pt.h"
+#include "path.h"
+
+enum {
+	HTTP_GET = 1 << 0,
+	HTTP_HEAD = 1 << 1,
+	HTTP_POST = 1 << 2,
+	HTTP_PUT = 1 << 3,
+	HTTP_DELETE = 1 << 4,
+	HTTP_PATCH = 1 << 5,
+	HTTP_OPTIONS = 1 << 6,
+};
+
+struct pt_req;
+typedef int (*route_cb)(struct pt_req *r);
+
+/*
+ * One route.  pattern segments: a literal, "{id}" (a valid link id), or
+ * "{*}" (any one segment).  Captured segments go to r->arg[] in order.
+ */
+struct route {
+	unsigned methods;
+	const char *pattern;
+	route_cb handler;
+	const char *name; /* metrics label */
+};
+
+struct pt_req {
+	void *ctx;                  /* the server's user context */
+	struct MHD_Connection *conn;
+	struct pt_pool *pool;
+	unsigned method;            /* HTTP_* bit */
+	const char *method_name;
+	const char *raw_path;       /* without query */
+	struct path path;
+	const struct route *route;
+	int route_index;            /* -1 when none matched */
+	pt_str arg[PATH_MAX_SEGS];  /* captures, decoded, NUL-terminated */
+	char client_ip[48];
+	uint64_t start_ns;
+	uint64_t bytes_in, bytes_out;
+	int status;                 /* of the queued reply */
+	bool responded;
+	bool in_body;               /* past the first call */
+	/* private to server.c/reply.c: a reply made mid-body, queued at
+	 * the last call (MHD accepts responses only then) */
+	struct MHD_Response *parked;
+	int parked_status;
+
+	/* Installed by a handler that takes a body.  on_body gets every
+	 * chunk; on_end runs after the last and must reply.  Returning
+	 * non-zero from on_body means "stop": the handler has replied. */
+	int (*on_body)(struct pt_req *r, const char *data, size_t n);
+	int (*on_end)(struct pt_req *r);
+	/* After the response has gone (ok: every byte was sent). */
+	void (*on_complete)(struct pt_req *r, bool ok);
+	void *state;
+};
+
+struct server_config {
+	const char *listen;         /* "HOST:PORT" */
+	unsigned threads;
+	unsigned max_connections;
+	unsigned per_ip_connections;
+	unsigned timeout_seconds;
+	const struct route *routes; /* terminated by handler == NULL */
+	void *ctx;
+	/* request log and metrics hook, called once per finished request */
+	void (*on_done)(struct pt_req *r, bool ok, void *ctx);
+	void (*on_connection)(int delta, void *ctx);
+};
+
+struct server;
+
+/* Start listening.  Returns 0, or a negative status with a log line. */
+int server_start(const struct server_config *cfg, struct server **out);
+/* Stop accepting, wait up to `grace_s` for in-flight requests, stop. */
+void server_stop(struct server *s, unsigned grace_s);
+/* Number of routes in the table, for metrics arrays. */
+unsigned server_route_count(const struct server *s);
+
+/* Request helpers */
+const char *req_header(struct pt_req *r, const char *name);
+/* Query argument, percent-decoded into the pool; NULL when absent. */
+const char *req_query(struct pt_req *r, const char *name);
+/* Does the Accept header name this media type (or a type/wildcard)? */
+bool req_accepts(struct pt_req *r, const char *type);
+
+#endif

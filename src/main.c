@@ -1,0 +1,403 @@
+/*
+ * main.c — partaged: flags and configuration, the stores, the HTTP server,
+ * the maintenance thread, and the `admin` subcommands.  A thin program on
+ * top of the engine modules.
+ *
+ *   partaged [serve] [--config FILE] [--listen HOST:PORT] [--data DIR]
+ *            [--public-url URL]
+ *   partaged admin [--config FILE] [--data DIR] CMD ...
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "conf.h"
+#include "http/server.h"
+#include "util/buf.h"
+#include "util/pt.h"
+#include "util/banned.h"
+
+static const char usage[] =
+	"usage: partaged [serve] [--config FILE] [--listen HOST:PORT] "
+	"[--data DIR] [--public-url URL]\n"
+	"       partaged admin [--config FILE] [--data DIR] CMD ...\n"
+	"       partaged --dump-config | --help-config | --version\n"
+	"admin commands:\n"
+	"  fsck [--repair] [--grace SECONDS]   reconcile blobs and rows\n";
+
+/* ---- configuration from file < env < flags ---- */
+
+struct flag {
+	const char *flag, *key;
+};
+
+static const struct flag flags[] = {
+	{ "--listen", "server.listen" },
+	{ "--data", "storage.data" },
+	{ "--public-url", "server.public_url" },
+};
+
+/* Pull the config flags out of argv (anywhere), leaving the rest in
+ * order.  Returns the new argc, or -1 after printing an error. */
+static int load_config(struct pt_conf *c, int argc, char **argv)
+{
+	const char *file = getenv("PARTAGE_CONFIG");
+	struct pt_buf err;
+	int out = 1, rc = -1;
+
+	pt_buf_init(&err, 4096);
+	conf_init(c);
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			file = argv[i + 1];
+	if (file && *file && conf_load_file(c, file, &err)) {
+		fprintf(stderr, "partaged: %s\n",
+			err.n ? err.p : "cannot read the config file");
+		goto done;
+	}
+	if (conf_load_env(c, &err)) {
+		fprintf(stderr, "partaged: %s\n", err.p);
+		goto done;
+	}
+	for (int i = 1; i < argc; i++) {
+		const char *key = NULL;
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			i++;
+			continue;
+		}
+		for (size_t k = 0; k < PT_ARRAY_LEN(flags); k++) {
+			size_t n = strlen(flags[k].flag);
+			if (strcmp(argv[i], flags[k].flag) == 0) {
+				if (i + 1 >= argc) {
+					fprintf(stderr,
+						"partaged: '%s' needs a value\n",
+						argv[i]);
+					goto done;
+				}
+				key = flags[k].key;
+				if (conf_set(c, key, argv[++i], &err)) {
+					fprintf(stderr, "partaged: %s\n", err.p);
+					goto done;
+				}
+			} else if (strncmp(argv[i], flags[k].flag, n) == 0 &&
+				   argv[i][n] == '=') {
+				key = flags[k].key;
+				if (conf_set(c, key, argv[i] + n + 1, &err)) {
+					fprintf(stderr, "partaged: %s\n", err.p);
+					goto done;
+				}
+			}
+		}
+		if (!key)
+			argv[out++] = argv[i];
+	}
+	argv[out] = NULL;
+	rc = out;
+done:
+	pt_buf_release(&err);
+	return rc;
+}
+
+static char *public_url(const struct pt_conf *c)
+{
+	char *u = c->public_url && *c->public_url
+			  ? xstrdup(c->public_url)
+			  : xasprintf("http://%s", c->listen);
+	size_t n = strlen(u);
+	while (n > 0 && u[n - 1] == '/')
+		u[--n] = '\0';
+	return u;
+}
+
+/* ---- serve ---- */
+
+static volatile int stopping;
+
+static void on_done(struct pt_req *r, bool ok, void *ctx)
+{
+	struct app *app = ctx;
+	uint64_t ms = (pt_mono_ns() - r->start_ns) / 1000000;
+	metrics_request(app->metrics, r->route_index, r->status, r->bytes_in,
+			ok ? r->bytes_out : 0);
+	if (strcmp(app->conf->access_log, "off") == 0)
+		return;
+	pt_log("%s \"%s %s\" %d %llu %llu %llums%s", r->client_ip,
+	       r->method_name, r->raw_path ? r->raw_path : "-", r->status,
+	       (unsigned long long)r->bytes_in,
+	       (unsigned long long)r->bytes_out, (unsigned long long)ms,
+	       ok ? "" : " aborted");
+}
+
+static void on_connection(int delta, void *ctx)
+{
+	struct app *app = ctx;
+	metrics_connection(app->metrics, delta);
+}
+
+struct maint {
+	struct app *app;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;
+};
+
+/* The maintenance thread: batched counters now; expiry, gc and upload
+ * cleanup join it as they are built. */
+static void *maintenance(void *arg)
+{
+	struct maint *m = arg;
+	pthread_mutex_lock(&m->lock);
+	while (!m->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 2;
+		pthread_cond_timedwait(&m->cond, &m->lock, &ts);
+		pthread_mutex_unlock(&m->lock);
+		app_flush(m->app);
+		pthread_mutex_lock(&m->lock);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return NULL;
+}
+
+static int cmd_serve(struct pt_conf *c)
+{
+	struct app app;
+	struct server *srv = NULL;
+	struct maint m = { .lock = PTHREAD_MUTEX_INITIALIZER,
+			   .cond = PTHREAD_COND_INITIALIZER };
+	pthread_t mt;
+	sigset_t set;
+	int sig, err;
+	char *url = public_url(c);
+
+	/* signals go to sigwait below, never to a worker thread */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	if ((err = app_open(&app, c))) {
+		free(url);
+		return 1;
+	}
+	app.public_url = url;
+	err = blob_store_cleanup(app.blobs);
+	if (err > 0)
+		pt_log("removed %d temporary files of interrupted uploads", err);
+
+	unsigned threads = (unsigned)c->threads;
+	if (!threads) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = n > 0 ? (unsigned)n : 2;
+	}
+	struct server_config sc = {
+		.listen = c->listen,
+		.threads = threads,
+		.max_connections = (unsigned)c->max_connections,
+		.per_ip_connections = (unsigned)c->per_ip_connections,
+		.timeout_seconds = (unsigned)c->timeout_seconds,
+		.routes = api_routes,
+		.ctx = &app,
+		.on_done = on_done,
+		.on_connection = on_connection,
+	};
+	if ((err = server_start(&sc, &srv))) {
+		app_close(&app);
+		free(url);
+		return 1;
+	}
+	m.app = &app;
+	pthread_create(&mt, NULL, maintenance, &m);
+	pt_log("partaged listening on %s (public URL %s, data %s, %u threads)",
+	       c->listen, url, c->data, threads);
+
+	do
+		sigwait(&set, &sig);
+	while (sig == SIGHUP); /* reload comes later; never die on HUP */
+	pt_log("signal %d: finishing requests in flight", sig);
+	server_stop(srv, 30);
+	pthread_mutex_lock(&m.lock);
+	m.stop = true;
+	pthread_cond_signal(&m.cond);
+	pthread_mutex_unlock(&m.lock);
+	pthread_join(mt, NULL);
+	app_close(&app);
+	free(url);
+	pt_log("stopped");
+	return 0;
+}
+
+/* ---- admin fsck ---- */
+
+struct fsck {
+	struct app *app;
+	struct db *db;
+	bool repair;
+	int64_t grace, now;
+	long problems, repaired;
+};
+
+static int fsck_disk_blob(const char *hex, uint64_t size, int64_t mtime,
+			  void *arg)
+{
+	struct fsck *f = arg;
+	if (repo_blob_known(f->db, hex) || repo_blob_live_links(f->db, hex) > 0)
+		return 0;
+	printf("stray blob %s (%llu bytes): no metadata refers to it\n", hex,
+	       (unsigned long long)size);
+	f->problems++;
+	/* an upload may be between blob commit and row insert right now:
+	 * leave young strays alone */
+	if (f->repair && f->now - mtime >= f->grace) {
+		int err = blob_remove(f->app->blobs, hex);
+		if (!err) {
+			printf("  removed\n");
+			f->repaired++;
+		} else {
+			printf("  cannot remove: %s\n", pt_strerror(err));
+		}
+	} else if (f->repair) {
+		printf("  kept: younger than the grace period (%llds)\n",
+		       (long long)f->grace);
+		f->repaired++;
+	}
+	return 0;
+}
+
+static int fsck_row_blob(const char *hex, uint64_t size, void *arg)
+{
+	struct fsck *f = arg;
+	uint64_t disk;
+	int err = blob_stat(f->app->blobs, hex, &disk);
+
+	if (err == 0 && disk == size)
+		return 0;
+	int64_t live = repo_blob_live_links(f->db, hex);
+	if (err)
+		printf("missing blob %s (%llu bytes): %lld live links\n", hex,
+		       (unsigned long long)size, (long long)live);
+	else
+		printf("damaged blob %s: %llu bytes on disk, %llu expected, "
+		       "%lld live links\n",
+		       hex, (unsigned long long)disk, (unsigned long long)size,
+		       (long long)live);
+	f->problems++;
+	if (f->repair) {
+		/* links that cannot be served say so (410) instead of 500 */
+		if (live > 0 &&
+		    repo_blob_links_disable(f->db, hex, err ? "lost" : "damaged",
+					    f->now) == 0)
+			printf("  disabled its links\n");
+		if (err)
+			repo_blob_forget(f->db, hex);
+		f->repaired++;
+	}
+	return 0;
+}
+
+static int cmd_fsck(struct pt_conf *c, int argc, char **argv)
+{
+	struct app app;
+	struct fsck f = { .grace = 3600 };
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--repair") == 0) {
+			f.repair = true;
+		} else if (strcmp(argv[i], "--grace") == 0 && i + 1 < argc) {
+			uint64_t g;
+			if (pt_parse_u64(argv[i + 1], strlen(argv[i + 1]), &g)) {
+				fprintf(stderr, "partaged: bad --grace '%s'\n",
+					argv[i + 1]);
+				return 1;
+			}
+			f.grace = (int64_t)g;
+			i++;
+		} else {
+			fprintf(stderr, "partaged: fsck: unknown option '%s'\n",
+				argv[i]);
+			return 1;
+		}
+	}
+	if (app_open(&app, c))
+		return 1;
+	f.app = &app;
+	f.db = app_db(&app);
+	f.now = pt_now();
+	if (!f.db) {
+		app_close(&app);
+		return 1;
+	}
+	repo_blob_each(f.db, fsck_row_blob, &f);
+	blob_list(app.blobs, fsck_disk_blob, &f);
+	app_close(&app);
+	printf("fsck: %ld problem%s%s", f.problems, f.problems == 1 ? "" : "s",
+	       f.repair ? "" : "\n");
+	if (f.repair)
+		printf(", %ld repaired\n", f.repaired);
+	if (f.problems && (!f.repair || f.repaired < f.problems)) {
+		fprintf(stderr, "partaged: fsck found %ld problem%s\n",
+			f.problems, f.problems == 1 ? "" : "s");
+		return 1;
+	}
+	return 0;
+}
+
+static int cmd_admin(struct pt_conf *c, int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return 1;
+	}
+	if (strcmp(argv[1], "fsck") == 0)
+		return cmd_fsck(c, argc - 1, argv + 1);
+	fprintf(stderr, "partaged: unknown admin command '%s'\n", argv[1]);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct pt_conf conf;
+	int rc;
+
+	if (sodium_init() < 0) {
+		fprintf(stderr, "partaged: cannot initialise libsodium\n");
+		return 1;
+	}
+	argc = load_config(&conf, argc, argv);
+	if (argc < 0)
+		return 1;
+	if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
+		fputs(usage, stdout);
+		rc = 0;
+	} else if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+		puts("partaged 0.1");
+		rc = 0;
+	} else if (argc >= 2 && strcmp(argv[1], "--dump-config") == 0) {
+		conf_dump(&conf, stdout);
+		rc = 0;
+	} else if (argc >= 2 && strcmp(argv[1], "--help-config") == 0) {
+		conf_help(stdout);
+		rc = 0;
+	} else if (argc >= 2 && strcmp(argv[1], "admin") == 0) {
+		rc = cmd_admin(&conf, argc - 1, argv + 1);
+	} else if (argc == 1 || (argc == 2 && strcmp(argv[1], "serve") == 0)) {
+		rc = cmd_serve(&conf);
+	} else {
+		fprintf(stderr, "partaged: unknown argument '%s'\n%s", argv[1],
+			usage);
+		rc = 2;
+	}
+	conf_release(&conf);
+	return rc;
+}

@@ -1,0 +1,227 @@
+/*
+ * test_store.c — unit tests for src/store on a real temp directory and a
+ * real SQLite database: blob commit, dedup, abort, readers, listing,
+ * cleanup; repo migrations, links, download limits, deletion.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/blob.h"
+#include "store/db.h"
+#include "store/repo.h"
+#include "util/pt.h"
+
+static char dir[256];
+
+static int setup(void **state)
+{
+	snprintf(dir, sizeof(dir), "/tmp/pt-store-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static int count_files(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int n = 0;
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static int put(struct blob_store *s, const char *data, size_t n, char *hex,
+	       bool *existed)
+{
+	struct blob_writer *w;
+	int err = blob_writer_open(s, &w);
+	if (err)
+		return err;
+	/* in two pieces: hashing must be streaming */
+	if ((err = blob_writer_write(w, data, n / 2)) ||
+	    (err = blob_writer_write(w, data + n / 2, n - n / 2))) {
+		blob_writer_abort(w);
+		return err;
+	}
+	return blob_writer_commit(w, hex, existed);
+}
+
+static int count_cb(const char *hex, uint64_t size, int64_t mtime, void *arg)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void test_blob_fs(void **state)
+{
+	struct blob_store *s;
+	char hex[BLOB_HEX_LEN + 1], hex2[BLOB_HEX_LEN + 1], path[512];
+	bool existed = true;
+	struct blob_reader *r;
+	char buf[16];
+
+	assert_int_equal(blob_fs_open(dir, &s), 0);
+	assert_int_equal(put(s, "abc", 3, hex, &existed), 0);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_false(existed);
+	snprintf(path, sizeof(path), "%s/blobs/ba/78/%s", dir, hex);
+	assert_int_equal(access(path, R_OK), 0);
+	/* same bytes again: deduplicated, still one file */
+	assert_int_equal(put(s, "abc", 3, hex2, &existed), 0);
+	assert_true(existed);
+	assert_string_equal(hex, hex2);
+	snprintf(path, sizeof(path), "%s/blobs/ba/78", dir);
+	assert_int_equal(count_files(path), 1);
+	/* nothing left in tmp */
+	snprintf(path, sizeof(path), "%s/tmp", dir);
+	assert_int_equal(count_files(path), 0);
+
+	/* readers */
+	assert_int_equal(blob_reader_open(s, hex, &r), 0);
+	assert_true(blob_reader_size(r) == 3);
+	assert_true(blob_reader_fd(r) >= 0);
+	assert_int_equal(blob_reader_pread(r, buf, sizeof(buf), 1), 2);
+	assert_memory_equal(buf, "bc", 2);
+	assert_int_equal(blob_reader_pread(r, buf, sizeof(buf), 3), 0);
+	blob_reader_close(r);
+	assert_int_equal(blob_reader_open(s, "00", &r), -ENOENT);
+	assert_int_equal(blob_reader_open(s, "../../../etc/passwd", &r), -ENOENT);
+
+	/* an aborted writer leaves nothing */
+	struct blob_writer *w;
+	assert_int_equal(blob_writer_open(s, &w), 0);
+	assert_int_equal(blob_writer_write(w, "zzz", 3), 0);
+	blob_writer_abort(w);
+	assert_int_equal(count_files(path), 0);
+
+	/* empty blob */
+	assert_int_equal(put(s, "", 0, hex2, &existed), 0);
+	assert_string_equal(hex2, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	int n = 0;
+	assert_int_equal(blob_list(s, count_cb, &n), 0);
+	assert_int_equal(n, 2);
+	uint64_t size = 9;
+	assert_int_equal(blob_stat(s, hex2, &size), 0);
+	assert_true(size == 0);
+	assert_int_equal(blob_remove(s, hex2), 0);
+	assert_int_equal(blob_stat(s, hex2, &size), -ENOENT);
+
+	/* cleanup removes files left in tmp by a dead process */
+	snprintf(path, sizeof(path), "%s/tmp/upload-leftover", dir);
+	int fd = open(path, O_CREAT | O_WRONLY, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(blob_store_cleanup(s), 1);
+	assert_int_equal(access(path, F_OK), -1);
+	blob_store_close(s);
+}
+
+static void fill_link(struct link *l, const char *id, const char *hex)
+{
+	memset(l, 0, sizeof(*l));
+	snprintf(l->id, sizeof(l->id), "%s", id);
+	snprintf(l->sha256, sizeof(l->sha256), "%s", hex);
+	l->name = "a.txt";
+	l->mime = "text/plain";
+	l->size = 3;
+	l->created = 1000;
+	snprintf(l->delete_hash, sizeof(l->delete_hash), "%064d", 0);
+	l->reason = "";
+}
+
+static void test_repo(void **state)
+{
+	char url[300];
+	struct db *db;
+	struct link l, got;
+	const char *reason;
+	const char *hex = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+	struct pt_pool *pool = pt_pool_new();
+
+	snprintf(url, sizeof(url), "sqlite:%s/t.db", dir);
+	assert_int_equal(db_open(url, &db), 0);
+	assert_int_equal(repo_migrate(db), 0);
+	assert_int_equal(repo_migrate(db), 0); /* idempotent */
+
+	fill_link(&l, "AAAAAAAAAAAA", hex);
+	l.max_downloads = 2;
+	assert_int_equal(repo_link_create(db, &l), 0);
+	/* same id again: a conflict, reported as such */
+	assert_int_equal(repo_link_create(db, &l), PT_ECONFLICT);
+	fill_link(&l, "BBBBBBBBBBBB", hex);
+	l.expires = 5000;
+	assert_int_equal(repo_link_create(db, &l), 0);
+
+	assert_int_equal(repo_link_get(db, pool, "AAAAAAAAAAAA", &got), 0);
+	assert_string_equal(got.name, "a.txt");
+	assert_true(got.max_downloads == 2);
+	assert_int_equal(link_effective_state(&got, 2000, &reason), LINK_LIVE);
+	assert_int_equal(repo_link_get(db, pool, "CCCCCCCCCCCC", &got), PT_ENOTFOUND);
+	assert_int_equal(repo_blob_live_links(db, hex), 2);
+
+	/* Max-Downloads: two takes, then gone */
+	assert_int_equal(repo_link_take_download(db, "AAAAAAAAAAAA", 2000), 0);
+	assert_int_equal(repo_link_take_download(db, "AAAAAAAAAAAA", 2001), 0);
+	assert_int_equal(repo_link_take_download(db, "AAAAAAAAAAAA", 2002), PT_EGONE);
+	assert_int_equal(repo_link_get(db, pool, "AAAAAAAAAAAA", &got), 0);
+	assert_true(got.downloads == 2);
+	assert_int_equal(link_effective_state(&got, 2003, &reason), LINK_EXPIRED);
+	assert_string_equal(reason, "expired");
+
+	/* Max-Days: expired at `expires`, not before */
+	assert_int_equal(repo_link_take_download(db, "BBBBBBBBBBBB", 4999), 0);
+	assert_int_equal(repo_link_take_download(db, "BBBBBBBBBBBB", 5000), PT_EGONE);
+	assert_int_equal(repo_link_add_downloads(db, "BBBBBBBBBBBB", 5, 4000), 0);
+	assert_int_equal(repo_link_get(db, pool, "BBBBBBBBBBBB", &got), 0);
+	assert_true(got.downloads == 6);
+
+	/* delete: once */
+	assert_int_equal(repo_link_delete(db, "BBBBBBBBBBBB", "deleted", 3000), 0);
+	assert_int_equal(repo_link_delete(db, "BBBBBBBBBBBB", "deleted", 3000), PT_ENOTFOUND);
+	assert_int_equal(repo_link_get(db, pool, "BBBBBBBBBBBB", &got), 0);
+	assert_int_equal(link_effective_state(&got, 3000, &reason), LINK_DELETED);
+	assert_string_equal(reason, "deleted");
+	assert_int_equal(repo_blob_live_links(db, hex), 1);
+
+	/* a blob row with links is not forgotten */
+	assert_int_equal(repo_blob_forget(db, hex), 0);
+	assert_true(repo_blob_known(db, hex));
+	assert_int_equal(repo_blob_links_disable(db, hex, "lost", 3000), 0);
+	assert_int_equal(repo_blob_live_links(db, hex), 0);
+	db_close(db);
+	pt_pool_free(pool);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_blob_fs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repo, setup, teardown),
+	};
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -20,6 +20,19 @@ int reply_queue(struct pt_req *r, int status, struct MHD_Response *resp)
 	r->responded = true;
 	r->status = status;
 	MHD_add_response_header(resp, "Server", "partage");
+	if (status == 405 && r->allow) {
+		static const char *const names[] = { "GET", "HEAD", "POST",
+						     "PUT", "DELETE", "PATCH",
+						     "OPTIONS" };
+		char allow[64] = "";
+		size_t n = 0;
+		for (unsigned i = 0; i < PT_ARRAY_LEN(names); i++)
+			if (r->allow & (1u << i))
+				n += (size_t)snprintf(allow + n,
+						      sizeof(allow) - n, "%s%s",
+						      n ? ", " : "", names[i]);
+		MHD_add_response_header(resp, "Allow", allow);
+	}
 	ok = MHD_queue_response(r->conn, (unsigned)status, resp);
 	if (ok == MHD_NO && r->in_body) {
 		/* MHD takes responses only at the first and the last call:

@@ -152,18 +152,31 @@ static int dispatch(struct server *s, struct pt_req *r, const char *url)
 		if (!route_match(&s->croutes[i], r))
 			continue;
 		if (!(m & r->method)) {
-			allowed |= m;
+			/* a catch-all segment says nothing about the path */
+			if (!strstr(rt->pattern, "{*}"))
+				allowed |= m;
 			continue;
 		}
 		r->route = rt;
 		r->route_index = (int)i;
 		return rt->handler(r);
 	}
+	r->allow = allowed;
 	if (allowed)
 		return reply_error(r, PT_EMETHOD, NULL,
 				   "method not allowed: '%s'", r->method_name);
 	return reply_error(r, PT_ENOTFOUND, NULL, "not found: '%s'",
 			   r->raw_path);
+}
+
+static bool has_body(struct MHD_Connection *c)
+{
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						     "Content-Length");
+	if (MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+					"Transfer-Encoding"))
+		return true;
+	return cl && strcmp(cl, "0") != 0;
 }
 
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
@@ -186,9 +199,26 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 		r->method = method_bit(method);
 		r->route_index = -1;
 		client_address(conn, r->client_ip, sizeof(r->client_ip));
+		if (!has_body(conn)) {
+			/* a reply queued at this first call makes MHD close
+			 * the connection (it assumes an unread body): wait
+			 * for the next call to keep it alive */
+			r->deferred = true;
+			return MHD_YES;
+		}
 		int rc = dispatch(s, r, url);
 		r->in_body = true;
 		return rc == MHD_YES ? MHD_YES : MHD_NO;
+	}
+	if (r->deferred) {
+		r->deferred = false;
+		r->in_body = true;
+		if (dispatch(s, r, url) != MHD_YES)
+			return MHD_NO;
+		/* an empty body is complete already */
+		if (!r->responded && r->on_end)
+			return r->on_end(r) == MHD_YES ? MHD_YES : MHD_NO;
+		return MHD_YES;
 	}
 	if (*upload_data_size) {
 		size_t n = *upload_data_size;

@@ -62,8 +62,10 @@ struct pt_req {
 	uint64_t start_ns;
 	uint64_t bytes_in, bytes_out;
 	int status;                 /* of the queued reply */
+	unsigned allow;             /* methods for a 405's Allow header */
 	bool responded;
 	bool in_body;               /* past the first call */
+	bool deferred;              /* bodiless: dispatch at the next call */
 	/* private to server.c/reply.c: a reply made mid-body, queued at
 	 * the last call (MHD accepts responses only then) */
 	struct MHD_Response *parked;

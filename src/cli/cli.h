@@ -1,0 +1,150 @@
+/*
+ * cli.h — the pieces the `partage` client's commands share: the parsed
+ * command line, a thin libcurl wrapper that keeps one connection alive
+ * across requests, the progress bar and waiting countdown on stderr, and
+ * the reading of the server's replies (reasons, Retry-After, file objects).
+ *
+ * Output rules (docs/cli.md): results go to stdout, one per line; every
+ * failure is one line on stderr in the house voice ("partage: cannot open
+ * 'x': No such file or directory"); progress and countdowns are drawn on
+ * stderr only when it is a terminal.  The client is single-threaded and
+ * every call here may block on the network.
+ */
+#ifndef PT_CLI_H
+#define PT_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "../util/buf.h"
+#include "../util/pt.h"
+
+#define CLI_DEFAULT_SERVER "http://127.0.0.1:8080"
+/* Replies we keep in memory (file objects, error reasons) are small. */
+#define CLI_BODY_MAX (1u << 20)
+
+/* Exit statuses. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+struct cli_opts {
+	char *server;            /* no trailing '/' */
+	bool json;
+	bool have_max_days, have_max_downloads;
+	uint64_t max_days, max_downloads;
+	const char *name;        /* upload: name to use instead of basename */
+	const char *output;      /* download -o */
+	const char *output_dir;  /* download --output-dir */
+	const char *token;       /* delete --token */
+	const char *api_token;   /* env PARTAGE_API_TOKEN: Authorization */
+	bool progress;           /* stderr is a terminal */
+};
+
+/* One line "partage: ..." on stderr. */
+void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- HTTP ---- */
+
+struct cli_http;
+/* Called once the final response's headers are in (not for 1xx or a
+ * redirect being followed), and for each piece of its body when the
+ * status is 2xx.  Return 0, or a negative status to abort the transfer
+ * (cli_http_perform then returns it). */
+typedef int (*cli_headers_cb)(struct cli_http *h);
+typedef int (*cli_body_cb)(struct cli_http *h, const char *p, size_t n);
+
+struct cli_http {
+	/* request, filled by the caller */
+	const char *method;        /* NULL: GET */
+	const char *url;
+	struct curl_slist *headers;
+	int in_fd;                 /* request body from this fd; -1: none */
+	int64_t in_size;           /* -1: unknown length, sent chunked */
+	bool follow;               /* follow redirects */
+	const char *label;         /* progress bar label; NULL: none */
+	uint64_t progress_base;    /* bytes already on disk (resume) */
+	cli_headers_cb on_headers;
+	cli_body_cb on_body;       /* NULL: 2xx bodies go to `body` too */
+	void *arg;
+
+	/* response */
+	long status;               /* 0 until a status line arrived */
+	struct pt_buf hdrs;        /* "name: value\n" of the last response */
+	struct pt_buf body;        /* non-streamed body, up to CLI_BODY_MAX */
+	char errbuf[CURL_ERROR_SIZE];
+
+	/* private */
+	int cb_err;
+	bool final, auth_added;
+	uint64_t last_draw_ns, start_ns;
+	bool drawn;
+};
+
+/* A fresh request: zeroed, in_fd -1, in_size -1. */
+void cli_http_init(struct cli_http *h, const char *method, const char *url);
+/* Free headers and buffers; h may be reused after cli_http_init. */
+void cli_http_release(struct cli_http *h);
+/* Add "Name: value" (formatted) to the request headers. */
+void cli_http_add_header(struct cli_http *h, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/*
+ * Run the request.  Returns 0 when a response arrived (any status, in
+ * h->status), a callback's negative status when one aborted, or
+ * PT_EUNAVAIL for a transport failure with curl's message in h->errbuf.
+ */
+int cli_http_perform(struct cli_http *h, const struct cli_opts *o);
+/* Value of response header `name` (trimmed; caller frees), or NULL. */
+char *cli_http_header(const struct cli_http *h, const char *name);
+/* "reason (HTTP 404)" for an unsuccessful reply, from its text or JSON
+ * body, into out (replaced).  Never empty. */
+void cli_http_reason(const struct cli_http *h, struct pt_buf *out);
+/* Seconds the reply's Retry-After asks for (1..3600), or dflt. */
+unsigned cli_http_retry_after(const struct cli_http *h, unsigned dflt);
+/* The body parsed as a JSON object (caller decrefs), or NULL. */
+json_t *cli_http_json(const struct cli_http *h);
+/* Describe a failed cli_http_perform() result in out. */
+void cli_http_strerror(const struct cli_http *h, int err, struct pt_buf *out);
+/* Curl's connection cache and global state, at exit. */
+void cli_http_cleanup(void);
+
+/* ---- terminal ---- */
+
+/* Sleep secs seconds, saying "partage: WHY in 12 s" on stderr: a
+ * countdown on a terminal, one line otherwise. */
+void cli_wait(const struct cli_opts *o, unsigned secs, const char *why);
+
+/* ---- targets ---- */
+
+/* A file named on the command line by id, share URL or direct URL. */
+struct cli_target {
+	char *base;              /* server URL without trailing '/' */
+	char id[13];
+	char *direct;            /* the URL given when it names the bytes
+				  * (/{id}/{name}), else NULL */
+};
+
+/* Parse ID_OR_URL.  Returns 0, or PT_EBADREQ (not an id nor a URL with
+ * an id in its path). */
+int cli_target_parse(const char *arg, const struct cli_opts *o,
+		     struct cli_target *t);
+void cli_target_release(struct cli_target *t);
+/*
+ * GET /api/v1/files/{id}: 0 and the object in *out, or a negative status
+ * with a one-line message in msg: PT_EUNSUPPORTED when the reply is not
+ * JSON at all (not a partage API), the status of the HTTP error (e.g.
+ * PT_ENOTFOUND, PT_EGONE) for a JSON error, or a transport failure.
+ */
+int cli_file_object(const struct cli_opts *o, const struct cli_target *t,
+		    json_t **out, struct pt_buf *msg);
+/* Resolve ref (absolute or relative) against base; caller frees. */
+char *cli_url_resolve(const char *base, const char *ref);
+/* A string member of a JSON object, or NULL. */
+const char *cli_json_str(const json_t *obj, const char *key);
+
+/* ---- commands ---- */
+int cli_upload(const struct cli_opts *o, int argc, char **argv);
+int cli_download(const struct cli_opts *o, int argc, char **argv);
+
+#endif

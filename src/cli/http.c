@@ -1,0 +1,612 @@
+/*
+ * http.c — the client's side of HTTP: one libcurl easy handle reused for
+ * every request (so an upload of many files or a download's file object,
+ * ticket and bytes share one connection), response headers kept per
+ * response, small bodies buffered and large ones streamed to a callback,
+ * and the progress bar drawn from curl's transfer info.
+ */
+#define _GNU_SOURCE
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/ids.h"
+#include "../util/banned.h"
+
+#define CLI_USER_AGENT "partage-cli/0.1"
+
+static CURL *curl;
+
+void cli_err(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "partage: %s\n", line);
+}
+
+void cli_http_init(struct cli_http *h, const char *method, const char *url)
+{
+	memset(h, 0, sizeof(*h));
+	h->method = method;
+	h->url = url;
+	h->in_fd = -1;
+	h->in_size = -1;
+	pt_buf_init(&h->hdrs, CLI_BODY_MAX);
+	pt_buf_init(&h->body, CLI_BODY_MAX);
+}
+
+void cli_http_release(struct cli_http *h)
+{
+	curl_slist_free_all(h->headers);
+	h->headers = NULL;
+	pt_buf_release(&h->hdrs);
+	pt_buf_release(&h->body);
+}
+
+void cli_http_add_header(struct cli_http *h, const char *fmt, ...)
+{
+	va_list ap;
+	char *line;
+
+	va_start(ap, fmt);
+	if (vasprintf(&line, fmt, ap) < 0)
+		line = NULL;
+	va_end(ap);
+	PT_ASSERT(line);
+	h->headers = curl_slist_append(h->headers, line);
+	PT_ASSERT(h->headers);
+	free(line);
+}
+
+/* ---- progress ---- */
+
+static void human(uint64_t n, char *out, size_t outsz)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	size_t u = 0;
+
+	while (v >= 1024 && u + 1 < PT_ARRAY_LEN(unit)) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(out, outsz, "%llu B", (unsigned long long)n);
+	else
+		snprintf(out, outsz, "%.1f %s", v, unit[u]);
+}
+
+/*
+ * One line, redrawn in place:
+ *   report.pdf            42%  12.3 MiB / 29.1 MiB  3.4 MiB/s
+ * A label is cut at a UTF-8 boundary so the line never ends mid-character.
+ */
+static void draw(struct cli_http *h, uint64_t now, uint64_t total, bool last)
+{
+	char label[32], done[32], all[32], rate[32];
+	uint64_t t = pt_mono_ns();
+	double secs = (double)(t - h->start_ns) / 1e9;
+	size_t n = strlen(h->label);
+
+	if (!last && h->drawn && t - h->last_draw_ns < 100000000u)
+		return;
+	h->last_draw_ns = t;
+	h->drawn = true;
+	if (n > 24) {
+		n = 24;
+		while (n > 0 && ((unsigned char)h->label[n] & 0xc0) == 0x80)
+			n--;
+	}
+	snprintf(label, sizeof(label), "%.*s", (int)n, h->label);
+	human(now, done, sizeof(done));
+	human(secs > 0.05 ? (uint64_t)((double)(now - h->progress_base) / secs)
+			  : 0, rate, sizeof(rate));
+	if (total) {
+		human(total, all, sizeof(all));
+		fprintf(stderr, "\r%-24s %3u%%  %s / %s  %s/s\033[K", label,
+			(unsigned)(now >= total ? 100 : now * 100 / total),
+			done, all, rate);
+	} else {
+		fprintf(stderr, "\r%-24s       %s  %s/s\033[K", label, done,
+			rate);
+	}
+}
+
+static int xferinfo_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct cli_http *h = arg;
+
+	if (h->in_fd >= 0)
+		draw(h, (uint64_t)ulnow, (uint64_t)ultotal, false);
+	else if (h->final && h->status / 100 == 2)
+		draw(h, h->progress_base + (uint64_t)dlnow,
+		     dltotal ? h->progress_base + (uint64_t)dltotal : 0,
+		     false);
+	return 0;
+}
+
+/* ---- callbacks ---- */
+
+static bool is_redirect(long s)
+{
+	return s == 301 || s == 302 || s == 303 || s == 307 || s == 308;
+}
+
+static size_t header_cb(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct cli_http *h = arg;
+	size_t n = size * nmemb, len = n;
+
+	while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r'))
+		len--;
+	if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+		/* "HTTP/1.1 206 Partial Content": a new response begins */
+		const char *sp = memchr(p, ' ', len);
+		uint64_t st = 0;
+		if (!sp || (size_t)(p + len - sp) < 4 ||
+		    pt_parse_u64(sp + 1, 3, &st))
+			st = 0;
+		h->status = (long)st;
+		h->final = false;
+		pt_buf_reset(&h->hdrs);
+		return n;
+	}
+	if (len == 0) {
+		/* end of this response's headers: is it the one we keep? */
+		char *loc;
+		if (h->status < 200)
+			return n;
+		loc = cli_http_header(h, "Location");
+		if (h->follow && is_redirect(h->status) && loc) {
+			free(loc);
+			return n;
+		}
+		free(loc);
+		h->final = true;
+		if (h->on_headers) {
+			int err = h->on_headers(h);
+			if (err) {
+				h->cb_err = err;
+				return 0;
+			}
+		}
+		return n;
+	}
+	if (pt_buf_add(&h->hdrs, p, len) || pt_buf_add(&h->hdrs, "\n", 1)) {
+		h->cb_err = PT_ETOOBIG;
+		return 0;
+	}
+	return n;
+}
+
+static size_t write_cb(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct cli_http *h = arg;
+	size_t n = size * nmemb;
+	int err;
+
+	if (!h->final)
+		return n; /* the body of a redirect we follow */
+	if (h->on_body && h->status / 100 == 2) {
+		err = h->on_body(h, p, n);
+		if (err) {
+			h->cb_err = err;
+			return 0;
+		}
+		return n;
+	}
+	if (pt_buf_add(&h->body, p, n)) {
+		h->cb_err = PT_ETOOBIG;
+		return 0;
+	}
+	return n;
+}
+
+static size_t read_cb(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct cli_http *h = arg;
+	ssize_t r;
+
+	do
+		r = read(h->in_fd, p, size * nmemb);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		h->cb_err = -errno;
+		return CURL_READFUNC_ABORT;
+	}
+	return (size_t)r;
+}
+
+/* ---- requests ---- */
+
+int cli_http_perform(struct cli_http *h, const struct cli_opts *o)
+{
+	CURLcode rc;
+
+	if (!curl) {
+		curl = curl_easy_init();
+		PT_ASSERT(curl);
+	} else {
+		curl_easy_reset(curl);
+	}
+	if (o->api_token && !h->auth_added) {
+		h->auth_added = true;
+		cli_http_add_header(h, "Authorization: Bearer %s",
+				    o->api_token);
+	}
+	/* Expect: 100-continue is left to curl, so a server can refuse a
+	 * big PUT (413) before its body is sent. */
+	curl_easy_setopt(curl, CURLOPT_URL, h->url);
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, CLI_USER_AGENT);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h->headers);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, h->errbuf);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
+	/* a throttled download is slow but never silent for 5 minutes */
+	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 300L);
+	curl_easy_setopt(curl, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(curl, CURLOPT_HEADERDATA, h);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, h);
+	if (h->follow) {
+		curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L);
+	}
+	if (h->in_fd >= 0) {
+		curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_cb);
+		curl_easy_setopt(curl, CURLOPT_READDATA, h);
+		curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE,
+				 (curl_off_t)h->in_size);
+		if (h->method && strcmp(h->method, "PUT") != 0)
+			curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST,
+					 h->method);
+	} else if (h->method && strcmp(h->method, "POST") == 0) {
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
+	} else if (h->method && strcmp(h->method, "HEAD") == 0) {
+		curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+	} else if (h->method && strcmp(h->method, "GET") != 0) {
+		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, h->method);
+	}
+	if (o->progress && h->label) {
+		h->start_ns = pt_mono_ns();
+		curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+		curl_easy_setopt(curl, CURLOPT_XFERINFODATA, h);
+	}
+
+	h->status = 0;
+	h->final = false;
+	h->cb_err = 0;
+	h->errbuf[0] = '\0';
+	pt_buf_reset(&h->hdrs);
+	pt_buf_reset(&h->body);
+	rc = curl_easy_perform(curl);
+
+	if (h->drawn) {
+		/* finish the bar with its true totals, then leave it */
+		curl_off_t up = 0, down = 0;
+		if (h->in_fd >= 0) {
+			curl_easy_getinfo(curl, CURLINFO_SIZE_UPLOAD_T, &up);
+			draw(h, (uint64_t)up, h->in_size > 0 ?
+			     (uint64_t)h->in_size : 0, true);
+		} else {
+			uint64_t now;
+			curl_easy_getinfo(curl, CURLINFO_SIZE_DOWNLOAD_T,
+					  &down);
+			now = h->progress_base + (uint64_t)down;
+			draw(h, now, rc == CURLE_OK ? now : 0, true);
+		}
+		fputc('\n', stderr);
+	}
+	if (h->cb_err)
+		return h->cb_err;
+	if (rc != CURLE_OK) {
+		if (!h->errbuf[0])
+			snprintf(h->errbuf, sizeof(h->errbuf), "%s",
+				 curl_easy_strerror(rc));
+		return PT_EUNAVAIL;
+	}
+	return 0;
+}
+
+void cli_http_cleanup(void)
+{
+	if (curl)
+		curl_easy_cleanup(curl);
+	curl = NULL;
+}
+
+void cli_http_strerror(const struct cli_http *h, int err, struct pt_buf *out)
+{
+	pt_buf_reset(out);
+	if (err == PT_EUNAVAIL && h->errbuf[0])
+		pt_buf_adds(out, h->errbuf);
+	else if (err == PT_ETOOBIG)
+		pt_buf_adds(out, "reply too large");
+	else
+		pt_buf_adds(out, pt_strerror(err));
+}
+
+char *cli_http_header(const struct cli_http *h, const char *name)
+{
+	size_t nl = strlen(name);
+	const char *p = h->hdrs.p, *end = p ? p + h->hdrs.n : NULL;
+
+	while (p && p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		if (!eol)
+			eol = end;
+		if ((size_t)(eol - p) > nl && p[nl] == ':' &&
+		    strncasecmp(p, name, nl) == 0) {
+			const char *v = p + nl + 1, *ve = eol;
+			while (v < ve && (*v == ' ' || *v == '\t'))
+				v++;
+			while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+				ve--;
+			return xstrndup(v, (size_t)(ve - v));
+		}
+		p = eol + 1;
+	}
+	return NULL;
+}
+
+json_t *cli_http_json(const struct cli_http *h)
+{
+	json_t *j;
+
+	if (!h->body.n)
+		return NULL;
+	j = json_loadb(h->body.p, h->body.n, 0, NULL);
+	if (j && !json_is_object(j)) {
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
+}
+
+const char *cli_json_str(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(obj, key));
+}
+
+/* The phrase for an HTTP status, from the engine's one status table. */
+static const char *status_phrase(long status)
+{
+#define PT_X_PHRASE(name, code, http, msg)                              \
+	if (status == http)                                             \
+		return msg;
+	PT_STATUS_MAP(PT_X_PHRASE)
+#undef PT_X_PHRASE
+	if (status / 100 == 3)
+		return "unexpected redirect";
+	if (status / 100 == 4)
+		return "request refused";
+	if (status / 100 == 5)
+		return "server error";
+	return "unexpected reply";
+}
+
+/* Append at most 200 bytes of s[0..n) that are printable on one line. */
+static void add_oneline(struct pt_buf *out, const char *s, size_t n)
+{
+	size_t kept = 0;
+
+	while (n > 0 && (*s == ' ' || *s == '\t'))
+		s++, n--;
+	for (size_t i = 0; i < n && kept < 200; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\n' || c == '\r')
+			break;
+		if (c < 0x20 || c == 0x7f)
+			continue;
+		pt_buf_add(out, &s[i], 1);
+		kept++;
+	}
+	while (out->n > 0 && out->p[out->n - 1] == ' ')
+		out->p[--out->n] = '\0';
+}
+
+void cli_http_reason(const struct cli_http *h, struct pt_buf *out)
+{
+	char *ct = cli_http_header(h, "Content-Type");
+	json_t *j = NULL;
+
+	pt_buf_reset(out);
+	if (ct && strcasestr(ct, "json")) {
+		/* "error" is the sentence; "reason" may be a code word */
+		static const char *const keys[] = { "error", "message",
+						    "reason" };
+		j = cli_http_json(h);
+		for (size_t i = 0; j && i < PT_ARRAY_LEN(keys); i++) {
+			const char *s = cli_json_str(j, keys[i]);
+			if (s) {
+				add_oneline(out, s, strlen(s));
+				break;
+			}
+		}
+	} else if (ct && strncasecmp(ct, "text/plain", 10) == 0 && h->body.n) {
+		add_oneline(out, h->body.p, h->body.n);
+	}
+	if (!out->n)
+		pt_buf_adds(out, status_phrase(h->status));
+	pt_buf_addf(out, " (HTTP %ld)", h->status);
+	json_decref(j);
+	free(ct);
+}
+
+unsigned cli_http_retry_after(const struct cli_http *h, unsigned dflt)
+{
+	char *v = cli_http_header(h, "Retry-After");
+	uint64_t secs;
+	int64_t when;
+	unsigned ret = dflt;
+
+	if (!v)
+		return dflt;
+	if (pt_parse_u64(v, strlen(v), &secs) == 0)
+		ret = secs > 3600 ? 3600 : (unsigned)secs;
+	else if (pt_http_date_parse(v, &when) == 0) {
+		int64_t left = when - (int64_t)time(NULL);
+		ret = left > 3600 ? 3600 : left > 0 ? (unsigned)left : 0;
+	}
+	free(v);
+	return ret ? ret : 1;
+}
+
+/* ---- waiting ---- */
+
+void cli_wait(const struct cli_opts *o, unsigned secs, const char *why)
+{
+	if (!o->progress)
+		fprintf(stderr, "partage: %s in %u s\n", why, secs);
+	for (unsigned left = secs; left > 0; left--) {
+		struct timespec ts = { 1, 0 };
+		if (o->progress)
+			fprintf(stderr, "\rpartage: %s in %u s\033[K", why,
+				left);
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+	if (o->progress)
+		fputs("\r\033[K", stderr);
+}
+
+/* ---- targets ---- */
+
+/*
+ * What a user may paste:
+ *   AbCdEf123456                              id, server from --server
+ *   https://host[/prefix]/AbCdEf123456        share URL (the page)
+ *   https://host[/prefix]/AbCdEf123456/a.pdf  direct URL (the bytes)
+ * The server is everything before the id's '/', so a share URL needs
+ * no --server and a public_url with a path prefix still works.
+ */
+int cli_target_parse(const char *arg, const struct cli_opts *o,
+		     struct cli_target *t)
+{
+	const char *s = strstr(arg, "://"), *path, *end;
+	const char *seg[2] = { NULL, NULL }; /* last two segments' starts */
+	size_t len[2] = { 0, 0 };
+
+	memset(t, 0, sizeof(*t));
+	if (!s) {
+		if (!id_valid(arg, strlen(arg)))
+			return PT_EBADREQ;
+		memcpy(t->id, arg, ID_LEN + 1);
+		t->base = xstrdup(o->server);
+		return 0;
+	}
+	path = s + 3 + strcspn(s + 3, "/?#");
+	end = path + strcspn(path, "?#");
+	for (const char *p = path; p < end;) {
+		const char *q;
+		p++; /* the '/' */
+		q = p + strcspn(p, "/?#");
+		if (q > end)
+			q = end;
+		if (q > p) {
+			seg[0] = seg[1], len[0] = len[1];
+			seg[1] = p, len[1] = (size_t)(q - p);
+		}
+		p = q;
+	}
+	if (seg[1] && id_valid(seg[1], len[1])) {
+		memcpy(t->id, seg[1], ID_LEN);
+		t->base = xstrndup(arg, (size_t)(seg[1] - 1 - arg));
+	} else if (seg[0] && id_valid(seg[0], len[0])) {
+		memcpy(t->id, seg[0], ID_LEN);
+		t->base = xstrndup(arg, (size_t)(seg[0] - 1 - arg));
+		t->direct = xstrndup(arg, strcspn(arg, "#"));
+	} else {
+		return PT_EBADREQ;
+	}
+	t->id[ID_LEN] = '\0';
+	return 0;
+}
+
+void cli_target_release(struct cli_target *t)
+{
+	free(t->base);
+	free(t->direct);
+	memset(t, 0, sizeof(*t));
+}
+
+int cli_file_object(const struct cli_opts *o, const struct cli_target *t,
+		    json_t **out, struct pt_buf *msg)
+{
+	struct cli_http h;
+	char *url = xasprintf("%s/api/v1/files/%s", t->base, t->id);
+	json_t *j = NULL;
+	int err;
+
+	*out = NULL;
+	cli_http_init(&h, "GET", url);
+	cli_http_add_header(&h, "Accept: application/json");
+	err = cli_http_perform(&h, o);
+	if (err) {
+		cli_http_strerror(&h, err, msg);
+		goto fail;
+	}
+	j = cli_http_json(&h);
+	if (h.status == 200 && j) {
+		*out = j;
+		j = NULL;
+	} else if (j) {
+		/* a JSON error: the server's own verdict on this id */
+		cli_http_reason(&h, msg);
+		err = PT_EINTERNAL;
+#define PT_X_FROM_HTTP(name, code, http, m)                             \
+		if (h.status == http && err == PT_EINTERNAL)            \
+			err = code;
+		PT_STATUS_MAP(PT_X_FROM_HTTP)
+#undef PT_X_FROM_HTTP
+	} else {
+		pt_buf_reset(msg);
+		if (h.status == 200)
+			pt_buf_adds(msg, "the reply is not a file object");
+		else
+			cli_http_reason(&h, msg);
+		err = PT_EUNSUPPORTED;
+	}
+fail:
+	json_decref(j);
+	cli_http_release(&h);
+	free(url);
+	return err;
+}
+
+char *cli_url_resolve(const char *base, const char *ref)
+{
+	CURLU *u = curl_url();
+	char *b = xasprintf("%s/", base), *got = NULL, *ret;
+
+	PT_ASSERT(u);
+	if (curl_url_set(u, CURLUPART_URL, b, 0) == CURLUE_OK &&
+	    curl_url_set(u, CURLUPART_URL, ref, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_URL, &got, 0) == CURLUE_OK)
+		ret = xstrdup(got);
+	else if (strstr(ref, "://"))
+		ret = xstrdup(ref);
+	else
+		ret = xasprintf("%s/%s", base, ref[0] == '/' ? ref + 1 : ref);
+	curl_free(got);
+	curl_url_cleanup(u);
+	free(b);
+	return ret;
+}

@@ -1,0 +1,286 @@
+/*
+ * partage.c — the `partage` client's entry point: the command line (global
+ * and per-command options may come in any order, as getopt permutes them),
+ * the small commands (info, delete), and dispatch to upload and download.
+ * Exit status: 0 success, 1 failure (one line on stderr), 2 usage.
+ */
+#define _GNU_SOURCE
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../util/banned.h"
+
+static const char usage_text[] =
+"usage: partage [--server URL] COMMAND [ARGS]\n"
+"\n"
+"  upload FILE... [--max-days N] [--max-downloads N] [--name NAME] [--json]\n"
+"      Upload each FILE ('-' reads stdin) and print its share URL, or its\n"
+"      file object with --json; the delete token goes to stderr.\n"
+"  download URL_OR_ID... [-o FILE] [--output-dir DIR]\n"
+"      Download into FILE, or the file's own name, resuming FILE.part and\n"
+"      checking its SHA-256; '-o -' writes to stdout.  Prints the path.\n"
+"  info URL_OR_ID\n"
+"      Print the file object (name, size, sha256, downloads, ...).\n"
+"  delete URL_OR_ID --token TOKEN\n"
+"      Delete a file with the delete token its upload printed.\n"
+"\n"
+"Options:\n"
+"  --server URL   the server (else env PARTAGE_SERVER, else\n"
+"                 " CLI_DEFAULT_SERVER "); a share URL names its own\n"
+"  -h, --help     show this help\n"
+"\n"
+"Env PARTAGE_API_TOKEN is sent as 'Authorization: Bearer' (accounts).\n"
+"Exit status: 0 success, 1 failure, 2 usage error.  See docs/cli.md.\n";
+
+static int __attribute__((format(printf, 1, 2)))
+usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("partage: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\n", stderr);
+	fputs("usage: partage [--server URL] COMMAND [ARGS] "
+	      "(partage --help for more)\n", stderr);
+	return CLI_USAGE;
+}
+
+static int cmd_info(const struct cli_opts *o, const char *arg)
+{
+	struct cli_target t = { 0 };
+	struct pt_buf msg;
+	json_t *obj = NULL;
+	char *s;
+	int ret = CLI_FAIL;
+
+	pt_buf_init(&msg, 4096);
+	if (cli_target_parse(arg, o, &t)) {
+		cli_err("not a partage id or link: '%s'", arg);
+		goto fail;
+	}
+	if (cli_file_object(o, &t, &obj, &msg)) {
+		cli_err("cannot get '%s': %s", arg, msg.p);
+		goto fail;
+	}
+	s = json_dumps(obj, JSON_INDENT(2));
+	PT_ASSERT(s);
+	puts(s);
+	free(s);
+	ret = CLI_OK;
+fail:
+	json_decref(obj);
+	cli_target_release(&t);
+	pt_buf_release(&msg);
+	return ret;
+}
+
+static int cmd_delete(const struct cli_opts *o, const char *arg)
+{
+	struct cli_target t = { 0 };
+	struct cli_http h;
+	struct pt_buf msg;
+	char *url = NULL;
+	int err, ret = CLI_FAIL;
+
+	pt_buf_init(&msg, 4096);
+	cli_http_init(&h, "DELETE", NULL);
+	if (cli_target_parse(arg, o, &t)) {
+		cli_err("not a partage id or link: '%s'", arg);
+		goto fail;
+	}
+	url = xasprintf("%s/%s", t.base, t.id);
+	h.url = url;
+	cli_http_add_header(&h, "X-Delete-Token: %s", o->token);
+	cli_http_add_header(&h, "Accept: text/plain");
+	err = cli_http_perform(&h, o);
+	if (err) {
+		cli_http_strerror(&h, err, &msg);
+		cli_err("cannot delete '%s': %s", arg, msg.p);
+		goto fail;
+	}
+	if (h.status != 204 && h.status != 200) {
+		cli_http_reason(&h, &msg);
+		cli_err("cannot delete '%s': %s", arg, msg.p);
+		goto fail;
+	}
+	ret = CLI_OK;
+fail:
+	cli_http_release(&h);
+	cli_target_release(&t);
+	free(url);
+	pt_buf_release(&msg);
+	return ret;
+}
+
+enum {
+	OPT_SERVER = 256, OPT_JSON, OPT_MAX_DAYS, OPT_MAX_DOWNLOADS, OPT_NAME,
+	OPT_OUTPUT_DIR, OPT_TOKEN,
+};
+
+/* Which command each option belongs to ("*" = any). */
+static const struct {
+	int opt;
+	const char *name, *cmd;
+} opt_cmd[] = {
+	{ OPT_JSON, "--json", "upload info" },
+	{ OPT_MAX_DAYS, "--max-days", "upload" },
+	{ OPT_MAX_DOWNLOADS, "--max-downloads", "upload" },
+	{ OPT_NAME, "--name", "upload" },
+	{ 'o', "-o", "download" },
+	{ OPT_OUTPUT_DIR, "--output-dir", "download" },
+	{ OPT_TOKEN, "--token", "delete" },
+};
+
+static bool word_in(const char *word, const char *list)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = list; (p = strstr(p, word)); p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || !p[n]))
+			return true;
+	return false;
+}
+
+static int number(const char *opt, const char *s, uint64_t *out)
+{
+	if (pt_parse_u64(s, strlen(s), out))
+		return usage("%s takes a whole number", opt);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "server", required_argument, NULL, OPT_SERVER },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "max-days", required_argument, NULL, OPT_MAX_DAYS },
+		{ "max-downloads", required_argument, NULL, OPT_MAX_DOWNLOADS },
+		{ "name", required_argument, NULL, OPT_NAME },
+		{ "output", required_argument, NULL, 'o' },
+		{ "output-dir", required_argument, NULL, OPT_OUTPUT_DIR },
+		{ "token", required_argument, NULL, OPT_TOKEN },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_opts o = { 0 };
+	bool seen[PT_ARRAY_LEN(opt_cmd)] = { false };
+	const char *server = NULL, *cmd;
+	int c, ret = CLI_USAGE, nargs;
+	char **args;
+	size_t n;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":ho:", longopts, NULL)) != -1) {
+		for (size_t i = 0; i < PT_ARRAY_LEN(opt_cmd); i++)
+			if (opt_cmd[i].opt == c)
+				seen[i] = true;
+		switch (c) {
+		case OPT_SERVER:
+			server = optarg;
+			break;
+		case OPT_JSON:
+			o.json = true;
+			break;
+		case OPT_MAX_DAYS:
+			if (number("--max-days", optarg, &o.max_days))
+				return CLI_USAGE;
+			o.have_max_days = true;
+			break;
+		case OPT_MAX_DOWNLOADS:
+			if (number("--max-downloads", optarg,
+				   &o.max_downloads))
+				return CLI_USAGE;
+			o.have_max_downloads = true;
+			break;
+		case OPT_NAME:
+			o.name = optarg;
+			break;
+		case 'o':
+			o.output = optarg;
+			break;
+		case OPT_OUTPUT_DIR:
+			o.output_dir = optarg;
+			break;
+		case OPT_TOKEN:
+			o.token = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return CLI_OK;
+		case ':':
+			return usage("option '%s' needs a value",
+				     argv[optind - 1]);
+		default:
+			return usage("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return usage("no command given");
+	cmd = argv[optind];
+	args = argv + optind + 1;
+	nargs = argc - optind - 1;
+	if (strcmp(cmd, "help") == 0) {
+		fputs(usage_text, stdout);
+		return CLI_OK;
+	}
+	if (!word_in(cmd, "upload download info delete"))
+		return usage("unknown command '%s'", cmd);
+	for (size_t i = 0; i < PT_ARRAY_LEN(opt_cmd); i++)
+		if (seen[i] && !word_in(cmd, opt_cmd[i].cmd))
+			return usage("%s does not apply to this command",
+				     opt_cmd[i].name);
+	if (nargs == 0)
+		return usage("%s: missing argument", cmd);
+	if (nargs > 1 && (strcmp(cmd, "info") == 0 ||
+			  strcmp(cmd, "delete") == 0))
+		return usage("%s takes one file", cmd);
+	if (nargs > 1 && (o.name || o.output))
+		return usage("%s applies to one file only",
+			     o.name ? "--name" : "-o");
+	if (o.name && !o.name[0])
+		return usage("%s must not be empty", "--name");
+	if (strcmp(cmd, "delete") == 0 && !o.token)
+		return usage("%s needs --token TOKEN", cmd);
+
+	if (!server)
+		server = getenv("PARTAGE_SERVER");
+	if (!server || !*server)
+		server = CLI_DEFAULT_SERVER;
+	n = strlen(server);
+	while (n > 0 && server[n - 1] == '/')
+		n--;
+	o.server = xstrndup(server, n);
+	o.api_token = getenv("PARTAGE_API_TOKEN");
+	if (o.api_token && !*o.api_token)
+		o.api_token = NULL;
+	o.progress = isatty(STDERR_FILENO);
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+	    sodium_init() < 0) {
+		cli_err("cannot initialise libcurl or libsodium");
+		ret = CLI_FAIL;
+		goto fail;
+	}
+	if (strcmp(cmd, "upload") == 0)
+		ret = cli_upload(&o, nargs, args);
+	else if (strcmp(cmd, "download") == 0)
+		ret = cli_download(&o, nargs, args);
+	else if (strcmp(cmd, "info") == 0)
+		ret = cmd_info(&o, args[0]);
+	else
+		ret = cmd_delete(&o, args[0]);
+	cli_http_cleanup();
+	curl_global_cleanup();
+fail:
+	free(o.server);
+	return ret;
+}

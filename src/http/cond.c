@@ -85,7 +85,7 @@ bool cond_etag_list_match(const char *list, const char *etag, bool weak)
 {
 	struct etag mine, t;
 	const char *p;
-	bool have_mine, match = false, any = false;
+	bool have_mine, match = false;
 
 	if (!list)
 		return false;
@@ -110,11 +110,10 @@ bool cond_etag_list_match(const char *list, const char *etag, bool weak)
 		p = skip_ows(p);
 		if (*p != '\0' && *p != ',')
 			return false;
-		any = true;
 		if (have_mine && etag_eq(&mine, &t, weak))
 			match = true;
 	}
-	return any && match;
+	return match;
 }
 
 /*

@@ -157,7 +157,9 @@ static const char *translit(uint32_t c)
 
 static bool is_hex(char c)
 {
-	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+	char l = (char)(c | 0x20);
+
+	return (c >= '0' && c <= '9') || (l >= 'a' && l <= 'f');
 }
 
 /*
@@ -210,8 +212,8 @@ static bool is_attr_char(unsigned char c)
 }
 
 /*
- *   attachment; filename="EUR rates.txt"; filename*=UTF-8''%E2%82%AC%20rates.txt
- *   ^type       ^ASCII fallback, first      ^exact name, only when different
+ *   attachment; filename="EUR rates"; filename*=UTF-8''%E2%82%AC%20rates
+ *   ^type       ^ASCII fallback, first  ^exact name, only when different
  */
 int disp_build(struct pt_buf *out, const char *name, bool attachment)
 {

@@ -193,7 +193,7 @@ static enum range_result parse_set(const char *hdr, uint64_t length,
 			if (last == 0)
 				continue;
 			if (length == 0) {
-				/* satisfiable but empty: nothing a 206 can say */
+				/* satisfiable, but empty: no 206 can say it */
 				satisfiable_suffix = true;
 				continue;
 			}

@@ -338,7 +338,6 @@ int server_start(const struct server_config *cfg, struct server **out)
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_seconds,
 		/* room for 256 KiB body reads: fewer, larger writes to disk */
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(320 * 1024),
-		MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
 		MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
 		MHD_OPTION_NOTIFY_CONNECTION, connection_cb, s,
 		MHD_OPTION_UNESCAPE_CALLBACK, unescape_noop, NULL,

@@ -22,7 +22,7 @@ static const char *const migrations[] = {
 	"  created BIGINT NOT NULL);"
 	"CREATE TABLE links ("
 	"  id TEXT PRIMARY KEY,"
-	"  sha256 TEXT NOT NULL REFERENCES blobs(sha256),"
+	"  sha256 TEXT NOT NULL,"
 	"  name TEXT NOT NULL,"
 	"  mime TEXT NOT NULL,"
 	"  size BIGINT NOT NULL,"
@@ -334,7 +334,8 @@ int repo_blob_forget(struct db *db, const char *hex)
 	struct db_stmt *st;
 	int err = db_prepare(db,
 			     "DELETE FROM blobs WHERE sha256 = $1 AND NOT EXISTS "
-			     "(SELECT 1 FROM links WHERE links.sha256 = $1)",
+			     "(SELECT 1 FROM links WHERE links.sha256 = $1 "
+			     "AND links.state = 0)",
 			     &st);
 	if (err)
 		return err;

@@ -75,6 +75,7 @@ int repo_blob_each(struct db *db,
 bool repo_blob_known(struct db *db, const char *hex);
 /* Number of live links to a blob. */
 int64_t repo_blob_live_links(struct db *db, const char *hex);
+/* Drop a blob row that no live link refers to (its bytes are gone). */
 int repo_blob_forget(struct db *db, const char *hex);
 int repo_blob_add(struct db *db, const char *hex, uint64_t size, int64_t now);
 /* Mark every live link to a blob as removed with reason (missing bytes). */

@@ -211,6 +211,9 @@ static void test_repo(void **state)
 	assert_true(repo_blob_known(db, hex));
 	assert_int_equal(repo_blob_links_disable(db, hex, "lost", 3000), 0);
 	assert_int_equal(repo_blob_live_links(db, hex), 0);
+	/* now only dead links name it: the row can go */
+	assert_int_equal(repo_blob_forget(db, hex), 0);
+	assert_false(repo_blob_known(db, hex));
 	db_close(db);
 	pt_pool_free(pool);
 }

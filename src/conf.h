@@ -45,6 +45,7 @@ struct pt_conf {
 	char *secret_file;       /* "" = DATA/secret */
 	char *access_log;        /* "" = stderr, "off" = none */
 	uint64_t upload_expiry_hours;
+	char *cors_origins;      /* space-separated, "*" any, "" none */
 	/* [storage] */
 	char *storage_backend;   /* "fs" | "s3" */
 	char *data;

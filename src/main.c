@@ -154,6 +154,7 @@ struct maint {
 static void *maintenance(void *arg)
 {
 	struct maint *m = arg;
+	unsigned ticks = 0;
 	pthread_mutex_lock(&m->lock);
 	while (!m->stop) {
 		struct timespec ts;
@@ -162,6 +163,8 @@ static void *maintenance(void *arg)
 		pthread_cond_timedwait(&m->cond, &m->lock, &ts);
 		pthread_mutex_unlock(&m->lock);
 		app_flush(m->app);
+		if (ticks++ % 30 == 0) /* every minute */
+			app_maintain(m->app);
 		pthread_mutex_lock(&m->lock);
 	}
 	pthread_mutex_unlock(&m->lock);

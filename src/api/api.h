@@ -37,6 +37,8 @@ void app_close(struct app *app);
 struct db *app_db(struct app *app);
 /* Flush batched counters to the database (maintenance thread, shutdown). */
 void app_flush(struct app *app);
+/* Periodic work: expiry of abandoned uploads (maintenance thread). */
+void app_maintain(struct app *app);
 
 /* Handlers */
 int api_upload_put(struct pt_req *r);
@@ -49,12 +51,22 @@ int api_file_delete(struct pt_req *r);
 int api_index(struct pt_req *r);
 int api_static(struct pt_req *r);
 int api_healthz(struct pt_req *r);
+int api_tus_options(struct pt_req *r);
+int api_tus_create(struct pt_req *r);
+int api_tus_head(struct pt_req *r);
+int api_tus_get(struct pt_req *r);
+int api_tus_patch(struct pt_req *r);
+int api_tus_delete(struct pt_req *r);
+/* Remove abandoned resumable uploads past expiry; returns how many. */
+int tus_expire(struct app *app, int64_t now);
 int api_metrics(struct pt_req *r);
 
 /* Shared by handlers */
 /* The file object of a link (absolute URLs). */
 struct json_t;
 struct json_t *api_file_json(struct app *app, const struct link *l);
+/* MIME type of content from its first bytes (libmagic), pool memory. */
+char *api_sniff_mime(struct pt_pool *pool, const void *p, size_t n);
 /* "<public_url>/<id>/<escaped name>" into pool memory. */
 char *api_download_url(struct app *app, struct pt_pool *pool,
 		       const struct link *l);

@@ -27,6 +27,13 @@ const struct route api_routes[] = {
 	{ HTTP_GET, "/static/{*}", api_static, "static" },
 	{ HTTP_POST, "/api/v1/files", api_upload_multipart, "files_create" },
 	{ HTTP_GET, "/api/v1/files/{id}", api_file_get, "file" },
+	{ HTTP_OPTIONS, "/api/v1/uploads", api_tus_options, "tus_options" },
+	{ HTTP_POST, "/api/v1/uploads", api_tus_create, "tus_create" },
+	{ HTTP_OPTIONS, "/api/v1/uploads/{*}", api_tus_options, "tus_options" },
+	{ HTTP_HEAD, "/api/v1/uploads/{*}", api_tus_head, "tus_head" },
+	{ HTTP_GET, "/api/v1/uploads/{*}", api_tus_get, "tus_get" },
+	{ HTTP_PATCH, "/api/v1/uploads/{*}", api_tus_patch, "tus_patch" },
+	{ HTTP_DELETE, "/api/v1/uploads/{*}", api_tus_delete, "tus_delete" },
 	{ HTTP_GET, "/{id}", api_share, "share" },
 	{ HTTP_DELETE, "/{id}", api_file_delete, "delete" },
 	{ HTTP_GET, "/{id}/{*}", api_download, "download" },
@@ -105,4 +112,11 @@ void app_flush(struct app *app)
 	struct db *db = app_db(app);
 	if (db)
 		counts_flush(app->counts, db);
+}
+
+void app_maintain(struct app *app)
+{
+	int n = tus_expire(app, pt_now());
+	if (n > 0)
+		pt_log("maintenance: removed %d expired resumable uploads", n);
 }

@@ -73,7 +73,7 @@ static void magic_key_init(void)
 	pthread_key_create(&magic_key, magic_free);
 }
 
-static char *sniff(struct pt_pool *pool, const void *p, size_t n)
+char *api_sniff_mime(struct pt_pool *pool, const void *p, size_t n)
 {
 	magic_t m;
 	const char *t;
@@ -154,7 +154,7 @@ static int sink_commit(struct pt_req *r, struct sink *s, struct received *out)
 	if (err)
 		return err;
 	out->name = s->name;
-	out->mime = sniff(r->pool, s->head, s->head_n);
+	out->mime = api_sniff_mime(r->pool, s->head, s->head_n);
 	metrics_add(app->metrics, M_UPLOADS, 1);
 	metrics_add(app->metrics, M_UPLOAD_BYTES, out->size);
 	if (out->existed)
@@ -362,6 +362,33 @@ static int part_finish(struct pt_req *r, struct upload *u)
 	return err;
 }
 
+/* Browsers (HTML's multipart/form-data algorithm) and curl -F send '"',
+ * CR and LF in a part's filename as %22, %0D, %0A, and nothing else
+ * escaped: undo exactly those (the name is sanitised afterwards). */
+static const char *form_filename(struct pt_req *r, const char *name)
+{
+	size_t n = strlen(name), o = 0;
+	char *out = pt_palloc(r->pool, n + 1);
+	for (size_t i = 0; i < n; i++) {
+		if (name[i] == '%' && i + 2 < n) {
+			if (!strncasecmp(name + i, "%22", 3)) {
+				out[o++] = '"';
+				i += 2;
+				continue;
+			}
+			if (!strncasecmp(name + i, "%0D", 3) ||
+			    !strncasecmp(name + i, "%0A", 3)) {
+				out[o++] = ' ';
+				i += 2;
+				continue;
+			}
+		}
+		out[o++] = name[i];
+	}
+	out[o] = '\0';
+	return out;
+}
+
 static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind,
 				 const char *key, const char *filename,
 				 const char *content_type,
@@ -379,7 +406,9 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind,
 	if (off == 0) {
 		if ((err = part_finish(r, u)))
 			goto fail;
-		if ((err = sink_open(r, &u->sink, filename ? filename : "file",
+		if ((err = sink_open(r, &u->sink,
+				     form_filename(r, filename ? filename
+								: "file"),
 				     upload_limit(r->ctx))))
 			goto fail;
 		u->open = true;

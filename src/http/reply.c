@@ -20,6 +20,8 @@ int reply_queue(struct pt_req *r, int status, struct MHD_Response *resp)
 	r->responded = true;
 	r->status = status;
 	MHD_add_response_header(resp, "Server", "partage");
+	for (struct reply_header *h = r->extra; h; h = h->next)
+		MHD_add_response_header(resp, h->name, h->value);
 	if (status == 405 && r->allow) {
 		static const char *const names[] = { "GET", "HEAD", "POST",
 						     "PUT", "DELETE", "PATCH",

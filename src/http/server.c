@@ -138,6 +138,13 @@ static int dispatch(struct server *s, struct pt_req *r, const char *url)
 	unsigned allowed = 0;
 
 	r->raw_path = q ? pt_pstrndup(r->pool, url, (size_t)(q - url)) : url;
+	/* tus: clients behind proxies that only pass GET/POST send the real
+	 * method here, and it MUST win */
+	const char *ovr = req_header(r, "X-HTTP-Method-Override");
+	if (ovr && method_bit(ovr)) {
+		r->method = method_bit(ovr);
+		r->method_name = pt_pstrdup(r->pool, ovr);
+	}
 	if (!r->method)
 		return reply_error(r, PT_EMETHOD, NULL,
 				   "method not allowed: '%s'", r->method_name);
@@ -394,6 +401,15 @@ const char *req_query(struct pt_req *r, const char *name)
 	if (path_unescape(tmp, n, out) < 0)
 		return NULL;
 	return out;
+}
+
+void req_reply_header(struct pt_req *r, const char *name, const char *value)
+{
+	struct reply_header *h = pt_palloc(r->pool, sizeof(*h));
+	h->name = pt_pstrdup(r->pool, name);
+	h->value = pt_pstrdup(r->pool, value);
+	h->next = r->extra;
+	r->extra = h;
 }
 
 bool req_accepts(struct pt_req *r, const char *type)

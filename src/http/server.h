@@ -79,6 +79,13 @@ struct pt_req {
 	/* After the response has gone (ok: every byte was sent). */
 	void (*on_complete)(struct pt_req *r, bool ok);
 	void *state;
+	/* headers every reply to this request carries (reply_queue) */
+	struct reply_header *extra;
+};
+
+struct reply_header {
+	struct reply_header *next;
+	const char *name, *value;
 };
 
 struct server_config {
@@ -107,6 +114,8 @@ unsigned server_route_count(const struct server *s);
 const char *req_header(struct pt_req *r, const char *name);
 /* Query argument, percent-decoded into the pool; NULL when absent. */
 const char *req_query(struct pt_req *r, const char *name);
+/* Add a header to whatever reply this request gets (copied). */
+void req_reply_header(struct pt_req *r, const char *name, const char *value);
 /* Does the Accept header name this media type (or a type/wildcard)? */
 bool req_accepts(struct pt_req *r, const char *type);
 

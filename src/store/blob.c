@@ -198,3 +198,146 @@ bool blob_hex_valid(const char *hex)
 			return false;
 	return hex[i] == '\0';
 }
+
+/* ---- partial uploads ---- */
+
+struct blob_partial {
+	struct blob_store *store;
+	void *state;
+	uint64_t size;
+};
+
+static bool uid_valid(const char *uid)
+{
+	size_t n = 0;
+	for (; uid[n]; n++)
+		if (!((uid[n] >= '0' && uid[n] <= '9') ||
+		      (uid[n] >= 'A' && uid[n] <= 'Z') ||
+		      (uid[n] >= 'a' && uid[n] <= 'z')))
+			return false;
+	return n > 0 && n <= 64;
+}
+
+int blob_partial_create(struct blob_store *s, const char *uid)
+{
+	if (!uid_valid(uid))
+		return PT_EBADREQ;
+	return s->ops->partial_create(s, uid);
+}
+
+int blob_partial_open(struct blob_store *s, const char *uid, uint64_t offset,
+		      struct blob_partial **out)
+{
+	void *state;
+	int err;
+	if (!uid_valid(uid))
+		return PT_EBADREQ;
+	if ((err = s->ops->partial_open(s, uid, offset, &state)))
+		return err;
+	struct blob_partial *p = xmalloc(sizeof(*p));
+	p->store = s;
+	p->state = state;
+	p->size = offset;
+	*out = p;
+	return 0;
+}
+
+int blob_partial_write(struct blob_partial *p, const void *data, size_t n)
+{
+	int err = p->store->ops->partial_write(p->state, data, n);
+	if (!err)
+		p->size += n;
+	return err;
+}
+
+uint64_t blob_partial_size(const struct blob_partial *p)
+{
+	return p->size;
+}
+
+int blob_partial_sync(struct blob_partial *p)
+{
+	return p->store->ops->partial_sync(p->state);
+}
+
+int blob_partial_truncate(struct blob_partial *p, uint64_t offset)
+{
+	int err = p->store->ops->partial_truncate(p->state, offset);
+	if (!err)
+		p->size = offset;
+	return err;
+}
+
+void blob_partial_close(struct blob_partial *p)
+{
+	if (!p)
+		return;
+	p->store->ops->partial_close(p->state);
+	free(p);
+}
+
+int blob_partial_commit(struct blob_store *s, const char *uid, uint64_t size,
+			char hex[BLOB_HEX_LEN + 1], bool *existed)
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	size_t bufsz = 1 << 20;
+	char *buf;
+	uint64_t off = 0;
+	EVP_MD_CTX *ctx;
+	int err = 0;
+
+	if (!uid_valid(uid))
+		return PT_EBADREQ;
+	ctx = EVP_MD_CTX_new();
+	buf = xmalloc(bufsz);
+	if (!ctx)
+		abort();
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	/* the hash is taken from what is stored, not from what was sent:
+	 * the name of a blob is always the hash of its bytes */
+	while (off < size) {
+		size_t want = size - off < bufsz ? (size_t)(size - off) : bufsz;
+		ssize_t k = s->ops->partial_pread(s, uid, buf, want, off);
+		if (k < 0) {
+			err = (int)k;
+			goto done;
+		}
+		if (k == 0) {
+			err = PT_ECORRUPT; /* shorter than its durable offset */
+			goto done;
+		}
+		EVP_DigestUpdate(ctx, buf, (size_t)k);
+		off += (uint64_t)k;
+	}
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	for (unsigned i = 0; i < 32; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[BLOB_HEX_LEN] = '\0';
+	err = s->ops->partial_link(s, uid, hex, existed);
+done:
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	return err;
+}
+
+int blob_partial_concat(struct blob_store *s, const char *dst,
+			const char *const *src, size_t n)
+{
+	if (!uid_valid(dst))
+		return PT_EBADREQ;
+	for (size_t i = 0; i < n; i++)
+		if (!uid_valid(src[i]))
+			return PT_EBADREQ;
+	return s->ops->partial_concat(s, dst, src, n);
+}
+
+int blob_partial_remove(struct blob_store *s, const char *uid)
+{
+	if (!uid_valid(uid))
+		return PT_EBADREQ;
+	return s->ops->partial_remove(s, uid);
+}

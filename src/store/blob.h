@@ -59,6 +59,24 @@ struct blob_ops {
 		    void *arg);
 	int (*cleanup)(struct blob_store *s);
 	void (*close)(struct blob_store *s);
+
+	/* partial uploads (tus), named by upload id */
+	int (*partial_create)(struct blob_store *s, const char *uid);
+	int (*partial_open)(struct blob_store *s, const char *uid,
+			    uint64_t offset, void **state);
+	int (*partial_write)(void *state, const void *p, size_t n);
+	int (*partial_sync)(void *state);
+	int (*partial_truncate)(void *state, uint64_t offset);
+	void (*partial_close)(void *state);
+	ssize_t (*partial_pread)(struct blob_store *s, const char *uid,
+				 void *p, size_t n, uint64_t off);
+	/* make the partial the blob `hex` (the partial stays) */
+	int (*partial_link)(struct blob_store *s, const char *uid,
+			    const char *hex, bool *existed);
+	/* dst = concatenation of the complete partials src[0..n) */
+	int (*partial_concat)(struct blob_store *s, const char *dst,
+			      const char *const *src, size_t n);
+	int (*partial_remove)(struct blob_store *s, const char *uid);
 };
 
 struct blob_store {
@@ -101,5 +119,34 @@ int blob_list(struct blob_store *s,
 	      int (*cb)(const char *hex, uint64_t size, int64_t mtime, void *arg), void *arg);
 
 bool blob_hex_valid(const char *hex);
+
+/*
+ * Partial uploads: bytes that arrive over many requests, possibly on
+ * several nodes, before they become a blob (tus).  The metadata store
+ * keeps the durable offset; a partial may hold bytes past it (written but
+ * not yet synced and recorded when the process died), so opening one
+ * truncates it to the offset the caller knows is durable.
+ * uid must be [0-9A-Za-z]{1,64} (PT_EBADREQ otherwise).
+ */
+struct blob_partial;
+int blob_partial_create(struct blob_store *s, const char *uid);
+/* Open for appending at `offset` (the partial is cut there). */
+int blob_partial_open(struct blob_store *s, const char *uid, uint64_t offset,
+		      struct blob_partial **out);
+int blob_partial_write(struct blob_partial *p, const void *data, size_t n);
+uint64_t blob_partial_size(const struct blob_partial *p);
+/* Make everything written so far durable. */
+int blob_partial_sync(struct blob_partial *p);
+/* Cut back to offset (a chunk that failed its checksum). */
+int blob_partial_truncate(struct blob_partial *p, uint64_t offset);
+void blob_partial_close(struct blob_partial *p);
+/* Hash the complete partial of `size` bytes and commit it as a blob.
+ * The partial stays, so a crash before the caller records the blob can be
+ * retried; remove it with blob_partial_remove afterwards. */
+int blob_partial_commit(struct blob_store *s, const char *uid, uint64_t size,
+			char hex[BLOB_HEX_LEN + 1], bool *existed);
+int blob_partial_concat(struct blob_store *s, const char *dst,
+			const char *const *src, size_t n);
+int blob_partial_remove(struct blob_store *s, const char *uid);
 
 #endif

@@ -3,6 +3,7 @@
  *
  *   DATA/blobs/ab/cd/abcd…(64 hex)     committed, immutable, fsynced
  *   DATA/tmp/                          writers in progress
+ *   DATA/uploads/<uid>                 resumable (tus) uploads in progress
  *
  * A writer is an O_TMPFILE in DATA/tmp (same file system as blobs/, so the
  * final step is a link, not a copy): it has no name until commit, so a
@@ -34,7 +35,7 @@
 #define WRITEBACK_STEP (8u << 20)
 
 struct fs_store {
-	char *root, *blobs, *tmp;
+	char *root, *blobs, *tmp, *uploads;
 };
 
 struct fs_writer {
@@ -130,58 +131,49 @@ static void fs_writer_abort(void *state)
 	free(w);
 }
 
-static int fs_writer_commit(void *state, const char *hex, uint64_t size,
-			    bool *existed)
+/*
+ * Make the file open as fd the blob `hex`: fsync its data, link it into
+ * blobs/ab/cd/ (EEXIST: the content is there already), fsync the
+ * directories that changed.  Linking through /proc/self/fd works for
+ * O_TMPFILE files, which have no name, and for named ones alike.
+ */
+static int publish(struct fs_store *fs, int fd, const char *hex, bool *existed)
 {
-	struct fs_writer *w = state;
-	struct fs_store *fs = w->fs;
-	char d1[4096], d2[4096], final[4200];
+	char d1[4096], d2[4096], final[4200], proc[64];
 	bool made1 = false, made2 = false;
 	int err;
 
-	(void)size;
 	*existed = false;
 	snprintf(d1, sizeof(d1), "%s/%.2s", fs->blobs, hex);
 	snprintf(d2, sizeof(d2), "%s/%.2s/%.2s", fs->blobs, hex, hex + 2);
 	snprintf(final, sizeof(final), "%s/%s", d2, hex);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 
-	if (fdatasync(w->fd) < 0) {
-		err = -errno;
-		goto fail;
-	}
+	if (fdatasync(fd) < 0)
+		return -errno;
 	if ((err = mkdir_p1(d1, &made1)) || (err = mkdir_p1(d2, &made2)))
-		goto fail;
-	if (w->tmpname) {
-		errno = 0;
-		if (link(w->tmpname, final) < 0 && errno != EEXIST) {
-			err = -errno;
-			goto fail;
-		}
-		*existed = errno == EEXIST;
-	} else {
-		char proc[64];
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", w->fd);
-		errno = 0;
-		if (linkat(AT_FDCWD, proc, AT_FDCWD, final,
-			   AT_SYMLINK_FOLLOW) < 0) {
-			if (errno != EEXIST) {
-				err = -errno;
-				goto fail;
-			}
-			*existed = true;
-		}
+		return err;
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, final, AT_SYMLINK_FOLLOW) < 0) {
+		if (errno != EEXIST)
+			return -errno;
+		*existed = true;
 	}
 	/* the link must survive a crash before the metadata row refers to it */
 	if ((err = fsync_dir(d2)))
-		goto fail;
+		return err;
 	if (made2 && (err = fsync_dir(d1)))
-		goto fail;
+		return err;
 	if (made1 && (err = fsync_dir(fs->blobs)))
-		goto fail;
-	fs_writer_abort(w); /* closes the fd, unlinks the temp name */
+		return err;
 	return 0;
-fail:
-	fs_writer_abort(w);
+}
+
+static int fs_writer_commit(void *state, const char *hex, uint64_t size,
+			    bool *existed)
+{
+	struct fs_writer *w = state;
+	int err = publish(w->fs, w->fd, hex, existed);
+	fs_writer_abort(w); /* closes the fd, unlinks a temp name */
 	return err;
 }
 
@@ -345,12 +337,246 @@ static int fs_cleanup(struct blob_store *s)
 	return n;
 }
 
+
+/* ---- partial uploads: DATA/uploads/<uid> ---- */
+
+struct fs_partial {
+	int fd;
+	uint64_t written, synced;
+};
+
+static void partial_path(struct fs_store *fs, const char *uid, char *out,
+			 size_t n)
+{
+	snprintf(out, n, "%s/%s", fs->uploads, uid);
+}
+
+static int fs_partial_create(struct blob_store *s, const char *uid)
+{
+	struct fs_store *fs = s->impl;
+	char path[4200];
+	int fd;
+
+	partial_path(fs, uid, path, sizeof(path));
+	fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return fsync_dir(fs->uploads);
+}
+
+static int fs_partial_open(struct blob_store *s, const char *uid,
+			   uint64_t offset, void **state)
+{
+	struct fs_store *fs = s->impl;
+	char path[4200];
+	struct stat st;
+	int fd;
+
+	partial_path(fs, uid, path, sizeof(path));
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	if ((uint64_t)st.st_size < offset) {
+		/* shorter than its durable offset: the bytes are gone */
+		close(fd);
+		return PT_ECORRUPT;
+	}
+	/* bytes past the durable offset were never acknowledged */
+	if ((uint64_t)st.st_size > offset && ftruncate(fd, (off_t)offset) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	if (lseek(fd, (off_t)offset, SEEK_SET) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	struct fs_partial *p = xcalloc(1, sizeof(*p));
+	p->fd = fd;
+	p->written = p->synced = offset;
+	*state = p;
+	return 0;
+}
+
+static int fs_partial_write(void *state, const void *data, size_t n)
+{
+	struct fs_partial *p = state;
+	const char *c = data;
+	while (n > 0) {
+		ssize_t k = write(p->fd, c, n);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		c += k;
+		n -= (size_t)k;
+		p->written += (uint64_t)k;
+	}
+	if (p->written - p->synced >= WRITEBACK_STEP) {
+		sync_file_range(p->fd, (off64_t)p->synced,
+				(off64_t)(p->written - p->synced),
+				SYNC_FILE_RANGE_WRITE);
+		p->synced = p->written;
+	}
+	return 0;
+}
+
+static int fs_partial_sync(void *state)
+{
+	struct fs_partial *p = state;
+	return fdatasync(p->fd) < 0 ? -errno : 0;
+}
+
+static int fs_partial_truncate(void *state, uint64_t offset)
+{
+	struct fs_partial *p = state;
+	if (ftruncate(p->fd, (off_t)offset) < 0 ||
+	    lseek(p->fd, (off_t)offset, SEEK_SET) < 0)
+		return -errno;
+	p->written = offset;
+	if (p->synced > offset)
+		p->synced = offset;
+	return 0;
+}
+
+static void fs_partial_close(void *state)
+{
+	struct fs_partial *p = state;
+	close(p->fd);
+	free(p);
+}
+
+static ssize_t fs_partial_pread(struct blob_store *s, const char *uid,
+				void *buf, size_t n, uint64_t off)
+{
+	struct fs_store *fs = s->impl;
+	char path[4200];
+	ssize_t k;
+	int fd;
+
+	partial_path(fs, uid, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	do
+		k = pread(fd, buf, n, (off_t)off);
+	while (k < 0 && errno == EINTR);
+	if (k < 0)
+		k = -errno;
+	close(fd);
+	return k;
+}
+
+static int fs_partial_link(struct blob_store *s, const char *uid,
+			   const char *hex, bool *existed)
+{
+	struct fs_store *fs = s->impl;
+	char path[4200];
+	int fd, err;
+
+	partial_path(fs, uid, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* the partial stays until the caller has recorded the blob and
+	 * removes it: a crash in between leaves a retry that still works */
+	err = publish(fs, fd, hex, existed);
+	close(fd);
+	return err;
+}
+
+/* Copy src into dst at its end, in the kernel where it can (reflink or
+ * server-side copy with copy_file_range), else through a buffer. */
+static int copy_all(int dst, int src)
+{
+	char buf[1 << 16];
+	for (;;) {
+		ssize_t k = copy_file_range(src, NULL, dst, NULL, 1 << 30, 0);
+		if (k == 0)
+			return 0;
+		if (k > 0)
+			continue;
+		if (errno == EINTR)
+			continue;
+		if (errno != EXDEV && errno != ENOSYS && errno != EINVAL &&
+		    errno != EOPNOTSUPP)
+			return -errno;
+		break; /* not supported here: plain copy from where we are */
+	}
+	for (;;) {
+		ssize_t k = read(src, buf, sizeof(buf));
+		if (k == 0)
+			return 0;
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (ssize_t w = 0; w < k;) {
+			ssize_t m = write(dst, buf + w, (size_t)(k - w));
+			if (m < 0) {
+				if (errno == EINTR)
+					continue;
+				return -errno;
+			}
+			w += m;
+		}
+	}
+}
+
+static int fs_partial_concat(struct blob_store *s, const char *dst,
+			     const char *const *src, size_t n)
+{
+	struct fs_store *fs = s->impl;
+	char path[4200];
+	int out, err = 0;
+
+	partial_path(fs, dst, path, sizeof(path));
+	out = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (out < 0)
+		return -errno;
+	for (size_t i = 0; i < n && !err; i++) {
+		char sp[4200];
+		partial_path(fs, src[i], sp, sizeof(sp));
+		int in = open(sp, O_RDONLY | O_CLOEXEC);
+		if (in < 0) {
+			err = -errno;
+			break;
+		}
+		err = copy_all(out, in);
+		close(in);
+	}
+	if (!err && fdatasync(out) < 0)
+		err = -errno;
+	close(out);
+	return err;
+}
+
+static int fs_partial_remove(struct blob_store *s, const char *uid)
+{
+	struct fs_store *fs = s->impl;
+	char path[4200];
+	partial_path(fs, uid, path, sizeof(path));
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
 static void fs_close(struct blob_store *s)
 {
 	struct fs_store *fs = s->impl;
 	free(fs->root);
 	free(fs->blobs);
 	free(fs->tmp);
+	free(fs->uploads);
 	free(fs);
 	free(s);
 }
@@ -371,6 +597,16 @@ static const struct blob_ops fs_ops = {
 	.list = fs_list,
 	.cleanup = fs_cleanup,
 	.close = fs_close,
+	.partial_create = fs_partial_create,
+	.partial_open = fs_partial_open,
+	.partial_write = fs_partial_write,
+	.partial_sync = fs_partial_sync,
+	.partial_truncate = fs_partial_truncate,
+	.partial_close = fs_partial_close,
+	.partial_pread = fs_partial_pread,
+	.partial_link = fs_partial_link,
+	.partial_concat = fs_partial_concat,
+	.partial_remove = fs_partial_remove,
 };
 
 int blob_fs_open(const char *dir, struct blob_store **out)
@@ -385,11 +621,14 @@ int blob_fs_open(const char *dir, struct blob_store **out)
 	fs->root = xstrdup(dir);
 	fs->blobs = xasprintf("%s/blobs", dir);
 	fs->tmp = xasprintf("%s/tmp", dir);
+	fs->uploads = xasprintf("%s/uploads", dir);
 	if ((err = mkdir_p1(fs->blobs, NULL)) ||
-	    (err = mkdir_p1(fs->tmp, NULL))) {
+	    (err = mkdir_p1(fs->tmp, NULL)) ||
+	    (err = mkdir_p1(fs->uploads, NULL))) {
 		free(fs->root);
 		free(fs->blobs);
 		free(fs->tmp);
+		free(fs->uploads);
 		free(fs);
 		return err;
 	}

@@ -37,6 +37,22 @@ static const char *const migrations[] = {
 	"  reason TEXT NOT NULL DEFAULT '',"
 	"  changed BIGINT NOT NULL DEFAULT 0);"
 	"CREATE INDEX links_sha256 ON links(sha256);",
+	/* 2: resumable uploads (tus) */
+	"CREATE TABLE uploads ("
+	"  uid TEXT PRIMARY KEY,"
+	"  length BIGINT NOT NULL,"
+	"  received BIGINT NOT NULL DEFAULT 0,"
+	"  metadata TEXT NOT NULL DEFAULT '',"
+	"  concat TEXT NOT NULL DEFAULT '',"
+	"  created BIGINT NOT NULL,"
+	"  expires BIGINT NOT NULL,"
+	"  owner_id BIGINT NOT NULL DEFAULT 0,"
+	"  delete_hash TEXT NOT NULL,"
+	"  lease BIGINT NOT NULL DEFAULT 0,"
+	"  state BIGINT NOT NULL DEFAULT 0,"
+	"  link_id TEXT NOT NULL DEFAULT '',"
+	"  cleaned BIGINT NOT NULL DEFAULT 0);"
+	"CREATE INDEX uploads_expires ON uploads(expires);",
 };
 
 static int64_t schema_version(struct db *db)
@@ -117,36 +133,17 @@ int repo_blob_add(struct db *db, const char *hex, uint64_t size, int64_t now)
 	return err < 0 ? err : 0;
 }
 
+static int link_insert(struct db *db, const struct link *l);
+
 int repo_link_create(struct db *db, const struct link *l)
 {
-	struct db_stmt *st;
 	int err;
 
 	if ((err = db_begin(db)))
 		return err;
 	if ((err = repo_blob_add(db, l->sha256, l->size, l->created)))
 		goto fail;
-	err = db_prepare(db,
-			 "INSERT INTO links(id, sha256, name, mime, size, "
-			 "created, expires, max_downloads, delete_hash, "
-			 "owner_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-			 "$9, $10)",
-			 &st);
-	if (err)
-		goto fail;
-	db_bind_text(st, 1, l->id);
-	db_bind_text(st, 2, l->sha256);
-	db_bind_text(st, 3, l->name);
-	db_bind_text(st, 4, l->mime);
-	db_bind_int(st, 5, (int64_t)l->size);
-	db_bind_int(st, 6, l->created);
-	db_bind_int(st, 7, l->expires);
-	db_bind_int(st, 8, l->max_downloads);
-	db_bind_text(st, 9, l->delete_hash);
-	db_bind_int(st, 10, l->owner);
-	err = db_step(st);
-	db_done(st);
-	if (err < 0)
+	if ((err = link_insert(db, l)))
 		goto fail;
 	return db_commit(db);
 fail:
@@ -359,6 +356,234 @@ int repo_blob_links_disable(struct db *db, const char *hex,
 	db_bind_text(st, 2, reason);
 	db_bind_int(st, 3, now);
 	err = db_step(st);
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+/* ---- resumable uploads ---- */
+
+int repo_upload_create(struct db *db, const struct upload_row *u)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     "INSERT INTO uploads(uid, length, received, metadata, "
+			     "concat, created, expires, owner_id, delete_hash) "
+			     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+			     &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, u->uid);
+	db_bind_int(st, 2, u->length);
+	db_bind_int(st, 3, u->received);
+	db_bind_text(st, 4, u->metadata);
+	db_bind_text(st, 5, u->concat);
+	db_bind_int(st, 6, u->created);
+	db_bind_int(st, 7, u->expires);
+	db_bind_int(st, 8, u->owner);
+	db_bind_text(st, 9, u->delete_hash);
+	err = db_step(st);
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+int repo_upload_get(struct db *db, struct pt_pool *pool, const char *uid,
+		    struct upload_row *out)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     "SELECT uid, length, received, metadata, concat, "
+			     "created, expires, owner_id, delete_hash, lease, "
+			     "state, link_id FROM uploads WHERE uid = $1",
+			     &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, uid);
+	err = db_step(st);
+	if (err == DB_ROW) {
+		copy_fixed(out->uid, sizeof(out->uid), db_col_text(st, 0));
+		out->length = db_col_int(st, 1);
+		out->received = db_col_int(st, 2);
+		out->metadata = pt_pstrdup(pool, db_col_text(st, 3));
+		out->concat = pt_pstrdup(pool, db_col_text(st, 4));
+		out->created = db_col_int(st, 5);
+		out->expires = db_col_int(st, 6);
+		out->owner = db_col_int(st, 7);
+		copy_fixed(out->delete_hash, sizeof(out->delete_hash),
+			   db_col_text(st, 8));
+		out->lease = db_col_int(st, 9);
+		out->state = (enum upload_state)db_col_int(st, 10);
+		copy_fixed(out->link_id, sizeof(out->link_id),
+			   db_col_text(st, 11));
+		err = 0;
+	} else if (err == DB_DONE) {
+		err = PT_ENOTFOUND;
+	}
+	db_done(st);
+	return err;
+}
+
+int repo_upload_claim(struct db *db, const char *uid, int64_t offset,
+		      int64_t now, int64_t lease_until)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     "UPDATE uploads SET lease = $4 WHERE uid = $1 AND "
+			     "state = 0 AND received = $2 AND lease <= $3",
+			     &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, uid);
+	db_bind_int(st, 2, offset);
+	db_bind_int(st, 3, now);
+	db_bind_int(st, 4, lease_until);
+	err = db_step(st);
+	int64_t changed = db_changes(st);
+	db_done(st);
+	if (err < 0)
+		return err;
+	if (changed == 1)
+		return 0;
+	/* say why: read it back */
+	struct pt_pool *pool = pt_pool_new();
+	struct upload_row u;
+	err = repo_upload_get(db, pool, uid, &u);
+	if (!err) {
+		if (u.state != UPLOAD_OPEN)
+			err = PT_EGONE;
+		else if (u.received != offset)
+			err = PT_ECONFLICT;
+		else
+			err = PT_ELIMIT;
+	}
+	pt_pool_free(pool);
+	return err;
+}
+
+int repo_upload_advance(struct db *db, const char *uid, int64_t received,
+			bool release)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     release ? "UPDATE uploads SET received = $2, "
+				       "lease = 0 WHERE uid = $1"
+				     : "UPDATE uploads SET received = $2 "
+				       "WHERE uid = $1",
+			     &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, uid);
+	db_bind_int(st, 2, received);
+	err = db_step(st);
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+int repo_upload_set_length(struct db *db, const char *uid, int64_t length)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     "UPDATE uploads SET length = $2 WHERE uid = $1 AND "
+			     "(length = -1 OR length = $2)",
+			     &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, uid);
+	db_bind_int(st, 2, length);
+	err = db_step(st);
+	if (err >= 0)
+		err = db_changes(st) == 1 ? 0 : PT_ECONFLICT;
+	db_done(st);
+	return err;
+}
+
+static int link_insert(struct db *db, const struct link *l)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     "INSERT INTO links(id, sha256, name, mime, size, "
+			     "created, expires, max_downloads, delete_hash, "
+			     "owner_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+			     "$9, $10)",
+			     &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, l->id);
+	db_bind_text(st, 2, l->sha256);
+	db_bind_text(st, 3, l->name);
+	db_bind_text(st, 4, l->mime);
+	db_bind_int(st, 5, (int64_t)l->size);
+	db_bind_int(st, 6, l->created);
+	db_bind_int(st, 7, l->expires);
+	db_bind_int(st, 8, l->max_downloads);
+	db_bind_text(st, 9, l->delete_hash);
+	db_bind_int(st, 10, l->owner);
+	err = db_step(st);
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+int repo_upload_complete(struct db *db, const char *uid, const struct link *l)
+{
+	struct db_stmt *st;
+	int err;
+
+	if ((err = db_begin(db)))
+		return err;
+	if ((err = repo_blob_add(db, l->sha256, l->size, l->created)) ||
+	    (err = link_insert(db, l)))
+		goto fail;
+	err = db_prepare(db,
+			 "UPDATE uploads SET state = 1, link_id = $2, "
+			 "received = length, lease = 0 WHERE uid = $1 AND "
+			 "state = 0",
+			 &st);
+	if (err)
+		goto fail;
+	db_bind_text(st, 1, uid);
+	db_bind_text(st, 2, l->id);
+	err = db_step(st);
+	if (err >= 0 && db_changes(st) != 1)
+		err = PT_ECONFLICT; /* completed by someone else meanwhile */
+	db_done(st);
+	if (err < 0)
+		goto fail;
+	return db_commit(db);
+fail:
+	db_rollback(db);
+	return err;
+}
+
+int repo_upload_set_state(struct db *db, const char *uid,
+			  enum upload_state state)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     "UPDATE uploads SET state = $2, lease = 0 "
+			     "WHERE uid = $1",
+			     &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, uid);
+	db_bind_int(st, 2, (int64_t)state);
+	err = db_step(st);
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+int repo_uploads_expired(struct db *db, struct pt_pool *pool, int64_t now,
+			 char **out, size_t max, size_t *n)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     "SELECT uid FROM uploads WHERE state = 0 AND "
+			     "expires <= $1 AND lease <= $1 LIMIT 1000",
+			     &st);
+	*n = 0;
+	if (err)
+		return err;
+	db_bind_int(st, 1, now);
+	while (*n < max && (err = db_step(st)) == DB_ROW)
+		out[(*n)++] = pt_pstrdup(pool, db_col_text(st, 0));
 	db_done(st);
 	return err < 0 ? err : 0;
 }

@@ -24,7 +24,7 @@
 #include "blob.h"
 #include "db.h"
 
-#define REPO_SCHEMA_VERSION 1
+#define REPO_SCHEMA_VERSION 2
 
 enum link_state { LINK_LIVE = 0, LINK_DELETED, LINK_EXPIRED, LINK_REMOVED };
 
@@ -66,6 +66,53 @@ int repo_link_add_downloads(struct db *db, const char *id, int64_t n,
 /* Mark a live link deleted with reason.  PT_ENOTFOUND if not live. */
 int repo_link_delete(struct db *db, const char *id, const char *reason,
 		     int64_t now);
+
+/* ---- resumable uploads (tus) ---- */
+
+#define UPLOAD_UID_LEN 24
+
+enum upload_state { UPLOAD_OPEN = 0, UPLOAD_DONE, UPLOAD_TERMINATED,
+		    UPLOAD_EXPIRED };
+
+struct upload_row {
+	char uid[UPLOAD_UID_LEN + 1];
+	int64_t length;        /* -1: deferred */
+	int64_t received;      /* durable offset */
+	char *metadata;        /* Upload-Metadata as sent ("" none) */
+	char *concat;          /* Upload-Concat as sent ("" none) */
+	int64_t created, expires;
+	int64_t owner;
+	char delete_hash[TOKEN_HASH_LEN + 1];
+	int64_t lease;         /* a PATCH holds it until then; 0 free */
+	enum upload_state state;
+	char link_id[ID_LEN + 1]; /* "" until complete */
+};
+
+int repo_upload_create(struct db *db, const struct upload_row *u);
+/* PT_ENOTFOUND when no such uid */
+int repo_upload_get(struct db *db, struct pt_pool *pool, const char *uid,
+		    struct upload_row *out);
+/*
+ * Take the upload for a PATCH at `offset` until `lease_until`: 0 when
+ * taken; PT_ECONFLICT when the offset is not the durable one, PT_ELIMIT
+ * when another request holds it, PT_ENOTFOUND/PT_EGONE when it is not open.
+ */
+int repo_upload_claim(struct db *db, const char *uid, int64_t offset,
+		      int64_t now, int64_t lease_until);
+/* Record a durable offset (keep or drop the lease). */
+int repo_upload_advance(struct db *db, const char *uid, int64_t received,
+			bool release);
+/* Set a deferred length; PT_ECONFLICT when it is set already to another. */
+int repo_upload_set_length(struct db *db, const char *uid, int64_t length);
+/* In one transaction: the blob row, the link row, and the upload done. */
+int repo_upload_complete(struct db *db, const char *uid,
+			 const struct link *l);
+int repo_upload_set_state(struct db *db, const char *uid,
+			  enum upload_state st);
+/* Open uploads whose expiry passed, and done/terminated ones whose
+ * partial bytes may still linger: up to max uids into out (pool). */
+int repo_uploads_expired(struct db *db, struct pt_pool *pool, int64_t now,
+			 char **out, size_t max, size_t *n);
 
 /* fsck support */
 /* Call cb for every blob row. */

@@ -36,6 +36,7 @@
 	X(RANGE,      -4016, 416, "range not satisfiable")              \
 	X(LIMIT,      -4029, 429, "too many requests")                  \
 	X(LEGAL,      -4051, 451, "unavailable for legal reasons")      \
+	X(CHECKSUM,   -4460, 460, "checksum mismatch")                  \
 	X(INTERNAL,   -4500, 500, "internal error")                     \
 	X(CORRUPT,    -4501, 500, "stored data is corrupt")             \
 	X(UNAVAIL,    -4503, 503, "service unavailable")                \

@@ -1,0 +1,896 @@
+/*
+ * tus.c — resumable uploads: the tus 1.0.0 protocol at /api/v1/uploads
+ * with the extensions creation, creation-with-upload, creation-defer-length,
+ * expiration, checksum, checksum-trailer, termination and concatenation.
+ *
+ * State lives where any node can find it: a row per upload in the
+ * metadata store (length, durable offset, metadata, expiry, lease) and the
+ * bytes in the blob store's partial area.  The offset in the row is
+ * durable: bytes are synced before the row says they exist, so HEAD never
+ * reports bytes that a crash could take back.  A PATCH holds a lease on
+ * the row while it writes, so two requests (on one node or two) never
+ * append to the same upload at once.  When the last byte is in, the
+ * partial is hashed and committed exactly like a PUT (content-addressed,
+ * deduplicated) and the link row is created in the same transaction that
+ * closes the upload.
+ */
+#define _GNU_SOURCE
+#include "api.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../core/ids.h"
+#include "../core/tusparse.h"
+#include "../http/disposition.h"
+#include "../http/reply.h"
+#include "../util/buf.h"
+#include "../util/banned.h"
+
+#define TUS_VERSION "1.0.0"
+#define TUS_EXTENSIONS                                                    \
+	"creation,creation-with-upload,creation-defer-length,expiration,"  \
+	"checksum,checksum-trailer,termination,concatenation"
+#define TUS_CHECKSUMS "sha1,sha256,md5"
+#define OCTET "application/offset+octet-stream"
+/* While one PATCH streams, record the durable offset this often, so a
+ * dropped 1 GiB PATCH resumes near where it broke. */
+#define CHECKPOINT_BYTES (64u << 20)
+
+struct patch {
+	struct app *app;
+	struct upload_row u;
+	struct blob_partial *part;
+	int64_t start;         /* offset at the start of this request */
+	EVP_MD_CTX *md;        /* Upload-Checksum of this body, if any */
+	unsigned char want[64];
+	size_t want_len;
+	bool trailer;          /* checksum announced as a trailer */
+	EVP_MD_CTX *tmd[3];    /* trailer: sha1, sha256, md5 in parallel */
+	uint64_t checkpoint;
+	bool creating;         /* creation-with-upload: reply 201 */
+	char *location;
+	char token[TOKEN_LEN + 1];
+	int err;
+	bool done;             /* on_end ran: cleanup has nothing to save */
+};
+
+static const char *const trailer_algos[3] = { "sha1", "sha256", "md5" };
+
+static const EVP_MD *md_by_name(const char *algo)
+{
+	if (strcmp(algo, "sha1") == 0)
+		return EVP_sha1();
+	if (strcmp(algo, "sha256") == 0)
+		return EVP_sha256();
+	if (strcmp(algo, "md5") == 0)
+		return EVP_md5();
+	return NULL;
+}
+
+/* ---- headers on every tus reply ---- */
+
+static void cors(struct pt_req *r)
+{
+	struct app *app = r->ctx;
+	const char *origin = req_header(r, "Origin");
+	const char *allowed = app->conf->cors_origins;
+
+	if (!origin || !allowed || !*allowed)
+		return;
+	if (strcmp(allowed, "*") != 0) {
+		/* a space-separated list: exact match of the origin */
+		size_t n = strlen(origin);
+		const char *p = allowed;
+		bool ok = false;
+		while (*p && !ok) {
+			while (*p == ' ')
+				p++;
+			const char *e = p;
+			while (*e && *e != ' ')
+				e++;
+			ok = (size_t)(e - p) == n && memcmp(p, origin, n) == 0;
+			p = e;
+		}
+		if (!ok)
+			return;
+	}
+	req_reply_header(r, "Access-Control-Allow-Origin", origin);
+	req_reply_header(r, "Vary", "Origin");
+	req_reply_header(
+		r, "Access-Control-Expose-Headers",
+		"Location, Upload-Offset, Upload-Length, Upload-Metadata, "
+		"Upload-Defer-Length, Upload-Concat, Upload-Expires, "
+		"Tus-Version, Tus-Resumable, Tus-Extension, Tus-Max-Size, "
+		"Tus-Checksum-Algorithm, X-Partage-Id, X-Partage-Url, "
+		"X-Delete-Token");
+}
+
+static uint64_t max_size(struct app *app)
+{
+	return app->conf->tier[PT_TIER_ANONYMOUS].max_upload_bytes;
+}
+
+/* Every request but OPTIONS must speak our version: 412 otherwise. */
+static int version_ok(struct pt_req *r, int *rc)
+{
+	const char *v = req_header(r, "Tus-Resumable");
+	cors(r);
+	req_reply_header(r, "Tus-Resumable", TUS_VERSION);
+	if (v && strcmp(v, TUS_VERSION) == 0)
+		return 1;
+	req_reply_header(r, "Tus-Version", TUS_VERSION);
+	*rc = reply_error(r, PT_EPRECOND, NULL,
+			  "precondition failed: Tus-Resumable must be %s",
+			  TUS_VERSION);
+	return 0;
+}
+
+static void header_u64(struct pt_req *r, const char *name, uint64_t v)
+{
+	char b[24];
+	snprintf(b, sizeof(b), "%" PRIu64, v);
+	req_reply_header(r, name, b);
+}
+
+static void header_expires(struct pt_req *r, const struct upload_row *u)
+{
+	char d[32];
+	if (u->state != UPLOAD_OPEN)
+		return;
+	pt_http_date(u->expires, d);
+	req_reply_header(r, "Upload-Expires", d);
+}
+
+static int header_number(struct pt_req *r, const char *name, int64_t *out)
+{
+	const char *v = req_header(r, name);
+	uint64_t n;
+	if (!v)
+		return PT_ENOTFOUND;
+	if (pt_parse_u64(v, strlen(v), &n) || n > (uint64_t)INT64_MAX)
+		return PT_EBADREQ;
+	*out = (int64_t)n;
+	return 0;
+}
+
+static bool is_final(const struct upload_row *u)
+{
+	return strncmp(u->concat, "final", 5) == 0;
+}
+
+static bool is_partial(const struct upload_row *u)
+{
+	return strcmp(u->concat, "partial") == 0;
+}
+
+static char *upload_url(struct pt_req *r, const char *uid)
+{
+	struct app *app = r->ctx;
+	return pt_psprintf(r->pool, "%s/api/v1/uploads/%s", app->public_url,
+			   uid);
+}
+
+/* Find an upload and refuse what cannot be touched: 404 unknown, 410
+ * terminated or expired.  Returns 0, or 1 with the reply's result in rc. */
+static int lookup(struct pt_req *r, const char *uid, struct upload_row *u,
+		  int *rc)
+{
+	struct app *app = r->ctx;
+	struct db *db = app_db(app);
+	int err;
+
+	if (!db) {
+		*rc = reply_error(r, PT_EUNAVAIL, NULL,
+				  "service unavailable: metadata store "
+				  "unreachable, try again");
+		return 1;
+	}
+	err = strlen(uid) == UPLOAD_UID_LEN
+		      ? repo_upload_get(db, r->pool, uid, u)
+		      : PT_ENOTFOUND;
+	if (err == PT_ENOTFOUND) {
+		*rc = reply_error(r, PT_ENOTFOUND, NULL,
+				  "not found: no upload '%s'", uid);
+		return 1;
+	}
+	if (err) {
+		*rc = reply_error(r, err, NULL, "cannot look up upload: %s",
+				  pt_strerror(err));
+		return 1;
+	}
+	if (u->state == UPLOAD_TERMINATED || u->state == UPLOAD_EXPIRED ||
+	    (u->state == UPLOAD_OPEN && u->expires <= pt_now())) {
+		const char *why = u->state == UPLOAD_TERMINATED ? "terminated"
+								 : "expired";
+		*rc = reply_error(r, PT_EGONE, why, "gone: upload '%s' was %s",
+				  uid, why);
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- completion: the partial becomes a file ---- */
+
+static const char *meta_name(struct pt_req *r, const struct tus_meta *m)
+{
+	size_t n;
+	const char *v = tus_metadata_get(m, "filename", &n);
+	if (!v)
+		v = tus_metadata_get(m, "name", &n);
+	if (!v)
+		return "file";
+	char *clean = pt_palloc(r->pool, 256);
+	disp_sanitize_name(v, n, clean, 256);
+	return clean;
+}
+
+/* A client-given type is used when it has the shape of one
+ * (type/subtype, token characters only); else libmagic decides. */
+static const char *meta_type(const struct tus_meta *m)
+{
+	size_t n;
+	const char *v = tus_metadata_get(m, "filetype", &n);
+	if (!v)
+		v = tus_metadata_get(m, "type", &n);
+	if (!v || n == 0 || n > 127 || strlen(v) != n)
+		return NULL;
+	int slashes = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = v[i];
+		if (c == '/')
+			slashes++;
+		else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			   (c >= '0' && c <= '9') || strchr("!#$&^_.+-", c)))
+			return NULL;
+	}
+	return slashes == 1 && v[0] != '/' && v[n - 1] != '/' ? v : NULL;
+}
+
+static int complete(struct pt_req *r, const struct upload_row *u,
+		    struct link *l)
+{
+	struct app *app = r->ctx;
+	struct db *db = app_db(app);
+	struct tus_meta meta;
+	bool existed;
+	int err;
+
+	if (!db)
+		return PT_EUNAVAIL;
+	memset(l, 0, sizeof(*l));
+	if ((err = blob_partial_commit(app->blobs, u->uid, (uint64_t)u->length,
+				       l->sha256, &existed)))
+		return err;
+	if (tus_metadata_parse(r->pool, u->metadata, &meta))
+		meta.n = 0; /* validated at creation; be safe */
+	l->name = (char *)meta_name(r, &meta);
+	const char *type = meta_type(&meta);
+	if (type) {
+		l->mime = pt_pstrdup(r->pool, type);
+	} else {
+		unsigned char head[16384];
+		ssize_t k = 0;
+		struct blob_reader *rd;
+		if (!blob_reader_open(app->blobs, l->sha256, &rd)) {
+			k = blob_reader_pread(rd, head, sizeof(head), 0);
+			blob_reader_close(rd);
+		}
+		l->mime = api_sniff_mime(r->pool, head, k > 0 ? (size_t)k : 0);
+	}
+	l->size = (uint64_t)u->length;
+	l->created = pt_now();
+	l->owner = u->owner;
+	l->reason = "";
+	memcpy(l->delete_hash, u->delete_hash, sizeof(l->delete_hash));
+	for (int tries = 0; tries < 4; tries++) {
+		id_new(l->id);
+		err = repo_upload_complete(db, u->uid, l);
+		if (err != PT_ECONFLICT || repo_link_get(db, r->pool, l->id,
+							 &(struct link){ 0 }))
+			break;
+	}
+	if (err)
+		return err;
+	/* recorded: the partial copy can go */
+	blob_partial_remove(app->blobs, u->uid);
+	metrics_add(app->metrics, M_UPLOADS, 1);
+	metrics_add(app->metrics, M_UPLOAD_BYTES, l->size);
+	if (existed)
+		metrics_add(app->metrics, M_DEDUP_HITS, 1);
+	return 0;
+}
+
+static void completed_headers(struct pt_req *r, const struct link *l)
+{
+	struct app *app = r->ctx;
+	req_reply_header(r, "X-Partage-Id", l->id);
+	req_reply_header(r, "X-Partage-Url",
+			 pt_psprintf(r->pool, "%s/%s", app->public_url, l->id));
+}
+
+static int fail(struct pt_req *r, int err)
+{
+	switch (err) {
+	case PT_ETOOBIG:
+		return reply_error(r, err, NULL,
+				   "payload too large: the upload would pass "
+				   "its Upload-Length or the size limit");
+	case PT_ECHECKSUM:
+		return reply_error(r, err, NULL,
+				   "checksum mismatch: the chunk was discarded, "
+				   "the offset is unchanged");
+	case -ENOSPC:
+	case -EDQUOT:
+		return reply_error(r, err, NULL,
+				   "insufficient storage: the server is full");
+	case PT_EUNAVAIL:
+		return reply_error(r, err, NULL,
+				   "service unavailable: metadata store "
+				   "unreachable, try again");
+	default:
+		pt_log("tus: %s", pt_strerror(err));
+		return reply_error(r, err, NULL, "cannot store the upload: %s",
+				   pt_strerror(err));
+	}
+}
+
+/* ---- PATCH body ---- */
+
+/* The request ends without on_end (client gone, timeout): keep what is
+ * stored and synced, unless a checksum was promised — then the chunk is
+ * unverifiable and goes. */
+static void patch_cleanup(void *arg)
+{
+	struct patch *p = arg;
+	struct db *db = app_db(p->app);
+	int64_t keep = p->start;
+
+	if (p->part && !p->done) {
+		if (!p->md && !p->trailer && !blob_partial_sync(p->part))
+			keep = (int64_t)blob_partial_size(p->part);
+		else
+			blob_partial_truncate(p->part, (uint64_t)p->start);
+		if (db)
+			repo_upload_advance(db, p->u.uid, keep, true);
+	}
+	blob_partial_close(p->part);
+	p->part = NULL;
+	if (p->md)
+		EVP_MD_CTX_free(p->md);
+	for (int i = 0; i < 3; i++)
+		if (p->tmd[i])
+			EVP_MD_CTX_free(p->tmd[i]);
+}
+
+static int patch_body(struct pt_req *r, const char *data, size_t n)
+{
+	struct patch *p = r->state;
+	uint64_t size = blob_partial_size(p->part);
+	int err;
+
+	if (p->err)
+		return 1;
+	if (p->u.length >= 0 && size + n > (uint64_t)p->u.length) {
+		err = PT_ETOOBIG;
+		goto fail;
+	}
+	if (p->md)
+		EVP_DigestUpdate(p->md, data, n);
+	for (int i = 0; i < 3; i++)
+		if (p->tmd[i])
+			EVP_DigestUpdate(p->tmd[i], data, n);
+	if ((err = blob_partial_write(p->part, data, n)))
+		goto fail;
+	size += n;
+	/* a checkpoint makes progress durable mid-request (not with a
+	 * checksum: those bytes are unverified until the end) */
+	if (!p->md && !p->trailer && size - p->checkpoint >= CHECKPOINT_BYTES) {
+		struct db *db = app_db(p->app);
+		if (!blob_partial_sync(p->part) && db &&
+		    !repo_upload_advance(db, p->u.uid, (int64_t)size, false))
+			p->checkpoint = size;
+	}
+	return 0;
+fail:
+	p->err = err;
+	blob_partial_truncate(p->part, (uint64_t)p->start);
+	fail(r, err);
+	return 1;
+}
+
+static int check_digest(struct pt_req *r, struct patch *p)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (p->trailer) {
+		const char *t = MHD_lookup_connection_value(
+			r->conn, MHD_FOOTER_KIND, "Upload-Checksum");
+		char algo[16];
+		if (!t)
+			return PT_EBADREQ;
+		if (tus_checksum_parse(t, algo, p->want, &p->want_len))
+			return PT_EBADREQ;
+		for (int i = 0; i < 3; i++) {
+			if (strcmp(algo, trailer_algos[i]) != 0)
+				continue;
+			EVP_DigestFinal_ex(p->tmd[i], md, &mdlen);
+			return mdlen == p->want_len &&
+					       !memcmp(md, p->want, mdlen)
+				       ? 0
+				       : PT_ECHECKSUM;
+		}
+		return PT_EBADREQ;
+	}
+	EVP_DigestFinal_ex(p->md, md, &mdlen);
+	return mdlen == p->want_len && !memcmp(md, p->want, mdlen)
+		       ? 0
+		       : PT_ECHECKSUM;
+}
+
+static int patch_end(struct pt_req *r)
+{
+	struct patch *p = r->state;
+	struct app *app = r->ctx;
+	struct db *db = app_db(app);
+	int64_t size = (int64_t)blob_partial_size(p->part);
+	int err;
+
+	p->done = true;
+	if (p->err) /* replied already */
+		return MHD_YES;
+	if (p->md || p->trailer) {
+		err = check_digest(r, p);
+		if (err) {
+			blob_partial_truncate(p->part, (uint64_t)p->start);
+			if (db)
+				repo_upload_advance(db, p->u.uid, p->start, true);
+			if (err == PT_EBADREQ)
+				return reply_error(
+					r, err, NULL,
+					"bad request: Upload-Checksum trailer "
+					"missing or of an unsupported algorithm");
+			return fail(r, err);
+		}
+	}
+	if ((err = blob_partial_sync(p->part)) || !db ||
+	    (err = repo_upload_advance(db, p->u.uid, size, true))) {
+		blob_partial_truncate(p->part, (uint64_t)p->start);
+		if (db)
+			repo_upload_advance(db, p->u.uid, p->start, true);
+		return fail(r, err ? err : PT_EUNAVAIL);
+	}
+	blob_partial_close(p->part);
+	p->part = NULL;
+	p->u.received = size;
+	header_u64(r, "Upload-Offset", (uint64_t)size);
+	if (p->u.length == size && !is_partial(&p->u)) {
+		struct link l;
+		if ((err = complete(r, &p->u, &l)))
+			return fail(r, err);
+		completed_headers(r, &l);
+	} else {
+		header_expires(r, &p->u);
+	}
+	if (p->creating) {
+		req_reply_header(r, "Location", p->location);
+		req_reply_header(r, "X-Delete-Token", p->token);
+		return reply_empty(r, 201);
+	}
+	return reply_empty(r, 204);
+}
+
+/*
+ * Start writing the body of a PATCH (or of a creation-with-upload POST)
+ * at p->u.received.  Returns MHD_YES with the body callbacks installed, or
+ * the result of an error reply.
+ */
+static int patch_begin(struct pt_req *r, struct patch *p)
+{
+	struct app *app = r->ctx;
+	struct db *db = app_db(app);
+	const char *ck = req_header(r, "Upload-Checksum");
+	const char *trailer = req_header(r, "Trailer");
+	const char *cl = req_header(r, "Content-Length");
+	uint64_t len;
+	int err;
+
+	if (ck) {
+		char algo[16];
+		const EVP_MD *md;
+		if (tus_checksum_parse(ck, algo, p->want, &p->want_len) ||
+		    !(md = md_by_name(algo)))
+			return reply_error(r, PT_EBADREQ, NULL,
+					   "bad request: Upload-Checksum must "
+					   "be '<%s> <base64>'",
+					   TUS_CHECKSUMS);
+		p->md = EVP_MD_CTX_new();
+		EVP_DigestInit_ex(p->md, md, NULL);
+	} else if (trailer && strcasestr(trailer, "Upload-Checksum")) {
+		/* the algorithm comes at the end: hash with all three */
+		p->trailer = true;
+		for (int i = 0; i < 3; i++) {
+			p->tmd[i] = EVP_MD_CTX_new();
+			EVP_DigestInit_ex(p->tmd[i],
+					  md_by_name(trailer_algos[i]), NULL);
+		}
+	}
+	pt_pool_cleanup_add(r->pool, patch_cleanup, p);
+	if (cl && !pt_parse_u64(cl, strlen(cl), &len) && p->u.length >= 0 &&
+	    (uint64_t)p->u.received + len > (uint64_t)p->u.length)
+		return fail(r, PT_ETOOBIG);
+	err = repo_upload_claim(db, p->u.uid, p->u.received, pt_now(),
+				pt_now() + (int64_t)app->conf->timeout_seconds +
+					30);
+	if (err == PT_ECONFLICT)
+		return reply_error(r, PT_ECONFLICT, NULL,
+				   "conflict: Upload-Offset is not the "
+				   "upload's offset (HEAD it)");
+	if (err == PT_ELIMIT)
+		return reply_error(r, PT_ECONFLICT, NULL,
+				   "conflict: another request is writing "
+				   "this upload");
+	if (err)
+		return fail(r, err);
+	p->start = p->u.received;
+	p->checkpoint = (uint64_t)p->start;
+	err = blob_partial_open(app->blobs, p->u.uid, (uint64_t)p->start,
+				&p->part);
+	if (err) {
+		repo_upload_advance(db, p->u.uid, p->start, true);
+		return fail(r, err);
+	}
+	r->state = p;
+	r->on_body = patch_body;
+	r->on_end = patch_end;
+	return MHD_YES;
+}
+
+/* ---- handlers ---- */
+
+int api_tus_options(struct pt_req *r)
+{
+	struct app *app = r->ctx;
+	cors(r);
+	req_reply_header(r, "Tus-Resumable", TUS_VERSION);
+	req_reply_header(r, "Tus-Version", TUS_VERSION);
+	req_reply_header(r, "Tus-Extension", TUS_EXTENSIONS);
+	req_reply_header(r, "Tus-Checksum-Algorithm", TUS_CHECKSUMS);
+	if (max_size(app))
+		header_u64(r, "Tus-Max-Size", max_size(app));
+	if (req_header(r, "Origin") && req_header(r, "Access-Control-Request-Method")) {
+		req_reply_header(r, "Access-Control-Allow-Methods",
+				 "POST, GET, HEAD, PATCH, DELETE, OPTIONS");
+		req_reply_header(
+			r, "Access-Control-Allow-Headers",
+			"Authorization, Content-Type, Upload-Offset, "
+			"Upload-Length, Upload-Metadata, Upload-Defer-Length, "
+			"Upload-Concat, Upload-Checksum, Tus-Resumable, "
+			"X-HTTP-Method-Override, X-Requested-With");
+		req_reply_header(r, "Access-Control-Max-Age", "86400");
+	}
+	return reply_empty(r, 204);
+}
+
+/* Concatenate complete partial uploads into the new final upload. */
+static int concat_final(struct pt_req *r, struct upload_row *u, char **uids,
+			size_t n)
+{
+	struct app *app = r->ctx;
+	struct db *db = app_db(app);
+	int64_t total = 0;
+	int err;
+
+	for (size_t i = 0; i < n; i++) {
+		struct upload_row pu;
+		err = repo_upload_get(db, r->pool, uids[i], &pu);
+		if (err == PT_ENOTFOUND || (!err && !is_partial(&pu)))
+			return PT_ENOTFOUND;
+		if (err)
+			return err;
+		if (pu.state != UPLOAD_OPEN || pu.expires <= pt_now())
+			return PT_EGONE;
+		if (pu.length < 0 || pu.received != pu.length)
+			return PT_ECONFLICT; /* no concatenation-unfinished */
+		if (pu.length > INT64_MAX - total)
+			return PT_ETOOBIG;
+		total += pu.length;
+	}
+	if (max_size(app) && (uint64_t)total > max_size(app))
+		return PT_ETOOBIG;
+	u->length = total;
+	if ((err = blob_partial_concat(app->blobs, u->uid,
+				       (const char *const *)uids, n)))
+		return err;
+	u->received = total;
+	return 0;
+}
+
+int api_tus_create(struct pt_req *r)
+{
+	struct app *app = r->ctx;
+	struct db *db = app_db(app);
+	struct patch *p = pt_palloc(r->pool, sizeof(*p));
+	struct upload_row *u = &p->u;
+	const char *concat = req_header(r, "Upload-Concat");
+	const char *meta = req_header(r, "Upload-Metadata");
+	const char *defer = req_header(r, "Upload-Defer-Length");
+	const char *ctype = req_header(r, "Content-Type");
+	struct tus_meta m;
+	char *uids[TUS_CONCAT_MAX];
+	size_t nuids = 0;
+	bool partial = false;
+	int64_t length = -1;
+	int rc, err;
+
+	if (!version_ok(r, &rc))
+		return rc;
+	if (!db)
+		return fail(r, PT_EUNAVAIL);
+	p->app = app;
+	if (meta && tus_metadata_parse(r->pool, meta, &m))
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: malformed Upload-Metadata "
+				   "(key base64,key base64,…)");
+	if (concat && tus_concat_parse(r->pool, concat, &partial, uids, &nuids))
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: Upload-Concat must be "
+				   "'partial' or 'final;URL URL…'");
+	err = header_number(r, "Upload-Length", &length);
+	if (err == PT_EBADREQ)
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: Upload-Length must be a "
+				   "non-negative integer");
+	bool final = concat && !partial;
+	if (final && err == 0)
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: a final upload takes no "
+				   "Upload-Length (it is the parts' sum)");
+	if (!final && err == PT_ENOTFOUND) {
+		if (!defer || strcmp(defer, "1") != 0)
+			return reply_error(r, PT_EBADREQ, NULL,
+					   "bad request: send Upload-Length, "
+					   "or Upload-Defer-Length: 1");
+		length = -1;
+	} else if (defer) {
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: Upload-Length and "
+				   "Upload-Defer-Length together");
+	}
+	if (length > 0 && max_size(app) && (uint64_t)length > max_size(app)) {
+		header_u64(r, "Tus-Max-Size", max_size(app));
+		return reply_error(r, PT_ETOOBIG, NULL,
+				   "payload too large: Upload-Length %" PRId64
+				   " exceeds the limit of %" PRIu64 " bytes",
+				   length, max_size(app));
+	}
+
+	/* the row */
+	char raw[UPLOAD_UID_LEN + 1];
+	for (int i = 0; i < UPLOAD_UID_LEN; i++)
+		raw[i] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+			 "qrstuvwxyz"[randombytes_uniform(62)];
+	raw[UPLOAD_UID_LEN] = '\0';
+	memcpy(u->uid, raw, sizeof(u->uid));
+	u->length = length;
+	u->metadata = pt_pstrdup(r->pool, meta ? meta : "");
+	u->concat = pt_pstrdup(r->pool, concat ? concat : "");
+	u->created = pt_now();
+	u->expires = u->created +
+		     (int64_t)app->conf->upload_expiry_hours * 3600;
+	token_new(p->token);
+	token_hash(p->token, TOKEN_LEN, u->delete_hash);
+	if ((err = blob_partial_create(app->blobs, u->uid)))
+		return fail(r, err);
+	if (final && (err = concat_final(r, u, uids, nuids))) {
+		blob_partial_remove(app->blobs, u->uid);
+		if (err == PT_ENOTFOUND)
+			return reply_error(r, PT_EBADREQ, NULL,
+					   "bad request: Upload-Concat names "
+					   "an upload that is not a partial "
+					   "upload here");
+		if (err == PT_ECONFLICT)
+			return reply_error(r, PT_EBADREQ, NULL,
+					   "bad request: a partial upload is "
+					   "not finished (no "
+					   "concatenation-unfinished)");
+		if (err == PT_EGONE)
+			return reply_error(r, PT_EGONE, NULL,
+					   "gone: a partial upload expired");
+		return fail(r, err);
+	}
+	if ((err = repo_upload_create(db, u))) {
+		blob_partial_remove(app->blobs, u->uid);
+		return fail(r, err);
+	}
+	p->location = upload_url(r, u->uid);
+
+	/* creation-with-upload: the body is the first PATCH */
+	bool body = req_header(r, "Transfer-Encoding") ||
+		    (req_header(r, "Content-Length") &&
+		     strcmp(req_header(r, "Content-Length"), "0") != 0);
+	if (body && !final) {
+		if (!ctype || strcasecmp(ctype, OCTET) != 0)
+			return reply_error(r, PT_EUNSUPPORTED, NULL,
+					   "unsupported media type: a creation "
+					   "body must be " OCTET);
+		p->creating = true;
+		return patch_begin(r, p);
+	}
+	req_reply_header(r, "Location", p->location);
+	req_reply_header(r, "X-Delete-Token", p->token);
+	if (u->length == 0 || final) {
+		/* empty or concatenated: complete at once */
+		struct link l;
+		if (!is_partial(u)) {
+			if ((err = complete(r, u, &l)))
+				return fail(r, err);
+			completed_headers(r, &l);
+		}
+		header_u64(r, "Upload-Offset", (uint64_t)u->received);
+	} else {
+		header_expires(r, u);
+	}
+	return reply_empty(r, 201);
+}
+
+int api_tus_head(struct pt_req *r)
+{
+	struct upload_row u;
+	int rc;
+
+	if (!version_ok(r, &rc))
+		return rc;
+	req_reply_header(r, "Cache-Control", "no-store");
+	if (lookup(r, r->arg[0].p, &u, &rc))
+		return rc;
+	header_u64(r, "Upload-Offset", (uint64_t)u.received);
+	if (u.length >= 0)
+		header_u64(r, "Upload-Length", (uint64_t)u.length);
+	else
+		req_reply_header(r, "Upload-Defer-Length", "1");
+	if (*u.metadata)
+		req_reply_header(r, "Upload-Metadata", u.metadata);
+	if (*u.concat)
+		req_reply_header(r, "Upload-Concat", u.concat);
+	header_expires(r, &u);
+	if (u.state == UPLOAD_DONE && *u.link_id) {
+		struct app *app = r->ctx;
+		req_reply_header(r, "X-Partage-Id", u.link_id);
+		req_reply_header(r, "X-Partage-Url",
+				 pt_psprintf(r->pool, "%s/%s", app->public_url,
+					     u.link_id));
+	}
+	return reply_empty(r, 200);
+}
+
+int api_tus_patch(struct pt_req *r)
+{
+	struct patch *p = pt_palloc(r->pool, sizeof(*p));
+	const char *ctype = req_header(r, "Content-Type");
+	int64_t offset, length;
+	int rc, err;
+
+	if (!version_ok(r, &rc))
+		return rc;
+	p->app = r->ctx;
+	if (!ctype || strcasecmp(ctype, OCTET) != 0)
+		return reply_error(r, PT_EUNSUPPORTED, NULL,
+				   "unsupported media type: PATCH bodies must "
+				   "be " OCTET);
+	if (lookup(r, r->arg[0].p, &p->u, &rc))
+		return rc;
+	if (is_final(&p->u))
+		return reply_error(r, PT_EFORBIDDEN, NULL,
+				   "forbidden: a final upload is assembled "
+				   "from its parts, not patched");
+	if (p->u.state == UPLOAD_DONE)
+		return reply_error(r, PT_EFORBIDDEN, NULL,
+				   "forbidden: the upload is complete");
+	if (header_number(r, "Upload-Offset", &offset))
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: Upload-Offset must be a "
+				   "non-negative integer");
+	if (offset != p->u.received) {
+		header_u64(r, "Upload-Offset", (uint64_t)p->u.received);
+		return reply_error(r, PT_ECONFLICT, NULL,
+				   "conflict: Upload-Offset %" PRId64
+				   " but the upload is at %" PRId64,
+				   offset, p->u.received);
+	}
+	err = header_number(r, "Upload-Length", &length);
+	if (err == PT_EBADREQ)
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: Upload-Length must be a "
+				   "non-negative integer");
+	if (err == 0) {
+		struct app *app = r->ctx;
+		if (p->u.length >= 0 && p->u.length != length)
+			return reply_error(r, PT_EBADREQ, NULL,
+					   "bad request: Upload-Length cannot "
+					   "change once set");
+		if (length < p->u.received)
+			return reply_error(r, PT_EBADREQ, NULL,
+					   "bad request: Upload-Length is "
+					   "below the bytes received");
+		if (max_size(app) && (uint64_t)length > max_size(app))
+			return fail(r, PT_ETOOBIG);
+		if (p->u.length < 0 &&
+		    (err = repo_upload_set_length(app_db(app), p->u.uid,
+						  length)))
+			return fail(r, err == PT_ECONFLICT ? PT_EBADREQ : err);
+		p->u.length = length;
+	}
+	return patch_begin(r, p);
+}
+
+int api_tus_delete(struct pt_req *r)
+{
+	struct app *app = r->ctx;
+	struct upload_row u;
+	int rc, err;
+
+	if (!version_ok(r, &rc))
+		return rc;
+	if (lookup(r, r->arg[0].p, &u, &rc))
+		return rc;
+	if ((err = repo_upload_set_state(app_db(app), u.uid,
+					 UPLOAD_TERMINATED)))
+		return fail(r, err);
+	/* a PATCH in flight keeps its open fd; its bytes go with it */
+	blob_partial_remove(app->blobs, u.uid);
+	return reply_empty(r, 204);
+}
+
+int api_tus_get(struct pt_req *r)
+{
+	struct app *app = r->ctx;
+	struct upload_row u;
+	struct link l;
+	int rc;
+
+	cors(r);
+	if (lookup(r, r->arg[0].p, &u, &rc))
+		return rc;
+	if (u.state != UPLOAD_DONE || !*u.link_id) {
+		json_t *o = json_pack("{s:s, s:i, s:I}", "error",
+				      "conflict: the upload is not complete",
+				      "status", 409, "offset",
+				      (json_int_t)u.received);
+		if (u.length >= 0)
+			json_object_set_new(o, "length", json_integer(u.length));
+		return reply_json(r, 409, o);
+	}
+	if (api_link_lookup(r, u.link_id, &l, &rc))
+		return rc;
+	return reply_json(r, 200, api_file_json(app, &l));
+}
+
+/* Maintenance: abandoned uploads past their expiry lose their bytes. */
+int tus_expire(struct app *app, int64_t now)
+{
+	struct db *db = app_db(app);
+	struct pt_pool *pool = pt_pool_new();
+	char *uids[256];
+	size_t n = 0;
+	int removed = 0;
+
+	if (db && !repo_uploads_expired(db, pool, now, uids, 256, &n)) {
+		for (size_t i = 0; i < n; i++) {
+			if (repo_upload_set_state(db, uids[i], UPLOAD_EXPIRED))
+				continue;
+			blob_partial_remove(app->blobs, uids[i]);
+			removed++;
+		}
+	}
+	pt_pool_free(pool);
+	return removed;
+}

@@ -1,0 +1,536 @@
+// run.mjs — partage's browser tests: Debian's chromium driven by
+// playwright-core against the real partaged binary.
+//
+//     node tests/browser/run.mjs --bin bin [--shots DIR] [-k SUBSTRING]
+//
+// Starts partaged on a free loopback port with a temporary data dir, then
+// uses the upload page and the file page as a person would.  Prints one line
+// per test ("browser: ok   NAME 0.4s" or "browser: FAIL NAME: why") and ends
+// with exactly "browser: N passed, N failed".  Exit status 0 only when
+// nothing failed.  The server and the browser are stopped at the end, also
+// on failure, timeout or a signal.  Screenshots go to --shots DIR (default
+// $TMPDIR/partage-browser-shots, overwritten on each run).
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, "../..");
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const TEST_TIMEOUT_MS = 45_000;
+const RUN_TIMEOUT_MS = 240_000;
+
+// ---------------------------------------------------------------- arguments
+const argv = process.argv.slice(2);
+function opt(name, dflt) {
+  const i = argv.indexOf(name);
+  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : dflt;
+}
+const binDir = path.resolve(ROOT, opt("--bin", process.env.BIN || "bin"));
+const partaged = path.join(binDir, "partaged");
+const shotsDir = path.resolve(opt("--shots", path.join(os.tmpdir(), "partage-browser-shots")));
+const filter = opt("-k", "");
+
+// ------------------------------------------------------------------ helpers
+const sha256 = (buf) => createHash("sha256").update(buf).digest("hex");
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+class Fail extends Error {}
+function check(cond, msg) {
+  if (!cond) throw new Fail(msg);
+}
+function eq(got, want, what) {
+  if (got !== want)
+    throw new Fail(`${what}: expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function withTimeout(promise, ms, what) {
+  let t;
+  return Promise.race([
+    promise,
+    new Promise((_, rej) => {
+      t = setTimeout(() => rej(new Fail(`${what} timed out after ${ms / 1000}s`)), ms);
+    }),
+  ]).finally(() => clearTimeout(t));
+}
+
+// Chromium's download name sanitising (base::i18n::ReplaceIllegalCharactersInPath
+// and friends) may replace characters that are illegal on some file systems.
+// A suggested name is accepted if it is the name itself or the name with some
+// of those characters replaced by '_' or '-'.
+function sameDownloadName(got, want) {
+  if (got === want) return true;
+  if (got.length !== want.length) return false;
+  const illegal = new Set([..."\"*/:<>?\\|~"]);
+  for (let i = 0; i < want.length; i++)
+    if (got[i] !== want[i] && !(illegal.has(want[i]) && (got[i] === "_" || got[i] === "-")))
+      return false;
+  return true;
+}
+
+// ------------------------------------------------------------------- server
+const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), "partage-browser-"));
+let server = null; // ChildProcess
+let serverLog = path.join(tmpRoot, "server.log");
+let base = "";
+let context = null; // playwright BrowserContext
+
+async function startServer() {
+  const data = path.join(tmpRoot, "data");
+  fs.mkdirSync(data, { recursive: true });
+  const conf = path.join(tmpRoot, "c.ini");
+  fs.writeFileSync(
+    conf,
+    "[tier.anonymous]\nwait_seconds = 0\nspeed_bytes_per_second = 0\nparallel_downloads = 0\n",
+  );
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  const log = fs.openSync(serverLog, "a");
+  server = spawn(
+    partaged,
+    ["--config", conf, "--listen", `127.0.0.1:${port}`, "--data", data, "--public-url", base],
+    { stdio: ["ignore", log, log] },
+  );
+  fs.closeSync(log);
+  let exited = null;
+  server.on("exit", (code, sig) => (exited = sig || String(code)));
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (exited !== null)
+      throw new Error(`partaged exited (${exited}) at start: ${tail(serverLog)}`);
+    try {
+      const r = await fetch(`${base}/healthz`);
+      if (r.ok) return;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) throw new Error(`partaged did not answer /healthz: ${tail(serverLog)}`);
+    await sleep(100);
+  }
+}
+
+function tail(file, n = 5) {
+  try {
+    return fs.readFileSync(file, "utf8").trim().split("\n").slice(-n).join(" | ");
+  } catch {
+    return "(no log)";
+  }
+}
+
+let stopping = null;
+let shutdownError = null; // set by stopAll when partaged did not stop cleanly
+function stopAll() {
+  if (stopping) return stopping;
+  stopping = (async () => {
+    if (context) {
+      try {
+        await withTimeout(context.close(), 10_000, "browser close");
+      } catch {
+        /* killed below with the process group anyway */
+      }
+      context = null;
+    }
+    if (server && server.exitCode === null && server.signalCode === null) {
+      const done = new Promise((r) => server.once("exit", r));
+      server.kill("SIGTERM");
+      const t = setTimeout(() => {
+        shutdownError = "did not stop within 5s of SIGTERM";
+        server.kill("SIGKILL");
+      }, 5_000);
+      await done;
+      clearTimeout(t);
+      // A clean stop is exit 0; anything else (a sanitizer report, a crash
+      // while shutting down) is a failure.
+      if (!shutdownError && server.exitCode !== 0)
+        shutdownError = `exited with ${server.exitCode ?? server.signalCode} on SIGTERM`;
+      if (shutdownError) shutdownError += `: ${tail(serverLog, 10)}`;
+    }
+    try {
+      fs.rmSync(tmpRoot, { recursive: true, force: true });
+    } catch {
+      /* best effort */
+    }
+  })();
+  return stopping;
+}
+// A synchronous last resort: never leave a server behind.
+process.on("exit", () => {
+  if (server && server.exitCode === null && server.signalCode === null) server.kill("SIGKILL");
+});
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"])
+  process.on(sig, async () => {
+    console.log(`browser: interrupted by ${sig}`);
+    await stopAll();
+    process.exit(130);
+  });
+
+// -------------------------------------------------------------- server API
+async function putFile(name, body) {
+  const r = await fetch(`${base}/${encodeURIComponent(name)}`, {
+    method: "PUT",
+    body,
+    headers: { Accept: "application/json" },
+  });
+  eq(r.status, 201, `PUT /${name} status`);
+  const f = await r.json();
+  check(f.id && f.delete_token, `PUT reply lacks id/delete_token: ${JSON.stringify(f)}`);
+  return f;
+}
+
+async function fileObject(id) {
+  const r = await fetch(`${base}/api/v1/files/${id}`, { headers: { Accept: "application/json" } });
+  eq(r.status, 200, `GET /api/v1/files/${id} status`);
+  return r.json();
+}
+
+// ------------------------------------------------------------------ browser
+async function launch() {
+  const { chromium } = await import("playwright-core");
+  const userData = fs.mkdtempSync(path.join(tmpRoot, "chromium-"));
+  context = await chromium.launchPersistentContext(userData, {
+    executablePath: CHROMIUM,
+    headless: true,
+    acceptDownloads: true,
+    viewport: { width: 1000, height: 720 },
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+    timeout: 30_000,
+  });
+  context.setDefaultTimeout(15_000);
+}
+
+// A fresh page that records script errors and console errors.
+async function newPage() {
+  const page = await context.newPage();
+  page.errors = [];
+  page.on("pageerror", (e) => page.errors.push(`pageerror: ${e.message}`));
+  page.on("console", (m) => {
+    // A failed load is reported by the "response" handler with its URL.
+    if (m.type() === "error" && !/^Failed to load resource/.test(m.text()))
+      page.errors.push(`console: ${m.text()}`);
+  });
+  page.on("response", (r) => {
+    // Error pages that a test visits on purpose are checked by that test;
+    // the browser's own /favicon.ico probe is not the site's concern.
+    const u = new URL(r.url());
+    if (r.status() >= 400 && r.request().resourceType() !== "document" && u.pathname !== "/favicon.ico")
+      page.errors.push(`${r.status()} for ${r.request().resourceType()} ${r.url()}`);
+  });
+  return page;
+}
+
+// Uploads files through the upload page's <input type=file>; returns the
+// links the page lists for that upload as [{name, href, text}].
+async function uploadViaPage(page, files) {
+  const resp = await page.goto(`${base}/`);
+  eq(resp.status(), 200, "GET / status");
+  const before = await page.locator("#results li").count();
+  await page.setInputFiles("#file", files);
+  const li = page.locator("#results li").nth(before);
+  await li.locator("a").nth(files.length - 1).waitFor();
+  const cls = await li.getAttribute("class");
+  check(cls !== "error", `upload failed: ${await li.textContent()}`);
+  return li.locator("a").evaluateAll((as) =>
+    as.map((a) => ({ href: a.getAttribute("href"), text: a.textContent })),
+  );
+}
+
+const ID_URL = () => new RegExp(`^${base.replace(/[.]/g, "\\.")}/([0-9A-Za-z]{12})$`);
+
+async function checkFilePage(page, want) {
+  eq((await page.locator("#name").textContent()).trim(), want.name, "#name");
+  const size = (await page.locator("#size").textContent()).trim();
+  check(size.includes(`(${want.size} bytes)`), `#size: "${size}" lacks "(${want.size} bytes)"`);
+  eq((await page.locator("#sha256").textContent()).trim(), want.sha256, "#sha256");
+  const mime = (await page.locator("#mime").textContent()).trim();
+  check(mime.length > 0, "#mime is empty");
+  const dl = await page.locator("a#download").getAttribute("href");
+  check(/[?&]download=1$/.test(dl), `a#download href "${dl}" lacks ?download=1`);
+  const direct = (await page.locator("#direct").textContent()).trim();
+  check(direct.startsWith(`${base}/`), `#direct "${direct}" is not under ${base}`);
+}
+
+// ------------------------------------------------------------------- tests
+const tests = [];
+const test = (name, fn) => tests.push({ name, fn });
+const state = {}; // shared between tests: the first upload
+
+test("upload page loads and a file upload gives a link to its page", async () => {
+  const page = await newPage();
+  const resp = await page.goto(`${base}/`);
+  eq(resp.status(), 200, "GET / status");
+  check((await page.title()).includes("partage"), `title "${await page.title()}"`);
+  for (const sel of ["form#upload", "input#file[type=file][multiple]", "#drop", "#results"])
+    check((await page.locator(sel).count()) === 1, `upload page lacks ${sel}`);
+  const css = await page.evaluate(() => getComputedStyle(document.body).fontFamily);
+  check(css, "no stylesheet applied");
+
+  const body = Buffer.alloc(100_000);
+  for (let i = 0; i < body.length; i++) body[i] = (i * 7 + (i >> 8)) & 0xff;
+  const name = "report-2024.bin";
+  const links = await uploadViaPage(page, [{ name, mimeType: "application/octet-stream", buffer: body }]);
+  eq(links.length, 1, "links listed");
+  const m = ID_URL().exec(links[0].href);
+  check(m, `link href "${links[0].href}" is not ${base}/ID`);
+  check(links[0].text.includes(name), `link text "${links[0].text}" lacks the name`);
+  state.first = { id: m[1], name, size: body.length, sha256: sha256(body), body };
+  check(page.errors.length === 0, page.errors.join("; "));
+
+  await Promise.all([page.waitForURL(links[0].href), page.locator("#results a").first().click()]);
+  await checkFilePage(page, state.first);
+  eq((await page.locator("#downloads").textContent()).trim(), "0", "#downloads before any download");
+  check((await page.title()).includes(name), `file page title "${await page.title()}"`);
+  await page.close();
+});
+
+test("the Download link downloads the exact bytes", async () => {
+  check(state.first, "needs the first test's upload");
+  const page = await newPage();
+  const resp = await page.goto(`${base}/${state.first.id}`);
+  eq(resp.status(), 200, "file page status");
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("a#download")]);
+  const saved = path.join(tmpRoot, "dl-1");
+  await download.saveAs(saved);
+  eq(await download.failure(), null, "download failure");
+  const got = fs.readFileSync(saved);
+  eq(got.length, state.first.size, "downloaded size");
+  eq(sha256(got), state.first.sha256, "downloaded sha256");
+  eq(download.suggestedFilename(), state.first.name, "suggested file name");
+  // The download counter counts it (on completion; allow a moment).
+  let n = "";
+  for (let i = 0; i < 30; i++) {
+    await page.goto(`${base}/${state.first.id}`);
+    n = (await page.locator("#downloads").textContent()).trim();
+    if (n === "1") break;
+    await sleep(100);
+  }
+  eq(n, "1", "#downloads after one download");
+  await page.close();
+});
+
+test("a multi-file upload lists every file", async () => {
+  const page = await newPage();
+  const files = [
+    { name: "a.txt", mimeType: "text/plain", buffer: Buffer.from("alpha\n") },
+    { name: "b.json", mimeType: "application/json", buffer: Buffer.from('{"b":2}\n') },
+    { name: "c.bin", mimeType: "application/octet-stream", buffer: Buffer.alloc(4096, 0xc3) },
+  ];
+  const links = await uploadViaPage(page, files);
+  eq(links.length, files.length, "links listed");
+  const ids = new Set();
+  for (const f of files) {
+    const l = links.find((x) => x.text.startsWith(`${f.name} — `));
+    check(l, `no link for ${f.name} in ${JSON.stringify(links.map((x) => x.text))}`);
+    const m = ID_URL().exec(l.href);
+    check(m, `link href "${l.href}" is not ${base}/ID`);
+    ids.add(m[1]);
+    const o = await fileObject(m[1]);
+    eq(o.name, f.name, `name of ${m[1]}`);
+    eq(o.size, f.buffer.length, `size of ${f.name}`);
+    eq(o.sha256, sha256(f.buffer), `sha256 of ${f.name}`);
+  }
+  eq(ids.size, files.length, "distinct ids");
+  // The last one's page shows it.
+  const last = links.find((x) => x.text.startsWith("c.bin"));
+  await page.goto(last.href);
+  await checkFilePage(page, { name: "c.bin", size: 4096, sha256: sha256(files[2].buffer) });
+  check(page.errors.length === 0, page.errors.join("; "));
+  await page.close();
+});
+
+test("unknown id shows the 404 page, a deleted file the 410 page", async () => {
+  const page = await newPage();
+  let resp = await page.goto(`${base}/AAAAAAAAAAAA`);
+  eq(resp.status(), 404, "unknown id status");
+  check(/^text\/html/.test(resp.headers()["content-type"] || ""), "404 page is not text/html");
+  let text = await page.locator("body").innerText();
+  check(/not found/i.test(text), `404 page text "${text}" lacks "not found"`);
+  check(text.includes("AAAAAAAAAAAA"), `404 page text "${text}" does not name the id`);
+  check((await page.locator('a[href="/"]').count()) >= 1, "404 page has no link home");
+  // A link that lost a character on the way is a 404 page too.
+  resp = await page.goto(`${base}/AAAAAAAAAAA`);
+  eq(resp.status(), 404, "truncated id status");
+  text = await page.locator("body").innerText();
+  check(/not found/i.test(text), `truncated id page text "${text}" lacks "not found"`);
+
+  const f = await putFile("to-delete.txt", "short-lived\n");
+  resp = await page.goto(`${base}/${f.id}`);
+  eq(resp.status(), 200, "file page before delete");
+  const r = await fetch(`${base}/${f.id}`, {
+    method: "DELETE",
+    headers: { "X-Delete-Token": f.delete_token },
+  });
+  eq(r.status, 204, "DELETE status");
+  resp = await page.goto(`${base}/${f.id}`);
+  eq(resp.status(), 410, "deleted file page status");
+  check(/^text\/html/.test(resp.headers()["content-type"] || ""), "410 page is not text/html");
+  text = await page.locator("body").innerText();
+  check(/gone|deleted|removed/i.test(text), `410 page text "${text}" says nothing of deletion`);
+  // The direct link too.
+  resp = await page.goto(f.download_url);
+  eq(resp.status(), 410, "deleted file's direct link status");
+  await page.close();
+});
+
+test("HTML special characters and UTF-8 in names are escaped and kept", async () => {
+  const page = await newPage();
+  const name = '<b>&"x" résumé.txt';
+  const body = Buffer.from("special name ✓\n");
+  // Through the browser's form (multipart).  Browsers encode '"' in a
+  // multipart filename as %22 (HTML spec, "multipart/form-data encoding").
+  const links = await uploadViaPage(page, [{ name, mimeType: "text/plain", buffer: body }]);
+  eq(links.length, 1, "links listed");
+  check((await page.locator("#results b").count()) === 0, "the name injected a <b> into #results");
+  const m = ID_URL().exec(links[0].href);
+  check(m, `link href "${links[0].href}" is not ${base}/ID`);
+  const mpName = (await fileObject(m[1])).name;
+  if (mpName !== name) {
+    eq(mpName, name.replaceAll('"', "%22"), "multipart upload's stored name");
+    console.log(`browser: note: the form upload stored the name as ${JSON.stringify(mpName)} ` +
+      "(the browser's %22 for '\"' is not decoded by the server)");
+  }
+  await page.goto(links[0].href);
+  eq((await page.locator("#name").textContent()).trim(), mpName, "#name (form upload)");
+  check((await page.locator("main b, h1 b").count()) === 0, "the name injected a <b> into the page");
+
+  // Through PUT /{name}, where the name is unambiguous; and a name that
+  // would run script if it were not escaped.
+  for (const n of [name, '<img src=x onerror="window.pwned=1">é.txt']) {
+    const f = await putFile(n, body);
+    eq(f.name, n, "PUT stored name");
+    const resp = await page.goto(`${base}/${f.id}`);
+    eq(resp.status(), 200, "file page status");
+    await checkFilePage(page, { name: n, size: body.length, sha256: sha256(body) });
+    eq(await page.title(), `${n} — partage`, "title");
+    check((await page.locator("main b, main img, head b, head img").count()) === 0,
+      "the name injected an element into the page");
+    eq(await page.evaluate(() => window.pwned), undefined, "window.pwned (script ran)");
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("a#download")]);
+    const saved = path.join(tmpRoot, "dl-special");
+    await download.saveAs(saved);
+    eq(sha256(fs.readFileSync(saved)), sha256(body), "downloaded sha256");
+    const sug = download.suggestedFilename();
+    check(sameDownloadName(sug, n), `suggested file name ${JSON.stringify(sug)} for ${JSON.stringify(n)}`);
+    check(sug.endsWith("é.txt"), `suggested file name ${JSON.stringify(sug)} lost the UTF-8`);
+    if (sug !== n) console.log(`browser: note: chromium saves ${JSON.stringify(n)} as ${JSON.stringify(sug)}`);
+  }
+  check(page.errors.length === 0, page.errors.join("; "));
+  await page.close();
+});
+
+test("screenshots of the upload page and the file page", async () => {
+  check(state.first, "needs the first test's upload");
+  fs.mkdirSync(shotsDir, { recursive: true });
+  const page = await newPage();
+  const notes = Buffer.from("Day 1: arrived in Lyon, rain.\nDay 2: Fourvière, then the traboules.\n".repeat(20_000));
+  await uploadViaPage(page, [{ name: "holiday notes – été 2024.txt", mimeType: "text/plain", buffer: notes }]);
+  const shots = {
+    upload: path.join(shotsDir, "upload-page.png"),
+    file: path.join(shotsDir, "file-page.png"),
+    notfound: path.join(shotsDir, "404-page.png"),
+  };
+  await page.screenshot({ path: shots.upload, fullPage: true });
+  await page.locator("#results a").last().click();
+  await page.locator("#name").waitFor();
+  await page.screenshot({ path: shots.file, fullPage: true });
+  await page.goto(`${base}/AAAAAAAAAAAA`);
+  await page.screenshot({ path: shots.notfound, fullPage: true });
+  for (const p of Object.values(shots)) {
+    const png = fs.readFileSync(p);
+    check(png.subarray(1, 4).toString() === "PNG", `${p} is not a PNG`);
+    const w = png.readUInt32BE(16), h = png.readUInt32BE(20);
+    check(w >= 800 && h >= 300, `${p} is ${w}x${h}`);
+    check(png.length > 5_000, `${p} is only ${png.length} bytes (blank page?)`);
+  }
+  // The file page has laid out: the name, the table and the button are visible
+  // and do not overflow the viewport's width.
+  await page.goto(`${base}/${state.first.id}`);
+  for (const sel of ["#name", "#size", "#sha256", "a#download"]) {
+    const box = await page.locator(sel).boundingBox();
+    check(box && box.width > 0 && box.height > 0, `${sel} is not visible`);
+    check(box.x >= 0 && box.x + box.width <= 1000, `${sel} overflows: ${JSON.stringify(box)}`);
+  }
+  console.log(`browser: screenshots in ${shotsDir}`);
+  await page.close();
+});
+
+// -------------------------------------------------------------------- main
+async function main() {
+  let passed = 0;
+  let failed = 0;
+  const guard = setTimeout(async () => {
+    console.log(`browser: FAIL run timed out after ${RUN_TIMEOUT_MS / 1000}s`);
+    console.log(`browser: ${passed} passed, ${failed + 1} failed`);
+    await stopAll();
+    process.exit(1);
+  }, RUN_TIMEOUT_MS);
+
+  try {
+    check(fs.existsSync(partaged), `${partaged} not found (run make)`);
+    await startServer();
+    await launch();
+  } catch (e) {
+    console.log(`browser: FAIL setup: ${e.message.split("\n")[0]}`);
+    failed++;
+  }
+  if (failed === 0) {
+    for (const t of tests) {
+      if (filter && !t.name.includes(filter)) continue;
+      const t0 = Date.now();
+      try {
+        await withTimeout(t.fn(), TEST_TIMEOUT_MS, "test");
+        passed++;
+        console.log(`browser: ok   ${t.name} ${((Date.now() - t0) / 1000).toFixed(2)}s`);
+      } catch (e) {
+        failed++;
+        const why = e instanceof Fail ? e.message : (e.stack || String(e)).split("\n").slice(0, 2).join(" ");
+        console.log(`browser: FAIL ${t.name}: ${why.replace(/\s+/g, " ")}`);
+      }
+      if (server.exitCode !== null || server.signalCode !== null) {
+        failed++;
+        console.log(`browser: FAIL partaged died (${server.exitCode ?? server.signalCode}): ${tail(serverLog)}`);
+        break;
+      }
+    }
+  }
+  if (failed) console.log(`browser: server log: ${tail(serverLog, 10)}`);
+  clearTimeout(guard);
+  await stopAll();
+  if (shutdownError) {
+    failed++;
+    console.log(`browser: FAIL partaged shutdown: ${shutdownError}`);
+  }
+  console.log(`browser: ${passed} passed, ${failed} failed`);
+  process.exitCode = failed ? 1 : 0;
+}
+
+main().catch(async (e) => {
+  console.log(`browser: FAIL runner: ${e.stack || e}`);
+  await stopAll();
+  console.log("browser: 0 passed, 1 failed");
+  process.exit(1);
+});

@@ -1,0 +1,127 @@
+"""partaged admin: fsck (clean, missing blob, stray blob, --repair), gc,
+takedown by content (K7), exit codes."""
+
+import os
+import time
+
+from harness import expect, rand_bytes, sha256, wait_until, Server
+
+TIMEOUT = 120
+
+
+def out(p):
+    return (p.stdout + p.stderr)
+
+
+def test_fsck_clean():
+    with Server("", name="fsck-clean") as s:
+        for i in range(3):
+            s.upload("f%d.bin" % i, rand_bytes(1000 + i))
+        p = s.admin("fsck")
+        assert p.returncode == 0, "fsck on a clean store: exit %d: %s" % (p.returncode, out(p))
+        # also while the server is stopped
+        s.stop()
+        p = s.admin("fsck")
+        assert p.returncode == 0, "fsck on a clean store (server stopped): exit %d: %s" % (p.returncode, out(p))
+
+
+def test_fsck_missing_blob():
+    with Server("", name="fsck-missing") as s:
+        data = rand_bytes(5000)
+        o = s.upload("gone.bin", data)
+        keep_data = rand_bytes(5000)
+        keep = s.upload("keep.bin", keep_data)
+        os.unlink(s.blob_path(sha256(data)))
+        p = s.admin("fsck")
+        assert p.returncode == 1, "fsck with a missing blob: exit %d (want 1): %s" % (p.returncode, out(p))
+        rep = out(p)
+        assert sha256(data) in rep or o["id"] in rep, "fsck does not name the missing blob or link: %r" % rep
+        assert keep["id"] not in rep and sha256(keep_data) not in rep, "fsck reports a healthy file: %r" % rep
+        # the server never serves a link whose blob is missing as a 200
+        g = s.get(s.dl_path(o))
+        assert g.status >= 400, "link with a missing blob served as %r" % g
+        p = s.admin("fsck", "--repair")
+        assert p.returncode == 0, "fsck --repair: exit %d: %s" % (p.returncode, out(p))
+        p = s.admin("fsck")
+        assert p.returncode == 0, "fsck after --repair: exit %d: %s" % (p.returncode, out(p))
+        g = s.get(s.dl_path(o))
+        assert g.status in (404, 410), "link with a missing blob after repair: %r" % g
+        assert expect(s.get(s.dl_path(keep)), 200).body == keep_data
+
+
+def test_fsck_stray_blob():
+    with Server("", name="fsck-stray") as s:
+        s.upload("real.bin", rand_bytes(100))
+        stray = rand_bytes(4321)
+        h = sha256(stray)
+        path = s.blob_path(h)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(stray)
+        p = s.admin("fsck")
+        assert p.returncode == 1, "fsck with a stray blob: exit %d (want 1): %s" % (p.returncode, out(p))
+        assert h in out(p), "fsck does not name the stray blob %s: %r" % (h, out(p))
+        # a young stray blob may be an upload between rename and row insert, so
+        # repair may keep it for a grace period: make it two hours old
+        old = time.time() - 7200
+        os.utime(path, (old, old))
+        p = s.admin("fsck", "--repair")
+        assert p.returncode == 0, "fsck --repair: exit %d: %s" % (p.returncode, out(p))
+        assert not os.path.exists(path), "fsck --repair left the stray blob"
+        p = s.admin("fsck")
+        assert p.returncode == 0, "fsck after --repair: exit %d: %s" % (p.returncode, out(p))
+
+
+def test_gc_removes_unreferenced_blob():
+    with Server("", name="gc") as s:
+        solo = rand_bytes(3000)
+        shared = rand_bytes(3000)
+        a = s.upload("solo.bin", solo)
+        b1 = s.upload("s1.bin", shared)
+        b2 = s.upload("s2.bin", shared)
+        expect(s.delete("/" + a["id"], {"X-Delete-Token": a["delete_token"]}), 204)
+        expect(s.delete("/" + b1["id"], {"X-Delete-Token": b1["delete_token"]}), 204)
+        p = s.admin("gc")
+        assert p.returncode == 0, "gc: exit %d: %s" % (p.returncode, out(p))
+        assert wait_until(lambda: not os.path.exists(s.blob_path(sha256(solo))), 3), \
+            "gc kept the blob of a deleted file"
+        assert os.path.exists(s.blob_path(sha256(shared))), "gc removed a blob another link uses"
+        assert expect(s.get(s.dl_path(b2)), 200).body == shared
+        p = s.admin("fsck")
+        assert p.returncode == 0, "fsck after gc: exit %d: %s" % (p.returncode, out(p))
+
+
+def test_gc_now_expires():
+    with Server("", name="gc-now") as s:
+        data = rand_bytes(2000)
+        o = s.upload("short.bin", data, {"Max-Days": "1"})
+        p = s.admin("gc", "--now", str(int(time.time()) + 3 * 86400))
+        assert p.returncode == 0, "gc --now: exit %d: %s" % (p.returncode, out(p))
+        expect(s.get(s.dl_path(o)), 410, what="file past Max-Days after gc --now")
+        assert not os.path.exists(s.blob_path(sha256(data))), "gc --now kept the expired file's blob"
+
+
+def test_takedown_content():
+    # K7: a takedown by content disables every link to that content, and a
+    # re-upload of the same bytes is refused with 451
+    with Server("", name="takedown") as s:
+        data = rand_bytes(2500)
+        a = s.upload("a.bin", data)
+        b = s.upload("b.bin", data)
+        other = s.upload("other.bin", rand_bytes(2500))
+        p = s.admin("takedown", a["id"], "--content", "--reason", "e2e test")
+        assert p.returncode == 0, "takedown --content: exit %d: %s" % (p.returncode, out(p))
+        for o in (a, b):
+            r = s.get(s.dl_path(o))
+            assert r.status in (410, 451), "link %s after a content takedown: %r" % (o["id"], r)
+        expect(s.get(s.dl_path(other)), 200, what="unrelated file after a takedown")
+        r = s.put("again.bin", data)
+        expect(r, 451, what="re-upload of taken-down content")
+
+
+def test_admin_unknown_command():
+    with Server("", name="admin-bad", start=False) as s:
+        p = s.admin("no-such-command")
+        assert p.returncode == 1, "unknown admin command: exit %d" % p.returncode
+        err = p.stderr.strip()
+        assert err and len(err.splitlines()) == 1, "want one line on stderr, got %r" % p.stderr

@@ -119,7 +119,8 @@ static char *public_url(const struct pt_conf *c)
 
 /* ---- serve ---- */
 
-static volatile int stopping;
+/* NULL when access_log = off; stderr when empty; else the file */
+static FILE *access_fp;
 
 static void on_done(struct pt_req *r, bool ok, void *ctx)
 {
@@ -127,13 +128,19 @@ static void on_done(struct pt_req *r, bool ok, void *ctx)
 	uint64_t ms = (pt_mono_ns() - r->start_ns) / 1000000;
 	metrics_request(app->metrics, r->route_index, r->status, r->bytes_in,
 			ok ? r->bytes_out : 0);
-	if (strcmp(app->conf->access_log, "off") == 0)
+	if (!access_fp)
 		return;
-	pt_log("%s \"%s %s\" %d %llu %llu %llums%s", r->client_ip,
-	       r->method_name, r->raw_path ? r->raw_path : "-", r->status,
-	       (unsigned long long)r->bytes_in,
-	       (unsigned long long)r->bytes_out, (unsigned long long)ms,
-	       ok ? "" : " aborted");
+	char when[32];
+	struct tm tm;
+	time_t now = time(NULL);
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* one fprintf per line: stdio's lock keeps threads' lines whole */
+	fprintf(access_fp, "%s %s \"%s %s\" %d %llu %llu %llums%s\n", when,
+		r->client_ip, r->method_name, r->raw_path ? r->raw_path : "-",
+		r->status, (unsigned long long)r->bytes_in,
+		(unsigned long long)r->bytes_out, (unsigned long long)ms,
+		ok ? "" : " aborted");
 }
 
 static void on_connection(int delta, void *ctx)
@@ -190,6 +197,20 @@ static int cmd_serve(struct pt_conf *c)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
+	if (strcmp(c->access_log, "off") == 0) {
+		access_fp = NULL;
+	} else if (*c->access_log) {
+		access_fp = fopen(c->access_log, "ae");
+		if (!access_fp) {
+			fprintf(stderr, "partaged: cannot open '%s': %s\n",
+				c->access_log, strerror(errno));
+			free(url);
+			return 1;
+		}
+		setvbuf(access_fp, NULL, _IOLBF, 0);
+	} else {
+		access_fp = stderr;
+	}
 	if ((err = app_open(&app, c))) {
 		free(url);
 		return 1;
@@ -237,6 +258,8 @@ static int cmd_serve(struct pt_conf *c)
 	pthread_join(mt, NULL);
 	app_close(&app);
 	free(url);
+	if (access_fp && access_fp != stderr)
+		fclose(access_fp);
 	pt_log("stopped");
 	return 0;
 }

@@ -153,7 +153,9 @@ int reply_error(struct pt_req *r, int err, const char *reason,
 		pt_buf_addf(&b,
 			    "<!doctype html><html><head><meta charset=utf-8>"
 			    "<title>%d</title><link rel=stylesheet "
-			    "href=\"/static/style.css\"></head><body><main>"
+			    "href=\"/static/style.css\"></head><body>"
+			    "<header><a class=brand href=\"/\">partage</a>"
+			    "</header><main>"
 			    "<h1>%d</h1><p class=error>",
 			    status, status);
 		html_escape(&b, msg);

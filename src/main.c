@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,12 @@ static const char usage[] =
 	"       partaged admin [--config FILE] [--data DIR] CMD ...\n"
 	"       partaged --dump-config | --help-config | --version\n"
 	"admin commands:\n"
-	"  fsck [--repair] [--grace SECONDS]   reconcile blobs and rows\n";
+	"  fsck [--repair] [--grace SECONDS]   reconcile blobs and rows\n"
+	"  user add NAME (password on stdin)   user list\n"
+	"  user set-tier NAME free|premium [--days N]\n"
+	"  user set-role NAME user|rights_holder|admin\n"
+	"  user disable NAME | enable NAME\n"
+	"  voucher create --days N [--count K]  (prints one code per line)\n";
 
 /* ---- configuration from file < env < flags ---- */
 
@@ -235,6 +241,7 @@ static int cmd_serve(struct pt_conf *c)
 		.ctx = &app,
 		.on_done = on_done,
 		.on_connection = on_connection,
+		.authenticate = api_authenticate,
 	};
 	if ((err = server_start(&sc, &srv))) {
 		app_close(&app);
@@ -250,7 +257,11 @@ static int cmd_serve(struct pt_conf *c)
 		sigwait(&set, &sig);
 	while (sig == SIGHUP); /* reload comes later; never die on HUP */
 	pt_log("signal %d: finishing requests in flight", sig);
-	server_stop(srv, 30);
+	server_drain(srv, 30);
+	/* throttled downloads sleep suspended: wake them all before MHD
+	 * closes (it must not stop with suspended connections) */
+	throttle_stop(app.throttle);
+	server_stop(srv);
 	pthread_mutex_lock(&m.lock);
 	m.stop = true;
 	pthread_cond_signal(&m.cond);
@@ -379,6 +390,202 @@ static int cmd_fsck(struct pt_conf *c, int argc, char **argv)
 	return 0;
 }
 
+/* ---- admin user / voucher ---- */
+
+static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int die(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("partaged: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+/* The password for `user add`: the first line of stdin. */
+static char *read_password(void)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n = getline(&line, &cap, stdin);
+	if (n <= 0) {
+		free(line);
+		return NULL;
+	}
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	return line;
+}
+
+static int print_user(const struct user *u, void *arg)
+{
+	int64_t now = pt_now();
+	enum pt_tier_id t = policy_user_tier(u->tier, u->premium_until, now);
+	char until[32] = "-";
+	if (u->premium_until > now)
+		pt_http_date(u->premium_until, until);
+	printf("%s\t%s\t%s\t%s\tpremium until: %s\n", u->name,
+	       conf_tier_name(t), u->role, u->disabled ? "disabled" : "active",
+	       until);
+	return 0;
+}
+
+static int cmd_user(struct app *app, int argc, char **argv)
+{
+	struct pt_pool *pool = pt_pool_new();
+	struct db *db = app_db(app);
+	struct user u;
+	const char *why;
+	int err, rc = 1;
+
+	if (argc < 2) {
+		rc = die("usage: user add|set-tier|set-role|list|disable ...");
+		goto done;
+	}
+	const char *sub = argv[1];
+	if (strcmp(sub, "list") == 0) {
+		rc = repo_users_each(db, pool, print_user, NULL) ? 1 : 0;
+		goto done;
+	}
+	if (argc < 3) {
+		rc = die("usage: user %s NAME ...", sub);
+		goto done;
+	}
+	const char *name = argv[2];
+	if (strcmp(sub, "add") == 0) {
+		char *pw = read_password();
+		if (!pw) {
+			rc = die("user add: give the password on stdin");
+			goto done;
+		}
+		if (account_check_name(name, &why) ||
+		    account_check_password(pw, &why)) {
+			free(pw);
+			rc = die("user add: %s", why);
+			goto done;
+		}
+		memset(&u, 0, sizeof(u));
+		randombytes_buf(&u.id, sizeof(u.id));
+		u.id &= INT64_MAX;
+		u.name = (char *)name;
+		u.pwhash = account_hash_password(pool, pw);
+		free(pw);
+		u.tier = "free";
+		u.role = "user";
+		u.created = pt_now();
+		err = u.pwhash ? repo_user_create(db, &u) : PT_EINTERNAL;
+		if (err == PT_ECONFLICT)
+			rc = die("user add: the name '%s' is taken", name);
+		else if (err)
+			rc = die("user add: %s", pt_strerror(err));
+		else
+			rc = 0;
+		goto done;
+	}
+	if ((err = repo_user_by_name(db, pool, name, &u))) {
+		rc = die("no user '%s'", name);
+		goto done;
+	}
+	if (strcmp(sub, "set-tier") == 0 && argc >= 4) {
+		enum pt_tier_id t = conf_tier_lookup(argv[3]);
+		if (t != PT_TIER_FREE && t != PT_TIER_PREMIUM) {
+			rc = die("set-tier: a user's tier is free or premium");
+			goto done;
+		}
+		if (argc >= 6 && strcmp(argv[4], "--days") == 0) {
+			uint64_t days;
+			if (t != PT_TIER_PREMIUM ||
+			    pt_parse_u64(argv[5], strlen(argv[5]), &days) ||
+			    days == 0 || days > 36500) {
+				rc = die("set-tier: --days N (1..36500) goes "
+					 "with premium");
+				goto done;
+			}
+			/* premium for N days from now (or from the current
+			 * end); the base tier stays what it was */
+			int64_t from = u.premium_until > pt_now()
+					       ? u.premium_until
+					       : pt_now();
+			u.premium_until = from + (int64_t)days * 86400;
+		} else if (argc != 4) {
+			rc = die("usage: user set-tier NAME TIER [--days N]");
+			goto done;
+		} else {
+			u.tier = (char *)conf_tier_name(t);
+			if (t == PT_TIER_FREE)
+				u.premium_until = 0;
+		}
+	} else if (strcmp(sub, "set-role") == 0 && argc == 4) {
+		if (strcmp(argv[3], "user") && strcmp(argv[3], "rights_holder") &&
+		    strcmp(argv[3], "admin")) {
+			rc = die("set-role: user, rights_holder or admin");
+			goto done;
+		}
+		u.role = argv[3];
+	} else if (strcmp(sub, "disable") == 0 && argc == 3) {
+		u.disabled = true;
+		repo_user_tokens_revoke(db, u.id);
+	} else if (strcmp(sub, "enable") == 0 && argc == 3) {
+		u.disabled = false;
+	} else {
+		rc = die("unknown or incomplete: user %s", sub);
+		goto done;
+	}
+	if ((err = repo_user_update(db, &u)))
+		rc = die("user %s: %s", sub, pt_strerror(err));
+	else
+		rc = 0;
+done:
+	pt_pool_free(pool);
+	return rc;
+}
+
+static int cmd_voucher(struct app *app, int argc, char **argv)
+{
+	uint64_t days = 0, count = 1;
+	struct db *db = app_db(app);
+
+	if (argc < 2 || strcmp(argv[1], "create") != 0)
+		return die("usage: voucher create --days N [--count K]");
+	for (int i = 2; i < argc; i++) {
+		uint64_t *dst = !strcmp(argv[i], "--days")    ? &days
+				: !strcmp(argv[i], "--count") ? &count
+							      : NULL;
+		if (!dst || i + 1 >= argc ||
+		    pt_parse_u64(argv[i + 1], strlen(argv[i + 1]), dst))
+			return die("usage: voucher create --days N [--count K]");
+		i++;
+	}
+	if (days == 0 || days > 36500 || count == 0 || count > 100000)
+		return die("voucher create: --days 1..36500, --count 1..100000");
+	for (uint64_t i = 0; i < count; i++) {
+		char code[TOKEN_LEN + 1], hash[TOKEN_HASH_LEN + 1];
+		account_voucher_new(code, hash);
+		int err = repo_voucher_create(db, hash, (int64_t)days, pt_now());
+		if (err)
+			return die("voucher create: %s", pt_strerror(err));
+		printf("%s\n", code);
+	}
+	return 0;
+}
+
+static int with_app(struct pt_conf *c, int argc, char **argv,
+		    int (*fn)(struct app *app, int argc, char **argv))
+{
+	struct app app;
+	if (app_open(&app, c))
+		return 1;
+	if (!app_db(&app)) {
+		app_close(&app);
+		return 1;
+	}
+	int rc = fn(&app, argc, argv);
+	app_close(&app);
+	return rc;
+}
+
 static int cmd_admin(struct pt_conf *c, int argc, char **argv)
 {
 	if (argc < 2) {
@@ -387,6 +594,10 @@ static int cmd_admin(struct pt_conf *c, int argc, char **argv)
 	}
 	if (strcmp(argv[1], "fsck") == 0)
 		return cmd_fsck(c, argc - 1, argv + 1);
+	if (strcmp(argv[1], "user") == 0)
+		return with_app(c, argc - 1, argv + 1, cmd_user);
+	if (strcmp(argv[1], "voucher") == 0)
+		return with_app(c, argc - 1, argv + 1, cmd_voucher);
 	fprintf(stderr, "partaged: unknown admin command '%s'\n", argv[1]);
 	return 1;
 }

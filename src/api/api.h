@@ -6,6 +6,7 @@
 #ifndef PT_API_H
 #define PT_API_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "../conf.h"
@@ -13,6 +14,12 @@
 #include "../store/blob.h"
 #include "../store/db.h"
 #include "../store/repo.h"
+
+#include "../core/policy.h"
+#include "../core/ratelimit.h"
+#include "../core/slots.h"
+#include "../core/ticket.h"
+#include "../http/throttle.h"
 
 struct metrics;
 struct counts;
@@ -24,7 +31,19 @@ struct app {
 	const char *public_url;     /* no trailing slash */
 	struct metrics *metrics;
 	struct counts *counts;      /* batched download counters */
+	unsigned char secret[TICKET_KEY_LEN]; /* tickets; from secret_file */
+	struct slots *slots;        /* downloads in progress per address */
+	struct throttle *throttle;  /* resumes speed-capped downloads */
+	struct ratelimit *login_ip, *login_name;
 };
+
+/* The principal of a request (anonymous when nobody logged in). */
+const struct principal *api_who(struct pt_req *r);
+/* The auth phase (server_config.authenticate). */
+int api_authenticate(struct pt_req *r, int *rc);
+/* Read a JSON object body (at most 64 KiB), then call done with it (NULL
+ * when the body was not a JSON object: done replies 400). */
+int api_json_body(struct pt_req *r, int (*done)(struct pt_req *r, json_t *o));
 
 /* Terminated by an entry with handler == NULL. */
 extern const struct route api_routes[];
@@ -59,12 +78,34 @@ int api_tus_patch(struct pt_req *r);
 int api_tus_delete(struct pt_req *r);
 /* Remove abandoned resumable uploads past expiry; returns how many. */
 int tus_expire(struct app *app, int64_t now);
+int api_users_create(struct pt_req *r);
+int api_sessions_create(struct pt_req *r);
+int api_sessions_delete(struct pt_req *r);
+int api_tokens_create(struct pt_req *r);
+int api_tokens_delete(struct pt_req *r);
+int api_me(struct pt_req *r);
+int api_me_update(struct pt_req *r);
+int api_me_password(struct pt_req *r);
+int api_me_redeem(struct pt_req *r);
+int api_ticket(struct pt_req *r);
+
+/* accounts.c, shared with `partaged admin` */
+/* Argon2id (libsodium crypto_pwhash_str); pool memory; NULL on failure. */
+char *account_hash_password(struct pt_pool *pool, const char *password);
+/* 0, or PT_EBADREQ with a reason for names/passwords that break the rules */
+int account_check_name(const char *name, const char **why);
+int account_check_password(const char *password, const char **why);
+/* A new voucher code (printed once) and its stored hash. */
+void account_voucher_new(char code[TOKEN_LEN + 1],
+			 char hash[TOKEN_HASH_LEN + 1]);
 int api_metrics(struct pt_req *r);
 
 /* Shared by handlers */
 /* The file object of a link (absolute URLs). */
-struct json_t;
-struct json_t *api_file_json(struct app *app, const struct link *l);
+json_t *api_file_json(struct app *app, const struct link *l);
+/* The largest upload the request's principal may make now (UINT64_MAX:
+ * no limit); *by_quota when the storage quota set it (refuse with 507). */
+uint64_t api_upload_limit(struct pt_req *r, bool *by_quota);
 /* MIME type of content from its first bytes (libmagic), pool memory. */
 char *api_sniff_mime(struct pt_pool *pool, const void *p, size_t n);
 /* "<public_url>/<id>/<escaped name>" into pool memory. */

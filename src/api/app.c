@@ -5,8 +5,12 @@
 #define _GNU_SOURCE
 #include "api.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../http/reply.h"
 #include "../util/banned.h"
@@ -20,26 +24,89 @@ static int put_root(struct pt_req *r)
 
 /* First match wins: literals before captures. */
 const struct route api_routes[] = {
-	{ HTTP_GET, "/", api_index, "index" },
-	{ HTTP_PUT, "/", put_root, "upload" },
-	{ HTTP_GET, "/healthz", api_healthz, "healthz" },
-	{ HTTP_GET, "/metrics", api_metrics, "metrics" },
-	{ HTTP_GET, "/static/{*}", api_static, "static" },
-	{ HTTP_POST, "/api/v1/files", api_upload_multipart, "files_create" },
-	{ HTTP_GET, "/api/v1/files/{id}", api_file_get, "file" },
-	{ HTTP_OPTIONS, "/api/v1/uploads", api_tus_options, "tus_options" },
-	{ HTTP_POST, "/api/v1/uploads", api_tus_create, "tus_create" },
-	{ HTTP_OPTIONS, "/api/v1/uploads/{*}", api_tus_options, "tus_options" },
-	{ HTTP_HEAD, "/api/v1/uploads/{*}", api_tus_head, "tus_head" },
-	{ HTTP_GET, "/api/v1/uploads/{*}", api_tus_get, "tus_get" },
-	{ HTTP_PATCH, "/api/v1/uploads/{*}", api_tus_patch, "tus_patch" },
-	{ HTTP_DELETE, "/api/v1/uploads/{*}", api_tus_delete, "tus_delete" },
-	{ HTTP_GET, "/{id}", api_share, "share" },
-	{ HTTP_DELETE, "/{id}", api_file_delete, "delete" },
-	{ HTTP_GET, "/{id}/{*}", api_download, "download" },
-	{ HTTP_PUT, "/{*}", api_upload_put, "upload" },
-	{ 0, NULL, NULL, NULL },
+	{ HTTP_GET, "/", api_index, "index", 0 },
+	{ HTTP_PUT, "/", put_root, "upload", 0 },
+	{ HTTP_GET, "/healthz", api_healthz, "healthz", 0 },
+	{ HTTP_GET, "/metrics", api_metrics, "metrics", 0 },
+	{ HTTP_GET, "/static/{*}", api_static, "static", 0 },
+	{ HTTP_POST, "/api/v1/files", api_upload_multipart, "files_create", 0 },
+	{ HTTP_GET, "/api/v1/files/{id}", api_file_get, "file", 0 },
+	{ HTTP_POST, "/api/v1/files/{id}/ticket", api_ticket, "ticket",
+	  ROUTE_NO_CSRF },
+	{ HTTP_POST, "/api/v1/users", api_users_create, "users_create", 0 },
+	{ HTTP_POST, "/api/v1/sessions", api_sessions_create, "sessions_create",
+	  ROUTE_NO_CSRF },
+	{ HTTP_DELETE, "/api/v1/sessions", api_sessions_delete,
+	  "sessions_delete", 0 },
+	{ HTTP_POST, "/api/v1/tokens", api_tokens_create, "tokens_create", 0 },
+	{ HTTP_DELETE, "/api/v1/tokens/{*}", api_tokens_delete, "tokens_delete",
+	  ROUTE_AUTH },
+	{ HTTP_GET, "/api/v1/me", api_me, "me", ROUTE_AUTH },
+	{ HTTP_PATCH, "/api/v1/me", api_me_update, "me_update", ROUTE_AUTH },
+	{ HTTP_POST, "/api/v1/me/password", api_me_password, "me_password",
+	  ROUTE_AUTH },
+	{ HTTP_POST, "/api/v1/me/redeem", api_me_redeem, "me_redeem",
+	  ROUTE_AUTH },
+	{ HTTP_OPTIONS, "/api/v1/uploads", api_tus_options, "tus_options", 0 },
+	{ HTTP_POST, "/api/v1/uploads", api_tus_create, "tus_create", 0 },
+	{ HTTP_OPTIONS, "/api/v1/uploads/{*}", api_tus_options, "tus_options",
+	  0 },
+	{ HTTP_HEAD, "/api/v1/uploads/{*}", api_tus_head, "tus_head", 0 },
+	{ HTTP_GET, "/api/v1/uploads/{*}", api_tus_get, "tus_get", 0 },
+	{ HTTP_PATCH, "/api/v1/uploads/{*}", api_tus_patch, "tus_patch", 0 },
+	{ HTTP_DELETE, "/api/v1/uploads/{*}", api_tus_delete, "tus_delete", 0 },
+	{ HTTP_GET, "/{id}", api_share, "share", 0 },
+	{ HTTP_DELETE, "/{id}", api_file_delete, "delete", 0 },
+	{ HTTP_GET, "/{id}/{*}", api_download, "download", 0 },
+	{ HTTP_PUT, "/{*}", api_upload_put, "upload", 0 },
+	{ 0, NULL, NULL, NULL, 0 },
 };
+
+/* The key that signs tickets: secret_file, or DATA/secret made at first
+ * start (32 random bytes, mode 0600), shared by every node that should
+ * accept each other's tickets. */
+static int load_secret(struct app *app, const struct pt_conf *conf)
+{
+	char *path = *conf->secret_file ? xstrdup(conf->secret_file)
+					: xasprintf("%s/secret", conf->data);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int err = 0;
+
+	if (fd < 0 && errno == ENOENT) {
+		unsigned char key[TICKET_KEY_LEN];
+		char *tmp = xasprintf("%s.tmp", path);
+		randombytes_buf(key, sizeof(key));
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0 || write(fd, key, sizeof(key)) != sizeof(key) ||
+		    fsync(fd) < 0 || rename(tmp, path) < 0) {
+			err = -errno;
+			pt_log("cannot create the secret '%s': %s", path,
+			       strerror(errno));
+		}
+		if (fd >= 0)
+			close(fd);
+		free(tmp);
+		sodium_memzero(key, sizeof(key));
+		if (err)
+			goto done;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		err = -errno;
+		pt_log("cannot open the secret '%s': %s", path, strerror(errno));
+		goto done;
+	}
+	if (read(fd, app->secret, sizeof(app->secret)) !=
+	    (ssize_t)sizeof(app->secret)) {
+		err = PT_EBADREQ;
+		pt_log("the secret '%s' is shorter than %d bytes", path,
+		       TICKET_KEY_LEN);
+	}
+	close(fd);
+done:
+	free(path);
+	return err;
+}
 
 int app_open(struct app *app, const struct pt_conf *conf)
 {
@@ -55,19 +122,19 @@ int app_open(struct app *app, const struct pt_conf *conf)
 		       conf->storage_backend);
 		return PT_EBADREQ;
 	}
-	if (strcmp(conf->metadata_backend, "sqlite") != 0) {
-		pt_log("metadata backend '%s' is not available in this build",
-		       conf->metadata_backend);
-		return PT_EBADREQ;
-	}
 	if ((err = blob_fs_open(conf->data, &app->blobs))) {
 		pt_log("cannot open data directory '%s': %s", conf->data,
 		       pt_strerror(err));
 		return err;
 	}
-	dburl = xasprintf("sqlite:%s/partage.db", conf->data);
-	db_pool_new(dburl, &app->db);
+	if (strcmp(conf->metadata_backend, "postgres") == 0)
+		dburl = xasprintf("postgres:%s", conf->postgres_dsn);
+	else
+		dburl = xasprintf("sqlite:%s/partage.db", conf->data);
+	err = db_pool_new(dburl, &app->db);
 	free(dburl);
+	if (err)
+		goto fail;
 	db = db_pool_get(app->db);
 	if (!db) {
 		err = PT_EUNAVAIL;
@@ -78,10 +145,17 @@ int app_open(struct app *app, const struct pt_conf *conf)
 		       pt_strerror(err));
 		goto fail;
 	}
+	if ((err = load_secret(app, conf)))
+		goto fail;
 	while (api_routes[nroutes].handler)
 		nroutes++;
 	app->metrics = metrics_new(nroutes);
 	app->counts = counts_new();
+	app->slots = slots_new();
+	app->throttle = throttle_new();
+	/* 10 failed logins per address and per name in 15 minutes */
+	app->login_ip = ratelimit_new(10, 900);
+	app->login_name = ratelimit_new(10, 900);
 	return 0;
 fail:
 	app_close(app);
@@ -97,6 +171,11 @@ void app_close(struct app *app)
 	}
 	counts_free(app->counts);
 	metrics_free(app->metrics);
+	throttle_free(app->throttle);
+	slots_free(app->slots);
+	ratelimit_free(app->login_ip);
+	ratelimit_free(app->login_name);
+	sodium_memzero(app->secret, sizeof(app->secret));
 	db_pool_free(app->db);
 	blob_store_close(app->blobs);
 	memset(app, 0, sizeof(*app));

@@ -21,6 +21,7 @@
 
 #include "../http/cond.h"
 #include "../http/disposition.h"
+#include "../core/bucket.h"
 #include "../http/range.h"
 #include "../http/reply.h"
 #include "../util/buf.h"
@@ -40,12 +41,34 @@ struct stream {
 	struct piece *pieces;
 	size_t npieces;
 	uint64_t total;
+	/* speed cap: when the bucket is empty the connection is suspended
+	 * and the throttle thread resumes it when tokens are back */
+	struct bucket bucket;
+	struct MHD_Connection *conn;
+	struct throttle *throttle;
 };
 
 static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct stream *s = cls;
 	uint64_t at = 0;
+
+	if (s->throttle && pos < s->total) {
+		uint64_t now = pt_mono_ns(), left = s->total - pos;
+		uint64_t want = left < max ? left : max;
+		uint64_t n = bucket_take(&s->bucket, want, now);
+		if (n == 0) {
+			uint64_t min = left < s->bucket.burst ? left
+							      : s->bucket.burst;
+			uint64_t wait = bucket_wait_ns(&s->bucket, min, now);
+			MHD_suspend_connection(s->conn);
+			if (!throttle_resume_at(s->throttle, s->conn,
+						now + wait))
+				return MHD_CONTENT_READER_END_WITH_ERROR;
+			return 0;
+		}
+		max = (size_t)n;
+	}
 
 	/* find the piece that holds `pos` (few pieces: a linear walk) */
 	for (size_t i = 0; i < s->npieces; i++) {
@@ -76,10 +99,25 @@ static void stream_free(void *cls)
 	free(s);
 }
 
+/* Set by serve() for the response it is building: the speed cap. */
+struct cap {
+	uint64_t rate;
+	struct MHD_Connection *conn;
+	struct throttle *throttle;
+};
+
 static struct MHD_Response *stream_response(struct blob_reader *rd,
-					    struct piece *pieces, size_t n)
+					    struct piece *pieces, size_t n,
+					    const struct cap *cap)
 {
 	struct stream *s = xcalloc(1, sizeof(*s));
+	if (cap && cap->rate) {
+		/* half a second of data per wake-up: few wake-ups, smooth */
+		uint64_t burst = cap->rate / 2 > 16384 ? cap->rate / 2 : 16384;
+		bucket_init(&s->bucket, cap->rate, burst, pt_mono_ns());
+		s->conn = cap->conn;
+		s->throttle = cap->throttle;
+	}
 	s->reader = rd;
 	s->pieces = pieces;
 	s->npieces = n;
@@ -94,10 +132,11 @@ static struct MHD_Response *stream_response(struct blob_reader *rd,
 
 /* The whole blob or one range of it: sendfile when there is an fd. */
 static struct MHD_Response *range_response(struct blob_reader *rd,
-					   uint64_t off, uint64_t len)
+					   uint64_t off, uint64_t len,
+					   const struct cap *cap)
 {
 	int fd = blob_reader_fd(rd);
-	if (fd >= 0 && len > 0) {
+	if (fd >= 0 && len > 0 && !cap->rate) {
 		fd = blob_reader_take_fd(rd);
 		blob_reader_close(rd);
 		/* MHD owns fd now and uses sendfile(2) for it */
@@ -110,7 +149,7 @@ static struct MHD_Response *range_response(struct blob_reader *rd,
 	struct piece *p = xcalloc(1, sizeof(*p));
 	p->off = off;
 	p->len = len;
-	return stream_response(rd, p, 1);
+	return stream_response(rd, p, 1, cap);
 }
 
 /* multipart/byteranges (RFC 9110 §14.6):
@@ -127,7 +166,8 @@ static struct MHD_Response *multipart_response(struct pt_req *r,
 					       struct blob_reader *rd,
 					       const struct range_set *rs,
 					       const char *mime,
-					       const char **ctype)
+					       const char **ctype,
+					       const struct cap *cap)
 {
 	char boundary[33];
 	unsigned char rnd[16];
@@ -152,7 +192,7 @@ static struct MHD_Response *multipart_response(struct pt_req *r,
 	p[np++] = (struct piece){ tail, 0, strlen(tail) };
 	*ctype = pt_psprintf(r->pool, "multipart/byteranges; boundary=%s",
 			     boundary);
-	return stream_response(rd, p, np);
+	return stream_response(rd, p, np, cap);
 }
 
 static void add_common(struct MHD_Response *resp, const char *etag,
@@ -193,14 +233,86 @@ static void reader_close_cb(void *arg)
 	blob_reader_close(arg);
 }
 
-static void count_complete(struct pt_req *r, bool ok)
+/* What a download holds until its response is over. */
+struct held {
+	char id[ID_LEN + 1];
+	bool count;  /* count the download when it completes */
+	bool slot;   /* a parallel-download slot of the client address */
+};
+
+static void download_complete(struct pt_req *r, bool ok)
 {
 	struct app *app = r->ctx;
-	const char *id = r->state;
-	if (ok) {
+	struct held *h = r->state;
+	if (h->slot)
+		slots_release(app->slots, r->client_ip);
+	if (ok && h->count) {
 		metrics_add(app->metrics, M_DOWNLOADS, 1);
-		counts_bump(app->counts, id, pt_now());
+		counts_bump(app->counts, h->id, pt_now());
 	}
+}
+
+/* The tier's gate in front of the bytes: size limit, wait ticket,
+ * parallel downloads.  Returns 0, or 1 with the reply's result in *rc. */
+static int gate(struct pt_req *r, const struct link *l,
+		const struct download_rules *rules, struct held *h, int *rc)
+{
+	struct app *app = r->ctx;
+	char ra[24];
+
+	if (rules->max_bytes && l->size > rules->max_bytes) {
+		*rc = reply_error(r, PT_EFORBIDDEN, NULL,
+				  "forbidden: files over %llu bytes need a "
+				  "premium account",
+				  (unsigned long long)rules->max_bytes);
+		return 1;
+	}
+	if (r->method != HTTP_GET)
+		return 0; /* HEAD shows what a GET would get, freely */
+	if (rules->wait_seconds) {
+		int64_t retry = rules->wait_seconds;
+		const char *t = req_query(r, "ticket");
+		if (!t)
+			t = req_header(r, "X-Partage-Ticket");
+		enum ticket_status ts = ticket_verify(
+			app->secret, t, l->id, r->client_ip, pt_now(), &retry);
+		if (ts != TICKET_OK) {
+			snprintf(ra, sizeof(ra), "%lld",
+				 (long long)(ts == TICKET_EARLY
+						     ? retry
+						     : rules->wait_seconds));
+			req_reply_header(r, "Retry-After", ra);
+			*rc = reply_error(
+				r, PT_ELIMIT, NULL,
+				ts == TICKET_EARLY
+					? "too many requests: the ticket is "
+					  "valid in %s seconds"
+				: ts == TICKET_MISSING
+					? "too many requests: this download "
+					  "needs a ticket: POST "
+					  "/api/v1/files/%s/ticket, wait, then "
+					  "add ?ticket=TICKET"
+					: "too many requests: invalid or "
+					  "expired ticket for '%s': get a new "
+					  "one",
+				ts == TICKET_EARLY ? ra : l->id);
+			return 1;
+		}
+	}
+	if (rules->parallel) {
+		if (!slots_acquire(app->slots, r->client_ip, rules->parallel)) {
+			req_reply_header(r, "Retry-After", "10");
+			*rc = reply_error(r, PT_ELIMIT, NULL,
+					  "too many requests: %llu download%s "
+					  "at a time from one address on this "
+					  "tier",
+					  (unsigned long long)rules->parallel,
+					  rules->parallel == 1 ? "" : "s");
+			return 1;
+		}
+		h->slot = true;
+	}
+	return 0;
 }
 
 static int serve(struct pt_req *r, const char *id)
@@ -214,6 +326,14 @@ static int serve(struct pt_req *r, const char *id)
 	int rc, err;
 
 	if (api_link_lookup(r, id, &l, &rc))
+		return rc;
+	struct download_rules rules;
+	struct held *h = pt_palloc(r->pool, sizeof(*h));
+	policy_download(app->conf, api_who(r), &rules);
+	memcpy(h->id, l.id, sizeof(h->id));
+	r->state = h;
+	r->on_complete = download_complete;
+	if (gate(r, &l, &rules, h, &rc))
 		return rc;
 	err = blob_reader_open(app->blobs, l.sha256, &rd);
 	if (err) {
@@ -286,9 +406,10 @@ static int serve(struct pt_req *r, const char *id)
 					   "service unavailable: try again");
 		l.downloads++;
 	} else if (counts) {
-		r->state = pt_pstrdup(r->pool, l.id);
-		r->on_complete = count_complete;
+		h->count = true;
 	}
+	struct cap cap = { r->method == HTTP_GET ? rules.speed : 0, r->conn,
+			   app->throttle };
 
 	/* from here a response owns the reader: drop it from the pool */
 	struct MHD_Response *resp;
@@ -296,7 +417,7 @@ static int serve(struct pt_req *r, const char *id)
 	const char *ctype = l.mime;
 	pt_pool_cleanup_disarm(rd_cleanup);
 	if (rr == RANGE_OK && rs.n > 1) {
-		resp = multipart_response(r, rd, &rs, l.mime, &ctype);
+		resp = multipart_response(r, rd, &rs, l.mime, &ctype, &cap);
 		status = 206;
 	} else if (rr == RANGE_OK) {
 		char cr206[80];
@@ -304,11 +425,11 @@ static int serve(struct pt_req *r, const char *id)
 			 "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, rs.r[0].first,
 			 rs.r[0].last, size);
 		resp = range_response(rd, rs.r[0].first,
-				      rs.r[0].last - rs.r[0].first + 1);
+				      rs.r[0].last - rs.r[0].first + 1, &cap);
 		MHD_add_response_header(resp, "Content-Range", cr206);
 		status = 206;
 	} else {
-		resp = range_response(rd, 0, size);
+		resp = range_response(rd, 0, size, &cap);
 	}
 	MHD_add_response_header(resp, "Content-Type", ctype);
 	add_common(resp, etag, lastmod);
@@ -326,7 +447,25 @@ int api_share(struct pt_req *r)
 {
 	/* browsers get the page; curl, wget and friends (Accept: any) the
 	 * bytes, so `curl SHARE_URL` downloads like on other curl hosts */
-	if (req_accepts(r, "text/html"))
+	const struct principal *who = api_who(r);
+	if (req_accepts(r, "text/html")) {
+		/* premium "direct downloads": the page link goes straight to
+		 * the bytes */
+		if (who->tier == PT_TIER_PREMIUM && who->direct_downloads) {
+			struct app *app = r->ctx;
+			struct link l;
+			int rc;
+			if (api_link_lookup(r, r->arg[0].p, &l, &rc))
+				return rc;
+			struct MHD_Response *resp =
+				MHD_create_response_from_buffer(
+					0, NULL, MHD_RESPMEM_PERSISTENT);
+			MHD_add_response_header(
+				resp, "Location",
+				api_download_url(app, r->pool, &l));
+			return reply_queue(r, 302, resp);
+		}
 		return api_page(r);
+	}
 	return serve(r, r->arg[0].p);
 }

@@ -111,7 +111,14 @@ int api_page(struct pt_req *r)
 	else
 		snprintf(downloads, sizeof(downloads), "%lld",
 			 (long long)l.downloads);
+	struct download_rules rules;
+	char wait[24];
+	policy_download(app->conf, api_who(r), &rules);
+	snprintf(wait, sizeof(wait), "%lld", (long long)rules.wait_seconds);
 	const struct kv kv[] = {
+		{ "wait", wait },
+		{ "ticket_url", pt_psprintf(r->pool, "/api/v1/files/%s/ticket",
+					    l.id) },
 		{ "name", l.name },
 		{ "size", size },
 		{ "size_human", hsize },

@@ -113,9 +113,11 @@ static void cors(struct pt_req *r)
 		"X-Delete-Token");
 }
 
-static uint64_t max_size(struct app *app)
+/* The tier's advertised limit (Tus-Max-Size); 0 when none. */
+static uint64_t max_size(struct pt_req *r)
 {
-	return app->conf->tier[PT_TIER_ANONYMOUS].max_upload_bytes;
+	struct app *app = r->ctx;
+	return policy_tier(app->conf, api_who(r))->max_upload_bytes;
 }
 
 /* Every request but OPTIONS must speak our version: 412 otherwise. */
@@ -323,6 +325,10 @@ static int fail(struct pt_req *r, int err)
 		return reply_error(r, err, NULL,
 				   "payload too large: the upload would pass "
 				   "its Upload-Length or the size limit");
+	case PT_ENOSPACE:
+		return reply_error(r, err, NULL,
+				   "insufficient storage: the upload exceeds "
+				   "your storage quota");
 	case PT_ECHECKSUM:
 		return reply_error(r, err, NULL,
 				   "checksum mismatch: the chunk was discarded, "
@@ -558,14 +564,13 @@ static int patch_begin(struct pt_req *r, struct patch *p)
 
 int api_tus_options(struct pt_req *r)
 {
-	struct app *app = r->ctx;
 	cors(r);
 	req_reply_header(r, "Tus-Resumable", TUS_VERSION);
 	req_reply_header(r, "Tus-Version", TUS_VERSION);
 	req_reply_header(r, "Tus-Extension", TUS_EXTENSIONS);
 	req_reply_header(r, "Tus-Checksum-Algorithm", TUS_CHECKSUMS);
-	if (max_size(app))
-		header_u64(r, "Tus-Max-Size", max_size(app));
+	if (max_size(r))
+		header_u64(r, "Tus-Max-Size", max_size(r));
 	if (req_header(r, "Origin") && req_header(r, "Access-Control-Request-Method")) {
 		req_reply_header(r, "Access-Control-Allow-Methods",
 				 "POST, GET, HEAD, PATCH, DELETE, OPTIONS");
@@ -604,8 +609,9 @@ static int concat_final(struct pt_req *r, struct upload_row *u, char **uids,
 			return PT_ETOOBIG;
 		total += pu.length;
 	}
-	if (max_size(app) && (uint64_t)total > max_size(app))
-		return PT_ETOOBIG;
+	bool by_quota;
+	if ((uint64_t)total > api_upload_limit(r, &by_quota))
+		return by_quota ? PT_ENOSPACE : PT_ETOOBIG;
 	u->length = total;
 	if ((err = blob_partial_concat(app->blobs, u->uid,
 				       (const char *const *)uids, n)))
@@ -665,12 +671,20 @@ int api_tus_create(struct pt_req *r)
 				   "bad request: Upload-Length and "
 				   "Upload-Defer-Length together");
 	}
-	if (length > 0 && max_size(app) && (uint64_t)length > max_size(app)) {
-		header_u64(r, "Tus-Max-Size", max_size(app));
+	bool by_quota;
+	uint64_t limit = api_upload_limit(r, &by_quota);
+	if (length > 0 && (uint64_t)length > limit) {
+		if (by_quota)
+			return reply_error(r, PT_ENOSPACE, NULL,
+					   "insufficient storage: Upload-Length "
+					   "%" PRId64 " exceeds your storage "
+					   "quota (%" PRIu64 " bytes left)",
+					   length, limit);
+		header_u64(r, "Tus-Max-Size", limit);
 		return reply_error(r, PT_ETOOBIG, NULL,
 				   "payload too large: Upload-Length %" PRId64
 				   " exceeds the limit of %" PRIu64 " bytes",
-				   length, max_size(app));
+				   length, limit);
 	}
 
 	/* the row */
@@ -683,6 +697,7 @@ int api_tus_create(struct pt_req *r)
 	u->length = length;
 	u->metadata = pt_pstrdup(r->pool, meta ? meta : "");
 	u->concat = pt_pstrdup(r->pool, concat ? concat : "");
+	u->owner = api_who(r)->user_id;
 	u->created = pt_now();
 	u->expires = u->created +
 		     (int64_t)app->conf->upload_expiry_hours * 3600;
@@ -821,8 +836,9 @@ int api_tus_patch(struct pt_req *r)
 			return reply_error(r, PT_EBADREQ, NULL,
 					   "bad request: Upload-Length is "
 					   "below the bytes received");
-		if (max_size(app) && (uint64_t)length > max_size(app))
-			return fail(r, PT_ETOOBIG);
+		bool by_quota;
+		if ((uint64_t)length > api_upload_limit(r, &by_quota))
+			return fail(r, by_quota ? PT_ENOSPACE : PT_ETOOBIG);
 		if (p->u.length < 0 &&
 		    (err = repo_upload_set_length(app_db(app), p->u.uid,
 						  length)))

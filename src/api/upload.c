@@ -33,7 +33,8 @@ struct sink {
 	struct blob_writer *w;
 	void *cleanup;   /* pool handle that aborts w */
 	char *name;
-	uint64_t limit;  /* 0: none */
+	uint64_t limit;  /* largest file: the tier's, or what the quota leaves */
+	bool by_quota;   /* the quota set the limit: refuse with 507 */
 	unsigned char head[SNIFF_BYTES];
 	size_t head_n;
 };
@@ -48,6 +49,8 @@ struct received {
 
 struct upload {
 	struct app *app;
+	uint64_t limit;             /* per file (upload_limit) */
+	bool by_quota;
 	struct sink sink;
 	bool open;
 	int err;                    /* first failure, replied at the end */
@@ -111,7 +114,7 @@ static void writer_abort_cb(void *arg)
 }
 
 static int sink_open(struct pt_req *r, struct sink *s, const char *name,
-		     uint64_t limit)
+		     uint64_t limit, bool by_quota)
 {
 	struct app *app = r->ctx;
 	char clean[NAME_MAX_BYTES];
@@ -122,6 +125,7 @@ static int sink_open(struct pt_req *r, struct sink *s, const char *name,
 	disp_sanitize_name(name, strlen(name), clean, sizeof(clean));
 	s->name = pt_pstrdup(r->pool, clean);
 	s->limit = limit;
+	s->by_quota = by_quota;
 	if ((err = blob_writer_open(app->blobs, &s->w)))
 		return err;
 	s->cleanup = pt_pool_cleanup_add(r->pool, writer_abort_cb, s->w);
@@ -130,8 +134,8 @@ static int sink_open(struct pt_req *r, struct sink *s, const char *name,
 
 static int sink_write(struct sink *s, const char *data, size_t n)
 {
-	if (s->limit && blob_writer_size(s->w) + n > s->limit)
-		return PT_ETOOBIG;
+	if (blob_writer_size(s->w) + n > s->limit)
+		return s->by_quota ? PT_ENOSPACE : PT_ETOOBIG;
 	if (s->head_n < SNIFF_BYTES) {
 		size_t k = SNIFF_BYTES - s->head_n;
 		if (k > n)
@@ -183,10 +187,19 @@ static int header_count(struct pt_req *r, const char *name, int64_t *out)
 	return 0;
 }
 
-static uint64_t upload_limit(struct app *app)
+/* The principal's limit for one upload: the tier's size limit, or the
+ * storage quota left when that is smaller (then a refusal is 507). */
+uint64_t api_upload_limit(struct pt_req *r, bool *by_quota)
 {
-	/* accounts come later (issue 4): every uploader is anonymous now */
-	return app->conf->tier[PT_TIER_ANONYMOUS].max_upload_bytes;
+	struct app *app = r->ctx;
+	const struct principal *who = api_who(r);
+	int64_t used = 0;
+	if (who->user_id &&
+	    policy_tier(app->conf, who)->storage_quota_bytes) {
+		struct db *db = app_db(app);
+		used = db ? repo_user_used_bytes(db, who->user_id) : 0;
+	}
+	return policy_upload_limit(app->conf, who, used, by_quota);
 }
 
 /* Create the link rows for every received file; fills tokens. */
@@ -211,6 +224,7 @@ static int create_links(struct pt_req *r, struct upload *u, struct link *links,
 		l->created = now;
 		l->expires = u->max_days ? now + u->max_days * 86400 : 0;
 		l->max_downloads = u->max_downloads;
+		l->owner = api_who(r)->user_id;
 		l->reason = "";
 		token_new(tokens[i]);
 		token_hash(tokens[i], TOKEN_LEN, l->delete_hash);
@@ -230,13 +244,18 @@ static int create_links(struct pt_req *r, struct upload *u, struct link *links,
 
 static int fail_reply(struct pt_req *r, int err, const char *what)
 {
+	struct upload *u = r->state;
 	switch (err) {
 	case PT_ETOOBIG:
 		return reply_error(r, err, NULL,
 				   "payload too large: %s exceeds the upload "
 				   "limit of %llu bytes",
-				   what,
-				   (unsigned long long)upload_limit(r->ctx));
+				   what, (unsigned long long)u->limit);
+	case PT_ENOSPACE:
+		return reply_error(r, err, NULL,
+				   "insufficient storage: %s exceeds your "
+				   "storage quota (%llu bytes left)",
+				   what, (unsigned long long)u->limit);
 	case -ENOSPC:
 	case -EDQUOT:
 		return reply_error(r, err, NULL,
@@ -318,11 +337,12 @@ int api_upload_put(struct pt_req *r)
 	struct app *app = r->ctx;
 	struct upload *u = pt_palloc(r->pool, sizeof(*u));
 	const char *cl = req_header(r, "Content-Length");
-	uint64_t limit = upload_limit(app), len;
+	uint64_t len;
 	int err;
 
 	u->app = app;
 	r->state = u;
+	u->limit = api_upload_limit(r, &u->by_quota);
 	if (req_header(r, "Content-Range"))
 		return reply_error(r, PT_EBADREQ, NULL,
 				   "bad request: partial PUT (Content-Range) "
@@ -337,9 +357,10 @@ int api_upload_put(struct pt_req *r)
 				   "bad request: Max-Downloads must be a "
 				   "positive number");
 	/* refuse before reading the body (and before 100 Continue) */
-	if (cl && limit && !pt_parse_u64(cl, strlen(cl), &len) && len > limit)
-		return fail_reply(r, PT_ETOOBIG, "the upload");
-	if ((err = sink_open(r, &u->sink, r->arg[0].p, limit)))
+	if (cl && !pt_parse_u64(cl, strlen(cl), &len) && len > u->limit)
+		return fail_reply(r, u->by_quota ? PT_ENOSPACE : PT_ETOOBIG,
+				  "the upload");
+	if ((err = sink_open(r, &u->sink, r->arg[0].p, u->limit, u->by_quota)))
 		return fail_reply(r, err, "the upload");
 	r->on_body = put_body;
 	r->on_end = put_end;
@@ -357,9 +378,13 @@ static int part_finish(struct pt_req *r, struct upload *u)
 	if (u->nfiles == PT_ARRAY_LEN(u->files))
 		return PT_ETOOBIG;
 	err = sink_commit(r, &u->sink, &u->files[u->nfiles]);
-	if (!err)
-		u->nfiles++;
-	return err;
+	if (err)
+		return err;
+	/* the quota is for the whole request: what this file used is gone */
+	if (u->by_quota)
+		u->limit -= u->files[u->nfiles].size;
+	u->nfiles++;
+	return 0;
 }
 
 /* Browsers (HTML's multipart/form-data algorithm) and curl -F send '"',
@@ -409,7 +434,7 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind,
 		if ((err = sink_open(r, &u->sink,
 				     form_filename(r, filename ? filename
 								: "file"),
-				     upload_limit(r->ctx))))
+				     u->limit, u->by_quota)))
 			goto fail;
 		u->open = true;
 	}
@@ -498,6 +523,7 @@ int api_upload_multipart(struct pt_req *r)
 
 	u->app = r->ctx;
 	r->state = u;
+	u->limit = api_upload_limit(r, &u->by_quota);
 	if (!ct || strncasecmp(ct, "multipart/form-data", 19) != 0)
 		return reply_error(r, PT_EUNSUPPORTED, NULL,
 				   "unsupported media type: send "

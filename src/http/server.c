@@ -166,6 +166,11 @@ static int dispatch(struct server *s, struct pt_req *r, const char *url)
 		}
 		r->route = rt;
 		r->route_index = (int)i;
+		if (s->cfg.authenticate) {
+			int rc;
+			if (s->cfg.authenticate(r, &rc))
+				return rc;
+		}
 		return rt->handler(r);
 	}
 	r->allow = allowed;
@@ -359,7 +364,7 @@ int server_start(const struct server_config *cfg, struct server **out)
 	return 0;
 }
 
-void server_stop(struct server *s, unsigned grace_s)
+void server_drain(struct server *s, unsigned grace_s)
 {
 	if (!s)
 		return;
@@ -372,6 +377,12 @@ void server_stop(struct server *s, unsigned grace_s)
 			break;
 		usleep(50 * 1000);
 	}
+}
+
+void server_stop(struct server *s)
+{
+	if (!s)
+		return;
 	MHD_stop_daemon(s->d);
 	free(s->croutes);
 	free(s);

@@ -40,11 +40,17 @@ typedef int (*route_cb)(struct pt_req *r);
  * One route.  pattern segments: a literal, "{id}" (a valid link id), or
  * "{*}" (any one segment).  Captured segments go to r->arg[] in order.
  */
+enum {
+	ROUTE_AUTH = 1 << 0,    /* 401 unless the request is authenticated */
+	ROUTE_NO_CSRF = 1 << 1, /* changes nothing a forged form could abuse */
+};
+
 struct route {
 	unsigned methods;
 	const char *pattern;
 	route_cb handler;
 	const char *name; /* metrics label */
+	unsigned flags;   /* ROUTE_* */
 };
 
 struct pt_req {
@@ -79,6 +85,7 @@ struct pt_req {
 	/* After the response has gone (ok: every byte was sent). */
 	void (*on_complete)(struct pt_req *r, bool ok);
 	void *state;
+	void *who;                  /* the authenticated principal (app) */
 	/* headers every reply to this request carries (reply_queue) */
 	struct reply_header *extra;
 };
@@ -99,14 +106,19 @@ struct server_config {
 	/* request log and metrics hook, called once per finished request */
 	void (*on_done)(struct pt_req *r, bool ok, void *ctx);
 	void (*on_connection)(int delta, void *ctx);
+	/* the auth phase, before every handler: fill r->who, or reply (401,
+	 * 403) and return non-zero with the reply's result in *rc */
+	int (*authenticate)(struct pt_req *r, int *rc);
 };
 
 struct server;
 
 /* Start listening.  Returns 0, or a negative status with a log line. */
 int server_start(const struct server_config *cfg, struct server **out);
-/* Stop accepting, wait up to `grace_s` for in-flight requests, stop. */
-void server_stop(struct server *s, unsigned grace_s);
+/* Stop accepting and wait up to `grace_s` for requests in flight. */
+void server_drain(struct server *s, unsigned grace_s);
+/* Close everything and free (no connection may be suspended now). */
+void server_stop(struct server *s);
 /* Number of routes in the table, for metrics arrays. */
 unsigned server_route_count(const struct server *s);
 

@@ -1,203 +1,151 @@
 /*
- * db.c — the SQLite backend of the SQL driver, and the per-thread
- * connection pool.
+ * db.c — the backend-independent half of the SQL driver: choosing the
+ * backend from the URL, the per-connection statement cache, the
+ * per-thread connection pool, transactions with retries, and dispatch to
+ * the backend's vtable (db_sqlite.c, db_pg.c).
  *
- * SQLite runs in WAL mode (readers never block the writer), with a busy
- * timeout so concurrent writers from worker threads queue instead of
- * failing, and synchronous=FULL because a link row acknowledged to a client
- * must survive power loss like the blob it names.
+ * The pool gives each thread one connection for its whole life, because
+ * partaged has a fixed set of worker threads (libmicrohttpd's pool and the
+ * maintenance thread): no checkout, no locking on the request path, and a
+ * statement cache that stays warm.  A thread that exits closes its
+ * connection (the key's destructor) so short-lived threads do not keep
+ * server connections open.
  */
-#include "db.h"
+#include "db_driver.h"
 
 #include <pthread.h>
-#include <sqlite3.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../util/pt.h"
 #include "../util/banned.h"
 
-#define STMT_CACHE 64
-
-struct db_stmt {
-	struct db *db;
-	const char *sql; /* cache key: the literal's address */
-	sqlite3_stmt *st;
-	int64_t changes;
-};
-
-struct db {
-	sqlite3 *h;
-	struct db_stmt cache[STMT_CACHE];
-	int ncache;
-	struct db *next_in_pool;
-};
-
 struct db_pool {
-	char *url;
+	const struct db_driver *drv;
+	char *target;
 	pthread_key_t key;
 	pthread_mutex_t lock;
 	struct db *all;
 };
 
-static const char *sqlite_path(const char *url)
+static int parse_url(const char *url, const struct db_driver **drv,
+		     const char **target)
 {
-	if (strncmp(url, "sqlite:", 7) == 0)
-		return url + 7;
-	return url;
-}
-
-static int map_rc(sqlite3 *h, int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_OK:
-	case SQLITE_DONE:
-		return DB_DONE;
-	case SQLITE_ROW:
-		return DB_ROW;
-	case SQLITE_CONSTRAINT:
-		return PT_ECONFLICT;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		pt_log("db: busy: %s", sqlite3_errmsg(h));
-		return PT_EUNAVAIL;
-	case SQLITE_FULL:
-		return -28; /* ENOSPC */
-	default:
-		pt_log("db: error %d: %s", rc, sqlite3_errmsg(h));
-		return PT_EINTERNAL;
+	if (strncmp(url, "postgresql://", 13) == 0 ||
+	    strncmp(url, "postgres://", 11) == 0) {
+		*drv = &db_pg_driver;
+		*target = url;
+	} else if (strncmp(url, "postgres:", 9) == 0) {
+		*drv = &db_pg_driver;
+		*target = url + 9;
+	} else if (strncmp(url, "sqlite:", 7) == 0) {
+		*drv = &db_sqlite_driver;
+		*target = url + 7;
+	} else if (*url && !strstr(url, "://")) {
+		*drv = &db_sqlite_driver; /* a bare path */
+		*target = url;
+	} else {
+		pt_log("db: unknown database URL scheme in '%.20s'", url);
+		return PT_EBADREQ;
 	}
+	return 0;
 }
 
 int db_open(const char *url, struct db **out)
 {
-	struct db *db = xcalloc(1, sizeof(*db));
-	const char *path = sqlite_path(url);
-	int rc;
-
-	rc = sqlite3_open_v2(path, &db->h,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				     SQLITE_OPEN_NOMUTEX,
-			     NULL);
-	if (rc != SQLITE_OK) {
-		pt_log("db: cannot open '%s': %s", path,
-		       db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
-		sqlite3_close(db->h);
-		free(db);
-		return PT_EUNAVAIL;
-	}
-	sqlite3_busy_timeout(db->h, 10000);
-	rc = db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-			 "PRAGMA foreign_keys=ON;");
-	if (rc < 0) {
-		db_close(db);
-		return rc;
-	}
-	*out = db;
-	return 0;
+	const struct db_driver *drv;
+	const char *target;
+	int err = parse_url(url, &drv, &target);
+	if (err)
+		return err;
+	return drv->open(target, false, out);
 }
 
 void db_close(struct db *db)
 {
 	if (!db)
 		return;
-	for (int i = 0; i < db->ncache; i++)
-		sqlite3_finalize(db->cache[i].st);
-	sqlite3_close(db->h);
-	free(db);
+	db_rollback(db);
+	for (int i = 0; i < db->nstmts; i++)
+		db->drv->stmt_free(db->stmts[i]);
+	free(db->stmts);
+	db->stmts = NULL;
+	db->nstmts = 0;
+	db->drv->close(db);
+}
+
+const char *db_backend(const struct db *db)
+{
+	return db->drv->name;
 }
 
 int db_exec(struct db *db, const char *sql)
 {
-	char *msg = NULL;
-	int rc = sqlite3_exec(db->h, sql, NULL, NULL, &msg);
-	if (rc != SQLITE_OK) {
-		int err = map_rc(db->h, rc);
-		if (err == DB_DONE || err == DB_ROW)
-			err = PT_EINTERNAL;
-		pt_log("db: '%.60s': %s", sql, msg ? msg : "error");
-		sqlite3_free(msg);
-		return err;
-	}
-	return 0;
+	db->retryable = false;
+	return db->drv->exec(db, sql);
 }
 
 int db_prepare(struct db *db, const char *sql, struct db_stmt **out)
 {
-	struct db_stmt *s;
-	int rc;
+	struct db_stmt *st = NULL;
+	int err;
 
-	for (int i = 0; i < db->ncache; i++) {
-		if (db->cache[i].sql == sql) {
-			*out = &db->cache[i];
-			db->cache[i].changes = 0;
-			return 0;
+	/* Linear: a connection has a few dozen statements, and comparing
+	 * pointers is cheaper than hashing. */
+	for (int i = 0; i < db->nstmts; i++) {
+		if (db->stmts[i]->sql == sql) {
+			st = db->stmts[i];
+			break;
 		}
 	}
-	PT_ASSERT(db->ncache < STMT_CACHE);
-	s = &db->cache[db->ncache];
-	rc = sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT,
-				&s->st, NULL);
-	if (rc != SQLITE_OK) {
-		pt_log("db: cannot prepare '%.80s': %s", sql,
-		       sqlite3_errmsg(db->h));
-		return PT_EINTERNAL;
+	if (!st) {
+		if (db->nstmts == db->capstmts) {
+			db->capstmts = db->capstmts ? 2 * db->capstmts : 32;
+			db->stmts = xrealloc(db->stmts, db->capstmts *
+						       sizeof(*db->stmts));
+		}
+		st = db->drv->stmt_new(db, sql);
+		st->db = db;
+		st->sql = sql;
+		db->stmts[db->nstmts++] = st;
 	}
-	s->db = db;
-	s->sql = sql;
-	s->changes = 0;
-	db->ncache++;
-	*out = s;
+	st->changes = 0;
+	if ((err = db->drv->stmt_ready(st)))
+		return err;
+	*out = st;
 	return 0;
-}
-
-static int param_index(struct db_stmt *st, int idx)
-{
-	char name[16];
-	int n = snprintf(name, sizeof(name), "$%d", idx);
-	PT_ASSERT(n > 0);
-	int i = sqlite3_bind_parameter_index(st->st, name);
-	PT_ASSERT(i > 0); /* programmer error: no such parameter */
-	return i;
 }
 
 void db_bind_text(struct db_stmt *st, int idx, const char *v)
 {
-	int i = param_index(st, idx);
-	if (v)
-		sqlite3_bind_text(st->st, i, v, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st->st, i);
+	st->db->drv->bind_text(st, idx, v);
 }
 
 void db_bind_int(struct db_stmt *st, int idx, int64_t v)
 {
-	sqlite3_bind_int64(st->st, param_index(st, idx), v);
+	st->db->drv->bind_int(st, idx, v);
 }
 
 int db_step(struct db_stmt *st)
 {
-	int rc = sqlite3_step(st->st);
-	int r = map_rc(st->db->h, rc);
-	if (r == DB_DONE)
-		st->changes = sqlite3_changes64(st->db->h);
-	return r;
+	st->db->retryable = false;
+	return st->db->drv->step(st);
 }
 
 const char *db_col_text(struct db_stmt *st, int col)
 {
-	return (const char *)sqlite3_column_text(st->st, col);
+	return st->db->drv->col_text(st, col);
 }
 
 int64_t db_col_int(struct db_stmt *st, int col)
 {
-	return sqlite3_column_int64(st->st, col);
+	return st->db->drv->col_int(st, col);
 }
 
 bool db_col_null(struct db_stmt *st, int col)
 {
-	return sqlite3_column_type(st->st, col) == SQLITE_NULL;
+	return st->db->drv->col_null(st, col);
 }
 
 int64_t db_changes(struct db_stmt *st)
@@ -207,34 +155,129 @@ int64_t db_changes(struct db_stmt *st)
 
 void db_done(struct db_stmt *st)
 {
-	sqlite3_reset(st->st);
-	sqlite3_clear_bindings(st->st);
+	st->db->drv->reset(st);
 }
 
 int db_begin(struct db *db)
 {
-	return db_exec(db, "BEGIN IMMEDIATE");
+	int err;
+
+	PT_ASSERT(!db->in_tx); /* not nested */
+	db->retryable = false;
+	if ((err = db->drv->begin(db)))
+		return err;
+	db->in_tx = true;
+	return 0;
 }
 
 int db_commit(struct db *db)
 {
-	int err = db_exec(db, "COMMIT");
+	int err;
+
+	PT_ASSERT(db->in_tx);
+	err = db->drv->commit(db);
 	if (err)
-		db_rollback(db);
+		db->drv->rollback(db);
+	db->in_tx = false;
 	return err;
 }
 
 void db_rollback(struct db *db)
 {
-	if (!sqlite3_get_autocommit(db->h))
-		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+	if (!db->in_tx)
+		return;
+	db->drv->rollback(db);
+	db->in_tx = false;
+}
+
+bool db_retryable(const struct db *db)
+{
+	return db->retryable;
+}
+
+int db_lock(struct db *db, int64_t key)
+{
+	PT_ASSERT(db->in_tx);
+	return db->drv->lock(db, key);
+}
+
+/* Random 1–8 ms times the attempt: two transactions that deadlocked must
+ * not retry in lockstep. */
+static void retry_pause(int attempt)
+{
+	uint64_t ns = (1 + pt_mono_ns() % 8) * 1000000ull * (uint64_t)attempt;
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)ns };
+	nanosleep(&ts, NULL);
+}
+
+int db_transact(struct db *db, int (*fn)(struct db *db, void *arg),
+		void *arg)
+{
+	int err = 0;
+
+	for (int attempt = 1; attempt <= 5; attempt++) {
+		if (attempt > 1)
+			retry_pause(attempt - 1);
+		if ((err = db_begin(db))) {
+			if (db_retryable(db))
+				continue;
+			return err;
+		}
+		err = fn(db, arg);
+		if (!err)
+			err = db_commit(db);
+		else
+			db_rollback(db);
+		if (!err || !db_retryable(db))
+			return err;
+	}
+	pt_log("db: transaction still failing after 5 attempts: %s",
+	       pt_strerror(err));
+	return err;
+}
+
+/* ---- the pool ---- */
+
+static void pool_unlink(struct db_pool *p, struct db *db)
+{
+	if (db->prev)
+		db->prev->next = db->next;
+	else
+		p->all = db->next;
+	if (db->next)
+		db->next->prev = db->prev;
+	db->prev = db->next = NULL;
+}
+
+/* pthread key destructor: the thread is exiting. */
+static void pool_thread_exit(void *arg)
+{
+	struct db *db = arg;
+	struct db_pool *p = db->pool;
+
+	pthread_mutex_lock(&p->lock);
+	pool_unlink(p, db);
+	pthread_mutex_unlock(&p->lock);
+	db_close(db);
 }
 
 int db_pool_new(const char *url, struct db_pool **out)
 {
-	struct db_pool *p = xcalloc(1, sizeof(*p));
-	p->url = xstrdup(url);
-	pthread_key_create(&p->key, NULL);
+	const struct db_driver *drv;
+	const char *target;
+	struct db_pool *p;
+	int err = parse_url(url, &drv, &target);
+
+	if (err)
+		return err;
+	p = xcalloc(1, sizeof(*p));
+	p->drv = drv;
+	p->target = xstrdup(target);
+	if (pthread_key_create(&p->key, pool_thread_exit)) {
+		free(p->target);
+		free(p);
+		return PT_EINTERNAL;
+	}
 	pthread_mutex_init(&p->lock, NULL);
 	*out = p;
 	return 0;
@@ -244,15 +287,16 @@ void db_pool_free(struct db_pool *p)
 {
 	if (!p)
 		return;
+	/* First, so that no destructor runs on a pool being freed. */
+	pthread_key_delete(p->key);
 	struct db *db = p->all;
 	while (db) {
-		struct db *next = db->next_in_pool;
+		struct db *next = db->next;
 		db_close(db);
 		db = next;
 	}
-	pthread_key_delete(p->key);
 	pthread_mutex_destroy(&p->lock);
-	free(p->url);
+	free(p->target);
 	free(p);
 }
 
@@ -261,12 +305,15 @@ struct db *db_pool_get(struct db_pool *p)
 	struct db *db = pthread_getspecific(p->key);
 	if (db)
 		return db;
-	if (db_open(p->url, &db))
+	if (p->drv->open(p->target, true, &db))
 		return NULL;
-	pthread_setspecific(p->key, db);
+	db->pool = p;
 	pthread_mutex_lock(&p->lock);
-	db->next_in_pool = p->all;
+	db->next = p->all;
+	if (p->all)
+		p->all->prev = db;
 	p->all = db;
 	pthread_mutex_unlock(&p->lock);
+	pthread_setspecific(p->key, db);
 	return db;
 }

@@ -1,19 +1,43 @@
 /*
  * db.h — the thin SQL driver: connections, prepared statements, rows and
- * transactions over SQLite (now) and PostgreSQL (the same interface, a
- * second backend behind the vtable in db.c).
+ * transactions over SQLite or PostgreSQL, one interface for both (a vtable
+ * in db_driver.h, the backends in db_sqlite.c and db_pg.c).
  *
  * SQL is written once for both engines: parameters are $1, $2, … (SQLite
  * binds them by name, PostgreSQL by number), types are TEXT and BIGINT, and
  * upserts use INSERT … ON CONFLICT.  All SQL lives in repo.c.
  *
  * Threads: a struct db is one connection and belongs to one thread at a
- * time; db_pool_get() gives each thread its own, created on first use.
- * Statements are prepared once per connection and cached by SQL text
- * pointer (pass string literals).  db_step() returns DB_ROW, DB_DONE or a
- * negative status: PT_ECONFLICT on a uniqueness violation, PT_EUNAVAIL when
- * the database is busy or unreachable, PT_EINTERNAL otherwise (logged).
- * Everything may block.
+ * time; db_pool_get() gives each thread its own, created on first use and
+ * closed when the thread exits.  Statements are prepared once per
+ * connection and cached by SQL text pointer (pass string literals).
+ *
+ * Status: db_step() returns DB_ROW, DB_DONE or a negative status; every
+ * other call returns 0 or a negative status:
+ *   PT_ECONFLICT  a uniqueness (or other integrity) constraint failed;
+ *   PT_EUNAVAIL   the database is busy or unreachable, or the transaction
+ *                 lost a serialization race or a deadlock — try again later
+ *                 (HTTP 503); db_retryable() tells the last case apart;
+ *   -ENOSPC       the database is out of disk;
+ *   PT_EINTERNAL  anything else (bad SQL…), logged with the statement.
+ * Everything may block (disk, network).
+ *
+ * PostgreSQL specifics, all invisible to correct callers:
+ *   - Transactions run at READ COMMITTED.  Make check-then-write decisions
+ *     in one statement (a conditional UPDATE, ON CONFLICT), as repo.c does:
+ *     SQLite's BEGIN IMMEDIATE serializes whole transactions, PostgreSQL
+ *     only serializes writes to the same rows.
+ *   - After any error inside a transaction the transaction is dead: roll
+ *     it back (SQLite would let it continue; do not rely on that).
+ *   - A lost connection is one log line and PT_EUNAVAIL; the next call
+ *     (outside a transaction) reconnects, at most once a second, and
+ *     prepares the statements again.  A connection the server closed while
+ *     idle is noticed before use and replaced without an error.
+ *   - A single statement outside a transaction that fails on a deadlock or
+ *     serialization failure is retried by the driver (it had no effect);
+ *     inside a transaction only the caller can retry: db_transact().
+ *   - Result rows are read in full at the first db_step(): page big scans
+ *     with LIMIT.  Another statement may run while rows are being read.
  */
 #ifndef PT_DB_H
 #define PT_DB_H
@@ -27,17 +51,36 @@ struct db_pool;
 
 enum { DB_DONE = 0, DB_ROW = 1 };
 
-/* "sqlite:PATH" (or a bare path).  Returns 0 or a negative status. */
+/*
+ * The database URL:
+ *   "sqlite:PATH" or a bare PATH      an SQLite file (created if missing);
+ *   "postgres:CONNINFO"               PostgreSQL, CONNINFO given to libpq
+ *                                     as is ("host=… dbname=…" or a URI);
+ *   "postgresql://…", "postgres://…"  PostgreSQL, the whole URI to libpq.
+ * An empty CONNINFO means libpq's defaults (PGHOST, PGDATABASE… from the
+ * environment).  Unless the CONNINFO says otherwise, connecting gives up
+ * after 5 s and TCP keepalives notice a dead server in about 30 s.
+ */
+
+/* A pool of per-thread connections to url.  Connects to nothing yet.
+ * Returns 0 or a negative status (PT_EBADREQ for an unknown scheme). */
 int db_pool_new(const char *url, struct db_pool **out);
+/* Closes every connection; no thread may use the pool any more. */
 void db_pool_free(struct db_pool *p);
-/* The calling thread's connection; NULL (and a log line) when it cannot
- * be opened. */
+/* The calling thread's connection.  SQLite: NULL (and a log line) when the
+ * file cannot be opened.  PostgreSQL: never NULL; while the server is
+ * unreachable the connection's calls return PT_EUNAVAIL, and it reconnects
+ * by itself when the server is back. */
 struct db *db_pool_get(struct db_pool *p);
 
+/* One connection, outside any pool.  Returns 0, or PT_EUNAVAIL (logged)
+ * when the database cannot be opened or reached now. */
 int db_open(const char *url, struct db **out);
 void db_close(struct db *db);
+/* "sqlite" or "postgres": for logs and the rare dialect difference. */
+const char *db_backend(const struct db *db);
 
-/* Run one or more statements with no parameters and no rows. */
+/* Run one or more statements with no parameters; rows are discarded. */
 int db_exec(struct db *db, const char *sql);
 
 /* Prepared (and cached) statement, reset and with no bindings. */
@@ -46,7 +89,8 @@ void db_bind_text(struct db_stmt *st, int idx, const char *v); /* NULL → NULL 
 void db_bind_int(struct db_stmt *st, int idx, int64_t v);
 int db_step(struct db_stmt *st);
 /* Column values of the current row; text is valid until the next step or
- * reset.  NULL text reads as NULL, NULL ints as 0. */
+ * reset.  NULL text reads as NULL, NULL ints as 0 (and PostgreSQL booleans
+ * as 1 and 0, like SQLite's). */
 const char *db_col_text(struct db_stmt *st, int col);
 int64_t db_col_int(struct db_stmt *st, int col);
 bool db_col_null(struct db_stmt *st, int col);
@@ -57,9 +101,32 @@ void db_done(struct db_stmt *st);
 
 /* Transactions (not nested).  db_begin takes the write lock at once
  * (BEGIN IMMEDIATE on SQLite) so a transaction never fails half-way on a
- * lock upgrade. */
+ * lock upgrade; on PostgreSQL it is a plain BEGIN (READ COMMITTED).
+ * db_commit rolls back when it fails.  db_rollback is a no-op outside a
+ * transaction, and always leaves the connection usable. */
 int db_begin(struct db *db);
 int db_commit(struct db *db);
 void db_rollback(struct db *db);
+
+/* Whether the last failure on db was a serialization failure or a
+ * deadlock (SQLSTATE 40001, 40P01): the whole transaction was rolled back
+ * by the server and running it again from db_begin may well succeed. */
+bool db_retryable(const struct db *db);
+
+/* Run fn(db, arg) in a transaction: begin, fn, commit, or roll back when
+ * fn returns non-zero or commit fails.  While the failure is retryable
+ * (db_retryable) the whole transaction runs again, up to 5 times after a
+ * short random pause, so fn must not act outside the database.  Returns 0,
+ * or fn's or the driver's negative status (fn's positive returns are
+ * passed through after a rollback).  Blocks. */
+int db_transact(struct db *db, int (*fn)(struct db *db, void *arg),
+		void *arg);
+
+/* Inside a transaction: wait for, then hold until commit or rollback, the
+ * database-wide lock named key (PostgreSQL's pg_advisory_xact_lock; a
+ * no-op on SQLite, where db_begin already excludes every other writer).
+ * For rare whole-database steps such as migrations run by several nodes
+ * at once.  Returns 0 or a negative status. */
+int db_lock(struct db *db, int64_t key);
 
 #endif

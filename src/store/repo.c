@@ -53,6 +53,35 @@ static const char *const migrations[] = {
 	"  link_id TEXT NOT NULL DEFAULT '',"
 	"  cleaned BIGINT NOT NULL DEFAULT 0);"
 	"CREATE INDEX uploads_expires ON uploads(expires);",
+	/* 3: accounts, sessions and API tokens, vouchers.  Ids are random
+	 * 63-bit numbers made by the application: no engine-specific
+	 * autoincrement in portable SQL. */
+	"CREATE TABLE users ("
+	"  id BIGINT PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  pwhash TEXT NOT NULL,"
+	"  tier TEXT NOT NULL DEFAULT 'free',"
+	"  premium_until BIGINT NOT NULL DEFAULT 0,"
+	"  role TEXT NOT NULL DEFAULT 'user',"
+	"  disabled BIGINT NOT NULL DEFAULT 0,"
+	"  direct_downloads BIGINT NOT NULL DEFAULT 0,"
+	"  created BIGINT NOT NULL);"
+	"CREATE TABLE tokens ("
+	"  id TEXT PRIMARY KEY,"
+	"  user_id BIGINT NOT NULL,"
+	"  hash TEXT NOT NULL UNIQUE,"
+	"  kind TEXT NOT NULL,"
+	"  csrf TEXT NOT NULL DEFAULT '',"
+	"  created BIGINT NOT NULL,"
+	"  expires BIGINT NOT NULL DEFAULT 0);"
+	"CREATE INDEX tokens_user ON tokens(user_id);"
+	"CREATE TABLE vouchers ("
+	"  hash TEXT PRIMARY KEY,"
+	"  days BIGINT NOT NULL,"
+	"  created BIGINT NOT NULL,"
+	"  redeemed_by BIGINT NOT NULL DEFAULT 0,"
+	"  redeemed_at BIGINT NOT NULL DEFAULT 0);"
+	"CREATE INDEX links_owner ON links(owner_id);",
 };
 
 static int64_t schema_version(struct db *db)
@@ -586,4 +615,305 @@ int repo_uploads_expired(struct db *db, struct pt_pool *pool, int64_t now,
 		out[(*n)++] = pt_pstrdup(pool, db_col_text(st, 0));
 	db_done(st);
 	return err < 0 ? err : 0;
+}
+
+/* ---- accounts ---- */
+
+static void user_from_row(struct db_stmt *st, struct pt_pool *pool,
+			  struct user *u)
+{
+	u->id = db_col_int(st, 0);
+	u->name = pt_pstrdup(pool, db_col_text(st, 1));
+	u->pwhash = pt_pstrdup(pool, db_col_text(st, 2));
+	u->tier = pt_pstrdup(pool, db_col_text(st, 3));
+	u->premium_until = db_col_int(st, 4);
+	u->role = pt_pstrdup(pool, db_col_text(st, 5));
+	u->disabled = db_col_int(st, 6) != 0;
+	u->direct_downloads = db_col_int(st, 7) != 0;
+	u->created = db_col_int(st, 8);
+}
+
+#define USER_COLS "id, name, pwhash, tier, premium_until, role, disabled, " \
+		  "direct_downloads, created"
+
+int repo_user_create(struct db *db, const struct user *u)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     "INSERT INTO users(id, name, pwhash, tier, "
+			     "premium_until, role, created) VALUES ($1, $2, $3, "
+			     "$4, $5, $6, $7)",
+			     &st);
+	if (err)
+		return err;
+	db_bind_int(st, 1, u->id);
+	db_bind_text(st, 2, u->name);
+	db_bind_text(st, 3, u->pwhash);
+	db_bind_text(st, 4, u->tier);
+	db_bind_int(st, 5, u->premium_until);
+	db_bind_text(st, 6, u->role);
+	db_bind_int(st, 7, u->created);
+	err = db_step(st);
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+int repo_user_by_name(struct db *db, struct pt_pool *pool, const char *name,
+		      struct user *out)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db, "SELECT " USER_COLS " FROM users WHERE name = $1",
+			     &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, name);
+	err = db_step(st);
+	if (err == DB_ROW) {
+		user_from_row(st, pool, out);
+		err = 0;
+	} else if (err == DB_DONE) {
+		err = PT_ENOTFOUND;
+	}
+	db_done(st);
+	return err;
+}
+
+int repo_user_by_id(struct db *db, struct pt_pool *pool, int64_t id,
+		    struct user *out)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db, "SELECT " USER_COLS " FROM users WHERE id = $1",
+			     &st);
+	if (err)
+		return err;
+	db_bind_int(st, 1, id);
+	err = db_step(st);
+	if (err == DB_ROW) {
+		user_from_row(st, pool, out);
+		err = 0;
+	} else if (err == DB_DONE) {
+		err = PT_ENOTFOUND;
+	}
+	db_done(st);
+	return err;
+}
+
+int repo_user_by_token(struct db *db, struct pt_pool *pool, const char *hash,
+		       int64_t now, struct user *out, struct token_row *tok)
+{
+	struct db_stmt *st;
+	int err = db_prepare(
+		db,
+		"SELECT u.id, u.name, u.pwhash, u.tier, u.premium_until, "
+		"u.role, u.disabled, u.direct_downloads, u.created, t.id, "
+		"t.kind, t.csrf, t.expires FROM tokens t JOIN users u ON "
+		"u.id = t.user_id WHERE t.hash = $1 AND (t.expires = 0 OR "
+		"t.expires > $2)",
+		&st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, hash);
+	db_bind_int(st, 2, now);
+	err = db_step(st);
+	if (err == DB_ROW) {
+		user_from_row(st, pool, out);
+		if (tok) {
+			copy_fixed(tok->id, sizeof(tok->id), db_col_text(st, 9));
+			tok->kind = pt_pstrdup(pool, db_col_text(st, 10));
+			tok->csrf = pt_pstrdup(pool, db_col_text(st, 11));
+			tok->expires = db_col_int(st, 12);
+		}
+		err = 0;
+	} else if (err == DB_DONE) {
+		err = PT_ENOTFOUND;
+	}
+	db_done(st);
+	return err;
+}
+
+int repo_user_update(struct db *db, const struct user *u)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     "UPDATE users SET pwhash = $2, tier = $3, "
+			     "premium_until = $4, role = $5, disabled = $6, "
+			     "direct_downloads = $7 WHERE id = $1",
+			     &st);
+	if (err)
+		return err;
+	db_bind_int(st, 1, u->id);
+	db_bind_text(st, 2, u->pwhash);
+	db_bind_text(st, 3, u->tier);
+	db_bind_int(st, 4, u->premium_until);
+	db_bind_text(st, 5, u->role);
+	db_bind_int(st, 6, u->disabled ? 1 : 0);
+	db_bind_int(st, 7, u->direct_downloads ? 1 : 0);
+	err = db_step(st);
+	if (err >= 0)
+		err = db_changes(st) == 1 ? 0 : PT_ENOTFOUND;
+	db_done(st);
+	return err;
+}
+
+int repo_users_each(struct db *db, struct pt_pool *pool,
+		    int (*cb)(const struct user *u, void *arg), void *arg)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db, "SELECT " USER_COLS " FROM users ORDER BY name",
+			     &st);
+	if (err)
+		return err;
+	while ((err = db_step(st)) == DB_ROW) {
+		struct user u;
+		user_from_row(st, pool, &u);
+		if ((err = cb(&u, arg)))
+			break;
+	}
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+int repo_token_create(struct db *db, const struct token_row *t,
+		      int64_t user_id, const char *hash, int64_t now)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     "INSERT INTO tokens(id, user_id, hash, kind, csrf, "
+			     "created, expires) VALUES ($1, $2, $3, $4, $5, $6, "
+			     "$7)",
+			     &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, t->id);
+	db_bind_int(st, 2, user_id);
+	db_bind_text(st, 3, hash);
+	db_bind_text(st, 4, t->kind);
+	db_bind_text(st, 5, t->csrf ? t->csrf : "");
+	db_bind_int(st, 6, now);
+	db_bind_int(st, 7, t->expires);
+	err = db_step(st);
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+int repo_token_delete(struct db *db, const char *id, int64_t user_id)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     "DELETE FROM tokens WHERE id = $1 AND user_id = $2",
+			     &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, id);
+	db_bind_int(st, 2, user_id);
+	err = db_step(st);
+	if (err >= 0)
+		err = db_changes(st) == 1 ? 0 : PT_ENOTFOUND;
+	db_done(st);
+	return err;
+}
+
+int repo_user_tokens_revoke(struct db *db, int64_t user_id)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db, "DELETE FROM tokens WHERE user_id = $1", &st);
+	if (err)
+		return err;
+	db_bind_int(st, 1, user_id);
+	err = db_step(st);
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+int64_t repo_user_used_bytes(struct db *db, int64_t user_id)
+{
+	struct db_stmt *st;
+	int64_t n = -1;
+	if (db_prepare(db,
+		       "SELECT COALESCE(SUM(size), 0) FROM links WHERE "
+		       "owner_id = $1 AND state = 0",
+		       &st))
+		return -1;
+	db_bind_int(st, 1, user_id);
+	if (db_step(st) == DB_ROW)
+		n = db_col_int(st, 0);
+	db_done(st);
+	return n;
+}
+
+int repo_voucher_create(struct db *db, const char *hash, int64_t days,
+			int64_t now)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     "INSERT INTO vouchers(hash, days, created) "
+			     "VALUES ($1, $2, $3)",
+			     &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, hash);
+	db_bind_int(st, 2, days);
+	db_bind_int(st, 3, now);
+	err = db_step(st);
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+int repo_voucher_redeem(struct db *db, const char *hash, int64_t user_id,
+			int64_t now, int64_t *days)
+{
+	struct db_stmt *st;
+	int err;
+
+	if ((err = db_begin(db)))
+		return err;
+	/* the conditional update is the "once": a second redeem changes
+	 * no row */
+	err = db_prepare(db,
+			 "UPDATE vouchers SET redeemed_by = $2, redeemed_at = "
+			 "$3 WHERE hash = $1 AND redeemed_by = 0",
+			 &st);
+	if (err)
+		goto fail;
+	db_bind_text(st, 1, hash);
+	db_bind_int(st, 2, user_id);
+	db_bind_int(st, 3, now);
+	err = db_step(st);
+	int64_t changed = db_changes(st);
+	db_done(st);
+	if (err < 0)
+		goto fail;
+	if (changed != 1) {
+		err = PT_ENOTFOUND;
+		goto fail;
+	}
+	err = db_prepare(db, "SELECT days FROM vouchers WHERE hash = $1", &st);
+	if (err)
+		goto fail;
+	db_bind_text(st, 1, hash);
+	err = db_step(st);
+	*days = err == DB_ROW ? db_col_int(st, 0) : 0;
+	db_done(st);
+	if (err < 0)
+		goto fail;
+	/* premium extends from now or from the current end, whichever is
+	 * later */
+	err = db_prepare(db,
+			 "UPDATE users SET premium_until = CASE WHEN "
+			 "premium_until > $2 THEN premium_until ELSE $2 END + "
+			 "$3 WHERE id = $1",
+			 &st);
+	if (err)
+		goto fail;
+	db_bind_int(st, 1, user_id);
+	db_bind_int(st, 2, now);
+	db_bind_int(st, 3, *days * 86400);
+	err = db_step(st);
+	db_done(st);
+	if (err < 0)
+		goto fail;
+	return db_commit(db);
+fail:
+	db_rollback(db);
+	return err;
 }

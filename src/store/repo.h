@@ -114,6 +114,51 @@ int repo_upload_set_state(struct db *db, const char *uid,
 int repo_uploads_expired(struct db *db, struct pt_pool *pool, int64_t now,
 			 char **out, size_t max, size_t *n);
 
+/* ---- accounts ---- */
+
+struct user {
+	int64_t id;
+	char *name, *pwhash;
+	char *tier;             /* "free" or "premium" (base tier) */
+	int64_t premium_until;  /* premium until then, whatever the tier */
+	char *role;             /* "user", "rights_holder", "admin" */
+	bool disabled;
+	bool direct_downloads;  /* premium: the page redirects to the bytes */
+	int64_t created;
+};
+
+struct token_row {
+	char id[ID_LEN + 1];
+	char *kind;             /* "session" or "api" */
+	char *csrf;             /* sessions: the CSRF token */
+	int64_t expires;        /* 0: never */
+};
+
+/* PT_ECONFLICT when the name is taken. */
+int repo_user_create(struct db *db, const struct user *u);
+int repo_user_by_name(struct db *db, struct pt_pool *pool, const char *name,
+		      struct user *out);
+int repo_user_by_id(struct db *db, struct pt_pool *pool, int64_t id,
+		    struct user *out);
+/* The user of a live token (by the token's SHA-256 hex). */
+int repo_user_by_token(struct db *db, struct pt_pool *pool, const char *hash,
+		       int64_t now, struct user *out, struct token_row *tok);
+int repo_user_update(struct db *db, const struct user *u);
+int repo_users_each(struct db *db, struct pt_pool *pool,
+		    int (*cb)(const struct user *u, void *arg), void *arg);
+int repo_token_create(struct db *db, const struct token_row *t,
+		      int64_t user_id, const char *hash, int64_t now);
+/* PT_ENOTFOUND unless the token exists and is the user's. */
+int repo_token_delete(struct db *db, const char *id, int64_t user_id);
+int repo_user_tokens_revoke(struct db *db, int64_t user_id);
+/* Bytes of the user's live links (the storage quota's measure), or -1. */
+int64_t repo_user_used_bytes(struct db *db, int64_t user_id);
+int repo_voucher_create(struct db *db, const char *hash, int64_t days,
+			int64_t now);
+/* Once: PT_ENOTFOUND for an unknown or used code; *days on success. */
+int repo_voucher_redeem(struct db *db, const char *hash, int64_t user_id,
+			int64_t now, int64_t *days);
+
 /* fsck support */
 /* Call cb for every blob row. */
 int repo_blob_each(struct db *db,

@@ -1,0 +1,667 @@
+/*
+ * accounts.c — users, logins and tokens: registration, browser sessions
+ * (cookie + CSRF token), API tokens (Authorization: Bearer), the account
+ * resource (/api/v1/me), vouchers, wait tickets, and the auth phase that
+ * turns a request's credentials into a principal for the tier policy.
+ *
+ * Passwords are Argon2id (libsodium crypto_pwhash_str, interactive
+ * limits).  Tokens are 32 random bytes shown once and stored as SHA-256;
+ * a lookup by hash is a constant-time question to the database index,
+ * never a comparison of secrets in C.  Login attempts are limited per
+ * address and per account name.
+ */
+#define _GNU_SOURCE
+#include "api.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../core/ids.h"
+#include "../http/reply.h"
+#include "../util/buf.h"
+#include "../util/banned.h"
+
+#define SESSION_COOKIE "partage_session"
+#define SESSION_DAYS 30
+#define JSON_BODY_MAX (64 * 1024)
+
+static const struct principal anonymous = { .tier = PT_TIER_ANONYMOUS,
+					    .role = "user" };
+
+const struct principal *api_who(struct pt_req *r)
+{
+	return r->who ? r->who : &anonymous;
+}
+
+/* ---- rules ---- */
+
+int account_check_name(const char *name, const char **why)
+{
+	size_t n = strlen(name);
+	if (n < 3 || n > 32) {
+		*why = "a name has 3 to 32 characters";
+		return PT_EBADREQ;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+		      c == '.')) {
+			*why = "a name has letters, digits, '_', '-' and '.' "
+			       "only";
+			return PT_EBADREQ;
+		}
+	}
+	return 0;
+}
+
+int account_check_password(const char *password, const char **why)
+{
+	size_t n = strlen(password);
+	if (n < 8) {
+		*why = "a password has at least 8 characters";
+		return PT_EBADREQ;
+	}
+	if (n > 1024) {
+		*why = "a password has at most 1024 characters";
+		return PT_EBADREQ;
+	}
+	return 0;
+}
+
+char *account_hash_password(struct pt_pool *pool, const char *password)
+{
+	char *out = pt_palloc(pool, crypto_pwhash_STRBYTES);
+	if (crypto_pwhash_str(out, password, strlen(password),
+			      crypto_pwhash_OPSLIMIT_INTERACTIVE,
+			      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+		return NULL; /* out of memory for the hash's 64 MiB */
+	return out;
+}
+
+void account_voucher_new(char code[TOKEN_LEN + 1],
+			 char hash[TOKEN_HASH_LEN + 1])
+{
+	token_new(code);
+	token_hash(code, TOKEN_LEN, hash);
+}
+
+/* ---- the auth phase ---- */
+
+static const char *cookie_token(struct pt_req *r)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND,
+					   SESSION_COOKIE);
+}
+
+static bool safe_method(const struct pt_req *r)
+{
+	return r->method & (HTTP_GET | HTTP_HEAD | HTTP_OPTIONS);
+}
+
+int api_authenticate(struct pt_req *r, int *rc)
+{
+	struct app *app = r->ctx;
+	const char *auth = req_header(r, "Authorization");
+	const char *token = NULL;
+	bool by_session = false;
+	struct user u;
+	struct token_row tok;
+	char hash[TOKEN_HASH_LEN + 1];
+	int err;
+
+	if (auth) {
+		if (strncasecmp(auth, "Bearer ", 7) != 0) {
+			*rc = reply_error(r, PT_EUNAUTH, NULL,
+					  "authentication required: use "
+					  "'Authorization: Bearer TOKEN'");
+			return 1;
+		}
+		token = auth + 7;
+		while (*token == ' ')
+			token++;
+	} else if ((token = cookie_token(r))) {
+		by_session = true;
+	}
+	if (!token || !*token) {
+		if (r->route->flags & ROUTE_AUTH) {
+			*rc = reply_error(r, PT_EUNAUTH, NULL,
+					  "authentication required: log in or "
+					  "send 'Authorization: Bearer TOKEN'");
+			return 1;
+		}
+		return 0;
+	}
+	struct db *db = app_db(app);
+	if (!db) {
+		*rc = reply_error(r, PT_EUNAVAIL, NULL,
+				  "service unavailable: metadata store "
+				  "unreachable, try again");
+		return 1;
+	}
+	token_hash(token, strlen(token), hash);
+	err = repo_user_by_token(db, r->pool, hash, pt_now(), &u, &tok);
+	if (err == PT_ENOTFOUND && by_session &&
+	    !(r->route->flags & ROUTE_AUTH))
+		return 0; /* a stale cookie does not stop anonymous use */
+	if (err == PT_ENOTFOUND) {
+		*rc = reply_error(r, PT_EUNAUTH, NULL,
+				  "authentication required: the token or "
+				  "session is unknown or expired");
+		return 1;
+	}
+	if (err) {
+		*rc = reply_error(r, err, NULL, "cannot check credentials: %s",
+				  pt_strerror(err));
+		return 1;
+	}
+	if (u.disabled) {
+		*rc = reply_error(r, PT_EFORBIDDEN, NULL,
+				  "forbidden: account '%s' is disabled",
+				  u.name);
+		return 1;
+	}
+	/* a cookie rides along with forged cross-site requests: state
+	 * changes need the session's CSRF token too */
+	if (by_session && !safe_method(r) &&
+	    !(r->route->flags & ROUTE_NO_CSRF)) {
+		const char *c = req_header(r, "X-CSRF-Token");
+		if (!c || strlen(c) != strlen(tok.csrf) ||
+		    sodium_memcmp(c, tok.csrf, strlen(c)) != 0) {
+			*rc = reply_error(r, PT_EFORBIDDEN, NULL,
+					  "forbidden: missing or wrong "
+					  "X-CSRF-Token for this session");
+			return 1;
+		}
+	}
+	struct principal *who = pt_palloc(r->pool, sizeof(*who));
+	who->user_id = u.id;
+	who->name = u.name;
+	who->tier = policy_user_tier(u.tier, u.premium_until, pt_now());
+	who->role = u.role;
+	who->premium_until = u.premium_until;
+	who->direct_downloads = u.direct_downloads;
+	who->by_session = by_session;
+	who->csrf = tok.csrf;
+	who->token_id = pt_pstrdup(r->pool, tok.id);
+	r->who = who;
+	return 0;
+}
+
+/* ---- JSON bodies ---- */
+
+struct json_body {
+	struct pt_buf buf;
+	int (*done)(struct pt_req *r, json_t *o);
+	bool too_big;
+};
+
+static void json_body_free(void *arg)
+{
+	pt_buf_release(&((struct json_body *)arg)->buf);
+}
+
+static int json_body_chunk(struct pt_req *r, const char *data, size_t n)
+{
+	struct json_body *jb = r->state;
+	if (pt_buf_add(&jb->buf, data, n))
+		jb->too_big = true;
+	return 0;
+}
+
+static int json_body_end(struct pt_req *r)
+{
+	struct json_body *jb = r->state;
+	if (jb->too_big)
+		return reply_error(r, PT_ETOOBIG, NULL,
+				   "payload too large: JSON bodies are at most "
+				   "%d bytes",
+				   JSON_BODY_MAX);
+	json_t *o = jb->buf.n ? json_loadb(jb->buf.p, jb->buf.n, 0, NULL) : NULL;
+	if (o && !json_is_object(o)) {
+		json_decref(o);
+		o = NULL;
+	}
+	int rc = jb->done(r, o);
+	json_decref(o);
+	return rc;
+}
+
+int api_json_body(struct pt_req *r, int (*done)(struct pt_req *r, json_t *o))
+{
+	struct json_body *jb = pt_palloc(r->pool, sizeof(*jb));
+	const char *cl = req_header(r, "Content-Length");
+	uint64_t len;
+
+	if (cl && !pt_parse_u64(cl, strlen(cl), &len) && len > JSON_BODY_MAX)
+		return reply_error(r, PT_ETOOBIG, NULL,
+				   "payload too large: JSON bodies are at most "
+				   "%d bytes",
+				   JSON_BODY_MAX);
+	pt_buf_init(&jb->buf, JSON_BODY_MAX);
+	jb->done = done;
+	pt_pool_cleanup_add(r->pool, json_body_free, jb);
+	r->state = jb;
+	r->on_body = json_body_chunk;
+	r->on_end = json_body_end;
+	return MHD_YES;
+}
+
+static const char *json_str(json_t *o, const char *key)
+{
+	json_t *v = o ? json_object_get(o, key) : NULL;
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* ---- registration and login ---- */
+
+static int users_create_done(struct pt_req *r, json_t *o)
+{
+	struct app *app = r->ctx;
+	const char *name = json_str(o, "name");
+	const char *password = json_str(o, "password");
+	const char *why = NULL;
+	struct user u;
+	int err;
+
+	if (!name || !password)
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: send {\"name\": …, "
+				   "\"password\": …}");
+	if (account_check_name(name, &why) ||
+	    account_check_password(password, &why))
+		return reply_error(r, PT_EBADREQ, NULL, "bad request: %s", why);
+	memset(&u, 0, sizeof(u));
+	randombytes_buf(&u.id, sizeof(u.id));
+	u.id &= INT64_MAX;
+	u.name = (char *)name;
+	u.pwhash = account_hash_password(r->pool, password);
+	if (!u.pwhash)
+		return reply_error(r, PT_EUNAVAIL, NULL,
+				   "service unavailable: cannot hash the "
+				   "password now, try again");
+	u.tier = "free";
+	u.role = "user";
+	u.created = pt_now();
+	struct db *db = app_db(app);
+	err = db ? repo_user_create(db, &u) : PT_EUNAVAIL;
+	if (err == PT_ECONFLICT)
+		return reply_error(r, PT_ECONFLICT, NULL,
+				   "conflict: the name '%s' is taken", name);
+	if (err)
+		return reply_error(r, err, NULL, "cannot register: %s",
+				   pt_strerror(err));
+	return reply_json(r, 201,
+			  json_pack("{s:s, s:s}", "name", name, "tier", "free"));
+}
+
+int api_users_create(struct pt_req *r)
+{
+	return api_json_body(r, users_create_done);
+}
+
+static char dummy_hash[crypto_pwhash_STRBYTES];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void dummy_init(void)
+{
+	if (crypto_pwhash_str(dummy_hash, "not a password", 14,
+			      crypto_pwhash_OPSLIMIT_INTERACTIVE,
+			      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+		abort();
+}
+
+/* Check a name and password, with the per-address and per-name limits.
+ * Returns 0 with *u filled, or 1 with the reply's result in *rc. */
+static int login(struct pt_req *r, const char *name, const char *password,
+		 struct user *u, int *rc)
+{
+	struct app *app = r->ctx;
+	struct db *db = app_db(app);
+	int64_t now = pt_now(), retry = 0;
+	char ra[24];
+
+	if (!name || !password) {
+		*rc = reply_error(r, PT_EBADREQ, NULL,
+				  "bad request: send {\"name\": …, "
+				  "\"password\": …}");
+		return 1;
+	}
+	if (!ratelimit_check(app->login_ip, r->client_ip, now, &retry) ||
+	    !ratelimit_check(app->login_name, name, now, &retry)) {
+		snprintf(ra, sizeof(ra), "%lld", (long long)retry);
+		req_reply_header(r, "Retry-After", ra);
+		*rc = reply_error(r, PT_ELIMIT, NULL,
+				  "too many requests: too many failed logins, "
+				  "wait %lld seconds",
+				  (long long)retry);
+		return 1;
+	}
+	int err = db ? repo_user_by_name(db, r->pool, name, u) : PT_EUNAVAIL;
+	if (err && err != PT_ENOTFOUND) {
+		*rc = reply_error(r, err, NULL, "cannot log in: %s",
+				  pt_strerror(err));
+		return 1;
+	}
+	/* an unknown name costs a hash check too: no timing oracle */
+	pthread_once(&dummy_once, dummy_init);
+	bool ok = crypto_pwhash_str_verify(err ? dummy_hash : u->pwhash,
+					   password,
+					   strlen(password)) == 0 &&
+		  !err;
+	if (!ok) {
+		ratelimit_hit(app->login_ip, r->client_ip, now, NULL);
+		ratelimit_hit(app->login_name, name, now, NULL);
+		*rc = reply_error(r, PT_EUNAUTH, NULL,
+				  "authentication required: wrong name or "
+				  "password");
+		return 1;
+	}
+	if (u->disabled) {
+		*rc = reply_error(r, PT_EFORBIDDEN, NULL,
+				  "forbidden: account '%s' is disabled",
+				  u->name);
+		return 1;
+	}
+	ratelimit_reset(app->login_name, name);
+	return 0;
+}
+
+static int new_token(struct pt_req *r, int64_t user_id, const char *kind,
+		     int64_t expires, char token[TOKEN_LEN + 1],
+		     struct token_row *t)
+{
+	struct app *app = r->ctx;
+	char hash[TOKEN_HASH_LEN + 1];
+	memset(t, 0, sizeof(*t));
+	id_new(t->id);
+	t->kind = (char *)kind;
+	t->expires = expires;
+	if (strcmp(kind, "session") == 0) {
+		t->csrf = pt_palloc(r->pool, TOKEN_LEN + 1);
+		token_new(t->csrf);
+	}
+	token_new(token);
+	token_hash(token, TOKEN_LEN, hash);
+	struct db *db = app_db(app);
+	return db ? repo_token_create(db, t, user_id, hash, pt_now())
+		  : PT_EUNAVAIL;
+}
+
+static int sessions_create_done(struct pt_req *r, json_t *o)
+{
+	struct user u;
+	struct token_row t;
+	char token[TOKEN_LEN + 1];
+	int rc, err;
+
+	if (login(r, json_str(o, "name"), json_str(o, "password"), &u, &rc))
+		return rc;
+	err = new_token(r, u.id, "session",
+			pt_now() + SESSION_DAYS * 86400, token, &t);
+	if (err)
+		return reply_error(r, err, NULL, "cannot log in: %s",
+				   pt_strerror(err));
+	struct app *app = r->ctx;
+	bool https = strncmp(app->public_url, "https:", 6) == 0;
+	req_reply_header(r, "Set-Cookie",
+			 pt_psprintf(r->pool,
+				     SESSION_COOKIE "=%s; Path=/; HttpOnly; "
+						    "SameSite=Lax; Max-Age=%d%s",
+				     token, SESSION_DAYS * 86400,
+				     https ? "; Secure" : ""));
+	return reply_json(r, 201,
+			  json_pack("{s:s, s:s}", "name", u.name, "csrf",
+				    t.csrf));
+}
+
+int api_sessions_create(struct pt_req *r)
+{
+	return api_json_body(r, sessions_create_done);
+}
+
+int api_sessions_delete(struct pt_req *r)
+{
+	struct app *app = r->ctx;
+	const struct principal *who = api_who(r);
+	if (who->by_session)
+		repo_token_delete(app_db(app), who->token_id, who->user_id);
+	req_reply_header(r, "Set-Cookie",
+			 SESSION_COOKIE "=; Path=/; HttpOnly; SameSite=Lax; "
+					"Max-Age=0");
+	return reply_empty(r, 204);
+}
+
+static int tokens_create_done(struct pt_req *r, json_t *o)
+{
+	const struct principal *who = api_who(r);
+	struct user u;
+	struct token_row t;
+	char token[TOKEN_LEN + 1];
+	int64_t uid;
+	int rc, err;
+
+	if (who->user_id) {
+		uid = who->user_id;
+	} else {
+		if (login(r, json_str(o, "name"), json_str(o, "password"), &u,
+			  &rc))
+			return rc;
+		uid = u.id;
+	}
+	if ((err = new_token(r, uid, "api", 0, token, &t)))
+		return reply_error(r, err, NULL, "cannot create a token: %s",
+				   pt_strerror(err));
+	return reply_json(r, 201,
+			  json_pack("{s:s, s:s}", "id", t.id, "token", token));
+}
+
+int api_tokens_create(struct pt_req *r)
+{
+	return api_json_body(r, tokens_create_done);
+}
+
+int api_tokens_delete(struct pt_req *r)
+{
+	struct app *app = r->ctx;
+	const struct principal *who = api_who(r);
+	int err = repo_token_delete(app_db(app), r->arg[0].p, who->user_id);
+	if (err == PT_ENOTFOUND)
+		return reply_error(r, err, NULL, "not found: no token '%s'",
+				   r->arg[0].p);
+	if (err)
+		return reply_error(r, err, NULL, "cannot revoke: %s",
+				   pt_strerror(err));
+	return reply_empty(r, 204);
+}
+
+/* ---- the account ---- */
+
+int api_me(struct pt_req *r)
+{
+	struct app *app = r->ctx;
+	const struct principal *who = api_who(r);
+	struct db *db = app_db(app);
+	int64_t used = db ? repo_user_used_bytes(db, who->user_id) : -1;
+	const struct pt_tier *t = policy_tier(app->conf, who);
+
+	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:b}", "name",
+			      who->name, "tier", conf_tier_name(who->tier),
+			      "role", who->role, "used_bytes",
+			      (json_int_t)(used > 0 ? used : 0), "points",
+			      (json_int_t)0, "direct_downloads",
+			      who->direct_downloads);
+	json_object_set_new(o, "premium_until",
+			    who->premium_until > pt_now()
+				    ? json_integer(who->premium_until)
+				    : json_null());
+	json_object_set_new(o, "quota_bytes",
+			    t->storage_quota_bytes
+				    ? json_integer((json_int_t)t->storage_quota_bytes)
+				    : json_null());
+	if (who->by_session)
+		json_object_set_new(o, "csrf", json_string(who->csrf));
+	return reply_json(r, 200, o);
+}
+
+static int me_update_done(struct pt_req *r, json_t *o)
+{
+	struct app *app = r->ctx;
+	const struct principal *who = api_who(r);
+	struct user u;
+	json_t *dd = o ? json_object_get(o, "direct_downloads") : NULL;
+	int err;
+
+	if (!dd || !json_is_boolean(dd))
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: send {\"direct_downloads\": "
+				   "true|false}");
+	struct db *db = app_db(app);
+	if ((err = repo_user_by_id(db, r->pool, who->user_id, &u)))
+		return reply_error(r, err, NULL, "cannot update: %s",
+				   pt_strerror(err));
+	u.direct_downloads = json_is_true(dd);
+	if ((err = repo_user_update(db, &u)))
+		return reply_error(r, err, NULL, "cannot update: %s",
+				   pt_strerror(err));
+	return reply_json(r, 200,
+			  json_pack("{s:b}", "direct_downloads",
+				    u.direct_downloads));
+}
+
+int api_me_update(struct pt_req *r)
+{
+	return api_json_body(r, me_update_done);
+}
+
+static int me_password_done(struct pt_req *r, json_t *o)
+{
+	struct app *app = r->ctx;
+	const struct principal *who = api_who(r);
+	const char *old = json_str(o, "old"), *new = json_str(o, "new");
+	const char *why;
+	struct user u;
+	int rc, err;
+
+	if (!old || !new)
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: send {\"old\": …, \"new\": …}");
+	if (account_check_password(new, &why))
+		return reply_error(r, PT_EBADREQ, NULL, "bad request: %s", why);
+	if (login(r, who->name, old, &u, &rc))
+		return rc;
+	u.pwhash = account_hash_password(r->pool, new);
+	if (!u.pwhash)
+		return reply_error(r, PT_EUNAVAIL, NULL,
+				   "service unavailable: try again");
+	struct db *db = app_db(app);
+	/* a new password ends every other session and token */
+	if ((err = repo_user_update(db, &u)) ||
+	    (err = repo_user_tokens_revoke(db, u.id)))
+		return reply_error(r, err, NULL, "cannot change: %s",
+				   pt_strerror(err));
+	req_reply_header(r, "Set-Cookie",
+			 SESSION_COOKIE "=; Path=/; HttpOnly; SameSite=Lax; "
+					"Max-Age=0");
+	return reply_empty(r, 204);
+}
+
+int api_me_password(struct pt_req *r)
+{
+	return api_json_body(r, me_password_done);
+}
+
+static int me_redeem_done(struct pt_req *r, json_t *o)
+{
+	struct app *app = r->ctx;
+	const struct principal *who = api_who(r);
+	const char *code = json_str(o, "code");
+	char hash[TOKEN_HASH_LEN + 1];
+	int64_t days = 0;
+	struct user u;
+	int err;
+
+	if (!code)
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: send {\"code\": …}");
+	token_hash(code, strlen(code), hash);
+	struct db *db = app_db(app);
+	err = repo_voucher_redeem(db, hash, who->user_id, pt_now(), &days);
+	if (err == PT_ENOTFOUND)
+		return reply_error(r, PT_ENOTFOUND, NULL,
+				   "not found: unknown or already used "
+				   "voucher");
+	if (err)
+		return reply_error(r, err, NULL, "cannot redeem: %s",
+				   pt_strerror(err));
+	if ((err = repo_user_by_id(db, r->pool, who->user_id, &u)))
+		return reply_error(r, err, NULL, "cannot redeem: %s",
+				   pt_strerror(err));
+	return reply_json(r, 200,
+			  json_pack("{s:I, s:I, s:s}", "days", (json_int_t)days,
+				    "premium_until", (json_int_t)u.premium_until,
+				    "tier", "premium"));
+}
+
+int api_me_redeem(struct pt_req *r)
+{
+	return api_json_body(r, me_redeem_done);
+}
+
+/* ---- wait tickets ---- */
+
+int api_ticket(struct pt_req *r)
+{
+	struct app *app = r->ctx;
+	struct download_rules rules;
+	struct link l;
+	char ticket[TICKET_MAX] = "";
+	int rc;
+
+	if (api_link_lookup(r, r->arg[0].p, &l, &rc))
+		return rc;
+	policy_download(app->conf, api_who(r), &rules);
+	int64_t now = pt_now();
+	if (rules.wait_seconds)
+		ticket_issue(app->secret, l.id, r->client_ip, now,
+			     rules.wait_seconds, ticket);
+	char *url = pt_psprintf(r->pool, "%s%s%s",
+				api_download_url(app, r->pool, &l),
+				*ticket ? "?ticket=" : "", ticket);
+	if (req_accepts(r, "text/html")) {
+		/* the no-JavaScript path: a page that moves on by itself */
+		struct pt_buf b;
+		pt_buf_init(&b, 1 << 16);
+		pt_buf_addf(&b,
+			    "<!doctype html><html><head><meta charset=utf-8>"
+			    "<meta http-equiv=refresh content=\"%lld;url=",
+			    (long long)rules.wait_seconds);
+		html_escape(&b, url);
+		pt_buf_adds(&b, "\"><title>Your download</title><link "
+				"rel=stylesheet href=\"/static/style.css\">"
+				"</head><body><header><a class=brand "
+				"href=\"/\">partage</a></header><main><h1>");
+		html_escape(&b, l.name);
+		pt_buf_addf(&b,
+			    "</h1><p>Your download starts in %lld seconds. "
+			    "<a id=ticket-link href=\"",
+			    (long long)rules.wait_seconds);
+		html_escape(&b, url);
+		pt_buf_adds(&b, "\">Download</a></p></main></body></html>\n");
+		rc = reply_html(r, 200, b.p, b.n);
+		pt_buf_release(&b);
+		return rc;
+	}
+	return reply_json(r, 200,
+			  json_pack("{s:s, s:I, s:I, s:s}", "ticket", ticket,
+				    "wait", (json_int_t)rules.wait_seconds,
+				    "ready_at",
+				    (json_int_t)(now + rules.wait_seconds),
+				    "url", url));
+}

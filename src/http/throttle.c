@@ -1,0 +1,163 @@
+/*
+ * throttle.c — the timer thread that resumes suspended connections, with
+ * a binary min-heap of wake-up times.
+ */
+#define _GNU_SOURCE
+#include "throttle.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "../util/pt.h"
+#include "../util/banned.h"
+
+struct wake {
+	uint64_t when;
+	struct MHD_Connection *c;
+};
+
+struct throttle {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+	struct wake *heap;
+	size_t n, cap;
+	bool stop;
+};
+
+static void heap_push(struct throttle *t, struct wake w)
+{
+	if (t->n == t->cap) {
+		t->cap = t->cap ? 2 * t->cap : 1024;
+		t->heap = xrealloc(t->heap, t->cap * sizeof(*t->heap));
+	}
+	size_t i = t->n++;
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+		if (t->heap[parent].when <= w.when)
+			break;
+		t->heap[i] = t->heap[parent];
+		i = parent;
+	}
+	t->heap[i] = w;
+}
+
+static struct wake heap_pop(struct throttle *t)
+{
+	struct wake top = t->heap[0], last = t->heap[--t->n];
+	size_t i = 0;
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		uint64_t mw = last.when;
+		if (l < t->n && t->heap[l].when < mw) {
+			m = l;
+			mw = t->heap[l].when;
+		}
+		if (r < t->n && t->heap[r].when < mw)
+			m = r;
+		if (m == i)
+			break;
+		t->heap[i] = t->heap[m];
+		i = m;
+	}
+	if (t->n)
+		t->heap[i] = last;
+	return top;
+}
+
+static void *run(void *arg)
+{
+	struct throttle *t = arg;
+	pthread_mutex_lock(&t->lock);
+	while (!t->stop) {
+		uint64_t now = pt_mono_ns();
+		while (t->n && t->heap[0].when <= now) {
+			struct wake w = heap_pop(t);
+			MHD_resume_connection(w.c);
+		}
+		if (t->n) {
+			uint64_t when = t->heap[0].when;
+			struct timespec ts = { (time_t)(when / 1000000000u),
+					       (long)(when % 1000000000u) };
+			pthread_cond_timedwait(&t->cond, &t->lock, &ts);
+		} else {
+			pthread_cond_wait(&t->cond, &t->lock);
+		}
+	}
+	/* shutting down: nobody may stay suspended (MHD_stop_daemon) */
+	while (t->n)
+		MHD_resume_connection(heap_pop(t).c);
+	pthread_mutex_unlock(&t->lock);
+	return NULL;
+}
+
+struct throttle *throttle_new(void)
+{
+	struct throttle *t = xcalloc(1, sizeof(*t));
+	pthread_condattr_t ca;
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&t->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_create(&t->thread, NULL, run, t);
+	return t;
+}
+
+void throttle_stop(struct throttle *t)
+{
+	pthread_mutex_lock(&t->lock);
+	if (t->stop) {
+		pthread_mutex_unlock(&t->lock);
+		return;
+	}
+	t->stop = true;
+	pthread_cond_signal(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+	pthread_join(t->thread, NULL);
+}
+
+void throttle_free(struct throttle *t)
+{
+	if (!t)
+		return;
+	throttle_stop(t);
+	pthread_mutex_destroy(&t->lock);
+	pthread_cond_destroy(&t->cond);
+	free(t->heap);
+	free(t);
+}
+
+bool throttle_resume_at(struct throttle *t, struct MHD_Connection *c,
+			uint64_t when_ns)
+{
+	pthread_mutex_lock(&t->lock);
+	if (t->stop) {
+		pthread_mutex_unlock(&t->lock);
+		MHD_resume_connection(c);
+		return false;
+	}
+	bool first = t->n == 0 || when_ns < t->heap[0].when;
+	heap_push(t, (struct wake){ when_ns, c });
+	if (first)
+		pthread_cond_signal(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+	return true;
+}
+
+uint64_t throttle_waiting(struct throttle *t)
+{
+	pthread_mutex_lock(&t->lock);
+	uint64_t n = t->n;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+bool throttle_stopping(struct throttle *t)
+{
+	pthread_mutex_lock(&t->lock);
+	bool s = t->stop;
+	pthread_mutex_unlock(&t->lock);
+	return s;
+}

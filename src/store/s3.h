@@ -1,0 +1,84 @@
+/*
+ * s3.h — a small S3 client on libcurl: exactly what the s3 blob backend
+ * needs (object PUT/GET/HEAD/DELETE, copies, multipart upload, listings),
+ * path-style URLs (ENDPOINT/BUCKET/KEY), Signature V4 by libcurl itself
+ * (CURLOPT_AWS_SIGV4, libcurl >= 7.75) with payloads sent as
+ * UNSIGNED-PAYLOAD, which AWS, Ceph RGW, MinIO and Swift's s3api accept.
+ *
+ * A `struct s3` is shared by every thread: it holds the settings and a
+ * pool of curl easy handles, each keeping its own keep-alive connections,
+ * so consecutive requests of a thread reuse a connection.  Every function
+ * may block on the network.  Idempotent requests are retried (three tries,
+ * short back-off) on a transport error or a 500/503, so a restarting proxy
+ * does not fail an upload.
+ *
+ * Statuses: 0 for a 2xx; -ENOENT for 404, PT_ERANGE for 416, -EACCES for
+ * 403, PT_ECONFLICT for 409, PT_EUNAVAIL when the store cannot be reached,
+ * -EIO for anything else (the S3 error code is logged once).
+ */
+#ifndef PT_S3_H
+#define PT_S3_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../util/buf.h"
+
+struct s3;
+
+struct s3_conf {
+	const char *endpoint; /* http(s)://host[:port][/prefix], no bucket */
+	const char *bucket;
+	const char *region;   /* us-east-1 for Swift and most others */
+	const char *access_key, *secret_key;
+};
+
+/* Copies what it needs from c.  0, or PT_EBADREQ on a missing setting. */
+int s3_new(const struct s3_conf *c, struct s3 **out);
+void s3_free(struct s3 *s);
+
+/* One request.  key NULL means the bucket itself.  query is the canonical
+ * query string: names sorted, every name with '=' (uploads=), values
+ * encoded with s3_uri_encode() — SigV4 signs it as given. */
+struct s3_req {
+	const char *method; /* GET PUT HEAD DELETE POST */
+	const char *key;
+	const char *query;
+	const char *headers[6]; /* extra "Name: value", NULL-ended */
+	const void *body;       /* PUT/POST body */
+	size_t body_len;
+	struct pt_buf *out;     /* response body (GET/POST) or NULL */
+	/* results */
+	long status;
+	uint64_t length;        /* Content-Length (HEAD) */
+	int64_t mtime;          /* Last-Modified, -1 when absent */
+	char etag[80];          /* with its quotes, as S3 sends it */
+};
+int s3_request(struct s3 *s, struct s3_req *r);
+
+/* Percent-encode for a query value or a copy source (RFC 3986 unreserved
+ * kept; '/' kept when keep_slash).  The caller frees. */
+char *s3_uri_encode(const char *v, bool keep_slash);
+
+/* A streaming GET of [off, end) of key (end UINT64_MAX: to the object's
+ * end): bytes come as the caller asks for them, with no buffering of the
+ * object, over one connection.  open returns -ENOENT, PT_ERANGE (off past
+ * the end) or another status from the response head. */
+struct s3_stream;
+int s3_stream_open(struct s3 *s, const char *key, uint64_t off, uint64_t end,
+		   struct s3_stream **out);
+/* Up to n bytes (fewer only at the end); 0 at the end; <0 on error. */
+ssize_t s3_stream_read(struct s3_stream *st, void *p, size_t n);
+void s3_stream_close(struct s3_stream *st);
+
+/* XML answers: the text of the next <tag>…</tag> at or after *pos in xml
+ * (entities decoded, caller frees), *pos moved past it; NULL when none.
+ * `end`, when not NULL, bounds the search (one <Contents> element). */
+char *s3_xml_next(const char *xml, const char *end, const char *tag,
+		  const char **pos);
+/* ISO 8601 "2026-01-02T03:04:05.000Z" to Unix time; -1 on junk. */
+int64_t s3_time_parse(const char *iso);
+
+#endif

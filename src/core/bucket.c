@@ -14,10 +14,10 @@ static void refill(struct bucket *b, uint64_t now_ns)
 	if (now_ns <= b->last_ns)
 		return;
 	uint64_t dt = now_ns - b->last_ns;
-	/* rate * dt / 1e9 in 1/1024 bytes, without overflow for dt up to
-	 * hours at rates up to TB/s: split the multiplication */
-	uint64_t add = (b->rate * FRAC / 1000000u) * (dt / 1000u) +
-		       (b->rate * FRAC % 1000000u) * (dt / 1000u) / 1000000u;
+	/* 128-bit intermediate: exact for any rate and any idle time */
+	unsigned __int128 add128 =
+		(unsigned __int128)b->rate * FRAC * dt / 1000000000u;
+	uint64_t add = add128 > UINT64_MAX ? UINT64_MAX : (uint64_t)add128;
 	uint64_t cap = b->burst * FRAC;
 	b->tokens = add >= cap - b->tokens ? cap : b->tokens + add;
 	b->last_ns = now_ns;
@@ -54,10 +54,7 @@ uint64_t bucket_wait_ns(struct bucket *b, uint64_t min, uint64_t now_ns)
 	if (b->tokens >= need)
 		return 0;
 	uint64_t missing = need - b->tokens; /* in 1/1024 bytes */
-	/* missing / (rate * FRAC) seconds, rounded up */
-	uint64_t per_us = b->rate * FRAC / 1000000u; /* 1/1024 B per µs */
-	if (per_us == 0)
-		return (missing * 1000000000u + b->rate * FRAC - 1) /
-		       (b->rate * FRAC);
-	return (missing + per_us - 1) / per_us * 1000u;
+	unsigned __int128 den = (unsigned __int128)b->rate * FRAC;
+	return (uint64_t)(((unsigned __int128)missing * 1000000000u + den - 1) /
+			  den);
 }

@@ -1,0 +1,181 @@
+/*
+ * test_core.c — unit tests for src/core: token bucket, wait tickets,
+ * per-address slots, fixed-window rate limits, and the tier policy.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conf.h"
+#include "core/bucket.h"
+#include "core/policy.h"
+#include "core/ratelimit.h"
+#include "core/slots.h"
+#include "core/ticket.h"
+
+#define SEC 1000000000ull
+
+static void test_bucket_rate(void **state)
+{
+	struct bucket b;
+	uint64_t t = 5 * SEC, sent = 0;
+	bucket_init(&b, 100000, 50000, t);
+	/* starts empty: nothing now, and a wait that matches the rate */
+	assert_int_equal(bucket_take(&b, 1000, t), 0);
+	uint64_t w = bucket_wait_ns(&b, 50000, t);
+	assert_true(w >= SEC / 2 - 1000 && w <= SEC / 2 + 1000);
+	/* ten simulated seconds of greedy sending: 1 MB, within 1 % */
+	for (int i = 1; i <= 1000; i++)
+		sent += bucket_take(&b, 1 << 20, t + (uint64_t)i * SEC / 100);
+	assert_true(sent >= 990000 && sent <= 1010000);
+	/* idle time refills to the burst, not beyond */
+	assert_int_equal(bucket_take(&b, 1 << 20, t + 100 * SEC), 50000);
+	/* unlimited */
+	bucket_init(&b, 0, 0, t);
+	assert_int_equal(bucket_take(&b, 12345, t), 12345);
+	assert_int_equal(bucket_wait_ns(&b, 999, t), 0);
+}
+
+static void test_bucket_slow(void **state)
+{
+	struct bucket b;
+	uint64_t t = 0;
+	/* 1 byte per second: a byte every second, no rounding to zero */
+	bucket_init(&b, 1, 16, t);
+	assert_int_equal(bucket_take(&b, 10, t + SEC / 2), 0);
+	assert_int_equal(bucket_take(&b, 10, t + SEC), 1);
+	uint64_t w = bucket_wait_ns(&b, 1, t + SEC);
+	assert_true(w > 0 && w <= SEC + 1000);
+	/* huge rates do not overflow */
+	bucket_init(&b, 1ull << 40, 1ull << 40, t);
+	assert_true(bucket_take(&b, 1ull << 50, t + 3600 * SEC) == 1ull << 40);
+}
+
+static void test_ticket(void **state)
+{
+	unsigned char key[TICKET_KEY_LEN], other[TICKET_KEY_LEN];
+	char t[TICKET_MAX], bad[TICKET_MAX];
+	int64_t retry = 0;
+	memset(key, 7, sizeof(key));
+	memset(other, 8, sizeof(other));
+	ticket_issue(key, "AAAAAAAAAAAA", "10.0.0.1", 1000, 60, t);
+	assert_int_equal(ticket_verify(key, t, "AAAAAAAAAAAA", "10.0.0.1", 1000, &retry), TICKET_EARLY);
+	assert_int_equal(retry, 60);
+	assert_int_equal(ticket_verify(key, t, "AAAAAAAAAAAA", "10.0.0.1", 1059, &retry), TICKET_EARLY);
+	assert_int_equal(retry, 1);
+	assert_int_equal(ticket_verify(key, t, "AAAAAAAAAAAA", "10.0.0.1", 1060, NULL), TICKET_OK);
+	assert_int_equal(ticket_verify(key, t, "AAAAAAAAAAAA", "10.0.0.1", 1060 + TICKET_VALID, NULL), TICKET_OK);
+	assert_int_equal(ticket_verify(key, t, "AAAAAAAAAAAA", "10.0.0.1", 1061 + TICKET_VALID, NULL), TICKET_EXPIRED);
+	/* bound to the file, the address and the key */
+	assert_int_equal(ticket_verify(key, t, "BBBBBBBBBBBB", "10.0.0.1", 1100, NULL), TICKET_INVALID);
+	assert_int_equal(ticket_verify(key, t, "AAAAAAAAAAAA", "10.0.0.2", 1100, NULL), TICKET_INVALID);
+	assert_int_equal(ticket_verify(other, t, "AAAAAAAAAAAA", "10.0.0.1", 1100, NULL), TICKET_INVALID);
+	/* the wait is in the MAC: a shorter one is a forgery */
+	snprintf(bad, sizeof(bad), "1000.0.%s", strchr(strchr(t, '.') + 1, '.') + 1);
+	assert_int_equal(ticket_verify(key, bad, "AAAAAAAAAAAA", "10.0.0.1", 1001, NULL), TICKET_INVALID);
+	static const char *const junk[] = { "", "x", "1.2", "1.2.", "a.b.c",
+					    "1000.60.!!!!", "99999999999999999999.1.AAAA" };
+	assert_int_equal(ticket_verify(key, NULL, "AAAAAAAAAAAA", "10.0.0.1", 1100, NULL), TICKET_MISSING);
+	assert_int_equal(ticket_verify(key, "", "AAAAAAAAAAAA", "10.0.0.1", 1100, NULL), TICKET_MISSING);
+	for (size_t i = 1; i < sizeof(junk) / sizeof(junk[0]); i++)
+		assert_int_equal(ticket_verify(key, junk[i], "AAAAAAAAAAAA", "10.0.0.1", 1100, NULL), TICKET_INVALID);
+}
+
+static void test_slots(void **state)
+{
+	struct slots *s = slots_new();
+	assert_true(slots_acquire(s, "1.2.3.4", 2));
+	assert_true(slots_acquire(s, "1.2.3.4", 2));
+	assert_false(slots_acquire(s, "1.2.3.4", 2));
+	assert_true(slots_acquire(s, "5.6.7.8", 1));
+	assert_int_equal(slots_held(s, "1.2.3.4"), 2);
+	slots_release(s, "1.2.3.4");
+	assert_true(slots_acquire(s, "1.2.3.4", 2));
+	slots_release(s, "1.2.3.4");
+	slots_release(s, "1.2.3.4");
+	assert_int_equal(slots_held(s, "1.2.3.4"), 0);
+	/* no limit: always yes, nothing held */
+	assert_true(slots_acquire(s, "9.9.9.9", 0));
+	assert_int_equal(slots_held(s, "9.9.9.9"), 0);
+	slots_free(s);
+}
+
+static void test_ratelimit(void **state)
+{
+	struct ratelimit *rl = ratelimit_new(3, 60);
+	int64_t retry = 0;
+	for (int i = 0; i < 3; i++)
+		assert_true(ratelimit_hit(rl, "k", 100, NULL));
+	assert_false(ratelimit_hit(rl, "k", 110, &retry));
+	assert_int_equal(retry, 50);
+	assert_false(ratelimit_check(rl, "k", 120, NULL));
+	assert_true(ratelimit_check(rl, "other", 120, NULL));
+	/* a new window */
+	assert_true(ratelimit_hit(rl, "k", 160, NULL));
+	ratelimit_reset(rl, "k");
+	for (int i = 0; i < 3; i++)
+		assert_true(ratelimit_hit(rl, "k", 161, NULL));
+	ratelimit_free(rl);
+}
+
+static void test_policy(void **state)
+{
+	struct pt_conf c;
+	struct principal anon = { .tier = PT_TIER_ANONYMOUS };
+	struct principal free_ = { .user_id = 7, .tier = PT_TIER_FREE };
+	struct principal prem = { .user_id = 8, .tier = PT_TIER_PREMIUM };
+	struct download_rules d;
+	bool q;
+
+	conf_init(&c);
+	/* the defaults are Megaupload's published rules */
+	policy_download(&c, &anon, &d);
+	assert_int_equal(d.wait_seconds, 60);
+	assert_int_equal(d.parallel, 1);
+	assert_true(d.max_bytes == 1ull << 30);
+	policy_download(&c, &free_, &d);
+	assert_int_equal(d.wait_seconds, 25);
+	policy_download(&c, &prem, &d);
+	assert_int_equal(d.wait_seconds, 0);
+	assert_int_equal(d.speed, 0);
+	assert_int_equal(d.parallel, 0);
+	assert_int_equal(d.max_bytes, 0);
+
+	assert_true(policy_upload_limit(&c, &anon, 0, &q) == 2ull << 30);
+	assert_false(q);
+	/* free: 200 GiB of storage; the quota wins when less is left */
+	assert_true(policy_upload_limit(&c, &free_, (int64_t)(200ull << 30) - 1000, &q) == 1000);
+	assert_true(q);
+	assert_true(policy_upload_limit(&c, &free_, (int64_t)(300ull << 30), &q) == 0);
+	assert_true(q);
+	assert_true(policy_upload_limit(&c, &prem, 0, &q) == UINT64_MAX);
+
+	assert_int_equal(policy_user_tier("free", 0, 100), PT_TIER_FREE);
+	assert_int_equal(policy_user_tier("free", 200, 100), PT_TIER_PREMIUM);
+	assert_int_equal(policy_user_tier("free", 100, 100), PT_TIER_FREE);
+	assert_int_equal(policy_user_tier("premium", 0, 100), PT_TIER_PREMIUM);
+
+	struct principal admin = { .user_id = 9, .role = "admin" };
+	assert_true(policy_owns(&free_, 7));
+	assert_false(policy_owns(&free_, 8));
+	assert_false(policy_owns(&anon, 0));
+	assert_true(policy_owns(&admin, 7));
+	conf_release(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bucket_rate), cmocka_unit_test(test_bucket_slow),
+		cmocka_unit_test(test_ticket),      cmocka_unit_test(test_slots),
+		cmocka_unit_test(test_ratelimit),   cmocka_unit_test(test_policy),
+	};
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

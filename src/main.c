@@ -222,6 +222,9 @@ static int cmd_serve(struct pt_conf *c)
 		return 1;
 	}
 	app.public_url = url;
+	/* requests of a previous life of this node are gone: so are their
+	 * upload leases */
+	repo_upload_release_holder(app_db(&app), app.node);
 	err = blob_store_cleanup(app.blobs);
 	if (err > 0)
 		pt_log("removed %d temporary files of interrupted uploads", err);

@@ -35,6 +35,7 @@ struct app {
 	struct slots *slots;        /* downloads in progress per address */
 	struct throttle *throttle;  /* resumes speed-capped downloads */
 	struct ratelimit *login_ip, *login_name;
+	char node[320];             /* this node's name: host and listen */
 };
 
 /* The principal of a request (anonymous when nobody logged in). */

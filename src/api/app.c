@@ -10,6 +10,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../http/reply.h"
@@ -117,12 +118,28 @@ int app_open(struct app *app, const struct pt_conf *conf)
 
 	memset(app, 0, sizeof(*app));
 	app->conf = conf;
-	if (strcmp(conf->storage_backend, "fs") != 0) {
+	char host[256] = "localhost";
+	gethostname(host, sizeof(host) - 1);
+	snprintf(app->node, sizeof(app->node), "%s/%s", host, conf->listen);
+	if (strcmp(conf->storage_backend, "fs") != 0 &&
+	    strcmp(conf->storage_backend, "s3") != 0) {
 		pt_log("storage backend '%s' is not available in this build",
 		       conf->storage_backend);
 		return PT_EBADREQ;
 	}
-	if ((err = blob_fs_open(conf->data, &app->blobs))) {
+	if (strcmp(conf->storage_backend, "s3") == 0) {
+		/* blobs in the bucket; data still holds the SQLite file */
+		if (mkdir(conf->data, 0755) < 0 && errno != EEXIST) {
+			err = -errno;
+			pt_log("cannot create data directory '%s': %s",
+			       conf->data, pt_strerror(err));
+			return err;
+		}
+		if ((err = blob_s3_open(conf->s3_endpoint, conf->s3_bucket,
+					conf->s3_region, conf->s3_access_key,
+					conf->s3_secret_key, &app->blobs)))
+			return err;
+	} else if ((err = blob_fs_open(conf->data, &app->blobs))) {
 		pt_log("cannot open data directory '%s': %s", conf->data,
 		       pt_strerror(err));
 		return err;

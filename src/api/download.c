@@ -167,7 +167,8 @@ static struct MHD_Response *multipart_response(struct pt_req *r,
 					       const struct range_set *rs,
 					       const char *mime,
 					       const char **ctype,
-					       const struct cap *cap)
+					       const struct cap *cap,
+					       uint64_t *len)
 {
 	char boundary[33];
 	unsigned char rnd[16];
@@ -192,6 +193,9 @@ static struct MHD_Response *multipart_response(struct pt_req *r,
 	p[np++] = (struct piece){ tail, 0, strlen(tail) };
 	*ctype = pt_psprintf(r->pool, "multipart/byteranges; boundary=%s",
 			     boundary);
+	*len = 0;
+	for (size_t i = 0; i < np; i++)
+		*len += p[i].len;
 	return stream_response(rd, p, np, cap);
 }
 
@@ -415,17 +419,19 @@ static int serve(struct pt_req *r, const char *id)
 	struct MHD_Response *resp;
 	int status = 200;
 	const char *ctype = l.mime;
+	uint64_t body_len = size;
 	pt_pool_cleanup_disarm(rd_cleanup);
 	if (rr == RANGE_OK && rs.n > 1) {
-		resp = multipart_response(r, rd, &rs, l.mime, &ctype, &cap);
+		resp = multipart_response(r, rd, &rs, l.mime, &ctype, &cap,
+					  &body_len);
 		status = 206;
 	} else if (rr == RANGE_OK) {
 		char cr206[80];
 		snprintf(cr206, sizeof(cr206),
 			 "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, rs.r[0].first,
 			 rs.r[0].last, size);
-		resp = range_response(rd, rs.r[0].first,
-				      rs.r[0].last - rs.r[0].first + 1, &cap);
+		body_len = rs.r[0].last - rs.r[0].first + 1;
+		resp = range_response(rd, rs.r[0].first, body_len, &cap);
 		MHD_add_response_header(resp, "Content-Range", cr206);
 		status = 206;
 	} else {
@@ -434,7 +440,7 @@ static int serve(struct pt_req *r, const char *id)
 	MHD_add_response_header(resp, "Content-Type", ctype);
 	add_common(resp, etag, lastmod);
 	add_file_headers(r, resp, &l);
-	r->bytes_out = size;
+	r->bytes_out = r->method == HTTP_HEAD ? 0 : body_len;
 	return reply_queue(r, status, resp);
 }
 
@@ -448,6 +454,8 @@ int api_share(struct pt_req *r)
 	/* browsers get the page; curl, wget and friends (Accept: any) the
 	 * bytes, so `curl SHARE_URL` downloads like on other curl hosts */
 	const struct principal *who = api_who(r);
+	/* one URL, two representations: caches must key on Accept */
+	req_reply_header(r, "Vary", "Accept");
 	if (req_accepts(r, "text/html")) {
 		/* premium "direct downloads": the page link goes straight to
 		 * the bytes */

@@ -7,9 +7,11 @@
 #include "api.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../core/ids.h"
+#include "../http/cond.h"
 #include "../http/path.h"
 #include "../http/reply.h"
 #include "../util/buf.h"
@@ -103,6 +105,20 @@ int api_file_delete(struct pt_req *r)
 				   "X-Delete-Token given at upload");
 	if (api_link_lookup(r, r->arg[0].p, &l, &rc))
 		return rc;
+	/* If-Match / If-Unmodified-Since guard a delete like any write */
+	char etag[BLOB_HEX_LEN + 3];
+	snprintf(etag, sizeof(etag), "\"%s\"", l.sha256);
+	struct cond_request cq = {
+		.method = "DELETE",
+		.if_match = req_header(r, "If-Match"),
+		.if_none_match = req_header(r, "If-None-Match"),
+		.if_unmodified_since = req_header(r, "If-Unmodified-Since"),
+	};
+	if (cond_evaluate(&cq, etag, l.created, false) == COND_PRECONDITION)
+		return reply_error(r, PT_EPRECOND, NULL,
+				   "precondition failed: '%s' does not meet "
+				   "the request's conditions",
+				   l.id);
 	if (!token_check(token, strlen(token), l.delete_hash))
 		return reply_error(r, PT_EFORBIDDEN, NULL,
 				   "forbidden: wrong delete token for '%s'",

@@ -55,6 +55,7 @@ struct patch {
 	bool trailer;          /* checksum announced as a trailer */
 	EVP_MD_CTX *tmd[3];    /* trailer: sha1, sha256, md5 in parallel */
 	uint64_t checkpoint;
+	int64_t renewed;       /* when the lease was last extended */
 	bool creating;         /* creation-with-upload: reply 201 */
 	char *location;
 	char token[TOKEN_LEN + 1];
@@ -350,6 +351,15 @@ static int fail(struct pt_req *r, int err)
 
 /* ---- PATCH body ---- */
 
+/* A lease outlives an idle connection (MHD closes those after
+ * timeout_seconds) and is renewed while bytes flow; a node that restarts
+ * drops its own leases at once (app_open), so only another node's crash
+ * makes an upload wait, for at most this long. */
+static int64_t lease_seconds(struct app *app)
+{
+	return (int64_t)app->conf->timeout_seconds + 30;
+}
+
 /* The request ends without on_end (client gone, timeout): keep what is
  * stored and synced, unless a checksum was promised — then the chunk is
  * unverifiable and goes. */
@@ -396,6 +406,13 @@ static int patch_body(struct pt_req *r, const char *data, size_t n)
 	if ((err = blob_partial_write(p->part, data, n)))
 		goto fail;
 	size += n;
+	int64_t now = pt_now();
+	if (now - p->renewed >= 10) {
+		struct db *db = app_db(p->app);
+		if (db && !repo_upload_renew(db, p->u.uid,
+					     now + lease_seconds(p->app)))
+			p->renewed = now;
+	}
 	/* a checkpoint makes progress durable mid-request (not with a
 	 * checksum: those bytes are unverified until the end) */
 	if (!p->md && !p->trailer && size - p->checkpoint >= CHECKPOINT_BYTES) {
@@ -534,8 +551,7 @@ static int patch_begin(struct pt_req *r, struct patch *p)
 	    (uint64_t)p->u.received + len > (uint64_t)p->u.length)
 		return fail(r, PT_ETOOBIG);
 	err = repo_upload_claim(db, p->u.uid, p->u.received, pt_now(),
-				pt_now() + (int64_t)app->conf->timeout_seconds +
-					30);
+				pt_now() + lease_seconds(app), app->node);
 	if (err == PT_ECONFLICT)
 		return reply_error(r, PT_ECONFLICT, NULL,
 				   "conflict: Upload-Offset is not the "
@@ -548,6 +564,7 @@ static int patch_begin(struct pt_req *r, struct patch *p)
 		return fail(r, err);
 	p->start = p->u.received;
 	p->checkpoint = (uint64_t)p->start;
+	p->renewed = pt_now();
 	err = blob_partial_open(app->blobs, p->u.uid, (uint64_t)p->start,
 				&p->part);
 	if (err) {

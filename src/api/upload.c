@@ -495,24 +495,6 @@ static int multipart_end(struct pt_req *r)
 		json_object_set_new(o, "delete_token", json_string(tokens[i]));
 		json_array_append_new(arr, o);
 	}
-	if (!req_accepts(r, "application/json") &&
-	    !req_accepts(r, "text/html") && req_header(r, "User-Agent") &&
-	    strncasecmp(req_header(r, "User-Agent"), "curl/", 5) == 0) {
-		/* curl -F file=@x: the 0x0.st convention, one URL a line */
-		struct pt_buf b;
-		pt_buf_init(&b, 1 << 20);
-		for (size_t i = 0; i < u->nfiles; i++)
-			pt_buf_addf(&b, "%s/%s\n", app->public_url,
-				    links[i].id);
-		json_decref(arr);
-		struct MHD_Response *resp = MHD_create_response_from_buffer(
-			b.n, b.p, MHD_RESPMEM_MUST_COPY);
-		pt_buf_release(&b);
-		MHD_add_response_header(resp, "Content-Type",
-					"text/plain; charset=utf-8");
-		MHD_add_response_header(resp, "X-Delete-Token", tokens[0]);
-		return reply_queue(r, 201, resp);
-	}
 	return reply_json(r, 201, json_pack("{s:o}", "files", arr));
 }
 

@@ -145,9 +145,6 @@ static int dispatch(struct server *s, struct pt_req *r, const char *url)
 		r->method = method_bit(ovr);
 		r->method_name = pt_pstrdup(r->pool, ovr);
 	}
-	if (!r->method)
-		return reply_error(r, PT_EMETHOD, NULL,
-				   "method not allowed: '%s'", r->method_name);
 	if (path_split(r->pool, r->raw_path, &r->path))
 		return reply_error(r, PT_EBADREQ, NULL,
 				   "bad request: malformed path");
@@ -158,7 +155,7 @@ static int dispatch(struct server *s, struct pt_req *r, const char *url)
 			m |= HTTP_HEAD; /* MHD sends no body for HEAD */
 		if (!route_match(&s->croutes[i], r))
 			continue;
-		if (!(m & r->method)) {
+		if (!(m & r->method) || !r->method) {
 			/* a catch-all segment says nothing about the path */
 			if (!strstr(rt->pattern, "{*}"))
 				allowed |= m;
@@ -174,11 +171,37 @@ static int dispatch(struct server *s, struct pt_req *r, const char *url)
 		return rt->handler(r);
 	}
 	r->allow = allowed;
-	if (allowed)
+	if (allowed || !r->method)
 		return reply_error(r, PT_EMETHOD, NULL,
 				   "method not allowed: '%s'", r->method_name);
 	return reply_error(r, PT_ENOTFOUND, NULL, "not found: '%s'",
 			   r->raw_path);
+}
+
+struct framing {
+	const char *cl;
+	bool conflict, te;
+};
+
+static enum MHD_Result framing_cb(void *cls, enum MHD_ValueKind kind,
+				  const char *key, const char *value)
+{
+	struct framing *f = cls;
+	if (strcasecmp(key, "Transfer-Encoding") == 0)
+		f->te = true;
+	if (strcasecmp(key, "Content-Length") != 0)
+		return MHD_YES;
+	if (f->cl && strcmp(f->cl, value) != 0)
+		f->conflict = true;
+	f->cl = value;
+	return MHD_YES;
+}
+
+static bool framing_ok(struct MHD_Connection *c)
+{
+	struct framing f = { NULL, false, false };
+	MHD_get_connection_values(c, MHD_HEADER_KIND, framing_cb, &f);
+	return !f.conflict && !(f.te && f.cl);
 }
 
 static bool has_body(struct MHD_Connection *c)
@@ -211,6 +234,18 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 		r->method = method_bit(method);
 		r->route_index = -1;
 		client_address(conn, r->client_ip, sizeof(r->client_ip));
+		if (!framing_ok(conn)) {
+			/* RFC 9112 §6.1, §6.3: ambiguous framing is how
+			 * requests get smuggled; refuse and close (a reply at
+			 * this first call closes the connection) */
+			r->in_body = false;
+			return reply_error(r, PT_EBADREQ, NULL,
+					   "bad request: conflicting "
+					   "Content-Length/Transfer-Encoding") ==
+					       MHD_YES
+				       ? MHD_YES
+				       : MHD_NO;
+		}
 		if (!has_body(conn)) {
 			/* a reply queued at this first call makes MHD close
 			 * the connection (it assumes an unread body): wait

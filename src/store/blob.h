@@ -86,6 +86,12 @@ struct blob_store {
 
 /* fs backend rooted at dir (creates dir/blobs and dir/tmp). */
 int blob_fs_open(const char *dir, struct blob_store **out);
+/* s3 backend on one bucket (blob_s3.c): checks the bucket is reachable
+ * with these keys (-ENOENT: no such bucket) and starts its part-upload
+ * threads; blob_store_close stops them. */
+int blob_s3_open(const char *endpoint, const char *bucket, const char *region,
+		 const char *access_key, const char *secret_key,
+		 struct blob_store **out);
 void blob_store_close(struct blob_store *s);
 /* Remove temp objects left by interrupted writers; returns how many or <0. */
 int blob_store_cleanup(struct blob_store *s);

@@ -41,6 +41,8 @@ struct pg_db {
 	unsigned gen;         /* bumped at every new session */
 	int nnames;           /* statement names handed out */
 	uint64_t retry_after; /* pt_mono_ns() before which we do not connect */
+	bool doomed;          /* the server said FATAL: the session is ending */
+	char why[160];        /* …and why, for the log line */
 };
 
 struct pg_stmt {
@@ -78,15 +80,25 @@ static void first_line(const char *msg, char *buf, size_t cap)
 }
 
 /* Notices go to our log only when they are warnings or worse: "relation
- * already exists, skipping" on every start is noise. */
+ * already exists, skipping" on every start is noise.  An error that
+ * arrives while the connection is idle is delivered here too, and when it
+ * is FATAL (pg_terminate_backend, shutdown, idle timeout) the server is
+ * about to close the session: mark it so ensure_conn replaces it. */
 static void notice_cb(void *arg, const PGresult *res)
 {
+	struct pg_db *db = arg;
 	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
 	char line[256];
 
 	if (!sev || strcmp(sev, "NOTICE") == 0 || strcmp(sev, "INFO") == 0 ||
 	    strcmp(sev, "DEBUG") == 0 || strcmp(sev, "LOG") == 0)
 		return;
+	if (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0) {
+		db->doomed = true;
+		first_line(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
+			   db->why, sizeof(db->why));
+		return; /* ensure_conn logs it with what it does about it */
+	}
 	first_line(PQresultErrorMessage(res), line, sizeof(line));
 	pt_log("db: postgres says: %s", line);
 }
@@ -136,8 +148,9 @@ static int connect_now(struct pg_db *db)
 			       "503 until it is back", line);
 		return PT_EUNAVAIL;
 	}
-	PQsetNoticeReceiver(c, notice_cb, NULL);
+	PQsetNoticeReceiver(c, notice_cb, db);
 	db->conn = c;
+	db->doomed = false;
 	db->gen++;
 	if (atomic_exchange(&pg_down, false))
 		pt_log("db: connected to postgres again");
@@ -153,12 +166,15 @@ static int ensure_conn(struct pg_db *db)
 	if (db->conn && PQstatus(db->conn) == CONNECTION_OK) {
 		if (db->base.in_tx)
 			return 0;
-		if (PQconsumeInput(db->conn) && PQstatus(db->conn) ==
-						       CONNECTION_OK)
+		/* read what arrived, and parse it (PQisBusy does) so that a
+		 * FATAL goodbye reaches notice_cb */
+		if (PQconsumeInput(db->conn) && !PQisBusy(db->conn) &&
+		    !db->doomed && PQstatus(db->conn) == CONNECTION_OK)
 			return 0;
 		/* closed while idle (a restart, an idle timeout): replace
 		 * it before anyone's statement depends on it */
-		pt_log("db: postgres closed an idle connection; reconnecting");
+		pt_log("db: postgres closed an idle connection (%s); "
+		       "reconnecting", db->doomed ? db->why : "no reason given");
 		drop_conn(db);
 	} else if (db->conn) {
 		drop_conn(db);
@@ -176,7 +192,9 @@ static int pg_error(struct pg_db *db, PGresult *res, const char *sql)
 {
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
 				: NULL;
-	const char *msg = res ? PQresultErrorMessage(res) : "";
+	const char *msg = res ? PQresultErrorField(res,
+						   PG_DIAG_MESSAGE_PRIMARY)
+			      : NULL;
 	char line[256];
 
 	if (!msg || !*msg)

@@ -49,6 +49,7 @@ static const char *const migrations[] = {
 	"  owner_id BIGINT NOT NULL DEFAULT 0,"
 	"  delete_hash TEXT NOT NULL,"
 	"  lease BIGINT NOT NULL DEFAULT 0,"
+	"  holder TEXT NOT NULL DEFAULT '',"
 	"  state BIGINT NOT NULL DEFAULT 0,"
 	"  link_id TEXT NOT NULL DEFAULT '',"
 	"  cleaned BIGINT NOT NULL DEFAULT 0);"
@@ -452,12 +453,13 @@ int repo_upload_get(struct db *db, struct pt_pool *pool, const char *uid,
 }
 
 int repo_upload_claim(struct db *db, const char *uid, int64_t offset,
-		      int64_t now, int64_t lease_until)
+		      int64_t now, int64_t lease_until, const char *holder)
 {
 	struct db_stmt *st;
 	int err = db_prepare(db,
-			     "UPDATE uploads SET lease = $4 WHERE uid = $1 AND "
-			     "state = 0 AND received = $2 AND lease <= $3",
+			     "UPDATE uploads SET lease = $4, holder = $5 WHERE "
+			     "uid = $1 AND state = 0 AND received = $2 AND "
+			     "lease <= $3",
 			     &st);
 	if (err)
 		return err;
@@ -465,6 +467,7 @@ int repo_upload_claim(struct db *db, const char *uid, int64_t offset,
 	db_bind_int(st, 2, offset);
 	db_bind_int(st, 3, now);
 	db_bind_int(st, 4, lease_until);
+	db_bind_text(st, 5, holder);
 	err = db_step(st);
 	int64_t changed = db_changes(st);
 	db_done(st);
@@ -486,6 +489,35 @@ int repo_upload_claim(struct db *db, const char *uid, int64_t offset,
 	}
 	pt_pool_free(pool);
 	return err;
+}
+
+int repo_upload_renew(struct db *db, const char *uid, int64_t lease_until)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db, "UPDATE uploads SET lease = $2 WHERE uid = $1",
+			     &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, uid);
+	db_bind_int(st, 2, lease_until);
+	err = db_step(st);
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+int repo_upload_release_holder(struct db *db, const char *holder)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     "UPDATE uploads SET lease = 0 WHERE holder = $1 "
+			     "AND lease > 0",
+			     &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, holder);
+	err = db_step(st);
+	db_done(st);
+	return err < 0 ? err : 0;
 }
 
 int repo_upload_advance(struct db *db, const char *uid, int64_t received,

@@ -98,7 +98,12 @@ int repo_upload_get(struct db *db, struct pt_pool *pool, const char *uid,
  * when another request holds it, PT_ENOTFOUND/PT_EGONE when it is not open.
  */
 int repo_upload_claim(struct db *db, const char *uid, int64_t offset,
-		      int64_t now, int64_t lease_until);
+		      int64_t now, int64_t lease_until, const char *holder);
+/* Extend a lease that a PATCH in progress holds. */
+int repo_upload_renew(struct db *db, const char *uid, int64_t lease_until);
+/* Drop every lease `holder` (a node) holds: at start-up, none of its
+ * requests can still be running. */
+int repo_upload_release_holder(struct db *db, const char *holder);
 /* Record a durable offset (keep or drop the lease). */
 int repo_upload_advance(struct db *db, const char *uid, int64_t received,
 			bool release);

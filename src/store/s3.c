@@ -273,7 +273,7 @@ static bool transient(CURLcode rc, long http)
 
 int s3_request(struct s3 *s, struct s3_req *r)
 {
-	struct io io = { .r = r, .body = r->body };
+	struct io io = { .r = r, .body = r->body ? r->body : "" };
 	struct curl_slist *h = NULL;
 	char *url = url_of(s, r->key, r->query);
 	bool post = strcmp(r->method, "POST") == 0;
@@ -285,8 +285,9 @@ int s3_request(struct s3 *s, struct s3_req *r)
 
 	pt_buf_init(&io.err, ERRBODY_MAX);
 	h = curl_slist_append(h, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
-	/* no 100-continue round trip before each part */
-	h = curl_slist_append(h, "Expect:");
+	/* No "Expect:" to suppress 100-continue: libcurl 7.88 signs that
+	 * empty header without sending it, and the signature fails (403).
+	 * The 100-continue round trip costs one RTT per part. */
 	for (size_t i = 0; i < PT_ARRAY_LEN(r->headers) && r->headers[i]; i++) {
 		h = curl_slist_append(h, r->headers[i]);
 		if (!strncasecmp(r->headers[i], "Content-Type:", 13))

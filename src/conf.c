@@ -170,6 +170,10 @@ static const struct conf_opt opts[] = {
 	  .off = OFF(upload_expiry_hours), .def = "24", .min = 1, .max = 8760,
 	  .unit = "hours",
 	  .help = "unfinished resumable uploads are deleted after this" },
+	{ .section = "server", .name = "gc_interval_seconds", .type = CONF_U64,
+	  .off = OFF(gc_interval_seconds), .def = "600", .min = 1,
+	  .max = 604800, .unit = "seconds",
+	  .help = "how often the server expires links and collects blobs" },
 	{ .section = "server", .name = "cors_origins", .type = CONF_STR,
 	  .off = OFF(cors_origins), .def = "*", .unit = "origins",
 	  .help = "origins allowed to call the API from a browser, "

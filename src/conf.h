@@ -46,6 +46,7 @@ struct pt_conf {
 	char *access_log;        /* "" = stderr, "off" = none */
 	uint64_t upload_expiry_hours;
 	char *cors_origins;      /* space-separated, "*" any, "" none */
+	uint64_t gc_interval_seconds;
 	/* [storage] */
 	char *storage_backend;   /* "fs" | "s3" */
 	char *data;

@@ -37,7 +37,8 @@ static const char usage[] =
 	"  user set-tier NAME free|premium [--days N]\n"
 	"  user set-role NAME user|rights_holder|admin\n"
 	"  user disable NAME | enable NAME\n"
-	"  voucher create --days N [--count K]  (prints one code per line)\n";
+	"  voucher create --days N [--count K]  (prints one code per line)\n"
+	"  gc [--now UNIXTIME] [--dry-run]     expire links, collect blobs\n";
 
 /* ---- configuration from file < env < flags ---- */
 
@@ -167,7 +168,7 @@ struct maint {
 static void *maintenance(void *arg)
 {
 	struct maint *m = arg;
-	unsigned ticks = 0;
+	uint64_t ticks = 0, next_gc = m->app->conf->gc_interval_seconds;
 	pthread_mutex_lock(&m->lock);
 	while (!m->stop) {
 		struct timespec ts;
@@ -176,8 +177,13 @@ static void *maintenance(void *arg)
 		pthread_cond_timedwait(&m->cond, &m->lock, &ts);
 		pthread_mutex_unlock(&m->lock);
 		app_flush(m->app);
-		if (ticks++ % 30 == 0) /* every minute */
-			app_maintain(m->app);
+		/* ticks are 2 s: gauges every minute, gc every interval */
+		ticks++;
+		bool gc = ticks * 2 >= next_gc;
+		if (gc)
+			next_gc = ticks * 2 + m->app->conf->gc_interval_seconds;
+		if (gc || ticks % 30 == 1)
+			app_maintain(m->app, gc);
 		pthread_mutex_lock(&m->lock);
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -574,6 +580,34 @@ static int cmd_voucher(struct app *app, int argc, char **argv)
 	return 0;
 }
 
+static int cmd_gc(struct app *app, int argc, char **argv)
+{
+	int64_t now = pt_now();
+	bool dry = false;
+	struct gc_stats st;
+
+	for (int i = 1; i < argc; i++) {
+		uint64_t t;
+		if (strcmp(argv[i], "--dry-run") == 0)
+			dry = true;
+		else if (strcmp(argv[i], "--now") == 0 && i + 1 < argc &&
+			 !pt_parse_u64(argv[i + 1], strlen(argv[i + 1]), &t))
+			now = (int64_t)t, i++;
+		else
+			return die("usage: gc [--now UNIXTIME] [--dry-run]");
+	}
+	int err = gc_run(app, now, dry, &st);
+	if (err)
+		return die("gc: %s", pt_strerror(err));
+	printf("gc%s: %lld links expired, %lld blobs removed (%lld bytes), "
+	       "%lld uploads expired, %lld stray files removed\n",
+	       dry ? " (dry run, nothing changed)" : "",
+	       (long long)st.expired_links, (long long)st.reaped_blobs,
+	       (long long)st.reaped_bytes, (long long)st.expired_uploads,
+	       (long long)st.stray_removed);
+	return 0;
+}
+
 static int with_app(struct pt_conf *c, int argc, char **argv,
 		    int (*fn)(struct app *app, int argc, char **argv))
 {
@@ -601,6 +635,8 @@ static int cmd_admin(struct pt_conf *c, int argc, char **argv)
 		return with_app(c, argc - 1, argv + 1, cmd_user);
 	if (strcmp(argv[1], "voucher") == 0)
 		return with_app(c, argc - 1, argv + 1, cmd_voucher);
+	if (strcmp(argv[1], "gc") == 0)
+		return with_app(c, argc - 1, argv + 1, cmd_gc);
 	fprintf(stderr, "partaged: unknown admin command '%s'\n", argv[1]);
 	return 1;
 }

@@ -57,8 +57,9 @@ void app_close(struct app *app);
 struct db *app_db(struct app *app);
 /* Flush batched counters to the database (maintenance thread, shutdown). */
 void app_flush(struct app *app);
-/* Periodic work: expiry of abandoned uploads (maintenance thread). */
-void app_maintain(struct app *app);
+/* Periodic work of the maintenance thread: a gc pass when gc is true,
+ * and the storage gauges. */
+void app_maintain(struct app *app, bool gc);
 
 /* Handlers */
 int api_upload_put(struct pt_req *r);
@@ -118,6 +119,17 @@ char *api_download_url(struct app *app, struct pt_pool *pool,
 int api_link_lookup(struct pt_req *r, const char *id, struct link *l,
 		    int *rc);
 
+/* gc.c */
+struct gc_stats {
+	int64_t expired_links;
+	int64_t expired_uploads;
+	int64_t reaped_blobs, reaped_bytes;
+	int64_t stray_removed;
+};
+/* One pass at `now` (see gc.c); a dry run changes nothing and counts what
+ * a real pass would do.  0 or a negative status. */
+int gc_run(struct app *app, int64_t now, bool dry_run, struct gc_stats *st);
+
 /* metrics.c */
 struct metrics *metrics_new(unsigned nroutes);
 void metrics_free(struct metrics *m);
@@ -127,6 +139,9 @@ void metrics_connection(struct metrics *m, int delta);
 enum metric_counter { M_UPLOADS, M_UPLOAD_BYTES, M_DOWNLOADS, M_DEDUP_HITS,
 		      M_COUNTERS };
 void metrics_add(struct metrics *m, enum metric_counter c, uint64_t n);
+void metrics_gc(struct metrics *m, const struct gc_stats *st);
+/* Gauges from the metadata store, refreshed by the maintenance thread. */
+void metrics_store(struct metrics *m, const struct repo_stats *st);
 
 /* counts.c: downloads counted in memory, written in batches */
 struct counts *counts_new(void);

@@ -210,9 +210,27 @@ void app_flush(struct app *app)
 		counts_flush(app->counts, db);
 }
 
-void app_maintain(struct app *app)
+void app_maintain(struct app *app, bool gc)
 {
-	int n = tus_expire(app, pt_now());
-	if (n > 0)
-		pt_log("maintenance: removed %d expired resumable uploads", n);
+	struct gc_stats st;
+	struct repo_stats rs;
+	struct db *db = app_db(app);
+
+	if (gc) {
+		int err = gc_run(app, pt_now(), false, &st);
+		if (err)
+			pt_log("gc: %s", pt_strerror(err));
+		else if (st.expired_links || st.reaped_blobs ||
+			 st.expired_uploads || st.stray_removed)
+			pt_log("gc: %lld links expired, %lld blobs removed "
+			       "(%lld bytes), %lld uploads expired, %lld stray "
+			       "files removed",
+			       (long long)st.expired_links,
+			       (long long)st.reaped_blobs,
+			       (long long)st.reaped_bytes,
+			       (long long)st.expired_uploads,
+			       (long long)st.stray_removed);
+	}
+	if (db && !repo_stats(db, &rs))
+		metrics_store(app->metrics, &rs);
 }

@@ -21,6 +21,8 @@ static const int statuses[] = { 200, 201, 204, 206, 302, 304, 400, 401,
 
 struct metrics {
 	unsigned nroutes; /* + 1 for "none" */
+	uint64_t gc_expired, gc_blobs, gc_bytes, gc_passes;
+	int64_t live_links, logical_bytes, blobs, stored_bytes;
 	uint64_t *req;    /* [(nroutes + 1) * NSTATUS] */
 	uint64_t bytes_in, bytes_out;
 	int64_t active;
@@ -71,6 +73,26 @@ void metrics_connection(struct metrics *m, int delta)
 void metrics_add(struct metrics *m, enum metric_counter c, uint64_t n)
 {
 	__atomic_add_fetch(&m->c[c], n, __ATOMIC_RELAXED);
+}
+
+void metrics_gc(struct metrics *m, const struct gc_stats *st)
+{
+	__atomic_add_fetch(&m->gc_passes, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&m->gc_expired, (uint64_t)st->expired_links,
+			   __ATOMIC_RELAXED);
+	__atomic_add_fetch(&m->gc_blobs, (uint64_t)st->reaped_blobs,
+			   __ATOMIC_RELAXED);
+	__atomic_add_fetch(&m->gc_bytes, (uint64_t)st->reaped_bytes,
+			   __ATOMIC_RELAXED);
+}
+
+void metrics_store(struct metrics *m, const struct repo_stats *st)
+{
+	__atomic_store_n(&m->live_links, st->live_links, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->logical_bytes, st->logical_bytes,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&m->blobs, st->blobs, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->stored_bytes, st->stored_bytes, __ATOMIC_RELAXED);
 }
 
 static uint64_t load(const uint64_t *p)
@@ -130,6 +152,36 @@ int api_metrics(struct pt_req *r)
 		    (unsigned long long)load(&m->bytes_in),
 		    (unsigned long long)load(&m->bytes_out),
 		    (long long)__atomic_load_n(&m->active, __ATOMIC_RELAXED));
+	static const struct { const char *name, *help, *type; } gc[] = {
+		{ "partage_gc_passes_total", "Garbage-collection passes.",
+		  "counter" },
+		{ "partage_gc_expired_links_total",
+		  "Links expired by gc (limits and retention).", "counter" },
+		{ "partage_gc_reclaimed_blobs_total",
+		  "Blobs deleted because no live link named them.", "counter" },
+		{ "partage_gc_reclaimed_bytes_total", "Bytes those blobs held.",
+		  "counter" },
+		{ "partage_live_links", "Links that can be downloaded.", "gauge" },
+		{ "partage_logical_bytes",
+		  "Bytes of all live links (what users see).", "gauge" },
+		{ "partage_blobs", "Distinct contents stored.", "gauge" },
+		{ "partage_stored_bytes",
+		  "Bytes stored (logical/stored is the dedup ratio).", "gauge" },
+	};
+	long long gv[] = {
+		(long long)load(&m->gc_passes),
+		(long long)load(&m->gc_expired),
+		(long long)load(&m->gc_blobs),
+		(long long)load(&m->gc_bytes),
+		(long long)__atomic_load_n(&m->live_links, __ATOMIC_RELAXED),
+		(long long)__atomic_load_n(&m->logical_bytes, __ATOMIC_RELAXED),
+		(long long)__atomic_load_n(&m->blobs, __ATOMIC_RELAXED),
+		(long long)__atomic_load_n(&m->stored_bytes, __ATOMIC_RELAXED),
+	};
+	for (size_t i = 0; i < PT_ARRAY_LEN(gc); i++)
+		pt_buf_addf(&b, "# HELP %s %s\n# TYPE %s %s\n%s %lld\n",
+			    gc[i].name, gc[i].help, gc[i].name, gc[i].type,
+			    gc[i].name, gv[i]);
 	for (int c = 0; c < M_COUNTERS; c++)
 		pt_buf_addf(&b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n",
 			    names[c].name, names[c].help, names[c].name,

@@ -257,6 +257,22 @@ static const char *meta_type(const struct tus_meta *m)
 	return slashes == 1 && v[0] != '/' && v[n - 1] != '/' ? v : NULL;
 }
 
+struct ensure_partial {
+	struct blob_store *blobs;
+	const char *uid, *hex;
+};
+
+/* The gc protocol (blob.h): with the blob row locked, make sure the bytes
+ * are there; the partial still exists, so linking it again restores them. */
+static int ensure_partial_cb(void *arg)
+{
+	struct ensure_partial *ep = arg;
+	uint64_t size;
+	if (blob_stat(ep->blobs, ep->hex, &size) == 0)
+		return 0;
+	return blob_partial_relink(ep->blobs, ep->uid, ep->hex);
+}
+
 static int complete(struct pt_req *r, const struct upload_row *u,
 		    struct link *l)
 {
@@ -295,7 +311,9 @@ static int complete(struct pt_req *r, const struct upload_row *u,
 	memcpy(l->delete_hash, u->delete_hash, sizeof(l->delete_hash));
 	for (int tries = 0; tries < 4; tries++) {
 		id_new(l->id);
-		err = repo_upload_complete(db, u->uid, l);
+		struct ensure_partial ep = { app->blobs, u->uid, l->sha256 };
+		err = repo_upload_complete(db, u->uid, l, ensure_partial_cb,
+					   &ep);
 		if (err != PT_ECONFLICT || repo_link_get(db, r->pool, l->id,
 							 &(struct link){ 0 }))
 			break;

@@ -41,6 +41,7 @@ struct sink {
 
 /* A received, committed file waiting for its link row. */
 struct received {
+	struct blob_writer *w; /* committed, open until the row is in */
 	char sha256[BLOB_HEX_LEN + 1];
 	uint64_t size;
 	char *name, *mime;
@@ -152,8 +153,10 @@ static int sink_commit(struct pt_req *r, struct sink *s, struct received *out)
 	int err;
 
 	out->size = blob_writer_size(s->w);
-	pt_pool_cleanup_disarm(s->cleanup); /* commit frees the writer */
+	/* the writer stays open (its pool cleanup closes it) until the link
+	 * row is in: see the gc protocol in blob.h */
 	err = blob_writer_commit(s->w, out->sha256, &out->existed);
+	out->w = s->w;
 	s->w = NULL;
 	if (err)
 		return err;
@@ -202,6 +205,11 @@ uint64_t api_upload_limit(struct pt_req *r, bool *by_quota)
 	return policy_upload_limit(app->conf, who, used, by_quota);
 }
 
+static int ensure_cb(void *arg)
+{
+	return blob_writer_ensure(arg);
+}
+
 /* Create the link rows for every received file; fills tokens. */
 static int create_links(struct pt_req *r, struct upload *u, struct link *links,
 			char (*tokens)[TOKEN_LEN + 1])
@@ -232,7 +240,7 @@ static int create_links(struct pt_req *r, struct upload *u, struct link *links,
 		 * to survive */
 		for (int tries = 0; tries < 4; tries++) {
 			id_new(l->id);
-			err = repo_link_create(db, l);
+			err = repo_link_create(db, l, ensure_cb, f->w);
 			if (err != PT_ECONFLICT)
 				break;
 		}

@@ -19,6 +19,8 @@ struct blob_writer {
 	void *state;
 	EVP_MD_CTX *md;
 	uint64_t size;
+	bool committed;
+	char hex[BLOB_HEX_LEN + 1];
 };
 
 struct blob_reader {
@@ -92,21 +94,27 @@ int blob_writer_commit(struct blob_writer *w, char hex[BLOB_HEX_LEN + 1],
 	static const char digits[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	int err;
 
-	if (!EVP_DigestFinal_ex(w->md, md, &mdlen) || mdlen != 32) {
-		blob_writer_abort(w);
+	PT_ASSERT(!w->committed);
+	if (!EVP_DigestFinal_ex(w->md, md, &mdlen) || mdlen != 32)
 		return PT_EINTERNAL;
-	}
 	for (unsigned i = 0; i < 32; i++) {
 		hex[2 * i] = digits[md[i] >> 4];
 		hex[2 * i + 1] = digits[md[i] & 15];
 	}
 	hex[BLOB_HEX_LEN] = '\0';
-	/* the backend aborts its own state when commit fails */
-	err = w->store->ops->writer_commit(w->state, hex, w->size, existed);
-	writer_free(w);
+	int err = w->store->ops->writer_commit(w->state, hex, w->size, existed);
+	if (!err) {
+		w->committed = true;
+		memcpy(w->hex, hex, sizeof(w->hex));
+	}
 	return err;
+}
+
+int blob_writer_ensure(struct blob_writer *w)
+{
+	PT_ASSERT(w->committed);
+	return w->store->ops->writer_ensure(w->state, w->hex);
 }
 
 void blob_writer_abort(struct blob_writer *w)
@@ -322,6 +330,15 @@ done:
 	EVP_MD_CTX_free(ctx);
 	free(buf);
 	return err;
+}
+
+int blob_partial_relink(struct blob_store *s, const char *uid,
+			const char *hex)
+{
+	bool existed;
+	if (!uid_valid(uid) || !blob_hex_valid(hex))
+		return PT_EBADREQ;
+	return s->ops->partial_link(s, uid, hex, &existed);
 }
 
 int blob_partial_concat(struct blob_store *s, const char *dst,

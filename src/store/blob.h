@@ -39,9 +39,12 @@ struct blob_ops {
 	const char *name;
 	int (*writer_open)(struct blob_store *s, void **state);
 	int (*writer_write)(void *state, const void *p, size_t n);
-	/* make the object durable as `hex`; *existed when it was there */
+	/* make the object durable as `hex`; *existed when it was there.
+	 * The state stays (for writer_ensure) until writer_abort. */
 	int (*writer_commit)(void *state, const char *hex, uint64_t size,
 			     bool *existed);
+	/* after commit: put the object back if it vanished meanwhile */
+	int (*writer_ensure)(void *state, const char *hex);
 	void (*writer_abort)(void *state);
 	int (*reader_open)(struct blob_store *s, const char *hex, void **state,
 			   uint64_t *size);
@@ -70,7 +73,8 @@ struct blob_ops {
 	void (*partial_close)(void *state);
 	ssize_t (*partial_pread)(struct blob_store *s, const char *uid,
 				 void *p, size_t n, uint64_t off);
-	/* make the partial the blob `hex` (the partial stays) */
+	/* make the partial the blob `hex` (the partial stays); idempotent,
+	 * so it is also the partial's "ensure" */
 	int (*partial_link)(struct blob_store *s, const char *uid,
 			    const char *hex, bool *existed);
 	/* dst = concatenation of the complete partials src[0..n) */
@@ -99,10 +103,23 @@ int blob_store_cleanup(struct blob_store *s);
 int blob_writer_open(struct blob_store *s, struct blob_writer **out);
 int blob_writer_write(struct blob_writer *w, const void *p, size_t n);
 uint64_t blob_writer_size(const struct blob_writer *w);
-/* On success hex holds the SHA-256 and the writer is freed.  On failure
- * the writer is aborted and freed too: either way it is gone. */
+/*
+ * Make the bytes durable as the blob named by their SHA-256 (into hex).
+ * The writer stays usable for blob_writer_ensure() until it is freed with
+ * blob_writer_abort() (which, after a commit, only releases the source).
+ *
+ * The garbage-collection protocol (docs/internals.md): a commit that finds
+ * the blob already there (dedup) may race with gc deleting it.  So the
+ * caller records the blob in the metadata store in a transaction that
+ * first locks the blob's row (repo_blob_pin), then calls
+ * blob_writer_ensure() — which re-creates the object from the writer's
+ * still-open source if gc removed it — and only then inserts the link.
+ * gc deletes an object only while holding the same row lock and seeing no
+ * live link, so one of the two always wins cleanly.
+ */
 int blob_writer_commit(struct blob_writer *w, char hex[BLOB_HEX_LEN + 1],
 		       bool *existed);
+int blob_writer_ensure(struct blob_writer *w);
 void blob_writer_abort(struct blob_writer *w);
 
 int blob_reader_open(struct blob_store *s, const char *hex,
@@ -151,6 +168,9 @@ void blob_partial_close(struct blob_partial *p);
  * retried; remove it with blob_partial_remove afterwards. */
 int blob_partial_commit(struct blob_store *s, const char *uid, uint64_t size,
 			char hex[BLOB_HEX_LEN + 1], bool *existed);
+/* Link the (still present) partial as blob hex again: gc's protocol. */
+int blob_partial_relink(struct blob_store *s, const char *uid,
+			const char *hex);
 int blob_partial_concat(struct blob_store *s, const char *dst,
 			const char *const *src, size_t n);
 int blob_partial_remove(struct blob_store *s, const char *uid);

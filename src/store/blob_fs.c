@@ -168,13 +168,25 @@ static int publish(struct fs_store *fs, int fd, const char *hex, bool *existed)
 	return 0;
 }
 
+/* The fd stays open after commit: while it is, the inode lives even if
+ * gc unlinks the blob's name, and writer_ensure can link it back. */
 static int fs_writer_commit(void *state, const char *hex, uint64_t size,
 			    bool *existed)
 {
 	struct fs_writer *w = state;
-	int err = publish(w->fs, w->fd, hex, existed);
-	fs_writer_abort(w); /* closes the fd, unlinks a temp name */
-	return err;
+	return publish(w->fs, w->fd, hex, existed);
+}
+
+static int fs_stat(struct blob_store *s, const char *hex, uint64_t *size);
+
+static int fs_writer_ensure(void *state, const char *hex)
+{
+	struct fs_writer *w = state;
+	struct blob_store s = { NULL, w->fs };
+	bool existed;
+	if (fs_stat(&s, hex, NULL) == 0)
+		return 0;
+	return publish(w->fs, w->fd, hex, &existed);
 }
 
 static int fs_reader_open(struct blob_store *s, const char *hex, void **state,
@@ -586,6 +598,7 @@ static const struct blob_ops fs_ops = {
 	.writer_open = fs_writer_open,
 	.writer_write = fs_writer_write,
 	.writer_commit = fs_writer_commit,
+	.writer_ensure = fs_writer_ensure,
 	.writer_abort = fs_writer_abort,
 	.reader_open = fs_reader_open,
 	.reader_fd = fs_reader_fd,

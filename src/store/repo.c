@@ -8,6 +8,7 @@
  */
 #include "repo.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "../util/pt.h"
@@ -165,13 +166,40 @@ int repo_blob_add(struct db *db, const char *hex, uint64_t size, int64_t now)
 
 static int link_insert(struct db *db, const struct link *l);
 
-int repo_link_create(struct db *db, const struct link *l)
+/* Lock the blob's row (creating it if new): the upsert takes the row's
+ * write lock in both engines until the transaction ends, which is what
+ * serialises this with repo_blob_reap (the gc protocol in blob.h). */
+static int blob_pin(struct db *db, const char *hex, uint64_t size,
+		    int64_t now)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     "INSERT INTO blobs(sha256, size, created) "
+			     "VALUES ($1, $2, $3) ON CONFLICT (sha256) DO "
+			     "UPDATE SET size = excluded.size",
+			     &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, hex);
+	db_bind_int(st, 2, (int64_t)size);
+	db_bind_int(st, 3, now);
+	err = db_step(st);
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+int repo_link_create(struct db *db, const struct link *l,
+		     int (*ensure)(void *arg), void *arg)
 {
 	int err;
 
 	if ((err = db_begin(db)))
 		return err;
-	if ((err = repo_blob_add(db, l->sha256, l->size, l->created)))
+	if ((err = blob_pin(db, l->sha256, l->size, l->created)))
+		goto fail;
+	/* holding the row: gc cannot delete the blob now; put it back if it
+	 * did just before */
+	if (ensure && (err = ensure(arg)))
 		goto fail;
 	if ((err = link_insert(db, l)))
 		goto fail;
@@ -179,6 +207,78 @@ int repo_link_create(struct db *db, const struct link *l)
 fail:
 	db_rollback(db);
 	return err;
+}
+
+int repo_blob_reap(struct db *db, const char *hex,
+		   int (*remove)(void *arg, const char *hex), void *arg,
+		   bool *reaped)
+{
+	struct db_stmt *st;
+	int64_t live = -1;
+	int err;
+
+	*reaped = false;
+	if ((err = db_begin(db)))
+		return err;
+	/* lock the row first (a no-op update), then look for links in a new
+	 * statement, which sees every upload that committed before the lock */
+	err = db_prepare(db, "UPDATE blobs SET size = size WHERE sha256 = $1",
+			 &st);
+	if (err)
+		goto fail;
+	db_bind_text(st, 1, hex);
+	err = db_step(st);
+	int64_t rows = db_changes(st);
+	db_done(st);
+	if (err < 0)
+		goto fail;
+	if (rows != 1) {
+		db_rollback(db);
+		return 0; /* gone already */
+	}
+	live = repo_blob_live_links(db, hex);
+	if (live != 0) {
+		db_rollback(db);
+		return live < 0 ? PT_EINTERNAL : 0;
+	}
+	err = db_prepare(db, "DELETE FROM blobs WHERE sha256 = $1", &st);
+	if (err)
+		goto fail;
+	db_bind_text(st, 1, hex);
+	err = db_step(st);
+	db_done(st);
+	if (err < 0)
+		goto fail;
+	/* the bytes go while the row is still locked: a crash between this
+	 * and the commit leaves a row without bytes and no live link, which
+	 * the next pass (or fsck --repair) forgets */
+	if ((err = remove(arg, hex)) && err != -ENOENT)
+		goto fail;
+	if ((err = db_commit(db)))
+		return err;
+	*reaped = true;
+	return 0;
+fail:
+	db_rollback(db);
+	return err;
+}
+
+int repo_blobs_unreferenced(struct db *db, struct pt_pool *pool, char **out,
+			    size_t max, size_t *n)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     "SELECT b.sha256 FROM blobs b WHERE NOT EXISTS "
+			     "(SELECT 1 FROM links l WHERE l.sha256 = b.sha256 "
+			     "AND l.state = 0) LIMIT 10000",
+			     &st);
+	*n = 0;
+	if (err)
+		return err;
+	while (*n < max && (err = db_step(st)) == DB_ROW)
+		out[(*n)++] = pt_pstrdup(pool, db_col_text(st, 0));
+	db_done(st);
+	return err < 0 ? err : 0;
 }
 
 static void copy_fixed(char *dst, size_t cap, const char *src)
@@ -583,15 +683,16 @@ static int link_insert(struct db *db, const struct link *l)
 	return err < 0 ? err : 0;
 }
 
-int repo_upload_complete(struct db *db, const char *uid, const struct link *l)
+int repo_upload_complete(struct db *db, const char *uid, const struct link *l,
+			 int (*ensure)(void *arg), void *arg)
 {
 	struct db_stmt *st;
 	int err;
 
 	if ((err = db_begin(db)))
 		return err;
-	if ((err = repo_blob_add(db, l->sha256, l->size, l->created)) ||
-	    (err = link_insert(db, l)))
+	if ((err = blob_pin(db, l->sha256, l->size, l->created)) ||
+	    (ensure && (err = ensure(arg))) || (err = link_insert(db, l)))
 		goto fail;
 	err = db_prepare(db,
 			 "UPDATE uploads SET state = 1, link_id = $2, "
@@ -948,4 +1049,99 @@ int repo_voucher_redeem(struct db *db, const char *hash, int64_t user_id,
 fail:
 	db_rollback(db);
 	return err;
+}
+
+/* ---- expiry (gc) ---- */
+
+static int exec_count(struct db *db, const char *sql, int64_t now,
+		      int64_t before, int64_t *changed)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db, sql, &st);
+	if (err)
+		return err;
+	db_bind_int(st, 1, now);
+	if (before != INT64_MIN)
+		db_bind_int(st, 2, before);
+	err = db_step(st);
+	*changed += db_changes(st);
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+int repo_links_expire(struct db *db, int64_t now,
+		      const int64_t retention_days[3], int64_t *expired)
+{
+	int64_t n = 0;
+	int err;
+
+	*expired = 0;
+	/* uploader-set limits: Max-Days, Max-Downloads (burn after reading) */
+	err = exec_count(db,
+			 "UPDATE links SET state = 2, reason = 'expired', "
+			 "changed = $1 WHERE state = 0 AND ((expires > 0 AND "
+			 "expires <= $1) OR (max_downloads > 0 AND downloads >= "
+			 "max_downloads))",
+			 now, INT64_MIN, &n);
+	/* inactivity, by the owner's tier: the last counted download, or
+	 * the upload when there was none */
+	if (!err && retention_days[0] > 0)
+		err = exec_count(db,
+				 "UPDATE links SET state = 2, reason = "
+				 "'expired', changed = $1 WHERE state = 0 AND "
+				 "owner_id = 0 AND (CASE WHEN last_download > "
+				 "created THEN last_download ELSE created END) "
+				 "<= $2",
+				 now, now - retention_days[0] * 86400, &n);
+	if (!err && retention_days[1] > 0)
+		err = exec_count(db,
+				 "UPDATE links SET state = 2, reason = "
+				 "'expired', changed = $1 WHERE state = 0 AND "
+				 "owner_id IN (SELECT id FROM users WHERE tier "
+				 "<> 'premium' AND premium_until <= $1) AND "
+				 "(CASE WHEN last_download > created THEN "
+				 "last_download ELSE created END) <= $2",
+				 now, now - retention_days[1] * 86400, &n);
+	if (!err && retention_days[2] > 0)
+		err = exec_count(db,
+				 "UPDATE links SET state = 2, reason = "
+				 "'expired', changed = $1 WHERE state = 0 AND "
+				 "owner_id IN (SELECT id FROM users WHERE tier "
+				 "= 'premium' OR premium_until > $1) AND "
+				 "(CASE WHEN last_download > created THEN "
+				 "last_download ELSE created END) <= $2",
+				 now, now - retention_days[2] * 86400, &n);
+	*expired = n;
+	return err;
+}
+
+int repo_stats(struct db *db, struct repo_stats *out)
+{
+	struct db_stmt *st;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = db_prepare(db,
+			 "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM links "
+			 "WHERE state = 0",
+			 &st);
+	if (err)
+		return err;
+	if ((err = db_step(st)) == DB_ROW) {
+		out->live_links = db_col_int(st, 0);
+		out->logical_bytes = db_col_int(st, 1);
+	}
+	db_done(st);
+	if (err < 0)
+		return err;
+	err = db_prepare(db, "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blobs",
+			 &st);
+	if (err)
+		return err;
+	if ((err = db_step(st)) == DB_ROW) {
+		out->blobs = db_col_int(st, 0);
+		out->stored_bytes = db_col_int(st, 1);
+	}
+	db_done(st);
+	return err < 0 ? err : 0;
 }

@@ -48,8 +48,20 @@ struct link {
 /* Create or upgrade the schema.  Safe to call from several processes. */
 int repo_migrate(struct db *db);
 
-/* Insert the blob row (if new) and the link row in one transaction. */
-int repo_link_create(struct db *db, const struct link *l);
+/* In one transaction: lock (or create) the blob row, call ensure(arg)
+ * (blob_writer_ensure: the bytes are there), insert the link row.  The
+ * gc protocol of blob.h.  ensure may be NULL. */
+int repo_link_create(struct db *db, const struct link *l,
+		     int (*ensure)(void *arg), void *arg);
+/* gc: under the blob row's lock, if no live link names the blob, call
+ * remove(arg, hex) for its bytes and delete the row (*reaped).  Nothing
+ * happens when a link is live or the row is gone. */
+int repo_blob_reap(struct db *db, const char *hex,
+		   int (*remove)(void *arg, const char *hex), void *arg,
+		   bool *reaped);
+/* Blobs no live link names (up to max, pool memory). */
+int repo_blobs_unreferenced(struct db *db, struct pt_pool *pool, char **out,
+			    size_t max, size_t *n);
 /* PT_ENOTFOUND when no such id. */
 int repo_link_get(struct db *db, struct pt_pool *pool, const char *id,
 		  struct link *out);
@@ -109,9 +121,10 @@ int repo_upload_advance(struct db *db, const char *uid, int64_t received,
 			bool release);
 /* Set a deferred length; PT_ECONFLICT when it is set already to another. */
 int repo_upload_set_length(struct db *db, const char *uid, int64_t length);
-/* In one transaction: the blob row, the link row, and the upload done. */
-int repo_upload_complete(struct db *db, const char *uid,
-			 const struct link *l);
+/* In one transaction: the blob row (locked, then ensure(arg) as in
+ * repo_link_create), the link row, and the upload done. */
+int repo_upload_complete(struct db *db, const char *uid, const struct link *l,
+			 int (*ensure)(void *arg), void *arg);
 int repo_upload_set_state(struct db *db, const char *uid,
 			  enum upload_state st);
 /* Open uploads whose expiry passed, and done/terminated ones whose
@@ -163,6 +176,23 @@ int repo_voucher_create(struct db *db, const char *hash, int64_t days,
 /* Once: PT_ENOTFOUND for an unknown or used code; *days on success. */
 int repo_voucher_redeem(struct db *db, const char *hash, int64_t user_id,
 			int64_t now, int64_t *days);
+
+/* ---- expiry and statistics ---- */
+
+/*
+ * Expire links at `now`: uploader limits (Max-Days, Max-Downloads) and
+ * inactivity past the owner tier's retention (retention_days[tier],
+ * anonymous/free/premium; 0 = forever).  *expired counts them.  Run it in
+ * a transaction (db_begin): a dry run rolls that back.
+ */
+int repo_links_expire(struct db *db, int64_t now,
+		      const int64_t retention_days[3], int64_t *expired);
+
+struct repo_stats {
+	int64_t live_links, logical_bytes; /* what users see */
+	int64_t blobs, stored_bytes;       /* what the disk holds */
+};
+int repo_stats(struct db *db, struct repo_stats *out);
 
 /* fsck support */
 /* Call cb for every blob row. */

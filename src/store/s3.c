@@ -19,6 +19,10 @@
 #include "s3.h"
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -41,6 +45,7 @@
 
 struct s3 {
 	char *endpoint, *bucket, *sigv4, *ak, *sk;
+	char *region, *host, *path; /* for sign_v4: Host and URI prefix */
 	pthread_mutex_t mu;
 	CURL *pool[POOL_MAX];
 	size_t npool;
@@ -72,6 +77,13 @@ int s3_new(const struct s3_conf *c, struct s3 **out)
 	s->sigv4 = xasprintf("aws:amz:%s:s3", c->region);
 	s->ak = xstrdup(c->access_key);
 	s->sk = xstrdup(c->secret_key);
+	s->region = xstrdup(c->region);
+	/* http://host:port/prefix: Host is what curl sends for that URL */
+	const char *h = strstr(s->endpoint, "://");
+	h = h ? h + 3 : s->endpoint;
+	const char *slash = strchr(h, '/');
+	s->host = slash ? xstrndup(h, (size_t)(slash - h)) : xstrdup(h);
+	s->path = xstrdup(slash ? slash : "");
 	pthread_mutex_init(&s->mu, NULL);
 	*out = s;
 	return 0;
@@ -89,6 +101,9 @@ void s3_free(struct s3 *s)
 	free(s->sigv4);
 	free(s->ak);
 	free(s->sk);
+	free(s->region);
+	free(s->host);
+	free(s->path);
 	free(s);
 }
 
@@ -119,12 +134,14 @@ static void handle_put(struct s3 *s, CURL *c)
 		curl_easy_cleanup(c);
 }
 
-static void setup(struct s3 *s, CURL *c, const char *url)
+static void setup(struct s3 *s, CURL *c, const char *url, bool curl_signs)
 {
 	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_AWS_SIGV4, s->sigv4);
-	curl_easy_setopt(c, CURLOPT_USERNAME, s->ak);
-	curl_easy_setopt(c, CURLOPT_PASSWORD, s->sk);
+	if (curl_signs) {
+		curl_easy_setopt(c, CURLOPT_AWS_SIGV4, s->sigv4);
+		curl_easy_setopt(c, CURLOPT_USERNAME, s->ak);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, s->sk);
+	}
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
 	/* no total timeout (a server-side copy of GiBs takes a while), but a
@@ -162,6 +179,132 @@ char *s3_uri_encode(const char *v, bool keep_slash)
 	}
 	*o = '\0';
 	return out;
+}
+
+/* ---- our own SigV4, for the one request libcurl 7.88 signs wrong ----
+ *
+ * libcurl 7.88 sorts the canonical headers as whole "name:value" lines,
+ * so x-amz-copy-source-range lands before x-amz-copy-source ('-' < ':')
+ * and the server, sorting by name, computes another signature.  Later
+ * libcurl sorts by name.  Requests whose extra header names are prefixes
+ * of one another (only UploadPartCopy with a range, above 5 GiB) are
+ * signed here instead (AWS "Signature Version 4 for S3", header form,
+ * UNSIGNED-PAYLOAD); everything else keeps libcurl's signer.
+ */
+static bool curl_sorts_wrong(const struct s3_req *r)
+{
+	size_t n = 0;
+	while (n < PT_ARRAY_LEN(r->headers) && r->headers[n])
+		n++;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < n; j++) {
+			const char *a = r->headers[i], *b = r->headers[j];
+			size_t la = strcspn(a, ":"), lb = strcspn(b, ":");
+			if (i != j && la < lb && !strncasecmp(a, b, la))
+				return true;
+		}
+	return false;
+}
+
+static void hmac(const void *key, size_t kn, const char *msg,
+		 unsigned char out[32])
+{
+	unsigned int n = 32;
+	if (!HMAC(EVP_sha256(), key, (int)kn, (const unsigned char *)msg,
+		  strlen(msg), out, &n))
+		abort();
+}
+
+static void hexify(const unsigned char *p, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", p[i]);
+}
+
+struct hdr {
+	char name[64];
+	const char *val;
+};
+
+static int hdr_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct hdr *)a)->name, ((const struct hdr *)b)->name);
+}
+
+/* Append x-amz-date and Authorization for r to h. */
+static struct curl_slist *sign_v4(struct s3 *s, const struct s3_req *r,
+				  struct curl_slist *h)
+{
+	char amz[20], day[10], hash[65], sig[65];
+	unsigned char k[32], md[32];
+	struct hdr hd[PT_ARRAY_LEN(r->headers) + 3];
+	struct pt_buf creq, names;
+	struct tm tm;
+	time_t now = time(NULL);
+	size_t n = 0;
+
+	gmtime_r(&now, &tm);
+	strftime(amz, sizeof(amz), "%Y%m%dT%H%M%SZ", &tm);
+	strftime(day, sizeof(day), "%Y%m%d", &tm);
+	snprintf(hd[n].name, sizeof(hd[n].name), "host");
+	hd[n++].val = s->host;
+	snprintf(hd[n].name, sizeof(hd[n].name), "x-amz-content-sha256");
+	hd[n++].val = "UNSIGNED-PAYLOAD";
+	snprintf(hd[n].name, sizeof(hd[n].name), "x-amz-date");
+	hd[n++].val = amz;
+	for (size_t i = 0; i < PT_ARRAY_LEN(r->headers) && r->headers[i]; i++) {
+		const char *c = r->headers[i];
+		size_t ln = strcspn(c, ":");
+		if (ln >= sizeof(hd[n].name) || strncasecmp(c, "x-amz-", 6))
+			continue; /* sent unsigned (Content-Type) */
+		for (size_t j = 0; j < ln; j++)
+			hd[n].name[j] = (char)(c[j] >= 'A' && c[j] <= 'Z'
+						       ? c[j] + 32 : c[j]);
+		hd[n].name[ln] = '\0';
+		c += ln + (c[ln] == ':');
+		while (*c == ' ')
+			c++;
+		hd[n++].val = c;
+	}
+	qsort(hd, n, sizeof(hd[0]), hdr_cmp);
+
+	pt_buf_init(&creq, 1 << 16);
+	pt_buf_init(&names, 1 << 12);
+	pt_buf_addf(&creq, "%s\n%s/%s%s%s\n%s\n", r->method, s->path, s->bucket,
+		    r->key ? "/" : "", r->key ? r->key : "",
+		    r->query ? r->query : "");
+	for (size_t i = 0; i < n; i++) {
+		pt_buf_addf(&creq, "%s:%s\n", hd[i].name, hd[i].val);
+		pt_buf_addf(&names, "%s%s", i ? ";" : "", hd[i].name);
+	}
+	pt_buf_addf(&creq, "\n%s\nUNSIGNED-PAYLOAD", names.p);
+	SHA256((const unsigned char *)creq.p, creq.n, md);
+	hexify(md, 32, hash);
+
+	char *sts = xasprintf("AWS4-HMAC-SHA256\n%s\n%s/%s/s3/aws4_request\n%s",
+			      amz, day, s->region, hash);
+	char *key = xasprintf("AWS4%s", s->sk);
+	hmac(key, strlen(key), day, k);
+	hmac(k, 32, s->region, k);
+	hmac(k, 32, "s3", k);
+	hmac(k, 32, "aws4_request", k);
+	hmac(k, 32, sts, md);
+	hexify(md, 32, sig);
+	char *auth = xasprintf("Authorization: AWS4-HMAC-SHA256 Credential=%s/%s/"
+			       "%s/s3/aws4_request, SignedHeaders=%s, "
+			       "Signature=%s", s->ak, day, s->region, names.p,
+			       sig);
+	char *date = xasprintf("x-amz-date: %s", amz);
+	h = curl_slist_append(h, date);
+	h = curl_slist_append(h, auth);
+	free(date);
+	free(auth);
+	OPENSSL_cleanse(key, strlen(key));
+	free(key);
+	free(sts);
+	pt_buf_release(&creq);
+	pt_buf_release(&names);
+	return h;
 }
 
 /* ---- one request ---- */
@@ -278,7 +421,7 @@ int s3_request(struct s3 *s, struct s3_req *r)
 	char *url = url_of(s, r->key, r->query);
 	bool post = strcmp(r->method, "POST") == 0;
 	bool put = strcmp(r->method, "PUT") == 0;
-	bool has_ctype = false;
+	bool has_ctype = false, self_sign = curl_sorts_wrong(r);
 	CURLcode rc = CURLE_OK;
 	CURL *c = handle_get(s);
 	int err = 0;
@@ -297,6 +440,8 @@ int s3_request(struct s3 *s, struct s3_req *r)
 	 * rather than curl's form default */
 	if ((post || put) && !has_ctype)
 		h = curl_slist_append(h, "Content-Type: application/octet-stream");
+	if (self_sign)
+		h = sign_v4(s, r, h);
 	if (!h)
 		abort();
 
@@ -313,7 +458,7 @@ int s3_request(struct s3 *s, struct s3_req *r)
 		r->length = 0;
 		r->mtime = -1;
 		r->etag[0] = '\0';
-		setup(s, c, url);
+		setup(s, c, url, !self_sign);
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, &io);
@@ -353,7 +498,8 @@ int s3_request(struct s3 *s, struct s3_req *r)
 	if (!err && r->out && r->out->n && (post || put) &&
 	    memmem(r->out->p, r->out->n < 512 ? r->out->n : 512, "<Error>", 7))
 		err = -EIO;
-	if (err && err != -ENOENT && err != PT_ERANGE) {
+	if (err && err != -ENOENT && err != PT_ERANGE &&
+	    err != PT_ECONFLICT) {
 		const char *pos = r->out ? r->out->p : io.err.p;
 		char *code = pos ? s3_xml_next(pos, NULL, "Code", &pos) : NULL;
 		pt_log("s3: %s '%s%s%s': HTTP %ld %s", r->method,
@@ -497,7 +643,7 @@ int s3_stream_open(struct s3 *s, const char *key, uint64_t off, uint64_t end,
 	st->h = curl_slist_append(st->h, range);
 	if (!st->h)
 		abort();
-	setup(s, st->c, st->url);
+	setup(s, st->c, st->url, true);
 	curl_easy_setopt(st->c, CURLOPT_HTTPHEADER, st->h);
 	curl_easy_setopt(st->c, CURLOPT_WRITEFUNCTION, stream_write_cb);
 	curl_easy_setopt(st->c, CURLOPT_WRITEDATA, st);

@@ -1,0 +1,139 @@
+/*
+ * gc.c — expiry and garbage collection: the tier retention rules, the
+ * uploaders' limits, abandoned resumable uploads, and the blobs no live
+ * link names any more.  Run by the maintenance thread every
+ * gc_interval_seconds and by `partaged admin gc [--now T] [--dry-run]`.
+ *
+ * Deleting bytes follows the protocol of blob.h: a blob goes only inside a
+ * transaction that holds its row's lock and sees no live link, and an
+ * upload that deduplicates onto it takes the same lock and puts the bytes
+ * back from its own open source if they were removed just before; so a
+ * file that a client was told about is never lost to a race.  A crash at
+ * any point leaves a state the next pass completes (docs/internals.md).
+ */
+#define _GNU_SOURCE
+#include "api.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "../util/banned.h"
+
+#define BATCH 512
+/* leave young strays to fsck's report for a while: they are evidence */
+#define STRAY_GRACE 3600
+
+struct stray {
+	struct app *app;
+	struct db *db;
+	int64_t now;
+	bool dry_run;
+	int64_t n;
+};
+
+static int blob_remove_cb(void *arg, const char *hex)
+{
+	return blob_remove(arg, hex);
+}
+
+/* A blob file with no row: an upload that died between its commit and
+ * its row, or one that is there right now.  The latter is safe too: its
+ * transaction pins the row and puts the bytes back from its open source
+ * (blob_writer_ensure), so removing a stray never loses an upload. */
+static int stray_cb(const char *hex, uint64_t size, int64_t mtime, void *arg)
+{
+	struct stray *s = arg;
+	if (s->now - mtime < STRAY_GRACE || repo_blob_known(s->db, hex))
+		return 0;
+	if (!s->dry_run && blob_remove(s->app->blobs, hex))
+		return 0;
+	s->n++;
+	return 0;
+}
+
+/* Blobs that nothing live names: in batches, each under its row lock. */
+static int reap(struct app *app, struct db *db, struct gc_stats *st)
+{
+	int err = 0;
+	for (int round = 0; round < 1000; round++) {
+		char *hex[BATCH];
+		size_t n = 0;
+		struct pt_pool *pool = pt_pool_new();
+		err = repo_blobs_unreferenced(db, pool, hex, BATCH, &n);
+		size_t done = 0;
+		for (size_t i = 0; !err && i < n; i++) {
+			uint64_t size = 0;
+			bool reaped = false;
+			blob_stat(app->blobs, hex[i], &size);
+			err = repo_blob_reap(db, hex[i], blob_remove_cb,
+					     app->blobs, &reaped);
+			if (reaped) {
+				st->reaped_blobs++;
+				st->reaped_bytes += (int64_t)size;
+				done++;
+			}
+		}
+		pt_pool_free(pool);
+		/* a batch that reaped nothing will not change: stop */
+		if (err || n < BATCH || done == 0)
+			break;
+	}
+	return err;
+}
+
+int gc_run(struct app *app, int64_t now, bool dry_run, struct gc_stats *st)
+{
+	struct db *db = app_db(app);
+	struct pt_pool *pool = NULL;
+	int64_t days[3];
+	int err;
+
+	memset(st, 0, sizeof(*st));
+	if (!db)
+		return PT_EUNAVAIL;
+	if (app->counts && !dry_run)
+		counts_flush(app->counts, db); /* last downloads count */
+	for (int t = 0; t < PT_TIER_COUNT; t++)
+		days[t] = (int64_t)app->conf->tier[t].retention_days;
+	if ((err = db_begin(db)))
+		return err;
+	err = repo_links_expire(db, now, days, &st->expired_links);
+	if (err) {
+		db_rollback(db);
+		return err;
+	}
+	if (dry_run) {
+		/* the same work, taken back: inside the transaction the
+		 * expired links are gone, so the blobs they free show */
+		pool = pt_pool_new();
+		char *hex[BATCH], *uids[BATCH];
+		size_t n = 0;
+		if (!repo_blobs_unreferenced(db, pool, hex, BATCH, &n)) {
+			for (size_t i = 0; i < n; i++) {
+				uint64_t size = 0;
+				blob_stat(app->blobs, hex[i], &size);
+				st->reaped_blobs++;
+				st->reaped_bytes += (int64_t)size;
+			}
+		}
+		n = 0;
+		repo_uploads_expired(db, pool, now, uids, BATCH, &n);
+		st->expired_uploads = (int64_t)n;
+		pt_pool_free(pool);
+		db_rollback(db);
+	} else {
+		if ((err = db_commit(db)))
+			return err;
+		st->expired_uploads = tus_expire(app, now);
+		err = reap(app, db, st);
+		if (err)
+			return err;
+	}
+
+	struct stray s = { app, db, now, dry_run, 0 };
+	blob_list(app->blobs, stray_cb, &s);
+	st->stray_removed = s.n;
+	if (!dry_run)
+		metrics_gc(app->metrics, st);
+	return 0;
+}

@@ -235,6 +235,22 @@ static const struct conf_opt opts[] = {
 	  .type = CONF_U64, .off = OFF(points_per_premium_day), .def = "333",
 	  .min = 1, .max = 1000000000, .unit = "count",
 	  .help = "points exchanged for one day of premium" },
+	/* [abuse] */
+	{ .section = "abuse", .name = "quarantine_days", .type = CONF_U64,
+	  .off = OFF(quarantine_days), .def = "14", .max = 3650,
+	  .unit = "days",
+	  .help = "bytes of content taken down are kept this long, so a "
+		  "counter-notice can restore them" },
+	{ .section = "abuse", .name = "repeat_infringer_strikes",
+	  .type = CONF_U64, .off = OFF(repeat_infringer_strikes), .def = "3",
+	  .max = 1000000, .unit = "count",
+	  .help = "takedowns of an account's files after which it may no "
+		  "longer upload; 0 = never" },
+	{ .section = "abuse", .name = "unknown_ids_per_minute",
+	  .type = CONF_U64, .off = OFF(unknown_ids_per_minute), .def = "120",
+	  .max = 1000000, .unit = "count",
+	  .help = "lookups of ids that do not exist, per address and minute, "
+		  "before 429 (against enumeration); 0 = no limit" },
 };
 
 static const char *const tier_names[PT_TIER_COUNT] = {

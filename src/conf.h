@@ -59,6 +59,10 @@ struct pt_conf {
 	/* [rewards] */
 	uint64_t points_per_download;
 	uint64_t points_per_premium_day;
+	/* [abuse] */
+	uint64_t quarantine_days;
+	uint64_t repeat_infringer_strikes;
+	uint64_t unknown_ids_per_minute;
 };
 
 /* Fill with the built-in defaults (design.md, Megaupload's rules). */

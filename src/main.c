@@ -38,7 +38,11 @@ static const char usage[] =
 	"  user set-role NAME user|rights_holder|admin\n"
 	"  user disable NAME | enable NAME\n"
 	"  voucher create --days N [--count K]  (prints one code per line)\n"
-	"  gc [--now UNIXTIME] [--dry-run]     expire links, collect blobs\n";
+	"  gc [--now UNIXTIME] [--dry-run]     expire links, collect blobs\n"
+	"  takedown ID... [--content] --reason TEXT [--reference REF]\n"
+	"  restore ID                          undo a takedown (quarantine)\n"
+	"  blocklist import FILE | export      SHA-256 per line\n"
+	"  reports list                        audit\n";
 
 /* ---- configuration from file < env < flags ---- */
 
@@ -542,10 +546,17 @@ static int cmd_user(struct app *app, int argc, char **argv)
 		rc = die("unknown or incomplete: user %s", sub);
 		goto done;
 	}
-	if ((err = repo_user_update(db, &u)))
+	if ((err = repo_user_update(db, &u))) {
 		rc = die("user %s: %s", sub, pt_strerror(err));
-	else
+	} else {
+		char detail[160];
+		snprintf(detail, sizeof(detail), "tier=%s premium_until=%lld "
+			 "role=%s disabled=%d", u.tier,
+			 (long long)u.premium_until, u.role, u.disabled);
+		repo_audit(db, "admin", pt_psprintf(pool, "user_%s", sub),
+			   u.name, "", detail, pt_now());
 		rc = 0;
+	}
 done:
 	pt_pool_free(pool);
 	return rc;
@@ -608,6 +619,161 @@ static int cmd_gc(struct app *app, int argc, char **argv)
 	return 0;
 }
 
+/* ---- admin: abuse ---- */
+
+static int cmd_takedown(struct app *app, int argc, char **argv)
+{
+	const char *reason = NULL, *ref = "";
+	bool content = false;
+	const char *ids[64];
+	size_t n = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--content"))
+			content = true;
+		else if (!strcmp(argv[i], "--reason") && i + 1 < argc)
+			reason = argv[++i];
+		else if (!strcmp(argv[i], "--reference") && i + 1 < argc)
+			ref = argv[++i];
+		else if (argv[i][0] != '-' && n < PT_ARRAY_LEN(ids))
+			ids[n++] = argv[i];
+		else
+			return die("usage: takedown ID... [--content] --reason "
+				   "TEXT [--reference REF]");
+	}
+	if (!n || !reason || !*reason)
+		return die("usage: takedown ID... [--content] --reason TEXT "
+			   "[--reference REF]");
+	struct pt_pool *pool = pt_pool_new();
+	char **affected;
+	size_t na;
+	int err = abuse_takedown(app, "admin", ids, n, content, reason, ref,
+				 pool, &affected, &na);
+	if (!err) {
+		for (size_t i = 0; i < na; i++)
+			printf("%s\n", affected[i]);
+		if (na == 0)
+			err = PT_ENOTFOUND;
+	}
+	pt_pool_free(pool);
+	if (err == PT_ENOTFOUND)
+		return die("takedown: no live link among the ids given");
+	if (err)
+		return die("takedown: %s", pt_strerror(err));
+	return 0;
+}
+
+static int cmd_restore(struct app *app, int argc, char **argv)
+{
+	int64_t n = 0;
+	if (argc != 2)
+		return die("usage: restore ID");
+	int err = abuse_restore(app, "admin", argv[1], &n);
+	if (err == PT_ENOTFOUND)
+		return die("restore: no link '%s'", argv[1]);
+	if (err == PT_ECONFLICT)
+		return die("restore: '%s' was not taken down", argv[1]);
+	if (err == PT_EGONE)
+		return die("restore: the quarantine of '%s' is over, its bytes "
+			   "are gone",
+			   argv[1]);
+	if (err)
+		return die("restore: %s", pt_strerror(err));
+	printf("%lld links restored\n", (long long)n);
+	return 0;
+}
+
+static int print_audit(const struct audit_row *a, void *arg)
+{
+	char d[32];
+	pt_http_date(a->at, d);
+	printf("%s\t%s\t%s\t%s\t%s\t%s\n", d, a->actor, a->action,
+	       a->target, a->reason, a->detail);
+	return 0;
+}
+
+static int cmd_audit(struct app *app, int argc, char **argv)
+{
+	return repo_audit_each(app_db(app), 0, print_audit, NULL) ? 1 : 0;
+}
+
+static int print_report(const struct report_row *r, void *arg)
+{
+	char d[32];
+	pt_http_date(r->created, d);
+	printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r->id, d, r->state,
+	       r->link_id, r->category, r->ip, r->contact, r->body);
+	return 0;
+}
+
+static int cmd_reports(struct app *app, int argc, char **argv)
+{
+	if (argc != 2 || strcmp(argv[1], "list") != 0)
+		return die("usage: reports list");
+	return repo_reports_each(app_db(app), print_report, NULL) ? 1 : 0;
+}
+
+static int print_block(const char *hex, const char *reason, void *arg)
+{
+	printf("%s  # %s\n", hex, reason);
+	return 0;
+}
+
+/* One lowercase SHA-256 hex per line, '#' starts a comment: the format
+ * operators exchange between instances. */
+static int cmd_blocklist(struct app *app, int argc, char **argv)
+{
+	struct db *db = app_db(app);
+	if (argc == 2 && !strcmp(argv[1], "export")) {
+		printf("# partage blocklist: one SHA-256 per line\n");
+		return repo_blocklist_each(db, print_block, NULL) ? 1 : 0;
+	}
+	if (argc != 3 || strcmp(argv[1], "import") != 0)
+		return die("usage: blocklist import FILE | export");
+	FILE *f = strcmp(argv[2], "-") ? fopen(argv[2], "re") : stdin;
+	if (!f)
+		return die("cannot open '%s': %s", argv[2], strerror(errno));
+	char *line = NULL;
+	size_t cap = 0, lineno = 0, added = 0;
+	int rc = 0;
+	while (getline(&line, &cap, f) > 0) {
+		lineno++;
+		char *p = line, *e;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if ((e = strchr(p, '#')))
+			*e = '\0';
+		e = p + strlen(p);
+		while (e > p && (e[-1] == ' ' || e[-1] == '\t' ||
+				 e[-1] == '\n' || e[-1] == '\r'))
+			*--e = '\0';
+		if (!*p)
+			continue;
+		for (char *c = p; *c; c++)
+			if (*c >= 'A' && *c <= 'F')
+				*c = (char)(*c - 'A' + 'a');
+		if (!blob_hex_valid(p)) {
+			rc = die("%s:%zu: not a SHA-256: '%s'", argv[2], lineno,
+				 p);
+			break;
+		}
+		if (repo_block(db, p, "imported blocklist", pt_now(), 0, "")) {
+			rc = die("blocklist import: cannot store '%s'", p);
+			break;
+		}
+		added++;
+	}
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	if (!rc) {
+		repo_audit(db, "admin", "blocklist_import", argv[2], "",
+			   xasprintf("%zu hashes", added), pt_now());
+		printf("%zu hashes imported\n", added);
+	}
+	return rc;
+}
+
 static int with_app(struct pt_conf *c, int argc, char **argv,
 		    int (*fn)(struct app *app, int argc, char **argv))
 {
@@ -637,6 +803,16 @@ static int cmd_admin(struct pt_conf *c, int argc, char **argv)
 		return with_app(c, argc - 1, argv + 1, cmd_voucher);
 	if (strcmp(argv[1], "gc") == 0)
 		return with_app(c, argc - 1, argv + 1, cmd_gc);
+	if (strcmp(argv[1], "takedown") == 0)
+		return with_app(c, argc - 1, argv + 1, cmd_takedown);
+	if (strcmp(argv[1], "restore") == 0)
+		return with_app(c, argc - 1, argv + 1, cmd_restore);
+	if (strcmp(argv[1], "audit") == 0)
+		return with_app(c, argc - 1, argv + 1, cmd_audit);
+	if (strcmp(argv[1], "reports") == 0)
+		return with_app(c, argc - 1, argv + 1, cmd_reports);
+	if (strcmp(argv[1], "blocklist") == 0)
+		return with_app(c, argc - 1, argv + 1, cmd_blocklist);
 	fprintf(stderr, "partaged: unknown admin command '%s'\n", argv[1]);
 	return 1;
 }

@@ -624,7 +624,7 @@ int api_ticket(struct pt_req *r)
 	char ticket[TICKET_MAX] = "";
 	int rc;
 
-	if (api_link_lookup(r, r->arg[0].p, &l, &rc))
+	if (api_link_lookup(r, r->arg[0].p, &l, &rc, false))
 		return rc;
 	policy_download(app->conf, api_who(r), &rules);
 	int64_t now = pt_now();

@@ -35,6 +35,8 @@ struct app {
 	struct slots *slots;        /* downloads in progress per address */
 	struct throttle *throttle;  /* resumes speed-capped downloads */
 	struct ratelimit *login_ip, *login_name;
+	struct ratelimit *reports_ip;   /* abuse reports per address */
+	struct ratelimit *unknown_ids;  /* 404s per address (enumeration) */
 	char node[320];             /* this node's name: host and listen */
 };
 
@@ -90,6 +92,26 @@ int api_me_update(struct pt_req *r);
 int api_me_password(struct pt_req *r);
 int api_me_redeem(struct pt_req *r);
 int api_ticket(struct pt_req *r);
+int api_takedowns(struct pt_req *r);
+int api_reports(struct pt_req *r);
+int api_check(struct pt_req *r);
+int api_transparency(struct pt_req *r);
+
+/* abuse.c, shared with `partaged admin` */
+/* Take down ids (scope link, or content: every link to the same bytes,
+ * blocklisted, bytes kept for the quarantine); affected (pool) lists the
+ * links changed.  Audited.  0 or a negative status. */
+int abuse_takedown(struct app *app, const char *actor, const char **ids,
+		   size_t nids, bool content, const char *reason,
+		   const char *reference, struct pt_pool *pool,
+		   char ***affected, size_t *naffected);
+/* Undo the takedown that removed id (within the quarantine).  Audited. */
+int abuse_restore(struct app *app, const char *actor, const char *id,
+		  int64_t *restored);
+/* Upload gates: blocked content (451) and repeat infringers (403).
+ * Return 0, or 1 with the reply's result in *rc. */
+int abuse_check_upload(struct pt_req *r, const char *hex, int *rc);
+int abuse_check_uploader(struct pt_req *r, int *rc);
 
 /* accounts.c, shared with `partaged admin` */
 /* Argon2id (libsodium crypto_pwhash_str); pool memory; NULL on failure. */
@@ -114,10 +136,12 @@ char *api_sniff_mime(struct pt_pool *pool, const void *p, size_t n);
 char *api_download_url(struct app *app, struct pt_pool *pool,
 		       const struct link *l);
 /* Look up a link for a request and reply 404/410/503 when it cannot be
- * served: returns 0 with *l filled, or the MHD result of the error reply
- * in *rc and a non-zero return. */
+ * served (bytes: 451 instead of 410 for legal removals, on the direct
+ * URL): returns 0 with *l filled, or the MHD result of the error reply in
+ * *rc and a non-zero return.  Unknown ids count against the address's
+ * enumeration limit (429 past it). */
 int api_link_lookup(struct pt_req *r, const char *id, struct link *l,
-		    int *rc);
+		    int *rc, bool bytes);
 
 /* gc.c */
 struct gc_stats {
@@ -125,6 +149,7 @@ struct gc_stats {
 	int64_t expired_uploads;
 	int64_t reaped_blobs, reaped_bytes;
 	int64_t stray_removed;
+	int64_t now;
 };
 /* One pass at `now` (see gc.c); a dry run changes nothing and counts what
  * a real pass would do.  0 or a negative status. */

@@ -34,6 +34,11 @@ const struct route api_routes[] = {
 	{ HTTP_GET, "/api/v1/files/{id}", api_file_get, "file", 0 },
 	{ HTTP_POST, "/api/v1/files/{id}/ticket", api_ticket, "ticket",
 	  ROUTE_NO_CSRF },
+	{ HTTP_POST, "/api/v1/takedowns", api_takedowns, "takedowns", 0 },
+	{ HTTP_POST, "/api/v1/reports", api_reports, "reports", ROUTE_NO_CSRF },
+	{ HTTP_POST, "/api/v1/check", api_check, "check", ROUTE_NO_CSRF },
+	{ HTTP_GET, "/api/v1/transparency", api_transparency, "transparency",
+	  0 },
 	{ HTTP_POST, "/api/v1/users", api_users_create, "users_create", 0 },
 	{ HTTP_POST, "/api/v1/sessions", api_sessions_create, "sessions_create",
 	  ROUTE_NO_CSRF },
@@ -173,6 +178,8 @@ int app_open(struct app *app, const struct pt_conf *conf)
 	/* 10 failed logins per address and per name in 15 minutes */
 	app->login_ip = ratelimit_new(10, 900);
 	app->login_name = ratelimit_new(10, 900);
+	app->reports_ip = ratelimit_new(20, 3600);
+	app->unknown_ids = ratelimit_new(conf->unknown_ids_per_minute, 60);
 	return 0;
 fail:
 	app_close(app);
@@ -192,6 +199,8 @@ void app_close(struct app *app)
 	slots_free(app->slots);
 	ratelimit_free(app->login_ip);
 	ratelimit_free(app->login_name);
+	ratelimit_free(app->reports_ip);
+	ratelimit_free(app->unknown_ids);
 	sodium_memzero(app->secret, sizeof(app->secret));
 	db_pool_free(app->db);
 	blob_store_close(app->blobs);

@@ -329,7 +329,7 @@ static int serve(struct pt_req *r, const char *id)
 	char etag[BLOB_HEX_LEN + 3], lastmod[32];
 	int rc, err;
 
-	if (api_link_lookup(r, id, &l, &rc))
+	if (api_link_lookup(r, id, &l, &rc, true))
 		return rc;
 	struct download_rules rules;
 	struct held *h = pt_palloc(r->pool, sizeof(*h));
@@ -463,7 +463,7 @@ int api_share(struct pt_req *r)
 			struct app *app = r->ctx;
 			struct link l;
 			int rc;
-			if (api_link_lookup(r, r->arg[0].p, &l, &rc))
+			if (api_link_lookup(r, r->arg[0].p, &l, &rc, false))
 				return rc;
 			struct MHD_Response *resp =
 				MHD_create_response_from_buffer(

@@ -49,7 +49,7 @@ json_t *api_file_json(struct app *app, const struct link *l)
 }
 
 int api_link_lookup(struct pt_req *r, const char *id, struct link *l,
-		    int *rc)
+		    int *rc, bool bytes)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -63,6 +63,14 @@ int api_link_lookup(struct pt_req *r, const char *id, struct link *l,
 		return 1;
 	}
 	err = repo_link_get(db, r->pool, id, l);
+	if (err == PT_ENOTFOUND && app->conf->unknown_ids_per_minute &&
+	    !ratelimit_hit(app->unknown_ids, r->client_ip, pt_now(), NULL)) {
+		req_reply_header(r, "Retry-After", "60");
+		*rc = reply_error(r, PT_ELIMIT, NULL,
+				  "too many requests: too many unknown ids "
+				  "from this address");
+		return 1;
+	}
 	if (err == PT_ENOTFOUND) {
 		*rc = reply_error(r, PT_ENOTFOUND, NULL,
 				  "not found: no file '%s'", id);
@@ -73,7 +81,16 @@ int api_link_lookup(struct pt_req *r, const char *id, struct link *l,
 				  pt_strerror(err));
 		return 1;
 	}
-	if (link_effective_state(l, pt_now(), &reason) != LINK_LIVE) {
+	enum link_state state = link_effective_state(l, pt_now(), &reason);
+	if (state == LINK_REMOVED && *l->takedown_id) {
+		/* a legal removal: 451 where the bytes were, 410 elsewhere */
+		*rc = reply_error(r, bytes ? PT_ELEGAL : PT_EGONE, reason,
+				  "%s: '%s' was removed: %s",
+				  bytes ? "unavailable for legal reasons" : "gone",
+				  id, reason);
+		return 1;
+	}
+	if (state != LINK_LIVE) {
 		*rc = reply_error(r, PT_EGONE, reason, "gone: '%s' was %s", id,
 				  reason);
 		return 1;
@@ -85,7 +102,7 @@ int api_file_get(struct pt_req *r)
 {
 	struct link l;
 	int rc;
-	if (api_link_lookup(r, r->arg[0].p, &l, &rc))
+	if (api_link_lookup(r, r->arg[0].p, &l, &rc, false))
 		return rc;
 	return reply_json(r, 200, api_file_json(r->ctx, &l));
 }
@@ -103,7 +120,7 @@ int api_file_delete(struct pt_req *r)
 		return reply_error(r, PT_EUNAUTH, NULL,
 				   "authentication required: send the "
 				   "X-Delete-Token given at upload");
-	if (api_link_lookup(r, r->arg[0].p, &l, &rc))
+	if (api_link_lookup(r, r->arg[0].p, &l, &rc, false))
 		return rc;
 	/* If-Match / If-Unmodified-Since guard a delete like any write */
 	char etag[BLOB_HEX_LEN + 3];

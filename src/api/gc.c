@@ -59,7 +59,7 @@ static int reap(struct app *app, struct db *db, struct gc_stats *st)
 		char *hex[BATCH];
 		size_t n = 0;
 		struct pt_pool *pool = pt_pool_new();
-		err = repo_blobs_unreferenced(db, pool, hex, BATCH, &n);
+		err = repo_blobs_unreferenced(db, pool, st->now, hex, BATCH, &n);
 		size_t done = 0;
 		for (size_t i = 0; !err && i < n; i++) {
 			uint64_t size = 0;
@@ -89,6 +89,7 @@ int gc_run(struct app *app, int64_t now, bool dry_run, struct gc_stats *st)
 	int err;
 
 	memset(st, 0, sizeof(*st));
+	st->now = now;
 	if (!db)
 		return PT_EUNAVAIL;
 	if (app->counts && !dry_run)
@@ -108,7 +109,7 @@ int gc_run(struct app *app, int64_t now, bool dry_run, struct gc_stats *st)
 		pool = pt_pool_new();
 		char *hex[BATCH], *uids[BATCH];
 		size_t n = 0;
-		if (!repo_blobs_unreferenced(db, pool, hex, BATCH, &n)) {
+		if (!repo_blobs_unreferenced(db, pool, now, hex, BATCH, &n)) {
 			for (size_t i = 0; i < n; i++) {
 				uint64_t size = 0;
 				blob_stat(app->blobs, hex[i], &size);

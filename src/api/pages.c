@@ -96,7 +96,7 @@ int api_page(struct pt_req *r)
 	int rc;
 	char size[32], hsize[32], created[40], expires[64], downloads[64];
 
-	if (api_link_lookup(r, r->arg[0].p, &l, &rc))
+	if (api_link_lookup(r, r->arg[0].p, &l, &rc, false))
 		return rc;
 	snprintf(size, sizeof(size), "%llu", (unsigned long long)l.size);
 	human_size(l.size, hsize, sizeof(hsize));

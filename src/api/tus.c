@@ -288,6 +288,17 @@ static int complete(struct pt_req *r, const struct upload_row *u,
 	if ((err = blob_partial_commit(app->blobs, u->uid, (uint64_t)u->length,
 				       l->sha256, &existed)))
 		return err;
+	char *why;
+	if (repo_blocked(db, l->sha256, r->pool, &why)) {
+		/* refused whole, nothing kept (quarantined bytes stay) */
+		if (!existed)
+			blob_remove(app->blobs, l->sha256);
+		blob_partial_remove(app->blobs, u->uid);
+		repo_upload_set_state(db, u->uid, UPLOAD_TERMINATED);
+		repo_audit(db, r->client_ip, "refuse_upload", l->sha256, why,
+			   u->uid, pt_now());
+		return PT_ELEGAL;
+	}
 	if (tus_metadata_parse(r->pool, u->metadata, &meta))
 		meta.n = 0; /* validated at creation; be safe */
 	l->name = (char *)meta_name(r, &meta);
@@ -348,6 +359,10 @@ static int fail(struct pt_req *r, int err)
 		return reply_error(r, err, NULL,
 				   "insufficient storage: the upload exceeds "
 				   "your storage quota");
+	case PT_ELEGAL:
+		return reply_error(r, err, "removed",
+				   "unavailable for legal reasons: this content "
+				   "was removed and cannot be uploaded again");
 	case PT_ECHECKSUM:
 		return reply_error(r, err, NULL,
 				   "checksum mismatch: the chunk was discarded, "
@@ -676,6 +691,8 @@ int api_tus_create(struct pt_req *r)
 		return rc;
 	if (!db)
 		return fail(r, PT_EUNAVAIL);
+	if (abuse_check_uploader(r, &rc))
+		return rc;
 	p->app = app;
 	if (meta && tus_metadata_parse(r->pool, meta, &m))
 		return reply_error(r, PT_EBADREQ, NULL,
@@ -920,7 +937,7 @@ int api_tus_get(struct pt_req *r)
 			json_object_set_new(o, "length", json_integer(u.length));
 		return reply_json(r, 409, o);
 	}
-	if (api_link_lookup(r, u.link_id, &l, &rc))
+	if (api_link_lookup(r, u.link_id, &l, &rc, false))
 		return rc;
 	return reply_json(r, 200, api_file_json(app, &l));
 }

@@ -250,6 +250,23 @@ static int create_links(struct pt_req *r, struct upload *u, struct link *links,
 	return 0;
 }
 
+/* Blocked content is refused whole (451) and leaves nothing stored: the
+ * blobs this request created go again (one that existed before stays: it
+ * is quarantined content, gc's to collect). */
+static int refuse_blocked(struct pt_req *r, struct upload *u, int *rc)
+{
+	struct app *app = r->ctx;
+	for (size_t i = 0; i < u->nfiles; i++) {
+		if (!abuse_check_upload(r, u->files[i].sha256, rc))
+			continue;
+		for (size_t k = 0; k < u->nfiles; k++)
+			if (!u->files[k].existed)
+				blob_remove(app->blobs, u->files[k].sha256);
+		return 1;
+	}
+	return 0;
+}
+
 static int fail_reply(struct pt_req *r, int err, const char *what)
 {
 	struct upload *u = r->state;
@@ -306,6 +323,8 @@ static int put_end(struct pt_req *r)
 	if ((err = sink_commit(r, &u->sink, &u->files[0])))
 		return fail_reply(r, err, "the upload");
 	u->nfiles = 1;
+	if (refuse_blocked(r, u, &err))
+		return err;
 	if ((err = create_links(r, u, &l, token)))
 		return fail_reply(r, err, "the upload");
 
@@ -351,6 +370,8 @@ int api_upload_put(struct pt_req *r)
 	u->app = app;
 	r->state = u;
 	u->limit = api_upload_limit(r, &u->by_quota);
+	if (abuse_check_uploader(r, &err))
+		return err;
 	if (req_header(r, "Content-Range"))
 		return reply_error(r, PT_EBADREQ, NULL,
 				   "bad request: partial PUT (Content-Range) "
@@ -492,6 +513,8 @@ static int multipart_end(struct pt_req *r)
 	if (u->nfiles == 0)
 		return reply_error(r, PT_EBADREQ, NULL,
 				   "bad request: no 'file' part in the form");
+	if (refuse_blocked(r, u, &err))
+		return err;
 	struct link *links = pt_palloc(r->pool, u->nfiles * sizeof(*links));
 	char(*tokens)[TOKEN_LEN + 1] =
 		pt_palloc(r->pool, u->nfiles * sizeof(*tokens));
@@ -514,6 +537,9 @@ int api_upload_multipart(struct pt_req *r)
 	u->app = r->ctx;
 	r->state = u;
 	u->limit = api_upload_limit(r, &u->by_quota);
+	int rc;
+	if (abuse_check_uploader(r, &rc))
+		return rc;
 	if (!ct || strncasecmp(ct, "multipart/form-data", 19) != 0)
 		return reply_error(r, PT_EUNSUPPORTED, NULL,
 				   "unsupported media type: send "

@@ -110,6 +110,8 @@ struct s3_writer {
 	size_t etags_cap;
 	unsigned inflight;
 	int err;
+	bool tmp_done;     /* the multipart upload is complete at key */
+	uint64_t size;     /* of the committed blob */
 };
 
 struct s3_reader {
@@ -518,6 +520,13 @@ static void writer_free(struct s3_writer *w)
 	free(w);
 }
 
+/*
+ * After a commit the writer keeps a source of the bytes until it is
+ * released, so writer_ensure can put the blob back if gc removed it
+ * between the dedup check and the link row (blob.h): the buffered part
+ * (single PUT), the multipart upload left uncompleted (dedup hit), or the
+ * completed tmp/ object (a copy was made).  Release drops that source.
+ */
 static void s3_writer_abort(void *state)
 {
 	struct s3_writer *w = state;
@@ -531,54 +540,71 @@ static void s3_writer_abort(void *state)
 		wait_parts(w);
 		mpu_abort(w->st, w->key, w->upload_id);
 	}
+	if (w->tmp_done)
+		obj_delete(w->st, w->key);
 	writer_free(w);
+}
+
+/* The content key from the writer's source (see above). */
+static int writer_publish(struct s3_writer *w, const char *key, uint64_t size)
+{
+	struct s3_store *st = w->st;
+	int err;
+
+	if (!w->upload_id && !w->tmp_done)
+		return obj_put(st, key, w->buf, w->len);
+	if (w->upload_id) {
+		if ((err = mpu_complete(st, w->key, w->upload_id, w->etags,
+					w->nparts)))
+			return err;
+		free(w->upload_id);
+		w->upload_id = NULL;
+		w->tmp_done = true; /* an object to delete at release */
+	}
+	return obj_copy(st, w->key, key, size);
 }
 
 static int s3_writer_commit(void *state, const char *hex, uint64_t size,
 			    bool *existed)
 {
 	struct s3_writer *w = state;
-	struct s3_store *st = w->st;
 	char key[KEY_MAX];
 	int err;
 
 	*existed = false;
+	w->size = size;
 	blob_key(hex, key);
-	if (!w->upload_id) {
-		/* it fit in one part: PUT it where it belongs, no copy */
-		err = obj_head(st, key, NULL);
-		if (!err)
-			*existed = true;
-		else if (err == -ENOENT)
-			err = obj_put(st, key, w->buf, w->len);
-		writer_free(w);
-		return err;
+	/* a blob that fit in one part is PUT where it belongs: no copy */
+	if (w->upload_id) {
+		if (w->len > 0 && (err = submit(w)))
+			return err;
+		if ((err = wait_parts(w)))
+			return err;
 	}
-	if (w->len > 0 && (err = submit(w)))
-		goto fail;
-	if ((err = wait_parts(w)))
-		goto fail;
-	err = obj_head(st, key, NULL);
+	err = obj_head(w->st, key, NULL);
 	if (!err) {
-		/* deduplicated: the parts were for nothing, drop them */
+		/* deduplicated: nothing to write; a multipart upload stays
+		 * open (uncompleted) as the source for writer_ensure */
 		*existed = true;
-		mpu_abort(st, w->key, w->upload_id);
-		writer_free(w);
 		return 0;
 	}
 	if (err != -ENOENT)
-		goto fail;
-	if ((err = mpu_complete(st, w->key, w->upload_id, w->etags, w->nparts)))
-		goto fail;
-	free(w->upload_id);
-	w->upload_id = NULL; /* completed: an object to delete now */
-	err = obj_copy(st, w->key, key, size);
-	obj_delete(st, w->key);
-	writer_free(w);
-	return err;
-fail:
-	s3_writer_abort(w);
-	return err;
+		return err;
+	return writer_publish(w, key, size);
+}
+
+static int s3_writer_ensure(void *state, const char *hex)
+{
+	struct s3_writer *w = state;
+	char key[KEY_MAX];
+	int err;
+
+	blob_key(hex, key);
+	err = obj_head(w->st, key, NULL);
+	if (err != -ENOENT)
+		return err;
+	pt_log("s3: blob '%s' vanished after commit: writing it again", key);
+	return writer_publish(w, key, w->size);
 }
 
 /* ---- readers ---- */
@@ -1190,6 +1216,7 @@ static const struct blob_ops s3_ops = {
 	.writer_open = s3_writer_open,
 	.writer_write = s3_writer_write,
 	.writer_commit = s3_writer_commit,
+	.writer_ensure = s3_writer_ensure,
 	.writer_abort = s3_writer_abort,
 	.reader_open = s3_reader_open,
 	.reader_fd = s3_reader_fd,

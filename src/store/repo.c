@@ -9,7 +9,11 @@
 #include "repo.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "../util/pt.h"
 #include "../util/banned.h"
@@ -84,6 +88,44 @@ static const char *const migrations[] = {
 	"  redeemed_by BIGINT NOT NULL DEFAULT 0,"
 	"  redeemed_at BIGINT NOT NULL DEFAULT 0);"
 	"CREATE INDEX links_owner ON links(owner_id);",
+	/* 4: abuse handling: takedowns, the hash blocklist, reports, and the
+	 * append-only audit log */
+	"CREATE TABLE takedowns ("
+	"  id TEXT PRIMARY KEY,"
+	"  created BIGINT NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  scope TEXT NOT NULL,"
+	"  reason TEXT NOT NULL,"
+	"  reference TEXT NOT NULL,"
+	"  sha256 TEXT NOT NULL DEFAULT '',"
+	"  state BIGINT NOT NULL DEFAULT 0);"
+	"CREATE TABLE blocklist ("
+	"  sha256 TEXT PRIMARY KEY,"
+	"  reason TEXT NOT NULL,"
+	"  created BIGINT NOT NULL,"
+	"  purge_after BIGINT NOT NULL DEFAULT 0,"
+	"  takedown_id TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE reports ("
+	"  id TEXT PRIMARY KEY,"
+	"  created BIGINT NOT NULL,"
+	"  ip TEXT NOT NULL,"
+	"  link_id TEXT NOT NULL,"
+	"  category TEXT NOT NULL,"
+	"  body TEXT NOT NULL,"
+	"  contact TEXT NOT NULL,"
+	"  state TEXT NOT NULL DEFAULT 'open');"
+	"CREATE TABLE audit ("
+	"  id BIGINT PRIMARY KEY,"
+	"  at BIGINT NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  target TEXT NOT NULL,"
+	"  reason TEXT NOT NULL,"
+	"  detail TEXT NOT NULL);"
+	"CREATE INDEX audit_at ON audit(at);"
+	"ALTER TABLE links ADD COLUMN takedown_id TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX links_takedown ON links(takedown_id);"
+	"ALTER TABLE users ADD COLUMN strikes BIGINT NOT NULL DEFAULT 0;",
 };
 
 static int64_t schema_version(struct db *db)
@@ -263,18 +305,23 @@ fail:
 	return err;
 }
 
-int repo_blobs_unreferenced(struct db *db, struct pt_pool *pool, char **out,
-			    size_t max, size_t *n)
+int repo_blobs_unreferenced(struct db *db, struct pt_pool *pool, int64_t now,
+			    char **out, size_t max, size_t *n)
 {
 	struct db_stmt *st;
+	/* content taken down stays through its quarantine, so a
+	 * counter-notice can restore it */
 	int err = db_prepare(db,
 			     "SELECT b.sha256 FROM blobs b WHERE NOT EXISTS "
 			     "(SELECT 1 FROM links l WHERE l.sha256 = b.sha256 "
-			     "AND l.state = 0) LIMIT 10000",
+			     "AND l.state = 0) AND NOT EXISTS (SELECT 1 FROM "
+			     "blocklist k WHERE k.sha256 = b.sha256 AND "
+			     "k.purge_after > $1) LIMIT 10000",
 			     &st);
 	*n = 0;
 	if (err)
 		return err;
+	db_bind_int(st, 1, now);
 	while (*n < max && (err = db_step(st)) == DB_ROW)
 		out[(*n)++] = pt_pstrdup(pool, db_col_text(st, 0));
 	db_done(st);
@@ -298,7 +345,7 @@ int repo_link_get(struct db *db, struct pt_pool *pool, const char *id,
 	int err = db_prepare(db,
 			     "SELECT id, sha256, name, mime, size, created, "
 			     "expires, max_downloads, downloads, last_download, "
-			     "delete_hash, owner_id, state, reason "
+			     "delete_hash, owner_id, state, reason, takedown_id "
 			     "FROM links WHERE id = $1",
 			     &st);
 	if (err)
@@ -322,6 +369,8 @@ int repo_link_get(struct db *db, struct pt_pool *pool, const char *id,
 		out->owner = db_col_int(st, 11);
 		out->state = (enum link_state)db_col_int(st, 12);
 		out->reason = pt_pstrdup(pool, db_col_text(st, 13));
+		copy_fixed(out->takedown_id, sizeof(out->takedown_id),
+			   db_col_text(st, 14));
 		err = 0;
 	} else if (err == DB_DONE) {
 		err = PT_ENOTFOUND;
@@ -1141,6 +1190,383 @@ int repo_stats(struct db *db, struct repo_stats *out)
 	if ((err = db_step(st)) == DB_ROW) {
 		out->blobs = db_col_int(st, 0);
 		out->stored_bytes = db_col_int(st, 1);
+	}
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+/* ---- abuse: takedowns, blocklist, reports, audit ---- */
+
+int repo_audit(struct db *db, const char *actor, const char *action,
+	       const char *target, const char *reason, const char *detail,
+	       int64_t now)
+{
+	struct db_stmt *st;
+	/* ids order the log within a second: microseconds, then 8 random
+	 * bits so two nodes writing at the same microsecond do not clash */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t id = (((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000) << 8) |
+		     (int64_t)randombytes_uniform(256);
+	int err = db_prepare(db,
+			     "INSERT INTO audit(id, at, actor, action, target, "
+			     "reason, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+			     &st);
+	if (err)
+		return err;
+	db_bind_int(st, 1, id);
+	db_bind_int(st, 2, now);
+	db_bind_text(st, 3, actor);
+	db_bind_text(st, 4, action);
+	db_bind_text(st, 5, target ? target : "");
+	db_bind_text(st, 6, reason ? reason : "");
+	db_bind_text(st, 7, detail ? detail : "");
+	err = db_step(st);
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+int repo_audit_each(struct db *db, int64_t since,
+		    int (*cb)(const struct audit_row *a, void *arg), void *arg)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     "SELECT at, actor, action, target, reason, detail "
+			     "FROM audit WHERE at >= $1 ORDER BY at, id",
+			     &st);
+	if (err)
+		return err;
+	db_bind_int(st, 1, since);
+	while ((err = db_step(st)) == DB_ROW) {
+		struct audit_row a = {
+			db_col_int(st, 0),     db_col_text(st, 1),
+			db_col_text(st, 2),    db_col_text(st, 3),
+			db_col_text(st, 4),    db_col_text(st, 5),
+		};
+		if ((err = cb(&a, arg)))
+			break;
+	}
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+bool repo_blocked(struct db *db, const char *hex, struct pt_pool *pool,
+		  char **reason)
+{
+	struct db_stmt *st;
+	bool blocked = false;
+	if (db_prepare(db, "SELECT reason FROM blocklist WHERE sha256 = $1",
+		       &st))
+		return false;
+	db_bind_text(st, 1, hex);
+	if (db_step(st) == DB_ROW) {
+		blocked = true;
+		if (reason)
+			*reason = pt_pstrdup(pool, db_col_text(st, 0));
+	}
+	db_done(st);
+	return blocked;
+}
+
+int repo_block(struct db *db, const char *hex, const char *reason,
+	       int64_t now, int64_t purge_after, const char *takedown_id)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     "INSERT INTO blocklist(sha256, reason, created, "
+			     "purge_after, takedown_id) VALUES ($1, $2, $3, $4, "
+			     "$5) ON CONFLICT (sha256) DO NOTHING",
+			     &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, hex);
+	db_bind_text(st, 2, reason);
+	db_bind_int(st, 3, now);
+	db_bind_int(st, 4, purge_after);
+	db_bind_text(st, 5, takedown_id ? takedown_id : "");
+	err = db_step(st);
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+int repo_blocklist_each(struct db *db,
+			int (*cb)(const char *hex, const char *reason, void *arg),
+			void *arg)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     "SELECT sha256, reason FROM blocklist ORDER BY "
+			     "sha256",
+			     &st);
+	if (err)
+		return err;
+	while ((err = db_step(st)) == DB_ROW)
+		if ((err = cb(db_col_text(st, 0), db_col_text(st, 1), arg)))
+			break;
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+/* The ids of the live links that name a blob. */
+static int live_links_of(struct db *db, const char *hex, struct pt_pool *pool,
+			 char **out, size_t max, size_t *n)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     "SELECT id FROM links WHERE sha256 = $1 AND "
+			     "state = 0",
+			     &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, hex);
+	while (*n < max && (err = db_step(st)) == DB_ROW)
+		out[(*n)++] = pt_pstrdup(pool, db_col_text(st, 0));
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+int repo_takedown(struct db *db, const struct takedown_row *t,
+		  const char *link_id, int64_t purge_after,
+		  struct pt_pool *pool, char **affected, size_t max, size_t *n)
+{
+	struct db_stmt *st;
+	struct link l;
+	int err;
+
+	if ((err = repo_link_get(db, pool, link_id, &l)))
+		return err;
+	bool content = strcmp(t->scope, "content") == 0;
+	size_t first = *n;
+	if (content)
+		err = live_links_of(db, l.sha256, pool, affected, max, n);
+	else if (l.state == LINK_LIVE && *n < max)
+		affected[(*n)++] = pt_pstrdup(pool, l.id);
+	if (err)
+		return err;
+	/* the reason users see: "copyright notice REF" */
+	char *why = pt_psprintf(pool, "%s%s%s", t->reason,
+				*t->reference ? " " : "", t->reference);
+	for (size_t i = first; i < *n; i++) {
+		err = db_prepare(db,
+				 "UPDATE links SET state = 3, reason = $2, "
+				 "takedown_id = $3, changed = $4 WHERE id = $1 "
+				 "AND state = 0",
+				 &st);
+		if (err)
+			return err;
+		db_bind_text(st, 1, affected[i]);
+		db_bind_text(st, 2, why);
+		db_bind_text(st, 3, t->id);
+		db_bind_int(st, 4, t->created);
+		err = db_step(st);
+		db_done(st);
+		if (err < 0)
+			return err;
+	}
+	/* repeat infringers: one strike per owner per takedown */
+	err = db_prepare(db,
+			 "UPDATE users SET strikes = strikes + 1 WHERE id IN "
+			 "(SELECT DISTINCT owner_id FROM links WHERE "
+			 "takedown_id = $1 AND owner_id <> 0)",
+			 &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, t->id);
+	err = db_step(st);
+	db_done(st);
+	if (err < 0)
+		return err;
+	if (content && (err = repo_block(db, l.sha256, why, t->created,
+					 purge_after, t->id)))
+		return err;
+	err = db_prepare(db,
+			 "INSERT INTO takedowns(id, created, actor, scope, "
+			 "reason, reference, sha256) VALUES ($1, $2, $3, $4, $5, "
+			 "$6, $7) ON CONFLICT (id) DO NOTHING",
+			 &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, t->id);
+	db_bind_int(st, 2, t->created);
+	db_bind_text(st, 3, t->actor);
+	db_bind_text(st, 4, t->scope);
+	db_bind_text(st, 5, t->reason);
+	db_bind_text(st, 6, t->reference);
+	db_bind_text(st, 7, content ? l.sha256 : "");
+	err = db_step(st);
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+int repo_restore(struct db *db, const char *link_id, int64_t now,
+		 struct pt_pool *pool, char **takedown_id, int64_t *restored)
+{
+	struct db_stmt *st;
+	struct link l;
+	int err;
+
+	*restored = 0;
+	if ((err = repo_link_get(db, pool, link_id, &l)))
+		return err;
+	if (l.state != LINK_REMOVED || !*l.takedown_id)
+		return PT_ECONFLICT; /* not taken down */
+	*takedown_id = pt_pstrdup(pool, l.takedown_id);
+	/* content past its quarantine has no bytes left to restore */
+	err = db_prepare(db,
+			 "SELECT purge_after FROM blocklist WHERE takedown_id "
+			 "= $1",
+			 &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, l.takedown_id);
+	err = db_step(st);
+	int64_t purge = err == DB_ROW ? db_col_int(st, 0) : -1;
+	db_done(st);
+	if (err < 0)
+		return err;
+	if (purge >= 0 && purge <= now)
+		return PT_EGONE;
+	err = db_prepare(db,
+			 "UPDATE links SET state = 0, reason = '', takedown_id "
+			 "= '', changed = $2 WHERE takedown_id = $1 AND state = "
+			 "3",
+			 &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, l.takedown_id);
+	db_bind_int(st, 2, now);
+	err = db_step(st);
+	*restored = db_changes(st);
+	db_done(st);
+	if (err < 0)
+		return err;
+	const char *const sqls[] = {
+		"DELETE FROM blocklist WHERE takedown_id = $1",
+		"UPDATE takedowns SET state = 1 WHERE id = $1",
+	};
+	for (size_t i = 0; i < PT_ARRAY_LEN(sqls); i++) {
+		if ((err = db_prepare(db, sqls[i], &st)))
+			return err;
+		db_bind_text(st, 1, l.takedown_id);
+		err = db_step(st);
+		db_done(st);
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
+int64_t repo_user_strikes(struct db *db, int64_t user_id)
+{
+	struct db_stmt *st;
+	int64_t n = 0;
+	if (db_prepare(db, "SELECT strikes FROM users WHERE id = $1", &st))
+		return 0;
+	db_bind_int(st, 1, user_id);
+	if (db_step(st) == DB_ROW)
+		n = db_col_int(st, 0);
+	db_done(st);
+	return n;
+}
+
+int repo_report_create(struct db *db, const struct report_row *r)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     "INSERT INTO reports(id, created, ip, link_id, "
+			     "category, body, contact) VALUES ($1, $2, $3, $4, "
+			     "$5, $6, $7)",
+			     &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, r->id);
+	db_bind_int(st, 2, r->created);
+	db_bind_text(st, 3, r->ip);
+	db_bind_text(st, 4, r->link_id);
+	db_bind_text(st, 5, r->category);
+	db_bind_text(st, 6, r->body);
+	db_bind_text(st, 7, r->contact);
+	err = db_step(st);
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+int repo_reports_each(struct db *db,
+		      int (*cb)(const struct report_row *r, void *arg),
+		      void *arg)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     "SELECT id, created, ip, link_id, category, body, "
+			     "contact, state FROM reports ORDER BY created",
+			     &st);
+	if (err)
+		return err;
+	while ((err = db_step(st)) == DB_ROW) {
+		struct report_row r;
+		copy_fixed(r.id, sizeof(r.id), db_col_text(st, 0));
+		r.created = db_col_int(st, 1);
+		r.ip = db_col_text(st, 2);
+		r.link_id = db_col_text(st, 3);
+		r.category = db_col_text(st, 4);
+		r.body = db_col_text(st, 5);
+		r.contact = db_col_text(st, 6);
+		r.state = db_col_text(st, 7);
+		if ((err = cb(&r, arg)))
+			break;
+	}
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+/* One statement for up to REPO_CHECK_MAX ids: built once, cached like the
+ * literals (the driver keys its cache on the text's address). */
+static char check_sql[REPO_CHECK_MAX * 6 + 200];
+static pthread_once_t check_once = PTHREAD_ONCE_INIT;
+
+static void check_sql_init(void)
+{
+	size_t n = (size_t)snprintf(check_sql, sizeof(check_sql),
+				    "SELECT id, name, size, state, reason, "
+				    "expires, max_downloads, downloads FROM "
+				    "links WHERE id IN (");
+	for (int i = 1; i <= REPO_CHECK_MAX; i++)
+		n += (size_t)snprintf(check_sql + n, sizeof(check_sql) - n,
+				      "%s$%d", i > 1 ? "," : "", i);
+	snprintf(check_sql + n, sizeof(check_sql) - n, ")");
+}
+
+int repo_links_check(struct db *db, struct pt_pool *pool, const char **ids,
+		     size_t n, struct link *out, bool *found)
+{
+	struct db_stmt *st;
+	int err;
+
+	PT_ASSERT(n <= REPO_CHECK_MAX);
+	pthread_once(&check_once, check_sql_init);
+	if ((err = db_prepare(db, check_sql, &st)))
+		return err;
+	for (int i = 1; i <= REPO_CHECK_MAX; i++)
+		db_bind_text(st, i, (size_t)i <= n ? ids[i - 1] : "");
+	for (size_t i = 0; i < n; i++)
+		found[i] = false;
+	while ((err = db_step(st)) == DB_ROW) {
+		const char *id = db_col_text(st, 0);
+		for (size_t i = 0; i < n; i++) {
+			if (found[i] || strcmp(ids[i], id) != 0)
+				continue;
+			struct link *l = &out[i];
+			memset(l, 0, sizeof(*l));
+			copy_fixed(l->id, sizeof(l->id), id);
+			l->name = pt_pstrdup(pool, db_col_text(st, 1));
+			l->size = (uint64_t)db_col_int(st, 2);
+			l->state = (enum link_state)db_col_int(st, 3);
+			l->reason = pt_pstrdup(pool, db_col_text(st, 4));
+			l->expires = db_col_int(st, 5);
+			l->max_downloads = db_col_int(st, 6);
+			l->downloads = db_col_int(st, 7);
+			found[i] = true; /* duplicates in the input all match */
+		}
 	}
 	db_done(st);
 	return err < 0 ? err : 0;

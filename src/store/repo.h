@@ -43,6 +43,7 @@ struct link {
 	int64_t owner;         /* 0: anonymous */
 	enum link_state state;
 	char *reason;          /* why not live; "" when live */
+	char takedown_id[ID_LEN + 1]; /* "" unless taken down */
 };
 
 /* Create or upgrade the schema.  Safe to call from several processes. */
@@ -59,9 +60,10 @@ int repo_link_create(struct db *db, const struct link *l,
 int repo_blob_reap(struct db *db, const char *hex,
 		   int (*remove)(void *arg, const char *hex), void *arg,
 		   bool *reaped);
-/* Blobs no live link names (up to max, pool memory). */
-int repo_blobs_unreferenced(struct db *db, struct pt_pool *pool, char **out,
-			    size_t max, size_t *n);
+/* Blobs no live link names and no quarantine holds at now (up to max,
+ * pool memory). */
+int repo_blobs_unreferenced(struct db *db, struct pt_pool *pool, int64_t now,
+			    char **out, size_t max, size_t *n);
 /* PT_ENOTFOUND when no such id. */
 int repo_link_get(struct db *db, struct pt_pool *pool, const char *id,
 		  struct link *out);
@@ -193,6 +195,65 @@ struct repo_stats {
 	int64_t blobs, stored_bytes;       /* what the disk holds */
 };
 int repo_stats(struct db *db, struct repo_stats *out);
+
+/* ---- abuse handling ---- */
+
+struct takedown_row {
+	char id[ID_LEN + 1];
+	int64_t created;
+	const char *actor, *scope, *reason, *reference;
+};
+
+struct report_row {
+	char id[ID_LEN + 1];
+	int64_t created;
+	const char *ip, *link_id, *category, *body, *contact, *state;
+};
+
+struct audit_row {
+	int64_t at;
+	const char *actor, *action, *target, *reason, *detail;
+};
+
+/* Append to the audit log (nothing ever deletes from it). */
+int repo_audit(struct db *db, const char *actor, const char *action,
+	       const char *target, const char *reason, const char *detail,
+	       int64_t now);
+int repo_audit_each(struct db *db, int64_t since,
+		    int (*cb)(const struct audit_row *a, void *arg), void *arg);
+/* Is the content on the blocklist?  *reason (pool) when it is. */
+bool repo_blocked(struct db *db, const char *hex, struct pt_pool *pool,
+		  char **reason);
+int repo_block(struct db *db, const char *hex, const char *reason,
+	       int64_t now, int64_t purge_after, const char *takedown_id);
+int repo_blocklist_each(struct db *db,
+			int (*cb)(const char *hex, const char *reason, void *arg),
+			void *arg);
+/*
+ * Take down link_id (scope "link") or every live link to its content
+ * (scope "content": also blocklisted, bytes kept until purge_after).  The
+ * ids changed are appended to affected[*n..max).  Run in a transaction.
+ */
+int repo_takedown(struct db *db, const struct takedown_row *t,
+		  const char *link_id, int64_t purge_after,
+		  struct pt_pool *pool, char **affected, size_t max, size_t *n);
+/* Undo the takedown that removed link_id: its links come back and its
+ * block is lifted.  PT_ECONFLICT when the link was not taken down,
+ * PT_EGONE past the quarantine.  Run in a transaction. */
+int repo_restore(struct db *db, const char *link_id, int64_t now,
+		 struct pt_pool *pool, char **takedown_id, int64_t *restored);
+int64_t repo_user_strikes(struct db *db, int64_t user_id);
+int repo_report_create(struct db *db, const struct report_row *r);
+int repo_reports_each(struct db *db,
+		      int (*cb)(const struct report_row *r, void *arg),
+		      void *arg);
+
+#define REPO_CHECK_MAX 1000
+/* The link checker: one query for up to REPO_CHECK_MAX ids; found[i]
+ * tells whether ids[i] exists, out[i] its row (name, size, state, reason,
+ * limits). */
+int repo_links_check(struct db *db, struct pt_pool *pool, const char **ids,
+		     size_t n, struct link *out, bool *found);
 
 /* fsck support */
 /* Call cb for every blob row. */

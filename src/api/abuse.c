@@ -1,0 +1,502 @@
+/*
+ * abuse.c — abuse handling that acts on content, not just on one link:
+ * takedowns (POST /api/v1/takedowns for rights holders and admins, and
+ * `partaged admin takedown/restore`), the SHA-256 blocklist that refuses
+ * re-uploads with 451, abuse reports from anyone, the link checker that
+ * link sites use (POST /api/v1/check), and the transparency counts.
+ * Every action lands in the append-only audit log.
+ */
+#define _GNU_SOURCE
+#include "api.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "../core/ids.h"
+#include "../http/reply.h"
+#include "../util/buf.h"
+#include "../util/banned.h"
+
+#define TAKEDOWN_MAX 1000
+
+/* ---- shared by the API and `partaged admin` ---- */
+
+int abuse_takedown(struct app *app, const char *actor, const char **ids,
+		   size_t nids, bool content, const char *reason,
+		   const char *reference, struct pt_pool *pool,
+		   char ***affected, size_t *naffected)
+{
+	struct db *db = app_db(app);
+	struct takedown_row t;
+	char **out = pt_palloc(pool, TAKEDOWN_MAX * sizeof(*out));
+	size_t n = 0;
+	int err;
+
+	*affected = out;
+	*naffected = 0;
+	if (!db)
+		return PT_EUNAVAIL;
+	memset(&t, 0, sizeof(t));
+	id_new(t.id);
+	t.created = pt_now();
+	t.actor = actor;
+	t.scope = content ? "content" : "link";
+	t.reason = reason;
+	t.reference = reference ? reference : "";
+	int64_t purge = t.created +
+			(int64_t)app->conf->quarantine_days * 86400;
+	if ((err = db_begin(db)))
+		return err;
+	for (size_t i = 0; i < nids; i++) {
+		if (!id_valid(ids[i], strlen(ids[i])))
+			continue;
+		err = repo_takedown(db, &t, ids[i], purge, pool, out,
+				    TAKEDOWN_MAX, &n);
+		if (err == PT_ENOTFOUND) {
+			err = 0; /* unknown ids are simply not affected */
+			continue;
+		}
+		if (err)
+			goto fail;
+	}
+	struct pt_buf detail;
+	pt_buf_init(&detail, 1 << 20);
+	pt_buf_addf(&detail, "takedown %s; links:", t.id);
+	for (size_t i = 0; i < n; i++)
+		pt_buf_addf(&detail, " %s", out[i]);
+	err = repo_audit(db, actor, content ? "takedown_content" : "takedown_link",
+			 nids ? ids[0] : "", t.reason, detail.p ? detail.p : "",
+			 t.created);
+	pt_buf_release(&detail);
+	if (err)
+		goto fail;
+	if ((err = db_commit(db)))
+		return err;
+	*naffected = n;
+	return 0;
+fail:
+	db_rollback(db);
+	return err;
+}
+
+int abuse_restore(struct app *app, const char *actor, const char *id,
+		  int64_t *restored)
+{
+	struct db *db = app_db(app);
+	struct pt_pool *pool = pt_pool_new();
+	char *tid = NULL;
+	int err;
+
+	if (!db) {
+		err = PT_EUNAVAIL;
+		goto done;
+	}
+	if ((err = db_begin(db)))
+		goto done;
+	err = repo_restore(db, id, pt_now(), pool, &tid, restored);
+	if (!err)
+		err = repo_audit(db, actor, "restore", id, "",
+				 pt_psprintf(pool, "takedown %s; %lld links", tid,
+					     (long long)*restored),
+				 pt_now());
+	if (err) {
+		db_rollback(db);
+		goto done;
+	}
+	err = db_commit(db);
+done:
+	pt_pool_free(pool);
+	return err;
+}
+
+/* Refuse blocked content at upload: 451 with the reason.  Logged in the
+ * audit as a refusal (the transparency report counts them). */
+int abuse_check_upload(struct pt_req *r, const char *hex, int *rc)
+{
+	struct app *app = r->ctx;
+	struct db *db = app_db(app);
+	char *why = NULL;
+
+	if (!db || !repo_blocked(db, hex, r->pool, &why))
+		return 0;
+	repo_audit(db, r->client_ip, "refuse_upload", hex, why, "", pt_now());
+	*rc = reply_error(r, PT_ELEGAL, "removed",
+			  "unavailable for legal reasons: this content was "
+			  "removed (%s) and cannot be uploaded again",
+			  why);
+	return 1;
+}
+
+/* May this principal upload at all (repeat infringers may not)? */
+int abuse_check_uploader(struct pt_req *r, int *rc)
+{
+	struct app *app = r->ctx;
+	const struct principal *who = api_who(r);
+	uint64_t limit = app->conf->repeat_infringer_strikes;
+	if (!who->user_id || !limit)
+		return 0;
+	struct db *db = app_db(app);
+	int64_t strikes = db ? repo_user_strikes(db, who->user_id) : 0;
+	if (strikes < (int64_t)limit)
+		return 0;
+	*rc = reply_error(r, PT_EFORBIDDEN, NULL,
+			  "forbidden: uploads are closed for account '%s' "
+			  "after %lld takedowns of its files",
+			  who->name, (long long)strikes);
+	return 1;
+}
+
+/* ---- POST /api/v1/takedowns ---- */
+
+static int takedowns_done(struct pt_req *r, json_t *o)
+{
+	struct app *app = r->ctx;
+	const struct principal *who = api_who(r);
+	json_t *ids = o ? json_object_get(o, "ids") : NULL;
+	json_t *scope = o ? json_object_get(o, "scope") : NULL;
+	json_t *reason = o ? json_object_get(o, "reason") : NULL;
+	json_t *ref = o ? json_object_get(o, "reference") : NULL;
+	const char *sc = json_is_string(scope) ? json_string_value(scope) : "link";
+
+	if (!json_is_array(ids) || json_array_size(ids) == 0 ||
+	    json_array_size(ids) > TAKEDOWN_MAX || !json_is_string(reason) ||
+	    (strcmp(sc, "link") && strcmp(sc, "content")))
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: send {\"ids\": [...] (1 to "
+				   "%d), \"scope\": \"link\"|\"content\", "
+				   "\"reason\": …, \"reference\": …}",
+				   TAKEDOWN_MAX);
+	size_t n = json_array_size(ids), k = 0;
+	const char **list = pt_palloc(r->pool, n * sizeof(*list));
+	for (size_t i = 0; i < n; i++) {
+		json_t *v = json_array_get(ids, i);
+		if (!json_is_string(v))
+			continue;
+		/* accept share URLs too: the id is the last 12-char segment */
+		const char *s = json_string_value(v);
+		const char *slash = strrchr(s, '/');
+		const char *id = s;
+		if (slash && id_valid(slash + 1, strlen(slash + 1)))
+			id = slash + 1;
+		else if (strlen(s) > 12) {
+			/* .../ID/name */
+			for (const char *p = s; (p = strchr(p, '/')); p++)
+				if (id_valid(p + 1, 12) &&
+				    (p[13] == '/' || p[13] == '\0')) {
+					id = pt_pstrndup(r->pool, p + 1, 12);
+					break;
+				}
+		}
+		list[k++] = id;
+	}
+	char **affected;
+	size_t na;
+	int err = abuse_takedown(app, who->name, list, k,
+				 strcmp(sc, "content") == 0,
+				 json_string_value(reason),
+				 json_is_string(ref) ? json_string_value(ref)
+						     : "",
+				 r->pool, &affected, &na);
+	if (err)
+		return reply_error(r, err, NULL, "cannot take down: %s",
+				   pt_strerror(err));
+	json_t *arr = json_array();
+	for (size_t i = 0; i < na; i++)
+		json_array_append_new(arr, json_string(affected[i]));
+	return reply_json(r, 201, json_pack("{s:o}", "affected", arr));
+}
+
+int api_takedowns(struct pt_req *r)
+{
+	const struct principal *who = api_who(r);
+	if (!who->role || (strcmp(who->role, "rights_holder") != 0 &&
+			   strcmp(who->role, "admin") != 0))
+		return reply_error(r, PT_EFORBIDDEN, NULL,
+				   "forbidden: takedowns are for rights holders "
+				   "and admins; everyone can send a report to "
+				   "/api/v1/reports");
+	return api_json_body(r, takedowns_done);
+}
+
+/* The id in a line: a bare id, a share URL or a download URL. */
+static const char *line_id(struct pt_pool *pool, const char *s, size_t n)
+{
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\r' || s[n - 1] == '\t'))
+		n--;
+	while (n && (*s == ' ' || *s == '\t'))
+		s++, n--;
+	if (id_valid(s, n))
+		return pt_pstrndup(pool, s, n);
+	/* scheme://host/ID[/name]: the first path segment */
+	const char *p = memmem(s, n, "://", 3);
+	if (p) {
+		const char *e = s + n;
+		p += 3;
+		p = memchr(p, '/', (size_t)(e - p));
+		if (p && e - p > 12 && id_valid(p + 1, 12) &&
+		    (p + 13 == e || p[13] == '/' || p[13] == '?'))
+			return pt_pstrndup(pool, p + 1, 12);
+	}
+	return pt_pstrndup(pool, s, n); /* unknown, echoed as given */
+}
+
+/* ---- POST /api/v1/reports ---- */
+
+static int reports_done(struct pt_req *r, json_t *o)
+{
+	struct app *app = r->ctx;
+	static const char *const categories[] = { "copyright", "abuse",
+						  "malware", "illegal",
+						  "privacy", "other" };
+	const char *id = o ? json_string_value(json_object_get(o, "id")) : NULL;
+	const char *url = o ? json_string_value(json_object_get(o, "url")) : NULL;
+	const char *cat = o ? json_string_value(json_object_get(o, "category"))
+			    : NULL;
+	const char *text = o ? json_string_value(json_object_get(o, "text")) : NULL;
+	const char *contact = o ? json_string_value(json_object_get(o, "contact"))
+				: NULL;
+	bool cat_ok = false;
+
+	if (!id && url)
+		id = line_id(r->pool, url, strlen(url));
+	for (size_t i = 0; cat && i < PT_ARRAY_LEN(categories); i++)
+		cat_ok |= strcmp(cat, categories[i]) == 0;
+	if (!id || !id_valid(id, strlen(id)) || !cat_ok)
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: send {\"id\" or \"url\", "
+				   "\"category\": copyright|abuse|malware|"
+				   "illegal|privacy|other, \"text\", "
+				   "\"contact\"}");
+	if ((text && strlen(text) > 10000) || (contact && strlen(contact) > 500))
+		return reply_error(r, PT_ETOOBIG, NULL,
+				   "payload too large: text up to 10000 "
+				   "characters, contact up to 500");
+	struct report_row rep = { .created = pt_now(),
+				  .ip = r->client_ip,
+				  .link_id = id,
+				  .category = cat,
+				  .body = text ? text : "",
+				  .contact = contact ? contact : "" };
+	id_new(rep.id);
+	struct db *db = app_db(app);
+	int err = db ? repo_report_create(db, &rep) : PT_EUNAVAIL;
+	if (!err)
+		err = repo_audit(db, r->client_ip, "report", id, cat, rep.id,
+				 rep.created);
+	if (err)
+		return reply_error(r, err, NULL, "cannot store the report: %s",
+				   pt_strerror(err));
+	return reply_json(r, 201,
+			  json_pack("{s:s, s:s}", "id", rep.id, "status",
+				    "open"));
+}
+
+int api_reports(struct pt_req *r)
+{
+	struct app *app = r->ctx;
+	int64_t retry = 0;
+	if (!ratelimit_hit(app->reports_ip, r->client_ip, pt_now(), &retry)) {
+		char ra[24];
+		snprintf(ra, sizeof(ra), "%lld", (long long)retry);
+		req_reply_header(r, "Retry-After", ra);
+		return reply_error(r, PT_ELIMIT, NULL,
+				   "too many requests: too many reports from "
+				   "this address, wait %lld seconds",
+				   (long long)retry);
+	}
+	return api_json_body(r, reports_done);
+}
+
+/* ---- POST /api/v1/check: the link checker ---- */
+
+struct check {
+	struct pt_buf body;
+};
+
+static void check_free(void *arg)
+{
+	pt_buf_release(&((struct check *)arg)->body);
+}
+
+static int check_chunk(struct pt_req *r, const char *data, size_t n)
+{
+	struct check *c = r->state;
+	pt_buf_add(&c->body, data, n);
+	return 0;
+}
+
+static int check_end(struct pt_req *r)
+{
+	struct app *app = r->ctx;
+	struct check *c = r->state;
+	const char **ids = pt_palloc(r->pool, REPO_CHECK_MAX * sizeof(*ids));
+	size_t n = 0;
+	const char *p = c->body.p ? c->body.p : "";
+
+	while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')
+		p++;
+	if (*p == '[') {
+		json_t *arr = json_loads(p, 0, NULL);
+		if (!json_is_array(arr)) {
+			json_decref(arr);
+			return reply_error(r, PT_EBADREQ, NULL,
+					   "bad request: a JSON array of links "
+					   "or ids, or one per line");
+		}
+		if (json_array_size(arr) > REPO_CHECK_MAX) {
+			json_decref(arr);
+			goto too_many;
+		}
+		for (size_t i = 0; i < json_array_size(arr); i++) {
+			const char *s = json_string_value(json_array_get(arr, i));
+			if (s)
+				ids[n++] = line_id(r->pool, s, strlen(s));
+		}
+		json_decref(arr);
+	} else {
+		while (*p) {
+			const char *e = strchr(p, '\n');
+			size_t len = e ? (size_t)(e - p) : strlen(p);
+			if (len && !(len == 1 && *p == '\r')) {
+				if (n == REPO_CHECK_MAX)
+					goto too_many;
+				ids[n++] = line_id(r->pool, p, len);
+			}
+			p += len + (e ? 1 : 0);
+		}
+	}
+	struct link *rows = pt_palloc(r->pool, (n ? n : 1) * sizeof(*rows));
+	bool *found = pt_palloc(r->pool, n ? n : 1);
+	struct db *db = app_db(app);
+	int err = db ? repo_links_check(db, r->pool, ids, n, rows, found)
+		     : PT_EUNAVAIL;
+	if (err)
+		return reply_error(r, err, NULL, "cannot check: %s",
+				   pt_strerror(err));
+	json_t *res = json_array();
+	int64_t now = pt_now();
+	for (size_t i = 0; i < n; i++) {
+		json_t *o;
+		const char *why;
+		if (!found[i]) {
+			/* unknown: nothing more, not even whether it ever
+			 * existed */
+			o = json_pack("{s:s, s:s}", "id", ids[i], "status",
+				      "unknown");
+		} else if (link_effective_state(&rows[i], now, &why) ==
+			   LINK_LIVE) {
+			o = json_pack("{s:s, s:s, s:s, s:I}", "id", ids[i],
+				      "status", "alive", "name", rows[i].name,
+				      "size", (json_int_t)rows[i].size);
+		} else {
+			o = json_pack("{s:s, s:s, s:s, s:I, s:s}", "id", ids[i],
+				      "status", "removed", "name", rows[i].name,
+				      "size", (json_int_t)rows[i].size, "reason",
+				      why);
+		}
+		json_array_append_new(res, o);
+	}
+	return reply_json(r, 200, json_pack("{s:o}", "results", res));
+too_many:
+	return reply_error(r, PT_ETOOBIG, NULL,
+			   "payload too large: at most %d links per check",
+			   REPO_CHECK_MAX);
+}
+
+int api_check(struct pt_req *r)
+{
+	struct check *c = pt_palloc(r->pool, sizeof(*c));
+	pt_buf_init(&c->body, 256 * 1024);
+	pt_pool_cleanup_add(r->pool, check_free, c);
+	r->state = c;
+	r->on_body = check_chunk;
+	r->on_end = check_end;
+	return MHD_YES;
+}
+
+/* ---- GET /api/v1/transparency ---- */
+
+struct month {
+	char name[8];
+	json_int_t reports, takedowns_link, takedowns_content, restores,
+		refused;
+};
+
+struct months {
+	struct month m[240];
+	size_t n;
+};
+
+static int count_cb(const struct audit_row *a, void *arg)
+{
+	struct months *ms = arg;
+	struct tm tm;
+	time_t t = (time_t)a->at;
+	char name[8];
+
+	gmtime_r(&t, &tm);
+	strftime(name, sizeof(name), "%Y-%m", &tm);
+	struct month *m = NULL;
+	for (size_t i = 0; i < ms->n; i++)
+		if (strcmp(ms->m[i].name, name) == 0)
+			m = &ms->m[i];
+	if (!m) {
+		if (ms->n == PT_ARRAY_LEN(ms->m))
+			return 0;
+		m = &ms->m[ms->n++];
+		memcpy(m->name, name, sizeof(name));
+	}
+	if (!strcmp(a->action, "report"))
+		m->reports++;
+	else if (!strcmp(a->action, "takedown_link"))
+		m->takedowns_link++;
+	else if (!strcmp(a->action, "takedown_content"))
+		m->takedowns_content++;
+	else if (!strcmp(a->action, "restore"))
+		m->restores++;
+	else if (!strcmp(a->action, "refuse_upload"))
+		m->refused++;
+	return 0;
+}
+
+int api_transparency(struct pt_req *r)
+{
+	struct app *app = r->ctx;
+	struct months *ms = pt_palloc(r->pool, sizeof(*ms));
+	struct db *db = app_db(app);
+	/* the last 20 years at most; months in order (audit is by time) */
+	int err = db ? repo_audit_each(db, pt_now() - 20LL * 366 * 86400,
+				       count_cb, ms)
+		     : PT_EUNAVAIL;
+	if (err)
+		return reply_error(r, err, NULL, "cannot count: %s",
+				   pt_strerror(err));
+	json_t *arr = json_array();
+	struct month tot = { "total", 0, 0, 0, 0, 0 };
+	for (size_t i = 0; i < ms->n; i++) {
+		struct month *m = &ms->m[i];
+		json_array_append_new(
+			arr, json_pack("{s:s, s:I, s:{s:I, s:I}, s:I, s:I}",
+				       "month", m->name, "reports", m->reports,
+				       "takedowns", "link", m->takedowns_link,
+				       "content", m->takedowns_content,
+				       "restores", m->restores,
+				       "refused_uploads", m->refused));
+		tot.reports += m->reports;
+		tot.takedowns_link += m->takedowns_link;
+		tot.takedowns_content += m->takedowns_content;
+		tot.restores += m->restores;
+		tot.refused += m->refused;
+	}
+	return reply_json(
+		r, 200,
+		json_pack("{s:I, s:{s:I, s:I}, s:I, s:I, s:o}", "reports",
+			  tot.reports, "takedowns", "link", tot.takedowns_link,
+			  "content", tot.takedowns_content, "restores",
+			  tot.restores, "refused_uploads", tot.refused,
+			  "months", arr));
+}

@@ -495,8 +495,9 @@ int api_me(struct pt_req *r)
 			      who->name, "tier", conf_tier_name(who->tier),
 			      "role", who->role, "used_bytes",
 			      (json_int_t)(used > 0 ? used : 0), "points",
-			      (json_int_t)0, "direct_downloads",
-			      who->direct_downloads);
+			      (json_int_t)(db ? repo_user_points(db, who->user_id)
+					      : 0),
+			      "direct_downloads", who->direct_downloads);
 	json_object_set_new(o, "premium_until",
 			    who->premium_until > pt_now()
 				    ? json_integer(who->premium_until)
@@ -612,6 +613,77 @@ static int me_redeem_done(struct pt_req *r, json_t *o)
 int api_me_redeem(struct pt_req *r)
 {
 	return api_json_body(r, me_redeem_done);
+}
+
+/* ---- uploader rewards ---- */
+
+static int reward_file_cb(const char *id, int64_t downloads, int64_t points,
+			  void *arg)
+{
+	json_array_append_new(arg, json_pack("{s:s, s:I, s:I}", "id", id,
+					     "downloads", (json_int_t)downloads,
+					     "points", (json_int_t)points));
+	return 0;
+}
+
+int api_me_rewards(struct pt_req *r)
+{
+	struct app *app = r->ctx;
+	const struct principal *who = api_who(r);
+	struct db *db = app_db(app);
+	json_t *files = json_array();
+	int err = db ? repo_user_rewards_each(db, who->user_id, reward_file_cb,
+					      files)
+		     : PT_EUNAVAIL;
+	if (err) {
+		json_decref(files);
+		return reply_error(r, err, NULL, "cannot read rewards: %s",
+				   pt_strerror(err));
+	}
+	return reply_json(
+		r, 200,
+		json_pack("{s:I, s:I, s:o}", "points",
+			  (json_int_t)repo_user_points(db, who->user_id),
+			  "points_per_premium_day",
+			  (json_int_t)app->conf->points_per_premium_day,
+			  "files", files));
+}
+
+static int rewards_convert_done(struct pt_req *r, json_t *o)
+{
+	struct app *app = r->ctx;
+	const struct principal *who = api_who(r);
+	json_t *d = o ? json_object_get(o, "days") : NULL;
+	struct user u;
+
+	if (!json_is_integer(d) || json_integer_value(d) < 1 ||
+	    json_integer_value(d) > 3650)
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: send {\"days\": N} (1..3650)");
+	int64_t days = json_integer_value(d);
+	int64_t cost = days * (int64_t)app->conf->points_per_premium_day;
+	struct db *db = app_db(app);
+	int err = repo_rewards_convert(db, who->user_id, cost, days, pt_now());
+	if (err == PT_ECONFLICT)
+		return reply_error(r, PT_ECONFLICT, NULL,
+				   "conflict: %lld days cost %lld points, you "
+				   "have %lld",
+				   (long long)days, (long long)cost,
+				   (long long)repo_user_points(db, who->user_id));
+	if (err || (err = repo_user_by_id(db, r->pool, who->user_id, &u)))
+		return reply_error(r, err, NULL, "cannot convert: %s",
+				   pt_strerror(err));
+	return reply_json(r, 200,
+			  json_pack("{s:I, s:I, s:I}", "days", (json_int_t)days,
+				    "points", (json_int_t)repo_user_points(
+						      db, who->user_id),
+				    "premium_until",
+				    (json_int_t)u.premium_until));
+}
+
+int api_me_rewards_convert(struct pt_req *r)
+{
+	return api_json_body(r, rewards_convert_done);
 }
 
 /* ---- wait tickets ---- */

@@ -16,6 +16,7 @@
 #include "../store/repo.h"
 
 #include "../core/policy.h"
+#include "../core/coverage.h"
 #include "../core/ratelimit.h"
 #include "../core/slots.h"
 #include "../core/ticket.h"
@@ -33,6 +34,7 @@ struct app {
 	struct counts *counts;      /* batched download counters */
 	unsigned char secret[TICKET_KEY_LEN]; /* tickets; from secret_file */
 	struct slots *slots;        /* downloads in progress per address */
+	struct coverage *coverage;  /* bytes each client got: counting */
 	struct throttle *throttle;  /* resumes speed-capped downloads */
 	struct ratelimit *login_ip, *login_name;
 	struct ratelimit *reports_ip;   /* abuse reports per address */
@@ -92,6 +94,8 @@ int api_me_update(struct pt_req *r);
 int api_me_password(struct pt_req *r);
 int api_me_redeem(struct pt_req *r);
 int api_ticket(struct pt_req *r);
+int api_me_rewards(struct pt_req *r);
+int api_me_rewards_convert(struct pt_req *r);
 int api_takedowns(struct pt_req *r);
 int api_reports(struct pt_req *r);
 int api_check(struct pt_req *r);
@@ -169,7 +173,7 @@ void metrics_gc(struct metrics *m, const struct gc_stats *st);
 void metrics_store(struct metrics *m, const struct repo_stats *st);
 
 /* counts.c: downloads counted in memory, written in batches */
-struct counts *counts_new(void);
+struct counts *counts_new(int64_t points_per_download);
 void counts_free(struct counts *c);
 void counts_bump(struct counts *c, const char *id, int64_t when);
 int counts_flush(struct counts *c, struct db *db);

@@ -53,6 +53,10 @@ const struct route api_routes[] = {
 	  ROUTE_AUTH },
 	{ HTTP_POST, "/api/v1/me/redeem", api_me_redeem, "me_redeem",
 	  ROUTE_AUTH },
+	{ HTTP_GET, "/api/v1/me/rewards", api_me_rewards, "me_rewards",
+	  ROUTE_AUTH },
+	{ HTTP_POST, "/api/v1/me/rewards/convert", api_me_rewards_convert,
+	  "me_rewards_convert", ROUTE_AUTH },
 	{ HTTP_OPTIONS, "/api/v1/uploads", api_tus_options, "tus_options", 0 },
 	{ HTTP_POST, "/api/v1/uploads", api_tus_create, "tus_create", 0 },
 	{ HTTP_OPTIONS, "/api/v1/uploads/{*}", api_tus_options, "tus_options",
@@ -79,18 +83,24 @@ static int load_secret(struct app *app, const struct pt_conf *conf)
 	int err = 0;
 
 	if (fd < 0 && errno == ENOENT) {
+		/* first start: write a unique temp file, then link it into
+		 * place; if another process (an admin command, a second node)
+		 * won the race, its key is the key */
 		unsigned char key[TICKET_KEY_LEN];
-		char *tmp = xasprintf("%s.tmp", path);
+		char *tmp = xasprintf("%s.XXXXXX", path);
 		randombytes_buf(key, sizeof(key));
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd < 0 || write(fd, key, sizeof(key)) != sizeof(key) ||
-		    fsync(fd) < 0 || rename(tmp, path) < 0) {
+		fd = mkostemp(tmp, O_CLOEXEC);
+		if (fd < 0 || fchmod(fd, 0600) < 0 ||
+		    write(fd, key, sizeof(key)) != sizeof(key) || fsync(fd) < 0 ||
+		    (link(tmp, path) < 0 && errno != EEXIST)) {
 			err = -errno;
 			pt_log("cannot create the secret '%s': %s", path,
 			       strerror(errno));
 		}
-		if (fd >= 0)
+		if (fd >= 0) {
 			close(fd);
+			unlink(tmp);
+		}
 		free(tmp);
 		sodium_memzero(key, sizeof(key));
 		if (err)
@@ -172,7 +182,8 @@ int app_open(struct app *app, const struct pt_conf *conf)
 	while (api_routes[nroutes].handler)
 		nroutes++;
 	app->metrics = metrics_new(nroutes);
-	app->counts = counts_new();
+	app->counts = counts_new((int64_t)conf->points_per_download);
+	app->coverage = coverage_new(COVERAGE_MAX);
 	app->slots = slots_new();
 	app->throttle = throttle_new();
 	/* 10 failed logins per address and per name in 15 minutes */
@@ -197,6 +208,7 @@ void app_close(struct app *app)
 	metrics_free(app->metrics);
 	throttle_free(app->throttle);
 	slots_free(app->slots);
+	coverage_free(app->coverage);
 	ratelimit_free(app->login_ip);
 	ratelimit_free(app->login_name);
 	ratelimit_free(app->reports_ip);

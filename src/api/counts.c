@@ -6,7 +6,8 @@
  * download limit are counted exactly, in the request (download.c); the
  * rest are counted here and flushed every few seconds by the maintenance
  * thread and at shutdown, at the cost of losing the last seconds of counts
- * in a crash — counts, never files.
+ * in a crash — counts, never files.  Each flush also credits the
+ * uploaders' rewards ledger in the same transaction.
  */
 #include "api.h"
 
@@ -24,14 +25,16 @@ struct count {
 };
 
 struct counts {
+	int64_t points_per_download;
 	pthread_mutex_t lock;
 	struct count *v;
 	size_t n, cap;
 };
 
-struct counts *counts_new(void)
+struct counts *counts_new(int64_t points_per_download)
 {
 	struct counts *c = xcalloc(1, sizeof(*c));
+	c->points_per_download = points_per_download;
 	pthread_mutex_init(&c->lock, NULL);
 	return c;
 }
@@ -87,8 +90,13 @@ int counts_flush(struct counts *c, struct db *db)
 		return 0;
 	/* one transaction for the batch: one fsync, not n */
 	err = db_begin(db);
-	for (size_t i = 0; !err && i < n; i++)
+	for (size_t i = 0; !err && i < n; i++) {
 		err = repo_link_add_downloads(db, v[i].id, v[i].n, v[i].last);
+		if (!err)
+			err = repo_reward_downloads(db, v[i].id, v[i].n,
+						    c->points_per_download,
+						    v[i].last);
+	}
 	if (!err)
 		err = db_commit(db);
 	else

@@ -46,6 +46,7 @@ struct stream {
 	struct bucket bucket;
 	struct MHD_Connection *conn;
 	struct throttle *throttle;
+	uint64_t *sent; /* the request's progress (held.sent), or NULL */
 };
 
 static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
@@ -86,6 +87,8 @@ static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 		ssize_t k = blob_reader_pread(s->reader, buf, n, p->off + in);
 		if (k <= 0) /* the blob shrank or failed: abort, never pad */
 			return MHD_CONTENT_READER_END_WITH_ERROR;
+		if (s->sent)
+			*s->sent = pos + (uint64_t)k;
 		return k;
 	}
 	return MHD_CONTENT_READER_END_OF_STREAM;
@@ -104,6 +107,7 @@ struct cap {
 	uint64_t rate;
 	struct MHD_Connection *conn;
 	struct throttle *throttle;
+	uint64_t *sent;
 };
 
 static struct MHD_Response *stream_response(struct blob_reader *rd,
@@ -118,6 +122,8 @@ static struct MHD_Response *stream_response(struct blob_reader *rd,
 		s->conn = cap->conn;
 		s->throttle = cap->throttle;
 	}
+	if (cap)
+		s->sent = cap->sent;
 	s->reader = rd;
 	s->pieces = pieces;
 	s->npieces = n;
@@ -240,19 +246,44 @@ static void reader_close_cb(void *arg)
 /* What a download holds until its response is over. */
 struct held {
 	char id[ID_LEN + 1];
-	bool count;  /* count the download when it completes */
+	bool count;  /* count the download by byte coverage */
 	bool slot;   /* a parallel-download slot of the client address */
+	uint64_t size;                /* of the file */
+	struct range_set ranges;      /* what this response carries */
+	uint64_t sent;                /* streams: bytes handed to MHD */
+	bool streamed;                /* one-piece stream: sent is exact-ish */
 };
 
+/* A download counts when one client has received every byte of the file,
+ * across any number of responses (coverage.c).  A response that finished
+ * delivered its ranges; one cut short counts only for a one-piece stream,
+ * whose progress we know, less what may still sit in buffers. */
 static void download_complete(struct pt_req *r, bool ok)
 {
 	struct app *app = r->ctx;
 	struct held *h = r->state;
+	bool counted = false;
+	int64_t now = pt_now();
+
 	if (h->slot)
 		slots_release(app->slots, r->client_ip);
-	if (ok && h->count) {
+	if (!h->count)
+		return;
+	if (ok) {
+		for (size_t i = 0; i < h->ranges.n; i++)
+			counted |= coverage_add(app->coverage, h->id,
+						r->client_ip, h->size,
+						h->ranges.r[i].first,
+						h->ranges.r[i].last, now);
+	} else if (h->streamed && h->ranges.n == 1 && h->sent > STREAM_BLOCK) {
+		uint64_t first = h->ranges.r[0].first;
+		counted = coverage_add(app->coverage, h->id, r->client_ip,
+				       h->size, first,
+				       first + h->sent - STREAM_BLOCK - 1, now);
+	}
+	if (counted) {
 		metrics_add(app->metrics, M_DOWNLOADS, 1);
-		counts_bump(app->counts, h->id, pt_now());
+		counts_bump(app->counts, h->id, now);
 	}
 }
 
@@ -398,7 +429,7 @@ static int serve(struct pt_req *r, const char *id)
 	/* a GET that delivers byte 0 is one download (Max-Downloads) */
 	bool counts = r->method == HTTP_GET &&
 		      (rr != RANGE_OK || rs.r[0].first == 0);
-	if (counts && (l.max_downloads || l.expires)) {
+	if (counts && l.max_downloads) {
 		struct db *db = app_db(app);
 		err = db ? repo_link_take_download(db, l.id, pt_now())
 			 : PT_EUNAVAIL;
@@ -409,11 +440,18 @@ static int serve(struct pt_req *r, const char *id)
 			return reply_error(r, err, NULL,
 					   "service unavailable: try again");
 		l.downloads++;
-	} else if (counts) {
+	} else if (r->method == HTTP_GET) {
+		/* counted by coverage, whatever the first byte: ranges from
+		 * several connections add up (aria2c -x8 is one download) */
 		h->count = true;
 	}
+	h->size = size;
+	if (rr == RANGE_OK)
+		h->ranges = rs;
+	else if (size)
+		h->ranges = (struct range_set){ 1, { { 0, size - 1 } } };
 	struct cap cap = { r->method == HTTP_GET ? rules.speed : 0, r->conn,
-			   app->throttle };
+			   app->throttle, &h->sent };
 
 	/* from here a response owns the reader: drop it from the pool */
 	struct MHD_Response *resp;
@@ -431,10 +469,12 @@ static int serve(struct pt_req *r, const char *id)
 			 "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, rs.r[0].first,
 			 rs.r[0].last, size);
 		body_len = rs.r[0].last - rs.r[0].first + 1;
+		h->streamed = blob_reader_fd(rd) < 0 || cap.rate;
 		resp = range_response(rd, rs.r[0].first, body_len, &cap);
 		MHD_add_response_header(resp, "Content-Range", cr206);
 		status = 206;
 	} else {
+		h->streamed = blob_reader_fd(rd) < 0 || cap.rate;
 		resp = range_response(rd, 0, size, &cap);
 	}
 	MHD_add_response_header(resp, "Content-Type", ctype);

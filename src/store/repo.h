@@ -255,6 +255,20 @@ int repo_reports_each(struct db *db,
 int repo_links_check(struct db *db, struct pt_pool *pool, const char **ids,
 		     size_t n, struct link *out, bool *found);
 
+/* ---- uploader rewards (append-only ledger) ---- */
+
+/* Credit n counted downloads of link_id to its owner (none: nothing). */
+int repo_reward_downloads(struct db *db, const char *link_id, int64_t n,
+			  int64_t points_each, int64_t now);
+int64_t repo_user_points(struct db *db, int64_t user_id);
+int repo_user_rewards_each(struct db *db, int64_t user_id,
+			   int (*cb)(const char *id, int64_t downloads,
+				     int64_t points, void *arg),
+			   void *arg);
+/* Spend points for premium days; PT_ECONFLICT when there are too few. */
+int repo_rewards_convert(struct db *db, int64_t user_id, int64_t points,
+			 int64_t days, int64_t now);
+
 /* fsck support */
 /* Call cb for every blob row. */
 int repo_blob_each(struct db *db,

@@ -21,7 +21,8 @@
     function tick() {
       if (left <= 0) {
         countdown.textContent = "";
-        link.href = t.url + (t.url.indexOf("?") < 0 ? "?" : "&") + "download=1";
+        link.href = t.url + (t.url.indexOf("?") < 0 ? "?" : "&") +
+          (box.getAttribute("data-query") || "") + "download=1";
         link.hidden = false;
         return;
       }

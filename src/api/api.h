@@ -134,6 +134,10 @@ json_t *api_file_json(struct app *app, const struct link *l);
 /* The largest upload the request's principal may make now (UINT64_MAX:
  * no limit); *by_quota when the storage quota set it (refuse with 507). */
 uint64_t api_upload_limit(struct pt_req *r, bool *by_quota);
+/* Password-protected links: the password from ?password= or the
+ * X-Partage-Password header must match (Argon2id).  Returns 0, or 1 with
+ * a 401 reply's result in *rc. */
+int api_link_password(struct pt_req *r, const struct link *l, int *rc);
 /* MIME type of content from its first bytes (libmagic), pool memory. */
 char *api_sniff_mime(struct pt_pool *pool, const void *p, size_t n);
 /* "<public_url>/<id>/<escaped name>" into pool memory. */

@@ -362,6 +362,8 @@ static int serve(struct pt_req *r, const char *id)
 
 	if (api_link_lookup(r, id, &l, &rc, true))
 		return rc;
+	if (api_link_password(r, &l, &rc))
+		return rc;
 	struct download_rules rules;
 	struct held *h = pt_palloc(r->pool, sizeof(*h));
 	policy_download(app->conf, api_who(r), &rules);

@@ -7,6 +7,7 @@
 #include "api.h"
 
 #include <jansson.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,6 +42,9 @@ json_t *api_file_json(struct app *app, const struct link *l)
 		(json_int_t)l->created, "downloads", (json_int_t)l->downloads);
 	json_object_set_new(o, "expires",
 			    l->expires ? json_integer(l->expires) : json_null());
+	json_object_set_new(o, "password_protected",
+			    json_boolean(l->password_hash &&
+					 *l->password_hash));
 	json_object_set_new(o, "max_downloads",
 			    l->max_downloads ? json_integer(l->max_downloads)
 					     : json_null());
@@ -96,6 +100,26 @@ int api_link_lookup(struct pt_req *r, const char *id, struct link *l,
 		return 1;
 	}
 	return 0;
+}
+
+int api_link_password(struct pt_req *r, const struct link *l, int *rc)
+{
+	if (!l->password_hash || !*l->password_hash)
+		return 0;
+	const char *pw = req_header(r, "X-Partage-Password");
+	if (!pw)
+		pw = req_query(r, "password");
+	if (pw && crypto_pwhash_str_verify(l->password_hash, pw,
+					   strlen(pw)) == 0)
+		return 0;
+	*rc = reply_error(r, PT_EUNAUTH, "password",
+			  pw ? "authentication required: wrong password for "
+			       "'%s'"
+			     : "authentication required: '%s' is "
+			       "password-protected: add ?password=… or the "
+			       "X-Partage-Password header",
+			  l->id);
+	return 1;
 }
 
 int api_file_get(struct pt_req *r)

@@ -6,10 +6,12 @@
 #define _GNU_SOURCE
 #include "api.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "../http/path.h"
 #include "../http/reply.h"
 #include "../http/web.h"
 #include "../util/buf.h"
@@ -75,7 +77,7 @@ static void iso_date(int64_t t, char *out, size_t cap)
 	strftime(out, cap, "%Y-%m-%d %H:%M UTC", &tm);
 }
 
-static int reply_template(struct pt_req *r, const char *name,
+static int reply_template(struct pt_req *r, int status, const char *name,
 			  const struct kv *kv, size_t nkv)
 {
 	const struct web_asset *a = web_asset_find(name);
@@ -84,7 +86,7 @@ static int reply_template(struct pt_req *r, const char *name,
 	PT_ASSERT(a);
 	pt_buf_init(&b, 1 << 20);
 	render(&b, (const char *)a->data, kv, nkv);
-	rc = reply_html(r, 200, b.p, b.n);
+	rc = reply_html(r, status, b.p, b.n);
 	pt_buf_release(&b);
 	return rc;
 }
@@ -98,6 +100,28 @@ int api_page(struct pt_req *r)
 
 	if (api_link_lookup(r, r->arg[0].p, &l, &rc, false))
 		return rc;
+	const char *query = "";
+	if (l.password_hash && *l.password_hash) {
+		const char *pw = req_query(r, "password");
+		if (!pw || crypto_pwhash_str_verify(l.password_hash, pw,
+						    strlen(pw)) != 0) {
+			const struct kv f[] = {
+				{ "id", l.id },
+				{ "message", pw ? "Wrong password, try again."
+						: "" },
+			};
+			return reply_template(r, 401, "password.html", f,
+					      PT_ARRAY_LEN(f));
+		}
+		/* the page's links carry the password on to the bytes */
+		struct pt_buf q;
+		pt_buf_init(&q, 8192);
+		pt_buf_adds(&q, "password=");
+		path_escape(&q, pw);
+		pt_buf_adds(&q, "&");
+		query = pt_pstrndup(r->pool, q.p, q.n);
+		pt_buf_release(&q);
+	}
 	snprintf(size, sizeof(size), "%llu", (unsigned long long)l.size);
 	human_size(l.size, hsize, sizeof(hsize));
 	iso_date(l.created, created, sizeof(created));
@@ -117,6 +141,7 @@ int api_page(struct pt_req *r)
 	snprintf(wait, sizeof(wait), "%lld", (long long)rules.wait_seconds);
 	const struct kv kv[] = {
 		{ "wait", wait },
+		{ "download_query", query },
 		{ "ticket_url", pt_psprintf(r->pool, "/api/v1/files/%s/ticket",
 					    l.id) },
 		{ "name", l.name },
@@ -129,7 +154,7 @@ int api_page(struct pt_req *r)
 		{ "sha256", l.sha256 },
 		{ "download_url", api_download_url(app, r->pool, &l) },
 	};
-	return reply_template(r, "file.html", kv, PT_ARRAY_LEN(kv));
+	return reply_template(r, 200, "file.html", kv, PT_ARRAY_LEN(kv));
 }
 
 int api_index(struct pt_req *r)
@@ -140,7 +165,7 @@ int api_index(struct pt_req *r)
 		return reply_text(r, 200,
 				  "partage: upload with `curl -T FILE URL/`; "
 				  "see the README for the API\n");
-	return reply_template(r, "index.html", kv, PT_ARRAY_LEN(kv));
+	return reply_template(r, 200, "index.html", kv, PT_ARRAY_LEN(kv));
 }
 
 int api_static(struct pt_req *r)

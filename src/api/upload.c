@@ -57,6 +57,8 @@ struct upload {
 	int err;                    /* first failure, replied at the end */
 	char errmsg[256];
 	int64_t max_days, max_downloads;
+	char *password_hash;        /* of the link password, if one was set */
+	struct pt_buf password;     /* multipart: the "password" field */
 	struct MHD_PostProcessor *pp;
 	struct received files[64];
 	size_t nfiles;
@@ -232,6 +234,7 @@ static int create_links(struct pt_req *r, struct upload *u, struct link *links,
 		l->created = now;
 		l->expires = u->max_days ? now + u->max_days * 86400 : 0;
 		l->max_downloads = u->max_downloads;
+		l->password_hash = u->password_hash;
 		l->owner = api_who(r)->user_id;
 		l->reason = "";
 		token_new(tokens[i]);
@@ -294,6 +297,22 @@ static int fail_reply(struct pt_req *r, int err, const char *what)
 		return reply_error(r, err, NULL, "cannot store %s: %s", what,
 				   pt_strerror(err));
 	}
+}
+
+/* A link password: 1..1024 bytes, stored as Argon2id.  Returns 0, or the
+ * result of an error reply. */
+static int set_password(struct pt_req *r, struct upload *u, const char *pw)
+{
+	size_t n = strlen(pw);
+	if (n == 0 || n > 1024)
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: a link password has 1 to "
+				   "1024 characters");
+	u->password_hash = account_hash_password(r->pool, pw);
+	if (!u->password_hash)
+		return reply_error(r, PT_EUNAVAIL, NULL,
+				   "service unavailable: try again");
+	return 0;
 }
 
 /* ---- PUT /{name} ---- */
@@ -377,6 +396,9 @@ int api_upload_put(struct pt_req *r)
 				   "bad request: partial PUT (Content-Range) "
 				   "is not supported; use the tus endpoint "
 				   "/api/v1/uploads to resume uploads");
+	const char *pw = req_header(r, "X-Partage-Password");
+	if (pw && (err = set_password(r, u, pw)))
+		return err;
 	if (header_count(r, "Max-Days", &u->max_days))
 		return reply_error(r, PT_EBADREQ, NULL,
 				   "bad request: Max-Days must be a positive "
@@ -455,6 +477,13 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind,
 
 	if (u->err)
 		return MHD_NO;
+	if (key && !filename && strcmp(key, "password") == 0) {
+		if (pt_buf_add(&u->password, data, size)) {
+			u->err = PT_EBADREQ;
+			return MHD_NO;
+		}
+		return MHD_YES;
+	}
 	if (!key || strcmp(key, "file") != 0)
 		return MHD_YES; /* other form fields are ignored */
 	if (off == 0) {
@@ -498,6 +527,7 @@ static void pp_destroy_cb(void *arg)
 	if (!u->err)
 		u->err = PT_EINTERNAL;
 	MHD_destroy_post_processor(u->pp);
+	pt_buf_release(&u->password);
 }
 
 static int multipart_end(struct pt_req *r)
@@ -515,6 +545,11 @@ static int multipart_end(struct pt_req *r)
 				   "bad request: no 'file' part in the form");
 	if (refuse_blocked(r, u, &err))
 		return err;
+	if (u->password.n) {
+		int rc = set_password(r, u, u->password.p);
+		if (rc)
+			return rc;
+	}
 	struct link *links = pt_palloc(r->pool, u->nfiles * sizeof(*links));
 	char(*tokens)[TOKEN_LEN + 1] =
 		pt_palloc(r->pool, u->nfiles * sizeof(*tokens));
@@ -544,6 +579,7 @@ int api_upload_multipart(struct pt_req *r)
 		return reply_error(r, PT_EUNSUPPORTED, NULL,
 				   "unsupported media type: send "
 				   "multipart/form-data with 'file' parts");
+	pt_buf_init(&u->password, 1024);
 	u->pp = MHD_create_post_processor(r->conn, 64 * 1024, post_iter, r);
 	if (!u->pp)
 		return reply_error(r, PT_EBADREQ, NULL,

@@ -135,6 +135,8 @@ static const char *const migrations[] = {
 	"  points BIGINT NOT NULL,"
 	"  at BIGINT NOT NULL);"
 	"CREATE INDEX rewards_user ON rewards(user_id);",
+	/* 6: password-protected links (Argon2id of the link password) */
+	"ALTER TABLE links ADD COLUMN password_hash TEXT NOT NULL DEFAULT '';",
 };
 
 static int64_t schema_version(struct db *db)
@@ -354,8 +356,8 @@ int repo_link_get(struct db *db, struct pt_pool *pool, const char *id,
 	int err = db_prepare(db,
 			     "SELECT id, sha256, name, mime, size, created, "
 			     "expires, max_downloads, downloads, last_download, "
-			     "delete_hash, owner_id, state, reason, takedown_id "
-			     "FROM links WHERE id = $1",
+			     "delete_hash, owner_id, state, reason, takedown_id, "
+			     "password_hash FROM links WHERE id = $1",
 			     &st);
 	if (err)
 		return err;
@@ -380,6 +382,7 @@ int repo_link_get(struct db *db, struct pt_pool *pool, const char *id,
 		out->reason = pt_pstrdup(pool, db_col_text(st, 13));
 		copy_fixed(out->takedown_id, sizeof(out->takedown_id),
 			   db_col_text(st, 14));
+		out->password_hash = pt_pstrdup(pool, db_col_text(st, 15));
 		err = 0;
 	} else if (err == DB_DONE) {
 		err = PT_ENOTFOUND;
@@ -721,11 +724,12 @@ static int link_insert(struct db *db, const struct link *l)
 	int err = db_prepare(db,
 			     "INSERT INTO links(id, sha256, name, mime, size, "
 			     "created, expires, max_downloads, delete_hash, "
-			     "owner_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-			     "$9, $10)",
+			     "owner_id, password_hash) VALUES ($1, $2, $3, $4, "
+			     "$5, $6, $7, $8, $9, $10, $11)",
 			     &st);
 	if (err)
 		return err;
+	db_bind_text(st, 11, l->password_hash ? l->password_hash : "");
 	db_bind_text(st, 1, l->id);
 	db_bind_text(st, 2, l->sha256);
 	db_bind_text(st, 3, l->name);

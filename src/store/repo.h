@@ -44,6 +44,7 @@ struct link {
 	enum link_state state;
 	char *reason;          /* why not live; "" when live */
 	char takedown_id[ID_LEN + 1]; /* "" unless taken down */
+	char *password_hash;   /* Argon2id; "" or NULL: no password */
 };
 
 /* Create or upgrade the schema.  Safe to call from several processes. */

@@ -39,6 +39,7 @@ struct cli_opts {
 	const char *output_dir;  /* download --output-dir */
 	const char *token;       /* delete --token */
 	const char *api_token;   /* env PARTAGE_API_TOKEN: Authorization */
+	const char *password;    /* --password: the link's password */
 	bool progress;           /* stderr is a terminal */
 };
 

@@ -241,10 +241,15 @@ int cli_http_perform(struct cli_http *h, const struct cli_opts *o)
 	} else {
 		curl_easy_reset(curl);
 	}
-	if (o->api_token && !h->auth_added) {
+	if (!h->auth_added) {
 		h->auth_added = true;
-		cli_http_add_header(h, "Authorization: Bearer %s",
-				    o->api_token);
+		if (o->api_token)
+			cli_http_add_header(h, "Authorization: Bearer %s",
+					    o->api_token);
+		/* set at upload, sent to read: a link's password */
+		if (o->password)
+			cli_http_add_header(h, "X-Partage-Password: %s",
+					    o->password);
 	}
 	/* Expect: 100-continue is left to curl, so a server can refuse a
 	 * big PUT (413) before its body is sent. */

@@ -20,7 +20,8 @@
 static const char usage_text[] =
 "usage: partage [--server URL] COMMAND [ARGS]\n"
 "\n"
-"  upload FILE... [--max-days N] [--max-downloads N] [--name NAME] [--json]\n"
+"  upload FILE... [--max-days N] [--max-downloads N] [--name NAME]\n"
+"         [--password PW] [--json]\n"
 "      Upload each FILE ('-' reads stdin) and print its share URL, or its\n"
 "      file object with --json; the delete token goes to stderr.\n"
 "  download URL_OR_ID... [-o FILE] [--output-dir DIR]\n"
@@ -123,7 +124,7 @@ fail:
 
 enum {
 	OPT_SERVER = 256, OPT_JSON, OPT_MAX_DAYS, OPT_MAX_DOWNLOADS, OPT_NAME,
-	OPT_OUTPUT_DIR, OPT_TOKEN,
+	OPT_OUTPUT_DIR, OPT_TOKEN, OPT_PASSWORD,
 };
 
 /* Which command each option belongs to ("*" = any). */
@@ -138,6 +139,7 @@ static const struct {
 	{ 'o', "-o", "download" },
 	{ OPT_OUTPUT_DIR, "--output-dir", "download" },
 	{ OPT_TOKEN, "--token", "delete" },
+	{ OPT_PASSWORD, "--password", "upload download info" },
 };
 
 static bool word_in(const char *word, const char *list)
@@ -168,6 +170,7 @@ int main(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "output-dir", required_argument, NULL, OPT_OUTPUT_DIR },
 		{ "token", required_argument, NULL, OPT_TOKEN },
+		{ "password", required_argument, NULL, OPT_PASSWORD },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -212,6 +215,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_TOKEN:
 			o.token = optarg;
+			break;
+		case OPT_PASSWORD:
+			o.password = optarg;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -260,6 +266,8 @@ int main(int argc, char **argv)
 		n--;
 	o.server = xstrndup(server, n);
 	o.api_token = getenv("PARTAGE_API_TOKEN");
+	if (!o.password)
+		o.password = getenv("PARTAGE_LINK_PASSWORD");
 	if (o.api_token && !*o.api_token)
 		o.api_token = NULL;
 	o.progress = isatty(STDERR_FILENO);

@@ -83,6 +83,7 @@ struct job {
 struct s3_store {
 	struct s3 *s3;
 	char *bucket;
+	char *prefix; /* "" or "name/": several stores share one bucket */
 	/* tunables: constants in production, lowered by the unit test */
 	size_t part_size, seg_size;
 	uint64_t copy_max, copy_part;
@@ -124,9 +125,10 @@ struct s3_reader {
 	uint64_t next; /* where the last read ended */
 };
 
-static void blob_key(const char *hex, char out[KEY_MAX])
+static void blob_key(struct s3_store *st, const char *hex, char out[KEY_MAX])
 {
-	snprintf(out, KEY_MAX, "blobs/%.2s/%.2s/%s", hex, hex + 2, hex);
+	snprintf(out, KEY_MAX, "%sblobs/%.2s/%.2s/%s", st->prefix, hex, hex + 2,
+		 hex);
 }
 
 /* ---- small requests ---- */
@@ -300,9 +302,11 @@ static int list_prefix(struct s3_store *st, const char *prefix,
 		       void *arg)
 {
 	struct pt_buf out;
-	char *token = NULL, *pfx = s3_uri_encode(prefix, false);
+	char *full = xasprintf("%s%s", st->prefix, prefix);
+	char *token = NULL, *pfx = s3_uri_encode(full, false);
 	int err = 0, stop = 0;
 
+	free(full);
 	pt_buf_init(&out, LIST_MAX);
 	do {
 		char *tok = token ? s3_uri_encode(token, false) : NULL;
@@ -422,7 +426,8 @@ static int s3_writer_open(struct blob_store *s, void **state)
 		free(w);
 		return PT_EINTERNAL;
 	}
-	char *p = w->key + snprintf(w->key, sizeof(w->key), "tmp/");
+	char *p = w->key + snprintf(w->key, sizeof(w->key), "%stmp/",
+				    w->st->prefix);
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		p += snprintf(p, 3, "%02x", rnd[i]);
 	pthread_mutex_init(&w->mu, NULL);
@@ -573,7 +578,7 @@ static int s3_writer_commit(void *state, const char *hex, uint64_t size,
 
 	*existed = false;
 	w->size = size;
-	blob_key(hex, key);
+	blob_key(w->st, hex, key);
 	/* a blob that fit in one part is PUT where it belongs: no copy */
 	if (w->upload_id) {
 		if (w->len > 0 && (err = submit(w)))
@@ -599,7 +604,7 @@ static int s3_writer_ensure(void *state, const char *hex)
 	char key[KEY_MAX];
 	int err;
 
-	blob_key(hex, key);
+	blob_key(w->st, hex, key);
 	err = obj_head(w->st, key, NULL);
 	if (err != -ENOENT)
 		return err;
@@ -616,7 +621,7 @@ static int s3_reader_open(struct blob_store *s, const char *hex, void **state,
 	int err;
 
 	r->st = s->impl;
-	blob_key(hex, r->key);
+	blob_key(r->st, hex, r->key);
 	if ((err = obj_head(r->st, r->key, &r->size))) {
 		free(r);
 		return err;
@@ -688,20 +693,21 @@ static void s3_reader_close(void *state)
 static int s3_stat(struct blob_store *s, const char *hex, uint64_t *size)
 {
 	char key[KEY_MAX];
-	blob_key(hex, key);
+	blob_key(s->impl, hex, key);
 	return obj_head(s->impl, key, size);
 }
 
 static int s3_remove(struct blob_store *s, const char *hex)
 {
 	char key[KEY_MAX];
-	blob_key(hex, key);
+	blob_key(s->impl, hex, key);
 	return obj_delete(s->impl, key);
 }
 
 struct list_arg {
 	int (*cb)(const char *hex, uint64_t size, int64_t mtime, void *arg);
 	void *arg;
+	const char *prefix;
 };
 
 /* blobs/ab/cd/<hex> only: anything else in the bucket is not a blob */
@@ -709,7 +715,10 @@ static int list_blob_cb(const char *key, uint64_t size, int64_t mtime,
 			void *arg)
 {
 	struct list_arg *la = arg;
-	const char *hex = key + 12;
+	const char *hex;
+
+	key += strlen(la->prefix); /* listed under it: it is there */
+	hex = key + 12;
 	if (strlen(key) != 12 + BLOB_HEX_LEN || memcmp(key, "blobs/", 6) ||
 	    key[8] != '/' || key[11] != '/' || !blob_hex_valid(hex) ||
 	    memcmp(key + 6, hex, 2) || memcmp(key + 9, hex + 2, 2))
@@ -721,7 +730,7 @@ static int s3_list(struct blob_store *s,
 		   int (*cb)(const char *hex, uint64_t size, int64_t mtime, void *arg),
 		   void *arg)
 {
-	struct list_arg la = { cb, arg };
+	struct list_arg la = { cb, arg, ((struct s3_store *)s->impl)->prefix };
 	return list_prefix(s->impl, "blobs/", list_blob_cb, &la);
 }
 
@@ -750,6 +759,7 @@ static int sweep_uploads(struct sweep *sw)
 	struct s3_store *st = sw->st;
 	struct pt_buf out;
 	char *km = NULL, *um = NULL;
+	char *pfx = s3_uri_encode(st->prefix, false);
 	int err = 0;
 
 	pt_buf_init(&out, LIST_MAX);
@@ -757,9 +767,10 @@ static int sweep_uploads(struct sweep *sw)
 		/* names sorted for SigV4; the markers go as a pair */
 		char *k = km ? s3_uri_encode(km, false) : NULL;
 		char *u = um ? s3_uri_encode(um, false) : NULL;
-		char *q = k ? xasprintf("key-marker=%s&upload-id-marker=%s&"
-					"uploads=", k, u ? u : "")
-			    : xstrdup("uploads=");
+		char *q = xasprintf("%s%s%sprefix=%s&%s%s%suploads=",
+				    k ? "key-marker=" : "", k ? k : "",
+				    k ? "&" : "", pfx, k ? "upload-id-marker=" : "",
+				    k ? (u ? u : "") : "", k ? "&" : "");
 		struct s3_req r = { .method = "GET", .query = q, .out = &out };
 		err = s3_request(st->s3, &r);
 		free(q);
@@ -804,6 +815,7 @@ static int sweep_uploads(struct sweep *sw)
 		free(trunc);
 	} while (km);
 	free(um);
+	free(pfx);
 	pt_buf_release(&out);
 	return err;
 }
@@ -833,9 +845,10 @@ struct s3_partial {
 	bool dirty;    /* buf is not what the stored segment holds */
 };
 
-static void seg_key(const char *uid, uint64_t seg, char out[KEY_MAX])
+static void seg_key(struct s3_store *st, const char *uid, uint64_t seg,
+		    char out[KEY_MAX])
 {
-	snprintf(out, KEY_MAX, "uploads/%s/%08" PRIu64, uid, seg);
+	snprintf(out, KEY_MAX, "%suploads/%s/%08" PRIu64, st->prefix, uid, seg);
 }
 
 struct segs {
@@ -904,7 +917,7 @@ static ssize_t seg_read(struct s3_store *st, const char *uid, void *p,
 
 	if (n > st->seg_size - in)
 		n = (size_t)(st->seg_size - in);
-	seg_key(uid, seg, key);
+	seg_key(st, uid, seg, key);
 	snprintf(range, sizeof(range), "Range: bytes=%" PRIu64 "-%" PRIu64,
 		 in, in + n - 1);
 	pt_buf_init(&out, n);
@@ -943,7 +956,7 @@ static int partial_reset(struct s3_partial *p, uint64_t offset)
 	for (size_t i = sg.n; i-- > seg + (in > 0 || seg == 0);) {
 		if (sg.size[i] == UINT64_MAX)
 			continue;
-		seg_key(p->uid, i, key);
+		seg_key(st, p->uid, i, key);
 		if ((err = obj_delete(st, key)))
 			goto done;
 	}
@@ -976,7 +989,7 @@ static int s3_partial_create(struct blob_store *s, const char *uid)
 	char key[KEY_MAX];
 	int err;
 
-	seg_key(uid, 0, key);
+	seg_key(s->impl, uid, 0, key);
 	err = obj_head(s->impl, key, NULL);
 	if (!err)
 		return -EEXIST;
@@ -1008,7 +1021,7 @@ static int seg_flush(struct s3_partial *p)
 {
 	char key[KEY_MAX];
 	int err;
-	seg_key(p->uid, p->seg, key);
+	seg_key(p->st, p->uid, p->seg, key);
 	if ((err = obj_put(p->st, key, p->buf, p->len)))
 		return err;
 	p->dirty = false;
@@ -1092,7 +1105,7 @@ static int s3_partial_link(struct blob_store *s, const char *uid,
 	int err;
 
 	*existed = false;
-	blob_key(hex, key);
+	blob_key(st, hex, key);
 	err = obj_head(st, key, NULL);
 	if (!err) {
 		*existed = true;
@@ -1104,7 +1117,7 @@ static int s3_partial_link(struct blob_store *s, const char *uid,
 		return err;
 	total = segs_total(st, &sg);
 	if (total <= st->seg_size) {
-		seg_key(uid, 0, src);
+		seg_key(st, uid, 0, src);
 		err = total ? obj_copy(st, src, key, total)
 			    : obj_put(st, key, "", 0);
 		goto done;
@@ -1114,7 +1127,7 @@ static int s3_partial_link(struct blob_store *s, const char *uid,
 		goto done;
 	etags = xcalloc(sg.n, sizeof(*etags));
 	for (uint64_t off = 0; off < total; off += st->seg_size) {
-		seg_key(uid, off / st->seg_size, src);
+		seg_key(st, uid, off / st->seg_size, src);
 		if ((err = part_copy(st, key, id, nparts + 1, src, 0, 0,
 				     &etags[nparts])))
 			goto fail;
@@ -1202,6 +1215,7 @@ static void store_free(struct s3_store *st)
 	pthread_cond_destroy(&st->cv);
 	s3_free(st->s3);
 	free(st->bucket);
+	free(st->prefix);
 	free(st);
 }
 
@@ -1244,10 +1258,18 @@ int blob_s3_open(const char *endpoint, const char *bucket, const char *region,
 		 const char *access_key, const char *secret_key,
 		 struct blob_store **out)
 {
-	struct s3_conf c = { endpoint, bucket, region, access_key, secret_key };
 	struct s3_store *st = xcalloc(1, sizeof(*st));
+	const char *slash = bucket ? strchr(bucket, '/') : NULL;
 	struct blob_store *s;
 	int err;
+
+	/* "bucket/prefix": this store's keys all start with "prefix/" */
+	st->bucket = slash ? xstrndup(bucket, (size_t)(slash - bucket))
+			   : xstrdup(bucket ? bucket : "");
+	st->prefix = slash && slash[1] ? xasprintf("%s/", slash + 1)
+				       : xstrdup("");
+	struct s3_conf c = { endpoint, st->bucket, region, access_key,
+			     secret_key };
 
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->cv, NULL);
@@ -1260,12 +1282,11 @@ int blob_s3_open(const char *endpoint, const char *bucket, const char *region,
 		pt_log("s3: endpoint, bucket, region and keys are all needed");
 		goto fail;
 	}
-	st->bucket = xstrdup(bucket);
 	/* fail at start-up, not at the first upload, when the bucket is not
 	 * there or the keys are wrong */
 	struct s3_req r = { .method = "HEAD" };
 	if ((err = s3_request(st->s3, &r))) {
-		pt_log("s3: cannot reach bucket '%s' at '%s': %s", bucket,
+		pt_log("s3: cannot reach bucket '%s' at '%s': %s", st->bucket,
 		       endpoint, err == -ENOENT ? "no such bucket"
 						: pt_strerror(err));
 		goto fail;

@@ -333,8 +333,11 @@ static int login(struct pt_req *r, const char *name, const char *password,
 				  "\"password\": …}");
 		return 1;
 	}
-	if (!ratelimit_check(app->login_ip, r->client_ip, now, &retry) ||
-	    !ratelimit_check(app->login_name, name, now, &retry)) {
+	/* every attempt counts up front (concurrent guesses cannot slip
+	 * through between a check and a count); a success clears the
+	 * name's count */
+	if (!ratelimit_hit(app->login_ip, r->client_ip, now, &retry) ||
+	    !ratelimit_hit(app->login_name, name, now, &retry)) {
 		snprintf(ra, sizeof(ra), "%lld", (long long)retry);
 		req_reply_header(r, "Retry-After", ra);
 		*rc = reply_error(r, PT_ELIMIT, NULL,
@@ -356,8 +359,6 @@ static int login(struct pt_req *r, const char *name, const char *password,
 					   strlen(password)) == 0 &&
 		  !err;
 	if (!ok) {
-		ratelimit_hit(app->login_ip, r->client_ip, now, NULL);
-		ratelimit_hit(app->login_name, name, now, NULL);
 		*rc = reply_error(r, PT_EUNAUTH, NULL,
 				  "authentication required: wrong name or "
 				  "password");

@@ -140,12 +140,15 @@ int api_file_delete(struct pt_req *r)
 
 	if (!token)
 		token = req_query(r, "token");
-	if (!token || !*token)
+	if (api_link_lookup(r, r->arg[0].p, &l, &rc, false))
+		return rc;
+	/* the uploader's own login (or an admin's) works as well as the
+	 * token */
+	bool owner = policy_owns(api_who(r), l.owner);
+	if (!owner && (!token || !*token))
 		return reply_error(r, PT_EUNAUTH, NULL,
 				   "authentication required: send the "
 				   "X-Delete-Token given at upload");
-	if (api_link_lookup(r, r->arg[0].p, &l, &rc, false))
-		return rc;
 	/* If-Match / If-Unmodified-Since guard a delete like any write */
 	char etag[BLOB_HEX_LEN + 3];
 	snprintf(etag, sizeof(etag), "\"%s\"", l.sha256);
@@ -160,7 +163,7 @@ int api_file_delete(struct pt_req *r)
 				   "precondition failed: '%s' does not meet "
 				   "the request's conditions",
 				   l.id);
-	if (!token_check(token, strlen(token), l.delete_hash))
+	if (!owner && !token_check(token, strlen(token), l.delete_hash))
 		return reply_error(r, PT_EFORBIDDEN, NULL,
 				   "forbidden: wrong delete token for '%s'",
 				   l.id);

@@ -209,6 +209,16 @@ static int lookup(struct pt_req *r, const char *uid, struct upload_row *u,
 				  pt_strerror(err));
 		return 1;
 	}
+	if (u->state == UPLOAD_OPEN && u->expires <= pt_now() &&
+	    u->lease <= pt_now()) {
+		/* expired and nobody writing: free its bytes now rather than
+		 * at the next gc pass */
+		if (!repo_upload_set_state(db, u->uid, UPLOAD_EXPIRED)) {
+			struct app *a = r->ctx;
+			blob_partial_remove(a->blobs, u->uid);
+			u->state = UPLOAD_EXPIRED;
+		}
+	}
 	if (u->state == UPLOAD_TERMINATED || u->state == UPLOAD_EXPIRED ||
 	    (u->state == UPLOAD_OPEN && u->expires <= pt_now())) {
 		const char *why = u->state == UPLOAD_TERMINATED ? "terminated"

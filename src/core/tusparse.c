@@ -14,13 +14,33 @@ static bool key_char(unsigned char c)
 	return c > 0x20 && c < 0x7f && c != ',';
 }
 
+/* Standard base64 with padding, checked by hand: libsodium's decoder
+ * (1.0.18) lets some bytes outside the alphabet through. */
+static bool b64_valid(const char *s, size_t n)
+{
+	size_t pad = 0;
+	if (n % 4)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '=') {
+			pad++;
+			continue;
+		}
+		if (pad || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			     (c >= '0' && c <= '9') || c == '+' || c == '/'))
+			return false;
+	}
+	return pad <= 2;
+}
+
 static int b64_decode(struct pt_pool *pool, const char *s, size_t n,
 		      char **out, size_t *len)
 {
 	size_t cap = n / 4 * 3 + 3, got = 0;
 	const char *end = NULL;
 	char *buf = pt_palloc(pool, cap + 1);
-	if (n % 4)
+	if (!b64_valid(s, n))
 		return PT_EBADREQ; /* tus says padded base64 */
 	if (n && sodium_base642bin((unsigned char *)buf, cap, s, n, NULL, &got,
 				   &end, sodium_base64_VARIANT_ORIGINAL) != 0)
@@ -113,6 +133,10 @@ int tus_concat_parse(struct pt_pool *pool, const char *hdr, bool *partial,
 		while (*p && *p != ' ')
 			p++;
 		size_t ulen = (size_t)(p - u);
+		/* space-separated, and URLs have no commas here: "a,b" is
+		 * a malformed list, not one URL */
+		if (memchr(u, ',', ulen))
+			return PT_EBADREQ;
 		/* the id is the last path segment; drop a query if any */
 		const char *q = memchr(u, '?', ulen);
 		if (q)
@@ -158,7 +182,7 @@ int tus_checksum_parse(const char *hdr, char algo[16], unsigned char *digest,
 	algo[alen] = '\0';
 	sp++;
 	blen = strlen(sp);
-	if (blen == 0 || blen % 4 || blen > 88)
+	if (blen == 0 || blen > 88 || !b64_valid(sp, blen))
 		return PT_EBADREQ;
 	if (sodium_base642bin(digest, 64, sp, blen, NULL, dlen, &end,
 			      sodium_base64_VARIANT_ORIGINAL) != 0 ||

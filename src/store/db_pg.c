@@ -383,8 +383,10 @@ static int run(struct pg_db *db, struct pg_stmt *s)
 	int err = 0;
 
 	for (int attempt = 0;; attempt++) {
-		/* a reconnect in between means preparing again */
-		if ((err = pg_stmt_ready(&s->base)))
+		/* db_prepare made it ready; only a session lost since (or a
+		 * retry) needs ensure_conn's reconnect and a new prepare */
+		if ((!db->conn || s->gen != db->gen) &&
+		    (err = pg_stmt_ready(&s->base)))
 			return err;
 		s->res = PQexecPrepared(db->conn, s->name, s->nparams,
 					(const char *const *)s->params, NULL,

@@ -333,9 +333,9 @@ static int login(struct pt_req *r, const char *name, const char *password,
 				  "\"password\": …}");
 		return 1;
 	}
-	/* every attempt counts up front (concurrent guesses cannot slip
-	 * through between a check and a count); a success clears the
-	 * name's count */
+	/* every attempt counts up front, so concurrent guesses cannot slip
+	 * through between a check and a count; a success gives its count
+	 * back: only failures are limited */
 	if (!ratelimit_hit(app->login_ip, r->client_ip, now, &retry) ||
 	    !ratelimit_hit(app->login_name, name, now, &retry)) {
 		snprintf(ra, sizeof(ra), "%lld", (long long)retry);
@@ -370,7 +370,8 @@ static int login(struct pt_req *r, const char *name, const char *password,
 				  u->name);
 		return 1;
 	}
-	ratelimit_reset(app->login_name, name);
+	ratelimit_refund(app->login_ip, r->client_ip);
+	ratelimit_refund(app->login_name, name);
 	return 0;
 }
 

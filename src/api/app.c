@@ -186,9 +186,8 @@ int app_open(struct app *app, const struct pt_conf *conf)
 	app->coverage = coverage_new(COVERAGE_MAX);
 	app->slots = slots_new();
 	app->throttle = throttle_new();
-	/* login attempts in 15 minutes: 30 per address (several people
-	 * behind one NAT), 10 failed ones per account name */
-	app->login_ip = ratelimit_new(30, 900);
+	/* failed logins in 15 minutes: 10 per address, 10 per name */
+	app->login_ip = ratelimit_new(10, 900);
 	app->login_name = ratelimit_new(10, 900);
 	app->reports_ip = ratelimit_new(20, 3600);
 	app->unknown_ids = ratelimit_new(conf->unknown_ids_per_minute, 60);

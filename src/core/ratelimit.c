@@ -147,3 +147,14 @@ void ratelimit_reset(struct ratelimit *rl, const char *key)
 	}
 	pthread_mutex_unlock(&rl->lock);
 }
+
+void ratelimit_refund(struct ratelimit *rl, const char *key)
+{
+	pthread_mutex_lock(&rl->lock);
+	struct entry *e = rl->b[hash(key)];
+	while (e && strcmp(e->key, key) != 0)
+		e = e->next;
+	if (e && e->count > 0)
+		e->count--;
+	pthread_mutex_unlock(&rl->lock);
+}

@@ -26,6 +26,9 @@ bool ratelimit_hit(struct ratelimit *rl, const char *key, int64_t now,
 /* Would an event be allowed, without counting it? */
 bool ratelimit_check(struct ratelimit *rl, const char *key, int64_t now,
 		     int64_t *retry_after);
+/* Give back one counted event (it turned out not to count: a login that
+ * succeeded after its attempt was counted up front). */
+void ratelimit_refund(struct ratelimit *rl, const char *key);
 /* Forget a key (a successful login clears its failures). */
 void ratelimit_reset(struct ratelimit *rl, const char *key);
 

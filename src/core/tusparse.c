@@ -135,8 +135,10 @@ int tus_concat_parse(struct pt_pool *pool, const char *hdr, bool *partial,
 		size_t ulen = (size_t)(p - u);
 		/* space-separated, and URLs have no commas here: "a,b" is
 		 * a malformed list, not one URL */
-		if (memchr(u, ',', ulen))
-			return PT_EBADREQ;
+		for (size_t i = 0; i < ulen; i++)
+			if (u[i] == ',' || (unsigned char)u[i] < 0x21 ||
+			    u[i] == 0x7f)
+				return PT_EBADREQ;
 		/* the id is the last path segment; drop a query if any */
 		const char *q = memchr(u, '?', ulen);
 		if (q)

@@ -93,11 +93,11 @@ test-asan:
 # libFuzzer targets (clang); FUZZ_SECONDS each, seeds in tests/fuzz/corpus/NAME
 FUZZ_SECONDS ?= 20
 FUZZ_LIB_SRC := $(filter-out src/main.c src/cli/%,$(shell find src -name '*.c' | sort))
-fuzz:
+fuzz: $(BUILD)/web_assets.c
 	@mkdir -p build-fuzz
 	@set -e; for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
 	  clang -g -O1 -std=gnu17 -fsanitize=fuzzer,address,undefined -D_FILE_OFFSET_BITS=64 \
-	    -Isrc $$(pkg-config --cflags $(PKGS)) -o build-fuzz/$$n $$f $(FUZZ_LIB_SRC) \
+	    -Isrc $$(pkg-config --cflags $(PKGS)) -o build-fuzz/$$n $$f $(FUZZ_LIB_SRC) $(BUILD)/web_assets.c \
 	    $(LDLIBS) -lmagic || exit 1; \
 	  mkdir -p build-fuzz/corpus-$$n; \
 	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \

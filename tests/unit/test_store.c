@@ -66,7 +66,9 @@ static int put(struct blob_store *s, const char *data, size_t n, char *hex,
 		blob_writer_abort(w);
 		return err;
 	}
-	return blob_writer_commit(w, hex, existed);
+	err = blob_writer_commit(w, hex, existed);
+	blob_writer_abort(w); /* after a commit: only closes the source */
+	return err;
 }
 
 static int count_cb(const char *hex, uint64_t size, int64_t mtime, void *arg)
@@ -168,12 +170,12 @@ static void test_repo(void **state)
 
 	fill_link(&l, "AAAAAAAAAAAA", hex);
 	l.max_downloads = 2;
-	assert_int_equal(repo_link_create(db, &l), 0);
+	assert_int_equal(repo_link_create(db, &l, NULL, NULL), 0);
 	/* same id again: a conflict, reported as such */
-	assert_int_equal(repo_link_create(db, &l), PT_ECONFLICT);
+	assert_int_equal(repo_link_create(db, &l, NULL, NULL), PT_ECONFLICT);
 	fill_link(&l, "BBBBBBBBBBBB", hex);
 	l.expires = 5000;
-	assert_int_equal(repo_link_create(db, &l), 0);
+	assert_int_equal(repo_link_create(db, &l, NULL, NULL), 0);
 
 	assert_int_equal(repo_link_get(db, pool, "AAAAAAAAAAAA", &got), 0);
 	assert_string_equal(got.name, "a.txt");

@@ -490,7 +490,7 @@ int api_me(struct pt_req *r)
 	struct app *app = r->ctx;
 	const struct principal *who = api_who(r);
 	struct db *db = app_db(app);
-	int64_t used = db ? repo_user_used_bytes(db, who->user_id) : -1;
+	int64_t used = db ? repo_user_used_bytes(db, who->user_id, pt_now()) : -1;
 	const struct pt_tier *t = policy_tier(app->conf, who);
 
 	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:b}", "name",

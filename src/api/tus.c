@@ -21,6 +21,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,7 @@ struct patch {
 	char token[TOKEN_LEN + 1];
 	int err;
 	bool done;             /* on_end ran: cleanup has nothing to save */
+	struct writer *w;      /* this node's record of the PATCH */
 };
 
 static const char *const trailer_algos[3] = { "sha1", "sha256", "md5" };
@@ -329,6 +331,19 @@ static int complete(struct pt_req *r, const struct upload_row *u,
 	l->created = pt_now();
 	l->owner = u->owner;
 	l->reason = "";
+	if (u->owner) {
+		struct user ou;
+		if (!repo_user_by_id(db, r->pool, u->owner, &ou)) {
+			struct principal op = {
+				.user_id = ou.id,
+				.tier = policy_user_tier(ou.tier,
+							 ou.premium_until,
+							 pt_now()),
+			};
+			l->quota_bytes =
+				policy_tier(app->conf, &op)->storage_quota_bytes;
+		}
+	}
 	memcpy(l->delete_hash, u->delete_hash, sizeof(l->delete_hash));
 	for (int tries = 0; tries < 4; tries++) {
 		id_new(l->id);
@@ -392,6 +407,76 @@ static int fail(struct pt_req *r, int err)
 	}
 }
 
+/* ---- this node's writers ----
+ *
+ * A client that vanishes in the middle of a body is noticed by MHD only
+ * at the connection timeout, and until then its PATCH holds the lease.
+ * tus clients resume within seconds (tus-js-client gives up after ~9 s),
+ * so a new PATCH at the durable offset may take the upload over from a
+ * writer on this node that has received nothing for TAKEOVER_IDLE_NS: the
+ * old one is marked superseded under its own lock, stops at its next
+ * chunk and leaves the upload alone when it ends.  Across nodes the lease
+ * expiry is the only rule. */
+#define TAKEOVER_IDLE_NS (2ull * 1000000000u)
+
+struct writer {
+	struct writer *next;
+	pthread_mutex_t lock;  /* held while a chunk is written */
+	char uid[UPLOAD_UID_LEN + 1];
+	uint64_t progress_ns;
+	bool superseded;
+};
+
+static pthread_mutex_t writers_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct writer *writers;
+
+static struct writer *writer_add(const char *uid)
+{
+	struct writer *w = xcalloc(1, sizeof(*w));
+	pthread_mutex_init(&w->lock, NULL);
+	memcpy(w->uid, uid, sizeof(w->uid));
+	w->progress_ns = pt_mono_ns();
+	pthread_mutex_lock(&writers_lock);
+	w->next = writers;
+	writers = w;
+	pthread_mutex_unlock(&writers_lock);
+	return w;
+}
+
+static void writer_remove(struct writer *w)
+{
+	pthread_mutex_lock(&writers_lock);
+	for (struct writer **p = &writers; *p; p = &(*p)->next) {
+		if (*p == w) {
+			*p = w->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&writers_lock);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}
+
+/* Mark this node's idle writers of uid superseded; true if one was. */
+static bool writers_take_over(const char *uid)
+{
+	bool took = false;
+	uint64_t now = pt_mono_ns();
+	pthread_mutex_lock(&writers_lock);
+	for (struct writer *w = writers; w; w = w->next) {
+		if (strcmp(w->uid, uid) != 0 || w->superseded)
+			continue;
+		pthread_mutex_lock(&w->lock);
+		if (now - w->progress_ns >= TAKEOVER_IDLE_NS) {
+			w->superseded = true;
+			took = true;
+		}
+		pthread_mutex_unlock(&w->lock);
+	}
+	pthread_mutex_unlock(&writers_lock);
+	return took;
+}
+
 /* ---- PATCH body ---- */
 
 /* A lease outlives an idle connection (MHD closes those after
@@ -412,7 +497,8 @@ static void patch_cleanup(void *arg)
 	struct db *db = app_db(p->app);
 	int64_t keep = p->start;
 
-	if (p->part && !p->done) {
+	bool superseded = p->w && p->w->superseded;
+	if (p->part && !p->done && !superseded) {
 		if (!p->md && !p->trailer && !blob_partial_sync(p->part))
 			keep = (int64_t)blob_partial_size(p->part);
 		else
@@ -422,6 +508,10 @@ static void patch_cleanup(void *arg)
 	}
 	blob_partial_close(p->part);
 	p->part = NULL;
+	if (p->w) {
+		writer_remove(p->w);
+		p->w = NULL;
+	}
 	if (p->md)
 		EVP_MD_CTX_free(p->md);
 	for (int i = 0; i < 3; i++)
@@ -429,14 +519,34 @@ static void patch_cleanup(void *arg)
 			EVP_MD_CTX_free(p->tmd[i]);
 }
 
+static int patch_write(struct pt_req *r, struct patch *p, const char *data,
+		       size_t n, uint64_t size);
+
 static int patch_body(struct pt_req *r, const char *data, size_t n)
 {
 	struct patch *p = r->state;
 	uint64_t size = blob_partial_size(p->part);
-	int err;
 
 	if (p->err)
 		return 1;
+	pthread_mutex_lock(&p->w->lock);
+	if (p->w->superseded) {
+		pthread_mutex_unlock(&p->w->lock);
+		p->err = PT_ECONFLICT;
+		reply_error(r, PT_ECONFLICT, NULL,
+			    "conflict: another request took this upload over");
+		return 1;
+	}
+	p->w->progress_ns = pt_mono_ns();
+	int rc = patch_write(r, p, data, n, size);
+	pthread_mutex_unlock(&p->w->lock);
+	return rc;
+}
+
+static int patch_write(struct pt_req *r, struct patch *p, const char *data,
+		       size_t n, uint64_t size)
+{
+	int err;
 	if (p->u.length >= 0 && size + n > (uint64_t)p->u.length) {
 		err = PT_ETOOBIG;
 		goto fail;
@@ -511,8 +621,17 @@ static int patch_end(struct pt_req *r)
 	int err;
 
 	p->done = true;
-	if (p->err) /* replied already */
+	if (p->w && p->w->superseded)
+		return p->err ? MHD_YES
+			      : reply_error(r, PT_ECONFLICT, NULL,
+					    "conflict: another request took "
+					    "this upload over");
+	if (p->err) {
+		/* replied already; the bytes were cut back: free the lease */
+		if (db)
+			repo_upload_advance(db, p->u.uid, p->start, true);
 		return MHD_YES;
+	}
 	if (p->md || p->trailer) {
 		err = check_digest(r, p);
 		if (err) {
@@ -595,6 +714,10 @@ static int patch_begin(struct pt_req *r, struct patch *p)
 		return fail(r, PT_ETOOBIG);
 	err = repo_upload_claim(db, p->u.uid, p->u.received, pt_now(),
 				pt_now() + lease_seconds(app), app->node);
+	if (err == PT_ELIMIT && writers_take_over(p->u.uid))
+		err = repo_upload_claim_from(db, p->u.uid, p->u.received,
+					     pt_now() + lease_seconds(app),
+					     app->node);
 	if (err == PT_ECONFLICT)
 		return reply_error(r, PT_ECONFLICT, NULL,
 				   "conflict: Upload-Offset is not the "
@@ -605,6 +728,7 @@ static int patch_begin(struct pt_req *r, struct patch *p)
 				   "this upload");
 	if (err)
 		return fail(r, err);
+	p->w = writer_add(p->u.uid);
 	p->start = p->u.received;
 	p->checkpoint = (uint64_t)p->start;
 	p->renewed = pt_now();

@@ -202,7 +202,7 @@ uint64_t api_upload_limit(struct pt_req *r, bool *by_quota)
 	if (who->user_id &&
 	    policy_tier(app->conf, who)->storage_quota_bytes) {
 		struct db *db = app_db(app);
-		used = db ? repo_user_used_bytes(db, who->user_id) : 0;
+		used = db ? repo_user_used_bytes(db, who->user_id, pt_now()) : 0;
 	}
 	return policy_upload_limit(app->conf, who, used, by_quota);
 }
@@ -236,6 +236,8 @@ static int create_links(struct pt_req *r, struct upload *u, struct link *links,
 		l->max_downloads = u->max_downloads;
 		l->password_hash = u->password_hash;
 		l->owner = api_who(r)->user_id;
+		l->quota_bytes = policy_tier(app->conf, api_who(r))
+					 ->storage_quota_bytes;
 		l->reason = "";
 		token_new(tokens[i]);
 		token_hash(tokens[i], TOKEN_LEN, l->delete_hash);

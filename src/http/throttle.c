@@ -69,12 +69,21 @@ static struct wake heap_pop(struct throttle *t)
 static void *run(void *arg)
 {
 	struct throttle *t = arg;
+	struct MHD_Connection **due = xmalloc(1024 * sizeof(*due));
 	pthread_mutex_lock(&t->lock);
 	while (!t->stop) {
 		uint64_t now = pt_mono_ns();
-		while (t->n && t->heap[0].when <= now) {
-			struct wake w = heap_pop(t);
-			MHD_resume_connection(w.c);
+		size_t n = 0;
+		while (t->n && t->heap[0].when <= now && n < 1024)
+			due[n++] = heap_pop(t).c;
+		if (n) {
+			/* resume outside the lock: MHD's resume takes its own
+			 * locks, and workers must be able to queue meanwhile */
+			pthread_mutex_unlock(&t->lock);
+			for (size_t i = 0; i < n; i++)
+				MHD_resume_connection(due[i]);
+			pthread_mutex_lock(&t->lock);
+			continue;
 		}
 		if (t->n) {
 			uint64_t when = t->heap[0].when;
@@ -89,6 +98,7 @@ static void *run(void *arg)
 	while (t->n)
 		MHD_resume_connection(heap_pop(t).c);
 	pthread_mutex_unlock(&t->lock);
+	free(due);
 	return NULL;
 }
 

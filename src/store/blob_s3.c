@@ -86,6 +86,7 @@ struct s3_store {
 	char *prefix; /* "" or "name/": several stores share one bucket */
 	/* tunables: constants in production, lowered by the unit test */
 	size_t part_size, seg_size;
+	unsigned inflight;
 	uint64_t copy_max, copy_part;
 	int64_t grace;
 	/* part uploads of every writer, on WORKERS threads */
@@ -447,7 +448,7 @@ static int submit(struct s3_writer *w)
 	if (!w->upload_id && (err = mpu_initiate(st, w->key, &w->upload_id)))
 		return err;
 	pthread_mutex_lock(&w->mu);
-	while (w->inflight >= INFLIGHT && !w->err)
+	while (w->inflight >= st->inflight && !w->err)
 		pthread_cond_wait(&w->cv, &w->mu);
 	if ((err = w->err) || w->nparts >= MAX_PARTS) {
 		pthread_mutex_unlock(&w->mu);
@@ -1275,6 +1276,7 @@ int blob_s3_open(const char *endpoint, const char *bucket, const char *region,
 	pthread_cond_init(&st->cv, NULL);
 	st->part_size = PART_SIZE;
 	st->seg_size = SEG_SIZE;
+	st->inflight = INFLIGHT;
 	st->copy_max = COPY_MAX;
 	st->copy_part = COPY_PART;
 	st->grace = GRACE_SECONDS;

@@ -241,6 +241,32 @@ static int blob_pin(struct db *db, const char *hex, uint64_t size,
 	return err < 0 ? err : 0;
 }
 
+/* The storage quota, checked where it cannot be raced: the owner's row is
+ * locked (a no-op update) before the sum, so two uploads of one account
+ * are serialised here and the second sees the first. */
+static int quota_check(struct db *db, const struct link *l)
+{
+	struct db_stmt *st;
+	int err;
+	if (!l->owner || !l->quota_bytes)
+		return 0;
+	err = db_prepare(db, "UPDATE users SET strikes = strikes WHERE id = $1",
+			 &st);
+	if (err)
+		return err;
+	db_bind_int(st, 1, l->owner);
+	err = db_step(st);
+	db_done(st);
+	if (err < 0)
+		return err;
+	int64_t used = repo_user_used_bytes(db, l->owner, l->created);
+	if (used < 0)
+		return PT_EINTERNAL;
+	if ((uint64_t)used + l->size > l->quota_bytes)
+		return PT_ENOSPACE;
+	return 0;
+}
+
 int repo_link_create(struct db *db, const struct link *l,
 		     int (*ensure)(void *arg), void *arg)
 {
@@ -249,6 +275,8 @@ int repo_link_create(struct db *db, const struct link *l,
 	if ((err = db_begin(db)))
 		return err;
 	if ((err = blob_pin(db, l->sha256, l->size, l->created)))
+		goto fail;
+	if ((err = quota_check(db, l)))
 		goto fail;
 	/* holding the row: gc cannot delete the blob now; put it back if it
 	 * did just before */
@@ -652,6 +680,28 @@ int repo_upload_claim(struct db *db, const char *uid, int64_t offset,
 	return err;
 }
 
+int repo_upload_claim_from(struct db *db, const char *uid, int64_t offset,
+			   int64_t lease_until, const char *holder)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     "UPDATE uploads SET lease = $3 WHERE uid = $1 AND "
+			     "state = 0 AND received = $2 AND holder = $4",
+			     &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, uid);
+	db_bind_int(st, 2, offset);
+	db_bind_int(st, 3, lease_until);
+	db_bind_text(st, 4, holder);
+	err = db_step(st);
+	int64_t changed = db_changes(st);
+	db_done(st);
+	if (err < 0)
+		return err;
+	return changed == 1 ? 0 : PT_ELIMIT;
+}
+
 int repo_upload_renew(struct db *db, const char *uid, int64_t lease_until)
 {
 	struct db_stmt *st;
@@ -754,7 +804,8 @@ int repo_upload_complete(struct db *db, const char *uid, const struct link *l,
 	if ((err = db_begin(db)))
 		return err;
 	if ((err = blob_pin(db, l->sha256, l->size, l->created)) ||
-	    (ensure && (err = ensure(arg))) || (err = link_insert(db, l)))
+	    (err = quota_check(db, l)) || (ensure && (err = ensure(arg))) ||
+	    (err = link_insert(db, l)))
 		goto fail;
 	err = db_prepare(db,
 			 "UPDATE uploads SET state = 1, link_id = $2, "
@@ -1020,16 +1071,21 @@ int repo_user_tokens_revoke(struct db *db, int64_t user_id)
 	return err < 0 ? err : 0;
 }
 
-int64_t repo_user_used_bytes(struct db *db, int64_t user_id)
+int64_t repo_user_used_bytes(struct db *db, int64_t user_id, int64_t now)
 {
 	struct db_stmt *st;
 	int64_t n = -1;
+	/* what can still be downloaded: not the links that gc has yet to
+	 * expire */
 	if (db_prepare(db,
 		       "SELECT COALESCE(SUM(size), 0) FROM links WHERE "
-		       "owner_id = $1 AND state = 0",
+		       "owner_id = $1 AND state = 0 AND (expires = 0 OR "
+		       "expires > $2) AND (max_downloads = 0 OR downloads < "
+		       "max_downloads)",
 		       &st))
 		return -1;
 	db_bind_int(st, 1, user_id);
+	db_bind_int(st, 2, now);
 	if (db_step(st) == DB_ROW)
 		n = db_col_int(st, 0);
 	db_done(st);

@@ -45,12 +45,14 @@ struct link {
 	char *reason;          /* why not live; "" when live */
 	char takedown_id[ID_LEN + 1]; /* "" unless taken down */
 	char *password_hash;   /* Argon2id; "" or NULL: no password */
+	uint64_t quota_bytes;  /* creating: the owner's quota, 0 none */
 };
 
 /* Create or upgrade the schema.  Safe to call from several processes. */
 int repo_migrate(struct db *db);
 
-/* In one transaction: lock (or create) the blob row, call ensure(arg)
+/* In one transaction: lock (or create) the blob row, check the owner's
+ * storage quota (l->quota_bytes; PT_ENOSPACE), call ensure(arg)
  * (blob_writer_ensure: the bytes are there), insert the link row.  The
  * gc protocol of blob.h.  ensure may be NULL. */
 int repo_link_create(struct db *db, const struct link *l,
@@ -114,6 +116,10 @@ int repo_upload_get(struct db *db, struct pt_pool *pool, const char *uid,
  */
 int repo_upload_claim(struct db *db, const char *uid, int64_t offset,
 		      int64_t now, int64_t lease_until, const char *holder);
+/* Take the lease over from a request of the same holder (this node) that
+ * is known dead: only when the durable offset is `offset`. */
+int repo_upload_claim_from(struct db *db, const char *uid, int64_t offset,
+			   int64_t lease_until, const char *holder);
 /* Extend a lease that a PATCH in progress holds. */
 int repo_upload_renew(struct db *db, const char *uid, int64_t lease_until);
 /* Drop every lease `holder` (a node) holds: at start-up, none of its
@@ -172,8 +178,9 @@ int repo_token_create(struct db *db, const struct token_row *t,
 /* PT_ENOTFOUND unless the token exists and is the user's. */
 int repo_token_delete(struct db *db, const char *id, int64_t user_id);
 int repo_user_tokens_revoke(struct db *db, int64_t user_id);
-/* Bytes of the user's live links (the storage quota's measure), or -1. */
-int64_t repo_user_used_bytes(struct db *db, int64_t user_id);
+/* Bytes of the user's links that can still be downloaded at now (the
+ * storage quota's measure), or -1. */
+int64_t repo_user_used_bytes(struct db *db, int64_t user_id, int64_t now);
 int repo_voucher_create(struct db *db, const char *hash, int64_t days,
 			int64_t now);
 /* Once: PT_ENOTFOUND for an unknown or used code; *days on success. */

@@ -379,7 +379,10 @@ int server_start(const struct server_config *cfg, struct server **out)
 		flags, 0, NULL, NULL, access_cb, s,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+		/* 0 = no limit of ours: the descriptors are the limit */
+		MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)(cfg->max_connections ? cfg->max_connections
+						: 1000000),
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		(unsigned)cfg->per_ip_connections,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_seconds,

@@ -18,6 +18,8 @@
  *   PT_EUNAVAIL   the database is busy or unreachable, or the transaction
  *                 lost a serialization race or a deadlock — try again later
  *                 (HTTP 503); db_retryable() tells the last case apart;
+ *   PT_EBADREQ    PostgreSQL refused a value: text that is not UTF-8
+ *                 (SQLite stores any bytes), a number out of range;
  *   -ENOSPC       the database is out of disk;
  *   PT_EINTERNAL  anything else (bad SQL…), logged with the statement.
  * Everything may block (disk, network).

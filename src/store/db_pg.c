@@ -206,6 +206,13 @@ static int pg_error(struct pg_db *db, PGresult *res, const char *sql)
 	if (strncmp(state, "23", 2) == 0) /* integrity constraint */
 		return PT_ECONFLICT;
 	first_line(msg, line, sizeof(line));
+	if (strncmp(state, "22", 2) == 0) {
+		/* data exception: a value cannot be stored — bytes that are
+		 * not UTF-8 (which SQLite would have taken), a number out of
+		 * range: the request's fault, not ours */
+		pt_log("db: refused value: %s in '%.80s'", line, sql);
+		return PT_EBADREQ;
+	}
 	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {
 		db->base.retryable = true;
 		pt_log("db: %s (will retry)", line);

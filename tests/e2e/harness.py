@@ -384,8 +384,11 @@ class Server:
     def close(self, quiet=False):
         """Stop the server (SIGTERM); with quiet, a failure to stop is not
         raised (used while another exception propagates)."""
+        was_alive = self.alive()
         try:
-            self.stop()
+            rc = self.stop()
+            if was_alive and rc != 0 and not quiet:
+                raise ServerError("partaged exited with %s on SIGTERM (want 0); log: %s" % (rc, self.log_tail(6)))
         except ServerError:
             if not quiet:
                 raise
@@ -627,7 +630,7 @@ def share_id(srv, r):
     return m.group(1)
 
 
-def wait_downloads(srv, fid, n, timeout=3.0):
+def wait_downloads(srv, fid, n, timeout=5.0):
     """Wait until the file object says downloads >= n or the link is gone (410)."""
     def ok():
         r = srv.file_obj(fid)
@@ -637,3 +640,29 @@ def wait_downloads(srv, fid, n, timeout=3.0):
             return r
         return None
     return wait_until(ok, timeout)
+
+
+def db_ids(db_path):
+    """Every 12-char [0-9A-Za-z] text value in the SQLite database: a
+    schema-agnostic superset of the link ids."""
+    import re
+    import sqlite3
+    ids = set()
+    if not os.path.exists(db_path):
+        return ids
+    con = sqlite3.connect("file:%s?mode=ro" % db_path, uri=True, timeout=10)
+    try:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for t in tables:
+            for row in con.execute('SELECT * FROM "%s"' % t.replace('"', '""')):
+                for v in row:
+                    if isinstance(v, str) and re.fullmatch(r"[0-9A-Za-z]{12}", v):
+                        ids.add(v)
+    finally:
+        con.close()
+    return ids
+
+
+def live_links(srv):
+    """Ids the server answers 200 for on GET /api/v1/files/{id}."""
+    return {i for i in db_ids(srv.path("partage.db")) if srv.file_obj(i).status == 200}

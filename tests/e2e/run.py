@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """run.py — partage's end-to-end suite against the real partaged binary.
 
-    python3 tests/e2e/run.py --bin bin [-k SUBSTRING]... [--keep] [--timeout S]
+    python3 tests/e2e/run.py --bin bin [-k SUBSTRING]... [--keep] [-v]
 
 Discovers tests/e2e/test_*.py and runs every `test_*` function in file order.
 A test may take parameters by name:
@@ -12,6 +12,8 @@ Prints one line per test ("ok   file.test 0.12s", "FAIL file.test: why",
 "skip file.test: why") and ends with "e2e: N passed, N failed[, N skipped]".
 Exit status 0 only when nothing failed.  Every server started is killed at
 the end, also on failure or Ctrl-C, and a leftover process is a failure.
+Each test has 90 s (a module's TIMEOUT overrides); a shared server that dies
+or does not exit 0 on SIGTERM is reported as a failure of "file.<server>".
 """
 
 import argparse
@@ -28,6 +30,7 @@ import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
 import harness  # noqa: E402
 
@@ -83,7 +86,8 @@ def unmount_under(root):
     for m in reversed(mounts):
         m = m.replace("\\040", " ")
         if m.startswith(root + "/"):
-            subprocess.call(["umount", "-l", m], stderr=subprocess.DEVNULL)
+            pre = [] if os.geteuid() == 0 else ["sudo", "-n"]
+            subprocess.call(pre + ["umount", "-l", m], stderr=subprocess.DEVNULL)
 
 
 class Runner:
@@ -161,6 +165,7 @@ class Runner:
                     self.report("skip", full, str(e))
                 except KeyboardInterrupt:
                     signal.alarm(0)
+                    shared["interrupted"] = True
                     raise
                 except BaseException as e:  # noqa: BLE001 (AssertionError, OSError, Timeout, ...)
                     signal.alarm(0)
@@ -185,7 +190,9 @@ class Runner:
                             s.kill9()
         finally:
             s = shared["srv"]
-            if s is not None:
+            if s is not None and shared.get("interrupted"):
+                s.kill9()
+            elif s is not None:
                 was_alive = s.alive()
                 try:
                     rc = s.stop()
@@ -206,10 +213,12 @@ def main():
     ap.add_argument("--bin", default="bin", help="directory holding partaged (default bin)")
     ap.add_argument("-k", action="append", help="run only tests whose file.name contains this (repeatable)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    ap.add_argument("-v", "--verbose", action="store_true", help="tracebacks on failure")
+    ap.add_argument("-v", "--verbose", action="store_true", help="tracebacks on failure, test statistics")
     args = ap.parse_args()
 
     harness.BIN_DIR = os.path.abspath(args.bin)
+    if args.verbose:
+        os.environ["E2E_VERBOSE"] = "1"
     root = tempfile.mkdtemp(prefix="partage-e2e-")
     harness.ROOT = root
     signal.signal(signal.SIGALRM, on_alarm)

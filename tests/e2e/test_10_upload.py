@@ -87,6 +87,10 @@ def test_file_object_api_has_no_token(srv):
     check_file_object(srv, obj, "api.txt", data, t0, t1, upload_reply=False)
     for k in ("id", "name", "size", "sha256", "mime", "url", "download_url", "created"):
         assert obj[k] == up[k], "file object %s=%r differs from the upload reply %r" % (k, obj[k], up[k])
+    # the API answers JSON to curl's default Accept too
+    r = expect(srv.get("/api/v1/files/" + up["id"], {"Accept": "*/*"}), 200)
+    assert r.header("Content-Type", "").startswith("application/json"), r.header("Content-Type")
+    assert r.json()["id"] == up["id"]
 
 
 def test_curl_T_appends_basename(srv, tmp):
@@ -277,8 +281,12 @@ def test_mime_sniffing(srv):
 def test_name_in_url_not_checked(srv):
     data = b"the id is the key\n"
     o = srv.upload("real-name.txt", data)
-    r = expect(srv.get("/%s/some-other-name.txt" % o["id"]), 200)
+    r = expect(srv.get("/%s/some-other-name.html" % o["id"]), 200)
     assert r.body == data
+    # the stored name and sniffed type are served, not what the URL says
+    cd = r.header("Content-Disposition", "")
+    assert 'filename="real-name.txt"' in cd, "Content-Disposition %r does not use the stored name" % cd
+    assert r.header("Content-Type", "").startswith("text/plain"), r.header("Content-Type")
 
 
 def test_content_range_on_put_rejected(srv):
@@ -371,3 +379,15 @@ def test_concurrent_identical_uploads(srv):
     for o in results:
         assert o["sha256"] == h
         assert sha256(expect(srv.get(srv.dl_path(o)), 200).body) == h
+
+
+def test_put_names_like_routes(srv):
+    # curl -T metrics URL/ uploads a file named "metrics": PUT /{name} takes any
+    # name, also those of GET routes or a 12-character id
+    for n in ("metrics", "healthz", "api", "index.html", "favicon.ico", "abcdefABCDEF"):
+        data = b"a file named " + n.encode() + b"\n"
+        o = srv.upload(n, data)
+        assert o["name"] == n, (n, o["name"])
+        assert expect(srv.get(srv.dl_path(o)), 200).body == data
+    expect(srv.get("/healthz"), 200)
+    assert srv.get("/metrics").text.startswith("#") or "partage_" in srv.get("/metrics").text

@@ -5,7 +5,7 @@ import os
 import subprocess
 import time
 
-from harness import (expect, multipart, rand_bytes, sha256, wait_downloads,
+from harness import (expect, live_links, multipart, rand_bytes, sha256, wait_downloads,
                      wait_until, Server)
 
 CONFIG = """\
@@ -124,13 +124,35 @@ def test_max_downloads_counts_only_from_byte_zero(srv):
     expect(srv.get(p, {"Range": "bytes=100-199"}), 410, what="range after the downloads are used up")
 
 
+def _get_from(srv, path, source):
+    """A GET from another loopback address (each is another client)."""
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10,
+                                   source_address=(source, 0))
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
 def test_download_counter(srv):
-    o = srv.upload("count.bin", rand_bytes(100))
+    # issue 4: a download counts when one client has every byte, at most
+    # once per file, client address and day: three clients count three,
+    # the same client again counts nothing more
+    data = rand_bytes(100)
+    o = srv.upload("count.bin", data)
+    for i in range(3):
+        st, body = _get_from(srv, srv.dl_path(o), "127.0.0.%d" % (2 + i))
+        assert st == 200 and body == data
     for i in range(3):
         expect(srv.get(srv.dl_path(o)), 200)
-    assert wait_downloads(srv, o["id"], 3), "downloads did not reach 3"
+    ok = wait_downloads(srv, o["id"], 4)
+    time.sleep(2.5)  # a batch more, so an over-count would show
     j = srv.file_obj(o["id"]).json()
-    assert j["downloads"] == 3, "downloads %r after 3 GETs" % j["downloads"]
+    assert ok and j["downloads"] == 4, \
+        "downloads is %r after complete GETs by 4 clients (one of them 3 times)" % j["downloads"]
 
 
 def test_invalid_limit_headers(srv):
@@ -208,6 +230,7 @@ def test_curl_upload_over_limit(srv, tmp):
 
 def test_chunked_over_limit_nothing_stored(srv):
     before = srv.blob_files()
+    links = live_links(srv)
     data = rand_bytes(2 * MIB)
     body = (b"%x\r\n%s\r\n" % (len(c), c) for c in chunks(data, 32768))
     r, sent = srv.send_upload("/chunked-big.bin", ["Transfer-Encoding: chunked"],
@@ -216,6 +239,7 @@ def test_chunked_over_limit_nothing_stored(srv):
     assert srv.blob_files() == before, "a blob was stored"
     assert not os.path.exists(srv.blob_path(sha256(data)))
     assert wait_until(lambda: srv.tmp_files() == [], 3), "temp file left: %r" % srv.tmp_files()
+    assert live_links(srv) == links, "a link was created by a refused upload"
     expect(srv.get("/healthz"), 200)
 
 

@@ -47,9 +47,15 @@ def test_counters_move(srv):
     def moved():
         m1 = srv.metrics()
         d = lambda n, **kw: (metric_sum(m1, n, **kw) or 0) - (metric_sum(m0, n, **kw) or 0)  # noqa: E731
-        return m1 if (d("partage_uploads_total") >= 2 and d("partage_downloads_total") >= 1) else None
-    m1 = wait_until(moved, 3)
-    assert m1, "uploads/downloads counters did not move"
+        # counters are updated when a request completes, which may be just
+        # after the client has its reply: wait until they all settle
+        return m1 if (d("partage_uploads_total") >= 2 and d("partage_downloads_total") >= 1
+                      and d("partage_bytes_in_total") >= 2 * len(data)
+                      and d("partage_bytes_out_total") >= len(data)
+                      and d("partage_dedup_hits_total") >= 1
+                      and d("partage_requests_total", status="201") >= 2
+                      and d("partage_requests_total", status="404") >= 1) else None
+    m1 = wait_until(moved, 3) or srv.metrics()
 
     def delta(n, **kw):
         return (metric_sum(m1, n, **kw) or 0) - (metric_sum(m0, n, **kw) or 0)
@@ -71,22 +77,22 @@ def test_counters_move(srv):
 
 
 def test_active_connections_gauge(srv):
-    base = metric_sum(srv.metrics(), "partage_active_connections")
+    gauge = lambda: metric_sum(srv.metrics(), "partage_active_connections")  # noqa: E731
+    assert gauge() >= 1, "active_connections is 0 while a /metrics request is open"
     socks = []
     try:
         for _ in range(3):
             s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
             s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # unfinished request
             socks.append(s)
-        up = wait_until(lambda: (lambda v: v if v >= base + 3 else None)(
-            metric_sum(srv.metrics(), "partage_active_connections")), 3)
-        assert up, "active_connections %r with 3 more open connections (was %r)" % (
-            metric_sum(srv.metrics(), "partage_active_connections"), base)
+        # three open connections plus the one asking
+        up = wait_until(lambda: (lambda v: v if v >= 4 else None)(gauge()), 3)
+        assert up, "active_connections %r with 3 open connections and the /metrics one" % gauge()
     finally:
         for s in socks:
             s.close()
-    down = wait_until(lambda: metric_sum(srv.metrics(), "partage_active_connections") <= base, 3)
-    assert down, "active_connections did not come back down"
+    down = wait_until(lambda: gauge() <= up - 3, 3)
+    assert down, "active_connections did not come down after closing 3 connections (%r, was %r)" % (gauge(), up)
 
 
 def test_bytes_out_counts_sent_bytes(srv):

@@ -375,12 +375,9 @@ static void test_load_errors(void **state UNUSED)
 		{ "[server]\nthreads = 1025\n",
 		  "<string>:2: bad value '1025' for 'server.threads': must be "
 		  "at most 1024" },
-		{ "[server]\ntimeout_seconds = 0\n",
-		  "<string>:2: bad value '0' for 'server.timeout_seconds': "
-		  "must be at least 1" },
-		{ "[server]\nmax_connections = 0\n",
-		  "<string>:2: bad value '0' for 'server.max_connections': "
-		  "must be at least 1" },
+		{ "[server]\ntimeout_seconds = 86401\n",
+		  "<string>:2: bad value '86401' for 'server.timeout_seconds': "
+		  "must be at most 86400" },
 		{ "[server]\nupload_expiry_hours = 0\n",
 		  "<string>:2: bad value '0' for 'server.upload_expiry_hours': "
 		  "must be at least 1" },

@@ -37,17 +37,25 @@ static int blob_remove_cb(void *arg, const char *hex)
 }
 
 /* A blob file with no row: an upload that died between its commit and
- * its row, or one that is there right now.  The latter is safe too: its
- * transaction pins the row and puts the bytes back from its open source
- * (blob_writer_ensure), so removing a stray never loses an upload. */
+ * its row, or one that is there right now.  It goes through the same
+ * protocol as any blob: adopted with a row, then reaped under that row's
+ * lock, so an upload racing it either commits its link first (and the
+ * blob stays) or waits for the lock and puts the bytes back. */
 static int stray_cb(const char *hex, uint64_t size, int64_t mtime, void *arg)
 {
 	struct stray *s = arg;
+	bool reaped = false;
 	if (s->now - mtime < STRAY_GRACE || repo_blob_known(s->db, hex))
 		return 0;
-	if (!s->dry_run && blob_remove(s->app->blobs, hex))
+	if (s->dry_run) {
+		s->n++;
 		return 0;
-	s->n++;
+	}
+	if (repo_blob_add(s->db, hex, size, s->now) ||
+	    repo_blob_reap(s->db, hex, blob_remove_cb, s->app->blobs, &reaped))
+		return 0;
+	if (reaped)
+		s->n++;
 	return 0;
 }
 
@@ -107,17 +115,10 @@ int gc_run(struct app *app, int64_t now, bool dry_run, struct gc_stats *st)
 		/* the same work, taken back: inside the transaction the
 		 * expired links are gone, so the blobs they free show */
 		pool = pt_pool_new();
-		char *hex[BATCH], *uids[BATCH];
+		char *uids[BATCH];
 		size_t n = 0;
-		if (!repo_blobs_unreferenced(db, pool, now, hex, BATCH, &n)) {
-			for (size_t i = 0; i < n; i++) {
-				uint64_t size = 0;
-				blob_stat(app->blobs, hex[i], &size);
-				st->reaped_blobs++;
-				st->reaped_bytes += (int64_t)size;
-			}
-		}
-		n = 0;
+		repo_blobs_unreferenced_count(db, now, &st->reaped_blobs,
+					      &st->reaped_bytes);
 		repo_uploads_expired(db, pool, now, uids, BATCH, &n);
 		st->expired_uploads = (int64_t)n;
 		pt_pool_free(pool);

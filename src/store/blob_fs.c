@@ -179,14 +179,66 @@ static int fs_writer_commit(void *state, const char *hex, uint64_t size,
 
 static int fs_stat(struct blob_store *s, const char *hex, uint64_t *size);
 
+/* Copy the whole of fd `src` into a new unnamed temp file. */
+static int copy_to_tmpfile(struct fs_store *fs, int src, int *out)
+{
+	int fd = open(fs->tmp, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+	char buf[1 << 16];
+	off_t off = 0;
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t k = pread(src, buf, sizeof(buf), off);
+		if (k == 0)
+			break;
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			int err = -errno;
+			close(fd);
+			return err;
+		}
+		for (ssize_t w = 0; w < k;) {
+			ssize_t m = write(fd, buf + w, (size_t)(k - w));
+			if (m < 0) {
+				if (errno == EINTR)
+					continue;
+				int err = -errno;
+				close(fd);
+				return err;
+			}
+			w += m;
+		}
+		off += k;
+	}
+	*out = fd;
+	return 0;
+}
+
+/*
+ * gc removed the blob after our commit: put the bytes back.  Our own
+ * O_TMPFILE, if it was never linked (the commit found the blob there),
+ * can be linked now; one that was linked and then unlinked cannot (the
+ * kernel allows linking an unnamed file only while it was born unnamed),
+ * so its still-open bytes are copied into a fresh temp file.
+ */
 static int fs_writer_ensure(void *state, const char *hex)
 {
 	struct fs_writer *w = state;
 	struct blob_store s = { NULL, w->fs };
 	bool existed;
+	int err, fd;
+
 	if (fs_stat(&s, hex, NULL) == 0)
 		return 0;
-	return publish(w->fs, w->fd, hex, &existed);
+	err = publish(w->fs, w->fd, hex, &existed);
+	if (err != -ENOENT)
+		return err;
+	if ((err = copy_to_tmpfile(w->fs, w->fd, &fd)))
+		return err;
+	err = publish(w->fs, fd, hex, &existed);
+	close(fd);
+	return err;
 }
 
 static int fs_reader_open(struct blob_store *s, const char *hex, void **state,

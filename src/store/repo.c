@@ -344,6 +344,29 @@ fail:
 	return err;
 }
 
+int repo_blobs_unreferenced_count(struct db *db, int64_t now, int64_t *n,
+				  int64_t *bytes)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     "SELECT COUNT(*), COALESCE(SUM(b.size), 0) FROM "
+			     "blobs b WHERE NOT EXISTS (SELECT 1 FROM links l "
+			     "WHERE l.sha256 = b.sha256 AND l.state = 0) AND NOT "
+			     "EXISTS (SELECT 1 FROM blocklist k WHERE k.sha256 = "
+			     "b.sha256 AND k.purge_after > $1)",
+			     &st);
+	*n = *bytes = 0;
+	if (err)
+		return err;
+	db_bind_int(st, 1, now);
+	if ((err = db_step(st)) == DB_ROW) {
+		*n = db_col_int(st, 0);
+		*bytes = db_col_int(st, 1);
+	}
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
 int repo_blobs_unreferenced(struct db *db, struct pt_pool *pool, int64_t now,
 			    char **out, size_t max, size_t *n)
 {

@@ -67,6 +67,9 @@ int repo_blob_reap(struct db *db, const char *hex,
  * pool memory). */
 int repo_blobs_unreferenced(struct db *db, struct pt_pool *pool, int64_t now,
 			    char **out, size_t max, size_t *n);
+/* How many such blobs, and their bytes (dry runs). */
+int repo_blobs_unreferenced_count(struct db *db, int64_t now, int64_t *n,
+				  int64_t *bytes);
 /* PT_ENOTFOUND when no such id. */
 int repo_link_get(struct db *db, struct pt_pool *pool, const char *id,
 		  struct link *out);

@@ -28,6 +28,7 @@
 #include "../util/banned.h"
 
 #define STREAM_BLOCK (256 * 1024)
+#define SMALL_BODY (64 * 1024)
 
 /* Body of a multipart/byteranges or streamed response: a list of pieces,
  * each literal text or a byte range of the blob. */
@@ -142,6 +143,22 @@ static struct MHD_Response *range_response(struct blob_reader *rd,
 					   const struct cap *cap)
 {
 	int fd = blob_reader_fd(rd);
+	if (len > 0 && len <= SMALL_BODY && !cap->rate) {
+		/* small: from memory, so headers and body leave in one
+		 * write instead of a send and a sendfile */
+		char *buf = xmalloc(len);
+		ssize_t k = blob_reader_pread(rd, buf, len, off);
+		if (k == (ssize_t)len) {
+			blob_reader_close(rd);
+			struct MHD_Response *resp =
+				MHD_create_response_from_buffer(
+					len, buf, MHD_RESPMEM_MUST_FREE);
+			if (!resp)
+				abort();
+			return resp;
+		}
+		free(buf); /* short read: let the stream path fail it */
+	}
 	if (fd >= 0 && len > 0 && !cap->rate) {
 		fd = blob_reader_take_fd(rd);
 		blob_reader_close(rd);

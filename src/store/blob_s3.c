@@ -1281,7 +1281,7 @@ int blob_s3_open(const char *endpoint, const char *bucket, const char *region,
 	st->copy_part = COPY_PART;
 	st->grace = GRACE_SECONDS;
 	if ((err = s3_new(&c, &st->s3))) {
-		pt_log("s3: endpoint, bucket, region and keys are all needed");
+		pt_log("s3: s3_bucket, s3_region and the keys are needed");
 		goto fail;
 	}
 	/* fail at start-up, not at the first upload, when the bucket is not

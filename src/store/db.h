@@ -61,7 +61,8 @@ enum { DB_DONE = 0, DB_ROW = 1 };
  *   "postgresql://…", "postgres://…"  PostgreSQL, the whole URI to libpq.
  * An empty CONNINFO means libpq's defaults (PGHOST, PGDATABASE… from the
  * environment).  Unless the CONNINFO says otherwise, connecting gives up
- * after 5 s and TCP keepalives notice a dead server in about 30 s.
+ * after 5 s, and TCP keepalives and a 30 s TCP user timeout notice a
+ * server that vanished without closing the connection.
  */
 
 /* A pool of per-thread connections to url.  Connects to nothing yet.

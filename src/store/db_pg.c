@@ -131,9 +131,10 @@ static int connect_now(struct pg_db *db)
 	 * from dbname (the operator's conninfo), override them. */
 	static const char *const keys[] = {
 		"connect_timeout", "keepalives_idle", "keepalives_interval",
-		"keepalives_count", "application_name", "dbname", NULL,
+		"keepalives_count", "tcp_user_timeout", "application_name",
+		"dbname", NULL,
 	};
-	const char *vals[] = { "5", "15", "5", "3", "partaged",
+	const char *vals[] = { "5", "15", "5", "3", "30000", "partaged",
 			       db->conninfo, NULL };
 	char line[256];
 
@@ -158,9 +159,10 @@ static int connect_now(struct pg_db *db)
 }
 
 /* A usable session, or PT_EUNAVAIL.  Outside a transaction, a session the
- * server closed while we were idle is noticed here — the socket reads EOF
- * without blocking — and replaced before the caller's statement is sent,
- * so a server restart costs no request an error. */
+ * server closed while we were idle is noticed here — its goodbye message
+ * is waiting on the socket, read without blocking — and replaced before
+ * the caller's statement is sent, so a server restart costs no request an
+ * error. */
 static int ensure_conn(struct pg_db *db)
 {
 	if (db->conn && PQstatus(db->conn) == CONNECTION_OK) {

@@ -64,15 +64,20 @@ int s3_new(const struct s3_conf *c, struct s3 **out)
 	struct s3 *s;
 	size_t n;
 
-	if (!c->endpoint || !*c->endpoint || !c->bucket || !*c->bucket ||
-	    !c->region || !*c->region || !c->access_key || !c->secret_key)
+	if (!c->bucket || !*c->bucket || !c->region || !*c->region ||
+	    !c->access_key || !c->secret_key)
 		return PT_EBADREQ;
 	pthread_once(&curl_once, curl_init_once);
 	s = xcalloc(1, sizeof(*s));
-	n = strlen(c->endpoint);
-	while (n > 0 && c->endpoint[n - 1] == '/')
-		n--;
-	s->endpoint = xstrndup(c->endpoint, n);
+	if (!c->endpoint || !*c->endpoint) {
+		/* no endpoint: AWS itself, in the region's own endpoint */
+		s->endpoint = xasprintf("https://s3.%s.amazonaws.com", c->region);
+	} else {
+		n = strlen(c->endpoint);
+		while (n > 0 && c->endpoint[n - 1] == '/')
+			n--;
+		s->endpoint = xstrndup(c->endpoint, n);
+	}
 	s->bucket = xstrdup(c->bucket);
 	s->sigv4 = xasprintf("aws:amz:%s:s3", c->region);
 	s->ak = xstrdup(c->access_key);

@@ -29,7 +29,8 @@
 struct s3;
 
 struct s3_conf {
-	const char *endpoint; /* http(s)://host[:port][/prefix], no bucket */
+	const char *endpoint; /* http(s)://host[:port][/prefix], no bucket;
+			       * NULL or "": https://s3.REGION.amazonaws.com */
 	const char *bucket;
 	const char *region;   /* us-east-1 for Swift and most others */
 	const char *access_key, *secret_key;

@@ -151,17 +151,25 @@ static int64_t schema_version(struct db *db)
 	return v;
 }
 
+/* db_lock key for migrations: any constant the repo uses for nothing else */
+#define REPO_MIGRATE_LOCK 0x70617274 /* "part" */
+
 int repo_migrate(struct db *db)
 {
 	int err;
 
-	err = db_exec(db, "CREATE TABLE IF NOT EXISTS schema_version ("
-			  " version BIGINT PRIMARY KEY, applied BIGINT NOT NULL)");
-	if (err)
-		return err;
 	for (;;) {
 		if ((err = db_begin(db)))
 			return err;
+		/* Nodes starting together: one migrates, the others wait here,
+		 * then find the work done.  Even CREATE TABLE IF NOT EXISTS
+		 * races on PostgreSQL, so it comes after the lock. */
+		if ((err = db_lock(db, REPO_MIGRATE_LOCK)))
+			goto fail;
+		if ((err = db_exec(db, "CREATE TABLE IF NOT EXISTS schema_version ("
+				       " version BIGINT PRIMARY KEY,"
+				       " applied BIGINT NOT NULL)")))
+			goto fail;
 		int64_t v = schema_version(db);
 		if (v < 0) {
 			err = PT_EINTERNAL;

@@ -13,6 +13,7 @@ Responses are `Resp` objects: status, reason, headers (case-insensitive
 http.client.HTTPMessage), body (bytes), text, json(), header(name).
 """
 
+import atexit
 import configparser
 import hashlib
 import http.client
@@ -45,6 +46,53 @@ wait_seconds = 0
 speed_bytes_per_second = 0
 parallel_downloads = 0
 """
+
+
+# PostgreSQL runs: with PARTAGE_TEST_PG_DSN set (the DSN that
+# scripts/start-postgres.sh prints), every data directory gets a schema of
+# its own on that server, and every server a [metadata] section naming it,
+# so the whole suite runs on PostgreSQL with no test changed.
+PG_DSN = os.environ.get("PARTAGE_TEST_PG_DSN", "")
+_PG_SCHEMAS = set()
+
+
+def _psql(sql):
+    env = dict(os.environ, PGOPTIONS="-c client_min_messages=warning")
+    return subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", PG_DSN,
+                           "-c", sql], check=True, stdout=subprocess.PIPE,
+                          stdin=subprocess.DEVNULL, env=env).stdout.decode()
+
+
+def pg_schema(data):
+    """The schema that holds the metadata of data directory `data`."""
+    return "e2e_" + hashlib.sha256(os.path.abspath(data).encode()).hexdigest()[:24]
+
+
+def pg_dsn(data):
+    """PG_DSN with search_path set to data's schema (created if missing)."""
+    schema = pg_schema(data)
+    if schema not in _PG_SCHEMAS:
+        _psql("CREATE SCHEMA IF NOT EXISTS " + schema)
+        _PG_SCHEMAS.add(schema)
+    if "://" in PG_DSN:
+        return "%s%soptions=-csearch_path%%3D%s" % (PG_DSN, "&" if "?" in PG_DSN else "?", schema)
+    return "%s options=-csearch_path=%s" % (PG_DSN, schema)
+
+
+def pg_metadata_config(data):
+    """The [metadata] section for data directory `data` ("" without PG)."""
+    if not PG_DSN:
+        return ""
+    return "[metadata]\nbackend = postgres\npostgres_dsn = %s\n" % pg_dsn(data)
+
+
+@atexit.register
+def _pg_drop_schemas():
+    for schema in sorted(_PG_SCHEMAS):
+        try:
+            _psql("DROP SCHEMA IF EXISTS %s CASCADE" % schema)
+        except (OSError, subprocess.CalledProcessError):
+            pass
 
 
 class Skip(Exception):
@@ -287,7 +335,7 @@ class Server:
         self.work = mkdtemp(name + "-")
         self.conf = os.path.join(self.work, "partage.conf")
         self.data = data or os.path.join(self.work, "data")
-        self.config_text = merge_config(DEFAULT_CONFIG, config)
+        self.config_text = merge_config(DEFAULT_CONFIG + pg_metadata_config(self.data), config)
         with open(self.conf, "w") as f:
             f.write(self.config_text)
         self.env = dict(env or {})
@@ -648,6 +696,16 @@ def db_ids(db_path):
     import re
     import sqlite3
     ids = set()
+    if PG_DSN:
+        schema = pg_schema(os.path.dirname(db_path))
+        cols = _psql("SELECT table_name || '.' || column_name FROM information_schema.columns "
+                     "WHERE table_schema = '%s' AND data_type = 'text'" % schema).split()
+        for c in cols:
+            t, col = c.split(".")
+            for v in _psql('SELECT "%s" FROM %s."%s"' % (col, schema, t)).splitlines():
+                if re.fullmatch(r"[0-9A-Za-z]{12}", v):
+                    ids.add(v)
+        return ids
     if not os.path.exists(db_path):
         return ids
     con = sqlite3.connect("file:%s?mode=ro" % db_path, uri=True, timeout=10)

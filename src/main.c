@@ -298,6 +298,11 @@ struct fsck {
 	long problems, repaired;
 };
 
+static int fsck_remove_cb(void *arg, const char *hex)
+{
+	return blob_remove(arg, hex);
+}
+
 static int fsck_disk_blob(const char *hex, uint64_t size, int64_t mtime,
 			  void *arg)
 {
@@ -308,11 +313,18 @@ static int fsck_disk_blob(const char *hex, uint64_t size, int64_t mtime,
 	       (unsigned long long)size);
 	f->problems++;
 	/* an upload may be between blob commit and row insert right now:
-	 * leave young strays alone */
+	 * leave young strays alone, and remove old ones only through gc's
+	 * protocol (adopt with a row, reap under its lock), so an upload
+	 * that deduplicates onto one at this moment keeps its bytes */
 	if (f->repair && f->now - mtime >= f->grace) {
-		int err = blob_remove(f->app->blobs, hex);
+		bool reaped = false;
+		int err = repo_blob_add(f->db, hex, size, f->now);
+		if (!err)
+			err = repo_blob_reap(f->db, hex, fsck_remove_cb,
+					     f->app->blobs, &reaped);
 		if (!err) {
-			printf("  removed\n");
+			printf(reaped ? "  removed\n"
+				      : "  kept: an upload claimed it\n");
 			f->repaired++;
 		} else {
 			printf("  cannot remove: %s\n", pt_strerror(err));

@@ -215,7 +215,7 @@ static int lookup(struct pt_req *r, const char *uid, struct upload_row *u,
 	    u->lease <= pt_now()) {
 		/* expired and nobody writing: free its bytes now rather than
 		 * at the next gc pass */
-		if (!repo_upload_set_state(db, u->uid, UPLOAD_EXPIRED)) {
+		if (repo_upload_expire(db, u->uid, pt_now()) == 1) {
 			struct app *a = r->ctx;
 			blob_partial_remove(a->blobs, u->uid);
 			u->state = UPLOAD_EXPIRED;
@@ -402,7 +402,8 @@ static int fail(struct pt_req *r, int err)
 				   "unreachable, try again");
 	default:
 		pt_log("tus: %s", pt_strerror(err));
-		return reply_error(r, err, NULL, "cannot store the upload: %s",
+		return reply_error(r, err > -4000 ? PT_EINTERNAL : err, NULL,
+				   "cannot store the upload: %s",
 				   pt_strerror(err));
 	}
 }
@@ -1087,8 +1088,8 @@ int tus_expire(struct app *app, int64_t now)
 
 	if (db && !repo_uploads_expired(db, pool, now, uids, 256, &n)) {
 		for (size_t i = 0; i < n; i++) {
-			if (repo_upload_set_state(db, uids[i], UPLOAD_EXPIRED))
-				continue;
+			if (repo_upload_expire(db, uids[i], now) != 1)
+				continue; /* a PATCH took it meanwhile */
 			blob_partial_remove(app->blobs, uids[i]);
 			removed++;
 		}

@@ -295,8 +295,11 @@ static int fail_reply(struct pt_req *r, int err, const char *what)
 				   "service unavailable: metadata store "
 				   "unreachable, try again");
 	default:
+		/* a storage errno is our failure, not the client's (ENOENT
+		 * must not read as 404) */
 		pt_log("upload: %s failed: %s", what, pt_strerror(err));
-		return reply_error(r, err, NULL, "cannot store %s: %s", what,
+		return reply_error(r, err > -4000 ? PT_EINTERNAL : err, NULL,
+				   "cannot store %s: %s", what,
 				   pt_strerror(err));
 	}
 }

@@ -876,6 +876,25 @@ int repo_upload_set_state(struct db *db, const char *uid,
 	return err < 0 ? err : 0;
 }
 
+int repo_upload_expire(struct db *db, const char *uid, int64_t now)
+{
+	struct db_stmt *st;
+	/* only an open upload nobody is writing: the condition and the change
+	 * are one statement, so a PATCH cannot claim it in between */
+	int err = db_prepare(db,
+			     "UPDATE uploads SET state = 3 WHERE uid = $1 AND "
+			     "state = 0 AND expires <= $2 AND lease <= $2",
+			     &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, uid);
+	db_bind_int(st, 2, now);
+	err = db_step(st);
+	int64_t n = db_changes(st);
+	db_done(st);
+	return err < 0 ? err : (int)n;
+}
+
 int repo_uploads_expired(struct db *db, struct pt_pool *pool, int64_t now,
 			 char **out, size_t max, size_t *n)
 {

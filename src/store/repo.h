@@ -139,6 +139,9 @@ int repo_upload_complete(struct db *db, const char *uid, const struct link *l,
 			 int (*ensure)(void *arg), void *arg);
 int repo_upload_set_state(struct db *db, const char *uid,
 			  enum upload_state st);
+/* Expire an open, idle upload past its expiry: 1 when done, 0 when it
+ * is not (any more) expirable, or a negative status. */
+int repo_upload_expire(struct db *db, const char *uid, int64_t now);
 /* Open uploads whose expiry passed, and done/terminated ones whose
  * partial bytes may still linger: up to max uids into out (pool). */
 int repo_uploads_expired(struct db *db, struct pt_pool *pool, int64_t now,

@@ -26,6 +26,9 @@
 #include "../util/banned.h"
 
 #define SNIFF_BYTES 16384
+/* internal: more parts than one request may carry (413 with its own
+ * message) */
+#define PT_EPARTS (-4900)
 #define NAME_MAX_BYTES 256
 
 /* One file being received. */
@@ -281,6 +284,11 @@ static int fail_reply(struct pt_req *r, int err, const char *what)
 				   "payload too large: %s exceeds the upload "
 				   "limit of %llu bytes",
 				   what, (unsigned long long)u->limit);
+	case PT_EPARTS:
+		return reply_error(r, PT_ETOOBIG, NULL,
+				   "payload too large: at most %zu files per "
+				   "request",
+				   PT_ARRAY_LEN(u->files));
 	case PT_ENOSPACE:
 		return reply_error(r, err, NULL,
 				   "insufficient storage: %s exceeds your "
@@ -432,7 +440,7 @@ static int part_finish(struct pt_req *r, struct upload *u)
 		return 0;
 	u->open = false;
 	if (u->nfiles == PT_ARRAY_LEN(u->files))
-		return PT_ETOOBIG;
+		return PT_EPARTS;
 	err = sink_commit(r, &u->sink, &u->files[u->nfiles]);
 	if (err)
 		return err;
@@ -580,6 +588,11 @@ int api_upload_multipart(struct pt_req *r)
 	int rc;
 	if (abuse_check_uploader(r, &rc))
 		return rc;
+	if (header_count(r, "Max-Days", &u->max_days) ||
+	    header_count(r, "Max-Downloads", &u->max_downloads))
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: Max-Days and Max-Downloads "
+				   "must be positive numbers");
 	if (!ct || strncasecmp(ct, "multipart/form-data", 19) != 0)
 		return reply_error(r, PT_EUNSUPPORTED, NULL,
 				   "unsupported media type: send "

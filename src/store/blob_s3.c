@@ -51,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -77,7 +78,7 @@ struct job {
 	struct s3_writer *w;
 	unsigned partno;
 	char *buf;
-	size_t len;
+	size_t len, cap;
 };
 
 struct s3_store {
@@ -125,6 +126,25 @@ struct s3_reader {
 	uint64_t end;  /* where it stops (UINT64_MAX: object end) */
 	uint64_t next; /* where the last read ended */
 };
+
+/* Part and segment buffers (MiBs each) come straight from mmap: freed,
+ * they go back to the system at once, where malloc would keep them in a
+ * thread's arena (its mmap threshold rises to their size after the first
+ * free) and the RSS of a node would stay at its busiest. */
+static char *big_alloc(size_t n)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		abort(); /* out of memory: the x* policy */
+	return p;
+}
+
+static void big_free(char *p, size_t n)
+{
+	if (p)
+		munmap(p, n);
+}
 
 static void blob_key(struct s3_store *st, const char *hex, char out[KEY_MAX])
 {
@@ -384,7 +404,7 @@ static void part_upload(struct s3_store *st, struct job *j)
 	w->inflight--;
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
-	free(j->buf);
+	big_free(j->buf, j->cap);
 	free(j);
 }
 
@@ -466,6 +486,7 @@ static int submit(struct s3_writer *w)
 	pthread_mutex_unlock(&w->mu);
 	j->buf = w->buf;
 	j->len = w->len;
+	j->cap = w->cap;
 	w->buf = NULL;
 	w->len = w->cap = 0;
 
@@ -500,7 +521,7 @@ static int s3_writer_write(void *state, const void *p, size_t n)
 	while (n > 0) {
 		if (!w->buf) {
 			w->cap = part_size_of(w->st, w->nparts + 1);
-			w->buf = xmalloc(w->cap);
+			w->buf = big_alloc(w->cap);
 			w->len = 0;
 		}
 		size_t k = w->cap - w->len < n ? w->cap - w->len : n;
@@ -520,7 +541,7 @@ static void writer_free(struct s3_writer *w)
 		free(w->etags[i]);
 	free(w->etags);
 	free(w->upload_id);
-	free(w->buf);
+	big_free(w->buf, w->cap);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
 	free(w);
@@ -1008,9 +1029,9 @@ static int s3_partial_open(struct blob_store *s, const char *uid,
 
 	p->st = st;
 	snprintf(p->uid, sizeof(p->uid), "%s", uid);
-	p->buf = xmalloc(st->seg_size);
+	p->buf = big_alloc(st->seg_size);
 	if ((err = partial_reset(p, offset))) {
-		free(p->buf);
+		big_free(p->buf, st->seg_size);
 		free(p);
 		return err;
 	}
@@ -1082,7 +1103,7 @@ static int s3_partial_truncate(void *state, uint64_t offset)
 static void s3_partial_close(void *state)
 {
 	struct s3_partial *p = state;
-	free(p->buf);
+	big_free(p->buf, p->st->seg_size);
 	free(p);
 }
 

@@ -59,6 +59,26 @@ static int stray_cb(const char *hex, uint64_t size, int64_t mtime, void *arg)
 	return 0;
 }
 
+/* Partials whose upload is not open: left by a crash between an upload's
+ * end (done, terminated, expired) and the removal of its bytes, or
+ * between creating a partial and its row (hence the grace). */
+static int orphan_cb(const char *uid, int64_t mtime, void *arg)
+{
+	struct stray *s = arg;
+	struct upload_row u;
+	struct pt_pool *pool;
+	if (s->now - mtime < STRAY_GRACE)
+		return 0;
+	pool = pt_pool_new();
+	int err = repo_upload_get(s->db, pool, uid, &u);
+	if (err == PT_ENOTFOUND || (!err && u.state != UPLOAD_OPEN)) {
+		if (s->dry_run || !blob_partial_remove(s->app->blobs, uid))
+			s->n++;
+	}
+	pt_pool_free(pool);
+	return 0;
+}
+
 /* Blobs that nothing live names: in batches, each under its row lock. */
 static int reap(struct app *app, struct db *db, struct gc_stats *st)
 {
@@ -134,6 +154,7 @@ int gc_run(struct app *app, int64_t now, bool dry_run, struct gc_stats *st)
 
 	struct stray s = { app, db, now, dry_run, 0 };
 	blob_list(app->blobs, stray_cb, &s);
+	blob_partial_list(app->blobs, orphan_cb, &s);
 	st->stray_removed = s.n;
 	if (!dry_run)
 		metrics_gc(app->metrics, st);

@@ -358,3 +358,12 @@ int blob_partial_remove(struct blob_store *s, const char *uid)
 		return PT_EBADREQ;
 	return s->ops->partial_remove(s, uid);
 }
+
+int blob_partial_list(struct blob_store *s,
+		      int (*cb)(const char *uid, int64_t mtime, void *arg),
+		      void *arg)
+{
+	if (!s->ops->partial_list)
+		return 0;
+	return s->ops->partial_list(s, cb, arg);
+}

@@ -81,6 +81,10 @@ struct blob_ops {
 	int (*partial_concat)(struct blob_store *s, const char *dst,
 			      const char *const *src, size_t n);
 	int (*partial_remove)(struct blob_store *s, const char *uid);
+	/* every partial (may be NULL: the backend cannot list them) */
+	int (*partial_list)(struct blob_store *s,
+			    int (*cb)(const char *uid, int64_t mtime, void *arg),
+			    void *arg);
 };
 
 struct blob_store {
@@ -174,5 +178,10 @@ int blob_partial_relink(struct blob_store *s, const char *uid,
 int blob_partial_concat(struct blob_store *s, const char *dst,
 			const char *const *src, size_t n);
 int blob_partial_remove(struct blob_store *s, const char *uid);
+/* Call cb for every partial (gc's sweep of orphans); 0 when the backend
+ * cannot list. */
+int blob_partial_list(struct blob_store *s,
+		      int (*cb)(const char *uid, int64_t mtime, void *arg),
+		      void *arg);
 
 #endif

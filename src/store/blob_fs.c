@@ -634,6 +634,28 @@ static int fs_partial_remove(struct blob_store *s, const char *uid)
 	return 0;
 }
 
+static int fs_partial_list(struct blob_store *s,
+			   int (*cb)(const char *uid, int64_t mtime, void *arg),
+			   void *arg)
+{
+	struct fs_store *fs = s->impl;
+	DIR *d = opendir(fs->uploads);
+	struct dirent *e;
+	int stop = 0;
+	if (!d)
+		return -errno;
+	while (!stop && (e = readdir(d))) {
+		struct stat st;
+		if (e->d_name[0] == '.' ||
+		    fstatat(dirfd(d), e->d_name, &st, 0) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		stop = cb(e->d_name, (int64_t)st.st_mtime, arg);
+	}
+	closedir(d);
+	return stop < 0 ? stop : 0;
+}
+
 static void fs_close(struct blob_store *s)
 {
 	struct fs_store *fs = s->impl;
@@ -672,6 +694,7 @@ static const struct blob_ops fs_ops = {
 	.partial_link = fs_partial_link,
 	.partial_concat = fs_partial_concat,
 	.partial_remove = fs_partial_remove,
+	.partial_list = fs_partial_list,
 };
 
 int blob_fs_open(const char *dir, struct blob_store **out)

@@ -190,6 +190,12 @@ static const struct conf_opt opts[] = {
 	  .env_alias = "PARTAGE_DATA",
 	  .help = "data directory (blobs for fs, the SQLite database, "
 		  "the secret)" },
+	{ .section = "storage", .name = "min_free_bytes", .type = CONF_SIZE,
+	  .off = OFF(min_free_bytes), .def = "0", .unit = "bytes",
+	  .help = "refuse new uploads (507, before reading them) when the "
+		  "data directory's file system has less free space than "
+		  "this, so downloads and stored files are never affected; "
+		  "0 = off" },
 	{ .section = "storage", .name = "s3_endpoint", .type = CONF_STR,
 	  .off = OFF(s3_endpoint), .def = "", .check = check_url,
 	  .unit = "URL", .help = "S3 endpoint; empty = AWS" },

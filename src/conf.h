@@ -50,6 +50,7 @@ struct pt_conf {
 	/* [storage] */
 	char *storage_backend;   /* "fs" | "s3" */
 	char *data;
+	uint64_t min_free_bytes; /* 0: no threshold */
 	char *s3_endpoint, *s3_bucket, *s3_region, *s3_access_key, *s3_secret_key;
 	/* [metadata] */
 	char *metadata_backend;  /* "sqlite" | "postgres" */

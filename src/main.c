@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -32,7 +33,9 @@ static const char usage[] =
 	"       partaged admin [--config FILE] [--data DIR] CMD ...\n"
 	"       partaged --dump-config | --help-config | --version\n"
 	"admin commands:\n"
-	"  fsck [--repair] [--grace SECONDS]   reconcile blobs and rows\n"
+	"  fsck [--repair] [--full] [--grace SECONDS]\n"
+	"                                      reconcile blobs and rows, re-hash\n"
+	"                                      a sample (--full: every blob)\n"
 	"  user add NAME (password on stdin)   user list\n"
 	"  user set-tier NAME free|premium [--days N]\n"
 	"  user set-role NAME user|rights_holder|admin\n"
@@ -293,7 +296,8 @@ static int cmd_serve(struct pt_conf *c)
 struct fsck {
 	struct app *app;
 	struct db *db;
-	bool repair;
+	bool repair, full;
+	long hashed;
 	int64_t grace, now;
 	long problems, repaired;
 };
@@ -337,14 +341,77 @@ static int fsck_disk_blob(const char *hex, uint64_t size, int64_t mtime,
 	return 0;
 }
 
+/* One blob in every FSCK_SAMPLE is re-hashed on a plain fsck. */
+#define FSCK_SAMPLE 64
+
+/* SHA-256 of a stored blob's bytes. */
+static int rehash(struct blob_store *s, const char *hex,
+		  char out[BLOB_HEX_LEN + 1])
+{
+	struct blob_reader *rd;
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	size_t cap = 1 << 20;
+	char *buf;
+	int err = blob_reader_open(s, hex, &rd);
+	if (err)
+		return err;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	buf = xmalloc(cap);
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	for (uint64_t off = 0; off < blob_reader_size(rd);) {
+		ssize_t k = blob_reader_pread(rd, buf, cap, off);
+		if (k <= 0) {
+			err = k < 0 ? (int)k : PT_ECORRUPT;
+			break;
+		}
+		EVP_DigestUpdate(ctx, buf, (size_t)k);
+		off += (uint64_t)k;
+	}
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	blob_reader_close(rd);
+	if (!err)
+		sodium_bin2hex(out, BLOB_HEX_LEN + 1, md, sizeof(md));
+	return err;
+}
+
 static int fsck_row_blob(const char *hex, uint64_t size, void *arg)
 {
 	struct fsck *f = arg;
 	uint64_t disk;
 	int err = blob_stat(f->app->blobs, hex, &disk);
 
-	if (err == 0 && disk == size)
+	if (err == 0 && disk == size) {
+		/* right size: re-hash all (--full) or a sample, so silent
+		 * corruption shows up */
+		if (!f->full && randombytes_uniform(FSCK_SAMPLE) != 0)
+			return 0;
+		char got[BLOB_HEX_LEN + 1];
+		if (rehash(f->app->blobs, hex, got) || strcmp(got, hex) == 0) {
+			f->hashed++;
+			return 0;
+		}
+		f->hashed++;
+		int64_t live = repo_blob_live_links(f->db, hex);
+		printf("corrupt blob %s: its bytes hash to %s, %lld live "
+		       "links\n",
+		       hex, got, (long long)live);
+		f->problems++;
+		if (f->repair) {
+			if (live > 0)
+				repo_blob_links_disable(f->db, hex, "damaged",
+							f->now);
+			bool reaped;
+			if (!repo_blob_reap(f->db, hex, fsck_remove_cb,
+					    f->app->blobs, &reaped) &&
+			    reaped)
+				printf("  disabled its links, removed it\n");
+			f->repaired++;
+		}
 		return 0;
+	}
 	int64_t live = repo_blob_live_links(f->db, hex);
 	if (err)
 		printf("missing blob %s (%llu bytes): %lld live links\n", hex,
@@ -376,6 +443,8 @@ static int cmd_fsck(struct pt_conf *c, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--repair") == 0) {
 			f.repair = true;
+		} else if (strcmp(argv[i], "--full") == 0) {
+			f.full = true;
 		} else if (strcmp(argv[i], "--grace") == 0 && i + 1 < argc) {
 			uint64_t g;
 			if (pt_parse_u64(argv[i + 1], strlen(argv[i + 1]), &g)) {
@@ -403,8 +472,8 @@ static int cmd_fsck(struct pt_conf *c, int argc, char **argv)
 	repo_blob_each(f.db, fsck_row_blob, &f);
 	blob_list(app.blobs, fsck_disk_blob, &f);
 	app_close(&app);
-	printf("fsck: %ld problem%s%s", f.problems, f.problems == 1 ? "" : "s",
-	       f.repair ? "" : "\n");
+	printf("fsck: %ld blobs re-hashed, %ld problem%s%s", f.hashed,
+	       f.problems, f.problems == 1 ? "" : "s", f.repair ? "" : "\n");
 	if (f.repair)
 		printf(", %ld repaired\n", f.repaired);
 	if (f.problems && (!f.repair || f.repaired < f.problems)) {

@@ -131,6 +131,13 @@ int api_metrics(struct pt_req *r);
 /* Shared by handlers */
 /* The file object of a link (absolute URLs). */
 json_t *api_file_json(struct app *app, const struct link *l);
+/* When the link expires under the current rules if nothing changes (the
+ * uploader's Max-Days, or inactivity past the owner tier's retention);
+ * 0: never.  A download pushes the inactivity limit back. */
+int64_t api_link_expiry(struct app *app, const struct link *l);
+/* The free-space threshold (storage.min_free_bytes): 0, or 1 with a 507
+ * reply's result in *rc. */
+int api_disk_check(struct pt_req *r, int *rc);
 /* The largest upload the request's principal may make now (UINT64_MAX:
  * no limit); *by_quota when the storage quota set it (refuse with 507). */
 uint64_t api_upload_limit(struct pt_req *r, bool *by_quota);

@@ -30,6 +30,32 @@ char *api_download_url(struct app *app, struct pt_pool *pool,
 	return s;
 }
 
+int64_t api_link_expiry(struct app *app, const struct link *l)
+{
+	struct principal owner = { .tier = PT_TIER_ANONYMOUS };
+	int64_t exp = l->expires;
+	if (l->owner) {
+		struct db *db = app_db(app);
+		struct pt_pool *pool = pt_pool_new();
+		struct user u;
+		owner.tier = PT_TIER_FREE;
+		if (db && !repo_user_by_id(db, pool, l->owner, &u))
+			owner.tier = policy_user_tier(u.tier, u.premium_until,
+						      pt_now());
+		pt_pool_free(pool);
+	}
+	uint64_t days = policy_tier(app->conf, &owner)->retention_days;
+	if (days) {
+		/* inactive since the last counted download, or the upload */
+		int64_t active = l->last_download > l->created ? l->last_download
+							       : l->created;
+		int64_t r = active + (int64_t)days * 86400;
+		if (!exp || r < exp)
+			exp = r;
+	}
+	return exp;
+}
+
 json_t *api_file_json(struct app *app, const struct link *l)
 {
 	struct pt_pool *pool = pt_pool_new();
@@ -40,8 +66,10 @@ json_t *api_file_json(struct app *app, const struct link *l)
 		pt_psprintf(pool, "%s/%s", app->public_url, l->id),
 		"download_url", api_download_url(app, pool, l), "created",
 		(json_int_t)l->created, "downloads", (json_int_t)l->downloads);
-	json_object_set_new(o, "expires",
-			    l->expires ? json_integer(l->expires) : json_null());
+	/* when it expires under the rules in force now (uploader's Max-Days,
+	 * or the owner tier's inactivity limit), if nothing changes */
+	int64_t exp = api_link_expiry(app, l);
+	json_object_set_new(o, "expires", exp ? json_integer(exp) : json_null());
 	json_object_set_new(o, "password_protected",
 			    json_boolean(l->password_hash &&
 					 *l->password_hash));

@@ -125,8 +125,9 @@ int api_page(struct pt_req *r)
 	snprintf(size, sizeof(size), "%llu", (unsigned long long)l.size);
 	human_size(l.size, hsize, sizeof(hsize));
 	iso_date(l.created, created, sizeof(created));
-	if (l.expires)
-		iso_date(l.expires, expires, sizeof(expires));
+	int64_t exp = api_link_expiry(app, &l);
+	if (exp)
+		iso_date(exp, expires, sizeof(expires));
 	else
 		snprintf(expires, sizeof(expires), "never");
 	if (l.max_downloads)

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/statvfs.h>
 
 #include "../core/ids.h"
 #include "../http/disposition.h"
@@ -197,6 +198,22 @@ static int header_count(struct pt_req *r, const char *name, int64_t *out)
 
 /* The principal's limit for one upload: the tier's size limit, or the
  * storage quota left when that is smaller (then a refusal is 507). */
+int api_disk_check(struct pt_req *r, int *rc)
+{
+	struct app *app = r->ctx;
+	struct statvfs v;
+	uint64_t min = app->conf->min_free_bytes;
+	if (!min || strcmp(app->conf->storage_backend, "fs") != 0 ||
+	    statvfs(app->conf->data, &v) != 0)
+		return 0;
+	if ((uint64_t)v.f_bavail * v.f_frsize >= min)
+		return 0;
+	*rc = reply_error(r, PT_ENOSPACE, NULL,
+			  "insufficient storage: the server is not taking "
+			  "new uploads now (low on disk space)");
+	return 1;
+}
+
 uint64_t api_upload_limit(struct pt_req *r, bool *by_quota)
 {
 	struct app *app = r->ctx;
@@ -402,7 +419,7 @@ int api_upload_put(struct pt_req *r)
 	u->app = app;
 	r->state = u;
 	u->limit = api_upload_limit(r, &u->by_quota);
-	if (abuse_check_uploader(r, &err))
+	if (abuse_check_uploader(r, &err) || api_disk_check(r, &err))
 		return err;
 	if (req_header(r, "Content-Range"))
 		return reply_error(r, PT_EBADREQ, NULL,
@@ -586,7 +603,7 @@ int api_upload_multipart(struct pt_req *r)
 	r->state = u;
 	u->limit = api_upload_limit(r, &u->by_quota);
 	int rc;
-	if (abuse_check_uploader(r, &rc))
+	if (abuse_check_uploader(r, &rc) || api_disk_check(r, &rc))
 		return rc;
 	if (header_count(r, "Max-Days", &u->max_days) ||
 	    header_count(r, "Max-Downloads", &u->max_downloads))

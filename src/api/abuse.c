@@ -95,6 +95,16 @@ int abuse_restore(struct app *app, const char *actor, const char *id,
 		err = PT_EUNAVAIL;
 		goto done;
 	}
+	/* the bytes must still be there (the quarantine keeps them; this
+	 * guards against a clock that disagrees with gc's --now) */
+	struct link l;
+	uint64_t size;
+	if ((err = repo_link_get(db, pool, id, &l)))
+		goto done;
+	if (blob_stat(app->blobs, l.sha256, &size) != 0) {
+		err = PT_EGONE;
+		goto done;
+	}
 	if ((err = db_begin(db)))
 		goto done;
 	err = repo_restore(db, id, pt_now(), pool, &tid, restored);

@@ -137,6 +137,9 @@ static const char *const migrations[] = {
 	"CREATE INDEX rewards_user ON rewards(user_id);",
 	/* 6: password-protected links (Argon2id of the link password) */
 	"ALTER TABLE links ADD COLUMN password_hash TEXT NOT NULL DEFAULT '';",
+	/* 7: every takedown keeps the bytes through its quarantine */
+	"ALTER TABLE takedowns ADD COLUMN purge_after BIGINT NOT NULL "
+	"DEFAULT 0;",
 };
 
 static int64_t schema_version(struct db *db)
@@ -360,8 +363,9 @@ int repo_blobs_unreferenced_count(struct db *db, int64_t now, int64_t *n,
 			     "SELECT COUNT(*), COALESCE(SUM(b.size), 0) FROM "
 			     "blobs b WHERE NOT EXISTS (SELECT 1 FROM links l "
 			     "WHERE l.sha256 = b.sha256 AND l.state = 0) AND NOT "
-			     "EXISTS (SELECT 1 FROM blocklist k WHERE k.sha256 = "
-			     "b.sha256 AND k.purge_after > $1)",
+			     "EXISTS (SELECT 1 FROM links l JOIN takedowns t ON "
+			     "t.id = l.takedown_id WHERE l.sha256 = b.sha256 AND "
+			     "l.state = 3 AND t.state = 0 AND t.purge_after > $1)",
 			     &st);
 	*n = *bytes = 0;
 	if (err)
@@ -385,8 +389,9 @@ int repo_blobs_unreferenced(struct db *db, struct pt_pool *pool, int64_t now,
 			     "SELECT b.sha256 FROM blobs b WHERE NOT EXISTS "
 			     "(SELECT 1 FROM links l WHERE l.sha256 = b.sha256 "
 			     "AND l.state = 0) AND NOT EXISTS (SELECT 1 FROM "
-			     "blocklist k WHERE k.sha256 = b.sha256 AND "
-			     "k.purge_after > $1) LIMIT 10000",
+			     "links l JOIN takedowns t ON t.id = l.takedown_id "
+			     "WHERE l.sha256 = b.sha256 AND l.state = 3 AND "
+			     "t.state = 0 AND t.purge_after > $1) LIMIT 10000",
 			     &st);
 	*n = 0;
 	if (err)
@@ -1500,11 +1505,13 @@ int repo_takedown(struct db *db, const struct takedown_row *t,
 		return err;
 	err = db_prepare(db,
 			 "INSERT INTO takedowns(id, created, actor, scope, "
-			 "reason, reference, sha256) VALUES ($1, $2, $3, $4, $5, "
-			 "$6, $7) ON CONFLICT (id) DO NOTHING",
+			 "reason, reference, sha256, purge_after) VALUES ($1, "
+			 "$2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO "
+			 "NOTHING",
 			 &st);
 	if (err)
 		return err;
+	db_bind_int(st, 8, purge_after);
 	db_bind_text(st, 1, t->id);
 	db_bind_int(st, 2, t->created);
 	db_bind_text(st, 3, t->actor);
@@ -1530,10 +1537,10 @@ int repo_restore(struct db *db, const char *link_id, int64_t now,
 	if (l.state != LINK_REMOVED || !*l.takedown_id)
 		return PT_ECONFLICT; /* not taken down */
 	*takedown_id = pt_pstrdup(pool, l.takedown_id);
-	/* content past its quarantine has no bytes left to restore */
+	/* past its quarantine the bytes may be gone: no restore */
 	err = db_prepare(db,
-			 "SELECT purge_after FROM blocklist WHERE takedown_id "
-			 "= $1",
+			 "SELECT purge_after FROM takedowns WHERE id = $1 AND "
+			 "state = 0",
 			 &st);
 	if (err)
 		return err;

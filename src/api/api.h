@@ -73,6 +73,8 @@ int api_share(struct pt_req *r);       /* GET /{id}: page or bytes */
 int api_page(struct pt_req *r);        /* the HTML page of a file */
 int api_file_get(struct pt_req *r);
 int api_file_delete(struct pt_req *r);
+int api_file_patch(struct pt_req *r);  /* rename (owner) */
+int api_me_files(struct pt_req *r);
 int api_index(struct pt_req *r);
 int api_static(struct pt_req *r);
 int api_healthz(struct pt_req *r);

@@ -13,6 +13,7 @@
 
 #include "../core/ids.h"
 #include "../http/cond.h"
+#include "../http/disposition.h"
 #include "../http/path.h"
 #include "../http/reply.h"
 #include "../util/buf.h"
@@ -203,4 +204,96 @@ int api_file_delete(struct pt_req *r)
 		return reply_error(r, err, NULL, "cannot delete '%s': %s",
 				   l.id, pt_strerror(err));
 	return reply_empty(r, 204);
+}
+
+/* ---- the file manager: GET /api/v1/me/files, PATCH /api/v1/files/{id} ---- */
+
+struct files_page {
+	struct app *app;
+	json_t *arr;
+};
+
+static int files_cb(const struct link *l, void *arg)
+{
+	struct files_page *fp = arg;
+	json_array_append_new(fp->arr, api_file_json(fp->app, l));
+	return 0;
+}
+
+int api_me_files(struct pt_req *r)
+{
+	static const char *const sorts[] = { "created", "name", "size",
+					     "downloads" };
+	struct app *app = r->ctx;
+	const struct principal *who = api_who(r);
+	const char *sort = req_query(r, "sort");
+	const char *order = req_query(r, "order");
+	const char *page = req_query(r, "page");
+	const char *per = req_query(r, "per_page");
+	uint64_t pg = 1, pp = 50;
+	int s = 0;
+	int64_t total = 0;
+
+	if (sort) {
+		s = -1;
+		for (int i = 0; i < (int)PT_ARRAY_LEN(sorts); i++)
+			if (strcmp(sort, sorts[i]) == 0)
+				s = i;
+	}
+	if (s < 0 || (order && strcmp(order, "asc") && strcmp(order, "desc")) ||
+	    (page && (pt_parse_u64(page, strlen(page), &pg) || pg == 0)) ||
+	    (per && (pt_parse_u64(per, strlen(per), &pp) || pp == 0 ||
+		     pp > 1000)))
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: sort=created|name|size|"
+				   "downloads, order=asc|desc, page>=1, "
+				   "per_page 1..1000");
+	bool desc = order ? strcmp(order, "desc") == 0 : s == 0 || s == 3;
+	struct files_page fp = { app, json_array() };
+	struct db *db = app_db(app);
+	int err = db ? repo_user_files(db, r->pool, who->user_id, s, desc,
+				       (int64_t)pp, (int64_t)((pg - 1) * pp),
+				       files_cb, &fp, &total)
+		     : PT_EUNAVAIL;
+	if (err) {
+		json_decref(fp.arr);
+		return reply_error(r, err, NULL, "cannot list files: %s",
+				   pt_strerror(err));
+	}
+	return reply_json(r, 200,
+			  json_pack("{s:o, s:I, s:I, s:I}", "files", fp.arr,
+				    "total", (json_int_t)total, "page",
+				    (json_int_t)pg, "per_page", (json_int_t)pp));
+}
+
+static int file_patch_done(struct pt_req *r, json_t *o)
+{
+	struct app *app = r->ctx;
+	struct link l;
+	int rc;
+	json_t *name = o ? json_object_get(o, "name") : NULL;
+
+	if (!json_is_string(name) || !*json_string_value(name))
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: send {\"name\": \"new name\"}");
+	if (api_link_lookup(r, r->arg[0].p, &l, &rc, false))
+		return rc;
+	if (!policy_owns(api_who(r), l.owner))
+		return reply_error(r, PT_EFORBIDDEN, NULL,
+				   "forbidden: only the uploader renames '%s'",
+				   l.id);
+	char clean[256];
+	const char *n = json_string_value(name);
+	disp_sanitize_name(n, strlen(n), clean, sizeof(clean));
+	int err = repo_link_rename(app_db(app), l.id, clean);
+	if (err)
+		return reply_error(r, err, NULL, "cannot rename: %s",
+				   pt_strerror(err));
+	l.name = clean;
+	return reply_json(r, 200, api_file_json(app, &l));
+}
+
+int api_file_patch(struct pt_req *r)
+{
+	return api_json_body(r, file_patch_done);
 }

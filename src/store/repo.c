@@ -1815,3 +1815,87 @@ fail:
 	db_rollback(db);
 	return err;
 }
+
+/* ---- the file manager ---- */
+
+/* ORDER BY cannot be a parameter: one statement per sort order, chosen
+ * from a fixed table (never text from the request). */
+#define FILES_SELECT                                                        \
+	"SELECT id, sha256, name, mime, size, created, expires, "           \
+	"max_downloads, downloads, last_download, delete_hash, owner_id, "  \
+	"state, reason FROM links WHERE owner_id = $1 AND state = 0 "
+static const char *const files_sql[8] = {
+	FILES_SELECT "ORDER BY created, id LIMIT $2 OFFSET $3",
+	FILES_SELECT "ORDER BY created DESC, id LIMIT $2 OFFSET $3",
+	FILES_SELECT "ORDER BY name, id LIMIT $2 OFFSET $3",
+	FILES_SELECT "ORDER BY name DESC, id LIMIT $2 OFFSET $3",
+	FILES_SELECT "ORDER BY size, id LIMIT $2 OFFSET $3",
+	FILES_SELECT "ORDER BY size DESC, id LIMIT $2 OFFSET $3",
+	FILES_SELECT "ORDER BY downloads, id LIMIT $2 OFFSET $3",
+	FILES_SELECT "ORDER BY downloads DESC, id LIMIT $2 OFFSET $3",
+};
+
+int repo_user_files(struct db *db, struct pt_pool *pool, int64_t user_id,
+		    int sort, bool desc, int64_t limit, int64_t offset,
+		    int (*cb)(const struct link *l, void *arg), void *arg,
+		    int64_t *total)
+{
+	struct db_stmt *st;
+	int err;
+
+	if (sort < 0 || sort > 3)
+		sort = 0;
+	err = db_prepare(db,
+			 "SELECT COUNT(*) FROM links WHERE owner_id = $1 AND "
+			 "state = 0",
+			 &st);
+	if (err)
+		return err;
+	db_bind_int(st, 1, user_id);
+	*total = db_step(st) == DB_ROW ? db_col_int(st, 0) : 0;
+	db_done(st);
+	if ((err = db_prepare(db, files_sql[sort * 2 + (desc ? 1 : 0)], &st)))
+		return err;
+	db_bind_int(st, 1, user_id);
+	db_bind_int(st, 2, limit);
+	db_bind_int(st, 3, offset);
+	while ((err = db_step(st)) == DB_ROW) {
+		struct link l;
+		memset(&l, 0, sizeof(l));
+		copy_fixed(l.id, sizeof(l.id), db_col_text(st, 0));
+		copy_fixed(l.sha256, sizeof(l.sha256), db_col_text(st, 1));
+		l.name = pt_pstrdup(pool, db_col_text(st, 2));
+		l.mime = pt_pstrdup(pool, db_col_text(st, 3));
+		l.size = (uint64_t)db_col_int(st, 4);
+		l.created = db_col_int(st, 5);
+		l.expires = db_col_int(st, 6);
+		l.max_downloads = db_col_int(st, 7);
+		l.downloads = db_col_int(st, 8);
+		l.last_download = db_col_int(st, 9);
+		l.owner = db_col_int(st, 11);
+		l.state = (enum link_state)db_col_int(st, 12);
+		l.reason = pt_pstrdup(pool, db_col_text(st, 13));
+		if ((err = cb(&l, arg)))
+			break;
+	}
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+int repo_link_rename(struct db *db, const char *id, const char *name)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     "UPDATE links SET name = $2 WHERE id = $1 AND state "
+			     "= 0",
+			     &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, id);
+	db_bind_text(st, 2, name);
+	err = db_step(st);
+	if (err >= 0)
+		err = db_changes(st) == 1 ? 0 : PT_ENOTFOUND;
+	db_done(st);
+	return err;
+}

@@ -283,6 +283,17 @@ int repo_user_rewards_each(struct db *db, int64_t user_id,
 int repo_rewards_convert(struct db *db, int64_t user_id, int64_t points,
 			 int64_t days, int64_t now);
 
+/* ---- the file manager ---- */
+
+enum { FILES_BY_CREATED = 0, FILES_BY_NAME, FILES_BY_SIZE, FILES_BY_DOWNLOADS };
+/* A page of the user's live links in an order; *total counts them all. */
+int repo_user_files(struct db *db, struct pt_pool *pool, int64_t user_id,
+		    int sort, bool desc, int64_t limit, int64_t offset,
+		    int (*cb)(const struct link *l, void *arg), void *arg,
+		    int64_t *total);
+/* PT_ENOTFOUND unless the link is live. */
+int repo_link_rename(struct db *db, const char *id, const char *name);
+
 /* fsck support */
 /* Call cb for every blob row. */
 int repo_blob_each(struct db *db,

@@ -152,6 +152,12 @@ int gc_run(struct app *app, int64_t now, bool dry_run, struct gc_stats *st)
 			return err;
 	}
 
+	/* object stores: multipart uploads and temp objects a dead node left
+	 * (the backend only takes those older than a day); on fs the same
+	 * sweep runs at start-up only, as it cannot tell a live temp file */
+	if (!dry_run && strcmp(app->conf->storage_backend, "fs") != 0)
+		blob_store_cleanup(app->blobs);
+
 	struct stray s = { app, db, now, dry_run, 0 };
 	blob_list(app->blobs, stray_cb, &s);
 	blob_partial_list(app->blobs, orphan_cb, &s);

@@ -7,6 +7,9 @@
  *   tmp/<32 hex>                multipart uploads of writers in progress
  *   uploads/<uid>/<8 digits>    resumable (tus) uploads: 8 MiB segments
  *
+ * all under "PREFIX/" when the bucket is configured as "bucket/PREFIX",
+ * so that several installations (or test servers) share one bucket.
+ *
  * Writing.  The name of a blob is the hash of its bytes, known only after
  * the last byte, and an S3 object cannot be renamed.  A writer therefore
  * buffers the first part (8 MiB): a blob that fits is PUT once, straight
@@ -15,12 +18,14 @@
  * parts so 10 000 parts reach past 5 TiB) uploaded by a pool of workers,
  * at most three in flight per writer; commit completes it and makes the
  * content key a server-side copy (CopyObject, or UploadPartCopy in 1 GiB
- * ranges above S3's 5 GiB copy limit), then deletes the temp.  A commit
- * that finds the content already there (HEAD) just aborts the upload:
- * deduplication costs no copy.  The alternative, a random key per upload
- * recorded by the metadata store, saves the copy but gives up content
- * addressing (dedup, fsck by listing, takedown by hash) and needs a
- * schema change; docs/scaling.md has the measurements behind the choice.
+ * ranges above S3's 5 GiB copy limit); the temp stays, as the source for
+ * writer_ensure (blob.h's gc protocol), until the writer is released.  A
+ * commit that finds the content already there (HEAD) leaves the upload
+ * uncompleted and aborts it at release: deduplication costs no copy.
+ * The alternative, a random key per upload recorded by the metadata
+ * store, saves the copy but gives up content addressing (dedup, fsck by
+ * listing, takedown by hash) and needs a schema change; docs/scaling.md
+ * has the measurements behind the choice.
  * An aborted writer aborts its multipart upload; what a crash leaves
  * (tmp/ objects, multipart uploads) is older than a day when cleanup
  * runs, and cleanup removes it — in-progress uploads of other nodes are
@@ -183,7 +188,8 @@ static int mpu_initiate(struct s3_store *st, const char *key, char **id)
 	struct pt_buf out;
 	struct s3_req r = { .method = "POST", .key = key, .query = "uploads=",
 			    .out = &out,
-			    .headers = { "Content-Type: application/octet-stream" } };
+			    .headers = { "Content-Type: "
+					 "application/octet-stream" } };
 	const char *pos = NULL;
 	int err;
 
@@ -203,7 +209,8 @@ static void mpu_abort(struct s3_store *st, const char *key, const char *id)
 	char *q = xasprintf("uploadId=%s", e);
 	struct s3_req r = { .method = "DELETE", .key = key, .query = q };
 	if (s3_request(st->s3, &r) && r.status != 404)
-		pt_log("s3: cannot abort the upload of '%s' (cleanup will)", key);
+		pt_log("s3: cannot abort the upload of '%s' (cleanup will)",
+		       key);
 	free(q);
 	free(e);
 }
@@ -344,7 +351,8 @@ static int list_prefix(struct s3_store *st, const char *prefix,
 			break;
 		const char *pos = NULL;
 		char *c;
-		while (!stop && (c = s3_xml_next(out.p, NULL, "Contents", &pos))) {
+		while (!stop &&
+		       (c = s3_xml_next(out.p, NULL, "Contents", &pos))) {
 			const char *p = NULL;
 			char *key = s3_xml_next(c, NULL, "Key", &p);
 			p = NULL;
@@ -363,8 +371,8 @@ static int list_prefix(struct s3_store *st, const char *prefix,
 		char *trunc = s3_xml_next(out.p, NULL, "IsTruncated", &pos);
 		pos = NULL;
 		if (trunc && strcmp(trunc, "true") == 0)
-			token = s3_xml_next(out.p, NULL, "NextContinuationToken",
-					    &pos);
+			token = s3_xml_next(out.p, NULL,
+					    "NextContinuationToken", &pos);
 		free(trunc);
 	} while (!stop && token);
 	free(token);
@@ -699,7 +707,8 @@ static ssize_t s3_reader_pread(void *state, void *p, size_t n, uint64_t off)
 			continue;
 		}
 		if (retried)
-			return k < 0 ? k : PT_ECORRUPT; /* shorter than HEAD said */
+			/* k == 0: shorter than HEAD said */
+			return k < 0 ? k : PT_ECORRUPT;
 		retried = true;
 		r->next = off;
 	}
@@ -749,7 +758,8 @@ static int list_blob_cb(const char *key, uint64_t size, int64_t mtime,
 }
 
 static int s3_list(struct blob_store *s,
-		   int (*cb)(const char *hex, uint64_t size, int64_t mtime, void *arg),
+		   int (*cb)(const char *hex, uint64_t size, int64_t mtime,
+			     void *arg),
 		   void *arg)
 {
 	struct list_arg la = { cb, arg, ((struct s3_store *)s->impl)->prefix };
@@ -828,7 +838,8 @@ static int sweep_uploads(struct sweep *sw)
 			pos = NULL;
 			km = s3_xml_next(out.p, NULL, "NextKeyMarker", &pos);
 			pos = NULL;
-			um = s3_xml_next(out.p, NULL, "NextUploadIdMarker", &pos);
+			um = s3_xml_next(out.p, NULL, "NextUploadIdMarker",
+					 &pos);
 			if (km && !*km) {
 				free(km);
 				km = NULL;

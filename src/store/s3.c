@@ -71,7 +71,8 @@ int s3_new(const struct s3_conf *c, struct s3 **out)
 	s = xcalloc(1, sizeof(*s));
 	if (!c->endpoint || !*c->endpoint) {
 		/* no endpoint: AWS itself, in the region's own endpoint */
-		s->endpoint = xasprintf("https://s3.%s.amazonaws.com", c->region);
+		s->endpoint = xasprintf("https://s3.%s.amazonaws.com",
+					c->region);
 	} else {
 		n = strlen(c->endpoint);
 		while (n > 0 && c->endpoint[n - 1] == '/')
@@ -233,7 +234,8 @@ struct hdr {
 
 static int hdr_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct hdr *)a)->name, ((const struct hdr *)b)->name);
+	const struct hdr *x = a, *y = b;
+	return strcmp(x->name, y->name);
 }
 
 /* Append x-amz-date and Authorization for r to h. */
@@ -444,7 +446,8 @@ int s3_request(struct s3 *s, struct s3_req *r)
 	/* SigV4 in libcurl signs Content-Type: give POSTs an explicit one
 	 * rather than curl's form default */
 	if ((post || put) && !has_ctype)
-		h = curl_slist_append(h, "Content-Type: application/octet-stream");
+		h = curl_slist_append(h,
+				      "Content-Type: application/octet-stream");
 	if (self_sign)
 		h = sign_v4(s, r, h);
 	if (!h)
@@ -452,7 +455,8 @@ int s3_request(struct s3 *s, struct s3_req *r)
 
 	for (int attempt = 0; attempt < TRIES; attempt++) {
 		if (attempt) {
-			usleep(100000u << (2 * (attempt - 1))); /* 0.1 s, 0.4 s */
+			/* back off 0.1 s, then 0.4 s */
+			usleep(100000u << (2 * (attempt - 1)));
 			curl_easy_reset(c);
 		}
 		io.body_off = 0;
@@ -488,7 +492,8 @@ int s3_request(struct s3 *s, struct s3_req *r)
 		}
 		rc = curl_easy_perform(c);
 		if (rc == CURLE_OK)
-			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE,
+					  &r->status);
 		if (!transient(rc, r->status))
 			break;
 	}
@@ -644,7 +649,8 @@ int s3_stream_open(struct s3 *s, const char *key, uint64_t off, uint64_t end,
 	else
 		snprintf(range, sizeof(range), "Range: bytes=%llu-%llu",
 			 (unsigned long long)off, (unsigned long long)end - 1);
-	st->h = curl_slist_append(st->h, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+	st->h = curl_slist_append(st->h,
+				  "x-amz-content-sha256: UNSIGNED-PAYLOAD");
 	st->h = curl_slist_append(st->h, range);
 	if (!st->h)
 		abort();

@@ -357,7 +357,7 @@ static int fs_list(struct blob_store *s,
 		while (!stop && (e2 = readdir(d2))) {
 			if (!is_hex(e2->d_name, 2))
 				continue;
-			char p2[4200];
+			char p2[4400];
 			snprintf(p2, sizeof(p2), "%s/%s", p1, e2->d_name);
 			DIR *d3 = opendir(p2);
 			if (!d3)

@@ -334,6 +334,8 @@ def test_abandoned_resumable_upload_expires():
 
 def db_dump(s):
     """Every row of every table, sorted (schema-agnostic)."""
+    if harness.PG_DSN:
+        raise harness.Skip("compares the SQLite file row by row (this run uses PostgreSQL)")
     con = sqlite3.connect("file:%s?mode=ro" % s.path("partage.db"), uri=True, timeout=10)
     try:
         tables = sorted(r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'"))

@@ -77,7 +77,7 @@ static void test_bind_step(void **state)
 				     " v TEXT, n BIGINT NOT NULL)"),
 			 0);
 	for (int i = 0; i < 5; i++) {
-		char k[8], v[32];
+		char k[16], v[32];
 		snprintf(k, sizeof(k), "k%d", i);
 		snprintf(v, sizeof(v), "value \"%d\" 'q' é", i);
 		assert_int_equal(db_prepare(db, insert_kv, &st), 0);

@@ -191,7 +191,8 @@ static const struct conf_opt opts[] = {
 	  .help = "data directory (blobs for fs, the SQLite database, "
 		  "the secret)" },
 	{ .section = "storage", .name = "min_free_bytes", .type = CONF_SIZE,
-	  .off = OFF(min_free_bytes), .def = "0", .unit = "bytes",
+	  .off = OFF(min_free_bytes), .def = "0", .max = UINT64_MAX,
+	  .unit = "size",
 	  .help = "refuse new uploads (507, before reading them) when the "
 		  "data directory's file system has less free space than "
 		  "this, so downloads and stored files are never affected; "

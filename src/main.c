@@ -45,7 +45,8 @@ static const char usage[] =
 	"  takedown ID... [--content] --reason TEXT [--reference REF]\n"
 	"  restore ID                          undo a takedown (quarantine)\n"
 	"  blocklist import FILE | export      SHA-256 per line\n"
-	"  reports list                        audit\n";
+	"  reports list | show ID | resolve ID [resolved|rejected|open]\n"
+	"  audit                               the append-only audit log\n";
 
 /* ---- configuration from file < env < flags ---- */
 
@@ -787,11 +788,53 @@ static int print_report(const struct report_row *r, void *arg)
 	return 0;
 }
 
+struct report_pick {
+	const char *id;
+	bool found;
+};
+
+static int show_report(const struct report_row *r, void *arg)
+{
+	struct report_pick *p = arg;
+	if (strcmp(r->id, p->id) != 0)
+		return 0;
+	char d[32];
+	pt_http_date(r->created, d);
+	printf("id: %s\ncreated: %s\nstate: %s\nlink: %s\ncategory: %s\n"
+	       "from: %s\ncontact: %s\ntext: %s\n",
+	       r->id, d, r->state, r->link_id, r->category, r->ip, r->contact,
+	       r->body);
+	p->found = true;
+	return 1;
+}
+
 static int cmd_reports(struct app *app, int argc, char **argv)
 {
-	if (argc != 2 || strcmp(argv[1], "list") != 0)
-		return die("usage: reports list");
-	return repo_reports_each(app_db(app), print_report, NULL) ? 1 : 0;
+	struct db *db = app_db(app);
+	if (argc == 2 && !strcmp(argv[1], "list"))
+		return repo_reports_each(db, print_report, NULL) ? 1 : 0;
+	if (argc == 3 && !strcmp(argv[1], "show")) {
+		struct report_pick p = { argv[2], false };
+		repo_reports_each(db, show_report, &p);
+		return p.found ? 0 : die("no report '%s'", argv[2]);
+	}
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "resolve")) {
+		const char *state = argc == 4 ? argv[3] : "resolved";
+		if (strcmp(state, "resolved") && strcmp(state, "rejected") &&
+		    strcmp(state, "open"))
+			return die("resolve: the state is resolved, rejected "
+				   "or open");
+		int err = repo_report_resolve(db, argv[2], state);
+		if (err == PT_ENOTFOUND)
+			return die("no report '%s'", argv[2]);
+		if (err)
+			return die("resolve: %s", pt_strerror(err));
+		repo_audit(db, "admin", "report_resolve", argv[2], state, "",
+			   pt_now());
+		return 0;
+	}
+	return die("usage: reports list | show ID | resolve ID "
+		   "[resolved|rejected|open]");
 }
 
 static int print_block(const char *hex, const char *reason, void *arg)

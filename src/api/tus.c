@@ -924,6 +924,27 @@ int api_tus_create(struct pt_req *r)
 			return reply_error(r, PT_EUNSUPPORTED, NULL,
 					   "unsupported media type: a creation "
 					   "body must be " OCTET);
+		/* the whole file in one creation request with its sha256:
+		 * blocked content is refused before a byte is read */
+		const char *ck = req_header(r, "Upload-Checksum");
+		const char *cl = req_header(r, "Content-Length");
+		char algo[16];
+		unsigned char dg[64];
+		size_t dn;
+		uint64_t len;
+		if (ck && cl && !pt_parse_u64(cl, strlen(cl), &len) &&
+		    (int64_t)len == u->length &&
+		    !tus_checksum_parse(ck, algo, dg, &dn) &&
+		    !strcmp(algo, "sha256") && dn == 32) {
+			char hex[BLOB_HEX_LEN + 1];
+			sodium_bin2hex(hex, sizeof(hex), dg, dn);
+			if (abuse_check_upload(r, hex, &rc)) {
+				repo_upload_set_state(db, u->uid,
+						      UPLOAD_TERMINATED);
+				blob_partial_remove(app->blobs, u->uid);
+				return rc;
+			}
+		}
 		p->creating = true;
 		return patch_begin(r, p);
 	}

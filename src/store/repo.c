@@ -1899,3 +1899,19 @@ int repo_link_rename(struct db *db, const char *id, const char *name)
 	db_done(st);
 	return err;
 }
+
+int repo_report_resolve(struct db *db, const char *id, const char *state)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db, "UPDATE reports SET state = $2 WHERE id = $1",
+			     &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, id);
+	db_bind_text(st, 2, state);
+	err = db_step(st);
+	if (err >= 0)
+		err = db_changes(st) == 1 ? 0 : PT_ENOTFOUND;
+	db_done(st);
+	return err;
+}

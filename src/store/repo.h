@@ -258,6 +258,8 @@ int repo_restore(struct db *db, const char *link_id, int64_t now,
 		 struct pt_pool *pool, char **takedown_id, int64_t *restored);
 int64_t repo_user_strikes(struct db *db, int64_t user_id);
 int repo_report_create(struct db *db, const struct report_row *r);
+/* Set a report's state ("resolved", "rejected", "open"). */
+int repo_report_resolve(struct db *db, const char *id, const char *state);
 int repo_reports_each(struct db *db,
 		      int (*cb)(const struct report_row *r, void *arg),
 		      void *arg);

@@ -30,9 +30,11 @@ def test_list_sort_page(srv):
     assert [f["size"] for f in r["files"]] == [300, 200, 100]
     r = expect(srv.get("/api/v1/me/files?sort=name&per_page=2&page=2", auth), 200).json()
     assert [f["name"] for f in r["files"]] == ["c.bin"] and r["total"] == 3, r
-    # newest first by default
+    # newest first by default (uploads in one second tie: by id then)
     r = expect(srv.get("/api/v1/me/files", auth), 200).json()
-    assert r["files"][0]["id"] == ids["c.bin"], r
+    created = [f["created"] for f in r["files"]]
+    assert created == sorted(created, reverse=True) and len(created) == 3, r
+    assert set(f["id"] for f in r["files"]) == set(ids.values())
     # deleted files leave the list
     o = r["files"][0]
     expect(srv.delete("/" + o["id"], auth), 204)

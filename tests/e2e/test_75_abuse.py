@@ -255,3 +255,34 @@ def test_unknown_id_rate_limit():
         assert codes[:5] == [404] * 5 and 429 in codes[5:], codes
         o = s.upload("known.bin", rand_bytes(10))
         expect(s.get("/api/v1/files/" + o["id"]), 200, what="a known id while limited")
+
+
+def test_tus_creation_with_whole_file_checksum_refused_early(srv):
+    import base64
+    import hashlib
+    data = rand_bytes(1500)
+    o = srv.upload("early.bin", data)
+    t = srv.admin("takedown", o["id"], "--content", "--reason", "notice")
+    assert t.returncode == 0, t.stderr
+    digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    r = srv.request("POST", "/api/v1/uploads", body=data, headers={
+        "Tus-Resumable": "1.0.0", "Upload-Length": str(len(data)),
+        "Content-Type": "application/offset+octet-stream",
+        "Upload-Checksum": "sha256 " + digest})
+    expect(r, 451, what="tus creation-with-upload of blocked content with its sha256")
+
+
+def test_reports_show_and_resolve(srv):
+    o = srv.upload("res.bin", rand_bytes(80))
+    body = json.dumps({"id": o["id"], "category": "malware", "text": "trojan"}).encode()
+    rid = expect(srv.request("POST", "/api/v1/reports", body=body,
+                             headers={"Content-Type": "application/json"}), 201).json()["id"]
+    sh = srv.admin("reports", "show", rid)
+    assert sh.returncode == 0 and "state: open" in sh.stdout and "trojan" in sh.stdout, sh.stdout
+    rs = srv.admin("reports", "resolve", rid, "rejected")
+    assert rs.returncode == 0, rs.stderr
+    sh = srv.admin("reports", "show", rid)
+    assert "state: rejected" in sh.stdout, sh.stdout
+    bad = srv.admin("reports", "resolve", "nope")
+    assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1
+    assert "report_resolve" in [row[2] for row in audit(srv)]

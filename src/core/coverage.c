@@ -38,10 +38,7 @@ struct coverage {
 
 static unsigned hash(const char *s)
 {
-	unsigned h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h % NBUCKETS;
+	return pt_hash_str(s) % NBUCKETS;
 }
 
 struct coverage *coverage_new(size_t max_entries)

@@ -29,10 +29,7 @@ struct ratelimit {
 
 static unsigned hash(const char *s)
 {
-	unsigned h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h % NBUCKETS;
+	return pt_hash_str(s) % NBUCKETS;
 }
 
 struct ratelimit *ratelimit_new(uint64_t limit, int64_t window)

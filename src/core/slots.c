@@ -27,10 +27,7 @@ struct slots {
 
 static unsigned hash(const char *s)
 {
-	unsigned h = 2166136261u; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h % NBUCKETS;
+	return pt_hash_str(s) % NBUCKETS;
 }
 
 struct slots *slots_new(void)

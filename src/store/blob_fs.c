@@ -71,6 +71,41 @@ static int mkdir_p1(const char *path, bool *created)
 	return errno == EEXIST ? 0 : -errno;
 }
 
+/* write(2) all of it, through EINTR and short writes. */
+static int write_full(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	while (n > 0) {
+		ssize_t k = write(fd, c, n);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		c += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* Append to a file being filled (a writer or a partial), starting
+ * writeback every WRITEBACK_STEP bytes so the final fsync is short. */
+static int append(int fd, const void *p, size_t n, uint64_t *written,
+		  uint64_t *synced)
+{
+	int err = write_full(fd, p, n);
+	if (err)
+		return err;
+	*written += n;
+	if (*written - *synced >= WRITEBACK_STEP) {
+		sync_file_range(fd, (off64_t)*synced,
+				(off64_t)(*written - *synced),
+				SYNC_FILE_RANGE_WRITE);
+		*synced = *written;
+	}
+	return 0;
+}
+
 static int fs_writer_open(struct blob_store *s, void **state)
 {
 	struct fs_store *fs = s->impl;
@@ -96,26 +131,7 @@ static int fs_writer_open(struct blob_store *s, void **state)
 static int fs_writer_write(void *state, const void *p, size_t n)
 {
 	struct fs_writer *w = state;
-	const char *c = p;
-
-	while (n > 0) {
-		ssize_t k = write(w->fd, c, n);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		c += k;
-		n -= (size_t)k;
-		w->written += (uint64_t)k;
-	}
-	if (w->written - w->synced >= WRITEBACK_STEP) {
-		sync_file_range(w->fd, (off64_t)w->synced,
-				(off64_t)(w->written - w->synced),
-				SYNC_FILE_RANGE_WRITE);
-		w->synced = w->written;
-	}
-	return 0;
+	return append(w->fd, p, n, &w->written, &w->synced);
 }
 
 static void fs_writer_abort(void *state)
@@ -198,16 +214,10 @@ static int copy_to_tmpfile(struct fs_store *fs, int src, int *out)
 			close(fd);
 			return err;
 		}
-		for (ssize_t w = 0; w < k;) {
-			ssize_t m = write(fd, buf + w, (size_t)(k - w));
-			if (m < 0) {
-				if (errno == EINTR)
-					continue;
-				int err = -errno;
-				close(fd);
-				return err;
-			}
-			w += m;
+		int err = write_full(fd, buf, (size_t)k);
+		if (err) {
+			close(fd);
+			return err;
 		}
 		off += k;
 	}
@@ -472,25 +482,7 @@ static int fs_partial_open(struct blob_store *s, const char *uid,
 static int fs_partial_write(void *state, const void *data, size_t n)
 {
 	struct fs_partial *p = state;
-	const char *c = data;
-	while (n > 0) {
-		ssize_t k = write(p->fd, c, n);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		c += k;
-		n -= (size_t)k;
-		p->written += (uint64_t)k;
-	}
-	if (p->written - p->synced >= WRITEBACK_STEP) {
-		sync_file_range(p->fd, (off64_t)p->synced,
-				(off64_t)(p->written - p->synced),
-				SYNC_FILE_RANGE_WRITE);
-		p->synced = p->written;
-	}
-	return 0;
+	return append(p->fd, data, n, &p->written, &p->synced);
 }
 
 static int fs_partial_sync(void *state)
@@ -584,15 +576,9 @@ static int copy_all(int dst, int src)
 				continue;
 			return -errno;
 		}
-		for (ssize_t w = 0; w < k;) {
-			ssize_t m = write(dst, buf + w, (size_t)(k - w));
-			if (m < 0) {
-				if (errno == EINTR)
-					continue;
-				return -errno;
-			}
-			w += m;
-		}
+		int err = write_full(dst, buf, (size_t)k);
+		if (err)
+			return err;
 	}
 }
 

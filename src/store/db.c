@@ -14,6 +14,7 @@
 #include "db_driver.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -316,4 +317,27 @@ struct db *db_pool_get(struct db_pool *p)
 	pthread_mutex_unlock(&p->lock);
 	pthread_setspecific(p->key, db);
 	return db;
+}
+
+int64_t db_run(struct db *db, const char *sql, const char *fmt, ...)
+{
+	struct db_stmt *st;
+	va_list ap;
+	int err = db_prepare(db, sql, &st);
+	if (err)
+		return err;
+	va_start(ap, fmt);
+	for (int i = 0; fmt[i]; i++) {
+		if (fmt[i] == 't')
+			db_bind_text(st, i + 1, va_arg(ap, const char *));
+		else if (fmt[i] == 'i')
+			db_bind_int(st, i + 1, va_arg(ap, int64_t));
+		else
+			PT_ASSERT(!"db_run: format letters are t and i");
+	}
+	va_end(ap);
+	err = db_step(st);
+	int64_t n = db_changes(st);
+	db_done(st);
+	return err < 0 ? err : n;
 }

@@ -99,6 +99,13 @@ int64_t db_col_int(struct db_stmt *st, int col);
 bool db_col_null(struct db_stmt *st, int col);
 /* Rows changed by the last completed statement. */
 int64_t db_changes(struct db_stmt *st);
+/*
+ * Prepare, bind and run a statement that returns no rows, in one call:
+ * fmt has one letter per parameter, 't' (const char *, NULL for NULL) or
+ * 'i' (int64_t), for $1, $2, ...  Returns the rows changed (>= 0) or a
+ * negative status.  Most writes in repo.c are this shape.
+ */
+int64_t db_run(struct db *db, const char *sql, const char *fmt, ...);
 /* Done with the statement: reset it for the next user. */
 void db_done(struct db_stmt *st);
 

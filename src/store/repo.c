@@ -213,19 +213,11 @@ fail:
 
 int repo_blob_add(struct db *db, const char *hex, uint64_t size, int64_t now)
 {
-	struct db_stmt *st;
-	int err = db_prepare(db,
+	int64_t rc = db_run(db,
 			     "INSERT INTO blobs(sha256, size, created) "
 			     "VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, hex);
-	db_bind_int(st, 2, (int64_t)size);
-	db_bind_int(st, 3, now);
-	err = db_step(st);
-	db_done(st);
-	return err < 0 ? err : 0;
+			   "tii", hex, (int64_t)((int64_t)size), (int64_t)(now));
+	return rc < 0 ? (int)rc : 0;
 }
 
 static int link_insert(struct db *db, const struct link *l);
@@ -236,20 +228,12 @@ static int link_insert(struct db *db, const struct link *l);
 static int blob_pin(struct db *db, const char *hex, uint64_t size,
 		    int64_t now)
 {
-	struct db_stmt *st;
-	int err = db_prepare(db,
+	int64_t rc = db_run(db,
 			     "INSERT INTO blobs(sha256, size, created) "
 			     "VALUES ($1, $2, $3) ON CONFLICT (sha256) DO "
 			     "UPDATE SET size = excluded.size",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, hex);
-	db_bind_int(st, 2, (int64_t)size);
-	db_bind_int(st, 3, now);
-	err = db_step(st);
-	db_done(st);
-	return err < 0 ? err : 0;
+			   "tii", hex, (int64_t)((int64_t)size), (int64_t)(now));
+	return rc < 0 ? (int)rc : 0;
 }
 
 /* The storage quota, checked where it cannot be raced: the owner's row is
@@ -499,19 +483,11 @@ int repo_link_take_download(struct db *db, const char *id, int64_t now)
 int repo_link_add_downloads(struct db *db, const char *id, int64_t n,
 			    int64_t last)
 {
-	struct db_stmt *st;
-	int err = db_prepare(db,
+	int64_t rc = db_run(db,
 			     "UPDATE links SET downloads = downloads + $2, "
 			     "last_download = $3 WHERE id = $1",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, id);
-	db_bind_int(st, 2, n);
-	db_bind_int(st, 3, last);
-	err = db_step(st);
-	db_done(st);
-	return err < 0 ? err : 0;
+			   "tii", id, (int64_t)(n), (int64_t)(last));
+	return rc < 0 ? (int)rc : 0;
 }
 
 int repo_link_delete(struct db *db, const char *id, const char *reason,
@@ -583,62 +559,34 @@ int64_t repo_blob_live_links(struct db *db, const char *hex)
 
 int repo_blob_forget(struct db *db, const char *hex)
 {
-	struct db_stmt *st;
-	int err = db_prepare(db,
+	int64_t rc = db_run(db,
 			     "DELETE FROM blobs WHERE sha256 = $1 AND NOT EXISTS "
 			     "(SELECT 1 FROM links WHERE links.sha256 = $1 "
 			     "AND links.state = 0)",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, hex);
-	err = db_step(st);
-	db_done(st);
-	return err < 0 ? err : 0;
+			   "t", hex);
+	return rc < 0 ? (int)rc : 0;
 }
 
 int repo_blob_links_disable(struct db *db, const char *hex,
 			    const char *reason, int64_t now)
 {
-	struct db_stmt *st;
-	int err = db_prepare(db,
+	int64_t rc = db_run(db,
 			     "UPDATE links SET state = 3, reason = $2, "
 			     "changed = $3 WHERE sha256 = $1 AND state = 0",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, hex);
-	db_bind_text(st, 2, reason);
-	db_bind_int(st, 3, now);
-	err = db_step(st);
-	db_done(st);
-	return err < 0 ? err : 0;
+			   "tti", hex, reason, (int64_t)(now));
+	return rc < 0 ? (int)rc : 0;
 }
 
 /* ---- resumable uploads ---- */
 
 int repo_upload_create(struct db *db, const struct upload_row *u)
 {
-	struct db_stmt *st;
-	int err = db_prepare(db,
+	int64_t rc = db_run(db,
 			     "INSERT INTO uploads(uid, length, received, metadata, "
 			     "concat, created, expires, owner_id, delete_hash) "
 			     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, u->uid);
-	db_bind_int(st, 2, u->length);
-	db_bind_int(st, 3, u->received);
-	db_bind_text(st, 4, u->metadata);
-	db_bind_text(st, 5, u->concat);
-	db_bind_int(st, 6, u->created);
-	db_bind_int(st, 7, u->expires);
-	db_bind_int(st, 8, u->owner);
-	db_bind_text(st, 9, u->delete_hash);
-	err = db_step(st);
-	db_done(st);
-	return err < 0 ? err : 0;
+			   "tiittiiit", u->uid, (int64_t)(u->length), (int64_t)(u->received), u->metadata, u->concat, (int64_t)(u->created), (int64_t)(u->expires), (int64_t)(u->owner), u->delete_hash);
+	return rc < 0 ? (int)rc : 0;
 }
 
 int repo_upload_get(struct db *db, struct pt_pool *pool, const char *uid,
@@ -740,31 +688,18 @@ int repo_upload_claim_from(struct db *db, const char *uid, int64_t offset,
 
 int repo_upload_renew(struct db *db, const char *uid, int64_t lease_until)
 {
-	struct db_stmt *st;
-	int err = db_prepare(db, "UPDATE uploads SET lease = $2 WHERE uid = $1",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, uid);
-	db_bind_int(st, 2, lease_until);
-	err = db_step(st);
-	db_done(st);
-	return err < 0 ? err : 0;
+	int64_t rc = db_run(db, "UPDATE uploads SET lease = $2 WHERE uid = $1",
+			   "ti", uid, (int64_t)(lease_until));
+	return rc < 0 ? (int)rc : 0;
 }
 
 int repo_upload_release_holder(struct db *db, const char *holder)
 {
-	struct db_stmt *st;
-	int err = db_prepare(db,
+	int64_t rc = db_run(db,
 			     "UPDATE uploads SET lease = 0 WHERE holder = $1 "
 			     "AND lease > 0",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, holder);
-	err = db_step(st);
-	db_done(st);
-	return err < 0 ? err : 0;
+			   "t", holder);
+	return rc < 0 ? (int)rc : 0;
 }
 
 int repo_upload_advance(struct db *db, const char *uid, int64_t received,
@@ -806,29 +741,13 @@ int repo_upload_set_length(struct db *db, const char *uid, int64_t length)
 
 static int link_insert(struct db *db, const struct link *l)
 {
-	struct db_stmt *st;
-	int err = db_prepare(db,
+	int64_t rc = db_run(db,
 			     "INSERT INTO links(id, sha256, name, mime, size, "
 			     "created, expires, max_downloads, delete_hash, "
 			     "owner_id, password_hash) VALUES ($1, $2, $3, $4, "
 			     "$5, $6, $7, $8, $9, $10, $11)",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 11, l->password_hash ? l->password_hash : "");
-	db_bind_text(st, 1, l->id);
-	db_bind_text(st, 2, l->sha256);
-	db_bind_text(st, 3, l->name);
-	db_bind_text(st, 4, l->mime);
-	db_bind_int(st, 5, (int64_t)l->size);
-	db_bind_int(st, 6, l->created);
-	db_bind_int(st, 7, l->expires);
-	db_bind_int(st, 8, l->max_downloads);
-	db_bind_text(st, 9, l->delete_hash);
-	db_bind_int(st, 10, l->owner);
-	err = db_step(st);
-	db_done(st);
-	return err < 0 ? err : 0;
+			   "ttttiiiitit", l->id, l->sha256, l->name, l->mime, (int64_t)((int64_t)l->size), (int64_t)(l->created), (int64_t)(l->expires), (int64_t)(l->max_downloads), l->delete_hash, (int64_t)(l->owner), l->password_hash ? l->password_hash : "");
+	return rc < 0 ? (int)rc : 0;
 }
 
 int repo_upload_complete(struct db *db, const char *uid, const struct link *l,
@@ -867,18 +786,11 @@ fail:
 int repo_upload_set_state(struct db *db, const char *uid,
 			  enum upload_state state)
 {
-	struct db_stmt *st;
-	int err = db_prepare(db,
+	int64_t rc = db_run(db,
 			     "UPDATE uploads SET state = $2, lease = 0 "
 			     "WHERE uid = $1",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, uid);
-	db_bind_int(st, 2, (int64_t)state);
-	err = db_step(st);
-	db_done(st);
-	return err < 0 ? err : 0;
+			   "ti", uid, (int64_t)((int64_t)state));
+	return rc < 0 ? (int)rc : 0;
 }
 
 int repo_upload_expire(struct db *db, const char *uid, int64_t now)
@@ -939,24 +851,12 @@ static void user_from_row(struct db_stmt *st, struct pt_pool *pool,
 
 int repo_user_create(struct db *db, const struct user *u)
 {
-	struct db_stmt *st;
-	int err = db_prepare(db,
+	int64_t rc = db_run(db,
 			     "INSERT INTO users(id, name, pwhash, tier, "
 			     "premium_until, role, created) VALUES ($1, $2, $3, "
 			     "$4, $5, $6, $7)",
-			     &st);
-	if (err)
-		return err;
-	db_bind_int(st, 1, u->id);
-	db_bind_text(st, 2, u->name);
-	db_bind_text(st, 3, u->pwhash);
-	db_bind_text(st, 4, u->tier);
-	db_bind_int(st, 5, u->premium_until);
-	db_bind_text(st, 6, u->role);
-	db_bind_int(st, 7, u->created);
-	err = db_step(st);
-	db_done(st);
-	return err < 0 ? err : 0;
+			   "itttiti", (int64_t)(u->id), u->name, u->pwhash, u->tier, (int64_t)(u->premium_until), u->role, (int64_t)(u->created));
+	return rc < 0 ? (int)rc : 0;
 }
 
 int repo_user_by_name(struct db *db, struct pt_pool *pool, const char *name,
@@ -1077,24 +977,12 @@ int repo_users_each(struct db *db, struct pt_pool *pool,
 int repo_token_create(struct db *db, const struct token_row *t,
 		      int64_t user_id, const char *hash, int64_t now)
 {
-	struct db_stmt *st;
-	int err = db_prepare(db,
+	int64_t rc = db_run(db,
 			     "INSERT INTO tokens(id, user_id, hash, kind, csrf, "
 			     "created, expires) VALUES ($1, $2, $3, $4, $5, $6, "
 			     "$7)",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, t->id);
-	db_bind_int(st, 2, user_id);
-	db_bind_text(st, 3, hash);
-	db_bind_text(st, 4, t->kind);
-	db_bind_text(st, 5, t->csrf ? t->csrf : "");
-	db_bind_int(st, 6, now);
-	db_bind_int(st, 7, t->expires);
-	err = db_step(st);
-	db_done(st);
-	return err < 0 ? err : 0;
+			   "titttii", t->id, (int64_t)(user_id), hash, t->kind, t->csrf ? t->csrf : "", (int64_t)(now), (int64_t)(t->expires));
+	return rc < 0 ? (int)rc : 0;
 }
 
 int repo_token_delete(struct db *db, const char *id, int64_t user_id)
@@ -1116,14 +1004,9 @@ int repo_token_delete(struct db *db, const char *id, int64_t user_id)
 
 int repo_user_tokens_revoke(struct db *db, int64_t user_id)
 {
-	struct db_stmt *st;
-	int err = db_prepare(db, "DELETE FROM tokens WHERE user_id = $1", &st);
-	if (err)
-		return err;
-	db_bind_int(st, 1, user_id);
-	err = db_step(st);
-	db_done(st);
-	return err < 0 ? err : 0;
+	int64_t rc = db_run(db, "DELETE FROM tokens WHERE user_id = $1",
+			   "i", (int64_t)(user_id));
+	return rc < 0 ? (int)rc : 0;
 }
 
 int64_t repo_user_used_bytes(struct db *db, int64_t user_id, int64_t now)
@@ -1150,19 +1033,11 @@ int64_t repo_user_used_bytes(struct db *db, int64_t user_id, int64_t now)
 int repo_voucher_create(struct db *db, const char *hash, int64_t days,
 			int64_t now)
 {
-	struct db_stmt *st;
-	int err = db_prepare(db,
+	int64_t rc = db_run(db,
 			     "INSERT INTO vouchers(hash, days, created) "
 			     "VALUES ($1, $2, $3)",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, hash);
-	db_bind_int(st, 2, days);
-	db_bind_int(st, 3, now);
-	err = db_step(st);
-	db_done(st);
-	return err < 0 ? err : 0;
+			   "tii", hash, (int64_t)(days), (int64_t)(now));
+	return rc < 0 ? (int)rc : 0;
 }
 
 int repo_voucher_redeem(struct db *db, const char *hash, int64_t user_id,
@@ -1395,22 +1270,12 @@ bool repo_blocked(struct db *db, const char *hex, struct pt_pool *pool,
 int repo_block(struct db *db, const char *hex, const char *reason,
 	       int64_t now, int64_t purge_after, const char *takedown_id)
 {
-	struct db_stmt *st;
-	int err = db_prepare(db,
+	int64_t rc = db_run(db,
 			     "INSERT INTO blocklist(sha256, reason, created, "
 			     "purge_after, takedown_id) VALUES ($1, $2, $3, $4, "
 			     "$5) ON CONFLICT (sha256) DO NOTHING",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, hex);
-	db_bind_text(st, 2, reason);
-	db_bind_int(st, 3, now);
-	db_bind_int(st, 4, purge_after);
-	db_bind_text(st, 5, takedown_id ? takedown_id : "");
-	err = db_step(st);
-	db_done(st);
-	return err < 0 ? err : 0;
+			   "ttiit", hex, reason, (int64_t)(now), (int64_t)(purge_after), takedown_id ? takedown_id : "");
+	return rc < 0 ? (int)rc : 0;
 }
 
 int repo_blocklist_each(struct db *db,
@@ -1597,24 +1462,12 @@ int64_t repo_user_strikes(struct db *db, int64_t user_id)
 
 int repo_report_create(struct db *db, const struct report_row *r)
 {
-	struct db_stmt *st;
-	int err = db_prepare(db,
+	int64_t rc = db_run(db,
 			     "INSERT INTO reports(id, created, ip, link_id, "
 			     "category, body, contact) VALUES ($1, $2, $3, $4, "
 			     "$5, $6, $7)",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, r->id);
-	db_bind_int(st, 2, r->created);
-	db_bind_text(st, 3, r->ip);
-	db_bind_text(st, 4, r->link_id);
-	db_bind_text(st, 5, r->category);
-	db_bind_text(st, 6, r->body);
-	db_bind_text(st, 7, r->contact);
-	err = db_step(st);
-	db_done(st);
-	return err < 0 ? err : 0;
+			   "tittttt", r->id, (int64_t)(r->created), r->ip, r->link_id, r->category, r->body, r->contact);
+	return rc < 0 ? (int)rc : 0;
 }
 
 int repo_reports_each(struct db *db,

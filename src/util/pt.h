@@ -78,6 +78,16 @@ static inline bool pt_str_eq(pt_str a, const char *lit)
 	return lit[i] == '\0';
 }
 
+/* FNV-1a of a string: the hash of the small in-memory tables (slots,
+ * rate limits, coverage), whose keys are ids and addresses. */
+static inline unsigned pt_hash_str(const char *s)
+{
+	unsigned h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
 /* Parse an unsigned decimal of at most 19 digits with nothing after it.
  * Returns 0, or PT_EBADREQ on junk, sign, empty or overflow. */
 int pt_parse_u64(const char *s, size_t n, uint64_t *out);

@@ -891,8 +891,10 @@ static int cmd_blocklist(struct app *app, int argc, char **argv)
 	if (f != stdin)
 		fclose(f);
 	if (!rc) {
-		repo_audit(db, "admin", "blocklist_import", argv[2], "",
-			   xasprintf("%zu hashes", added), pt_now());
+		char detail[48];
+		snprintf(detail, sizeof(detail), "%zu hashes", added);
+		repo_audit(db, "admin", "blocklist_import", argv[2], "", detail,
+			   pt_now());
 		printf("%zu hashes imported\n", added);
 	}
 	return rc;

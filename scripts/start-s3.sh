@@ -4,7 +4,9 @@
 # single node, from Debian's packages, data in a plain directory.
 #
 #   scripts/start-s3.sh [DIR]        (default /tmp/partage-s3; port $S3_PORT
-#                                     or 58080, backends on the next three;
+#                                     or 28080, backends on the next three;
+#                                     below the ephemeral port range, so no
+#                                     client socket can be holding it)
 #                                     buckets $S3_BUCKET, default "partage",
 #                                     may be a list: "partage partage-e2e")
 #   scripts/stop-s3.sh [DIR]
@@ -19,7 +21,7 @@
 set -eu
 
 DIR=${1:-/tmp/partage-s3}
-PORT=${S3_PORT:-58080}
+PORT=${S3_PORT:-28080}
 BUCKETS=${S3_BUCKET:-partage}
 OBJ_PORT=$((PORT + 1))
 CONT_PORT=$((PORT + 2))

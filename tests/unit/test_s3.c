@@ -1,7 +1,7 @@
 /*
  * test_s3.c — the s3 blob backend against a real S3 store: the local
  * Swift of scripts/start-s3.sh, named by env PARTAGE_TEST_S3 (its
- * endpoint, e.g. http://127.0.0.1:58080; keys PARTAGE_TEST_S3_KEY and
+ * endpoint, e.g. http://127.0.0.1:28080; keys PARTAGE_TEST_S3_KEY and
  * PARTAGE_TEST_S3_SECRET, default Swift's test:tester / testing).  Skipped
  * with one line when unset.  The tests use a bucket of their own
  * (partage-unit) because the cleanup test sweeps every upload in it.

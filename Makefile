@@ -3,7 +3,7 @@
 # SAN=1 builds everything with ASan+UBSan into build-asan/ (make test-asan).
 
 PKGS := libmicrohttpd sqlite3 libpq libcurl libcrypto libsodium jansson \
-	libarchive inih
+	libarchive inih zlib
 CC ?= cc
 ifeq ($(SAN),1)
 BUILD := build-asan

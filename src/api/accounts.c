@@ -692,21 +692,29 @@ int api_me_rewards_convert(struct pt_req *r)
 
 int api_ticket(struct pt_req *r)
 {
-	struct app *app = r->ctx;
-	struct download_rules rules;
 	struct link l;
-	char ticket[TICKET_MAX] = "";
 	int rc;
 
 	if (api_link_lookup(r, r->arg[0].p, &l, &rc, false))
 		return rc;
+	return api_ticket_reply(r, l.id, l.name,
+				api_download_url(r->ctx, r->pool, &l));
+}
+
+int api_ticket_reply(struct pt_req *r, const char *id, const char *name,
+		     const char *bytes_url)
+{
+	struct app *app = r->ctx;
+	struct download_rules rules;
+	char ticket[TICKET_MAX] = "";
+	int rc;
+
 	policy_download(app->conf, api_who(r), &rules);
 	int64_t now = pt_now();
 	if (rules.wait_seconds)
-		ticket_issue(app->secret, l.id, r->client_ip, now,
+		ticket_issue(app->secret, id, r->client_ip, now,
 			     rules.wait_seconds, ticket);
-	char *url = pt_psprintf(r->pool, "%s%s%s",
-				api_download_url(app, r->pool, &l),
+	char *url = pt_psprintf(r->pool, "%s%s%s", bytes_url,
 				*ticket ? "?ticket=" : "", ticket);
 	if (req_accepts(r, "text/html")) {
 		/* the no-JavaScript path: a page that moves on by itself */
@@ -721,7 +729,7 @@ int api_ticket(struct pt_req *r)
 				"rel=stylesheet href=\"/static/style.css\">"
 				"</head><body><header><a class=brand "
 				"href=\"/\">partage</a></header><main><h1>");
-		html_escape(&b, l.name);
+		html_escape(&b, name);
 		pt_buf_addf(&b,
 			    "</h1><p>Your download starts in %lld seconds. "
 			    "<a id=ticket-link href=\"",

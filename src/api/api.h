@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "../conf.h"
 #include "../http/server.h"
@@ -16,6 +17,7 @@
 #include "../store/repo.h"
 
 #include "../core/policy.h"
+#include "../core/bucket.h"
 #include "../core/coverage.h"
 #include "../core/ratelimit.h"
 #include "../core/slots.h"
@@ -159,6 +161,71 @@ char *api_download_url(struct app *app, struct pt_pool *pool,
  * enumeration limit (429 past it). */
 int api_link_lookup(struct pt_req *r, const char *id, struct link *l,
 		    int *rc, bool bytes);
+
+/* download.c, shared with folder zips (folders.c) */
+/* A streamed response's speed cap: a token bucket, and MHD suspend/resume
+ * by the throttle thread while it is empty.  rate 0: no cap. */
+struct speed_cap {
+	struct bucket bucket;
+	struct MHD_Connection *conn;
+	struct throttle *throttle; /* NULL: no cap */
+};
+void speed_cap_init(struct speed_cap *c, uint64_t rate,
+		    struct MHD_Connection *conn, struct throttle *throttle);
+/* In a content reader callback with `left` bytes still to send: how many
+ * of max it may produce now (> 0); 0 after suspending the connection until
+ * tokens are back (return 0 to MHD); -1 when it could not be scheduled
+ * (end the response with an error).  Never blocks. */
+ssize_t speed_cap_take(struct speed_cap *c, uint64_t left, size_t max);
+/* The tier's gate in front of the bytes of `id` (kind "files" or
+ * "folders", for the ticket URL the 429 names):
+ * the size limit, the wait ticket (GET only), a parallel-download slot
+ * (*slot set when taken: release it with slots_release).  Returns 0, or
+ * 1 with the 403/429 reply's result in *rc. */
+struct download_rules;
+int api_download_gate(struct pt_req *r, const char *kind, const char *id,
+		      uint64_t size, const struct download_rules *rules,
+		      bool *slot, int *rc);
+/* Bytes [first, last] of file id (size bytes) reached the request's
+ * client: true when that completed a counted download (coverage.c),
+ * which is then in the metrics and the link's counter. */
+bool api_download_cover(struct pt_req *r, const char *id, uint64_t size,
+			uint64_t first, uint64_t last, int64_t now);
+
+/* folders.c */
+int api_folders_create(struct pt_req *r);
+int api_folders_list(struct pt_req *r);
+int api_folder_get(struct pt_req *r);
+int api_folder_patch(struct pt_req *r);
+int api_folder_delete(struct pt_req *r);
+int api_folder_ticket(struct pt_req *r);
+int api_folder_page(struct pt_req *r);  /* GET /folder/{id} */
+int api_folder_zip(struct pt_req *r);   /* GET /folder/{id}/{name}.zip */
+/* The folder an upload goes into: `value` (tus metadata), else the
+ * X-Partage-Folder header, else ?folder=; out = "" for none.  Returns 0,
+ * or 1 with the reply's result in *rc (401 anonymous, 404 not a folder
+ * of the uploader's, 503). */
+int api_upload_folder(struct pt_req *r, const char *value,
+		      char out[ID_LEN + 1], int *rc);
+
+/* pages.c: the HTML page of a folder, from what folders.c gathered */
+struct folder_view {
+	const struct folder *f;
+	const struct folder *subs; /* the folders in it */
+	size_t nsubs;
+	const struct link *files;  /* its live links */
+	size_t nfiles;
+	uint64_t zip_size;         /* the whole tree as a zip */
+	size_t zip_files, left_out;
+	const char *zip_url;
+};
+int api_folder_html(struct pt_req *r, const struct folder_view *v);
+
+/* accounts.c: the reply to a wait-ticket request for `id` (a file or a
+ * folder) whose bytes are at url: JSON {ticket, wait, ready_at, url}, or
+ * for browsers without JavaScript a page that moves on by itself. */
+int api_ticket_reply(struct pt_req *r, const char *id, const char *name,
+		     const char *url);
 
 /* gc.c */
 struct gc_stats {

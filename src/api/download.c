@@ -42,33 +42,51 @@ struct stream {
 	struct piece *pieces;
 	size_t npieces;
 	uint64_t total;
-	/* speed cap: when the bucket is empty the connection is suspended
-	 * and the throttle thread resumes it when tokens are back */
-	struct bucket bucket;
-	struct MHD_Connection *conn;
-	struct throttle *throttle;
+	struct speed_cap cap;
 	uint64_t *sent; /* the request's progress (held.sent), or NULL */
 };
+
+void speed_cap_init(struct speed_cap *c, uint64_t rate,
+		    struct MHD_Connection *conn, struct throttle *throttle)
+{
+	memset(c, 0, sizeof(*c));
+	if (!rate)
+		return;
+	/* half a second of data per wake-up: few wake-ups, smooth */
+	uint64_t burst = rate / 2 > 16384 ? rate / 2 : 16384;
+	bucket_init(&c->bucket, rate, burst, pt_mono_ns());
+	c->conn = conn;
+	c->throttle = throttle;
+}
+
+ssize_t speed_cap_take(struct speed_cap *c, uint64_t left, size_t max)
+{
+	if (!c->throttle)
+		return (ssize_t)max;
+	uint64_t now = pt_mono_ns();
+	uint64_t want = left < max ? left : max;
+	uint64_t n = bucket_take(&c->bucket, want, now);
+	if (n)
+		return (ssize_t)n;
+	/* when the bucket is empty the connection is suspended and the
+	 * throttle thread resumes it when tokens are back */
+	uint64_t min = left < c->bucket.burst ? left : c->bucket.burst;
+	uint64_t wait = bucket_wait_ns(&c->bucket, min, now);
+	MHD_suspend_connection(c->conn);
+	if (!throttle_resume_at(c->throttle, c->conn, now + wait))
+		return -1;
+	return 0;
+}
 
 static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct stream *s = cls;
 	uint64_t at = 0;
 
-	if (s->throttle && pos < s->total) {
-		uint64_t now = pt_mono_ns(), left = s->total - pos;
-		uint64_t want = left < max ? left : max;
-		uint64_t n = bucket_take(&s->bucket, want, now);
-		if (n == 0) {
-			uint64_t min = left < s->bucket.burst ? left
-							      : s->bucket.burst;
-			uint64_t wait = bucket_wait_ns(&s->bucket, min, now);
-			MHD_suspend_connection(s->conn);
-			if (!throttle_resume_at(s->throttle, s->conn,
-						now + wait))
-				return MHD_CONTENT_READER_END_WITH_ERROR;
-			return 0;
-		}
+	if (pos < s->total) {
+		ssize_t n = speed_cap_take(&s->cap, s->total - pos, max);
+		if (n <= 0)
+			return n ? MHD_CONTENT_READER_END_WITH_ERROR : 0;
 		max = (size_t)n;
 	}
 
@@ -116,15 +134,10 @@ static struct MHD_Response *stream_response(struct blob_reader *rd,
 					    const struct cap *cap)
 {
 	struct stream *s = xcalloc(1, sizeof(*s));
-	if (cap && cap->rate) {
-		/* half a second of data per wake-up: few wake-ups, smooth */
-		uint64_t burst = cap->rate / 2 > 16384 ? cap->rate / 2 : 16384;
-		bucket_init(&s->bucket, cap->rate, burst, pt_mono_ns());
-		s->conn = cap->conn;
-		s->throttle = cap->throttle;
-	}
-	if (cap)
+	if (cap) {
+		speed_cap_init(&s->cap, cap->rate, cap->conn, cap->throttle);
 		s->sent = cap->sent;
+	}
 	s->reader = rd;
 	s->pieces = pieces;
 	s->npieces = n;
@@ -279,7 +292,6 @@ static void download_complete(struct pt_req *r, bool ok)
 {
 	struct app *app = r->ctx;
 	struct held *h = r->state;
-	bool counted = false;
 	int64_t now = pt_now();
 
 	if (h->slot)
@@ -288,31 +300,36 @@ static void download_complete(struct pt_req *r, bool ok)
 		return;
 	if (ok) {
 		for (size_t i = 0; i < h->ranges.n; i++)
-			counted |= coverage_add(app->coverage, h->id,
-						r->client_ip, h->size,
-						h->ranges.r[i].first,
-						h->ranges.r[i].last, now);
+			api_download_cover(r, h->id, h->size,
+					   h->ranges.r[i].first,
+					   h->ranges.r[i].last, now);
 	} else if (h->streamed && h->ranges.n == 1 && h->sent > STREAM_BLOCK) {
 		uint64_t first = h->ranges.r[0].first;
-		counted = coverage_add(app->coverage, h->id, r->client_ip,
-				       h->size, first,
-				       first + h->sent - STREAM_BLOCK - 1, now);
-	}
-	if (counted) {
-		metrics_add(app->metrics, M_DOWNLOADS, 1);
-		counts_bump(app->counts, h->id, now);
+		api_download_cover(r, h->id, h->size, first,
+				   first + h->sent - STREAM_BLOCK - 1, now);
 	}
 }
 
-/* The tier's gate in front of the bytes: size limit, wait ticket,
- * parallel downloads.  Returns 0, or 1 with the reply's result in *rc. */
-static int gate(struct pt_req *r, const struct link *l,
-		const struct download_rules *rules, struct held *h, int *rc)
+bool api_download_cover(struct pt_req *r, const char *id, uint64_t size,
+			uint64_t first, uint64_t last, int64_t now)
+{
+	struct app *app = r->ctx;
+	if (!coverage_add(app->coverage, id, r->client_ip, size, first, last,
+			  now))
+		return false;
+	metrics_add(app->metrics, M_DOWNLOADS, 1);
+	counts_bump(app->counts, id, now);
+	return true;
+}
+
+int api_download_gate(struct pt_req *r, const char *kind, const char *id,
+		      uint64_t size, const struct download_rules *rules,
+		      bool *slot, int *rc)
 {
 	struct app *app = r->ctx;
 	char ra[24];
 
-	if (rules->max_bytes && l->size > rules->max_bytes) {
+	if (rules->max_bytes && size > rules->max_bytes) {
 		*rc = reply_error(r, PT_EFORBIDDEN, NULL,
 				  "forbidden: files over %llu bytes need a "
 				  "premium account",
@@ -327,7 +344,7 @@ static int gate(struct pt_req *r, const struct link *l,
 		if (!t)
 			t = req_header(r, "X-Partage-Ticket");
 		enum ticket_status ts = ticket_verify(
-			app->secret, t, l->id, r->client_ip, pt_now(), &retry);
+			app->secret, t, id, r->client_ip, pt_now(), &retry);
 		if (ts != TICKET_OK) {
 			snprintf(ra, sizeof(ra), "%lld",
 				 (long long)(ts == TICKET_EARLY
@@ -342,12 +359,17 @@ static int gate(struct pt_req *r, const struct link *l,
 				: ts == TICKET_MISSING
 					? "too many requests: this download "
 					  "needs a ticket: POST "
-					  "/api/v1/files/%s/ticket, wait, then "
+					  "/api/v1/%s/ticket, wait, then "
 					  "add ?ticket=TICKET"
 					: "too many requests: invalid or "
 					  "expired ticket for '%s': get a new "
 					  "one",
-				ts == TICKET_EARLY ? ra : l->id);
+				ts == TICKET_EARLY
+					? ra
+					: ts == TICKET_MISSING
+						  ? pt_psprintf(r->pool, "%s/%s",
+								kind, id)
+						  : id);
 			return 1;
 		}
 	}
@@ -362,7 +384,7 @@ static int gate(struct pt_req *r, const struct link *l,
 					  rules->parallel == 1 ? "" : "s");
 			return 1;
 		}
-		h->slot = true;
+		*slot = true;
 	}
 	return 0;
 }
@@ -387,7 +409,8 @@ static int serve(struct pt_req *r, const char *id)
 	memcpy(h->id, l.id, sizeof(h->id));
 	r->state = h;
 	r->on_complete = download_complete;
-	if (gate(r, &l, &rules, h, &rc))
+	if (api_download_gate(r, "files", l.id, l.size, &rules, &h->slot,
+			      &rc))
 		return rc;
 	err = blob_reader_open(app->blobs, l.sha256, &rd);
 	if (err) {

@@ -74,6 +74,9 @@ json_t *api_file_json(struct app *app, const struct link *l)
 	json_object_set_new(o, "password_protected",
 			    json_boolean(l->password_hash &&
 					 *l->password_hash));
+	json_object_set_new(o, "folder", *l->folder_id
+						 ? json_string(l->folder_id)
+						 : json_null());
 	json_object_set_new(o, "max_downloads",
 			    l->max_downloads ? json_integer(l->max_downloads)
 					     : json_null());
@@ -266,30 +269,53 @@ int api_me_files(struct pt_req *r)
 				    (json_int_t)pg, "per_page", (json_int_t)pp));
 }
 
+/* PATCH /api/v1/files/{id}: {"name": "…"} renames, {"folder": "ID"}
+ * moves into one of the owner's folders ("" or null: out of any). */
 static int file_patch_done(struct pt_req *r, json_t *o)
 {
 	struct app *app = r->ctx;
 	struct link l;
-	int rc;
+	int rc, err;
 	json_t *name = o ? json_object_get(o, "name") : NULL;
+	json_t *folder = o ? json_object_get(o, "folder") : NULL;
 
-	if (!json_is_string(name) || !*json_string_value(name))
+	if (!o || (!name && !folder) ||
+	    (name && (!json_is_string(name) || !*json_string_value(name))) ||
+	    (folder && !json_is_string(folder) && !json_is_null(folder)))
 		return reply_error(r, PT_EBADREQ, NULL,
-				   "bad request: send {\"name\": \"new name\"}");
+				   "bad request: send {\"name\": \"new name\"} "
+				   "and/or {\"folder\": \"FOLDER_ID\" or null}");
 	if (api_link_lookup(r, r->arg[0].p, &l, &rc, false))
 		return rc;
 	if (!policy_owns(api_who(r), l.owner))
 		return reply_error(r, PT_EFORBIDDEN, NULL,
-				   "forbidden: only the uploader renames '%s'",
+				   "forbidden: only the uploader changes '%s'",
 				   l.id);
-	char clean[256];
-	const char *n = json_string_value(name);
-	disp_sanitize_name(n, strlen(n), clean, sizeof(clean));
-	int err = repo_link_rename(app_db(app), l.id, clean);
-	if (err)
-		return reply_error(r, err, NULL, "cannot rename: %s",
-				   pt_strerror(err));
-	l.name = clean;
+	if (folder) {
+		const char *fid = json_is_null(folder)
+					  ? ""
+					  : json_string_value(folder);
+		err = *fid && !id_valid(fid, strlen(fid))
+			      ? PT_ENOTFOUND
+			      : repo_link_move(app_db(app), l.id, l.owner, fid);
+		if (err == PT_ENOTFOUND)
+			return reply_error(r, err, NULL,
+					   "not found: no folder '%s'", fid);
+		if (err)
+			return reply_error(r, err, NULL, "cannot move: %s",
+					   pt_strerror(err));
+		snprintf(l.folder_id, sizeof(l.folder_id), "%s", fid);
+	}
+	if (name) {
+		char clean[256];
+		const char *n = json_string_value(name);
+		disp_sanitize_name(n, strlen(n), clean, sizeof(clean));
+		err = repo_link_rename(app_db(app), l.id, clean);
+		if (err)
+			return reply_error(r, err, NULL, "cannot rename: %s",
+					   pt_strerror(err));
+		l.name = pt_pstrdup(r->pool, clean);
+	}
 	return reply_json(r, 200, api_file_json(app, &l));
 }
 

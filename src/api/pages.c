@@ -1,7 +1,8 @@
 /*
  * pages.c — the HTML pages (templates from web/, embedded in the binary)
  * and the static assets.  Templates have {{key}} placeholders that are
- * replaced with HTML-escaped values; nothing else is interpreted.
+ * replaced with HTML-escaped values, and {{&key}} ones for HTML this file
+ * built (escaping what it put in); nothing else is interpreted.
  */
 #define _GNU_SOURCE
 #include "api.h"
@@ -45,11 +46,19 @@ static void render(struct pt_buf *out, const char *tpl, const struct kv *kv,
 			pt_buf_adds(out, open);
 			return;
 		}
-		size_t klen = (size_t)(close - open - 2);
-		for (size_t i = 0; i < nkv; i++)
-			if (strlen(kv[i].key) == klen &&
-			    memcmp(kv[i].key, open + 2, klen) == 0)
+		const char *key = open + 2;
+		bool raw = *key == '&';
+		size_t klen = (size_t)(close - key) - raw;
+		key += raw;
+		for (size_t i = 0; i < nkv; i++) {
+			if (strlen(kv[i].key) != klen ||
+			    memcmp(kv[i].key, key, klen) != 0)
+				continue;
+			if (raw)
+				pt_buf_adds(out, kv[i].value);
+			else
 				html_escape(out, kv[i].value);
+		}
 		p = close + 2;
 	}
 }
@@ -156,6 +165,60 @@ int api_page(struct pt_req *r)
 		{ "download_url", api_download_url(app, r->pool, &l) },
 	};
 	return reply_template(r, 200, "file.html", kv, PT_ARRAY_LEN(kv));
+}
+
+int api_folder_html(struct pt_req *r, const struct folder_view *v)
+{
+	struct app *app = r->ctx;
+	struct pt_buf list;
+	char hsize[32], created[40], wait[24], count[64];
+	struct download_rules rules;
+
+	/* the folders and files in it, escaped here, inserted raw */
+	pt_buf_init(&list, 64 << 20);
+	for (size_t i = 0; i < v->nsubs; i++) {
+		pt_buf_addf(&list, "<li class=folder><a href=\"/folder/%s\">",
+			    v->subs[i].id);
+		html_escape(&list, v->subs[i].name);
+		pt_buf_adds(&list, "/</a></li>\n");
+	}
+	for (size_t i = 0; i < v->nfiles; i++) {
+		const struct link *l = &v->files[i];
+		human_size(l->size, hsize, sizeof(hsize));
+		pt_buf_addf(&list, "<li class=file><a href=\"/%s\">", l->id);
+		html_escape(&list, l->name);
+		pt_buf_addf(&list, "</a> <span class=size>%s</span>%s</li>\n",
+			    hsize,
+			    l->password_hash && *l->password_hash
+				    ? " <span class=lock>password</span>"
+				    : "");
+	}
+	if (!v->nsubs && !v->nfiles)
+		pt_buf_adds(&list, "<li class=empty>This folder is empty.</li>\n");
+	human_size(v->zip_size, hsize, sizeof(hsize));
+	iso_date(v->f->created, created, sizeof(created));
+	policy_download(app->conf, api_who(r), &rules);
+	snprintf(wait, sizeof(wait), "%lld", (long long)rules.wait_seconds);
+	snprintf(count, sizeof(count), "%zu file%s", v->zip_files,
+		 v->zip_files == 1 ? "" : "s");
+	const struct kv kv[] = {
+		{ "name", v->f->name },
+		{ "created", created },
+		{ "zip_size", hsize },
+		{ "zip_files", count },
+		{ "left_out", v->left_out ? "Files with a password or a "
+					    "download limit are not in the "
+					    "zip: open them one by one."
+					  : "" },
+		{ "wait", wait },
+		{ "ticket_url", pt_psprintf(r->pool, "/api/v1/folders/%s/ticket",
+					    v->f->id) },
+		{ "zip_url", v->zip_url },
+		{ "list", list.p ? list.p : "" },
+	};
+	int rc = reply_template(r, 200, "folder.html", kv, PT_ARRAY_LEN(kv));
+	pt_buf_release(&list);
+	return rc;
 }
 
 int api_index(struct pt_req *r)

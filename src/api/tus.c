@@ -249,6 +249,16 @@ static const char *meta_name(struct pt_req *r, const struct tus_meta *m)
 
 /* A client-given type is used when it has the shape of one
  * (type/subtype, token characters only); else libmagic decides. */
+/* The "folder" metadata value ("" when absent or not an id). */
+static const char *meta_folder(struct pt_req *r, const struct tus_meta *m)
+{
+	size_t n;
+	const char *v = m ? tus_metadata_get(m, "folder", &n) : NULL;
+	return v && id_valid(v, n) ? pt_pstrndup(r->pool, v, n)
+		   : v && n ? "?" /* present but not an id: 404 */
+			    : "";
+}
+
 static const char *meta_type(const struct tus_meta *m)
 {
 	size_t n;
@@ -298,7 +308,7 @@ static int complete(struct pt_req *r, const struct upload_row *u,
 		return PT_EUNAVAIL;
 	memset(l, 0, sizeof(*l));
 	if ((err = blob_partial_commit(app->blobs, u->uid, (uint64_t)u->length,
-				       l->sha256, &existed)))
+				       l->sha256, &existed, &l->crc32)))
 		return err;
 	char *why;
 	if (repo_blocked(db, l->sha256, r->pool, &why)) {
@@ -328,9 +338,16 @@ static int complete(struct pt_req *r, const struct upload_row *u,
 		l->mime = api_sniff_mime(r->pool, head, k > 0 ? (size_t)k : 0);
 	}
 	l->size = (uint64_t)u->length;
+	l->has_crc = true;
 	l->created = pt_now();
 	l->owner = u->owner;
 	l->reason = "";
+	/* the folder checked at creation, if it is still the owner's */
+	const char *fid = meta_folder(r, &meta);
+	struct folder f;
+	if (*fid && u->owner && !repo_folder_get(db, r->pool, fid, &f) &&
+	    f.owner == u->owner)
+		memcpy(l->folder_id, f.id, sizeof(l->folder_id));
 	if (u->owner) {
 		struct user ou;
 		if (!repo_user_by_id(db, r->pool, u->owner, &ou)) {
@@ -833,6 +850,10 @@ int api_tus_create(struct pt_req *r)
 		return reply_error(r, PT_EBADREQ, NULL,
 				   "bad request: malformed Upload-Metadata "
 				   "(key base64,key base64,…)");
+	/* "folder": the uploader's folder the file goes into */
+	char folder[ID_LEN + 1];
+	if (api_upload_folder(r, meta_folder(r, meta ? &m : NULL), folder, &rc))
+		return rc;
 	if (concat && tus_concat_parse(r->pool, concat, &partial, uids, &nuids))
 		return reply_error(r, PT_EBADREQ, NULL,
 				   "bad request: Upload-Concat must be "

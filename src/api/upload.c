@@ -63,6 +63,7 @@ struct upload {
 	int64_t max_days, max_downloads;
 	char *password_hash;        /* of the link password, if one was set */
 	struct pt_buf password;     /* multipart: the "password" field */
+	char folder[ID_LEN + 1];    /* "" or the uploader's folder */
 	struct MHD_PostProcessor *pp;
 	struct received files[64];
 	size_t nfiles;
@@ -251,11 +252,14 @@ static int create_links(struct pt_req *r, struct upload *u, struct link *links,
 		l->name = f->name;
 		l->mime = f->mime;
 		l->size = f->size;
+		l->has_crc = true;
+		l->crc32 = blob_writer_crc32(f->w);
 		l->created = now;
 		l->expires = u->max_days ? now + u->max_days * 86400 : 0;
 		l->max_downloads = u->max_downloads;
 		l->password_hash = u->password_hash;
 		l->owner = api_who(r)->user_id;
+		memcpy(l->folder_id, u->folder, sizeof(l->folder_id));
 		l->quota_bytes = policy_tier(app->conf, api_who(r))
 					 ->storage_quota_bytes;
 		l->reason = "";
@@ -428,6 +432,8 @@ int api_upload_put(struct pt_req *r)
 				   "/api/v1/uploads to resume uploads");
 	const char *pw = req_header(r, "X-Partage-Password");
 	if (pw && (err = set_password(r, u, pw)))
+		return err;
+	if (api_upload_folder(r, NULL, u->folder, &err))
 		return err;
 	if (header_count(r, "Max-Days", &u->max_days))
 		return reply_error(r, PT_EBADREQ, NULL,
@@ -603,7 +609,8 @@ int api_upload_multipart(struct pt_req *r)
 	r->state = u;
 	u->limit = api_upload_limit(r, &u->by_quota);
 	int rc;
-	if (abuse_check_uploader(r, &rc) || api_disk_check(r, &rc))
+	if (abuse_check_uploader(r, &rc) || api_disk_check(r, &rc) ||
+	    api_upload_folder(r, NULL, u->folder, &rc))
 		return rc;
 	if (header_count(r, "Max-Days", &u->max_days) ||
 	    header_count(r, "Max-Downloads", &u->max_downloads))

@@ -124,6 +124,8 @@ struct cli_target {
 	char id[13];
 	char *direct;            /* the URL given when it names the bytes
 				  * (/{id}/{name}), else NULL */
+	const char *kind;        /* "files", or "folders" for a folder's
+				  * link (/folder/{id}[/{name}.zip]) */
 };
 
 /* Parse ID_OR_URL.  Returns 0, or PT_EBADREQ (not an id nor a URL with
@@ -132,7 +134,7 @@ int cli_target_parse(const char *arg, const struct cli_opts *o,
 		     struct cli_target *t);
 void cli_target_release(struct cli_target *t);
 /*
- * GET /api/v1/files/{id}: 0 and the object in *out, or a negative status
+ * GET /api/v1/{kind}/{id}: 0 and the object in *out, or a negative status
  * with a one-line message in msg: PT_EUNSUPPORTED when the reply is not
  * JSON at all (not a partage API), the status of the HTTP error (e.g.
  * PT_ENOTFOUND, PT_EGONE) for a JSON error, or a transport failure.

@@ -358,7 +358,7 @@ static int on_body(struct cli_http *h, const char *p, size_t n)
 static int ticket_get(struct dl *d, char **ticket, unsigned *wait,
 		      struct pt_buf *msg)
 {
-	char *url = xasprintf("%s/api/v1/files/%s/ticket", d->t->base,
+	char *url = xasprintf("%s/api/v1/%s/%s/ticket", d->t->base, d->t->kind,
 			      d->t->id);
 	struct cli_http h;
 	json_t *j = NULL;
@@ -554,6 +554,29 @@ fail:
 	return err;
 }
 
+/* A folder downloads as its zip: the file object of that zip, from the
+ * folder object (no SHA-256: the ETag guards a resume). */
+static void folder_as_file(json_t **obj)
+{
+	const char *name = cli_json_str(*obj, "name");
+	const char *url = cli_json_str(*obj, "zip_url");
+	json_t *zip = json_object_get(*obj, "zip");
+	json_t *size = zip ? json_object_get(zip, "size") : NULL;
+	json_t *f = json_object();
+
+	if (name) {
+		char *zname = xasprintf("%s.zip", name);
+		json_object_set_new(f, "name", json_string(zname));
+		free(zname);
+	}
+	if (url)
+		json_object_set_new(f, "download_url", json_string(url));
+	if (json_is_integer(size))
+		json_object_set(f, "size", size);
+	json_decref(*obj);
+	*obj = f;
+}
+
 static int download_one(const struct cli_opts *o, const char *arg)
 {
 	struct dl d = { .o = o, .arg = arg, .fd = -1 };
@@ -581,6 +604,8 @@ static int download_one(const struct cli_opts *o, const char *arg)
 		cli_err("cannot download '%s': %s", arg, msg.p);
 		goto fail;
 	}
+	if (obj && strcmp(t.kind, "folders") == 0)
+		folder_as_file(&obj);
 	plan_output(&d, obj);
 	sha = cli_json_str(obj, "sha256");
 	size = json_object_get(obj, "size");

@@ -506,10 +506,13 @@ int cli_target_parse(const char *arg, const struct cli_opts *o,
 		     struct cli_target *t)
 {
 	const char *s = strstr(arg, "://"), *path, *end;
-	const char *seg[2] = { NULL, NULL }; /* last two segments' starts */
-	size_t len[2] = { 0, 0 };
+	/* the last three segments' starts and lengths, oldest first */
+	const char *seg[3] = { NULL, NULL, NULL };
+	size_t len[3] = { 0, 0, 0 };
+	int at;
 
 	memset(t, 0, sizeof(*t));
+	t->kind = "files";
 	if (!s) {
 		if (!id_valid(arg, strlen(arg)))
 			return PT_EBADREQ;
@@ -527,21 +530,29 @@ int cli_target_parse(const char *arg, const struct cli_opts *o,
 			q = end;
 		if (q > p) {
 			seg[0] = seg[1], len[0] = len[1];
-			seg[1] = p, len[1] = (size_t)(q - p);
+			seg[1] = seg[2], len[1] = len[2];
+			seg[2] = p, len[2] = (size_t)(q - p);
 		}
 		p = q;
 	}
-	if (seg[1] && id_valid(seg[1], len[1])) {
-		memcpy(t->id, seg[1], ID_LEN);
-		t->base = xstrndup(arg, (size_t)(seg[1] - 1 - arg));
-	} else if (seg[0] && id_valid(seg[0], len[0])) {
-		memcpy(t->id, seg[0], ID_LEN);
-		t->base = xstrndup(arg, (size_t)(seg[0] - 1 - arg));
-		t->direct = xstrndup(arg, strcspn(arg, "#"));
-	} else {
+	/* /{id}, /{id}/{name}, /folder/{id}, /folder/{id}/{name}.zip */
+	if (seg[2] && id_valid(seg[2], len[2]))
+		at = 2;
+	else if (seg[1] && id_valid(seg[1], len[1]))
+		at = 1;
+	else
 		return PT_EBADREQ;
-	}
+	memcpy(t->id, seg[at], ID_LEN);
 	t->id[ID_LEN] = '\0';
+	const char *cut = seg[at] - 1;
+	if (at > 0 && seg[at - 1] && len[at - 1] == 6 &&
+	    memcmp(seg[at - 1], "folder", 6) == 0) {
+		t->kind = "folders";
+		cut = seg[at - 1] - 1;
+	}
+	t->base = xstrndup(arg, (size_t)(cut - arg));
+	if (at == 1)
+		t->direct = xstrndup(arg, strcspn(arg, "#"));
 	return 0;
 }
 
@@ -556,7 +567,7 @@ int cli_file_object(const struct cli_opts *o, const struct cli_target *t,
 		    json_t **out, struct pt_buf *msg)
 {
 	struct cli_http h;
-	char *url = xasprintf("%s/api/v1/files/%s", t->base, t->id);
+	char *url = xasprintf("%s/api/v1/%s/%s", t->base, t->kind, t->id);
 	json_t *j = NULL;
 	int err;
 

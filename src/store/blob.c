@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "../util/pt.h"
 #include "../util/banned.h"
@@ -18,6 +19,7 @@ struct blob_writer {
 	struct blob_store *store;
 	void *state;
 	EVP_MD_CTX *md;
+	uLong crc; /* zip needs it (folders.c): cheap beside SHA-256 */
 	uint64_t size;
 	bool committed;
 	char hex[BLOB_HEX_LEN + 1];
@@ -46,6 +48,7 @@ int blob_writer_open(struct blob_store *s, struct blob_writer **out)
 	int err;
 
 	w->store = s;
+	w->crc = crc32(0, Z_NULL, 0);
 	w->md = EVP_MD_CTX_new();
 	if (!w->md)
 		abort(); /* allocation failure: the x* policy */
@@ -70,6 +73,7 @@ int blob_writer_write(struct blob_writer *w, const void *p, size_t n)
 	if (n == 0)
 		return 0;
 	EVP_DigestUpdate(w->md, p, n);
+	w->crc = crc32_z(w->crc, p, n);
 	err = w->store->ops->writer_write(w->state, p, n);
 	if (err)
 		return err;
@@ -80,6 +84,11 @@ int blob_writer_write(struct blob_writer *w, const void *p, size_t n)
 uint64_t blob_writer_size(const struct blob_writer *w)
 {
 	return w->size;
+}
+
+uint32_t blob_writer_crc32(const struct blob_writer *w)
+{
+	return (uint32_t)w->crc;
 }
 
 static void writer_free(struct blob_writer *w)
@@ -285,8 +294,10 @@ void blob_partial_close(struct blob_partial *p)
 }
 
 int blob_partial_commit(struct blob_store *s, const char *uid, uint64_t size,
-			char hex[BLOB_HEX_LEN + 1], bool *existed)
+			char hex[BLOB_HEX_LEN + 1], bool *existed,
+			uint32_t *crc)
 {
+	uLong c = crc32(0, Z_NULL, 0);
 	static const char digits[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -317,6 +328,7 @@ int blob_partial_commit(struct blob_store *s, const char *uid, uint64_t size,
 			goto done;
 		}
 		EVP_DigestUpdate(ctx, buf, (size_t)k);
+		c = crc32_z(c, (const Bytef *)buf, (size_t)k);
 		off += (uint64_t)k;
 	}
 	EVP_DigestFinal_ex(ctx, md, &mdlen);
@@ -325,6 +337,8 @@ int blob_partial_commit(struct blob_store *s, const char *uid, uint64_t size,
 		hex[2 * i + 1] = digits[md[i] & 15];
 	}
 	hex[BLOB_HEX_LEN] = '\0';
+	if (crc)
+		*crc = (uint32_t)c;
 	err = s->ops->partial_link(s, uid, hex, existed);
 done:
 	EVP_MD_CTX_free(ctx);
@@ -366,4 +380,32 @@ int blob_partial_list(struct blob_store *s,
 	if (!s->ops->partial_list)
 		return 0;
 	return s->ops->partial_list(s, cb, arg);
+}
+
+int blob_crc32(struct blob_store *s, const char *hex, uint32_t *crc)
+{
+	struct blob_reader *r;
+	size_t bufsz = 1 << 20;
+	uint64_t off = 0, size;
+	uLong c = crc32(0, Z_NULL, 0);
+	int err = blob_reader_open(s, hex, &r);
+	if (err)
+		return err;
+	size = blob_reader_size(r);
+	char *buf = xmalloc(bufsz);
+	while (off < size) {
+		size_t want = size - off < bufsz ? (size_t)(size - off) : bufsz;
+		ssize_t k = blob_reader_pread(r, buf, want, off);
+		if (k <= 0) {
+			err = k < 0 ? (int)k : PT_ECORRUPT;
+			break;
+		}
+		c = crc32(c, (const Bytef *)buf, (uInt)k);
+		off += (uint64_t)k;
+	}
+	free(buf);
+	blob_reader_close(r);
+	if (!err)
+		*crc = (uint32_t)c;
+	return err;
 }

@@ -107,6 +107,8 @@ int blob_store_cleanup(struct blob_store *s);
 int blob_writer_open(struct blob_store *s, struct blob_writer **out);
 int blob_writer_write(struct blob_writer *w, const void *p, size_t n);
 uint64_t blob_writer_size(const struct blob_writer *w);
+/* The CRC-32 of the bytes written so far (zip entries need it). */
+uint32_t blob_writer_crc32(const struct blob_writer *w);
 /*
  * Make the bytes durable as the blob named by their SHA-256 (into hex).
  * The writer stays usable for blob_writer_ensure() until it is freed with
@@ -139,6 +141,10 @@ ssize_t blob_reader_pread(struct blob_reader *r, void *p, size_t n,
  * -1 when there is none. */
 int blob_reader_take_fd(struct blob_reader *r);
 void blob_reader_close(struct blob_reader *r);
+/* The CRC-32 (zlib's, as zip uses) of a stored blob, read in full.
+ * Returns 0, -ENOENT, PT_ECORRUPT when it is shorter than it says, or
+ * the backend's status.  Blocks. */
+int blob_crc32(struct blob_store *s, const char *hex, uint32_t *crc);
 
 int blob_stat(struct blob_store *s, const char *hex, uint64_t *size);
 int blob_remove(struct blob_store *s, const char *hex);
@@ -167,11 +173,13 @@ int blob_partial_sync(struct blob_partial *p);
 /* Cut back to offset (a chunk that failed its checksum). */
 int blob_partial_truncate(struct blob_partial *p, uint64_t offset);
 void blob_partial_close(struct blob_partial *p);
-/* Hash the complete partial of `size` bytes and commit it as a blob.
- * The partial stays, so a crash before the caller records the blob can be
- * retried; remove it with blob_partial_remove afterwards. */
+/* Hash the complete partial of `size` bytes and commit it as a blob;
+ * *crc (if not NULL) gets its CRC-32.  The partial stays, so a crash
+ * before the caller records the blob can be retried; remove it with
+ * blob_partial_remove afterwards. */
 int blob_partial_commit(struct blob_store *s, const char *uid, uint64_t size,
-			char hex[BLOB_HEX_LEN + 1], bool *existed);
+			char hex[BLOB_HEX_LEN + 1], bool *existed,
+			uint32_t *crc);
 /* Link the (still present) partial as blob hex again: gc's protocol. */
 int blob_partial_relink(struct blob_store *s, const char *uid,
 			const char *hex);

@@ -140,6 +140,20 @@ static const char *const migrations[] = {
 	/* 7: every takedown keeps the bytes through its quarantine */
 	"ALTER TABLE takedowns ADD COLUMN purge_after BIGINT NOT NULL "
 	"DEFAULT 0;",
+	/* 8: folders; a link sits in one folder ('' = none); each blob's
+	 * CRC-32 (-1 until known), which zip downloads need before sending */
+	"CREATE TABLE folders ("
+	"  id TEXT PRIMARY KEY,"
+	"  owner_id BIGINT NOT NULL,"
+	"  parent_id TEXT NOT NULL DEFAULT '',"
+	"  name TEXT NOT NULL,"
+	"  created BIGINT NOT NULL,"
+	"  shared BIGINT NOT NULL DEFAULT 0);"
+	"CREATE INDEX folders_owner ON folders(owner_id, parent_id);"
+	"CREATE INDEX folders_parent ON folders(parent_id);"
+	"ALTER TABLE links ADD COLUMN folder_id TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX links_folder ON links(folder_id);"
+	"ALTER TABLE blobs ADD COLUMN crc32 BIGINT NOT NULL DEFAULT -1;",
 };
 
 static int64_t schema_version(struct db *db)
@@ -225,14 +239,17 @@ static int link_insert(struct db *db, const struct link *l);
 /* Lock the blob's row (creating it if new): the upsert takes the row's
  * write lock in both engines until the transaction ends, which is what
  * serialises this with repo_blob_reap (the gc protocol in blob.h). */
-static int blob_pin(struct db *db, const char *hex, uint64_t size,
-		    int64_t now)
+static int blob_pin(struct db *db, const struct link *l)
 {
+	/* a CRC-32 learnt now fills one still unknown (-1) */
 	int64_t rc = db_run(db,
-			     "INSERT INTO blobs(sha256, size, created) "
-			     "VALUES ($1, $2, $3) ON CONFLICT (sha256) DO "
-			     "UPDATE SET size = excluded.size",
-			   "tii", hex, (int64_t)((int64_t)size), (int64_t)(now));
+			     "INSERT INTO blobs(sha256, size, created, crc32) "
+			     "VALUES ($1, $2, $3, $4) ON CONFLICT (sha256) DO "
+			     "UPDATE SET size = excluded.size, crc32 = CASE "
+			     "WHEN blobs.crc32 < 0 THEN excluded.crc32 ELSE "
+			     "blobs.crc32 END",
+			   "tiii", l->sha256, (int64_t)l->size, l->created,
+			   l->has_crc ? (int64_t)l->crc32 : INT64_C(-1));
 	return rc < 0 ? (int)rc : 0;
 }
 
@@ -269,7 +286,7 @@ int repo_link_create(struct db *db, const struct link *l,
 
 	if ((err = db_begin(db)))
 		return err;
-	if ((err = blob_pin(db, l->sha256, l->size, l->created)))
+	if ((err = blob_pin(db, l)))
 		goto fail;
 	if ((err = quota_check(db, l)))
 		goto fail;
@@ -405,7 +422,7 @@ int repo_link_get(struct db *db, struct pt_pool *pool, const char *id,
 			     "SELECT id, sha256, name, mime, size, created, "
 			     "expires, max_downloads, downloads, last_download, "
 			     "delete_hash, owner_id, state, reason, takedown_id, "
-			     "password_hash FROM links WHERE id = $1",
+			     "password_hash, folder_id FROM links WHERE id = $1",
 			     &st);
 	if (err)
 		return err;
@@ -431,6 +448,8 @@ int repo_link_get(struct db *db, struct pt_pool *pool, const char *id,
 		copy_fixed(out->takedown_id, sizeof(out->takedown_id),
 			   db_col_text(st, 14));
 		out->password_hash = pt_pstrdup(pool, db_col_text(st, 15));
+		copy_fixed(out->folder_id, sizeof(out->folder_id),
+			   db_col_text(st, 16));
 		err = 0;
 	} else if (err == DB_DONE) {
 		err = PT_ENOTFOUND;
@@ -744,9 +763,9 @@ static int link_insert(struct db *db, const struct link *l)
 	int64_t rc = db_run(db,
 			     "INSERT INTO links(id, sha256, name, mime, size, "
 			     "created, expires, max_downloads, delete_hash, "
-			     "owner_id, password_hash) VALUES ($1, $2, $3, $4, "
-			     "$5, $6, $7, $8, $9, $10, $11)",
-			   "ttttiiiitit", l->id, l->sha256, l->name, l->mime, (int64_t)((int64_t)l->size), (int64_t)(l->created), (int64_t)(l->expires), (int64_t)(l->max_downloads), l->delete_hash, (int64_t)(l->owner), l->password_hash ? l->password_hash : "");
+			     "owner_id, password_hash, folder_id) VALUES ($1, $2, "
+			     "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+			   "ttttiiiititt", l->id, l->sha256, l->name, l->mime, (int64_t)((int64_t)l->size), (int64_t)(l->created), (int64_t)(l->expires), (int64_t)(l->max_downloads), l->delete_hash, (int64_t)(l->owner), l->password_hash ? l->password_hash : "", l->folder_id);
 	return rc < 0 ? (int)rc : 0;
 }
 
@@ -758,7 +777,7 @@ int repo_upload_complete(struct db *db, const char *uid, const struct link *l,
 
 	if ((err = db_begin(db)))
 		return err;
-	if ((err = blob_pin(db, l->sha256, l->size, l->created)) ||
+	if ((err = blob_pin(db, l)) ||
 	    (err = quota_check(db, l)) || (ensure && (err = ensure(arg))) ||
 	    (err = link_insert(db, l)))
 		goto fail;
@@ -1673,10 +1692,32 @@ fail:
 
 /* ORDER BY cannot be a parameter: one statement per sort order, chosen
  * from a fixed table (never text from the request). */
-#define FILES_SELECT                                                        \
+/* The columns link_row() reads, for lists of links. */
+#define LINK_COLS                                                           \
 	"SELECT id, sha256, name, mime, size, created, expires, "           \
-	"max_downloads, downloads, last_download, delete_hash, owner_id, "  \
-	"state, reason FROM links WHERE owner_id = $1 AND state = 0 "
+	"max_downloads, downloads, last_download, owner_id, state, reason, " \
+	"folder_id, password_hash FROM links "
+#define FILES_SELECT LINK_COLS "WHERE owner_id = $1 AND state = 0 "
+
+static void link_row(struct db_stmt *st, struct pt_pool *pool, struct link *l)
+{
+	memset(l, 0, sizeof(*l));
+	copy_fixed(l->id, sizeof(l->id), db_col_text(st, 0));
+	copy_fixed(l->sha256, sizeof(l->sha256), db_col_text(st, 1));
+	l->name = pt_pstrdup(pool, db_col_text(st, 2));
+	l->mime = pt_pstrdup(pool, db_col_text(st, 3));
+	l->size = (uint64_t)db_col_int(st, 4);
+	l->created = db_col_int(st, 5);
+	l->expires = db_col_int(st, 6);
+	l->max_downloads = db_col_int(st, 7);
+	l->downloads = db_col_int(st, 8);
+	l->last_download = db_col_int(st, 9);
+	l->owner = db_col_int(st, 10);
+	l->state = (enum link_state)db_col_int(st, 11);
+	l->reason = pt_pstrdup(pool, db_col_text(st, 12));
+	copy_fixed(l->folder_id, sizeof(l->folder_id), db_col_text(st, 13));
+	l->password_hash = pt_pstrdup(pool, db_col_text(st, 14));
+}
 static const char *const files_sql[8] = {
 	FILES_SELECT "ORDER BY created, id LIMIT $2 OFFSET $3",
 	FILES_SELECT "ORDER BY created DESC, id LIMIT $2 OFFSET $3",
@@ -1714,20 +1755,7 @@ int repo_user_files(struct db *db, struct pt_pool *pool, int64_t user_id,
 	db_bind_int(st, 3, offset);
 	while ((err = db_step(st)) == DB_ROW) {
 		struct link l;
-		memset(&l, 0, sizeof(l));
-		copy_fixed(l.id, sizeof(l.id), db_col_text(st, 0));
-		copy_fixed(l.sha256, sizeof(l.sha256), db_col_text(st, 1));
-		l.name = pt_pstrdup(pool, db_col_text(st, 2));
-		l.mime = pt_pstrdup(pool, db_col_text(st, 3));
-		l.size = (uint64_t)db_col_int(st, 4);
-		l.created = db_col_int(st, 5);
-		l.expires = db_col_int(st, 6);
-		l.max_downloads = db_col_int(st, 7);
-		l.downloads = db_col_int(st, 8);
-		l.last_download = db_col_int(st, 9);
-		l.owner = db_col_int(st, 11);
-		l.state = (enum link_state)db_col_int(st, 12);
-		l.reason = pt_pstrdup(pool, db_col_text(st, 13));
+		link_row(st, pool, &l);
 		if ((err = cb(&l, arg)))
 			break;
 	}
@@ -1767,4 +1795,330 @@ int repo_report_resolve(struct db *db, const char *id, const char *state)
 		err = db_changes(st) == 1 ? 0 : PT_ENOTFOUND;
 	db_done(st);
 	return err;
+}
+
+/* ---- folders ---- */
+
+/* Folder tree changes of one owner run one at a time (PostgreSQL runs
+ * READ COMMITTED: two crossing moves could otherwise make a cycle). */
+#define REPO_FOLDER_LOCK (INT64_C(0x666f6c64) << 32) /* "fold" */
+#define FOLDER_DEPTH_MAX 64
+
+static void folder_row(struct db_stmt *st, struct pt_pool *pool,
+		       struct folder *f)
+{
+	copy_fixed(f->id, sizeof(f->id), db_col_text(st, 0));
+	copy_fixed(f->parent, sizeof(f->parent), db_col_text(st, 1));
+	f->owner = db_col_int(st, 2);
+	f->name = pt_pstrdup(pool, db_col_text(st, 3));
+	f->created = db_col_int(st, 4);
+	f->shared = db_col_int(st, 5) != 0;
+}
+
+#define FOLDER_COLS \
+	"SELECT id, parent_id, owner_id, name, created, shared FROM folders "
+
+int repo_folder_get(struct db *db, struct pt_pool *pool, const char *id,
+		    struct folder *out)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db, FOLDER_COLS "WHERE id = $1", &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, id);
+	err = db_step(st);
+	if (err == DB_ROW) {
+		folder_row(st, pool, out);
+		err = 0;
+	} else if (err == DB_DONE) {
+		err = PT_ENOTFOUND;
+	}
+	db_done(st);
+	return err;
+}
+
+/* The parent of folder id if it belongs to owner: 0, PT_ENOTFOUND. */
+static int folder_parent(struct db *db, const char *id, int64_t owner,
+			 char parent[ID_LEN + 1])
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     "SELECT parent_id FROM folders WHERE id = $1 AND "
+			     "owner_id = $2",
+			     &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, id);
+	db_bind_int(st, 2, owner);
+	err = db_step(st);
+	if (err == DB_ROW) {
+		copy_fixed(parent, ID_LEN + 1, db_col_text(st, 0));
+		err = 0;
+	} else if (err == DB_DONE) {
+		err = PT_ENOTFOUND;
+	}
+	db_done(st);
+	return err;
+}
+
+/* Is `parent` ("" or a folder of owner) a place for folder `id` (NULL: a
+ * new folder)?  Walks up to the top: PT_ECONFLICT when it meets id, or
+ * the tree is deeper than FOLDER_DEPTH_MAX. */
+static int folder_check_parent(struct db *db, const char *id, int64_t owner,
+			       const char *parent)
+{
+	char at[ID_LEN + 1];
+	int err;
+
+	copy_fixed(at, sizeof(at), parent);
+	for (int depth = 0; *at; depth++) {
+		if ((id && strcmp(at, id) == 0) || depth >= FOLDER_DEPTH_MAX)
+			return PT_ECONFLICT;
+		if ((err = folder_parent(db, at, owner, at)))
+			return err;
+	}
+	return 0;
+}
+
+struct folder_op {
+	const struct folder *f; /* create */
+	const char *id;
+	int64_t owner;
+	const char *name, *parent;
+	int shared;
+	bool recursive;
+	int64_t now, nlinks;
+	struct pt_pool *pool;
+};
+
+static int folder_create_tx(struct db *db, void *arg)
+{
+	const struct folder *f = ((struct folder_op *)arg)->f;
+	int err;
+	if ((err = db_lock(db, REPO_FOLDER_LOCK | f->owner)) ||
+	    (err = folder_check_parent(db, NULL, f->owner, f->parent)))
+		return err;
+	int64_t rc = db_run(db,
+			    "INSERT INTO folders(id, owner_id, parent_id, name, "
+			    "created, shared) VALUES ($1, $2, $3, $4, $5, $6)",
+			    "tittii", f->id, f->owner, f->parent, f->name,
+			    f->created, (int64_t)f->shared);
+	return rc < 0 ? (int)rc : 0;
+}
+
+int repo_folder_create(struct db *db, const struct folder *f)
+{
+	struct folder_op op = { .f = f };
+	return db_transact(db, folder_create_tx, &op);
+}
+
+static int folder_update_tx(struct db *db, void *arg)
+{
+	struct folder_op *op = arg;
+	char cur[ID_LEN + 1];
+	int err;
+	if ((err = db_lock(db, REPO_FOLDER_LOCK | op->owner)) ||
+	    (err = folder_parent(db, op->id, op->owner, cur)))
+		return err;
+	if (op->parent &&
+	    (err = folder_check_parent(db, op->id, op->owner, op->parent)))
+		return err;
+	int64_t rc = db_run(db,
+			    "UPDATE folders SET name = COALESCE($2, name), "
+			    "parent_id = COALESCE($3, parent_id), shared = "
+			    "CASE WHEN $4 < 0 THEN shared ELSE $4 END WHERE id "
+			    "= $1",
+			    "ttti", op->id, op->name, op->parent,
+			    (int64_t)op->shared);
+	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
+}
+
+int repo_folder_update(struct db *db, const char *id, int64_t owner,
+		       const char *name, const char *parent, int shared)
+{
+	struct folder_op op = { .id = id, .owner = owner, .name = name,
+				.parent = parent, .shared = shared };
+	return db_transact(db, folder_update_tx, &op);
+}
+
+/* Append the ids of id's child folders to *ids. */
+static int folder_children(struct db *db, struct pt_pool *pool,
+			   const char *id, char ***ids, size_t *n, size_t *cap)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db, "SELECT id FROM folders WHERE parent_id = $1",
+			     &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, id);
+	while ((err = db_step(st)) == DB_ROW) {
+		if (*n == *cap) {
+			size_t ncap = *cap * 2;
+			char **nids = pt_palloc(pool, ncap * sizeof(*nids));
+			memcpy(nids, *ids, *n * sizeof(*nids));
+			*ids = nids;
+			*cap = ncap;
+		}
+		(*ids)[(*n)++] = pt_pstrdup(pool, db_col_text(st, 0));
+	}
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+static int folder_delete_tx(struct db *db, void *arg)
+{
+	struct folder_op *op = arg;
+	char parent[ID_LEN + 1];
+	struct folder f;
+	size_t n = 1, cap = 16;
+	char **ids = pt_palloc(op->pool, cap * sizeof(*ids));
+	int err;
+
+	op->nlinks = 0;
+	if ((err = repo_folder_get(db, op->pool, op->id, &f)) ||
+	    (err = db_lock(db, REPO_FOLDER_LOCK | f.owner)) ||
+	    (err = folder_parent(db, op->id, f.owner, parent)))
+		return err;
+	ids[0] = (char *)op->id;
+	/* breadth first: the list grows while it is walked */
+	for (size_t i = 0; i < n; i++)
+		if ((err = folder_children(db, op->pool, ids[i], &ids, &n,
+					   &cap)))
+			return err;
+	if (!op->recursive) {
+		struct db_stmt *st;
+		if (n > 1)
+			return PT_ECONFLICT;
+		if ((err = db_prepare(db,
+				      "SELECT COUNT(*) FROM links WHERE "
+				      "folder_id = $1 AND state = 0",
+				      &st)))
+			return err;
+		db_bind_text(st, 1, op->id);
+		err = db_step(st);
+		int64_t k = err == DB_ROW ? db_col_int(st, 0) : 0;
+		db_done(st);
+		if (err < 0)
+			return err;
+		if (k)
+			return PT_ECONFLICT;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int64_t rc = db_run(db,
+				    "UPDATE links SET state = 1, reason = "
+				    "'deleted', changed = $2 WHERE folder_id = "
+				    "$1 AND state = 0",
+				    "ti", ids[i], op->now);
+		if (rc < 0)
+			return (int)rc;
+		op->nlinks += rc;
+		rc = db_run(db, "DELETE FROM folders WHERE id = $1", "t",
+			    ids[i]);
+		if (rc < 0)
+			return (int)rc;
+	}
+	return 0;
+}
+
+int repo_folder_delete(struct db *db, const char *id, bool recursive,
+		       int64_t now, int64_t *nlinks)
+{
+	struct pt_pool *pool = pt_pool_new();
+	struct folder_op op = { .id = id, .recursive = recursive, .now = now,
+				.pool = pool };
+	int err = db_transact(db, folder_delete_tx, &op);
+	if (nlinks)
+		*nlinks = err ? 0 : op.nlinks;
+	pt_pool_free(pool);
+	return err;
+}
+
+int repo_folders_list(struct db *db, struct pt_pool *pool, int64_t owner,
+		      const char *parent,
+		      int (*cb)(const struct folder *f, void *arg), void *arg)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     FOLDER_COLS "WHERE owner_id = $1 AND ($2 IS NULL "
+					 "OR parent_id = $2) ORDER BY name, id",
+			     &st);
+	if (err)
+		return err;
+	db_bind_int(st, 1, owner);
+	db_bind_text(st, 2, parent);
+	while ((err = db_step(st)) == DB_ROW) {
+		struct folder f;
+		folder_row(st, pool, &f);
+		if ((err = cb(&f, arg)))
+			break;
+	}
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+int repo_folder_links(struct db *db, struct pt_pool *pool,
+		      const char *folder_id,
+		      int (*cb)(const struct link *l, void *arg), void *arg)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     LINK_COLS "WHERE folder_id = $1 AND state = 0 "
+				       "ORDER BY name, id",
+			     &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, folder_id);
+	while ((err = db_step(st)) == DB_ROW) {
+		struct link l;
+		link_row(st, pool, &l);
+		if ((err = cb(&l, arg)))
+			break;
+	}
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+static int link_move_tx(struct db *db, void *arg)
+{
+	struct folder_op *op = arg;
+	char parent[ID_LEN + 1];
+	int err;
+	if ((err = db_lock(db, REPO_FOLDER_LOCK | op->owner)))
+		return err;
+	if (*op->parent &&
+	    (err = folder_parent(db, op->parent, op->owner, parent)))
+		return err;
+	int64_t rc = db_run(db,
+			    "UPDATE links SET folder_id = $2 WHERE id = $1 AND "
+			    "state = 0",
+			    "tt", op->id, op->parent);
+	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
+}
+
+int repo_link_move(struct db *db, const char *id, int64_t owner,
+		   const char *folder_id)
+{
+	struct folder_op op = { .id = id, .owner = owner, .parent = folder_id };
+	return db_transact(db, link_move_tx, &op);
+}
+
+int repo_blob_crc(struct db *db, const char *hex, int64_t *crc)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db, "SELECT crc32 FROM blobs WHERE sha256 = $1",
+			     &st);
+	if (err)
+		return err;
+	db_bind_text(st, 1, hex);
+	err = db_step(st);
+	*crc = err == DB_ROW ? db_col_int(st, 0) : -1;
+	db_done(st);
+	return err < 0 ? err : err == DB_ROW ? 0 : PT_ENOTFOUND;
+}
+
+int repo_blob_set_crc(struct db *db, const char *hex, uint32_t crc)
+{
+	int64_t rc = db_run(db, "UPDATE blobs SET crc32 = $2 WHERE sha256 = $1",
+			    "ti", hex, (int64_t)crc);
+	return rc < 0 ? (int)rc : 0;
 }

@@ -46,6 +46,9 @@ struct link {
 	char takedown_id[ID_LEN + 1]; /* "" unless taken down */
 	char *password_hash;   /* Argon2id; "" or NULL: no password */
 	uint64_t quota_bytes;  /* creating: the owner's quota, 0 none */
+	char folder_id[ID_LEN + 1]; /* "" outside any folder */
+	bool has_crc;          /* creating: the blob's CRC-32 is known */
+	uint32_t crc32;
 };
 
 /* Create or upgrade the schema.  Safe to call from several processes. */
@@ -295,6 +298,50 @@ int repo_user_files(struct db *db, struct pt_pool *pool, int64_t user_id,
 		    int64_t *total);
 /* PT_ENOTFOUND unless the link is live. */
 int repo_link_rename(struct db *db, const char *id, const char *name);
+
+/* ---- folders ----
+ * A folder belongs to one user and sits in another of theirs or at the
+ * top (parent ""); links sit in at most one folder.  Moves never make a
+ * cycle.  A shared folder's page and zip are public to whoever has the
+ * link; a private one only its owner sees. */
+struct folder {
+	char id[ID_LEN + 1];
+	char parent[ID_LEN + 1]; /* "" at the top */
+	int64_t owner;
+	char *name; /* pool-owned */
+	int64_t created;
+	bool shared;
+};
+/* PT_ENOTFOUND when the parent is not a folder of f->owner. */
+int repo_folder_create(struct db *db, const struct folder *f);
+/* PT_ENOTFOUND when no such folder. */
+int repo_folder_get(struct db *db, struct pt_pool *pool, const char *id,
+		    struct folder *out);
+/* Change what is not NULL (shared: -1 keeps it).  PT_ENOTFOUND when the
+ * folder or the new parent is not the owner's; PT_ECONFLICT when the new
+ * parent is the folder itself or inside it. */
+int repo_folder_update(struct db *db, const char *id, int64_t owner,
+		       const char *name, const char *parent, int shared);
+/* Remove the folder.  Unless recursive, PT_ECONFLICT when it holds a live
+ * link or a folder; recursive deletes every folder below it and the live
+ * links in them (reason "deleted"), *nlinks counting those. */
+int repo_folder_delete(struct db *db, const char *id, bool recursive,
+		       int64_t now, int64_t *nlinks);
+/* The owner's folders with parent `parent` (NULL: all of them), by name. */
+int repo_folders_list(struct db *db, struct pt_pool *pool, int64_t owner,
+		      const char *parent,
+		      int (*cb)(const struct folder *f, void *arg), void *arg);
+/* The live links in a folder, by name. */
+int repo_folder_links(struct db *db, struct pt_pool *pool,
+		      const char *folder_id,
+		      int (*cb)(const struct link *l, void *arg), void *arg);
+/* Put a live link of `owner` in folder_id ("" = none).  PT_ENOTFOUND when
+ * the link is not live or the folder is not the owner's. */
+int repo_link_move(struct db *db, const char *id, int64_t owner,
+		   const char *folder_id);
+/* A blob's CRC-32: *crc = -1 while unknown. */
+int repo_blob_crc(struct db *db, const char *hex, int64_t *crc);
+int repo_blob_set_crc(struct db *db, const char *hex, uint32_t crc);
 
 /* fsck support */
 /* Call cb for every blob row. */

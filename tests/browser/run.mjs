@@ -332,6 +332,48 @@ test("the Download link downloads the exact bytes", async () => {
   await page.close();
 });
 
+test("a shared folder's page lists its content and downloads it as one zip", async () => {
+  const json = { "Content-Type": "application/json" };
+  const who = JSON.stringify({ name: "browser_" + Date.now(), password: "folder page password" });
+  eq((await fetch(`${base}/api/v1/users`, { method: "POST", body: who, headers: json })).status, 201, "register");
+  const tok = await (await fetch(`${base}/api/v1/tokens`, { method: "POST", body: who, headers: json })).json();
+  const auth = { Authorization: `Bearer ${tok.token}` };
+  const mk = async (o) => {
+    const r = await fetch(`${base}/api/v1/folders`, { method: "POST", body: JSON.stringify(o), headers: { ...auth, ...json } });
+    eq(r.status, 201, "POST /api/v1/folders");
+    return r.json();
+  };
+  const top = await mk({ name: "Été 2026", shared: true });
+  const sub = await mk({ name: "day <1>", parent: top.id });
+  for (const [name, body] of [["notes.txt", "hello folder\n"], ["data.bin", Buffer.alloc(200_000, 7)]]) {
+    const r = await fetch(`${base}/${encodeURIComponent(name)}`, {
+      method: "PUT", body, headers: { ...auth, "X-Partage-Folder": top.id, Accept: "application/json" },
+    });
+    eq(r.status, 201, `PUT ${name} into the folder`);
+  }
+  const page = await newPage();
+  eq((await page.goto(`${base}/folder/${top.id}`)).status(), 200, "folder page status");
+  eq((await page.locator("h1#name").textContent()).trim(), "Été 2026", "folder name");
+  const items = await page.locator("#listing li").allTextContents();
+  check(items.some((t) => t.includes("day <1>/")), `subfolder listed: ${items}`);
+  check(items.some((t) => t.includes("notes.txt")) && items.some((t) => t.includes("data.bin")), `files: ${items}`);
+  await page.click(`a[href="/folder/${sub.id}"]`);
+  await page.waitForURL(`${base}/folder/${sub.id}`);
+  eq((await page.locator("h1#name").textContent()).trim(), "day <1>", "subfolder page");
+  await page.goBack();
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("a#download")]);
+  const saved = path.join(tmpRoot, "folder.zip");
+  await download.saveAs(saved);
+  eq(await download.failure(), null, "zip download failure");
+  eq(download.suggestedFilename(), "Été 2026.zip", "zip file name");
+  const want = Buffer.from(await (await fetch(top.zip_url)).arrayBuffer());
+  const got = fs.readFileSync(saved);
+  eq(sha256(got), sha256(want), "zip bytes");
+  check(got.subarray(0, 4).equals(Buffer.from("PK\x03\x04", "latin1")), "a zip");
+  check(page.errors.length === 0, `page errors: ${page.errors}`);
+  await page.close();
+});
+
 test("a multi-file upload lists every file", async () => {
   const page = await newPage();
   const files = [

@@ -833,6 +833,17 @@ int api_tus_create(struct pt_req *r)
 		return reply_error(r, PT_EBADREQ, NULL,
 				   "bad request: malformed Upload-Metadata "
 				   "(key base64,key base64,…)");
+	if (meta) {
+		size_t fn;
+		const char *fv = tus_metadata_get(&m, "filename", &fn);
+		if (!fv)
+			fv = tus_metadata_get(&m, "name", &fn);
+		if (api_text_check(r, "Upload-Metadata", meta, strlen(meta),
+				   UTF8_NAME, &rc) ||
+		    (fv && api_text_check(r, "the filename in Upload-Metadata",
+					  fv, fn, UTF8_NAME, &rc)))
+			return rc;
+	}
 	if (concat && tus_concat_parse(r->pool, concat, &partial, uids, &nuids))
 		return reply_error(r, PT_EBADREQ, NULL,
 				   "bad request: Upload-Concat must be "

@@ -24,6 +24,13 @@ ids = [l.split()[0] for l in open(sys.argv[1])]
 for i in range(1000):
     print(ids[i % len(ids)] if i % 3 else "Zz%010d" % i)
 PY
-for r in $(seq 7); do
+# the table goes to stdout and bench/results/check-*.md (scripts/capacity.py
+# reads its median)
+results=${BENCH_RESULTS:-bench/results}
+mkdir -p "$results"
+for _ in $(seq 7); do
   curl -s -o /dev/null -w '%{time_total}\n' --data-binary @"$work/lines" "$url/api/v1/check"
-done | sort -n | awk '{a[NR]=$1} END {printf "link checker, 1000 ids: median %.1f ms (min %.1f, max %.1f)\n", a[4]*1000, a[1]*1000, a[7]*1000}'
+done | sort -n | awk -v d="$(date -u '+%F %T UTC')" '{a[NR]=$1} END {
+  printf "## check — %s, link checker, 7 runs\n\n| what | median | min | max |\n|---|---:|---:|---:|\n", d
+  printf "| 1000 ids, SQLite | %.1f ms | %.1f ms | %.1f ms |\n", a[4]*1000, a[1]*1000, a[7]*1000}' |
+  tee "$results/check-$(date +%Y%m%d-%H%M%S).md"

@@ -223,12 +223,17 @@ static int json_body_end(struct pt_req *r)
 				   "payload too large: JSON bodies are at most "
 				   "%d bytes",
 				   JSON_BODY_MAX);
+	int rc;
+	/* jansson refuses text that is not UTF-8: say so, rather than the
+	 * handler's "send {…}" */
+	if (api_text_check(r, "the JSON body", jb->buf.p, jb->buf.n, 0, &rc))
+		return rc;
 	json_t *o = jb->buf.n ? json_loadb(jb->buf.p, jb->buf.n, 0, NULL) : NULL;
 	if (o && !json_is_object(o)) {
 		json_decref(o);
 		o = NULL;
 	}
-	int rc = jb->done(r, o);
+	rc = jb->done(r, o);
 	json_decref(o);
 	return rc;
 }

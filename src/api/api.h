@@ -23,6 +23,7 @@
 #include "../core/slots.h"
 #include "../core/ticket.h"
 #include "../http/throttle.h"
+#include "../util/utf8.h"
 
 struct metrics;
 struct counts;
@@ -142,6 +143,11 @@ int64_t api_link_expiry(struct app *app, const struct link *l);
 /* The free-space threshold (storage.min_free_bytes): 0, or 1 with a 507
  * reply's result in *rc. */
 int api_disk_check(struct pt_req *r, int *rc);
+/* Client text that partage stores (utf8_check with flags: UTF8_NAME for a
+ * file name): 0, or 1 with the result of a 400 reply in *rc, "bad request:
+ * WHAT is not valid UTF-8 (byte N)".  The one check at every edge. */
+int api_text_check(struct pt_req *r, const char *what, const char *s,
+		   size_t n, unsigned flags, int *rc);
 /* The largest upload the request's principal may make now (UINT64_MAX:
  * no limit); *by_quota when the storage quota set it (refuse with 507). */
 uint64_t api_upload_limit(struct pt_req *r, bool *by_quota);

@@ -850,6 +850,17 @@ int api_tus_create(struct pt_req *r)
 		return reply_error(r, PT_EBADREQ, NULL,
 				   "bad request: malformed Upload-Metadata "
 				   "(key base64,key base64,…)");
+	if (meta) {
+		size_t fn;
+		const char *fv = tus_metadata_get(&m, "filename", &fn);
+		if (!fv)
+			fv = tus_metadata_get(&m, "name", &fn);
+		if (api_text_check(r, "Upload-Metadata", meta, strlen(meta),
+				   UTF8_NAME, &rc) ||
+		    (fv && api_text_check(r, "the filename in Upload-Metadata",
+					  fv, fn, UTF8_NAME, &rc)))
+			return rc;
+	}
 	/* "folder": the uploader's folder the file goes into */
 	char folder[ID_LEN + 1];
 	if (api_upload_folder(r, meta_folder(r, meta ? &m : NULL), folder, &rc))

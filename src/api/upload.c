@@ -199,6 +199,19 @@ static int header_count(struct pt_req *r, const char *name, int64_t *out)
 
 /* The principal's limit for one upload: the tier's size limit, or the
  * storage quota left when that is smaller (then a refusal is 507). */
+int api_text_check(struct pt_req *r, const char *what, const char *s,
+		   size_t n, unsigned flags, int *rc)
+{
+	size_t at = 0;
+	const char *why = utf8_check(s, n, flags, &at);
+
+	if (!why)
+		return 0;
+	*rc = reply_error(r, PT_EBADREQ, NULL, "bad request: %s %s (byte %zu)",
+			  what, why, at);
+	return 1;
+}
+
 int api_disk_check(struct pt_req *r, int *rc)
 {
 	struct app *app = r->ctx;
@@ -323,6 +336,11 @@ static int fail_reply(struct pt_req *r, int err, const char *what)
 		return reply_error(r, err, NULL,
 				   "service unavailable: metadata store "
 				   "unreachable, try again");
+	case PT_EBADREQ:
+		if (u->errmsg[0])
+			return reply_error(r, err, NULL, "%s", u->errmsg);
+		return reply_error(r, err, NULL,
+				   "bad request: malformed multipart body");
 	default:
 		/* a storage errno is our failure, not the client's (ENOENT
 		 * must not read as 404) */
@@ -423,7 +441,9 @@ int api_upload_put(struct pt_req *r)
 	u->app = app;
 	r->state = u;
 	u->limit = api_upload_limit(r, &u->by_quota);
-	if (abuse_check_uploader(r, &err) || api_disk_check(r, &err))
+	if (abuse_check_uploader(r, &err) || api_disk_check(r, &err) ||
+	    api_text_check(r, "the file name", r->arg[0].p, r->arg[0].n,
+			   UTF8_NAME, &err))
 		return err;
 	if (req_header(r, "Content-Range"))
 		return reply_error(r, PT_EBADREQ, NULL,
@@ -515,6 +535,9 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind,
 		return MHD_NO;
 	if (key && !filename && strcmp(key, "password") == 0) {
 		if (pt_buf_add(&u->password, data, size)) {
+			snprintf(u->errmsg, sizeof(u->errmsg),
+				 "bad request: the password field is longer "
+				 "than 1024 bytes");
 			u->err = PT_EBADREQ;
 			return MHD_NO;
 		}
@@ -523,12 +546,23 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind,
 	if (!key || strcmp(key, "file") != 0)
 		return MHD_YES; /* other form fields are ignored */
 	if (off == 0) {
+		const char *fname = form_filename(r, filename ? filename
+							      : "file");
+		const char *why;
+		size_t at = 0;
+
 		if ((err = part_finish(r, u)))
 			goto fail;
-		if ((err = sink_open(r, &u->sink,
-				     form_filename(r, filename ? filename
-								: "file"),
-				     u->limit, u->by_quota)))
+		/* the reply is sent after the body: keep what to say */
+		if ((why = utf8_check(fname, strlen(fname), UTF8_NAME, &at))) {
+			snprintf(u->errmsg, sizeof(u->errmsg),
+				 "bad request: the file name %s (byte %zu)",
+				 why, at);
+			err = PT_EBADREQ;
+			goto fail;
+		}
+		if ((err = sink_open(r, &u->sink, fname, u->limit,
+				     u->by_quota)))
 			goto fail;
 		u->open = true;
 	}

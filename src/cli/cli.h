@@ -29,6 +29,8 @@
 /* Exit statuses. */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
+struct cli_creds;
+
 struct cli_opts {
 	char *server;            /* no trailing '/' */
 	bool json;
@@ -39,6 +41,9 @@ struct cli_opts {
 	const char *output_dir;  /* download --output-dir */
 	const char *token;       /* delete --token */
 	const char *api_token;   /* env PARTAGE_API_TOKEN: Authorization */
+	const struct cli_creds *creds; /* stored logins: a token per server,
+					* sent when api_token is unset */
+	bool password_stdin;     /* login --password-stdin */
 	const char *password;    /* --password: the link's password */
 	bool progress;           /* stderr is a terminal */
 };
@@ -63,6 +68,8 @@ struct cli_http {
 	struct curl_slist *headers;
 	int in_fd;                 /* request body from this fd; -1: none */
 	int64_t in_size;           /* -1: unknown length, sent chunked */
+	const char *in_data;       /* or a body in memory (in_fd -1) */
+	size_t in_len;
 	bool follow;               /* follow redirects */
 	const char *label;         /* progress bar label; NULL: none */
 	uint64_t progress_base;    /* bytes already on disk (resume) */
@@ -146,8 +153,33 @@ char *cli_url_resolve(const char *base, const char *ref);
 /* A string member of a JSON object, or NULL. */
 const char *cli_json_str(const json_t *obj, const char *key);
 
+/* ---- stored logins (login.c) ----
+ *
+ * $XDG_CONFIG_HOME/partage/credentials (else ~/.config/partage/…), mode
+ * 0600, one line per server: "SERVER_URL TOKEN_ID TOKEN".  Written whole
+ * to a temp file and renamed, so a crash leaves the old or the new file.
+ */
+struct cli_cred {
+	char *server, *id, *token;
+};
+struct cli_creds {
+	struct cli_cred *v;
+	size_t n;
+};
+
+/* Read the file into c (empty when it does not exist).  Returns 0, or a
+ * negative status after saying why on stderr. */
+int cli_creds_load(struct cli_creds *c);
+void cli_creds_release(struct cli_creds *c);
+/* The login whose server URL is the longest prefix of url (at a '/', '?'
+ * or the end), or NULL. */
+const struct cli_cred *cli_creds_find(const struct cli_creds *c,
+				      const char *url);
+
 /* ---- commands ---- */
 int cli_upload(const struct cli_opts *o, int argc, char **argv);
 int cli_download(const struct cli_opts *o, int argc, char **argv);
+int cli_login(const struct cli_opts *o, int argc, char **argv);
+int cli_logout(const struct cli_opts *o);
 
 #endif

@@ -243,9 +243,13 @@ int cli_http_perform(struct cli_http *h, const struct cli_opts *o)
 	}
 	if (!h->auth_added) {
 		h->auth_added = true;
-		if (o->api_token)
+		const struct cli_cred *cr = NULL;
+		if (!o->api_token && o->creds)
+			cr = cli_creds_find(o->creds, h->url);
+		if (o->api_token || cr)
 			cli_http_add_header(h, "Authorization: Bearer %s",
-					    o->api_token);
+					    o->api_token ? o->api_token
+							 : cr->token);
 		/* set at upload, sent to read: a link's password */
 		if (o->password)
 			cli_http_add_header(h, "X-Partage-Password: %s",
@@ -278,6 +282,13 @@ int cli_http_perform(struct cli_http *h, const struct cli_opts *o)
 		curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE,
 				 (curl_off_t)h->in_size);
 		if (h->method && strcmp(h->method, "PUT") != 0)
+			curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST,
+					 h->method);
+	} else if (h->in_data) {
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)h->in_len);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, h->in_data);
+		if (h->method && strcmp(h->method, "POST") != 0)
 			curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST,
 					 h->method);
 	} else if (h->method && strcmp(h->method, "POST") == 0) {

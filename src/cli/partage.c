@@ -1,7 +1,8 @@
 /*
  * partage.c — the `partage` client's entry point: the command line (global
  * and per-command options may come in any order, as getopt permutes them),
- * the small commands (info, delete), and dispatch to upload and download.
+ * the small commands (info, delete), and dispatch to upload, download,
+ * login and logout.
  * Exit status: 0 success, 1 failure (one line on stderr), 2 usage.
  */
 #define _GNU_SOURCE
@@ -31,13 +32,19 @@ static const char usage_text[] =
 "      Print the file object (name, size, sha256, downloads, ...).\n"
 "  delete URL_OR_ID --token TOKEN\n"
 "      Delete a file with the delete token its upload printed.\n"
+"  login [USER] [--password-stdin]\n"
+"      Make an API token for the account (the password is read from the\n"
+"      terminal, or from stdin) and keep it for this server.\n"
+"  logout\n"
+"      Revoke this server's stored token and forget it.\n"
 "\n"
 "Options:\n"
 "  --server URL   the server (else env PARTAGE_SERVER, else\n"
 "                 " CLI_DEFAULT_SERVER "); a share URL names its own\n"
 "  -h, --help     show this help\n"
 "\n"
-"Env PARTAGE_API_TOKEN is sent as 'Authorization: Bearer' (accounts).\n"
+"Env PARTAGE_API_TOKEN is sent as 'Authorization: Bearer' (accounts);\n"
+"without it, the token of 'partage login' for the server, if any.\n"
 "Exit status: 0 success, 1 failure, 2 usage error.  See docs/cli.md.\n";
 
 static int __attribute__((format(printf, 1, 2)))
@@ -124,7 +131,7 @@ fail:
 
 enum {
 	OPT_SERVER = 256, OPT_JSON, OPT_MAX_DAYS, OPT_MAX_DOWNLOADS, OPT_NAME,
-	OPT_OUTPUT_DIR, OPT_TOKEN, OPT_PASSWORD,
+	OPT_OUTPUT_DIR, OPT_TOKEN, OPT_PASSWORD, OPT_PASSWORD_STDIN,
 };
 
 /* Which command each option belongs to ("*" = any). */
@@ -140,6 +147,7 @@ static const struct {
 	{ OPT_OUTPUT_DIR, "--output-dir", "download" },
 	{ OPT_TOKEN, "--token", "delete" },
 	{ OPT_PASSWORD, "--password", "upload download info" },
+	{ OPT_PASSWORD_STDIN, "--password-stdin", "login" },
 };
 
 static bool word_in(const char *word, const char *list)
@@ -171,10 +179,12 @@ int main(int argc, char **argv)
 		{ "output-dir", required_argument, NULL, OPT_OUTPUT_DIR },
 		{ "token", required_argument, NULL, OPT_TOKEN },
 		{ "password", required_argument, NULL, OPT_PASSWORD },
+		{ "password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_opts o = { 0 };
+	struct cli_creds creds = { 0 };
 	bool seen[PT_ARRAY_LEN(opt_cmd)] = { false };
 	const char *server = NULL, *cmd;
 	int c, ret = CLI_USAGE, nargs;
@@ -219,6 +229,9 @@ int main(int argc, char **argv)
 		case OPT_PASSWORD:
 			o.password = optarg;
 			break;
+		case OPT_PASSWORD_STDIN:
+			o.password_stdin = true;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return CLI_OK;
@@ -238,13 +251,17 @@ int main(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return CLI_OK;
 	}
-	if (!word_in(cmd, "upload download info delete"))
+	if (!word_in(cmd, "upload download info delete login logout"))
 		return usage("unknown command '%s'", cmd);
 	for (size_t i = 0; i < PT_ARRAY_LEN(opt_cmd); i++)
 		if (seen[i] && !word_in(cmd, opt_cmd[i].cmd))
 			return usage("%s does not apply to this command",
 				     opt_cmd[i].name);
-	if (nargs == 0)
+	if (strcmp(cmd, "logout") == 0 && nargs > 0)
+		return usage("%s takes no argument", cmd);
+	if (strcmp(cmd, "login") == 0 && nargs > 1)
+		return usage("%s takes one user name", cmd);
+	if (nargs == 0 && !word_in(cmd, "login logout"))
 		return usage("%s: missing argument", cmd);
 	if (nargs > 1 && (strcmp(cmd, "info") == 0 ||
 			  strcmp(cmd, "delete") == 0))
@@ -270,6 +287,13 @@ int main(int argc, char **argv)
 		o.password = getenv("PARTAGE_LINK_PASSWORD");
 	if (o.api_token && !*o.api_token)
 		o.api_token = NULL;
+	if (!o.api_token && !word_in(cmd, "login logout")) {
+		if (cli_creds_load(&creds)) {
+			ret = CLI_FAIL;
+			goto fail;
+		}
+		o.creds = &creds;
+	}
 	o.progress = isatty(STDERR_FILENO);
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
@@ -284,11 +308,16 @@ int main(int argc, char **argv)
 		ret = cli_download(&o, nargs, args);
 	else if (strcmp(cmd, "info") == 0)
 		ret = cmd_info(&o, args[0]);
+	else if (strcmp(cmd, "login") == 0)
+		ret = cli_login(&o, nargs, args);
+	else if (strcmp(cmd, "logout") == 0)
+		ret = cli_logout(&o);
 	else
 		ret = cmd_delete(&o, args[0]);
 	cli_http_cleanup();
 	curl_global_cleanup();
 fail:
+	cli_creds_release(&creds);
 	free(o.server);
 	return ret;
 }

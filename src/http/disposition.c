@@ -14,46 +14,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../util/utf8.h"
 #include "../util/banned.h"
 
 /* Longest stored name, in bytes (the common file-system limit). */
 #define NAME_MAX_BYTES 255
-
-/*
- * Decode one UTF-8 sequence of s[0..n).  Returns its length and the code
- * point, or 0 for anything that is not well-formed UTF-8 (RFC 3629):
- * stray continuation bytes, overlong forms, surrogates, > U+10FFFF and
- * sequences cut short.
- */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	uint32_t c = s[0], min;
-	size_t len;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	} else if (c >= 0xc2 && c <= 0xdf) {
-		len = 2, c &= 0x1f, min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3, c &= 0x0f, min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4, c &= 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
 
 /*
  * Code points that never belong in a file name: C0 and C1 controls, DEL,

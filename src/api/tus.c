@@ -62,6 +62,7 @@ struct patch {
 	char token[TOKEN_LEN + 1];
 	int err;
 	bool done;             /* on_end ran: cleanup has nothing to save */
+	bool released;         /* a failed body gave its lease back */
 	struct writer *w;      /* this node's record of the PATCH */
 };
 
@@ -516,7 +517,7 @@ static void patch_cleanup(void *arg)
 	int64_t keep = p->start;
 
 	bool superseded = p->w && p->w->superseded;
-	if (p->part && !p->done && !superseded) {
+	if (p->part && !p->done && !superseded && !p->released) {
 		if (!p->md && !p->trailer && !blob_partial_sync(p->part))
 			keep = (int64_t)blob_partial_size(p->part);
 		else
@@ -596,6 +597,11 @@ static int patch_write(struct pt_req *r, struct patch *p, const char *data,
 fail:
 	p->err = err;
 	blob_partial_truncate(p->part, (uint64_t)p->start);
+	/* the client has its answer now and may PATCH again at once, before
+	 * this body ends: the lease goes with the bytes */
+	struct db *db = app_db(p->app);
+	if (db && !repo_upload_advance(db, p->u.uid, p->start, true))
+		p->released = true;
 	fail(r, err);
 	return 1;
 }
@@ -645,8 +651,9 @@ static int patch_end(struct pt_req *r)
 					    "conflict: another request took "
 					    "this upload over");
 	if (p->err) {
-		/* replied already; the bytes were cut back: free the lease */
-		if (db)
+		/* replied already; the bytes were cut back: free the lease
+		 * unless that is done (another PATCH may hold it by now) */
+		if (db && !p->released)
 			repo_upload_advance(db, p->u.uid, p->start, true);
 		return MHD_YES;
 	}

@@ -4,6 +4,7 @@
 #
 #   scripts/start-haproxy.sh [--foreground | --print-config] DIR PORT NODE...
 #       NODE = HOST:PORT of a partaged (or the list in $HAPROXY_NODES)
+#   scripts/start-haproxy.sh --install     (only install the package)
 #   scripts/stop-haproxy.sh DIR
 #
 # Writes DIR/haproxy.cfg and starts haproxy listening on $HAPROXY_BIND
@@ -37,15 +38,42 @@
 # HAPROXY_BIND), HAPROXY_CHECK_INTERVAL (2s), HAPROXY_MAXCONN (20000,
 # lowered to what the descriptor limit allows).
 set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin"  # haproxy lives in /usr/sbin
 
 MODE=daemon
 case ${1:-} in
 --foreground) MODE=foreground; shift ;;
 --print-config) MODE=print; shift ;;
+--install) MODE=install; shift ;;
 esac
 
 say() { echo "start-haproxy: $*" >&2; }
 die() { say "$*"; exit 1; }
+
+# ---- the package: haproxy, without a service of its own ------------------
+install_haproxy() {
+	command -v haproxy >/dev/null 2>&1 && return 0
+	[ "$(id -u)" -eq 0 ] || die "haproxy is not installed; run me as root once (or apt-get install haproxy)"
+	say "installing haproxy"
+	# the package starts /etc/haproxy's haproxy unless policy-rc.d says no
+	local made_policy=0 rc=0
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		made_policy=1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -qq --no-install-recommends haproxy >/dev/null 2>&1 ||
+		{ apt-get update -qq >&2 &&
+		  apt-get install -y -qq --no-install-recommends haproxy >/dev/null; } ||
+		rc=1
+	[ "$made_policy" = 0 ] || rm -f /usr/sbin/policy-rc.d
+	[ "$rc" = 0 ] || die "cannot install haproxy"
+}
+if [ "$MODE" = install ]; then
+	install_haproxy
+	exit 0
+fi
 
 [ $# -ge 2 ] || die "usage: start-haproxy.sh [--foreground|--print-config] DIR PORT HOST:PORT..."
 DIR=$1
@@ -155,27 +183,7 @@ if [ "$MODE" = print ]; then
 	exit 0
 fi
 
-# ---- the package: haproxy, without a service of its own ------------------
-if ! command -v haproxy >/dev/null 2>&1; then
-	[ "$(id -u)" -eq 0 ] || die "haproxy is not installed; run me as root once (or apt-get install haproxy)"
-	say "installing haproxy"
-	# the package starts /etc/haproxy's haproxy unless policy-rc.d says no
-	made_policy=0
-	if [ ! -e /usr/sbin/policy-rc.d ]; then
-		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-		chmod 755 /usr/sbin/policy-rc.d
-		made_policy=1
-	fi
-	export DEBIAN_FRONTEND=noninteractive
-	rc=0
-	apt-get install -y -qq --no-install-recommends haproxy >/dev/null 2>&1 ||
-		{ apt-get update -qq >&2 &&
-		  apt-get install -y -qq --no-install-recommends haproxy >/dev/null; } ||
-		rc=1
-	[ "$made_policy" = 0 ] || rm -f /usr/sbin/policy-rc.d
-	[ "$rc" = 0 ] || die "cannot install haproxy"
-fi
-
+install_haproxy
 mkdir -p "$DIR"
 DIR=$(realpath "$DIR")
 CFG=$DIR/haproxy.cfg

@@ -95,13 +95,6 @@ MAXCONN=${HAPROXY_MAXCONN:-20000}
 [[ $PER_IP =~ ^[0-9]+$ ]] || die "HAPROXY_PER_IP_CONNECTIONS '$PER_IP' is not a number"
 [ -z "$STATS" ] || [[ $STATS =~ ^[0-9]+$ ]] || die "HAPROXY_STATS_PORT '$STATS' is not a port"
 [[ $MAXCONN =~ ^[1-9][0-9]*$ ]] || die "HAPROXY_MAXCONN '$MAXCONN' is not a number"
-# each connection costs haproxy two descriptors (client and node side); it
-# refuses to start when the hard limit cannot hold maxconn of them
-hard=$(ulimit -Hn)
-if [[ $hard =~ ^[0-9]+$ ]] && [ "$MAXCONN" -gt $(((hard - 200) / 2)) ]; then
-	MAXCONN=$(((hard - 200) / 2))
-	say "maxconn lowered to $MAXCONN (descriptor limit $hard)"
-fi
 [[ $INTER =~ ^[0-9]+(ms|s)?$ ]] || die "HAPROXY_CHECK_INTERVAL '$INTER' is not a time (2s, 500ms)"
 for n in "${NODES[@]}"; do
 	[[ $n =~ ^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]+$ ]] ||
@@ -184,6 +177,13 @@ if [ "$MODE" = print ]; then
 fi
 
 install_haproxy
+# each connection costs haproxy two descriptors (client and node side); it
+# refuses to start when the hard limit cannot hold maxconn of them
+hard=$(ulimit -Hn)
+if [[ $hard =~ ^[0-9]+$ ]] && [ "$MAXCONN" -gt $(((hard - 200) / 2)) ]; then
+	MAXCONN=$(((hard - 200) / 2))
+	say "maxconn lowered to $MAXCONN (descriptor limit $hard)"
+fi
 mkdir -p "$DIR"
 DIR=$(realpath "$DIR")
 CFG=$DIR/haproxy.cfg

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "http/proxy.h"
 #include "util/pt.h"
 #include "util/banned.h"
 
@@ -78,6 +79,13 @@ static const char *check_url(const char *v)
 	if (!v[strcspn(v, ":") + 3])
 		return "URL has no host";
 	return NULL;
+}
+
+/* "ADDR[/BITS] ...": proxy.c parses it again at start. */
+static const char *check_proxies(const char *v)
+{
+	static _Thread_local char why[160];
+	return proxy_list_parse(v, NULL, why, sizeof(why));
 }
 
 #define OFF(f) offsetof(struct pt_conf, f)
@@ -161,6 +169,12 @@ static const struct conf_opt opts[] = {
 	  .unit = "seconds",
 	  .help = "idle connection timeout (against slow clients); 0 = "
 		  "never" },
+	{ .section = "server", .name = "trusted_proxies", .type = CONF_STR,
+	  .off = OFF(trusted_proxies), .def = "", .check = check_proxies,
+	  .unit = "addresses",
+	  .help = "load balancers whose X-Forwarded-For names the client "
+		  "(addresses or ADDR/BITS networks, space-separated); "
+		  "empty = none: the socket's peer is the client" },
 	{ .section = "server", .name = "secret_file", .type = CONF_STR,
 	  .off = OFF(secret_file), .def = "", .unit = "path",
 	  .help = "key that signs tickets and sessions; empty = DATA/secret" },

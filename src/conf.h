@@ -42,6 +42,7 @@ struct pt_conf {
 	uint64_t max_connections;
 	uint64_t per_ip_connections;
 	uint64_t timeout_seconds;
+	char *trusted_proxies;   /* "" = none; "ADDR[/BITS] ..." */
 	char *secret_file;       /* "" = DATA/secret */
 	char *access_log;        /* "" = stderr, "off" = none */
 	uint64_t upload_expiry_hours;

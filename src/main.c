@@ -254,6 +254,7 @@ static int cmd_serve(struct pt_conf *c)
 		.max_connections = (unsigned)c->max_connections,
 		.per_ip_connections = (unsigned)c->per_ip_connections,
 		.timeout_seconds = (unsigned)c->timeout_seconds,
+		.trusted_proxies = c->trusted_proxies,
 		.routes = api_routes,
 		.ctx = &app,
 		.on_done = on_done,

@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "proxy.h"
 #include "reply.h"
 #include "../core/ids.h"
 #include "../util/banned.h"
@@ -42,6 +43,7 @@ struct server {
 	struct compiled_route *croutes;
 	unsigned nroutes;
 	int inflight; /* requests between first call and completion */
+	struct proxy_list trusted; /* whose X-Forwarded-For we believe */
 };
 
 /* Parked response of a handler that failed mid-body; see the top. */
@@ -115,21 +117,52 @@ static void compile_routes(struct server *s)
 	}
 }
 
-static void client_address(struct MHD_Connection *c, char *out, size_t n)
+/* Every X-Forwarded-For line of the request, joined with ", " in order
+ * (a proxy may add a line of its own rather than extend the client's). */
+struct xff {
+	struct pt_pool *pool;
+	char *joined;
+};
+
+static enum MHD_Result xff_cb(void *cls, enum MHD_ValueKind kind,
+			      const char *key, const char *value)
 {
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	out[0] = '\0';
+	struct xff *x = cls;
+	if (strcasecmp(key, "X-Forwarded-For") != 0 || !value)
+		return MHD_YES;
+	x->joined = x->joined ? pt_psprintf(x->pool, "%s, %s", x->joined,
+					    value)
+			      : pt_pstrdup(x->pool, value);
+	return MHD_YES;
+}
+
+/* The client's address: the socket's peer, or behind a trusted proxy the
+ * address it forwarded (proxy.h). */
+static void client_address(struct server *s, struct pt_req *r)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	char peer[PROXY_ADDR_MAX] = "";
+
+	r->client_ip[0] = '\0';
 	if (!ci || !ci->client_addr)
 		return;
 	const struct sockaddr *sa = ci->client_addr;
 	if (sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
-			  out, (socklen_t)n);
+			  peer, sizeof(peer));
 	else if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6,
-			  &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
-			  (socklen_t)n);
+			  &((const struct sockaddr_in6 *)sa)->sin6_addr, peer,
+			  sizeof(peer));
+	if (!s->trusted.n) {
+		snprintf(r->client_ip, sizeof(r->client_ip), "%s", peer);
+		return;
+	}
+	struct xff x = { r->pool, NULL };
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, xff_cb, &x);
+	proxy_client_address(&s->trusted, peer, x.joined, r->client_ip,
+			     sizeof(r->client_ip));
 }
 
 static int dispatch(struct server *s, struct pt_req *r, const char *url)
@@ -233,7 +266,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 		r->method_name = pt_pstrdup(r->pool, method);
 		r->method = method_bit(method);
 		r->route_index = -1;
-		client_address(conn, r->client_ip, sizeof(r->client_ip));
+		client_address(s, r);
 		if (!framing_ok(conn)) {
 			/* RFC 9112 §6.1, §6.3: ambiguous framing is how
 			 * requests get smuggled; refuse and close (a reply at
@@ -372,6 +405,18 @@ int server_start(const struct server_config *cfg, struct server **out)
 		free(s);
 		return PT_EBADREQ;
 	}
+	char why[160];
+	if (proxy_list_parse(cfg->trusted_proxies, &s->trusted, why,
+			     sizeof(why))) {
+		pt_log("server: bad trusted_proxies: %s", why);
+		free(s);
+		return PT_EBADREQ;
+	}
+	if (s->trusted.n && cfg->per_ip_connections)
+		pt_log("server: per_ip_connections = %u also counts the "
+		       "connections of each trusted proxy; behind a load "
+		       "balancer set it to 0 and limit per client there",
+		       cfg->per_ip_connections);
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	compile_routes(s);

@@ -101,6 +101,9 @@ struct server_config {
 	unsigned max_connections;
 	unsigned per_ip_connections;
 	unsigned timeout_seconds;
+	/* "ADDR[/BITS] ..." whose X-Forwarded-For names the client (proxy.h);
+	 * NULL or "" = none */
+	const char *trusted_proxies;
 	const struct route *routes; /* terminated by handler == NULL */
 	void *ctx;
 	/* request log and metrics hook, called once per finished request */

@@ -115,6 +115,14 @@ def _pg_drop_schemas():
             pass
 
 
+def track(proc):
+    """Record a process the runner must kill if a test leaves it running
+    (every server and admin run; a test's own helpers such as haproxy)."""
+    with _PROCS_LOCK:
+        PROCS.append(proc)
+    return proc
+
+
 class Skip(Exception):
     """Raise to skip a test with a reason."""
 
@@ -233,8 +241,11 @@ def parse_head(raw):
 class RawConn:
     """A raw HTTP/1.1 connection for requests http.client refuses to send."""
 
-    def __init__(self, port, timeout=10.0):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, timeout=10.0, source=None):
+        """source: a loopback address to connect from (127.0.0.2...), for
+        tests of what belongs to a client address."""
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.buf = b""
 
     def send(self, data):
@@ -349,14 +360,22 @@ class Server:
     """A partaged process on 127.0.0.1:<random port> with its own data dir."""
 
     def __init__(self, config="", data=None, env=None, start=True, port=None,
-                 name="srv"):
+                 name="srv", shared_with=None):
+        """shared_with: another Server whose stores this one shares, as a
+        second node would: the same PostgreSQL schema, S3 prefix and ticket
+        secret (its own data directory for the rest)."""
         if ROOT is None:
             raise ServerError("harness.ROOT is not set (run tests through run.py)")
         self.work = mkdtemp(name + "-")
         self.conf = os.path.join(self.work, "partage.conf")
         self.data = data or os.path.join(self.work, "data")
-        self.config_text = merge_config(DEFAULT_CONFIG + pg_metadata_config(self.data)
-                                        + s3_storage_config(self.data), config)
+        # the data directory whose schema and bucket prefix hold our state
+        self.store_key = shared_with.store_key if shared_with else self.data
+        shared = ""
+        if shared_with:
+            shared = "[server]\nsecret_file = %s\n" % shared_with.secret_path()
+        self.config_text = merge_config(DEFAULT_CONFIG + pg_metadata_config(self.store_key)
+                                        + s3_storage_config(self.store_key) + shared, config)
         with open(self.conf, "w") as f:
             f.write(self.config_text)
         self.env = dict(env or {})
@@ -395,8 +414,7 @@ class Server:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf,
                                          stderr=subprocess.STDOUT, env=e, cwd=self.work)
             logf.close()
-            with _PROCS_LOCK:
-                PROCS.append(self.proc)
+            track(self.proc)
             if self not in CURRENT:
                 CURRENT.append(self)
             self.starts += 1
@@ -477,6 +495,12 @@ class Server:
             return " | ".join(lines[-n:])
         except OSError:
             return "(no log)"
+
+    def secret_path(self):
+        """The ticket secret this server uses (made at its first start)."""
+        cp = configparser.ConfigParser(interpolation=None, strict=False)
+        cp.read_string(self.config_text)
+        return cp.get("server", "secret_file", fallback="") or os.path.join(self.data, "secret")
 
     # -- paths in the data dir
     def path(self, *parts):
@@ -609,8 +633,7 @@ class Server:
         cmd = [bin_path("partaged"), "admin", "--config", self.conf, "--data", self.data] + list(args)
         p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, env=e, cwd=self.work)
-        with _PROCS_LOCK:
-            PROCS.append(p)
+        track(p)
         try:
             out, err = p.communicate(input.encode() if isinstance(input, str) else input, timeout=timeout)
         except subprocess.TimeoutExpired:

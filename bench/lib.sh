@@ -18,6 +18,9 @@
 #   BENCH_ONLY=REGEX    run only the metrics whose name matches (grep -E),
 #                       e.g. BENCH_ONLY='4 KiB' bench/download.sh
 #   BENCH_KEEP=1        keep the temp dir (configs, logs, wrk output)
+#
+# A bench may add to the generated configs: PD_CONF_EXTRA (INI appended to
+# partaged's, later keys win) and NG_SERVER_EXTRA (inside nginx's server {}).
 
 set -euo pipefail
 
@@ -115,6 +118,7 @@ speed_bytes_per_second = 0
 parallel_downloads = 0
 max_upload_bytes = 0
 max_download_bytes = 0
+${PD_CONF_EXTRA:-}
 EOF
 	"$BT/partaged" --config "$BT/pd/partaged.ini" --listen "127.0.0.1:$PD_PORT" \
 		--data "$BT/pd/data" --public-url "$PD_URL" \
@@ -180,6 +184,7 @@ http {
             client_max_body_size 0;
             client_body_buffer_size 256k;
         }
+${NG_SERVER_EXTRA:-}
     }
 }
 EOF

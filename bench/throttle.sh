@@ -8,7 +8,10 @@
 # during the run), and while they run measures the latency of a small GET
 # (4 KiB) with `wrk -t2 -c32 --latency`; then the same wrk with no
 # downloads open.  Reports p50/p99 both ways, and the aggregate throughput
-# of the capped downloads (ideal: THROTTLE_CONNS × cap).
+# of the capped downloads (ideal: THROTTLE_CONNS × cap).  The reference
+# runs the same in the same run: nginx with `limit_rate` at the same cap
+# (its own per-connection rate limit), so what the machine itself costs
+# (the download client, loopback TCP, other work) shows in both.
 #
 # The downloads are a small Python asyncio client (one process, one socket
 # per download, reading whatever the server sends).  The downloads are
@@ -26,50 +29,28 @@ set -euo pipefail
 THROTTLE_CONNS=${THROTTLE_CONNS:-1000}
 THROTTLE_CAP=${THROTTLE_CAP:-64K}
 
-for c in wrk curl python3; do
-	command -v "$c" >/dev/null 2>&1 || { log "installing wrk"; PARTAGE_BENCH=1 "$BENCH_ROOT/scripts/install-deps.sh"; break; }
-done
-[ -x "$PARTAGED" ] || make -C "$BENCH_ROOT" >/dev/null
-bench_ulimit
-BT=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/partage-throttle.XXXXXX")
-mkdir -p "$BT/pd/data" "$BT/src"
-cp "$PARTAGED" "$BT/partaged"
+cap_bytes=$(python3 -c '
+import sys; s = sys.argv[1].strip().upper(); m = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+print(int(s[:-1]) * m[s[-1]] if s[-1] in m else int(s))' "$THROTTLE_CAP")
+
+bench_init
 LOAD_PID=
 cleanup() {
 	[ -n "$LOAD_PID" ] && kill "$LOAD_PID" 2>/dev/null && wait "$LOAD_PID" 2>/dev/null
 	bench_cleanup
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
 
-cap_bytes=$(python3 -c '
-import sys; s = sys.argv[1].strip().upper(); m = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-print(int(s[:-1]) * m[s[-1]] if s[-1] in m else int(s))' "$THROTTLE_CAP")
-
-PD_PORT=$(free_port)
-PD_URL="http://127.0.0.1:$PD_PORT"
-cat >"$BT/pd/partaged.ini" <<EOF
-[server]
-access_log = off
-threads = $BENCH_THREADS
+PD_CONF_EXTRA="[server]
 max_connections = $((THROTTLE_CONNS + 4000))
-per_ip_connections = 0
 timeout_seconds = 300
 [tier.anonymous]
-wait_seconds = 0
-speed_bytes_per_second = $THROTTLE_CAP
-parallel_downloads = 0
-max_upload_bytes = 0
-max_download_bytes = 0
-EOF
-"$BT/partaged" --config "$BT/pd/partaged.ini" --listen "127.0.0.1:$PD_PORT" \
-	--data "$BT/pd/data" --public-url "$PD_URL" \
-	>"$BT/pd/stdout.log" 2>"$BT/pd/stderr.log" &
-PD_PID=$!
-wait_http "$PD_URL/healthz" || { cat "$BT/pd/stderr.log" >&2; die "partaged did not start"; }
-log "partaged pid $PD_PID on $PD_URL; cap $THROTTLE_CAP/s ($cap_bytes B/s), $THROTTLE_CONNS downloads, $(nproc) CPUs"
+speed_bytes_per_second = $THROTTLE_CAP"
+NG_SERVER_EXTRA="        location /capped/ { limit_rate $cap_bytes; }"
+start_partaged
+start_nginx
+log "cap $THROTTLE_CAP/s ($cap_bytes B/s), $THROTTLE_CONNS downloads, $(nproc) CPUs"
 
-# a premium user for the measured GETs (admin works beside the server)
 printf 'bench password\n' | "$BT/partaged" admin --config "$BT/pd/partaged.ini" --data "$BT/pd/data" \
 	user add bench >/dev/null
 "$BT/partaged" admin --config "$BT/pd/partaged.ini" --data "$BT/pd/data" user set-tier bench premium >/dev/null
@@ -84,6 +65,10 @@ make_file "$BT/src/small.bin" 4096
 BIG=$(upload_partaged "$BT/src/big.bin" big.bin)
 SMALL=$(upload_partaged "$BT/src/small.bin" small.bin)
 [ "$(curl -sS -f "$SMALL" | sha256sum)" = "$(sha256sum <"$BT/src/small.bin")" ] || die "small file differs"
+mkdir -p "$BT/www/capped"
+cp "$BT/src/big.bin" "$BT/www/capped/big.bin"
+cp "$BT/src/small.bin" "$BT/www/small.bin"
+NG_BIG="$NG_URL/capped/big.bin" NG_SMALL="$NG_URL/small.bin"
 
 # the slow readers: connect THROTTLE_CONNS sockets, check every reply is a
 # 200, print "ready", count the bytes received over the next DURATION
@@ -134,14 +119,12 @@ async def main():
 asyncio.run(main())
 EOF
 
-# cpu_ticks PID → utime+stime of a process, in clock ticks
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 
-# wrk_latency → "p50_ms p99_ms rps errors"
-wrk_latency() {
+wrk_latency() { # URL [HEADER] → "p50 p99 rps errors"
 	local out
-	out=$(wrk -t2 -c32 -d"$BENCH_DURATION" --timeout 10s --latency -H "$AUTH" "$SMALL" 2>&1) || { echo "$out" >&2; return 1; }
+	out=$(wrk -t2 -c32 -d"$BENCH_DURATION" --timeout 10s --latency ${2:+-H "$2"} "$1" 2>&1) ||
+		{ echo "$out" >&2; return 1; }
 	echo "$out" >>"$BT/wrk.log"
 	awk '
 	function ms(v) {
@@ -156,60 +139,78 @@ wrk_latency() {
 	END { printf "%.3f %.3f %s %s\n", p50, p99, rps, (err == "" ? "none" : err) }' <<<"$out"
 }
 
-wrk -t2 -c32 -d2s -H "$AUTH" "$SMALL" >/dev/null 2>&1 # warm-up
-c0=$(cpu_ticks "$PD_PID") s0=$(date +%s.%N)
-read -r idle_p50 idle_p99 idle_rps idle_err <<<"$(wrk_latency)"
-idle_cpu=$(awk -v a="$c0" -v b="$(cpu_ticks "$PD_PID")" -v t0="$s0" -v t1="$(date +%s.%N)" -v hz="$HZ" \
-	'BEGIN { printf "%.0f", 100 * (b - a) / hz / (t1 - t0) }')
-log "no downloads open: partaged CPU ${idle_cpu}%, p50 ${idle_p50} ms, p99 ${idle_p99} ms, ${idle_rps} req/s, errors: $idle_err"
+cpu_pct() { # PIDS_TICKS_BEFORE T0 PIDS → CPU % since
+	awk -v a="$1" -v b="$(cpu_ticks $3)" -v t0="$2" -v t1="$(date +%s.%N)" -v hz="$HZ" \
+		'BEGIN { printf "%.0f", 100 * (b - a) / hz / (t1 - t0) }'
+}
 
-dur=${BENCH_DURATION%s}
-python3 "$BT/load.py" "$BIG" "$THROTTLE_CONNS" "$dur" >"$BT/load.out" 2>"$BT/load.err" &
-LOAD_PID=$!
-for _ in $(seq 900); do
-	grep -q ready "$BT/load.out" 2>/dev/null && break
-	kill -0 "$LOAD_PID" 2>/dev/null || { cat "$BT/load.err" >&2; die "the download client died"; }
-	sleep 0.1
-done
-grep -q ready "$BT/load.out" || die "the $THROTTLE_CONNS downloads did not all start"
-c0=$(cpu_ticks "$PD_PID") l0=$(cpu_ticks "$LOAD_PID") s0=$(date +%s.%N)
-read -r load_p50 load_p99 load_rps load_err <<<"$(wrk_latency)"
-read -r load_cpu client_cpu < <(awk -v a="$c0" -v b="$(cpu_ticks "$PD_PID")" -v la="$l0" \
-	-v lb="$(cpu_ticks "$LOAD_PID")" -v t0="$s0" -v t1="$(date +%s.%N)" -v hz="$HZ" \
-	'BEGIN { printf "%.0f %.0f\n", 100 * (b - a) / hz / (t1 - t0), 100 * (lb - la) / hz / (t1 - t0) }')
-wait "$LOAD_PID" || { cat "$BT/load.err" >&2; die "the download client failed"; }
-LOAD_PID=
-stats=$(tail -n 1 "$BT/load.out")
-log "$THROTTLE_CONNS downloads open: partaged CPU ${load_cpu}%, download client CPU ${client_cpu}%, p50 ${load_p50} ms, p99 ${load_p99} ms, ${load_rps} req/s, errors: $load_err"
-log "downloads: $stats"
+# measure NAME SMALL_URL BIG_URL [HEADER]: idle, then under the downloads;
+# appends a JSON line to $BT/rows
+measure() {
+	local name=$1 small=$2 big=$3 hdr=${4:-} pids c0 s0 l0
+	pids=$(server_pids "$name")
+	wrk -t2 -c32 -d2s ${hdr:+-H "$hdr"} "$small" >/dev/null 2>&1 # warm-up
+	c0=$(cpu_ticks $pids) s0=$(date +%s.%N)
+	read -r idle_p50 idle_p99 idle_rps idle_err <<<"$(wrk_latency "$small" "$hdr")"
+	idle_cpu=$(cpu_pct "$c0" "$s0" "$pids")
+	log "$name, no downloads open: CPU ${idle_cpu}%, p50 ${idle_p50} ms, p99 ${idle_p99} ms, ${idle_rps} req/s, errors: $idle_err"
+
+	python3 "$BT/load.py" "$big" "$THROTTLE_CONNS" "${BENCH_DURATION%s}" >"$BT/load.out" 2>"$BT/load.err" &
+	LOAD_PID=$!
+	for _ in $(seq 900); do
+		grep -q ready "$BT/load.out" 2>/dev/null && break
+		kill -0 "$LOAD_PID" 2>/dev/null || { cat "$BT/load.err" >&2; die "the download client died"; }
+		sleep 0.1
+	done
+	grep -q ready "$BT/load.out" || die "the $THROTTLE_CONNS downloads did not all start"
+	c0=$(cpu_ticks $pids) l0=$(cpu_ticks "$LOAD_PID") s0=$(date +%s.%N)
+	read -r load_p50 load_p99 load_rps load_err <<<"$(wrk_latency "$small" "$hdr")"
+	load_cpu=$(cpu_pct "$c0" "$s0" "$pids")
+	client_cpu=$(cpu_pct "$l0" "$s0" "$LOAD_PID")
+	wait "$LOAD_PID" || { cat "$BT/load.err" >&2; die "the download client failed"; }
+	LOAD_PID=
+	local stats
+	stats=$(tail -n 1 "$BT/load.out")
+	log "$name, $THROTTLE_CONNS downloads open: CPU ${load_cpu}%, client CPU ${client_cpu}%, p50 ${load_p50} ms, p99 ${load_p99} ms, ${load_rps} req/s, errors: $load_err"
+	log "$name downloads: $stats"
+	python3 -c 'import json, sys; a = sys.argv; print(json.dumps({"name": a[1], "idle": a[2:7], "load": a[7:13], "stats": json.loads(a[13])}))' \
+		"$name" "$idle_p50" "$idle_p99" "$idle_rps" "$idle_err" "$idle_cpu" \
+		"$load_p50" "$load_p99" "$load_rps" "$load_err" "$load_cpu" "$client_cpu" "$stats" >>"$BT/rows"
+}
+
+measure pd "$SMALL" "$BIG" "$AUTH"
+measure ng "$NG_SMALL" "$NG_BIG"
 kill -0 "$PD_PID" 2>/dev/null || die "partaged died during the run"
 
 mkdir -p "$BENCH_RESULTS"
 out="$BENCH_RESULTS/throttle-$(date +%Y%m%d-%H%M%S).md"
-python3 - "$stats" "$cap_bytes" "$THROTTLE_CONNS" "$THROTTLE_CAP" "$idle_p50" "$idle_p99" "$idle_rps" \
-	"$load_p50" "$load_p99" "$load_rps" "$load_err" "$BENCH_DURATION" "$(nproc)" "$BENCH_THREADS" \
-	"$idle_cpu" "$load_cpu" "$client_cpu" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'EOF' | tee "$out"
+python3 - "$BT/rows" "$cap_bytes" "$THROTTLE_CONNS" "$THROTTLE_CAP" "$BENCH_DURATION" "$(nproc)" \
+	"$BENCH_THREADS" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY' | tee "$out"
 import json, sys, time
-(stats, cap, n, capname, ip50, ip99, irps, lp50, lp99, lrps, lerr, dur, cpus, threads,
- icpu, lcpu, ccpu, loadavg) = sys.argv[1:]
-s, cap, n = json.loads(stats), int(cap), int(n)
-ideal = n * cap
-print("## throttle — %s, %s CPUs, partaged threads %s" % (time.strftime("%F %T UTC", time.gmtime()), cpus, threads))
+rows, cap, n, capname, dur, cpus, threads, loadavg = sys.argv[1:]
+cap, n = int(cap), int(n)
+r = {x["name"]: x for x in map(json.loads, open(rows))}
+names = {"pd": "partaged", "ng": "nginx (limit_rate)"}
+print("## throttle — %s, %s CPUs, partaged threads = nginx workers = %s" % (time.strftime("%F %T UTC", time.gmtime()), cpus, threads))
 print()
-print("%d anonymous downloads of a 64 MiB file capped at %s/s, and `wrk -t2 -c32 -d%s --latency` on a 4 KiB file as a premium user (uncapped)." % (n, capname, dur))
+print("%d downloads of a 64 MiB file capped at %s/s, and `wrk -t2 -c32 -d%s --latency` on a 4 KiB file (uncapped: a premium token on partaged, another location on nginx), in one run." % (n, capname, dur))
 print()
-print("| 4 KiB GET | p50 ms | p99 ms | req/s | partaged CPU |")
-print("|---|---:|---:|---:|---:|")
-print("| no downloads open | %s | %s | %s | %s %% |" % (ip50, ip99, irps, icpu))
-print("| %d capped downloads open | %s | %s | %s | %s %% |" % (n, lp50, lp99, lrps, lcpu))
+print("| server | downloads open | p50 ms | p99 ms | req/s | server CPU | client CPU |")
+print("|---|---|---:|---:|---:|---:|---:|")
+for k in ("pd", "ng"):
+    i, l = r[k]["idle"], r[k]["load"]
+    print("| %s | none | %s | %s | %s | %s %% | |" % (names[k], i[0], i[1], i[2], i[4]))
+    print("| %s | %d capped | %s | %s | %s | %s %% | %s %% |" % (names[k], n, l[0], l[1], l[2], l[4], l[5]))
 print()
-print("The download client (Python asyncio, same machine) used %s %% CPU meanwhile; load average at the end %s." % (ccpu, loadavg))
+def f(x): return float(x)
+for k in ("pd", "ng"):
+    i, l, s = r[k]["idle"], r[k]["load"], r[k]["stats"]
+    print("- %s: under the downloads p99 × %.2f, req/s × %.2f; capped downloads %d of %d receiving, aggregate %.3f × ideal (%d × %s/s), per download min %.1f / median %.1f / max %.1f KiB/s%s." % (
+        names[k], f(l[1]) / f(i[1]), f(l[2]) / f(i[2]), s["receiving"], n, s["aggregate_Bps"] / (n * cap), n, capname,
+        s["per_conn_min_Bps"] / 1024, s["per_conn_median_Bps"] / 1024, s["per_conn_max_Bps"] / 1024,
+        "" if l[3] == "none" else "; wrk errors: " + l[3]))
+pl, nl = r["pd"]["load"], r["ng"]["load"]
 print()
-print("Capped downloads over %ss: %d of %d receiving (%d replies not 200); aggregate %.2f MiB/s = %.3f × the ideal %d × %s/s (%.2f MiB/s); per download min %.1f / median %.1f / max %.1f KiB/s." % (
-    s["seconds"], s["receiving"], n, s["not_200"], s["aggregate_Bps"] / 2**20, s["aggregate_Bps"] / ideal, n, capname,
-    ideal / 2**20, s["per_conn_min_Bps"] / 1024, s["per_conn_median_Bps"] / 1024, s["per_conn_max_Bps"] / 1024))
-if lerr != "none":
-    print()
-    print("wrk errors under load: %s" % lerr)
-EOF
+print("partaged / nginx under the downloads: p99 %.2f×, req/s %.2f×.  Load average at the end: %s." % (f(pl[1]) / f(nl[1]), f(pl[2]) / f(nl[2]), loadavg))
+PY
 log "results written to $out"

@@ -1,6 +1,12 @@
 /*
  * throttle.c — the timer thread that resumes suspended connections, with
  * a binary min-heap of wake-up times.
+ *
+ * Wake-up times are rounded up to a TICK: the connections due in one tick
+ * are resumed together, so a worker wakes once for a batch instead of once
+ * per connection (a resume is an eventfd write and an epoll wake-up, and
+ * MHD walks its list of suspended connections for each batch).  A tick is
+ * far below the half second of data a capped download gets per wake-up.
  */
 #define _GNU_SOURCE
 #include "throttle.h"
@@ -11,6 +17,8 @@
 
 #include "../util/pt.h"
 #include "../util/banned.h"
+
+#define TICK_NS (5ull * 1000000u)
 
 struct wake {
 	uint64_t when;
@@ -148,6 +156,7 @@ bool throttle_resume_at(struct throttle *t, struct MHD_Connection *c,
 		MHD_resume_connection(c);
 		return false;
 	}
+	when_ns = (when_ns + TICK_NS - 1) / TICK_NS * TICK_NS;
 	bool first = t->n == 0 || when_ns < t->heap[0].when;
 	heap_push(t, (struct wake){ when_ns, c });
 	if (first)

@@ -1,12 +1,18 @@
 /*
  * download.c — GET/HEAD /{id}/{name}: the bytes of a file.
  *
- * Order of work (nginx's phases): look the link up (404/410) → open the
- * blob → validators (ETag = the SHA-256, Last-Modified = upload time) →
- * conditionals (304/412, cond.c) → Range (range.c: 206, multipart, 416) →
- * count the download → response.  A whole file or a single range goes out
- * with sendfile from the blob's fd; several ranges, or a backend without a
- * local fd, stream through a content callback with pread.
+ * Order of work (nginx's phases): look the link up (404/410/451) →
+ * password → the tier's gate (size, ticket, parallel slot) → validators
+ * (ETag = the SHA-256, Last-Modified = upload time) → conditionals
+ * (304/412, cond.c) → Range (range.c: 206, multipart, 416) → open the
+ * blob → count the download → response.  A whole file or a single range
+ * goes out with sendfile from the blob's fd; several ranges, or a backend
+ * without a local fd, stream through a content callback with pread.
+ *
+ * On S3 with storage.s3_redirect = presigned, a request of a tier the
+ * policy lets go (no speed cap, no parallel limit) ends instead, after
+ * every check and the count, in a 302 to a presigned URL of the blob:
+ * the store serves the bytes with our type and name (docs/scaling.md).
  */
 #define _GNU_SOURCE
 #include "api.h"

@@ -95,6 +95,7 @@ timeout_seconds = 300
 wait_seconds = 0
 speed_bytes_per_second = 0
 parallel_downloads = 0
+stream_minutes = 0
 max_upload_bytes = 0
 max_download_bytes = 0
 EOF

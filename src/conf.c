@@ -218,8 +218,9 @@ static const struct conf_opt opts[] = {
 	  .choices = s3_redirects, .unit = "stream or presigned",
 	  .help = "downloads from S3: streamed through this node, or a 302 "
 		  "to a short-lived presigned URL of the object store, after "
-		  "every tier check, for tiers without a speed cap or a "
-		  "parallel-download limit (premium by default)" },
+		  "every tier check, for tiers without a speed cap, "
+		  "parallel-download limit or viewing quota (premium by "
+		  "default)" },
 	{ .section = "storage", .name = "s3_presign_seconds", .type = CONF_U64,
 	  .off = OFF(s3_presign_seconds), .def = "300", .min = 1,
 	  .max = 604800, .unit = "seconds",

@@ -22,8 +22,8 @@ from harness import (S3_ENDPOINT, Skip, Server, ServerError, bin_path, expect,
 K = 1024
 PW = "presign password"
 # premium: no cap (redirected); free: waits 1 s, no cap, no parallel
-# limit (redirected after its ticket) but 64 KiB at most; anonymous:
-# capped (streamed)
+# limit, no viewing quota (redirected after its ticket) but 64 KiB at
+# most; anonymous: capped (streamed)
 CONFIG = """\
 [storage]
 s3_redirect = presigned
@@ -36,6 +36,7 @@ parallel_downloads = 2
 wait_seconds = 1
 speed_bytes_per_second = 0
 parallel_downloads = 0
+stream_minutes = 0
 max_download_bytes = 64K
 [tier.premium]
 wait_seconds = 0

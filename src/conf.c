@@ -54,6 +54,7 @@ struct conf_opt {
 
 static const char *const storage_backends[] = { "fs", "s3", NULL };
 static const char *const metadata_backends[] = { "sqlite", "postgres", NULL };
+static const char *const s3_redirects[] = { "stream", "presigned", NULL };
 
 /* "HOST:PORT" with a numeric port; the server resolves the host. */
 static const char *check_listen(const char *v)
@@ -226,6 +227,25 @@ static const struct conf_opt opts[] = {
 	{ .section = "storage", .name = "s3_secret_key", .type = CONF_STR,
 	  .off = OFF(s3_secret_key), .def = "", .unit = "string",
 	  .help = "S3 secret key" },
+	{ .section = "storage", .name = "s3_redirect", .type = CONF_STR,
+	  .off = OFF(s3_redirect), .def = "stream", .min = 1,
+	  .choices = s3_redirects, .unit = "stream or presigned",
+	  .help = "downloads from S3: streamed through this node, or a 302 "
+		  "to a short-lived presigned URL of the object store, after "
+		  "every tier check, for tiers without a speed cap, "
+		  "parallel-download limit or viewing quota (premium by "
+		  "default)" },
+	{ .section = "storage", .name = "s3_presign_seconds", .type = CONF_U64,
+	  .off = OFF(s3_presign_seconds), .def = "300", .min = 1,
+	  .max = 604800, .unit = "seconds",
+	  .help = "lifetime of a presigned download URL (S3 allows up to "
+		  "7 days)" },
+	{ .section = "storage", .name = "s3_public_endpoint", .type = CONF_STR,
+	  .off = OFF(s3_public_endpoint), .def = "", .check = check_url,
+	  .unit = "URL",
+	  .help = "endpoint that clients reach in presigned URLs (a CDN or "
+		  "public name of the store, signed as the Host); empty = "
+		  "s3_endpoint" },
 	/* [metadata] */
 	{ .section = "metadata", .name = "backend", .type = CONF_STR,
 	  .off = OFF(metadata_backend), .def = "sqlite", .min = 1,

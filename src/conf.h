@@ -53,6 +53,9 @@ struct pt_conf {
 	char *data;
 	uint64_t min_free_bytes; /* 0: no threshold */
 	char *s3_endpoint, *s3_bucket, *s3_region, *s3_access_key, *s3_secret_key;
+	char *s3_redirect;       /* "stream" | "presigned" */
+	uint64_t s3_presign_seconds;
+	char *s3_public_endpoint; /* "" = s3_endpoint */
 	/* [metadata] */
 	char *metadata_backend;  /* "sqlite" | "postgres" */
 	char *postgres_dsn;

@@ -252,7 +252,7 @@ void metrics_request(struct metrics *m, int route, int status,
 		     uint64_t bytes_in, uint64_t bytes_out);
 void metrics_connection(struct metrics *m, int delta);
 enum metric_counter { M_UPLOADS, M_UPLOAD_BYTES, M_DOWNLOADS, M_DEDUP_HITS,
-		      M_COUNTERS };
+		      M_PRESIGNED, M_COUNTERS };
 void metrics_add(struct metrics *m, enum metric_counter c, uint64_t n);
 void metrics_gc(struct metrics *m, const struct gc_stats *st);
 /* Gauges from the metadata store, refreshed by the maintenance thread. */

@@ -158,6 +158,12 @@ int app_open(struct app *app, const struct pt_conf *conf)
 		       conf->storage_backend);
 		return PT_EBADREQ;
 	}
+	if (strcmp(conf->s3_redirect, "presigned") == 0 &&
+	    strcmp(conf->storage_backend, "s3") != 0) {
+		pt_log("storage.s3_redirect = presigned needs storage.backend "
+		       "= s3");
+		return PT_EBADREQ;
+	}
 	if (strcmp(conf->storage_backend, "s3") == 0) {
 		/* blobs in the bucket; data still holds the SQLite file */
 		if (mkdir(conf->data, 0755) < 0 && errno != EEXIST) {
@@ -168,7 +174,8 @@ int app_open(struct app *app, const struct pt_conf *conf)
 		}
 		if ((err = blob_s3_open(conf->s3_endpoint, conf->s3_bucket,
 					conf->s3_region, conf->s3_access_key,
-					conf->s3_secret_key, &app->blobs)))
+					conf->s3_secret_key,
+					conf->s3_public_endpoint, &app->blobs)))
 			return err;
 	} else if ((err = blob_fs_open(conf->data, &app->blobs))) {
 		pt_log("cannot open data directory '%s': %s", conf->data,

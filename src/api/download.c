@@ -1,12 +1,18 @@
 /*
  * download.c — GET/HEAD /{id}/{name}: the bytes of a file.
  *
- * Order of work (nginx's phases): look the link up (404/410) → open the
- * blob → validators (ETag = the SHA-256, Last-Modified = upload time) →
- * conditionals (304/412, cond.c) → Range (range.c: 206, multipart, 416) →
- * count the download → response.  A whole file or a single range goes out
- * with sendfile from the blob's fd; several ranges, or a backend without a
- * local fd, stream through a content callback with pread.
+ * Order of work (nginx's phases): look the link up (404/410/451) →
+ * password → the tier's gate (size, ticket, parallel slot) → validators
+ * (ETag = the SHA-256, Last-Modified = upload time) → conditionals
+ * (304/412, cond.c) → Range (range.c: 206, multipart, 416) → open the
+ * blob → count the download → response.  A whole file or a single range
+ * goes out with sendfile from the blob's fd; several ranges, or a backend
+ * without a local fd, stream through a content callback with pread.
+ *
+ * On S3 with storage.s3_redirect = presigned, a request of a tier the
+ * policy lets go (no speed cap, no parallel limit) ends instead, after
+ * every check and the count, in a 302 to a presigned URL of the blob:
+ * the store serves the bytes with our type and name (docs/scaling.md).
  */
 #define _GNU_SOURCE
 #include "api.h"
@@ -17,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../http/cond.h"
@@ -389,6 +396,69 @@ int api_download_gate(struct pt_req *r, const char *kind, const char *id,
 	return 0;
 }
 
+/* A request the store can answer as we would: GET, at most one range
+ * as sent (the client repeats its Range header to the store, which may
+ * not merge or support several; ours may have merged them), and no
+ * conditional header — those name our ETag (the SHA-256) and the link's
+ * date, which the store's own validators (MD5, blob date) would
+ * contradict, so they are answered here, by streaming. */
+static bool redirectable(struct pt_req *r, const char *range_hdr,
+			 enum range_result rr, const struct range_set *rs)
+{
+	static const char *const conds[] = { "If-Match", "If-None-Match",
+					     "If-Modified-Since",
+					     "If-Unmodified-Since",
+					     "If-Range" };
+	if (r->method != HTTP_GET || (rr == RANGE_OK && rs->n > 1) ||
+	    (range_hdr && strchr(range_hdr, ',')))
+		return false;
+	for (size_t i = 0; i < PT_ARRAY_LEN(conds); i++)
+		if (req_header(r, conds[i]))
+			return false;
+	return true;
+}
+
+/* 302 to a presigned URL of the blob: the store or a CDN carries the
+ * bytes, with the name and type we would send.  The response is over as
+ * soon as the redirect is sent, so download_complete counts the ranges
+ * of this request then: the node cannot see the transfer (docs/api.md). */
+static int redirect_reply(struct pt_req *r, const struct link *l)
+{
+	struct app *app = r->ctx;
+	struct pt_buf disp;
+	char *url = NULL;
+	bool attach = disp_type_is_active(l->mime) ||
+		      req_query(r, "download") != NULL;
+
+	pt_buf_init(&disp, 8192);
+	disp_build(&disp, l->name, attach);
+	struct blob_presign ps = {
+		.content_type = l->mime,
+		.content_disposition = disp.p,
+		.seconds = app->conf->s3_presign_seconds,
+		/* the store checks the expiry on its own clock, not on
+		 * pt_now(), which PARTAGE_TIME_OFFSET shifts */
+		.now = (int64_t)time(NULL),
+	};
+	int err = blob_presign(app->blobs, l->sha256, &ps, &url);
+	pt_buf_release(&disp);
+	if (err)
+		return reply_error(r, err, NULL,
+				   "internal error: no presigned URL for '%s'",
+				   l->id);
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		abort();
+	MHD_add_response_header(resp, "Location", url);
+	/* the URL expires: no cache may keep the redirect */
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "Vary", "Accept");
+	free(url);
+	metrics_add(app->metrics, M_PRESIGNED, 1);
+	return reply_queue(r, 302, resp);
+}
+
 static int serve(struct pt_req *r, const char *id)
 {
 	struct app *app = r->ctx;
@@ -397,8 +467,11 @@ static int serve(struct pt_req *r, const char *id)
 	struct range_set rs;
 	enum range_result rr = RANGE_IGNORE;
 	char etag[BLOB_HEX_LEN + 3], lastmod[32];
+	void *rd_cleanup = NULL;
 	int rc, err;
 
+	/* every tier check comes before the bytes, and before a redirect:
+	 * takedowns (410/451), password, size limit, ticket, parallel */
 	if (api_link_lookup(r, id, &l, &rc, true))
 		return rc;
 	if (api_link_password(r, &l, &rc))
@@ -412,17 +485,6 @@ static int serve(struct pt_req *r, const char *id)
 	if (api_download_gate(r, "files", l.id, l.size, &rules, &h->slot,
 			      &rc))
 		return rc;
-	err = blob_reader_open(app->blobs, l.sha256, &rd);
-	if (err) {
-		pt_log("download: blob %s of link %s cannot be opened: %s",
-		       l.sha256, l.id, pt_strerror(err));
-		return reply_error(r, err == -ENOENT ? PT_EINTERNAL : err, NULL,
-				   "internal error: the stored bytes of '%s' "
-				   "are unavailable",
-				   l.id);
-	}
-	/* the pool closes the reader unless a response takes it */
-	void *rd_cleanup = pt_pool_cleanup_add(r->pool, reader_close_cb, rd);
 	snprintf(etag, sizeof(etag), "\"%s\"", l.sha256);
 	pt_http_date(l.created, lastmod);
 
@@ -445,19 +507,36 @@ static int serve(struct pt_req *r, const char *id)
 			return reply_queue(r, 412, resp);
 		return reply_queue(r, 304, resp);
 	}
-	uint64_t size = blob_reader_size(rd);
-	if (size != l.size) {
-		pt_log("download: blob %s is %llu bytes, expected %llu",
-		       l.sha256, (unsigned long long)size,
-		       (unsigned long long)l.size);
-		return reply_error(r, PT_ECORRUPT, NULL,
-				   "internal error: stored data of '%s' is "
-				   "damaged",
-				   l.id);
-	}
 	/* Range is defined for GET only (RFC 9110 §14.2) */
 	if (r->method == HTTP_GET && cr == COND_PROCEED)
-		rr = range_parse(range_hdr, size, &rs);
+		rr = range_parse(range_hdr, l.size, &rs);
+	bool redirect = rules.redirect && redirectable(r, range_hdr, rr, &rs);
+	if (!redirect) {
+		err = blob_reader_open(app->blobs, l.sha256, &rd);
+		if (err) {
+			pt_log("download: blob %s of link %s cannot be "
+			       "opened: %s",
+			       l.sha256, l.id, pt_strerror(err));
+			return reply_error(
+				r, err == -ENOENT ? PT_EINTERNAL : err, NULL,
+				"internal error: the stored bytes of '%s' "
+				"are unavailable",
+				l.id);
+		}
+		/* the pool closes the reader unless a response takes it */
+		rd_cleanup = pt_pool_cleanup_add(r->pool, reader_close_cb, rd);
+		uint64_t bsize = blob_reader_size(rd);
+		if (bsize != l.size) {
+			pt_log("download: blob %s is %llu bytes, expected %llu",
+			       l.sha256, (unsigned long long)bsize,
+			       (unsigned long long)l.size);
+			return reply_error(r, PT_ECORRUPT, NULL,
+					   "internal error: stored data of "
+					   "'%s' is damaged",
+					   l.id);
+		}
+	}
+	uint64_t size = l.size;
 	if (rr == RANGE_UNSATISFIABLE) {
 		char cr416[48];
 		struct MHD_Response *resp = MHD_create_response_from_buffer(
@@ -492,6 +571,8 @@ static int serve(struct pt_req *r, const char *id)
 		h->ranges = rs;
 	else if (size)
 		h->ranges = (struct range_set){ 1, { { 0, size - 1 } } };
+	if (redirect)
+		return redirect_reply(r, &l);
 	struct cap cap = { r->method == HTTP_GET ? rules.speed : 0, r->conn,
 			   app->throttle, &h->sent };
 

@@ -114,6 +114,9 @@ int api_metrics(struct pt_req *r)
 				  "Downloads that delivered byte 0 and finished." },
 		[M_DEDUP_HITS] = { "partage_dedup_hits_total",
 				   "Uploads whose content was already stored." },
+		[M_PRESIGNED] = { "partage_presigned_redirects_total",
+				  "Downloads redirected to a presigned URL of "
+				  "the object store." },
 	};
 
 	pt_buf_init(&b, 1 << 22);

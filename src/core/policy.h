@@ -46,6 +46,12 @@ struct download_rules {
 	uint64_t speed;             /* bytes/s; 0: uncapped */
 	uint64_t parallel;          /* per address; 0: unlimited */
 	uint64_t max_bytes;         /* largest file; 0: any */
+	/* the bytes may come from a presigned URL of the object store
+	 * (storage.s3_redirect = presigned) once every check above passed.
+	 * Only for tiers with no speed cap, no parallel limit and no
+	 * viewing quota (stream_minutes): they last as long as the
+	 * transfer, which the node no longer sees. */
+	bool redirect;
 };
 void policy_download(const struct pt_conf *c, const struct principal *who,
 		     struct download_rules *out);

@@ -191,6 +191,16 @@ int blob_stat(struct blob_store *s, const char *hex, uint64_t *size)
 	return s->ops->stat(s, hex, size);
 }
 
+int blob_presign(struct blob_store *s, const char *hex,
+		 const struct blob_presign *p, char **url)
+{
+	if (!blob_hex_valid(hex))
+		return -ENOENT;
+	if (!s->ops->presign)
+		return -ENOTSUP;
+	return s->ops->presign(s, hex, p, url);
+}
+
 int blob_remove(struct blob_store *s, const char *hex)
 {
 	if (!blob_hex_valid(hex))

@@ -31,6 +31,7 @@
 #define BLOB_HEX_LEN 64
 
 struct blob_store;
+struct blob_presign;
 struct blob_writer;
 struct blob_reader;
 
@@ -85,6 +86,10 @@ struct blob_ops {
 	int (*partial_list)(struct blob_store *s,
 			    int (*cb)(const char *uid, int64_t mtime, void *arg),
 			    void *arg);
+	/* a URL that serves the blob without us (may be NULL: no such
+	 * thing, as on fs) */
+	int (*presign)(struct blob_store *s, const char *hex,
+		       const struct blob_presign *p, char **url);
 };
 
 struct blob_store {
@@ -96,10 +101,11 @@ struct blob_store {
 int blob_fs_open(const char *dir, struct blob_store **out);
 /* s3 backend on one bucket (blob_s3.c): checks the bucket is reachable
  * with these keys (-ENOENT: no such bucket) and starts its part-upload
- * threads; blob_store_close stops them. */
+ * threads; blob_store_close stops them.  public_endpoint (NULL or "":
+ * endpoint) is where the clients of presigned URLs reach the store. */
 int blob_s3_open(const char *endpoint, const char *bucket, const char *region,
 		 const char *access_key, const char *secret_key,
-		 struct blob_store **out);
+		 const char *public_endpoint, struct blob_store **out);
 void blob_store_close(struct blob_store *s);
 /* Remove temp objects left by interrupted writers; returns how many or <0. */
 int blob_store_cleanup(struct blob_store *s);
@@ -152,6 +158,25 @@ int blob_list(struct blob_store *s,
 	      int (*cb)(const char *hex, uint64_t size, int64_t mtime, void *arg), void *arg);
 
 bool blob_hex_valid(const char *hex);
+
+/*
+ * A short-lived URL from which the client fetches the blob straight from
+ * the store (S3 presigned GET), so the store or a CDN in front of it
+ * carries the bytes instead of this node.  The URL makes the store answer
+ * with the given Content-Type and Content-Disposition; Range works on it.
+ * now is the real clock (the store checks the expiry against its own).
+ * Returns 0 with *url (caller frees), -ENOTSUP when the backend cannot
+ * (fs), -ENOENT for a bad hex.  Does not check that the blob exists.
+ * Never blocks.
+ */
+struct blob_presign {
+	const char *content_type;        /* NULL: the store's */
+	const char *content_disposition; /* NULL: none */
+	uint64_t seconds;                /* lifetime */
+	int64_t now;
+};
+int blob_presign(struct blob_store *s, const char *hex,
+		 const struct blob_presign *p, char **url);
 
 /*
  * Partial uploads: bytes that arrive over many requests, possibly on

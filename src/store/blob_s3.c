@@ -1252,6 +1252,34 @@ static void store_free(struct s3_store *st)
 	free(st);
 }
 
+/* GET with response-content-type / -disposition: the store sends the
+ * file's name and type, as our own download path does. */
+static int s3_presign(struct blob_store *s, const char *hex,
+		      const struct blob_presign *p, char **url)
+{
+	struct s3_store *st = s->impl;
+	char key[KEY_MAX];
+	struct pt_buf q;
+
+	blob_key(st, hex, key);
+	pt_buf_init(&q, 1 << 16);
+	if (p->content_disposition) {
+		char *e = s3_uri_encode(p->content_disposition, false);
+		pt_buf_addf(&q, "response-content-disposition=%s", e);
+		free(e);
+	}
+	if (p->content_type) {
+		char *e = s3_uri_encode(p->content_type, false);
+		pt_buf_addf(&q, "%sresponse-content-type=%s", q.n ? "&" : "",
+			    e);
+		free(e);
+	}
+	*url = s3_presign_url(st->s3, key, q.n ? q.p : NULL, p->now,
+			      p->seconds);
+	pt_buf_release(&q);
+	return 0;
+}
+
 static void s3_close(struct blob_store *s)
 {
 	store_free(s->impl);
@@ -1285,11 +1313,12 @@ static const struct blob_ops s3_ops = {
 	.partial_link = s3_partial_link,
 	.partial_concat = s3_partial_concat,
 	.partial_remove = s3_partial_remove,
+	.presign = s3_presign,
 };
 
 int blob_s3_open(const char *endpoint, const char *bucket, const char *region,
 		 const char *access_key, const char *secret_key,
-		 struct blob_store **out)
+		 const char *public_endpoint, struct blob_store **out)
 {
 	struct s3_store *st = xcalloc(1, sizeof(*st));
 	const char *slash = bucket ? strchr(bucket, '/') : NULL;
@@ -1302,7 +1331,7 @@ int blob_s3_open(const char *endpoint, const char *bucket, const char *region,
 	st->prefix = slash && slash[1] ? xasprintf("%s/", slash + 1)
 				       : xstrdup("");
 	struct s3_conf c = { endpoint, st->bucket, region, access_key,
-			     secret_key };
+			     secret_key, public_endpoint };
 
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->cv, NULL);

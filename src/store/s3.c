@@ -46,6 +46,8 @@
 struct s3 {
 	char *endpoint, *bucket, *sigv4, *ak, *sk;
 	char *region, *host, *path; /* for sign_v4: Host and URI prefix */
+	/* what clients reach for presigned URLs (the endpoint by default) */
+	char *pub_endpoint, *pub_host, *pub_path;
 	pthread_mutex_t mu;
 	CURL *pool[POOL_MAX];
 	size_t npool;
@@ -59,37 +61,46 @@ static void curl_init_once(void)
 		abort(); /* only fails on allocation: the x* policy */
 }
 
+/* "http://host:port/prefix/" → endpoint without the trailing '/', the
+ * Host curl sends for it, and the URI prefix ("" or "/prefix"). */
+static void endpoint_split(const char *url, char **endpoint, char **host,
+			   char **path)
+{
+	size_t n = strlen(url);
+	while (n > 0 && url[n - 1] == '/')
+		n--;
+	*endpoint = xstrndup(url, n);
+	const char *h = strstr(*endpoint, "://");
+	h = h ? h + 3 : *endpoint;
+	const char *slash = strchr(h, '/');
+	*host = slash ? xstrndup(h, (size_t)(slash - h)) : xstrdup(h);
+	*path = xstrdup(slash ? slash : "");
+}
+
 int s3_new(const struct s3_conf *c, struct s3 **out)
 {
 	struct s3 *s;
-	size_t n;
+	char *ep;
 
 	if (!c->bucket || !*c->bucket || !c->region || !*c->region ||
 	    !c->access_key || !c->secret_key)
 		return PT_EBADREQ;
 	pthread_once(&curl_once, curl_init_once);
 	s = xcalloc(1, sizeof(*s));
-	if (!c->endpoint || !*c->endpoint) {
-		/* no endpoint: AWS itself, in the region's own endpoint */
-		s->endpoint = xasprintf("https://s3.%s.amazonaws.com",
-					c->region);
-	} else {
-		n = strlen(c->endpoint);
-		while (n > 0 && c->endpoint[n - 1] == '/')
-			n--;
-		s->endpoint = xstrndup(c->endpoint, n);
-	}
+	/* no endpoint: AWS itself, in the region's own endpoint */
+	ep = c->endpoint && *c->endpoint
+		     ? xstrdup(c->endpoint)
+		     : xasprintf("https://s3.%s.amazonaws.com", c->region);
+	endpoint_split(ep, &s->endpoint, &s->host, &s->path);
+	endpoint_split(c->public_endpoint && *c->public_endpoint
+			       ? c->public_endpoint : ep,
+		       &s->pub_endpoint, &s->pub_host, &s->pub_path);
+	free(ep);
 	s->bucket = xstrdup(c->bucket);
 	s->sigv4 = xasprintf("aws:amz:%s:s3", c->region);
 	s->ak = xstrdup(c->access_key);
 	s->sk = xstrdup(c->secret_key);
 	s->region = xstrdup(c->region);
-	/* http://host:port/prefix: Host is what curl sends for that URL */
-	const char *h = strstr(s->endpoint, "://");
-	h = h ? h + 3 : s->endpoint;
-	const char *slash = strchr(h, '/');
-	s->host = slash ? xstrndup(h, (size_t)(slash - h)) : xstrdup(h);
-	s->path = xstrdup(slash ? slash : "");
 	pthread_mutex_init(&s->mu, NULL);
 	*out = s;
 	return 0;
@@ -110,6 +121,9 @@ void s3_free(struct s3 *s)
 	free(s->region);
 	free(s->host);
 	free(s->path);
+	free(s->pub_endpoint);
+	free(s->pub_host);
+	free(s->pub_path);
 	free(s);
 }
 
@@ -238,21 +252,54 @@ static int hdr_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+/* The signature of a canonical request (AWS "Signature Version 4",
+ * steps 2 to 4): string to sign, signing key, HMAC.  amz is the request's
+ * time as YYYYMMDDTHHMMSSZ; its first 8 characters are the scope's day.
+ * Both forms share it: the Authorization header below and the presigned
+ * query string of s3_presign_query(). */
+static void sigv4(const char *secret, const char *region, const char *amz,
+		  const char *creq, size_t creq_len, char sig[65])
+{
+	char day[9], hash[65];
+	unsigned char k[32], md[32];
+
+	memcpy(day, amz, 8);
+	day[8] = '\0';
+	SHA256((const unsigned char *)creq, creq_len, md);
+	hexify(md, 32, hash);
+	char *sts = xasprintf("AWS4-HMAC-SHA256\n%s\n%s/%s/s3/aws4_request\n%s",
+			      amz, day, region, hash);
+	char *key = xasprintf("AWS4%s", secret);
+	hmac(key, strlen(key), day, k);
+	hmac(k, 32, region, k);
+	hmac(k, 32, "s3", k);
+	hmac(k, 32, "aws4_request", k);
+	hmac(k, 32, sts, md);
+	hexify(md, 32, sig);
+	OPENSSL_cleanse(key, strlen(key));
+	OPENSSL_cleanse(k, sizeof(k));
+	free(key);
+	free(sts);
+}
+
+static void amz_time(int64_t now, char amz[20])
+{
+	struct tm tm;
+	time_t t = (time_t)now;
+	gmtime_r(&t, &tm);
+	strftime(amz, 20, "%Y%m%dT%H%M%SZ", &tm);
+}
+
 /* Append x-amz-date and Authorization for r to h. */
 static struct curl_slist *sign_v4(struct s3 *s, const struct s3_req *r,
 				  struct curl_slist *h)
 {
-	char amz[20], day[10], hash[65], sig[65];
-	unsigned char k[32], md[32];
+	char amz[20], sig[65];
 	struct hdr hd[PT_ARRAY_LEN(r->headers) + 3];
 	struct pt_buf creq, names;
-	struct tm tm;
-	time_t now = time(NULL);
 	size_t n = 0;
 
-	gmtime_r(&now, &tm);
-	strftime(amz, sizeof(amz), "%Y%m%dT%H%M%SZ", &tm);
-	strftime(day, sizeof(day), "%Y%m%d", &tm);
+	amz_time((int64_t)time(NULL), amz);
 	snprintf(hd[n].name, sizeof(hd[n].name), "host");
 	hd[n++].val = s->host;
 	snprintf(hd[n].name, sizeof(hd[n].name), "x-amz-content-sha256");
@@ -285,33 +332,119 @@ static struct curl_slist *sign_v4(struct s3 *s, const struct s3_req *r,
 		pt_buf_addf(&names, "%s%s", i ? ";" : "", hd[i].name);
 	}
 	pt_buf_addf(&creq, "\n%s\nUNSIGNED-PAYLOAD", names.p);
-	SHA256((const unsigned char *)creq.p, creq.n, md);
-	hexify(md, 32, hash);
-
-	char *sts = xasprintf("AWS4-HMAC-SHA256\n%s\n%s/%s/s3/aws4_request\n%s",
-			      amz, day, s->region, hash);
-	char *key = xasprintf("AWS4%s", s->sk);
-	hmac(key, strlen(key), day, k);
-	hmac(k, 32, s->region, k);
-	hmac(k, 32, "s3", k);
-	hmac(k, 32, "aws4_request", k);
-	hmac(k, 32, sts, md);
-	hexify(md, 32, sig);
-	char *auth = xasprintf("Authorization: AWS4-HMAC-SHA256 Credential=%s/%s/"
+	sigv4(s->sk, s->region, amz, creq.p, creq.n, sig);
+	char *auth = xasprintf("Authorization: AWS4-HMAC-SHA256 Credential=%s/%.8s/"
 			       "%s/s3/aws4_request, SignedHeaders=%s, "
-			       "Signature=%s", s->ak, day, s->region, names.p,
+			       "Signature=%s", s->ak, amz, s->region, names.p,
 			       sig);
 	char *date = xasprintf("x-amz-date: %s", amz);
 	h = curl_slist_append(h, date);
 	h = curl_slist_append(h, auth);
 	free(date);
 	free(auth);
-	OPENSSL_cleanse(key, strlen(key));
-	free(key);
-	free(sts);
 	pt_buf_release(&creq);
 	pt_buf_release(&names);
 	return h;
+}
+
+/* ---- presigned URLs (AWS "Authenticating Requests: Using Query
+ * Parameters"): the same canonical request, with the credential, date,
+ * lifetime and signed headers moved into the query, only `host` signed
+ * and UNSIGNED-PAYLOAD as the payload hash:
+ *
+ *   GET\n/bucket/key\n
+ *   X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2FDAY%2FREGION
+ *   %2Fs3%2Faws4_request&X-Amz-Date=…&X-Amz-Expires=300&X-Amz-Signed
+ *   Headers=host&response-content-type=…\n
+ *   host:HOST\n\nhost\nUNSIGNED-PAYLOAD
+ */
+
+struct qparam {
+	char *name, *value; /* both already encoded */
+};
+
+static int qparam_cmp(const void *a, const void *b)
+{
+	const struct qparam *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	return c ? c : strcmp(x->value, y->value);
+}
+
+char *s3_presign_query(const struct s3_presign *p)
+{
+	struct qparam *q = xcalloc(8, sizeof(*q));
+	size_t n = 0, cap = 8;
+	char amz[20], sig[65];
+	struct pt_buf creq, out;
+	const char *e = p->query ? p->query : "";
+
+	amz_time(p->now, amz);
+	char *cred = xasprintf("%s/%.8s/%s/s3/aws4_request", p->access_key,
+			       amz, p->region);
+	q[n++] = (struct qparam){ xstrdup("X-Amz-Algorithm"),
+				  xstrdup("AWS4-HMAC-SHA256") };
+	q[n++] = (struct qparam){ xstrdup("X-Amz-Credential"),
+				  s3_uri_encode(cred, false) };
+	q[n++] = (struct qparam){ xstrdup("X-Amz-Date"), xstrdup(amz) };
+	q[n++] = (struct qparam){ xstrdup("X-Amz-Expires"),
+				  xasprintf("%llu",
+					    (unsigned long long)p->expires) };
+	q[n++] = (struct qparam){ xstrdup("X-Amz-SignedHeaders"),
+				  xstrdup("host") };
+	/* the caller's parameters, "a=1&b=2", in the canonical order too */
+	while (*e) {
+		size_t len = strcspn(e, "&"), eq = strcspn(e, "=");
+		if (eq > len)
+			eq = len;
+		if (n == cap)
+			q = xrealloc(q, (cap *= 2) * sizeof(*q));
+		if (len)
+			q[n++] = (struct qparam){
+				xstrndup(e, eq),
+				xstrndup(e + eq + (eq < len), len - eq - (eq < len))
+			};
+		e += len + (e[len] == '&');
+	}
+	qsort(q, n, sizeof(q[0]), qparam_cmp);
+
+	pt_buf_init(&out, 1 << 16);
+	for (size_t i = 0; i < n; i++)
+		pt_buf_addf(&out, "%s%s=%s", i ? "&" : "", q[i].name, q[i].value);
+	pt_buf_init(&creq, 1 << 17);
+	pt_buf_addf(&creq, "%s\n%s\n%s\nhost:%s\n\nhost\nUNSIGNED-PAYLOAD",
+		    p->method, p->path, out.p, p->host);
+	sigv4(p->secret_key, p->region, amz, creq.p, creq.n, sig);
+	pt_buf_addf(&out, "&X-Amz-Signature=%s", sig);
+	char *res = xstrdup(out.p);
+
+	for (size_t i = 0; i < n; i++) {
+		free(q[i].name);
+		free(q[i].value);
+	}
+	free(q);
+	free(cred);
+	pt_buf_release(&creq);
+	pt_buf_release(&out);
+	return res;
+}
+
+char *s3_presign_url(struct s3 *s, const char *key, const char *query,
+		     int64_t now, uint64_t expires)
+{
+	char *ekey = s3_uri_encode(key, true);
+	char *path = xasprintf("%s/%s/%s", s->pub_path, s->bucket, ekey);
+	struct s3_presign p = {
+		.method = "GET", .host = s->pub_host, .path = path,
+		.query = query, .access_key = s->ak, .secret_key = s->sk,
+		.region = s->region, .now = now, .expires = expires,
+	};
+	char *q = s3_presign_query(&p);
+	char *url = xasprintf("%s/%s/%s?%s", s->pub_endpoint, s->bucket, ekey,
+			      q);
+	free(q);
+	free(path);
+	free(ekey);
+	return url;
 }
 
 /* ---- one request ---- */

@@ -34,6 +34,9 @@ struct s3_conf {
 	const char *bucket;
 	const char *region;   /* us-east-1 for Swift and most others */
 	const char *access_key, *secret_key;
+	/* presigned URLs: the endpoint clients reach (a CDN or a public
+	 * name) when it is not the node's; NULL or "": endpoint */
+	const char *public_endpoint;
 };
 
 /* Copies what it needs from c.  0, or PT_EBADREQ on a missing setting. */
@@ -62,6 +65,34 @@ int s3_request(struct s3 *s, struct s3_req *r);
 /* Percent-encode for a query value or a copy source (RFC 3986 unreserved
  * kept; '/' kept when keep_slash).  The caller frees. */
 char *s3_uri_encode(const char *v, bool keep_slash);
+
+/*
+ * Presigned URLs (SigV4 in the query string, AWS "Authenticating
+ * Requests: Using Query Parameters"): anyone holding the URL may make
+ * that one request until `expires` seconds after `now`, without keys.
+ * Only `host` is signed and the payload is UNSIGNED-PAYLOAD, so a client
+ * may add any header (Range).  The signing code is the one the header
+ * form uses.
+ *
+ * s3_presign_query() is the bare algorithm: the whole query string
+ * (sorted, X-Amz-Signature last) for method on host and path (the
+ * canonical URI, already encoded), with `query` ("name=value&…", names
+ * and values encoded with s3_uri_encode, any order, may be NULL) signed
+ * along.  The caller frees.  Never fails, never blocks.
+ */
+struct s3_presign {
+	const char *method, *host, *path, *query;
+	const char *access_key, *secret_key, *region;
+	int64_t now;      /* Unix time of signing (X-Amz-Date) */
+	uint64_t expires; /* seconds, 1 to 604800 for AWS */
+};
+char *s3_presign_query(const struct s3_presign *p);
+/* The presigned GET URL of key on the public endpoint (s3_conf), path
+ * style, with the extra parameters of `query` (response-content-type=…).
+ * now is the real clock: the store checks the signature against its own.
+ * The caller frees. */
+char *s3_presign_url(struct s3 *s, const char *key, const char *query,
+		     int64_t now, uint64_t expires);
 
 /* A streaming GET of [off, end) of key (end UINT64_MAX: to the object's
  * end): bytes come as the caller asks for them, with no buffering of the

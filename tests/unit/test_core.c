@@ -146,6 +146,35 @@ static void test_policy(void **state)
 	assert_int_equal(d.speed, 0);
 	assert_int_equal(d.parallel, 0);
 	assert_int_equal(d.max_bytes, 0);
+	assert_false(d.redirect); /* streamed unless configured */
+
+	/* presigned redirects: S3 only, and only for uncapped tiers */
+	struct pt_buf err;
+	pt_buf_init(&err, 1024);
+	assert_int_equal(conf_set(&c, "storage.s3_redirect", "presigned", &err), 0);
+	policy_download(&c, &prem, &d);
+	assert_false(d.redirect); /* fs */
+	assert_int_equal(conf_set(&c, "storage.backend", "s3", &err), 0);
+	policy_download(&c, &prem, &d);
+	assert_true(d.redirect);
+	policy_download(&c, &free_, &d);
+	assert_false(d.redirect); /* speed cap, one at a time */
+	assert_int_equal(conf_set(&c, "tier.free.speed_bytes_per_second", "0", &err), 0);
+	policy_download(&c, &free_, &d);
+	assert_false(d.redirect); /* still one at a time */
+	assert_int_equal(conf_set(&c, "tier.free.parallel_downloads", "0", &err), 0);
+	policy_download(&c, &free_, &d);
+	assert_false(d.redirect); /* a viewing quota (72 minutes) */
+	assert_int_equal(conf_set(&c, "tier.free.stream_minutes", "0", &err), 0);
+	policy_download(&c, &free_, &d);
+	assert_true(d.redirect);
+	assert_int_equal(conf_set(&c, "tier.premium.speed_bytes_per_second", "1M", &err), 0);
+	policy_download(&c, &prem, &d);
+	assert_false(d.redirect);
+	assert_int_equal(conf_set(&c, "storage.s3_redirect", "cdn", &err), PT_EBADREQ);
+	assert_int_equal(conf_set(&c, "storage.s3_presign_seconds", "0", &err), PT_EBADREQ);
+	assert_int_equal(conf_set(&c, "storage.s3_presign_seconds", "604801", &err), PT_EBADREQ);
+	pt_buf_release(&err);
 
 	assert_true(policy_upload_limit(&c, &anon, 0, &q) == 2ull << 30);
 	assert_false(q);

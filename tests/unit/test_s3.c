@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <curl/curl.h>
 #include <openssl/evp.h>
 
 #include "../../src/store/blob_s3.c"
@@ -51,7 +52,8 @@ static struct blob_store *store_open(void)
 {
 	struct blob_store *s = NULL;
 	assert_int_equal(blob_s3_open(conf.endpoint, BUCKET, "us-east-1",
-				      conf.access_key, conf.secret_key, &s), 0);
+				      conf.access_key, conf.secret_key, NULL,
+				      &s), 0);
 	struct s3_store *st = s->impl;
 	st->part_size = 5 * MiB;
 	st->seg_size = 5 * MiB;
@@ -189,6 +191,159 @@ static void test_parsers(void **state)
 	e = s3_uri_encode("tmp/ab", true);
 	assert_string_equal(e, "tmp/ab");
 	free(e);
+}
+
+/* AWS's worked example of a presigned GET ("Authenticating Requests:
+ * Using Query Parameters (AWS Signature Version 4)"): their keys, bucket
+ * examplebucket (virtual-hosted, so the path is just the key), 24 hours
+ * from 2013-05-24T00:00:00Z.  The signature is the one AWS publishes. */
+static void test_presign_vector(void **state)
+{
+	struct s3_presign p = {
+		.method = "GET",
+		.host = "examplebucket.s3.amazonaws.com",
+		.path = "/test.txt",
+		.access_key = "AKIAIOSFODNN7EXAMPLE",
+		.secret_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+		.region = "us-east-1",
+		.now = 1369353600, /* 20130524T000000Z */
+		.expires = 86400,
+	};
+	char *q = s3_presign_query(&p);
+	assert_string_equal(
+		q, "X-Amz-Algorithm=AWS4-HMAC-SHA256"
+		   "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2F"
+		   "us-east-1%2Fs3%2Faws4_request"
+		   "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400"
+		   "&X-Amz-SignedHeaders=host"
+		   "&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f9953"
+		   "30da4c265957d157751f604d404");
+	free(q);
+
+	/* extra parameters are sorted in (after the X-Amz- ones: 'X' <
+	 * 'r') and signed: another value, another signature */
+	p.query = "response-content-type=text%2Fplain";
+	q = s3_presign_query(&p);
+	assert_non_null(strstr(q, "&X-Amz-SignedHeaders=host&response-"
+				  "content-type=text%2Fplain&X-Amz-Signature="));
+	assert_null(strstr(q, "aeeed9bbccd4d02ee5c0109b86d86835"));
+	char *q2;
+	p.query = "response-content-type=text%2Fhtml";
+	q2 = s3_presign_query(&p);
+	assert_string_not_equal(strstr(q, "Signature="),
+				strstr(q2, "Signature="));
+	free(q);
+	free(q2);
+
+	/* the client's URL: path style on the public endpoint, whose host
+	 * (and path prefix) is what gets signed, not the node's endpoint */
+	struct s3_conf c = { "http://10.0.0.5:8080", "bkt", "us-east-1",
+			     "AKIAIOSFODNN7EXAMPLE",
+			     "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+			     "https://cdn.example.com/s3/" };
+	struct s3 *s3;
+	assert_int_equal(s3_new(&c, &s3), 0);
+	char *url = s3_presign_url(s3, "pfx/blobs/ab/cd/a b", NULL, 1369353600,
+				   300);
+	p.host = "cdn.example.com";
+	p.path = "/s3/bkt/pfx/blobs/ab/cd/a%20b";
+	p.query = NULL;
+	p.expires = 300;
+	q = s3_presign_query(&p);
+	char *want = xasprintf("https://cdn.example.com/s3/bkt/pfx/blobs/ab/"
+			       "cd/a%%20b?%s", q);
+	assert_string_equal(url, want);
+	free(want);
+	free(q);
+	free(url);
+	s3_free(s3);
+	/* without a public endpoint: the node's */
+	c.public_endpoint = NULL;
+	assert_int_equal(s3_new(&c, &s3), 0);
+	url = s3_presign_url(s3, "k", NULL, 1369353600, 300);
+	assert_true(!strncmp(url, "http://10.0.0.5:8080/bkt/k?X-Amz-", 33));
+	free(url);
+	s3_free(s3);
+}
+
+static size_t hdr_keep(char *p, size_t size, size_t nmemb, void *arg)
+{
+	pt_buf_add(arg, p, size * nmemb);
+	return size * nmemb;
+}
+
+/* GET url with libcurl: status, body and headers into the buffers. */
+static long fetch(const char *url, const char *range, struct pt_buf *body,
+		  struct pt_buf *hdrs)
+{
+	CURL *c = curl_easy_init();
+	long status = 0;
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, hdr_keep);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, hdr_keep);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, hdrs);
+	if (range)
+		curl_easy_setopt(c, CURLOPT_RANGE, range);
+	assert_int_equal(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	return status;
+}
+
+/* The real store accepts what we sign: bytes, ranges, the name and type
+ * we ask for; it refuses an expired URL and a tampered one. */
+static void test_presign_live(void **state)
+{
+	struct blob_store *s = store_open();
+	char hex[BLOB_HEX_LEN + 1], *url = NULL;
+	bool existed;
+	struct pt_buf body, hdrs;
+	const char *text = "presigned bytes, straight from the store\n";
+
+	pt_buf_init(&body, 1 << 20);
+	pt_buf_init(&hdrs, 1 << 16);
+	assert_int_equal(put(s, text, strlen(text), hex, &existed), 0);
+	struct blob_presign ps = {
+		.content_type = "text/plain; charset=utf-8",
+		.content_disposition = "attachment; filename=\"resume 1.txt\"; "
+				       "filename*=UTF-8''r%C3%A9sum%C3%A9%201.txt",
+		.seconds = 60,
+		.now = (int64_t)time(NULL),
+	};
+	assert_int_equal(blob_presign(s, hex, &ps, &url), 0);
+	assert_int_equal(fetch(url, NULL, &body, &hdrs), 200);
+	assert_int_equal(body.n, strlen(text));
+	assert_memory_equal(body.p, text, body.n);
+	assert_non_null(strcasestr(hdrs.p, "Content-Type: text/plain; "
+					   "charset=utf-8\r\n"));
+	assert_non_null(strcasestr(hdrs.p, "filename*=UTF-8''r%C3%A9sum%C3%A9"
+					   "%201.txt"));
+	pt_buf_reset(&body);
+	pt_buf_reset(&hdrs);
+	assert_int_equal(fetch(url, "10-18", &body, &hdrs), 206);
+	assert_int_equal(body.n, 9);
+	assert_memory_equal(body.p, text + 10, 9);
+	/* one changed byte of the signed query: refused */
+	char *bad = xstrdup(url);
+	char *t = strstr(bad, "charset");
+	t[0] = 'C';
+	pt_buf_reset(&body);
+	assert_int_equal(fetch(bad, NULL, &body, &hdrs), 403);
+	free(bad);
+	free(url);
+	/* signed two minutes ago for one second: expired */
+	ps.seconds = 1;
+	ps.now = (int64_t)time(NULL) - 120;
+	assert_int_equal(blob_presign(s, hex, &ps, &url), 0);
+	pt_buf_reset(&body);
+	assert_int_equal(fetch(url, NULL, &body, &hdrs), 403);
+	free(url);
+	assert_int_equal(blob_presign(s, "zz", &ps, &url), -ENOENT);
+	assert_int_equal(blob_remove(s, hex), 0);
+	pt_buf_release(&body);
+	pt_buf_release(&hdrs);
+	blob_store_close(s);
 }
 
 static void test_small(void **state)
@@ -426,7 +581,7 @@ static void test_prefix(void **state)
 
 	assert_int_equal(blob_s3_open(conf.endpoint, BUCKET "/unit-pfx",
 				      "us-east-1", conf.access_key,
-				      conf.secret_key, &b), 0);
+				      conf.secret_key, NULL, &b), 0);
 	assert_int_equal(put(b, "prefixed", 8, hex, &existed), 0);
 	assert_int_equal(blob_stat(b, hex, &size), 0);
 	assert_int_equal(blob_stat(a, hex, &size), -ENOENT);
@@ -443,6 +598,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parsers),
+		cmocka_unit_test(test_presign_vector),
+		cmocka_unit_test(test_presign_live),
 		cmocka_unit_test(test_small),
 		cmocka_unit_test(test_large),
 		cmocka_unit_test(test_abort_cleanup),
@@ -458,6 +615,7 @@ int main(void)
 		/* the parsers need no server */
 		const struct CMUnitTest offline[] = {
 			cmocka_unit_test(test_parsers),
+			cmocka_unit_test(test_presign_vector),
 		};
 		return cmocka_run_group_tests(offline, NULL, NULL);
 	}

@@ -155,7 +155,7 @@ measure() {
 	idle_cpu=$(cpu_pct "$c0" "$s0" "$pids")
 	log "$name, no downloads open: CPU ${idle_cpu}%, p50 ${idle_p50} ms, p99 ${idle_p99} ms, ${idle_rps} req/s, errors: $idle_err"
 
-	python3 "$BT/load.py" "$big" "$THROTTLE_CONNS" "${BENCH_DURATION%s}" >"$BT/load.out" 2>"$BT/load.err" &
+	python3 "$BT/load.py" "$big" "$THROTTLE_CONNS" "$((${BENCH_DURATION%s} + 2))" >"$BT/load.out" 2>"$BT/load.err" &
 	LOAD_PID=$!
 	for _ in $(seq 900); do
 		grep -q ready "$BT/load.out" 2>/dev/null && break

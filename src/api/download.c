@@ -59,8 +59,9 @@ void speed_cap_init(struct speed_cap *c, uint64_t rate,
 	memset(c, 0, sizeof(*c));
 	if (!rate)
 		return;
-	/* half a second of data per wake-up: few wake-ups, smooth */
-	uint64_t burst = rate / 2 > 16384 ? rate / 2 : 16384;
+	/* a second of data per wake-up (nginx's limit_rate also sends once
+	 * a second): few wake-ups and few, large writes */
+	uint64_t burst = rate > 16384 ? rate : 16384;
 	bucket_init(&c->bucket, rate, burst, pt_mono_ns());
 	c->conn = conn;
 	c->throttle = throttle;
@@ -70,15 +71,21 @@ ssize_t speed_cap_take(struct speed_cap *c, uint64_t left, size_t max)
 {
 	if (!c->throttle)
 		return (ssize_t)max;
+	/* Send in bursts: wait until `need` bytes may go (a second's worth,
+	 * at most 1 MiB, or what is left), then hand MHD full buffers while
+	 * they last.  Taking whatever trickled in since the last call would
+	 * send a few dozen bytes per write, thousands of times a second. */
 	uint64_t now = pt_mono_ns();
+	uint64_t need = c->bucket.burst < (1u << 20) ? c->bucket.burst : 1u << 20;
+	if (left < need)
+		need = left;
 	uint64_t want = left < max ? left : max;
-	uint64_t n = bucket_take(&c->bucket, want, now);
-	if (n)
-		return (ssize_t)n;
-	/* when the bucket is empty the connection is suspended and the
-	 * throttle thread resumes it when tokens are back */
-	uint64_t min = left < c->bucket.burst ? left : c->bucket.burst;
-	uint64_t wait = bucket_wait_ns(&c->bucket, min, now);
+	uint64_t enough = need < want ? need : want;
+	if (bucket_wait_ns(&c->bucket, enough, now) == 0)
+		return (ssize_t)bucket_take(&c->bucket, want, now);
+	/* the connection is suspended; the throttle thread resumes it when
+	 * the burst is there */
+	uint64_t wait = bucket_wait_ns(&c->bucket, need, now);
 	MHD_suspend_connection(c->conn);
 	if (!throttle_resume_at(c->throttle, c->conn, now + wait))
 		return -1;

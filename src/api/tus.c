@@ -677,10 +677,14 @@ static int patch_end(struct pt_req *r)
 	if (last) {
 		struct link l;
 		if ((err = complete(r, &p->u, &l))) {
-			/* free the lease; the offset stays the durable one
-			 * (the bytes past it are cut at the next PATCH) */
-			repo_upload_advance(db, p->u.uid,
-					    (int64_t)p->checkpoint, true);
+			/* still open (not completed by another request, not
+			 * refused): free the lease; the offset stays the
+			 * durable one (the bytes past it are cut at the next
+			 * PATCH) */
+			if (err != PT_ECONFLICT && err != PT_ELEGAL)
+				repo_upload_advance(db, p->u.uid,
+						    (int64_t)p->checkpoint,
+						    true);
 			return fail(r, err);
 		}
 		completed_headers(r, &l);

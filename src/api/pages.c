@@ -262,7 +262,11 @@ int api_static(struct pt_req *r)
 int api_healthz(struct pt_req *r)
 {
 	struct app *app = r->ctx;
-	if (!app_db(app))
+	struct db *db = app_db(app);
+	/* a query, not just a handle: a PostgreSQL connection exists while
+	 * the server is down (it answers PT_EUNAVAIL), and a load balancer
+	 * must see the outage to send clients to a node that has a database */
+	if (!db || db_exec(db, "SELECT 1"))
 		return reply_error(r, PT_EUNAVAIL, NULL,
 				   "service unavailable: metadata store "
 				   "unreachable");

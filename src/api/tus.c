@@ -449,13 +449,22 @@ struct writer {
 static pthread_mutex_t writers_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct writer *writers;
 
-static struct writer *writer_add(const char *uid)
+/* Register a writer of uid; *alone says whether it is this node's only
+ * one.  Every PATCH registers before it claims the lease and leaves after
+ * it released it, so a lease that this node holds while it has no other
+ * writer of the upload belongs to a request that is over: one whose
+ * release failed (the metadata store was unreachable then). */
+static struct writer *writer_add(const char *uid, bool *alone)
 {
 	struct writer *w = xcalloc(1, sizeof(*w));
 	pthread_mutex_init(&w->lock, NULL);
 	memcpy(w->uid, uid, sizeof(w->uid));
 	w->progress_ns = pt_mono_ns();
+	*alone = true;
 	pthread_mutex_lock(&writers_lock);
+	for (struct writer *o = writers; o; o = o->next)
+		if (strcmp(o->uid, uid) == 0)
+			*alone = false;
 	w->next = writers;
 	writers = w;
 	pthread_mutex_unlock(&writers_lock);
@@ -587,7 +596,8 @@ static int patch_write(struct pt_req *r, struct patch *p, const char *data,
 	}
 	/* a checkpoint makes progress durable mid-request (not with a
 	 * checksum: those bytes are unverified until the end) */
-	if (!p->md && !p->trailer && size - p->checkpoint >= CHECKPOINT_BYTES) {
+	if (!p->md && !p->trailer && size - p->checkpoint >= CHECKPOINT_BYTES &&
+	    (p->u.length < 0 || size < (uint64_t)p->u.length)) {
 		struct db *db = app_db(p->app);
 		if (!blob_partial_sync(p->part) && db &&
 		    !repo_upload_advance(db, p->u.uid, (int64_t)size, false))
@@ -671,8 +681,14 @@ static int patch_end(struct pt_req *r)
 			return fail(r, err);
 		}
 	}
+	/* The last byte becomes durable with the link, in one transaction
+	 * (repo_upload_complete): an offset that said "all there" before
+	 * the link exists would tell a client whose final PATCH failed (a
+	 * 503 in a database outage) that its upload is done, when no file
+	 * will ever appear. */
+	bool last = p->u.length == size && !is_partial(&p->u);
 	if ((err = blob_partial_sync(p->part)) || !db ||
-	    (err = repo_upload_advance(db, p->u.uid, size, true))) {
+	    (!last && (err = repo_upload_advance(db, p->u.uid, size, true)))) {
 		blob_partial_truncate(p->part, (uint64_t)p->start);
 		if (db)
 			repo_upload_advance(db, p->u.uid, p->start, true);
@@ -682,10 +698,19 @@ static int patch_end(struct pt_req *r)
 	p->part = NULL;
 	p->u.received = size;
 	header_u64(r, "Upload-Offset", (uint64_t)size);
-	if (p->u.length == size && !is_partial(&p->u)) {
+	if (last) {
 		struct link l;
-		if ((err = complete(r, &p->u, &l)))
+		if ((err = complete(r, &p->u, &l))) {
+			/* still open (not completed by another request, not
+			 * refused): free the lease; the offset stays the
+			 * durable one (the bytes past it are cut at the next
+			 * PATCH) */
+			if (err != PT_ECONFLICT && err != PT_ELEGAL)
+				repo_upload_advance(db, p->u.uid,
+						    (int64_t)p->checkpoint,
+						    true);
 			return fail(r, err);
+		}
 		completed_headers(r, &l);
 	} else {
 		header_expires(r, &p->u);
@@ -737,12 +762,20 @@ static int patch_begin(struct pt_req *r, struct patch *p)
 	if (cl && !pt_parse_u64(cl, strlen(cl), &len) && p->u.length >= 0 &&
 	    (uint64_t)p->u.received + len > (uint64_t)p->u.length)
 		return fail(r, PT_ETOOBIG);
+	bool alone;
+	p->w = writer_add(p->u.uid, &alone);
 	err = repo_upload_claim(db, p->u.uid, p->u.received, pt_now(),
 				pt_now() + lease_seconds(app), app->node);
-	if (err == PT_ELIMIT && writers_take_over(p->u.uid))
+	/* held by this node: by a request that is over (alone), or by one
+	 * that stalled (take over) — claim_from checks that we hold it */
+	if (err == PT_ELIMIT && (alone || writers_take_over(p->u.uid)))
 		err = repo_upload_claim_from(db, p->u.uid, p->u.received,
 					     pt_now() + lease_seconds(app),
 					     app->node);
+	if (err) {
+		writer_remove(p->w);
+		p->w = NULL;
+	}
 	if (err == PT_ECONFLICT)
 		return reply_error(r, PT_ECONFLICT, NULL,
 				   "conflict: Upload-Offset is not the "
@@ -753,7 +786,6 @@ static int patch_begin(struct pt_req *r, struct patch *p)
 				   "this upload");
 	if (err)
 		return fail(r, err);
-	p->w = writer_add(p->u.uid);
 	p->start = p->u.received;
 	p->checkpoint = (uint64_t)p->start;
 	p->renewed = pt_now();

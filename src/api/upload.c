@@ -67,6 +67,7 @@ struct upload {
 	struct MHD_PostProcessor *pp;
 	struct received files[64];
 	size_t nfiles;
+	bool linking;               /* in create_links: a 503 is the database's */
 };
 
 /* ---- MIME sniffing: libmagic handles are not thread-safe, so one per
@@ -333,9 +334,12 @@ static int fail_reply(struct pt_req *r, int err, const char *what)
 		return reply_error(r, err, NULL,
 				   "insufficient storage: the server is full");
 	case PT_EUNAVAIL:
+		/* before the link rows the bytes were going to the blob
+		 * store: an S3 store that cannot be reached ends up here */
 		return reply_error(r, err, NULL,
-				   "service unavailable: metadata store "
-				   "unreachable, try again");
+				   "service unavailable: %s unreachable, try "
+				   "again", u->linking ? "metadata store"
+						       : "storage");
 	case PT_EBADREQ:
 		if (u->errmsg[0])
 			return reply_error(r, err, NULL, "%s", u->errmsg);
@@ -396,6 +400,7 @@ static int put_end(struct pt_req *r)
 	u->nfiles = 1;
 	if (refuse_blocked(r, u, &err))
 		return err;
+	u->linking = true;
 	if ((err = create_links(r, u, &l, token)))
 		return fail_reply(r, err, "the upload");
 
@@ -623,6 +628,7 @@ static int multipart_end(struct pt_req *r)
 	struct link *links = pt_palloc(r->pool, u->nfiles * sizeof(*links));
 	char(*tokens)[TOKEN_LEN + 1] =
 		pt_palloc(r->pool, u->nfiles * sizeof(*tokens));
+	u->linking = true;
 	if ((err = create_links(r, u, links, tokens)))
 		return fail_reply(r, err, "the upload");
 	json_t *arr = json_array();

@@ -8,20 +8,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../util/buf.h"
 #include "../util/banned.h"
 
+/* A 503 is an outage of something we depend on (the metadata or the
+ * object store): say when to come back, unless the handler did.  A few
+ * seconds: the database driver reconnects once a second, and clients
+ * retrying sooner only add load to a node that is already failing. */
+#define RETRY_AFTER_503 "5"
+
 int reply_queue(struct pt_req *r, int status, struct MHD_Response *resp)
 {
 	enum MHD_Result ok;
+	bool retry_after = false;
 
 	PT_ASSERT(!r->responded);
 	r->responded = true;
 	r->status = status;
 	MHD_add_response_header(resp, "Server", "partage");
-	for (struct reply_header *h = r->extra; h; h = h->next)
+	for (struct reply_header *h = r->extra; h; h = h->next) {
 		MHD_add_response_header(resp, h->name, h->value);
+		if (!strcasecmp(h->name, "Retry-After"))
+			retry_after = true;
+	}
+	if (status == 503 && !retry_after)
+		MHD_add_response_header(resp, "Retry-After", RETRY_AFTER_503);
 	if (status == 405 && r->allow) {
 		static const char *const names[] = { "GET", "HEAD", "POST",
 						     "PUT", "DELETE", "PATCH",

@@ -26,7 +26,10 @@
  * store, saves the copy but gives up content addressing (dedup, fsck by
  * listing, takedown by hash) and needs a schema change; docs/scaling.md
  * has the measurements behind the choice.
- * An aborted writer aborts its multipart upload; what a crash leaves
+ * An aborted writer aborts its multipart upload; when the store cannot
+ * be reached to take the abort (the outage that failed the writer, most
+ * often), the node remembers the upload and retries every few seconds,
+ * and at every cleanup, until the store takes it.  What a crash leaves
  * (tmp/ objects, multipart uploads) is older than a day when cleanup
  * runs, and cleanup removes it — in-progress uploads of other nodes are
  * younger, so sharing a bucket is safe.
@@ -77,6 +80,7 @@
 #define GRACE_SECONDS 86400
 #define KEY_MAX 128
 #define LIST_MAX (16u << 20) /* one listing page of XML */
+#define ORPHAN_RETRY_SECONDS 3
 
 struct job {
 	struct job *next;
@@ -84,6 +88,13 @@ struct job {
 	unsigned partno;
 	char *buf;
 	size_t len, cap;
+};
+
+/* A multipart upload of this process that a writer gave up but the store
+ * did not take the abort of: retried until it does (see the top). */
+struct orphan {
+	struct orphan *next;
+	char *key, *id;
 };
 
 struct s3_store {
@@ -100,6 +111,8 @@ struct s3_store {
 	pthread_cond_t cv;
 	struct job *head, *tail;
 	bool stop;
+	struct orphan *orphans; /* aborts to retry, under mu */
+	bool retrying;          /* a worker is retrying them */
 	pthread_t th[WORKERS];
 	int nth;
 };
@@ -203,16 +216,79 @@ static int mpu_initiate(struct s3_store *st, const char *key, char **id)
 	return err;
 }
 
-static void mpu_abort(struct s3_store *st, const char *key, const char *id)
+/* 0 when the upload is gone (404: already), else the request's status. */
+static int mpu_abort(struct s3_store *st, const char *key, const char *id)
 {
 	char *e = s3_uri_encode(id, false);
 	char *q = xasprintf("uploadId=%s", e);
 	struct s3_req r = { .method = "DELETE", .key = key, .query = q };
-	if (s3_request(st->s3, &r) && r.status != 404)
-		pt_log("s3: cannot abort the upload of '%s' (cleanup will)",
-		       key);
+	int err = s3_request(st->s3, &r);
+	if (err == -ENOENT)
+		err = 0;
 	free(q);
 	free(e);
+	return err;
+}
+
+/* Abort a multipart upload this process gives up, or remember it for
+ * the retries (orphans_retry) when the store does not answer. */
+static void mpu_abort_later(struct s3_store *st, const char *key,
+			    const char *id)
+{
+	struct orphan *o;
+
+	if (!mpu_abort(st, key, id))
+		return;
+	pt_log("s3: cannot abort the upload of '%s' now: retrying every %d s "
+	       "until the store takes it", key, ORPHAN_RETRY_SECONDS);
+	o = xmalloc(sizeof(*o));
+	o->key = xstrdup(key);
+	o->id = xstrdup(id);
+	pthread_mutex_lock(&st->mu);
+	o->next = st->orphans;
+	st->orphans = o;
+	pthread_cond_signal(&st->cv); /* a worker starts the retry timer */
+	pthread_mutex_unlock(&st->mu);
+}
+
+static void orphan_free(struct orphan *o)
+{
+	free(o->key);
+	free(o->id);
+	free(o);
+}
+
+/* Try the remembered aborts, stopping at the first the store refuses
+ * again (it is still away: the rest would fail too).  Returns how many
+ * went.  Blocks on the network. */
+static int orphans_retry(struct s3_store *st)
+{
+	struct orphan *list, *o;
+	int n = 0;
+
+	pthread_mutex_lock(&st->mu);
+	list = st->orphans;
+	st->orphans = NULL;
+	pthread_mutex_unlock(&st->mu);
+	while ((o = list)) {
+		if (mpu_abort(st, o->key, o->id))
+			break;
+		list = o->next;
+		pt_log("s3: aborted the upload of '%s' that a failed writer "
+		       "left", o->key);
+		orphan_free(o);
+		n++;
+	}
+	if (list) {
+		struct orphan *last = list;
+		while (last->next)
+			last = last->next;
+		pthread_mutex_lock(&st->mu);
+		last->next = st->orphans;
+		st->orphans = list;
+		pthread_mutex_unlock(&st->mu);
+	}
+	return n;
 }
 
 static int mpu_complete(struct s3_store *st, const char *key, const char *id,
@@ -313,7 +389,7 @@ static int obj_copy(struct s3_store *st, const char *src, const char *dst,
 		goto fail;
 	goto done;
 fail:
-	mpu_abort(st, dst, id);
+	mpu_abort_later(st, dst, id);
 done:
 	for (unsigned i = 0; i < n; i++)
 		free(etags[i]);
@@ -416,13 +492,37 @@ static void part_upload(struct s3_store *st, struct job *j)
 	free(j);
 }
 
+/* Idle, with aborts to retry: one worker waits ORPHAN_RETRY_SECONDS, then
+ * retries them (unless a part came first).  Called and returns with mu. */
+static void idle_retry(struct s3_store *st)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ORPHAN_RETRY_SECONDS;
+	st->retrying = true;
+	while (!st->head && !st->stop &&
+	       pthread_cond_timedwait(&st->cv, &st->mu, &ts) != ETIMEDOUT)
+		;
+	if (!st->head && !st->stop) {
+		pthread_mutex_unlock(&st->mu);
+		orphans_retry(st);
+		pthread_mutex_lock(&st->mu);
+	}
+	st->retrying = false;
+}
+
 static void *worker(void *arg)
 {
 	struct s3_store *st = arg;
 	for (;;) {
 		pthread_mutex_lock(&st->mu);
-		while (!st->head && !st->stop)
-			pthread_cond_wait(&st->cv, &st->mu);
+		while (!st->head && !st->stop) {
+			if (st->orphans && !st->retrying)
+				idle_retry(st);
+			else
+				pthread_cond_wait(&st->cv, &st->mu);
+		}
 		struct job *j = st->head;
 		if (!j) {
 			pthread_mutex_unlock(&st->mu);
@@ -573,7 +673,7 @@ static void s3_writer_abort(void *state)
 			w->err = PT_EINTERNAL; /* queued parts: skip */
 		pthread_mutex_unlock(&w->mu);
 		wait_parts(w);
-		mpu_abort(w->st, w->key, w->upload_id);
+		mpu_abort_later(w->st, w->key, w->upload_id);
 	}
 	if (w->tmp_done)
 		obj_delete(w->st, w->key);
@@ -823,10 +923,9 @@ static int sweep_uploads(struct sweep *sw)
 			p = NULL;
 			char *ini = s3_xml_next(up, NULL, "Initiated", &p);
 			int64_t t = s3_time_parse(ini);
-			if (key && id && t >= 0 && t < sw->before) {
-				mpu_abort(st, key, id);
+			if (key && id && t >= 0 && t < sw->before &&
+			    !mpu_abort(st, key, id))
 				sw->n++;
-			}
 			free(key);
 			free(id);
 			free(ini);
@@ -860,6 +959,8 @@ static int s3_cleanup(struct blob_store *s)
 	struct sweep sw = { st, (int64_t)time(NULL) - st->grace, 0 };
 	int err;
 
+	/* this process's own failed aborts first, whatever their age */
+	sw.n += orphans_retry(st);
 	if ((err = sweep_uploads(&sw)))
 		return err;
 	if ((err = list_prefix(st, "tmp/", sweep_tmp_cb, &sw)))
@@ -1169,7 +1270,7 @@ static int s3_partial_link(struct blob_store *s, const char *uid,
 	if (!(err = mpu_complete(st, key, id, etags, nparts)))
 		goto done;
 fail:
-	mpu_abort(st, key, id);
+	mpu_abort_later(st, key, id);
 done:
 	for (unsigned i = 0; i < nparts; i++)
 		free(etags[i]);
@@ -1238,12 +1339,25 @@ static int s3_partial_remove(struct blob_store *s, const char *uid)
 
 static void store_free(struct s3_store *st)
 {
+	int left = 0;
+
 	pthread_mutex_lock(&st->mu);
 	st->stop = true;
 	pthread_cond_broadcast(&st->cv);
 	pthread_mutex_unlock(&st->mu);
 	for (int i = 0; i < st->nth; i++)
 		pthread_join(st->th[i], NULL);
+	/* a last try: the store may be back since the last retry */
+	if (st->orphans)
+		orphans_retry(st);
+	for (struct orphan *o = st->orphans, *next; o; o = next, left++) {
+		next = o->next;
+		orphan_free(o);
+	}
+	if (left)
+		pt_log("s3: %d multipart upload%s not aborted: the store is "
+		       "unreachable; a cleanup removes them after a day",
+		       left, left == 1 ? "" : "s");
 	pthread_mutex_destroy(&st->mu);
 	pthread_cond_destroy(&st->cv);
 	s3_free(st->s3);

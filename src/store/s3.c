@@ -538,7 +538,10 @@ static int status_of(long http)
 		return PT_ECONFLICT;
 	case 416:
 		return PT_ERANGE;
+	case 500: /* retried first (transient), then: the store is failing */
+	case 502: /* a gateway in front of the store (haproxy before RGW…) */
 	case 503:
+	case 504: /* that no backend answers */
 		return PT_EUNAVAIL;
 	default:
 		return -EIO;
@@ -548,7 +551,7 @@ static int status_of(long http)
 static bool transient(CURLcode rc, long http)
 {
 	if (rc == CURLE_OK)
-		return http == 500 || http == 503;
+		return http == 500 || http == 502 || http == 503 || http == 504;
 	return rc == CURLE_COULDNT_CONNECT || rc == CURLE_SEND_ERROR ||
 	       rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING ||
 	       rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_PARTIAL_FILE;

@@ -9,12 +9,14 @@
  * pool of curl easy handles, each keeping its own keep-alive connections,
  * so consecutive requests of a thread reuse a connection.  Every function
  * may block on the network.  Idempotent requests are retried (three tries,
- * short back-off) on a transport error or a 500/503, so a restarting proxy
- * does not fail an upload.
+ * short back-off) on a transport error or a 500/502/503/504, so a
+ * restarting proxy does not fail an upload.
  *
  * Statuses: 0 for a 2xx; -ENOENT for 404, PT_ERANGE for 416, -EACCES for
- * 403, PT_ECONFLICT for 409, PT_EUNAVAIL when the store cannot be reached,
- * -EIO for anything else (the S3 error code is logged once).
+ * 403, PT_ECONFLICT for 409, PT_EUNAVAIL when the store cannot be reached
+ * or still answers 500/502/503/504 after the retries (HTTP 503 to our
+ * clients: try again later), -EIO for anything else (the S3 error code is
+ * logged once).
  */
 #ifndef PT_S3_H
 #define PT_S3_H

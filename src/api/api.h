@@ -22,6 +22,7 @@
 #include "../core/ratelimit.h"
 #include "../core/slots.h"
 #include "../core/ticket.h"
+#include "../http/range.h"
 #include "../http/throttle.h"
 #include "../util/utf8.h"
 
@@ -192,6 +193,17 @@ struct download_rules;
 int api_download_gate(struct pt_req *r, const char *kind, const char *id,
 		      uint64_t size, const struct download_rules *rules,
 		      bool *slot, int *rc);
+/* ETag, Last-Modified, Accept-Ranges, Cache-Control and Vary: Accept of
+ * a downloadable representation. */
+void api_add_validators(struct MHD_Response *resp, const char *etag,
+			const char *lastmod);
+/* Conditionals (cond.c) and Range (range.c) of a GET or HEAD of a
+ * representation of `size` bytes with these validators: 1 with the
+ * 304/412/416 reply's result in *rc, or 0 with *rr RANGE_IGNORE or
+ * RANGE_OK (*rs filled) and *range_hdr the request's Range (or NULL). */
+int api_validate(struct pt_req *r, const char *etag, int64_t mtime,
+		 const char *lastmod, uint64_t size, struct range_set *rs,
+		 enum range_result *rr, const char **range_hdr, int *rc);
 /* Bytes [first, last] of file id (size bytes) reached the request's
  * client: true when that completed a counted download (coverage.c),
  * which is then in the metrics and the link's counter. */

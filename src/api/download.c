@@ -249,14 +249,55 @@ static struct MHD_Response *multipart_response(struct pt_req *r,
 	return stream_response(rd, p, np, cap);
 }
 
-static void add_common(struct MHD_Response *resp, const char *etag,
-		       const char *lastmod)
+void api_add_validators(struct MHD_Response *resp, const char *etag,
+			const char *lastmod)
 {
 	MHD_add_response_header(resp, "ETag", etag);
 	MHD_add_response_header(resp, "Last-Modified", lastmod);
 	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
 	MHD_add_response_header(resp, "Cache-Control", "private, max-age=0");
 	MHD_add_response_header(resp, "Vary", "Accept");
+}
+
+int api_validate(struct pt_req *r, const char *etag, int64_t mtime,
+		 const char *lastmod, uint64_t size, struct range_set *rs,
+		 enum range_result *rr, const char **range_hdr, int *rc)
+{
+	struct cond_request cq = {
+		.method = r->method == HTTP_HEAD ? "HEAD" : "GET",
+		.if_match = req_header(r, "If-Match"),
+		.if_none_match = req_header(r, "If-None-Match"),
+		.if_modified_since = req_header(r, "If-Modified-Since"),
+		.if_unmodified_since = req_header(r, "If-Unmodified-Since"),
+		.if_range = req_header(r, "If-Range"),
+	};
+	const char *range = req_header(r, "Range");
+	enum cond_result cr = cond_evaluate(&cq, etag, mtime, range != NULL);
+	struct MHD_Response *resp;
+
+	*rr = RANGE_IGNORE;
+	*range_hdr = range;
+	if (cr == COND_NOT_MODIFIED || cr == COND_PRECONDITION) {
+		resp = MHD_create_response_from_buffer(0, NULL,
+						       MHD_RESPMEM_PERSISTENT);
+		api_add_validators(resp, etag, lastmod);
+		*rc = reply_queue(r, cr == COND_PRECONDITION ? 412 : 304, resp);
+		return 1;
+	}
+	/* Range is defined for GET only (RFC 9110 §14.2) */
+	if (r->method == HTTP_GET && cr == COND_PROCEED)
+		*rr = range_parse(range, size, rs);
+	if (*rr == RANGE_UNSATISFIABLE) {
+		char cr416[48];
+		resp = MHD_create_response_from_buffer(0, NULL,
+						       MHD_RESPMEM_PERSISTENT);
+		snprintf(cr416, sizeof(cr416), "bytes */%" PRIu64, size);
+		MHD_add_response_header(resp, "Content-Range", cr416);
+		api_add_validators(resp, etag, lastmod);
+		*rc = reply_queue(r, 416, resp);
+		return 1;
+	}
+	return 0;
 }
 
 /* Representation headers of a file: type, disposition, and the headers
@@ -495,28 +536,10 @@ static int serve(struct pt_req *r, const char *id)
 	snprintf(etag, sizeof(etag), "\"%s\"", l.sha256);
 	pt_http_date(l.created, lastmod);
 
-	struct cond_request cq = {
-		.method = r->method == HTTP_HEAD ? "HEAD" : "GET",
-		.if_match = req_header(r, "If-Match"),
-		.if_none_match = req_header(r, "If-None-Match"),
-		.if_modified_since = req_header(r, "If-Modified-Since"),
-		.if_unmodified_since = req_header(r, "If-Unmodified-Since"),
-		.if_range = req_header(r, "If-Range"),
-	};
-	const char *range_hdr = req_header(r, "Range");
-	enum cond_result cr =
-		cond_evaluate(&cq, etag, l.created, range_hdr != NULL);
-	if (cr == COND_NOT_MODIFIED || cr == COND_PRECONDITION) {
-		struct MHD_Response *resp = MHD_create_response_from_buffer(
-			0, NULL, MHD_RESPMEM_PERSISTENT);
-		add_common(resp, etag, lastmod);
-		if (cr == COND_PRECONDITION)
-			return reply_queue(r, 412, resp);
-		return reply_queue(r, 304, resp);
-	}
-	/* Range is defined for GET only (RFC 9110 §14.2) */
-	if (r->method == HTTP_GET && cr == COND_PROCEED)
-		rr = range_parse(range_hdr, l.size, &rs);
+	const char *range_hdr;
+	if (api_validate(r, etag, l.created, lastmod, l.size, &rs, &rr,
+			 &range_hdr, &rc))
+		return rc;
 	bool redirect = rules.redirect && redirectable(r, range_hdr, rr, &rs);
 	if (!redirect) {
 		err = blob_reader_open(app->blobs, l.sha256, &rd);
@@ -544,15 +567,6 @@ static int serve(struct pt_req *r, const char *id)
 		}
 	}
 	uint64_t size = l.size;
-	if (rr == RANGE_UNSATISFIABLE) {
-		char cr416[48];
-		struct MHD_Response *resp = MHD_create_response_from_buffer(
-			0, NULL, MHD_RESPMEM_PERSISTENT);
-		snprintf(cr416, sizeof(cr416), "bytes */%" PRIu64, size);
-		MHD_add_response_header(resp, "Content-Range", cr416);
-		add_common(resp, etag, lastmod);
-		return reply_queue(r, 416, resp);
-	}
 
 	/* a GET that delivers byte 0 is one download (Max-Downloads) */
 	bool counts = r->method == HTTP_GET &&
@@ -608,7 +622,7 @@ static int serve(struct pt_req *r, const char *id)
 		resp = range_response(rd, 0, size, &cap);
 	}
 	MHD_add_response_header(resp, "Content-Type", ctype);
-	add_common(resp, etag, lastmod);
+	api_add_validators(resp, etag, lastmod);
 	add_file_headers(r, resp, &l);
 	r->bytes_out = r->method == HTTP_HEAD ? 0 : body_len;
 	return reply_queue(r, status, resp);

@@ -31,7 +31,6 @@
 #include <string.h>
 
 #include "../core/zip.h"
-#include "../http/cond.h"
 #include "../http/disposition.h"
 #include "../http/path.h"
 #include "../http/range.h"
@@ -679,7 +678,7 @@ static int zip_serve(struct pt_req *r, const struct folder *f)
 	struct zip_plan plan;
 	struct download_rules rules;
 	struct range_set rs;
-	enum range_result rr = RANGE_IGNORE;
+	enum range_result rr;
 	char etag[80], lastmod[32];
 	int rc;
 
@@ -717,35 +716,10 @@ static int zip_serve(struct pt_req *r, const struct folder *f)
 	snprintf(etag, sizeof(etag), "\"zip-%.40s\"", hex);
 	pt_http_date(newest, lastmod);
 
-	struct cond_request cq = {
-		.method = r->method == HTTP_HEAD ? "HEAD" : "GET",
-		.if_match = req_header(r, "If-Match"),
-		.if_none_match = req_header(r, "If-None-Match"),
-		.if_modified_since = req_header(r, "If-Modified-Since"),
-		.if_unmodified_since = req_header(r, "If-Unmodified-Since"),
-		.if_range = req_header(r, "If-Range"),
-	};
-	const char *range_hdr = req_header(r, "Range");
-	enum cond_result cr = cond_evaluate(&cq, etag, newest, range_hdr != NULL);
-	if (cr == COND_NOT_MODIFIED || cr == COND_PRECONDITION) {
-		struct MHD_Response *resp = MHD_create_response_from_buffer(
-			0, NULL, MHD_RESPMEM_PERSISTENT);
-		MHD_add_response_header(resp, "ETag", etag);
-		MHD_add_response_header(resp, "Last-Modified", lastmod);
-		return reply_queue(r, cr == COND_PRECONDITION ? 412 : 304,
-				   resp);
-	}
-	if (r->method == HTTP_GET && cr == COND_PROCEED)
-		rr = range_parse(range_hdr, plan.total, &rs);
-	if (rr == RANGE_UNSATISFIABLE) {
-		char cr416[48];
-		struct MHD_Response *resp = MHD_create_response_from_buffer(
-			0, NULL, MHD_RESPMEM_PERSISTENT);
-		snprintf(cr416, sizeof(cr416), "bytes */%" PRIu64, plan.total);
-		MHD_add_response_header(resp, "Content-Range", cr416);
-		MHD_add_response_header(resp, "ETag", etag);
-		return reply_queue(r, 416, resp);
-	}
+	const char *range_hdr;
+	if (api_validate(r, etag, newest, lastmod, plan.total, &rs, &rr,
+			 &range_hdr, &rc))
+		return rc;
 	/* several ranges of a zip: the whole archive instead (RFC 9110
 	 * §14.2 lets a server ignore Range); download managers ask one */
 	if (rr == RANGE_OK && rs.n > 1)
@@ -787,10 +761,7 @@ static int zip_serve(struct pt_req *r, const struct folder *f)
 	MHD_add_response_header(resp, "Content-Disposition", b.p);
 	pt_buf_release(&b);
 	MHD_add_response_header(resp, "Content-Type", "application/zip");
-	MHD_add_response_header(resp, "ETag", etag);
-	MHD_add_response_header(resp, "Last-Modified", lastmod);
-	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
-	MHD_add_response_header(resp, "Cache-Control", "private, max-age=0");
+	api_add_validators(resp, etag, lastmod);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	r->bytes_out = r->method == HTTP_HEAD ? 0 : s->len;
 	return reply_queue(r, status, resp);

@@ -186,8 +186,8 @@ static struct MHD_Response *range_response(struct blob_reader *rd,
 		}
 		free(buf); /* short read: let the stream path fail it */
 	}
-	if (fd >= 0 && len > 0 && !cap->rate) {
-		fd = blob_reader_take_fd(rd);
+	if (fd >= 0 && len > 0 && !cap->rate &&
+	    (fd = blob_reader_take_fd(rd)) >= 0) {
 		blob_reader_close(rd);
 		/* MHD owns fd now and uses sendfile(2) for it */
 		struct MHD_Response *resp =

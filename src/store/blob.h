@@ -143,8 +143,9 @@ int blob_reader_fd(struct blob_reader *r);
 /* Like pread(2): bytes read, 0 at end, or a negative status. */
 ssize_t blob_reader_pread(struct blob_reader *r, void *p, size_t n,
 			  uint64_t off);
-/* Detach the fd: the caller owns it now (MHD closes it after sendfile);
- * -1 when there is none. */
+/* A descriptor of the blob for the caller to own (MHD closes it after
+ * sendfile); the reader stays usable and is still to be closed.  -1 when
+ * the backend has none or the process is out of descriptors. */
 int blob_reader_take_fd(struct blob_reader *r);
 void blob_reader_close(struct blob_reader *r);
 /* The CRC-32 (zlib's, as zip uses) of a stored blob, read in full.

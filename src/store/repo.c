@@ -2039,8 +2039,10 @@ int repo_folders_list(struct db *db, struct pt_pool *pool, int64_t owner,
 {
 	struct db_stmt *st;
 	int err = db_prepare(db,
-			     FOLDER_COLS "WHERE owner_id = $1 AND ($2 IS NULL "
-					 "OR parent_id = $2) ORDER BY name, id",
+			     /* CAST: PostgreSQL cannot type a bare $2 IS NULL */
+			     FOLDER_COLS "WHERE owner_id = $1 AND (CAST($2 AS "
+					 "TEXT) IS NULL OR parent_id = CAST($2 "
+					 "AS TEXT)) ORDER BY name, id",
 			     &st);
 	if (err)
 		return err;

@@ -108,7 +108,21 @@ static void test_blob_fs(void **state)
 	assert_int_equal(blob_reader_pread(r, buf, sizeof(buf), 1), 2);
 	assert_memory_equal(buf, "bc", 2);
 	assert_int_equal(blob_reader_pread(r, buf, sizeof(buf), 3), 0);
+	/* readers of one blob share one descriptor, closed with the last;
+	 * the caller's own copy for sendfile outlives them */
+	struct blob_reader *r2;
+	assert_int_equal(blob_reader_open(s, hex, &r2), 0);
+	int shared = blob_reader_fd(r);
+	assert_int_equal(blob_reader_fd(r2), shared);
+	int own = blob_reader_take_fd(r2);
+	assert_true(own >= 0 && own != shared);
 	blob_reader_close(r);
+	assert_int_equal(blob_reader_pread(r2, buf, 3, 0), 3);
+	assert_memory_equal(buf, "abc", 3);
+	blob_reader_close(r2);
+	assert_int_equal(fcntl(shared, F_GETFD), -1);
+	assert_int_equal(pread(own, buf, 3, 0), 3);
+	close(own);
 	assert_int_equal(blob_reader_open(s, "00", &r), -ENOENT);
 	assert_int_equal(blob_reader_open(s, "../../../etc/passwd", &r), -ENOENT);
 

@@ -128,9 +128,10 @@ ASSUMPTIONS = {
 	"nic_gbit": (25.0, "Gbit/s", "one 25 GbE port per node"),
 	"nic_utilisation": (0.8, "of NIC", "plan NICs at 80 % at peak"),
 	"open_per_node": (10000, "downloads",
-			  "design.md's goal: 10 000 throttled downloads a node "
-			  "(bench/throttle.sh: 1 000 on 2 cores, small GETs 7× "
-			  "slower meanwhile)"),
+			  "design.md's goal, measured on 2 cores: "
+			  "bench/throttle.sh held 10 000 capped downloads with "
+			  "a small GET at 0.83× its req/s (nginx limit_rate: "
+			  "0.88×)"),
 	"spare_nodes": (2, "nodes",
 			"N+2: one down for maintenance, one failing"),
 	"pg_bloat": (1.3, "×",

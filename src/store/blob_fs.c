@@ -70,6 +70,20 @@ struct fs_reader {
 	struct open_blob *ob;
 };
 
+/* open(2) with O_CLOEXEC, then fstat: the fd, or a negative errno. */
+static int open_stat(const char *path, int flags, struct stat *st)
+{
+	int fd = open(path, flags | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 static int fsync_dir(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -298,14 +312,8 @@ static int fs_reader_open(struct blob_store *s, const char *hex, void **state,
 	if (!ob) {
 		snprintf(path, sizeof(path), "%s/%.2s/%.2s/%s", fs->blobs, hex,
 			 hex + 2, hex);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return -errno;
-		if (fstat(fd, &st) < 0) {
-			int err = -errno;
-			close(fd);
-			return err;
-		}
+		if ((fd = open_stat(path, O_RDONLY, &st)) < 0)
+			return fd;
 		pthread_mutex_lock(&fs->open_lock);
 		struct open_blob **slot = open_slot(fs, hex);
 		if ((ob = *slot)) { /* another reader opened it meanwhile */
@@ -514,14 +522,8 @@ static int fs_partial_open(struct blob_store *s, const char *uid,
 	int fd;
 
 	partial_path(fs, uid, path, sizeof(path));
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		int err = -errno;
-		close(fd);
-		return err;
-	}
+	if ((fd = open_stat(path, O_RDWR, &st)) < 0)
+		return fd;
 	if ((uint64_t)st.st_size < offset) {
 		/* shorter than its durable offset: the bytes are gone */
 		close(fd);

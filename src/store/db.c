@@ -319,14 +319,9 @@ struct db *db_pool_get(struct db_pool *p)
 	return db;
 }
 
-int64_t db_run(struct db *db, const char *sql, const char *fmt, ...)
+/* Bind fmt's parameters (db_run's letters) from ap. */
+static void bind_va(struct db_stmt *st, const char *fmt, va_list ap)
 {
-	struct db_stmt *st;
-	va_list ap;
-	int err = db_prepare(db, sql, &st);
-	if (err)
-		return err;
-	va_start(ap, fmt);
 	for (int i = 0; fmt[i]; i++) {
 		if (fmt[i] == 't')
 			db_bind_text(st, i + 1, va_arg(ap, const char *));
@@ -335,9 +330,40 @@ int64_t db_run(struct db *db, const char *sql, const char *fmt, ...)
 		else
 			PT_ASSERT(!"db_run: format letters are t and i");
 	}
+}
+
+int64_t db_run(struct db *db, const char *sql, const char *fmt, ...)
+{
+	struct db_stmt *st;
+	va_list ap;
+	int err = db_prepare(db, sql, &st);
+	if (err)
+		return err;
+	va_start(ap, fmt);
+	bind_va(st, fmt, ap);
 	va_end(ap);
 	err = db_step(st);
 	int64_t n = db_changes(st);
 	db_done(st);
 	return err < 0 ? err : n;
+}
+
+int db_get(struct db *db, const char *sql, struct db_stmt **out,
+	   const char *fmt, ...)
+{
+	struct db_stmt *st;
+	va_list ap;
+	int err = db_prepare(db, sql, &st);
+	if (err)
+		return err;
+	va_start(ap, fmt);
+	bind_va(st, fmt, ap);
+	va_end(ap);
+	err = db_step(st);
+	if (err == DB_ROW) {
+		*out = st;
+		return 0;
+	}
+	db_done(st);
+	return err == DB_DONE ? PT_ENOTFOUND : err;
 }

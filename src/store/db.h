@@ -106,6 +106,13 @@ int64_t db_changes(struct db_stmt *st);
  * negative status.  Most writes in repo.c are this shape.
  */
 int64_t db_run(struct db *db, const char *sql, const char *fmt, ...);
+/*
+ * The same for a query of at most one row: 0 with *out on that row (read
+ * its columns, then db_done), PT_ENOTFOUND when there is none, or another
+ * negative status.
+ */
+int db_get(struct db *db, const char *sql, struct db_stmt **out,
+	   const char *fmt, ...);
 /* Done with the statement: reset it for the next user. */
 void db_done(struct db_stmt *st);
 

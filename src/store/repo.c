@@ -418,44 +418,36 @@ int repo_link_get(struct db *db, struct pt_pool *pool, const char *id,
 		  struct link *out)
 {
 	struct db_stmt *st;
-	int err = db_prepare(db,
-			     "SELECT id, sha256, name, mime, size, created, "
+	int err = db_get(db, "SELECT id, sha256, name, mime, size, created, "
 			     "expires, max_downloads, downloads, last_download, "
 			     "delete_hash, owner_id, state, reason, takedown_id, "
 			     "password_hash, folder_id FROM links WHERE id = $1",
-			     &st);
+			     &st, "t", id);
 	if (err)
 		return err;
-	db_bind_text(st, 1, id);
-	err = db_step(st);
-	if (err == DB_ROW) {
-		copy_fixed(out->id, sizeof(out->id), db_col_text(st, 0));
-		copy_fixed(out->sha256, sizeof(out->sha256),
-			   db_col_text(st, 1));
-		out->name = pt_pstrdup(pool, db_col_text(st, 2));
-		out->mime = pt_pstrdup(pool, db_col_text(st, 3));
-		out->size = (uint64_t)db_col_int(st, 4);
-		out->created = db_col_int(st, 5);
-		out->expires = db_col_int(st, 6);
-		out->max_downloads = db_col_int(st, 7);
-		out->downloads = db_col_int(st, 8);
-		out->last_download = db_col_int(st, 9);
-		copy_fixed(out->delete_hash, sizeof(out->delete_hash),
-			   db_col_text(st, 10));
-		out->owner = db_col_int(st, 11);
-		out->state = (enum link_state)db_col_int(st, 12);
-		out->reason = pt_pstrdup(pool, db_col_text(st, 13));
-		copy_fixed(out->takedown_id, sizeof(out->takedown_id),
-			   db_col_text(st, 14));
-		out->password_hash = pt_pstrdup(pool, db_col_text(st, 15));
-		copy_fixed(out->folder_id, sizeof(out->folder_id),
-			   db_col_text(st, 16));
-		err = 0;
-	} else if (err == DB_DONE) {
-		err = PT_ENOTFOUND;
-	}
+	copy_fixed(out->id, sizeof(out->id), db_col_text(st, 0));
+	copy_fixed(out->sha256, sizeof(out->sha256),
+		   db_col_text(st, 1));
+	out->name = pt_pstrdup(pool, db_col_text(st, 2));
+	out->mime = pt_pstrdup(pool, db_col_text(st, 3));
+	out->size = (uint64_t)db_col_int(st, 4);
+	out->created = db_col_int(st, 5);
+	out->expires = db_col_int(st, 6);
+	out->max_downloads = db_col_int(st, 7);
+	out->downloads = db_col_int(st, 8);
+	out->last_download = db_col_int(st, 9);
+	copy_fixed(out->delete_hash, sizeof(out->delete_hash),
+		   db_col_text(st, 10));
+	out->owner = db_col_int(st, 11);
+	out->state = (enum link_state)db_col_int(st, 12);
+	out->reason = pt_pstrdup(pool, db_col_text(st, 13));
+	copy_fixed(out->takedown_id, sizeof(out->takedown_id),
+		   db_col_text(st, 14));
+	out->password_hash = pt_pstrdup(pool, db_col_text(st, 15));
+	copy_fixed(out->folder_id, sizeof(out->folder_id),
+		   db_col_text(st, 16));
 	db_done(st);
-	return err;
+	return 0;
 }
 
 enum link_state link_effective_state(const struct link *l, int64_t now,
@@ -512,21 +504,11 @@ int repo_link_add_downloads(struct db *db, const char *id, int64_t n,
 int repo_link_delete(struct db *db, const char *id, const char *reason,
 		     int64_t now)
 {
-	struct db_stmt *st;
-	int err = db_prepare(db,
-			     "UPDATE links SET state = 1, reason = $2, "
-			     "changed = $3 WHERE id = $1 AND state = 0",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, id);
-	db_bind_text(st, 2, reason);
-	db_bind_int(st, 3, now);
-	err = db_step(st);
-	if (err >= 0)
-		err = db_changes(st) == 1 ? 0 : PT_ENOTFOUND;
-	db_done(st);
-	return err;
+	int64_t rc = db_run(db,
+			    "UPDATE links SET state = 1, reason = $2, "
+			    "changed = $3 WHERE id = $1 AND state = 0",
+			    "tti", id, reason, (int64_t)now);
+	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
 }
 
 int repo_blob_each(struct db *db,
@@ -612,36 +594,28 @@ int repo_upload_get(struct db *db, struct pt_pool *pool, const char *uid,
 		    struct upload_row *out)
 {
 	struct db_stmt *st;
-	int err = db_prepare(db,
-			     "SELECT uid, length, received, metadata, concat, "
+	int err = db_get(db, "SELECT uid, length, received, metadata, concat, "
 			     "created, expires, owner_id, delete_hash, lease, "
 			     "state, link_id FROM uploads WHERE uid = $1",
-			     &st);
+			     &st, "t", uid);
 	if (err)
 		return err;
-	db_bind_text(st, 1, uid);
-	err = db_step(st);
-	if (err == DB_ROW) {
-		copy_fixed(out->uid, sizeof(out->uid), db_col_text(st, 0));
-		out->length = db_col_int(st, 1);
-		out->received = db_col_int(st, 2);
-		out->metadata = pt_pstrdup(pool, db_col_text(st, 3));
-		out->concat = pt_pstrdup(pool, db_col_text(st, 4));
-		out->created = db_col_int(st, 5);
-		out->expires = db_col_int(st, 6);
-		out->owner = db_col_int(st, 7);
-		copy_fixed(out->delete_hash, sizeof(out->delete_hash),
-			   db_col_text(st, 8));
-		out->lease = db_col_int(st, 9);
-		out->state = (enum upload_state)db_col_int(st, 10);
-		copy_fixed(out->link_id, sizeof(out->link_id),
-			   db_col_text(st, 11));
-		err = 0;
-	} else if (err == DB_DONE) {
-		err = PT_ENOTFOUND;
-	}
+	copy_fixed(out->uid, sizeof(out->uid), db_col_text(st, 0));
+	out->length = db_col_int(st, 1);
+	out->received = db_col_int(st, 2);
+	out->metadata = pt_pstrdup(pool, db_col_text(st, 3));
+	out->concat = pt_pstrdup(pool, db_col_text(st, 4));
+	out->created = db_col_int(st, 5);
+	out->expires = db_col_int(st, 6);
+	out->owner = db_col_int(st, 7);
+	copy_fixed(out->delete_hash, sizeof(out->delete_hash),
+		   db_col_text(st, 8));
+	out->lease = db_col_int(st, 9);
+	out->state = (enum upload_state)db_col_int(st, 10);
+	copy_fixed(out->link_id, sizeof(out->link_id),
+		   db_col_text(st, 11));
 	db_done(st);
-	return err;
+	return 0;
 }
 
 int repo_upload_claim(struct db *db, const char *uid, int64_t offset,
@@ -882,97 +856,64 @@ int repo_user_by_name(struct db *db, struct pt_pool *pool, const char *name,
 		      struct user *out)
 {
 	struct db_stmt *st;
-	int err = db_prepare(db, "SELECT " USER_COLS " FROM users WHERE name = $1",
-			     &st);
+	int err = db_get(db, "SELECT " USER_COLS " FROM users WHERE name = $1",
+			     &st, "t", name);
 	if (err)
 		return err;
-	db_bind_text(st, 1, name);
-	err = db_step(st);
-	if (err == DB_ROW) {
-		user_from_row(st, pool, out);
-		err = 0;
-	} else if (err == DB_DONE) {
-		err = PT_ENOTFOUND;
-	}
+	user_from_row(st, pool, out);
 	db_done(st);
-	return err;
+	return 0;
 }
 
 int repo_user_by_id(struct db *db, struct pt_pool *pool, int64_t id,
 		    struct user *out)
 {
 	struct db_stmt *st;
-	int err = db_prepare(db, "SELECT " USER_COLS " FROM users WHERE id = $1",
-			     &st);
+	int err = db_get(db, "SELECT " USER_COLS " FROM users WHERE id = $1",
+			     &st, "i", (int64_t)id);
 	if (err)
 		return err;
-	db_bind_int(st, 1, id);
-	err = db_step(st);
-	if (err == DB_ROW) {
-		user_from_row(st, pool, out);
-		err = 0;
-	} else if (err == DB_DONE) {
-		err = PT_ENOTFOUND;
-	}
+	user_from_row(st, pool, out);
 	db_done(st);
-	return err;
+	return 0;
 }
 
 int repo_user_by_token(struct db *db, struct pt_pool *pool, const char *hash,
 		       int64_t now, struct user *out, struct token_row *tok)
 {
 	struct db_stmt *st;
-	int err = db_prepare(
+	int err = db_get(
 		db,
 		"SELECT u.id, u.name, u.pwhash, u.tier, u.premium_until, "
 		"u.role, u.disabled, u.direct_downloads, u.created, t.id, "
 		"t.kind, t.csrf, t.expires FROM tokens t JOIN users u ON "
 		"u.id = t.user_id WHERE t.hash = $1 AND (t.expires = 0 OR "
 		"t.expires > $2)",
-		&st);
+		&st, "ti", hash, (int64_t)now);
 	if (err)
 		return err;
-	db_bind_text(st, 1, hash);
-	db_bind_int(st, 2, now);
-	err = db_step(st);
-	if (err == DB_ROW) {
-		user_from_row(st, pool, out);
-		if (tok) {
-			copy_fixed(tok->id, sizeof(tok->id), db_col_text(st, 9));
-			tok->kind = pt_pstrdup(pool, db_col_text(st, 10));
-			tok->csrf = pt_pstrdup(pool, db_col_text(st, 11));
-			tok->expires = db_col_int(st, 12);
-		}
-		err = 0;
-	} else if (err == DB_DONE) {
-		err = PT_ENOTFOUND;
+	user_from_row(st, pool, out);
+	if (tok) {
+		copy_fixed(tok->id, sizeof(tok->id), db_col_text(st, 9));
+		tok->kind = pt_pstrdup(pool, db_col_text(st, 10));
+		tok->csrf = pt_pstrdup(pool, db_col_text(st, 11));
+		tok->expires = db_col_int(st, 12);
 	}
 	db_done(st);
-	return err;
+	return 0;
 }
 
 int repo_user_update(struct db *db, const struct user *u)
 {
-	struct db_stmt *st;
-	int err = db_prepare(db,
-			     "UPDATE users SET pwhash = $2, tier = $3, "
-			     "premium_until = $4, role = $5, disabled = $6, "
-			     "direct_downloads = $7 WHERE id = $1",
-			     &st);
-	if (err)
-		return err;
-	db_bind_int(st, 1, u->id);
-	db_bind_text(st, 2, u->pwhash);
-	db_bind_text(st, 3, u->tier);
-	db_bind_int(st, 4, u->premium_until);
-	db_bind_text(st, 5, u->role);
-	db_bind_int(st, 6, u->disabled ? 1 : 0);
-	db_bind_int(st, 7, u->direct_downloads ? 1 : 0);
-	err = db_step(st);
-	if (err >= 0)
-		err = db_changes(st) == 1 ? 0 : PT_ENOTFOUND;
-	db_done(st);
-	return err;
+	int64_t rc = db_run(db,
+			    "UPDATE users SET pwhash = $2, tier = $3, "
+			    "premium_until = $4, role = $5, disabled = $6, "
+			    "direct_downloads = $7 WHERE id = $1",
+			    "ittitii", (int64_t)u->id, u->pwhash, u->tier,
+			    (int64_t)u->premium_until, u->role,
+			    (int64_t)(u->disabled ? 1 : 0),
+			    (int64_t)(u->direct_downloads ? 1 : 0));
+	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
 }
 
 int repo_users_each(struct db *db, struct pt_pool *pool,
@@ -1006,19 +947,10 @@ int repo_token_create(struct db *db, const struct token_row *t,
 
 int repo_token_delete(struct db *db, const char *id, int64_t user_id)
 {
-	struct db_stmt *st;
-	int err = db_prepare(db,
-			     "DELETE FROM tokens WHERE id = $1 AND user_id = $2",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, id);
-	db_bind_int(st, 2, user_id);
-	err = db_step(st);
-	if (err >= 0)
-		err = db_changes(st) == 1 ? 0 : PT_ENOTFOUND;
-	db_done(st);
-	return err;
+	int64_t rc = db_run(db,
+			    "DELETE FROM tokens WHERE id = $1 AND user_id = $2",
+			    "ti", id, (int64_t)user_id);
+	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
 }
 
 int repo_user_tokens_revoke(struct db *db, int64_t user_id)
@@ -1765,36 +1697,18 @@ int repo_user_files(struct db *db, struct pt_pool *pool, int64_t user_id,
 
 int repo_link_rename(struct db *db, const char *id, const char *name)
 {
-	struct db_stmt *st;
-	int err = db_prepare(db,
-			     "UPDATE links SET name = $2 WHERE id = $1 AND state "
-			     "= 0",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, id);
-	db_bind_text(st, 2, name);
-	err = db_step(st);
-	if (err >= 0)
-		err = db_changes(st) == 1 ? 0 : PT_ENOTFOUND;
-	db_done(st);
-	return err;
+	int64_t rc = db_run(db,
+			    "UPDATE links SET name = $2 WHERE id = $1 AND "
+			    "state = 0",
+			    "tt", id, name);
+	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
 }
 
 int repo_report_resolve(struct db *db, const char *id, const char *state)
 {
-	struct db_stmt *st;
-	int err = db_prepare(db, "UPDATE reports SET state = $2 WHERE id = $1",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, id);
-	db_bind_text(st, 2, state);
-	err = db_step(st);
-	if (err >= 0)
-		err = db_changes(st) == 1 ? 0 : PT_ENOTFOUND;
-	db_done(st);
-	return err;
+	int64_t rc = db_run(db, "UPDATE reports SET state = $2 WHERE id = $1",
+			    "tt", id, state);
+	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
 }
 
 /* ---- folders ---- */
@@ -1822,19 +1736,12 @@ int repo_folder_get(struct db *db, struct pt_pool *pool, const char *id,
 		    struct folder *out)
 {
 	struct db_stmt *st;
-	int err = db_prepare(db, FOLDER_COLS "WHERE id = $1", &st);
+	int err = db_get(db, FOLDER_COLS "WHERE id = $1", &st, "t", id);
 	if (err)
 		return err;
-	db_bind_text(st, 1, id);
-	err = db_step(st);
-	if (err == DB_ROW) {
-		folder_row(st, pool, out);
-		err = 0;
-	} else if (err == DB_DONE) {
-		err = PT_ENOTFOUND;
-	}
+	folder_row(st, pool, out);
 	db_done(st);
-	return err;
+	return 0;
 }
 
 /* The parent of folder id if it belongs to owner: 0, PT_ENOTFOUND. */
@@ -1842,23 +1749,14 @@ static int folder_parent(struct db *db, const char *id, int64_t owner,
 			 char parent[ID_LEN + 1])
 {
 	struct db_stmt *st;
-	int err = db_prepare(db,
-			     "SELECT parent_id FROM folders WHERE id = $1 AND "
+	int err = db_get(db, "SELECT parent_id FROM folders WHERE id = $1 AND "
 			     "owner_id = $2",
-			     &st);
+			     &st, "ti", id, (int64_t)owner);
 	if (err)
 		return err;
-	db_bind_text(st, 1, id);
-	db_bind_int(st, 2, owner);
-	err = db_step(st);
-	if (err == DB_ROW) {
-		copy_fixed(parent, ID_LEN + 1, db_col_text(st, 0));
-		err = 0;
-	} else if (err == DB_DONE) {
-		err = PT_ENOTFOUND;
-	}
+	copy_fixed(parent, ID_LEN + 1, db_col_text(st, 0));
 	db_done(st);
-	return err;
+	return 0;
 }
 
 /* Is `parent` ("" or a folder of owner) a place for folder `id` (NULL: a

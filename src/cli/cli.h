@@ -45,6 +45,9 @@ struct cli_opts {
 					* sent when api_token is unset */
 	bool password_stdin;     /* login --password-stdin */
 	const char *password;    /* --password: the link's password */
+	const char *folder;      /* upload --folder: X-Partage-Folder */
+	const char *parent;      /* mkdir --parent */
+	bool shared;             /* mkdir --shared */
 	bool progress;           /* stderr is a terminal */
 };
 

@@ -16,15 +16,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../core/ids.h"
 #include "../util/banned.h"
 
 static const char usage_text[] =
 "usage: partage [--server URL] COMMAND [ARGS]\n"
 "\n"
 "  upload FILE... [--max-days N] [--max-downloads N] [--name NAME]\n"
-"         [--password PW] [--json]\n"
+"         [--password PW] [--folder ID] [--json]\n"
 "      Upload each FILE ('-' reads stdin) and print its share URL, or its\n"
 "      file object with --json; the delete token goes to stderr.\n"
+"      --folder puts it in one of your folders (logged in).\n"
 "  download URL_OR_ID... [-o FILE] [--output-dir DIR]\n"
 "      Download into FILE, or the file's own name, resuming FILE.part and\n"
 "      checking its SHA-256; '-o -' writes to stdout.  Prints the path.\n"
@@ -32,6 +34,9 @@ static const char usage_text[] =
 "      Print the file object (name, size, sha256, downloads, ...).\n"
 "  delete URL_OR_ID --token TOKEN\n"
 "      Delete a file with the delete token its upload printed.\n"
+"  mkdir NAME [--parent ID] [--shared] [--json]\n"
+"      Make a folder (logged in) and print its link; 'download' of that\n"
+"      link fetches the whole folder as one zip.\n"
 "  login [USER] [--password-stdin]\n"
 "      Make an API token for the account (the password is read from the\n"
 "      terminal, or from stdin) and keep it for this server.\n"
@@ -91,6 +96,63 @@ fail:
 	return ret;
 }
 
+/* POST /api/v1/folders {"name", "parent", "shared"}: prints the folder's
+ * link (its object with --json). */
+static int cmd_mkdir(const struct cli_opts *o, const char *name)
+{
+	struct cli_http h;
+	struct pt_buf msg;
+	char *url = xasprintf("%s/api/v1/folders", o->server), *body = NULL;
+	json_t *req = json_pack("{s:s}", "name", name), *rep = NULL;
+	int err, ret = CLI_FAIL;
+
+	pt_buf_init(&msg, 4096);
+	cli_http_init(&h, "POST", url);
+	if (!req || (o->parent && json_object_set_new(req, "parent",
+						      json_string(o->parent)))) {
+		cli_err("cannot make folder '%s': not UTF-8", name);
+		goto fail;
+	}
+	if (o->shared)
+		json_object_set_new(req, "shared", json_true());
+	body = json_dumps(req, JSON_COMPACT);
+	PT_ASSERT(body);
+	h.in_data = body;
+	h.in_len = strlen(body);
+	cli_http_add_header(&h, "Content-Type: application/json");
+	cli_http_add_header(&h, "Accept: application/json");
+	err = cli_http_perform(&h, o);
+	if (err) {
+		cli_http_strerror(&h, err, &msg);
+		cli_err("cannot make folder '%s': %s", name, msg.p);
+		goto fail;
+	}
+	rep = cli_http_json(&h);
+	if (h.status != 201 || !cli_json_str(rep, "url")) {
+		cli_http_reason(&h, &msg);
+		cli_err("cannot make folder '%s': %s", name, msg.p);
+		goto fail;
+	}
+	if (o->json) {
+		char *s = json_dumps(rep, JSON_COMPACT);
+		PT_ASSERT(s);
+		puts(s);
+		free(s);
+	} else {
+		puts(cli_json_str(rep, "url"));
+		fprintf(stderr, "folder id: %s\n", cli_json_str(rep, "id"));
+	}
+	ret = CLI_OK;
+fail:
+	json_decref(req);
+	json_decref(rep);
+	cli_http_release(&h);
+	free(body);
+	free(url);
+	pt_buf_release(&msg);
+	return ret;
+}
+
 static int cmd_delete(const struct cli_opts *o, const char *arg)
 {
 	struct cli_target t = { 0 };
@@ -132,6 +194,7 @@ fail:
 enum {
 	OPT_SERVER = 256, OPT_JSON, OPT_MAX_DAYS, OPT_MAX_DOWNLOADS, OPT_NAME,
 	OPT_OUTPUT_DIR, OPT_TOKEN, OPT_PASSWORD, OPT_PASSWORD_STDIN,
+	OPT_FOLDER, OPT_PARENT, OPT_SHARED,
 };
 
 /* Which command each option belongs to ("*" = any). */
@@ -139,7 +202,10 @@ static const struct {
 	int opt;
 	const char *name, *cmd;
 } opt_cmd[] = {
-	{ OPT_JSON, "--json", "upload info" },
+	{ OPT_JSON, "--json", "upload info mkdir" },
+	{ OPT_FOLDER, "--folder", "upload" },
+	{ OPT_PARENT, "--parent", "mkdir" },
+	{ OPT_SHARED, "--shared", "mkdir" },
 	{ OPT_MAX_DAYS, "--max-days", "upload" },
 	{ OPT_MAX_DOWNLOADS, "--max-downloads", "upload" },
 	{ OPT_NAME, "--name", "upload" },
@@ -180,6 +246,9 @@ int main(int argc, char **argv)
 		{ "token", required_argument, NULL, OPT_TOKEN },
 		{ "password", required_argument, NULL, OPT_PASSWORD },
 		{ "password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN },
+		{ "folder", required_argument, NULL, OPT_FOLDER },
+		{ "parent", required_argument, NULL, OPT_PARENT },
+		{ "shared", no_argument, NULL, OPT_SHARED },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -232,6 +301,15 @@ int main(int argc, char **argv)
 		case OPT_PASSWORD_STDIN:
 			o.password_stdin = true;
 			break;
+		case OPT_FOLDER:
+			o.folder = optarg;
+			break;
+		case OPT_PARENT:
+			o.parent = optarg;
+			break;
+		case OPT_SHARED:
+			o.shared = true;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return CLI_OK;
@@ -251,7 +329,7 @@ int main(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return CLI_OK;
 	}
-	if (!word_in(cmd, "upload download info delete login logout"))
+	if (!word_in(cmd, "upload download info delete login logout mkdir"))
 		return usage("unknown command '%s'", cmd);
 	for (size_t i = 0; i < PT_ARRAY_LEN(opt_cmd); i++)
 		if (seen[i] && !word_in(cmd, opt_cmd[i].cmd))
@@ -266,11 +344,17 @@ int main(int argc, char **argv)
 	if (nargs > 1 && (strcmp(cmd, "info") == 0 ||
 			  strcmp(cmd, "delete") == 0))
 		return usage("%s takes one file", cmd);
+	if (nargs > 1 && strcmp(cmd, "mkdir") == 0)
+		return usage("%s takes one folder name", cmd);
 	if (nargs > 1 && (o.name || o.output))
 		return usage("%s applies to one file only",
 			     o.name ? "--name" : "-o");
 	if (o.name && !o.name[0])
 		return usage("%s must not be empty", "--name");
+	if ((o.folder && !id_valid(o.folder, strlen(o.folder))) ||
+	    (o.parent && !id_valid(o.parent, strlen(o.parent))))
+		return usage("%s takes a folder id (12 letters and digits)",
+			     o.folder ? "--folder" : "--parent");
 	if (strcmp(cmd, "delete") == 0 && !o.token)
 		return usage("%s needs --token TOKEN", cmd);
 
@@ -312,6 +396,8 @@ int main(int argc, char **argv)
 		ret = cli_login(&o, nargs, args);
 	else if (strcmp(cmd, "logout") == 0)
 		ret = cli_logout(&o);
+	else if (strcmp(cmd, "mkdir") == 0)
+		ret = cmd_mkdir(&o, args[0]);
 	else
 		ret = cmd_delete(&o, args[0]);
 	cli_http_cleanup();

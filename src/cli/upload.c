@@ -75,6 +75,8 @@ static int upload_one(const struct cli_opts *o, const char *file)
 	h.label = name;
 	cli_http_add_header(&h, "Accept: %s",
 			    o->json ? "application/json" : "text/plain");
+	if (o->folder)
+		cli_http_add_header(&h, "X-Partage-Folder: %s", o->folder);
 	if (o->have_max_days)
 		cli_http_add_header(&h, "Max-Days: %llu",
 				    (unsigned long long)o->max_days);

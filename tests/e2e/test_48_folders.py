@@ -391,3 +391,39 @@ def test_cli_downloads_a_folder(tmp):
         assert r.returncode == 0, r.stderr
         with open(out, "rb") as fh:
             assert fh.read() == whole
+
+
+def test_cli_makes_folders_and_uploads_into_them(srv, tmp):
+    auth = login(srv)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARTAGE_")}
+    env.update(HOME=tmp, XDG_CONFIG_HOME=tmp, PARTAGE_API_TOKEN=auth["Authorization"].split()[1])
+    cli = harness.bin_path("partage")
+
+    def run(*args):
+        return subprocess.run([cli, "--server", srv.url] + list(args), capture_output=True,
+                              text=True, env=env, timeout=60)
+    r = run("mkdir", "Made by the CLI", "--shared", "--json")
+    assert r.returncode == 0, r.stderr
+    top = json.loads(r.stdout)
+    assert top["name"] == "Made by the CLI" and top["shared"] is True, top
+    r = run("mkdir", "inner", "--parent", top["id"])
+    assert r.returncode == 0 and r.stdout.strip().endswith("/folder/" + r.stderr.split()[-1]), (r.stdout, r.stderr)
+    inner = r.stderr.split()[-1]
+    p = os.path.join(tmp, "x.txt")
+    with open(p, "wb") as fh:
+        fh.write(b"from the cli\n")
+    r = run("upload", p, "--folder", inner, "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["folder"] == inner
+    z = zipfile.ZipFile(io.BytesIO(expect(srv.get(zip_path(top)), 200).body))
+    assert z.read("Made by the CLI/inner/x.txt") == b"from the cli\n"
+    # refused: not an id, someone else's folder, anonymous
+    r = run("upload", p, "--folder", "../../x")
+    assert r.returncode == 2 and "folder id" in r.stderr, r.stderr
+    other = login(srv)
+    theirs = mkdir(srv, other, "theirs")
+    r = run("upload", p, "--folder", theirs["id"])
+    assert r.returncode == 1 and "no folder" in r.stderr, r.stderr
+    del env["PARTAGE_API_TOKEN"]
+    r = run("mkdir", "anon")
+    assert r.returncode == 1 and "authentication required" in r.stderr, r.stderr

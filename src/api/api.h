@@ -144,9 +144,11 @@ int64_t api_link_expiry(struct app *app, const struct link *l);
 /* The free-space threshold (storage.min_free_bytes): 0, or 1 with a 507
  * reply's result in *rc. */
 int api_disk_check(struct pt_req *r, int *rc);
-/* Client text that partage stores (utf8_check with flags: UTF8_NAME for a
- * file name): 0, or 1 with the result of a 400 reply in *rc, "bad request:
- * WHAT is not valid UTF-8 (byte N)".  The one check at every edge. */
+/* Client text that partage stores (utf8_check with its flags): 0, or 1
+ * with the result of a 400 reply in *rc, "bad request: WHAT is not valid
+ * UTF-8 (byte N)".  The one check at every edge.  Names are checked
+ * without flags: their control characters are removed by
+ * disp_sanitize_name (tus T31: sanitised, never echoed raw), not refused. */
 int api_text_check(struct pt_req *r, const char *what, const char *s,
 		   size_t n, unsigned flags, int *rc);
 /* The largest upload the request's principal may make now (UINT64_MAX:

@@ -309,8 +309,7 @@ static int file_patch_done(struct pt_req *r, json_t *o)
 	if (name) {
 		char clean[256];
 		const char *n = json_string_value(name);
-		if (api_text_check(r, "the name", n, strlen(n), UTF8_NAME,
-				   &rc))
+		if (api_text_check(r, "the name", n, strlen(n), 0, &rc))
 			return rc;
 		disp_sanitize_name(n, strlen(n), clean, sizeof(clean));
 		err = repo_link_rename(app_db(app), l.id, clean);

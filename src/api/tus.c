@@ -894,10 +894,12 @@ int api_tus_create(struct pt_req *r)
 		const char *fv = tus_metadata_get(&m, "filename", &fn);
 		if (!fv)
 			fv = tus_metadata_get(&m, "name", &fn);
-		if (api_text_check(r, "Upload-Metadata", meta, strlen(meta),
-				   UTF8_NAME, &rc) ||
+		/* control characters are not refused: the name is
+		 * sanitised (T31), never echoed raw */
+		if (api_text_check(r, "Upload-Metadata", meta, strlen(meta), 0,
+				   &rc) ||
 		    (fv && api_text_check(r, "the filename in Upload-Metadata",
-					  fv, fn, UTF8_NAME, &rc)))
+					  fv, fn, 0, &rc)))
 			return rc;
 	}
 	/* "folder": the uploader's folder the file goes into */

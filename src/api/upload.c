@@ -198,8 +198,6 @@ static int header_count(struct pt_req *r, const char *name, int64_t *out)
 	return 0;
 }
 
-/* The principal's limit for one upload: the tier's size limit, or the
- * storage quota left when that is smaller (then a refusal is 507). */
 int api_text_check(struct pt_req *r, const char *what, const char *s,
 		   size_t n, unsigned flags, int *rc)
 {
@@ -229,6 +227,8 @@ int api_disk_check(struct pt_req *r, int *rc)
 	return 1;
 }
 
+/* The principal's limit for one upload: the tier's size limit, or the
+ * storage quota left when that is smaller (then a refusal is 507). */
 uint64_t api_upload_limit(struct pt_req *r, bool *by_quota)
 {
 	struct app *app = r->ctx;
@@ -447,8 +447,8 @@ int api_upload_put(struct pt_req *r)
 	r->state = u;
 	u->limit = api_upload_limit(r, &u->by_quota);
 	if (abuse_check_uploader(r, &err) || api_disk_check(r, &err) ||
-	    api_text_check(r, "the file name", r->arg[0].p, r->arg[0].n,
-			   UTF8_NAME, &err))
+	    api_text_check(r, "the file name", r->arg[0].p, r->arg[0].n, 0,
+			   &err))
 		return err;
 	if (req_header(r, "Content-Range"))
 		return reply_error(r, PT_EBADREQ, NULL,
@@ -559,7 +559,7 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind,
 		if ((err = part_finish(r, u)))
 			goto fail;
 		/* the reply is sent after the body: keep what to say */
-		if ((why = utf8_check(fname, strlen(fname), UTF8_NAME, &at))) {
+		if ((why = utf8_check(fname, strlen(fname), 0, &at))) {
 			snprintf(u->errmsg, sizeof(u->errmsg),
 				 "bad request: the file name %s (byte %zu)",
 				 why, at);

@@ -332,16 +332,35 @@ static void bind_va(struct db_stmt *st, const char *fmt, va_list ap)
 	}
 }
 
+/* Prepare sql and bind fmt's parameters from ap. */
+static int prepare_va(struct db *db, const char *sql, struct db_stmt **out,
+		      const char *fmt, va_list ap)
+{
+	int err = db_prepare(db, sql, out);
+	if (!err)
+		bind_va(*out, fmt, ap);
+	return err;
+}
+
+int db_query(struct db *db, const char *sql, struct db_stmt **out,
+	     const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int err = prepare_va(db, sql, out, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
 int64_t db_run(struct db *db, const char *sql, const char *fmt, ...)
 {
 	struct db_stmt *st;
 	va_list ap;
-	int err = db_prepare(db, sql, &st);
+	va_start(ap, fmt);
+	int err = prepare_va(db, sql, &st, fmt, ap);
+	va_end(ap);
 	if (err)
 		return err;
-	va_start(ap, fmt);
-	bind_va(st, fmt, ap);
-	va_end(ap);
 	err = db_step(st);
 	int64_t n = db_changes(st);
 	db_done(st);
@@ -353,12 +372,11 @@ int db_get(struct db *db, const char *sql, struct db_stmt **out,
 {
 	struct db_stmt *st;
 	va_list ap;
-	int err = db_prepare(db, sql, &st);
+	va_start(ap, fmt);
+	int err = prepare_va(db, sql, &st, fmt, ap);
+	va_end(ap);
 	if (err)
 		return err;
-	va_start(ap, fmt);
-	bind_va(st, fmt, ap);
-	va_end(ap);
 	err = db_step(st);
 	if (err == DB_ROW) {
 		*out = st;

@@ -113,6 +113,10 @@ int64_t db_run(struct db *db, const char *sql, const char *fmt, ...);
  */
 int db_get(struct db *db, const char *sql, struct db_stmt **out,
 	   const char *fmt, ...);
+/* Prepare sql and bind fmt's parameters (db_run's letters): 0 with *out
+ * ready to step (db_done after), or a negative status. */
+int db_query(struct db *db, const char *sql, struct db_stmt **out,
+	     const char *fmt, ...);
 /* Done with the statement: reset it for the next user. */
 void db_done(struct db_stmt *st);
 

@@ -1650,6 +1650,22 @@ static void link_row(struct db_stmt *st, struct pt_pool *pool, struct link *l)
 	copy_fixed(l->folder_id, sizeof(l->folder_id), db_col_text(st, 13));
 	l->password_hash = pt_pstrdup(pool, db_col_text(st, 14));
 }
+
+/* Call cb for each row of st (LINK_COLS) until it returns non-zero, then
+ * finish st.  0, cb's status, or the driver's. */
+static int link_rows(struct db_stmt *st, struct pt_pool *pool,
+		     int (*cb)(const struct link *l, void *arg), void *arg)
+{
+	int err;
+	while ((err = db_step(st)) == DB_ROW) {
+		struct link l;
+		link_row(st, pool, &l);
+		if ((err = cb(&l, arg)))
+			break;
+	}
+	db_done(st);
+	return err < 0 ? err : 0;
+}
 static const char *const files_sql[8] = {
 	FILES_SELECT "ORDER BY created, id LIMIT $2 OFFSET $3",
 	FILES_SELECT "ORDER BY created DESC, id LIMIT $2 OFFSET $3",
@@ -1680,19 +1696,10 @@ int repo_user_files(struct db *db, struct pt_pool *pool, int64_t user_id,
 	db_bind_int(st, 1, user_id);
 	*total = db_step(st) == DB_ROW ? db_col_int(st, 0) : 0;
 	db_done(st);
-	if ((err = db_prepare(db, files_sql[sort * 2 + (desc ? 1 : 0)], &st)))
+	if ((err = db_query(db, files_sql[sort * 2 + (desc ? 1 : 0)], &st,
+			    "iii", user_id, limit, offset)))
 		return err;
-	db_bind_int(st, 1, user_id);
-	db_bind_int(st, 2, limit);
-	db_bind_int(st, 3, offset);
-	while ((err = db_step(st)) == DB_ROW) {
-		struct link l;
-		link_row(st, pool, &l);
-		if ((err = cb(&l, arg)))
-			break;
-	}
-	db_done(st);
-	return err < 0 ? err : 0;
+	return link_rows(st, pool, cb, arg);
 }
 
 int repo_link_rename(struct db *db, const char *id, const char *name)
@@ -1936,16 +1943,14 @@ int repo_folders_list(struct db *db, struct pt_pool *pool, int64_t owner,
 		      int (*cb)(const struct folder *f, void *arg), void *arg)
 {
 	struct db_stmt *st;
-	int err = db_prepare(db,
-			     /* CAST: PostgreSQL cannot type a bare $2 IS NULL */
-			     FOLDER_COLS "WHERE owner_id = $1 AND (CAST($2 AS "
-					 "TEXT) IS NULL OR parent_id = CAST($2 "
-					 "AS TEXT)) ORDER BY name, id",
-			     &st);
+	int err = db_query(db,
+			   /* CAST: PostgreSQL cannot type a bare $2 IS NULL */
+			   FOLDER_COLS "WHERE owner_id = $1 AND (CAST($2 AS "
+				       "TEXT) IS NULL OR parent_id = CAST($2 "
+				       "AS TEXT)) ORDER BY name, id",
+			   &st, "it", owner, parent);
 	if (err)
 		return err;
-	db_bind_int(st, 1, owner);
-	db_bind_text(st, 2, parent);
 	while ((err = db_step(st)) == DB_ROW) {
 		struct folder f;
 		folder_row(st, pool, &f);
@@ -1961,21 +1966,11 @@ int repo_folder_links(struct db *db, struct pt_pool *pool,
 		      int (*cb)(const struct link *l, void *arg), void *arg)
 {
 	struct db_stmt *st;
-	int err = db_prepare(db,
-			     LINK_COLS "WHERE folder_id = $1 AND state = 0 "
-				       "ORDER BY name, id",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, folder_id);
-	while ((err = db_step(st)) == DB_ROW) {
-		struct link l;
-		link_row(st, pool, &l);
-		if ((err = cb(&l, arg)))
-			break;
-	}
-	db_done(st);
-	return err < 0 ? err : 0;
+	int err = db_query(db,
+			   LINK_COLS "WHERE folder_id = $1 AND state = 0 "
+				     "ORDER BY name, id",
+			   &st, "t", folder_id);
+	return err ? err : link_rows(st, pool, cb, arg);
 }
 
 static int link_move_tx(struct db *db, void *arg)

@@ -233,6 +233,13 @@ static int lookup(struct pt_req *r, const char *uid, struct upload_row *u,
 	return 0;
 }
 
+/* Whether the request carries a body (chunked, or a Content-Length > 0). */
+static bool has_body(struct pt_req *r)
+{
+	const char *cl = req_header(r, "Content-Length");
+	return req_header(r, "Transfer-Encoding") || (cl && strcmp(cl, "0"));
+}
+
 /* ---- completion: the partial becomes a file ---- */
 
 static const char *meta_name(struct pt_req *r, const struct tus_meta *m)
@@ -383,12 +390,12 @@ static int complete(struct pt_req *r, const struct upload_row *u,
 	return 0;
 }
 
-static void completed_headers(struct pt_req *r, const struct link *l)
+static void completed_headers(struct pt_req *r, const char *id)
 {
 	struct app *app = r->ctx;
-	req_reply_header(r, "X-Partage-Id", l->id);
+	req_reply_header(r, "X-Partage-Id", id);
 	req_reply_header(r, "X-Partage-Url",
-			 pt_psprintf(r->pool, "%s/%s", app->public_url, l->id));
+			 pt_psprintf(r->pool, "%s/%s", app->public_url, id));
 }
 
 static int fail(struct pt_req *r, int err)
@@ -711,7 +718,7 @@ static int patch_end(struct pt_req *r)
 						    true);
 			return fail(r, err);
 		}
-		completed_headers(r, &l);
+		completed_headers(r, l.id);
 	} else {
 		header_expires(r, &p->u);
 	}
@@ -989,10 +996,7 @@ int api_tus_create(struct pt_req *r)
 	p->location = upload_url(r, u->uid);
 
 	/* creation-with-upload: the body is the first PATCH */
-	bool body = req_header(r, "Transfer-Encoding") ||
-		    (req_header(r, "Content-Length") &&
-		     strcmp(req_header(r, "Content-Length"), "0") != 0);
-	if (body && !final) {
+	if (has_body(r) && !final) {
 		if (!ctype || strcasecmp(ctype, OCTET) != 0)
 			return reply_error(r, PT_EUNSUPPORTED, NULL,
 					   "unsupported media type: a creation "
@@ -1029,7 +1033,7 @@ int api_tus_create(struct pt_req *r)
 		if (!is_partial(u)) {
 			if ((err = complete(r, u, &l)))
 				return fail(r, err);
-			completed_headers(r, &l);
+			completed_headers(r, l.id);
 		}
 		header_u64(r, "Upload-Offset", (uint64_t)u->received);
 	} else {
@@ -1090,13 +1094,23 @@ int api_tus_patch(struct pt_req *r)
 		return reply_error(r, PT_EFORBIDDEN, NULL,
 				   "forbidden: a final upload is assembled "
 				   "from its parts, not patched");
-	if (p->u.state == UPLOAD_DONE)
-		return reply_error(r, PT_EFORBIDDEN, NULL,
-				   "forbidden: the upload is complete");
 	if (header_number(r, "Upload-Offset", &offset))
 		return reply_error(r, PT_EBADREQ, NULL,
 				   "bad request: Upload-Offset must be a "
 				   "non-negative integer");
+	if (p->u.state == UPLOAD_DONE && offset == p->u.received) {
+		/* A repeated final PATCH (its answer was lost, or was a 503
+		 * after the completion committed): nothing to add, and the
+		 * client learns it is done, as from HEAD.  Bytes past the end
+		 * are refused. */
+		if (has_body(r))
+			return reply_error(r, PT_EFORBIDDEN, NULL,
+					   "forbidden: the upload is complete");
+		header_u64(r, "Upload-Offset", (uint64_t)p->u.received);
+		if (*p->u.link_id)
+			completed_headers(r, p->u.link_id);
+		return reply_empty(r, 204);
+	}
 	if (offset != p->u.received) {
 		header_u64(r, "Upload-Offset", (uint64_t)p->u.received);
 		return reply_error(r, PT_ECONFLICT, NULL,

@@ -517,6 +517,14 @@ def test_t21_patch_past_length(srv):
     r = patch(srv, path, 10, b"k")
     expect(r, 400, 403, 404, 409, 410, 413, what="PATCH after completion")
     assert offset_of(srv, path) == 10
+    # The final PATCH again, as a client whose answer was lost sends it:
+    # at the old offset it learns where the upload is (409 + offset); an
+    # empty PATCH at the end is a no-op that says "complete" (as tusd).
+    r = expect(patch(srv, path, 4, b"efghij"), 409, what="stale PATCH after completion")
+    assert r.header("Upload-Offset") == "10", r.headers.items()
+    r = expect(patch(srv, path, 10, b""), 204, what="empty PATCH at the end of a complete upload")
+    assert r.header("Upload-Offset") == "10", r.headers.items()
+    check_download(srv, path, b"abcdefghij", r)
 
 
 def test_t22_chunked_patch(srv):

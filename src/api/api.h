@@ -63,6 +63,10 @@ int app_open(struct app *app, const struct pt_conf *conf);
 void app_close(struct app *app);
 /* The calling thread's database connection, or NULL (database down). */
 struct db *app_db(struct app *app);
+/* Whether the database answers a query now (a PostgreSQL connection
+ * exists while the server is down).  Reconnecting is paced by the driver. */
+bool app_db_reachable(struct app *app);
+#define API_DB_DOWN "service unavailable: metadata store unreachable"
 /* Flush batched counters to the database (maintenance thread, shutdown). */
 void app_flush(struct app *app);
 /* Periodic work of the maintenance thread: a gc pass when gc is true,
@@ -141,9 +145,10 @@ json_t *api_file_json(struct app *app, const struct link *l);
  * uploader's Max-Days, or inactivity past the owner tier's retention);
  * 0: never.  A download pushes the inactivity limit back. */
 int64_t api_link_expiry(struct app *app, const struct link *l);
-/* The free-space threshold (storage.min_free_bytes): 0, or 1 with a 507
- * reply's result in *rc. */
-int api_disk_check(struct pt_req *r, int *rc);
+/* Whether the stores can take an upload now, asked before its body: 0, or
+ * 1 with the reply's result in *rc (503 while the database is known to be
+ * down, 507 under storage.min_free_bytes). */
+int api_intake_check(struct pt_req *r, int *rc);
 /* Client text that partage stores (utf8_check with its flags): 0, or 1
  * with the result of a 400 reply in *rc, "bad request: WHAT is not valid
  * UTF-8 (byte N)".  The one check at every edge.  Names are checked

@@ -247,6 +247,12 @@ struct db *app_db(struct app *app)
 	return db_pool_get(app->db);
 }
 
+bool app_db_reachable(struct app *app)
+{
+	struct db *db = app_db(app);
+	return db && !db_exec(db, "SELECT 1");
+}
+
 void app_flush(struct app *app)
 {
 	struct db *db = app_db(app);

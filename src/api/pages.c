@@ -261,14 +261,9 @@ int api_static(struct pt_req *r)
 
 int api_healthz(struct pt_req *r)
 {
-	struct app *app = r->ctx;
-	struct db *db = app_db(app);
-	/* a query, not just a handle: a PostgreSQL connection exists while
-	 * the server is down (it answers PT_EUNAVAIL), and a load balancer
-	 * must see the outage to send clients to a node that has a database */
-	if (!db || db_exec(db, "SELECT 1"))
-		return reply_error(r, PT_EUNAVAIL, NULL,
-				   "service unavailable: metadata store "
-				   "unreachable");
+	/* a query, not just a handle: a load balancer must see the outage
+	 * to send clients to a node that has a database */
+	if (!app_db_reachable(r->ctx))
+		return reply_error(r, PT_EUNAVAIL, NULL, API_DB_DOWN);
 	return reply_text(r, 200, "ok\n");
 }

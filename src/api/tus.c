@@ -889,7 +889,7 @@ int api_tus_create(struct pt_req *r)
 		return rc;
 	if (!db)
 		return fail(r, PT_EUNAVAIL);
-	if (abuse_check_uploader(r, &rc) || api_disk_check(r, &rc))
+	if (abuse_check_uploader(r, &rc) || api_intake_check(r, &rc))
 		return rc;
 	p->app = app;
 	if (meta && tus_metadata_parse(r->pool, meta, &m))
@@ -1088,7 +1088,7 @@ int api_tus_patch(struct pt_req *r)
 				   "be " OCTET);
 	if (lookup(r, r->arg[0].p, &p->u, &rc))
 		return rc;
-	if (api_disk_check(r, &rc))
+	if (api_intake_check(r, &rc))
 		return rc;
 	if (is_final(&p->u))
 		return reply_error(r, PT_EFORBIDDEN, NULL,

@@ -211,11 +211,19 @@ int api_text_check(struct pt_req *r, const char *what, const char *s,
 	return 1;
 }
 
-int api_disk_check(struct pt_req *r, int *rc)
+int api_intake_check(struct pt_req *r, int *rc)
 {
 	struct app *app = r->ctx;
 	struct statvfs v;
 	uint64_t min = app->conf->min_free_bytes;
+
+	/* The database is known to be down: ask it again (reconnecting is
+	 * paced), and refuse before the body rather than store bytes that
+	 * no row will ever name. */
+	if (db_pool_known_down(app->db) && !app_db_reachable(app)) {
+		*rc = reply_error(r, PT_EUNAVAIL, NULL, API_DB_DOWN);
+		return 1;
+	}
 	if (!min || strcmp(app->conf->storage_backend, "fs") != 0 ||
 	    statvfs(app->conf->data, &v) != 0)
 		return 0;
@@ -446,7 +454,7 @@ int api_upload_put(struct pt_req *r)
 	u->app = app;
 	r->state = u;
 	u->limit = api_upload_limit(r, &u->by_quota);
-	if (abuse_check_uploader(r, &err) || api_disk_check(r, &err) ||
+	if (abuse_check_uploader(r, &err) || api_intake_check(r, &err) ||
 	    api_text_check(r, "the file name", r->arg[0].p, r->arg[0].n, 0,
 			   &err))
 		return err;
@@ -649,7 +657,7 @@ int api_upload_multipart(struct pt_req *r)
 	r->state = u;
 	u->limit = api_upload_limit(r, &u->by_quota);
 	int rc;
-	if (abuse_check_uploader(r, &rc) || api_disk_check(r, &rc) ||
+	if (abuse_check_uploader(r, &rc) || api_intake_check(r, &rc) ||
 	    api_upload_folder(r, NULL, u->folder, &rc))
 		return rc;
 	if (header_count(r, "Max-Days", &u->max_days) ||

@@ -301,6 +301,11 @@ void db_pool_free(struct db_pool *p)
 	free(p);
 }
 
+bool db_pool_known_down(const struct db_pool *p)
+{
+	return p->drv->known_down && p->drv->known_down();
+}
+
 struct db *db_pool_get(struct db_pool *p)
 {
 	struct db *db = pthread_getspecific(p->key);

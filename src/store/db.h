@@ -75,6 +75,9 @@ void db_pool_free(struct db_pool *p);
  * unreachable the connection's calls return PT_EUNAVAIL, and it reconnects
  * by itself when the server is back. */
 struct db *db_pool_get(struct db_pool *p);
+/* Whether the database was found unreachable and not reached since: a
+ * cheap hint for refusing work early (an upload before its body). */
+bool db_pool_known_down(const struct db_pool *p);
 
 /* One connection, outside any pool.  Returns 0, or PT_EUNAVAIL (logged)
  * when the database cannot be opened or reached now. */

@@ -57,6 +57,9 @@ struct db_driver {
 	int (*commit)(struct db *db);
 	void (*rollback)(struct db *db);
 	int (*lock)(struct db *db, int64_t key);
+	/* Optional: the server was found unreachable and has not been
+	 * reached since (a hint, cheap to ask; NULL when never down). */
+	bool (*known_down)(void);
 };
 
 extern const struct db_driver db_sqlite_driver;

@@ -103,6 +103,11 @@ static void notice_cb(void *arg, const PGresult *res)
 	pt_log("db: postgres says: %s", line);
 }
 
+static bool pg_known_down(void)
+{
+	return atomic_load(&pg_down);
+}
+
 static void drop_conn(struct pg_db *db)
 {
 	PQfinish(db->conn);
@@ -535,4 +540,5 @@ const struct db_driver db_pg_driver = {
 	.commit = pg_commit,
 	.rollback = pg_rollback,
 	.lock = pg_lock,
+	.known_down = pg_known_down,
 };

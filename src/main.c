@@ -437,6 +437,79 @@ static int fsck_row_blob(const char *hex, uint64_t size, void *arg)
 	return 0;
 }
 
+/* An open upload's bytes up to its durable offset must be there, or the
+ * client would resume onto a hole.  Repair terminates it (410): the
+ * client starts over rather than build a file with bytes missing. */
+static int fsck_open_upload(const char *uid, int64_t received, void *arg)
+{
+	struct fsck *f = arg;
+	unsigned char b;
+	ssize_t k = blob_partial_pread(f->app->blobs, uid, &b, 1,
+				       received > 0 ? (uint64_t)received - 1
+						    : 0);
+	if (k == 1 || (received == 0 && k >= 0))
+		return 0;
+	/* completed or ended meanwhile (the server is running)? */
+	struct pt_pool *pool = pt_pool_new();
+	struct upload_row u;
+	bool open = !repo_upload_get(f->db, pool, uid, &u) &&
+		    u.state == UPLOAD_OPEN;
+	pt_pool_free(pool);
+	if (!open)
+		return 0;
+	if (k < 0 && k != -ENOENT) {
+		printf("unreadable partial of upload %s: %s\n", uid,
+		       pt_strerror((int)k));
+		f->problems++;
+		return 0;
+	}
+	printf("%s partial of open upload %s: offset %lld recorded\n",
+	       k < 0 ? "missing" : "short", uid, (long long)received);
+	f->problems++;
+	if (f->repair && !repo_upload_set_state(f->db, uid,
+						 UPLOAD_TERMINATED)) {
+		blob_partial_remove(f->app->blobs, uid);
+		printf("  terminated: its client gets 410 and starts over\n");
+		f->repaired++;
+	}
+	return 0;
+}
+
+/* A partial whose upload is not open (ended, or no row): a crash between
+ * the end of an upload and the removal of its bytes.  gc removes these
+ * too; young ones may be an upload being created right now. */
+static int fsck_partial(const char *uid, int64_t mtime, void *arg)
+{
+	struct fsck *f = arg;
+	struct pt_pool *pool = pt_pool_new();
+	struct upload_row u;
+	int err = repo_upload_get(f->db, pool, uid, &u);
+	pt_pool_free(pool);
+	if (err == 0 && u.state == UPLOAD_OPEN)
+		return 0;
+	if (err && err != PT_ENOTFOUND)
+		return 0; /* the database is the problem, not the partial */
+	printf("orphan partial %s: %s\n", uid,
+	       err ? "no upload refers to it"
+		   : u.state == UPLOAD_DONE ? "its upload is complete"
+					    : "its upload has ended");
+	f->problems++;
+	if (f->repair && f->now - mtime >= f->grace) {
+		int rerr = blob_partial_remove(f->app->blobs, uid);
+		if (rerr) {
+			printf("  cannot remove: %s\n", pt_strerror(rerr));
+		} else {
+			printf("  removed\n");
+			f->repaired++;
+		}
+	} else if (f->repair) {
+		printf("  kept: younger than the grace period (%llds)\n",
+		       (long long)f->grace);
+		f->repaired++;
+	}
+	return 0;
+}
+
 static int cmd_fsck(struct pt_conf *c, int argc, char **argv)
 {
 	struct app app;
@@ -473,6 +546,8 @@ static int cmd_fsck(struct pt_conf *c, int argc, char **argv)
 	}
 	repo_blob_each(f.db, fsck_row_blob, &f);
 	blob_list(app.blobs, fsck_disk_blob, &f);
+	repo_upload_each_open(f.db, fsck_open_upload, &f);
+	blob_partial_list(app.blobs, fsck_partial, &f);
 	app_close(&app);
 	printf("fsck: %ld blobs re-hashed, %ld problem%s%s", f.hashed,
 	       f.problems, f.problems == 1 ? "" : "s", f.repair ? "" : "\n");

@@ -383,6 +383,14 @@ int blob_partial_remove(struct blob_store *s, const char *uid)
 	return s->ops->partial_remove(s, uid);
 }
 
+ssize_t blob_partial_pread(struct blob_store *s, const char *uid, void *buf,
+			   size_t n, uint64_t off)
+{
+	if (!uid_valid(uid))
+		return PT_EBADREQ;
+	return s->ops->partial_pread(s, uid, buf, n, off);
+}
+
 int blob_partial_list(struct blob_store *s,
 		      int (*cb)(const char *uid, int64_t mtime, void *arg),
 		      void *arg)

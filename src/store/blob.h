@@ -212,6 +212,10 @@ int blob_partial_relink(struct blob_store *s, const char *uid,
 int blob_partial_concat(struct blob_store *s, const char *dst,
 			const char *const *src, size_t n);
 int blob_partial_remove(struct blob_store *s, const char *uid);
+/* Read from a partial without opening it for writing (which cuts it):
+ * bytes read, 0 past its end, or a negative status (-ENOENT: none). */
+ssize_t blob_partial_pread(struct blob_store *s, const char *uid, void *buf,
+			   size_t n, uint64_t off);
 /* Call cb for every partial (gc's sweep of orphans); 0 when the backend
  * cannot list. */
 int blob_partial_list(struct blob_store *s,

@@ -530,6 +530,29 @@ int repo_blob_each(struct db *db,
 	return err < 0 ? err : 0;
 }
 
+int repo_upload_each_open(struct db *db,
+			  int (*cb)(const char *uid, int64_t received,
+				    void *arg),
+			  void *arg)
+{
+	struct db_stmt *st;
+	/* a final upload (concatenation) has no partial until complete */
+	int err = db_prepare(db,
+			     "SELECT uid, received FROM uploads WHERE state = 0 "
+			     "AND concat NOT LIKE 'final%' ORDER BY uid",
+			     &st);
+	if (err)
+		return err;
+	while ((err = db_step(st)) == DB_ROW) {
+		char uid[UPLOAD_UID_LEN + 1];
+		copy_fixed(uid, sizeof(uid), db_col_text(st, 0));
+		if ((err = cb(uid, db_col_int(st, 1), arg)))
+			break;
+	}
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
 bool repo_blob_known(struct db *db, const char *hex)
 {
 	struct db_stmt *st;

@@ -344,6 +344,12 @@ int repo_blob_crc(struct db *db, const char *hex, int64_t *crc);
 int repo_blob_set_crc(struct db *db, const char *hex, uint32_t crc);
 
 /* fsck support */
+/* Call cb for every open upload that has a partial (not a final
+ * concatenation), with its durable offset. */
+int repo_upload_each_open(struct db *db,
+			  int (*cb)(const char *uid, int64_t received,
+				    void *arg),
+			  void *arg);
 /* Call cb for every blob row. */
 int repo_blob_each(struct db *db,
 		   int (*cb)(const char *hex, uint64_t size, void *arg),

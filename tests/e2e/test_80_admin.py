@@ -3,6 +3,7 @@ takedown by content (K7), exit codes."""
 
 import os
 import time
+import urllib.parse
 
 from harness import expect, rand_bytes, sha256, wait_until, Server
 
@@ -70,6 +71,54 @@ def test_fsck_stray_blob():
         assert not os.path.exists(path), "fsck --repair left the stray blob"
         p = s.admin("fsck")
         assert p.returncode == 0, "fsck after --repair: exit %d: %s" % (p.returncode, out(p))
+
+
+def _tus_upload(s, length, data):
+    h = {"Tus-Resumable": "1.0.0"}
+    r = expect(s.request("POST", "/api/v1/uploads", body=b"", headers=dict(h, **{"Upload-Length": str(length)})), 201)
+    path = urllib.parse.urlsplit(r.header("Location")).path
+    expect(s.request("PATCH", path, body=data, headers=dict(h, **{
+        "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})), 204)
+    return path, s.path("uploads", path.rsplit("/", 1)[1])
+
+
+def test_fsck_resumable_uploads():
+    """fsck checks DATA/uploads: an open upload whose bytes are missing or
+    shorter than its recorded offset, and partials no open upload owns."""
+    with Server("", name="fsck-uploads") as s:
+        good, good_file = _tus_upload(s, 10000, rand_bytes(3000))
+        lost, lost_file = _tus_upload(s, 10000, rand_bytes(3000))
+        short, short_file = _tus_upload(s, 10000, rand_bytes(3000))
+        p = s.admin("fsck")
+        assert p.returncode == 0, "fsck with three healthy open uploads: exit %d: %s" % (p.returncode, out(p))
+        os.unlink(lost_file)
+        os.truncate(short_file, 1000)
+        orphan = s.path("uploads", "A" * 24)
+        with open(orphan, "wb") as fh:
+            fh.write(b"left behind")
+        p = s.admin("fsck")
+        rep = out(p)
+        assert p.returncode == 1, "fsck with damaged uploads: exit %d (want 1): %s" % (p.returncode, rep)
+        lost_uid, short_uid, good_uid = (x.rsplit("/", 1)[1] for x in (lost, short, good))
+        assert "missing partial of open upload %s" % lost_uid in rep, rep
+        assert "short partial of open upload %s" % short_uid in rep, rep
+        assert "orphan partial %s: no upload refers to it" % ("A" * 24) in rep, rep
+        assert good_uid not in rep, "fsck reports a healthy upload: %r" % rep
+        # a young orphan may be an upload being created: kept, until old
+        p = s.admin("fsck", "--repair")
+        assert os.path.exists(orphan), "fsck --repair removed a young orphan partial: %s" % out(p)
+        old = time.time() - 7200
+        os.utime(orphan, (old, old))
+        p = s.admin("fsck", "--repair")
+        assert not os.path.exists(orphan), "fsck --repair kept an old orphan partial: %s" % out(p)
+        p = s.admin("fsck")
+        assert p.returncode == 0, "fsck after --repair: exit %d: %s" % (p.returncode, out(p))
+        # the damaged ones are ended (the client starts over), the good one goes on
+        for path in (lost, short):
+            r = s.request("HEAD", path, headers={"Tus-Resumable": "1.0.0"})
+            assert r.status in (404, 410), "HEAD of a repaired damaged upload: %r" % r
+        r = expect(s.request("HEAD", good, headers={"Tus-Resumable": "1.0.0"}), 200, 204)
+        assert r.header("Upload-Offset") == "3000", r.headers.items()
 
 
 def test_gc_removes_unreferenced_blob():

@@ -338,20 +338,42 @@ static int login(struct pt_req *r, const char *name, const char *password,
 				  "\"password\": …}");
 		return 1;
 	}
+	if (!db) {
+		*rc = reply_error(r, PT_EUNAVAIL, NULL, API_DB_DOWN);
+		return 1;
+	}
 	/* every attempt counts up front, so concurrent guesses cannot slip
 	 * through between a check and a count; a success gives its count
-	 * back: only failures are limited */
-	if (!ratelimit_hit(app->login_ip, r->client_ip, now, &retry) ||
-	    !ratelimit_hit(app->login_name, name, now, &retry)) {
-		snprintf(ra, sizeof(ra), "%lld", (long long)retry);
+	 * back: only failures are limited.  Per address in this node's
+	 * memory (the balancer's affinity makes it global), per name in the
+	 * database, so N nodes do not give N budgets. */
+	int64_t n = 0, since = now;
+	int err = ratelimit_hit(app->login_ip, r->client_ip, now, &retry)
+			  ? repo_login_attempt(db, name, now, LOGIN_WINDOW, &n,
+					       &since)
+			  : PT_ELIMIT;
+	if (!err && n > LOGIN_FAILURES) {
+		ratelimit_refund(app->login_ip, r->client_ip);
+		retry = since + LOGIN_WINDOW - now;
+		err = PT_ELIMIT;
+	}
+	if (err == PT_ELIMIT) {
+		snprintf(ra, sizeof(ra), "%lld",
+			 (long long)(retry > 0 ? retry : 1));
 		req_reply_header(r, "Retry-After", ra);
 		*rc = reply_error(r, PT_ELIMIT, NULL,
 				  "too many requests: too many failed logins, "
 				  "wait %lld seconds",
-				  (long long)retry);
+				  (long long)(retry > 0 ? retry : 1));
 		return 1;
 	}
-	int err = db ? repo_user_by_name(db, r->pool, name, u) : PT_EUNAVAIL;
+	if (err) {
+		ratelimit_refund(app->login_ip, r->client_ip);
+		*rc = reply_error(r, err, NULL, "cannot log in: %s",
+				  pt_strerror(err));
+		return 1;
+	}
+	err = repo_user_by_name(db, r->pool, name, u);
 	if (err && err != PT_ENOTFOUND) {
 		*rc = reply_error(r, err, NULL, "cannot log in: %s",
 				  pt_strerror(err));
@@ -376,7 +398,7 @@ static int login(struct pt_req *r, const char *name, const char *password,
 		return 1;
 	}
 	ratelimit_refund(app->login_ip, r->client_ip);
-	ratelimit_refund(app->login_name, name);
+	repo_login_refund(db, name);
 	return 0;
 }
 

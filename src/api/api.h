@@ -40,7 +40,7 @@ struct app {
 	struct slots *slots;        /* downloads in progress per address */
 	struct coverage *coverage;  /* bytes each client got: counting */
 	struct throttle *throttle;  /* resumes speed-capped downloads */
-	struct ratelimit *login_ip, *login_name;
+	struct ratelimit *login_ip; /* per account name: in the database */
 	struct ratelimit *reports_ip;   /* abuse reports per address */
 	struct ratelimit *unknown_ids;  /* 404s per address (enumeration) */
 	char node[320];             /* this node's name: host and listen */
@@ -67,6 +67,9 @@ struct db *app_db(struct app *app);
  * exists while the server is down).  Reconnecting is paced by the driver. */
 bool app_db_reachable(struct app *app);
 #define API_DB_DOWN "service unavailable: metadata store unreachable"
+/* Failed logins allowed per address and per account name in a window. */
+#define LOGIN_FAILURES 10
+#define LOGIN_WINDOW 900
 /* Flush batched counters to the database (maintenance thread, shutdown). */
 void app_flush(struct app *app);
 /* Periodic work of the maintenance thread: a gc pass when gc is true,

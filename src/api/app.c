@@ -210,8 +210,7 @@ int app_open(struct app *app, const struct pt_conf *conf)
 	app->slots = slots_new();
 	app->throttle = throttle_new();
 	/* failed logins in 15 minutes: 10 per address, 10 per name */
-	app->login_ip = ratelimit_new(10, 900);
-	app->login_name = ratelimit_new(10, 900);
+	app->login_ip = ratelimit_new(LOGIN_FAILURES, LOGIN_WINDOW);
 	app->reports_ip = ratelimit_new(20, 3600);
 	app->unknown_ids = ratelimit_new(conf->unknown_ids_per_minute, 60);
 	return 0;
@@ -233,7 +232,6 @@ void app_close(struct app *app)
 	slots_free(app->slots);
 	coverage_free(app->coverage);
 	ratelimit_free(app->login_ip);
-	ratelimit_free(app->login_name);
 	ratelimit_free(app->reports_ip);
 	ratelimit_free(app->unknown_ids);
 	sodium_memzero(app->secret, sizeof(app->secret));

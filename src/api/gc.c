@@ -147,6 +147,7 @@ int gc_run(struct app *app, int64_t now, bool dry_run, struct gc_stats *st)
 		if ((err = db_commit(db)))
 			return err;
 		st->expired_uploads = tus_expire(app, now);
+		repo_login_failures_expire(db, now - LOGIN_WINDOW);
 		err = reap(app, db, st);
 		if (err)
 			return err;

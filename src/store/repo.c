@@ -154,6 +154,12 @@ static const char *const migrations[] = {
 	"ALTER TABLE links ADD COLUMN folder_id TEXT NOT NULL DEFAULT '';"
 	"CREATE INDEX links_folder ON links(folder_id);"
 	"ALTER TABLE blobs ADD COLUMN crc32 BIGINT NOT NULL DEFAULT -1;",
+	/* 9: failed logins per account name, shared by every node (a
+	 * fixed window from the first failure) */
+	"CREATE TABLE login_failures ("
+	"  name TEXT PRIMARY KEY,"
+	"  since BIGINT NOT NULL,"
+	"  n BIGINT NOT NULL);",
 };
 
 static int64_t schema_version(struct db *db)
@@ -847,6 +853,45 @@ int repo_uploads_expired(struct db *db, struct pt_pool *pool, int64_t now,
 }
 
 /* ---- accounts ---- */
+
+int repo_login_attempt(struct db *db, const char *name, int64_t now,
+		       int64_t window, int64_t *n, int64_t *since)
+{
+	struct db_stmt *st;
+	/* one statement: concurrent attempts on any node each get their own
+	 * count, so none slips through between a check and a count */
+	int err = db_get(db,
+			 "INSERT INTO login_failures (name, since, n) "
+			 "VALUES ($1, $2, 1) ON CONFLICT (name) DO UPDATE SET "
+			 "n = CASE WHEN login_failures.since <= $3 THEN 1 "
+			 "ELSE login_failures.n + 1 END, "
+			 "since = CASE WHEN login_failures.since <= $3 THEN $2 "
+			 "ELSE login_failures.since END "
+			 "RETURNING n, since",
+			 &st, "tii", name, now, now - window);
+	if (err)
+		return err;
+	*n = db_col_int(st, 0);
+	*since = db_col_int(st, 1);
+	db_done(st);
+	return 0;
+}
+
+int repo_login_refund(struct db *db, const char *name)
+{
+	int64_t k = db_run(db,
+			   "UPDATE login_failures SET n = n - 1 "
+			   "WHERE name = $1 AND n > 0",
+			   "t", name);
+	return k < 0 ? (int)k : 0;
+}
+
+int repo_login_failures_expire(struct db *db, int64_t before)
+{
+	int64_t k = db_run(db, "DELETE FROM login_failures WHERE since < $1",
+			   "i", before);
+	return k < 0 ? (int)k : 0;
+}
 
 static void user_from_row(struct db_stmt *st, struct pt_pool *pool,
 			  struct user *u)

@@ -152,6 +152,16 @@ int repo_uploads_expired(struct db *db, struct pt_pool *pool, int64_t now,
 
 /* ---- accounts ---- */
 
+/* Count one login attempt for name (every node shares the count): *n is
+ * the attempts in the window that began at *since, a new window when the
+ * last began `window` seconds or more before now. */
+int repo_login_attempt(struct db *db, const char *name, int64_t now,
+		       int64_t window, int64_t *n, int64_t *since);
+/* Give back one counted attempt (it succeeded). */
+int repo_login_refund(struct db *db, const char *name);
+/* Forget windows that began before `before`. */
+int repo_login_failures_expire(struct db *db, int64_t before);
+
 struct user {
 	int64_t id;
 	char *name, *pwhash;

@@ -357,3 +357,24 @@ def test_parallel_downloads_per_address_across_the_balancer():
         finally:
             for conn in held:
                 conn.close()
+
+
+def test_failed_logins_per_name_shared_by_the_nodes():
+    """The per-name budget of failed logins lives in the database: 10
+    wrong passwords spread over both nodes and many addresses use it up
+    for both nodes (N nodes must not give N × 10 guesses)."""
+    with Cluster() as c:
+        name = "mn_%s" % os.urandom(4).hex()
+        body = json.dumps({"name": name, "password": PW}).encode()
+        js = {"Content-Type": "application/json"}
+        expect(req(c.a.port, "POST", "/api/v1/users", body, js), 201, what="register")
+        for i in range(10):
+            node = (c.a, c.b)[i % 2]
+            wrong = json.dumps({"name": name, "password": "guess %d" % i}).encode()
+            expect(req(node.port, "POST", "/api/v1/sessions", wrong, js, source="127.0.0.%d" % (20 + i)),
+                   401, what="wrong password %d on node %s" % (i + 1, "ab"[i % 2]))
+        for node, src in ((c.a, "127.0.0.40"), (c.b, "127.0.0.41")):
+            r = expect(req(node.port, "POST", "/api/v1/sessions", body, js, source=src), 429,
+                       what="the right password after 10 failures over both nodes")
+            ra = r.header("Retry-After")
+            assert ra and ra.isdigit() and 0 < int(ra) <= 900, "Retry-After %r" % ra

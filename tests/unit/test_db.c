@@ -390,6 +390,39 @@ static void test_migrate(void **state)
 	db_close(db);
 }
 
+/* Failed logins per name: counted in one statement, a fixed window from
+ * the first attempt, a success gives its attempt back, gc forgets. */
+static void test_login_window(void **state)
+{
+	struct db *db = open_db(state);
+	int64_t n = 0, since = 0;
+
+	assert_int_equal(repo_migrate(db), 0);
+	for (int i = 1; i <= 3; i++) {
+		assert_int_equal(repo_login_attempt(db, "eve", 1000 + i, 900,
+						    &n, &since),
+				 0);
+		assert_int_equal(n, i);
+		assert_int_equal(since, 1001); /* the window's first */
+	}
+	assert_int_equal(repo_login_attempt(db, "bob", 1100, 900, &n, &since),
+			 0);
+	assert_int_equal(n, 1); /* names are counted apart */
+	assert_int_equal(repo_login_refund(db, "eve"), 0);
+	assert_int_equal(repo_login_attempt(db, "eve", 1500, 900, &n, &since),
+			 0);
+	assert_int_equal(n, 3);
+	/* 900 s after the window began, a new one */
+	assert_int_equal(repo_login_attempt(db, "eve", 1901, 900, &n, &since),
+			 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(since, 1901);
+	assert_int_equal(repo_login_failures_expire(db, 1901), 0);
+	assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM login_failures"),
+			 1);
+	db_close(db);
+}
+
 struct pool_arg {
 	struct db_pool *pool;
 	struct db *db;
@@ -678,6 +711,7 @@ static int pg_teardown(void **state)
 	CASE(test_conflict, be, set, tear),                            \
 	CASE(test_transactions, be, set, tear),                        \
 	CASE(test_migrate, be, set, tear),                             \
+	CASE(test_login_window, be, set, tear),                        \
 	CASE(test_pool, be, set, tear)
 
 int main(void)
@@ -689,7 +723,7 @@ int main(void)
 		CASE(test_pg_unreachable, pg_be, pg_setup, pg_teardown),
 		CASE(test_pg_deadlock_retry, pg_be, pg_setup, pg_teardown),
 	};
-	const size_t nsqlite = 8;
+	const size_t nsqlite = 9;
 	const char *dsn = getenv("PARTAGE_TEST_PG_DSN");
 	size_t n = PT_ARRAY_LEN(all);
 

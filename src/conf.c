@@ -191,6 +191,13 @@ static const struct conf_opt opts[] = {
 	  .off = OFF(gc_interval_seconds), .def = "600", .min = 1,
 	  .max = 604800, .unit = "seconds",
 	  .help = "how often the server expires links and collects blobs" },
+	{ .section = "server", .name = "link_cache_ms", .type = CONF_U64,
+	  .off = OFF(link_cache_ms), .def = "1000", .max = 60000,
+	  .unit = "milliseconds",
+	  .help = "how long a node serves downloads from its copy of a link's "
+		  "row; changes made on this node or by `partaged admin` on "
+		  "its data directory are seen at once, another node's within "
+		  "this time; 0 = no copies" },
 	{ .section = "server", .name = "cors_origins", .type = CONF_STR,
 	  .off = OFF(cors_origins), .def = "*", .unit = "origins",
 	  .help = "origins allowed to call the API from a browser, "

@@ -48,6 +48,7 @@ struct pt_conf {
 	uint64_t upload_expiry_hours;
 	char *cors_origins;      /* space-separated, "*" any, "" none */
 	uint64_t gc_interval_seconds;
+	uint64_t link_cache_ms;
 	/* [storage] */
 	char *storage_backend;   /* "fs" | "s3" */
 	char *data;

@@ -14,6 +14,7 @@
 #include "../http/server.h"
 #include "../store/blob.h"
 #include "../store/db.h"
+#include "../store/linkcache.h"
 #include "../store/repo.h"
 
 #include "../core/policy.h"
@@ -43,6 +44,7 @@ struct app {
 	struct ratelimit *login_ip; /* per account name: in the database */
 	struct ratelimit *reports_ip;   /* abuse reports per address */
 	struct ratelimit *unknown_ids;  /* 404s per address (enumeration) */
+	struct linkcache *links;   /* rows for downloads; NULL: off */
 	char node[320];             /* this node's name: host and listen */
 };
 
@@ -70,6 +72,8 @@ bool app_db_reachable(struct app *app);
 /* Failed logins allowed per address and per account name in a window. */
 #define LOGIN_FAILURES 10
 #define LOGIN_WINDOW 900
+/* Rows the link cache holds (direct-mapped). */
+#define LINK_CACHE_SLOTS 8192
 /* Flush batched counters to the database (maintenance thread, shutdown). */
 void app_flush(struct app *app);
 /* Periodic work of the maintenance thread: a gc pass when gc is true,

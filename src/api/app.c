@@ -140,6 +140,12 @@ done:
 	return err;
 }
 
+/* db_pool_on_change: a link's row changed and committed. */
+static void links_changed(void *arg)
+{
+	linkcache_bump(arg);
+}
+
 int app_open(struct app *app, const struct pt_conf *conf)
 {
 	char *dburl = NULL;
@@ -213,6 +219,18 @@ int app_open(struct app *app, const struct pt_conf *conf)
 	app->login_ip = ratelimit_new(LOGIN_FAILURES, LOGIN_WINDOW);
 	app->reports_ip = ratelimit_new(20, 3600);
 	app->unknown_ids = ratelimit_new(conf->unknown_ids_per_minute, 60);
+	if (conf->link_cache_ms) {
+		char *gen = xasprintf("%s/link-generation", conf->data);
+		err = linkcache_new(gen, conf->link_cache_ms, LINK_CACHE_SLOTS,
+				    &app->links);
+		if (err)
+			pt_log("cannot map '%s': %s; downloads read every "
+			       "link from the database",
+			       gen, pt_strerror(err));
+		free(gen);
+		if (app->links)
+			db_pool_on_change(app->db, links_changed, app->links);
+	}
 	return 0;
 fail:
 	app_close(app);
@@ -233,6 +251,7 @@ void app_close(struct app *app)
 	coverage_free(app->coverage);
 	ratelimit_free(app->login_ip);
 	ratelimit_free(app->reports_ip);
+	linkcache_free(app->links);
 	ratelimit_free(app->unknown_ids);
 	sodium_memzero(app->secret, sizeof(app->secret));
 	db_pool_free(app->db);

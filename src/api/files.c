@@ -88,17 +88,25 @@ int api_link_lookup(struct pt_req *r, const char *id, struct link *l,
 		    int *rc, bool bytes)
 {
 	struct app *app = r->ctx;
-	struct db *db = app_db(app);
+	struct linkcache *cache = bytes ? app->links : NULL;
 	const char *reason;
-	int err;
+	int err = 0;
 
-	if (!db) {
-		*rc = reply_error(r, PT_EUNAVAIL, NULL,
-				  "service unavailable: metadata store "
-				  "unreachable, try again");
-		return 1;
+	/* the bytes may be served from a fresh copy of the row (the state
+	 * below is still judged now); the file object is always read */
+	if (!cache || !linkcache_get(cache, id, r->pool, l)) {
+		struct db *db = app_db(app);
+		uint64_t gen = cache ? linkcache_gen(cache) : 0;
+		if (!db) {
+			*rc = reply_error(r, PT_EUNAVAIL, NULL,
+					  "service unavailable: metadata "
+					  "store unreachable, try again");
+			return 1;
+		}
+		err = repo_link_get(db, r->pool, id, l);
+		if (!err && cache)
+			linkcache_put(cache, l, gen);
 	}
-	err = repo_link_get(db, r->pool, id, l);
 	if (err == PT_ENOTFOUND && app->conf->unknown_ids_per_minute &&
 	    !ratelimit_hit(app->unknown_ids, r->client_ip, pt_now(), NULL)) {
 		req_reply_header(r, "Retry-After", "60");

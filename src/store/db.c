@@ -24,6 +24,8 @@
 
 struct db_pool {
 	const struct db_driver *drv;
+	void (*hook)(void *arg); /* db_pool_on_change */
+	void *hook_arg;
 	char *target;
 	pthread_key_t key;
 	pthread_mutex_t lock;
@@ -171,6 +173,13 @@ int db_begin(struct db *db)
 	return 0;
 }
 
+static void fire_change(struct db *db)
+{
+	db->changed = false;
+	if (db->pool && db->pool->hook)
+		db->pool->hook(db->pool->hook_arg);
+}
+
 int db_commit(struct db *db)
 {
 	int err;
@@ -180,15 +189,35 @@ int db_commit(struct db *db)
 	if (err)
 		db->drv->rollback(db);
 	db->in_tx = false;
+	/* also after a failed COMMIT: it may have committed, and telling
+	 * of a change that did not happen costs only a cache refill */
+	if (db->changed)
+		fire_change(db);
 	return err;
 }
 
 void db_rollback(struct db *db)
 {
+	db->changed = false;
 	if (!db->in_tx)
 		return;
 	db->drv->rollback(db);
 	db->in_tx = false;
+}
+
+void db_changed(struct db *db)
+{
+	if (db->in_tx)
+		db->changed = true;
+	else
+		fire_change(db);
+}
+
+void db_pool_on_change(struct db_pool *p, void (*hook)(void *arg),
+		       void *arg)
+{
+	p->hook = hook;
+	p->hook_arg = arg;
 }
 
 bool db_retryable(const struct db *db)

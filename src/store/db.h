@@ -78,6 +78,14 @@ struct db *db_pool_get(struct db_pool *p);
 /* Whether the database was found unreachable and not reached since: a
  * cheap hint for refusing work early (an upload before its body). */
 bool db_pool_known_down(const struct db_pool *p);
+/* Call hook(arg) after every committed change that a statement marked
+ * with db_changed (set once, before the pool is used by threads). */
+void db_pool_on_change(struct db_pool *p, void (*hook)(void *arg),
+		       void *arg);
+/* Mark a change others cache (a link's row): the pool's hook runs after
+ * the transaction commits, or now outside one (the statement that just
+ * ran has committed). */
+void db_changed(struct db *db);
 
 /* One connection, outside any pool.  Returns 0, or PT_EUNAVAIL (logged)
  * when the database cannot be opened or reached now. */

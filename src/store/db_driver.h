@@ -27,6 +27,7 @@ struct db {
 	int nstmts, capstmts;
 	bool retryable; /* see db_retryable() */
 	bool in_tx;     /* between a successful begin and commit/rollback */
+	bool changed;   /* db_changed() in this transaction */
 	struct db_pool *pool; /* NULL outside a pool */
 	struct db *prev, *next; /* in pool->all */
 };

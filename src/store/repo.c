@@ -514,6 +514,7 @@ int repo_link_delete(struct db *db, const char *id, const char *reason,
 			    "UPDATE links SET state = 1, reason = $2, "
 			    "changed = $3 WHERE id = $1 AND state = 0",
 			    "tti", id, reason, (int64_t)now);
+	db_changed(db);
 	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
 }
 
@@ -604,6 +605,7 @@ int repo_blob_links_disable(struct db *db, const char *hex,
 			     "UPDATE links SET state = 3, reason = $2, "
 			     "changed = $3 WHERE sha256 = $1 AND state = 0",
 			   "tti", hex, reason, (int64_t)(now));
+	db_changed(db);
 	return rc < 0 ? (int)rc : 0;
 }
 
@@ -1178,6 +1180,8 @@ int repo_links_expire(struct db *db, int64_t now,
 				 "(CASE WHEN last_download > created THEN "
 				 "last_download ELSE created END) <= $2",
 				 now, now - retention_days[2] * 86400, &n);
+	if (n)
+		db_changed(db);
 	*expired = n;
 	return err;
 }
@@ -1370,6 +1374,7 @@ int repo_takedown(struct db *db, const struct takedown_row *t,
 		db_done(st);
 		if (err < 0)
 			return err;
+		db_changed(db);
 	}
 	/* repeat infringers: one strike per owner per takedown */
 	err = db_prepare(db,
@@ -1450,6 +1455,7 @@ int repo_restore(struct db *db, const char *link_id, int64_t now,
 	db_done(st);
 	if (err < 0)
 		return err;
+	db_changed(db);
 	const char *const sqls[] = {
 		"DELETE FROM blocklist WHERE takedown_id = $1",
 		"UPDATE takedowns SET state = 1 WHERE id = $1",
@@ -1776,6 +1782,7 @@ int repo_link_rename(struct db *db, const char *id, const char *name)
 			    "UPDATE links SET name = $2 WHERE id = $1 AND "
 			    "state = 0",
 			    "tt", id, name);
+	db_changed(db);
 	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
 }
 
@@ -1982,6 +1989,7 @@ static int folder_delete_tx(struct db *db, void *arg)
 				    "'deleted', changed = $2 WHERE folder_id = "
 				    "$1 AND state = 0",
 				    "ti", ids[i], op->now);
+		db_changed(db);
 		if (rc < 0)
 			return (int)rc;
 		op->nlinks += rc;
@@ -2055,6 +2063,7 @@ static int link_move_tx(struct db *db, void *arg)
 			    "UPDATE links SET folder_id = $2 WHERE id = $1 AND "
 			    "state = 0",
 			    "tt", op->id, op->parent);
+	db_changed(db);
 	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
 }
 

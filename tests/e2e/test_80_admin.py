@@ -5,6 +5,7 @@ import os
 import time
 import urllib.parse
 
+import harness
 from harness import expect, rand_bytes, sha256, wait_until, Server
 
 TIMEOUT = 120
@@ -166,6 +167,52 @@ def test_takedown_content():
         expect(s.get(s.dl_path(other)), 200, what="unrelated file after a takedown")
         r = s.put("again.bin", data)
         expect(r, 451, what="re-upload of taken-down content")
+
+
+def test_cached_links_follow_changes():
+    """Downloads serve a copy of the link's row (server.link_cache_ms), yet
+    a change by the server itself or by `partaged admin` on its data dir
+    is seen by the very next request; a change behind its back (another
+    node, here a direct SQL UPDATE) within link_cache_ms."""
+    with Server("[server]\nlink_cache_ms = 700\n", name="linkcache") as s:
+        objs = [s.upload("c%d.bin" % i, rand_bytes(3000 + i)) for i in range(4)]
+        gone, deleted, expired, behind = objs
+
+        def warm(o):
+            for _ in range(3):
+                expect(s.get(s.dl_path(o)), 200, what="download of %s" % o["id"])
+        for o in objs:
+            warm(o)
+        p = s.admin("takedown", gone["id"], "--reason", "cache test")
+        assert p.returncode == 0, out(p)
+        expect(s.get(s.dl_path(gone)), 451, what="a cached link right after `admin takedown`")
+        expect(s.delete("/" + deleted["id"], {"X-Delete-Token": deleted["delete_token"]}), 204)
+        expect(s.get(s.dl_path(deleted)), 404, 410, what="a cached link right after DELETE")
+        p = s.admin("restore", gone["id"])
+        assert p.returncode == 0, out(p)
+        expect(s.get(s.dl_path(gone)), 200, what="a restored link")
+        # gc with a clock 60 days ahead expires the anonymous uploads
+        warm(expired)
+        p = s.admin("gc", "--now", str(int(time.time()) + 60 * 86400))
+        assert p.returncode == 0, out(p)
+        expect(s.get(s.dl_path(expired)), 410, what="a cached link right after `admin gc` expired it")
+    with Server("[server]\nlink_cache_ms = 700\n", name="linkcache-behind") as s:
+        behind = s.upload("behind.bin", rand_bytes(3000))
+        for _ in range(3):
+            expect(s.get(s.dl_path(behind)), 200)
+        if harness.PG_DSN:
+            harness._psql("UPDATE %s.links SET state = 1, reason = 'deleted' WHERE id = '%s'" % (
+                harness.pg_schema(s.data), behind["id"]))
+        else:
+            import sqlite3
+            con = sqlite3.connect(s.path("partage.db"), timeout=10)
+            con.execute("UPDATE links SET state = 1, reason = 'deleted' WHERE id = ?", (behind["id"],))
+            con.commit()
+            con.close()
+        t0 = time.monotonic()
+        ok = wait_until(lambda: s.get(s.dl_path(behind)).status == 410, 5, 0.05)
+        took = time.monotonic() - t0
+        assert ok and took < 1.5, "a change behind the cache's back seen after %.2fs (link_cache_ms 700)" % took
 
 
 def test_admin_unknown_command():

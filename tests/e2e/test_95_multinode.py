@@ -378,3 +378,20 @@ def test_failed_logins_per_name_shared_by_the_nodes():
                        what="the right password after 10 failures over both nodes")
             ra = r.header("Retry-After")
             assert ra and ra.isdigit() and 0 < int(ra) <= 900, "Retry-After %r" % ra
+
+
+def test_a_change_on_one_node_reaches_the_others_cached_copy():
+    """Nodes serve downloads from a copy of the link's row for at most
+    server.link_cache_ms (1 s by default): a delete on A is seen by A at
+    once and by B, which served the file a moment before, within that."""
+    with Cluster() as c:
+        o = upload_via(c.a.port, "cached.bin", rand_bytes(5000))
+        p = dl_path(o)
+        for node in (c.a, c.b, c.b):
+            expect(req(node.port, "GET", p), 200, what="download before the delete")
+        expect(req(c.a.port, "DELETE", "/" + o["id"], headers={"X-Delete-Token": o["delete_token"]}), 204)
+        t0 = time.monotonic()
+        expect(req(c.a.port, "GET", p), 404, 410, what="on the node that deleted it")
+        ok = wait_until(lambda: req(c.b.port, "GET", p).status in (404, 410), 5, 0.05)
+        took = time.monotonic() - t0
+        assert ok and took < 1.6, "node B served a deleted file for %.2fs (link_cache_ms 1000)" % took

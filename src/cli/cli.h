@@ -82,6 +82,9 @@ struct cli_http {
 				    * this request sends one piece; 0 */
 	bool progress_more;        /* more requests continue this bar: do
 				    * not end its line */
+	uint64_t rate_since_ns;    /* the rate is over bytes since then (at
+				    * rate_since_bytes); 0: this request's */
+	uint64_t rate_since_bytes;
 	cli_headers_cb on_headers;
 	cli_body_cb on_body;       /* NULL: 2xx bodies go to `body` too */
 	void *arg;

@@ -96,7 +96,10 @@ static void draw(struct cli_http *h, uint64_t now, uint64_t total, bool last)
 {
 	char label[32], done[32], all[32], rate[32];
 	uint64_t t = pt_mono_ns();
-	double secs = (double)(t - h->start_ns) / 1e9;
+	uint64_t t0 = h->rate_since_ns ? h->rate_since_ns : h->start_ns;
+	uint64_t b0 = h->rate_since_ns ? h->rate_since_bytes
+				       : h->progress_base;
+	double secs = (double)(t - t0) / 1e9;
 	size_t n = strlen(h->label);
 
 	if (!last && h->drawn && t - h->last_draw_ns < 100000000u)
@@ -110,8 +113,8 @@ static void draw(struct cli_http *h, uint64_t now, uint64_t total, bool last)
 	}
 	snprintf(label, sizeof(label), "%.*s", (int)n, h->label);
 	human(now, done, sizeof(done));
-	human(secs > 0.05 ? (uint64_t)((double)(now - h->progress_base) / secs)
-			  : 0, rate, sizeof(rate));
+	human(secs > 0.05 && now >= b0 ? (uint64_t)((double)(now - b0) / secs)
+				       : 0, rate, sizeof(rate));
 	if (total) {
 		human(total, all, sizeof(all));
 		fprintf(stderr, "\r%-24s %3u%%  %s / %s  %s/s\033[K", label,

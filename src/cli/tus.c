@@ -68,6 +68,7 @@ struct tus_up {
 	unsigned wait_max;
 	bool read_err;         /* the failure is reading the file */
 	bool drawn;            /* a progress line is open on stderr */
+	uint64_t rate_ns, rate_bytes; /* the rate shown is since then */
 	struct pt_buf msg;     /* why the last step failed */
 };
 
@@ -171,6 +172,7 @@ static bool retry_wait(struct tus_up *up)
 			up->msg.p);
 	cli_wait(up->o, secs, why);
 	free(why);
+	up->rate_ns = 0; /* the rate restarts after a wait */
 	return true;
 }
 
@@ -358,6 +360,12 @@ static enum step step_patch(struct tus_up *up)
 	h.progress_base = up->offset;
 	h.progress_total = up->size;
 	h.progress_more = true;
+	if (!up->rate_ns || up->offset < up->rate_bytes) {
+		up->rate_ns = pt_mono_ns();
+		up->rate_bytes = up->offset;
+	}
+	h.rate_since_ns = up->rate_ns;
+	h.rate_since_bytes = up->rate_bytes;
 	cli_http_add_header(&h, "Upload-Offset: %" PRIu64, up->offset);
 	cli_http_add_header(&h, "Content-Type: " OCTET);
 	cli_http_add_header(&h, "Upload-Checksum: sha256 %s", b64);

@@ -392,3 +392,45 @@ def test_cli_expired_upload_starts_over(tmp):
             assert state_entries(tmp) == []
     finally:
         proxy.close()
+
+
+def test_cli_state_shared_by_processes(tmp):
+    """Several partage processes at once: each records and removes its own
+    entry under the lock, none is lost, and each resumes."""
+    proxy = Proxy()
+    try:
+        with ProxiedServer(proxy, name="many") as srv:
+            files = {}
+            for i in range(4):
+                files[os.path.join(tmp, "f%d.bin" % i)] = rand_bytes(3 * MIB + i)
+            for path, data in files.items():
+                write(path, data)
+            proxy.rate = 2 * MIB
+            procs = [track(subprocess.Popen(cli_cmd(srv.url, "upload", path), env=cli_env(tmp),
+                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+                     for path in files]
+            try:
+                assert wait_until(lambda: proxy.upstream >= 4 * (MIB + MIB // 2), 30)
+                assert all(p.poll() is None for p in procs), "an upload ended before the kill"
+            finally:
+                for p in procs:
+                    p.kill()
+                    p.communicate()
+                proxy.rate = None
+            entries = state_entries(tmp)
+            assert sorted(e["path"] for e in entries) == sorted(map(os.path.realpath, files)), entries
+
+            procs = [subprocess.Popen(cli_cmd(srv.url, "upload", path), env=cli_env(tmp),
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                     for path in files]
+            for p, (path, data) in zip(procs, files.items()):
+                out, err = p.communicate(timeout=90)
+                r = subprocess.CompletedProcess(p.args, p.returncode, out, err)
+                ok(r, "resume of %s" % path)
+                assert b"resuming at" in err, err
+                fid, _ = one_link(r, srv.url)
+                check_bytes(srv, fid, data)
+            assert state_entries(tmp) == []
+            srv.kill9()  # killed PATCHes may still be held (see above)
+    finally:
+        proxy.close()

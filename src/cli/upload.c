@@ -1,7 +1,9 @@
 /*
- * upload.c — `partage upload FILE...`: one raw PUT /{name} per file (the
- * curl front door of design.md), the body streamed from disk, or from
- * stdin as chunked transfer encoding when its length is unknown.  Each
+ * upload.c — `partage upload FILE...`: a regular file goes through tus
+ * (tus.c: chunked, retried, resumable across runs); stdin, a link password
+ * or a server without tus get one raw PUT /{name} (the curl front door of
+ * design.md), the body streamed, as chunked transfer encoding when its
+ * length is unknown.  Each
  * file's share URL (or file object with --json) goes to stdout on one
  * line and its delete token to stderr; a failed file does not stop the
  * others, it only makes the exit status 1.

@@ -267,6 +267,25 @@ static const char *meta_folder(struct pt_req *r, const struct tus_meta *m)
 			    : "";
 }
 
+/* Metadata "max_days" / "max_downloads" (the Max-Days and Max-Downloads
+ * of a PUT): absent → 0, else a decimal whole number 1..10^9 (PT_EBADREQ
+ * otherwise). */
+static int meta_count(const struct tus_meta *m, const char *key,
+		      int64_t *out)
+{
+	size_t n;
+	const char *v = m ? tus_metadata_get(m, key, &n) : NULL;
+	uint64_t k;
+
+	*out = 0;
+	if (!v)
+		return 0;
+	if (pt_parse_u64(v, n, &k) || k == 0 || k > 1000000000)
+		return PT_EBADREQ;
+	*out = (int64_t)k;
+	return 0;
+}
+
 static const char *meta_type(const struct tus_meta *m)
 {
 	size_t n;
@@ -348,6 +367,14 @@ static int complete(struct pt_req *r, const struct upload_row *u,
 	l->size = (uint64_t)u->length;
 	l->has_crc = true;
 	l->created = pt_now();
+	/* checked at creation */
+	int64_t days, downloads;
+	if (meta_count(&meta, "max_days", &days))
+		days = 0;
+	if (meta_count(&meta, "max_downloads", &downloads))
+		downloads = 0;
+	l->expires = days ? l->created + days * 86400 : 0;
+	l->max_downloads = downloads;
 	l->owner = u->owner;
 	l->reason = "";
 	/* the folder checked at creation, if it is still the owner's */
@@ -908,6 +935,13 @@ int api_tus_create(struct pt_req *r)
 		    (fv && api_text_check(r, "the filename in Upload-Metadata",
 					  fv, fn, 0, &rc)))
 			return rc;
+		int64_t k;
+		if (meta_count(&m, "max_days", &k) ||
+		    meta_count(&m, "max_downloads", &k))
+			return reply_error(r, PT_EBADREQ, NULL,
+					   "bad request: max_days and "
+					   "max_downloads in Upload-Metadata "
+					   "must be positive whole numbers");
 	}
 	/* "folder": the uploader's folder the file goes into */
 	char folder[ID_LEN + 1];

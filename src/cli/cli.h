@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -75,7 +76,15 @@ struct cli_http {
 	size_t in_len;
 	bool follow;               /* follow redirects */
 	const char *label;         /* progress bar label; NULL: none */
-	uint64_t progress_base;    /* bytes already on disk (resume) */
+	uint64_t progress_base;    /* bytes already on disk (resume) or
+				    * already sent (a tus PATCH) */
+	uint64_t progress_total;   /* upload: the whole file's size when
+				    * this request sends one piece; 0 */
+	bool progress_more;        /* more requests continue this bar: do
+				    * not end its line */
+	uint64_t rate_since_ns;    /* the rate is over bytes since then (at
+				    * rate_since_bytes); 0: this request's */
+	uint64_t rate_since_bytes;
 	cli_headers_cb on_headers;
 	cli_body_cb on_body;       /* NULL: 2xx bodies go to `body` too */
 	void *arg;
@@ -89,6 +98,7 @@ struct cli_http {
 	/* private */
 	int cb_err;
 	bool final, auth_added;
+	uint64_t in_sent;          /* bytes read from in_fd */
 	uint64_t last_draw_ns, start_ns;
 	bool drawn;
 };
@@ -178,6 +188,44 @@ void cli_creds_release(struct cli_creds *c);
  * or the end), or NULL. */
 const struct cli_cred *cli_creds_find(const struct cli_creds *c,
 				      const char *url);
+
+/* ---- unfinished uploads (state.c) ----
+ *
+ * $XDG_STATE_HOME/partage/uploads.json (else ~/.local/state/partage/…),
+ * mode 0600: which tus upload URL (and delete token) holds the bytes of
+ * which local file, so another run can resume it.  Each call locks the
+ * file (flock) for its read-modify-write and replaces it atomically.
+ * Errors are said on stderr; the caller goes on without resume.
+ */
+struct cli_resume_key {
+	const char *server;      /* o->server */
+	const char *path;        /* absolute, resolved */
+	uint64_t size;
+	int64_t mtime_ns;
+	uint64_t dev, ino;
+};
+
+/* 0 and the entry's upload URL and delete token (caller frees),
+ * PT_ENOTFOUND when there is none, or another negative status when the
+ * state cannot be read. */
+int cli_state_get(const struct cli_resume_key *k, char **url, char **token);
+/* Record (replace) the entry for k.  Returns 0 or a negative status. */
+int cli_state_put(const struct cli_resume_key *k, const char *url,
+		  const char *token);
+/* Forget the entry for k (none is fine).  Returns 0 or a negative status. */
+int cli_state_remove(const struct cli_resume_key *k);
+
+/* ---- resumable upload (tus.c) ---- */
+
+/*
+ * Upload the regular file open on fd (st its fstat) as `name` through the
+ * server's tus endpoint, resuming a recorded upload of the same file, and
+ * print its link (or file object) and delete token as a PUT does.
+ * Returns 0; -1 after saying why on stderr; or PT_EUNSUPPORTED, with
+ * nothing said, when the server has no tus endpoint (send a PUT).
+ */
+int cli_tus_upload(const struct cli_opts *o, const char *file, int fd,
+		   const struct stat *st, const char *name);
 
 /* ---- commands ---- */
 int cli_upload(const struct cli_opts *o, int argc, char **argv);

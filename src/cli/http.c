@@ -96,7 +96,10 @@ static void draw(struct cli_http *h, uint64_t now, uint64_t total, bool last)
 {
 	char label[32], done[32], all[32], rate[32];
 	uint64_t t = pt_mono_ns();
-	double secs = (double)(t - h->start_ns) / 1e9;
+	uint64_t t0 = h->rate_since_ns ? h->rate_since_ns : h->start_ns;
+	uint64_t b0 = h->rate_since_ns ? h->rate_since_bytes
+				       : h->progress_base;
+	double secs = (double)(t - t0) / 1e9;
 	size_t n = strlen(h->label);
 
 	if (!last && h->drawn && t - h->last_draw_ns < 100000000u)
@@ -110,8 +113,8 @@ static void draw(struct cli_http *h, uint64_t now, uint64_t total, bool last)
 	}
 	snprintf(label, sizeof(label), "%.*s", (int)n, h->label);
 	human(now, done, sizeof(done));
-	human(secs > 0.05 ? (uint64_t)((double)(now - h->progress_base) / secs)
-			  : 0, rate, sizeof(rate));
+	human(secs > 0.05 && now >= b0 ? (uint64_t)((double)(now - b0) / secs)
+				       : 0, rate, sizeof(rate));
 	if (total) {
 		human(total, all, sizeof(all));
 		fprintf(stderr, "\r%-24s %3u%%  %s / %s  %s/s\033[K", label,
@@ -129,7 +132,9 @@ static int xferinfo_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	struct cli_http *h = arg;
 
 	if (h->in_fd >= 0)
-		draw(h, (uint64_t)ulnow, (uint64_t)ultotal, false);
+		draw(h, h->progress_base + (uint64_t)ulnow,
+		     h->progress_total ? h->progress_total
+				       : (uint64_t)ultotal, false);
 	else if (h->final && h->status / 100 == 2)
 		draw(h, h->progress_base + (uint64_t)dlnow,
 		     dltotal ? h->progress_base + (uint64_t)dltotal : 0,
@@ -217,15 +222,22 @@ static size_t write_cb(char *p, size_t size, size_t nmemb, void *arg)
 static size_t read_cb(char *p, size_t size, size_t nmemb, void *arg)
 {
 	struct cli_http *h = arg;
+	size_t want = size * nmemb;
 	ssize_t r;
 
+	/* a body of known length never sends more, even if the file grew */
+	if (h->in_size >= 0 && want > (uint64_t)h->in_size - h->in_sent)
+		want = (size_t)((uint64_t)h->in_size - h->in_sent);
+	if (want == 0)
+		return 0;
 	do
-		r = read(h->in_fd, p, size * nmemb);
+		r = read(h->in_fd, p, want);
 	while (r < 0 && errno == EINTR);
 	if (r < 0) {
 		h->cb_err = -errno;
 		return CURL_READFUNC_ABORT;
 	}
+	h->in_sent += (uint64_t)r;
 	return (size_t)r;
 }
 
@@ -309,6 +321,8 @@ int cli_http_perform(struct cli_http *h, const struct cli_opts *o)
 	h->status = 0;
 	h->final = false;
 	h->cb_err = 0;
+	h->in_sent = 0;
+	h->drawn = false;
 	h->errbuf[0] = '\0';
 	pt_buf_reset(&h->hdrs);
 	pt_buf_reset(&h->body);
@@ -319,8 +333,9 @@ int cli_http_perform(struct cli_http *h, const struct cli_opts *o)
 		curl_off_t up = 0, down = 0;
 		if (h->in_fd >= 0) {
 			curl_easy_getinfo(curl, CURLINFO_SIZE_UPLOAD_T, &up);
-			draw(h, (uint64_t)up, h->in_size > 0 ?
-			     (uint64_t)h->in_size : 0, true);
+			draw(h, h->progress_base + (uint64_t)up,
+			     h->progress_total ? h->progress_total :
+			     h->in_size > 0 ? (uint64_t)h->in_size : 0, true);
 		} else {
 			uint64_t now;
 			curl_easy_getinfo(curl, CURLINFO_SIZE_DOWNLOAD_T,
@@ -328,7 +343,8 @@ int cli_http_perform(struct cli_http *h, const struct cli_opts *o)
 			now = h->progress_base + (uint64_t)down;
 			draw(h, now, rc == CURLE_OK ? now : 0, true);
 		}
-		fputc('\n', stderr);
+		if (!h->progress_more)
+			fputc('\n', stderr);
 	}
 	if (h->cb_err)
 		return h->cb_err;

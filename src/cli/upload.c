@@ -1,7 +1,9 @@
 /*
- * upload.c — `partage upload FILE...`: one raw PUT /{name} per file (the
- * curl front door of design.md), the body streamed from disk, or from
- * stdin as chunked transfer encoding when its length is unknown.  Each
+ * upload.c — `partage upload FILE...`: a regular file goes through tus
+ * (tus.c: chunked, retried, resumable across runs); stdin, a link password
+ * or a server without tus get one raw PUT /{name} (the curl front door of
+ * design.md), the body streamed, as chunked transfer encoding when its
+ * length is unknown.  Each
  * file's share URL (or file object with --json) goes to stdout on one
  * line and its delete token to stderr; a failed file does not stop the
  * others, it only makes the exit status 1.
@@ -64,6 +66,20 @@ static int upload_one(const struct cli_opts *o, const char *file)
 	name = o->name ? xstrdup(o->name) :
 	       is_stdin ? xstrdup("stdin") : local_basename(file);
 
+	/* a file of known size goes through tus, so it can resume; a link
+	 * password has no place in tus creation (its metadata is echoed by
+	 * HEAD), so such an upload stays a PUT */
+	if (S_ISREG(st.st_mode) && !is_stdin && !o->password) {
+		err = cli_tus_upload(o, file, fd, &st, name);
+		if (err != PT_EUNSUPPORTED) {
+			ret = err ? -1 : 0;
+			goto fail;
+		}
+		if (lseek(fd, 0, SEEK_SET) < 0) {
+			cli_err("cannot read '%s': %s", file, strerror(errno));
+			goto fail;
+		}
+	}
 	if (pt_buf_addf(&url, "%s/", o->server) || path_escape(&url, name)) {
 		cli_err("cannot upload '%s': name too long", file);
 		goto fail;

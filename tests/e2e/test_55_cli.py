@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 
+import harness
 from harness import Skip, bin_path, expect, rand_bytes, sha256
 
 MIB = 1024 * 1024
@@ -18,6 +19,8 @@ def cli(srv, *args, input=None, cwd=None):
     if not os.access(exe, os.X_OK):
         raise Skip("%s is not built" % exe)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARTAGE_")}
+    # unfinished uploads are kept there, not in the real home
+    env["XDG_STATE_HOME"] = os.path.join(harness.ROOT, "cli-state")
     cmd = [exe] + (["--server", srv.url] if srv else []) + list(args)
     return subprocess.run(cmd, input=input, cwd=cwd, env=env, capture_output=True, timeout=60)
 

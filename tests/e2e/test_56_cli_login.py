@@ -19,6 +19,7 @@ def cli(srv, cfg, *args, input=None, server=True):
         raise Skip("%s is not built" % exe)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARTAGE_")}
     env["XDG_CONFIG_HOME"] = cfg
+    env["XDG_STATE_HOME"] = cfg
     cmd = [exe] + (["--server", srv.url] if server else []) + list(args)
     # stdin is never a terminal here: the password comes from it
     return subprocess.run(cmd, input=input if input is not None else b"", env=env,

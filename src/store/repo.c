@@ -1648,10 +1648,9 @@ fail:
 	"max_downloads, downloads, last_download, owner_id, state, reason, " \
 	"folder_id, password_hash FROM links "
 /* $4 is a folder id, "" for the top level, or "*" for every folder */
-#define FILES_WHERE                                  \
-	"WHERE owner_id = $1 AND state = 0 AND ($4 = '*' OR " \
-	"folder_id = $4) "
-#define FILES_SELECT LINK_COLS FILES_WHERE
+#define FILES_SELECT                                        \
+	LINK_COLS "WHERE owner_id = $1 AND state = 0 AND " \
+		  "($4 = '*' OR folder_id = $4) "
 
 static void link_row(struct db_stmt *st, struct pt_pool *pool, struct link *l)
 {

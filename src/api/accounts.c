@@ -496,6 +496,29 @@ int api_tokens_create(struct pt_req *r)
 	return api_json_body(r, tokens_create_done);
 }
 
+static int token_cb(const char *id, int64_t created, void *arg)
+{
+	json_array_append_new(arg, json_pack("{s:s, s:I}", "id", id, "created",
+					     (json_int_t)created));
+	return 0;
+}
+
+int api_tokens_list(struct pt_req *r)
+{
+	struct app *app = r->ctx;
+	struct db *db = app_db(app);
+	json_t *arr = json_array();
+	int err = db ? repo_user_tokens_each(db, api_who(r)->user_id, token_cb,
+					     arr)
+		     : PT_EUNAVAIL;
+	if (err) {
+		json_decref(arr);
+		return reply_error(r, err, NULL, "cannot list tokens: %s",
+				   pt_strerror(err));
+	}
+	return reply_json(r, 200, json_pack("{s:o}", "tokens", arr));
+}
+
 int api_tokens_delete(struct pt_req *r)
 {
 	struct app *app = r->ctx;

@@ -91,6 +91,11 @@ int api_file_delete(struct pt_req *r);
 int api_file_patch(struct pt_req *r);  /* rename (owner) */
 int api_me_files(struct pt_req *r);
 int api_index(struct pt_req *r);
+/* The account pages (static HTML + the JSON API): /login, and /files and
+ * /account, which send a browser without a session to /login?next=. */
+int api_login_page(struct pt_req *r);
+int api_files_page(struct pt_req *r);
+int api_account_page(struct pt_req *r);
 int api_static(struct pt_req *r);
 int api_healthz(struct pt_req *r);
 int api_tus_options(struct pt_req *r);
@@ -106,6 +111,7 @@ int api_sessions_create(struct pt_req *r);
 int api_sessions_delete(struct pt_req *r);
 int api_tokens_create(struct pt_req *r);
 int api_tokens_delete(struct pt_req *r);
+int api_tokens_list(struct pt_req *r);
 int api_me(struct pt_req *r);
 int api_me_update(struct pt_req *r);
 int api_me_password(struct pt_req *r);

@@ -241,6 +241,7 @@ int api_me_files(struct pt_req *r)
 	const char *order = req_query(r, "order");
 	const char *page = req_query(r, "page");
 	const char *per = req_query(r, "per_page");
+	const char *folder = req_query(r, "folder");
 	uint64_t pg = 1, pp = 50;
 	int s = 0;
 	int64_t total = 0;
@@ -260,12 +261,31 @@ int api_me_files(struct pt_req *r)
 				   "downloads, order=asc|desc, page>=1, "
 				   "per_page 1..1000");
 	bool desc = order ? strcmp(order, "desc") == 0 : s == 0 || s == 3;
-	struct files_page fp = { app, json_array() };
 	struct db *db = app_db(app);
-	int err = db ? repo_user_files(db, r->pool, who->user_id, s, desc,
-				       (int64_t)pp, (int64_t)((pg - 1) * pp),
-				       files_cb, &fp, &total)
-		     : PT_EUNAVAIL;
+	if (!db)
+		return reply_error(r, PT_EUNAVAIL, NULL,
+				   "service unavailable: metadata store "
+				   "unreachable, try again");
+	/* ?folder=ID: the files in one of the user's folders; ?folder= (empty):
+	 * those in none */
+	if (folder && *folder) {
+		struct folder f;
+		int e = id_valid(folder, strlen(folder))
+				? repo_folder_get(db, r->pool, folder, &f)
+				: PT_ENOTFOUND;
+		if (!e && f.owner != who->user_id)
+			e = PT_ENOTFOUND;
+		if (e == PT_ENOTFOUND)
+			return reply_error(r, e, NULL,
+					   "not found: no folder '%s'", folder);
+		if (e)
+			return reply_error(r, e, NULL, "cannot list files: %s",
+					   pt_strerror(e));
+	}
+	struct files_page fp = { app, json_array() };
+	int err = repo_user_files(db, r->pool, who->user_id, folder, s, desc,
+				  (int64_t)pp, (int64_t)((pg - 1) * pp),
+				  files_cb, &fp, &total);
 	if (err) {
 		json_decref(fp.arr);
 		return reply_error(r, err, NULL, "cannot list files: %s",

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../core/ids.h"
 #include "../http/path.h"
 #include "../http/reply.h"
 #include "../http/web.h"
@@ -219,6 +220,71 @@ int api_folder_html(struct pt_req *r, const struct folder_view *v)
 	int rc = reply_template(r, 200, "folder.html", kv, PT_ARRAY_LEN(kv));
 	pt_buf_release(&list);
 	return rc;
+}
+
+/* ---- the account pages ----
+ *
+ * /login, /files and /account are static HTML: their scripts read and
+ * change everything through the JSON API with the session cookie and its
+ * CSRF token.  /files and /account answer a browser without a live
+ * session with a redirect to /login?next=HERE, so nobody sees an empty
+ * page flash; other clients get the 401. */
+
+static int reply_page(struct pt_req *r, const char *name)
+{
+	/* the same bytes for everyone, but /files and /account redirect
+	 * when logged out: a cache must ask again */
+	req_reply_header(r, "Cache-Control", "private, no-cache");
+	return reply_template(r, 200, name, NULL, 0);
+}
+
+/* 0 when a user is logged in; otherwise 1 with the redirect to the login
+ * page (browsers) or a 401 in *rc.  here is a local path. */
+static int need_login(struct pt_req *r, const char *here, int *rc)
+{
+	struct pt_buf b;
+
+	if (r->who)
+		return 0;
+	if (!req_accepts(r, "text/html")) {
+		*rc = reply_error(r, PT_EUNAUTH, NULL,
+				  "authentication required: log in at /login");
+		return 1;
+	}
+	pt_buf_init(&b, 4096);
+	pt_buf_adds(&b, "/login?next=");
+	path_escape(&b, here);
+	req_reply_header(r, "Location", pt_pstrndup(r->pool, b.p, b.n));
+	req_reply_header(r, "Cache-Control", "no-store");
+	pt_buf_release(&b);
+	*rc = reply_empty(r, 302);
+	return 1;
+}
+
+int api_login_page(struct pt_req *r)
+{
+	return reply_page(r, "login.html");
+}
+
+int api_files_page(struct pt_req *r)
+{
+	const char *folder = req_query(r, "folder");
+	const char *here = "/files";
+	int rc;
+
+	if (folder && id_valid(folder, strlen(folder)))
+		here = pt_psprintf(r->pool, "/files?folder=%s", folder);
+	if (need_login(r, here, &rc))
+		return rc;
+	return reply_page(r, "files.html");
+}
+
+int api_account_page(struct pt_req *r)
+{
+	int rc;
+	if (need_login(r, "/account", &rc))
+		return rc;
+	return reply_page(r, "account.html");
 }
 
 int api_index(struct pt_req *r)

@@ -1023,6 +1023,24 @@ int repo_token_delete(struct db *db, const char *id, int64_t user_id)
 	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
 }
 
+int repo_user_tokens_each(struct db *db, int64_t user_id,
+			  int (*cb)(const char *id, int64_t created, void *arg),
+			  void *arg)
+{
+	struct db_stmt *st;
+	int err = db_query(db,
+			   "SELECT id, created FROM tokens WHERE user_id = $1 "
+			   "AND kind = 'api' ORDER BY created, id",
+			   &st, "i", user_id);
+	if (err)
+		return err;
+	while ((err = db_step(st)) == DB_ROW)
+		if ((err = cb(db_col_text(st, 0), db_col_int(st, 1), arg)))
+			break;
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
 int repo_user_tokens_revoke(struct db *db, int64_t user_id)
 {
 	int64_t rc = db_run(db, "DELETE FROM tokens WHERE user_id = $1",
@@ -1703,7 +1721,10 @@ fail:
 	"SELECT id, sha256, name, mime, size, created, expires, "           \
 	"max_downloads, downloads, last_download, owner_id, state, reason, " \
 	"folder_id, password_hash FROM links "
-#define FILES_SELECT LINK_COLS "WHERE owner_id = $1 AND state = 0 "
+/* $4 is a folder id, "" for the top level, or "*" for every folder */
+#define FILES_SELECT                                        \
+	LINK_COLS "WHERE owner_id = $1 AND state = 0 AND " \
+		  "($4 = '*' OR folder_id = $4) "
 
 static void link_row(struct db_stmt *st, struct pt_pool *pool, struct link *l)
 {
@@ -1752,26 +1773,27 @@ static const char *const files_sql[8] = {
 };
 
 int repo_user_files(struct db *db, struct pt_pool *pool, int64_t user_id,
-		    int sort, bool desc, int64_t limit, int64_t offset,
+		    const char *folder, int sort, bool desc, int64_t limit,
+		    int64_t offset,
 		    int (*cb)(const struct link *l, void *arg), void *arg,
 		    int64_t *total)
 {
 	struct db_stmt *st;
+	const char *f = folder ? folder : "*";
 	int err;
 
 	if (sort < 0 || sort > 3)
 		sort = 0;
-	err = db_prepare(db,
-			 "SELECT COUNT(*) FROM links WHERE owner_id = $1 AND "
-			 "state = 0",
-			 &st);
+	err = db_query(db,
+		       "SELECT COUNT(*) FROM links WHERE owner_id = $1 AND "
+		       "state = 0 AND ($2 = '*' OR folder_id = $2)",
+		       &st, "it", user_id, f);
 	if (err)
 		return err;
-	db_bind_int(st, 1, user_id);
 	*total = db_step(st) == DB_ROW ? db_col_int(st, 0) : 0;
 	db_done(st);
 	if ((err = db_query(db, files_sql[sort * 2 + (desc ? 1 : 0)], &st,
-			    "iii", user_id, limit, offset)))
+			    "iiit", user_id, limit, offset, f)))
 		return err;
 	return link_rows(st, pool, cb, arg);
 }

@@ -196,6 +196,12 @@ int repo_token_create(struct db *db, const struct token_row *t,
 		      int64_t user_id, const char *hash, int64_t now);
 /* PT_ENOTFOUND unless the token exists and is the user's. */
 int repo_token_delete(struct db *db, const char *id, int64_t user_id);
+/* The user's API tokens (not sessions), oldest first: cb gets each id and
+ * creation time until it returns non-zero.  0, cb's status or the
+ * driver's. */
+int repo_user_tokens_each(struct db *db, int64_t user_id,
+			  int (*cb)(const char *id, int64_t created, void *arg),
+			  void *arg);
 int repo_user_tokens_revoke(struct db *db, int64_t user_id);
 /* Bytes of the user's links that can still be downloaded at now (the
  * storage quota's measure), or -1. */
@@ -301,9 +307,11 @@ int repo_rewards_convert(struct db *db, int64_t user_id, int64_t points,
 /* ---- the file manager ---- */
 
 enum { FILES_BY_CREATED = 0, FILES_BY_NAME, FILES_BY_SIZE, FILES_BY_DOWNLOADS };
-/* A page of the user's live links in an order; *total counts them all. */
+/* A page of the user's live links in an order; *total counts them all.
+ * folder: NULL for all of them, "" for those in no folder, or a folder id. */
 int repo_user_files(struct db *db, struct pt_pool *pool, int64_t user_id,
-		    int sort, bool desc, int64_t limit, int64_t offset,
+		    const char *folder, int sort, bool desc, int64_t limit,
+		    int64_t offset,
 		    int (*cb)(const struct link *l, void *arg), void *arg,
 		    int64_t *total);
 /* PT_ENOTFOUND unless the link is live. */

@@ -10,7 +10,7 @@
 // nothing failed.  The server and the browser are stopped at the end, also
 // on failure, timeout or a signal.  Screenshots go to --shots DIR (default
 // $TMPDIR/partage-browser-shots, overwritten on each run).
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
@@ -90,6 +90,7 @@ let server = null; // ChildProcess
 let serverLog = path.join(tmpRoot, "server.log");
 let base = "";
 let context = null; // playwright BrowserContext
+const onStop = []; // async cleanups of test sections, run by stopAll
 
 async function startServer() {
   const data = path.join(tmpRoot, "data");
@@ -146,6 +147,7 @@ function stopAll() {
       }
       context = null;
     }
+    for (const f of onStop.splice(0)) await withTimeout(f(), 10_000, "cleanup").catch(() => {});
     if (server && server.exitCode === null && server.signalCode === null) {
       const done = new Promise((r) => server.once("exit", r));
       server.kill("SIGTERM");
@@ -518,6 +520,333 @@ test("screenshots of the upload page and the file page", async () => {
   }
   console.log(`browser: screenshots in ${shotsDir}`);
   await page.close();
+});
+
+// ------------------------------------------- account pages (login, /files, /account)
+// Each of these tests runs in browser contexts of its own, from a second,
+// non-persistent chromium: sessions never leak into the other tests, and a
+// "fresh" context is a visitor who is not logged in.
+let accountBrowser = null;
+async function freshContext() {
+  if (!accountBrowser) {
+    const { chromium } = await import("playwright-core");
+    accountBrowser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+      timeout: 30_000,
+    });
+    onStop.push(() => accountBrowser.close());
+  }
+  const ctx = await accountBrowser.newContext({ viewport: { width: 1100, height: 760 } });
+  ctx.setDefaultTimeout(15_000);
+  return ctx;
+}
+
+// A page that records script errors (statuses are the tests' business: the
+// account pages show 401s, 404s and 409s on purpose) and native dialogs.
+async function accountPage(ctx) {
+  const page = await ctx.newPage();
+  page.errors = [];
+  page.dialogs = [];
+  page.on("pageerror", (e) => page.errors.push(`pageerror: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error" && !/^Failed to load resource/.test(m.text()))
+      page.errors.push(`console: ${m.text()}`);
+  });
+  return page;
+}
+
+const ACCOUNT_PW = "correct horse battery";
+const uniqueName = (p) => `${p}_${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
+
+// Register and log in through the API of ctx (its cookies are the page's);
+// returns {name, csrf}.
+async function apiUser(ctx, name = uniqueName("u")) {
+  let r = await ctx.request.post(`${base}/api/v1/users`, { data: { name, password: ACCOUNT_PW } });
+  eq(r.status(), 201, "register");
+  r = await ctx.request.post(`${base}/api/v1/sessions`, { data: { name, password: ACCOUNT_PW } });
+  eq(r.status(), 201, "log in");
+  return { name, csrf: (await r.json()).csrf };
+}
+
+// Upload through the multipart API with the session's cookie + CSRF token.
+async function apiUpload(ctx, user, name, body, folder) {
+  const r = await ctx.request.post(`${base}/api/v1/files${folder ? `?folder=${folder}` : ""}`, {
+    headers: { "X-CSRF-Token": user.csrf, Accept: "application/json" },
+    multipart: { file: { name, mimeType: "text/plain", buffer: Buffer.from(body) } },
+  });
+  eq(r.status(), 201, `upload ${name}`);
+  return (await r.json()).files[0];
+}
+
+async function loginForm(page, name, password) {
+  await page.fill("#login-name", name);
+  await page.fill("#login-password", password);
+  await page.click("#login-form button[type=submit]");
+}
+
+const row = (page, id) => page.locator(`#rows tr[data-id="${id}"]`);
+const rowButton = (page, id, text) => row(page, id).locator("button", { hasText: new RegExp(`^${text}$`) });
+
+test("account: register through /login, header, log out, log in, errors", async () => {
+  const ctx = await freshContext();
+  try {
+    const page = await accountPage(ctx);
+    const name = uniqueName("reg");
+    eq((await page.goto(`${base}/login`)).status(), 200, "GET /login");
+    eq((await page.locator("#account-nav a").textContent()).trim(), "Log in", "header when logged out");
+    // the server's reasons: a weak password (400)
+    await page.fill("#register-name", name);
+    await page.fill("#register-password", "short");
+    await page.fill("#register-password2", "short");
+    await page.click("#register-form button[type=submit]");
+    await page.locator("#register-error", { hasText: "at least 8 characters" }).waitFor();
+    // registered and logged in: on to /files, the name in the header
+    await page.fill("#register-password", ACCOUNT_PW);
+    await page.fill("#register-password2", ACCOUNT_PW);
+    await Promise.all([page.waitForURL(`${base}/files`), page.click("#register-form button[type=submit]")]);
+    eq((await page.locator("#nav-user").textContent()).trim(), name, "header name on /files");
+    await page.locator("#empty").waitFor();
+    // every page's header: the upload page and a file page
+    for (const p of ["/", `/${(await putFile("nav.txt", "nav\n")).id}`]) {
+      await page.goto(`${base}${p}`);
+      eq((await page.locator("#nav-user").textContent()).trim(), name, `header name on ${p}`);
+      check(await page.locator('#account-nav a[href="/files"]').isVisible(), `no My files link on ${p}`);
+      check(await page.locator('#account-nav a[href="/account"]').isVisible(), `no Account link on ${p}`);
+    }
+    // log out: the session is gone on the server too
+    await Promise.all([page.waitForURL(`${base}/`), page.click("#logout")]);
+    await page.locator('#account-nav a[href="/login"]').waitFor();
+    eq((await ctx.request.get(`${base}/api/v1/me`)).status(), 401, "GET /api/v1/me after log out");
+    // the name is taken now (409)
+    await page.goto(`${base}/login`);
+    await page.fill("#register-name", name);
+    await page.fill("#register-password", ACCOUNT_PW);
+    await page.fill("#register-password2", ACCOUNT_PW);
+    await page.click("#register-form button[type=submit]");
+    await page.locator("#register-error", { hasText: "taken" }).waitFor();
+    // a wrong password (401) says so and stays
+    await loginForm(page, name, "not the password");
+    await page.locator("#login-error", { hasText: "wrong name or password" }).waitFor();
+    eq(new URL(page.url()).pathname, "/login", "still on /login");
+    await Promise.all([page.waitForURL(`${base}/files`), loginForm(page, name, ACCOUNT_PW)]);
+    eq((await page.locator("#nav-user").textContent()).trim(), name, "header name after log in");
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await ctx.close();
+  }
+});
+
+test("account: /files without a session goes to /login and back; ?next= stays local", async () => {
+  const ctx = await freshContext();
+  try {
+    const page = await accountPage(ctx);
+    const u = await apiUser(ctx);
+    await ctx.clearCookies(); // logged out, but the account exists
+    const resp = await page.goto(`${base}/files`);
+    eq(new URL(page.url()).pathname + new URL(page.url()).search, "/login?next=%2Ffiles", "redirected to");
+    eq(resp.status(), 200, "login page status after the redirect");
+    const first = resp.request().redirectedFrom();
+    check(first, "GET /files was not redirected");
+    eq((await first.response()).status(), 302, "/files status without a session");
+    await page.locator("#notice", { hasText: "Log in to continue" }).waitFor();
+    await Promise.all([page.waitForURL(`${base}/files`), loginForm(page, u.name, ACCOUNT_PW)]);
+    await page.locator("#empty").waitFor();
+    // /account too; and a ?next= to another site is not followed
+    await ctx.clearCookies();
+    await page.goto(`${base}/account`);
+    eq(new URL(page.url()).search, "?next=%2Faccount", "/account redirect");
+    for (const evil of ["//evil.example/x", "/\\evil.example", "https://evil.example/"]) {
+      await ctx.clearCookies();
+      await page.goto(`${base}/login?next=${encodeURIComponent(evil)}`);
+      await Promise.all([page.waitForURL(`${base}/files`), loginForm(page, u.name, ACCOUNT_PW)]);
+    }
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await ctx.close();
+  }
+});
+
+test("account: the file manager makes, moves, renames, shares and deletes", async () => {
+  const ctx = await freshContext();
+  const visitor = await freshContext();
+  try {
+    await ctx.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+    const page = await accountPage(ctx);
+    const u = await apiUser(ctx);
+    const a = await apiUpload(ctx, u, "alpha.txt", "alpha file\n");
+    const b = await apiUpload(ctx, u, "beta.txt", "beta file, longer\n");
+    await page.goto(`${base}/files`);
+    await row(page, a.id).waitFor();
+    await row(page, b.id).waitFor();
+    check((await row(page, b.id).textContent()).includes("beta.txt"), "beta row");
+    // sorting by name, ascending
+    await page.selectOption("#sort", "name");
+    await page.selectOption("#order", "asc");
+    await page.waitForFunction(() => document.querySelector("#rows tr.file .name a")?.textContent === "alpha.txt");
+    // a new folder
+    await page.fill("#new-folder-name", "Trip <2026>");
+    await page.click("#new-folder button[type=submit]");
+    const folderRow = page.locator("#rows tr.folder", { hasText: "Trip <2026>/" });
+    await folderRow.waitFor();
+    const fid = await folderRow.getAttribute("data-id");
+    // move alpha into it: the dialog offers the folders by path
+    await rowButton(page, a.id, "Move").click();
+    await page.selectOption("#dialog-select", { label: "Trip <2026>" });
+    await page.click("#dialog-ok");
+    await row(page, a.id).waitFor({ state: "detached" });
+    eq((await (await ctx.request.get(`${base}/api/v1/files/${a.id}`)).json()).folder, fid, "alpha's folder");
+    // open the folder: breadcrumbs, the file, a rename
+    await Promise.all([page.waitForURL(`${base}/files?folder=${fid}`), folderRow.locator("a").first().click()]);
+    await page.locator("#title", { hasText: "Trip <2026>" }).waitFor(); // rendered from the API
+    const crumbs = await page.locator("#crumbs li").allTextContents();
+    eq(JSON.stringify(crumbs), JSON.stringify(["My files", "Trip <2026>"]), "breadcrumbs");
+    await rowButton(page, a.id, "Rename").click();
+    await page.fill("#dialog-input", "renamed alpha.txt");
+    await page.press("#dialog-input", "Enter");
+    await row(page, a.id).locator("a", { hasText: "renamed alpha.txt" }).waitFor();
+    eq((await (await ctx.request.get(`${base}/api/v1/files/${a.id}`)).json()).name, "renamed alpha.txt", "renamed");
+    // upload into this folder from the page
+    await page.setInputFiles("#upload-files", [{ name: "gamma.txt", mimeType: "text/plain", buffer: Buffer.from("gamma\n") }]);
+    await page.click("#upload-here button[type=submit]");
+    await page.locator("#rows tr.file", { hasText: "gamma.txt" }).waitFor();
+    // share: the public link, seen by a visitor who is not logged in
+    await page.click("#share-toggle");
+    await page.locator("#share-link").waitFor();
+    const link = await page.locator("#share-link").inputValue();
+    eq(link, `${base}/folder/${fid}`, "public link");
+    const vp = await accountPage(visitor);
+    eq((await vp.goto(link)).status(), 200, "shared folder page for a visitor");
+    const items = await vp.locator("#listing li").allTextContents();
+    check(items.some((t) => t.includes("renamed alpha.txt")), `visitor sees the file: ${items}`);
+    // copy the link of a file
+    await rowButton(page, a.id, "Copy link").click();
+    await page.locator("#status", { hasText: `${base}/${a.id}` }).waitFor();
+    // unshare: the visitor gets a 404
+    await page.click("#share-toggle");
+    await page.locator("#share-state", { hasText: "Private" }).waitFor();
+    eq((await vp.goto(link)).status(), 404, "unshared folder page for a visitor");
+    // back to the top; delete beta after the confirm dialog
+    await Promise.all([page.waitForURL(`${base}/files`), page.locator("#crumbs a", { hasText: "My files" }).click()]);
+    const msgs = [];
+    const accept = (d) => { msgs.push(d.message()); d.accept(); };
+    page.on("dialog", accept);
+    await rowButton(page, b.id, "Delete").click();
+    await row(page, b.id).waitFor({ state: "detached" });
+    check(/beta\.txt/.test(msgs[0] || ""), `confirm message: ${msgs}`);
+    const gone = await fetch(b.url, { headers: { Accept: "application/json" } });
+    check(gone.status === 410 || gone.status === 404, `deleted file's link answers ${gone.status}`);
+    // a folder that is not empty: a second, explicit confirm, then recursive
+    msgs.length = 0;
+    await folderRow.locator("button", { hasText: /^Delete$/ }).click();
+    await folderRow.waitFor({ state: "detached" });
+    eq(msgs.length, 2, "two confirms for a folder that is not empty");
+    check(/not empty/.test(msgs[1]) && /EVERY folder and file/.test(msgs[1]), `second confirm: ${msgs[1]}`);
+    page.off("dialog", accept);
+    eq((await fetch(a.url, { headers: { Accept: "application/json" } })).status, 410, "file of the deleted folder");
+    await page.locator("#empty").waitFor();
+    check(page.errors.length === 0 && vp.errors.length === 0, [...page.errors, ...vp.errors].join("; "));
+  } finally {
+    await ctx.close();
+    await visitor.close();
+  }
+});
+
+test("account: the file manager shows names as text", async () => {
+  const ctx = await freshContext();
+  try {
+    const page = await accountPage(ctx);
+    page.on("dialog", (d) => { page.dialogs.push(d.message()); d.dismiss(); });
+    const u = await apiUser(ctx);
+    const name = "<img src=x onerror=alert(1)>.txt";
+    const f = await apiUpload(ctx, u, name, "xss\n");
+    eq(f.name, name, "stored name");
+    let r = await ctx.request.post(`${base}/api/v1/folders`, {
+      headers: { "X-CSRF-Token": u.csrf }, data: { name: "<b onclick=alert(2)>bold & co" } });
+    eq(r.status(), 201, "folder");
+    await page.goto(`${base}/files`);
+    await row(page, f.id).waitFor();
+    eq((await row(page, f.id).locator("td.name a").textContent()), name, "file name shown as text");
+    await page.locator("#rows tr.folder", { hasText: "<b onclick=alert(2)>bold & co/" }).waitFor();
+    eq(await page.locator("#rows img, #rows b, #crumbs b").count(), 0, "elements injected by names");
+    await rowButton(page, f.id, "Rename").click();
+    eq((await page.locator("#dialog-title").textContent()), `Rename ${name}`, "dialog title");
+    eq(await page.locator("#dialog img").count(), 0, "element injected into the dialog");
+    await page.click("#dialog-cancel");
+    eq(page.dialogs.length, 0, `alert ran: ${page.dialogs}`);
+    fs.mkdirSync(shotsDir, { recursive: true });
+    await page.screenshot({ path: path.join(shotsDir, "files-page.png"), fullPage: true });
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await ctx.close();
+  }
+});
+
+test("account: voucher, direct downloads, API tokens and the password", async () => {
+  const ctx = await freshContext();
+  try {
+    const page = await accountPage(ctx);
+    page.on("dialog", (d) => d.accept());
+    const u = await apiUser(ctx);
+    const made = spawnSync(partaged, ["admin", "--config", path.join(tmpRoot, "c.ini"), "--data",
+      path.join(tmpRoot, "data"), "voucher", "create", "--days", "3"], { encoding: "utf8" });
+    eq(made.status, 0, `voucher create (${made.stderr.trim()})`);
+    const code = made.stdout.trim();
+    check(/^\S+$/.test(code), `voucher code ${JSON.stringify(made.stdout)}`);
+    await page.goto(`${base}/account`);
+    await page.locator("#acct-name", { hasText: u.name }).waitFor();
+    eq((await page.locator("#acct-tier").textContent()).trim(), "free", "tier before");
+    eq((await page.locator("#acct-premium").textContent()).trim(), "—", "premium before");
+    check(/ of /.test(await page.locator("#acct-storage").textContent()), "storage shows the quota");
+    // a voucher: premium; twice: the refusal
+    await page.fill("#voucher-code", code);
+    await page.click("#redeem-form button[type=submit]");
+    await page.locator("#redeem-result", { hasText: "3 premium days added" }).waitFor();
+    await page.locator("#acct-tier", { hasText: "premium" }).waitFor();
+    const until = (await page.locator("#acct-premium").textContent()).trim();
+    check(/^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/.test(until), `premium until "${until}"`);
+    await page.fill("#voucher-code", code);
+    await page.click("#redeem-form button[type=submit]");
+    await page.locator("#redeem-result.error", { hasText: "unknown or already used" }).waitFor();
+    // direct downloads: kept on the server, shown after a reload
+    await page.check("#direct-downloads");
+    await page.locator("#settings-result", { hasText: "on" }).waitFor();
+    eq((await (await ctx.request.get(`${base}/api/v1/me`)).json()).direct_downloads, true, "direct_downloads");
+    await page.reload();
+    await page.locator("#acct-name", { hasText: u.name }).waitFor();
+    check(await page.locator("#direct-downloads").isChecked(), "the setting after a reload");
+    // an API token: shown once, works as a Bearer, listed, deleted
+    await page.click("#token-create");
+    await page.locator("#token-new").waitFor();
+    const token = await page.locator("#token-value").inputValue();
+    check(token.length >= 32, `token "${token}"`);
+    let r = await fetch(`${base}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
+    eq(r.status, 200, "GET /api/v1/me with the token");
+    eq((await r.json()).name, u.name, "the token's user");
+    eq(await page.locator("#tokens-rows tr").count(), 1, "tokens listed");
+    await page.reload();
+    await page.locator("#tokens-rows tr").first().waitFor();
+    check(await page.locator("#token-new").isHidden(), "the token is shown again after a reload");
+    check(!(await page.content()).includes(token), "the token's secret is in the page after a reload");
+    await page.locator("#tokens-rows button", { hasText: "Delete" }).click();
+    await page.locator("#tokens-empty").waitFor();
+    r = await fetch(`${base}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
+    eq(r.status, 401, "the deleted token");
+    // the password: changed, then the log in with the new one
+    const pw2 = "a brand new password";
+    await page.fill("#pw-old", ACCOUNT_PW);
+    await page.fill("#pw-new", pw2);
+    await page.fill("#pw-new2", pw2);
+    await Promise.all([page.waitForURL(/\/login\?changed=1/), page.click("#password-form button[type=submit]")]);
+    await page.locator("#notice", { hasText: "password was changed" }).waitFor();
+    await Promise.all([page.waitForURL(`${base}/account`), loginForm(page, u.name, pw2)]);
+    await page.locator("#acct-name", { hasText: u.name }).waitFor();
+    await page.screenshot({ path: path.join(shotsDir, "account-page.png"), fullPage: true });
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await ctx.close();
+  }
 });
 
 // -------------------------------------------------------------------- main

@@ -1,0 +1,168 @@
+// account.js — /account: the account (GET /api/v1/me), rewards per file
+// and their conversion into premium days, vouchers, the direct-downloads
+// setting, the password, and API tokens (shown once at creation).
+"use strict";
+(function () {
+  var P = window.partage;
+  var $ = function (id) { return document.getElementById(id); };
+
+  function el(tag, text) {
+    var e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = text;
+    return e;
+  }
+
+  // Show a call's outcome next to its form: the server's reason on failure.
+  function result(id, r, okText) {
+    if (r.status === 401) return P.toLogin();
+    $(id).textContent = r.ok ? okText : r.error;
+    $(id).className = "result" + (r.ok ? " ok" : " error");
+  }
+
+  function showMe(me) {
+    $("acct-name").textContent = me.name;
+    $("acct-tier").textContent = me.tier + (me.role && me.role !== "user" ? " (" + me.role + ")" : "");
+    $("acct-premium").textContent = me.premium_until ? P.date(me.premium_until) : "—";
+    var quota = me.quota_bytes;
+    $("acct-storage").textContent = P.human(me.used_bytes) + (quota ? " of " + P.human(quota) : " (no quota)");
+    $("acct-meter").value = quota ? Math.min(1, me.used_bytes / quota) : 0;
+    $("acct-meter").hidden = !quota;
+    $("acct-points").textContent = String(me.points);
+    $("direct-downloads").checked = !!me.direct_downloads;
+  }
+
+  function reloadMe() {
+    return P.api("GET", "/api/v1/me").then(function (r) {
+      if (r.status === 401) return P.toLogin();
+      if (r.ok) showMe(r.data);
+    });
+  }
+
+  function loadRewards() {
+    return Promise.all([
+      P.api("GET", "/api/v1/me/rewards"),
+      P.api("GET", "/api/v1/me/files?per_page=1000")
+    ]).then(function (rs) {
+      var r = rs[0];
+      if (!r.ok) return result("convert-result", r, "");
+      var names = {};
+      if (rs[1].ok) rs[1].data.files.forEach(function (f) { names[f.id] = f; });
+      $("rewards-rate").textContent = r.data.points_per_premium_day + " points buy one premium day.";
+      var rows = $("rewards-rows");
+      rows.textContent = "";
+      r.data.files.forEach(function (x) {
+        var tr = el("tr"), td = el("td"), a = el("a", names[x.id] ? names[x.id].name : x.id);
+        a.href = "/" + x.id;
+        td.appendChild(a);
+        tr.appendChild(td);
+        tr.appendChild(el("td", String(x.downloads)));
+        tr.appendChild(el("td", String(x.points)));
+        rows.appendChild(tr);
+      });
+      $("rewards").hidden = !r.data.files.length;
+      $("rewards-empty").hidden = !!r.data.files.length;
+    });
+  }
+
+  function loadTokens() {
+    return P.api("GET", "/api/v1/tokens").then(function (r) {
+      if (!r.ok) return result("tokens-result", r, "");
+      var rows = $("tokens-rows");
+      rows.textContent = "";
+      r.data.tokens.forEach(function (t) {
+        var tr = el("tr");
+        tr.setAttribute("data-id", t.id);
+        var code = el("code", t.id);
+        var td = el("td");
+        td.appendChild(code);
+        tr.appendChild(td);
+        tr.appendChild(el("td", P.date(t.created)));
+        var act = el("td"), b = el("button", "Delete");
+        b.type = "button";
+        b.className = "secondary small";
+        b.setAttribute("aria-label", "Delete the token " + t.id);
+        b.addEventListener("click", function () {
+          if (!confirm("Delete the token " + t.id + "? Programs that use it stop working.")) return;
+          P.api("DELETE", "/api/v1/tokens/" + encodeURIComponent(t.id)).then(function (d) {
+            result("tokens-result", d, "Deleted the token " + t.id + ".");
+            if (d.ok) loadTokens();
+          });
+        });
+        act.appendChild(b);
+        tr.appendChild(act);
+        rows.appendChild(tr);
+      });
+      $("tokens").hidden = !r.data.tokens.length;
+      $("tokens-empty").hidden = !!r.data.tokens.length;
+    });
+  }
+
+  $("convert-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var days = parseInt($("convert-days").value, 10);
+    P.api("POST", "/api/v1/me/rewards/convert", { days: days }).then(function (r) {
+      result("convert-result", r, r.ok ? "Premium until " + P.date(r.data.premium_until) + "." : "");
+      if (r.ok) { reloadMe(); loadRewards(); }
+    });
+  });
+
+  $("redeem-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var code = $("voucher-code").value.trim();
+    P.api("POST", "/api/v1/me/redeem", { code: code }).then(function (r) {
+      result("redeem-result", r, r.ok ? r.data.days + " premium day" + (r.data.days === 1 ? "" : "s") +
+        " added: premium until " + P.date(r.data.premium_until) + "." : "");
+      if (r.ok) { $("voucher-code").value = ""; reloadMe(); }
+    });
+  });
+
+  $("direct-downloads").addEventListener("change", function () {
+    var box = this, want = box.checked;
+    box.disabled = true;
+    P.api("PATCH", "/api/v1/me", { direct_downloads: want }).then(function (r) {
+      box.disabled = false;
+      if (!r.ok) box.checked = !want;
+      result("settings-result", r, want ? "Direct downloads are on." : "Direct downloads are off.");
+    });
+  });
+
+  $("password-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var nw = $("pw-new").value;
+    if (nw !== $("pw-new2").value) {
+      $("password-result").textContent = "The two new passwords differ.";
+      $("password-result").className = "result error";
+      return;
+    }
+    P.api("POST", "/api/v1/me/password", { old: $("pw-old").value, "new": nw }).then(function (r) {
+      if (r.ok) {
+        // the server ended every session, this one too
+        P.setHint(false);
+        location.href = "/login?changed=1&next=%2Faccount";
+        return;
+      }
+      // a wrong current password is a 401 here, not a lost session
+      $("password-result").textContent = r.error;
+      $("password-result").className = "result error";
+    });
+  });
+
+  $("token-create").addEventListener("click", function () {
+    P.api("POST", "/api/v1/tokens", {}).then(function (r) {
+      result("tokens-result", r, r.ok ? "Created the token " + r.data.id + "." : "");
+      if (!r.ok) return;
+      $("token-new").hidden = false;
+      $("token-value").value = r.data.token;
+      $("token-value").focus();
+      $("token-value").select();
+      loadTokens();
+    });
+  });
+
+  P.ready.then(function (me) {
+    if (!me) return P.toLogin();
+    showMe(me);
+    loadRewards();
+    loadTokens();
+  });
+})();

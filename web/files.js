@@ -1,0 +1,386 @@
+// files.js — the file manager (/files?folder=ID): the folders and files of
+// the logged-in user, one folder at a time, with breadcrumbs, sorting and
+// pages (GET /api/v1/me/files?folder=), and the changes: new folder,
+// upload here, rename, move, delete, share/unshare a folder, copy a link.
+// Every name is put in the page with textContent.
+"use strict";
+(function () {
+  var P = window.partage;
+  var PER_PAGE = 50;
+  var params = new URLSearchParams(location.search);
+  var here = params.get("folder") || "";            // "" = the top level
+  var sort = params.get("sort") || "created";
+  var order = params.get("order") || (sort === "created" || sort === "downloads" ? "desc" : "asc");
+  var page = Math.max(1, parseInt(params.get("page"), 10) || 1);
+  var folders = [];                                 // all of the user's
+  var byId = {};
+  var $ = function (id) { return document.getElementById(id); };
+
+  function status(text, isError) {
+    $("status").textContent = text;
+    $("status").className = "status" + (isError ? " error" : "");
+  }
+
+  function el(tag, text, cls) {
+    var e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = text;
+    if (cls) e.className = cls;
+    return e;
+  }
+
+  function button(text, onclick, label) {
+    var b = el("button", text, "secondary small");
+    b.type = "button";
+    if (label) b.setAttribute("aria-label", label);
+    b.addEventListener("click", onclick);
+    return b;
+  }
+
+  function filesUrl(folder) {
+    return folder ? "/files?folder=" + encodeURIComponent(folder) : "/files";
+  }
+
+  // "A / B / C": the path of a folder from the top.
+  function pathOf(id) {
+    var names = [], seen = {};
+    while (id && byId[id] && !seen[id]) {
+      seen[id] = true;
+      names.unshift(byId[id].name);
+      id = byId[id].parent;
+    }
+    return names.join(" / ");
+  }
+
+  function isBelow(id, ancestor) {
+    var seen = {};
+    while (id && byId[id] && !seen[id]) {
+      if (id === ancestor) return true;
+      seen[id] = true;
+      id = byId[id].parent;
+    }
+    return false;
+  }
+
+  function fail(r) {
+    if (r.status === 401) { P.toLogin(); return true; }
+    status(r.error, true);
+    return false;
+  }
+
+  // ---- the dialog (rename, move) ----
+  var dlg = $("dialog"), dlgAction = null;
+  function ask(title, opts, action) {
+    $("dialog-title").textContent = title;
+    $("dialog-error").textContent = "";
+    var input = $("dialog-input"), select = $("dialog-select");
+    input.hidden = $("dialog-input-label").hidden = !("value" in opts);
+    select.hidden = $("dialog-select-label").hidden = !opts.choices;
+    input.required = "value" in opts;
+    if ("value" in opts) input.value = opts.value;
+    if (opts.choices) {
+      select.textContent = "";
+      opts.choices.forEach(function (c) {
+        var o = el("option", c.label);
+        o.value = c.value;
+        select.appendChild(o);
+      });
+    }
+    $("dialog-ok").textContent = opts.ok;
+    dlgAction = action;
+    dlg.showModal();
+    if ("value" in opts) { input.focus(); input.select(); } else select.focus();
+  }
+  $("dialog-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var value = $("dialog-input").hidden ? $("dialog-select").value : $("dialog-input").value;
+    $("dialog-ok").disabled = true;
+    dlgAction(value).then(function (r) {
+      $("dialog-ok").disabled = false;
+      if (r.ok) {
+        dlg.close();
+        load();
+      } else if (r.status === 401) {
+        P.toLogin();
+      } else {
+        $("dialog-error").textContent = r.error;
+      }
+    });
+  });
+  $("dialog-cancel").addEventListener("click", function () { dlg.close(); });
+
+  function moveChoices(skip) {
+    var list = [{ value: "", label: "My files (top level)" }];
+    folders.map(function (f) { return { value: f.id, label: pathOf(f.id) }; })
+      .filter(function (c) { return !skip || !isBelow(c.value, skip); })
+      .sort(function (a, b) { return a.label < b.label ? -1 : a.label > b.label ? 1 : 0; })
+      .forEach(function (c) { list.push(c); });
+    return list;
+  }
+
+  // ---- actions ----
+  function renameFile(f) {
+    ask("Rename " + f.name, { value: f.name, ok: "Rename" }, function (v) {
+      return P.api("PATCH", "/api/v1/files/" + f.id, { name: v });
+    });
+  }
+  function renameFolder(d) {
+    ask("Rename folder " + d.name, { value: d.name, ok: "Rename" }, function (v) {
+      return P.api("PATCH", "/api/v1/folders/" + d.id, { name: v });
+    });
+  }
+  function moveFile(f) {
+    ask("Move " + f.name, { choices: moveChoices(null), ok: "Move" }, function (v) {
+      return P.api("PATCH", "/api/v1/files/" + f.id, { folder: v || null });
+    });
+    $("dialog-select").value = f.folder || "";
+  }
+  function moveFolder(d) {
+    ask("Move folder " + d.name, { choices: moveChoices(d.id), ok: "Move" }, function (v) {
+      return P.api("PATCH", "/api/v1/folders/" + d.id, { parent: v || null });
+    });
+    $("dialog-select").value = d.parent || "";
+  }
+  function deleteFile(f) {
+    if (!confirm("Delete \u201c" + f.name + "\u201d? Its link stops working for everyone."))
+      return;
+    P.api("DELETE", "/" + f.id).then(function (r) {
+      if (!r.ok) return fail(r);
+      status("Deleted " + f.name + ".");
+      load();
+    });
+  }
+  function deleteFolder(d) {
+    if (!confirm("Delete the folder \u201c" + d.name + "\u201d?")) return;
+    P.api("DELETE", "/api/v1/folders/" + d.id).then(function (r) {
+      if (r.status === 409) {
+        if (!confirm("The folder \u201c" + d.name + "\u201d is not empty.\n\nDelete it together with " +
+            "EVERY folder and file inside it? Their links stop working for everyone. " +
+            "This cannot be undone."))
+          return status("Nothing was deleted.");
+        return P.api("DELETE", "/api/v1/folders/" + d.id + "?recursive=1").then(function (r2) {
+          if (!r2.ok) return fail(r2);
+          status("Deleted the folder " + d.name + " and everything in it.");
+          load();
+        });
+      }
+      if (!r.ok) return fail(r);
+      status("Deleted the folder " + d.name + ".");
+      load();
+    });
+  }
+  function setShared(d, on) {
+    return P.api("PATCH", "/api/v1/folders/" + d.id, { shared: on }).then(function (r) {
+      if (!r.ok) return fail(r);
+      status(on ? "The folder " + d.name + " is shared: anyone with its link sees it."
+        : "The folder " + d.name + " is private again.");
+      load();
+    });
+  }
+  function copy(url) {
+    var done = function () { status("Link copied: " + url); };
+    var manual = function () { status("Copy this link: " + url); };
+    if (navigator.clipboard && navigator.clipboard.writeText)
+      navigator.clipboard.writeText(url).then(done, manual);
+    else
+      manual();
+  }
+
+  // ---- rendering ----
+  function folderRow(d) {
+    var tr = el("tr", null, "folder");
+    tr.setAttribute("data-id", d.id);
+    var name = el("td", null, "name");
+    var a = el("a", d.name + "/");
+    a.href = filesUrl(d.id);
+    name.appendChild(a);
+    if (d.shared) {
+      var s = el("a", "shared", "badge");
+      s.href = d.url;
+      s.setAttribute("aria-label", "shared: public page of " + d.name);
+      name.appendChild(document.createTextNode(" "));
+      name.appendChild(s);
+    }
+    tr.appendChild(name);
+    tr.appendChild(el("td", "folder", "muted"));
+    tr.appendChild(el("td", ""));
+    tr.appendChild(el("td", P.date(d.created)));
+    tr.appendChild(el("td", ""));
+    var act = el("td", null, "actions");
+    act.appendChild(button(d.shared ? "Unshare" : "Share", function () { setShared(d, !d.shared); },
+      (d.shared ? "Unshare " : "Share ") + d.name));
+    if (d.shared) act.appendChild(button("Copy link", function () { copy(d.url); }, "Copy the link of " + d.name));
+    act.appendChild(button("Rename", function () { renameFolder(d); }, "Rename " + d.name));
+    act.appendChild(button("Move", function () { moveFolder(d); }, "Move " + d.name));
+    act.appendChild(button("Delete", function () { deleteFolder(d); }, "Delete " + d.name));
+    tr.appendChild(act);
+    return tr;
+  }
+
+  function fileRow(f) {
+    var tr = el("tr", null, "file");
+    tr.setAttribute("data-id", f.id);
+    var name = el("td", null, "name");
+    var a = el("a", f.name);
+    a.href = f.url;
+    name.appendChild(a);
+    if (f.password_protected) {
+      name.appendChild(document.createTextNode(" "));
+      name.appendChild(el("span", "password", "badge"));
+    }
+    tr.appendChild(name);
+    var size = el("td", P.human(f.size));
+    size.title = f.size + " bytes";
+    tr.appendChild(size);
+    tr.appendChild(el("td", String(f.downloads)));
+    tr.appendChild(el("td", P.date(f.created)));
+    var limits = [];
+    if (f.expires) limits.push("expires " + P.date(f.expires));
+    if (f.max_downloads) limits.push(f.downloads + " of " + f.max_downloads + " downloads");
+    tr.appendChild(el("td", limits.join(", "), "limits"));
+    var act = el("td", null, "actions");
+    act.appendChild(button("Copy link", function () { copy(f.url); }, "Copy the link of " + f.name));
+    act.appendChild(button("Rename", function () { renameFile(f); }, "Rename " + f.name));
+    act.appendChild(button("Move", function () { moveFile(f); }, "Move " + f.name));
+    act.appendChild(button("Delete", function () { deleteFile(f); }, "Delete " + f.name));
+    tr.appendChild(act);
+    return tr;
+  }
+
+  function renderCrumbs() {
+    var ol = $("crumbs");
+    ol.textContent = "";
+    var chain = [], id = here, seen = {};
+    while (id && byId[id] && !seen[id]) { seen[id] = true; chain.unshift(byId[id]); id = byId[id].parent; }
+    var top = el("li");
+    var ta = el("a", "My files");
+    ta.href = "/files";
+    top.appendChild(ta);
+    ol.appendChild(top);
+    chain.forEach(function (d, i) {
+      var li = el("li");
+      var a = el("a", d.name);
+      a.href = filesUrl(d.id);
+      if (i === chain.length - 1) a.setAttribute("aria-current", "page");
+      li.appendChild(a);
+      ol.appendChild(li);
+    });
+    if (!here) ta.setAttribute("aria-current", "page");
+    var cur = byId[here];
+    $("title").textContent = cur ? cur.name : "My files";
+    document.title = (cur ? cur.name : "My files") + " — partage";
+  }
+
+  function renderFolderBar() {
+    var cur = byId[here];
+    $("folder-bar").hidden = !cur;
+    if (!cur) return;
+    $("share-state").textContent = cur.shared ? "Shared: anyone with the link sees this folder."
+      : "Private: only you see this folder.";
+    $("share-link").hidden = $("share-copy").hidden = !cur.shared;
+    $("share-link").value = cur.shared ? cur.url : "";
+    $("share-toggle").textContent = cur.shared ? "Unshare" : "Share";
+  }
+  $("share-toggle").addEventListener("click", function () {
+    var cur = byId[here];
+    if (cur) setShared(cur, !cur.shared);
+  });
+  $("share-copy").addEventListener("click", function () {
+    var cur = byId[here];
+    if (cur) copy(cur.url);
+  });
+  $("share-link").addEventListener("focus", function () { this.select(); });
+
+  function keepState() {
+    var q = new URLSearchParams();
+    if (here) q.set("folder", here);
+    if (sort !== "created") q.set("sort", sort);
+    if (order !== (sort === "created" || sort === "downloads" ? "desc" : "asc")) q.set("order", order);
+    if (page > 1) q.set("page", String(page));
+    var s = q.toString();
+    history.replaceState(null, "", "/files" + (s ? "?" + s : ""));
+  }
+
+  function load() {
+    var q = "?folder=" + encodeURIComponent(here) + "&sort=" + sort + "&order=" + order +
+      "&page=" + page + "&per_page=" + PER_PAGE;
+    return Promise.all([
+      P.api("GET", "/api/v1/folders"),
+      P.api("GET", "/api/v1/me/files" + q)
+    ]).then(function (rs) {
+      var fr = rs[0], lr = rs[1];
+      if (!fr.ok) return fail(fr);
+      folders = fr.data.folders;
+      byId = {};
+      folders.forEach(function (d) { byId[d.id] = d; });
+      if (here && !byId[here]) {
+        $("rows").textContent = "";
+        status("There is no folder " + here + " in your account (it was deleted or moved away).", true);
+        return;
+      }
+      if (!lr.ok) return fail(lr);
+      var total = lr.data.total, pages = Math.max(1, Math.ceil(total / PER_PAGE));
+      if (page > pages) { page = pages; keepState(); return load(); }
+      renderCrumbs();
+      renderFolderBar();
+      var rows = $("rows");
+      rows.textContent = "";
+      var subs = folders.filter(function (d) { return (d.parent || "") === here; });
+      if (page === 1) subs.forEach(function (d) { rows.appendChild(folderRow(d)); });
+      lr.data.files.forEach(function (f) { rows.appendChild(fileRow(f)); });
+      $("empty").hidden = rows.children.length > 0;
+      $("page-info").textContent = total + " file" + (total === 1 ? "" : "s") +
+        (pages > 1 ? " — page " + page + " of " + pages : "");
+      $("prev").disabled = page <= 1;
+      $("next").disabled = page >= pages;
+      keepState();
+    });
+  }
+
+  // ---- controls ----
+  $("sort").value = sort;
+  $("order").value = order;
+  $("sort").addEventListener("change", function () {
+    sort = this.value;
+    order = sort === "created" || sort === "downloads" ? "desc" : "asc";
+    $("order").value = order;
+    page = 1;
+    load();
+  });
+  $("order").addEventListener("change", function () { order = this.value; page = 1; load(); });
+  $("prev").addEventListener("click", function () { if (page > 1) { page--; load(); } });
+  $("next").addEventListener("click", function () { page++; load(); });
+
+  $("new-folder").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var input = $("new-folder-name");
+    var body = { name: input.value };
+    if (here) body.parent = here;
+    P.api("POST", "/api/v1/folders", body).then(function (r) {
+      if (!r.ok) return fail(r);
+      input.value = "";
+      status("Created the folder " + r.data.name + ".");
+      load();
+    });
+  });
+
+  $("upload-here").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var files = $("upload-files").files;
+    if (!files.length) return;
+    var data = new FormData();
+    for (var i = 0; i < files.length; i++) data.append("file", files[i]);
+    status("Uploading " + files.length + " file" + (files.length === 1 ? "" : "s") + "…");
+    var url = "/api/v1/files" + (here ? "?folder=" + encodeURIComponent(here) : "");
+    P.api("POST", url, data).then(function (r) {
+      if (!r.ok) return fail(r);
+      $("upload-files").value = "";
+      status("Uploaded " + r.data.files.map(function (f) { return f.name; }).join(", ") + ".");
+      load();
+    });
+  });
+
+  P.ready.then(function (me) {
+    if (!me) return P.toLogin();
+    load();
+  });
+})();

@@ -193,7 +193,9 @@
   // expired or was cancelled.
   function head(item) {
     return send(item, "HEAD", item.url, {}).then(function (r) {
-      if (r.status === 404 || r.status === 410) {
+      var len = parseInt(r.header("Upload-Length"), 10);
+      if (r.status === 404 || r.status === 410 || (r.status === 200 && len !== item.size)) {
+        // gone (expired, cancelled) or not this file's upload
         forget(item);
         if (item.restarts++ > 0) return { status: r.status, text: "the server no longer has this upload (expired or cancelled)" };
         item.url = null;
@@ -203,8 +205,7 @@
       }
       if (r.status !== 200) return r;
       var off = parseInt(r.header("Upload-Offset"), 10);
-      var len = parseInt(r.header("Upload-Length"), 10);
-      if (isNaN(off) || off < 0 || off > item.size || (!isNaN(len) && len !== item.size))
+      if (isNaN(off) || off < 0 || off > item.size)
         return { status: 0, text: "", bad: "the server reports an offset this file cannot have" };
       item.offset = off;
       item.needHead = false;
@@ -275,19 +276,22 @@
       if (item.stop || gen !== item.gen) return; // paused or cancelled
       if (item.done) return complete(item);
       if (!r) continue;
-      if (r.bad) return fail(item, r.bad);
+      if (r.bad) {
+        forget(item);
+        return fail(item, r.bad);
+      }
       if (r.status === 403 && !item.reprobed && /csrf/i.test(r.text)) {
         // logged in or out in another tab since this page loaded
         item.reprobed = true;
         await probe();
         continue;
       }
-      if (r.status === 404 || r.status === 410) {
-        forget(item);
+      if (!retryable(r.status)) {
+        forget(item); // refused: choosing the file again starts afresh
         return fail(item, reason(r));
       }
-      if (!retryable(r.status) || item.tries >= BACKOFF.length)
-        return fail(item, reason(r) + (retryable(r.status) ? " (gave up after " + item.tries + " retries; pick the file again to resume)" : ""));
+      if (item.tries >= BACKOFF.length)
+        return fail(item, reason(r) + " (gave up after " + item.tries + " retries; choose the file again to resume)");
       var wait = BACKOFF[item.tries++];
       note(item, reason(r) + "; retrying in " + wait / 1000 + " s");
       await sleep(item, wait);

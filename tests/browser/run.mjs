@@ -747,6 +747,67 @@ test("upload page: after a reload, the same file continues from the server's off
   await page.close();
 });
 
+test("upload page: a connection cut in the middle of a chunk resumes from the bytes the server kept", async () => {
+  // The page goes through a TCP proxy that cuts the connection 3 MiB into
+  // the second 8 MiB PATCH of a 24 MiB file (default chunk size): the server
+  // keeps the bytes it got, and the page must continue from there.
+  const file = path.join(tmpRoot, "cut-mid-chunk.bin");
+  const body = pattern(24 << 20, 10);
+  fs.writeFileSync(file, body);
+  const M8 = 8 << 20;
+  const target = new URL(base);
+  let armed = false, seen = 0, cuts = 0;
+  const socks = new Set();
+  const proxy = net.createServer((c) => {
+    const s = net.connect(Number(target.port), target.hostname);
+    socks.add(c).add(s);
+    c.on("data", (d) => {
+      if (armed && (seen += d.length) > 3 << 20) {
+        armed = false;
+        cuts++;
+        c.destroy();
+        s.destroy();
+        return;
+      }
+      s.write(d);
+    });
+    s.pipe(c);
+    for (const x of [c, s]) {
+      x.on("error", () => {});
+      x.on("close", () => { c.destroy(); s.destroy(); socks.delete(x); });
+    }
+  });
+  await new Promise((r) => proxy.listen(0, "127.0.0.1", r));
+  const via = `http://127.0.0.1:${proxy.address().port}`;
+  const page = await newPage();
+  try {
+    const log = recordTus(page);
+    let patches = 0;
+    page.on("request", (r) => {
+      if (r.method() === "PATCH" && ++patches === 2) { armed = true; seen = 0; }
+    });
+    eq((await page.goto(`${via}/`)).status(), 200, "GET / through the proxy");
+    await page.setInputFiles("#file", file);
+    await waitRows(page, 0, 1, 40_000);
+    const rows = await rowsOf(page);
+    check(/\bdone\b/.test(rows[0].cls), `row: ${JSON.stringify(rows[0])}`);
+    eq(cuts, 1, "connections cut");
+    const { bytes } = await served(rows[0].href);
+    eq(sha256(bytes), sha256(body), "server's bytes");
+    const offs = log.filter((x) => x.method === "PATCH").map((x) => x.offset);
+    eq(offs.slice(0, 2).join(","), `0,${M8}`, "the first PATCHes");
+    const resumed = offs[2];
+    check(resumed > M8 && resumed < 2 * M8,
+      `the PATCH after the cut starts inside the second chunk, where the server was: ${offs}`);
+    eq(log[log.findIndex((x) => x.method === "PATCH" && x.offset === resumed) - 1].method, "HEAD",
+      "the request before the resumed PATCH");
+  } finally {
+    await page.close();
+    for (const x of socks) x.destroy();
+    await new Promise((r) => proxy.close(r));
+  }
+});
+
 test("upload page: pause and resume by keyboard, and cancel terminates the upload", async () => {
   const page = await newPage();
   const log = recordTus(page);

@@ -209,6 +209,7 @@
         return { status: 0, text: "", bad: "the server reports an offset this file cannot have" };
       item.offset = off;
       item.needHead = false;
+      item.speedT = 0; // a jump, not speed
       progress(item, off);
       if (item.resuming && !item.saidResume) note(item, "");
       return null;
@@ -351,13 +352,15 @@
     line.appendChild(bar);
     var pc = el("span", "up-pct", "waiting");
     line.appendChild(pc);
-    var pause = el("button", "up-pause", "Pause");
+    var pause = el("button", "up-pause");
     pause.type = "button";
+    label(pause, "Pause", item);
     pause.addEventListener("click", function () {
       if (item.stop === "paused") resume(item); else halt(item);
     });
-    var cancel = el("button", "up-cancel", "Cancel");
+    var cancel = el("button", "up-cancel");
     cancel.type = "button";
+    label(cancel, "Cancel", item);
     cancel.addEventListener("click", function () { abandon(item); });
     line.appendChild(pause);
     line.appendChild(cancel);
@@ -371,6 +374,12 @@
     item.row = row; item.bar = bar; item.pct = pc; item.status = status;
     item.pause = pause; item.cancel = cancel;
     if (item.resuming) note(item, "checking the earlier upload of this file…");
+  }
+
+  // A button's text, and its accessible name with the file's.
+  function label(button, text, item) {
+    button.textContent = text;
+    button.setAttribute("aria-label", text + " " + item.file.name);
   }
 
   function note(item, text) {
@@ -408,7 +417,7 @@
     if (item.wake) item.wake();
     var i = queue.indexOf(item);
     if (i >= 0) queue.splice(i, 1);
-    item.pause.textContent = "Resume";
+    label(item.pause, "Resume", item);
     setState(item, "paused");
     note(item, "paused at " + pct(item) + " %");
     item.speedT = 0;
@@ -419,7 +428,7 @@
     item.stop = null;
     item.tries = 0;
     if (item.url) item.needHead = true;
-    item.pause.textContent = "Pause";
+    label(item.pause, "Pause", item);
     setState(item, "queued");
     note(item, "");
     queue.unshift(item);

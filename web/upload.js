@@ -1,56 +1,508 @@
-// upload.js — the upload form: sends the chosen or dropped files to
-// POST /api/v1/files with progress, and lists the links it gets back.
-// Without JavaScript the form posts the same request and shows the JSON.
+// upload.js — the upload page.  Every chosen or dropped file is its own tus
+// 1.0 upload: POST /api/v1/uploads (Upload-Length, Upload-Metadata filename
+// and filetype), then PATCHes of at most CHUNK bytes, so a lost connection
+// costs at most one chunk.  Two files upload at a time; each has a row with
+// its name, size, a progress bar with percent and speed, then the link and
+// the delete token, or the server's one-line reason when it refuses.
+//
+// Resume: a network error or a 5xx/409/423/429 is retried with backoff,
+// each time from the offset a HEAD reports.  Unfinished uploads are kept in
+// localStorage under a fingerprint of the file (name, size, lastModified,
+// server) with their upload URL and delete token, so picking the same file
+// after a reload continues where it stopped; the entry goes when the upload
+// completes or the server no longer knows it (404/410).  Pause aborts the
+// chunk in flight and Resume continues from the server's offset; Cancel
+// terminates the upload (DELETE).
+//
+// A logged-in browser (cookie session: GET /api/v1/me gives a "csrf") sends
+// X-CSRF-Token on the tus requests so the files belong to the account.
+// Without JavaScript the form posts multipart to /api/v1/files instead.
+// ?chunk=BYTES on the page URL sets the PATCH size (the tests use small ones).
 "use strict";
 (function () {
+  var ENDPOINT = "/api/v1/uploads";
+  var CHUNK = 8 << 20;
+  var PARALLEL = 2;
+  var BACKOFF = [1000, 3000, 5000, 10000, 20000, 30000];
+  var STORE = "partage.upload:";
+
   var form = document.getElementById("upload");
   var input = document.getElementById("file");
   var drop = document.getElementById("drop");
   var results = document.getElementById("results");
+  var who = document.getElementById("who");
 
-  function send(files) {
-    if (!files.length) return;
-    var data = new FormData();
-    for (var i = 0; i < files.length; i++) data.append("file", files[i]);
-    var li = document.createElement("li");
-    var bar = document.createElement("progress");
-    bar.max = 100; bar.value = 0;
-    li.appendChild(bar);
-    results.appendChild(li);
-    var xhr = new XMLHttpRequest();
-    xhr.open("POST", "/api/v1/files");
-    xhr.setRequestHeader("Accept", "application/json");
-    xhr.upload.onprogress = function (e) {
-      if (e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total);
-    };
-    xhr.onload = function () {
-      li.textContent = "";
-      var body;
-      try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
-      if (xhr.status !== 201 || !body) {
-        li.className = "error";
-        li.textContent = (body && body.error) || ("upload failed: " + xhr.status);
-        return;
-      }
-      body.files.forEach(function (f) {
-        var a = document.createElement("a");
-        a.href = f.url; a.textContent = f.name + " — " + f.url;
-        var row = document.createElement("div");
-        row.appendChild(a);
-        li.appendChild(row);
-      });
-    };
-    xhr.onerror = function () { li.className = "error"; li.textContent = "network error"; };
-    xhr.send(data);
+  var q = parseInt(new URLSearchParams(location.search).get("chunk"), 10);
+  if (q >= 1024) CHUNK = q;
+
+  var csrf = null;      // the session's CSRF token, when logged in by cookie
+  var queue = [];       // items waiting for a slot
+  var items = [];       // every item of this page
+  var active = 0;       // items running
+  var ready = probe();  // uploads start once we know who we are
+
+  // ---------------------------------------------------------------- session
+
+  function probe() {
+    return fetch("/api/v1/me", { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (me) {
+        csrf = (me && me.csrf) || null;
+        if (who && me && me.name) {
+          who.textContent = "Logged in as " + me.name + ": your uploads go to your account.";
+          who.hidden = false;
+        }
+      })
+      .catch(function () { csrf = null; });
   }
 
-  form.addEventListener("submit", function (e) { e.preventDefault(); send(input.files); });
-  input.addEventListener("change", function () { send(input.files); });
+  // ----------------------------------------------------------------- helpers
+
+  function human(n) {
+    var u = ["B", "KiB", "MiB", "GiB", "TiB"], i = 0;
+    while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+    return (i ? n.toFixed(n < 10 ? 1 : 0) : String(n)) + " " + u[i];
+  }
+
+  function pct(item) {
+    return item.size ? Math.floor(100 * item.offset / item.size) : 100;
+  }
+
+  function b64(s) {
+    var bytes = new TextEncoder().encode(s), bin = "";
+    for (var i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
+    return btoa(bin);
+  }
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  // The server's one-line reason: {"error"} with Accept: application/json,
+  // else the first line of the text.
+  function reason(r) {
+    if (!r.status) return "network error: the server could not be reached";
+    var t = r.text || "";
+    try { var o = JSON.parse(t); if (o && o.error) return o.error; } catch (e) { /* text */ }
+    t = t.split("\n")[0].trim();
+    return t || "the server answered " + r.status;
+  }
+
+  function retryable(status) {
+    return status === 0 || status === 409 || status === 423 || status === 429 ||
+      status === 500 || status === 502 || status === 503 || status === 504;
+  }
+
+  // ------------------------------------------------------------ localStorage
+
+  function fingerprint(file) {
+    return STORE + JSON.stringify([file.name, file.size, file.lastModified, location.origin + ENDPOINT]);
+  }
+
+  function remember(item) {
+    try {
+      localStorage.setItem(item.key, JSON.stringify({ url: item.url, token: item.token, expires: item.expires }));
+    } catch (e) { /* private mode or full: resume within the page still works */ }
+  }
+
+  function recall(key) {
+    try {
+      var v = JSON.parse(localStorage.getItem(key));
+      return v && typeof v.url === "string" ? v : null;
+    } catch (e) { return null; }
+  }
+
+  function forget(item) {
+    try { localStorage.removeItem(item.key); } catch (e) { /* nothing kept */ }
+  }
+
+  // Entries of uploads past their Upload-Expires are of no use.
+  (function prune() {
+    try {
+      for (var i = localStorage.length - 1; i >= 0; i--) {
+        var k = localStorage.key(i);
+        if (k.indexOf(STORE) !== 0) continue;
+        var v = recall(k);
+        if (!v || (v.expires && v.expires < Date.now())) localStorage.removeItem(k);
+      }
+    } catch (e) { /* no storage */ }
+  })();
+
+  // ---------------------------------------------------------------- requests
+
+  // One tus request; resolves with {status, text, header(name)}, status 0 for
+  // a network error or an abort (item.xhr.abort() by pause and cancel).
+  function send(item, method, url, headers, body) {
+    return new Promise(function (resolve) {
+      var xhr = new XMLHttpRequest();
+      var start = item.offset;
+      xhr.open(method, url);
+      xhr.setRequestHeader("Tus-Resumable", "1.0.0");
+      xhr.setRequestHeader("Accept", "application/json");
+      if (csrf) xhr.setRequestHeader("X-CSRF-Token", csrf);
+      Object.keys(headers).forEach(function (k) { xhr.setRequestHeader(k, headers[k]); });
+      if (body) xhr.upload.onprogress = function (e) { progress(item, start + e.loaded); };
+      function done() {
+        if (item.xhr === xhr) item.xhr = null;
+        resolve({
+          status: xhr.status,
+          text: xhr.status ? xhr.responseText : "",
+          header: function (n) { return xhr.status ? xhr.getResponseHeader(n) : null; },
+        });
+      }
+      xhr.onload = xhr.onerror = xhr.onabort = xhr.ontimeout = done;
+      item.xhr = xhr;
+      xhr.send(body || null);
+    });
+  }
+
+  // Waits ms, or less when the item is paused or cancelled meanwhile.
+  function sleep(item, ms) {
+    return new Promise(function (resolve) {
+      var t = setTimeout(function () { item.wake = null; resolve(); }, ms);
+      item.wake = function () { clearTimeout(t); item.wake = null; resolve(); };
+    });
+  }
+
+  // POST: a new upload, remembered before any byte is sent.
+  function create(item) {
+    var meta = "filename " + b64(item.file.name);
+    if (item.file.type) meta += ",filetype " + b64(item.file.type);
+    return send(item, "POST", ENDPOINT, {
+      "Upload-Length": String(item.size),
+      "Upload-Metadata": meta,
+    }).then(function (r) {
+      if (r.status !== 201) return r;
+      var loc = r.header("Location") || "";
+      // the uid under this page's origin, whatever public_url says
+      item.url = ENDPOINT + "/" + loc.slice(loc.lastIndexOf("/") + 1);
+      item.token = r.header("X-Delete-Token") || "";
+      var exp = Date.parse(r.header("Upload-Expires") || "");
+      item.expires = isNaN(exp) ? 0 : exp;
+      item.offset = 0;
+      if (r.header("X-Partage-Id")) item.offset = item.size; // empty file: done
+      else remember(item);
+      return null;
+    });
+  }
+
+  // HEAD: where the server is.  404/410 start over (once): the stored upload
+  // expired or was cancelled.
+  function head(item) {
+    return send(item, "HEAD", item.url, {}).then(function (r) {
+      var len = parseInt(r.header("Upload-Length"), 10);
+      if (r.status === 404 || r.status === 410 || (r.status === 200 && len !== item.size)) {
+        // gone (expired, cancelled) or not this file's upload
+        forget(item);
+        if (item.restarts++ > 0) return { status: r.status, text: "the server no longer has this upload (expired or cancelled)" };
+        item.url = null;
+        item.offset = 0;
+        note(item, "starting over: the server no longer had the earlier upload");
+        return null;
+      }
+      if (r.status !== 200) return r;
+      var off = parseInt(r.header("Upload-Offset"), 10);
+      if (isNaN(off) || off < 0 || off > item.size)
+        return { status: 0, text: "", bad: "the server reports an offset this file cannot have" };
+      item.offset = off;
+      item.needHead = false;
+      item.speedT = 0; // a jump, not speed
+      progress(item, off);
+      if (item.resuming && !item.saidResume) note(item, "");
+      return null;
+    });
+  }
+
+  // PATCH: the next chunk from item.offset.
+  function patch(item) {
+    var end = Math.min(item.size, item.offset + CHUNK);
+    return send(item, "PATCH", item.url, {
+      "Upload-Offset": String(item.offset),
+      "Content-Type": "application/offset+octet-stream",
+    }, item.file.slice(item.offset, end)).then(function (r) {
+      if (r.status !== 204) return r;
+      var off = parseInt(r.header("Upload-Offset"), 10);
+      if (isNaN(off) || off <= item.offset || off > item.size) {
+        item.needHead = true;
+        return { status: 0, text: "" };
+      }
+      item.offset = off;
+      item.tries = 0; // progress: the backoff starts again
+      progress(item, off);
+      return null;
+    });
+  }
+
+  // GET the upload URL: the file object of the completed upload.
+  function finish(item) {
+    return send(item, "GET", item.url, {}).then(function (r) {
+      if (r.status !== 200) {
+        if (r.status === 409) item.needHead = true;
+        return r;
+      }
+      var f;
+      try { f = JSON.parse(r.text); } catch (e) { f = null; }
+      if (!f || !f.url) return { status: 200, text: "", bad: "the server's reply is not a file object" };
+      forget(item);
+      item.done = f;
+      return null;
+    });
+  }
+
+  // ------------------------------------------------------------------- queue
+
+  function pump() {
+    while (active < PARALLEL && queue.length) {
+      var item = queue.shift();
+      active++;
+      run(item).then(function () { active--; pump(); });
+    }
+  }
+
+  async function run(item) {
+    var gen = ++item.gen;
+    await ready;
+    if (item.stop || gen !== item.gen) return;
+    setState(item, "uploading");
+    progress(item, item.offset);
+    for (;;) {
+      var r;
+      if (!item.url) r = await create(item);
+      else if (item.needHead) r = await head(item);
+      else if (item.offset < item.size) r = await patch(item);
+      else r = await finish(item);
+      if (item.stop || gen !== item.gen) return; // paused or cancelled
+      if (item.done) return complete(item);
+      if (!r) continue;
+      if (r.bad) {
+        forget(item);
+        return fail(item, r.bad);
+      }
+      if (r.status === 403 && !item.reprobed && /csrf/i.test(r.text)) {
+        // logged in or out in another tab since this page loaded
+        item.reprobed = true;
+        await probe();
+        continue;
+      }
+      if (!retryable(r.status)) {
+        forget(item); // refused: choosing the file again starts afresh
+        return fail(item, reason(r));
+      }
+      if (item.tries >= BACKOFF.length)
+        return fail(item, reason(r) + " (gave up after " + item.tries + " retries; choose the file again to resume)");
+      var wait = BACKOFF[item.tries++];
+      note(item, reason(r) + "; retrying in " + wait / 1000 + " s");
+      await sleep(item, wait);
+      if (item.stop || gen !== item.gen) return;
+      note(item, "");
+      if (item.url) item.needHead = true;
+    }
+  }
+
+  // ---------------------------------------------------------------- the rows
+
+  function add(file) {
+    var key = fingerprint(file);
+    for (var i = 0; i < items.length; i++) {
+      var o = items[i];
+      if (o.key === key && !o.done && !o.failed && o.stop !== "cancelled") {
+        if (o.stop === "paused") resume(o);
+        o.row.focus();
+        return;
+      }
+    }
+    var item = {
+      file: file, key: key, size: file.size, offset: 0, url: null, token: "", expires: 0,
+      needHead: false, tries: 0, restarts: 0, gen: 0, stop: null, done: null, failed: false,
+      xhr: null, wake: null, speedT: 0, speedB: 0,
+    };
+    var stored = recall(key);
+    if (stored) {
+      item.url = stored.url;
+      item.token = stored.token || "";
+      item.expires = stored.expires || 0;
+      item.needHead = true;
+      item.resuming = true;
+    }
+    build(item);
+    items.push(item);
+    queue.push(item);
+    pump();
+  }
+
+  function build(item) {
+    var row = el("li", "upload");
+    row.tabIndex = -1;
+    var id = "up-" + items.length;
+    var headl = el("div", "up-head");
+    var name = el("span", "up-name", item.file.name);
+    name.id = id + "-name";
+    headl.appendChild(name);
+    headl.appendChild(el("span", "up-size", human(item.size)));
+    row.appendChild(headl);
+
+    var line = el("div", "up-line");
+    var bar = el("progress", "", "0 %");
+    bar.max = 100;
+    bar.value = 0;
+    bar.setAttribute("aria-labelledby", id + "-name");
+    line.appendChild(bar);
+    var pc = el("span", "up-pct", "waiting");
+    line.appendChild(pc);
+    var pause = el("button", "up-pause");
+    pause.type = "button";
+    label(pause, "Pause", item);
+    pause.addEventListener("click", function () {
+      if (item.stop === "paused") resume(item); else halt(item);
+    });
+    var cancel = el("button", "up-cancel");
+    cancel.type = "button";
+    label(cancel, "Cancel", item);
+    cancel.addEventListener("click", function () { abandon(item); });
+    line.appendChild(pause);
+    line.appendChild(cancel);
+    row.appendChild(line);
+
+    var status = el("div", "up-status");
+    status.setAttribute("role", "status");
+    row.appendChild(status);
+    setState({ row: row }, "queued");
+    results.appendChild(row);
+    item.row = row; item.bar = bar; item.pct = pc; item.status = status;
+    item.pause = pause; item.cancel = cancel;
+    if (item.resuming) note(item, "checking the earlier upload of this file…");
+  }
+
+  // A button's text, and its accessible name with the file's.
+  function label(button, text, item) {
+    button.textContent = text;
+    button.setAttribute("aria-label", text + " " + item.file.name);
+  }
+
+  function note(item, text) {
+    item.status.textContent = text;
+  }
+
+  function setState(item, state) {
+    item.row.setAttribute("data-state", state);
+  }
+
+  function progress(item, bytes) {
+    var p = item.size ? Math.floor(100 * bytes / item.size) : 100;
+    item.bar.value = p;
+    item.bar.textContent = p + " %";
+    var now = Date.now();
+    if (!item.speedT) { item.speedT = now; item.speedB = bytes; }
+    if (now - item.speedT >= 1000) {
+      item.speed = (bytes - item.speedB) * 1000 / (now - item.speedT);
+      item.speedT = now;
+      item.speedB = bytes;
+    }
+    var text = p + " %";
+    if (item.speed > 0) text += " · " + human(Math.round(item.speed)) + "/s";
+    item.pct.textContent = text;
+    if (item.resuming && item.offset > 0 && !item.saidResume) {
+      item.saidResume = true;
+      note(item, "resuming at " + pct(item) + " %");
+    }
+  }
+
+  function halt(item) {
+    item.stop = "paused";
+    item.gen++;
+    if (item.xhr) item.xhr.abort();
+    if (item.wake) item.wake();
+    var i = queue.indexOf(item);
+    if (i >= 0) queue.splice(i, 1);
+    label(item.pause, "Resume", item);
+    setState(item, "paused");
+    note(item, "paused at " + pct(item) + " %");
+    item.speedT = 0;
+    item.speed = 0;
+  }
+
+  function resume(item) {
+    item.stop = null;
+    item.tries = 0;
+    if (item.url) item.needHead = true;
+    label(item.pause, "Pause", item);
+    setState(item, "queued");
+    note(item, "");
+    queue.unshift(item);
+    pump();
+  }
+
+  function abandon(item) {
+    var url = item.url;
+    item.stop = "cancelled";
+    item.gen++;
+    if (item.xhr) item.xhr.abort();
+    if (item.wake) item.wake();
+    var i = queue.indexOf(item);
+    if (i >= 0) queue.splice(i, 1);
+    forget(item);
+    item.pause.remove();
+    item.cancel.remove();
+    setState(item, "cancelled");
+    item.row.className = "upload cancelled";
+    note(item, "cancelled");
+    if (url)
+      send(item, "DELETE", url, {}).then(function (r) {
+        if (r.status !== 204 && r.status !== 404 && r.status !== 410)
+          note(item, "cancelled here, but the server kept the partial upload: " + reason(r));
+      });
+  }
+
+  function complete(item) {
+    var f = item.done;
+    item.pause.remove();
+    item.cancel.remove();
+    progress(item, item.size);
+    setState(item, "done");
+    item.row.className = "upload done";
+    note(item, "");
+    var out = el("div", "up-done");
+    var a = el("a", "", f.name + " — " + f.url);
+    a.href = f.url;
+    out.appendChild(a);
+    if (item.token) {
+      var tok = el("div", "up-token", "delete token: ");
+      tok.appendChild(el("code", "", item.token));
+      out.appendChild(tok);
+    }
+    item.row.appendChild(out);
+  }
+
+  function fail(item, why) {
+    item.failed = true;
+    item.pause.remove();
+    item.cancel.remove();
+    setState(item, "error");
+    item.row.className = "upload error";
+    note(item, why);
+  }
+
+  // ------------------------------------------------------------------ inputs
+
+  function addAll(files) {
+    for (var i = 0; i < files.length; i++) add(files[i]);
+  }
+
+  var submit = form.querySelector("button[type=submit]");
+  if (submit) submit.hidden = true; // files start as soon as they are chosen
+  form.addEventListener("submit", function (e) { e.preventDefault(); addAll(input.files); input.value = ""; });
+  input.addEventListener("change", function () {
+    addAll(input.files);
+    input.value = ""; // the same file may be chosen again (to resume it)
+  });
   ["dragenter", "dragover"].forEach(function (t) {
     drop.addEventListener(t, function (e) { e.preventDefault(); drop.classList.add("over"); });
   });
   ["dragleave", "drop"].forEach(function (t) {
     drop.addEventListener(t, function (e) { e.preventDefault(); drop.classList.remove("over"); });
   });
-  drop.addEventListener("drop", function (e) { send(e.dataTransfer.files); });
+  drop.addEventListener("drop", function (e) { addAll(e.dataTransfer.files); });
 })();

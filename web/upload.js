@@ -43,9 +43,14 @@
 
   // ---------------------------------------------------------------- session
 
-  function probe() {
-    return fetch("/api/v1/me", { headers: { Accept: "application/json" }, credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.json() : null; })
+  // nav.js knows whether there may be a session (its hint cookie) and asks
+  // GET /api/v1/me only then; force (after a 403 naming the CSRF token)
+  // asks in any case.
+  function probe(force) {
+    var ask = window.partage && !force ? window.partage.ready :
+      fetch("/api/v1/me", { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; });
+    return ask
       .then(function (me) {
         csrf = (me && me.csrf) || null;
         if (who && me && me.name) {
@@ -284,7 +289,7 @@
       if (r.status === 403 && !item.reprobed && /csrf/i.test(r.text)) {
         // logged in or out in another tab since this page loaded
         item.reprobed = true;
-        await probe();
+        await probe(true);
         continue;
       }
       if (!retryable(r.status)) {

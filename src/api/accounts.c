@@ -423,6 +423,31 @@ static int new_token(struct pt_req *r, int64_t user_id, const char *kind,
 		  : PT_EUNAVAIL;
 }
 
+/* The session cookie (HttpOnly), and beside it a hint that scripts can
+ * read (partage_user=1, no secret): the pages ask GET /api/v1/me only when
+ * it is there, so anonymous visitors cost no request.  token NULL: clear
+ * both. */
+static void session_cookies(struct pt_req *r, const char *token)
+{
+	struct app *app = r->ctx;
+	const char *secure =
+		strncmp(app->public_url, "https:", 6) == 0 ? "; Secure" : "";
+	int age = token ? SESSION_DAYS * 86400 : 0;
+
+	/* the session first: headers go out in the reverse order of these
+	 * calls, and a client may read only the first Set-Cookie */
+	req_reply_header(r, "Set-Cookie",
+			 pt_psprintf(r->pool,
+				     "partage_user=%s; Path=/; SameSite=Lax; "
+				     "Max-Age=%d%s",
+				     token ? "1" : "", age, secure));
+	req_reply_header(r, "Set-Cookie",
+			 pt_psprintf(r->pool,
+				     SESSION_COOKIE "=%s; Path=/; HttpOnly; "
+						    "SameSite=Lax; Max-Age=%d%s",
+				     token ? token : "", age, secure));
+}
+
 static int sessions_create_done(struct pt_req *r, json_t *o)
 {
 	struct user u;
@@ -437,14 +462,7 @@ static int sessions_create_done(struct pt_req *r, json_t *o)
 	if (err)
 		return reply_error(r, err, NULL, "cannot log in: %s",
 				   pt_strerror(err));
-	struct app *app = r->ctx;
-	bool https = strncmp(app->public_url, "https:", 6) == 0;
-	req_reply_header(r, "Set-Cookie",
-			 pt_psprintf(r->pool,
-				     SESSION_COOKIE "=%s; Path=/; HttpOnly; "
-						    "SameSite=Lax; Max-Age=%d%s",
-				     token, SESSION_DAYS * 86400,
-				     https ? "; Secure" : ""));
+	session_cookies(r, token);
 	return reply_json(r, 201,
 			  json_pack("{s:s, s:s}", "name", u.name, "csrf",
 				    t.csrf));
@@ -461,9 +479,7 @@ int api_sessions_delete(struct pt_req *r)
 	const struct principal *who = api_who(r);
 	if (who->by_session)
 		repo_token_delete(app_db(app), who->token_id, who->user_id);
-	req_reply_header(r, "Set-Cookie",
-			 SESSION_COOKIE "=; Path=/; HttpOnly; SameSite=Lax; "
-					"Max-Age=0");
+	session_cookies(r, NULL);
 	return reply_empty(r, 204);
 }
 
@@ -619,9 +635,7 @@ static int me_password_done(struct pt_req *r, json_t *o)
 	    (err = repo_user_tokens_revoke(db, u.id)))
 		return reply_error(r, err, NULL, "cannot change: %s",
 				   pt_strerror(err));
-	req_reply_header(r, "Set-Cookie",
-			 SESSION_COOKIE "=; Path=/; HttpOnly; SameSite=Lax; "
-					"Max-Age=0");
+	session_cookies(r, NULL);
 	return reply_empty(r, 204);
 }
 

@@ -3,8 +3,8 @@
 //
 // The pages stay static and cacheable: who is logged in is asked here, with
 // GET /api/v1/me.  The session cookie is HttpOnly, so a script cannot see
-// it; login.js sets a harmless hint cookie (partage_user=1, no secret) next
-// to it, and only then is /api/v1/me asked, so anonymous visitors cost no
+// it; the server sets a harmless hint cookie (partage_user=1, no secret)
+// next to it, and only then is /api/v1/me asked, so anonymous visitors cost no
 // request and no 401.  A stale hint (an expired session) is dropped on the
 // first 401.  Everything shown comes from the server through textContent.
 "use strict";

@@ -22,7 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pthread.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proxy.h"
@@ -44,7 +46,17 @@ struct server {
 	unsigned nroutes;
 	int inflight; /* requests between first call and completion */
 	struct proxy_list trusted; /* whose X-Forwarded-For we believe */
+	/* bodies being received, for the watcher */
+	pthread_mutex_t wlock;
+	pthread_cond_t wcond;
+	pthread_t watcher;
+	bool wstarted, wstop;
+	struct pt_req *watched;
 };
+
+/* A body that has not moved for this long is checked for a closed peer. */
+#define WATCH_IDLE_NS (1000ull * 1000 * 1000)
+#define WATCH_EVERY_MS 500
 
 /* Parked response of a handler that failed mid-body; see the top. */
 struct parked {
@@ -237,6 +249,80 @@ static bool framing_ok(struct MHD_Connection *c)
 	return !f.conflict && !(f.te && f.cl);
 }
 
+/*
+ * A client that sends the last bytes it has and closes at once (a killed
+ * upload) leaves data and its FIN in the socket together.  With epoll,
+ * libmicrohttpd 0.9.75 takes a short read as "drained" and never reads the
+ * end of the stream, so the request would wait for the connection timeout
+ * (and a tus upload keep its lease, a graceful stop wait).  A watcher looks
+ * at bodies that stopped moving: a peer whose end of stream is waiting
+ * (a peek reads 0) gets its socket shut down, which wakes MHD, which then
+ * sees the end and ends the request as the client's abort it is.  The
+ * socket stays open while the request is in the list: MHD calls
+ * completed_cb, which takes it out under the lock, before closing it.
+ */
+static void watch_add(struct server *s, struct pt_req *r)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci || !s->wstarted)
+		return;
+	r->fd = ci->connect_fd;
+	r->body_ns = pt_mono_ns();
+	pthread_mutex_lock(&s->wlock);
+	r->wprev = NULL;
+	r->wnext = s->watched;
+	if (s->watched)
+		s->watched->wprev = r;
+	s->watched = r;
+	r->watched = true;
+	pthread_mutex_unlock(&s->wlock);
+}
+
+static void watch_remove(struct server *s, struct pt_req *r)
+{
+	if (!r->watched)
+		return;
+	pthread_mutex_lock(&s->wlock);
+	if (r->wprev)
+		r->wprev->wnext = r->wnext;
+	else
+		s->watched = r->wnext;
+	if (r->wnext)
+		r->wnext->wprev = r->wprev;
+	r->watched = false;
+	pthread_mutex_unlock(&s->wlock);
+}
+
+static void *watch_loop(void *arg)
+{
+	struct server *s = arg;
+	pthread_mutex_lock(&s->wlock);
+	while (!s->wstop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += WATCH_EVERY_MS * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&s->wcond, &s->wlock, &ts);
+		uint64_t now = pt_mono_ns();
+		for (struct pt_req *r = s->watched; r && !s->wstop;
+		     r = r->wnext) {
+			char c;
+			if (r->hung_up ||
+			    now - __atomic_load_n(&r->body_ns,
+						  __ATOMIC_RELAXED) <
+				    WATCH_IDLE_NS ||
+			    recv(r->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) != 0)
+				continue;
+			r->hung_up = true;
+			shutdown(r->fd, SHUT_RDWR);
+		}
+	}
+	pthread_mutex_unlock(&s->wlock);
+	return NULL;
+}
+
 static bool has_body(struct MHD_Connection *c)
 {
 	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
@@ -288,6 +374,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 		}
 		int rc = dispatch(s, r, url);
 		r->in_body = true;
+		if (rc == MHD_YES && !r->responded)
+			watch_add(s, r);
 		return rc == MHD_YES ? MHD_YES : MHD_NO;
 	}
 	if (r->deferred) {
@@ -304,6 +392,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 		size_t n = *upload_data_size;
 		*upload_data_size = 0;
 		r->bytes_in += n;
+		__atomic_store_n(&r->body_ns, pt_mono_ns(), __ATOMIC_RELAXED);
 		if (r->responded) /* draining after an error */
 			return r->bytes_in > DRAIN_MAX ? MHD_NO : MHD_YES;
 		if (r->on_body)
@@ -311,6 +400,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 		return MHD_YES; /* else: a body nobody asked for, dropped */
 	}
 	/* the whole request is in */
+	watch_remove(s, r);
 	if (r->parked) {
 		struct MHD_Response *resp = r->parked;
 		r->parked = NULL;
@@ -339,6 +429,7 @@ static void completed_cb(void *cls, struct MHD_Connection *conn,
 	if (!r)
 		return;
 	*con_cls = NULL;
+	watch_remove(s, r);
 	if (r->parked)
 		MHD_destroy_response(r->parked);
 	if (r->on_complete)
@@ -420,6 +511,9 @@ int server_start(const struct server_config *cfg, struct server **out)
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	compile_routes(s);
+	pthread_mutex_init(&s->wlock, NULL);
+	pthread_cond_init(&s->wcond, NULL);
+	s->wstarted = pthread_create(&s->watcher, NULL, watch_loop, s) == 0;
 	s->d = MHD_start_daemon(
 		flags, 0, NULL, NULL, access_cb, s,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
@@ -441,8 +535,7 @@ int server_start(const struct server_config *cfg, struct server **out)
 		MHD_OPTION_END);
 	if (!s->d) {
 		pt_log("server: cannot listen on '%s'", cfg->listen);
-		free(s->croutes);
-		free(s);
+		server_stop(s);
 		return PT_EUNAVAIL;
 	}
 	*out = s;
@@ -468,7 +561,17 @@ void server_stop(struct server *s)
 {
 	if (!s)
 		return;
-	MHD_stop_daemon(s->d);
+	if (s->d)
+		MHD_stop_daemon(s->d);
+	if (s->wstarted) {
+		pthread_mutex_lock(&s->wlock);
+		s->wstop = true;
+		pthread_cond_signal(&s->wcond);
+		pthread_mutex_unlock(&s->wlock);
+		pthread_join(s->watcher, NULL);
+	}
+	pthread_cond_destroy(&s->wcond);
+	pthread_mutex_destroy(&s->wlock);
 	free(s->croutes);
 	free(s);
 }

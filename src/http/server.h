@@ -76,6 +76,12 @@ struct pt_req {
 	 * the last call (MHD accepts responses only then) */
 	struct MHD_Response *parked;
 	int parked_status;
+	/* private to server.c: in the list of bodies being received, which
+	 * a watcher checks for clients that closed (see watch_loop) */
+	struct pt_req *wprev, *wnext;
+	bool watched, hung_up;
+	int fd;
+	uint64_t body_ns;           /* when the last body bytes came */
 
 	/* Installed by a handler that takes a body.  on_body gets every
 	 * chunk; on_end runs after the last and must reply.  Returning

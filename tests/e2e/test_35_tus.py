@@ -1250,3 +1250,28 @@ def test_kill9_mid_upload_resume(tmp):
     finally:
         s.close(quiet=True)
 test_kill9_mid_upload_resume.timeout = 180
+
+
+def test_client_that_closes_right_after_its_last_bytes(srv):
+    """A killed client leaves its last bytes and its FIN in the socket at
+    once; the server must notice the end of the stream (libmicrohttpd
+    alone waits for the connection timeout, 30 s): the bytes that came are
+    kept and the upload is free for the client's next PATCH within about
+    two seconds, not after the timeout."""
+    data = rand_bytes(3 << 20, seed=7)
+    path, _ = new_upload(srv, len(data))
+    for sent in (900000, 2 << 20):
+        off = offset_of(srv, path)
+        c = RawConn(srv.port, timeout=20)
+        c.send(("PATCH %s HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: %d\r\n"
+                "Content-Type: %s\r\nContent-Length: %d\r\n\r\n" % (path, off, OCTET, len(data) - off)).encode()
+               + data[off:sent])
+        c.sock.shutdown(socket.SHUT_WR)
+        c.close()
+        t0 = time.monotonic()
+        ok = wait_until(lambda: offset_of(srv, path) == sent, 10, 0.1)
+        took = time.monotonic() - t0
+        assert ok and took < 4, "bytes up to %d were sent before a close: HEAD says %d after %.1fs" % (
+            sent, offset_of(srv, path), took)
+    r = patch_ok(srv, path, 2 << 20, data[2 << 20:])
+    check_download(srv, path, data, r)

@@ -49,6 +49,8 @@ struct cli_opts {
 	const char *folder;      /* upload --folder: X-Partage-Folder */
 	const char *parent;      /* mkdir --parent */
 	bool shared;             /* mkdir --shared */
+	const char *to;          /* mv --to: a folder, or "/" */
+	bool recursive;          /* rm --recursive */
 	bool progress;           /* stderr is a terminal */
 };
 
@@ -129,6 +131,8 @@ json_t *cli_http_json(const struct cli_http *h);
 void cli_http_strerror(const struct cli_http *h, int err, struct pt_buf *out);
 /* Curl's connection cache and global state, at exit. */
 void cli_http_cleanup(void);
+/* "123 B", "1.2 MiB": n bytes for people, into out. */
+void cli_human_size(uint64_t n, char *out, size_t outsz);
 
 /* ---- terminal ---- */
 
@@ -232,5 +236,11 @@ int cli_upload(const struct cli_opts *o, int argc, char **argv);
 int cli_download(const struct cli_opts *o, int argc, char **argv);
 int cli_login(const struct cli_opts *o, int argc, char **argv);
 int cli_logout(const struct cli_opts *o);
+/* manage.c: the logged-in user's files and folders */
+int cli_ls(const struct cli_opts *o, int argc, char **argv);
+int cli_mv(const struct cli_opts *o, int argc, char **argv);
+int cli_rename(const struct cli_opts *o, const char *item, const char *name);
+int cli_rm(const struct cli_opts *o, int argc, char **argv);
+int cli_share(const struct cli_opts *o, const char *folder, bool share);
 
 #endif

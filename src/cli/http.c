@@ -71,7 +71,7 @@ void cli_http_add_header(struct cli_http *h, const char *fmt, ...)
 
 /* ---- progress ---- */
 
-static void human(uint64_t n, char *out, size_t outsz)
+void cli_human_size(uint64_t n, char *out, size_t outsz)
 {
 	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
 	double v = (double)n;
@@ -112,11 +112,12 @@ static void draw(struct cli_http *h, uint64_t now, uint64_t total, bool last)
 			n--;
 	}
 	snprintf(label, sizeof(label), "%.*s", (int)n, h->label);
-	human(now, done, sizeof(done));
-	human(secs > 0.05 && now >= b0 ? (uint64_t)((double)(now - b0) / secs)
-				       : 0, rate, sizeof(rate));
+	cli_human_size(now, done, sizeof(done));
+	cli_human_size(secs > 0.05 && now >= b0
+			       ? (uint64_t)((double)(now - b0) / secs) : 0,
+		       rate, sizeof(rate));
 	if (total) {
-		human(total, all, sizeof(all));
+		cli_human_size(total, all, sizeof(all));
 		fprintf(stderr, "\r%-24s %3u%%  %s / %s  %s/s\033[K", label,
 			(unsigned)(now >= total ? 100 : now * 100 / total),
 			done, all, rate);

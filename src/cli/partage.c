@@ -1,8 +1,8 @@
 /*
  * partage.c — the `partage` client's entry point: the command line (global
  * and per-command options may come in any order, as getopt permutes them),
- * the small commands (info, delete), and dispatch to upload, download,
- * login and logout.
+ * the small commands (info, delete, mkdir), and dispatch to upload,
+ * download, login, logout and the file manager's commands (manage.c).
  * Exit status: 0 success, 1 failure (one line on stderr), 2 usage.
  */
 #define _GNU_SOURCE
@@ -34,16 +34,34 @@ static const char usage_text[] =
 "      checking its SHA-256; '-o -' writes to stdout.  Prints the path.\n"
 "  info URL_OR_ID\n"
 "      Print the file object (name, size, sha256, downloads, ...).\n"
-"  delete URL_OR_ID --token TOKEN\n"
-"      Delete a file with the delete token its upload printed.\n"
+"  delete URL_OR_ID [--token TOKEN]\n"
+"      Delete a file with the delete token its upload printed (or, without\n"
+"      --token, as its logged-in uploader).\n"
 "  mkdir NAME [--parent ID] [--shared] [--json]\n"
 "      Make a folder (logged in) and print its link; 'download' of that\n"
 "      link fetches the whole folder as one zip.\n"
+"  ls [FOLDER] [--json]\n"
+"      List your folders, then your files, at the top or in FOLDER:\n"
+"      'ID folder NAME/ [shared]' and 'ID SIZE DOWNLOADS NAME' lines, or\n"
+"      {\"folders\":[...],\"files\":[...]} with --json.\n"
+"  mv ITEM... --to FOLDER\n"
+"      Move your files and folders into FOLDER ('/': the top level).\n"
+"  rename ITEM NAME\n"
+"      Rename one of your files or folders.\n"
+"  rm ITEM... [--recursive]\n"
+"      Delete your files and folders (--recursive: also a folder that is\n"
+"      not empty, with everything in it).\n"
+"  share FOLDER | unshare FOLDER\n"
+"      Make a folder public and print its link, or private again.\n"
 "  login [USER] [--password-stdin]\n"
 "      Make an API token for the account (the password is read from the\n"
 "      terminal, or from stdin) and keep it for this server.\n"
 "  logout\n"
 "      Revoke this server's stored token and forget it.\n"
+"\n"
+"ls, mv, rename, rm, share and unshare need a login.  ITEM is a file's id\n"
+"or link, or a folder's id or /folder/ID link (a bare id that names no\n"
+"file is taken as a folder); FOLDER is a folder's id or link.\n"
 "\n"
 "Options:\n"
 "  --server URL   the server (else env PARTAGE_SERVER, else\n"
@@ -171,7 +189,9 @@ static int cmd_delete(const struct cli_opts *o, const char *arg)
 	}
 	url = xasprintf("%s/%s", t.base, t.id);
 	h.url = url;
-	cli_http_add_header(&h, "X-Delete-Token: %s", o->token);
+	/* without a token, the login (if any) speaks: the owner's works */
+	if (o->token)
+		cli_http_add_header(&h, "X-Delete-Token: %s", o->token);
 	cli_http_add_header(&h, "Accept: text/plain");
 	err = cli_http_perform(&h, o);
 	if (err) {
@@ -196,7 +216,7 @@ fail:
 enum {
 	OPT_SERVER = 256, OPT_JSON, OPT_MAX_DAYS, OPT_MAX_DOWNLOADS, OPT_NAME,
 	OPT_OUTPUT_DIR, OPT_TOKEN, OPT_PASSWORD, OPT_PASSWORD_STDIN,
-	OPT_FOLDER, OPT_PARENT, OPT_SHARED,
+	OPT_FOLDER, OPT_PARENT, OPT_SHARED, OPT_TO, OPT_RECURSIVE,
 };
 
 /* Which command each option belongs to ("*" = any). */
@@ -204,10 +224,12 @@ static const struct {
 	int opt;
 	const char *name, *cmd;
 } opt_cmd[] = {
-	{ OPT_JSON, "--json", "upload info mkdir" },
+	{ OPT_JSON, "--json", "upload info mkdir ls" },
 	{ OPT_FOLDER, "--folder", "upload" },
 	{ OPT_PARENT, "--parent", "mkdir" },
 	{ OPT_SHARED, "--shared", "mkdir" },
+	{ OPT_TO, "--to", "mv" },
+	{ OPT_RECURSIVE, "--recursive", "rm" },
 	{ OPT_MAX_DAYS, "--max-days", "upload" },
 	{ OPT_MAX_DOWNLOADS, "--max-downloads", "upload" },
 	{ OPT_NAME, "--name", "upload" },
@@ -251,6 +273,8 @@ int main(int argc, char **argv)
 		{ "folder", required_argument, NULL, OPT_FOLDER },
 		{ "parent", required_argument, NULL, OPT_PARENT },
 		{ "shared", no_argument, NULL, OPT_SHARED },
+		{ "to", required_argument, NULL, OPT_TO },
+		{ "recursive", no_argument, NULL, OPT_RECURSIVE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -312,6 +336,12 @@ int main(int argc, char **argv)
 		case OPT_SHARED:
 			o.shared = true;
 			break;
+		case OPT_TO:
+			o.to = optarg;
+			break;
+		case OPT_RECURSIVE:
+			o.recursive = true;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return CLI_OK;
@@ -331,7 +361,8 @@ int main(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return CLI_OK;
 	}
-	if (!word_in(cmd, "upload download info delete login logout mkdir"))
+	if (!word_in(cmd, "upload download info delete login logout mkdir "
+		     "ls mv rename rm share unshare"))
 		return usage("unknown command '%s'", cmd);
 	for (size_t i = 0; i < PT_ARRAY_LEN(opt_cmd); i++)
 		if (seen[i] && !word_in(cmd, opt_cmd[i].cmd))
@@ -341,13 +372,19 @@ int main(int argc, char **argv)
 		return usage("%s takes no argument", cmd);
 	if (strcmp(cmd, "login") == 0 && nargs > 1)
 		return usage("%s takes one user name", cmd);
-	if (nargs == 0 && !word_in(cmd, "login logout"))
+	if (nargs == 0 && !word_in(cmd, "login logout ls"))
 		return usage("%s: missing argument", cmd);
 	if (nargs > 1 && (strcmp(cmd, "info") == 0 ||
 			  strcmp(cmd, "delete") == 0))
 		return usage("%s takes one file", cmd);
 	if (nargs > 1 && strcmp(cmd, "mkdir") == 0)
 		return usage("%s takes one folder name", cmd);
+	if (nargs > 1 && word_in(cmd, "ls share unshare"))
+		return usage("%s takes one folder", cmd);
+	if (strcmp(cmd, "rename") == 0 && nargs != 2)
+		return usage("%s takes a file or folder and its new name", cmd);
+	if (strcmp(cmd, "mv") == 0 && !o.to)
+		return usage("%s needs --to FOLDER", cmd);
 	if (nargs > 1 && (o.name || o.output))
 		return usage("%s applies to one file only",
 			     o.name ? "--name" : "-o");
@@ -357,8 +394,6 @@ int main(int argc, char **argv)
 	    (o.parent && !id_valid(o.parent, strlen(o.parent))))
 		return usage("%s takes a folder id (12 letters and digits)",
 			     o.folder ? "--folder" : "--parent");
-	if (strcmp(cmd, "delete") == 0 && !o.token)
-		return usage("%s needs --token TOKEN", cmd);
 
 	if (!server)
 		server = getenv("PARTAGE_SERVER");
@@ -400,6 +435,16 @@ int main(int argc, char **argv)
 		ret = cli_logout(&o);
 	else if (strcmp(cmd, "mkdir") == 0)
 		ret = cmd_mkdir(&o, args[0]);
+	else if (strcmp(cmd, "ls") == 0)
+		ret = cli_ls(&o, nargs, args);
+	else if (strcmp(cmd, "mv") == 0)
+		ret = cli_mv(&o, nargs, args);
+	else if (strcmp(cmd, "rename") == 0)
+		ret = cli_rename(&o, args[0], args[1]);
+	else if (strcmp(cmd, "rm") == 0)
+		ret = cli_rm(&o, nargs, args);
+	else if (word_in(cmd, "share unshare"))
+		ret = cli_share(&o, args[0], strcmp(cmd, "share") == 0);
 	else
 		ret = cmd_delete(&o, args[0]);
 	cli_http_cleanup();

@@ -312,7 +312,7 @@ int cli_mv(const struct cli_opts *o, int argc, char **argv)
 {
 	struct cli_target to = { 0 };
 	json_t *dest, *fb = NULL, *db = NULL;
-	int ret = CLI_USAGE;
+	int ret = CLI_FAIL;
 
 	if (strcmp(o->to, "/") == 0) {
 		dest = json_null();

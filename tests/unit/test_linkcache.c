@@ -77,7 +77,7 @@ static void test_round_trip(void **state)
 	char id[ID_LEN + 1];
 	int replaced = 0;
 	for (int i = 0; i < 200; i++) {
-		snprintf(id, sizeof(id), "zz%010d", i);
+		snprintf(id, sizeof(id), "zz%010u", (unsigned)i);
 		struct link o = sample(id);
 		linkcache_put(c, &o, linkcache_gen(c));
 		assert_true(linkcache_get(c, id, pool, &got));

@@ -172,10 +172,24 @@
     });
   }
 
+  // The form's options when a file is chosen: Max-Days, Max-Downloads and
+  // a link password, sent in the creation's metadata (the server keeps the
+  // password's hash and never echoes it).
+  function options() {
+    var o = {};
+    [["max_days", "max-days"], ["max_downloads", "max-downloads"],
+     ["password", "link-password"]].forEach(function (kv) {
+      var el = document.getElementById(kv[1]);
+      if (el && el.value !== "") o[kv[0]] = el.value;
+    });
+    return o;
+  }
+
   // POST: a new upload, remembered before any byte is sent.
   function create(item) {
     var meta = "filename " + b64(item.file.name);
     if (item.file.type) meta += ",filetype " + b64(item.file.type);
+    Object.keys(item.opts).forEach(function (k) { meta += "," + k + " " + b64(item.opts[k]); });
     return send(item, "POST", ENDPOINT, {
       "Upload-Length": String(item.size),
       "Upload-Metadata": meta,
@@ -321,6 +335,7 @@
     }
     var item = {
       file: file, key: key, size: file.size, offset: 0, url: null, token: "", expires: 0,
+      opts: options(),
       needHead: false, tries: 0, restarts: 0, gen: 0, stop: null, done: null, failed: false,
       xhr: null, wake: null, speedT: 0, speedB: 0,
     };

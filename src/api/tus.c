@@ -377,6 +377,8 @@ static int complete(struct pt_req *r, const struct upload_row *u,
 	l->max_downloads = downloads;
 	l->owner = u->owner;
 	l->reason = "";
+	if (u->password_hash && *u->password_hash)
+		l->password_hash = u->password_hash;
 	/* the folder checked at creation, if it is still the owner's */
 	const char *fid = meta_folder(r, &meta);
 	struct folder f;
@@ -943,6 +945,24 @@ int api_tus_create(struct pt_req *r)
 					   "max_downloads in Upload-Metadata "
 					   "must be positive whole numbers");
 	}
+	/* A link password: X-Partage-Password, or the metadata key
+	 * "password", which is kept out of the stored metadata (HEAD echoes
+	 * that to anyone who has the upload URL). */
+	size_t pwn = 0;
+	const char *pw = req_header(r, "X-Partage-Password");
+	if (pw)
+		pwn = strlen(pw);
+	else if (meta)
+		pw = tus_metadata_get(&m, "password", &pwn);
+	u->password_hash = "";
+	if (pw) {
+		if (pwn == 0 || pwn > 1024 || strlen(pw) != pwn)
+			return reply_error(r, PT_EBADREQ, NULL,
+					   "bad request: a link password has "
+					   "1 to 1024 characters");
+		if (!(u->password_hash = account_hash_password(r->pool, pw)))
+			return fail(r, PT_EUNAVAIL);
+	}
 	/* "folder": the uploader's folder the file goes into */
 	char folder[ID_LEN + 1];
 	if (api_upload_folder(r, meta_folder(r, meta ? &m : NULL), folder, &rc))
@@ -996,7 +1016,8 @@ int api_tus_create(struct pt_req *r)
 	raw[UPLOAD_UID_LEN] = '\0';
 	memcpy(u->uid, raw, sizeof(u->uid));
 	u->length = length;
-	u->metadata = pt_pstrdup(r->pool, meta ? meta : "");
+	u->metadata = meta ? tus_metadata_without(r->pool, meta, "password")
+			   : "";
 	u->concat = pt_pstrdup(r->pool, concat ? concat : "");
 	u->owner = api_who(r)->user_id;
 	u->created = pt_now();

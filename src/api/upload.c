@@ -63,6 +63,7 @@ struct upload {
 	int64_t max_days, max_downloads;
 	char *password_hash;        /* of the link password, if one was set */
 	struct pt_buf password;     /* multipart: the "password" field */
+	char count_field[2][24];    /* multipart: max_days, max_downloads */
 	char folder[ID_LEN + 1];    /* "" or the uploader's folder */
 	struct MHD_PostProcessor *pp;
 	struct received files[64];
@@ -179,23 +180,28 @@ static int sink_commit(struct pt_req *r, struct sink *s, struct received *out)
 
 /* ---- request options ---- */
 
-/* Max-Days / Max-Downloads: absent → 0, else a positive integer. */
-static int header_count(struct pt_req *r, const char *name, int64_t *out)
+/* A count of days or downloads: 1 to 10^9, spaces around allowed. */
+static int count_parse(const char *v, size_t len, int64_t *out)
 {
-	const char *v = req_header(r, name);
 	uint64_t n;
-	*out = 0;
-	if (!v)
-		return 0;
-	while (*v == ' ' || *v == '\t')
+	while (len && (*v == ' ' || *v == '\t')) {
 		v++;
-	size_t len = strlen(v);
+		len--;
+	}
 	while (len && (v[len - 1] == ' ' || v[len - 1] == '\t'))
 		len--;
 	if (pt_parse_u64(v, len, &n) || n == 0 || n > 1000000000)
 		return PT_EBADREQ;
 	*out = (int64_t)n;
 	return 0;
+}
+
+/* Max-Days / Max-Downloads: absent → 0, else a positive integer. */
+static int header_count(struct pt_req *r, const char *name, int64_t *out)
+{
+	const char *v = req_header(r, name);
+	*out = 0;
+	return v ? count_parse(v, strlen(v), out) : 0;
 }
 
 int api_text_check(struct pt_req *r, const char *what, const char *s,
@@ -551,6 +557,29 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind,
 			snprintf(u->errmsg, sizeof(u->errmsg),
 				 "bad request: the password field is longer "
 				 "than 1024 bytes");
+			u->err = PT_EBADREQ;
+			return MHD_NO;
+		}
+		return MHD_YES;
+	}
+	if (key && !filename && (strcmp(key, "max_days") == 0 ||
+				 strcmp(key, "max_downloads") == 0)) {
+		/* the form's fields, as the Max-Days / Max-Downloads headers;
+		 * an empty one (a form left blank) sets nothing */
+		bool days = strcmp(key, "max_days") == 0;
+		char *f = u->count_field[days ? 0 : 1];
+		int64_t *dst = days ? &u->max_days : &u->max_downloads;
+		bool bad = off + size >= sizeof(u->count_field[0]);
+		if (!bad) {
+			memcpy(f + off, data, size);
+			f[off + size] = '\0';
+			bad = *f && count_parse(f, strlen(f), dst);
+		}
+		if (bad) {
+			snprintf(u->errmsg, sizeof(u->errmsg),
+				 "bad request: the %s field must be a whole "
+				 "number from 1 to 1000000000",
+				 key);
 			u->err = PT_EBADREQ;
 			return MHD_NO;
 		}

@@ -212,6 +212,9 @@ static enum step step_create(struct tus_up *up)
 		snprintf(num, sizeof(num), "%" PRIu64, o->max_downloads);
 		meta_add(&meta, "max_downloads", num);
 	}
+	/* the server keeps its hash and leaves it out of what HEAD echoes */
+	if (o->password)
+		meta_add(&meta, "password", o->password);
 	tus_request(&h, "POST", url);
 	cli_http_add_header(&h, "Upload-Length: %" PRIu64, up->size);
 	cli_http_add_header(&h, "Upload-Metadata: %s", meta.p);
@@ -398,6 +401,24 @@ fail:
 	return r;
 }
 
+/* DELETE the file the upload made, with its delete token. */
+static void unprotected_delete(struct tus_up *up)
+{
+	struct cli_http h;
+	const char *id = cli_json_str(up->obj, "id");
+	char *url;
+
+	if (!id)
+		return;
+	url = xasprintf("%s/%s", up->o->server, id);
+	cli_http_init(&h, "DELETE", url);
+	if (*up->token)
+		cli_http_add_header(&h, "X-Delete-Token: %s", up->token);
+	cli_http_perform(&h, up->o);
+	cli_http_release(&h);
+	free(url);
+}
+
 /* GET the upload: the file object the last byte made. */
 static enum step step_fetch(struct tus_up *up)
 {
@@ -413,6 +434,16 @@ static enum step step_fetch(struct tus_up *up)
 	if (h.status != 200 || !cli_json_str(up->obj, "url")) {
 		pt_buf_reset(&up->msg);
 		pt_buf_adds(&up->msg, "the reply is not a file object");
+		r = STEP_FAIL;
+	} else if (up->o->password &&
+		   !json_is_true(json_object_get(up->obj,
+						 "password_protected"))) {
+		/* a server that ignored the password (or an upload resumed
+		 * from a run without --password): never leave the file open */
+		unprotected_delete(up);
+		pt_buf_reset(&up->msg);
+		pt_buf_adds(&up->msg, "the server did not protect the file "
+				      "with the password; it was deleted");
 		r = STEP_FAIL;
 	}
 fail:

@@ -1,7 +1,7 @@
 /*
  * upload.c — `partage upload FILE...`: a regular file goes through tus
- * (tus.c: chunked, retried, resumable across runs); stdin, a link password
- * or a server without tus get one raw PUT /{name} (the curl front door of
+ * (tus.c: chunked, retried, resumable across runs, a link password in its
+ * creation); stdin or a server without tus get one raw PUT /{name} (the curl front door of
  * design.md), the body streamed, as chunked transfer encoding when its
  * length is unknown.  Each
  * file's share URL (or file object with --json) goes to stdout on one
@@ -66,10 +66,8 @@ static int upload_one(const struct cli_opts *o, const char *file)
 	name = o->name ? xstrdup(o->name) :
 	       is_stdin ? xstrdup("stdin") : local_basename(file);
 
-	/* a file of known size goes through tus, so it can resume; a link
-	 * password has no place in tus creation (its metadata is echoed by
-	 * HEAD), so such an upload stays a PUT */
-	if (S_ISREG(st.st_mode) && !is_stdin && !o->password) {
+	/* a file of known size goes through tus, so it can resume */
+	if (S_ISREG(st.st_mode) && !is_stdin) {
 		err = cli_tus_upload(o, file, fd, &st, name);
 		if (err != PT_EUNSUPPORTED) {
 			ret = err ? -1 : 0;

@@ -112,6 +112,35 @@ const char *tus_metadata_get(const struct tus_meta *m, const char *key,
 	return NULL;
 }
 
+char *tus_metadata_without(struct pt_pool *pool, const char *hdr,
+			   const char *key)
+{
+	size_t klen = strlen(key), n = 0;
+	char *out = pt_palloc(pool, strlen(hdr) + 1);
+
+	for (const char *p = hdr; *p;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		const char *k = p;
+		size_t plen = len;
+		while (plen && *k == ' ') { /* "a x, b y": spaces after commas */
+			k++;
+			plen--;
+		}
+		bool drop = plen >= klen && memcmp(k, key, klen) == 0 &&
+			    (plen == klen || k[klen] == ' ');
+		if (!drop && plen) {
+			if (n)
+				out[n++] = ',';
+			memcpy(out + n, k, plen);
+			n += plen;
+		}
+		p += len + (end ? 1 : 0);
+	}
+	out[n] = '\0';
+	return out;
+}
+
 int tus_concat_parse(struct pt_pool *pool, const char *hdr, bool *partial,
 		     char **uids, size_t *n)
 {

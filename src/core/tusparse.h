@@ -35,6 +35,10 @@ int tus_metadata_parse(struct pt_pool *pool, const char *hdr,
 /* The value of key, or NULL. */
 const char *tus_metadata_get(const struct tus_meta *m, const char *key,
 			     size_t *len);
+/* hdr (a valid Upload-Metadata) without the pair of key, the other pairs
+ * as they were sent, in order (pool memory). */
+char *tus_metadata_without(struct pt_pool *pool, const char *hdr,
+			   const char *key);
 
 /* "partial" → *partial; "final;URL…" → each URL's last path segment (the
  * upload id) in uids[0..*n). */

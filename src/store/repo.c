@@ -160,6 +160,10 @@ static const char *const migrations[] = {
 	"  name TEXT PRIMARY KEY,"
 	"  since BIGINT NOT NULL,"
 	"  n BIGINT NOT NULL);",
+	/* 10: a resumable upload's link password (Argon2id), given at
+	 * creation and kept out of the metadata that HEAD echoes */
+	"ALTER TABLE uploads ADD COLUMN password_hash TEXT NOT NULL "
+	"DEFAULT '';",
 };
 
 static int64_t schema_version(struct db *db)
@@ -615,9 +619,11 @@ int repo_upload_create(struct db *db, const struct upload_row *u)
 {
 	int64_t rc = db_run(db,
 			     "INSERT INTO uploads(uid, length, received, metadata, "
-			     "concat, created, expires, owner_id, delete_hash) "
-			     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-			   "tiittiiit", u->uid, (int64_t)(u->length), (int64_t)(u->received), u->metadata, u->concat, (int64_t)(u->created), (int64_t)(u->expires), (int64_t)(u->owner), u->delete_hash);
+			     "concat, created, expires, owner_id, delete_hash, "
+			     "password_hash) "
+			     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+			   "tiittiiitt", u->uid, (int64_t)(u->length), (int64_t)(u->received), u->metadata, u->concat, (int64_t)(u->created), (int64_t)(u->expires), (int64_t)(u->owner), u->delete_hash,
+			   u->password_hash ? u->password_hash : "");
 	return rc < 0 ? (int)rc : 0;
 }
 
@@ -627,7 +633,8 @@ int repo_upload_get(struct db *db, struct pt_pool *pool, const char *uid,
 	struct db_stmt *st;
 	int err = db_get(db, "SELECT uid, length, received, metadata, concat, "
 			     "created, expires, owner_id, delete_hash, lease, "
-			     "state, link_id FROM uploads WHERE uid = $1",
+			     "state, link_id, password_hash FROM uploads "
+			     "WHERE uid = $1",
 			     &st, "t", uid);
 	if (err)
 		return err;
@@ -645,6 +652,7 @@ int repo_upload_get(struct db *db, struct pt_pool *pool, const char *uid,
 	out->state = (enum upload_state)db_col_int(st, 10);
 	copy_fixed(out->link_id, sizeof(out->link_id),
 		   db_col_text(st, 11));
+	out->password_hash = pt_pstrdup(pool, db_col_text(st, 12));
 	db_done(st);
 	return 0;
 }

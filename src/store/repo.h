@@ -109,6 +109,7 @@ struct upload_row {
 	int64_t lease;         /* a PATCH holds it until then; 0 free */
 	enum upload_state state;
 	char link_id[ID_LEN + 1]; /* "" until complete */
+	char *password_hash;   /* the link's, Argon2id; "" or NULL: none */
 };
 
 int repo_upload_create(struct db *db, const struct upload_row *u);

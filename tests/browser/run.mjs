@@ -1274,6 +1274,56 @@ test("upload page: without JavaScript the form posts multipart to /api/v1/files"
   await page.close();
 });
 
+test("upload page: the options set an expiry, a download limit and a link password", async () => {
+  const page = await newPage();
+  try {
+    const pw = "pàss wörd 1";
+    const check1 = async (o, how) => {
+      eq(o.password_protected, true, `${how}: password_protected`);
+      eq(o.max_downloads, 2, `${how}: max_downloads`);
+      const days = (o.expires - Date.now() / 1000) / 86400;
+      check(days > 2.9 && days <= 3.01, `${how}: expires in ${days.toFixed(3)} days, want 3`);
+      eq((await fetch(o.download_url)).status, 401, `${how}: the bytes without the password`);
+      const r = await fetch(`${o.download_url}?password=${encodeURIComponent(pw)}`);
+      eq(r.status, 200, `${how}: the bytes with the password`);
+      return Buffer.from(await r.arrayBuffer());
+    };
+    // with JavaScript: the options go in the tus creation's metadata
+    eq((await page.goto(`${base}/`)).status(), 200, "GET /");
+    await page.click("#options summary");
+    await page.fill("#max-days", "3");
+    await page.fill("#max-downloads", "2");
+    await page.fill("#link-password", pw);
+    const body = pattern(30_000, 11);
+    const before = await page.locator("#results li").count();
+    await page.setInputFiles("#file", { name: "options.bin", mimeType: "application/octet-stream", buffer: body });
+    await waitRows(page, before, 1);
+    const href = await page.locator("#results li .up-done a").last().getAttribute("href");
+    const id = ID_URL().exec(href);
+    check(id, `link "${href}"`);
+    eq(sha256(await check1(await fileObject(id[1]), "tus")), sha256(body), "bytes (tus)");
+    // without JavaScript: the same fields in the multipart form
+    await page.route("**/static/upload.js", (route) => route.fulfill({ status: 200, contentType: "text/javascript", body: "" }));
+    eq((await page.goto(`${base}/`)).status(), 200, "GET / without JS");
+    await page.click("#options summary");
+    await page.fill("#max-days", "3");
+    await page.fill("#max-downloads", "2");
+    await page.fill("#link-password", pw);
+    const body2 = pattern(20_000, 12);
+    await page.setInputFiles("#file", { name: "options-nojs.bin", mimeType: "application/octet-stream", buffer: body2 });
+    const [resp] = await Promise.all([
+      page.waitForResponse((r) => new URL(r.url()).pathname === "/api/v1/files"),
+      page.click("#upload button[type=submit]"),
+    ]);
+    eq(resp.status(), 201, "multipart POST with options");
+    const f = JSON.parse(await resp.text()).files[0];
+    eq(sha256(await check1(await fileObject(f.id), "multipart")), sha256(body2), "bytes (multipart)");
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await page.close();
+  }
+});
+
 test("upload page: a logged-in browser's upload belongs to the account", async () => {
   const json = { "Content-Type": "application/json" };
   const name = "uploader_" + Date.now();

@@ -1275,3 +1275,31 @@ def test_client_that_closes_right_after_its_last_bytes(srv):
             sent, offset_of(srv, path), took)
     r = patch_ok(srv, path, 2 << 20, data[2 << 20:])
     check_download(srv, path, data, r)
+
+
+def test_link_password_at_creation(srv):
+    """A link password given at creation (metadata "password", or the
+    X-Partage-Password header as on PUT) protects the file, and is never
+    echoed: HEAD's Upload-Metadata is what was sent without it."""
+    for how in ("metadata", "header"):
+        data = rand_bytes(5000)
+        # UTF-8 travels in metadata (base64); a header is ASCII here
+        pw = "s3cret pw é" if how == "metadata" else "s3cret pw header"
+        md = meta(("filename", "locked.bin"), ("password", pw)) if how == "metadata" \
+            else meta(("filename", "locked.bin"))
+        extra = {"X-Partage-Password": pw} if how == "header" else None
+        path, _ = new_upload(srv, len(data), metadata=md, extra=extra)
+        hr = expect(head(srv, path), 200, 204)
+        echoed = hr.header("Upload-Metadata") or ""
+        assert "password" not in echoed and b64(pw) not in echoed, "HEAD echoes the password: %r" % echoed
+        assert echoed == meta(("filename", "locked.bin")), echoed
+        r = patch_ok(srv, path, 0, data)
+        obj = file_of(srv, path)
+        assert obj["password_protected"] is True, obj
+        expect(srv.get(srv.dl_path(obj)), 401, what="a password link without the password (%s)" % how)
+        g = expect(srv.get(srv.dl_path(obj) + "?password=" + urllib.parse.quote(pw)), 200,
+                   what="with the password (%s)" % how)
+        assert g.body == data
+    # an empty password is refused before anything is made
+    create(srv, 10, metadata=meta(("password", "")), code=400)
+    create(srv, 10, extra={"X-Partage-Password": "x" * 1025}, code=400)

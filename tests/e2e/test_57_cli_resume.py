@@ -3,7 +3,7 @@ PATCH chunks; a connection cut mid-upload is retried within the run from
 the offset the server kept (HEAD), never from 0; a client killed with -9
 is resumed by the next run from the state file ("resuming at N of M
 bytes"); an upload the server no longer has (terminated) starts over;
-stdin and --password stay a PUT.
+stdin stays a PUT; --password goes in the tus creation.
 
 A small TCP proxy (a thread per direction) sits between the client and
 partaged, whose public URL is the proxy's, so the upload URLs the server
@@ -20,6 +20,7 @@ import stat
 import subprocess
 import threading
 import time
+import urllib.parse
 
 import harness
 from harness import Server, Skip, bin_path, expect, live_links, rand_bytes, sha256, track, wait_until
@@ -245,15 +246,21 @@ def test_cli_upload_through_tus(tmp):
             fid, _ = one_link(r, srv.url)
             check_bytes(srv, fid, b"")
 
-            # stdin and --password stay a PUT
+            # stdin stays a PUT; a link password goes in the tus creation
             n = len(proxy.requests())
             r = ok(cli(srv.url, tmp, "upload", "-", "--name", "piped.bin", input=data), "stdin")
             fid, _ = one_link(r, srv.url)
             check_bytes(srv, fid, data)
-            r = ok(cli(srv.url, tmp, "upload", src, "--password", "pw123456"), "password")
+            assert [m for m, _, _ in proxy.requests()[n:]] == ["PUT"], proxy.requests()[n:]
+            n = len(proxy.requests())
+            r = ok(cli(srv.url, tmp, "upload", src, "--password", "pw123456 é"), "password")
             fid, _ = one_link(r, srv.url)
-            assert srv.file_obj(fid).json()["password_protected"] is True
-            assert [m for m, _, _ in proxy.requests()[n:]] == ["PUT", "PUT"], proxy.requests()[n:]
+            fo = srv.file_obj(fid).json()
+            assert fo["password_protected"] is True, fo
+            assert "PUT" not in [m for m, _, _ in proxy.requests()[n:]], proxy.requests()[n:]
+            expect(srv.get(srv.dl_path(fo)), 401, what="the CLI's password link without it")
+            g = expect(srv.get(srv.dl_path(fo) + "?password=" + urllib.parse.quote("pw123456 é")), 200)
+            assert g.body == open(src, "rb").read()
 
             # the server checks the new metadata keys
             for bad in (b"0", b"x", b"-1"):

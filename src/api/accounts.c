@@ -105,6 +105,27 @@ static bool safe_method(const struct pt_req *r)
 	return r->method & (HTTP_GET | HTTP_HEAD | HTTP_OPTIONS);
 }
 
+/* A browser says the request comes from one of this site's pages: the
+ * Fetch metadata header Sec-Fetch-Site is "same-origin", or Origin is
+ * public_url's scheme://host:port.  Scripts cannot set either, and a
+ * cross-site form carries "cross-site" and its own origin.  (Our pages'
+ * Referrer-Policy: no-referrer makes Chromium send "Origin: null" on a
+ * form's POST, so Sec-Fetch-Site is what a form of ours usually shows.) */
+static bool same_origin(struct pt_req *r)
+{
+	const struct app *app = r->ctx;
+	const char *o = req_header(r, "Origin"), *u = app->public_url;
+	const char *site = req_header(r, "Sec-Fetch-Site");
+	const char *host = strstr(u, "://");
+	if (site && strcmp(site, "same-origin") == 0 &&
+	    (!o || strcmp(o, "null") == 0))
+		return true;
+	if (!o || !host)
+		return false;
+	size_t n = (size_t)(strchrnul(host + 3, '/') - u);
+	return strlen(o) == n && strncasecmp(o, u, n) == 0;
+}
+
 int api_authenticate(struct pt_req *r, int *rc)
 {
 	struct app *app = r->ctx;
@@ -170,7 +191,8 @@ int api_authenticate(struct pt_req *r, int *rc)
 	/* a cookie rides along with forged cross-site requests: state
 	 * changes need the session's CSRF token too */
 	if (by_session && !safe_method(r) &&
-	    !(r->route->flags & ROUTE_NO_CSRF)) {
+	    !(r->route->flags & ROUTE_NO_CSRF) &&
+	    !((r->route->flags & ROUTE_FORM) && same_origin(r))) {
 		const char *c = req_header(r, "X-CSRF-Token");
 		if (!c || strlen(c) != strlen(tok.csrf) ||
 		    sodium_memcmp(c, tok.csrf, strlen(c)) != 0) {

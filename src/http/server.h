@@ -43,6 +43,9 @@ typedef int (*route_cb)(struct pt_req *r);
 enum {
 	ROUTE_AUTH = 1 << 0,    /* 401 unless the request is authenticated */
 	ROUTE_NO_CSRF = 1 << 1, /* changes nothing a forged form could abuse */
+	/* a plain HTML form posts here (no script to send X-CSRF-Token): a
+	 * browser's Origin header naming this site stands in for it */
+	ROUTE_FORM = 1 << 2,
 };
 
 struct route {

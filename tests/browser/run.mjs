@@ -1324,6 +1324,38 @@ test("upload page: the options set an expiry, a download limit and a link passwo
   }
 });
 
+test("upload page: a logged-in browser without JavaScript uploads into the account", async () => {
+  const json = { "Content-Type": "application/json" };
+  const name = "nojs_" + Date.now();
+  const creds = JSON.stringify({ name, password: "no-js page password" });
+  eq((await fetch(`${base}/api/v1/users`, { method: "POST", body: creds, headers: json })).status, 201, "register");
+  const page = await newPage();
+  const context = page.context();
+  try {
+    eq((await page.goto(`${base}/`)).status(), 200, "GET /");
+    const login = await page.evaluate(async (b) => {
+      const r = await fetch("/api/v1/sessions", { method: "POST", body: b, headers: { "Content-Type": "application/json" } });
+      return r.status;
+    }, creds);
+    eq(login, 201, "login status");
+    await page.route("**/static/upload.js", (route) => route.fulfill({ status: 200, contentType: "text/javascript", body: "" }));
+    eq((await page.goto(`${base}/`)).status(), 200, "GET / without JS");
+    const body = pattern(10_000, 13);
+    await page.setInputFiles("#file", { name: "nojs-mine.bin", mimeType: "application/octet-stream", buffer: body });
+    const [resp] = await Promise.all([
+      page.waitForResponse((r) => new URL(r.url()).pathname === "/api/v1/files"),
+      page.click("#upload button[type=submit]"),
+    ]);
+    eq(resp.status(), 201, "the form POST with a session (same-origin, no token)");
+    const f = JSON.parse(await resp.text()).files[0];
+    const mine = await page.evaluate(async () => (await fetch("/api/v1/me/files")).json());
+    check(mine.files.some((x) => x.id === f.id), "the form's file is not in the account's files");
+  } finally {
+    await context.clearCookies();
+    await page.close();
+  }
+});
+
 test("upload page: a logged-in browser's upload belongs to the account", async () => {
   const json = { "Content-Type": "application/json" };
   const name = "uploader_" + Date.now();

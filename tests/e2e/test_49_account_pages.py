@@ -114,3 +114,51 @@ def test_token_list(srv):
     _, other = bearer(srv, obody)
     assert [x["id"] for x in expect(srv.get("/api/v1/tokens", other), 200).json()["tokens"]] != [t1["id"]]
     expect(srv.get("/api/v1/tokens"), 401)
+
+
+def test_plain_form_of_a_logged_in_browser(srv):
+    """The upload form without JavaScript cannot send X-CSRF-Token; for
+    that one route (multipart POST /api/v1/files) a browser's Origin naming
+    this site stands in for it.  Another origin, no Origin, or any other
+    write of the session still needs the token."""
+    import harness
+    _name, body = register(srv)
+    s = session(srv, body)
+    cookie = {"Cookie": s["Cookie"]}
+    data = os.urandom(3000)
+    form, ctype = harness.multipart([("max_downloads", None, b"4", None),
+                                     ("file", "form.bin", data, "application/octet-stream")])
+    hd = dict(cookie, **{"Content-Type": ctype, "Accept": "application/json"})
+    expect(srv.request("POST", "/api/v1/files", body=form, headers=hd), 403, what="a cookie without token or Origin")
+    expect(srv.request("POST", "/api/v1/files", body=form, headers=dict(hd, Origin="http://evil.example")), 403,
+           what="a cross-site form")
+    expect(srv.request("POST", "/api/v1/files", body=form, headers=dict(hd, Origin="null")), 403,
+           what="an opaque origin")
+    expect(srv.request("POST", "/api/v1/files", body=form,
+                       headers=dict(hd, Origin="null", **{"Sec-Fetch-Site": "cross-site"})), 403,
+           what="a cross-site form (Fetch metadata)")
+    expect(srv.request("POST", "/api/v1/files", body=form,
+                       headers=dict(hd, Origin="http://evil.example", **{"Sec-Fetch-Site": "same-origin"})), 403,
+           what="a foreign Origin whatever Sec-Fetch-Site says")
+    # what Chromium sends for a form of our page (Referrer-Policy: no-referrer)
+    expect(srv.request("POST", "/api/v1/files", body=form,
+                       headers=dict(hd, Origin="null", **{"Sec-Fetch-Site": "same-origin"})), 201,
+           what="our page's form as Chromium sends it")
+    r = expect(srv.request("POST", "/api/v1/files", body=form, headers=dict(hd, Origin=srv.url)), 201,
+               what="our own page's form")
+    f = r.json()["files"][0]
+    assert f["max_downloads"] == 4, f
+    form2, ctype2 = harness.multipart([("max_downloads", None, b"", None),
+                                       ("file", "blank.bin", data, "application/octet-stream")])
+    r = expect(srv.request("POST", "/api/v1/files", body=form2, headers=dict(
+        hd, Origin=srv.url, **{"Content-Type": ctype2})), 201, what="a form with the limit left blank")
+    assert r.json()["files"][0]["max_downloads"] is None, r.json()
+    form3, ctype3 = harness.multipart([("max_days", None, b"0", None),
+                                       ("file", "zero.bin", data, "application/octet-stream")])
+    expect(srv.request("POST", "/api/v1/files", body=form3, headers=dict(
+        hd, Origin=srv.url, **{"Content-Type": ctype3})), 400, what="max_days 0 in a form")
+    mine = expect(srv.get("/api/v1/me/files", headers=dict(s, Accept="application/json")), 200).json()
+    assert f["id"] in [x["id"] for x in mine["files"]], "the form's file is not the account's: %r" % mine
+    # the JSON API still wants the token, Origin or not
+    expect(srv.request("POST", "/api/v1/folders", body=b'{"name":"x"}',
+                       headers=dict(cookie, Origin=srv.url, **JSON)), 403, what="a JSON write with only Origin")

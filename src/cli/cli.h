@@ -243,4 +243,10 @@ int cli_rename(const struct cli_opts *o, const char *item, const char *name);
 int cli_rm(const struct cli_opts *o, int argc, char **argv);
 int cli_share(const struct cli_opts *o, const char *folder, bool share);
 
+/* account.c: the account (GET /api/v1/me, rewards), a voucher, points
+ * into premium days. */
+int cli_account(const struct cli_opts *o);
+int cli_redeem(const struct cli_opts *o, const char *code);
+int cli_convert(const struct cli_opts *o, const char *days);
+
 #endif

@@ -53,15 +53,22 @@ static const char usage_text[] =
 "      not empty, with everything in it).\n"
 "  share FOLDER | unshare FOLDER\n"
 "      Make a folder public and print its link, or private again.\n"
+"  account [--json]\n"
+"      Show your account: tier, premium end, storage used, points.\n"
+"  redeem CODE\n"
+"      Turn a voucher code into premium days.\n"
+"  convert DAYS\n"
+"      Spend reward points on DAYS premium days.\n"
 "  login [USER] [--password-stdin]\n"
 "      Make an API token for the account (the password is read from the\n"
 "      terminal, or from stdin) and keep it for this server.\n"
 "  logout\n"
 "      Revoke this server's stored token and forget it.\n"
 "\n"
-"ls, mv, rename, rm, share and unshare need a login.  ITEM is a file's id\n"
-"or link, or a folder's id or /folder/ID link (a bare id that names no\n"
-"file is taken as a folder); FOLDER is a folder's id or link.\n"
+"ls, mv, rename, rm, share, unshare, account, redeem and convert need a\n"
+"login.  ITEM is a file's id or link, or a folder's id or /folder/ID link\n"
+"(a bare id that names no file is taken as a folder); FOLDER is a\n"
+"folder's id or link.\n"
 "\n"
 "Options:\n"
 "  --server URL   the server (else env PARTAGE_SERVER, else\n"
@@ -224,7 +231,7 @@ static const struct {
 	int opt;
 	const char *name, *cmd;
 } opt_cmd[] = {
-	{ OPT_JSON, "--json", "upload info mkdir ls" },
+	{ OPT_JSON, "--json", "upload info mkdir ls account" },
 	{ OPT_FOLDER, "--folder", "upload" },
 	{ OPT_PARENT, "--parent", "mkdir" },
 	{ OPT_SHARED, "--shared", "mkdir" },
@@ -362,17 +369,20 @@ int main(int argc, char **argv)
 		return CLI_OK;
 	}
 	if (!word_in(cmd, "upload download info delete login logout mkdir "
-		     "ls mv rename rm share unshare"))
+		     "ls mv rename rm share unshare account redeem convert"))
 		return usage("unknown command '%s'", cmd);
 	for (size_t i = 0; i < PT_ARRAY_LEN(opt_cmd); i++)
 		if (seen[i] && !word_in(cmd, opt_cmd[i].cmd))
 			return usage("%s does not apply to this command",
 				     opt_cmd[i].name);
-	if (strcmp(cmd, "logout") == 0 && nargs > 0)
+	if (word_in(cmd, "logout account") && nargs > 0)
 		return usage("%s takes no argument", cmd);
+	if (word_in(cmd, "redeem convert") && nargs > 1)
+		return usage("%s takes one %s", cmd,
+			     strcmp(cmd, "redeem") == 0 ? "code" : "number");
 	if (strcmp(cmd, "login") == 0 && nargs > 1)
 		return usage("%s takes one user name", cmd);
-	if (nargs == 0 && !word_in(cmd, "login logout ls"))
+	if (nargs == 0 && !word_in(cmd, "login logout ls account"))
 		return usage("%s: missing argument", cmd);
 	if (nargs > 1 && (strcmp(cmd, "info") == 0 ||
 			  strcmp(cmd, "delete") == 0))
@@ -445,6 +455,12 @@ int main(int argc, char **argv)
 		ret = cli_rm(&o, nargs, args);
 	else if (word_in(cmd, "share unshare"))
 		ret = cli_share(&o, args[0], strcmp(cmd, "share") == 0);
+	else if (strcmp(cmd, "account") == 0)
+		ret = cli_account(&o);
+	else if (strcmp(cmd, "redeem") == 0)
+		ret = cli_redeem(&o, args[0]);
+	else if (strcmp(cmd, "convert") == 0)
+		ret = cli_convert(&o, args[0]);
 	else
 		ret = cmd_delete(&o, args[0]);
 	cli_http_cleanup();

@@ -51,6 +51,9 @@ struct stream {
 	uint64_t total;
 	struct speed_cap cap;
 	uint64_t *sent; /* the request's progress (held.sent), or NULL */
+	/* called once, when the last byte is handed to MHD */
+	void (*last)(void *arg);
+	void *last_arg;
 };
 
 void speed_cap_init(struct speed_cap *c, uint64_t rate,
@@ -113,15 +116,20 @@ static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 		}
 		uint64_t in = pos - at, left = p->len - in;
 		size_t n = left < max ? (size_t)left : max;
+		ssize_t k = (ssize_t)n;
 		if (p->text) {
 			memcpy(buf, p->text + in, n);
-			return (ssize_t)n;
+		} else {
+			k = blob_reader_pread(s->reader, buf, n, p->off + in);
+			if (k <= 0) /* the blob shrank or failed: never pad */
+				return MHD_CONTENT_READER_END_WITH_ERROR;
+			if (s->sent)
+				*s->sent = pos + (uint64_t)k;
 		}
-		ssize_t k = blob_reader_pread(s->reader, buf, n, p->off + in);
-		if (k <= 0) /* the blob shrank or failed: abort, never pad */
-			return MHD_CONTENT_READER_END_WITH_ERROR;
-		if (s->sent)
-			*s->sent = pos + (uint64_t)k;
+		if (s->last && pos + (uint64_t)k >= s->total) {
+			s->last(s->last_arg);
+			s->last = NULL;
+		}
 		return k;
 	}
 	return MHD_CONTENT_READER_END_OF_STREAM;
@@ -135,12 +143,15 @@ static void stream_free(void *cls)
 	free(s);
 }
 
-/* Set by serve() for the response it is building: the speed cap. */
+/* Set by serve() for the response it is building: the speed cap, and
+ * what to do once every byte is in MHD's hands. */
 struct cap {
 	uint64_t rate;
 	struct MHD_Connection *conn;
 	struct throttle *throttle;
 	uint64_t *sent;
+	void (*last)(void *arg);
+	void *last_arg;
 };
 
 static struct MHD_Response *stream_response(struct blob_reader *rd,
@@ -151,6 +162,8 @@ static struct MHD_Response *stream_response(struct blob_reader *rd,
 	if (cap) {
 		speed_cap_init(&s->cap, cap->rate, cap->conn, cap->throttle);
 		s->sent = cap->sent;
+		s->last = cap->last;
+		s->last_arg = cap->last_arg;
 	}
 	s->reader = rd;
 	s->pieces = pieces;
@@ -182,6 +195,8 @@ static struct MHD_Response *range_response(struct blob_reader *rd,
 					len, buf, MHD_RESPMEM_MUST_FREE);
 			if (!resp)
 				abort();
+			if (cap->last) /* all of it is MHD's now */
+				cap->last(cap->last_arg);
 			return resp;
 		}
 		free(buf); /* short read: let the stream path fail it */
@@ -338,6 +353,20 @@ struct held {
 	uint64_t sent;                /* streams: bytes handed to MHD */
 	bool streamed;                /* one-piece stream: sent is exact-ish */
 };
+
+/* The last byte is in MHD's hands: the client may have it before MHD
+ * reports the response complete, and its next download (a download
+ * manager's queue) must find the parallel slot free. */
+static void held_last_byte(void *arg)
+{
+	struct pt_req *r = arg;
+	struct held *h = r->state;
+	struct app *app = r->ctx;
+	if (h->slot) {
+		slots_release(app->slots, r->client_ip);
+		h->slot = false;
+	}
+}
 
 /* A download counts when one client has received every byte of the file,
  * across any number of responses (coverage.c).  A response that finished
@@ -595,7 +624,8 @@ static int serve(struct pt_req *r, const char *id)
 	if (redirect)
 		return redirect_reply(r, &l);
 	struct cap cap = { r->method == HTTP_GET ? rules.speed : 0, r->conn,
-			   app->throttle, &h->sent };
+			   app->throttle, &h->sent,
+			   h->slot ? held_last_byte : NULL, r };
 
 	/* from here a response owns the reader: drop it from the pool */
 	struct MHD_Response *resp;

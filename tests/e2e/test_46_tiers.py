@@ -556,6 +556,22 @@ def test_speed_cap_and_one_download_per_address():
         assert r and r.body == small, "no download after the first ended: %r" % s.get(s.dl_path(osm))
 
 
+def test_back_to_back_downloads_from_one_address():
+    """One download at a time per address must not refuse the next
+    download of a client whose last one has all its bytes: a download
+    manager fetching a queue one file after the other, each on a new
+    connection, the moment the previous body is complete."""
+    with Server(CAP_CONFIG, name="capseq") as s:
+        small = rand_bytes(2 * K)
+        o = s.upload("seq.bin", small)
+        mid = s.upload("mid.bin", rand_bytes(20 * K))
+        for i in range(40):
+            for obj, n in ((o, 2 * K), (mid, 20 * K)):
+                r = s.get(s.dl_path(obj))
+                assert r.status == 200 and len(r.body) == n, \
+                    "download %d of %s right after the previous one: %r" % (i, obj["name"], r)
+
+
 def test_slot_released_on_disconnect():
     with Server(CAP_CONFIG, name="capdisc") as s:
         big = rand_bytes(2 * K * K)

@@ -32,37 +32,20 @@ static bool ac_logged_in(const struct cli_opts *o)
 static json_t *ac_call(const struct cli_opts *o, const char *method,
 		       const char *path, const json_t *body, const char *what)
 {
-	struct cli_http h;
 	struct pt_buf msg;
-	char *url = xasprintf("%s%s", o->server, path), *data = NULL;
+	char *url = xasprintf("%s%s", o->server, path);
 	json_t *rep = NULL;
-	int err;
+	long status;
 
 	pt_buf_init(&msg, 4096);
-	cli_http_init(&h, method, url);
-	if (body) {
-		data = json_dumps(body, JSON_COMPACT);
-		PT_ASSERT(data);
-		h.in_data = data;
-		h.in_len = strlen(data);
-		cli_http_add_header(&h, "Content-Type: application/json");
-	}
-	cli_http_add_header(&h, "Accept: application/json");
-	err = cli_http_perform(&h, o);
-	if (err) {
-		cli_http_strerror(&h, err, &msg);
+	if (cli_api_call(o, method, url, body, &rep, &status, &msg)) {
 		cli_err("cannot %s: %s", what, msg.p);
-	} else if (h.status / 100 != 2) {
-		cli_http_reason(&h, &msg);
-		cli_err("cannot %s: %s", what, msg.p);
-	} else if (!(rep = cli_http_json(&h)) || !json_is_object(rep)) {
+	} else if (!json_is_object(rep)) {
 		json_decref(rep);
 		rep = NULL;
 		cli_err("cannot %s: the reply is not a JSON object", what);
 	}
-	cli_http_release(&h);
 	pt_buf_release(&msg);
-	free(data);
 	free(url);
 	return rep;
 }

@@ -243,6 +243,16 @@ int cli_rename(const struct cli_opts *o, const char *item, const char *name);
 int cli_rm(const struct cli_opts *o, int argc, char **argv);
 int cli_share(const struct cli_opts *o, const char *folder, bool share);
 
+/*
+ * METHOD url with body (a JSON object, or NULL for none).  Returns 0 when
+ * the server answered 2xx, its JSON object in *rep when rep is not NULL
+ * (NULL for an empty reply); or -1 with a one-line reason in msg ("reason
+ * (HTTP 409)", or curl's message) and the status in *status (0: no reply).
+ */
+int cli_api_call(const struct cli_opts *o, const char *method,
+		 const char *url, const json_t *body, json_t **rep,
+		 long *status, struct pt_buf *msg);
+
 /* account.c: the account (GET /api/v1/me, rewards), a voucher, points
  * into premium days. */
 int cli_account(const struct cli_opts *o);

@@ -654,3 +654,43 @@ char *cli_url_resolve(const char *base, const char *ref)
 	free(b);
 	return ret;
 }
+
+/* One call of the JSON API (cli.h). */
+int cli_api_call(const struct cli_opts *o, const char *method,
+		 const char *url, const json_t *body, json_t **rep,
+		 long *status, struct pt_buf *msg)
+{
+	struct cli_http h;
+	char *data = NULL;
+	int err, ret = -1;
+
+	if (rep)
+		*rep = NULL;
+	*status = 0;
+	cli_http_init(&h, method, url);
+	if (body) {
+		data = json_dumps(body, JSON_COMPACT);
+		PT_ASSERT(data);
+		h.in_data = data;
+		h.in_len = strlen(data);
+		cli_http_add_header(&h, "Content-Type: application/json");
+	}
+	cli_http_add_header(&h, "Accept: application/json");
+	err = cli_http_perform(&h, o);
+	if (err) {
+		cli_http_strerror(&h, err, msg);
+		goto fail;
+	}
+	*status = h.status;
+	if (h.status / 100 != 2) {
+		cli_http_reason(&h, msg);
+		goto fail;
+	}
+	if (rep)
+		*rep = cli_http_json(&h);
+	ret = 0;
+fail:
+	cli_http_release(&h);
+	free(data);
+	return ret;
+}

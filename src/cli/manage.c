@@ -37,51 +37,6 @@ static void mg_not_logged_in(const char *base)
 		"PARTAGE_API_TOKEN", base);
 }
 
-/*
- * METHOD url with body (a JSON object, or NULL for none).  Returns 0 when
- * the server answered 2xx, its JSON object in *rep when rep is not NULL
- * (NULL for an empty reply); or -1 with a one-line reason in msg ("reason
- * (HTTP 409)", or curl's message) and the status in *status (0: no reply).
- */
-static int mg_call(const struct cli_opts *o, const char *method,
-		   const char *url, const json_t *body, json_t **rep,
-		   long *status, struct pt_buf *msg)
-{
-	struct cli_http h;
-	char *data = NULL;
-	int err, ret = -1;
-
-	if (rep)
-		*rep = NULL;
-	*status = 0;
-	cli_http_init(&h, method, url);
-	if (body) {
-		data = json_dumps(body, JSON_COMPACT);
-		PT_ASSERT(data);
-		h.in_data = data;
-		h.in_len = strlen(data);
-		cli_http_add_header(&h, "Content-Type: application/json");
-	}
-	cli_http_add_header(&h, "Accept: application/json");
-	err = cli_http_perform(&h, o);
-	if (err) {
-		cli_http_strerror(&h, err, msg);
-		goto fail;
-	}
-	*status = h.status;
-	if (h.status / 100 != 2) {
-		cli_http_reason(&h, msg);
-		goto fail;
-	}
-	if (rep)
-		*rep = cli_http_json(&h);
-	ret = 0;
-fail:
-	cli_http_release(&h);
-	free(data);
-	return ret;
-}
-
 /* A folder named by its id or its /folder/{id} link (a file's link is
  * not one).  Returns 0, or PT_EBADREQ. */
 static int mg_folder_parse(const char *arg, const struct cli_opts *o,
@@ -161,7 +116,7 @@ int cli_ls(const struct cli_opts *o, int argc, char **argv)
 				"order=asc&page=%lld", base, id,
 				(long long)page);
 		json_decref(rep);
-		if (mg_call(o, "GET", url, NULL, &rep, &status, &msg) ||
+		if (cli_api_call(o, "GET", url, NULL, &rep, &status, &msg) ||
 		    !json_is_array(json_object_get(rep, "files"))) {
 			if (!msg.n)
 				pt_buf_adds(&msg, "the reply is not a list");
@@ -178,7 +133,7 @@ int cli_ls(const struct cli_opts *o, int argc, char **argv)
 	url = *id ? xasprintf("%s/api/v1/folders?parent=%s", base, id)
 		  : xasprintf("%s/api/v1/folders", base);
 	json_decref(rep);
-	if (mg_call(o, "GET", url, NULL, &rep, &status, &msg) ||
+	if (cli_api_call(o, "GET", url, NULL, &rep, &status, &msg) ||
 	    !json_is_array(json_object_get(rep, "folders"))) {
 		if (!msg.n)
 			pt_buf_adds(&msg, "the reply is not a list");
@@ -267,7 +222,7 @@ static int mg_item(const struct cli_opts *o, const struct mg_op *op,
 		/* a bare id: a file when the server knows it as one (live or
 		 * not: its error is then the file's), else a folder */
 		url = xasprintf("%s/api/v1/files/%s", t.base, t.id);
-		if (mg_call(o, "GET", url, NULL, NULL, &status, &msg) &&
+		if (cli_api_call(o, "GET", url, NULL, NULL, &status, &msg) &&
 		    status == 0) {
 			cli_err("cannot %s '%s': %s", op->verb, arg, msg.p);
 			goto fail;
@@ -282,7 +237,7 @@ static int mg_item(const struct cli_opts *o, const struct mg_op *op,
 		url = xasprintf("%s/%s", t.base, t.id);
 	else
 		url = xasprintf("%s/api/v1/files/%s", t.base, t.id);
-	if (mg_call(o, folder ? op->folder_method : op->file_method, url,
+	if (cli_api_call(o, folder ? op->folder_method : op->file_method, url,
 		    folder ? op->folder_body : op->file_body, NULL, &status,
 		    &msg)) {
 		cli_err("cannot %s '%s': %s", op->verb, arg, msg.p);
@@ -384,7 +339,7 @@ int cli_share(const struct cli_opts *o, const char *arg, bool share)
 		goto fail;
 	}
 	url = xasprintf("%s/api/v1/folders/%s", t.base, t.id);
-	if (mg_call(o, "PATCH", url, body, &rep, &status, &msg)) {
+	if (cli_api_call(o, "PATCH", url, body, &rep, &status, &msg)) {
 		cli_err("cannot %s '%s': %s", share ? "share" : "unshare",
 			arg, msg.p);
 		goto fail;

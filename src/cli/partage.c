@@ -127,14 +127,13 @@ fail:
  * link (its object with --json). */
 static int cmd_mkdir(const struct cli_opts *o, const char *name)
 {
-	struct cli_http h;
 	struct pt_buf msg;
-	char *url = xasprintf("%s/api/v1/folders", o->server), *body = NULL;
+	char *url = xasprintf("%s/api/v1/folders", o->server);
 	json_t *req = json_pack("{s:s}", "name", name), *rep = NULL;
-	int err, ret = CLI_FAIL;
+	long status;
+	int ret = CLI_FAIL;
 
 	pt_buf_init(&msg, 4096);
-	cli_http_init(&h, "POST", url);
 	if (!req || (o->parent && json_object_set_new(req, "parent",
 						      json_string(o->parent)))) {
 		cli_err("cannot make folder '%s': not UTF-8", name);
@@ -142,22 +141,13 @@ static int cmd_mkdir(const struct cli_opts *o, const char *name)
 	}
 	if (o->shared)
 		json_object_set_new(req, "shared", json_true());
-	body = json_dumps(req, JSON_COMPACT);
-	PT_ASSERT(body);
-	h.in_data = body;
-	h.in_len = strlen(body);
-	cli_http_add_header(&h, "Content-Type: application/json");
-	cli_http_add_header(&h, "Accept: application/json");
-	err = cli_http_perform(&h, o);
-	if (err) {
-		cli_http_strerror(&h, err, &msg);
+	if (cli_api_call(o, "POST", url, req, &rep, &status, &msg)) {
 		cli_err("cannot make folder '%s': %s", name, msg.p);
 		goto fail;
 	}
-	rep = cli_http_json(&h);
-	if (h.status != 201 || !cli_json_str(rep, "url")) {
-		cli_http_reason(&h, &msg);
-		cli_err("cannot make folder '%s': %s", name, msg.p);
+	if (!cli_json_str(rep, "url")) {
+		cli_err("cannot make folder '%s': the reply is not a folder",
+			name);
 		goto fail;
 	}
 	if (o->json) {
@@ -173,8 +163,6 @@ static int cmd_mkdir(const struct cli_opts *o, const char *name)
 fail:
 	json_decref(req);
 	json_decref(rep);
-	cli_http_release(&h);
-	free(body);
 	free(url);
 	pt_buf_release(&msg);
 	return ret;

@@ -135,6 +135,20 @@ def bin_path(name="partaged"):
     return os.path.join(os.path.abspath(BIN_DIR), name)
 
 
+def run_partage(url, cfg, *args, input=b"", server=True):
+    """The partage client with its config and state under cfg and none of
+    the tester's PARTAGE_* variables; --server url unless server is False.
+    stdin is input (never a terminal)."""
+    exe = bin_path("partage")
+    if not os.access(exe, os.X_OK):
+        raise Skip("%s is not built" % exe)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARTAGE_")}
+    env["XDG_CONFIG_HOME"] = cfg
+    env["XDG_STATE_HOME"] = cfg
+    cmd = [exe] + (["--server", url] if server else []) + list(args)
+    return subprocess.run(cmd, input=input, env=env, capture_output=True, timeout=60)
+
+
 def sha256(b):
     return hashlib.sha256(b).hexdigest()
 

@@ -8,22 +8,14 @@ import os
 import stat
 import subprocess
 
-from harness import Skip, bin_path, expect, rand_bytes
+from harness import Skip, bin_path, expect, rand_bytes, run_partage
 
 PW = "correct horse battery"
 
 
 def cli(srv, cfg, *args, input=None, server=True):
-    exe = bin_path("partage")
-    if not os.access(exe, os.X_OK):
-        raise Skip("%s is not built" % exe)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARTAGE_")}
-    env["XDG_CONFIG_HOME"] = cfg
-    env["XDG_STATE_HOME"] = cfg
-    cmd = [exe] + (["--server", srv.url] if server else []) + list(args)
     # stdin is never a terminal here: the password comes from it
-    return subprocess.run(cmd, input=input if input is not None else b"", env=env,
-                          capture_output=True, timeout=60)
+    return run_partage(srv.url, cfg, *args, input=input if input is not None else b"", server=server)
 
 
 def jreq(srv, method, path, obj=None, headers=None):

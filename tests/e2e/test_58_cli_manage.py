@@ -9,7 +9,7 @@ import os
 import re
 import subprocess
 
-from harness import Skip, bin_path, expect
+from harness import Skip, bin_path, expect, run_partage
 
 CONFIG = """
 [tier.anonymous]
@@ -26,15 +26,7 @@ JSON = {"Content-Type": "application/json", "Accept": "application/json"}
 
 
 def cli(srv, cfg, *args, server=True):
-    exe = bin_path("partage")
-    if not os.access(exe, os.X_OK):
-        raise Skip("%s is not built" % exe)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARTAGE_")}
-    env["XDG_CONFIG_HOME"] = cfg
-    env["XDG_STATE_HOME"] = cfg
-    cmd = [exe] + (["--server", srv.url] if server else []) + list(args)
-    return subprocess.run(cmd, stdin=subprocess.DEVNULL, env=env, capture_output=True,
-                          timeout=60)
+    return run_partage(srv.url, cfg, *args, server=server)
 
 
 def ok(r, what):

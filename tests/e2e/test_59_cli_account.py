@@ -11,7 +11,7 @@ import re
 import subprocess
 import time
 
-from harness import Skip, bin_path, expect, rand_bytes, sha256, wait_downloads, Server
+from harness import expect, rand_bytes, run_partage, sha256, wait_downloads, Server
 
 CONFIG = """
 [tier.anonymous]
@@ -30,15 +30,8 @@ PW = "reward password 1"
 JSON = {"Content-Type": "application/json", "Accept": "application/json"}
 
 
-def partage(srv, cfg, *args, stdin=None):
-    exe = bin_path("partage")
-    if not os.access(exe, os.X_OK):
-        raise Skip("%s is not built" % exe)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARTAGE_")}
-    env["XDG_CONFIG_HOME"] = cfg
-    env["XDG_STATE_HOME"] = cfg
-    return subprocess.run([exe, "--server", srv.url] + list(args), input=stdin, env=env,
-                          capture_output=True, timeout=60)
+def partage(srv, cfg, *args, stdin=b""):
+    return run_partage(srv.url, cfg, *args, input=stdin)
 
 
 def ok(r, what):

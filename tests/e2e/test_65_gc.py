@@ -659,9 +659,16 @@ def _kill9_during_gc_pass(data_dir):
 
         future = str(t0 + 30 * DAY)
         seen_mid = False
-        for k, delay in enumerate((0.1, 0.1)):
+        before = total
+        for k in range(2):
+            # kill as soon as the pass is seen deleting blobs (a fixed
+            # delay missed that window on a loaded machine with PostgreSQL,
+            # where expiring 3000 links comes first)
             p = admin_popen(s, "gc", "--now", future)
-            time.sleep(delay)
+            t_start = time.monotonic()
+            while p.poll() is None and len(s.blob_files()) >= before and time.monotonic() - t_start < 30:
+                time.sleep(0.002)
+            delay = time.monotonic() - t_start
             finished = p.poll() is not None
             p.kill()
             p.communicate()
@@ -672,6 +679,7 @@ def _kill9_during_gc_pass(data_dir):
                 continue
             assert not finished, "gc finished within %.1fs: the kill -9 did not land in the pass" % delay
             left = len(s.blob_files())
+            before = left
             seen_mid = seen_mid or len(want_left) < left < total
             check_live("after kill -9 of gc at %.1fs (%d blob files left)" % (delay, left))
             if os.environ.get("E2E_VERBOSE"):

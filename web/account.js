@@ -71,20 +71,24 @@
       rows.textContent = "";
       r.data.tokens.forEach(function (t) {
         var tr = el("tr");
+        var name = t.label || t.id;
         tr.setAttribute("data-id", t.id);
+        tr.appendChild(el("td", t.label || "—"));
         var code = el("code", t.id);
         var td = el("td");
         td.appendChild(code);
         tr.appendChild(td);
         tr.appendChild(el("td", P.date(t.created)));
+        // the server records a use at most once a minute
+        tr.appendChild(el("td", t.last_used ? P.date(t.last_used) : "never"));
         var act = el("td"), b = el("button", "Delete");
         b.type = "button";
         b.className = "secondary small";
-        b.setAttribute("aria-label", "Delete the token " + t.id);
+        b.setAttribute("aria-label", "Delete the token " + name);
         b.addEventListener("click", function () {
-          if (!confirm("Delete the token " + t.id + "? Programs that use it stop working.")) return;
+          if (!confirm("Delete the token " + name + "? Programs that use it stop working.")) return;
           P.api("DELETE", "/api/v1/tokens/" + encodeURIComponent(t.id)).then(function (d) {
-            result("tokens-result", d, "Deleted the token " + t.id + ".");
+            result("tokens-result", d, "Deleted the token " + name + ".");
             if (d.ok) loadTokens();
           });
         });
@@ -147,10 +151,13 @@
     });
   });
 
-  $("token-create").addEventListener("click", function () {
-    P.api("POST", "/api/v1/tokens", {}).then(function (r) {
-      result("tokens-result", r, r.ok ? "Created the token " + r.data.id + "." : "");
+  $("token-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var label = $("token-label").value.trim();
+    P.api("POST", "/api/v1/tokens", { label: label }).then(function (r) {
+      result("tokens-result", r, r.ok ? "Created the token " + (label || r.data.id) + "." : "");
       if (!r.ok) return;
+      $("token-label").value = "";
       $("token-new").hidden = false;
       $("token-value").value = r.data.token;
       $("token-value").focus();

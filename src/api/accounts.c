@@ -25,6 +25,7 @@
 #include "../core/ids.h"
 #include "../http/reply.h"
 #include "../util/buf.h"
+#include "../util/utf8.h"
 #include "../util/banned.h"
 
 #define SESSION_COOKIE "partage_session"
@@ -70,6 +71,20 @@ int account_check_password(const char *password, const char **why)
 	}
 	if (n > 1024) {
 		*why = "a password has at most 1024 characters";
+		return PT_EBADREQ;
+	}
+	return 0;
+}
+
+int account_check_label(const char *label, const char **why)
+{
+	size_t n = strlen(label);
+	if (n > TOKEN_LABEL_MAX) {
+		*why = "a token's label has at most 100 bytes";
+		return PT_EBADREQ;
+	}
+	if (utf8_check(label, n, UTF8_NAME, NULL)) {
+		*why = "a token's label is text without control characters";
 		return PT_EBADREQ;
 	}
 	return 0;
@@ -202,6 +217,11 @@ int api_authenticate(struct pt_req *r, int *rc)
 			return 1;
 		}
 	}
+	/* when the token was last used, to the minute: a write at most once
+	 * a minute per token, and a failed one loses only that */
+	int64_t now = pt_now();
+	if (now - tok.last_used >= TOKEN_TOUCH_SECONDS)
+		(void)repo_token_touch(db, tok.id, now, TOKEN_TOUCH_SECONDS);
 	struct principal *who = pt_palloc(r->pool, sizeof(*who));
 	who->user_id = u.id;
 	who->name = u.name;
@@ -425,14 +445,15 @@ static int login(struct pt_req *r, const char *name, const char *password,
 }
 
 static int new_token(struct pt_req *r, int64_t user_id, const char *kind,
-		     int64_t expires, char token[TOKEN_LEN + 1],
-		     struct token_row *t)
+		     int64_t expires, const char *label,
+		     char token[TOKEN_LEN + 1], struct token_row *t)
 {
 	struct app *app = r->ctx;
 	char hash[TOKEN_HASH_LEN + 1];
 	memset(t, 0, sizeof(*t));
 	id_new(t->id);
 	t->kind = (char *)kind;
+	t->label = (char *)label;
 	t->expires = expires;
 	if (strcmp(kind, "session") == 0) {
 		t->csrf = pt_palloc(r->pool, TOKEN_LEN + 1);
@@ -480,7 +501,7 @@ static int sessions_create_done(struct pt_req *r, json_t *o)
 	if (login(r, json_str(o, "name"), json_str(o, "password"), &u, &rc))
 		return rc;
 	err = new_token(r, u.id, "session",
-			pt_now() + SESSION_DAYS * 86400, token, &t);
+			pt_now() + SESSION_DAYS * 86400, "", token, &t);
 	if (err)
 		return reply_error(r, err, NULL, "cannot log in: %s",
 				   pt_strerror(err));
@@ -508,12 +529,20 @@ int api_sessions_delete(struct pt_req *r)
 static int tokens_create_done(struct pt_req *r, json_t *o)
 {
 	const struct principal *who = api_who(r);
+	json_t *lv = json_object_get(o, "label");
+	const char *label = json_is_string(lv) ? json_string_value(lv) : "";
+	const char *why = NULL;
 	struct user u;
 	struct token_row t;
 	char token[TOKEN_LEN + 1];
 	int64_t uid;
 	int rc, err;
 
+	if (lv && !json_is_string(lv))
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: \"label\" is a string");
+	if (account_check_label(label, &why))
+		return reply_error(r, PT_EBADREQ, NULL, "bad request: %s", why);
 	if (who->user_id) {
 		uid = who->user_id;
 	} else {
@@ -522,11 +551,12 @@ static int tokens_create_done(struct pt_req *r, json_t *o)
 			return rc;
 		uid = u.id;
 	}
-	if ((err = new_token(r, uid, "api", 0, token, &t)))
+	if ((err = new_token(r, uid, "api", 0, label, token, &t)))
 		return reply_error(r, err, NULL, "cannot create a token: %s",
 				   pt_strerror(err));
 	return reply_json(r, 201,
-			  json_pack("{s:s, s:s}", "id", t.id, "token", token));
+			  json_pack("{s:s, s:s, s:s}", "id", t.id, "token",
+				    token, "label", label));
 }
 
 int api_tokens_create(struct pt_req *r)
@@ -534,10 +564,14 @@ int api_tokens_create(struct pt_req *r)
 	return api_json_body(r, tokens_create_done);
 }
 
-static int token_cb(const char *id, int64_t created, void *arg)
+static int token_cb(const struct token_row *t, void *arg)
 {
-	json_array_append_new(arg, json_pack("{s:s, s:I}", "id", id, "created",
-					     (json_int_t)created));
+	json_array_append_new(
+		arg, json_pack("{s:s, s:s, s:I, s:o}", "id", t->id, "label",
+			       t->label, "created", (json_int_t)t->created,
+			       "last_used",
+			       t->last_used ? json_integer(t->last_used)
+					    : json_null()));
 	return 0;
 }
 

@@ -145,6 +145,12 @@ int abuse_check_uploader(struct pt_req *r, int *rc);
 char *account_hash_password(struct pt_pool *pool, const char *password);
 /* 0, or PT_EBADREQ with a reason for names/passwords that break the rules */
 int account_check_name(const char *name, const char **why);
+/* An API token's label: UTF-8 text without control characters, at most
+ * TOKEN_LABEL_MAX bytes (the message says 100); "" is fine. */
+#define TOKEN_LABEL_MAX 100
+int account_check_label(const char *label, const char **why);
+/* A token's last use is recorded at most this often (seconds). */
+#define TOKEN_TOUCH_SECONDS 60
 int account_check_password(const char *password, const char **why);
 /* A new voucher code (printed once) and its stored hash. */
 void account_voucher_new(char code[TOKEN_LEN + 1],

@@ -4,7 +4,8 @@
  * points), `redeem CODE` (a voucher, POST /api/v1/me/redeem) and
  * `convert DAYS` (points into premium days, POST
  * /api/v1/me/rewards/convert), the same calls the web's /account page
- * makes.  The login is sent as by every command (PARTAGE_API_TOKEN, else
+ * makes, and `tokens` (list, new [LABEL], revoke ID...: the API tokens,
+ * /api/v1/tokens).  The login is sent as by every command (PARTAGE_API_TOKEN, else
  * the stored token of the server).
  */
 #define _GNU_SOURCE
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../core/ids.h"
 #include "../util/banned.h"
 
 static bool ac_logged_in(const struct cli_opts *o)
@@ -167,5 +169,108 @@ int cli_convert(const struct cli_opts *o, const char *days)
 	}
 	json_decref(body);
 	json_decref(rep);
+	return ret;
+}
+
+/* `tokens`: the account's API tokens, one 'ID CREATED LAST-USED LABEL'
+ * line each (or the server's JSON). */
+static int tokens_list(const struct cli_opts *o)
+{
+	json_t *rep = ac_call(o, "GET", "/api/v1/tokens", NULL,
+			      "list the tokens");
+	json_t *arr = rep ? json_object_get(rep, "tokens") : NULL;
+	json_t *t;
+	size_t i;
+	char c[40], u[40];
+
+	if (!rep)
+		return CLI_FAIL;
+	if (o->json) {
+		char *s = json_dumps(rep, JSON_COMPACT);
+		PT_ASSERT(s);
+		puts(s);
+		free(s);
+	} else {
+		json_array_foreach(arr, i, t)
+		{
+			const char *id = cli_json_str(t, "id");
+			const char *label = cli_json_str(t, "label");
+			ac_date(ac_int(t, "created"), c, sizeof(c));
+			if (ac_int(t, "last_used") > 0)
+				ac_date(ac_int(t, "last_used"), u, sizeof(u));
+			else
+				snprintf(u, sizeof(u), "never used");
+			/* labels have no control characters (the server
+			 * refuses them) */
+			printf("%s  created %s  %s%s%s%s\n", id ? id : "?", c,
+			       ac_int(t, "last_used") > 0 ? "used " : "", u,
+			       label && *label ? "  " : "",
+			       label ? label : "");
+		}
+	}
+	json_decref(rep);
+	return CLI_OK;
+}
+
+int cli_tokens(const struct cli_opts *o, int argc, char **argv)
+{
+	int ret = CLI_OK;
+
+	if (!ac_logged_in(o))
+		return CLI_FAIL;
+	if (argc == 0)
+		return tokens_list(o);
+	if (strcmp(argv[0], "new") == 0) {
+		json_t *body = json_pack("{s:s}", "label",
+					 argc > 1 ? argv[1] : "");
+		json_t *rep;
+		if (!body) {
+			cli_err("cannot make a token: the label is not UTF-8");
+			return CLI_FAIL;
+		}
+		rep = ac_call(o, "POST", "/api/v1/tokens", body,
+			      "make a token");
+		json_decref(body);
+		if (!rep)
+			return CLI_FAIL;
+		/* the secret alone on stdout, for a pipe; its id to stderr */
+		const char *tok = cli_json_str(rep, "token");
+		const char *id = cli_json_str(rep, "id");
+		if (tok && *tok && id && *id) {
+			puts(tok);
+			fprintf(stderr, "token %s: shown only now; 'partage "
+					"tokens revoke %s' ends it\n",
+				id, id);
+		} else {
+			cli_err("cannot make a token: the reply has no token");
+			ret = CLI_FAIL;
+		}
+		json_decref(rep);
+		return ret;
+	}
+	/* revoke ID... : every one is tried, the status says whether all
+	 * went */
+	struct pt_buf msg;
+	pt_buf_init(&msg, 4096);
+	for (int i = 1; i < argc; i++) {
+		long status;
+		if (!id_valid(argv[i], strlen(argv[i]))) {
+			cli_err("cannot revoke '%s': not a token id", argv[i]);
+			ret = CLI_FAIL;
+			continue;
+		}
+		char *url = xasprintf("%s/api/v1/tokens/%s", o->server,
+				      argv[i]);
+		if (cli_api_call(o, "DELETE", url, NULL, NULL, &status,
+				 &msg)) {
+			cli_err("cannot revoke the token %s: %s", argv[i],
+				msg.p);
+			ret = CLI_FAIL;
+		} else {
+			fprintf(stderr, "revoked the token %s\n", argv[i]);
+		}
+		free(url);
+	}
+	pt_buf_release(&msg);
 	return ret;
 }

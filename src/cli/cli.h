@@ -257,6 +257,9 @@ int cli_api_call(const struct cli_opts *o, const char *method,
  * into premium days. */
 int cli_account(const struct cli_opts *o);
 int cli_redeem(const struct cli_opts *o, const char *code);
+/* tokens: list; tokens new [LABEL]: make one, the secret on stdout;
+ * tokens revoke ID...: end them. */
+int cli_tokens(const struct cli_opts *o, int argc, char **argv);
 int cli_convert(const struct cli_opts *o, const char *days);
 
 #endif

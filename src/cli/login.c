@@ -333,7 +333,7 @@ int cli_login(const struct cli_opts *o, int argc, char **argv)
 	struct cli_http h;
 	struct pt_buf msg;
 	char *user = NULL, *pw = NULL, *body = NULL, *url = NULL;
-	char *prompt = NULL;
+	char *prompt = NULL, *label = NULL;
 	const char *id, *token;
 	json_t *req = NULL, *rep = NULL;
 	ssize_t i;
@@ -370,7 +370,13 @@ int cli_login(const struct cli_opts *o, int argc, char **argv)
 	lo.api_token = NULL;
 	lo.creds = NULL;
 	lo.password = NULL;
-	req = json_pack("{s:s, s:s}", "name", user, "password", pw);
+	/* the token's label says where it lives, for the /account page */
+	char host[64] = "";
+	if (gethostname(host, sizeof(host) - 1) != 0)
+		host[0] = '\0';
+	label = xasprintf("partage on %s", *host ? host : "this computer");
+	req = json_pack("{s:s, s:s, s:s}", "name", user, "password", pw,
+			"label", label);
 	if (!req) {
 		cli_err("cannot log in as '%s': the name or password is not "
 			"UTF-8", user);
@@ -434,6 +440,7 @@ fail:
 	wipe(pw);
 	free(user);
 	free(prompt);
+	free(label);
 	free(url);
 	if (h.body.p)
 		sodium_memzero(h.body.p, h.body.n);

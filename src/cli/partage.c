@@ -55,6 +55,9 @@ static const char usage_text[] =
 "      Make a folder public and print its link, or private again.\n"
 "  account [--json]\n"
 "      Show your account: tier, premium end, storage used, points.\n"
+"  tokens [--json] | tokens new [LABEL] | tokens revoke ID...\n"
+"      List your API tokens (id, created, last used, label), make one\n"
+"      (its secret alone on stdout, shown only then) or revoke them.\n"
 "  redeem CODE\n"
 "      Turn a voucher code into premium days.\n"
 "  convert DAYS\n"
@@ -65,10 +68,10 @@ static const char usage_text[] =
 "  logout\n"
 "      Revoke this server's stored token and forget it.\n"
 "\n"
-"ls, mv, rename, rm, share, unshare, account, redeem and convert need a\n"
-"login.  ITEM is a file's id or link, or a folder's id or /folder/ID link\n"
-"(a bare id that names no file is taken as a folder); FOLDER is a\n"
-"folder's id or link.\n"
+"ls, mv, rename, rm, share, unshare, account, tokens, redeem and convert\n"
+"need a login.  ITEM is a file's id or link, or a folder's id or\n"
+"/folder/ID link (a bare id that names no file is taken as a folder);\n"
+"FOLDER is a folder's id or link.\n"
 "\n"
 "Options:\n"
 "  --server URL   the server (else env PARTAGE_SERVER, else\n"
@@ -219,7 +222,7 @@ static const struct {
 	int opt;
 	const char *name, *cmd;
 } opt_cmd[] = {
-	{ OPT_JSON, "--json", "upload info mkdir ls account" },
+	{ OPT_JSON, "--json", "upload info mkdir ls account tokens" },
 	{ OPT_FOLDER, "--folder", "upload" },
 	{ OPT_PARENT, "--parent", "mkdir" },
 	{ OPT_SHARED, "--shared", "mkdir" },
@@ -357,7 +360,8 @@ int main(int argc, char **argv)
 		return CLI_OK;
 	}
 	if (!word_in(cmd, "upload download info delete login logout mkdir "
-		     "ls mv rename rm share unshare account redeem convert"))
+		     "ls mv rename rm share unshare account tokens redeem "
+		     "convert"))
 		return usage("unknown command '%s'", cmd);
 	for (size_t i = 0; i < PT_ARRAY_LEN(opt_cmd); i++)
 		if (seen[i] && !word_in(cmd, opt_cmd[i].cmd))
@@ -370,7 +374,12 @@ int main(int argc, char **argv)
 			     strcmp(cmd, "redeem") == 0 ? "code" : "number");
 	if (strcmp(cmd, "login") == 0 && nargs > 1)
 		return usage("%s takes one user name", cmd);
-	if (nargs == 0 && !word_in(cmd, "login logout ls account"))
+	if (strcmp(cmd, "tokens") == 0 && nargs > 0 &&
+	    !(strcmp(args[0], "new") == 0 && nargs <= 2) &&
+	    !(strcmp(args[0], "revoke") == 0 && nargs >= 2))
+		return usage("tokens takes nothing, 'new [LABEL]' or "
+			     "'revoke ID...'");
+	if (nargs == 0 && !word_in(cmd, "login logout ls account tokens"))
 		return usage("%s: missing argument", cmd);
 	if (nargs > 1 && (strcmp(cmd, "info") == 0 ||
 			  strcmp(cmd, "delete") == 0))
@@ -445,6 +454,8 @@ int main(int argc, char **argv)
 		ret = cli_share(&o, args[0], strcmp(cmd, "share") == 0);
 	else if (strcmp(cmd, "account") == 0)
 		ret = cli_account(&o);
+	else if (strcmp(cmd, "tokens") == 0)
+		ret = cli_tokens(&o, nargs, args);
 	else if (strcmp(cmd, "redeem") == 0)
 		ret = cli_redeem(&o, args[0]);
 	else if (strcmp(cmd, "convert") == 0)

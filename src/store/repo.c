@@ -164,6 +164,10 @@ static const char *const migrations[] = {
 	 * creation and kept out of the metadata that HEAD echoes */
 	"ALTER TABLE uploads ADD COLUMN password_hash TEXT NOT NULL "
 	"DEFAULT '';",
+	/* 11: an API token's label (what it is for) and when it was last
+	 * used (to the minute: see repo_token_touch) */
+	"ALTER TABLE tokens ADD COLUMN label TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE tokens ADD COLUMN last_used BIGINT NOT NULL DEFAULT 0;",
 };
 
 static int64_t schema_version(struct db *db)
@@ -964,7 +968,8 @@ int repo_user_by_token(struct db *db, struct pt_pool *pool, const char *hash,
 		db,
 		"SELECT u.id, u.name, u.pwhash, u.tier, u.premium_until, "
 		"u.role, u.disabled, u.direct_downloads, u.created, t.id, "
-		"t.kind, t.csrf, t.expires FROM tokens t JOIN users u ON "
+		"t.kind, t.csrf, t.expires, t.label, t.created, t.last_used "
+		"FROM tokens t JOIN users u ON "
 		"u.id = t.user_id WHERE t.hash = $1 AND (t.expires = 0 OR "
 		"t.expires > $2)",
 		&st, "ti", hash, (int64_t)now);
@@ -976,6 +981,9 @@ int repo_user_by_token(struct db *db, struct pt_pool *pool, const char *hash,
 		tok->kind = pt_pstrdup(pool, db_col_text(st, 10));
 		tok->csrf = pt_pstrdup(pool, db_col_text(st, 11));
 		tok->expires = db_col_int(st, 12);
+		tok->label = pt_pstrdup(pool, db_col_text(st, 13));
+		tok->created = db_col_int(st, 14);
+		tok->last_used = db_col_int(st, 15);
 	}
 	db_done(st);
 	return 0;
@@ -1016,10 +1024,22 @@ int repo_token_create(struct db *db, const struct token_row *t,
 		      int64_t user_id, const char *hash, int64_t now)
 {
 	int64_t rc = db_run(db,
-			     "INSERT INTO tokens(id, user_id, hash, kind, csrf, "
-			     "created, expires) VALUES ($1, $2, $3, $4, $5, $6, "
-			     "$7)",
-			   "titttii", t->id, (int64_t)(user_id), hash, t->kind, t->csrf ? t->csrf : "", (int64_t)(now), (int64_t)(t->expires));
+			    "INSERT INTO tokens(id, user_id, hash, kind, csrf, "
+			    "created, expires, label) VALUES ($1, $2, $3, $4, "
+			    "$5, $6, $7, $8)",
+			    "titttiit", t->id, (int64_t)user_id, hash, t->kind,
+			    t->csrf ? t->csrf : "", (int64_t)now,
+			    (int64_t)t->expires, t->label ? t->label : "");
+	return rc < 0 ? (int)rc : 0;
+}
+
+int repo_token_touch(struct db *db, const char *id, int64_t now,
+		     int64_t every)
+{
+	int64_t rc = db_run(db,
+			    "UPDATE tokens SET last_used = $2 WHERE id = $1 "
+			    "AND last_used <= $3",
+			    "tii", id, (int64_t)now, (int64_t)(now - every));
 	return rc < 0 ? (int)rc : 0;
 }
 
@@ -1032,19 +1052,28 @@ int repo_token_delete(struct db *db, const char *id, int64_t user_id)
 }
 
 int repo_user_tokens_each(struct db *db, int64_t user_id,
-			  int (*cb)(const char *id, int64_t created, void *arg),
+			  int (*cb)(const struct token_row *t, void *arg),
 			  void *arg)
 {
 	struct db_stmt *st;
 	int err = db_query(db,
-			   "SELECT id, created FROM tokens WHERE user_id = $1 "
-			   "AND kind = 'api' ORDER BY created, id",
+			   "SELECT id, created, label, last_used FROM tokens "
+			   "WHERE user_id = $1 AND kind = 'api' "
+			   "ORDER BY created, id",
 			   &st, "i", user_id);
 	if (err)
 		return err;
-	while ((err = db_step(st)) == DB_ROW)
-		if ((err = cb(db_col_text(st, 0), db_col_int(st, 1), arg)))
+	while ((err = db_step(st)) == DB_ROW) {
+		struct token_row t = {
+			.kind = "api",
+			.created = db_col_int(st, 1),
+			.label = (char *)db_col_text(st, 2),
+			.last_used = db_col_int(st, 3),
+		};
+		copy_fixed(t.id, sizeof(t.id), db_col_text(st, 0));
+		if ((err = cb(&t, arg)))
 			break;
+	}
 	db_done(st);
 	return err < 0 ? err : 0;
 }

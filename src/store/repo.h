@@ -178,7 +178,10 @@ struct token_row {
 	char id[ID_LEN + 1];
 	char *kind;             /* "session" or "api" */
 	char *csrf;             /* sessions: the CSRF token */
+	char *label;            /* API tokens: what it is for, may be "" */
+	int64_t created;
 	int64_t expires;        /* 0: never */
+	int64_t last_used;      /* 0: never; see repo_token_touch */
 };
 
 /* PT_ECONFLICT when the name is taken. */
@@ -195,13 +198,18 @@ int repo_users_each(struct db *db, struct pt_pool *pool,
 		    int (*cb)(const struct user *u, void *arg), void *arg);
 int repo_token_create(struct db *db, const struct token_row *t,
 		      int64_t user_id, const char *hash, int64_t now);
+/* Records that token id was used at now, unless that was already done
+ * within the last `every` seconds: a token's use costs a write at most
+ * that often. */
+int repo_token_touch(struct db *db, const char *id, int64_t now,
+		     int64_t every);
 /* PT_ENOTFOUND unless the token exists and is the user's. */
 int repo_token_delete(struct db *db, const char *id, int64_t user_id);
-/* The user's API tokens (not sessions), oldest first: cb gets each id and
- * creation time until it returns non-zero.  0, cb's status or the
- * driver's. */
+/* The user's API tokens (not sessions), oldest first: cb gets each (id,
+ * label, created, last_used; valid during the call) until it returns
+ * non-zero.  0, cb's status or the driver's. */
 int repo_user_tokens_each(struct db *db, int64_t user_id,
-			  int (*cb)(const char *id, int64_t created, void *arg),
+			  int (*cb)(const struct token_row *t, void *arg),
 			  void *arg);
 int repo_user_tokens_revoke(struct db *db, int64_t user_id);
 /* Bytes of the user's links that can still be downloaded at now (the

@@ -834,17 +834,24 @@ test("account: voucher, direct downloads, API tokens and the password", async ()
     await page.reload();
     await page.locator("#acct-name", { hasText: u.name }).waitFor();
     check(await page.locator("#direct-downloads").isChecked(), "the setting after a reload");
-    // an API token: shown once, works as a Bearer, listed, deleted
+    // an API token with a label: shown once, works as a Bearer, listed
+    // with its label and last use, deleted
+    await page.fill("#token-label", "nightly backup");
     await page.click("#token-create");
     await page.locator("#token-new").waitFor();
     const token = await page.locator("#token-value").inputValue();
     check(token.length >= 32, `token "${token}"`);
+    eq(await page.locator("#tokens-rows tr").count(), 1, "tokens listed");
+    eq((await page.locator("#tokens-rows tr td").nth(0).textContent()).trim(), "nightly backup", "the label");
+    eq((await page.locator("#tokens-rows tr td").nth(3).textContent()).trim(), "never", "last used before a use");
+    eq(await page.locator("#token-label").inputValue(), "", "the label field after creation");
     let r = await fetch(`${base}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
     eq(r.status, 200, "GET /api/v1/me with the token");
     eq((await r.json()).name, u.name, "the token's user");
-    eq(await page.locator("#tokens-rows tr").count(), 1, "tokens listed");
     await page.reload();
     await page.locator("#tokens-rows tr").first().waitFor();
+    check(/^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/.test((await page.locator("#tokens-rows tr td").nth(3).textContent()).trim()),
+      "last used after a use");
     check(await page.locator("#token-new").isHidden(), "the token is shown again after a reload");
     check(!(await page.content()).includes(token), "the token's secret is in the page after a reload");
     await page.locator("#tokens-rows button", { hasText: "Delete" }).click();

@@ -230,6 +230,41 @@ def test_tokens(srv):
     expect(srv.put("bad.txt", b"x\n", bearer("A" * 43)), 401, what="PUT with an unknown token")
 
 
+def test_token_labels_and_last_use(srv):
+    n = uname("lbl")
+    register(srv, n)
+    t0 = int(time.time())
+    r = expect(jreq(srv, "POST", "/api/v1/tokens", {"name": n, "password": PW, "label": "ci deploy"}), 201)
+    tid, tok = r.json()["id"], r.json()["token"]
+    assert r.json().get("label") == "ci deploy", r.json()
+    tid2, tok2 = new_token(srv, n)
+
+    def listed():
+        j = expect(jreq(srv, "GET", "/api/v1/tokens", headers=bearer(tok2)), 200).json()
+        return {t["id"]: t for t in j["tokens"]}
+
+    ts = listed()
+    assert ts[tid]["label"] == "ci deploy" and ts[tid2]["label"] == "", ts
+    assert ts[tid]["last_used"] is None, "a token never used has a last use: %r" % ts[tid]
+    # the list call itself was a use of tok2
+    assert t0 <= ts[tid2]["last_used"] <= time.time() + 1, ts[tid2]
+    expect(me(srv, bearer(tok)), 200)
+    ts = listed()
+    assert t0 <= ts[tid]["last_used"] <= time.time() + 1, "after a use: %r" % ts[tid]
+    # labels: text up to 100 bytes, UTF-8 kept as is; anything else is a 400
+    # that makes no token
+    for label in ("x" * 100, "clé de sauvegarde \U0001f511"):
+        r = expect(jreq(srv, "POST", "/api/v1/tokens", {"label": label}, bearer(tok2)), 201,
+                   what="label %r" % label)
+        assert listed()[r.json()["id"]]["label"] == label
+    before = len(listed())
+    for bad in ("x" * 101, "tab\there", "line\nbreak", 42, ["a"]):
+        r = expect(jreq(srv, "POST", "/api/v1/tokens", {"label": bad}, bearer(tok2)), 400,
+                   what="label %r" % (bad,))
+        assert "label" in r.json().get("error", ""), r.json()
+    assert len(listed()) == before, "a refused label made a token"
+
+
 def test_me_patch_and_auth_required(srv):
     _n, auth = user(srv)
     for body in ({}, {"direct_downloads": "yes"}, {"direct_downloads": 1}):

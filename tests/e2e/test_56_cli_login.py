@@ -126,3 +126,45 @@ def test_cli_stored_token_stays_with_its_server(srv, tmp):
     r = cli(srv, cfg, "upload", src)
     assert r.returncode == 1, r
     assert "line 1 is not 'SERVER TOKEN_ID TOKEN'" in r.stderr.decode(), r.stderr
+
+
+def test_cli_tokens(srv, tmp):
+    # `partage tokens`: the login's own token is listed with its label and a
+    # last use; `tokens new LABEL` prints a working secret alone on stdout;
+    # `tokens revoke ID` ends it
+    import socket
+    cfg = os.path.join(tmp, "cfg")
+    name = "ctk_%s" % os.urandom(3).hex()
+    expect(jreq(srv, "POST", "/api/v1/users", {"name": name, "password": PW}), 201)
+    assert cli(srv, cfg, "tokens").returncode == 1, "tokens without a login"
+    r = cli(srv, cfg, "login", name, "--password-stdin", input=(PW + "\n").encode())
+    assert r.returncode == 0, r.stderr
+    tid = creds(cfg)[1][0][1]
+
+    r = cli(srv, cfg, "tokens", "--json")
+    assert r.returncode == 0, r.stderr
+    ts = json.loads(r.stdout)["tokens"]
+    assert [t["id"] for t in ts] == [tid], ts
+    assert ts[0]["label"] == "partage on " + socket.gethostname()[:63], ts
+    assert isinstance(ts[0]["last_used"], int), "the listing used the token: %r" % ts
+
+    r = cli(srv, cfg, "tokens", "new", "deploy key")
+    assert r.returncode == 0, r.stderr
+    secret = r.stdout.decode().strip()
+    assert len(secret) >= 32 and "\n" not in secret, r.stdout
+    me = expect(srv.get("/api/v1/me", headers=bearer(secret)), 200).json()
+    assert me["name"] == name
+    r = cli(srv, cfg, "tokens")
+    lines = r.stdout.decode().splitlines()
+    assert r.returncode == 0 and len(lines) == 2, r
+    new = [l for l in lines if l.endswith("  deploy key")]
+    assert len(new) == 1 and " used " in new[0], lines
+    new_id = new[0].split()[0]
+
+    r = cli(srv, cfg, "tokens", "revoke", new_id, "ZZZZZZZZZZZZ")
+    assert r.returncode == 1, "one of the two ids is unknown: %r" % r
+    assert "revoked the token %s" % new_id in r.stderr.decode(), r.stderr
+    assert "cannot revoke the token ZZZZZZZZZZZZ" in r.stderr.decode(), r.stderr
+    expect(srv.get("/api/v1/me", headers=bearer(secret)), 401, what="the revoked token")
+    for bad in (["tokens", "new", "a", "b"], ["tokens", "revoke"], ["tokens", "drop"]):
+        assert cli(srv, cfg, *bad).returncode == 2, bad

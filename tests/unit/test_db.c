@@ -423,6 +423,55 @@ static void test_login_window(void **state)
 	db_close(db);
 }
 
+struct token_seen {
+	int n;
+	char label[32];
+	int64_t last_used;
+};
+
+static int token_seen_cb(const struct token_row *t, void *arg)
+{
+	struct token_seen *s = arg;
+	s->n++;
+	snprintf(s->label, sizeof(s->label), "%s", t->label);
+	s->last_used = t->last_used;
+	return 0;
+}
+
+/* A token's label is kept; its last use is written at most once per
+ * `every` seconds, and sessions are not listed. */
+static void test_token_touch(void **state)
+{
+	struct db *db = open_db(state);
+	struct token_row t = { .id = "tok000000001", .kind = "api",
+			       .label = "backup job" };
+	struct token_row s = { .id = "ses000000001", .kind = "session",
+			       .csrf = "c" };
+	struct token_seen seen = { 0 };
+
+	assert_int_equal(repo_migrate(db), 0);
+	assert_int_equal(repo_token_create(db, &t, 7, "hash-a", 500), 0);
+	assert_int_equal(repo_token_create(db, &s, 7, "hash-b", 500), 0);
+	assert_int_equal(repo_user_tokens_each(db, 7, token_seen_cb, &seen),
+			 0);
+	assert_int_equal(seen.n, 1);
+	assert_string_equal(seen.label, "backup job");
+	assert_int_equal(seen.last_used, 0);
+
+	const int64_t at[] = { 1000, 1030, 1059, 1060, 1200 };
+	const int64_t want[] = { 1000, 1000, 1000, 1060, 1200 };
+	for (size_t i = 0; i < PT_ARRAY_LEN(at); i++) {
+		assert_int_equal(repo_token_touch(db, t.id, at[i], 60), 0);
+		memset(&seen, 0, sizeof(seen));
+		assert_int_equal(
+			repo_user_tokens_each(db, 7, token_seen_cb, &seen), 0);
+		assert_int_equal(seen.last_used, want[i]);
+	}
+	/* an unknown id is no error: the token may have just been revoked */
+	assert_int_equal(repo_token_touch(db, "nosuchtoken0", 1300, 60), 0);
+	db_close(db);
+}
+
 struct pool_arg {
 	struct db_pool *pool;
 	struct db *db;
@@ -712,6 +761,7 @@ static int pg_teardown(void **state)
 	CASE(test_transactions, be, set, tear),                        \
 	CASE(test_migrate, be, set, tear),                             \
 	CASE(test_login_window, be, set, tear),                        \
+	CASE(test_token_touch, be, set, tear),                         \
 	CASE(test_pool, be, set, tear)
 
 int main(void)
@@ -723,7 +773,7 @@ int main(void)
 		CASE(test_pg_unreachable, pg_be, pg_setup, pg_teardown),
 		CASE(test_pg_deadlock_retry, pg_be, pg_setup, pg_teardown),
 	};
-	const size_t nsqlite = 9;
+	const size_t nsqlite = 10;
 	const char *dsn = getenv("PARTAGE_TEST_PG_DSN");
 	size_t n = PT_ARRAY_LEN(all);
 

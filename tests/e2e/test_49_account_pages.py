@@ -101,7 +101,8 @@ def test_token_list(srv):
     lst = expect(srv.get("/api/v1/tokens", auth), 200).json()["tokens"]
     # API tokens only, never a session, never a secret
     assert sorted(x["id"] for x in lst) == sorted([t1["id"], t2["id"]]), lst
-    assert all(set(x) == {"id", "created"} and x["created"] > 0 for x in lst), lst
+    assert all(set(x) == {"id", "label", "created", "last_used"} and x["created"] > 0
+               for x in lst), lst
     assert t1["token"] not in json.dumps(lst)
     # with the browser session too (a GET: no CSRF token needed)
     lst2 = expect(srv.get("/api/v1/tokens", {"Cookie": s["Cookie"]}), 200).json()["tokens"]

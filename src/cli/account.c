@@ -5,8 +5,8 @@
  * `convert DAYS` (points into premium days, POST
  * /api/v1/me/rewards/convert), the same calls the web's /account page
  * makes, and `tokens` (list, new [LABEL], revoke ID...: the API tokens,
- * /api/v1/tokens).  The login is sent as by every command (PARTAGE_API_TOKEN, else
- * the stored token of the server).
+ * /api/v1/tokens).  The login is sent as by every command
+ * (PARTAGE_API_TOKEN, else the stored token of the server).
  */
 #define _GNU_SOURCE
 #include "cli.h"

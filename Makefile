@@ -2,8 +2,9 @@
 # `make test` runs every test and ends with "N passed, N failed".
 # SAN=1 builds everything with ASan+UBSan into build-asan/ (make test-asan).
 
+# zlib only for the unit tests: its crc32 is the reference for libdeflate's
 PKGS := libmicrohttpd sqlite3 libpq libcurl libcrypto libsodium jansson \
-	libarchive inih zlib
+	libarchive inih libdeflate zlib
 CC ?= cc
 ifeq ($(SAN),1)
 BUILD := build-asan

@@ -6,7 +6,7 @@ pkgs=(
   build-essential pkg-config clang libclang-rt-14-dev
   libmicrohttpd-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libssl-dev
   libsodium-dev libjansson-dev libmagic-dev libmagic-mgc libarchive-dev
-  libinih-dev libcmocka-dev zlib1g-dev
+  libinih-dev libcmocka-dev libdeflate-dev zlib1g-dev
   curl wget aria2 python3 sqlite3 file util-linux unzip
 )
 [ "${PARTAGE_BENCH:-0}" = 1 ] && pkgs+=(nginx-light wrk)

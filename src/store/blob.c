@@ -1,7 +1,9 @@
 /*
  * blob.c — the backend-independent half of the blob store: SHA-256 while
- * writing (OpenSSL EVP, which uses SHA-NI where the CPU has it), sizes, and
- * the dispatch to the backend's vtable.  Backends never see a hash they
+ * writing (OpenSSL EVP, which uses SHA-NI where the CPU has it) and the
+ * CRC-32 that zips need (libdeflate, which uses PCLMULQDQ: about 0.1 s of
+ * CPU per GiB where zlib's crc32 takes 0.35-0.48), sizes, and the dispatch
+ * to the backend's vtable.  Backends never see a hash they
  * did not get from here, so an object's name is always its content's hash.
  */
 #include "blob.h"
@@ -10,7 +12,7 @@
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include "../util/pt.h"
 #include "../util/banned.h"
@@ -19,7 +21,7 @@ struct blob_writer {
 	struct blob_store *store;
 	void *state;
 	EVP_MD_CTX *md;
-	uLong crc; /* zip needs it (folders.c): cheap beside SHA-256 */
+	uint32_t crc; /* zip needs it (folders.c): cheap beside SHA-256 */
 	uint64_t size;
 	bool committed;
 	char hex[BLOB_HEX_LEN + 1];
@@ -48,7 +50,7 @@ int blob_writer_open(struct blob_store *s, struct blob_writer **out)
 	int err;
 
 	w->store = s;
-	w->crc = crc32(0, Z_NULL, 0);
+	w->crc = 0;
 	w->md = EVP_MD_CTX_new();
 	if (!w->md)
 		abort(); /* allocation failure: the x* policy */
@@ -73,7 +75,7 @@ int blob_writer_write(struct blob_writer *w, const void *p, size_t n)
 	if (n == 0)
 		return 0;
 	EVP_DigestUpdate(w->md, p, n);
-	w->crc = crc32_z(w->crc, p, n);
+	w->crc = libdeflate_crc32(w->crc, p, n);
 	err = w->store->ops->writer_write(w->state, p, n);
 	if (err)
 		return err;
@@ -88,7 +90,7 @@ uint64_t blob_writer_size(const struct blob_writer *w)
 
 uint32_t blob_writer_crc32(const struct blob_writer *w)
 {
-	return (uint32_t)w->crc;
+	return w->crc;
 }
 
 static void writer_free(struct blob_writer *w)
@@ -307,7 +309,7 @@ int blob_partial_commit(struct blob_store *s, const char *uid, uint64_t size,
 			char hex[BLOB_HEX_LEN + 1], bool *existed,
 			uint32_t *crc)
 {
-	uLong c = crc32(0, Z_NULL, 0);
+	uint32_t c = 0;
 	static const char digits[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -338,7 +340,7 @@ int blob_partial_commit(struct blob_store *s, const char *uid, uint64_t size,
 			goto done;
 		}
 		EVP_DigestUpdate(ctx, buf, (size_t)k);
-		c = crc32_z(c, (const Bytef *)buf, (size_t)k);
+		c = libdeflate_crc32(c, buf, (size_t)k);
 		off += (uint64_t)k;
 	}
 	EVP_DigestFinal_ex(ctx, md, &mdlen);
@@ -348,7 +350,7 @@ int blob_partial_commit(struct blob_store *s, const char *uid, uint64_t size,
 	}
 	hex[BLOB_HEX_LEN] = '\0';
 	if (crc)
-		*crc = (uint32_t)c;
+		*crc = c;
 	err = s->ops->partial_link(s, uid, hex, existed);
 done:
 	EVP_MD_CTX_free(ctx);
@@ -405,7 +407,7 @@ int blob_crc32(struct blob_store *s, const char *hex, uint32_t *crc)
 	struct blob_reader *r;
 	size_t bufsz = 1 << 20;
 	uint64_t off = 0, size;
-	uLong c = crc32(0, Z_NULL, 0);
+	uint32_t c = 0;
 	int err = blob_reader_open(s, hex, &r);
 	if (err)
 		return err;
@@ -418,12 +420,12 @@ int blob_crc32(struct blob_store *s, const char *hex, uint32_t *crc)
 			err = k < 0 ? (int)k : PT_ECORRUPT;
 			break;
 		}
-		c = crc32(c, (const Bytef *)buf, (uInt)k);
+		c = libdeflate_crc32(c, buf, (size_t)k);
 		off += (uint64_t)k;
 	}
 	free(buf);
 	blob_reader_close(r);
 	if (!err)
-		*crc = (uint32_t)c;
+		*crc = c;
 	return err;
 }

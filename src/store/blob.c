@@ -5,27 +5,69 @@
  * CPU per GiB where zlib's crc32 takes 0.35-0.48), sizes, and the dispatch
  * to the backend's vtable.  Backends never see a hash they
  * did not get from here, so an object's name is always its content's hash.
+ *
+ * Hashing costs more CPU than receiving and writing together (SHA-256 is
+ * about half of a PUT's cost per byte), so past its first HASH_ASYNC_AFTER
+ * bytes a writer hands the hashing to a thread of its own: the request
+ * thread copies each piece into a ring of HASH_SLOTS slots and goes on to
+ * write it, and the hasher takes the filled slots in order.  A full ring
+ * makes the writer wait (for at most one slot's hashing), and commit joins
+ * the hasher before it reads the digest, so the name is the hash of every
+ * byte written, in order, as before.  At most twice as many hashers as
+ * CPUs run at once; a writer beyond that, or one whose thread cannot
+ * start, hashes in line.
  */
 #include "blob.h"
 
 #include <errno.h>
+#include <libdeflate.h>
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <libdeflate.h>
+#include <unistd.h>
 
 #include "../util/pt.h"
 #include "../util/banned.h"
 
+#define HASH_SLOT (256 * 1024)
+#define HASH_SLOTS 8
+#define HASH_ASYNC_AFTER (4u << 20)
+
+/* A writer's hasher thread and the ring it takes from (see the top). */
+struct hasher {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t filled; /* the hasher waits: a slot filled, or stop */
+	pthread_cond_t freed;  /* the writer waits: a slot hashed */
+	unsigned head, tail;   /* slots [tail, head) are filled (mod) */
+	bool stop;             /* no more slots: finish them and exit */
+	size_t len[HASH_SLOTS];
+	size_t fill;           /* the writer's bytes in slot head (its own) */
+	unsigned char *ring;   /* HASH_SLOTS * HASH_SLOT */
+};
+
 struct blob_writer {
 	struct blob_store *store;
 	void *state;
+	/* md and crc belong to the hasher thread while h is running */
 	EVP_MD_CTX *md;
 	uint32_t crc; /* zip needs it (folders.c): cheap beside SHA-256 */
+	struct hasher *h;
+	bool hashed_in_line; /* no hasher: too many, or it could not start */
 	uint64_t size;
 	bool committed;
 	char hex[BLOB_HEX_LEN + 1];
 };
+
+static atomic_int hashers_running;
+static atomic_ulong hashers_started;
+
+unsigned long blob_hash_threads_started(void)
+{
+	return atomic_load(&hashers_started);
+}
 
 struct blob_reader {
 	struct blob_store *store;
@@ -69,13 +111,141 @@ fail:
 	return err;
 }
 
+static void hash_update(struct blob_writer *w, const void *p, size_t n)
+{
+	EVP_DigestUpdate(w->md, p, n);
+	w->crc = libdeflate_crc32(w->crc, p, n);
+}
+
+static void *hasher_main(void *arg)
+{
+	struct blob_writer *w = arg;
+	struct hasher *h = w->h;
+
+	pthread_mutex_lock(&h->mu);
+	for (;;) {
+		while (h->tail == h->head && !h->stop)
+			pthread_cond_wait(&h->filled, &h->mu);
+		if (h->tail == h->head)
+			break; /* stopped, and every slot is hashed */
+		unsigned i = h->tail % HASH_SLOTS;
+		size_t n = h->len[i];
+		pthread_mutex_unlock(&h->mu);
+		hash_update(w, h->ring + (size_t)i * HASH_SLOT, n);
+		pthread_mutex_lock(&h->mu);
+		h->tail++;
+		pthread_cond_signal(&h->freed);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+/* Start w's hasher; false (hash in line from now on) when too many run or
+ * the thread cannot start. */
+static bool hasher_start(struct blob_writer *w)
+{
+	static atomic_long cpus;
+	long n = atomic_load(&cpus);
+	if (!n) {
+		n = sysconf(_SC_NPROCESSORS_ONLN) > 0
+			    ? sysconf(_SC_NPROCESSORS_ONLN)
+			    : 1;
+		atomic_store(&cpus, n);
+	}
+	if (atomic_fetch_add(&hashers_running, 1) >= 2 * n) {
+		atomic_fetch_sub(&hashers_running, 1);
+		return false;
+	}
+	struct hasher *h = xcalloc(1, sizeof(*h));
+	h->ring = xmalloc((size_t)HASH_SLOTS * HASH_SLOT);
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->filled, NULL);
+	pthread_cond_init(&h->freed, NULL);
+	w->h = h;
+	if (pthread_create(&h->thread, NULL, hasher_main, w) != 0) {
+		w->h = NULL;
+		pthread_cond_destroy(&h->freed);
+		pthread_cond_destroy(&h->filled);
+		pthread_mutex_destroy(&h->mu);
+		free(h->ring);
+		free(h);
+		atomic_fetch_sub(&hashers_running, 1);
+		return false;
+	}
+	atomic_fetch_add(&hashers_started, 1);
+	return true;
+}
+
+/* Hand slot head (h->fill bytes) to the hasher. */
+static void hasher_publish(struct hasher *h)
+{
+	pthread_mutex_lock(&h->mu);
+	h->len[h->head % HASH_SLOTS] = h->fill;
+	h->head++;
+	pthread_cond_signal(&h->filled);
+	pthread_mutex_unlock(&h->mu);
+	h->fill = 0;
+}
+
+static void hasher_feed(struct hasher *h, const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		if (h->fill == 0) {
+			/* a new slot: wait until the hasher has freed one */
+			pthread_mutex_lock(&h->mu);
+			while (h->head - h->tail == HASH_SLOTS)
+				pthread_cond_wait(&h->freed, &h->mu);
+			pthread_mutex_unlock(&h->mu);
+		}
+		size_t k = HASH_SLOT - h->fill;
+		if (k > n)
+			k = n;
+		memcpy(h->ring + (size_t)(h->head % HASH_SLOTS) * HASH_SLOT +
+			       h->fill,
+		       p, k);
+		h->fill += k;
+		p += k;
+		n -= k;
+		if (h->fill == HASH_SLOT)
+			hasher_publish(h);
+	}
+}
+
+/* Wait until every byte fed is hashed and end the thread: md and crc are
+ * the writer's again. */
+static void hasher_finish(struct blob_writer *w)
+{
+	struct hasher *h = w->h;
+	if (!h)
+		return;
+	if (h->fill > 0)
+		hasher_publish(h);
+	pthread_mutex_lock(&h->mu);
+	h->stop = true;
+	pthread_cond_signal(&h->filled);
+	pthread_mutex_unlock(&h->mu);
+	pthread_join(h->thread, NULL);
+	pthread_cond_destroy(&h->freed);
+	pthread_cond_destroy(&h->filled);
+	pthread_mutex_destroy(&h->mu);
+	free(h->ring);
+	free(h);
+	w->h = NULL;
+	atomic_fetch_sub(&hashers_running, 1);
+}
+
 int blob_writer_write(struct blob_writer *w, const void *p, size_t n)
 {
 	int err;
 	if (n == 0)
 		return 0;
-	EVP_DigestUpdate(w->md, p, n);
-	w->crc = libdeflate_crc32(w->crc, p, n);
+	if (!w->h && !w->hashed_in_line && w->size >= HASH_ASYNC_AFTER)
+		w->hashed_in_line = !hasher_start(w);
+	/* the hasher (or this thread) hashes exactly the bytes written */
+	if (w->h)
+		hasher_feed(w->h, p, n);
+	else
+		hash_update(w, p, n);
 	err = w->store->ops->writer_write(w->state, p, n);
 	if (err)
 		return err;
@@ -90,11 +260,13 @@ uint64_t blob_writer_size(const struct blob_writer *w)
 
 uint32_t blob_writer_crc32(const struct blob_writer *w)
 {
+	PT_ASSERT(!w->h); /* after blob_writer_commit */
 	return w->crc;
 }
 
 static void writer_free(struct blob_writer *w)
 {
+	hasher_finish(w);
 	EVP_MD_CTX_free(w->md);
 	free(w);
 }
@@ -107,6 +279,7 @@ int blob_writer_commit(struct blob_writer *w, char hex[BLOB_HEX_LEN + 1],
 	unsigned int mdlen = 0;
 
 	PT_ASSERT(!w->committed);
+	hasher_finish(w);
 	if (!EVP_DigestFinal_ex(w->md, md, &mdlen) || mdlen != 32)
 		return PT_EINTERNAL;
 	for (unsigned i = 0; i < 32; i++) {

@@ -113,8 +113,13 @@ int blob_store_cleanup(struct blob_store *s);
 int blob_writer_open(struct blob_store *s, struct blob_writer **out);
 int blob_writer_write(struct blob_writer *w, const void *p, size_t n);
 uint64_t blob_writer_size(const struct blob_writer *w);
-/* The CRC-32 of the bytes written so far (zip entries need it). */
+/* The CRC-32 of the bytes written (zip entries need it), once
+ * blob_writer_commit has succeeded: before that the hasher may still be
+ * at work. */
 uint32_t blob_writer_crc32(const struct blob_writer *w);
+/* How many writers have hashed on a thread of their own so far (blob.c's
+ * comment; for tests). */
+unsigned long blob_hash_threads_started(void);
 /*
  * Make the bytes durable as the blob named by their SHA-256 (into hex).
  * The writer stays usable for blob_writer_ensure() until it is freed with

@@ -187,8 +187,8 @@ static void test_blob_crc32(void **state)
 				 0);
 		off += piece[i];
 	}
-	assert_int_equal(blob_writer_crc32(w), want);
 	assert_int_equal(blob_writer_commit(w, hex, &existed), 0);
+	assert_int_equal(blob_writer_crc32(w), want);
 	blob_writer_abort(w);
 	assert_int_equal(blob_crc32(s, hex, &crc), 0);
 	assert_int_equal(crc, want);
@@ -202,9 +202,76 @@ static void test_blob_crc32(void **state)
 	assert_int_equal(crc, want);
 	/* the empty blob's CRC is 0, as zlib's */
 	assert_int_equal(blob_writer_open(s, &w), 0);
+	assert_int_equal(blob_writer_commit(w, hex, &existed), 0);
 	assert_int_equal(blob_writer_crc32(w), 0);
 	blob_writer_abort(w);
 	assert_int_equal(blob_partial_remove(s, "crcupload1"), 0);
+	blob_store_close(s);
+	free(data);
+}
+
+/* Past its first 4 MiB a writer hashes on a thread of its own: the name
+ * and CRC are still those of every byte in order, over pieces of every
+ * size (smaller and larger than the ring's slots), with several writers
+ * at once (more than may have hashers: some hash in line), and a writer
+ * aborted while its hasher runs leaves nothing (ASan sees the thread's
+ * memory). */
+#define BIG_WRITERS 5
+static void test_blob_hash_thread(void **state)
+{
+	const size_t total = (13u << 20) + 4321;
+	unsigned char *data = xmalloc(total);
+	struct blob_store *s;
+	struct blob_writer *w[BIG_WRITERS];
+	unsigned char md[32];
+	char want[BLOB_HEX_LEN + 1], hex[BLOB_HEX_LEN + 1], path[512];
+	size_t off[BIG_WRITERS] = { 0 };
+	bool existed;
+	uint32_t seed = 7;
+
+	randombytes_buf(data, total);
+	crypto_hash_sha256(md, data, total);
+	for (int i = 0; i < 32; i++)
+		snprintf(want + 2 * i, 3, "%02x", md[i]);
+	uint32_t crc = (uint32_t)crc32(crc32(0, Z_NULL, 0), data, (uInt)total);
+
+	unsigned long started = blob_hash_threads_started();
+	assert_int_equal(blob_fs_open(dir, &s), 0);
+	for (int i = 0; i < BIG_WRITERS; i++)
+		assert_int_equal(blob_writer_open(s, &w[i]), 0);
+	/* interleaved, in pieces of 1 byte to 600 KiB */
+	for (bool more = true; more;) {
+		more = false;
+		for (int i = 0; i < BIG_WRITERS; i++) {
+			seed = seed * 1103515245u + 12345u;
+			size_t k = (seed >> 8) % (600u << 10) + 1;
+			if (off[i] + k > total)
+				k = total - off[i];
+			if (i == BIG_WRITERS - 1 && off[i] >= (9u << 20))
+				k = 0; /* the last one is aborted there */
+			if (k == 0)
+				continue;
+			assert_int_equal(blob_writer_write(w[i], data + off[i], k),
+					 0);
+			off[i] += k;
+			more = true;
+		}
+	}
+	blob_writer_abort(w[BIG_WRITERS - 1]);
+	for (int i = 0; i < BIG_WRITERS - 1; i++) {
+		assert_true(blob_writer_size(w[i]) == total);
+		assert_int_equal(blob_writer_commit(w[i], hex, &existed), 0);
+		assert_string_equal(hex, want);
+		assert_int_equal(blob_writer_crc32(w[i]), crc);
+		blob_writer_abort(w[i]);
+	}
+	/* at least the two a 1-CPU machine allows hashed on threads */
+	assert_true(blob_hash_threads_started() - started >= 2);
+	snprintf(path, sizeof(path), "%s/tmp", dir);
+	assert_int_equal(count_files(path), 0);
+	uint64_t size = 0;
+	assert_int_equal(blob_stat(s, want, &size), 0);
+	assert_true(size == total);
 	blob_store_close(s);
 	free(data);
 }
@@ -293,6 +360,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_blob_fs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_crc32, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_blob_hash_thread, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_repo, setup, teardown),
 	};

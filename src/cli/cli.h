@@ -207,11 +207,15 @@ struct cli_resume_key {
 	uint64_t size;
 	int64_t mtime_ns;
 	uint64_t dev, ino;
+	/* hex SHA-256 of what the upload is created with (name, folder,
+	 * limits, password, login): a digest, so no secret is written */
+	char options[65];
 };
 
-/* 0 and the entry's upload URL and delete token (caller frees),
- * PT_ENOTFOUND when there is none, or another negative status when the
- * state cannot be read. */
+/* 0 and the entry's upload URL and delete token (caller frees);
+ * PT_ECONFLICT and the same when the entry is for this file but was made
+ * with other options; PT_ENOTFOUND when there is none, or another negative
+ * status when the state cannot be read. */
 int cli_state_get(const struct cli_resume_key *k, char **url, char **token);
 /* Record (replace) the entry for k.  Returns 0 or a negative status. */
 int cli_state_put(const struct cli_resume_key *k, const char *url,

@@ -9,11 +9,13 @@
  *   {"uploads": [{"server": "https://host", "path": "/abs/file",
  *                 "size": N, "mtime_ns": N, "dev": N, "ino": N,
  *                 "url": "https://host/api/v1/uploads/UID",
- *                 "delete_token": "…", "created": UNIX_TIME}, …]}
+ *                 "delete_token": "…", "options": "SHA-256 hex",
+ *                 "created": UNIX_TIME}, …]}
  *
  * An entry matches only the same server and the same file unchanged (path,
  * size, modification time, device and inode), so an edited file is sent
- * anew.  Every change is a read-modify-write under an exclusive flock() on
+ * anew; an upload whose options (name, folder, limits, password, login:
+ * "options" is their digest) differ from this run's is not resumed.  Every change is a read-modify-write under an exclusive flock() on
  * uploads.lock, and the file is replaced whole (temp file, fsync, rename):
  * concurrent partage processes serialise, and a crash leaves the old or the
  * new file.  Entries older than STATE_MAX_AGE are dropped on the next
@@ -242,9 +244,11 @@ int cli_state_get(const struct cli_resume_key *k, char **url, char **token)
 		const char *u = cli_json_str(e, "url");
 		const char *t = cli_json_str(e, "delete_token");
 		if (u && t && entry_matches(e, k)) {
+			const char *opt = cli_json_str(e, "options");
 			*url = xstrdup(u);
 			*token = xstrdup(t);
-			ret = 0;
+			ret = opt && strcmp(opt, k->options) == 0 ? 0
+								  : PT_ECONFLICT;
 			break;
 		}
 	}
@@ -263,13 +267,13 @@ int cli_state_put(const struct cli_resume_key *k, const char *url,
 	if ((ret = state_open(&st)))
 		goto fail;
 	state_drop(&st, k);
-	e = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:s, s:I}",
+	e = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:s, s:s, s:I}",
 		      "server", k->server, "path", k->path,
 		      "size", (json_int_t)k->size,
 		      "mtime_ns", (json_int_t)k->mtime_ns,
 		      "dev", (json_int_t)k->dev, "ino", (json_int_t)k->ino,
-		      "url", url, "delete_token", token,
-		      "created", (json_int_t)time(NULL));
+		      "url", url, "delete_token", token, "options",
+		      k->options, "created", (json_int_t)time(NULL));
 	if (!e) {
 		/* a path that is not UTF-8: jansson keeps only UTF-8 */
 		ret = PT_EBADREQ;

@@ -401,6 +401,49 @@ fail:
 	return r;
 }
 
+/* The digest of what the upload is created with (cli_resume_key.options):
+ * the name, folder, limits, link password and the login it is sent with,
+ * each field ended by a NUL. */
+static void options_digest(const struct tus_up *up, char out[65])
+{
+	const struct cli_opts *o = up->o;
+	const struct cli_cred *cr =
+		!o->api_token && o->creds ? cli_creds_find(o->creds, o->server)
+					  : NULL;
+	crypto_hash_sha256_state st;
+	unsigned char md[crypto_hash_sha256_BYTES];
+	char num[64];
+
+	crypto_hash_sha256_init(&st);
+#define FIELD(s)                                                       \
+	crypto_hash_sha256_update(&st, (const unsigned char *)(s),     \
+				  strlen(s) + 1)
+	FIELD("partage-upload-options-1");
+	FIELD(up->name);
+	FIELD(o->folder ? o->folder : "");
+	snprintf(num, sizeof(num), "%d %" PRIu64, o->have_max_days,
+		 o->have_max_days ? o->max_days : 0);
+	FIELD(num);
+	snprintf(num, sizeof(num), "%d %" PRIu64, o->have_max_downloads,
+		 o->have_max_downloads ? o->max_downloads : 0);
+	FIELD(num);
+	FIELD(o->password ? o->password : "");
+	FIELD(o->api_token ? o->api_token : cr ? cr->token : "");
+#undef FIELD
+	crypto_hash_sha256_final(&st, md);
+	sodium_bin2hex(out, 65, md, sizeof(md));
+}
+
+/* Terminate an upload this run will not resume (tus DELETE; the URL is
+ * the capability).  Best effort: the server expires it anyway. */
+static void terminate(struct tus_up *up, const char *url)
+{
+	struct cli_http h;
+	tus_request(&h, "DELETE", url);
+	cli_http_perform(&h, up->o);
+	cli_http_release(&h);
+}
+
 /* DELETE the file the upload made, with its delete token. */
 static void unprotected_delete(struct tus_up *up)
 {
@@ -502,10 +545,24 @@ int cli_tus_upload(const struct cli_opts *o, const char *file, int fd,
 			  st->st_mtim.tv_nsec;
 	up.key.dev = (uint64_t)st->st_dev;
 	up.key.ino = (uint64_t)st->st_ino;
+	options_digest(&up, up.key.options);
 	if (up.keep_state) {
 		int err = cli_state_get(&up.key, &up.url, &up.token);
-		if (err && err != PT_ENOTFOUND)
+		if (err == PT_ECONFLICT) {
+			/* options are fixed at creation: a run with other
+			 * ones starts over rather than make the old */
+			cli_err("'%s' was partly uploaded with other options "
+				"(name, folder, limits, password or login): "
+				"starting over",
+				file);
+			terminate(&up, up.url);
+			cli_state_remove(&up.key);
+			free(up.url);
+			free(up.token);
+			up.url = up.token = NULL;
+		} else if (err && err != PT_ENOTFOUND) {
 			up.keep_state = false;
+		}
 	}
 	resumed = up.url != NULL;
 	phase = resumed ? P_HEAD : P_CREATE;

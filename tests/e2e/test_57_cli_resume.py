@@ -401,6 +401,44 @@ def test_cli_expired_upload_starts_over(tmp):
         proxy.close()
 
 
+def test_cli_other_options_start_over(tmp):
+    """Options are fixed when an upload is created: a second run with other
+    ones (here --max-days and --name) must not finish the old upload
+    under the old options. It says so, terminates the old upload and
+    sends the file anew; the state file keeps only a digest of the options
+    (never a password)."""
+    proxy = Proxy()
+    try:
+        with ProxiedServer(proxy, name="opts") as srv:
+            data = rand_bytes(5 * MIB + 3)
+            src = os.path.join(tmp, "opts.bin")
+            write(src, data)
+            entry = kill_midway(srv, proxy, tmp, src, 2 * MIB)
+            assert re.fullmatch(r"[0-9a-f]{64}", entry.get("options", "")), entry
+            old = entry["url"][len(srv.url):]
+            t0 = time.time()
+            r = ok(cli(srv.url, tmp, "upload", src, "--max-days", "2", "--name", "renamed.bin"),
+                   "other options")
+            err = r.stderr.decode()
+            assert "resuming at" not in err, err
+            assert re.search(r"^partage: '.*opts\.bin' was partly uploaded with other options .*"
+                             r"starting over$", err, re.M), err
+            fid, _ = one_link(r, srv.url)
+            obj = check_bytes(srv, fid, data)
+            assert obj["name"] == "renamed.bin", obj
+            assert obj["expires"] and abs(obj["expires"] - (t0 + 2 * 86400)) < 120, obj
+            h = srv.head(old, {"Tus-Resumable": "1.0.0"})
+            assert h.status in (404, 410), "the old upload was not terminated: %r" % h
+            assert len(live_links(srv)) == 1, live_links(srv)
+            assert state_entries(tmp) == []
+            # the same options again do resume
+            entry = kill_midway(srv, proxy, tmp, src, 2 * MIB)
+            r = ok(cli(srv.url, tmp, "upload", src), "same options")
+            assert "resuming at" in r.stderr.decode(), r.stderr
+    finally:
+        proxy.close()
+
+
 def test_cli_state_shared_by_processes(tmp):
     """Several partage processes at once: each records and removes its own
     entry under the lock, none is lost, and each resumes."""

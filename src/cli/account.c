@@ -81,10 +81,7 @@ int cli_account(const struct cli_opts *o)
 	if (o->json) {
 		json_t *all = json_pack("{s:O, s:O}", "account", me, "rewards",
 					rw);
-		char *s = json_dumps(all, JSON_COMPACT);
-		PT_ASSERT(s);
-		puts(s);
-		free(s);
+		cli_print_json(all);
 		json_decref(all);
 		ret = CLI_OK;
 		goto fail;
@@ -186,10 +183,7 @@ static int tokens_list(const struct cli_opts *o)
 	if (!rep)
 		return CLI_FAIL;
 	if (o->json) {
-		char *s = json_dumps(rep, JSON_COMPACT);
-		PT_ASSERT(s);
-		puts(s);
-		free(s);
+		cli_print_json(rep);
 	} else {
 		json_array_foreach(arr, i, t)
 		{

@@ -169,6 +169,8 @@ int cli_file_object(const struct cli_opts *o, const struct cli_target *t,
 char *cli_url_resolve(const char *base, const char *ref);
 /* A string member of a JSON object, or NULL. */
 const char *cli_json_str(const json_t *obj, const char *key);
+/* obj as one line of compact JSON on stdout (--json output). */
+void cli_print_json(const json_t *obj);
 
 /* ---- stored logins (login.c) ----
  *

@@ -418,6 +418,14 @@ const char *cli_json_str(const json_t *obj, const char *key)
 	return json_string_value(json_object_get(obj, key));
 }
 
+void cli_print_json(const json_t *obj)
+{
+	char *s = json_dumps(obj, JSON_COMPACT);
+	PT_ASSERT(s);
+	puts(s);
+	free(s);
+}
+
 /* The phrase for an HTTP status, from the engine's one status table. */
 static const char *status_phrase(long status)
 {

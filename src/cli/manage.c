@@ -148,10 +148,8 @@ int cli_ls(const struct cli_opts *o, int argc, char **argv)
 	if (o->json) {
 		json_t *all = json_pack("{s:O, s:O}", "folders", folders,
 					"files", files);
-		char *s = json_dumps(all, JSON_COMPACT);
-		PT_ASSERT(all && s);
-		puts(s);
-		free(s);
+		PT_ASSERT(all);
+		cli_print_json(all);
 		json_decref(all);
 	} else {
 		json_array_foreach(folders, i, v) {

@@ -154,10 +154,7 @@ static int cmd_mkdir(const struct cli_opts *o, const char *name)
 		goto fail;
 	}
 	if (o->json) {
-		char *s = json_dumps(rep, JSON_COMPACT);
-		PT_ASSERT(s);
-		puts(s);
-		free(s);
+		cli_print_json(rep);
 	} else {
 		puts(cli_json_str(rep, "url"));
 		fprintf(stderr, "folder id: %s\n", cli_json_str(rep, "id"));

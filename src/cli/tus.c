@@ -499,14 +499,10 @@ fail:
 static void print_result(struct tus_up *up)
 {
 	if (up->o->json) {
-		char *s;
 		if (*up->token)
 			json_object_set_new(up->obj, "delete_token",
 					    json_string(up->token));
-		s = json_dumps(up->obj, JSON_COMPACT);
-		PT_ASSERT(s);
-		puts(s);
-		free(s);
+		cli_print_json(up->obj);
 	} else {
 		puts(cli_json_str(up->obj, "url"));
 	}

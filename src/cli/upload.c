@@ -120,10 +120,7 @@ static int upload_one(const struct cli_opts *o, const char *file)
 	if (!token && j && cli_json_str(j, "delete_token"))
 		token = xstrdup(cli_json_str(j, "delete_token"));
 	if (o->json && j) {
-		char *s = json_dumps(j, JSON_COMPACT);
-		PT_ASSERT(s);
-		puts(s);
-		free(s);
+		cli_print_json(j);
 	} else if (h.body.n) {
 		/* the share URL and a newline; anything else verbatim */
 		fwrite(h.body.p, 1, h.body.n, stdout);

@@ -841,6 +841,8 @@ test("account: voucher, direct downloads, API tokens and the password", async ()
     await page.locator("#token-new").waitFor();
     const token = await page.locator("#token-value").inputValue();
     check(token.length >= 32, `token "${token}"`);
+    // the list is reloaded after the secret is shown
+    await page.locator("#tokens-rows tr").first().waitFor();
     eq(await page.locator("#tokens-rows tr").count(), 1, "tokens listed");
     eq((await page.locator("#tokens-rows tr td").nth(0).textContent()).trim(), "nightly backup", "the label");
     eq((await page.locator("#tokens-rows tr td").nth(3).textContent()).trim(), "never", "last used before a use");

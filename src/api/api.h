@@ -213,12 +213,16 @@ ssize_t speed_cap_take(struct speed_cap *c, uint64_t left, size_t max);
 /* The tier's gate in front of the bytes of `id` (kind "files" or
  * "folders", for the ticket URL the 429 names):
  * the size limit, the wait ticket (GET only), a parallel-download slot
- * (*slot set when taken: release it with slots_release).  Returns 0, or
- * 1 with the 403/429 reply's result in *rc. */
+ * (*slot set when taken: release it with api_download_unhold).  Returns
+ * 0, or 1 with the 403/429 reply's result in *rc. */
 struct download_rules;
 int api_download_gate(struct pt_req *r, const char *kind, const char *id,
 		      uint64_t size, const struct download_rules *rules,
 		      bool *slot, int *rc);
+/* Release the slot the gate took, if *slot, and clear it: when the last
+ * byte is in MHD's hands, when the answer carries no bytes (304, 416, an
+ * error), or when the response ends. */
+void api_download_unhold(struct pt_req *r, bool *slot);
 /* ETag, Last-Modified, Accept-Ranges, Cache-Control and Vary: Accept of
  * a downloadable representation. */
 void api_add_validators(struct MHD_Response *resp, const char *etag,

@@ -348,6 +348,7 @@ struct held {
 	char id[ID_LEN + 1];
 	bool count;  /* count the download by byte coverage */
 	bool slot;   /* a parallel-download slot of the client address */
+	bool body;   /* the response queued carries the file's bytes */
 	uint64_t size;                /* of the file */
 	struct range_set ranges;      /* what this response carries */
 	uint64_t sent;                /* streams: bytes handed to MHD */
@@ -361,10 +362,15 @@ static void held_last_byte(void *arg)
 {
 	struct pt_req *r = arg;
 	struct held *h = r->state;
+	api_download_unhold(r, &h->slot);
+}
+
+void api_download_unhold(struct pt_req *r, bool *slot)
+{
 	struct app *app = r->ctx;
-	if (h->slot) {
+	if (*slot) {
 		slots_release(app->slots, r->client_ip);
-		h->slot = false;
+		*slot = false;
 	}
 }
 
@@ -374,12 +380,10 @@ static void held_last_byte(void *arg)
  * whose progress we know, less what may still sit in buffers. */
 static void download_complete(struct pt_req *r, bool ok)
 {
-	struct app *app = r->ctx;
 	struct held *h = r->state;
 	int64_t now = pt_now();
 
-	if (h->slot)
-		slots_release(app->slots, r->client_ip);
+	api_download_unhold(r, &h->slot);
 	if (!h->count)
 		return;
 	if (ok) {
@@ -536,7 +540,7 @@ static int redirect_reply(struct pt_req *r, const struct link *l)
 	return reply_queue(r, 302, resp);
 }
 
-static int serve(struct pt_req *r, const char *id)
+static int serve_held(struct pt_req *r, const char *id, struct held *h)
 {
 	struct app *app = r->ctx;
 	struct link l;
@@ -554,11 +558,8 @@ static int serve(struct pt_req *r, const char *id)
 	if (api_link_password(r, &l, &rc))
 		return rc;
 	struct download_rules rules;
-	struct held *h = pt_palloc(r->pool, sizeof(*h));
 	policy_download(app->conf, api_who(r), &rules);
 	memcpy(h->id, l.id, sizeof(h->id));
-	r->state = h;
-	r->on_complete = download_complete;
 	if (api_download_gate(r, "files", l.id, l.size, &rules, &h->slot,
 			      &rc))
 		return rc;
@@ -655,7 +656,22 @@ static int serve(struct pt_req *r, const char *id)
 	api_add_validators(resp, etag, lastmod);
 	add_file_headers(r, resp, &l);
 	r->bytes_out = r->method == HTTP_HEAD ? 0 : body_len;
+	h->body = true;
 	return reply_queue(r, status, resp);
+}
+
+static int serve(struct pt_req *r, const char *id)
+{
+	struct held *h = pt_palloc(r->pool, sizeof(*h));
+	r->state = h;
+	r->on_complete = download_complete;
+	int rc = serve_held(r, id, h);
+	/* an answer without the bytes (304, 416, 410, a redirect, an error)
+	 * frees the slot now: the client may have it all and ask again
+	 * before MHD reports this response complete */
+	if (!h->body)
+		api_download_unhold(r, &h->slot);
+	return rc;
 }
 
 int api_download(struct pt_req *r)

@@ -651,12 +651,10 @@ struct zipheld {
  * whose data it covered counts toward that file's downloads. */
 static void zip_complete(struct pt_req *r, bool ok)
 {
-	struct app *app = r->ctx;
 	struct zipheld *h = r->state;
 	int64_t now = pt_now();
 
-	if (h->slot)
-		slots_release(app->slots, r->client_ip);
+	api_download_unhold(r, &h->slot);
 	if (!ok || !h->count)
 		return;
 	for (size_t i = 0; i < h->plan->npieces; i++) {
@@ -718,8 +716,12 @@ static int zip_serve(struct pt_req *r, const struct folder *f)
 
 	const char *range_hdr;
 	if (api_validate(r, etag, newest, lastmod, plan.total, &rs, &rr,
-			 &range_hdr, &rc))
+			 &range_hdr, &rc)) {
+		/* 304, 412, 416: no bytes, so no slot held until MHD reports
+		 * the answer complete */
+		api_download_unhold(r, &h->slot);
 		return rc;
+	}
 	/* several ranges of a zip: the whole archive instead (RFC 9110
 	 * §14.2 lets a server ignore Range); download managers ask one */
 	if (rr == RANGE_OK && rs.n > 1)

@@ -342,6 +342,51 @@ def test_zip_tier_rules(tmp):
         assert "premium" in r.text
 
 
+SLOT = """
+[tier.anonymous]
+wait_seconds = 0
+speed_bytes_per_second = 256K
+parallel_downloads = 1
+[tier.free]
+wait_seconds = 0
+speed_bytes_per_second = 0
+parallel_downloads = 0
+"""
+
+
+def test_zip_parallel_slot(tmp):
+    # a zip download holds the address's one slot while it runs; answers
+    # without the bytes (304, 416) hold none, not even until MHD reports
+    # them complete
+    import socket
+    with Server(SLOT) as s:
+        auth = login(s)
+        f = mkdir(s, auth, "Slot", shared=True)
+        put_in(s, auth, f["id"], "x.bin", rand_bytes(1 << 20, seed=9))
+        small = s.upload("small.txt", b"small\n")
+        r = expect(s.get(zip_path(f), auth), 200)
+        etag, total = r.header("ETag"), len(r.body)
+        for _ in range(25):
+            for h, code in (({"If-None-Match": etag}, 304),
+                            ({"Range": "bytes=%d-" % (total + 10)}, 416)):
+                expect(s.get(zip_path(f), h), code)
+                expect(s.get(s.dl_path(small)), 200, what="a download after a zip's %d" % code)
+        sock = socket.create_connection(("127.0.0.1", s.port), timeout=20)
+        try:
+            sock.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % zip_path(f)).encode())
+            head = b""
+            while b"\r\n\r\n" not in head:
+                c = sock.recv(65536)
+                assert c, head
+                head += c
+            assert head.split()[1] == b"200", head
+            expect(s.get(s.dl_path(small)), 429, what="a download while the zip runs")
+        finally:
+            sock.close()
+        assert wait_until(lambda: s.get(s.dl_path(small)).status == 200, 5, 0.1), \
+            "the zip's slot was not released within 5 s of a disconnect"
+
+
 def test_folder_page(srv):
     auth = login(srv)
     top, day, files = build_tree(srv, auth)

@@ -489,7 +489,9 @@ class Server:
         try:
             rc = self.stop()
             if was_alive and rc != 0 and not quiet:
-                raise ServerError("partaged exited with %s on SIGTERM (want 0); log: %s" % (rc, self.log_tail(6)))
+                e = ServerError("partaged exited with %s on SIGTERM (want 0)" % rc)
+                e.log = self.log_lines(25)  # run.py prints them, one a line
+                raise e
         except ServerError:
             if not quiet:
                 raise
@@ -502,13 +504,15 @@ class Server:
     def __exit__(self, exc_type, exc, tb):
         self.close(quiet=exc_type is not None)
 
-    def log_tail(self, n=8):
+    def log_lines(self, n=8):
         try:
             with open(self.log_path, "rb") as f:
-                lines = f.read().decode("utf-8", "replace").splitlines()
-            return " | ".join(lines[-n:])
+                return f.read().decode("utf-8", "replace").splitlines()[-n:]
         except OSError:
-            return "(no log)"
+            return ["(no log)"]
+
+    def log_tail(self, n=8):
+        return " | ".join(self.log_lines(n))
 
     def secret_path(self):
         """The ticket secret this server uses (made at its first start)."""

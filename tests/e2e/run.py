@@ -175,6 +175,7 @@ class Runner:
                     details = [where(e.__traceback__)]
                     if self.args.verbose:
                         details += traceback.format_exception(type(e), e, e.__traceback__)[-6:]
+                    details += ["log: " + x for x in getattr(e, "log", ())]
                     for s in harness.CURRENT:
                         if isinstance(e, harness.ServerError):
                             break
@@ -201,11 +202,11 @@ class Runner:
                 if rc not in (0, None) and was_alive:
                     self.report("FAIL", "%s.<server>" % modname,
                                 "the shared partaged did not exit 0 on SIGTERM: %s" % rc,
-                                details=[s.log_tail(12)])
+                                details=["log: " + x for x in s.log_lines(25)])
                 elif not was_alive:
                     self.report("FAIL", "%s.<server>" % modname,
                                 "the shared partaged died (exit %s)" % s.proc.returncode,
-                                details=[s.log_tail(12)])
+                                details=["log: " + x for x in s.log_lines(25)])
 
 
 def main():

@@ -348,7 +348,7 @@ struct held {
 	char id[ID_LEN + 1];
 	bool count;  /* count the download by byte coverage */
 	bool slot;   /* a parallel-download slot of the client address */
-	bool body;   /* the response queued carries the file's bytes */
+	bool body;   /* the response queued carries some of the file's bytes */
 	uint64_t size;                /* of the file */
 	struct range_set ranges;      /* what this response carries */
 	uint64_t sent;                /* streams: bytes handed to MHD */
@@ -656,7 +656,7 @@ static int serve_held(struct pt_req *r, const char *id, struct held *h)
 	api_add_validators(resp, etag, lastmod);
 	add_file_headers(r, resp, &l);
 	r->bytes_out = r->method == HTTP_HEAD ? 0 : body_len;
-	h->body = true;
+	h->body = body_len > 0; /* an empty file's 200 has none to wait for */
 	return reply_queue(r, status, resp);
 }
 
@@ -666,8 +666,8 @@ static int serve(struct pt_req *r, const char *id)
 	r->state = h;
 	r->on_complete = download_complete;
 	int rc = serve_held(r, id, h);
-	/* an answer without the bytes (304, 416, 410, a redirect, an error)
-	 * frees the slot now: the client may have it all and ask again
+	/* an answer without bytes (304, 416, 410, a redirect, an error, an
+	 * empty file) frees the slot now: the client may have it all and ask again
 	 * before MHD reports this response complete */
 	if (!h->body)
 		api_download_unhold(r, &h->slot);

@@ -578,16 +578,19 @@ def test_slot_released_on_disconnect():
         small = rand_bytes(2 * K)
         ob, osm = s.upload("big.bin", big), s.upload("small.bin", small)
         once = s.upload("once.bin", b"once\n", {"Max-Downloads": "1"})
+        empty = s.upload("empty.bin", b"")
         expect(s.get(s.dl_path(once)), 200)
-        # answers without a body hold no slot afterwards, not even for the
-        # moment between the client's last byte and MHD's completion report
-        # (a race: repeated so that a slot released only then shows)
+        # answers without a body (an empty file's 200 too) hold no slot
+        # afterwards, not even for the moment between the client's last
+        # byte and MHD's completion report (a race: repeated so that a slot
+        # released only then shows)
         for _ in range(25):
             for p, h, code in ((s.dl_path(ob), {"If-None-Match": '"%s"' % sha256(big)}, 304),
                                (s.dl_path(ob), {"Range": "bytes=%d-" % (4 * K * K)}, 416),
-                               (s.dl_path(once), {}, 410)):
+                               (s.dl_path(once), {}, 410),
+                               (s.dl_path(empty), {}, 200)):
                 expect(s.get(p, h), code)
-                expect(s.get(s.dl_path(osm)), 200, what="a download after a %d" % code)
+                expect(s.get(s.dl_path(osm)), 200, what="a download after a %d (%s)" % (code, p))
         for rnd in range(2):
             a = Stream(s, s.dl_path(ob))
             assert a.status == 200

@@ -151,10 +151,15 @@ int api_metrics(struct pt_req *r)
 		    "partage_bytes_out_total %llu\n"
 		    "# HELP partage_active_connections Open client connections.\n"
 		    "# TYPE partage_active_connections gauge\n"
-		    "partage_active_connections %lld\n",
+		    "partage_active_connections %lld\n"
+		    "# HELP partage_throttled_downloads Capped downloads "
+		    "suspended until their next burst.\n"
+		    "# TYPE partage_throttled_downloads gauge\n"
+		    "partage_throttled_downloads %llu\n",
 		    (unsigned long long)load(&m->bytes_in),
 		    (unsigned long long)load(&m->bytes_out),
-		    (long long)__atomic_load_n(&m->active, __ATOMIC_RELAXED));
+		    (long long)__atomic_load_n(&m->active, __ATOMIC_RELAXED),
+		    (unsigned long long)throttle_waiting(app->throttle));
 	static const struct { const char *name, *help, *type; } gc[] = {
 		{ "partage_gc_passes_total", "Garbage-collection passes.",
 		  "counter" },

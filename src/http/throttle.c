@@ -172,11 +172,3 @@ uint64_t throttle_waiting(struct throttle *t)
 	pthread_mutex_unlock(&t->lock);
 	return n;
 }
-
-bool throttle_stopping(struct throttle *t)
-{
-	pthread_mutex_lock(&t->lock);
-	bool s = t->stop;
-	pthread_mutex_unlock(&t->lock);
-	return s;
-}

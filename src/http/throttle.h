@@ -29,6 +29,5 @@ bool throttle_resume_at(struct throttle *t, struct MHD_Connection *c,
 			uint64_t when_ns);
 /* Connections waiting now (a gauge). */
 uint64_t throttle_waiting(struct throttle *t);
-bool throttle_stopping(struct throttle *t);
 
 #endif

@@ -11,8 +11,8 @@ import re
 import time
 import urllib.parse
 
-from harness import (expect, multipart, rand_bytes, sha256, wait_until, HTTP_TIMEOUT, Resp,
-                     Server)
+from harness import (expect, metric_sum, multipart, rand_bytes, sha256, wait_until, HTTP_TIMEOUT,
+                     Resp, Server)
 
 K = 1024
 CONFIG = """\
@@ -538,9 +538,22 @@ def test_speed_cap_and_one_download_per_address():
             r = expect(req(s, "GET", s.dl_path(osm), source="127.0.0.2"), 200, what="another address")
             assert r.body == small
             expect(s.get(s.dl_path(osm), prem), 200, what="premium from the same address")
-            body = a.read(len(big))
+            # /metrics shows it suspended between its bursts (most of
+            # the time): sampled between reads
+            waiting = []
+            while len(a.body) < len(big):
+                n = len(a.body)
+                a.read(min(n + 64 * K, len(big)))
+                if len(a.body) == n:
+                    break
+                waiting.append(metric_sum(s.metrics(), "partage_throttled_downloads"))
+            body = a.body
         finally:
             a.close()
+        assert waiting and None not in waiting, "no partage_throttled_downloads in /metrics: %r" % waiting
+        assert max(waiting) >= 1, "partage_throttled_downloads never above 0: %r" % waiting
+        assert wait_until(lambda: metric_sum(s.metrics(), "partage_throttled_downloads") == 0, 3), \
+            "partage_throttled_downloads stays above 0 after the download"
         assert body == big, "capped download: %d bytes, %s" % (len(body), "same" if body == big[:len(body)] else "wrong")
         # speed: after the first 256 KiB (the initial burst), over >= 3 s
         t0 = next(tm for tm, n in a.marks if n >= CAP)

@@ -6,6 +6,7 @@ rules on the whole zip, and downloads counted per file."""
 import io
 import json
 import os
+import socket
 import subprocess
 import time
 import zipfile
@@ -14,12 +15,14 @@ import harness
 from harness import Server, expect, rand_bytes, sha256, wait_downloads, wait_until
 
 PW = "folder password"
-CONFIG = harness.DEFAULT_CONFIG + """
+# the owner (free tier) downloads at once, at full speed
+FREE = """
 [tier.free]
 wait_seconds = 0
 speed_bytes_per_second = 0
 parallel_downloads = 0
 """
+CONFIG = harness.DEFAULT_CONFIG + FREE
 JSON = {"Content-Type": "application/json"}
 
 
@@ -299,11 +302,7 @@ wait_seconds = 2
 speed_bytes_per_second = 0
 parallel_downloads = 0
 max_download_bytes = 10M
-[tier.free]
-wait_seconds = 0
-speed_bytes_per_second = 0
-parallel_downloads = 0
-"""
+""" + FREE
 
 
 def test_zip_tier_rules(tmp):
@@ -347,18 +346,13 @@ SLOT = """
 wait_seconds = 0
 speed_bytes_per_second = 256K
 parallel_downloads = 1
-[tier.free]
-wait_seconds = 0
-speed_bytes_per_second = 0
-parallel_downloads = 0
-"""
+""" + FREE
 
 
 def test_zip_parallel_slot(tmp):
     # a zip download holds the address's one slot while it runs; answers
     # without the bytes (304, 416) hold none, not even until MHD reports
     # them complete
-    import socket
     with Server(SLOT) as s:
         auth = login(s)
         f = mkdir(s, auth, "Slot", shared=True)

@@ -15,7 +15,8 @@
  * An entry matches only the same server and the same file unchanged (path,
  * size, modification time, device and inode), so an edited file is sent
  * anew; an upload whose options (name, folder, limits, password, login:
- * "options" is their digest) differ from this run's is not resumed.  Every change is a read-modify-write under an exclusive flock() on
+ * "options" is their digest) differ from this run's is not resumed.
+ * Every change is a read-modify-write under an exclusive flock() on
  * uploads.lock, and the file is replaced whole (temp file, fsync, rename):
  * concurrent partage processes serialise, and a crash leaves the old or the
  * new file.  Entries older than STATE_MAX_AGE are dropped on the next

@@ -546,7 +546,8 @@ int cli_tus_upload(const struct cli_opts *o, const char *file, int fd,
 		int err = cli_state_get(&up.key, &up.url, &up.token);
 		if (err == PT_ECONFLICT) {
 			/* options are fixed at creation: a run with other
-			 * ones starts over rather than make the old */
+			 * ones starts over rather than finish the old upload
+			 * under the old ones */
 			cli_err("'%s' was partly uploaded with other options "
 				"(name, folder, limits, password or login): "
 				"starting over",

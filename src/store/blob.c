@@ -140,6 +140,18 @@ static void *hasher_main(void *arg)
 	return NULL;
 }
 
+/* Free a hasher whose thread has ended (or never started) and give its
+ * place back. */
+static void hasher_free(struct hasher *h)
+{
+	pthread_cond_destroy(&h->freed);
+	pthread_cond_destroy(&h->filled);
+	pthread_mutex_destroy(&h->mu);
+	free(h->ring);
+	free(h);
+	atomic_fetch_sub(&hashers_running, 1);
+}
+
 /* Start w's hasher; false (hash in line from now on) when too many run or
  * the thread cannot start. */
 static bool hasher_start(struct blob_writer *w)
@@ -164,12 +176,7 @@ static bool hasher_start(struct blob_writer *w)
 	w->h = h;
 	if (pthread_create(&h->thread, NULL, hasher_main, w) != 0) {
 		w->h = NULL;
-		pthread_cond_destroy(&h->freed);
-		pthread_cond_destroy(&h->filled);
-		pthread_mutex_destroy(&h->mu);
-		free(h->ring);
-		free(h);
-		atomic_fetch_sub(&hashers_running, 1);
+		hasher_free(h);
 		return false;
 	}
 	atomic_fetch_add(&hashers_started, 1);
@@ -225,13 +232,8 @@ static void hasher_finish(struct blob_writer *w)
 	pthread_cond_signal(&h->filled);
 	pthread_mutex_unlock(&h->mu);
 	pthread_join(h->thread, NULL);
-	pthread_cond_destroy(&h->freed);
-	pthread_cond_destroy(&h->filled);
-	pthread_mutex_destroy(&h->mu);
-	free(h->ring);
-	free(h);
+	hasher_free(h);
 	w->h = NULL;
-	atomic_fetch_sub(&hashers_running, 1);
 }
 
 int blob_writer_write(struct blob_writer *w, const void *p, size_t n)

@@ -5,12 +5,15 @@
 #include "reply.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "../util/buf.h"
+#include "../util/text.h"
+#include "../util/utf8.h"
 #include "../util/banned.h"
 
 /* A 503 is an outage of something we depend on (the metadata or the
@@ -95,21 +98,47 @@ int reply_html(struct pt_req *r, int status, const char *body, size_t n)
 	return reply_queue(r, status, resp);
 }
 
+/* What a reply whose JSON could not be encoded says instead.  Built from
+ * text made valid first, the encoder has no reason to refuse anything:
+ * reaching this is a bug, answered and logged, never an abort. */
+static const char json_failed[] =
+	"{\"error\":\"internal error: the reply could not be encoded\","
+	"\"status\":500}\n";
+
 int reply_json(struct pt_req *r, int status, json_t *obj)
 {
-	char *s = json_dumps(obj, JSON_COMPACT);
+	char *s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
 	json_decref(obj);
-	if (!s)
-		abort();
+	if (!s) {
+		pt_log("reply: cannot encode the JSON reply to %s '%.200s' "
+		       "(status %d): answering 500",
+		       r->method_name, r->raw_path ? r->raw_path : "",
+		       status);
+		return reply_buffer(r, 500, "application/json", json_failed,
+				    sizeof(json_failed) - 1);
+	}
 	size_t n = strlen(s);
-	s = realloc(s, n + 2);
-	if (!s)
-		abort();
+	s = xrealloc(s, n + 2);
 	s[n] = '\n';
 	s[n + 1] = '\0';
 	int rc = reply_buffer(r, status, "application/json", s, n + 1);
 	free(s);
 	return rc;
+}
+
+json_t *reply_jtext(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (!s)
+		return json_string("");
+	if (!utf8_check(s, n, 0, NULL))
+		return json_stringn(s, n);
+	struct pt_buf b;
+	pt_buf_init(&b, 4 * n + 1);
+	text_escape_buf(&b, s, n, 0);
+	json_t *j = json_stringn(b.p ? b.p : "", b.n);
+	pt_buf_release(&b);
+	return j;
 }
 
 int reply_empty(struct pt_req *r, int status)
@@ -123,65 +152,105 @@ int reply_empty(struct pt_req *r, int status)
 
 int html_escape(struct pt_buf *out, const char *s)
 {
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s);
 	int err = 0;
-	for (; *s && !err; s++) {
-		switch (*s) {
+
+	for (size_t i = 0; i < n && !err;) {
+		uint32_t c;
+		size_t l = utf8_decode(p + i, n - i, &c);
+		if (l == 0 || (c < 0x20 && c != '\t' && c != '\n' &&
+			       c != '\r') || c == 0x7f) {
+			/* the page stays valid UTF-8 without controls */
+			err = pt_buf_adds(out, "\xef\xbf\xbd"); /* U+FFFD */
+			i += l ? l : 1;
+			continue;
+		}
+		switch (c) {
 		case '&': err = pt_buf_adds(out, "&amp;"); break;
 		case '<': err = pt_buf_adds(out, "&lt;"); break;
 		case '>': err = pt_buf_adds(out, "&gt;"); break;
 		case '"': err = pt_buf_adds(out, "&quot;"); break;
 		case '\'': err = pt_buf_adds(out, "&#39;"); break;
-		default: err = pt_buf_add(out, s, 1);
+		default: err = pt_buf_add(out, p + i, l);
 		}
+		i += l;
 	}
 	return err;
+}
+
+int reply_error_body(struct pt_buf *out, enum reply_format f, int status,
+		     const char *message, const char *reason)
+{
+	char msg[REPLY_MSG_MAX], why[REPLY_REASON_MAX];
+	int err = 0;
+
+	/* one line of valid UTF-8, whatever the bytes: a name or a path
+	 * quoted in a message can neither break it nor the encoders */
+	text_escape(msg, sizeof(msg), message, message ? strlen(message) : 0,
+		    0);
+	if (reason)
+		text_escape(why, sizeof(why), reason, strlen(reason), 0);
+	if (f == REPLY_JSON) {
+		json_t *o = json_pack("{s:s, s:i}", "error", msg, "status",
+				      status);
+		if (o && reason)
+			json_object_set_new(o, "reason", json_string(why));
+		char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+		json_decref(o);
+		if (!s) /* cannot happen: both strings are valid */
+			return pt_buf_adds(out, json_failed);
+		err = pt_buf_adds(out, s);
+		free(s);
+		return err ? err : pt_buf_adds(out, "\n");
+	}
+	if (f == REPLY_HTML) {
+		err = pt_buf_addf(out,
+				  "<!doctype html><html><head><meta "
+				  "charset=utf-8><title>%d</title><link "
+				  "rel=stylesheet href=\"/static/style.css\">"
+				  "</head><body><header><a class=brand "
+				  "href=\"/\">partage</a></header><main>"
+				  "<h1>%d</h1><p class=error>",
+				  status, status);
+		if (!err)
+			err = html_escape(out, msg);
+		if (!err)
+			err = pt_buf_adds(out, "</p><p><a href=\"/\">partage"
+					       "</a></p></main></body></html>"
+					       "\n");
+		return err;
+	}
+	err = pt_buf_adds(out, msg);
+	return err ? err : pt_buf_adds(out, "\n");
 }
 
 int reply_error(struct pt_req *r, int err, const char *reason,
 		const char *fmt, ...)
 {
 	int status = pt_http_status(err);
-	char msg[512];
+	/* longer than any message kept: text_escape never reads past the
+	 * first REPLY_MSG_MAX - 1 bytes, so vsnprintf's cut is never seen */
+	char raw[2 * REPLY_MSG_MAX];
+	enum reply_format f = req_accepts(r, "application/json") ? REPLY_JSON
+			      : req_accepts(r, "text/html")      ? REPLY_HTML
+								 : REPLY_TEXT;
+	struct pt_buf b;
 	va_list ap;
 	int rc;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
-	/* one line, always: a name quoted in a message must not break it */
-	for (char *p = msg; *p; p++)
-		if ((unsigned char)*p < 0x20)
-			*p = ' ';
-
-	if (req_accepts(r, "application/json")) {
-		json_t *o = json_pack("{s:s, s:i}", "error", msg, "status",
-				      status);
-		if (reason)
-			json_object_set_new(o, "reason", json_string(reason));
-		return reply_json(r, status, o);
-	}
-	if (req_accepts(r, "text/html")) {
-		struct pt_buf b;
-		pt_buf_init(&b, 1 << 16);
-		pt_buf_addf(&b,
-			    "<!doctype html><html><head><meta charset=utf-8>"
-			    "<title>%d</title><link rel=stylesheet "
-			    "href=\"/static/style.css\"></head><body>"
-			    "<header><a class=brand href=\"/\">partage</a>"
-			    "</header><main>"
-			    "<h1>%d</h1><p class=error>",
-			    status, status);
-		html_escape(&b, msg);
-		pt_buf_adds(&b, "</p><p><a href=\"/\">partage</a></p>"
-				"</main></body></html>\n");
+	pt_buf_init(&b, 1 << 16);
+	reply_error_body(&b, f, status, raw, reason);
+	if (f == REPLY_JSON)
+		rc = reply_buffer(r, status, "application/json", b.p, b.n);
+	else if (f == REPLY_HTML)
 		rc = reply_html(r, status, b.p, b.n);
-		pt_buf_release(&b);
-		return rc;
-	}
-	size_t n = strlen(msg);
-	if (n < sizeof(msg) - 1) {
-		msg[n] = '\n';
-		msg[n + 1] = '\0';
-	}
-	return reply_text(r, status, msg);
+	else
+		rc = reply_buffer(r, status, "text/plain; charset=utf-8", b.p,
+				  b.n);
+	pt_buf_release(&b);
+	return rc;
 }

@@ -25,6 +25,7 @@
 #include "http/server.h"
 #include "util/buf.h"
 #include "util/pt.h"
+#include "util/text.h"
 #include "util/banned.h"
 
 static const char usage[] =
@@ -150,10 +151,18 @@ static void on_done(struct pt_req *r, bool ok, void *ctx)
 	time_t now = time(NULL);
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* the path and method are the client's bytes: escaped (text.h) so a
+	 * request can neither add a line nor end the quoted field */
+	char ip[2 * sizeof(r->client_ip)], method[64], path[4096];
+	const unsigned esc = TEXT_ESC_BACKSLASH | TEXT_ESC_QUOTE;
+	const char *rp = r->raw_path ? r->raw_path : "-";
+	text_escape(ip, sizeof(ip), r->client_ip, strlen(r->client_ip), esc);
+	text_escape(method, sizeof(method), r->method_name,
+		    strlen(r->method_name), esc);
+	text_escape(path, sizeof(path), rp, strlen(rp), esc);
 	/* one fprintf per line: stdio's lock keeps threads' lines whole */
 	fprintf(access_fp, "%s %s \"%s %s\" %d %llu %llu %llums%s\n", when,
-		r->client_ip, r->method_name, r->raw_path ? r->raw_path : "-",
-		r->status, (unsigned long long)r->bytes_in,
+		ip, method, path, r->status, (unsigned long long)r->bytes_in,
 		(unsigned long long)r->bytes_out, (unsigned long long)ms,
 		ok ? "" : " aborted");
 }
@@ -561,6 +570,27 @@ static int cmd_fsck(struct pt_conf *c, int argc, char **argv)
 	return 0;
 }
 
+/* ---- admin output ---- */
+
+/*
+ * Admin commands print what clients wrote (report text, contacts, names,
+ * takedown reasons): every such field goes out through text_escape, so
+ * it is one field of one line and a terminal never gets an escape
+ * sequence from it.  Backslashes are doubled: "\x1b" printed is a client's
+ * ESC, "\\x1b" their four characters.
+ */
+static void put(const char *s, const char *after)
+{
+	struct pt_buf b;
+	pt_buf_init(&b, 1 << 26);
+	if (s)
+		text_escape_buf(&b, s, strlen(s), TEXT_ESC_BACKSLASH);
+	if (b.n)
+		fwrite(b.p, 1, b.n, stdout);
+	fputs(after, stdout);
+	pt_buf_release(&b);
+}
+
 /* ---- admin user / voucher ---- */
 
 static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -597,8 +627,10 @@ static int print_user(const struct user *u, void *arg)
 	char until[32] = "-";
 	if (u->premium_until > now)
 		pt_http_date(u->premium_until, until);
-	printf("%s\t%s\t%s\t%s\tpremium until: %s\n", u->name,
-	       conf_tier_name(t), u->role, u->disabled ? "disabled" : "active",
+	put(u->name, "\t");
+	printf("%s\t", conf_tier_name(t));
+	put(u->role, "\t");
+	printf("%s\tpremium until: %s\n", u->disabled ? "disabled" : "active",
 	       until);
 	return 0;
 }
@@ -845,8 +877,12 @@ static int print_audit(const struct audit_row *a, void *arg)
 {
 	char d[32];
 	pt_http_date(a->at, d);
-	printf("%s\t%s\t%s\t%s\t%s\t%s\n", d, a->actor, a->action,
-	       a->target, a->reason, a->detail);
+	printf("%s\t", d);
+	put(a->actor, "\t");
+	put(a->action, "\t");
+	put(a->target, "\t");
+	put(a->reason, "\t");
+	put(a->detail, "\n");
 	return 0;
 }
 
@@ -859,8 +895,14 @@ static int print_report(const struct report_row *r, void *arg)
 {
 	char d[32];
 	pt_http_date(r->created, d);
-	printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r->id, d, r->state,
-	       r->link_id, r->category, r->ip, r->contact, r->body);
+	put(r->id, "\t");
+	printf("%s\t", d);
+	put(r->state, "\t");
+	put(r->link_id, "\t");
+	put(r->category, "\t");
+	put(r->ip, "\t");
+	put(r->contact, "\t");
+	put(r->body, "\n");
 	return 0;
 }
 
@@ -876,10 +918,15 @@ static int show_report(const struct report_row *r, void *arg)
 		return 0;
 	char d[32];
 	pt_http_date(r->created, d);
-	printf("id: %s\ncreated: %s\nstate: %s\nlink: %s\ncategory: %s\n"
-	       "from: %s\ncontact: %s\ntext: %s\n",
-	       r->id, d, r->state, r->link_id, r->category, r->ip, r->contact,
-	       r->body);
+	fputs("id: ", stdout);
+	put(r->id, "\ncreated: ");
+	printf("%s\nstate: ", d);
+	put(r->state, "\nlink: ");
+	put(r->link_id, "\ncategory: ");
+	put(r->category, "\nfrom: ");
+	put(r->ip, "\ncontact: ");
+	put(r->contact, "\ntext: ");
+	put(r->body, "\n");
 	p->found = true;
 	return 1;
 }
@@ -915,7 +962,8 @@ static int cmd_reports(struct app *app, int argc, char **argv)
 
 static int print_block(const char *hex, const char *reason, void *arg)
 {
-	printf("%s  # %s\n", hex, reason);
+	printf("%s  # ", hex);
+	put(reason, "\n");
 	return 0;
 }
 

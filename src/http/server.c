@@ -19,6 +19,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -451,6 +453,19 @@ static void connection_cb(void *cls, struct MHD_Connection *c, void **socket_ctx
 				     s->cfg.ctx);
 }
 
+/* libmicrohttpd's own messages may quote request bytes: they go through
+ * pt_log, which escapes them (one line, valid UTF-8). */
+__attribute__((format(printf, 2, 0))) static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[1024];
+	vsnprintf(line, sizeof(line), fmt, ap);
+	size_t n = strlen(line);
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	pt_log("libmicrohttpd: %s", line);
+}
+
 static int parse_listen(const char *listen, struct sockaddr_storage *ss,
 			socklen_t *len)
 {
@@ -532,6 +547,7 @@ int server_start(const struct server_config *cfg, struct server **out)
 		MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
 		MHD_OPTION_NOTIFY_CONNECTION, connection_cb, s,
 		MHD_OPTION_UNESCAPE_CALLBACK, unescape_noop, NULL,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_END);
 	if (!s->d) {
 		pt_log("server: cannot listen on '%s'", cfg->listen);

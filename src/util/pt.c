@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "text.h"
 #include "banned.h"
 
 const char *pt_strerror(int err)
@@ -189,7 +190,7 @@ int pt_http_date_parse(const char *s, int64_t *out)
 
 void pt_log(const char *fmt, ...)
 {
-	char line[2048], when[32];
+	char line[2048], safe[2048], when[32];
 	struct timespec ts;
 	struct tm tm;
 	va_list ap;
@@ -203,8 +204,12 @@ void pt_log(const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return;
+	/* messages quote client text (names, paths, reasons): one line of
+	 * valid UTF-8 whatever it holds, so nobody can forge a log line or
+	 * send the reader's terminal an escape sequence */
+	text_escape(safe, sizeof(safe), line, strlen(line), 0);
 	/* one write() so concurrent lines from worker threads never mix */
-	fprintf(stderr, "%s %s\n", when, line);
+	fprintf(stderr, "%s %s\n", when, safe);
 }
 
 void pt_assert_fail(const char *what, const char *file, int line)

@@ -102,7 +102,9 @@ void pt_http_date(int64_t t, char buf[32]);
 /* Parse any of the three HTTP-date forms; returns 0 or PT_EBADREQ. */
 int pt_http_date_parse(const char *s, int64_t *out);
 
-/* ---- logging: one line to stderr, prefixed with the time ---- */
+/* ---- logging: one line to stderr, prefixed with the time; the message
+ * is passed through text_escape (text.h), so it stays one line of valid
+ * UTF-8 whatever client text it quotes ---- */
 void pt_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- assertions for programmer errors, on in every build ---- */

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "../core/ids.h"
+#include "../core/linkcheck.h"
 #include "../http/reply.h"
 #include "../util/buf.h"
 #include "../util/banned.h"
@@ -232,28 +233,6 @@ int api_takedowns(struct pt_req *r)
 	return api_json_body(r, takedowns_done);
 }
 
-/* The id in a line: a bare id, a share URL or a download URL. */
-static const char *line_id(struct pt_pool *pool, const char *s, size_t n)
-{
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\r' || s[n - 1] == '\t'))
-		n--;
-	while (n && (*s == ' ' || *s == '\t'))
-		s++, n--;
-	if (id_valid(s, n))
-		return pt_pstrndup(pool, s, n);
-	/* scheme://host/ID[/name]: the first path segment */
-	const char *p = memmem(s, n, "://", 3);
-	if (p) {
-		const char *e = s + n;
-		p += 3;
-		p = memchr(p, '/', (size_t)(e - p));
-		if (p && e - p > 12 && id_valid(p + 1, 12) &&
-		    (p + 13 == e || p[13] == '/' || p[13] == '?'))
-			return pt_pstrndup(pool, p + 1, 12);
-	}
-	return pt_pstrndup(pool, s, n); /* unknown, echoed as given */
-}
-
 /* ---- POST /api/v1/reports ---- */
 
 static int reports_done(struct pt_req *r, json_t *o)
@@ -271,8 +250,9 @@ static int reports_done(struct pt_req *r, json_t *o)
 				: NULL;
 	bool cat_ok = false;
 
-	if (!id && url)
-		id = line_id(r->pool, url, strlen(url));
+	char uid[ID_LEN + 1];
+	if (!id && url && linkcheck_id(url, strlen(url), uid))
+		id = uid;
 	for (size_t i = 0; cat && i < PT_ARRAY_LEN(categories); i++)
 		cat_ok |= strcmp(cat, categories[i]) == 0;
 	if (!id || !id_valid(id, strlen(id)) || !cat_ok)
@@ -323,6 +303,9 @@ int api_reports(struct pt_req *r)
 
 /* ---- POST /api/v1/check: the link checker ---- */
 
+/* The largest body taken: 1000 links of 250 bytes. */
+#define CHECK_BODY_MAX (256 * 1024)
+
 struct check {
 	struct pt_buf body;
 };
@@ -335,92 +318,121 @@ static void check_free(void *arg)
 static int check_chunk(struct pt_req *r, const char *data, size_t n)
 {
 	struct check *c = r->state;
-	pt_buf_add(&c->body, data, n);
-	return 0;
+	if (pt_buf_add(&c->body, data, n) == 0)
+		return 0;
+	/* never check what is left after a cut: results would not match
+	 * the input */
+	reply_error(r, PT_ETOOBIG, NULL,
+		    "payload too large: at most %d bytes of links per check",
+		    CHECK_BODY_MAX);
+	return 1;
 }
 
+/*
+ * Unknown ids cost the address's enumeration budget here as on every
+ * other route (abuse.unknown_ids_per_minute), one per unknown id, in
+ * input order.  When it runs out at item k, items k.. are "unchecked"
+ * (known or not: their status would tell) and Retry-After says when to
+ * send them again; when it runs out at the first item, the answer is a
+ * 429.  Items that hold no id are "unknown" without a lookup or a cost.
+ */
 static int check_end(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	struct check *c = r->state;
-	const char **ids = pt_palloc(r->pool, REPO_CHECK_MAX * sizeof(*ids));
-	size_t n = 0;
-	const char *p = c->body.p ? c->body.p : "";
+	struct linkcheck_item *it;
+	size_t n, nids = 0;
 
-	while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')
-		p++;
-	if (*p == '[') {
-		json_t *arr = json_loads(p, 0, NULL);
-		if (!json_is_array(arr)) {
-			json_decref(arr);
-			return reply_error(r, PT_EBADREQ, NULL,
-					   "bad request: a JSON array of links "
-					   "or ids, or one per line");
+	int err = linkcheck_parse(r->pool, c->body.p, c->body.n,
+				  REPO_CHECK_MAX, &it, &n);
+	if (err == PT_ETOOBIG)
+		return reply_error(r, err, NULL,
+				   "payload too large: at most %d links per "
+				   "check",
+				   REPO_CHECK_MAX);
+	if (err)
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: a JSON array of links or ids "
+				   "(strings), or one per line");
+	const char **ids = pt_palloc(r->pool, (n ? n : 1) * sizeof(*ids));
+	size_t *at = pt_palloc(r->pool, (n ? n : 1) * sizeof(*at));
+	for (size_t i = 0; i < n; i++)
+		if (it[i].valid) {
+			at[nids] = i;
+			ids[nids++] = it[i].id;
 		}
-		if (json_array_size(arr) > REPO_CHECK_MAX) {
-			json_decref(arr);
-			goto too_many;
-		}
-		for (size_t i = 0; i < json_array_size(arr); i++) {
-			const char *s = json_string_value(json_array_get(arr, i));
-			if (s)
-				ids[n++] = line_id(r->pool, s, strlen(s));
-		}
-		json_decref(arr);
-	} else {
-		while (*p) {
-			const char *e = strchr(p, '\n');
-			size_t len = e ? (size_t)(e - p) : strlen(p);
-			if (len && !(len == 1 && *p == '\r')) {
-				if (n == REPO_CHECK_MAX)
-					goto too_many;
-				ids[n++] = line_id(r->pool, p, len);
-			}
-			p += len + (e ? 1 : 0);
-		}
-	}
-	struct link *rows = pt_palloc(r->pool, (n ? n : 1) * sizeof(*rows));
-	bool *found = pt_palloc(r->pool, n ? n : 1);
+	struct link *rows = pt_palloc(r->pool, (nids ? nids : 1) * sizeof(*rows));
+	bool *found = pt_palloc(r->pool, nids ? nids : 1);
 	struct db *db = app_db(app);
-	int err = db ? repo_links_check(db, r->pool, ids, n, rows, found)
-		     : PT_EUNAVAIL;
+	err = !nids ? 0
+	      : db  ? repo_links_check(db, r->pool, ids, nids, rows, found)
+		    : PT_EUNAVAIL;
 	if (err)
 		return reply_error(r, err, NULL, "cannot check: %s",
 				   pt_strerror(err));
 	json_t *res = json_array();
-	int64_t now = pt_now();
-	for (size_t i = 0; i < n; i++) {
+	int64_t now = pt_now(), retry = 0;
+	size_t stop = n;
+	for (size_t i = 0, k = 0; i < n; i++) {
 		json_t *o;
 		const char *why;
-		if (!found[i]) {
+		bool known = false;
+		struct link *l = NULL;
+		if (it[i].valid) {
+			known = found[k];
+			l = &rows[k++];
+		}
+		if (stop == n && it[i].valid && !known &&
+		    app->conf->unknown_ids_per_minute &&
+		    !ratelimit_hit(app->unknown_ids, r->client_ip, now,
+				   &retry))
+			stop = i;
+		if (i >= stop) {
+			o = json_pack("{s:o, s:s}", "id", reply_jtext(it[i].id),
+				      "status", "unchecked");
+		} else if (!known) {
 			/* unknown: nothing more, not even whether it ever
 			 * existed */
-			o = json_pack("{s:s, s:s}", "id", ids[i], "status",
-				      "unknown");
-		} else if (link_effective_state(&rows[i], now, &why) ==
-			   LINK_LIVE) {
-			o = json_pack("{s:s, s:s, s:s, s:I}", "id", ids[i],
-				      "status", "alive", "name", rows[i].name,
-				      "size", (json_int_t)rows[i].size);
+			o = json_pack("{s:o, s:s}", "id", reply_jtext(it[i].id),
+				      "status", "unknown");
+		} else if (link_effective_state(l, now, &why) == LINK_LIVE) {
+			o = json_pack("{s:s, s:s, s:o, s:I}", "id", l->id,
+				      "status", "alive", "name",
+				      reply_jtext(l->name), "size",
+				      (json_int_t)l->size);
 		} else {
-			o = json_pack("{s:s, s:s, s:s, s:I, s:s}", "id", ids[i],
-				      "status", "removed", "name", rows[i].name,
-				      "size", (json_int_t)rows[i].size, "reason",
-				      why);
+			o = json_pack("{s:s, s:s, s:o, s:I, s:s}", "id", l->id,
+				      "status", "removed", "name",
+				      reply_jtext(l->name), "size",
+				      (json_int_t)l->size, "reason", why);
 		}
 		json_array_append_new(res, o);
 	}
+	if (stop < n) {
+		char ra[24];
+		snprintf(ra, sizeof(ra), "%lld",
+			 (long long)(retry > 0 ? retry : 1));
+		req_reply_header(r, "Retry-After", ra);
+		if (stop == 0) {
+			json_decref(res);
+			return reply_error(r, PT_ELIMIT, NULL,
+					   "too many requests: too many unknown "
+					   "ids from this address, wait %s "
+					   "seconds",
+					   ra);
+		}
+		return reply_json(r, 200,
+				  json_pack("{s:o, s:I}", "results", res,
+					    "retry_after",
+					    (json_int_t)(retry > 0 ? retry : 1)));
+	}
 	return reply_json(r, 200, json_pack("{s:o}", "results", res));
-too_many:
-	return reply_error(r, PT_ETOOBIG, NULL,
-			   "payload too large: at most %d links per check",
-			   REPO_CHECK_MAX);
 }
 
 int api_check(struct pt_req *r)
 {
 	struct check *c = pt_palloc(r->pool, sizeof(*c));
-	pt_buf_init(&c->body, 256 * 1024);
+	pt_buf_init(&c->body, CHECK_BODY_MAX);
 	pt_pool_cleanup_add(r->pool, check_free, c);
 	r->state = c;
 	r->on_body = check_chunk;

@@ -194,6 +194,11 @@ char *api_download_url(struct app *app, struct pt_pool *pool,
  * enumeration limit (429 past it). */
 int api_link_lookup(struct pt_req *r, const char *id, struct link *l,
 		    int *rc, bool bytes);
+/* An id looked up and not found (a link, a folder): count it against the
+ * address's budget, abuse.unknown_ids_per_minute, the same on every
+ * route (the link checker counts its own, in input order).  0, or 1 with
+ * a 429 reply's result (Retry-After set) in *rc. */
+int api_unknown_id(struct pt_req *r, int *rc);
 
 /* download.c, shared with folder zips (folders.c) */
 /* A streamed response's speed cap: a token bucket, and MHD suspend/resume

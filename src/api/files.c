@@ -61,9 +61,9 @@ json_t *api_file_json(struct app *app, const struct link *l)
 {
 	struct pt_pool *pool = pt_pool_new();
 	json_t *o = json_pack(
-		"{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:I, s:I}", "id", l->id,
-		"name", l->name, "size", (json_int_t)l->size, "sha256",
-		l->sha256, "mime", l->mime, "url",
+		"{s:s, s:o, s:I, s:s, s:o, s:s, s:s, s:I, s:I}", "id", l->id,
+		"name", reply_jtext(l->name), "size", (json_int_t)l->size,
+		"sha256", l->sha256, "mime", reply_jtext(l->mime), "url",
 		pt_psprintf(pool, "%s/%s", app->public_url, l->id),
 		"download_url", api_download_url(app, pool, l), "created",
 		(json_int_t)l->created, "downloads", (json_int_t)l->downloads);
@@ -82,6 +82,23 @@ json_t *api_file_json(struct app *app, const struct link *l)
 					     : json_null());
 	pt_pool_free(pool);
 	return o;
+}
+
+int api_unknown_id(struct pt_req *r, int *rc)
+{
+	struct app *app = r->ctx;
+	int64_t retry = 0;
+	if (!app->conf->unknown_ids_per_minute ||
+	    ratelimit_hit(app->unknown_ids, r->client_ip, pt_now(), &retry))
+		return 0;
+	char ra[24];
+	snprintf(ra, sizeof(ra), "%lld", (long long)(retry > 0 ? retry : 1));
+	req_reply_header(r, "Retry-After", ra);
+	*rc = reply_error(r, PT_ELIMIT, NULL,
+			  "too many requests: too many unknown ids from this "
+			  "address, wait %s seconds",
+			  ra);
+	return 1;
 }
 
 int api_link_lookup(struct pt_req *r, const char *id, struct link *l,
@@ -107,14 +124,8 @@ int api_link_lookup(struct pt_req *r, const char *id, struct link *l,
 		if (!err && cache)
 			linkcache_put(cache, l, gen);
 	}
-	if (err == PT_ENOTFOUND && app->conf->unknown_ids_per_minute &&
-	    !ratelimit_hit(app->unknown_ids, r->client_ip, pt_now(), NULL)) {
-		req_reply_header(r, "Retry-After", "60");
-		*rc = reply_error(r, PT_ELIMIT, NULL,
-				  "too many requests: too many unknown ids "
-				  "from this address");
+	if (err == PT_ENOTFOUND && api_unknown_id(r, rc))
 		return 1;
-	}
 	if (err == PT_ENOTFOUND) {
 		*rc = reply_error(r, PT_ENOTFOUND, NULL,
 				  "not found: no file '%s'", id);

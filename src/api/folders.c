@@ -60,8 +60,8 @@ static char *folder_url(struct app *app, struct pt_pool *pool,
 static json_t *folder_json(struct app *app, struct pt_pool *pool,
 			   const struct folder *f)
 {
-	return json_pack("{s:s, s:s, s:o, s:I, s:b, s:s, s:s}", "id", f->id,
-			 "name", f->name, "parent",
+	return json_pack("{s:s, s:o, s:o, s:I, s:b, s:s, s:s}", "id", f->id,
+			 "name", reply_jtext(f->name), "parent",
 			 *f->parent ? json_string(f->parent) : json_null(),
 			 "created", (json_int_t)f->created, "shared",
 			 f->shared, "url", folder_url(app, pool, f, false),
@@ -115,6 +115,8 @@ static int folder_lookup(struct pt_req *r, const char *id, bool owner,
 	err = repo_folder_get(db, r->pool, id, f);
 	if (err == 0 && !folder_visible(db, r->pool, f, who))
 		err = PT_ENOTFOUND;
+	if (err == PT_ENOTFOUND && api_unknown_id(r, rc))
+		return 1;
 	if (err == PT_ENOTFOUND) {
 		*rc = reply_error(r, err, NULL, "not found: no folder '%s'", id);
 		return 1;

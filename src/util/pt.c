@@ -190,7 +190,10 @@ int pt_http_date_parse(const char *s, int64_t *out)
 
 void pt_log(const char *fmt, ...)
 {
-	char line[2048], safe[2048], when[32];
+	/* twice the line kept: text_escape reads at most sizeof(safe) - 1
+	 * bytes, so vsnprintf's cut (maybe inside a character) is never
+	 * seen, and a long line is cut between characters */
+	char line[4096], safe[2048], when[32];
 	struct timespec ts;
 	struct tm tm;
 	va_list ap;

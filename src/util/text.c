@@ -7,7 +7,6 @@
 #include "text.h"
 
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "buf.h"

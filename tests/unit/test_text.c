@@ -9,10 +9,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "http/reply.h"
 #include "util/buf.h"
+#include "util/pt.h"
 #include "util/text.h"
 #include "util/utf8.h"
 
@@ -223,6 +227,31 @@ static void test_jtext(void **state)
 	json_decref(j);
 }
 
+/* pt_log's line is escaped too: one line, no raw control byte. */
+static void test_log_line(void **state)
+{
+	char path[] = "/tmp/test_text_log.XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	fflush(stderr);
+	int saved = dup(2);
+	assert_true(dup2(fd, 2) == 2);
+	pt_log("client said '%s'", "a\x1b[2J\nFAKE line\r\xff\xc2\x9b");
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	char buf[512];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	unlink(path);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_non_null(strstr(buf, "client said 'a\\x1b[2J\\x0aFAKE "
+				    "line\\x0d\\xff\\u009b'\n"));
+	assert_ptr_equal(strchr(buf, '\n'), buf + n - 1);
+	assert_clean(buf, (size_t)n - 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +259,7 @@ int main(void)
 		cmocka_unit_test(test_escape_cut),
 		cmocka_unit_test(test_error_bodies),
 		cmocka_unit_test(test_jtext),
+		cmocka_unit_test(test_log_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -137,7 +137,7 @@ def test_logged_in_hostile_ids(srv):
 def test_message_cut_on_a_character_boundary(srv):
     """A message cut to its length limit never cuts a UTF-8 sequence: every
     alignment of 4-byte characters against the limit."""
-    for pad in range(4):
+    for pad in (1, 2, 3, 0):
         path = b"/x/" + b"a" * pad + "\U0001F600".encode() * 200
         for fmt in ("json", "text", "html"):
             r = raw_request(srv, "GET", path, ACCEPTS[fmt])

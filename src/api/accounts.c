@@ -256,11 +256,7 @@ static int json_body_end(struct pt_req *r)
 	 * handler's "send {…}" */
 	if (api_text_check(r, "the JSON body", jb->buf.p, jb->buf.n, 0, &rc))
 		return rc;
-	json_t *o = jb->buf.n ? json_loadb(jb->buf.p, jb->buf.n, 0, NULL) : NULL;
-	if (o && !json_is_object(o)) {
-		json_decref(o);
-		o = NULL;
-	}
+	json_t *o = api_json_object(jb->buf.p, jb->buf.n);
 	rc = jb->done(r, o);
 	json_decref(o);
 	return rc;

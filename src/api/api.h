@@ -55,6 +55,10 @@ int api_authenticate(struct pt_req *r, int *rc);
 /* Read a JSON object body (at most 64 KiB), then call done with it (NULL
  * when the body was not a JSON object: done replies 400). */
 int api_json_body(struct pt_req *r, int (*done)(struct pt_req *r, json_t *o));
+/* The object a JSON body of n bytes holds (the body's UTF-8 was checked
+ * first), or NULL when it is empty, not JSON (jansson, no "\u0000") or
+ * not an object.  The caller owns the object.  Never blocks. */
+json_t *api_json_object(const char *p, size_t n);
 
 /* Terminated by an entry with handler == NULL. */
 extern const struct route api_routes[];

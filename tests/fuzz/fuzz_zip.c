@@ -2,7 +2,8 @@
  * fuzz_zip.c — libFuzzer target for the zip layout (core/zip.c).
  * Input: one flag byte (bit 0: force_zip64, bit 1: a huge entry that
  * needs ZIP64 sizes), then records split at '\n': [size byte][4 bytes of
- * mtime, little-endian, signed][path...] (at most 64 entries).
+ * mtime, little-endian, signed, scaled by the size byte's low bits]
+ * [path...] (at most 64 entries).
  * Checks:
  *   - zip_plan refuses (PT_EBADREQ) exactly when some path breaks the
  *     rules written in zip.h (checked against an independent reading of
@@ -130,7 +131,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				     (uint32_t)u[3] << 16 | (uint32_t)u[4] << 24;
 			e[n].path = p + 5;
 			e[n].size = u[0];
+			/* seconds of 1902..2038, or far in the past or
+			 * future (to year ±2.9e11: what gmtime_r refuses) */
 			e[n].mtime = (int64_t)(int32_t)t * ((u[0] & 1) ? 1 : 977);
+			if ((u[0] & 6) == 6)
+				e[n].mtime = (int64_t)(int32_t)t * 4294967296;
 			size_t pl = strlen(e[n].path);
 			if (pl && e[n].path[pl - 1] == '/')
 				e[n].size = 0;

@@ -92,17 +92,37 @@ test-asan:
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 tests/run.sh
 
 # libFuzzer targets (clang); FUZZ_SECONDS each, seeds in tests/fuzz/corpus/NAME
+# (docs/fuzzing.md).  The library is compiled once with clang into
+# build-fuzz/obj (coverage and sanitizers, no main) and each target links
+# against build-fuzz/libpartage.a; make -j builds them in parallel.
 FUZZ_SECONDS ?= 20
-FUZZ_LIB_SRC := $(filter-out src/main.c src/cli/%,$(shell find src -name '*.c' | sort))
-fuzz: $(BUILD)/web_assets.c
-	@mkdir -p build-fuzz
-	@set -e; for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
-	  clang -g -O1 -std=gnu17 -fsanitize=fuzzer,address,undefined -D_FILE_OFFSET_BITS=64 \
-	    -Isrc $$(pkg-config --cflags $(PKGS)) -o build-fuzz/$$n $$f $(FUZZ_LIB_SRC) $(BUILD)/web_assets.c \
-	    $(LDLIBS) -lmagic || exit 1; \
+FUZZ_CFLAGS := -g -O1 -std=gnu17 -D_FILE_OFFSET_BITS=64 -pthread \
+	-fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	$(shell pkg-config --cflags $(PKGS))
+FUZZ_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o) build-fuzz/obj/web_assets.o
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+
+build-fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+build-fuzz/obj/web_assets.o: $(BUILD)/web_assets.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -Isrc -c -o $@ $<
+
+build-fuzz/libpartage.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libpartage.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -Isrc -MMD -MP -o $@ $< \
+	  build-fuzz/libpartage.a $(LDLIBS) -lmagic
+
+fuzz: $(FUZZ_BIN)
+	@set -e; for b in $(FUZZ_BIN); do n=$$(basename $$b); \
 	  mkdir -p build-fuzz/corpus-$$n; \
 	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-	  build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+	  $$b -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
 	    build-fuzz/corpus-$$n tests/fuzz/corpus/$$n 2>build-fuzz/$$n.log \
 	    || { tail -40 build-fuzz/$$n.log; exit 1; }; done; echo "fuzz: all targets clean"
 
@@ -116,3 +136,4 @@ clean:
 	rm -rf build build-asan build-fuzz bin
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find build-fuzz -name '*.d' 2>/dev/null)

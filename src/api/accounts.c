@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "../core/ids.h"
+#include "../http/auth.h"
 #include "../http/reply.h"
 #include "../util/buf.h"
 #include "../util/utf8.h"
@@ -120,31 +121,18 @@ static bool safe_method(const struct pt_req *r)
 	return r->method & (HTTP_GET | HTTP_HEAD | HTTP_OPTIONS);
 }
 
-/* A browser says the request comes from one of this site's pages: the
- * Fetch metadata header Sec-Fetch-Site is "same-origin", or Origin is
- * public_url's scheme://host:port.  Scripts cannot set either, and a
- * cross-site form carries "cross-site" and its own origin.  (Our pages'
- * Referrer-Policy: no-referrer makes Chromium send "Origin: null" on a
- * form's POST, so Sec-Fetch-Site is what a form of ours usually shows.) */
+/* A browser says the request comes from one of this site's pages
+ * (auth_same_origin). */
 static bool same_origin(struct pt_req *r)
 {
 	const struct app *app = r->ctx;
-	const char *o = req_header(r, "Origin"), *u = app->public_url;
-	const char *site = req_header(r, "Sec-Fetch-Site");
-	const char *host = strstr(u, "://");
-	if (site && strcmp(site, "same-origin") == 0 &&
-	    (!o || strcmp(o, "null") == 0))
-		return true;
-	if (!o || !host)
-		return false;
-	size_t n = (size_t)(strchrnul(host + 3, '/') - u);
-	return strlen(o) == n && strncasecmp(o, u, n) == 0;
+	return auth_same_origin(app->public_url, req_header(r, "Origin"),
+				req_header(r, "Sec-Fetch-Site"));
 }
 
 int api_authenticate(struct pt_req *r, int *rc)
 {
 	struct app *app = r->ctx;
-	const char *auth = req_header(r, "Authorization");
 	const char *token = NULL;
 	bool by_session = false;
 	struct user u;
@@ -152,20 +140,20 @@ int api_authenticate(struct pt_req *r, int *rc)
 	char hash[TOKEN_HASH_LEN + 1];
 	int err;
 
-	if (auth) {
-		if (strncasecmp(auth, "Bearer ", 7) != 0) {
-			*rc = reply_error(r, PT_EUNAUTH, NULL,
-					  "authentication required: use "
-					  "'Authorization: Bearer TOKEN'");
-			return 1;
-		}
-		token = auth + 7;
-		while (*token == ' ')
-			token++;
-	} else if ((token = cookie_token(r))) {
+	switch (auth_credential(req_header(r, "Authorization"), cookie_token(r),
+				&token)) {
+	case AUTH_BAD_SCHEME:
+		*rc = reply_error(r, PT_EUNAUTH, NULL,
+				  "authentication required: use "
+				  "'Authorization: Bearer TOKEN'");
+		return 1;
+	case AUTH_COOKIE:
 		by_session = true;
+		break;
+	default:
+		break;
 	}
-	if (!token || !*token) {
+	if (!token) {
 		if (r->route->flags & ROUTE_AUTH) {
 			*rc = reply_error(r, PT_EUNAUTH, NULL,
 					  "authentication required: log in or "
@@ -208,9 +196,7 @@ int api_authenticate(struct pt_req *r, int *rc)
 	if (by_session && !safe_method(r) &&
 	    !(r->route->flags & ROUTE_NO_CSRF) &&
 	    !((r->route->flags & ROUTE_FORM) && same_origin(r))) {
-		const char *c = req_header(r, "X-CSRF-Token");
-		if (!c || strlen(c) != strlen(tok.csrf) ||
-		    sodium_memcmp(c, tok.csrf, strlen(c)) != 0) {
+		if (!auth_csrf_ok(req_header(r, "X-CSRF-Token"), tok.csrf)) {
 			*rc = reply_error(r, PT_EFORBIDDEN, NULL,
 					  "forbidden: missing or wrong "
 					  "X-CSRF-Token for this session");
@@ -270,11 +256,7 @@ static int json_body_end(struct pt_req *r)
 	 * handler's "send {…}" */
 	if (api_text_check(r, "the JSON body", jb->buf.p, jb->buf.n, 0, &rc))
 		return rc;
-	json_t *o = jb->buf.n ? json_loadb(jb->buf.p, jb->buf.n, 0, NULL) : NULL;
-	if (o && !json_is_object(o)) {
-		json_decref(o);
-		o = NULL;
-	}
+	json_t *o = api_json_object(jb->buf.p, jb->buf.n);
 	rc = jb->done(r, o);
 	json_decref(o);
 	return rc;

@@ -55,6 +55,10 @@ int api_authenticate(struct pt_req *r, int *rc);
 /* Read a JSON object body (at most 64 KiB), then call done with it (NULL
  * when the body was not a JSON object: done replies 400). */
 int api_json_body(struct pt_req *r, int (*done)(struct pt_req *r, json_t *o));
+/* The object a JSON body of n bytes holds (the body's UTF-8 was checked
+ * first), or NULL when it is empty, not JSON (jansson, no "\u0000") or
+ * not an object.  The caller owns the object.  Never blocks. */
+json_t *api_json_object(const char *p, size_t n);
 
 /* Terminated by an entry with handler == NULL. */
 extern const struct route api_routes[];
@@ -175,6 +179,26 @@ int api_intake_check(struct pt_req *r, int *rc);
  * disp_sanitize_name (tus T31: sanitised, never echoed raw), not refused. */
 int api_text_check(struct pt_req *r, const char *what, const char *s,
 		   size_t n, unsigned flags, int *rc);
+/* A count of days or downloads (the Max-Days and Max-Downloads headers,
+ * the form's max_days and max_downloads): 1 to 10^9 in at most 19
+ * digits, spaces and tabs around allowed.  0 with *out set, or
+ * PT_EBADREQ.  Never blocks. */
+int api_count_parse(const char *v, size_t len, int64_t *out);
+/* A multipart form's count field as MHD hands it over: in chunks, each at
+ * its offset in the value.  add: 0, or PT_EBADREQ once the value cannot
+ * fit (23 bytes).  value: judged whole (a chunk alone may be the "0" of
+ * "05"): 0 with *out set, or left alone when the field is absent or
+ * blank; PT_EBADREQ as api_count_parse. */
+struct form_count {
+	char v[24];
+};
+int api_form_count_add(struct form_count *f, uint64_t off, const char *data,
+		       size_t n);
+int api_form_count_value(const struct form_count *f, int64_t *out);
+/* A multipart part's filename with the escapes browsers and curl -F use
+ * undone: "%22" to '"', "%0D" and "%0A" to a space (any case), nothing
+ * else; pool memory, never longer than name. */
+char *api_form_filename(struct pt_pool *pool, const char *name);
 /* The largest upload the request's principal may make now (UINT64_MAX:
  * no limit); *by_quota when the storage quota set it (refuse with 507). */
 uint64_t api_upload_limit(struct pt_req *r, bool *by_quota);

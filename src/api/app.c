@@ -93,6 +93,16 @@ const struct route api_routes[] = {
 	{ 0, NULL, NULL, NULL, 0 },
 };
 
+json_t *api_json_object(const char *p, size_t n)
+{
+	json_t *o = n ? json_loadb(p, n, 0, NULL) : NULL;
+	if (o && !json_is_object(o)) {
+		json_decref(o);
+		o = NULL;
+	}
+	return o;
+}
+
 /* The key that signs tickets: secret_file, or DATA/secret made at first
  * start (32 random bytes, mode 0600), shared by every node that should
  * accept each other's tickets. */

@@ -63,7 +63,7 @@ struct upload {
 	int64_t max_days, max_downloads;
 	char *password_hash;        /* of the link password, if one was set */
 	struct pt_buf password;     /* multipart: the "password" field */
-	char count_field[2][24];    /* multipart: max_days, max_downloads */
+	struct form_count count_field[2]; /* multipart: max_days, max_downloads */
 	char folder[ID_LEN + 1];    /* "" or the uploader's folder */
 	struct MHD_PostProcessor *pp;
 	struct received files[64];
@@ -180,8 +180,7 @@ static int sink_commit(struct pt_req *r, struct sink *s, struct received *out)
 
 /* ---- request options ---- */
 
-/* A count of days or downloads: 1 to 10^9, spaces around allowed. */
-static int count_parse(const char *v, size_t len, int64_t *out)
+int api_count_parse(const char *v, size_t len, int64_t *out)
 {
 	uint64_t n;
 	while (len && (*v == ' ' || *v == '\t')) {
@@ -201,7 +200,24 @@ static int header_count(struct pt_req *r, const char *name, int64_t *out)
 {
 	const char *v = req_header(r, name);
 	*out = 0;
-	return v ? count_parse(v, strlen(v), out) : 0;
+	return v ? api_count_parse(v, strlen(v), out) : 0;
+}
+
+int api_form_count_add(struct form_count *f, uint64_t off, const char *data,
+		       size_t n)
+{
+	if (off + n >= sizeof(f->v))
+		return PT_EBADREQ;
+	memcpy(f->v + off, data, n);
+	f->v[off + n] = '\0';
+	return 0;
+}
+
+int api_form_count_value(const struct form_count *f, int64_t *out)
+{
+	if (!f->v[0])
+		return 0;
+	return api_count_parse(f->v, strlen(f->v), out);
 }
 
 int api_text_check(struct pt_req *r, const char *what, const char *s,
@@ -516,10 +532,10 @@ static int part_finish(struct pt_req *r, struct upload *u)
 /* Browsers (HTML's multipart/form-data algorithm) and curl -F send '"',
  * CR and LF in a part's filename as %22, %0D, %0A, and nothing else
  * escaped: undo exactly those (the name is sanitised afterwards). */
-static const char *form_filename(struct pt_req *r, const char *name)
+char *api_form_filename(struct pt_pool *pool, const char *name)
 {
 	size_t n = strlen(name), o = 0;
-	char *out = pt_palloc(r->pool, n + 1);
+	char *out = pt_palloc(pool, n + 1);
 	for (size_t i = 0; i < n; i++) {
 		if (name[i] == '%' && i + 2 < n) {
 			if (!strncasecmp(name + i, "%22", 3)) {
@@ -564,18 +580,12 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind,
 	}
 	if (key && !filename && (strcmp(key, "max_days") == 0 ||
 				 strcmp(key, "max_downloads") == 0)) {
-		/* the form's fields, as the Max-Days / Max-Downloads headers;
-		 * an empty one (a form left blank) sets nothing */
+		/* the form's fields, as the Max-Days / Max-Downloads headers,
+		 * judged whole at the end (multipart_end): MHD may hand a
+		 * value over in pieces, and "0" of "05" is not the value */
 		bool days = strcmp(key, "max_days") == 0;
-		char *f = u->count_field[days ? 0 : 1];
-		int64_t *dst = days ? &u->max_days : &u->max_downloads;
-		bool bad = off + size >= sizeof(u->count_field[0]);
-		if (!bad) {
-			memcpy(f + off, data, size);
-			f[off + size] = '\0';
-			bad = *f && count_parse(f, strlen(f), dst);
-		}
-		if (bad) {
+		if (api_form_count_add(&u->count_field[days ? 0 : 1], off, data,
+				       size)) {
 			snprintf(u->errmsg, sizeof(u->errmsg),
 				 "bad request: the %s field must be a whole "
 				 "number from 1 to 1000000000",
@@ -588,8 +598,8 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind,
 	if (!key || strcmp(key, "file") != 0)
 		return MHD_YES; /* other form fields are ignored */
 	if (off == 0) {
-		const char *fname = form_filename(r, filename ? filename
-							      : "file");
+		const char *fname = api_form_filename(r->pool, filename ? filename
+									: "file");
 		const char *why;
 		size_t at = 0;
 
@@ -650,6 +660,15 @@ static int multipart_end(struct pt_req *r)
 
 	if (u->err)
 		return fail_reply(r, u->err, "the upload");
+	/* the count fields, whole (an empty one, a form left blank, sets
+	 * nothing); before the open file is committed */
+	for (int i = 0; i < 2; i++)
+		if (api_form_count_value(&u->count_field[i],
+					 i ? &u->max_downloads : &u->max_days))
+			return reply_error(r, PT_EBADREQ, NULL,
+					   "bad request: the %s field must be "
+					   "a whole number from 1 to 1000000000",
+					   i ? "max_downloads" : "max_days");
 	if ((err = part_finish(r, u)))
 		return fail_reply(r, err, "the upload");
 	if (u->nfiles == 0)

@@ -84,7 +84,12 @@ static void dos_time(int64_t t, uint32_t *tm_out, uint32_t *date_out)
 {
 	struct tm tm;
 	time_t tt = (time_t)(t < 315532800 ? 315532800 : t);
-	gmtime_r(&tt, &tm);
+	if (!gmtime_r(&tt, &tm)) {
+		/* a year past int (found by fuzz_zip: tm was left unset):
+		 * the last time MS-DOS dates can say */
+		tm = (struct tm){ .tm_year = 207, .tm_mon = 11, .tm_mday = 31,
+				  .tm_hour = 23, .tm_min = 59, .tm_sec = 58 };
+	}
 	if (tm.tm_year > 207) { /* past 2107 */
 		tm.tm_year = 207;
 		tm.tm_mon = 11;

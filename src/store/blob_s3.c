@@ -398,6 +398,23 @@ done:
 	return err;
 }
 
+struct list_cb {
+	int (*cb)(const char *key, uint64_t size, int64_t mtime, void *arg);
+	void *arg;
+};
+
+static const char *const list_fields[] = { "Key", "Size", "LastModified" };
+
+/* s3_xml_each: one <Contents> of a listing */
+static int list_item(char **v, void *arg)
+{
+	struct list_cb *lc = arg;
+	uint64_t size = 0;
+	if (v[0] && v[1] && !pt_parse_u64(v[1], strlen(v[1]), &size))
+		return lc->cb(v[0], size, s3_time_parse(v[2]), lc->arg);
+	return 0;
+}
+
 /* Every object under prefix, a ListObjectsV2 page (1000 keys) at a time;
  * stops when cb returns non-zero (returned when negative). */
 static int list_prefix(struct s3_store *st, const char *prefix,
@@ -409,6 +426,7 @@ static int list_prefix(struct s3_store *st, const char *prefix,
 	char *full = xasprintf("%s%s", st->prefix, prefix);
 	char *token = NULL, *pfx = s3_uri_encode(full, false);
 	int err = 0, stop = 0;
+	struct list_cb lc = { cb, arg };
 
 	free(full);
 	pt_buf_init(&out, LIST_MAX);
@@ -426,24 +444,8 @@ static int list_prefix(struct s3_store *st, const char *prefix,
 		if (err)
 			break;
 		const char *pos = NULL;
-		char *c;
-		while (!stop &&
-		       (c = s3_xml_next(out.p, NULL, "Contents", &pos))) {
-			const char *p = NULL;
-			char *key = s3_xml_next(c, NULL, "Key", &p);
-			p = NULL;
-			char *sz = s3_xml_next(c, NULL, "Size", &p);
-			p = NULL;
-			char *lm = s3_xml_next(c, NULL, "LastModified", &p);
-			uint64_t size = 0;
-			if (key && sz && !pt_parse_u64(sz, strlen(sz), &size))
-				stop = cb(key, size, s3_time_parse(lm), arg);
-			free(key);
-			free(sz);
-			free(lm);
-			free(c);
-		}
-		pos = NULL;
+		stop = s3_xml_each(out.p, "Contents", list_fields, 3,
+				   list_item, &lc);
 		char *trunc = s3_xml_next(out.p, NULL, "IsTruncated", &pos);
 		pos = NULL;
 		if (trunc && strcmp(trunc, "true") == 0)
@@ -883,6 +885,20 @@ static int sweep_tmp_cb(const char *key, uint64_t size, int64_t mtime,
 	return 0;
 }
 
+static const char *const upload_fields[] = { "Key", "UploadId",
+					     "Initiated" };
+
+/* s3_xml_each: one <Upload> of a multipart-uploads listing */
+static int upload_item(char **v, void *arg)
+{
+	struct sweep *sw = arg;
+	int64_t t = s3_time_parse(v[2]);
+	if (v[0] && v[1] && t >= 0 && t < sw->before &&
+	    !mpu_abort(sw->st, v[0], v[1]))
+		sw->n++;
+	return 0;
+}
+
 /* Abort the multipart uploads begun before sw->before: writers that died
  * (tmp/ keys) and assemblies that did not finish (content keys).  Younger
  * ones may belong to a live writer on another node. */
@@ -914,24 +930,8 @@ static int sweep_uploads(struct sweep *sw)
 		if (err)
 			break;
 		const char *pos = NULL;
-		char *up;
-		while ((up = s3_xml_next(out.p, NULL, "Upload", &pos))) {
-			const char *p = NULL;
-			char *key = s3_xml_next(up, NULL, "Key", &p);
-			p = NULL;
-			char *id = s3_xml_next(up, NULL, "UploadId", &p);
-			p = NULL;
-			char *ini = s3_xml_next(up, NULL, "Initiated", &p);
-			int64_t t = s3_time_parse(ini);
-			if (key && id && t >= 0 && t < sw->before &&
-			    !mpu_abort(st, key, id))
-				sw->n++;
-			free(key);
-			free(id);
-			free(ini);
-			free(up);
-		}
-		pos = NULL;
+		s3_xml_each(out.p, "Upload", upload_fields, 3, upload_item,
+			    sw);
 		char *trunc = s3_xml_next(out.p, NULL, "IsTruncated", &pos);
 		if (trunc && strcmp(trunc, "true") == 0) {
 			pos = NULL;

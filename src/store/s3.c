@@ -872,25 +872,61 @@ static void xml_decode(char *s)
 	*o = '\0';
 }
 
-char *s3_xml_next(const char *xml, const char *end, const char *tag,
-		  const char **pos)
+const char *s3_xml_span(const char *xml, const char *end, const char *tag,
+			const char **pos, size_t *len)
 {
 	char open[64], close[64];
 	const char *p = *pos ? *pos : xml, *a, *b;
-	size_t on;
+	size_t on, cn;
 
-	snprintf(open, sizeof(open), "<%s>", tag);
-	snprintf(close, sizeof(close), "</%s>", tag);
-	on = strlen(open);
-	if (!(a = strstr(p, open)) || (end && a >= end))
+	if (!end)
+		end = p + strlen(p);
+	if (p >= end)
+		return NULL;
+	on = (size_t)snprintf(open, sizeof(open), "<%s>", tag);
+	cn = (size_t)snprintf(close, sizeof(close), "</%s>", tag);
+	if (!(a = memmem(p, (size_t)(end - p), open, on)))
 		return NULL;
 	a += on;
-	if (!(b = strstr(a, close)) || (end && b >= end))
+	if (!(b = memmem(a, (size_t)(end - a), close, cn)))
 		return NULL;
-	*pos = b + strlen(close);
-	char *v = xstrndup(a, (size_t)(b - a));
+	*pos = b + cn;
+	*len = (size_t)(b - a);
+	return a;
+}
+
+char *s3_xml_next(const char *xml, const char *end, const char *tag,
+		  const char **pos)
+{
+	size_t n;
+	const char *a = s3_xml_span(xml, end, tag, pos, &n);
+	if (!a)
+		return NULL;
+	char *v = xstrndup(a, n);
 	xml_decode(v);
 	return v;
+}
+
+int s3_xml_each(const char *xml, const char *elem,
+		const char *const *fields, size_t nf,
+		int (*cb)(char **vals, void *arg), void *arg)
+{
+	const char *pos = NULL, *c;
+	char *vals[S3_XML_FIELDS];
+	size_t n;
+	int stop = 0;
+
+	PT_ASSERT(nf <= S3_XML_FIELDS);
+	while (!stop && xml && (c = s3_xml_span(xml, NULL, elem, &pos, &n))) {
+		for (size_t i = 0; i < nf; i++) {
+			const char *p = NULL;
+			vals[i] = s3_xml_next(c, c + n, fields[i], &p);
+		}
+		stop = cb(vals, arg);
+		for (size_t i = 0; i < nf; i++)
+			free(vals[i]);
+	}
+	return stop;
 }
 
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
@@ -904,11 +940,36 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 	return era * 146097 + (int64_t)doe - 719468;
 }
 
+/* n decimal digits at s, or -1 */
+static int digits(const char *s, size_t n)
+{
+	int v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
 int64_t s3_time_parse(const char *iso)
 {
-	unsigned y, mo, d, h, mi, s;
-	if (!iso || sscanf(iso, "%4u-%2u-%2uT%2u:%2u:%2u", &y, &mo, &d, &h, &mi,
-			   &s) != 6 || mo < 1 || mo > 12 || d < 1 || d > 31)
+	/* YYYY-MM-DDTHH:MM:SS, digits only (sscanf's %u took signs and
+	 * spaces), fields in range; the fraction and zone after are not
+	 * read (S3 says .000Z) */
+	int y, mo, d, h, mi, s;
+	if (!iso || strnlen(iso, 19) < 19 || iso[4] != '-' || iso[7] != '-' ||
+	    iso[10] != 'T' || iso[13] != ':' || iso[16] != ':')
 		return -1;
-	return days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+	y = digits(iso, 4);
+	mo = digits(iso + 5, 2);
+	d = digits(iso + 8, 2);
+	h = digits(iso + 11, 2);
+	mi = digits(iso + 14, 2);
+	s = digits(iso + 17, 2);
+	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 ||
+	    mi < 0 || mi > 59 || s < 0 || s > 60)
+		return -1;
+	return days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
+	       h * 3600 + mi * 60 + s;
 }

@@ -112,7 +112,25 @@ void s3_stream_close(struct s3_stream *st);
  * `end`, when not NULL, bounds the search (one <Contents> element). */
 char *s3_xml_next(const char *xml, const char *end, const char *tag,
 		  const char **pos);
-/* ISO 8601 "2026-01-02T03:04:05.000Z" to Unix time; -1 on junk. */
+/* The same search, without copying or decoding: the raw content of the
+ * element (a pointer into xml, *len bytes).  For an element whose
+ * children are read next (Contents, Upload): read them with s3_xml_next
+ * bounded by the span, so that each text is decoded exactly once (a key
+ * "&lt;/Key&gt;" must not close the element it is in). */
+const char *s3_xml_span(const char *xml, const char *end, const char *tag,
+			const char **pos, size_t *len);
+/* For each <elem>…</elem> of xml in order (a listing's Contents or
+ * Upload), the decoded texts of its children fields[0..nf) (NULL when
+ * absent; nf at most S3_XML_FIELDS) to cb, freed when it returns.  Stops
+ * at the first non-zero result of cb and returns it, else 0.  xml NULL:
+ * 0. */
+#define S3_XML_FIELDS 8
+int s3_xml_each(const char *xml, const char *elem,
+		const char *const *fields, size_t nf,
+		int (*cb)(char **vals, void *arg), void *arg);
+/* ISO 8601 "2026-01-02T03:04:05.000Z" to Unix time (UTC; what follows
+ * the seconds is not read); -1 on junk: anything but digits in the
+ * fields, or a month, day, hour, minute or second out of range. */
 int64_t s3_time_parse(const char *iso);
 
 #endif

@@ -185,12 +185,53 @@ static void test_parsers(void **state)
 	assert_true(s3_time_parse("1970-01-01T00:00:00.000Z") == 0);
 	assert_true(s3_time_parse("2024-02-29T12:00:01Z") == 1709208001);
 	assert_true(s3_time_parse("junk") == -1);
+	/* found by fuzz_s3xml: sscanf's %u took signs, spaces and hour 99 */
+	assert_true(s3_time_parse("2024-02-29T99:00:01Z") == -1);
+	assert_true(s3_time_parse("2024-02-29T12:60:01Z") == -1);
+	assert_true(s3_time_parse("+202-02-29T12:00:01Z") == -1);
+	assert_true(s3_time_parse("2024- 2-29T12:00:01Z") == -1);
+	assert_true(s3_time_parse("2024-02-29T12:00:0") == -1);
+	assert_true(s3_time_parse("1969-12-31T23:59:58Z") == -2);
 	char *e = s3_uri_encode("a+b/c=d~", false);
 	assert_string_equal(e, "a%2Bb%2Fc%3Dd~");
 	free(e);
 	e = s3_uri_encode("tmp/ab", true);
 	assert_string_equal(e, "tmp/ab");
 	free(e);
+}
+
+static int each_cb(char **v, void *arg)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+	snprintf(out + n, 256 - n, "[%s|%s|%s]", v[0] ? v[0] : "-",
+		 v[1] ? v[1] : "-", v[2] ? v[2] : "-");
+	return strcmp(v[0] ? v[0] : "", "stop") == 0 ? 7 : 0;
+}
+
+/* found by fuzz_s3xml: a listing's elements were decoded whole before
+ * their children were read, so a key "k</Key>x" (sent as
+ * "k&lt;/Key&gt;x") came back as "k", and "&amp;lt;" as "<".  Each text
+ * is decoded once now. */
+static void test_xml_each(void **state)
+{
+	static const char *const f[] = { "Key", "Size", "LastModified" };
+	const char *xml =
+		"<L><Contents><Key>k&lt;/Key&gt;x</Key><Size>1</Size>"
+		"</Contents><Contents><Key>&amp;lt;</Key><LastModified>t"
+		"</LastModified></Contents><Contents><Size>3</Size></Contents>"
+		"<Contents><Key>stop</Key></Contents><Contents><Key>after"
+		"</Key></Contents></L>";
+	char out[256] = "";
+	assert_int_equal(s3_xml_each(xml, "Contents", f, 3, each_cb, out), 7);
+	assert_string_equal(out, "[k</Key>x|1|-][&lt;|-|t][-|3|-][stop|-|-]");
+	/* a child is looked for inside its own element only */
+	out[0] = '\0';
+	assert_int_equal(s3_xml_each("<Contents><Size>1</Size></Contents>"
+				     "<Key>outside</Key>",
+				     "Contents", f, 3, each_cb, out), 0);
+	assert_string_equal(out, "[-|1|-]");
+	assert_int_equal(s3_xml_each(NULL, "Contents", f, 3, each_cb, out), 0);
 }
 
 /* AWS's worked example of a presigned GET ("Authenticating Requests:
@@ -598,6 +639,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parsers),
+		cmocka_unit_test(test_xml_each),
 		cmocka_unit_test(test_presign_vector),
 		cmocka_unit_test(test_presign_live),
 		cmocka_unit_test(test_small),
@@ -615,6 +657,7 @@ int main(void)
 		/* the parsers need no server */
 		const struct CMUnitTest offline[] = {
 			cmocka_unit_test(test_parsers),
+		cmocka_unit_test(test_xml_each),
 			cmocka_unit_test(test_presign_vector),
 		};
 		return cmocka_run_group_tests(offline, NULL, NULL);

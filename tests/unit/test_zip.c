@@ -204,6 +204,27 @@ static uint64_t rd64(const char *p)
 	return v;
 }
 
+/* found by fuzz_zip: an mtime whose year gmtime_r cannot give left the
+ * DOS date made of an unset struct tm (UBSan: shift of a negative
+ * value); such times, and any past 2107, are dated 2107-12-31 */
+static void test_far_times(void **state)
+{
+	/* glibc leaves a wrapped, negative tm_year for the last one */
+	static const int64_t t[] = { INT64_MAX, INT64_C(1) << 62,
+				     INT64_C(4102444800) * 1000,
+				     INT64_C(0x5b5b5b62) << 32 };
+	for (size_t i = 0; i < PT_ARRAY_LEN(t); i++) {
+		struct pt_pool *pool = pt_pool_new();
+		struct zip_entry e = { "a.txt", 0, 0, t[i] };
+		struct zip_plan pl;
+		assert_int_equal(zip_plan(pool, &e, 1, false, &pl), 0);
+		const unsigned char *h = (const unsigned char *)pl.pieces[0].text;
+		unsigned date = h[12] | h[13] << 8;
+		assert_int_equal(date, (127u << 9) | (12u << 5) | 31u);
+		pt_pool_free(pool);
+	}
+}
+
 static void test_big_layout(void **state)
 {
 	/* 5 GiB then a small file: sizes and offsets past 4 GiB switch to
@@ -241,6 +262,7 @@ int main(void)
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_corruption_detected),
 		cmocka_unit_test(test_paths),
+		cmocka_unit_test(test_far_times),
 		cmocka_unit_test(test_big_layout),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

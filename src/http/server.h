@@ -6,8 +6,10 @@
  * table) → handler → (body callbacks while the body streams in) → reply →
  * completion (log line, metrics, the handler's on_complete, pool freed).
  * Handlers never see MHD's calling convention; they fill in a reply with
- * reply.h or install body callbacks, and they may block (they run on one of
- * MHD's internal epoll worker threads).
+ * reply.h or install body callbacks.  They run on one of MHD's internal
+ * epoll worker threads, each serving many connections, so they should
+ * block only briefly (a database query); longer work (a password hash)
+ * suspends the request and runs it again when done (req_suspend).
  *
  * Paths reach the router raw (MHD's unescaping is turned off) and are
  * split and decoded per segment by path.h, so "%2F" in a name stays data.

@@ -482,6 +482,9 @@ static int login(struct pt_req *r, const char *name, const char *password,
 				  u->name);
 		return 1;
 	}
+	if (!api_pw_first(r)) /* counted in an earlier run (a password
+				* change runs again after its new hash) */
+		return 0;
 	ratelimit_refund(app->login_ip, r->client_ip);
 	ratelimit_refund(app->login_pair, pair);
 	if (by_name)

@@ -228,6 +228,9 @@ int api_pw_hash_now(struct pt_req *r, const char *password, char **hash,
 /* Whether the handler runs again with a hash result waiting for its next
  * api_pw_* call: a limit counted before the hash is not counted twice. */
 bool api_pw_rerun(struct pt_req *r);
+/* Whether the result the last api_pw_* call gave is given for the first
+ * time (a later run that reaches it again must not count it again). */
+bool api_pw_first(struct pt_req *r);
 /* MIME type of content from its first bytes (libmagic), pool memory. */
 char *api_sniff_mime(struct pt_pool *pool, const void *p, size_t n);
 /* "<public_url>/<id>/<escaped name>" into pool memory. */

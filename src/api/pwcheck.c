@@ -30,6 +30,8 @@ struct pw_async {
 	unsigned run;  /* r->runs when next was reset */
 	unsigned next; /* this run's next call */
 	unsigned n;    /* results kept */
+	unsigned seen; /* results some run has already been given */
+	bool fresh;    /* the last result given was given the first time */
 	struct {
 		int result;
 		char hash[crypto_pwhash_STRBYTES];
@@ -57,6 +59,12 @@ bool api_pw_rerun(struct pt_req *r)
 		return false;
 	unsigned next = st->run == r->runs ? st->next : 0;
 	return next < __atomic_load_n(&st->n, __ATOMIC_ACQUIRE);
+}
+
+bool api_pw_first(struct pt_req *r)
+{
+	struct pw_async *st = r->async;
+	return st && st->fresh;
 }
 
 static int busy(struct pt_req *r, int *rc)
@@ -91,6 +99,9 @@ static int pw_op(struct pt_req *r, enum pwhash_op op, const char *hash,
 		*result = &st->res[st->next].result;
 		*out = st->res[st->next].hash;
 		st->next++;
+		st->fresh = st->next > st->seen;
+		if (st->fresh)
+			st->seen = st->next;
 		return 0;
 	}
 	if (st->n >= PW_MAX) {
@@ -123,6 +134,8 @@ static int pw_op(struct pt_req *r, enum pwhash_op op, const char *hash,
 		*result = &st->res[st->next].result;
 		*out = st->res[st->next].hash;
 		st->next++;
+		st->seen = st->next;
+		st->fresh = true;
 		return 0;
 	}
 	st->handshake = PW_IDLE;

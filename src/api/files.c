@@ -1,13 +1,13 @@
 /*
  * files.c — the file resource: GET /api/v1/files/{id} (the file object),
- * DELETE /{id} (with the delete token), and the link lookup every handler
- * that serves a file shares.
+ * DELETE /{id} (with the delete token), and what every handler that
+ * serves a file shares: the link lookup, and the link-password check
+ * with its limits on wrong passwords (see api_link_password_check).
  */
 #define _GNU_SOURCE
 #include "api.h"
 
 #include <jansson.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 

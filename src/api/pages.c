@@ -7,7 +7,6 @@
 #define _GNU_SOURCE
 #include "api.h"
 
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>

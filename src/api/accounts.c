@@ -416,14 +416,16 @@ static int login(struct pt_req *r, const char *name, const char *password,
 		return 1;
 	}
 	/* a name may hold any byte but NUL, an address never a newline */
-	const char *pair = pt_psprintf(r->pool, "%s\n%s", name, r->client_ip);
+	char addr[RATELIMIT_ADDR_MAX];
+	ratelimit_addr_key(r->client_ip, addr);
+	const char *pair = pt_psprintf(r->pool, "%s\n%s", name, addr);
 	bool known = ratelimit_count(app->login_known, pair, now) > 0;
 	bool by_name = !known && conf->login_failures_per_name;
 	if (!api_pw_rerun(r)) {
-		if (!ratelimit_hit(app->login_ip, r->client_ip, now, &retry))
+		if (!ratelimit_hit(app->login_ip, addr, now, &retry))
 			return login_refused(r, retry, "from this address", rc);
 		if (!ratelimit_hit(app->login_pair, pair, now, &retry)) {
-			ratelimit_refund(app->login_ip, r->client_ip);
+			ratelimit_refund(app->login_ip, addr);
 			return login_refused(r, retry,
 					     "for this name from this address",
 					     rc);
@@ -434,7 +436,7 @@ static int login(struct pt_req *r, const char *name, const char *password,
 				  : 0;
 		if (err || (by_name &&
 			    (uint64_t)n > conf->login_failures_per_name)) {
-			ratelimit_refund(app->login_ip, r->client_ip);
+			ratelimit_refund(app->login_ip, addr);
 			ratelimit_refund(app->login_pair, pair);
 			if (err) {
 				*rc = reply_error(r, err, NULL,
@@ -463,7 +465,7 @@ static int login(struct pt_req *r, const char *name, const char *password,
 	if (api_pw_verify(r, err ? dummy_hash : u->pwhash, password, &match,
 			  rc)) {
 		if (r->responded) { /* 503: no attempt was made */
-			ratelimit_refund(app->login_ip, r->client_ip);
+			ratelimit_refund(app->login_ip, addr);
 			ratelimit_refund(app->login_pair, pair);
 			if (by_name)
 				repo_login_refund(db, name);
@@ -485,7 +487,7 @@ static int login(struct pt_req *r, const char *name, const char *password,
 	if (!api_pw_first(r)) /* counted in an earlier run (a password
 				* change runs again after its new hash) */
 		return 0;
-	ratelimit_refund(app->login_ip, r->client_ip);
+	ratelimit_refund(app->login_ip, addr);
 	ratelimit_refund(app->login_pair, pair);
 	if (by_name)
 		repo_login_refund(db, name);

@@ -174,7 +174,9 @@ int api_link_password_check(struct pt_req *r, const struct link *l,
 {
 	struct app *app = r->ctx;
 	int64_t now = pt_now(), retry = 0;
-	const char *pair = pt_psprintf(r->pool, "%s\n%s", l->id, r->client_ip);
+	char addr[RATELIMIT_ADDR_MAX];
+	ratelimit_addr_key(r->client_ip, addr);
+	const char *pair = pt_psprintf(r->pool, "%s\n%s", l->id, addr);
 	bool known = ratelimit_count(app->linkpw_known, pair, now) > 0;
 	bool match;
 
@@ -182,7 +184,7 @@ int api_link_password_check(struct pt_req *r, const struct link *l,
 		if (!ratelimit_hit(app->linkpw_pair, pair, now, &retry))
 			return linkpw_refused(r, l, retry, "from this address",
 					      rc);
-		if (!ratelimit_hit(app->linkpw_ip, r->client_ip, now,
+		if (!ratelimit_hit(app->linkpw_ip, addr, now,
 				   &retry)) {
 			ratelimit_refund(app->linkpw_pair, pair);
 			return linkpw_refused(r, l, retry,
@@ -193,7 +195,7 @@ int api_link_password_check(struct pt_req *r, const struct link *l,
 		if (!known &&
 		    !ratelimit_hit(app->linkpw_link, l->id, now, &retry)) {
 			ratelimit_refund(app->linkpw_pair, pair);
-			ratelimit_refund(app->linkpw_ip, r->client_ip);
+			ratelimit_refund(app->linkpw_ip, addr);
 			return linkpw_refused(r, l, retry,
 					      "from many addresses (addresses "
 					      "that gave the right one lately "
@@ -204,7 +206,7 @@ int api_link_password_check(struct pt_req *r, const struct link *l,
 	if (api_pw_verify(r, l->password_hash, pw, &match, rc)) {
 		if (r->responded) { /* 503: no attempt was made */
 			ratelimit_refund(app->linkpw_pair, pair);
-			ratelimit_refund(app->linkpw_ip, r->client_ip);
+			ratelimit_refund(app->linkpw_ip, addr);
 			if (!known)
 				ratelimit_refund(app->linkpw_link, l->id);
 		}
@@ -213,7 +215,7 @@ int api_link_password_check(struct pt_req *r, const struct link *l,
 	if (!match)
 		return 2;
 	ratelimit_refund(app->linkpw_pair, pair);
-	ratelimit_refund(app->linkpw_ip, r->client_ip);
+	ratelimit_refund(app->linkpw_ip, addr);
 	if (!known) {
 		ratelimit_refund(app->linkpw_link, l->id);
 		ratelimit_hit(app->linkpw_known, pair, now, NULL);

@@ -4,7 +4,9 @@
  */
 #include "ratelimit.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -212,4 +214,19 @@ void ratelimit_cap(struct ratelimit *rl, size_t max)
 	pthread_mutex_lock(&rl->lock);
 	rl->max = max ? max : 1;
 	pthread_mutex_unlock(&rl->lock);
+}
+
+void ratelimit_addr_key(const char *ip, char *out)
+{
+	unsigned char a[16];
+	char text[INET6_ADDRSTRLEN];
+	if (inet_pton(AF_INET6, ip, a) != 1 ||
+	    /* IPv4-mapped: the IPv4 address is the client */
+	    (memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0)) {
+		snprintf(out, RATELIMIT_ADDR_MAX, "%s", ip);
+		return;
+	}
+	memset(a + 8, 0, 8);
+	inet_ntop(AF_INET6, a, text, sizeof(text));
+	snprintf(out, RATELIMIT_ADDR_MAX, "%s/64", text);
 }

@@ -42,6 +42,13 @@ void ratelimit_refund(struct ratelimit *rl, const char *key);
 void ratelimit_reset(struct ratelimit *rl, const char *key);
 /* Events counted for key in its current window (0: none, or it passed). */
 uint64_t ratelimit_count(struct ratelimit *rl, const char *key, int64_t now);
+/* The key of a client address for per-address limits: an IPv4 address
+ * as it is, an IPv6 address as its /64 ("2001:db8:1:2::/64"): one
+ * subscriber usually has a whole /64, and a limit per address would give
+ * it 2^64 budgets.  Text that is not an address is copied.  out has at
+ * least RATELIMIT_ADDR_MAX bytes. */
+#define RATELIMIT_ADDR_MAX 52
+void ratelimit_addr_key(const char *ip, char *out);
 /* Hold at most max keys (tests; the default is RATELIMIT_MAX). */
 void ratelimit_cap(struct ratelimit *rl, size_t max);
 

@@ -240,3 +240,33 @@ def test_hash_queue_refuses_beyond_its_bound_and_other_requests_go_on():
         slow = max(d for d, _ in busy)
         assert slow < 2.0, "a 503 took %.2f s: it waited instead of being refused at once" % slow
         assert gets and max(gets) < 2.0, "a small GET took %.2f s during the guessing" % max(gets)
+
+
+def test_ipv6_clients_are_limited_by_their_64():
+    """One IPv6 subscriber has a whole /64: its addresses share one
+    budget (here named by a trusted proxy's X-Forwarded-For)."""
+    with Server("[server]\ntrusted_proxies = 127.0.0.1\n", name="linkpw-v6") as s:
+        obj, data = locked_link(s)
+        p = s.dl_path(obj)
+        for i in range(5):
+            xff = {"X-Forwarded-For": "2001:db8:44:1::%x" % (i + 1)}
+            expect(req(s, "GET", with_pw(p, "w%d" % i), headers=xff), 401)
+        r = req(s, "GET", with_pw(p, LINK_PW), headers={"X-Forwarded-For": "2001:db8:44:1:ffff::9"})
+        expect(r, 429, what="a 6th address of the same /64 after 5 wrong passwords")
+        retry_after(r)
+        g = expect(req(s, "GET", with_pw(p, LINK_PW), headers={"X-Forwarded-For": "2001:db8:44:2::1"}), 200,
+                   what="another /64")
+        assert g.body == data
+        # logins too: 10 failures over 10 addresses of one /64
+        name = uname("v6")
+        expect(jpost(s, "/api/v1/users", {"name": name, "password": PW}), 201)
+        for i in range(10):
+            r = req(s, "POST", "/api/v1/sessions", json.dumps({"name": name, "password": "g%d" % i}).encode(),
+                    {"Content-Type": "application/json", "X-Forwarded-For": "2001:db8:45:1::%x" % (i + 1)})
+            expect(r, 401)
+        r = req(s, "POST", "/api/v1/sessions", json.dumps({"name": name, "password": PW}).encode(),
+                {"Content-Type": "application/json", "X-Forwarded-For": "2001:db8:45:1::abc"})
+        expect(r, 429, what="an 11th address of the same /64")
+        r = req(s, "POST", "/api/v1/sessions", json.dumps({"name": name, "password": PW}).encode(),
+                {"Content-Type": "application/json", "X-Forwarded-For": "2001:db8:45:7::1"})
+        expect(r, 201, what="the owner from another /64")

@@ -148,6 +148,20 @@ static void test_ratelimit_cap(void **state)
 	assert_true(ratelimit_hit(rl, "late", 500, NULL));
 	assert_int_equal(ratelimit_count(rl, "late", 500), 1);
 	ratelimit_free(rl);
+	/* addresses: IPv6 by its /64 */
+	char k[RATELIMIT_ADDR_MAX];
+	ratelimit_addr_key("192.0.2.7", k);
+	assert_string_equal(k, "192.0.2.7");
+	ratelimit_addr_key("2001:db8:1:2:aaaa:bbbb:cccc:dddd", k);
+	assert_string_equal(k, "2001:db8:1:2::/64");
+	ratelimit_addr_key("2001:db8:1:2::1", k);
+	assert_string_equal(k, "2001:db8:1:2::/64");
+	ratelimit_addr_key("::1", k);
+	assert_string_equal(k, "::/64");
+	ratelimit_addr_key("::ffff:192.0.2.7", k);
+	assert_string_equal(k, "::ffff:192.0.2.7");
+	ratelimit_addr_key("", k);
+	assert_string_equal(k, "");
 	/* NULL: no limit */
 	assert_true(ratelimit_hit(NULL, "x", 1, NULL));
 	assert_true(ratelimit_check(NULL, "x", 1, NULL));

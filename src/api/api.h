@@ -158,7 +158,9 @@ int abuse_check_upload(struct pt_req *r, const char *hex, int *rc);
 int abuse_check_uploader(struct pt_req *r, int *rc);
 
 /* accounts.c, shared with `partaged admin` */
-/* Argon2id (libsodium crypto_pwhash_str); pool memory; NULL on failure. */
+/* Argon2id (libsodium crypto_pwhash_str); pool memory; NULL on failure.
+ * Blocks for the hash, outside the queue: for `partaged admin`; request
+ * handlers use api_pw_hash. */
 char *account_hash_password(struct pt_pool *pool, const char *password);
 /* 0, or PT_EBADREQ with a reason for names/passwords that break the rules */
 int account_check_name(const char *name, const char **why);

@@ -198,6 +198,18 @@ static const struct conf_opt opts[] = {
 		  "row; changes made on this node or by `partaged admin` on "
 		  "its data directory are seen at once, another node's within "
 		  "this time; 0 = no copies" },
+	/* Each running hash holds 64 MiB; 0 threads means the default. */
+	{ .section = "server", .name = "password_hash_threads",
+	  .type = CONF_U64, .off = OFF(password_hash_threads), .def = "0",
+	  .max = 256, .unit = "count",
+	  .help = "Argon2id password hashes run at once (logins, link "
+		  "passwords, registrations), each on a thread of its own "
+		  "with 64 MiB; 0 = half the CPUs, at least 1" },
+	{ .section = "server", .name = "password_hash_queue",
+	  .type = CONF_U64, .off = OFF(password_hash_queue), .def = "32",
+	  .max = 100000, .unit = "count",
+	  .help = "password hashes that may wait for a thread; beyond them "
+		  "a request gets 503 with Retry-After at once" },
 	{ .section = "server", .name = "cors_origins", .type = CONF_STR,
 	  .off = OFF(cors_origins), .def = "*", .unit = "origins",
 	  .help = "origins allowed to call the API from a browser, "
@@ -300,7 +312,43 @@ static const struct conf_opt opts[] = {
 	  .type = CONF_U64, .off = OFF(unknown_ids_per_minute), .def = "120",
 	  .max = 1000000, .unit = "count",
 	  .help = "lookups of ids that do not exist, per address and minute, "
-		  "before 429 (against enumeration); 0 = no limit" },
+		  "before 429 (against enumeration): files, pages, downloads, "
+		  "tickets, folders and every unknown id in a link check; "
+		  "0 = no limit" },
+	{ .section = "abuse", .name = "link_password_failures",
+	  .type = CONF_U64, .off = OFF(link_password_failures), .def = "5",
+	  .max = 1000000, .unit = "count",
+	  .help = "wrong passwords for one link from one address in a "
+		  "minute before 429 (the password is then not checked); "
+		  "0 = no limit" },
+	{ .section = "abuse", .name = "link_password_failures_per_address",
+	  .type = CONF_U64, .off = OFF(link_password_failures_per_address),
+	  .def = "60", .max = 1000000, .unit = "count",
+	  .help = "wrong link passwords from one address in an hour, all "
+		  "links together, before 429; 0 = no limit" },
+	{ .section = "abuse", .name = "link_password_failures_per_link",
+	  .type = CONF_U64, .off = OFF(link_password_failures_per_link),
+	  .def = "300", .max = 1000000, .unit = "count",
+	  .help = "wrong passwords for one link in an hour, all addresses "
+		  "together, after which addresses that have not given the "
+		  "right one in the last day get 429; 0 = no limit" },
+	{ .section = "abuse", .name = "login_failures", .type = CONF_U64,
+	  .off = OFF(login_failures), .def = "10", .max = 1000000,
+	  .unit = "count",
+	  .help = "failed logins for one name from one address in 15 "
+		  "minutes before 429; 0 = no limit" },
+	{ .section = "abuse", .name = "login_failures_per_address",
+	  .type = CONF_U64, .off = OFF(login_failures_per_address),
+	  .def = "30", .max = 1000000, .unit = "count",
+	  .help = "failed logins from one address in 15 minutes, all names "
+		  "together, before 429; 0 = no limit" },
+	{ .section = "abuse", .name = "login_failures_per_name",
+	  .type = CONF_U64, .off = OFF(login_failures_per_name), .def = "100",
+	  .max = 1000000, .unit = "count",
+	  .help = "failed logins for one name in 15 minutes, all addresses "
+		  "and nodes together, after which addresses that have not "
+		  "logged in to it in the last 30 days get 429 (the owner's "
+		  "usual addresses still can); 0 = no limit" },
 };
 
 static const char *const tier_names[PT_TIER_COUNT] = {

@@ -49,6 +49,8 @@ struct pt_conf {
 	char *cors_origins;      /* space-separated, "*" any, "" none */
 	uint64_t gc_interval_seconds;
 	uint64_t link_cache_ms;
+	uint64_t password_hash_threads; /* 0 = max(1, CPUs / 2) */
+	uint64_t password_hash_queue;
 	/* [storage] */
 	char *storage_backend;   /* "fs" | "s3" */
 	char *data;
@@ -69,6 +71,13 @@ struct pt_conf {
 	uint64_t quarantine_days;
 	uint64_t repeat_infringer_strikes;
 	uint64_t unknown_ids_per_minute;
+	/* wrong link passwords and failed logins (0 = no limit) */
+	uint64_t link_password_failures;             /* link+address, minute */
+	uint64_t link_password_failures_per_address; /* address, hour */
+	uint64_t link_password_failures_per_link;    /* link, hour, new addr. */
+	uint64_t login_failures;                     /* name+address, 15 min */
+	uint64_t login_failures_per_address;         /* address, 15 min */
+	uint64_t login_failures_per_name;            /* name, 15 min, new addr. */
 };
 
 /* Fill with the built-in defaults (design.md, Megaupload's rules). */

@@ -288,6 +288,8 @@ static int cmd_serve(struct pt_conf *c)
 	/* throttled downloads sleep suspended: wake them all before MHD
 	 * closes (it must not stop with suspended connections) */
 	throttle_stop(app.throttle);
+	/* so do requests waiting for a password hash: let the hashes end */
+	pwhash_drain(app.pwhash);
 	server_stop(srv);
 	pthread_mutex_lock(&m.lock);
 	m.stop = true;

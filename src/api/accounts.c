@@ -7,8 +7,10 @@
  * Passwords are Argon2id (libsodium crypto_pwhash_str, interactive
  * limits).  Tokens are 32 random bytes shown once and stored as SHA-256;
  * a lookup by hash is a constant-time question to the database index,
- * never a comparison of secrets in C.  Login attempts are limited per
- * address and per account name.
+ * never a comparison of secrets in C.  Failed logins are limited per
+ * address and per name and address, and guessing one name from many
+ * addresses only shuts out addresses its owner has not used (see
+ * login()).  Every hash goes through the bounded queue (pwcheck.c).
  */
 #define _GNU_SOURCE
 #include "api.h"
@@ -310,11 +312,9 @@ static int users_create_done(struct pt_req *r, json_t *o)
 	randombytes_buf(&u.id, sizeof(u.id));
 	u.id &= INT64_MAX;
 	u.name = (char *)name;
-	u.pwhash = account_hash_password(r->pool, password);
-	if (!u.pwhash)
-		return reply_error(r, PT_EUNAVAIL, NULL,
-				   "service unavailable: cannot hash the "
-				   "password now, try again");
+	int rc;
+	if (api_pw_hash(r, password, &u.pwhash, &rc))
+		return rc; /* 503, or the hash is running: see pwcheck.c */
 	u.tier = "free";
 	u.role = "user";
 	u.created = pt_now();
@@ -346,15 +346,46 @@ static void dummy_init(void)
 		abort();
 }
 
-/* Check a name and password, with the per-address and per-name limits.
- * Returns 0 with *u filled, or 1 with the reply's result in *rc. */
+/* A 429 for a failed-login limit, with Retry-After. */
+static int login_refused(struct pt_req *r, int64_t retry, const char *what,
+			 int *rc)
+{
+	char ra[24];
+	if (retry < 1)
+		retry = 1;
+	snprintf(ra, sizeof(ra), "%lld", (long long)retry);
+	req_reply_header(r, "Retry-After", ra);
+	*rc = reply_error(r, PT_ELIMIT, NULL,
+			  "too many requests: too many failed logins %s, "
+			  "wait %lld seconds",
+			  what, (long long)retry);
+	return 1;
+}
+
+/*
+ * Check a name and password under the failed-login limits.  Returns 0
+ * with *u filled, or 1 with *rc: a reply's result, or a suspension while
+ * the hash runs (the caller returns it and runs again: see pwcheck.c).
+ *
+ * Failures are limited per address (all names) and per name and address
+ * in this node's memory (the balancer's affinity makes them global), never
+ * per name alone: guesses from other addresses cannot lock the owner
+ * out.  Against guessing one name from many addresses, failures per name
+ * are also counted in the database (every node shares the count); past
+ * that limit only addresses that logged in to the name in the last 30
+ * days may still try: the owner's usual addresses keep working, a new
+ * one waits for the window to end.  Every attempt counts up front, so
+ * concurrent guesses cannot slip through between a check and a count; a
+ * success gives its counts back: only failures are limited.  Over a
+ * limit, no hash is run.
+ */
 static int login(struct pt_req *r, const char *name, const char *password,
 		 struct user *u, int *rc)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
+	const struct pt_conf *conf = app->conf;
 	int64_t now = pt_now(), retry = 0;
-	char ra[24];
 
 	if (!name || !password) {
 		*rc = reply_error(r, PT_EBADREQ, NULL,
@@ -366,38 +397,45 @@ static int login(struct pt_req *r, const char *name, const char *password,
 		*rc = reply_error(r, PT_EUNAVAIL, NULL, API_DB_DOWN);
 		return 1;
 	}
-	/* every attempt counts up front, so concurrent guesses cannot slip
-	 * through between a check and a count; a success gives its count
-	 * back: only failures are limited.  Per address in this node's
-	 * memory (the balancer's affinity makes it global), per name in the
-	 * database, so N nodes do not give N budgets. */
-	int64_t n = 0, since = now;
-	int err = ratelimit_hit(app->login_ip, r->client_ip, now, &retry)
-			  ? repo_login_attempt(db, name, now, LOGIN_WINDOW, &n,
-					       &since)
-			  : PT_ELIMIT;
-	if (!err && n > LOGIN_FAILURES) {
-		ratelimit_refund(app->login_ip, r->client_ip);
-		retry = since + LOGIN_WINDOW - now;
-		err = PT_ELIMIT;
+	/* a name may hold any byte but NUL, an address never a newline */
+	char addr[RATELIMIT_ADDR_MAX];
+	ratelimit_addr_key(r->client_ip, addr);
+	const char *pair = pt_psprintf(r->pool, "%s\n%s", name, addr);
+	bool known = ratelimit_count(app->login_known, pair, now) > 0;
+	bool by_name = !known && conf->login_failures_per_name;
+	if (!api_pw_rerun(r)) {
+		if (!ratelimit_hit(app->login_ip, addr, now, &retry))
+			return login_refused(r, retry, "from this address", rc);
+		if (!ratelimit_hit(app->login_pair, pair, now, &retry)) {
+			ratelimit_refund(app->login_ip, addr);
+			return login_refused(r, retry,
+					     "for this name from this address",
+					     rc);
+		}
+		int64_t n = 0, since = now;
+		int err = by_name ? repo_login_attempt(db, name, now,
+						       LOGIN_WINDOW, &n, &since)
+				  : 0;
+		if (err || (by_name &&
+			    (uint64_t)n > conf->login_failures_per_name)) {
+			ratelimit_refund(app->login_ip, addr);
+			ratelimit_refund(app->login_pair, pair);
+			if (err) {
+				*rc = reply_error(r, err, NULL,
+						  "cannot log in: %s",
+						  pt_strerror(err));
+				return 1;
+			}
+			repo_login_refund(db, name);
+			return login_refused(r, since + LOGIN_WINDOW - now,
+					     "for this name from many "
+					     "addresses (addresses that "
+					     "logged in to it lately still "
+					     "may)",
+					     rc);
+		}
 	}
-	if (err == PT_ELIMIT) {
-		snprintf(ra, sizeof(ra), "%lld",
-			 (long long)(retry > 0 ? retry : 1));
-		req_reply_header(r, "Retry-After", ra);
-		*rc = reply_error(r, PT_ELIMIT, NULL,
-				  "too many requests: too many failed logins, "
-				  "wait %lld seconds",
-				  (long long)(retry > 0 ? retry : 1));
-		return 1;
-	}
-	if (err) {
-		ratelimit_refund(app->login_ip, r->client_ip);
-		*rc = reply_error(r, err, NULL, "cannot log in: %s",
-				  pt_strerror(err));
-		return 1;
-	}
-	err = repo_user_by_name(db, r->pool, name, u);
+	int err = repo_user_by_name(db, r->pool, name, u);
 	if (err && err != PT_ENOTFOUND) {
 		*rc = reply_error(r, err, NULL, "cannot log in: %s",
 				  pt_strerror(err));
@@ -405,11 +443,18 @@ static int login(struct pt_req *r, const char *name, const char *password,
 	}
 	/* an unknown name costs a hash check too: no timing oracle */
 	pthread_once(&dummy_once, dummy_init);
-	bool ok = crypto_pwhash_str_verify(err ? dummy_hash : u->pwhash,
-					   password,
-					   strlen(password)) == 0 &&
-		  !err;
-	if (!ok) {
+	bool match;
+	if (api_pw_verify(r, err ? dummy_hash : u->pwhash, password, &match,
+			  rc)) {
+		if (r->responded) { /* 503: no attempt was made */
+			ratelimit_refund(app->login_ip, addr);
+			ratelimit_refund(app->login_pair, pair);
+			if (by_name)
+				repo_login_refund(db, name);
+		}
+		return 1;
+	}
+	if (!match || err) {
 		*rc = reply_error(r, PT_EUNAUTH, NULL,
 				  "authentication required: wrong name or "
 				  "password");
@@ -421,8 +466,16 @@ static int login(struct pt_req *r, const char *name, const char *password,
 				  u->name);
 		return 1;
 	}
-	ratelimit_refund(app->login_ip, r->client_ip);
-	repo_login_refund(db, name);
+	if (!api_pw_first(r)) /* counted in an earlier run (a password
+				* change runs again after its new hash) */
+		return 0;
+	ratelimit_refund(app->login_ip, addr);
+	ratelimit_refund(app->login_pair, pair);
+	if (by_name)
+		repo_login_refund(db, name);
+	/* a new window of 30 days for this name and address */
+	ratelimit_reset(app->login_known, pair);
+	ratelimit_hit(app->login_known, pair, now, NULL);
 	return 0;
 }
 
@@ -661,12 +714,9 @@ static int me_password_done(struct pt_req *r, json_t *o)
 				   "bad request: send {\"old\": …, \"new\": …}");
 	if (account_check_password(new, &why))
 		return reply_error(r, PT_EBADREQ, NULL, "bad request: %s", why);
-	if (login(r, who->name, old, &u, &rc))
+	if (login(r, who->name, old, &u, &rc) ||
+	    api_pw_hash(r, new, &u.pwhash, &rc))
 		return rc;
-	u.pwhash = account_hash_password(r->pool, new);
-	if (!u.pwhash)
-		return reply_error(r, PT_EUNAVAIL, NULL,
-				   "service unavailable: try again");
 	struct db *db = app_db(app);
 	/* a new password ends every other session and token */
 	if ((err = repo_user_update(db, &u)) ||

@@ -18,6 +18,7 @@
 #include "../store/repo.h"
 
 #include "../core/policy.h"
+#include "../core/pwhash.h"
 #include "../core/bucket.h"
 #include "../core/coverage.h"
 #include "../core/ratelimit.h"
@@ -41,7 +42,15 @@ struct app {
 	struct slots *slots;        /* downloads in progress per address */
 	struct coverage *coverage;  /* bytes each client got: counting */
 	struct throttle *throttle;  /* resumes speed-capped downloads */
-	struct ratelimit *login_ip; /* per account name: in the database */
+	/* failed logins (accounts.c): per address, per name and address;
+	 * per name in the database (every node); login_known: name and
+	 * address pairs that logged in lately (the per-name limit spares
+	 * them).  NULL: no limit. */
+	struct ratelimit *login_ip, *login_pair, *login_known;
+	/* wrong link passwords (files.c): per link and address, per
+	 * address, per link; linkpw_known as login_known */
+	struct ratelimit *linkpw_pair, *linkpw_ip, *linkpw_link, *linkpw_known;
+	struct pwhash *pwhash;      /* every Argon2id hash (pwcheck.c) */
 	struct ratelimit *reports_ip;   /* abuse reports per address */
 	struct ratelimit *unknown_ids;  /* 404s per address (enumeration) */
 	struct linkcache *links;   /* rows for downloads; NULL: off */
@@ -73,9 +82,17 @@ struct db *app_db(struct app *app);
  * exists while the server is down).  Reconnecting is paced by the driver. */
 bool app_db_reachable(struct app *app);
 #define API_DB_DOWN "service unavailable: metadata store unreachable"
-/* Failed logins allowed per address and per account name in a window. */
-#define LOGIN_FAILURES 10
+/* The window of the failed-login limits ([abuse] login_failures…), and
+ * how long a successful login spares its name and address the per-name
+ * limit. */
 #define LOGIN_WINDOW 900
+#define LOGIN_KNOWN_SECONDS (30 * 86400)
+/* The windows of the wrong-link-password limits: per link and address,
+ * per address and per link; and how long a right password spares its
+ * link and address the per-link limit. */
+#define LINKPW_WINDOW 60
+#define LINKPW_WIDE_WINDOW 3600
+#define LINKPW_KNOWN_SECONDS 86400
 /* Rows the link cache holds (direct-mapped). */
 #define LINK_CACHE_SLOTS 8192
 /* Flush batched counters to the database (maintenance thread, shutdown). */
@@ -145,7 +162,9 @@ int abuse_check_upload(struct pt_req *r, const char *hex, int *rc);
 int abuse_check_uploader(struct pt_req *r, int *rc);
 
 /* accounts.c, shared with `partaged admin` */
-/* Argon2id (libsodium crypto_pwhash_str); pool memory; NULL on failure. */
+/* Argon2id (libsodium crypto_pwhash_str); pool memory; NULL on failure.
+ * Blocks for the hash, outside the queue: for `partaged admin`; request
+ * handlers use api_pw_hash. */
 char *account_hash_password(struct pt_pool *pool, const char *password);
 /* 0, or PT_EBADREQ with a reason for names/passwords that break the rules */
 int account_check_name(const char *name, const char **why);
@@ -204,8 +223,40 @@ char *api_form_filename(struct pt_pool *pool, const char *name);
 uint64_t api_upload_limit(struct pt_req *r, bool *by_quota);
 /* Password-protected links: the password from ?password= or the
  * X-Partage-Password header must match (Argon2id).  Returns 0, or 1 with
- * a 401 reply's result in *rc. */
+ * *rc the result of a 401/429/503 reply or of a suspension (the handler
+ * runs again when the hash is done: see pwcheck.c). */
 int api_link_password(struct pt_req *r, const struct link *l, int *rc);
+/* The check behind it, for the page's form too: pw against the link's
+ * password under the wrong-password limits (429 with Retry-After when
+ * over one, and no hash is run).  0: right; 2: wrong (counted, nothing
+ * replied); 1 with *rc: replied or suspended, as above. */
+int api_link_password_check(struct pt_req *r, const struct link *l,
+			    const char *pw, int *rc);
+
+/* pwcheck.c: Argon2id through the bounded queue (core/pwhash.h).  The
+ * first call suspends the request and returns 1 with *rc (return it from
+ * the handler, which runs again from the start when the hash is done:
+ * code before the call must be safe to run twice); the same call in the
+ * next run returns 0 with the result.  1 is also a 503 with Retry-After
+ * when the queue is full.  Where the request cannot be suspended (a
+ * handler's first call with a body to come) the hash runs in place if a
+ * slot is free now, else 503. */
+int api_pw_verify(struct pt_req *r, const char *hash, const char *password,
+		  bool *match, int *rc);
+/* A new Argon2id string of password (pool memory) in *hash. */
+int api_pw_hash(struct pt_req *r, const char *password, char **hash,
+		int *rc);
+/* The same without suspending, for handlers that cannot run twice (an
+ * upload's end, which has stored blobs): in place if a hashing slot is
+ * free now, else 503.  Blocks for one hash. */
+int api_pw_hash_now(struct pt_req *r, const char *password, char **hash,
+		    int *rc);
+/* Whether the handler runs again with a hash result waiting for its next
+ * api_pw_* call: a limit counted before the hash is not counted twice. */
+bool api_pw_rerun(struct pt_req *r);
+/* Whether the result the last api_pw_* call gave is given for the first
+ * time (a later run that reaches it again must not count it again). */
+bool api_pw_first(struct pt_req *r);
 /* MIME type of content from its first bytes (libmagic), pool memory. */
 char *api_sniff_mime(struct pt_pool *pool, const void *p, size_t n);
 /* "<public_url>/<id>/<escaped name>" into pool memory. */

@@ -161,6 +161,12 @@ static void links_changed(void *arg)
 	linkcache_bump(arg);
 }
 
+/* A limit of `limit` events per `window` seconds; 0 = none (NULL). */
+static struct ratelimit *limiter(uint64_t limit, int64_t window)
+{
+	return limit ? ratelimit_new(limit, window) : NULL;
+}
+
 int app_open(struct app *app, const struct pt_conf *conf)
 {
 	char *dburl = NULL;
@@ -230,8 +236,28 @@ int app_open(struct app *app, const struct pt_conf *conf)
 	app->coverage = coverage_new(COVERAGE_MAX);
 	app->slots = slots_new();
 	app->throttle = throttle_new();
-	/* failed logins in 15 minutes: 10 per address, 10 per name */
-	app->login_ip = ratelimit_new(LOGIN_FAILURES, LOGIN_WINDOW);
+	/* every limit of 0 is off: its table stays NULL */
+	app->login_ip = limiter(conf->login_failures_per_address,
+				LOGIN_WINDOW);
+	app->login_pair = limiter(conf->login_failures, LOGIN_WINDOW);
+	app->login_known = limiter(conf->login_failures_per_name ? 1 : 0,
+				   LOGIN_KNOWN_SECONDS);
+	app->linkpw_pair = limiter(conf->link_password_failures,
+				   LINKPW_WINDOW);
+	app->linkpw_ip = limiter(conf->link_password_failures_per_address,
+				 LINKPW_WIDE_WINDOW);
+	app->linkpw_link = limiter(conf->link_password_failures_per_link,
+				   LINKPW_WIDE_WINDOW);
+	app->linkpw_known = limiter(conf->link_password_failures_per_link
+					    ? 1
+					    : 0,
+				    LINKPW_KNOWN_SECONDS);
+	app->pwhash = pwhash_new((unsigned)conf->password_hash_threads,
+				 (unsigned)conf->password_hash_queue);
+	if (!app->pwhash) {
+		err = PT_EUNAVAIL;
+		goto fail;
+	}
 	app->reports_ip = ratelimit_new(20, 3600);
 	app->unknown_ids = ratelimit_new(conf->unknown_ids_per_minute, 60);
 	if (conf->link_cache_ms) {
@@ -264,7 +290,14 @@ void app_close(struct app *app)
 	throttle_free(app->throttle);
 	slots_free(app->slots);
 	coverage_free(app->coverage);
+	pwhash_free(app->pwhash);
 	ratelimit_free(app->login_ip);
+	ratelimit_free(app->login_pair);
+	ratelimit_free(app->login_known);
+	ratelimit_free(app->linkpw_pair);
+	ratelimit_free(app->linkpw_ip);
+	ratelimit_free(app->linkpw_link);
+	ratelimit_free(app->linkpw_known);
 	ratelimit_free(app->reports_ip);
 	linkcache_free(app->links);
 	ratelimit_free(app->unknown_ids);

@@ -1,13 +1,13 @@
 /*
  * files.c — the file resource: GET /api/v1/files/{id} (the file object),
- * DELETE /{id} (with the delete token), and the link lookup every handler
- * that serves a file shares.
+ * DELETE /{id} (with the delete token), and what every handler that
+ * serves a file shares: the link lookup, and the link-password check
+ * with its limits on wrong passwords (see api_link_password_check).
  */
 #define _GNU_SOURCE
 #include "api.h"
 
 #include <jansson.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -153,6 +153,87 @@ int api_link_lookup(struct pt_req *r, const char *id, struct link *l,
 	return 0;
 }
 
+/* A 429 for a wrong-password limit, with Retry-After. */
+static int linkpw_refused(struct pt_req *r, const struct link *l,
+			  int64_t retry, const char *who, int *rc)
+{
+	char ra[24];
+	if (retry < 1)
+		retry = 1;
+	snprintf(ra, sizeof(ra), "%lld", (long long)retry);
+	req_reply_header(r, "Retry-After", ra);
+	*rc = reply_error(r, PT_ELIMIT, "password",
+			  "too many requests: too many wrong passwords for "
+			  "'%s' %s, wait %lld seconds",
+			  l->id, who, (long long)retry);
+	return 1;
+}
+
+/*
+ * Wrong passwords are limited per link and address, per address (all
+ * links) and per link (all addresses).  Every attempt is counted up
+ * front, so concurrent guesses cannot slip through between a check and a
+ * count, and a right password gives its counts back: only failures are
+ * limited.  An address over a limit gets 429 and its password is not
+ * hashed at all, right or wrong.  The per-link limit would let guessers
+ * on many addresses lock a link's audience out, so it spares addresses
+ * that gave the right password for this link in the last day, and it is
+ * counted only for the others.
+ */
+int api_link_password_check(struct pt_req *r, const struct link *l,
+			    const char *pw, int *rc)
+{
+	struct app *app = r->ctx;
+	int64_t now = pt_now(), retry = 0;
+	char addr[RATELIMIT_ADDR_MAX];
+	ratelimit_addr_key(r->client_ip, addr);
+	const char *pair = pt_psprintf(r->pool, "%s\n%s", l->id, addr);
+	bool known = ratelimit_count(app->linkpw_known, pair, now) > 0;
+	bool match;
+
+	if (!api_pw_rerun(r)) {
+		if (!ratelimit_hit(app->linkpw_pair, pair, now, &retry))
+			return linkpw_refused(r, l, retry, "from this address",
+					      rc);
+		if (!ratelimit_hit(app->linkpw_ip, addr, now,
+				   &retry)) {
+			ratelimit_refund(app->linkpw_pair, pair);
+			return linkpw_refused(r, l, retry,
+					      "and other links from this "
+					      "address",
+					      rc);
+		}
+		if (!known &&
+		    !ratelimit_hit(app->linkpw_link, l->id, now, &retry)) {
+			ratelimit_refund(app->linkpw_pair, pair);
+			ratelimit_refund(app->linkpw_ip, addr);
+			return linkpw_refused(r, l, retry,
+					      "from many addresses (addresses "
+					      "that gave the right one lately "
+					      "still may)",
+					      rc);
+		}
+	}
+	if (api_pw_verify(r, l->password_hash, pw, &match, rc)) {
+		if (r->responded) { /* 503: no attempt was made */
+			ratelimit_refund(app->linkpw_pair, pair);
+			ratelimit_refund(app->linkpw_ip, addr);
+			if (!known)
+				ratelimit_refund(app->linkpw_link, l->id);
+		}
+		return 1;
+	}
+	if (!match)
+		return 2;
+	ratelimit_refund(app->linkpw_pair, pair);
+	ratelimit_refund(app->linkpw_ip, addr);
+	if (!known) {
+		ratelimit_refund(app->linkpw_link, l->id);
+		ratelimit_hit(app->linkpw_known, pair, now, NULL);
+	}
+	return 0;
+}
+
 int api_link_password(struct pt_req *r, const struct link *l, int *rc)
 {
 	if (!l->password_hash || !*l->password_hash)
@@ -160,9 +241,11 @@ int api_link_password(struct pt_req *r, const struct link *l, int *rc)
 	const char *pw = req_header(r, "X-Partage-Password");
 	if (!pw)
 		pw = req_query(r, "password");
-	if (pw && crypto_pwhash_str_verify(l->password_hash, pw,
-					   strlen(pw)) == 0)
-		return 0;
+	if (pw) {
+		int k = api_link_password_check(r, l, pw, rc);
+		if (k != 2)
+			return k;
+	}
 	*rc = reply_error(r, PT_EUNAUTH, "password",
 			  pw ? "authentication required: wrong password for "
 			       "'%s'"

@@ -7,7 +7,6 @@
 #define _GNU_SOURCE
 #include "api.h"
 
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -113,8 +112,10 @@ int api_page(struct pt_req *r)
 	const char *query = "";
 	if (l.password_hash && *l.password_hash) {
 		const char *pw = req_query(r, "password");
-		if (!pw || crypto_pwhash_str_verify(l.password_hash, pw,
-						    strlen(pw)) != 0) {
+		int k = pw ? api_link_password_check(r, &l, pw, &rc) : 2;
+		if (k == 1) /* 429, 503, or the hash is running */
+			return rc;
+		if (k == 2) {
 			const struct kv f[] = {
 				{ "id", l.id },
 				{ "message", pw ? "Wrong password, try again."

@@ -960,8 +960,8 @@ int api_tus_create(struct pt_req *r)
 			return reply_error(r, PT_EBADREQ, NULL,
 					   "bad request: a link password has "
 					   "1 to 1024 characters");
-		if (!(u->password_hash = account_hash_password(r->pool, pw)))
-			return fail(r, PT_EUNAVAIL);
+		if (api_pw_hash_now(r, pw, &u->password_hash, &rc))
+			return rc; /* 503: every hashing slot is busy */
 	}
 	/* "folder": the uploader's folder the file goes into */
 	char folder[ID_LEN + 1];

@@ -394,11 +394,8 @@ static int set_password(struct pt_req *r, struct upload *u, const char *pw)
 		return reply_error(r, PT_EBADREQ, NULL,
 				   "bad request: a link password has 1 to "
 				   "1024 characters");
-	u->password_hash = account_hash_password(r->pool, pw);
-	if (!u->password_hash)
-		return reply_error(r, PT_EUNAVAIL, NULL,
-				   "service unavailable: try again");
-	return 0;
+	int rc;
+	return api_pw_hash_now(r, pw, &u->password_hash, &rc) ? rc : 0;
 }
 
 /* ---- PUT /{name} ---- */

@@ -179,6 +179,39 @@ static void client_address(struct server *s, struct pt_req *r)
 			     sizeof(r->client_ip));
 }
 
+bool req_can_suspend(const struct pt_req *r)
+{
+	return r->may_suspend;
+}
+
+int req_suspend(struct pt_req *r)
+{
+	if (!r->may_suspend || r->suspended)
+		return MHD_NO;
+	r->suspended = true;
+	MHD_suspend_connection(r->conn);
+	return MHD_YES;
+}
+
+void req_resume(struct pt_req *r)
+{
+	/* MHD takes resumptions from any thread (MHD_USE_ITC wakes the
+	 * connection's worker), also one that comes before the suspending
+	 * handler has returned */
+	MHD_resume_connection(r->conn);
+}
+
+/* Run a handler (or an on_end), remembering it to run again after
+ * req_resume if it suspends (only where r->may_suspend is set: a
+ * bodiless request's handler, or an on_end). */
+static int run(struct pt_req *r, int (*fn)(struct pt_req *r))
+{
+	r->again = fn;
+	r->extra_mark = r->extra;
+	r->runs++;
+	return fn(r);
+}
+
 static int dispatch(struct server *s, struct pt_req *r, const char *url)
 {
 	const char *q = strchr(url, '?');
@@ -215,7 +248,7 @@ static int dispatch(struct server *s, struct pt_req *r, const char *url)
 			if (s->cfg.authenticate(r, &rc))
 				return rc;
 		}
-		return rt->handler(r);
+		return run(r, rt->handler);
 	}
 	r->allow = allowed;
 	if (allowed || !r->method)
@@ -380,15 +413,26 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 			watch_add(s, r);
 		return rc == MHD_YES ? MHD_YES : MHD_NO;
 	}
+	if (r->suspended) {
+		/* resumed: the suspended handler runs again (see server.h) */
+		r->suspended = false;
+		r->extra = r->extra_mark;
+		r->may_suspend = true;
+		int rc = run(r, r->again);
+		r->may_suspend = false;
+		return rc == MHD_YES ? MHD_YES : MHD_NO;
+	}
 	if (r->deferred) {
 		r->deferred = false;
 		r->in_body = true;
-		if (dispatch(s, r, url) != MHD_YES)
-			return MHD_NO;
+		r->may_suspend = true;
+		int rc = dispatch(s, r, url);
 		/* an empty body is complete already */
-		if (!r->responded && r->on_end)
-			return r->on_end(r) == MHD_YES ? MHD_YES : MHD_NO;
-		return MHD_YES;
+		if (rc == MHD_YES && !r->responded && !r->suspended &&
+		    r->on_end)
+			rc = run(r, r->on_end);
+		r->may_suspend = false;
+		return rc == MHD_YES ? MHD_YES : MHD_NO;
 	}
 	if (*upload_data_size) {
 		size_t n = *upload_data_size;
@@ -413,8 +457,12 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 	}
 	if (r->responded)
 		return MHD_YES;
-	if (r->on_end)
-		return r->on_end(r) == MHD_YES ? MHD_YES : MHD_NO;
+	if (r->on_end) {
+		r->may_suspend = true;
+		int rc = run(r, r->on_end);
+		r->may_suspend = false;
+		return rc == MHD_YES ? MHD_YES : MHD_NO;
+	}
 	return reply_error(r, PT_EINTERNAL, NULL, "internal error: no reply") ==
 			       MHD_YES
 		       ? MHD_YES

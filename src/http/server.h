@@ -6,8 +6,10 @@
  * table) → handler → (body callbacks while the body streams in) → reply →
  * completion (log line, metrics, the handler's on_complete, pool freed).
  * Handlers never see MHD's calling convention; they fill in a reply with
- * reply.h or install body callbacks, and they may block (they run on one of
- * MHD's internal epoll worker threads).
+ * reply.h or install body callbacks.  They run on one of MHD's internal
+ * epoll worker threads, each serving many connections, so they should
+ * block only briefly (a database query); longer work (a password hash)
+ * suspends the request and runs it again when done (req_suspend).
  *
  * Paths reach the router raw (MHD's unescaping is turned off) and are
  * split and decoded per segment by path.h, so "%2F" in a name stays data.
@@ -97,6 +99,15 @@ struct pt_req {
 	void *who;                  /* the authenticated principal (app) */
 	/* headers every reply to this request carries (reply_queue) */
 	struct reply_header *extra;
+	/* Work off the worker thread (req_suspend): for the module that
+	 * suspended the request, kept across the handler's runs. */
+	void *async;
+	/* private to server.c: what runs again after req_resume, and the
+	 * reply headers it had not added yet */
+	int (*again)(struct pt_req *r);
+	struct reply_header *extra_mark;
+	unsigned runs;              /* handler runs so far (see req_suspend) */
+	bool may_suspend, suspended;
 };
 
 struct reply_header {
@@ -142,5 +153,23 @@ const char *req_query(struct pt_req *r, const char *name);
 void req_reply_header(struct pt_req *r, const char *name, const char *value);
 /* Does the Accept header name this media type (or a type/wildcard)? */
 bool req_accepts(struct pt_req *r, const char *type);
+
+/*
+ * Waiting without a worker thread.  A bodiless request's handler, or an
+ * on_end, that must wait for work done elsewhere (a password hash on the
+ * pwhash threads) calls req_suspend() and returns its result without
+ * replying; the other thread calls req_resume() when the work is done,
+ * and then the same handler (or on_end) runs again from the start, with
+ * the reply headers it had added dropped.  So the code before the
+ * suspension must be safe to run twice, and the result of the work is
+ * found on the second run in r->async.  req_suspend returns MHD_YES, or
+ * MHD_NO when the request cannot be suspended here (a handler's first
+ * call with a body still to come): then the caller does its work in
+ * place.  req_resume may be called from any thread, once per
+ * req_suspend, also before the handler has returned.
+ */
+bool req_can_suspend(const struct pt_req *r);
+int req_suspend(struct pt_req *r);
+void req_resume(struct pt_req *r);
 
 #endif

@@ -41,6 +41,8 @@ parallel_downloads = 2
 wait_seconds = 3
 speed_bytes_per_second = 0
 parallel_downloads = 0
+[abuse]
+login_failures_per_name = 10
 """
 PW = "multinode-password-1"
 SLOTS_MSG = "at a time from one address"
@@ -361,8 +363,9 @@ def test_parallel_downloads_per_address_across_the_balancer():
 
 def test_failed_logins_per_name_shared_by_the_nodes():
     """The per-name budget of failed logins lives in the database: 10
-    wrong passwords spread over both nodes and many addresses use it up
-    for both nodes (N nodes must not give N × 10 guesses)."""
+    wrong passwords (login_failures_per_name = 10 here) spread over both
+    nodes and many addresses use it up for both nodes (N nodes must not
+    give N × 10 guesses) for addresses that have not logged in to it."""
     with Cluster() as c:
         name = "mn_%s" % os.urandom(4).hex()
         body = json.dumps({"name": name, "password": PW}).encode()

@@ -1,12 +1,14 @@
 /*
  * test_core.c — unit tests for src/core: token bucket, wait tickets,
- * per-address slots, fixed-window rate limits, and the tier policy.
+ * per-address slots, fixed-window rate limits (capped, evicting), the
+ * password hashing queue, and the tier policy.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include "core/bucket.h"
 #include "core/coverage.h"
 #include "core/policy.h"
+#include "core/pwhash.h"
 #include "core/ratelimit.h"
 #include "core/slots.h"
 #include "core/ticket.h"
@@ -122,6 +125,111 @@ static void test_ratelimit(void **state)
 	for (int i = 0; i < 3; i++)
 		assert_true(ratelimit_hit(rl, "k", 161, NULL));
 	ratelimit_free(rl);
+}
+
+static void test_ratelimit_cap(void **state)
+{
+	struct ratelimit *rl = ratelimit_new(2, 60);
+	char key[32];
+	ratelimit_cap(rl, 4);
+	assert_true(ratelimit_hit(rl, "old", 100, NULL));
+	assert_true(ratelimit_hit(rl, "old", 100, NULL));
+	assert_false(ratelimit_hit(rl, "old", 100, NULL));
+	/* a full table of live windows evicts: new keys are never refused */
+	for (int i = 0; i < 20; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		assert_true(ratelimit_hit(rl, key, 101 + i, NULL));
+	}
+	/* the oldest window went first */
+	assert_int_equal(ratelimit_count(rl, "old", 121), 0);
+	assert_int_equal(ratelimit_count(rl, "k19", 121), 1);
+	assert_int_equal(ratelimit_count(rl, "k19", 120 + 60), 0);
+	/* expired windows are swept before anything live is evicted */
+	assert_true(ratelimit_hit(rl, "late", 500, NULL));
+	assert_int_equal(ratelimit_count(rl, "late", 500), 1);
+	ratelimit_free(rl);
+	/* addresses: IPv6 by its /64 */
+	char k[RATELIMIT_ADDR_MAX];
+	ratelimit_addr_key("192.0.2.7", k);
+	assert_string_equal(k, "192.0.2.7");
+	ratelimit_addr_key("2001:db8:1:2:aaaa:bbbb:cccc:dddd", k);
+	assert_string_equal(k, "2001:db8:1:2::/64");
+	ratelimit_addr_key("2001:db8:1:2::1", k);
+	assert_string_equal(k, "2001:db8:1:2::/64");
+	ratelimit_addr_key("::1", k);
+	assert_string_equal(k, "::/64");
+	ratelimit_addr_key("::ffff:192.0.2.7", k);
+	assert_string_equal(k, "::ffff:192.0.2.7");
+	ratelimit_addr_key("", k);
+	assert_string_equal(k, "");
+	/* NULL: no limit */
+	assert_true(ratelimit_hit(NULL, "x", 1, NULL));
+	assert_true(ratelimit_check(NULL, "x", 1, NULL));
+	assert_int_equal(ratelimit_count(NULL, "x", 1), 0);
+	ratelimit_refund(NULL, "x");
+	ratelimit_reset(NULL, "x");
+}
+
+struct pw_wait {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int done;
+};
+
+static struct pw_wait pw_w = { PTHREAD_MUTEX_INITIALIZER,
+			       PTHREAD_COND_INITIALIZER, 0 };
+
+static void pw_done_cb(struct pwhash_job *job)
+{
+	pthread_mutex_lock(&pw_w.lock);
+	pw_w.done++;
+	pthread_cond_signal(&pw_w.cond);
+	pthread_mutex_unlock(&pw_w.lock);
+}
+
+static void test_pwhash(void **state)
+{
+	struct pwhash *q = pwhash_new(1, 1);
+	struct pwhash_job jobs[6], now;
+	int queued = 0, refused = 0;
+	assert_non_null(q);
+	assert_int_equal(pwhash_threads(q), 1);
+	memset(jobs, 0, sizeof(jobs));
+	for (int i = 0; i < 6; i++) {
+		jobs[i].op = PWHASH_HASH;
+		jobs[i].password = "a password";
+		jobs[i].done_cb = pw_done_cb;
+		if (pwhash_submit(q, &jobs[i]) == 0)
+			queued++;
+		else
+			refused++;
+	}
+	/* one running and one waiting at most: the rest refused at once */
+	assert_true(queued >= 2 && queued <= 3);
+	assert_int_equal(queued + refused, 6);
+	pthread_mutex_lock(&pw_w.lock);
+	while (pw_w.done < queued)
+		pthread_cond_wait(&pw_w.cond, &pw_w.lock);
+	pthread_mutex_unlock(&pw_w.lock);
+	assert_int_equal(jobs[0].result, 0);
+	assert_int_equal(crypto_pwhash_str_verify(jobs[0].hash, "a password",
+						  10),
+			 0);
+	/* verify in place, while nothing runs */
+	memset(&now, 0, sizeof(now));
+	now.op = PWHASH_VERIFY;
+	memcpy(now.hash, jobs[0].hash, sizeof(now.hash));
+	now.password = "a password";
+	assert_int_equal(pwhash_run_now(q, &now), 0);
+	assert_int_equal(now.result, 0);
+	now.password = "another";
+	assert_int_equal(pwhash_run_now(q, &now), 0);
+	assert_int_equal(now.result, 1);
+	/* drained: nothing more is taken */
+	pwhash_drain(q);
+	assert_int_equal(pwhash_submit(q, &jobs[5]), PT_EUNAVAIL);
+	assert_int_equal(pwhash_run_now(q, &now), PT_EUNAVAIL);
+	pwhash_free(q);
 }
 
 static void test_policy(void **state)
@@ -243,6 +351,7 @@ int main(void)
 		cmocka_unit_test(test_bucket_rate), cmocka_unit_test(test_bucket_slow),
 		cmocka_unit_test(test_ticket),      cmocka_unit_test(test_slots),
 		cmocka_unit_test(test_ratelimit),   cmocka_unit_test(test_policy),
+		cmocka_unit_test(test_ratelimit_cap), cmocka_unit_test(test_pwhash),
 		cmocka_unit_test(test_coverage),
 	};
 	if (sodium_init() < 0)

@@ -193,12 +193,13 @@ int app_open(struct app *app, const struct pt_conf *conf)
 		       pt_strerror(err));
 		return err;
 	}
-	/* the space a full disk still gives to deleting (reserve.h): before
-	 * anything that writes to the data directory's metadata */
-	if ((strcmp(conf->storage_backend, "fs") == 0 ||
-	     strcmp(conf->metadata_backend, "postgres") != 0) &&
-	    reserve_open(conf->data, conf->reserve_bytes, conf->min_free_bytes,
-			 &app->reserve))
+	/* the space a full disk still gives to deleting (reserve.h), before
+	 * anything writes to the SQLite file; with PostgreSQL the data dir
+	 * keeps only the upload floor of the fs store */
+	bool sqlite = strcmp(conf->metadata_backend, "postgres") != 0;
+	if ((sqlite || strcmp(conf->storage_backend, "fs") == 0) &&
+	    reserve_open(conf->data, sqlite ? conf->reserve_bytes : 0,
+			 conf->min_free_bytes, &app->reserve))
 		app->reserve = NULL; /* logged; runs without */
 	if (strcmp(conf->metadata_backend, "postgres") == 0)
 		dburl = xasprintf("postgres:%s", conf->postgres_dsn);

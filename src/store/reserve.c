@@ -65,7 +65,7 @@ static int measure(struct reserve *r, struct space *sp)
 	sp->free = (uint64_t)v.f_bavail * v.f_frsize;
 	sp->target = r->want < sp->size / 16 ? r->want : sp->size / 16;
 	sp->target -= sp->target % PAGE;
-	if (sp->target && stat(r->path, &st) == 0)
+	if (stat(r->path, &st) == 0)
 		sp->held = (uint64_t)st.st_blocks * 512;
 	sp->missing = sp->held < sp->target ? sp->target - sp->held : 0;
 	sp->min_free = conf_space(r->min_free, sp->size);
@@ -143,7 +143,7 @@ int reserve_open(const char *dir, uint64_t reserve_bytes, uint64_t min_free,
 		return err;
 	}
 	if (sp.target < sp.held) {
-		/* reserve_bytes was lowered: give the rest back */
+		/* reserve_bytes was lowered (or is 0): give the rest back */
 		if (truncate(r->path, (off_t)sp.target) < 0)
 			pt_log("reserve: cannot shrink '%s': %s", r->path,
 			       strerror(errno));

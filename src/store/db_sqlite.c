@@ -126,9 +126,14 @@ static int sq_open(const char *path, bool lazy, struct db **out)
 	/* the WAL and its index may have to be made: room first */
 	reserve_before_write();
 	for (int i = 0; i < 2; i++) {
+		/* mmap_size=0 (Debian's default, said here): the database
+		 * is read with pread, never through a mapping that a full
+		 * or shrunk file could turn into a SIGBUS; the -shm index
+		 * SQLite maps is written page by page before it is used */
 		err = sq_exec(&db->base, "PRAGMA journal_mode=WAL; "
 					 "PRAGMA synchronous=FULL; "
-					 "PRAGMA foreign_keys=ON;");
+					 "PRAGMA foreign_keys=ON; "
+					 "PRAGMA mmap_size=0;");
 		if (err != -ENOSPC || !db->base.retryable)
 			break;
 		db->base.retryable = false; /* released: once more */

@@ -9,6 +9,7 @@
  * the key upper-cased with '.' → '_' (PARTAGE_SERVER_LISTEN), and the three
  * short forms PARTAGE_LISTEN, PARTAGE_DATA, PARTAGE_PUBLIC_URL of design.md.
  * Sizes take plain bytes or K/M/G/T (powers of 1024); 0 means no limit.
+ * storage.min_free_bytes also takes a percentage of the file system, "1%".
  */
 #ifndef PT_CONF_H
 #define PT_CONF_H

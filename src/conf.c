@@ -50,6 +50,7 @@ struct conf_opt {
 	const char *unit;           /* for --help and docs */
 	const char *env_alias;      /* design.md's short form, or NULL */
 	const char *help;
+	bool pct;                   /* CONF_SIZE: "N%" of the file system too */
 };
 
 static const char *const storage_backends[] = { "fs", "s3", NULL };
@@ -225,12 +226,21 @@ static const struct conf_opt opts[] = {
 	  .help = "data directory (blobs for fs, the SQLite database, "
 		  "the secret)" },
 	{ .section = "storage", .name = "min_free_bytes", .type = CONF_SIZE,
-	  .off = OFF(min_free_bytes), .def = "0", .max = UINT64_MAX,
+	  .off = OFF(min_free_bytes), .def = "1%", .max = CONF_PERCENT - 1,
+	  .pct = true, .unit = "size or %",
+	  .help = "refuse new uploads (507, before reading them, and as "
+		  "they stream) that would leave the data directory's file "
+		  "system with less free space than this (bytes, or a "
+		  "percentage of its size), so the disk never fills with "
+		  "uploads; 0 = off" },
+	{ .section = "storage", .name = "reserve_bytes", .type = CONF_SIZE,
+	  .off = OFF(reserve_bytes), .def = "64M", .max = CONF_PERCENT - 1,
 	  .unit = "size",
-	  .help = "refuse new uploads (507, before reading them) when the "
-		  "data directory's file system has less free space than "
-		  "this, so downloads and stored files are never affected; "
-		  "0 = off" },
+	  .help = "space kept back in DATA/reserve, a file with real "
+		  "blocks, at most 1/16 of the file system: released when "
+		  "the disk is full so that deleting, takedowns and gc can "
+		  "commit, never given to uploads, filled again when space "
+		  "is back; 0 = none" },
 	{ .section = "storage", .name = "s3_endpoint", .type = CONF_STR,
 	  .off = OFF(s3_endpoint), .def = "", .check = check_url,
 	  .unit = "URL", .help = "S3 endpoint; empty = AWS" },
@@ -414,6 +424,15 @@ int conf_parse_size(const char *s, uint64_t *out)
 	return size_parse(s, out) ? PT_EBADREQ : 0;
 }
 
+uint64_t conf_space(uint64_t v, uint64_t fs_size)
+{
+	if (!(v & CONF_PERCENT))
+		return v;
+	v &= ~CONF_PERCENT;
+	/* no overflow: a file system is far below 2^57 bytes */
+	return fs_size / 100 * v + fs_size % 100 * v / 100;
+}
+
 /* The shortest exact spelling: 2147483648 → "2G", 1000 → "1000". */
 static void size_format(uint64_t v, char out[24])
 {
@@ -547,6 +566,15 @@ static int opt_set(struct pt_conf *c, const struct conf_opt *o,
 			char **s = opt_str(c, o);
 			free(*s);
 			*s = xstrdup(v);
+			return 0;
+		}
+	} else if (o->pct && *v && v[strlen(v) - 1] == '%') {
+		/* "N%": a share of the file system, resolved where it is
+		 * used (conf_space) */
+		if (pt_parse_u64(v, strlen(v) - 1, &n) || n > 100)
+			why = "not a percentage from 0% to 100%";
+		if (!why) {
+			*opt_u64(c, o) = CONF_PERCENT | n;
 			return 0;
 		}
 	} else {
@@ -814,7 +842,10 @@ static void opt_value(const struct pt_conf *c, const struct conf_opt *o,
 		return;
 	}
 	v = *opt_u64((struct pt_conf *)c, o);
-	if (o->type == CONF_SIZE)
+	if (o->pct && (v & CONF_PERCENT))
+		snprintf(out, 24, "%llu%%",
+			 (unsigned long long)(v & ~CONF_PERCENT));
+	else if (o->type == CONF_SIZE)
 		size_format(v, out);
 	else
 		snprintf(out, 24, "%llu", (unsigned long long)v);

@@ -9,6 +9,7 @@
  * the key upper-cased with '.' → '_' (PARTAGE_SERVER_LISTEN), and the three
  * short forms PARTAGE_LISTEN, PARTAGE_DATA, PARTAGE_PUBLIC_URL of design.md.
  * Sizes take plain bytes or K/M/G/T (powers of 1024); 0 means no limit.
+ * storage.min_free_bytes also takes a percentage of the file system, "1%".
  */
 #ifndef PT_CONF_H
 #define PT_CONF_H
@@ -54,7 +55,8 @@ struct pt_conf {
 	/* [storage] */
 	char *storage_backend;   /* "fs" | "s3" */
 	char *data;
-	uint64_t min_free_bytes; /* 0: no threshold */
+	uint64_t min_free_bytes; /* 0: no threshold; may be CONF_PERCENT|N */
+	uint64_t reserve_bytes;  /* DATA/reserve; 0: none */
 	char *s3_endpoint, *s3_bucket, *s3_region, *s3_access_key, *s3_secret_key;
 	char *s3_redirect;       /* "stream" | "presigned" */
 	uint64_t s3_presign_seconds;
@@ -107,6 +109,12 @@ void conf_help(FILE *out);
  * optional trailing "B"/"iB" ("64KiB").  Returns 0 or PT_EBADREQ (junk,
  * overflow). */
 int conf_parse_size(const char *s, uint64_t *out);
+
+/* A size key that also takes "N%" (storage.min_free_bytes) holds
+ * CONF_PERCENT | N for a percentage of the file system. */
+#define CONF_PERCENT (UINT64_C(1) << 63)
+/* Such a value in bytes, for a file system of fs_size bytes. */
+uint64_t conf_space(uint64_t v, uint64_t fs_size);
 
 const char *conf_tier_name(enum pt_tier_id t);
 /* PT_TIER_COUNT when unknown */

@@ -16,6 +16,7 @@
 #include "../store/db.h"
 #include "../store/linkcache.h"
 #include "../store/repo.h"
+#include "../store/reserve.h"
 
 #include "../core/policy.h"
 #include "../core/pwhash.h"
@@ -54,6 +55,7 @@ struct app {
 	struct ratelimit *reports_ip;   /* abuse reports per address */
 	struct ratelimit *unknown_ids;  /* 404s per address (enumeration) */
 	struct linkcache *links;   /* rows for downloads; NULL: off */
+	struct reserve *reserve;   /* DATA/reserve; NULL: no local disk */
 	char node[320];             /* this node's name: host and listen */
 };
 
@@ -98,7 +100,9 @@ bool app_db_reachable(struct app *app);
 /* Flush batched counters to the database (maintenance thread, shutdown). */
 void app_flush(struct app *app);
 /* Periodic work of the maintenance thread: a gc pass when gc is true,
- * and the storage gauges. */
+ * and the storage gauges.  The reserve is filled again by every pass
+ * when the disk has room for it (every tick of the maintenance thread
+ * calls reserve_fill). */
 void app_maintain(struct app *app, bool gc);
 
 /* Handlers */
@@ -189,7 +193,9 @@ json_t *api_file_json(struct app *app, const struct link *l);
 int64_t api_link_expiry(struct app *app, const struct link *l);
 /* Whether the stores can take an upload now, asked before its body: 0, or
  * 1 with the reply's result in *rc (503 while the database is known to be
- * down, 507 under storage.min_free_bytes). */
+ * down, 507 when its announced length, Upload-Length or Content-Length,
+ * would leave less than the floor free: storage.min_free_bytes plus what
+ * the reserve misses, reserve.h). */
 int api_intake_check(struct pt_req *r, int *rc);
 /* Client text that partage stores (utf8_check with its flags): 0, or 1
  * with the result of a 400 reply in *rc, "bad request: WHAT is not valid

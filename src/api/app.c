@@ -209,6 +209,14 @@ int app_open(struct app *app, const struct pt_conf *conf)
 		       pt_strerror(err));
 		return err;
 	}
+	/* the space a full disk still gives to deleting (reserve.h), before
+	 * anything writes to the SQLite file; with PostgreSQL the data dir
+	 * keeps only the upload floor of the fs store */
+	bool sqlite = strcmp(conf->metadata_backend, "postgres") != 0;
+	if ((sqlite || strcmp(conf->storage_backend, "fs") == 0) &&
+	    reserve_open(conf->data, sqlite ? conf->reserve_bytes : 0,
+			 conf->min_free_bytes, &app->reserve))
+		app->reserve = NULL; /* logged; runs without */
 	if (strcmp(conf->metadata_backend, "postgres") == 0)
 		dburl = xasprintf("postgres:%s", conf->postgres_dsn);
 	else
@@ -265,8 +273,10 @@ int app_open(struct app *app, const struct pt_conf *conf)
 		err = linkcache_new(gen, conf->link_cache_ms, LINK_CACHE_SLOTS,
 				    &app->links);
 		if (err)
-			pt_log("cannot map '%s': %s; downloads read every "
-			       "link from the database",
+			pt_log("cannot map '%s': %s; this process reads "
+			       "every link from the database, and its own "
+			       "changes reach a running server's copies only "
+			       "when they expire (link_cache_ms)",
 			       gen, pt_strerror(err));
 		free(gen);
 		if (app->links)
@@ -303,6 +313,7 @@ void app_close(struct app *app)
 	ratelimit_free(app->unknown_ids);
 	sodium_memzero(app->secret, sizeof(app->secret));
 	db_pool_free(app->db);
+	reserve_close(app->reserve);
 	blob_store_close(app->blobs);
 	memset(app, 0, sizeof(*app));
 }

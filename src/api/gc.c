@@ -10,6 +10,11 @@
  * back from its own open source if they were removed just before; so a
  * file that a client was told about is never lost to a race.  A crash at
  * any point leaves a state the next pass completes (docs/internals.md).
+ *
+ * On a full disk gc is what gives space back, so it must be able to
+ * commit: the SQLite driver releases the data directory's reserve for it
+ * (reserve.h), and the expiry transaction runs again once if its first
+ * try found the disk full.
  */
 #define _GNU_SOURCE
 #include "api.h"
@@ -124,12 +129,18 @@ int gc_run(struct app *app, int64_t now, bool dry_run, struct gc_stats *st)
 		counts_flush(app->counts, db); /* last downloads count */
 	for (int t = 0; t < PT_TIER_COUNT; t++)
 		days[t] = (int64_t)app->conf->tier[t].retention_days;
-	if ((err = db_begin(db)))
-		return err;
-	err = repo_links_expire(db, now, days, &st->expired_links);
-	if (err) {
+	/* on a full disk the expiry commits in the reserve (reserve.h): a
+	 * first try that found no room released it, and runs once more */
+	for (int attempt = 0;; attempt++) {
+		if ((err = db_begin(db)))
+			return err;
+		err = repo_links_expire(db, now, days, &st->expired_links);
+		if (!err && (dry_run || !(err = db_commit(db))))
+			break;
 		db_rollback(db);
-		return err;
+		if (attempt || err != -ENOSPC || !db_retryable(db))
+			return err;
+		st->expired_links = 0;
 	}
 	if (dry_run) {
 		/* the same work, taken back: inside the transaction the
@@ -144,8 +155,6 @@ int gc_run(struct app *app, int64_t now, bool dry_run, struct gc_stats *st)
 		pt_pool_free(pool);
 		db_rollback(db);
 	} else {
-		if ((err = db_commit(db)))
-			return err;
 		st->expired_uploads = tus_expire(app, now);
 		repo_login_failures_expire(db, now - LOGIN_WINDOW);
 		err = reap(app, db, st);

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/statvfs.h>
 
 #include "../core/ids.h"
 #include "../http/disposition.h"
@@ -236,8 +235,8 @@ int api_text_check(struct pt_req *r, const char *what, const char *s,
 int api_intake_check(struct pt_req *r, int *rc)
 {
 	struct app *app = r->ctx;
-	struct statvfs v;
-	uint64_t min = app->conf->min_free_bytes;
+	const char *v;
+	uint64_t len = 0;
 
 	/* The database is known to be down: ask it again (reconnecting is
 	 * paced), and refuse before the body rather than store bytes that
@@ -246,10 +245,15 @@ int api_intake_check(struct pt_req *r, int *rc)
 		*rc = reply_error(r, PT_EUNAVAIL, NULL, API_DB_DOWN);
 		return 1;
 	}
-	if (!min || strcmp(app->conf->storage_backend, "fs") != 0 ||
-	    statvfs(app->conf->data, &v) != 0)
+	if (strcmp(app->conf->storage_backend, "fs") != 0)
 		return 0;
-	if ((uint64_t)v.f_bavail * v.f_frsize >= min)
+	/* the bytes announced (a tus upload's whole length): they must
+	 * leave the floor free, min_free_bytes and all of the reserve */
+	if (((v = req_header(r, "Upload-Length")) ||
+	     (v = req_header(r, "Content-Length"))) &&
+	    pt_parse_u64(v, strlen(v), &len))
+		len = 0;
+	if (reserve_upload_ok(len))
 		return 0;
 	*rc = reply_error(r, PT_ENOSPACE, NULL,
 			  "insufficient storage: the server is not taking "

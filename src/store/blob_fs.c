@@ -20,6 +20,11 @@
  * and one file, not 20 000 descriptors.  Sharing is safe because a blob
  * never changes and every read is a pread at an explicit offset; a blob
  * unlinked by gc meanwhile is still the same bytes.
+ *
+ * Uploads stop above the disk's floor (reserve.h): a writer or a partial
+ * asks reserve_upload_ok every RESERVE_CHECK_STEP bytes, and a writer
+ * once more before its commit, and fails with -ENOSPC (507) under it, so
+ * the last of the disk and the reserve are left to the metadata.
  */
 #define _GNU_SOURCE
 #include "blob.h"
@@ -34,6 +39,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "reserve.h"
 #include "../util/pt.h"
 #include "../util/banned.h"
 
@@ -62,7 +68,7 @@ struct fs_writer {
 	struct fs_store *fs;
 	int fd;
 	char *tmpname; /* NULL for O_TMPFILE */
-	uint64_t written, synced;
+	uint64_t written, synced, checked;
 };
 
 struct fs_reader {
@@ -124,10 +130,16 @@ static int write_full(int fd, const void *p, size_t n)
 }
 
 /* Append to a file being filled (a writer or a partial), starting
- * writeback every WRITEBACK_STEP bytes so the final fsync is short. */
+ * writeback every WRITEBACK_STEP bytes so the final fsync is short, and
+ * stopping under the disk's floor (checked every RESERVE_CHECK_STEP). */
 static int append(int fd, const void *p, size_t n, uint64_t *written,
-		  uint64_t *synced)
+		  uint64_t *synced, uint64_t *checked)
 {
+	if (*written - *checked >= RESERVE_CHECK_STEP) {
+		if (!reserve_upload_ok(n))
+			return -ENOSPC;
+		*checked = *written;
+	}
 	int err = write_full(fd, p, n);
 	if (err)
 		return err;
@@ -166,7 +178,7 @@ static int fs_writer_open(struct blob_store *s, void **state)
 static int fs_writer_write(void *state, const void *p, size_t n)
 {
 	struct fs_writer *w = state;
-	return append(w->fd, p, n, &w->written, &w->synced);
+	return append(w->fd, p, n, &w->written, &w->synced, &w->checked);
 }
 
 static void fs_writer_abort(void *state)
@@ -225,6 +237,9 @@ static int fs_writer_commit(void *state, const char *hex, uint64_t size,
 			    bool *existed)
 {
 	struct fs_writer *w = state;
+	/* the last bytes since the last check must leave the floor too */
+	if (w->written - w->checked && !reserve_upload_ok(0))
+		return -ENOSPC;
 	return publish(w->fs, w->fd, hex, existed);
 }
 
@@ -490,7 +505,7 @@ static int fs_cleanup(struct blob_store *s)
 
 struct fs_partial {
 	int fd;
-	uint64_t written, synced;
+	uint64_t written, synced, checked;
 };
 
 static void partial_path(struct fs_store *fs, const char *uid, char *out,
@@ -542,7 +557,7 @@ static int fs_partial_open(struct blob_store *s, const char *uid,
 	}
 	struct fs_partial *p = xcalloc(1, sizeof(*p));
 	p->fd = fd;
-	p->written = p->synced = offset;
+	p->written = p->synced = p->checked = offset;
 	*state = p;
 	return 0;
 }
@@ -550,7 +565,7 @@ static int fs_partial_open(struct blob_store *s, const char *uid,
 static int fs_partial_write(void *state, const void *data, size_t n)
 {
 	struct fs_partial *p = state;
-	return append(p->fd, data, n, &p->written, &p->synced);
+	return append(p->fd, data, n, &p->written, &p->synced, &p->checked);
 }
 
 static int fs_partial_sync(void *state)
@@ -568,6 +583,8 @@ static int fs_partial_truncate(void *state, uint64_t offset)
 	p->written = offset;
 	if (p->synced > offset)
 		p->synced = offset;
+	if (p->checked > offset)
+		p->checked = offset;
 	return 0;
 }
 

@@ -6,13 +6,23 @@
  * timeout so concurrent writers from worker threads queue instead of
  * failing, and synchronous=FULL because a link row acknowledged to a client
  * must survive power loss like the blob it names.
+ *
+ * A full disk: a commit needs room for its WAL frames, so a write that
+ * finds less than the reserve's headroom free releases the data
+ * directory's reserve first (reserve.h), and one that fails anyway with
+ * SQLITE_FULL (or an I/O error caused by ENOSPC) releases it then: a
+ * statement outside a transaction, rolled back whole, runs again at once;
+ * in a transaction (rolled back whole by SQLite) the failure is marked
+ * retryable, so db_transact runs the transaction again.
  */
 #include "db_driver.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "reserve.h"
 #include "../util/pt.h"
 #include "../util/banned.h"
 
@@ -36,8 +46,23 @@ static sqlite3_stmt *stmt(struct db_stmt *st)
 	return ((struct sq_stmt *)st)->st;
 }
 
+/* Out of disk: SQLITE_FULL, or an I/O error whose cause was (growing the
+ * -shm file writes a byte per page, and reports a failure so). */
+static bool is_full(sqlite3 *h, int rc)
+{
+	int e;
+	if ((rc & 0xff) == SQLITE_FULL)
+		return true;
+	if ((rc & 0xff) != SQLITE_IOERR)
+		return false;
+	e = sqlite3_system_errno(h);
+	return e == ENOSPC || e == EDQUOT;
+}
+
 static int map_rc(sqlite3 *h, int rc)
 {
+	if (is_full(h, rc))
+		return -ENOSPC;
 	switch (rc & 0xff) {
 	case SQLITE_OK:
 	case SQLITE_DONE:
@@ -50,8 +75,6 @@ static int map_rc(sqlite3 *h, int rc)
 	case SQLITE_LOCKED:
 		pt_log("db: busy: %s", sqlite3_errmsg(h));
 		return PT_EUNAVAIL;
-	case SQLITE_FULL:
-		return -28; /* ENOSPC */
 	default:
 		pt_log("db: error %d: %s", rc, sqlite3_errmsg(h));
 		return PT_EINTERNAL;
@@ -64,6 +87,9 @@ static int sq_exec(struct db *db, const char *sql)
 	int rc = sqlite3_exec(handle(db), sql, NULL, NULL, &msg);
 	if (rc != SQLITE_OK) {
 		int err = map_rc(handle(db), rc);
+		/* a COMMIT that found the disk full was rolled back */
+		if (err == -ENOSPC && reserve_release())
+			db->retryable = true;
 		if (err == DB_DONE || err == DB_ROW)
 			err = PT_EINTERNAL;
 		if (err != PT_ECONFLICT)
@@ -97,9 +123,21 @@ static int sq_open(const char *path, bool lazy, struct db **out)
 		goto fail;
 	}
 	sqlite3_busy_timeout(db->h, 10000);
-	err = sq_exec(&db->base, "PRAGMA journal_mode=WAL; "
-				 "PRAGMA synchronous=FULL; "
-				 "PRAGMA foreign_keys=ON;");
+	/* the WAL and its index may have to be made: room first */
+	reserve_before_write();
+	for (int i = 0; i < 2; i++) {
+		/* mmap_size=0 (Debian's default, said here): the database
+		 * is read with pread, never through a mapping that a full
+		 * or shrunk file could turn into a SIGBUS; the -shm index
+		 * SQLite maps is written page by page before it is used */
+		err = sq_exec(&db->base, "PRAGMA journal_mode=WAL; "
+					 "PRAGMA synchronous=FULL; "
+					 "PRAGMA foreign_keys=ON; "
+					 "PRAGMA mmap_size=0;");
+		if (err != -ENOSPC || !db->base.retryable)
+			break;
+		db->base.retryable = false; /* released: once more */
+	}
 	if (err)
 		goto fail;
 	*out = &db->base;
@@ -166,8 +204,25 @@ static void sq_bind_int(struct db_stmt *st, int idx, int64_t v)
 
 static int sq_step(struct db_stmt *st)
 {
-	int rc = sqlite3_step(stmt(st));
-	int r = map_rc(handle(st->db), rc);
+	sqlite3 *h = handle(st->db);
+	sqlite3_stmt *s = stmt(st);
+	/* a write outside a transaction is a transaction of its own */
+	bool own = sqlite3_get_autocommit(h) && !sqlite3_stmt_busy(s) &&
+		   !sqlite3_stmt_readonly(s);
+
+	if (own)
+		reserve_before_write();
+	int rc = sqlite3_step(s);
+	if (is_full(h, rc) && reserve_release()) {
+		if (own) {
+			/* rolled back whole: run it again in the room */
+			sqlite3_reset(s);
+			rc = sqlite3_step(s);
+		} else {
+			st->db->retryable = true;
+		}
+	}
+	int r = map_rc(h, rc);
 	if (r == DB_DONE)
 		st->changes = sqlite3_changes64(handle(st->db));
 	return r;
@@ -196,6 +251,7 @@ static void sq_reset(struct db_stmt *st)
 
 static int sq_begin(struct db *db)
 {
+	reserve_before_write();
 	return sq_exec(db, "BEGIN IMMEDIATE");
 }
 

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "reserve.h"
 #include "../util/pool.h"
 #include "../util/pt.h"
 #include "../util/banned.h"
@@ -42,28 +43,98 @@ struct linkcache {
 	pthread_mutex_t locks[STRIPES];
 };
 
-/* The counter file: 8 bytes, mapped by every process of the data dir. */
-static int map_gen(const char *path, uint64_t **out)
+/*
+ * The counter file: 8 bytes, mapped by every process of the data dir.
+ * Its block must exist before it is mapped: a store through a shared
+ * mapping into a page the file system has no block for (a sparse file
+ * extended with ftruncate, on a full disk) is a SIGBUS that kills the
+ * process, not an error it can report.  So a new file is written whole
+ * in a temp file and linked into place (no process maps it half-made),
+ * and an existing one gets its block from posix_fallocate (written, if
+ * it never was), which fails cleanly with ENOSPC; then the reserve is
+ * released and it is tried once more.
+ */
+static int gen_create(const char *path)
+{
+	static const uint64_t zero;
+	char *tmp = xasprintf("%s.XXXXXX", path);
+	int err = 0, fd = mkostemp(tmp, O_CLOEXEC);
+
+	if (fd < 0) {
+		err = -errno;
+		goto done;
+	}
+	errno = 0;
+	if (fchmod(fd, 0644) < 0 ||
+	    pwrite(fd, &zero, sizeof(zero), 0) != (ssize_t)sizeof(zero) ||
+	    fdatasync(fd) < 0 || (link(tmp, path) < 0 && errno != EEXIST))
+		err = errno ? -errno : -EIO;
+	close(fd);
+	unlink(tmp);
+done:
+	free(tmp);
+	return err;
+}
+
+/* Give fd's first 8 bytes a block of their own, written. */
+static int gen_allocate(int fd)
 {
 	struct stat st;
-	int err = 0;
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	uint64_t v = 0;
+	int err;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if ((err = -posix_fallocate(fd, 0, sizeof(uint64_t))))
+		return err;
+	if (st.st_blocks > 0)
+		return 0;
+	/* never written (a sparse file of an older partaged): write its
+	 * bytes back, so the block is a written one, not an unwritten
+	 * extent that a store through the mapping must still convert */
+	if (pread(fd, &v, sizeof(v), 0) < 0 ||
+	    pwrite(fd, &v, sizeof(v), 0) != (ssize_t)sizeof(v) ||
+	    fdatasync(fd) < 0)
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
+static int gen_open(const char *path, int *out)
+{
+	int err, fd = open(path, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0 && errno == ENOENT) {
+		errno = 0;
+		if ((err = gen_create(path)))
+			return err;
+		fd = open(path, O_RDWR | O_CLOEXEC);
+	}
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0 ||
-	    (st.st_size < (off_t)sizeof(uint64_t) &&
-	     ftruncate(fd, sizeof(uint64_t)) < 0)) {
-		err = -errno;
-		goto done;
+	errno = 0;
+	if ((err = gen_allocate(fd))) {
+		close(fd);
+		return err;
 	}
+	*out = fd;
+	return 0;
+}
+
+static int map_gen(const char *path, uint64_t **out)
+{
+	int fd = -1;
+	int err = gen_open(path, &fd);
+
+	if ((err == -ENOSPC || err == -EDQUOT) && reserve_release())
+		err = gen_open(path, &fd);
+	if (err)
+		return err;
 	void *p = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE,
 		       MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED) {
+	if (p == MAP_FAILED)
 		err = -errno;
-		goto done;
-	}
-	*out = p;
-done:
+	else
+		*out = p;
 	close(fd);
 	return err;
 }

@@ -12,7 +12,9 @@
  * data directory see each other's changes at once: db_pool_on_change
  * bumps it after every commit that changed a link (delete, rename, move,
  * takedown, restore, expiry).  A change made by another node is seen when
- * the copies' ttl ends.
+ * the copies' ttl ends.  The file has a real, written block before it is
+ * mapped (a store into a page without one is a SIGBUS on a full disk):
+ * a failure to give it one is an error of linkcache_new.
  *
  * A reader takes the generation before it reads the row, and files the
  * row under that generation: a change that commits in between bumps the
@@ -34,8 +36,9 @@ struct linkcache;
 
 /* A cache of up to `slots` rows (rounded up to a power of two) kept for
  * ttl_ms.  genfile: the shared generation counter (created if missing),
- * or NULL for one of this process only.  Returns 0 or a negative status
- * (the file cannot be made or mapped). */
+ * or NULL for one of this process only.  Returns 0 or a negative status:
+ * the file cannot be made, given its block (-ENOSPC even after the
+ * reserve was released, reserve.h) or mapped.  May block (disk). */
 int linkcache_new(const char *genfile, uint64_t ttl_ms, size_t slots,
 		  struct linkcache **out);
 void linkcache_free(struct linkcache *c);

@@ -58,6 +58,7 @@ static void assert_conf_eq(const struct pt_conf *a, const struct pt_conf *b)
 	N(per_ip_connections); N(timeout_seconds); S(secret_file);
 	S(access_log); N(upload_expiry_hours);
 	S(storage_backend); S(data); S(s3_endpoint); S(s3_bucket);
+	N(min_free_bytes); N(reserve_bytes);
 	S(s3_region); S(s3_access_key); S(s3_secret_key);
 	S(metadata_backend); S(postgres_dsn);
 	for (int t = 0; t < PT_TIER_COUNT; t++) {
@@ -563,6 +564,53 @@ static void test_set(void **state UNUSED)
 	conf_release(&c);
 }
 
+/* ---- storage.min_free_bytes: a size or a share of the file system ---- */
+
+static void test_space_percent(void **state UNUSED)
+{
+	struct pt_conf c;
+
+	conf_init(&c);
+	/* the default: 1 % of the disk, whatever its size */
+	assert_true(c.min_free_bytes == (CONF_PERCENT | 1));
+	assert_int_equal(conf_space(c.min_free_bytes, 32 * MiB), 335544);
+	assert_int_equal(conf_space(c.min_free_bytes, 0), 0);
+	assert_int_equal(c.reserve_bytes, 64 * MiB);
+	assert_round_trip(&c);
+
+	static const struct {
+		const char *v;
+		uint64_t stored, of_1t; /* conf_space(v, 1 TiB) */
+	} ok[] = {
+		{ "0%", CONF_PERCENT, 0 },
+		{ "5%", CONF_PERCENT | 5, TiB / 20 },
+		{ "100%", CONF_PERCENT | 100, TiB },
+		{ "64M", 64 * MiB, 64 * MiB },
+		{ "0", 0, 0 },
+		{ "1000000T", 1000000 * TiB, 1000000 * TiB },
+	};
+	for (size_t i = 0; i < PT_ARRAY_LEN(ok); i++) {
+		if (conf_set(&c, "storage.min_free_bytes", ok[i].v, &err))
+			fail_msg("'%s' refused: %s", ok[i].v, errs());
+		assert_true(c.min_free_bytes == ok[i].stored);
+		assert_true(conf_space(c.min_free_bytes, TiB) == ok[i].of_1t);
+		assert_round_trip(&c);
+	}
+	static const char *const bad[] = { "101%", "%", "-1%", "5 %", "5%%",
+					   "1.5%", "5K%", "99999999999999999999%" };
+	for (size_t i = 0; i < PT_ARRAY_LEN(bad); i++) {
+		if (!conf_set(&c, "storage.min_free_bytes", bad[i], &err))
+			fail_msg("'%s' accepted", bad[i]);
+		assert_null(strchr(errs(), '\n'));
+	}
+	/* the percentage is for min_free_bytes only */
+	assert_int_equal(conf_set(&c, "storage.reserve_bytes", "5%", &err),
+			 PT_EBADREQ);
+	assert_int_equal(conf_set(&c, "tier.free.max_upload_bytes", "5%",
+				  &err), PT_EBADREQ);
+	conf_release(&c);
+}
+
 /* ---- environment ---- */
 
 static void unset_all(void)
@@ -783,6 +831,7 @@ int main(void)
 		cmocka_unit_test(test_stop_at_first_error),
 		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_set),
+		cmocka_unit_test(test_space_percent),
 		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_precedence),
 		cmocka_unit_test(test_file),

@@ -3,8 +3,10 @@
  * back whole, only servable rows are kept, a copy dies with its ttl or
  * with a generation bump — also one made by another mapping of the same
  * counter file, as `partaged admin` makes — and a row read before a bump
- * is never served after it.
+ * is never served after it.  The counter file has its block before it is
+ * mapped, also one an older version left sparse.
  */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -178,6 +181,43 @@ static void test_shared_generation(void **state)
 	pt_pool_free(pool);
 }
 
+/* A store through the mapping into a page without a block is a SIGBUS
+ * on a full disk: the file must have its block from linkcache_new on. */
+static void test_counter_has_its_block(void **state)
+{
+	struct linkcache *c;
+	struct stat st;
+	char path[300], tmp[700];
+
+	/* new: made whole, and no temp file left */
+	snprintf(path, sizeof(path), "%s/link-generation", dir);
+	assert_int_equal(linkcache_new(path, 1000, 64, &c), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 8);
+	assert_true(st.st_blocks > 0);
+	assert_int_equal(linkcache_gen(c), 0);
+	linkcache_free(c);
+	snprintf(tmp, sizeof(tmp), "rmdir '%s' 2>/dev/null; ls '%s' | "
+		 "grep -qv '^link-generation$'", dir, dir);
+	assert_int_not_equal(system(tmp), 0);
+
+	/* sparse, as an older partaged extended it with ftruncate */
+	snprintf(path, sizeof(path), "%s/sparse-generation", dir);
+	int fd = open(path, O_RDWR | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 8), 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_blocks, 0);
+	close(fd);
+	assert_int_equal(linkcache_new(path, 1000, 64, &c), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_blocks > 0);
+	assert_int_equal(linkcache_gen(c), 0);
+	linkcache_bump(c);
+	assert_int_equal(linkcache_gen(c), 1);
+	linkcache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -186,6 +226,8 @@ int main(void)
 		cmocka_unit_test(test_ttl_and_generation),
 		cmocka_unit_test_setup_teardown(test_shared_generation, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_counter_has_its_block,
+						setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

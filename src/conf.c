@@ -48,7 +48,7 @@ struct conf_opt {
 	const char *const *choices; /* strings: the allowed values */
 	const char *(*check)(const char *v);  /* strings: NULL or why not */
 	const char *unit;           /* for --help and docs */
-	const char *env_alias;      /* design.md's short form, or NULL */
+	const char *env_alias;      /* PARTAGE_LISTEN-like short form, or NULL */
 	const char *help;
 };
 
@@ -94,7 +94,7 @@ static const char *check_proxies(const char *v)
 
 /*
  * The nine limits every tier has; 0 is "no limit" / "forever" for each,
- * which is what premium gets (design.md: "none of that").
+ * which is what premium gets (docs/configuration.md, "Tier defaults").
  */
 #define TIER_OPTS(sec, t, up, down, wait, speed, par, keep, st, stw, quota)  \
 	{ .section = sec, .name = "max_upload_bytes", .type = CONF_SIZE,      \
@@ -262,7 +262,8 @@ static const struct conf_opt opts[] = {
 	  .off = OFF(postgres_dsn), .def = "", .unit = "string",
 	  .help = "libpq connection string (backend = postgres)" },
 	/*
-	 * Megaupload's published rules (design.md).  It never published a
+	 * Megaupload's published rules (docs/configuration.md, "Tier
+	 * defaults").  It never published a
 	 * byte figure for its free speed cap, only that free downloads were
 	 * slow; 100K/s (a 1 GiB file in about three hours) keeps the
 	 * premium difference obvious while staying usable.

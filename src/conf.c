@@ -441,7 +441,7 @@ static void quote_value(const char *v, char out[72])
 {
 	size_t i;
 
-	for (i = 0; v[i] && i < 60; i++)
+	for (i = 0; i < 60 && v[i]; i++)
 		out[i] = (unsigned char)v[i] < 0x20 || v[i] == 0x7f ? '?'
 								 : v[i];
 	out[i] = '\0';

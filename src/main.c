@@ -240,7 +240,7 @@ static int cmd_serve(struct pt_conf *c)
 	} else {
 		access_fp = stderr;
 	}
-	if ((err = app_open(&app, c))) {
+	if (app_open(&app, c)) {
 		free(url);
 		return 1;
 	}
@@ -270,7 +270,7 @@ static int cmd_serve(struct pt_conf *c)
 		.on_connection = on_connection,
 		.authenticate = api_authenticate,
 	};
-	if ((err = server_start(&sc, &srv))) {
+	if (server_start(&sc, &srv)) {
 		app_close(&app);
 		free(url);
 		return 1;
@@ -687,7 +687,7 @@ static int cmd_user(struct app *app, int argc, char **argv)
 			rc = 0;
 		goto done;
 	}
-	if ((err = repo_user_by_name(db, pool, name, &u))) {
+	if (repo_user_by_name(db, pool, name, &u)) {
 		rc = die("no user '%s'", name);
 		goto done;
 	}

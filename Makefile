@@ -152,11 +152,14 @@ CPPCHECK := cppcheck -q -j2 --std=c11 --error-exitcode=1 --inline-suppr \
 	-D_FILE_OFFSET_BITS=64 -Isrc \
 	--template='{file}:{line}: {severity}: {message} [{id}]'
 analyze:
-	$(CPPCHECK) src tests/unit tests/fuzz
-	rm -rf build-analyze
+	@rc=0; echo "analyze: cppcheck"; $(CPPCHECK) src tests/unit tests/fuzz || rc=1; \
+	echo "analyze: scan-build"; rm -rf build-analyze; \
 	scan-build --status-bugs -o build-analyze/report \
-	  $(MAKE) --no-print-directory BUILD=build-analyze BIN=build-analyze/bin all
-	@echo "analyze: cppcheck and scan-build clean"
+	  $(MAKE) --no-print-directory BUILD=build-analyze BIN=build-analyze/bin all \
+	  >build-analyze.log 2>&1 || rc=1; \
+	grep -E 'warning:|bugs? found|Error' build-analyze.log; mv build-analyze.log build-analyze/; \
+	if [ $$rc = 0 ]; then echo "analyze: cppcheck and scan-build clean"; \
+	else echo "analyze: findings above (scan-build: build-analyze/report)"; fi; exit $$rc
 
 clean:
 	rm -rf build build-asan build-fuzz build-analyze bin

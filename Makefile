@@ -132,7 +132,7 @@ deps:
 
 # .clang-format matches the code as it is; format-check lists the files it
 # would change (it reports, it does not fail).
-FORMAT_FILES = $(shell find src tests -name '*.[ch]' | sort)
+FORMAT_FILES = $(shell find src tests/unit tests/fuzz -name '*.[ch]' | sort)
 format:
 	clang-format -i $(FORMAT_FILES)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/throttle.sh — capped downloads must not starve other requests.
 #
-# design.md: "Every limit is enforced without holding a worker thread:
+# docs/internals.md §6: "Every limit is enforced without holding a worker thread:
 # 10 000 throttled downloads must not starve other requests."  This opens
 # THROTTLE_CONNS (default 1000) concurrent downloads of a 64 MiB file under
 # the anonymous speed cap (THROTTLE_CAP, default 64K/s: none of them ends

@@ -128,7 +128,7 @@ ASSUMPTIONS = {
 	"nic_gbit": (25.0, "Gbit/s", "one 25 GbE port per node"),
 	"nic_utilisation": (0.8, "of NIC", "plan NICs at 80 % at peak"),
 	"open_per_node": (10000, "downloads",
-			  "design.md's goal, measured on 2 cores: "
+			  "the goal of docs/internals.md §6, measured on 2 cores: "
 			  "bench/throttle.sh held 10 000 capped downloads with "
 			  "a small GET at 0.83× its req/s (nginx limit_rate: "
 			  "0.88×)"),

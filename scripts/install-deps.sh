@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# install-deps.sh — install every Debian package that partage's build, tests
-# and benchmarks need.  Idempotent: installs only what is missing.
+# install-deps.sh — install every Debian package that partage's build, tests,
+# static analysis (make analyze, make format-check) and benchmarks need.
+# Idempotent: installs only what is missing.
 set -euo pipefail
 pkgs=(
   build-essential pkg-config clang libclang-rt-14-dev
@@ -8,6 +9,7 @@ pkgs=(
   libsodium-dev libjansson-dev libmagic-dev libmagic-mgc libarchive-dev
   libinih-dev libcmocka-dev libdeflate-dev zlib1g-dev
   curl wget aria2 python3 sqlite3 file util-linux unzip
+  cppcheck clang-tools clang-format
 )
 [ "${PARTAGE_BENCH:-0}" = 1 ] && pkgs+=(nginx-light wrk)
 missing=()

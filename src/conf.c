@@ -48,7 +48,7 @@ struct conf_opt {
 	const char *const *choices; /* strings: the allowed values */
 	const char *(*check)(const char *v);  /* strings: NULL or why not */
 	const char *unit;           /* for --help and docs */
-	const char *env_alias;      /* design.md's short form, or NULL */
+	const char *env_alias;      /* PARTAGE_LISTEN-like short form, or NULL */
 	const char *help;
 	bool pct;                   /* CONF_SIZE: "N%" of the file system too */
 };
@@ -95,7 +95,7 @@ static const char *check_proxies(const char *v)
 
 /*
  * The nine limits every tier has; 0 is "no limit" / "forever" for each,
- * which is what premium gets (design.md: "none of that").
+ * which is what premium gets (docs/configuration.md, "Tier defaults").
  */
 #define TIER_OPTS(sec, t, up, down, wait, speed, par, keep, st, stw, quota)  \
 	{ .section = sec, .name = "max_upload_bytes", .type = CONF_SIZE,      \
@@ -284,7 +284,8 @@ static const struct conf_opt opts[] = {
 	  .off = OFF(postgres_dsn), .def = "", .unit = "string",
 	  .help = "libpq connection string (backend = postgres)" },
 	/*
-	 * Megaupload's published rules (design.md).  It never published a
+	 * Megaupload's published rules (docs/configuration.md, "Tier
+	 * defaults").  It never published a
 	 * byte figure for its free speed cap, only that free downloads were
 	 * slow; 100K/s (a 1 GiB file in about three hours) keeps the
 	 * premium difference obvious while staying usable.
@@ -507,7 +508,7 @@ static void quote_value(const char *v, char out[72])
 {
 	size_t i;
 
-	for (i = 0; v[i] && i < 60; i++)
+	for (i = 0; i < 60 && v[i]; i++)
 		out[i] = (unsigned char)v[i] < 0x20 || v[i] == 0x7f ? '?'
 								 : v[i];
 	out[i] = '\0';

@@ -7,7 +7,7 @@
  * Precedence: defaults < INI file < env < flags.  Keys are "section.key"
  * ("server.listen", "tier.free.wait_seconds"); env names are PARTAGE_ plus
  * the key upper-cased with '.' → '_' (PARTAGE_SERVER_LISTEN), and the three
- * short forms PARTAGE_LISTEN, PARTAGE_DATA, PARTAGE_PUBLIC_URL of design.md.
+ * short forms PARTAGE_LISTEN, PARTAGE_DATA, PARTAGE_PUBLIC_URL.
  * Sizes take plain bytes or K/M/G/T (powers of 1024); 0 means no limit.
  * storage.min_free_bytes also takes a percentage of the file system, "1%".
  */
@@ -82,7 +82,8 @@ struct pt_conf {
 	uint64_t login_failures_per_name;            /* name, 15 min, new addr. */
 };
 
-/* Fill with the built-in defaults (design.md, Megaupload's rules). */
+/* Fill with the built-in defaults (docs/configuration.md: Megaupload's
+ * rules). */
 void conf_init(struct pt_conf *c);
 void conf_release(struct pt_conf *c);
 

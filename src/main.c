@@ -242,7 +242,7 @@ static int cmd_serve(struct pt_conf *c)
 	} else {
 		access_fp = stderr;
 	}
-	if ((err = app_open(&app, c))) {
+	if (app_open(&app, c)) {
 		free(url);
 		return 1;
 	}
@@ -272,7 +272,7 @@ static int cmd_serve(struct pt_conf *c)
 		.on_connection = on_connection,
 		.authenticate = api_authenticate,
 	};
-	if ((err = server_start(&sc, &srv))) {
+	if (server_start(&sc, &srv)) {
 		app_close(&app);
 		free(url);
 		return 1;
@@ -691,7 +691,7 @@ static int cmd_user(struct app *app, int argc, char **argv)
 			rc = 0;
 		goto done;
 	}
-	if ((err = repo_user_by_name(db, pool, name, &u))) {
+	if (repo_user_by_name(db, pool, name, &u)) {
 		rc = die("no user '%s'", name);
 		goto done;
 	}

@@ -57,10 +57,8 @@ int abuse_takedown(struct app *app, const char *actor, const char **ids,
 			continue;
 		err = repo_takedown(db, &t, ids[i], purge, pool, out,
 				    TAKEDOWN_MAX, &n);
-		if (err == PT_ENOTFOUND) {
-			err = 0; /* unknown ids are simply not affected */
-			continue;
-		}
+		if (err == PT_ENOTFOUND)
+			continue; /* unknown ids are simply not affected */
 		if (err)
 			goto fail;
 	}

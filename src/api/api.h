@@ -1,7 +1,12 @@
 /*
  * api.h — partage's resources over HTTP: the application context every
- * handler gets, the routing table, and the handlers (one file per
- * resource: upload.c, download.c, files.c, pages.c, metrics.c).
+ * handler gets, the routing table, and the handlers, one file per
+ * resource: app.c (context, routing table), upload.c (PUT, multipart
+ * POST), tus.c (resumable uploads), download.c (the bytes), files.c (the
+ * file object, deletion), folders.c (folders and their zips), pages.c
+ * (HTML pages, assets), accounts.c (users, sessions, tokens), abuse.c
+ * (reports, takedowns), metrics.c (GET /metrics), counts.c (batched
+ * download counters) and gc.c (expiry, garbage collection).
  */
 #ifndef PT_API_H
 #define PT_API_H

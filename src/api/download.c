@@ -316,7 +316,7 @@ int api_validate(struct pt_req *r, const char *etag, int64_t mtime,
 }
 
 /* Representation headers of a file: type, disposition, and the headers
- * that keep user content out of our origin (design.md, Security). */
+ * that keep user content out of our origin (docs/api.md, downloads). */
 static void add_file_headers(struct pt_req *r, struct MHD_Response *resp,
 			     const struct link *l)
 {

@@ -165,8 +165,10 @@ static bool tree_has(const struct tree *t, const char *path, size_t *slot)
 			*slot = i;
 			return false;
 		}
-		if (strcmp(t->items[t->slots[i]].path, path) == 0)
+		if (strcmp(t->items[t->slots[i]].path, path) == 0) {
+			*slot = i;
 			return true;
+		}
 	}
 }
 
@@ -194,7 +196,7 @@ static void tree_add(struct tree *t, const char *dir, const char *name,
 	if (2 * (t->n + 1) > t->nslots)
 		tree_rehash(t);
 	const char *dot = folder ? NULL : strrchr(name, '.');
-	if (dot == name)
+	if (dot && dot == name)
 		dot = NULL; /* ".profile" has no extension */
 	int stem = dot ? (int)(dot - name) : (int)strlen(name);
 	char *path = pt_psprintf(t->pool, "%s%s%s", dir, name, folder ? "/" : "");
@@ -449,7 +451,7 @@ static int zip_prepare(struct pt_req *r, const struct folder *f, bool with_crc,
 		}
 		e[i].crc32 = (uint32_t)crc;
 	}
-	if ((err = zip_plan(r->pool, e, t->n, false, plan))) {
+	if (zip_plan(r->pool, e, t->n, false, plan)) {
 		*rc = reply_error(r, PT_EINTERNAL, NULL,
 				  "internal error: cannot lay out the zip of "
 				  "'%s'",

@@ -5,7 +5,7 @@
  * flat whatever the size; the writer's abort is tied to the request pool,
  * so a client that disconnects or an error half-way leaves nothing behind.
  * Only once the blob is durable is the link row inserted, and only once
- * the row is in is the client told the link (design.md, "Storage").
+ * the row is in is the client told the link (docs/internals.md, 2).
  */
 #define _GNU_SOURCE
 #include "api.h"

@@ -41,7 +41,6 @@
 struct dl {
 	const struct cli_opts *o;
 	const struct cli_target *t;
-	const char *arg;        /* as the user wrote it, for messages */
 	char *path;             /* final name; NULL until known */
 	char *part, *etag_path;
 	char *etag;             /* validator of the bytes in the part */
@@ -536,7 +535,6 @@ static int fetch(struct dl *d, const char *url, struct pt_buf *msg)
 			err = ticket_get(d, &ticket, &wait, msg);
 			if (err && err != PT_ELIMIT)
 				goto fail;
-			err = 0;
 			if (wait)
 				cli_wait(d->o, wait, ticket ?
 					 "free download starts" :
@@ -579,7 +577,7 @@ static void folder_as_file(json_t **obj)
 
 static int download_one(const struct cli_opts *o, const char *arg)
 {
-	struct dl d = { .o = o, .arg = arg, .fd = -1 };
+	struct dl d = { .o = o, .fd = -1 };
 	struct cli_target t = { 0 };
 	struct pt_buf msg;
 	json_t *obj = NULL, *size;

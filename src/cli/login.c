@@ -166,7 +166,7 @@ static int creds_save(const struct cli_creds *c)
 {
 	char *dir = creds_dir(), *path = NULL, *tmp = NULL;
 	struct pt_buf b;
-	int fd = -1, ret = 0;
+	int fd, ret = 0, werr;
 
 	pt_buf_init(&b, (size_t)1 << 24);
 	if (!dir) {
@@ -187,18 +187,21 @@ static int creds_save(const struct cli_creds *c)
 		pt_buf_addf(&b, "%s %s %s\n", c->v[i].server, c->v[i].id,
 			    c->v[i].token);
 	unlink(tmp);
+	errno = 0;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, b.p, b.n) != (ssize_t)b.n ||
-	    fsync(fd) || close(fd)) {
-		ret = -(errno ? errno : EIO);
-		cli_err("cannot write '%s': %s", tmp, strerror(-ret));
-		if (fd >= 0)
-			close(fd);
-		fd = -1;
+	werr = fd < 0 || write(fd, b.p, b.n) != (ssize_t)b.n || fsync(fd)
+		       ? (errno ? errno : EIO)
+		       : 0;
+	/* closed exactly once: a failed close has released fd all the same,
+	 * and closing it again could close another thread's file */
+	if (fd >= 0 && close(fd) && !werr)
+		werr = errno ? errno : EIO;
+	if (werr) {
+		ret = -werr;
+		cli_err("cannot write '%s': %s", tmp, strerror(werr));
 		unlink(tmp);
 		goto fail;
 	}
-	fd = -1;
 	if (rename(tmp, path)) {
 		ret = -errno;
 		cli_err("cannot rename '%s' to '%s': %s", tmp, path,

@@ -19,6 +19,8 @@
 #include "../core/ids.h"
 #include "../util/banned.h"
 
+/* the help text laid out as it prints */
+/* clang-format off */
 static const char usage_text[] =
 "usage: partage [--server URL] COMMAND [ARGS]\n"
 "\n"
@@ -81,6 +83,7 @@ static const char usage_text[] =
 "Env PARTAGE_API_TOKEN is sent as 'Authorization: Bearer' (accounts);\n"
 "without it, the token of 'partage login' for the server, if any.\n"
 "Exit status: 0 success, 1 failure, 2 usage error.  See docs/cli.md.\n";
+/* clang-format on */
 
 static int __attribute__((format(printf, 1, 2)))
 usage(const char *fmt, ...)

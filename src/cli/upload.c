@@ -2,7 +2,7 @@
  * upload.c — `partage upload FILE...`: a regular file goes through tus
  * (tus.c: chunked, retried, resumable across runs, a link password in its
  * creation); stdin or a server without tus get one raw PUT /{name} (the curl front door of
- * design.md), the body streamed, as chunked transfer encoding when its
+ * docs/api.md), the body streamed, as chunked transfer encoding when its
  * length is unknown.  Each
  * file's share URL (or file object with --json) goes to stdout on one
  * line and its delete token to stderr; a failed file does not stop the

@@ -60,12 +60,6 @@ struct server {
 #define WATCH_IDLE_NS (1000ull * 1000 * 1000)
 #define WATCH_EVERY_MS 500
 
-/* Parked response of a handler that failed mid-body; see the top. */
-struct parked {
-	struct MHD_Response *resp;
-	int status;
-};
-
 static size_t unescape_noop(void *cls, struct MHD_Connection *c, char *s)
 {
 	/* keep the raw path: path.c decodes each segment itself */

@@ -287,7 +287,7 @@ static int fs_writer_ensure(void *state, const char *hex)
 	struct fs_writer *w = state;
 	struct blob_store s = { NULL, w->fs };
 	bool existed;
-	int err, fd;
+	int err, fd = -1;
 
 	if (fs_stat(&s, hex, NULL) == 0)
 		return 0;
@@ -314,7 +314,7 @@ static int fs_reader_open(struct blob_store *s, const char *hex, void **state,
 {
 	struct fs_store *fs = s->impl;
 	char path[4096];
-	struct stat st;
+	struct stat st = { 0 };
 	struct open_blob *ob;
 	int fd;
 
@@ -533,7 +533,7 @@ static int fs_partial_open(struct blob_store *s, const char *uid,
 {
 	struct fs_store *fs = s->impl;
 	char path[4200];
-	struct stat st;
+	struct stat st = { 0 };
 	int fd;
 
 	partial_path(fs, uid, path, sizeof(path));

@@ -394,7 +394,7 @@ static void pg_bind_int(struct db_stmt *st, int idx, int64_t v)
 /* Run the prepared statement; the rows wait in s->res. */
 static int run(struct pg_db *db, struct pg_stmt *s)
 {
-	int err = 0;
+	int err;
 
 	for (int attempt = 0;; attempt++) {
 		/* db_prepare made it ready; only a session lost since (or a

@@ -2,7 +2,10 @@
  * banned.h — functions that are unsafe or ambiguous enough that using them
  * must fail the build (after git's banned.h).  Include it last in every .c.
  * Use snprintf/pt_buf, strtok_r, pt_parse_u64 or strtoull with errno checks,
- * gmtime_r/localtime_r instead.
+ * gmtime_r/localtime_r and strftime, mkstemp/mkdtemp (or O_TMPFILE)
+ * instead.  mktemp names a file another process can create first;
+ * ctime_r and asctime_r write into a buffer whose size the caller cannot
+ * pass (26 bytes, overflowed by a year past 9999).
  */
 #ifndef PT_BANNED_H
 #define PT_BANNED_H
@@ -37,6 +40,12 @@
 #define ctime(t) PT_BANNED(ctime)
 #undef asctime
 #define asctime(t) PT_BANNED(asctime)
+#undef ctime_r
+#define ctime_r(t, buf) PT_BANNED(ctime_r)
+#undef asctime_r
+#define asctime_r(tm, buf) PT_BANNED(asctime_r)
+#undef mktemp
+#define mktemp(x) PT_BANNED(mktemp)
 #undef gets
 #define gets(x) PT_BANNED(gets)
 

@@ -210,14 +210,14 @@ def test_multipart_post(srv):
 
 
 def test_multipart_default_accept_is_json(srv):
-    # design.md: POST /api/v1/files → 201 {"files":[file...]}, with no Accept or
+    # docs/api.md: POST /api/v1/files → 201 {"files":[file...]}, with no Accept or
     # User-Agent condition; here exactly what `curl -F file=@d.txt` sends
     body, ctype = __import__("harness").multipart([("file", "d.txt", b"default accept\n", "text/plain")])
     for ua in ("Mozilla/5.0", "curl/7.88.1"):
         r = expect(srv.request("POST", "/api/v1/files", body=body,
                                headers={"Content-Type": ctype, "Accept": "*/*", "User-Agent": ua}), 201)
         assert r.header("Content-Type", "").startswith("application/json"), \
-            "POST /api/v1/files (Accept: */*, User-Agent: %s) replied %r %r; design.md says {\"files\":[...]}" % (
+            "POST /api/v1/files (Accept: */*, User-Agent: %s) replied %r %r; docs/api.md says {\"files\":[...]}" % (
                 ua, r.header("Content-Type"), r.body[:100])
         assert r.json()["files"][0]["name"] == "d.txt"
 

@@ -1,4 +1,4 @@
-"""Downloads: the bytes, HEAD, Range (RFC 9110 §14, http-downloads.md R9-R21,
+"""Downloads: the bytes, HEAD, Range (RFC 9110 §14, docs/conformance/http-downloads.md R9-R21,
 R25), multipart/byteranges, security headers."""
 
 import io

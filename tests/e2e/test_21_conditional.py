@@ -1,4 +1,4 @@
-"""Conditional requests (RFC 9110 §13; http-downloads.md R1-R8, R22, R23)."""
+"""Conditional requests (RFC 9110 §13; docs/conformance/http-downloads.md R1-R8, R22, R23)."""
 
 import email.utils
 import time

@@ -1,4 +1,5 @@
-"""Content-Disposition (RFC 6266, RFC 8187; http-downloads.md D1-D6; curl.md K5)
+"""Content-Disposition (RFC 6266, RFC 8187; docs/conformance/http-downloads.md D1-D6;
+docs/conformance/curl.md K5)
 and the active-content policy."""
 
 import re

@@ -1,5 +1,5 @@
 """tus 1.0.0 resumable uploads at /api/v1/uploads: one or more tests per line
-T1-T51 of shared/conformance/tus.md (the T number is in each test's name),
+T1-T51 of docs/conformance/tus.md (the T number is in each test's name),
 plus completion (X-Partage-Id, GET /api/v1/uploads/{uid}, the download),
 Upload-Metadata → name/type, CORS, a dropped connection mid-PATCH (T20) and
 kill -9 of the server mid-upload.  Raw HTTP only: no tus client library."""

@@ -445,7 +445,7 @@ def test_owned_upload_delete(srv):
     o3 = srv.upload("anon.bin", data)
     expect(srv.delete("/" + o3["id"], auth), 401, 403, what="a user deleting an anonymous upload")
     expect(srv.get(srv.dl_path(o3)), 200)
-    # design.md: DELETE /{id} "with X-Delete-Token or the owner's auth → 204"
+    # docs/api.md: DELETE /{id} "with X-Delete-Token or the owner's auth → 204"
     o = srv.upload("owned.bin", data, auth)
     expect(srv.delete("/" + o["id"], oauth), 401, 403, what="DELETE by another user")
     expect(srv.delete("/" + o["id"]), 401, 403, what="DELETE without anything")

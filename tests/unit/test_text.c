@@ -124,7 +124,7 @@ static void test_escape_cut(void **state)
 		}
 		assert_memory_equal(out, whole, n);
 		/* ...and the cut is between two units of the whole */
-		size_t pos = 0, u = 0;
+		size_t pos = 0, u;
 		while (pos < n) {
 			/* units of the whole escape: an escape or a char */
 			if (whole[pos] == '\\')

@@ -1,6 +1,6 @@
 /*
  * test_tusparse.c — the tus header parsers against tables of edge cases:
- * Upload-Metadata (conformance T30: pairs, key rules, padded base64,
+ * Upload-Metadata (docs/conformance/tus.md T30: pairs, key rules, padded base64,
  * unique keys, key-only pairs), Upload-Concat (T45/T46/T51: partial, final
  * with relative and absolute URLs, the upload id as the last segment) and
  * Upload-Checksum (T39–T42: lower-case algorithm, base64 digest, the sha1

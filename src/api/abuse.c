@@ -392,11 +392,24 @@ static int check_end(struct pt_req *r)
 	for (size_t i = 0; i < n; i++) {
 		json_t *o;
 		const char *why;
+		bool pw = found[i] && rows[i].password_hash &&
+			  *rows[i].password_hash;
 		if (!found[i]) {
 			/* unknown: nothing more, not even whether it ever
 			 * existed */
 			o = json_pack("{s:s, s:s}", "id", ids[i], "status",
 				      "unknown");
+		} else if (pw) {
+			/* no more than its page shows before the password:
+			 * not its name or size */
+			bool live = link_effective_state(&rows[i], now, &why) ==
+				    LINK_LIVE;
+			o = json_pack("{s:s, s:s, s:b}", "id", ids[i],
+				      "status", live ? "alive" : "removed",
+				      "password_protected", 1);
+			if (!live)
+				json_object_set_new(o, "reason",
+						    json_string(why));
 		} else if (link_effective_state(&rows[i], now, &why) ==
 			   LINK_LIVE) {
 			o = json_pack("{s:s, s:s, s:s, s:I}", "id", ids[i],

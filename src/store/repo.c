@@ -1669,7 +1669,8 @@ static void check_sql_init(void)
 {
 	size_t n = (size_t)snprintf(check_sql, sizeof(check_sql),
 				    "SELECT id, name, size, state, reason, "
-				    "expires, max_downloads, downloads FROM "
+				    "expires, max_downloads, downloads, "
+				    "password_hash FROM "
 				    "links WHERE id IN (");
 	for (int i = 1; i <= REPO_CHECK_MAX; i++)
 		n += (size_t)snprintf(check_sql + n, sizeof(check_sql) - n,
@@ -1706,6 +1707,7 @@ int repo_links_check(struct db *db, struct pt_pool *pool, const char **ids,
 			l->expires = db_col_int(st, 5);
 			l->max_downloads = db_col_int(st, 6);
 			l->downloads = db_col_int(st, 7);
+			l->password_hash = pt_pstrdup(pool, db_col_text(st, 8));
 			found[i] = true; /* duplicates in the input all match */
 		}
 	}

@@ -324,7 +324,7 @@ int repo_reports_each(struct db *db,
 #define REPO_CHECK_MAX 1000
 /* The link checker: one query for up to REPO_CHECK_MAX ids; found[i]
  * tells whether ids[i] exists, out[i] its row (name, size, state, reason,
- * limits). */
+ * limits, password_hash). */
 int repo_links_check(struct db *db, struct pt_pool *pool, const char **ids,
 		     size_t n, struct link *out, bool *found);
 

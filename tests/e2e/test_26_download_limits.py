@@ -33,7 +33,7 @@ A, B = "127.0.0.1", "127.0.0.2"
 
 def curl(srv, path, *args, source=A, out=None, timeout=60):
     """Run curl from `source`; returns (status, bytes written, stderr)."""
-    cmd = ["curl", "-sS", "--interface", source, "-o", out or "/dev/null",
+    cmd = ["curl", "-sS", "--interface", source, "-o", out or os.path.join(srv.work, "curl.out"),
            "-w", "%{http_code} %{size_download}"] + list(args) + [srv.url + path]
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
     code, size = p.stdout.decode().split()
@@ -339,3 +339,46 @@ def test_password_file_object_hides_details(srv):
     o2 = srv.upload("open.txt", b"hello\n")
     st, j = file_json(srv, o2["id"])
     assert j["name"] == "open.txt" and j["size"] == 6, j
+
+
+# ------------------------------------------------------- two nodes
+
+def test_two_nodes_share_one_budget(srv):
+    """Two partaged on one PostgreSQL schema (and, for the bytes, one data
+    directory): the budget is the link row's, so open ranges sent to both
+    nodes at once still deliver one copy.  Runs only on PostgreSQL."""
+    import harness
+    from harness import Server, Skip
+    if not harness.PG_DSN:
+        raise Skip("needs PostgreSQL (PARTAGE_TEST_PG_DSN)")
+    node2 = Server(CONFIG, data=srv.data, shared_with=srv, name="node2")
+    try:
+        data = rand_bytes(1 * M)
+        o = srv.upload("two-nodes.bin", data, {"Max-Downloads": "1"})
+        p = srv.dl_path(o)
+        res, go = [], threading.Barrier(8)
+
+        def one(i):
+            node = (srv, node2)[i % 2]
+            go.wait()
+            res.append(get(node, p, {"Range": "bytes=1-"}, source=(A, B)[(i // 2) % 2]))
+        ts = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(8)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(60)
+        codes = sorted(st for st, _, _ in res)
+        delivered = sum(len(b) for st, _, b in res if st == 206)
+        assert codes.count(206) == 1 and codes.count(410) == 7, codes
+        assert delivered == len(data) - 1, delivered
+        # the holder finishes on the other node; then nothing for anyone
+        winner = [h for st, h, _ in res if st == 206]
+        assert winner
+        for node in (srv, node2):
+            st, _, _ = get(node, p, {"Range": "bytes=0-0"}, source=B)
+            st2, _, _ = get(node, p, {"Range": "bytes=0-0"}, source=A)
+            assert sorted((st, st2)) in ([206, 410], [410, 410]), (st, st2)
+        r = wait_downloads(node2, o["id"], 1)
+        assert r is not None and r.status == 410, r
+    finally:
+        node2.close()

@@ -5,14 +5,21 @@
  * password → the tier's gate (size, ticket, parallel slot) → validators
  * (ETag = the SHA-256, Last-Modified = upload time) → conditionals
  * (304/412, cond.c) → Range (range.c: 206, multipart, 416) → open the
- * blob → count the download → response.  A whole file or a single range
- * goes out with sendfile from the blob's fd; several ranges, or a backend
- * without a local fd, stream through a content callback with pread.
+ * blob → count the download → response.  A Max-Downloads link counts in
+ * bytes: the response reserves its bytes against the link's budget
+ * (repo_link_budget_take: 410 when they do not fit, or when the last copy
+ * is another address's) and gives back, when it ends, what the client's
+ * TCP never acknowledged (budget_end; docs/internals.md §9).  Other links
+ * count a download when one client has had every byte (coverage.c).  A
+ * whole file or a single range goes out with sendfile from the blob's fd;
+ * several ranges, or a backend without a local fd, stream through a
+ * content callback with pread.
  *
  * On S3 with storage.s3_redirect = presigned, a request of a tier the
  * policy lets go (no speed cap, no parallel limit) ends instead, after
  * every check and the count, in a 302 to a presigned URL of the blob:
  * the store serves the bytes with our type and name (docs/scaling.md).
+ * Never for a Max-Downloads link, whose budget must see the transfer.
  */
 #define _GNU_SOURCE
 #include "api.h"

@@ -1,5 +1,7 @@
 /*
- * files.c — the file resource: GET /api/v1/files/{id} (the file object),
+ * files.c — the file resource: GET /api/v1/files/{id} (the file object;
+ * of a password-protected link, only what its page shows before the
+ * password, unless the password or the owner's login comes with it),
  * DELETE /{id} (with the delete token), and the link lookup every handler
  * that serves a file shares.
  */

@@ -7,8 +7,9 @@
  * a link row is one share link to one blob.  References to a blob are the
  * live link rows that name it (derived, never counted), so nothing can
  * drift.  A link is served only while state = 'live', it has not passed
- * `expires` and its downloads are below max_downloads; otherwise it answers
- * 410 with a reason.
+ * `expires` and its downloads are below max_downloads (for a link with a
+ * byte budget, the whole copies delivered); otherwise it answers 410 with
+ * a reason.
  *
  * Functions take the calling thread's connection, return 0 or a negative
  * status (PT_ENOTFOUND for no such row), and may block.

@@ -543,6 +543,7 @@ int repo_link_budget_take(struct db *db, const char *id,
 			 "last_download = $6 "
 			 "WHERE id = $1 AND state = 0 AND "
 			 "(expires = 0 OR expires > $6) AND "
+			 "downloads < max_downloads AND "
 			 "budget_sent + $2 <= $3 AND "
 			 "(budget_sent + $2 <= $4 OR budget_holder = '' OR "
 			 "budget_holder = $5) "

@@ -9,7 +9,7 @@
  * bytes: the response reserves its bytes against the link's budget
  * (repo_link_budget_take: 410 when they do not fit, or when the last copy
  * is another address's) and gives back, when it ends, what the client's
- * TCP never acknowledged (budget_end; docs/internals.md §9).  Other links
+ * TCP never acknowledged (budget_end; docs/internals.md §11).  Other links
  * count a download when one client has had every byte (coverage.c).  A
  * whole file or a single range goes out with sendfile from the blob's fd;
  * several ranges, or a backend without a local fd, stream through a

@@ -393,6 +393,17 @@ static int check_end(struct pt_req *r)
 			 * existed */
 			o = json_pack("{s:o, s:s}", "id", reply_jtext(it[i].id),
 				      "status", "unknown");
+		} else if (l->password_hash && *l->password_hash) {
+			/* no more than its page shows before the password:
+			 * not its name or size */
+			bool live = link_effective_state(l, now, &why) ==
+				    LINK_LIVE;
+			o = json_pack("{s:s, s:s, s:b}", "id", l->id, "status",
+				      live ? "alive" : "removed",
+				      "password_protected", 1);
+			if (!live)
+				json_object_set_new(o, "reason",
+						    json_string(why));
 		} else if (link_effective_state(l, now, &why) == LINK_LIVE) {
 			o = json_pack("{s:s, s:s, s:o, s:I}", "id", l->id,
 				      "status", "alive", "name",

@@ -5,20 +5,29 @@
  * password → the tier's gate (size, ticket, parallel slot) → validators
  * (ETag = the SHA-256, Last-Modified = upload time) → conditionals
  * (304/412, cond.c) → Range (range.c: 206, multipart, 416) → open the
- * blob → count the download → response.  A whole file or a single range
- * goes out with sendfile from the blob's fd; several ranges, or a backend
- * without a local fd, stream through a content callback with pread.
+ * blob → count the download → response.  A Max-Downloads link counts in
+ * bytes: the response reserves its bytes against the link's budget
+ * (repo_link_budget_take: 410 when they do not fit, or when the last copy
+ * is another address's) and gives back, when it ends, what the client's
+ * TCP never acknowledged (budget_end; docs/internals.md §11).  Other links
+ * count a download when one client has had every byte (coverage.c).  A
+ * whole file or a single range goes out with sendfile from the blob's fd;
+ * several ranges, or a backend without a local fd, stream through a
+ * content callback with pread.
  *
  * On S3 with storage.s3_redirect = presigned, a request of a tier the
  * policy lets go (no speed cap, no parallel limit) ends instead, after
  * every check and the count, in a 302 to a presigned URL of the blob:
  * the store serves the bytes with our type and name (docs/scaling.md).
+ * Never for a Max-Downloads link, whose budget must see the transfer.
  */
 #define _GNU_SOURCE
 #include "api.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +45,15 @@
 
 #define STREAM_BLOCK (256 * 1024)
 #define SMALL_BODY (64 * 1024)
+/* Max-Downloads: what a response cut short gives back to the budget,
+ * beyond the bytes the client's TCP never acknowledged, for the bytes it
+ * acknowledged but may not have kept (its receive buffer when it was
+ * killed; Linux lets one grow to 6 MiB by default): at most RESUME_SLACK
+ * per cut, RESUME_SLACK_TOTAL (or the file's size) over the link's life.
+ * A resume after a kill then finds the bytes it asks for; the link never
+ * delivers more than N × size + that allowance. */
+#define RESUME_SLACK (8u << 20)
+#define RESUME_SLACK_TOTAL (16u << 20)
 
 /* Body of a multipart/byteranges or streamed response: a list of pieces,
  * each literal text or a byte range of the blob. */
@@ -353,7 +371,61 @@ struct held {
 	struct range_set ranges;      /* what this response carries */
 	uint64_t sent;                /* streams: bytes handed to MHD */
 	bool streamed;                /* one-piece stream: sent is exact-ish */
+	/* Max-Downloads: bytes reserved against the link's budget, given
+	 * back in part when the response ends (download_complete) */
+	bool budget;
+	struct link_budget b;
+	uint64_t reserved;
+	uint64_t acked0;              /* TCP bytes acknowledged at start */
+	bool has_acked;
 };
+
+/* The bytes the peer's TCP has acknowledged on this connection so far
+ * (Linux TCP_INFO, 4.2+): what a client cut short was sent, whatever the
+ * body path (sendfile, memory, stream).  false when unknown. */
+static bool tcp_acked(struct pt_req *r, uint64_t *out)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (!ci || getsockopt(ci->connect_fd, IPPROTO_TCP, TCP_INFO, &ti,
+			      &len) != 0 ||
+	    len < offsetof(struct tcp_info, tcpi_bytes_acked) +
+			  sizeof(ti.tcpi_bytes_acked))
+		return false;
+	*out = ti.tcpi_bytes_acked;
+	return true;
+}
+
+/* End the response's reservation: a finished one delivered it all; one
+ * cut short gives back what its client's TCP never acknowledged (all of
+ * it but what was acknowledged when that is unknown: never too much),
+ * and some resume allowance. */
+static void budget_end(struct pt_req *r, struct held *h, bool ok)
+{
+	struct app *app = r->ctx;
+	uint64_t charged = h->reserved, slack = 0, now;
+
+	if (!ok && h->has_acked && tcp_acked(r, &now) && now >= h->acked0) {
+		/* headers included: the estimate can only be high */
+		if (now - h->acked0 < charged)
+			charged = now - h->acked0;
+		slack = charged < RESUME_SLACK ? charged : RESUME_SLACK;
+	}
+	struct db *db = app_db(app);
+	int err = db ? repo_link_budget_give(db, h->id, &h->b, h->reserved,
+					     h->reserved - charged, slack)
+		     : PT_EUNAVAIL;
+	if (err) /* the reservation stays charged: never too many bytes */
+		pt_log("download: cannot end the reservation of %llu bytes "
+		       "of '%s': %s",
+		       (unsigned long long)h->reserved, h->id,
+		       pt_strerror(err));
+	h->budget = false;
+}
 
 /* The last byte is in MHD's hands: the client may have it before MHD
  * reports the response complete, and its next download (a download
@@ -384,6 +456,8 @@ static void download_complete(struct pt_req *r, bool ok)
 	int64_t now = pt_now();
 
 	api_download_unhold(r, &h->slot);
+	if (h->budget)
+		budget_end(r, h, ok);
 	if (!h->count)
 		return;
 	if (ok) {
@@ -540,6 +614,68 @@ static int redirect_reply(struct pt_req *r, const struct link *l)
 	return reply_queue(r, 302, resp);
 }
 
+/* A GET of a Max-Downloads link, before it is answered: reserve the
+ * bytes it will send against the link's budget (repo.h), or answer 410.
+ * An empty file has no bytes to count: each GET of it is one download. */
+static int budget_begin(struct pt_req *r, struct link *l, struct held *h,
+			enum range_result rr, const struct range_set *rs,
+			int *rc)
+{
+	struct app *app = r->ctx;
+	struct db *db = app_db(app);
+	int64_t size = (int64_t)l->size, sent = 0;
+	int err;
+
+	if (!db) {
+		*rc = reply_error(r, PT_EUNAVAIL, NULL,
+				  "service unavailable: try again");
+		return 1;
+	}
+	if (size == 0) {
+		err = repo_link_take_download(db, l->id, pt_now());
+		if (!err)
+			l->downloads++;
+		goto out;
+	}
+	h->b.size = size;
+	h->b.total = l->max_downloads > INT64_MAX / size
+			     ? INT64_MAX
+			     : l->max_downloads * size;
+	h->b.last_from = h->b.total == INT64_MAX ? INT64_MAX - size
+						 : h->b.total - size;
+	h->b.slack = size < RESUME_SLACK_TOTAL ? size : RESUME_SLACK_TOTAL;
+	h->reserved = 0;
+	if (rr == RANGE_OK)
+		for (size_t i = 0; i < rs->n; i++)
+			h->reserved += rs->r[i].last - rs->r[i].first + 1;
+	else
+		h->reserved = l->size;
+	err = repo_link_budget_take(db, l->id, &h->b, h->reserved,
+				    r->client_ip, pt_now(), &sent);
+	if (!err) {
+		h->budget = true;
+		h->has_acked = tcp_acked(r, &h->acked0);
+		/* X-Remaining-Downloads: the copies nobody has begun */
+		l->downloads = sent / size + (sent % size != 0);
+	}
+out:
+	if (err == PT_ECONFLICT)
+		*rc = reply_error(r, PT_EGONE, "in-use",
+				  "gone: the last download of '%s' is another "
+				  "address's",
+				  l->id);
+	else if (err == PT_EGONE)
+		*rc = reply_error(r, PT_EGONE, "expired",
+				  "gone: '%s' has delivered its %lld "
+				  "download%s",
+				  l->id, (long long)l->max_downloads,
+				  l->max_downloads == 1 ? "" : "s");
+	else if (err)
+		*rc = reply_error(r, err, NULL,
+				  "service unavailable: try again");
+	return err != 0;
+}
+
 static int serve_held(struct pt_req *r, const char *id, struct held *h)
 {
 	struct app *app = r->ctx;
@@ -570,7 +706,10 @@ static int serve_held(struct pt_req *r, const char *id, struct held *h)
 	if (api_validate(r, etag, l.created, lastmod, l.size, &rs, &rr,
 			 &range_hdr, &rc))
 		return rc;
-	bool redirect = rules.redirect && redirectable(r, range_hdr, rr, &rs);
+	/* a Max-Downloads link is streamed here: its budget must see what
+	 * a cut-short transfer delivered */
+	bool redirect = rules.redirect && !l.max_downloads &&
+			redirectable(r, range_hdr, rr, &rs);
 	if (!redirect) {
 		err = blob_reader_open(app->blobs, l.sha256, &rd);
 		if (err) {
@@ -598,20 +737,10 @@ static int serve_held(struct pt_req *r, const char *id, struct held *h)
 	}
 	uint64_t size = l.size;
 
-	/* a GET that delivers byte 0 is one download (Max-Downloads) */
-	bool counts = r->method == HTTP_GET &&
-		      (rr != RANGE_OK || rs.r[0].first == 0);
-	if (counts && l.max_downloads) {
-		struct db *db = app_db(app);
-		err = db ? repo_link_take_download(db, l.id, pt_now())
-			 : PT_EUNAVAIL;
-		if (err == PT_EGONE)
-			return reply_error(r, PT_EGONE, "expired",
-					   "gone: '%s' has expired", l.id);
-		if (err)
-			return reply_error(r, err, NULL,
-					   "service unavailable: try again");
-		l.downloads++;
+	if (r->method == HTTP_GET && l.max_downloads) {
+		/* Max-Downloads: counted by the link's byte budget */
+		if (budget_begin(r, &l, h, rr, &rs, &rc))
+			return rc;
 	} else if (r->method == HTTP_GET) {
 		/* counted by coverage, whatever the first byte: ranges from
 		 * several connections add up (aria2c -x8 is one download) */

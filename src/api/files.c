@@ -1,5 +1,7 @@
 /*
- * files.c — the file resource: GET /api/v1/files/{id} (the file object),
+ * files.c — the file resource: GET /api/v1/files/{id} (the file object;
+ * of a password-protected link, only what its page shows before the
+ * password, unless the password or the owner's login comes with it),
  * DELETE /{id} (with the delete token), and what every handler that
  * serves a file shares: the link lookup, and the link-password check
  * with its limits on wrong passwords (see api_link_password_check).
@@ -258,11 +260,32 @@ int api_link_password(struct pt_req *r, const struct link *l, int *rc)
 
 int api_file_get(struct pt_req *r)
 {
+	struct app *app = r->ctx;
 	struct link l;
 	int rc;
 	if (api_link_lookup(r, r->arg[0].p, &l, &rc, false))
 		return rc;
-	return reply_json(r, 200, api_file_json(r->ctx, &l));
+	/* A password-protected link shows no more than its page does before
+	 * the password (its id, and that it needs one): not the name, size,
+	 * SHA-256 or type.  Its owner (or an admin) and whoever sends the
+	 * password (checked as for the bytes: a wrong one is 401) get it
+	 * all. */
+	if (l.password_hash && *l.password_hash &&
+	    !policy_owns(api_who(r), l.owner)) {
+		if (!req_header(r, "X-Partage-Password") &&
+		    !req_query(r, "password")) {
+			const char *url = pt_psprintf(r->pool, "%s/%s",
+						      app->public_url, l.id);
+			return reply_json(
+				r, 200,
+				json_pack("{s:s, s:s, s:s, s:b}", "id", l.id,
+					  "url", url, "download_url", url,
+					  "password_protected", 1));
+		}
+		if (api_link_password(r, &l, &rc))
+			return rc;
+	}
+	return reply_json(r, 200, api_file_json(app, &l));
 }
 
 int api_file_delete(struct pt_req *r)

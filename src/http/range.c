@@ -11,6 +11,7 @@
 #include "range.h"
 
 #include <stdbool.h>
+#include <string.h>
 
 #include "../util/pt.h"
 #include "../util/banned.h"
@@ -48,28 +49,49 @@ static bool is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
+/* A number as written: its significant digits, and its value saturated
+ * at UINT64_MAX. */
+struct num {
+	const char *d; /* first significant digit */
+	size_t n;      /* significant digits (0 for zero) */
+	uint64_t v;
+};
+
 /*
- * Read 1*DIGIT at *p.  Leading zeros are skipped so that "000…01" is the
- * number 1, then at most 19 significant digits are accepted, which keeps
- * every value below 10^19 < 2^64 and rules out overflow without checks.
+ * Read 1*DIGIT at *p, any length: the grammar has no bound, and a number
+ * past 2^64 − 1 is still a number (RFC 9110 §14.1.1: a first-pos beyond
+ * the length is unsatisfiable, 416; a last-pos or suffix beyond it is
+ * clamped).  The value saturates at UINT64_MAX, which compares like the
+ * true value against any length (< 2^64); the digits are kept for the one
+ * comparison between two saturated numbers (last < first).  Leading zeros
+ * are not significant: "000…01" is 1.  Nothing can overflow.
  */
-static int parse_num(const char **p, uint64_t *out)
+static int parse_num(const char **p, struct num *out)
 {
-	const char *s = *p, *start;
+	const char *s = *p;
+	uint64_t v = 0;
 
 	if (!is_digit(*s))
 		return PT_EBADREQ;
 	while (*s == '0')
 		s++;
-	start = s;
-	while (is_digit(*s))
-		s++;
-	*p = s;
-	if (s == start) {
-		*out = 0;
-		return 0;
+	out->d = s;
+	for (; is_digit(*s); s++) {
+		unsigned dg = (unsigned)(*s - '0');
+		v = v > (UINT64_MAX - dg) / 10 ? UINT64_MAX : v * 10 + dg;
 	}
-	return pt_parse_u64(start, (size_t)(s - start), out);
+	out->n = (size_t)(s - out->d);
+	out->v = v;
+	*p = s;
+	return 0;
+}
+
+/* a < b, exactly, whatever their size */
+static bool num_less(const struct num *a, const struct num *b)
+{
+	if (a->n != b->n)
+		return a->n < b->n;
+	return memcmp(a->d, b->d, a->n) < 0;
 }
 
 /* Do a and b overlap or leave a gap of fewer than RANGE_GAP bytes? */
@@ -148,6 +170,7 @@ static enum range_result parse_set(const char *hdr, uint64_t length,
 
 	for (;;) {
 		uint64_t first, last;
+		struct num nf, nl;
 		bool suffix;
 
 		/* OWS and empty list elements before the next range-spec */
@@ -161,17 +184,20 @@ static enum range_result parse_set(const char *hdr, uint64_t length,
 		suffix = *p == '-';
 		if (suffix) {
 			p++;
-			if (parse_num(&p, &last))
+			if (parse_num(&p, &nl))
 				return RANGE_IGNORE;
 			first = 0;
+			last = nl.v;
 		} else {
-			if (parse_num(&p, &first) || *p++ != '-')
+			if (parse_num(&p, &nf) || *p++ != '-')
 				return RANGE_IGNORE;
+			first = nf.v;
 			if (is_digit(*p)) {
-				if (parse_num(&p, &last))
+				if (parse_num(&p, &nl))
 					return RANGE_IGNORE;
-				if (last < first)
+				if (num_less(&nl, &nf))
 					return RANGE_IGNORE; /* R12 */
+				last = nl.v;
 			} else {
 				last = UINT64_MAX;
 			}

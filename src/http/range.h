@@ -10,7 +10,9 @@
  * Overlapping or adjacent ranges (gap < 80 bytes, a part header's cost) are
  * coalesced; more than RANGE_MAX ranges in the header is answered with the
  * whole representation (RANGE_IGNORE) rather than a DoS-able multipart.
- * Numbers are parsed without overflow (over 19 significant digits: invalid).
+ * Numbers of any length are parsed without overflow: past 2^64 − 1 they
+ * saturate, so a huge first-pos is unsatisfiable (416) and a huge last-pos
+ * or suffix-length means "to the end" (R13), as RFC 9110 reads them.
  * On a zero-length representation only a non-zero suffix is satisfiable;
  * it yields RANGE_IGNORE (an empty 200), any other valid set 416.
  * Pure functions, no allocation, thread-safe.

@@ -168,6 +168,15 @@ static const char *const migrations[] = {
 	 * used (to the minute: see repo_token_touch) */
 	"ALTER TABLE tokens ADD COLUMN label TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE tokens ADD COLUMN last_used BIGINT NOT NULL DEFAULT 0;",
+	/* 12: the byte budget of a Max-Downloads link (repo_link_budget_*):
+	 * bytes charged, the part of them still in flight, the client the
+	 * last download belongs to, the resume allowance given away */
+	"ALTER TABLE links ADD COLUMN budget_sent BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE links ADD COLUMN budget_open BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE links ADD COLUMN budget_holder TEXT NOT NULL "
+	"DEFAULT '';"
+	"ALTER TABLE links ADD COLUMN budget_slack BIGINT NOT NULL "
+	"DEFAULT 0;",
 };
 
 static int64_t schema_version(struct db *db)
@@ -512,6 +521,80 @@ int repo_link_add_downloads(struct db *db, const char *id, int64_t n,
 			     "UPDATE links SET downloads = downloads + $2, "
 			     "last_download = $3 WHERE id = $1",
 			   "tii", id, (int64_t)(n), (int64_t)(last));
+	return rc < 0 ? (int)rc : 0;
+}
+
+/* ---- the byte budget of Max-Downloads links (burn after reading) ----
+ * Every statement is one conditional UPDATE on the link row, so requests
+ * on any number of nodes sharing the store cannot overdraw it. */
+
+int repo_link_budget_take(struct db *db, const char *id,
+			  const struct link_budget *b, uint64_t bytes,
+			  const char *client, int64_t now, int64_t *sent)
+{
+	struct db_stmt *st;
+	/* $2 bytes, $3 the budget, $4 where the last download begins, $5
+	 * the client.  SET reads the old row in both dialects. */
+	int err = db_get(db,
+			 "UPDATE links SET budget_sent = budget_sent + $2, "
+			 "budget_open = budget_open + $2, "
+			 "budget_holder = CASE WHEN budget_sent + $2 > $4 AND "
+			 "budget_holder = '' THEN $5 ELSE budget_holder END, "
+			 "last_download = $6 "
+			 "WHERE id = $1 AND state = 0 AND "
+			 "(expires = 0 OR expires > $6) AND "
+			 "downloads < max_downloads AND "
+			 "budget_sent + $2 <= $3 AND "
+			 "(budget_sent + $2 <= $4 OR budget_holder = '' OR "
+			 "budget_holder = $5) "
+			 "RETURNING budget_sent",
+			 &st, "tiiiti", id, (int64_t)bytes, b->total,
+			 b->last_from, client, now);
+	if (err == PT_ENOTFOUND) {
+		/* refused: say why (a second read, for the message only) */
+		err = db_get(db,
+			     "SELECT budget_holder, downloads, max_downloads "
+			     "FROM links WHERE id = $1",
+			     &st, "t", id);
+		if (err)
+			return err == PT_ENOTFOUND ? PT_EGONE : err;
+		const char *h = db_col_text(st, 0);
+		bool other = h && *h && strcmp(h, client) != 0 &&
+			     db_col_int(st, 1) < db_col_int(st, 2);
+		db_done(st);
+		return other ? PT_ECONFLICT : PT_EGONE;
+	}
+	if (err)
+		return err;
+	if (sent)
+		*sent = db_col_int(st, 0);
+	db_done(st);
+	return 0;
+}
+
+int repo_link_budget_give(struct db *db, const char *id,
+			  const struct link_budget *b, uint64_t reserved,
+			  uint64_t unsent, uint64_t slack)
+{
+	/* GRANT = the resume allowance given now, capped by what is left of
+	 * b->slack.  downloads = the whole copies delivered: the bytes
+	 * charged and no longer in flight, plus the allowance given (those
+	 * bytes went out too; the budget just lets them go again).  It
+	 * cannot pass max_downloads by more than the allowance's one copy,
+	 * and expiry needs only >=. */
+#define GRANT "(CASE WHEN budget_slack + $4 > $5 THEN $5 - budget_slack " \
+	      "ELSE $4 END)"
+	int64_t rc = db_run(
+		db,
+		"UPDATE links SET "
+		"budget_sent = budget_sent - $3 - " GRANT ", "
+		"budget_open = budget_open - $2, "
+		"budget_slack = budget_slack + " GRANT ", "
+		"downloads = (budget_sent - $3 + budget_slack - budget_open + "
+		"$2) / $6 WHERE id = $1",
+		"tiiiii", id, (int64_t)reserved, (int64_t)unsent,
+		(int64_t)slack, b->slack, b->size);
+#undef GRANT
 	return rc < 0 ? (int)rc : 0;
 }
 
@@ -1587,7 +1670,8 @@ static void check_sql_init(void)
 {
 	size_t n = (size_t)snprintf(check_sql, sizeof(check_sql),
 				    "SELECT id, name, size, state, reason, "
-				    "expires, max_downloads, downloads FROM "
+				    "expires, max_downloads, downloads, "
+				    "password_hash FROM "
 				    "links WHERE id IN (");
 	for (int i = 1; i <= REPO_CHECK_MAX; i++)
 		n += (size_t)snprintf(check_sql + n, sizeof(check_sql) - n,
@@ -1624,6 +1708,7 @@ int repo_links_check(struct db *db, struct pt_pool *pool, const char **ids,
 			l->expires = db_col_int(st, 5);
 			l->max_downloads = db_col_int(st, 6);
 			l->downloads = db_col_int(st, 7);
+			l->password_hash = pt_pstrdup(pool, db_col_text(st, 8));
 			found[i] = true; /* duplicates in the input all match */
 		}
 	}

@@ -7,8 +7,9 @@
  * a link row is one share link to one blob.  References to a blob are the
  * live link rows that name it (derived, never counted), so nothing can
  * drift.  A link is served only while state = 'live', it has not passed
- * `expires` and its downloads are below max_downloads; otherwise it answers
- * 410 with a reason.
+ * `expires` and its downloads are below max_downloads (for a link with a
+ * byte budget, the whole copies delivered); otherwise it answers 410 with
+ * a reason.
  *
  * Functions take the calling thread's connection, return 0 or a negative
  * status (PT_ENOTFOUND for no such row), and may block.
@@ -86,6 +87,35 @@ int repo_link_take_download(struct db *db, const char *id, int64_t now);
 /* Add n counted downloads, the last at `last` (batched counters). */
 int repo_link_add_downloads(struct db *db, const char *id, int64_t n,
 			    int64_t last);
+/*
+ * The byte budget of a Max-Downloads link of size > 0: it delivers its
+ * bytes max_downloads times in total, counted in bytes (docs/internals.md).
+ * A response reserves the bytes it will send before it is answered and
+ * gives back, when it ends, what it did not deliver.  The bytes past
+ * last_from belong to the one client whose reservation first reached them
+ * (the holder): only it may fetch them, e.g. to resume.  downloads = the
+ * whole copies delivered, so the link turns "expired" (410 for everyone)
+ * once every byte of the budget was delivered and none is in flight.
+ */
+struct link_budget {
+	int64_t total;     /* max_downloads × size (saturated) */
+	int64_t last_from; /* (max_downloads − 1) × size */
+	int64_t size;      /* > 0 */
+	int64_t slack;     /* resume allowance, over the link's life */
+};
+/* Reserve `bytes` for `client` (its address): 0 and *sent = the bytes
+ * charged so far, this reservation included; PT_ECONFLICT when the last
+ * download belongs to another client; PT_EGONE when the budget cannot
+ * cover them (or the link is gone).  Atomic: one conditional UPDATE. */
+int repo_link_budget_take(struct db *db, const char *id,
+			  const struct link_budget *b, uint64_t bytes,
+			  const char *client, int64_t now, int64_t *sent);
+/* End a reservation of `reserved` bytes of which `unsent` never left;
+ * `slack` more are given back, as far as the link's allowance lasts
+ * (bytes a killed client was sent but may not have kept). */
+int repo_link_budget_give(struct db *db, const char *id,
+			  const struct link_budget *b, uint64_t reserved,
+			  uint64_t unsent, uint64_t slack);
 /* Mark a live link deleted with reason.  PT_ENOTFOUND if not live. */
 int repo_link_delete(struct db *db, const char *id, const char *reason,
 		     int64_t now);
@@ -295,7 +325,7 @@ int repo_reports_each(struct db *db,
 #define REPO_CHECK_MAX 1000
 /* The link checker: one query for up to REPO_CHECK_MAX ids; found[i]
  * tells whether ids[i] exists, out[i] its row (name, size, state, reason,
- * limits). */
+ * limits, password_hash). */
 int repo_links_check(struct db *db, struct pt_pool *pool, const char **ids,
 		     size_t n, struct link *out, bool *found);
 

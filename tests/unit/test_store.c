@@ -355,6 +355,63 @@ static void test_repo(void **state)
 	pt_pool_free(pool);
 }
 
+/* The byte budget of a Max-Downloads link (issue 12): N = 2, 100 bytes */
+static void test_repo_budget(void **state)
+{
+	char url[300];
+	struct db *db;
+	struct link l, got;
+	const char *reason;
+	const char *hex = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+	const char *id = "DDDDDDDDDDDD", *a = "192.0.2.1", *b = "192.0.2.2";
+	struct link_budget bu = { .total = 200, .last_from = 100, .size = 100,
+				  .slack = 100 };
+	struct pt_pool *pool = pt_pool_new();
+	int64_t sent = -1;
+
+	snprintf(url, sizeof(url), "sqlite:%s/t.db", dir);
+	assert_int_equal(db_open(url, &db), 0);
+	assert_int_equal(repo_migrate(db), 0);
+	fill_link(&l, id, hex);
+	l.size = 100;
+	l.max_downloads = 2;
+	assert_int_equal(repo_link_create(db, &l, NULL, NULL), 0);
+
+	/* a reaches into the last copy: it holds it */
+	assert_int_equal(repo_link_budget_take(db, id, &bu, 150, a, 10, &sent),
+			 0);
+	assert_true(sent == 150);
+	/* b may not take the last copy's bytes, nor anyone past the budget */
+	assert_int_equal(repo_link_budget_take(db, id, &bu, 10, b, 11, &sent),
+			 PT_ECONFLICT);
+	assert_int_equal(repo_link_budget_take(db, id, &bu, 60, a, 12, &sent),
+			 PT_EGONE);
+	/* a's response is cut after 100 bytes: 50 come back */
+	assert_int_equal(repo_link_budget_give(db, id, &bu, 150, 50, 0), 0);
+	assert_int_equal(repo_link_get(db, pool, id, &got), 0);
+	assert_true(got.downloads == 1);
+	assert_int_equal(link_effective_state(&got, 13, &reason), LINK_LIVE);
+	/* still a's: b is refused, a resumes the rest */
+	assert_int_equal(repo_link_budget_take(db, id, &bu, 100, b, 14, &sent),
+			 PT_ECONFLICT);
+	assert_int_equal(repo_link_budget_take(db, id, &bu, 100, a, 15, &sent),
+			 0);
+	assert_true(sent == 200);
+	/* cut again after all 100 were acknowledged: 30 of allowance back;
+	 * the copies are delivered all the same */
+	assert_int_equal(repo_link_budget_give(db, id, &bu, 100, 0, 30), 0);
+	assert_int_equal(repo_link_get(db, pool, id, &got), 0);
+	assert_true(got.downloads == 2);
+	assert_int_equal(link_effective_state(&got, 16, &reason), LINK_EXPIRED);
+	/* used up: nothing more, even for the holder and within the budget */
+	assert_int_equal(repo_link_budget_take(db, id, &bu, 10, a, 17, &sent),
+			 PT_EGONE);
+	assert_int_equal(repo_link_budget_take(db, id, &bu, 10, b, 17, &sent),
+			 PT_EGONE);
+	db_close(db);
+	pt_pool_free(pool);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -364,6 +421,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_blob_hash_thread, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_repo, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repo_budget, setup,
+						teardown),
 	};
 	if (sodium_init() < 0)
 		return 1;

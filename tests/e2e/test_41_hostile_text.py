@@ -10,7 +10,7 @@ import json
 import os
 import re
 
-from harness import expect, rand_bytes, Server
+from harness import expect, rand_bytes, wait_until, Server
 
 PW = "hostile password 1"
 CONFIG = """\
@@ -273,10 +273,13 @@ def test_access_log_has_no_raw_controls(srv):
     path = b"/x/" + marker + b"\x1b[2J\x08\x7f\x0b\xff\"q\xc2\x9b"
     r = raw_request(srv, "GET", path, "text/plain")
     check_error_body(r, "text", "GET with control bytes")
-    with open(srv.log_path, "rb") as f:
-        log = f.read()
-    lines = [l for l in log.split(b"\n") if marker in l]
-    assert lines, "no log line for the request: %r" % log[-500:]
+    def logged():
+        with open(srv.log_path, "rb") as f:
+            return [l for l in f.read().split(b"\n") if marker in l]
+    # the access log line is written when the response is done, which may
+    # be just after the client has read it
+    lines = wait_until(logged)
+    assert lines, "no log line for the request"
     for l in lines:
         text = l.decode("utf-8")  # valid UTF-8
         assert not RAW_CONTROL.search(text), "raw control bytes in the log: %r" % l

@@ -1,0 +1,140 @@
+"""The `partage` client's progress line on a terminal: a download from a
+speed-capped tier shows the bytes, a smoothed rate and an ETA that counts
+down, and ends with the whole size; without a terminal nothing is drawn.
+The client runs under a pseudo-terminal (its stderr is a tty)."""
+
+import os
+import pty
+import re
+import select
+import subprocess
+import time
+
+import harness
+from harness import Skip, bin_path, rand_bytes, sha256
+
+K = 1024
+SPEED = 200 * K
+# anonymous downloads at 200 KiB/s, no wait, so a 1000 KiB file takes ~4 s
+# (the first second's worth comes at once)
+CONFIG = """\
+[tier.anonymous]
+wait_seconds = 0
+speed_bytes_per_second = 200K
+parallel_downloads = 0
+max_download_bytes = 0
+"""
+SIZE = 1000 * K
+
+
+def partage_cmd(srv, *args):
+    exe = bin_path("partage")
+    if not os.access(exe, os.X_OK):
+        raise Skip("%s is not built" % exe)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARTAGE_")}
+    env["XDG_STATE_HOME"] = os.path.join(harness.ROOT, "cli-state")
+    env["XDG_CONFIG_HOME"] = os.path.join(harness.ROOT, "cli-config")
+    env["TERM"] = "xterm"
+    return [exe, "--server", srv.url] + list(args), env
+
+
+def run_in_pty(cmd, env, timeout=40):
+    """cmd with its stderr on a pseudo-terminal: (exit status, stdout,
+    [(seconds since start, bytes read from the terminal)])."""
+    master, slave = pty.openpty()
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=slave, env=env)
+    os.close(slave)
+    chunks = []
+    try:
+        while True:
+            if time.monotonic() - t0 > timeout:
+                p.kill()
+                raise AssertionError("partage still running after %ds" % timeout)
+            r, _, _ = select.select([master], [], [], 0.2)
+            if r:
+                try:
+                    b = os.read(master, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    b = b""
+                if not b:
+                    break
+                chunks.append((time.monotonic() - t0, b))
+            elif p.poll() is not None:
+                break
+        out = p.stdout.read()
+        rc = p.wait(10)
+    finally:
+        os.close(master)
+        if p.poll() is None:
+            p.kill()
+    return rc, out, chunks
+
+
+def frames(chunks):
+    """The progress line's successive states: the terminal's text split at
+    carriage returns and newlines, escape sequences dropped."""
+    text = b"".join(b for _t, b in chunks).decode("utf-8", "replace")
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
+    return [f.strip() for f in re.split(r"[\r\n]", text) if f.strip()]
+
+
+def eta_secs(frame):
+    m = re.search(r"ETA (?:(\d+):)?(\d+):(\d\d)\b", frame)
+    if not m:
+        return None
+    h, mi, s = m.groups()
+    return int(h or 0) * 3600 + int(mi) * 60 + int(s)
+
+
+def test_download_shows_a_decreasing_eta(srv, tmp):
+    data = rand_bytes(SIZE)
+    obj = srv.upload("capped.bin", data)
+    out = os.path.join(tmp, "out")
+    os.mkdir(out)
+    cmd, env = partage_cmd(srv, "download", obj["id"], "--output-dir", out)
+    t = time.monotonic()
+    rc, stdout, chunks = run_in_pty(cmd, env)
+    took = time.monotonic() - t
+    fr = frames(chunks)
+    assert rc == 0, "exit %d, terminal said %r" % (rc, fr[-5:])
+    path = os.path.join(out, "capped.bin")
+    assert stdout.decode() == path + "\n", stdout
+    with open(path, "rb") as fh:
+        assert sha256(fh.read()) == sha256(data), "the downloaded bytes differ"
+    assert took >= 2.5, "the capped download took %.1fs: the cap is not in force" % took
+
+    bars = [f for f in fr if f.startswith("capped.bin")]
+    assert bars, "no progress line on the terminal: %r" % fr[:10]
+    etas = [eta_secs(f) for f in bars]
+    etas = [e for e in etas if e is not None]
+    assert len(etas) >= 3, "no ETA in the progress lines: %r" % bars[:10]
+    assert len(set(etas)) >= 2, "the ETA never changes: %r" % etas
+    assert etas[0] > etas[-1], "the ETA does not count down: %r" % etas
+    # an honest estimate: the first one is within the download's length
+    assert etas[0] <= took + 3, "first ETA %ds for a %.1fs download" % (etas[0], took)
+    rises = sum(1 for a, b in zip(etas, etas[1:]) if b > a)
+    falls = sum(1 for a, b in zip(etas, etas[1:]) if b < a)
+    assert falls > rises, "the ETA rises more often than it falls: %r" % etas
+    # a rate is shown, near the cap once it settles
+    rates = [re.search(r"([\d.]+) (B|KiB|MiB)/s", f) for f in bars]
+    assert all(rates), "a progress line without a rate: %r" % bars
+    # the bytes: the size so far of the whole, ending with all of it
+    assert re.search(r"/ 1000\.0 KiB", bars[0]), bars[0]
+    last = bars[-1]
+    assert re.search(r"100%\s+1000\.0 KiB / 1000\.0 KiB", last), \
+        "the last progress line is not the whole file: %r" % last
+    # no line on the terminal beyond the bar for a plain download
+    assert all(f.startswith("capped.bin") for f in fr), fr
+
+
+def test_no_progress_without_a_terminal(srv, tmp):
+    data = rand_bytes(300 * K)
+    obj = srv.upload("quiet.bin", data)
+    cmd, env = partage_cmd(srv, "download", obj["id"], "-o", "-")
+    r = subprocess.run(cmd, env=env, capture_output=True, timeout=40)
+    assert r.returncode == 0, r.stderr
+    assert sha256(r.stdout) == sha256(data)
+    assert b"\r" not in r.stderr and b"ETA" not in r.stderr, \
+        "progress drawn on a non-terminal: %r" % r.stderr[:200]

@@ -138,3 +138,52 @@ def test_no_progress_without_a_terminal(srv, tmp):
     assert sha256(r.stdout) == sha256(data)
     assert b"\r" not in r.stderr and b"ETA" not in r.stderr, \
         "progress drawn on a non-terminal: %r" % r.stderr[:200]
+
+
+ADMIN_CMDS = ("fsck", "user add", "user set-tier", "voucher create", "gc", "takedown",
+              "restore", "blocklist", "reports", "audit")
+
+
+def test_partaged_help_lists_the_admin_commands(tmp):
+    exe = bin_path("partaged")
+    if not os.access(exe, os.X_OK):
+        raise Skip("%s is not built" % exe)
+    data = os.path.join(tmp, "data")
+
+    def run(*args):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PARTAGE_")}
+        return subprocess.run([exe, "--data", data] + list(args), env=env, cwd=tmp,
+                              capture_output=True, timeout=20)
+
+    def lists_commands(text, what):
+        missing = [c for c in ADMIN_CMDS if not re.search(r"^\s+%s\b" % c, text, re.M)]
+        assert not missing, "%s does not list %r: %r" % (what, missing, text[:400])
+
+    for args in (["admin", "--help"], ["admin", "-h"], ["admin", "help"],
+                 ["admin", "user", "--help"], ["admin", "gc", "--help"]):
+        r = run(*args)
+        assert r.returncode == 0, "%s: exit %d, stderr %r" % (args, r.returncode, r.stderr[:200])
+        assert r.stderr == b"", "%s: stderr %r" % (args, r.stderr[:200])
+        lists_commands(r.stdout.decode(), " ".join(args))
+    for args in (["--help"], ["-h"]):
+        r = run(*args)
+        assert r.returncode == 0, "%s: exit %d, %r" % (args, r.returncode, r.stderr[:200])
+        out = r.stdout.decode()
+        assert out.startswith("usage: partaged"), out[:200]
+        lists_commands(out, " ".join(args))
+    # help opens no store: nothing created under --data
+    assert not os.path.exists(data), "help created %r" % os.listdir(data)
+    # no command: the list on stderr, exit 1
+    r = run("admin")
+    assert r.returncode == 1 and r.stdout == b"", (r.returncode, r.stdout[:200])
+    err = r.stderr.decode()
+    assert err.startswith("partaged: "), err[:200]
+    lists_commands(err, "admin")
+    # an unknown command: one line on stderr, exit 1, pointing at the help
+    r = run("admin", "frobnicate")
+    err = r.stderr.decode()
+    assert r.returncode == 1 and len(err.splitlines()) == 1, (r.returncode, err)
+    assert "'frobnicate'" in err and "--help" in err, err
+    # an unknown argument to partaged: a usage error
+    r = run("--frobnicate")
+    assert r.returncode == 2 and "usage: partaged" in r.stderr.decode(), (r.returncode, r.stderr)

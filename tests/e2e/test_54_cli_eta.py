@@ -1,9 +1,16 @@
 """The `partage` client's progress line on a terminal: a download from a
 speed-capped tier shows the bytes, a smoothed rate and an ETA that counts
 down, and ends with the whole size; without a terminal nothing is drawn.
-The client runs under a pseudo-terminal (its stderr is a tty)."""
+The client runs under a pseudo-terminal (its stderr is a tty).  Also what
+tells people how to use it: `partaged admin --help`, the tiers' limits
+(GET /api/v1/tiers, the table on /) and the folder page's curl command,
+run as written with the real curl."""
 
+import html
+import json
 import os
+import shlex
+import zipfile
 import pty
 import re
 import select
@@ -11,7 +18,7 @@ import subprocess
 import time
 
 import harness
-from harness import Skip, bin_path, rand_bytes, sha256
+from harness import Skip, bin_path, expect, rand_bytes, sha256
 
 K = 1024
 SPEED = 200 * K
@@ -187,3 +194,76 @@ def test_partaged_help_lists_the_admin_commands(tmp):
     # an unknown argument to partaged: a usage error
     r = run("--frobnicate")
     assert r.returncode == 2 and "usage: partaged" in r.stderr.decode(), (r.returncode, r.stderr)
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+def test_tiers_endpoint_and_home_page_table(srv):
+    r = expect(srv.get("/api/v1/tiers"), 200)
+    tiers = {t["name"]: t for t in r.json()["tiers"]}
+    assert sorted(tiers) == ["anonymous", "free", "premium"], r.json()
+    # this module's config for anonymous, the defaults (src/conf.c) for the rest
+    a, f, p = tiers["anonymous"], tiers["free"], tiers["premium"]
+    assert a["wait_seconds"] == 0 and a["speed_bytes_per_second"] == SPEED, a
+    assert a["parallel_downloads"] == 0 and a["max_download_bytes"] == 0, a
+    assert a["max_upload_bytes"] == 2 << 30 and a["retention_days"] == 21, a
+    assert f == {"name": "free", "wait_seconds": 25, "speed_bytes_per_second": 100 * K,
+                 "parallel_downloads": 1, "max_upload_bytes": 2 << 30,
+                 "max_download_bytes": 1 << 30, "retention_days": 90,
+                 "storage_quota_bytes": 200 << 30, "stream_minutes": 72,
+                 "stream_wait_minutes": 54}, f
+    assert all(v == 0 for k, v in p.items() if k != "name"), p
+    # the home page shows the same, from the running config
+    page = expect(srv.get("/", {"Accept": "text/html"}), 200).text
+    m = re.search(r'<table id="tiers">(.*?)</table>', page, re.S)
+    assert m, "no tiers table on /: %r" % page[:300]
+    rows = {}
+    for tr in re.findall(r"<tr>(.*?)</tr>", m.group(1), re.S):
+        cells = [html.unescape(c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", tr)]
+        rows[cells[0]] = cells[1:]
+    assert rows[""] == ["anonymous", "free", "premium"], rows
+    assert rows["Download speed"] == ["200 KiB/s", "100 KiB/s", "no cap"], rows
+    assert rows["Wait before a download"] == ["none", "25 s", "none"], rows
+    assert rows["Largest download"] == ["no limit", "1 GiB", "no limit"], rows
+    assert rows["Storage"] == ["no account", "200 GiB", "no limit"], rows
+    assert rows["Files kept"][2] == "forever" and "90 days" in rows["Files kept"][1], rows
+    assert rows["Streaming"][1] == "72 min, then a 54 min wait", rows
+
+
+def test_folder_page_curl_command_works_as_written(srv, tmp):
+    pw = "long enough pw"
+    body = json.dumps({"name": "eta_" + os.urandom(3).hex(), "password": pw}).encode()
+    expect(srv.request("POST", "/api/v1/users", body=body, headers=JSON), 201)
+    tok = expect(srv.request("POST", "/api/v1/tokens", body=body, headers=JSON), 201).json()["token"]
+    auth = {"Authorization": "Bearer " + tok}
+    f = expect(srv.request("POST", "/api/v1/folders", headers=dict(auth, **JSON),
+                           body=json.dumps({"name": "Holiday", "shared": True}).encode()),
+               201).json()
+    data = rand_bytes(40 * K)
+    srv.upload("a.jpg", data, dict(auth, **{"X-Partage-Folder": f["id"]}))
+    page = expect(srv.get("/folder/" + f["id"], {"Accept": "text/html"}), 200).text
+    cmds = [html.unescape(c) for c in re.findall(r"<code>(curl [^<]*)</code>", page)]
+    assert cmds, "no curl command on the folder page"
+    argv = shlex.split(cmds[0])
+    assert "-C" in argv, "the page's command does not resume: %r" % cmds[0]
+
+    def run():
+        return subprocess.run(argv, cwd=tmp, capture_output=True, timeout=30)
+
+    r = run()
+    assert r.returncode == 0, "%r: exit %d, %r" % (cmds[0], r.returncode, r.stderr)
+    names = os.listdir(tmp)
+    assert names == ["Holiday.zip"], names
+    path = os.path.join(tmp, "Holiday.zip")
+    with open(path, "rb") as fh:
+        whole = fh.read()
+    # cut short and run again: it resumes to the same zip
+    with open(path, "r+b") as fh:
+        fh.truncate(len(whole) // 3)
+    r = run()
+    assert r.returncode == 0, "%r (resume): exit %d, %r" % (cmds[0], r.returncode, r.stderr)
+    with open(path, "rb") as fh:
+        assert fh.read() == whole, "the resumed zip differs"
+    with zipfile.ZipFile(path) as z:
+        assert z.read("Holiday/a.jpg") == data

@@ -147,6 +147,38 @@ def test_no_progress_without_a_terminal(srv, tmp):
         "progress drawn on a non-terminal: %r" % r.stderr[:200]
 
 
+WAIT_CONFIG = """\
+[tier.anonymous]
+wait_seconds = 3
+speed_bytes_per_second = 0
+parallel_downloads = 0
+max_download_bytes = 0
+"""
+
+
+def test_wait_counts_down_then_the_bar(tmp):
+    """A waiting tier: the ticket's wait counts down live on the terminal
+    (3 s, 2 s, 1 s on one line), then the progress line."""
+    with harness.Server(WAIT_CONFIG, name="etawait") as s:
+        data = rand_bytes(64 * K)
+        obj = s.upload("waited.bin", data)
+        out = os.path.join(tmp, "w")
+        os.mkdir(out)
+        cmd, env = partage_cmd(s, "download", obj["id"], "--output-dir", out)
+        rc, stdout, chunks = run_in_pty(cmd, env)
+        fr = frames(chunks)
+        assert rc == 0, "exit %d, terminal said %r" % (rc, fr[-5:])
+        with open(os.path.join(out, "waited.bin"), "rb") as fh:
+            assert sha256(fh.read()) == sha256(data)
+        left = [int(m.group(1)) for f in fr
+                for m in [re.search(r"^partage: free download starts in (\d+) s$", f)] if m]
+        assert len(left) >= 2 and left == sorted(left, reverse=True) and left[-1] == 1, \
+            "no live countdown: %r" % fr
+        # the countdown is redrawn in place, not one line per second
+        text = b"".join(b for _t, b in chunks)
+        assert text.count(b"\n") <= 2, "the countdown scrolls: %r" % text[:300]
+        assert fr[-1].startswith("waited.bin") and "100%" in fr[-1], fr[-3:]
+
 ADMIN_CMDS = ("fsck", "user add", "user set-tier", "voucher create", "gc", "takedown",
               "restore", "blocklist", "reports", "audit")
 

@@ -19,23 +19,49 @@ SANFLAGS :=
 OPT := -O2 -g
 endif
 
-# Install missing Debian packages once, before pkg-config is asked.
-DEPS_OK := $(shell pkg-config --exists $(PKGS) && test -e /usr/include/magic.h \
-	&& test -e /usr/include/cmocka.h && echo yes)
-ifneq ($(DEPS_OK),yes)
-$(info partage: installing build dependencies (scripts/install-deps.sh))
-$(shell scripts/install-deps.sh >&2)
+# Build dependencies.  `make`, `make all`, `make run` and `make test` (what
+# the README promises to work on a fresh Debian 12) install what is missing
+# through `make deps` (scripts/install-deps.sh) and stop, with its reason,
+# when that fails; every other target only checks and, when something is
+# missing, stops naming it and the command that installs it.
+DEPS_OK = pkg-config --exists $(PKGS) && test -e /usr/include/magic.h \
+	&& test -e /usr/include/cmocka.h
+# (exported: the make that test-asan runs only checks, as test-asan does)
+ifneq ($(filter all run test,$(or $(MAKECMDGOALS),all)),)
+DEPS_HOW ?= install
+else
+DEPS_HOW ?= check
 endif
+export DEPS_HOW
+# what is missing: pkg-config modules, headers, then Debian packages
+DEPS_MISSING = $$(for p in $(PKGS); do pkg-config --exists $$p || \
+	printf '%s ' $$p; done; for h in magic cmocka; do \
+	test -e /usr/include/$$h.h || printf '%s.h ' $$h; done)(Debian \
+	packages: $$(scripts/install-deps.sh --missing))
+DEPS_ADVICE = install them with 'make deps' (scripts/install-deps.sh)
+ifeq ($(DEPS_HOW),install)
+DEPS_FIX = { echo "partage: installing build dependencies (make deps)" >&2; \
+	scripts/install-deps.sh || { echo "partage: cannot install the build \
+	dependencies: scripts/install-deps.sh failed (see above)" >&2; exit 1; }; \
+	$(DEPS_OK) 2>/dev/null || { echo "partage: still missing after \
+	scripts/install-deps.sh: $(DEPS_MISSING)" >&2; exit 1; }; }
+else
+DEPS_FIX = { echo "partage: missing build dependencies: $(DEPS_MISSING); \
+	$(DEPS_ADVICE)" >&2; exit 1; }
+endif
+# pkg-config is asked once, when first needed: after the dependencies step
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $(shell pkg-config --libs $(PKGS)))$(PKG_LIBS)
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter \
 	-Wformat=2 -Wvla
 CFLAGS ?= $(OPT)
 CFLAGS += -std=gnu17 $(WARN) $(SANFLAGS) -D_FILE_OFFSET_BITS=64 -pthread \
-	$(shell pkg-config --cflags $(PKGS))
+	$(PKG_CFLAGS)
 ifeq ($(WERROR),1)
 CFLAGS += -Werror
 endif
-LDLIBS := $(shell pkg-config --libs $(PKGS)) -lmagic -pthread
+LDLIBS = $(PKG_LIBS) -lmagic -pthread
 LDFLAGS += $(SANFLAGS)
 
 LIB_SRC := $(filter-out src/main.c src/cli/%,$(shell find src -name '*.c' | sort))
@@ -46,15 +72,19 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 WEB_FILES := $(sort $(wildcard web/*))
 
-.PHONY: all run test test-unit test-e2e test-asan fuzz clean deps format \
-	format-check analyze
+.PHONY: all run test test-unit test-e2e test-asan fuzz clean deps deps-ready \
+	format format-check analyze
 all: $(BIN)/partaged $(BIN)/partage
 
-$(BUILD)/%.o: %.c
+# every compiler run waits for the dependencies step (run once)
+deps-ready:
+	@$(DEPS_OK) 2>/dev/null || $(DEPS_FIX)
+
+$(BUILD)/%.o: %.c | deps-ready
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/tools/embed: scripts/embed.c
+$(BUILD)/tools/embed: scripts/embed.c | deps-ready
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -o $@ $<
 
@@ -76,15 +106,18 @@ $(BIN)/partage: $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libpartage.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpartage.a
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpartage.a | deps-ready
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -o $@ $^ $(LDLIBS) $(LDFLAGS) -lcmocka
 
+# make run LISTEN=127.0.0.1:9000 DATA=./data2
+LISTEN ?= 127.0.0.1:8080
+DATA ?= ./data
 run: $(BIN)/partaged $(BIN)/partage
-	$(BIN)/partaged serve --listen 127.0.0.1:8080 --data ./data
+	$(BIN)/partaged serve --listen '$(LISTEN)' --data '$(DATA)'
 
 test-unit: $(UNIT_BIN)
-test: all $(UNIT_BIN)
+test: all $(UNIT_BIN) | deps-ready
 	@BIN=$(BIN) BUILD=$(BUILD) tests/run.sh
 
 test-asan:

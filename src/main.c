@@ -28,12 +28,14 @@
 #include "util/text.h"
 #include "util/banned.h"
 
+/* `partaged --help` prints both; `partaged admin --help` the second */
 static const char usage[] =
 	"usage: partaged [serve] [--config FILE] [--listen HOST:PORT] "
 	"[--data DIR] [--public-url URL]\n"
 	"       partaged admin [--config FILE] [--data DIR] CMD ...\n"
-	"       partaged --dump-config | --help-config | --version\n"
-	"admin commands:\n"
+	"       partaged --dump-config | --help-config | --version | --help\n";
+static const char admin_usage[] =
+	"admin commands (partaged admin [--config FILE] [--data DIR] CMD ...):\n"
 	"  fsck [--repair] [--full] [--grace SECONDS]\n"
 	"                                      reconcile blobs and rows, re-hash\n"
 	"                                      a sample (--full: every blob)\n"
@@ -1058,12 +1060,39 @@ static int with_app(struct pt_conf *c, int argc, char **argv,
 	return rc;
 }
 
-static int cmd_admin(struct pt_conf *c, int argc, char **argv)
+static bool is_help(const char *arg)
+{
+	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0 ||
+	       strcmp(arg, "help") == 0;
+}
+
+/* `admin`, `admin --help`, `admin CMD ... --help`: the list of commands,
+ * without opening the store.  Returns the exit status, or -1 when argv is
+ * a command to run. */
+static int admin_help(int argc, char **argv)
 {
 	if (argc < 2) {
-		fputs(usage, stderr);
+		fputs("partaged: admin needs a command\n", stderr);
+		fputs(admin_usage, stderr);
 		return 1;
 	}
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (is_help(argv[i]) && (i == 1 || argv[i][0] == '-')) {
+			fputs(admin_usage, stdout);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int cmd_admin(struct pt_conf *c, int argc, char **argv)
+{
+	int help = admin_help(argc, argv);
+
+	if (help >= 0)
+		return help;
 	if (strcmp(argv[1], "fsck") == 0)
 		return cmd_fsck(c, argc - 1, argv + 1);
 	if (strcmp(argv[1], "user") == 0)
@@ -1082,7 +1111,8 @@ static int cmd_admin(struct pt_conf *c, int argc, char **argv)
 		return with_app(c, argc - 1, argv + 1, cmd_reports);
 	if (strcmp(argv[1], "blocklist") == 0)
 		return with_app(c, argc - 1, argv + 1, cmd_blocklist);
-	fprintf(stderr, "partaged: unknown admin command '%s'\n", argv[1]);
+	fprintf(stderr, "partaged: unknown admin command '%s' "
+			"(partaged admin --help lists them)\n", argv[1]);
 	return 1;
 }
 
@@ -1098,8 +1128,9 @@ int main(int argc, char **argv)
 	argc = load_config(&conf, argc, argv);
 	if (argc < 0)
 		return 1;
-	if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
+	if (argc >= 2 && is_help(argv[1])) {
 		fputs(usage, stdout);
+		fputs(admin_usage, stdout);
 		rc = 0;
 	} else if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
 		puts("partaged 0.1");
@@ -1117,7 +1148,7 @@ int main(int argc, char **argv)
 	} else {
 		fprintf(stderr, "partaged: unknown argument '%s'\n%s", argv[1],
 			usage);
-		rc = 2;
+		rc = 2; /* a usage error, as the client's */
 	}
 	conf_release(&conf);
 	return rc;

@@ -121,6 +121,8 @@ int api_file_delete(struct pt_req *r);
 int api_file_patch(struct pt_req *r);  /* rename (owner) */
 int api_me_files(struct pt_req *r);
 int api_index(struct pt_req *r);
+/* GET /api/v1/tiers: every tier's limits as configured (0: none). */
+int api_tiers(struct pt_req *r);
 /* The account pages (static HTML + the JSON API): /login, and /files and
  * /account, which send a browser without a session to /login?next=. */
 int api_login_page(struct pt_req *r);

@@ -45,6 +45,7 @@ const struct route api_routes[] = {
 	{ HTTP_POST, "/api/v1/check", api_check, "check", ROUTE_NO_CSRF },
 	{ HTTP_GET, "/api/v1/transparency", api_transparency, "transparency",
 	  0 },
+	{ HTTP_GET, "/api/v1/tiers", api_tiers, "tiers", 0 },
 	{ HTTP_POST, "/api/v1/users", api_users_create, "users_create", 0 },
 	{ HTTP_POST, "/api/v1/sessions", api_sessions_create, "sessions_create",
 	  ROUTE_NO_CSRF },

@@ -288,15 +288,187 @@ int api_account_page(struct pt_req *r)
 	return reply_page(r, "account.html");
 }
 
+/* ---- the tiers' limits: GET /api/v1/tiers and the table on / ---- */
+
+/* A size for people without a needless ".0": "100 KiB", "1.5 GiB". */
+static void tier_size(uint64_t n, const char *suffix, char *out, size_t cap)
+{
+	char h[32];
+	char *dot;
+
+	human_size(n, h, sizeof(h));
+	dot = strstr(h, ".0 ");
+	if (dot)
+		memmove(dot, dot + 2, strlen(dot + 2) + 1);
+	snprintf(out, cap, "%s%s", h, suffix);
+}
+
+/* One row of the table: a cell per tier from fmt(tier) into out. */
+typedef void (*tier_cell_fn)(const struct pt_tier *t, enum pt_tier_id id,
+			     char *out, size_t cap);
+
+static void cell_wait(const struct pt_tier *t, enum pt_tier_id id, char *o,
+		      size_t n)
+{
+	if (t->wait_seconds)
+		snprintf(o, n, "%llu s", (unsigned long long)t->wait_seconds);
+	else
+		snprintf(o, n, "none");
+}
+
+static void cell_speed(const struct pt_tier *t, enum pt_tier_id id, char *o,
+		       size_t n)
+{
+	if (t->speed_bytes_per_second)
+		tier_size(t->speed_bytes_per_second, "/s", o, n);
+	else
+		snprintf(o, n, "no cap");
+}
+
+static void cell_parallel(const struct pt_tier *t, enum pt_tier_id id,
+			  char *o, size_t n)
+{
+	if (t->parallel_downloads)
+		snprintf(o, n, "%llu per address",
+			 (unsigned long long)t->parallel_downloads);
+	else
+		snprintf(o, n, "no limit");
+}
+
+static void cell_up(const struct pt_tier *t, enum pt_tier_id id, char *o,
+		    size_t n)
+{
+	if (t->max_upload_bytes)
+		tier_size(t->max_upload_bytes, "", o, n);
+	else
+		snprintf(o, n, "no limit");
+}
+
+static void cell_down(const struct pt_tier *t, enum pt_tier_id id, char *o,
+		      size_t n)
+{
+	if (t->max_download_bytes)
+		tier_size(t->max_download_bytes, "", o, n);
+	else
+		snprintf(o, n, "no limit");
+}
+
+static void cell_keep(const struct pt_tier *t, enum pt_tier_id id, char *o,
+		      size_t n)
+{
+	if (t->retention_days)
+		snprintf(o, n, "%llu days after the last download",
+			 (unsigned long long)t->retention_days);
+	else
+		snprintf(o, n, "forever");
+}
+
+static void cell_quota(const struct pt_tier *t, enum pt_tier_id id, char *o,
+		       size_t n)
+{
+	if (id == PT_TIER_ANONYMOUS)
+		snprintf(o, n, "no account"); /* a quota is per account */
+	else if (t->storage_quota_bytes)
+		tier_size(t->storage_quota_bytes, "", o, n);
+	else
+		snprintf(o, n, "no limit");
+}
+
+static void cell_stream(const struct pt_tier *t, enum pt_tier_id id, char *o,
+			size_t n)
+{
+	if (t->stream_minutes)
+		snprintf(o, n, "%llu min, then a %llu min wait",
+			 (unsigned long long)t->stream_minutes,
+			 (unsigned long long)t->stream_wait_minutes);
+	else
+		snprintf(o, n, "no limit");
+}
+
+/* The table of the tiers' limits as this server is configured, HTML. */
+static void tiers_table(struct pt_buf *b, const struct pt_conf *c)
+{
+	static const struct {
+		const char *what;
+		tier_cell_fn fn;
+	} rows[] = {
+		{ "Wait before a download", cell_wait },
+		{ "Download speed", cell_speed },
+		{ "Downloads at a time", cell_parallel },
+		{ "Largest upload", cell_up },
+		{ "Largest download", cell_down },
+		{ "Files kept", cell_keep },
+		{ "Storage", cell_quota },
+		{ "Streaming", cell_stream },
+	};
+	char cell[96];
+
+	pt_buf_adds(b, "<table id=\"tiers\">\n<thead><tr><th></th>");
+	for (int t = 0; t < PT_TIER_COUNT; t++) {
+		pt_buf_adds(b, "<th scope=\"col\">");
+		html_escape(b, conf_tier_name((enum pt_tier_id)t));
+		pt_buf_adds(b, "</th>");
+	}
+	pt_buf_adds(b, "</tr></thead>\n<tbody>\n");
+	for (size_t i = 0; i < PT_ARRAY_LEN(rows); i++) {
+		pt_buf_adds(b, "<tr><th scope=\"row\">");
+		html_escape(b, rows[i].what);
+		pt_buf_adds(b, "</th>");
+		for (int t = 0; t < PT_TIER_COUNT; t++) {
+			rows[i].fn(&c->tier[t], (enum pt_tier_id)t, cell,
+				   sizeof(cell));
+			pt_buf_adds(b, "<td>");
+			html_escape(b, cell);
+			pt_buf_adds(b, "</td>");
+		}
+		pt_buf_adds(b, "</tr>\n");
+	}
+	pt_buf_adds(b, "</tbody>\n</table>");
+}
+
+int api_tiers(struct pt_req *r)
+{
+	struct app *app = r->ctx;
+	json_t *arr = json_array();
+
+	for (int i = 0; i < PT_TIER_COUNT; i++) {
+		const struct pt_tier *t = &app->conf->tier[i];
+		json_array_append_new(arr, json_pack(
+			"{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			"name", conf_tier_name((enum pt_tier_id)i),
+			"wait_seconds", (json_int_t)t->wait_seconds,
+			"speed_bytes_per_second",
+			(json_int_t)t->speed_bytes_per_second,
+			"parallel_downloads", (json_int_t)t->parallel_downloads,
+			"max_upload_bytes", (json_int_t)t->max_upload_bytes,
+			"max_download_bytes", (json_int_t)t->max_download_bytes,
+			"retention_days", (json_int_t)t->retention_days,
+			"storage_quota_bytes",
+			(json_int_t)t->storage_quota_bytes,
+			"stream_minutes", (json_int_t)t->stream_minutes,
+			"stream_wait_minutes",
+			(json_int_t)t->stream_wait_minutes));
+	}
+	return reply_json(r, 200, json_pack("{s:o}", "tiers", arr));
+}
+
 int api_index(struct pt_req *r)
 {
 	struct app *app = r->ctx;
-	const struct kv kv[] = { { "public_url", app->public_url } };
+	struct pt_buf tiers;
+	int rc;
+
 	if (!req_accepts(r, "text/html"))
 		return reply_text(r, 200,
 				  "partage: upload with `curl -T FILE URL/`; "
 				  "see the README for the API\n");
-	return reply_template(r, 200, "index.html", kv, PT_ARRAY_LEN(kv));
+	pt_buf_init(&tiers, 64 * 1024);
+	tiers_table(&tiers, app->conf);
+	const struct kv kv[] = { { "public_url", app->public_url },
+				 { "tiers", tiers.p } };
+	rc = reply_template(r, 200, "index.html", kv, PT_ARRAY_LEN(kv));
+	pt_buf_release(&tiers);
+	return rc;
 }
 
 int api_static(struct pt_req *r)

@@ -1,8 +1,9 @@
 /*
  * cli.h — the pieces the `partage` client's commands share: the parsed
  * command line, a thin libcurl wrapper that keeps one connection alive
- * across requests, the progress bar and waiting countdown on stderr, and
- * the reading of the server's replies (reasons, Retry-After, file objects).
+ * across requests, the progress line and waiting countdown on stderr
+ * (progress.c, one for uploads and downloads), and the reading of the
+ * server's replies (reasons, Retry-After, file objects).
  *
  * Output rules (docs/cli.md): results go to stdout, one per line; every
  * failure is one line on stderr in the house voice ("partage: cannot open
@@ -57,6 +58,47 @@ struct cli_opts {
 /* One line "partage: ..." on stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* ---- progress (progress.c) ----
+ *
+ * One line on stderr, redrawn in place at most 10 times a second:
+ *   report.pdf                42%  12.3 MiB / 29.1 MiB  3.4 MiB/s  ETA 0:05
+ * ending, when all the bytes are there, with the average rate and the time
+ * taken ("in 0:09").  The rate is over a sliding window of the last 5 s,
+ * so bursts and pauses move it and the ETA smoothly; no rate ("--:--")
+ * before the first byte.  Drawn only when stderr is a terminal
+ * (o->progress); otherwise every call is a no-op.  Never fails.
+ */
+struct cli_progress {
+	const char *label;         /* borrowed; cut to 24 bytes when drawn */
+	uint64_t total;            /* bytes in all; 0: unknown (no ETA) */
+	uint64_t at;               /* bytes done */
+	uint64_t start_ns, start_bytes; /* for the final average */
+	uint64_t s_ns[24], s_bytes[24]; /* rate samples, oldest first */
+	unsigned n;                /* samples in s_*; 0: not started */
+	uint64_t draw_ns;
+	bool on;                   /* stderr is a terminal */
+	bool drawn;                /* its line is open on stderr */
+};
+
+/* A bar for label (borrowed) of total bytes (0: unknown). */
+void cli_progress_init(struct cli_progress *p, const struct cli_opts *o,
+		       const char *label, uint64_t total);
+/* A new request continues the bar at byte at: the time since the last
+ * sample (a wait, a reconnect) does not count in the rate; a restart from
+ * fewer bytes forgets the rate. */
+void cli_progress_resume(struct cli_progress *p, uint64_t at);
+/* at bytes done, of total (0: unchanged); redrawn when due, or now when
+ * force. */
+void cli_progress_update(struct cli_progress *p, uint64_t at, uint64_t total,
+			 bool force);
+/* End the line (a newline) if one is open. */
+void cli_progress_end(struct cli_progress *p);
+/* "123 B", "1.2 MiB": n bytes for people, into out. */
+void cli_human_size(uint64_t n, char *out, size_t outsz);
+/* Sleep secs seconds, saying "partage: WHY in 12 s" (or "in 1:05") on
+ * stderr: a countdown on a terminal, one line otherwise. */
+void cli_wait(const struct cli_opts *o, unsigned secs, const char *why);
+
 /* ---- HTTP ---- */
 
 struct cli_http;
@@ -77,16 +119,15 @@ struct cli_http {
 	const char *in_data;       /* or a body in memory (in_fd -1) */
 	size_t in_len;
 	bool follow;               /* follow redirects */
-	const char *label;         /* progress bar label; NULL: none */
+	struct cli_progress *bar;  /* the caller's progress line (it may
+				    * span requests: retries, tus PATCHes);
+				    * NULL: none */
 	uint64_t progress_base;    /* bytes already on disk (resume) or
 				    * already sent (a tus PATCH) */
 	uint64_t progress_total;   /* upload: the whole file's size when
 				    * this request sends one piece; 0 */
 	bool progress_more;        /* more requests continue this bar: do
 				    * not end its line */
-	uint64_t rate_since_ns;    /* the rate is over bytes since then (at
-				    * rate_since_bytes); 0: this request's */
-	uint64_t rate_since_bytes;
 	cli_headers_cb on_headers;
 	cli_body_cb on_body;       /* NULL: 2xx bodies go to `body` too */
 	void *arg;
@@ -101,8 +142,6 @@ struct cli_http {
 	int cb_err;
 	bool final, auth_added;
 	uint64_t in_sent;          /* bytes read from in_fd */
-	uint64_t last_draw_ns, start_ns;
-	bool drawn;
 };
 
 /* A fresh request: zeroed, in_fd -1, in_size -1. */
@@ -131,14 +170,6 @@ json_t *cli_http_json(const struct cli_http *h);
 void cli_http_strerror(const struct cli_http *h, int err, struct pt_buf *out);
 /* Curl's connection cache and global state, at exit. */
 void cli_http_cleanup(void);
-/* "123 B", "1.2 MiB": n bytes for people, into out. */
-void cli_human_size(uint64_t n, char *out, size_t outsz);
-
-/* ---- terminal ---- */
-
-/* Sleep secs seconds, saying "partage: WHY in 12 s" on stderr: a
- * countdown on a terminal, one line otherwise. */
-void cli_wait(const struct cli_opts *o, unsigned secs, const char *why);
 
 /* ---- targets ---- */
 

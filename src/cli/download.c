@@ -461,8 +461,10 @@ static int fetch(struct dl *d, const char *url, struct pt_buf *msg)
 	unsigned tickets = 0, wait = 0;
 	const char *label;
 	struct cli_http h;
+	struct cli_progress bar; /* one line over every attempt */
 	int err = 0;
 
+	cli_progress_init(&bar, d->o, NULL, 0);
 	cli_http_init(&h, "GET", NULL);
 	for (int attempt = 0;; attempt++) {
 		if (attempt == DL_ATTEMPTS) {
@@ -477,7 +479,8 @@ static int fetch(struct dl *d, const char *url, struct pt_buf *msg)
 		cli_http_init(&h, "GET", u);
 		h.follow = true;
 		label = d->path ? strrchr(d->path, '/') : NULL;
-		h.label = label ? label + 1 : d->path ? d->path : d->t->id;
+		bar.label = label ? label + 1 : d->path ? d->path : d->t->id;
+		h.bar = &bar;
 		h.progress_base = d->have;
 		h.on_headers = on_headers;
 		h.on_body = on_body;

@@ -3,7 +3,7 @@
  * every request (so an upload of many files or a download's file object,
  * ticket and bytes share one connection), response headers kept per
  * response, small bodies buffered and large ones streamed to a callback,
- * and the progress bar drawn from curl's transfer info.
+ * and the progress line (progress.c) fed from curl's transfer info.
  */
 #define _GNU_SOURCE
 #include "cli.h"
@@ -71,75 +71,21 @@ void cli_http_add_header(struct cli_http *h, const char *fmt, ...)
 
 /* ---- progress ---- */
 
-void cli_human_size(uint64_t n, char *out, size_t outsz)
-{
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)n;
-	size_t u = 0;
-
-	while (v >= 1024 && u + 1 < PT_ARRAY_LEN(unit)) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(out, outsz, "%llu B", (unsigned long long)n);
-	else
-		snprintf(out, outsz, "%.1f %s", v, unit[u]);
-}
-
-/*
- * One line, redrawn in place:
- *   report.pdf            42%  12.3 MiB / 29.1 MiB  3.4 MiB/s
- * A label is cut at a UTF-8 boundary so the line never ends mid-character.
- */
-static void draw(struct cli_http *h, uint64_t now, uint64_t total, bool last)
-{
-	char label[32], done[32], all[32], rate[32];
-	uint64_t t = pt_mono_ns();
-	uint64_t t0 = h->rate_since_ns ? h->rate_since_ns : h->start_ns;
-	uint64_t b0 = h->rate_since_ns ? h->rate_since_bytes
-				       : h->progress_base;
-	double secs = (double)(t - t0) / 1e9;
-	size_t n = strlen(h->label);
-
-	if (!last && h->drawn && t - h->last_draw_ns < 100000000u)
-		return;
-	h->last_draw_ns = t;
-	h->drawn = true;
-	if (n > 24) {
-		n = 24;
-		while (n > 0 && ((unsigned char)h->label[n] & 0xc0) == 0x80)
-			n--;
-	}
-	snprintf(label, sizeof(label), "%.*s", (int)n, h->label);
-	cli_human_size(now, done, sizeof(done));
-	cli_human_size(secs > 0.05 && now >= b0
-			       ? (uint64_t)((double)(now - b0) / secs) : 0,
-		       rate, sizeof(rate));
-	if (total) {
-		cli_human_size(total, all, sizeof(all));
-		fprintf(stderr, "\r%-24s %3u%%  %s / %s  %s/s\033[K", label,
-			(unsigned)(now >= total ? 100 : now * 100 / total),
-			done, all, rate);
-	} else {
-		fprintf(stderr, "\r%-24s       %s  %s/s\033[K", label, done,
-			rate);
-	}
-}
-
 static int xferinfo_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 		       curl_off_t ultotal, curl_off_t ulnow)
 {
 	struct cli_http *h = arg;
 
 	if (h->in_fd >= 0)
-		draw(h, h->progress_base + (uint64_t)ulnow,
-		     h->progress_total ? h->progress_total
-				       : (uint64_t)ultotal, false);
+		cli_progress_update(h->bar, h->progress_base + (uint64_t)ulnow,
+				    h->progress_total ? h->progress_total
+						      : (uint64_t)ultotal,
+				    false);
 	else if (h->final && h->status / 100 == 2)
-		draw(h, h->progress_base + (uint64_t)dlnow,
-		     dltotal ? h->progress_base + (uint64_t)dltotal : 0,
-		     false);
+		cli_progress_update(h->bar, h->progress_base + (uint64_t)dlnow,
+				    dltotal ? h->progress_base +
+						      (uint64_t)dltotal : 0,
+				    false);
 	return 0;
 }
 
@@ -312,8 +258,8 @@ int cli_http_perform(struct cli_http *h, const struct cli_opts *o)
 	} else if (h->method && strcmp(h->method, "GET") != 0) {
 		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, h->method);
 	}
-	if (o->progress && h->label) {
-		h->start_ns = pt_mono_ns();
+	if (h->bar && h->bar->on) {
+		cli_progress_resume(h->bar, h->progress_base);
 		curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 		curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
 		curl_easy_setopt(curl, CURLOPT_XFERINFODATA, h);
@@ -323,29 +269,32 @@ int cli_http_perform(struct cli_http *h, const struct cli_opts *o)
 	h->final = false;
 	h->cb_err = 0;
 	h->in_sent = 0;
-	h->drawn = false;
 	h->errbuf[0] = '\0';
 	pt_buf_reset(&h->hdrs);
 	pt_buf_reset(&h->body);
 	rc = curl_easy_perform(curl);
 
-	if (h->drawn) {
+	if (h->bar && h->bar->drawn) {
 		/* finish the bar with its true totals, then leave it */
 		curl_off_t up = 0, down = 0;
 		if (h->in_fd >= 0) {
 			curl_easy_getinfo(curl, CURLINFO_SIZE_UPLOAD_T, &up);
-			draw(h, h->progress_base + (uint64_t)up,
-			     h->progress_total ? h->progress_total :
-			     h->in_size > 0 ? (uint64_t)h->in_size : 0, true);
+			cli_progress_update(h->bar,
+					    h->progress_base + (uint64_t)up,
+					    h->progress_total ? h->progress_total
+					    : h->in_size > 0 ? (uint64_t)h->in_size
+					    : 0, true);
 		} else {
 			uint64_t now;
 			curl_easy_getinfo(curl, CURLINFO_SIZE_DOWNLOAD_T,
 					  &down);
 			now = h->progress_base + (uint64_t)down;
-			draw(h, now, rc == CURLE_OK ? now : 0, true);
+			cli_progress_update(h->bar, now,
+					    rc == CURLE_OK && !h->bar->total
+					    ? now : 0, true);
 		}
 		if (!h->progress_more)
-			fputc('\n', stderr);
+			cli_progress_end(h->bar);
 	}
 	if (h->cb_err)
 		return h->cb_err;
@@ -508,24 +457,6 @@ unsigned cli_http_retry_after(const struct cli_http *h, unsigned dflt)
 	}
 	free(v);
 	return ret ? ret : 1;
-}
-
-/* ---- waiting ---- */
-
-void cli_wait(const struct cli_opts *o, unsigned secs, const char *why)
-{
-	if (!o->progress)
-		fprintf(stderr, "partage: %s in %u s\n", why, secs);
-	for (unsigned left = secs; left > 0; left--) {
-		struct timespec ts = { 1, 0 };
-		if (o->progress)
-			fprintf(stderr, "\rpartage: %s in %u s\033[K", why,
-				left);
-		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-			;
-	}
-	if (o->progress)
-		fputs("\r\033[K", stderr);
 }
 
 /* ---- targets ---- */

@@ -67,8 +67,7 @@ struct tus_up {
 	long status;           /* the last reply's status; 0 none */
 	unsigned wait_max;
 	bool read_err;         /* the failure is reading the file */
-	bool drawn;            /* a progress line is open on stderr */
-	uint64_t rate_ns, rate_bytes; /* the rate shown is since then */
+	struct cli_progress bar; /* over every PATCH of the upload */
 	struct pt_buf msg;     /* why the last step failed */
 };
 
@@ -114,9 +113,7 @@ static int64_t header_u64(const struct cli_http *h, const char *name)
 /* End the progress line before anything else goes to stderr. */
 static void end_line(struct tus_up *up)
 {
-	if (up->drawn)
-		fputc('\n', stderr);
-	up->drawn = false;
+	cli_progress_end(&up->bar);
 }
 
 /*
@@ -172,7 +169,6 @@ static bool retry_wait(struct tus_up *up)
 			up->msg.p);
 	cli_wait(up->o, secs, why);
 	free(why);
-	up->rate_ns = 0; /* the rate restarts after a wait */
 	return true;
 }
 
@@ -359,22 +355,14 @@ static enum step step_patch(struct tus_up *up)
 	}
 	h.in_fd = up->fd;
 	h.in_size = (int64_t)n;
-	h.label = up->name;
+	h.bar = &up->bar;
 	h.progress_base = up->offset;
 	h.progress_total = up->size;
 	h.progress_more = true;
-	if (!up->rate_ns || up->offset < up->rate_bytes) {
-		up->rate_ns = pt_mono_ns();
-		up->rate_bytes = up->offset;
-	}
-	h.rate_since_ns = up->rate_ns;
-	h.rate_since_bytes = up->rate_bytes;
 	cli_http_add_header(&h, "Upload-Offset: %" PRIu64, up->offset);
 	cli_http_add_header(&h, "Content-Type: " OCTET);
 	cli_http_add_header(&h, "Upload-Checksum: sha256 %s", b64);
 	err = cli_http_perform(&h, up->o);
-	if (h.drawn)
-		up->drawn = true;
 	if (err && !file_unchanged(up)) {
 		pt_buf_reset(&up->msg);
 		pt_buf_adds(&up->msg, "the file changed during the upload");
@@ -527,6 +515,7 @@ int cli_tus_upload(const struct cli_opts *o, const char *file, int fd,
 	up.name = name;
 	up.fd = fd;
 	up.size = (uint64_t)st->st_size;
+	cli_progress_init(&up.bar, o, name, up.size);
 	up.chunk = env_number("PARTAGE_UPLOAD_CHUNK", CHUNK_MIN, CHUNK_MAX,
 			      CHUNK_DEFAULT);
 	up.wait_max = (unsigned)env_number("PARTAGE_RETRY_MAX_WAIT", 0, 3600,

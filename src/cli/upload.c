@@ -43,6 +43,7 @@ static int upload_one(const struct cli_opts *o, const char *file)
 	char *name = NULL, *token = NULL;
 	struct pt_buf url, msg;
 	struct cli_http h;
+	struct cli_progress bar;
 	json_t *j = NULL;
 	struct stat st;
 
@@ -86,7 +87,8 @@ static int upload_one(const struct cli_opts *o, const char *file)
 	h.in_fd = fd;
 	/* a pipe or a terminal has no length: curl sends it chunked */
 	h.in_size = S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1;
-	h.label = name;
+	cli_progress_init(&bar, o, name, 0);
+	h.bar = &bar;
 	cli_http_add_header(&h, "Accept: %s",
 			    o->json ? "application/json" : "text/plain");
 	if (o->folder)

@@ -41,9 +41,11 @@
  *      row stays locked until commit or rollback, so the others wait, and
  *      every later statement of the transaction sees what they committed
  *      (READ COMMITTED takes a new snapshot per statement, not per
- *      transaction).  SQLite compiles a statement ending in "FOR UPDATE"
- *      without the clause: its BEGIN IMMEDIATE already excludes every
- *      other writer.  The clause must end the statement, in capitals.
+ *      transaction).  SQLite compiles a prepared statement (db_prepare,
+ *      db_get, db_run…; not db_exec) ending in "FOR UPDATE" without the
+ *      clause: its BEGIN IMMEDIATE already excludes every other writer.
+ *      The clause must end the statement, in capitals.  Outside a
+ *      transaction the clause locks nothing that outlives the statement.
  *   A value read before db_begin (or in an earlier transaction) and
  *   written back later is a lost update on both engines: write only the
  *   columns that change, with an expression (x = x + $2), never a whole

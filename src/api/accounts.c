@@ -674,7 +674,6 @@ static int me_update_done(struct pt_req *r, json_t *o)
 {
 	struct app *app = r->ctx;
 	const struct principal *who = api_who(r);
-	struct user u;
 	json_t *dd = o ? json_object_get(o, "direct_downloads") : NULL;
 	int err;
 
@@ -683,16 +682,17 @@ static int me_update_done(struct pt_req *r, json_t *o)
 				   "bad request: send {\"direct_downloads\": "
 				   "true|false}");
 	struct db *db = app_db(app);
-	if ((err = repo_user_by_id(db, r->pool, who->user_id, &u)))
-		return reply_error(r, err, NULL, "cannot update: %s",
-				   pt_strerror(err));
-	u.direct_downloads = json_is_true(dd);
-	if ((err = repo_user_update(db, &u)))
+	/* this column only: writing back a whole row read earlier would
+	 * undo a voucher redeemed meanwhile */
+	err = db ? repo_user_set_direct_downloads(db, who->user_id,
+						  json_is_true(dd))
+		 : PT_EUNAVAIL;
+	if (err)
 		return reply_error(r, err, NULL, "cannot update: %s",
 				   pt_strerror(err));
 	return reply_json(r, 200,
 			  json_pack("{s:b}", "direct_downloads",
-				    u.direct_downloads));
+				    json_is_true(dd)));
 }
 
 int api_me_update(struct pt_req *r)
@@ -719,7 +719,7 @@ static int me_password_done(struct pt_req *r, json_t *o)
 		return rc;
 	struct db *db = app_db(app);
 	/* a new password ends every other session and token */
-	if ((err = repo_user_update(db, &u)) ||
+	if ((err = repo_user_set_pwhash(db, u.id, u.pwhash)) ||
 	    (err = repo_user_tokens_revoke(db, u.id)))
 		return reply_error(r, err, NULL, "cannot change: %s",
 				   pt_strerror(err));

@@ -24,11 +24,35 @@
  *   PT_EINTERNAL  anything else (bad SQL…), logged with the statement.
  * Everything may block (disk, network).
  *
+ * Check-then-write.  SQLite's BEGIN IMMEDIATE serializes whole write
+ * transactions; PostgreSQL runs them at READ COMMITTED and only
+ * serializes writes to the same rows, so a transaction that reads a
+ * value, decides, then writes (a balance, a quota, "not used yet") is a
+ * race there even though it is not on SQLite.  Every such decision is
+ * made in one of two ways, which both engines honour:
+ *   1. one conditional statement whose changed-row count (or RETURNING
+ *      row) is the decision: UPDATE … SET n = n - $2 WHERE id = $1 AND
+ *      n >= $2; INSERT … ON CONFLICT; UPDATE … WHERE used = 0.  A
+ *      concurrent writer of the same row waits, then the condition is
+ *      evaluated again on the row it committed;
+ *   2. inside db_begin (or db_transact), first lock the row that guards
+ *      the decision — by convention the account's: "SELECT id FROM users
+ *      WHERE id = $1 FOR UPDATE" — then read and write.  On PostgreSQL the
+ *      row stays locked until commit or rollback, so the others wait, and
+ *      every later statement of the transaction sees what they committed
+ *      (READ COMMITTED takes a new snapshot per statement, not per
+ *      transaction).  SQLite compiles a prepared statement (db_prepare,
+ *      db_get, db_run…; not db_exec) ending in "FOR UPDATE" without the
+ *      clause: its BEGIN IMMEDIATE already excludes every other writer.
+ *      The clause must end the statement, in capitals.  Outside a
+ *      transaction the clause locks nothing that outlives the statement.
+ *   A value read before db_begin (or in an earlier transaction) and
+ *   written back later is a lost update on both engines: write only the
+ *   columns that change, with an expression (x = x + $2), never a whole
+ *   row read earlier.
+ *
  * PostgreSQL specifics, all invisible to correct callers:
- *   - Transactions run at READ COMMITTED.  Make check-then-write decisions
- *     in one statement (a conditional UPDATE, ON CONFLICT), as repo.c does:
- *     SQLite's BEGIN IMMEDIATE serializes whole transactions, PostgreSQL
- *     only serializes writes to the same rows.
+ *   - Transactions run at READ COMMITTED: see check-then-write above.
  *   - After any error inside a transaction the transaction is dead: roll
  *     it back (SQLite would let it continue; do not rely on that).
  *   - A lost connection is one log line and PT_EUNAVAIL; the next call
@@ -133,7 +157,9 @@ void db_done(struct db_stmt *st);
 
 /* Transactions (not nested).  db_begin takes the write lock at once
  * (BEGIN IMMEDIATE on SQLite) so a transaction never fails half-way on a
- * lock upgrade; on PostgreSQL it is a plain BEGIN (READ COMMITTED).
+ * lock upgrade; on PostgreSQL it is a plain BEGIN (READ COMMITTED), and
+ * a transaction that decides on what it read locks the rows first
+ * (SELECT … FOR UPDATE: see check-then-write above).
  * db_commit rolls back when it fails.  db_rollback is a no-op outside a
  * transaction, and always leaves the connection usable. */
 int db_begin(struct db *db);

@@ -14,13 +14,19 @@
  * statement outside a transaction, rolled back whole, runs again at once;
  * in a transaction (rolled back whole by SQLite) the failure is marked
  * retryable, so db_transact runs the transaction again.
+ *
+ * A statement ending in FOR UPDATE is compiled without it: SQLite has no
+ * row locks, and none are needed, since db_begin's BEGIN IMMEDIATE holds
+ * the database's only write lock for the whole transaction.
  */
 #include "db_driver.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "reserve.h"
 #include "../util/pt.h"
@@ -154,6 +160,23 @@ static struct db_stmt *sq_stmt_new(struct db *db, const char *sql)
 	return &s->base;
 }
 
+/* The length of sql without a trailing "FOR UPDATE" (and the blanks
+ * around it), which SQLite does not parse: its row locks are the whole
+ * database's, taken by db_begin's BEGIN IMMEDIATE (see db.h). */
+static int sql_len_no_lock(const char *sql)
+{
+	static const char clause[] = "FOR UPDATE";
+	size_t n = strlen(sql), k = sizeof(clause) - 1;
+
+	while (n && isspace((unsigned char)sql[n - 1]))
+		n--;
+	if (n > k && memcmp(sql + n - k, clause, k) == 0 &&
+	    isspace((unsigned char)sql[n - k - 1]))
+		n -= k;
+	PT_ASSERT(n < INT32_MAX);
+	return (int)n;
+}
+
 static int sq_stmt_ready(struct db_stmt *st)
 {
 	struct sq_stmt *s = (struct sq_stmt *)st;
@@ -161,7 +184,8 @@ static int sq_stmt_ready(struct db_stmt *st)
 
 	if (s->st)
 		return 0;
-	rc = sqlite3_prepare_v3(handle(st->db), st->sql, -1,
+	rc = sqlite3_prepare_v3(handle(st->db), st->sql,
+				sql_len_no_lock(st->sql),
 				SQLITE_PREPARE_PERSISTENT, &s->st, NULL);
 	if (rc != SQLITE_OK) {
 		pt_log("db: cannot prepare '%.80s': %s", st->sql,

@@ -258,6 +258,7 @@ int repo_blob_add(struct db *db, const char *hex, uint64_t size, int64_t now)
 }
 
 static int link_insert(struct db *db, const struct link *l);
+static int folder_hold(struct db *db, struct link *l);
 
 /* Lock the blob's row (creating it if new): the upsert takes the row's
  * write lock in both engines until the transaction ends, which is what
@@ -276,23 +277,32 @@ static int blob_pin(struct db *db, const struct link *l)
 	return rc < 0 ? (int)rc : 0;
 }
 
-/* The storage quota, checked where it cannot be raced: the owner's row is
- * locked (a no-op update) before the sum, so two uploads of one account
- * are serialised here and the second sees the first. */
-static int quota_check(struct db *db, const struct link *l)
+/* Lock the account's row until the transaction ends: the guard of every
+ * decision on the account's sums (points, storage used) — see db.h's
+ * check-then-write.  Rows are locked in one order everywhere, so two
+ * transactions never wait for each other in a circle: the blob row
+ * (blob_pin), then the owner's folder lock (folder_hold), then the
+ * account's row.
+ * PT_ENOTFOUND when there is no such account. */
+static int user_lock(struct db *db, int64_t user_id)
 {
 	struct db_stmt *st;
+	int err = db_get(db, "SELECT id FROM users WHERE id = $1 FOR UPDATE",
+			 &st, "i", user_id);
+	if (!err)
+		db_done(st);
+	return err;
+}
+
+/* The storage quota, checked where it cannot be raced: the owner's row is
+ * locked before the sum, so two uploads of one account are serialised
+ * here and the second sees the first. */
+static int quota_check(struct db *db, const struct link *l)
+{
 	int err;
 	if (!l->owner || !l->quota_bytes)
 		return 0;
-	err = db_prepare(db, "UPDATE users SET strikes = strikes WHERE id = $1",
-			 &st);
-	if (err)
-		return err;
-	db_bind_int(st, 1, l->owner);
-	err = db_step(st);
-	db_done(st);
-	if (err < 0)
+	if ((err = user_lock(db, l->owner)) && err != PT_ENOTFOUND)
 		return err;
 	int64_t used = repo_user_used_bytes(db, l->owner, l->created);
 	if (used < 0)
@@ -302,7 +312,7 @@ static int quota_check(struct db *db, const struct link *l)
 	return 0;
 }
 
-int repo_link_create(struct db *db, const struct link *l,
+int repo_link_create(struct db *db, struct link *l,
 		     int (*ensure)(void *arg), void *arg)
 {
 	int err;
@@ -310,6 +320,8 @@ int repo_link_create(struct db *db, const struct link *l,
 	if ((err = db_begin(db)))
 		return err;
 	if ((err = blob_pin(db, l)))
+		goto fail;
+	if ((err = folder_hold(db, l)))
 		goto fail;
 	if ((err = quota_check(db, l)))
 		goto fail;
@@ -869,7 +881,7 @@ static int link_insert(struct db *db, const struct link *l)
 	return rc < 0 ? (int)rc : 0;
 }
 
-int repo_upload_complete(struct db *db, const char *uid, const struct link *l,
+int repo_upload_complete(struct db *db, const char *uid, struct link *l,
 			 int (*ensure)(void *arg), void *arg)
 {
 	struct db_stmt *st;
@@ -877,7 +889,7 @@ int repo_upload_complete(struct db *db, const char *uid, const struct link *l,
 
 	if ((err = db_begin(db)))
 		return err;
-	if ((err = blob_pin(db, l)) ||
+	if ((err = blob_pin(db, l)) || (err = folder_hold(db, l)) ||
 	    (err = quota_check(db, l)) || (ensure && (err = ensure(arg))) ||
 	    (err = link_insert(db, l)))
 		goto fail;
@@ -1082,6 +1094,21 @@ int repo_user_update(struct db *db, const struct user *u)
 			    (int64_t)u->premium_until, u->role,
 			    (int64_t)(u->disabled ? 1 : 0),
 			    (int64_t)(u->direct_downloads ? 1 : 0));
+	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
+}
+
+int repo_user_set_direct_downloads(struct db *db, int64_t id, bool on)
+{
+	int64_t rc = db_run(db,
+			    "UPDATE users SET direct_downloads = $2 WHERE id = $1",
+			    "ii", (int64_t)id, (int64_t)(on ? 1 : 0));
+	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
+}
+
+int repo_user_set_pwhash(struct db *db, int64_t id, const char *pwhash)
+{
+	int64_t rc = db_run(db, "UPDATE users SET pwhash = $2 WHERE id = $1",
+			    "it", (int64_t)id, pwhash);
 	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
 }
 
@@ -1796,6 +1823,10 @@ int repo_rewards_convert(struct db *db, int64_t user_id, int64_t points,
 
 	if ((err = db_begin(db)))
 		return err;
+	/* the balance is a sum over the ledger: lock the account first, so
+	 * a concurrent conversion waits and then sees this one's entry */
+	if ((err = user_lock(db, user_id)))
+		goto fail;
 	if (repo_user_points(db, user_id) < points) {
 		db_rollback(db);
 		return PT_ECONFLICT;
@@ -2191,6 +2222,28 @@ int repo_folder_links(struct db *db, struct pt_pool *pool,
 				     "ORDER BY name, id",
 			   &st, "t", folder_id);
 	return err ? err : link_rows(st, pool, cb, arg);
+}
+
+/* A link created into a folder: hold the owner's folder lock (the one
+ * repo_folder_delete holds) and see that the folder is still theirs.
+ * Without it a recursive delete running meanwhile misses the new link,
+ * which then stays live in a folder that is gone, in no listing.  A
+ * folder deleted since the request checked it puts the link at the top
+ * level (l->folder_id is cleared). */
+static int folder_hold(struct db *db, struct link *l)
+{
+	char parent[ID_LEN + 1];
+	int err;
+
+	if (!*l->folder_id)
+		return 0;
+	if ((err = db_lock(db, REPO_FOLDER_LOCK | l->owner)))
+		return err;
+	err = folder_parent(db, l->folder_id, l->owner, parent);
+	if (err != PT_ENOTFOUND)
+		return err;
+	l->folder_id[0] = '\0';
+	return 0;
 }
 
 static int link_move_tx(struct db *db, void *arg)

@@ -55,11 +55,14 @@ struct link {
 /* Create or upgrade the schema.  Safe to call from several processes. */
 int repo_migrate(struct db *db);
 
-/* In one transaction: lock (or create) the blob row, check the owner's
- * storage quota (l->quota_bytes; PT_ENOSPACE), call ensure(arg)
- * (blob_writer_ensure: the bytes are there), insert the link row.  The
- * gc protocol of blob.h.  ensure may be NULL. */
-int repo_link_create(struct db *db, const struct link *l,
+/* In one transaction: lock (or create) the blob row, check that the
+ * folder is still the owner's (if it was deleted meanwhile, the link goes
+ * to the top level and l->folder_id is cleared), check the owner's
+ * storage quota (l->quota_bytes; PT_ENOSPACE) under a lock on the
+ * owner's row, call ensure(arg) (blob_writer_ensure: the bytes are
+ * there), insert the link row.  The gc protocol of blob.h.  ensure may be
+ * NULL. */
+int repo_link_create(struct db *db, struct link *l,
 		     int (*ensure)(void *arg), void *arg);
 /* gc: under the blob row's lock, if no live link names the blob, call
  * remove(arg, hex) for its bytes and delete the row (*reaped).  Nothing
@@ -167,9 +170,10 @@ int repo_upload_advance(struct db *db, const char *uid, int64_t received,
 			bool release);
 /* Set a deferred length; PT_ECONFLICT when it is set already to another. */
 int repo_upload_set_length(struct db *db, const char *uid, int64_t length);
-/* In one transaction: the blob row (locked, then ensure(arg) as in
- * repo_link_create), the link row, and the upload done. */
-int repo_upload_complete(struct db *db, const char *uid, const struct link *l,
+/* In one transaction: the blob row (locked, then the folder, the quota
+ * and ensure(arg) as in repo_link_create), the link row, and the upload
+ * done. */
+int repo_upload_complete(struct db *db, const char *uid, struct link *l,
 			 int (*ensure)(void *arg), void *arg);
 int repo_upload_set_state(struct db *db, const char *uid,
 			  enum upload_state st);
@@ -223,7 +227,13 @@ int repo_user_by_id(struct db *db, struct pt_pool *pool, int64_t id,
 /* The user of a live token (by the token's SHA-256 hex). */
 int repo_user_by_token(struct db *db, struct pt_pool *pool, const char *hash,
 		       int64_t now, struct user *out, struct token_row *tok);
+/* Write every column of u back.  A row read earlier and written back
+ * whole undoes what others changed in between (a voucher's premium days):
+ * requests change one column with the setters below instead. */
 int repo_user_update(struct db *db, const struct user *u);
+/* One column each, nothing else touched.  PT_ENOTFOUND: no such user. */
+int repo_user_set_direct_downloads(struct db *db, int64_t id, bool on);
+int repo_user_set_pwhash(struct db *db, int64_t id, const char *pwhash);
 int repo_users_each(struct db *db, struct pt_pool *pool,
 		    int (*cb)(const struct user *u, void *arg), void *arg);
 int repo_token_create(struct db *db, const struct token_row *t,

@@ -5,7 +5,8 @@
  * one), in a schema of its own that is dropped at the end.  Then the
  * PostgreSQL-only cases: losing the session (pg_terminate_backend from a
  * second connection) and getting it back, an unreachable server, and a
- * deadlock that db_transact retries.
+ * deadlock that db_transact retries.  The race cases (FOR UPDATE, spending
+ * points) run several connections from threads against one database.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -509,6 +510,142 @@ static void test_pool(void **state)
 	assert_int_equal(db_pool_new("nosuch://x", &pool), PT_EBADREQ);
 }
 
+/* ---- check-then-write under concurrency (db.h) ---- */
+
+#define RACERS 6
+
+struct race_arg {
+	struct backend *be;
+	pthread_barrier_t *bar;
+	int rounds, err;
+	int64_t user_id;
+	int result; /* repo_rewards_convert's */
+};
+
+/* Read n under FOR UPDATE, pause, write n + 1 back as a constant: a lost
+ * update unless the read locked the row. */
+static int bump_fn(struct db *db, void *arg)
+{
+	struct db_stmt *st;
+	int err = db_get(db, "SELECT n FROM t_bal WHERE k = 'a' FOR UPDATE  ",
+			 &st, "");
+	if (err)
+		return err;
+	int64_t n = db_col_int(st, 0);
+	db_done(st);
+	usleep(2000);
+	int64_t rc = db_run(db, "UPDATE t_bal SET n = $1 WHERE k = 'a'", "i",
+			    n + 1);
+	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_EINTERNAL;
+}
+
+static void *bump_thread(void *arg)
+{
+	struct race_arg *a = arg;
+	struct db *db;
+	if (db_open(a->be->url, &db)) {
+		a->err = -1;
+		return NULL;
+	}
+	pthread_barrier_wait(a->bar);
+	for (int i = 0; i < a->rounds && !a->err; i++)
+		a->err = db_transact(db, bump_fn, NULL);
+	db_close(db);
+	return NULL;
+}
+
+/* SELECT … FOR UPDATE inside a transaction makes read-decide-write safe
+ * on both engines (SQLite compiles it without the clause). */
+static void test_for_update(void **state)
+{
+	struct db *db = open_db(state);
+	pthread_barrier_t bar;
+	pthread_t t[RACERS];
+	struct race_arg a[RACERS];
+
+	assert_int_equal(db_exec(db, "CREATE TABLE t_bal (k TEXT PRIMARY KEY, "
+				     "n BIGINT NOT NULL);"
+				     "INSERT INTO t_bal VALUES ('a', 0);"),
+			 0);
+	pthread_barrier_init(&bar, NULL, RACERS);
+	for (int i = 0; i < RACERS; i++) {
+		a[i] = (struct race_arg){ .be = *state, .bar = &bar,
+					  .rounds = 10 };
+		pthread_create(&t[i], NULL, bump_thread, &a[i]);
+	}
+	for (int i = 0; i < RACERS; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(a[i].err, 0);
+	}
+	pthread_barrier_destroy(&bar);
+	assert_int_equal(count_rows(db, "SELECT n FROM t_bal"), RACERS * 10);
+	/* only a trailing clause is taken off: elsewhere it is an error */
+	struct db_stmt *st;
+	assert_int_equal(db_prepare(db, "SELECT n FROM t_bal FOR UPDATE "
+					"WHERE k = 'a'",
+				    &st),
+			 PT_EINTERNAL);
+	db_close(db);
+}
+
+static void *convert_thread(void *arg)
+{
+	struct race_arg *a = arg;
+	struct db *db;
+	if (db_open(a->be->url, &db)) {
+		a->err = -1;
+		return NULL;
+	}
+	pthread_barrier_wait(a->bar);
+	a->result = repo_rewards_convert(db, a->user_id, 1, 1, 5000);
+	db_close(db);
+	return NULL;
+}
+
+/* A balance of one point, spent by RACERS connections at once, round
+ * after round: one conversion each time, the balance never below 0. */
+static void test_rewards_convert_race(void **state)
+{
+	struct db *db = open_db(state);
+	pthread_barrier_t bar;
+	pthread_t t[RACERS];
+	struct race_arg a[RACERS];
+	struct user u = { .id = 42, .name = "saver", .pwhash = "x",
+			  .tier = "free", .role = "user", .created = 1 };
+
+	assert_int_equal(repo_migrate(db), 0);
+	assert_int_equal(repo_user_create(db, &u), 0);
+	pthread_barrier_init(&bar, NULL, RACERS);
+	for (int round = 0; round < 10; round++) {
+		assert_int_equal(db_run(db, "INSERT INTO rewards(id, user_id, "
+					    "link_id, kind, points, at) VALUES "
+					    "($1, 42, 'l', 'download', 1, 1)",
+					"i", (int64_t)round + 1),
+				 1);
+		int ok = 0;
+		for (int i = 0; i < RACERS; i++) {
+			a[i] = (struct race_arg){ .be = *state, .bar = &bar,
+						  .user_id = 42 };
+			pthread_create(&t[i], NULL, convert_thread, &a[i]);
+		}
+		for (int i = 0; i < RACERS; i++) {
+			pthread_join(t[i], NULL);
+			assert_int_equal(a[i].err, 0);
+			if (a[i].result == 0)
+				ok++;
+			else
+				assert_int_equal(a[i].result, PT_ECONFLICT);
+		}
+		assert_int_equal(ok, 1);
+		assert_int_equal(repo_user_points(db, 42), 0);
+	}
+	pthread_barrier_destroy(&bar);
+	/* an unknown account has no points to spend */
+	assert_int_equal(repo_rewards_convert(db, 43, 1, 1, 5000),
+			 PT_ENOTFOUND);
+	db_close(db);
+}
+
 /* ---- PostgreSQL only ---- */
 
 static int64_t backend_pid(struct db *db)
@@ -762,7 +899,9 @@ static int pg_teardown(void **state)
 	CASE(test_migrate, be, set, tear),                             \
 	CASE(test_login_window, be, set, tear),                        \
 	CASE(test_token_touch, be, set, tear),                         \
-	CASE(test_pool, be, set, tear)
+	CASE(test_pool, be, set, tear),                                \
+	CASE(test_for_update, be, set, tear),                          \
+	CASE(test_rewards_convert_race, be, set, tear)
 
 int main(void)
 {
@@ -773,7 +912,7 @@ int main(void)
 		CASE(test_pg_unreachable, pg_be, pg_setup, pg_teardown),
 		CASE(test_pg_deadlock_retry, pg_be, pg_setup, pg_teardown),
 	};
-	const size_t nsqlite = 10;
+	const size_t nsqlite = 12;
 	const char *dsn = getenv("PARTAGE_TEST_PG_DSN");
 	size_t n = PT_ARRAY_LEN(all);
 

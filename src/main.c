@@ -49,7 +49,9 @@ static const char admin_usage[] =
 	"  restore ID                          undo a takedown (quarantine)\n"
 	"  blocklist import FILE | export      SHA-256 per line\n"
 	"  reports list | show ID | resolve ID [resolved|rejected|open]\n"
-	"  audit                               the append-only audit log\n";
+	"  audit                               the append-only audit log\n"
+	"  stats                               live links and their bytes, blobs\n"
+	"                                      and the bytes the store holds\n";
 
 /* ---- configuration from file < env < flags ---- */
 
@@ -907,6 +909,24 @@ static int print_audit(const struct audit_row *a, void *arg)
 	return 0;
 }
 
+/* One "name value" line each, for people and scripts alike; the same
+ * figures as the partage_*_total gauges of /metrics. */
+static int cmd_stats(struct app *app, int argc, char **argv)
+{
+	struct repo_stats st;
+	int err = repo_stats(app_db(app), &st);
+	if (err) {
+		fprintf(stderr, "partaged: cannot read the statistics: %s\n",
+			pt_strerror(err));
+		return 1;
+	}
+	printf("live_links %lld\nlive_bytes %lld\nblobs %lld\n"
+	       "stored_bytes %lld\n",
+	       (long long)st.live_links, (long long)st.logical_bytes,
+	       (long long)st.blobs, (long long)st.stored_bytes);
+	return 0;
+}
+
 static int cmd_audit(struct app *app, int argc, char **argv)
 {
 	return repo_audit_each(app_db(app), 0, print_audit, NULL) ? 1 : 0;
@@ -1107,6 +1127,8 @@ static int cmd_admin(struct pt_conf *c, int argc, char **argv)
 		return with_app(c, argc - 1, argv + 1, cmd_restore);
 	if (strcmp(argv[1], "audit") == 0)
 		return with_app(c, argc - 1, argv + 1, cmd_audit);
+	if (strcmp(argv[1], "stats") == 0)
+		return with_app(c, argc - 1, argv + 1, cmd_stats);
 	if (strcmp(argv[1], "reports") == 0)
 		return with_app(c, argc - 1, argv + 1, cmd_reports);
 	if (strcmp(argv[1], "blocklist") == 0)

@@ -215,6 +215,21 @@ def test_cached_links_follow_changes():
         assert ok and took < 1.5, "a change behind the cache's back seen after %.2fs (link_cache_ms 700)" % took
 
 
+def test_admin_stats():
+    # the design's `partaged admin stats`: links and bytes users see, blobs
+    # and bytes the store holds (two links to one content are one blob)
+    with Server("", name="stats") as s:
+        data = rand_bytes(3000)
+        s.upload("a.bin", data)
+        s.upload("b.bin", data)
+        s.upload("c.bin", rand_bytes(1000))
+        p = s.admin("stats")
+        assert p.returncode == 0, "admin stats: exit %d: %s" % (p.returncode, out(p))
+        got = dict(l.split() for l in p.stdout.splitlines())
+        want = {"live_links": "3", "live_bytes": "7000", "blobs": "2", "stored_bytes": "4000"}
+        assert got == want, "admin stats: %r, want %r" % (got, want)
+
+
 def test_admin_unknown_command():
     with Server("", name="admin-bad", start=False) as s:
         p = s.admin("no-such-command")

@@ -1,7 +1,8 @@
 /*
  * api.h — partage's resources over HTTP: the application context every
  * handler gets, the routing table, and the handlers (one file per
- * resource: upload.c, download.c, files.c, pages.c, metrics.c).
+ * resource: upload.c, download.c, files.c, pages.c, metrics.c), and the
+ * running server that puts them together (serve.c).
  */
 #ifndef PT_API_H
 #define PT_API_H
@@ -79,6 +80,23 @@ void app_flush(struct app *app);
 /* Periodic work of the maintenance thread: a gc pass when gc is true,
  * and the storage gauges. */
 void app_maintain(struct app *app, bool gc);
+
+/* serve.c: a running partaged — the stores (app_open), the HTTP server
+ * on api_routes listening on conf->listen, the access log (access_log:
+ * a file, stderr when empty, none when "off") and the maintenance thread
+ * (counters, gauges, gc).  `partaged serve` and the whole-server fuzzer
+ * start the same thing.  The caller blocks SIGPIPE and the signals it
+ * waits for before, so no server thread takes them. */
+struct app_server;
+/* Start it all.  Returns 0 with *out, or a negative status after logging
+ * why (nothing is left running).  Does not block. */
+int app_serve_start(const struct pt_conf *conf, struct app_server **out);
+/* The TCP port it listens on (the one the kernel chose for port 0). */
+unsigned app_serve_port(const struct app_server *s);
+/* Stop accepting, let requests in flight finish for up to grace_s
+ * seconds, wake throttled downloads, stop the server and the maintenance
+ * thread, flush counters, close the stores and free s.  Blocks. */
+void app_serve_stop(struct app_server *s, unsigned grace_s);
 
 /* Handlers */
 int api_upload_put(struct pt_req *r);

@@ -91,7 +91,8 @@ test-asan:
 	@BIN=build-asan/bin BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 tests/run.sh
 
-# libFuzzer targets (clang); FUZZ_SECONDS each, seeds in tests/fuzz/corpus/NAME
+# libFuzzer targets (clang); FUZZ_SECONDS each, seeds in tests/fuzz/corpus/NAME,
+# a dictionary in tests/fuzz/NAME.dict if there is one
 FUZZ_SECONDS ?= 20
 FUZZ_LIB_SRC := $(filter-out src/main.c src/cli/%,$(shell find src -name '*.c' | sort))
 fuzz: $(BUILD)/web_assets.c
@@ -102,7 +103,8 @@ fuzz: $(BUILD)/web_assets.c
 	    $(LDLIBS) -lmagic || exit 1; \
 	  mkdir -p build-fuzz/corpus-$$n; \
 	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-	  build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+	  dict=; test -f tests/fuzz/$$n.dict && dict=-dict=tests/fuzz/$$n.dict; \
+	  build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 $$dict \
 	    build-fuzz/corpus-$$n tests/fuzz/corpus/$$n 2>build-fuzz/$$n.log \
 	    || { tail -40 build-fuzz/$$n.log; exit 1; }; done; echo "fuzz: all targets clean"
 

@@ -6,9 +6,10 @@
 #
 # Runs the e2e files below with PARTAGE_RECORD_DIR set (tests/e2e/harness.py
 # then puts a recording proxy in front of every server), and turns what each
-# client connection sent into one corpus file: the ids, delete tokens, API
-# tokens and tus upload ids the server handed out become the fuzzer's
-# placeholders of the same length (so a Content-Length stays right), and
+# client connection sent into one corpus file: the file and folder ids,
+# delete tokens, API tokens, session cookies, CSRF tokens and tus upload
+# ids the server handed out become the fuzzer's placeholders of the same
+# length (so a Content-Length stays right), and
 # the result is deduplicated by shape (request lines and header names),
 # smaller first, at most 64 KiB a file and about 384 KiB in all.  The old
 # corpus is replaced.  Environment: E2E_FILES (test name substrings),
@@ -24,9 +25,10 @@ trap 'rm -rf "$REC"' EXIT
 ks=""
 for f in $E2E_FILES; do ks="$ks -k $f"; done
 # a failing test still recorded its requests: the corpus is what we want
+# (tests of the client's address fail behind the recording proxy)
 # shellcheck disable=SC2086
 PARTAGE_RECORD_DIR=$REC python3 tests/e2e/run.py --bin "$BIN_DIR" $ks \
-	| tail -1 || true
+	| grep -E '^FAIL|^e2e: [0-9]+ passed' || true
 
 python3 - "$REC" "$OUT" "${CORPUS_BUDGET:-393216}" <<'EOF'
 import hashlib, os, re, sys
@@ -38,7 +40,11 @@ P_ID = b"@ID@" + b"@" * 8
 P_DT = b"@DT@" + b"@" * 39
 P_TOKEN = b"@TOKEN@" + b"@" * 36
 P_UP = b"@UP@" + b"@" * 20
-assert (len(P_ID), len(P_DT), len(P_TOKEN), len(P_UP)) == (12, 43, 43, 24)
+P_FO = b"@FO@" + b"@" * 8
+P_SESSION = b"@SESSION@" + b"@" * 34
+P_CSRF = b"@CSRF@" + b"@" * 37
+assert [len(p) for p in (P_ID, P_DT, P_TOKEN, P_UP, P_FO, P_SESSION, P_CSRF)] \
+    == [12, 43, 43, 24, 12, 43, 43]
 
 conns = []
 for name in sorted(os.listdir(rec)):
@@ -54,7 +60,12 @@ for name in sorted(os.listdir(rec)):
 
 # what the servers handed out, from every reply
 ids, dts, toks, ups = set(), set(), set(), set()
-for _req, rep in conns:
+folders, sessions, csrfs = set(), set(), set()
+for req, rep in conns:
+    if req.startswith(b"POST /api/v1/folders "):
+        folders.update(re.findall(rb'"id": ?"([0-9A-Za-z]{12})"', rep))
+    sessions.update(re.findall(rb"partage_session=([A-Za-z0-9_-]{43})", rep))
+    csrfs.update(re.findall(rb'"csrf": ?"([A-Za-z0-9_-]{43})"', rep))
     ids.update(re.findall(rb"\r\nX-Partage-Id: ([0-9A-Za-z]{12})\r\n", rep))
     ids.update(re.findall(rb'"id": ?"([0-9A-Za-z]{12})"', rep))
     ids.update(re.findall(rb"\r\nLocation: [^\r]*/([0-9A-Za-z]{12})\r\n", rep))
@@ -63,8 +74,11 @@ for _req, rep in conns:
     toks.update(re.findall(rb'"token": ?"([A-Za-z0-9_-]{43})"', rep))
     ups.update(re.findall(rb"/api/v1/uploads/([A-Za-z0-9_-]{24})", rep))
 
+ids -= folders
 subst = [(v, P_DT) for v in dts] + [(v, P_TOKEN) for v in toks] + \
-        [(v, P_UP) for v in ups] + [(v, P_ID) for v in ids]
+        [(v, P_SESSION) for v in sessions] + [(v, P_CSRF) for v in csrfs] + \
+        [(v, P_UP) for v in ups] + [(v, P_FO) for v in folders] + \
+        [(v, P_ID) for v in ids]
 
 
 def shape(req):
@@ -84,7 +98,6 @@ for req, _rep in conns:
         continue
     for v, p in subst:
         req = req.replace(v, p)
-    # session cookies and CSRF tokens are per run: they stay as recorded
     k = shape(req)
     if k not in best or len(req) < len(best[k]):
         best[k] = req

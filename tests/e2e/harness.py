@@ -504,7 +504,11 @@ class Server:
                     if self.proxy:
                         self.proxy.close()
                     self.proxy = RecordingProxy(self.port)
-                listen = self.proxy.target = free_port()
+                # the same inner port across restarts: it is part of the
+                # node's name, which its upload leases carry
+                if self.proxy.target is None:
+                    self.proxy.target = free_port()
+                listen = self.proxy.target
             logf = open(self.log_path, "ab")
             logf.write(("\n==== start %d port %d env %r\n" % (self.starts, self.port, self.env)).encode())
             logf.flush()

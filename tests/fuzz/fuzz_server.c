@@ -6,7 +6,8 @@
  *
  * LLVMFuzzerInitialize starts the server on 127.0.0.1 (a port the kernel
  * picks) with a temporary data directory and small limits, and seeds a
- * little state: a file, an account with an API token, a resumable upload.
+ * little state: an account with an API token and a browser session, a
+ * shared folder of it holding a file, and a resumable upload.
  * Each input is the bytes a client sends on one connection (one request,
  * or several pipelined), as recorded from the e2e suite
  * (scripts/record-fuzz-corpus.sh).  Placeholders of the length of the real
@@ -14,9 +15,16 @@
  * requests reach real rows; a Content-Length stays right:
  *
  *   @ID@@@@@@@@@   (12)  the seeded file's id
- *   @DT@@@…        (43)  its delete token (a DELETE may use it: re-seeded)
+ *   @DT@@@…        (43)  its delete token
+ *   @FO@@@@@@@@@   (12)  the seeded folder's id
  *   @TOKEN@@…      (43)  the seeded account's API token (Bearer)
+ *   @SESSION@@…    (43)  its session cookie (partage_session=…)
+ *   @CSRF@@…       (43)  that session's CSRF token
  *   @UP@@@…        (24)  the seeded tus upload's id
+ *
+ * An input may use a seed up (delete the file or folder, log out, finish
+ * the upload): after an input that named one, it is checked and made
+ * again if it is gone.
  *
  * The input goes out over a loopback TCP connection; the reply is read to
  * EOF.  Findings (abort with the input and the reply): a sanitizer report
@@ -71,10 +79,16 @@ static const char P_ID[] = "@ID@@@@@@@@@";
 static const char P_DT[] = "@DT@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@";
 static const char P_TOKEN[] = "@TOKEN@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@";
 static const char P_UP[] = "@UP@@@@@@@@@@@@@@@@@@@@@";
+static const char P_FO[] = "@FO@@@@@@@@@";
+static const char P_SESSION[] = "@SESSION@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@";
+static const char P_CSRF[] = "@CSRF@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@";
 _Static_assert(sizeof(P_ID) - 1 == ID_LEN, "placeholder length");
 _Static_assert(sizeof(P_DT) - 1 == TOKEN_LEN, "placeholder length");
 _Static_assert(sizeof(P_TOKEN) - 1 == TOKEN_LEN, "placeholder length");
 _Static_assert(sizeof(P_UP) - 1 == UPLOAD_UID_LEN, "placeholder length");
+_Static_assert(sizeof(P_FO) - 1 == ID_LEN, "placeholder length");
+_Static_assert(sizeof(P_SESSION) - 1 == TOKEN_LEN, "placeholder length");
+_Static_assert(sizeof(P_CSRF) - 1 == TOKEN_LEN, "placeholder length");
 
 /* Limits small enough that no input costs much; no waits or speed caps
  * (they would make every download slow, not find more). */
@@ -108,7 +122,12 @@ static struct {
 	unsigned long runs, users;
 	char id[ID_LEN + 1], dt[TOKEN_LEN + 1];
 	char token[TOKEN_LEN + 1], up[UPLOAD_UID_LEN + 1];
+	char folder[ID_LEN + 1], session[TOKEN_LEN + 1], csrf[TOKEN_LEN + 1];
+	char user[32];
 } F;
+
+/* which seeds an input named */
+enum { S_FILE = 1, S_FOLDER = 2, S_TOKEN = 4, S_SESSION = 8, S_UP = 16 };
 
 struct reply {
 	char *p;
@@ -237,7 +256,9 @@ static void seed_file(void)
 
 	pt_buf_init(&b, 1 << 16);
 	pt_buf_addf(&b, "PUT /seed.txt HTTP/1.1\r\nHost: fuzz\r\n"
-			"Content-Length: 4096\r\n\r\n");
+			"Authorization: Bearer %s\r\nX-Partage-Folder: %s\r\n"
+			"Content-Length: 4096\r\n\r\n",
+		    F.token, F.folder);
 	for (int i = 0; i < 4096 / 64; i++)
 		pt_buf_addf(&b, "%063d\n", i);
 	exchange(b.p, b.n, &rep, HEALTH_MS);
@@ -249,31 +270,75 @@ static void seed_file(void)
 	pt_buf_release(&b);
 }
 
+/* POST path with a JSON body (and credentials): the status, reply in rep */
+static int post_json(const char *path, const char *auth, const char *body,
+		     struct reply *rep)
+{
+	char req[1024];
+	snprintf(req, sizeof(req),
+		 "POST %s HTTP/1.1\r\nHost: fuzz\r\n%s"
+		 "Accept: application/json\r\n"
+		 "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+		 "\r\n%s",
+		 path, auth, strlen(body), body);
+	return ask(req, rep);
+}
+
+static char *credentials(void)
+{
+	return xasprintf("{\"name\":\"%s\",\"password\":\"fuzz-password\"}",
+			 F.user);
+}
+
+/* A browser session of the account: 0, or -1 when the login fails (the
+ * password was changed: make a new account). */
+static int seed_session(void)
+{
+	struct reply rep;
+	char *body = credentials();
+	int st = post_json("/api/v1/sessions", "", body, &rep);
+	free(body);
+	if (st == 200 || st == 201) {
+		pick(&rep, "partage_session=", F.session, TOKEN_LEN, "session");
+		pick(&rep, "\"csrf\":\"", F.csrf, TOKEN_LEN, "csrf token");
+	}
+	free(rep.p);
+	return st == 200 || st == 201 ? 0 : -1;
+}
+
+static void seed_folder(void)
+{
+	struct reply rep;
+	char *auth = xasprintf("Authorization: Bearer %s\r\n", F.token);
+	if (post_json("/api/v1/folders", auth,
+		      "{\"name\":\"seed\",\"shared\":true}", &rep) != 201)
+		die("cannot create the seed folder");
+	pick(&rep, "\"id\":\"", F.folder, ID_LEN, "folder id");
+	free(rep.p);
+	free(auth);
+}
+
+/* A new account (a fresh name: an input may have changed the password),
+ * its token, session, folder and file. */
 static void seed_account(void)
 {
-	char req[512], body[128];
 	struct reply rep;
-	int n;
+	char *body;
 
-	n = snprintf(body, sizeof(body),
-		     "{\"name\":\"fuzz%lu\",\"password\":\"fuzz-password\"}",
-		     ++F.users);
-	snprintf(req, sizeof(req),
-		 "POST /api/v1/users HTTP/1.1\r\nHost: fuzz\r\n"
-		 "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
-		 n, body);
-	if (ask(req, &rep) != 201)
+	snprintf(F.user, sizeof(F.user), "fuzz%lu", ++F.users);
+	body = credentials();
+	if (post_json("/api/v1/users", "", body, &rep) != 201)
 		die("cannot register the seed account");
 	free(rep.p);
-	snprintf(req, sizeof(req),
-		 "POST /api/v1/tokens HTTP/1.1\r\nHost: fuzz\r\n"
-		 "Accept: application/json\r\n"
-		 "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
-		 n, body);
-	if (ask(req, &rep) != 201)
+	if (post_json("/api/v1/tokens", "", body, &rep) != 201)
 		die("cannot make the seed token");
 	pick(&rep, "\"token\":\"", F.token, TOKEN_LEN, "token");
 	free(rep.p);
+	free(body);
+	if (seed_session())
+		die("cannot log the seed account in");
+	seed_folder();
+	seed_file();
 }
 
 static void seed_upload(void)
@@ -333,7 +398,6 @@ static void start(void)
 	F.port = app_serve_port(F.srv);
 	if (!F.port)
 		die("the server's port is unknown");
-	seed_file();
 	seed_account();
 	seed_upload();
 }
@@ -361,14 +425,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 /* Put the seeded values in place of their placeholders (same lengths). */
 static void substitute(uint8_t *p, size_t n, const char *ph, const char *v,
-		       bool *seen)
+		       unsigned *named, unsigned flag)
 {
 	size_t len = strlen(ph);
 	uint8_t *end = p + n, *q = p;
 	while ((q = memmem(q, (size_t)(end - q), ph, len))) {
 		memcpy(q, v, len);
 		q += len;
-		*seen = true;
+		*named |= flag;
 	}
 }
 
@@ -440,49 +504,75 @@ static void check(const uint8_t *in, size_t n, const struct reply *rep)
 	}
 }
 
-/* The seeds an input may have used up, made again. */
-static void reseed(bool file, bool token, bool up)
+/* Is GET/HEAD path with these headers answered 200? */
+static bool alive(const char *method, const char *path, const char *hdr)
 {
-	char req[256];
 	struct reply rep;
-	if (file) {
-		snprintf(req, sizeof(req),
-			 "HEAD /%s HTTP/1.1\r\nHost: fuzz\r\n\r\n", F.id);
-		if (ask(req, &rep) != 200)
-			seed_file();
-		free(rep.p);
-	}
-	if (token) {
-		snprintf(req, sizeof(req),
-			 "GET /api/v1/me HTTP/1.1\r\nHost: fuzz\r\n"
-			 "Authorization: Bearer %s\r\n\r\n",
+	char *req = xasprintf("%s %s HTTP/1.1\r\nHost: fuzz\r\n%s\r\n", method,
+			      path, hdr);
+	bool ok = ask(req, &rep) == 200;
+	free(rep.p);
+	free(req);
+	return ok;
+}
+
+/* The seeds an input named, checked and made again if it used them up. */
+static void reseed(unsigned named)
+{
+	char path[128], hdr[160];
+
+	if (named & (S_TOKEN | S_SESSION | S_FOLDER)) {
+		snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n",
 			 F.token);
-		if (ask(req, &rep) != 200)
+		if (!alive("GET", "/api/v1/me", hdr)) {
 			seed_account();
-		free(rep.p);
+			goto upload;
+		}
 	}
-	if (up) {
-		snprintf(req, sizeof(req),
-			 "HEAD /api/v1/uploads/%s HTTP/1.1\r\nHost: fuzz\r\n"
-			 "Tus-Resumable: 1.0.0\r\n\r\n",
-			 F.up);
-		if (ask(req, &rep) != 200)
+	if (named & S_SESSION) {
+		snprintf(hdr, sizeof(hdr), "Cookie: partage_session=%s\r\n",
+			 F.session);
+		if (!alive("GET", "/api/v1/me", hdr) && seed_session()) {
+			seed_account();
+			goto upload;
+		}
+	}
+	if (named & (S_FOLDER | S_FILE)) {
+		snprintf(path, sizeof(path), "/api/v1/folders/%s", F.folder);
+		snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n",
+			 F.token);
+		if (!alive("GET", path, hdr)) {
+			seed_folder();
+			seed_file();
+		}
+	}
+	if (named & S_FILE) {
+		snprintf(path, sizeof(path), "/%s", F.id);
+		if (!alive("HEAD", path, ""))
+			seed_file();
+	}
+upload:
+	if (named & S_UP) {
+		snprintf(path, sizeof(path), "/api/v1/uploads/%s", F.up);
+		if (!alive("HEAD", path, "Tus-Resumable: 1.0.0\r\n"))
 			seed_upload();
-		free(rep.p);
 	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t *in = xmalloc(size + 1);
-	bool file = false, token = false, up = false;
+	unsigned named = 0;
 	struct reply rep;
 
 	memcpy(in, data, size);
-	substitute(in, size, P_ID, F.id, &file);
-	substitute(in, size, P_DT, F.dt, &file);
-	substitute(in, size, P_TOKEN, F.token, &token);
-	substitute(in, size, P_UP, F.up, &up);
+	substitute(in, size, P_ID, F.id, &named, S_FILE);
+	substitute(in, size, P_DT, F.dt, &named, S_FILE);
+	substitute(in, size, P_FO, F.folder, &named, S_FOLDER);
+	substitute(in, size, P_TOKEN, F.token, &named, S_TOKEN);
+	substitute(in, size, P_SESSION, F.session, &named, S_SESSION);
+	substitute(in, size, P_CSRF, F.csrf, &named, S_SESSION);
+	substitute(in, size, P_UP, F.up, &named, S_UP);
 	exchange(in, size, &rep, DEADLINE_MS);
 	check(data, size, &rep);
 	if (!rep.eof) {
@@ -495,7 +585,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	free(rep.p);
 	free(in);
-	reseed(file, token, up);
+	reseed(named);
 
 	if (++F.runs % 100 == 0) {
 		data_bytes = 0;

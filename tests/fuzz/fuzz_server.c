@@ -147,9 +147,20 @@ static bool is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
+/* UBSan reports are findings too: the fuzz build lets them recover
+ * (no -fno-sanitize-recover), so make them stop the run here. */
+const char *__ubsan_default_options(void);
+const char *__ubsan_default_options(void)
+{
+	return "halt_on_error=1:print_stacktrace=1";
+}
+
+static void rm_data(void);
+
 static void die(const char *what)
 {
 	fprintf(stderr, "fuzz_server: %s\n", what);
+	rm_data();
 	abort();
 }
 
@@ -243,6 +254,7 @@ static void pick(const struct reply *rep, const char *after, char *out,
 	const char *p = strstr(rep->p, after);
 	if (!p || strlen(p + strlen(after)) < len) {
 		fprintf(stderr, "fuzz_server: no %s in: %.400s\n", what, rep->p);
+		rm_data();
 		abort();
 	}
 	memcpy(out, p + strlen(after), len);
@@ -371,13 +383,19 @@ static int du_cb(const char *path, const struct stat *st, int type,
 	return 0;
 }
 
+static void rm_data(void)
+{
+	if (*F.dir)
+		nftw(F.dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void stop(void)
 {
 	if (!F.srv)
 		return;
 	app_serve_stop(F.srv, 2);
 	F.srv = NULL;
-	nftw(F.dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	rm_data();
 }
 
 static void start(void)
@@ -449,6 +467,7 @@ static void report(const char *why, const uint8_t *in, size_t n,
 	}
 	fprintf(stderr, "\n--- reply (%zu bytes) ---\n%.2000s\n", rep->n,
 		rep->p);
+	rm_data();
 	abort();
 }
 

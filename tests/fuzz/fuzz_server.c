@@ -91,7 +91,10 @@ _Static_assert(sizeof(P_SESSION) - 1 == TOKEN_LEN, "placeholder length");
 _Static_assert(sizeof(P_CSRF) - 1 == TOKEN_LEN, "placeholder length");
 
 /* Limits small enough that no input costs much; no waits or speed caps
- * (they would make every download slow, not find more). */
+ * (they would make every download slow, not find more).  Every input comes
+ * from 127.0.0.1: no per-address connection or unknown-id limit, which
+ * connections left behind by slow inputs would otherwise trip for all the
+ * inputs after them. */
 static const char *const settings[][2] = {
 	{ "server.listen", "127.0.0.1:0" },
 	{ "server.threads", "2" },

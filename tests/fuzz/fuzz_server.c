@@ -26,8 +26,9 @@
  * the upload): after an input that named one, it is checked and made
  * again if it is gone.
  *
- * The input goes out over a loopback TCP connection; the reply is read to
- * EOF.  Findings (abort with the input and the reply): a sanitizer report
+ * The input goes out over a loopback TCP connection from 127.0.0.1 (the
+ * fuzzer's own requests, seeds and checks, come from 127.0.0.2, out of
+ * the inputs' per-address limits); the reply is read to EOF.  Findings (abort with the input and the reply): a sanitizer report
  * or a crash anywhere in the server; a reply that does not start with
  * "HTTP/1.1 " and a 3-digit status; a 5xx other than 501, 503, 505 and
  * 507 (unsupported transfer coding or version, store unavailable, storage
@@ -150,8 +151,8 @@ static bool is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-/* UBSan reports are findings too: the fuzz build lets them recover
- * (no -fno-sanitize-recover), so make them stop the run here. */
+/* UBSan reports are findings: stop at the first even in a build that
+ * lets them recover (without -fno-sanitize-recover). */
 const char *__ubsan_default_options(void);
 const char *__ubsan_default_options(void)
 {
@@ -167,14 +168,18 @@ static void die(const char *what)
 	abort();
 }
 
-/* Send req on a new connection and read the reply to EOF (or until
- * deadline_ms).  The reply is NUL-terminated; free rep->p. */
+/* Send req on a new connection from 127.0.0.1 (inputs) or 127.0.0.2 (the
+ * fuzzer's own requests: the per-address limits that inputs run into,
+ * failed logins above all, must not refuse the seeds), and read the reply
+ * to EOF or until deadline_ms.  The reply is NUL-terminated; free rep->p. */
 static void exchange(const void *req, size_t n, struct reply *rep,
-		     unsigned deadline_ms)
+		     unsigned deadline_ms, bool own)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET,
 				  .sin_port = htons((uint16_t)F.port),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in me = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1) };
 	uint64_t start = now_ms(), end = start + deadline_ms, fin_at = 0;
 	size_t sent = 0, cap = 4096;
 	bool fin = false, writing = true;
@@ -182,7 +187,8 @@ static void exchange(const void *req, size_t n, struct reply *rep,
 
 	memset(rep, 0, sizeof(*rep));
 	rep->p = xmalloc(cap);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	if (fd < 0 || (own && bind(fd, (struct sockaddr *)&me, sizeof(me))) ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		die("cannot connect to the server");
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	for (;;) {
@@ -236,17 +242,29 @@ static void exchange(const void *req, size_t n, struct reply *rep,
 	close(fd);
 }
 
-/* One HTTP exchange for the seeds and checks: the status (0: none) and
- * the reply in *rep. */
-static int ask(const char *req, struct reply *rep)
+static int status_of(const struct reply *rep)
 {
-	const char *p;
-	exchange(req, strlen(req), rep, HEALTH_MS);
-	p = rep->p;
+	const char *p = rep->p;
 	if (rep->n < 12 || strncmp(p, "HTTP/1.1 ", 9) != 0 || !is_digit(p[9]) ||
 	    !is_digit(p[10]) || !is_digit(p[11]))
 		return 0;
 	return (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+}
+
+/* One HTTP exchange of the fuzzer's own (seeds, checks): the status (0:
+ * none) and the reply in *rep.  A 503 (the password-hashing queue full of
+ * the inputs' logins, say) is asked again, for up to about 5 s. */
+static int ask(const char *req, struct reply *rep)
+{
+	int st;
+	for (int i = 0;; i++) {
+		exchange(req, strlen(req), rep, HEALTH_MS, true);
+		st = status_of(rep);
+		if (st != 503 || i == 50)
+			return st;
+		free(rep->p);
+		usleep(100 * 1000);
+	}
 }
 
 /* The value of header `name` (with ": ") or of JSON "key":" in rep, copied
@@ -276,8 +294,8 @@ static void seed_file(void)
 		    F.token, F.folder);
 	for (int i = 0; i < 4096 / 64; i++)
 		pt_buf_addf(&b, "%063d\n", i);
-	exchange(b.p, b.n, &rep, HEALTH_MS);
-	if (strncmp(rep.p, "HTTP/1.1 201", 12) != 0)
+	exchange(b.p, b.n, &rep, HEALTH_MS, true);
+	if (status_of(&rep) != 201)
 		die("cannot upload the seed file");
 	pick(&rep, "\r\nX-Partage-Id: ", F.id, ID_LEN, "file id");
 	pick(&rep, "\r\nX-Delete-Token: ", F.dt, TOKEN_LEN, "delete token");
@@ -595,7 +613,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	substitute(in, size, P_SESSION, F.session, &named, S_SESSION);
 	substitute(in, size, P_CSRF, F.csrf, &named, S_SESSION);
 	substitute(in, size, P_UP, F.up, &named, S_UP);
-	exchange(in, size, &rep, DEADLINE_MS);
+	exchange(in, size, &rep, DEADLINE_MS, false);
 	check(data, size, &rep);
 	if (!rep.eof) {
 		struct reply h;

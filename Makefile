@@ -128,7 +128,8 @@ test-asan:
 # libFuzzer targets (clang); FUZZ_SECONDS each, seeds in tests/fuzz/corpus/NAME
 # (docs/fuzzing.md).  The library is compiled once with clang into
 # build-fuzz/obj (coverage and sanitizers, no main) and each target links
-# against build-fuzz/libpartage.a; make -j builds them in parallel.
+# against build-fuzz/libpartage.a; make -j builds them in parallel.  A
+# dictionary in tests/fuzz/NAME.dict is passed when there is one.
 FUZZ_SECONDS ?= 20
 FUZZ_CFLAGS := -g -O1 -std=gnu17 -D_FILE_OFFSET_BITS=64 -pthread \
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined \
@@ -156,7 +157,8 @@ fuzz: $(FUZZ_BIN)
 	@set -e; for b in $(FUZZ_BIN); do n=$$(basename $$b); \
 	  mkdir -p build-fuzz/corpus-$$n; \
 	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-	  $$b -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+	  dict=; test -f tests/fuzz/$$n.dict && dict=-dict=tests/fuzz/$$n.dict; \
+	  $$b -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 $$dict \
 	    build-fuzz/corpus-$$n tests/fuzz/corpus/$$n 2>build-fuzz/$$n.log \
 	    || { tail -40 build-fuzz/$$n.log; exit 1; }; done; echo "fuzz: all targets clean"
 

@@ -1,7 +1,8 @@
 /*
- * main.c — partaged: flags and configuration, the stores, the HTTP server,
- * the maintenance thread, and the `admin` subcommands.  A thin program on
- * top of the engine modules.
+ * main.c — partaged: flags and configuration, `serve` (the signals around
+ * the running server of api/serve.c: stores, HTTP server, maintenance
+ * thread), and the `admin` subcommands.  A thin program on top of the
+ * engine modules.
  *
  *   partaged [serve] [--config FILE] [--listen HOST:PORT] [--data DIR]
  *            [--public-url URL]
@@ -126,103 +127,14 @@ done:
 	return rc;
 }
 
-static char *public_url(const struct pt_conf *c)
-{
-	char *u = c->public_url && *c->public_url
-			  ? xstrdup(c->public_url)
-			  : xasprintf("http://%s", c->listen);
-	size_t n = strlen(u);
-	while (n > 0 && u[n - 1] == '/')
-		u[--n] = '\0';
-	return u;
-}
-
 /* ---- serve ---- */
 
-/* NULL when access_log = off; stderr when empty; else the file */
-static FILE *access_fp;
-
-static void on_done(struct pt_req *r, bool ok, void *ctx)
-{
-	struct app *app = ctx;
-	uint64_t ms = (pt_mono_ns() - r->start_ns) / 1000000;
-	metrics_request(app->metrics, r->route_index, r->status, r->bytes_in,
-			ok ? r->bytes_out : 0);
-	if (!access_fp)
-		return;
-	char when[32];
-	struct tm tm;
-	time_t now = time(NULL);
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	/* the path and method are the client's bytes: escaped (text.h) so a
-	 * request can neither add a line nor end the quoted field */
-	char ip[2 * sizeof(r->client_ip)], method[64], path[4096];
-	const unsigned esc = TEXT_ESC_BACKSLASH | TEXT_ESC_QUOTE;
-	const char *rp = r->raw_path ? r->raw_path : "-";
-	text_escape(ip, sizeof(ip), r->client_ip, strlen(r->client_ip), esc);
-	text_escape(method, sizeof(method), r->method_name,
-		    strlen(r->method_name), esc);
-	text_escape(path, sizeof(path), rp, strlen(rp), esc);
-	/* one fprintf per line: stdio's lock keeps threads' lines whole */
-	fprintf(access_fp, "%s %s \"%s %s\" %d %llu %llu %llums%s\n", when,
-		ip, method, path, r->status, (unsigned long long)r->bytes_in,
-		(unsigned long long)r->bytes_out, (unsigned long long)ms,
-		ok ? "" : " aborted");
-}
-
-static void on_connection(int delta, void *ctx)
-{
-	struct app *app = ctx;
-	metrics_connection(app->metrics, delta);
-}
-
-struct maint {
-	struct app *app;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool stop;
-};
-
-/* The maintenance thread: batched counters now; expiry, gc and upload
- * cleanup join it as they are built. */
-static void *maintenance(void *arg)
-{
-	struct maint *m = arg;
-	uint64_t ticks = 0, next_gc = m->app->conf->gc_interval_seconds;
-	pthread_mutex_lock(&m->lock);
-	while (!m->stop) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 2;
-		pthread_cond_timedwait(&m->cond, &m->lock, &ts);
-		pthread_mutex_unlock(&m->lock);
-		/* the reserve a full disk used, back as soon as there is room */
-		reserve_fill(m->app->reserve);
-		app_flush(m->app);
-		/* ticks are 2 s: gauges every minute, gc every interval */
-		ticks++;
-		bool gc = ticks * 2 >= next_gc;
-		if (gc)
-			next_gc = ticks * 2 + m->app->conf->gc_interval_seconds;
-		if (gc || ticks % 30 == 1)
-			app_maintain(m->app, gc);
-		pthread_mutex_lock(&m->lock);
-	}
-	pthread_mutex_unlock(&m->lock);
-	return NULL;
-}
-
+/* The server (serve.c) until SIGTERM or SIGINT. */
 static int cmd_serve(struct pt_conf *c)
 {
-	struct app app;
-	struct server *srv = NULL;
-	struct maint m = { .lock = PTHREAD_MUTEX_INITIALIZER,
-			   .cond = PTHREAD_COND_INITIALIZER };
-	pthread_t mt;
+	struct app_server *s;
 	sigset_t set;
-	int sig, err;
-	char *url = public_url(c);
+	int sig;
 
 	/* signals go to sigwait below, never to a worker thread */
 	signal(SIGPIPE, SIG_IGN);
@@ -232,80 +144,13 @@ static int cmd_serve(struct pt_conf *c)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-	if (strcmp(c->access_log, "off") == 0) {
-		access_fp = NULL;
-	} else if (*c->access_log) {
-		access_fp = fopen(c->access_log, "ae");
-		if (!access_fp) {
-			fprintf(stderr, "partaged: cannot open '%s': %s\n",
-				c->access_log, strerror(errno));
-			free(url);
-			return 1;
-		}
-		setvbuf(access_fp, NULL, _IOLBF, 0);
-	} else {
-		access_fp = stderr;
-	}
-	if (app_open(&app, c)) {
-		free(url);
+	if (app_serve_start(c, &s))
 		return 1;
-	}
-	app.public_url = url;
-	/* requests of a previous life of this node are gone: so are their
-	 * upload leases */
-	repo_upload_release_holder(app_db(&app), app.node);
-	err = blob_store_cleanup(app.blobs);
-	if (err > 0)
-		pt_log("removed %d temporary files of interrupted uploads", err);
-
-	unsigned threads = (unsigned)c->threads;
-	if (!threads) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		threads = n > 0 ? (unsigned)n : 2;
-	}
-	struct server_config sc = {
-		.listen = c->listen,
-		.threads = threads,
-		.max_connections = (unsigned)c->max_connections,
-		.per_ip_connections = (unsigned)c->per_ip_connections,
-		.timeout_seconds = (unsigned)c->timeout_seconds,
-		.trusted_proxies = c->trusted_proxies,
-		.routes = api_routes,
-		.ctx = &app,
-		.on_done = on_done,
-		.on_connection = on_connection,
-		.authenticate = api_authenticate,
-	};
-	if (server_start(&sc, &srv)) {
-		app_close(&app);
-		free(url);
-		return 1;
-	}
-	m.app = &app;
-	pthread_create(&mt, NULL, maintenance, &m);
-	pt_log("partaged listening on %s (public URL %s, data %s, %u threads)",
-	       c->listen, url, c->data, threads);
-
 	do
 		sigwait(&set, &sig);
 	while (sig == SIGHUP); /* reload comes later; never die on HUP */
 	pt_log("signal %d: finishing requests in flight", sig);
-	server_drain(srv, 30);
-	/* throttled downloads sleep suspended: wake them all before MHD
-	 * closes (it must not stop with suspended connections) */
-	throttle_stop(app.throttle);
-	/* so do requests waiting for a password hash: let the hashes end */
-	pwhash_drain(app.pwhash);
-	server_stop(srv);
-	pthread_mutex_lock(&m.lock);
-	m.stop = true;
-	pthread_cond_signal(&m.cond);
-	pthread_mutex_unlock(&m.lock);
-	pthread_join(mt, NULL);
-	app_close(&app);
-	free(url);
-	if (access_fp && access_fp != stderr)
-		fclose(access_fp);
+	app_serve_stop(s, 30);
 	pt_log("stopped");
 	return 0;
 }

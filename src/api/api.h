@@ -6,7 +6,8 @@
  * file object, deletion), folders.c (folders and their zips), pages.c
  * (HTML pages, assets), accounts.c (users, sessions, tokens), abuse.c
  * (reports, takedowns), metrics.c (GET /metrics), counts.c (batched
- * download counters) and gc.c (expiry, garbage collection).
+ * download counters) and gc.c (expiry, garbage collection); and the
+ * running server that puts them together (serve.c).
  */
 #ifndef PT_API_H
 #define PT_API_H
@@ -109,6 +110,23 @@ void app_flush(struct app *app);
  * when the disk has room for it (every tick of the maintenance thread
  * calls reserve_fill). */
 void app_maintain(struct app *app, bool gc);
+
+/* serve.c: a running partaged — the stores (app_open), the HTTP server
+ * on api_routes listening on conf->listen, the access log (access_log:
+ * a file, stderr when empty, none when "off") and the maintenance thread
+ * (counters, gauges, gc).  `partaged serve` and the whole-server fuzzer
+ * start the same thing.  The caller blocks SIGPIPE and the signals it
+ * waits for before, so no server thread takes them. */
+struct app_server;
+/* Start it all.  Returns 0 with *out, or a negative status after logging
+ * why (nothing is left running).  Does not block. */
+int app_serve_start(const struct pt_conf *conf, struct app_server **out);
+/* The TCP port it listens on (the one the kernel chose for port 0). */
+unsigned app_serve_port(const struct app_server *s);
+/* Stop accepting, let requests in flight finish for up to grace_s
+ * seconds, wake throttled downloads, stop the server and the maintenance
+ * thread, flush counters, close the stores and free s.  Blocks. */
+void app_serve_stop(struct app_server *s, unsigned grace_s);
 
 /* Handlers */
 int api_upload_put(struct pt_req *r);

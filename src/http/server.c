@@ -600,6 +600,13 @@ int server_start(const struct server_config *cfg, struct server **out)
 	return 0;
 }
 
+unsigned server_port(const struct server *s)
+{
+	const union MHD_DaemonInfo *i =
+		MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+	return i ? i->port : 0;
+}
+
 void server_drain(struct server *s, unsigned grace_s)
 {
 	if (!s)

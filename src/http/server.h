@@ -138,6 +138,9 @@ struct server;
 
 /* Start listening.  Returns 0, or a negative status with a log line. */
 int server_start(const struct server_config *cfg, struct server **out);
+/* The local TCP port the daemon listens on (the kernel's choice when the
+ * listen address says port 0); 0 if MHD cannot tell. */
+unsigned server_port(const struct server *s);
 /* Stop accepting and wait up to `grace_s` for requests in flight. */
 void server_drain(struct server *s, unsigned grace_s);
 /* Close everything and free (no connection may be suspended now). */

@@ -364,6 +364,83 @@ def multipart(parts, boundary=None):
     return out.getvalue(), "multipart/form-data; boundary=" + boundary
 
 
+# ---------------------------------------------------------------- recording
+
+# Corpus recording for the whole-server fuzzer: with PARTAGE_RECORD_DIR
+# set, every Server listens behind a small TCP proxy on its public port,
+# which writes what each client connection sent (NNNNNN.req) and what it
+# got back (NNNNNN.rep) into that directory.  scripts/record-fuzz-corpus.sh
+# turns them into tests/fuzz/corpus/fuzz_server.  Tests that look at the
+# client's address do not hold behind the proxy: recording is for making a
+# corpus, not for judging the tests.
+RECORD_DIR = os.environ.get("PARTAGE_RECORD_DIR", "")
+_RECORD_SEQ = [0]
+_RECORD_LOCK = threading.Lock()
+
+
+class RecordingProxy:
+    """127.0.0.1:port → 127.0.0.1:target, recording each connection."""
+
+    def __init__(self, port):
+        self.target = None
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", port))
+        self.lsock.listen(128)
+        self.port = self.lsock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._conn, args=(c,), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst, out):
+        try:
+            while True:
+                b = src.recv(65536)
+                if not b:
+                    break
+                out.append(b)
+                dst.sendall(b)
+        except OSError:
+            pass
+        try:
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def _conn(self, c):
+        req, rep = [], []
+        try:
+            u = socket.create_connection(("127.0.0.1", self.target), timeout=HTTP_TIMEOUT)
+        except OSError:
+            c.close()
+            return
+        t = threading.Thread(target=self._pump, args=(u, c, rep), daemon=True)
+        t.start()
+        self._pump(c, u, req)
+        t.join(HTTP_TIMEOUT)
+        c.close()
+        u.close()
+        if not req:
+            return
+        with _RECORD_LOCK:
+            _RECORD_SEQ[0] += 1
+            n = _RECORD_SEQ[0]
+        base = os.path.join(RECORD_DIR, "%d-%06d" % (os.getpid(), n))
+        for ext, parts in ((".req", req), (".rep", rep)):
+            with open(base + ext, "wb") as f:
+                f.write(b"".join(parts))
+
+    def close(self):
+        self.lsock.close()
+
+
 # ------------------------------------------------------------------- server
 
 class ServerError(Exception):
@@ -396,6 +473,7 @@ class Server:
         self.port = port
         self.fixed_port = port is not None
         self.proc = None
+        self.proxy = None  # RecordingProxy with PARTAGE_RECORD_DIR
         self.log_path = os.path.join(self.work, "partaged.log")
         self.starts = 0
         if start:
@@ -420,10 +498,21 @@ class Server:
                 if k.startswith("PARTAGE_"):
                     del e[k]
             e.update(self.env)
+            listen = self.port
+            if RECORD_DIR:
+                if self.proxy is None or self.proxy.port != self.port:
+                    if self.proxy:
+                        self.proxy.close()
+                    self.proxy = RecordingProxy(self.port)
+                # the same inner port across restarts: it is part of the
+                # node's name, which its upload leases carry
+                if self.proxy.target is None:
+                    self.proxy.target = free_port()
+                listen = self.proxy.target
             logf = open(self.log_path, "ab")
             logf.write(("\n==== start %d port %d env %r\n" % (self.starts, self.port, self.env)).encode())
             logf.flush()
-            cmd = [exe, "--config", self.conf, "--listen", "127.0.0.1:%d" % self.port,
+            cmd = [exe, "--config", self.conf, "--listen", "127.0.0.1:%d" % listen,
                    "--data", self.data, "--public-url", self.url]
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf,
                                          stderr=subprocess.STDOUT, env=e, cwd=self.work)
@@ -497,6 +586,9 @@ class Server:
                 raise
         finally:
             self.kill9()
+            if self.proxy:
+                self.proxy.close()
+                self.proxy = None
 
     def __enter__(self):
         return self

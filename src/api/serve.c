@@ -1,0 +1,222 @@
+/*
+ * serve.c — a running partaged: the stores (app_open), the HTTP server on
+ * the routing table, the access log and the maintenance thread, started
+ * and stopped as one.  `partaged serve` (main.c) wraps it in its signal
+ * handling; the whole-server fuzzer (tests/fuzz/fuzz_server.c) starts the
+ * same thing in-process, so what it fuzzes is what production runs.
+ */
+#define _GNU_SOURCE
+#include "api.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../util/text.h"
+#include "../util/banned.h"
+
+struct app_server {
+	struct app app;   /* first: the server's ctx is &app */
+	struct server *srv;
+	FILE *access;     /* NULL: access_log = off */
+	char *url;
+	pthread_t maint;
+	bool maint_started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;
+};
+
+static struct app_server *of_app(struct app *app)
+{
+	return (struct app_server *)app;
+}
+
+/* server.on_done: the request's metrics and its access-log line */
+static void on_done(struct pt_req *r, bool ok, void *ctx)
+{
+	struct app *app = ctx;
+	FILE *fp = of_app(app)->access;
+	uint64_t ms = (pt_mono_ns() - r->start_ns) / 1000000;
+	metrics_request(app->metrics, r->route_index, r->status, r->bytes_in,
+			ok ? r->bytes_out : 0);
+	if (!fp)
+		return;
+	char when[32];
+	struct tm tm;
+	time_t now = time(NULL);
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* the path and method are the client's bytes: escaped (text.h) so a
+	 * request can neither add a line nor end the quoted field */
+	char ip[2 * sizeof(r->client_ip)], method[64], path[4096];
+	const unsigned esc = TEXT_ESC_BACKSLASH | TEXT_ESC_QUOTE;
+	const char *rp = r->raw_path ? r->raw_path : "-";
+	text_escape(ip, sizeof(ip), r->client_ip, strlen(r->client_ip), esc);
+	text_escape(method, sizeof(method), r->method_name,
+		    strlen(r->method_name), esc);
+	text_escape(path, sizeof(path), rp, strlen(rp), esc);
+	/* one fprintf per line: stdio's lock keeps threads' lines whole */
+	fprintf(fp, "%s %s \"%s %s\" %d %llu %llu %llums%s\n", when, ip,
+		method, path, r->status, (unsigned long long)r->bytes_in,
+		(unsigned long long)r->bytes_out, (unsigned long long)ms,
+		ok ? "" : " aborted");
+}
+
+static void on_connection(int delta, void *ctx)
+{
+	struct app *app = ctx;
+	metrics_connection(app->metrics, delta);
+}
+
+/* The maintenance thread: batched counters every 2 s, the storage gauges
+ * every minute, a gc pass every gc_interval_seconds. */
+static void *maintenance(void *arg)
+{
+	struct app_server *s = arg;
+	uint64_t ticks = 0, next_gc = s->app.conf->gc_interval_seconds;
+	pthread_mutex_lock(&s->lock);
+	while (!s->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 2;
+		pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+		pthread_mutex_unlock(&s->lock);
+		/* the reserve a full disk used, back as soon as there is room */
+		reserve_fill(s->app.reserve);
+		app_flush(&s->app);
+		/* ticks are 2 s: gauges every minute, gc every interval */
+		ticks++;
+		bool gc = ticks * 2 >= next_gc;
+		if (gc)
+			next_gc = ticks * 2 + s->app.conf->gc_interval_seconds;
+		if (gc || ticks % 30 == 1)
+			app_maintain(&s->app, gc);
+		pthread_mutex_lock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+/* public_url without its trailing slashes, or http://LISTEN */
+static char *public_url(const struct pt_conf *c)
+{
+	char *u = c->public_url && *c->public_url
+			  ? xstrdup(c->public_url)
+			  : xasprintf("http://%s", c->listen);
+	size_t n = strlen(u);
+	while (n > 0 && u[n - 1] == '/')
+		u[--n] = '\0';
+	return u;
+}
+
+static void close_access(struct app_server *s)
+{
+	if (s->access && s->access != stderr)
+		fclose(s->access);
+	s->access = NULL;
+}
+
+int app_serve_start(const struct pt_conf *c, struct app_server **out)
+{
+	struct app_server *s = xcalloc(1, sizeof(*s));
+	int err;
+
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	s->url = public_url(c);
+	if (strcmp(c->access_log, "off") == 0) {
+		s->access = NULL;
+	} else if (*c->access_log) {
+		s->access = fopen(c->access_log, "ae");
+		if (!s->access) {
+			err = -errno;
+			fprintf(stderr, "partaged: cannot open '%s': %s\n",
+				c->access_log, strerror(errno));
+			goto fail;
+		}
+		setvbuf(s->access, NULL, _IOLBF, 0);
+	} else {
+		s->access = stderr;
+	}
+	if ((err = app_open(&s->app, c)))
+		goto fail;
+	s->app.public_url = s->url;
+	/* requests of a previous life of this node are gone: so are their
+	 * upload leases */
+	repo_upload_release_holder(app_db(&s->app), s->app.node);
+	err = blob_store_cleanup(s->app.blobs);
+	if (err > 0)
+		pt_log("removed %d temporary files of interrupted uploads", err);
+
+	unsigned threads = (unsigned)c->threads;
+	if (!threads) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = n > 0 ? (unsigned)n : 2;
+	}
+	struct server_config sc = {
+		.listen = c->listen,
+		.threads = threads,
+		.max_connections = (unsigned)c->max_connections,
+		.per_ip_connections = (unsigned)c->per_ip_connections,
+		.timeout_seconds = (unsigned)c->timeout_seconds,
+		.trusted_proxies = c->trusted_proxies,
+		.routes = api_routes,
+		.ctx = &s->app,
+		.on_done = on_done,
+		.on_connection = on_connection,
+		.authenticate = api_authenticate,
+	};
+	if ((err = server_start(&sc, &s->srv))) {
+		app_close(&s->app);
+		goto fail;
+	}
+	s->maint_started =
+		pthread_create(&s->maint, NULL, maintenance, s) == 0;
+	pt_log("partaged listening on %s (public URL %s, data %s, %u threads)",
+	       c->listen, s->url, c->data, threads);
+	*out = s;
+	return 0;
+fail:
+	close_access(s);
+	free(s->url);
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+	return err ? err : PT_EUNAVAIL;
+}
+
+unsigned app_serve_port(const struct app_server *s)
+{
+	return server_port(s->srv);
+}
+
+void app_serve_stop(struct app_server *s, unsigned grace_s)
+{
+	if (!s)
+		return;
+	server_drain(s->srv, grace_s);
+	/* throttled downloads sleep suspended: wake them all before MHD
+	 * closes (it must not stop with suspended connections) */
+	throttle_stop(s->app.throttle);
+	/* so do requests waiting for a password hash: let the hashes end */
+	pwhash_drain(s->app.pwhash);
+	server_stop(s->srv);
+	if (s->maint_started) {
+		pthread_mutex_lock(&s->lock);
+		s->stop = true;
+		pthread_cond_signal(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+		pthread_join(s->maint, NULL);
+	}
+	app_close(&s->app);
+	free(s->url);
+	close_access(s);
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}

@@ -219,6 +219,15 @@ static const struct conf_opt opts[] = {
 		  "data directory's file system has less free space than "
 		  "this, so downloads and stored files are never affected; "
 		  "0 = off" },
+	/* The ceiling under every tier: max_upload_bytes = 0 means "up to
+	 * this", never an 8 EiB tus upload (issue 12).  At least 1 byte; at
+	 * most what a tus length (int64) can say. */
+	{ .section = "storage", .name = "max_file_bytes", .type = CONF_SIZE,
+	  .off = OFF(max_file_bytes), .def = "1T", .min = 1,
+	  .max = INT64_MAX, .unit = "size",
+	  .help = "largest file any upload may create, whatever the tier "
+		  "(PUT, multipart, tus; a tier's max_upload_bytes = 0 means "
+		  "up to this); advertised as Tus-Max-Size" },
 	{ .section = "storage", .name = "s3_endpoint", .type = CONF_STR,
 	  .off = OFF(s3_endpoint), .def = "", .check = check_url,
 	  .unit = "URL", .help = "S3 endpoint; empty = AWS" },

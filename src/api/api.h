@@ -175,8 +175,10 @@ int api_intake_check(struct pt_req *r, int *rc);
  * disp_sanitize_name (tus T31: sanitised, never echoed raw), not refused. */
 int api_text_check(struct pt_req *r, const char *what, const char *s,
 		   size_t n, unsigned flags, int *rc);
-/* The largest upload the request's principal may make now (UINT64_MAX:
- * no limit); *by_quota when the storage quota set it (refuse with 507). */
+/* The largest upload the request's principal may make now: the tier's
+ * size limit under storage.max_file_bytes, or the quota left when less
+ * (policy_upload_limit; never unlimited); *by_quota when the storage
+ * quota set it (refuse with 507). */
 uint64_t api_upload_limit(struct pt_req *r, bool *by_quota);
 /* Password-protected links: the password from ?password= or the
  * X-Partage-Password header must match (Argon2id).  Returns 0, or 1 with

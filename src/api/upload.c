@@ -241,8 +241,9 @@ int api_intake_check(struct pt_req *r, int *rc)
 	return 1;
 }
 
-/* The principal's limit for one upload: the tier's size limit, or the
- * storage quota left when that is smaller (then a refusal is 507). */
+/* The principal's limit for one upload: the tier's size limit under
+ * storage.max_file_bytes, or the storage quota left when that is smaller
+ * (then a refusal is 507). */
 uint64_t api_upload_limit(struct pt_req *r, bool *by_quota)
 {
 	struct app *app = r->ctx;

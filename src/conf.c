@@ -100,7 +100,8 @@ static const char *check_proxies(const char *v)
 	{ .section = sec, .name = "max_upload_bytes", .type = CONF_SIZE,      \
 	  .off = TOFF(t, max_upload_bytes), .def = up, .max = UINT64_MAX,     \
 	  .unit = "size",                                                     \
-	  .help = "largest file this tier may upload; 0 = no limit" },        \
+	  .help = "largest file this tier may upload; 0 = no tier limit "    \
+		  "(storage.max_file_bytes still applies)" },                 \
 	{ .section = sec, .name = "max_download_bytes", .type = CONF_SIZE,    \
 	  .off = TOFF(t, max_download_bytes), .def = down, .max = UINT64_MAX, \
 	  .unit = "size",                                                     \

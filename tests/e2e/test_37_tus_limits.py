@@ -188,6 +188,31 @@ def test_partial_used_by_two_finals_refused(srv):
     assert download(srv, r) == c
 
 
+def test_failed_final_consumes_nothing(srv):
+    """A final that fails after taking its partials (its content is on the
+    blocklist: 451 at the commit) leaves no file and no copy, and gives the
+    partials back: they still make one final, and only one."""
+    x, y = rand_bytes(2000, seed=21), rand_bytes(3000, seed=22)
+    o = srv.upload("blocked.bin", x + y)
+    t = srv.admin("takedown", o["id"], "--content", "--reason", "court order")
+    assert t.returncode == 0, t.stderr
+    px, py = partial(srv, x), partial(srv, y)
+    before = set(os.listdir(srv.path("uploads"))) if local_disk() else set()
+    r, _ = final(srv, [px, py])
+    expect(r, 451, what="a final whose bytes are blocked")
+    if local_disk():
+        after = set(os.listdir(srv.path("uploads")))
+        assert after == before, "the failed final changed uploads/: +%r -%r" % (
+            sorted(after - before), sorted(before - after))
+    for p, d in ((px, x), (py, y)):
+        hr = expect(srv.request("HEAD", p, headers=TUS), 200, 204, what="HEAD %s after the failed final" % p)
+        assert hr.header("Upload-Offset") == str(len(d))
+    r, _ = final(srv, [py, px])
+    expect(r, 201, what="the partials in another order, after the failed final")
+    assert download(srv, r) == y + x
+    expect(final(srv, [py, px])[0], 410, what="the same final again")
+
+
 def test_two_finals_at_once_one_wins(srv):
     """Two finals racing for one partial: exactly one file is made."""
     data = rand_bytes(24 * MIB, seed=99)

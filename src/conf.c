@@ -213,13 +213,6 @@ static const struct conf_opt opts[] = {
 	  .env_alias = "PARTAGE_DATA",
 	  .help = "data directory (blobs for fs, the SQLite database, "
 		  "the secret)" },
-	{ .section = "storage", .name = "min_free_bytes", .type = CONF_SIZE,
-	  .off = OFF(min_free_bytes), .def = "0", .max = UINT64_MAX,
-	  .unit = "size",
-	  .help = "refuse new uploads (507, before reading them) when the "
-		  "data directory's file system has less free space than "
-		  "this, so downloads and stored files are never affected; "
-		  "0 = off" },
 	/* The ceiling under every tier: max_upload_bytes = 0 means "up to
 	 * this", never an 8 EiB tus upload (issue 12).  At least 1 byte; at
 	 * most what a tus length (int64) can say. */
@@ -229,6 +222,13 @@ static const struct conf_opt opts[] = {
 	  .help = "largest file any upload may create, whatever the tier "
 		  "(PUT, multipart, tus; a tier's max_upload_bytes = 0 means "
 		  "up to this); advertised as Tus-Max-Size" },
+	{ .section = "storage", .name = "min_free_bytes", .type = CONF_SIZE,
+	  .off = OFF(min_free_bytes), .def = "0", .max = UINT64_MAX,
+	  .unit = "size",
+	  .help = "refuse new uploads (507, before reading them) when the "
+		  "data directory's file system has less free space than "
+		  "this, so downloads and stored files are never affected; "
+		  "0 = off" },
 	{ .section = "storage", .name = "s3_endpoint", .type = CONF_STR,
 	  .off = OFF(s3_endpoint), .def = "", .check = check_url,
 	  .unit = "URL", .help = "S3 endpoint; empty = AWS" },

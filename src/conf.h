@@ -51,9 +51,9 @@ struct pt_conf {
 	uint64_t link_cache_ms;
 	/* [storage] */
 	char *storage_backend;   /* "fs" | "s3" */
+	uint64_t max_file_bytes; /* every upload, every tier (>= 1) */
 	char *data;
 	uint64_t min_free_bytes; /* 0: no threshold */
-	uint64_t max_file_bytes; /* every upload, every tier (>= 1) */
 	char *s3_endpoint, *s3_bucket, *s3_region, *s3_access_key, *s3_secret_key;
 	char *s3_redirect;       /* "stream" | "presigned" */
 	uint64_t s3_presign_seconds;

@@ -930,7 +930,7 @@ int api_tus_options(struct pt_req *r)
  *   - the final's length (the sum) is held, before a byte is copied, to
  *     the principal's upload limit (413 with Tus-Max-Size; 507 for the
  *     quota), like a PUT of that length, and to the disk's free space
- *     above storage.min_free_bytes (507).
+ *     (507).
  * While it copies, the final holds each partial's lease (pinned against a
  * PATCH's take-over), so no PATCH, expiry or other final touches them; if
  * it fails the leases are given back and the partials stay usable, and
@@ -947,8 +947,10 @@ struct concat {
 	int64_t total;
 };
 
-/* Whether the data directory's file system can take `bytes` more and
- * keep storage.min_free_bytes free (fs backend; others: yes). */
+/* Whether the data directory's file system has `bytes` free for the
+ * final's copy (fs backend; others, or statvfs failing: yes, the write
+ * then tells).  The free-space floor was checked at the request's start
+ * (api_intake_check). */
 static bool room_for(struct app *app, uint64_t bytes)
 {
 	struct statvfs v;
@@ -956,8 +958,7 @@ static bool room_for(struct app *app, uint64_t bytes)
 	if (strcmp(app->conf->storage_backend, "fs") != 0 ||
 	    statvfs(app->conf->data, &v) != 0)
 		return true;
-	uint64_t avail = (uint64_t)v.f_bavail * v.f_frsize;
-	return avail >= bytes && avail - bytes >= app->conf->min_free_bytes;
+	return (uint64_t)v.f_bavail * v.f_frsize >= bytes;
 }
 
 /* Check the list of a final upload without changing anything: each

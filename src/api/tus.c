@@ -854,6 +854,11 @@ static int patch_begin(struct pt_req *r, struct patch *p)
 			header_u64(r, "Tus-Max-Size", p->limit);
 		return fail(r, p->by_quota ? PT_ENOSPACE : PT_ETOOBIG);
 	}
+	/* the stores, after the limits (413 is for good, 507 for now); a
+	 * creation asked already */
+	int rc;
+	if (!p->creating && api_intake_check(r, &rc))
+		return rc;
 	bool alone;
 	p->w = writer_add(p->u.uid, &alone);
 	err = repo_upload_claim(db, p->u.uid, p->u.received, pt_now(),
@@ -1124,7 +1129,7 @@ int api_tus_create(struct pt_req *r)
 		return rc;
 	if (!db)
 		return fail(r, PT_EUNAVAIL);
-	if (abuse_check_uploader(r, &rc) || api_intake_check(r, &rc))
+	if (abuse_check_uploader(r, &rc))
 		return rc;
 	p->app = app;
 	if (meta && tus_metadata_parse(r->pool, meta, &m))
@@ -1229,6 +1234,10 @@ int api_tus_create(struct pt_req *r)
 				   " exceeds the limit of %" PRIu64 " bytes",
 				   what, length, limit);
 	}
+	/* after the size limits: an upload over them is refused for good
+	 * (413), not for now (507) */
+	if (api_intake_check(r, &rc))
+		return rc;
 	if (final && !room_for(app, (uint64_t)length))
 		return reply_error(r, PT_ENOSPACE, NULL,
 				   "insufficient storage: no room for the "
@@ -1372,8 +1381,6 @@ int api_tus_patch(struct pt_req *r)
 				   "unsupported media type: PATCH bodies must "
 				   "be " OCTET);
 	if (lookup(r, r->arg[0].p, &p->u, &rc))
-		return rc;
-	if (api_intake_check(r, &rc))
 		return rc;
 	if (is_final(&p->u))
 		return reply_error(r, PT_EFORBIDDEN, NULL,

@@ -461,6 +461,10 @@ int api_upload_put(struct pt_req *r)
 	u->app = app;
 	r->state = u;
 	u->limit = api_upload_limit(r, &u->by_quota);
+	/* over the size limit is for good (413), before the disk's now */
+	if (cl && !pt_parse_u64(cl, strlen(cl), &len) && len > u->limit &&
+	    !u->by_quota)
+		return fail_reply(r, PT_ETOOBIG, "the upload");
 	if (abuse_check_uploader(r, &err) || api_intake_check(r, &err) ||
 	    api_text_check(r, "the file name", r->arg[0].p, r->arg[0].n, 0,
 			   &err))

@@ -101,7 +101,8 @@ static const char *check_proxies(const char *v)
 	{ .section = sec, .name = "max_upload_bytes", .type = CONF_SIZE,      \
 	  .off = TOFF(t, max_upload_bytes), .def = up, .max = UINT64_MAX,     \
 	  .unit = "size",                                                     \
-	  .help = "largest file this tier may upload; 0 = no limit" },        \
+	  .help = "largest file this tier may upload; 0 = no tier limit "    \
+		  "(storage.max_file_bytes still applies)" },                 \
 	{ .section = sec, .name = "max_download_bytes", .type = CONF_SIZE,    \
 	  .off = TOFF(t, max_download_bytes), .def = down, .max = UINT64_MAX, \
 	  .unit = "size",                                                     \
@@ -225,6 +226,15 @@ static const struct conf_opt opts[] = {
 	  .env_alias = "PARTAGE_DATA",
 	  .help = "data directory (blobs for fs, the SQLite database, "
 		  "the secret)" },
+	/* The ceiling under every tier: max_upload_bytes = 0 means "up to
+	 * this", never an 8 EiB tus upload (issue 12).  At least 1 byte; at
+	 * most what a tus length (int64) can say. */
+	{ .section = "storage", .name = "max_file_bytes", .type = CONF_SIZE,
+	  .off = OFF(max_file_bytes), .def = "1T", .min = 1,
+	  .max = INT64_MAX, .unit = "size",
+	  .help = "largest file any upload may create, whatever the tier "
+		  "(PUT, multipart, tus; a tier's max_upload_bytes = 0 means "
+		  "up to this); advertised as Tus-Max-Size" },
 	{ .section = "storage", .name = "min_free_bytes", .type = CONF_SIZE,
 	  .off = OFF(min_free_bytes), .def = "1%", .max = CONF_PERCENT - 1,
 	  .pct = true, .unit = "size or %",

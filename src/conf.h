@@ -54,6 +54,7 @@ struct pt_conf {
 	uint64_t password_hash_queue;
 	/* [storage] */
 	char *storage_backend;   /* "fs" | "s3" */
+	uint64_t max_file_bytes; /* every upload, every tier (>= 1) */
 	char *data;
 	uint64_t min_free_bytes; /* 0: no threshold; may be CONF_PERCENT|N */
 	uint64_t reserve_bytes;  /* DATA/reserve; 0: none */

@@ -249,8 +249,10 @@ int api_form_count_value(const struct form_count *f, int64_t *out);
  * undone: "%22" to '"', "%0D" and "%0A" to a space (any case), nothing
  * else; pool memory, never longer than name. */
 char *api_form_filename(struct pt_pool *pool, const char *name);
-/* The largest upload the request's principal may make now (UINT64_MAX:
- * no limit); *by_quota when the storage quota set it (refuse with 507). */
+/* The largest upload the request's principal may make now: the tier's
+ * size limit under storage.max_file_bytes, or the quota left when less
+ * (policy_upload_limit; never unlimited); *by_quota when the storage
+ * quota set it (refuse with 507). */
 uint64_t api_upload_limit(struct pt_req *r, bool *by_quota);
 /* Password-protected links: the password from ?password= or the
  * X-Partage-Password header must match (Argon2id).  Returns 0, or 1 with

@@ -13,6 +13,13 @@
  * partial is hashed and committed exactly like a PUT (content-addressed,
  * deduplicated) and the link row is created in the same transaction that
  * closes the upload.
+ *
+ * Every upload is held to its owner's limit (policy_upload_limit: the
+ * tier's size limit under storage.max_file_bytes, and the quota left):
+ * at creation, when a deferred length is set, and byte by byte as a
+ * PATCH grows it.  A final upload (concatenation) is the one request
+ * whose work is not paid for by its own bytes, so what it may do is
+ * bounded by the bytes clients sent: see "concatenation" below.
  */
 #define _GNU_SOURCE
 #include "api.h"
@@ -32,6 +39,7 @@
 #include "../core/tusparse.h"
 #include "../http/disposition.h"
 #include "../http/reply.h"
+#include "../store/reserve.h"
 #include "../util/buf.h"
 #include "../util/banned.h"
 
@@ -64,6 +72,8 @@ struct patch {
 	bool done;             /* on_end ran: cleanup has nothing to save */
 	bool released;         /* a failed body gave its lease back */
 	struct writer *w;      /* this node's record of the PATCH */
+	uint64_t limit;        /* the owner's upload limit (owner_limit) */
+	bool by_quota;         /* ...set by the quota: refuse with 507 */
 };
 
 static const char *const trailer_algos[3] = { "sha1", "sha256", "md5" };
@@ -117,11 +127,32 @@ static void cors(struct pt_req *r)
 		"X-Delete-Token");
 }
 
-/* The tier's advertised limit (Tus-Max-Size); 0 when none. */
+/* The size limit advertised as Tus-Max-Size: the tier's under
+ * storage.max_file_bytes, so there is always one. */
 static uint64_t max_size(struct pt_req *r)
 {
 	struct app *app = r->ctx;
-	return policy_tier(app->conf, api_who(r))->max_upload_bytes;
+	return policy_max_size(app->conf, api_who(r));
+}
+
+/* The upload limit of u's owner (anonymous for 0) now, not of whoever
+ * sends the PATCH: an upload keeps the limits of the one who made it. */
+static uint64_t owner_limit(struct pt_req *r, const struct upload_row *u,
+			    bool *by_quota)
+{
+	struct app *app = r->ctx;
+	struct db *db = app_db(app);
+	struct principal who = { .tier = PT_TIER_ANONYMOUS };
+	struct user ou;
+	int64_t used = 0;
+
+	if (u->owner && db && !repo_user_by_id(db, r->pool, u->owner, &ou)) {
+		who.user_id = ou.id;
+		who.tier = policy_user_tier(ou.tier, ou.premium_until, pt_now());
+		if (policy_tier(app->conf, &who)->storage_quota_bytes)
+			used = repo_user_used_bytes(db, ou.id, pt_now());
+	}
+	return policy_upload_limit(app->conf, &who, used, by_quota);
 }
 
 /* Every request but OPTIONS must speak our version: 412 otherwise. */
@@ -221,6 +252,14 @@ static int lookup(struct pt_req *r, const char *uid, struct upload_row *u,
 			blob_partial_remove(a->blobs, u->uid);
 			u->state = UPLOAD_EXPIRED;
 		}
+	}
+	if (u->state == UPLOAD_DONE && is_partial(u)) {
+		/* consumed by the final upload that named it */
+		*rc = reply_error(r, PT_EGONE, "consumed",
+				  "gone: partial upload '%s' was used by a "
+				  "final upload (a partial makes one final)",
+				  uid);
+		return 1;
 	}
 	if (u->state == UPLOAD_TERMINATED || u->state == UPLOAD_EXPIRED ||
 	    (u->state == UPLOAD_OPEN && u->expires <= pt_now())) {
@@ -480,6 +519,7 @@ struct writer {
 	char uid[UPLOAD_UID_LEN + 1];
 	uint64_t progress_ns;
 	bool superseded;
+	bool pinned;           /* a final upload's copy: never taken over */
 };
 
 static pthread_mutex_t writers_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -528,7 +568,7 @@ static bool writers_take_over(const char *uid)
 	uint64_t now = pt_mono_ns();
 	pthread_mutex_lock(&writers_lock);
 	for (struct writer *w = writers; w; w = w->next) {
-		if (strcmp(w->uid, uid) != 0 || w->superseded)
+		if (strcmp(w->uid, uid) != 0 || w->superseded || w->pinned)
 			continue;
 		pthread_mutex_lock(&w->lock);
 		if (now - w->progress_ns >= TAKEOVER_IDLE_NS) {
@@ -613,6 +653,14 @@ static int patch_write(struct pt_req *r, struct patch *p, const char *data,
 	int err;
 	if (p->u.length >= 0 && size + n > (uint64_t)p->u.length) {
 		err = PT_ETOOBIG;
+		goto fail;
+	}
+	/* a deferred length (or a quota that shrank) stops here, not at
+	 * the disk's end */
+	if (size + n > p->limit) {
+		err = p->by_quota ? PT_ENOSPACE : PT_ETOOBIG;
+		if (!p->by_quota)
+			header_u64(r, "Tus-Max-Size", p->limit);
 		goto fail;
 	}
 	if (p->md)
@@ -798,6 +846,19 @@ static int patch_begin(struct pt_req *r, struct patch *p)
 	if (cl && !pt_parse_u64(cl, strlen(cl), &len) && p->u.length >= 0 &&
 	    (uint64_t)p->u.received + len > (uint64_t)p->u.length)
 		return fail(r, PT_ETOOBIG);
+	p->limit = owner_limit(r, &p->u, &p->by_quota);
+	if (cl && !pt_parse_u64(cl, strlen(cl), &len) &&
+	    (len > p->limit ||
+	     (uint64_t)p->u.received > p->limit - len)) {
+		if (!p->by_quota)
+			header_u64(r, "Tus-Max-Size", p->limit);
+		return fail(r, p->by_quota ? PT_ENOSPACE : PT_ETOOBIG);
+	}
+	/* the stores, after the limits (413 is for good, 507 for now); a
+	 * creation asked already */
+	int rc;
+	if (!p->creating && api_intake_check(r, &rc))
+		return rc;
 	bool alone;
 	p->w = writer_add(p->u.uid, &alone);
 	err = repo_upload_claim(db, p->u.uid, p->u.received, pt_now(),
@@ -862,39 +923,184 @@ int api_tus_options(struct pt_req *r)
 	return reply_empty(r, 204);
 }
 
-/* Concatenate complete partial uploads into the new final upload. */
-static int concat_final(struct pt_req *r, struct upload_row *u, char **uids,
-			size_t n)
+/* ---- concatenation ----
+ *
+ * A final upload makes the server copy, fsync and hash every byte it
+ * names, however few bytes its own request carries.  So that this work
+ * never exceeds what clients sent:
+ *   - a list names at most TUS_CONCAT_MAX partials, each at most once
+ *     (400 otherwise);
+ *   - a partial is consumed by the final that uses it: its bytes go and
+ *     later requests for it, a second final included, get 410;
+ *   - the final's length (the sum) is held, before a byte is copied, to
+ *     the principal's upload limit (413 with Tus-Max-Size; 507 for the
+ *     quota), like a PUT of that length, and to the disk's free space
+ *     (507).
+ * While it copies, the final holds each partial's lease (pinned against a
+ * PATCH's take-over), so no PATCH, expiry or other final touches them; if
+ * it fails the leases are given back and the partials stay usable, and
+ * its own copy is removed: nothing half-written is left.  The tus spec
+ * allows this ("The Server MAY delete partial uploads after
+ * concatenation"); the one case where a partial could serve twice is a
+ * crash between the final's commit and its consumption.
+ */
+struct concat {
+	size_t n, held;
+	char **uids;
+	int64_t lengths[TUS_CONCAT_MAX];
+	struct writer *w[TUS_CONCAT_MAX];
+	int64_t total;
+};
+
+/* Whether the data directory's file system has room for the final's
+ * copy above the upload floor (reserve_upload_ok: min_free_bytes and
+ * what the reserve misses); other backends: yes, the write then tells. */
+static bool room_for(struct app *app, uint64_t bytes)
+{
+	return strcmp(app->conf->storage_backend, "fs") != 0 ||
+	       reserve_upload_ok(bytes);
+}
+
+/* Check the list of a final upload without changing anything: each
+ * partial once, each a complete, open partial upload here; c->total is
+ * their sum.  Returns 0, or 1 with the reply's result in *rc. */
+static int concat_check(struct pt_req *r, struct concat *c, int *rc)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
-	int64_t total = 0;
-	int err;
 
-	for (size_t i = 0; i < n; i++) {
+	c->total = 0;
+	for (size_t i = 0; i < c->n; i++)
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(c->uids[i], c->uids[j]) == 0) {
+				*rc = reply_error(
+					r, PT_EBADREQ, NULL,
+					"bad request: Upload-Concat names "
+					"partial upload '%s' twice (each "
+					"partial may appear once)",
+					c->uids[i]);
+				return 1;
+			}
+	for (size_t i = 0; i < c->n; i++) {
 		struct upload_row pu;
-		err = repo_upload_get(db, r->pool, uids[i], &pu);
-		if (err == PT_ENOTFOUND || (!err && !is_partial(&pu)))
-			return PT_ENOTFOUND;
-		if (err)
-			return err;
-		if (pu.state != UPLOAD_OPEN || pu.expires <= pt_now())
-			return PT_EGONE;
-		if (pu.length < 0 || pu.received != pu.length)
-			return PT_ECONFLICT; /* no concatenation-unfinished */
-		if (pu.length > INT64_MAX - total)
-			return PT_ETOOBIG;
-		total += pu.length;
+		const char *uid = c->uids[i];
+		int err = strlen(uid) == UPLOAD_UID_LEN
+				  ? repo_upload_get(db, r->pool, uid, &pu)
+				  : PT_ENOTFOUND;
+		if (err == PT_ENOTFOUND || (!err && !is_partial(&pu))) {
+			*rc = reply_error(r, PT_EBADREQ, NULL,
+					  "bad request: Upload-Concat names "
+					  "'%s', which is not a partial upload "
+					  "here",
+					  uid);
+			return 1;
+		}
+		if (err) {
+			*rc = fail(r, err);
+			return 1;
+		}
+		if (pu.state == UPLOAD_DONE) {
+			*rc = reply_error(r, PT_EGONE, "consumed",
+					  "gone: partial upload '%s' was used "
+					  "by a final upload already (a partial "
+					  "makes one final)",
+					  uid);
+			return 1;
+		}
+		if (pu.state != UPLOAD_OPEN || pu.expires <= pt_now()) {
+			*rc = reply_error(r, PT_EGONE, NULL,
+					  "gone: partial upload '%s' was "
+					  "terminated or expired",
+					  uid);
+			return 1;
+		}
+		if (pu.length < 0 || pu.received != pu.length) {
+			*rc = reply_error(r, PT_EBADREQ, NULL,
+					  "bad request: partial upload '%s' is "
+					  "not finished (no "
+					  "concatenation-unfinished)",
+					  uid);
+			return 1;
+		}
+		if (pu.length > INT64_MAX - c->total) {
+			*rc = fail(r, PT_ETOOBIG);
+			return 1;
+		}
+		c->lengths[i] = pu.length;
+		c->total += pu.length;
 	}
-	bool by_quota;
-	if ((uint64_t)total > api_upload_limit(r, &by_quota))
-		return by_quota ? PT_ENOSPACE : PT_ETOOBIG;
-	u->length = total;
-	if ((err = blob_partial_concat(app->blobs, u->uid,
-				       (const char *const *)uids, n)))
-		return err;
-	u->received = total;
 	return 0;
+}
+
+/* Give the partials held so far back untouched (a failed final). */
+static void concat_release(struct pt_req *r, struct concat *c)
+{
+	struct app *app = r->ctx;
+	struct db *db = app_db(app);
+
+	for (size_t i = 0; i < c->held; i++) {
+		if (db)
+			repo_upload_advance(db, c->uids[i], c->lengths[i], true);
+		writer_remove(c->w[i]);
+	}
+	c->held = 0;
+}
+
+/* Take every partial's lease for the copy.  Returns 0, or 1 with the
+ * reply's result in *rc (and nothing held). */
+static int concat_hold(struct pt_req *r, struct concat *c, int *rc)
+{
+	struct app *app = r->ctx;
+	struct db *db = app_db(app);
+	/* the copy may take long: 16 MiB/s is slow for any disk */
+	int64_t until = pt_now() + lease_seconds(app) + (c->total >> 24);
+
+	for (c->held = 0; c->held < c->n; c->held++) {
+		size_t i = c->held;
+		bool alone;
+		c->w[i] = writer_add(c->uids[i], &alone);
+		c->w[i]->pinned = true;
+		int err = repo_upload_claim(db, c->uids[i], c->lengths[i],
+					    pt_now(), until, app->node);
+		if (!err)
+			continue;
+		writer_remove(c->w[i]);
+		concat_release(r, c);
+		if (err == PT_EGONE)
+			*rc = reply_error(r, PT_EGONE, NULL,
+					  "gone: partial upload '%s' was used "
+					  "by another final upload or removed",
+					  c->uids[i]);
+		else if (err == PT_ELIMIT || err == PT_ECONFLICT)
+			*rc = reply_error(r, PT_ECONFLICT, NULL,
+					  "conflict: partial upload '%s' is in "
+					  "use by another request, try again",
+					  c->uids[i]);
+		else
+			*rc = fail(r, err);
+		return 1;
+	}
+	return 0;
+}
+
+/* The final is a file: its partials are used up. */
+static void concat_consume(struct pt_req *r, struct concat *c)
+{
+	struct app *app = r->ctx;
+	struct db *db = app_db(app);
+
+	for (size_t i = 0; i < c->held; i++) {
+		int err = db ? repo_upload_set_state(db, c->uids[i],
+						     UPLOAD_DONE)
+			     : PT_EUNAVAIL;
+		if (err)
+			pt_log("tus: cannot mark partial %s used: %s",
+			       c->uids[i], pt_strerror(err));
+		else
+			blob_partial_remove(app->blobs, c->uids[i]);
+		writer_remove(c->w[i]);
+	}
+	c->held = 0;
 }
 
 int api_tus_create(struct pt_req *r)
@@ -909,7 +1115,7 @@ int api_tus_create(struct pt_req *r)
 	const char *ctype = req_header(r, "Content-Type");
 	struct tus_meta m;
 	char *uids[TUS_CONCAT_MAX];
-	size_t nuids = 0;
+	struct concat c = { .uids = uids };
 	bool partial = false;
 	int64_t length = -1;
 	int rc, err;
@@ -918,7 +1124,7 @@ int api_tus_create(struct pt_req *r)
 		return rc;
 	if (!db)
 		return fail(r, PT_EUNAVAIL);
-	if (abuse_check_uploader(r, &rc) || api_intake_check(r, &rc))
+	if (abuse_check_uploader(r, &rc))
 		return rc;
 	p->app = app;
 	if (meta && tus_metadata_parse(r->pool, meta, &m))
@@ -967,7 +1173,14 @@ int api_tus_create(struct pt_req *r)
 	char folder[ID_LEN + 1];
 	if (api_upload_folder(r, meta_folder(r, meta ? &m : NULL), folder, &rc))
 		return rc;
-	if (concat && tus_concat_parse(r->pool, concat, &partial, uids, &nuids))
+	err = concat ? tus_concat_parse(r->pool, concat, &partial, uids, &c.n)
+		     : 0;
+	if (err == PT_ELIMIT)
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: a final upload joins at most "
+				   "%d partial uploads",
+				   TUS_CONCAT_MAX);
+	if (err)
 		return reply_error(r, PT_EBADREQ, NULL,
 				   "bad request: Upload-Concat must be "
 				   "'partial' or 'final;URL URL…'");
@@ -992,21 +1205,39 @@ int api_tus_create(struct pt_req *r)
 				   "bad request: Upload-Length and "
 				   "Upload-Defer-Length together");
 	}
+	/* a final's length is the sum of its parts, held to the same
+	 * limits before any byte is copied */
+	if (final && concat_check(r, &c, &rc))
+		return rc;
+	if (final)
+		length = c.total;
+	const char *what = final ? "the final upload's length (the sum of "
+				   "its partials)"
+				 : "Upload-Length";
 	bool by_quota;
 	uint64_t limit = api_upload_limit(r, &by_quota);
 	if (length > 0 && (uint64_t)length > limit) {
 		if (by_quota)
 			return reply_error(r, PT_ENOSPACE, NULL,
-					   "insufficient storage: Upload-Length "
+					   "insufficient storage: %s "
 					   "%" PRId64 " exceeds your storage "
 					   "quota (%" PRIu64 " bytes left)",
-					   length, limit);
+					   what, length, limit);
 		header_u64(r, "Tus-Max-Size", limit);
 		return reply_error(r, PT_ETOOBIG, NULL,
-				   "payload too large: Upload-Length %" PRId64
+				   "payload too large: %s %" PRId64
 				   " exceeds the limit of %" PRIu64 " bytes",
-				   length, limit);
+				   what, length, limit);
 	}
+	/* after the size limits: an upload over them is refused for good
+	 * (413), not for now (507) */
+	if (api_intake_check(r, &rc))
+		return rc;
+	if (final && !room_for(app, (uint64_t)length))
+		return reply_error(r, PT_ENOSPACE, NULL,
+				   "insufficient storage: no room for the "
+				   "final upload's %" PRId64 " bytes now",
+				   length);
 
 	/* the row */
 	char raw[UPLOAD_UID_LEN + 1];
@@ -1025,27 +1256,21 @@ int api_tus_create(struct pt_req *r)
 		     (int64_t)app->conf->upload_expiry_hours * 3600;
 	token_new(p->token);
 	token_hash(p->token, TOKEN_LEN, u->delete_hash);
-	if ((err = blob_partial_create(app->blobs, u->uid)))
-		return fail(r, err);
-	if (final && (err = concat_final(r, u, uids, nuids))) {
+	if (final && concat_hold(r, &c, &rc))
+		return rc;
+	if ((err = blob_partial_create(app->blobs, u->uid)) ||
+	    (final && (err = blob_partial_concat(app->blobs, u->uid,
+						 (const char *const *)uids,
+						 c.n)))) {
 		blob_partial_remove(app->blobs, u->uid);
-		if (err == PT_ENOTFOUND)
-			return reply_error(r, PT_EBADREQ, NULL,
-					   "bad request: Upload-Concat names "
-					   "an upload that is not a partial "
-					   "upload here");
-		if (err == PT_ECONFLICT)
-			return reply_error(r, PT_EBADREQ, NULL,
-					   "bad request: a partial upload is "
-					   "not finished (no "
-					   "concatenation-unfinished)");
-		if (err == PT_EGONE)
-			return reply_error(r, PT_EGONE, NULL,
-					   "gone: a partial upload expired");
+		concat_release(r, &c);
 		return fail(r, err);
 	}
+	if (final)
+		u->received = length;
 	if ((err = repo_upload_create(db, u))) {
 		blob_partial_remove(app->blobs, u->uid);
+		concat_release(r, &c);
 		return fail(r, err);
 	}
 	p->location = upload_url(r, u->uid);
@@ -1086,9 +1311,18 @@ int api_tus_create(struct pt_req *r)
 		/* empty or concatenated: complete at once */
 		struct link l;
 		if (!is_partial(u)) {
-			if ((err = complete(r, u, &l)))
+			if ((err = complete(r, u, &l))) {
+				if (final) {
+					/* no half-made final: the parts stay */
+					repo_upload_set_state(
+						db, u->uid, UPLOAD_TERMINATED);
+					blob_partial_remove(app->blobs, u->uid);
+					concat_release(r, &c);
+				}
 				return fail(r, err);
+			}
 			completed_headers(r, l.id);
+			concat_consume(r, &c);
 		}
 		header_u64(r, "Upload-Offset", (uint64_t)u->received);
 	} else {
@@ -1143,8 +1377,6 @@ int api_tus_patch(struct pt_req *r)
 				   "be " OCTET);
 	if (lookup(r, r->arg[0].p, &p->u, &rc))
 		return rc;
-	if (api_intake_check(r, &rc))
-		return rc;
 	if (is_final(&p->u))
 		return reply_error(r, PT_EFORBIDDEN, NULL,
 				   "forbidden: a final upload is assembled "
@@ -1189,8 +1421,12 @@ int api_tus_patch(struct pt_req *r)
 					   "bad request: Upload-Length is "
 					   "below the bytes received");
 		bool by_quota;
-		if ((uint64_t)length > api_upload_limit(r, &by_quota))
+		uint64_t limit = owner_limit(r, &p->u, &by_quota);
+		if ((uint64_t)length > limit) {
+			if (!by_quota)
+				header_u64(r, "Tus-Max-Size", limit);
 			return fail(r, by_quota ? PT_ENOSPACE : PT_ETOOBIG);
+		}
 		if (p->u.length < 0 &&
 		    (err = repo_upload_set_length(app_db(app), p->u.uid,
 						  length)))

@@ -261,8 +261,9 @@ int api_intake_check(struct pt_req *r, int *rc)
 	return 1;
 }
 
-/* The principal's limit for one upload: the tier's size limit, or the
- * storage quota left when that is smaller (then a refusal is 507). */
+/* The principal's limit for one upload: the tier's size limit under
+ * storage.max_file_bytes, or the storage quota left when that is smaller
+ * (then a refusal is 507). */
 uint64_t api_upload_limit(struct pt_req *r, bool *by_quota)
 {
 	struct app *app = r->ctx;
@@ -477,6 +478,10 @@ int api_upload_put(struct pt_req *r)
 	u->app = app;
 	r->state = u;
 	u->limit = api_upload_limit(r, &u->by_quota);
+	/* over the size limit is for good (413), before the disk's now */
+	if (cl && !pt_parse_u64(cl, strlen(cl), &len) && len > u->limit &&
+	    !u->by_quota)
+		return fail_reply(r, PT_ETOOBIG, "the upload");
 	if (abuse_check_uploader(r, &err) || api_intake_check(r, &err) ||
 	    api_text_check(r, "the file name", r->arg[0].p, r->arg[0].n, 0,
 			   &err))

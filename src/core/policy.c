@@ -23,12 +23,22 @@ const struct pt_tier *policy_tier(const struct pt_conf *c,
 	return &c->tier[who ? who->tier : PT_TIER_ANONYMOUS];
 }
 
+uint64_t policy_max_size(const struct pt_conf *c, const struct principal *who)
+{
+	const struct pt_tier *t = policy_tier(c, who);
+	/* storage.max_file_bytes is under every tier, "no limit" included */
+	uint64_t limit = c->max_file_bytes;
+	if (t->max_upload_bytes && t->max_upload_bytes < limit)
+		limit = t->max_upload_bytes;
+	return limit;
+}
+
 uint64_t policy_upload_limit(const struct pt_conf *c,
 			     const struct principal *who, int64_t used_bytes,
 			     bool *by_quota)
 {
 	const struct pt_tier *t = policy_tier(c, who);
-	uint64_t limit = t->max_upload_bytes ? t->max_upload_bytes : UINT64_MAX;
+	uint64_t limit = policy_max_size(c, who);
 	*by_quota = false;
 	if (who->user_id && t->storage_quota_bytes) {
 		uint64_t used = used_bytes > 0 ? (uint64_t)used_bytes : 0;

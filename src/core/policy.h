@@ -33,13 +33,17 @@ enum pt_tier_id policy_user_tier(const char *base_tier, int64_t premium_until,
 const struct pt_tier *policy_tier(const struct pt_conf *c,
 				  const struct principal *who);
 
-/* Largest upload this principal may send (UINT64_MAX: no limit),
- * counting the storage quota left (used_bytes is what the user stores
- * now); *by_quota tells that the quota, not the tier's size limit, set it
- * (so the refusal is 507, not 413). */
+/* Largest upload this principal may send: the tier's max_upload_bytes
+ * (0 there: no tier limit) under the server's storage.max_file_bytes, and
+ * the storage quota left (used_bytes is what the user stores now) when
+ * that is less.  Never "unlimited": at most max_file_bytes (>= 1).
+ * *by_quota tells that the quota, not a size limit, set it (so the
+ * refusal is 507, not 413). */
 uint64_t policy_upload_limit(const struct pt_conf *c,
 			     const struct principal *who, int64_t used_bytes,
 			     bool *by_quota);
+/* The size limit alone, without the quota: what Tus-Max-Size says. */
+uint64_t policy_max_size(const struct pt_conf *c, const struct principal *who);
 
 struct download_rules {
 	int64_t wait_seconds;       /* 0: no ticket needed */

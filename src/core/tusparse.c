@@ -178,8 +178,10 @@ int tus_concat_parse(struct pt_pool *pool, const char *hdr, bool *partial,
 		while (seg > u && seg[-1] != '/')
 			seg--;
 		size_t slen = (size_t)(u + ulen - seg);
-		if (slen == 0 || slen > 64 || *n == TUS_CONCAT_MAX)
+		if (slen == 0 || slen > 64)
 			return PT_EBADREQ;
+		if (*n == TUS_CONCAT_MAX)
+			return PT_ELIMIT;
 		for (size_t i = 0; i < slen; i++) {
 			char c = seg[i];
 			if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||

@@ -18,6 +18,10 @@
 #include "../util/pool.h"
 
 #define TUS_META_MAX 32
+/* Partial uploads one final may join.  Each costs the final a lookup, a
+ * lease and an open file, and tus clients split an upload into a few
+ * parts (tus-js-client's parallelUploads, Uppy: single digits), so 64
+ * leaves room without letting one request name thousands. */
 #define TUS_CONCAT_MAX 64
 
 struct tus_meta {
@@ -41,7 +45,9 @@ char *tus_metadata_without(struct pt_pool *pool, const char *hdr,
 			   const char *key);
 
 /* "partial" → *partial; "final;URL…" → each URL's last path segment (the
- * upload id) in uids[0..*n). */
+ * upload id) in uids[0..*n), room for TUS_CONCAT_MAX.  PT_ELIMIT (not
+ * PT_EBADREQ) when the list is well formed so far but longer than that.
+ * The same id twice is not refused here: the caller says which. */
 int tus_concat_parse(struct pt_pool *pool, const char *hdr, bool *partial,
 		     char **uids, size_t *n);
 

@@ -291,7 +291,17 @@ static void test_policy(void **state)
 	assert_true(q);
 	assert_true(policy_upload_limit(&c, &free_, (int64_t)(300ull << 30), &q) == 0);
 	assert_true(q);
-	assert_true(policy_upload_limit(&c, &prem, 0, &q) == UINT64_MAX);
+	/* premium's "no limit" is storage.max_file_bytes (1 TiB) */
+	assert_true(policy_upload_limit(&c, &prem, 0, &q) == 1ull << 40);
+	assert_false(q);
+	assert_true(policy_max_size(&c, &prem) == 1ull << 40);
+	assert_int_equal(conf_set(&c, "storage.max_file_bytes", "1G", &err), 0);
+	assert_true(policy_upload_limit(&c, &prem, 0, &q) == 1ull << 30);
+	assert_true(policy_upload_limit(&c, &anon, 0, &q) == 1ull << 30);
+	assert_true(policy_max_size(&c, &anon) == 1ull << 30);
+	assert_int_equal(conf_set(&c, "storage.max_file_bytes", "0", &err), PT_EBADREQ);
+	assert_int_equal(conf_set(&c, "storage.max_file_bytes", "8388608T", &err), PT_EBADREQ);
+	pt_buf_release(&err);
 
 	assert_int_equal(policy_user_tier("free", 0, 100), PT_TIER_FREE);
 	assert_int_equal(policy_user_tier("free", 200, 100), PT_TIER_PREMIUM);

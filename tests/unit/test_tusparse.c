@@ -217,8 +217,10 @@ static void concat_limit(void **state)
 	assert_false(partial);
 	assert_int_equal(n, TUS_CONCAT_MAX);
 	assert_string_equal(uids[TUS_CONCAT_MAX - 1], "i63");
+	/* one more: a refusal of its own kind, so the reply can say why */
 	snprintf(hdr + off, sizeof(hdr) - off, "/u/more");
-	assert_int_equal(tus_concat_parse(pool, hdr, &partial, uids, &n), BAD);
+	assert_int_equal(tus_concat_parse(pool, hdr, &partial, uids, &n),
+			 PT_ELIMIT);
 	pt_pool_free(pool);
 }
 

@@ -473,7 +473,7 @@ class Server:
         self.port = port
         self.fixed_port = port is not None
         self.proc = None
-        self.proxy = None  # RecordingProxy with PARTAGE_RECORD_DIR
+        self.rec_proxy = None  # RecordingProxy with PARTAGE_RECORD_DIR
         self.log_path = os.path.join(self.work, "partaged.log")
         self.starts = 0
         if start:
@@ -500,15 +500,15 @@ class Server:
             e.update(self.env)
             listen = self.port
             if RECORD_DIR:
-                if self.proxy is None or self.proxy.port != self.port:
-                    if self.proxy:
-                        self.proxy.close()
-                    self.proxy = RecordingProxy(self.port)
+                if self.rec_proxy is None or self.rec_proxy.port != self.port:
+                    if self.rec_proxy:
+                        self.rec_proxy.close()
+                    self.rec_proxy = RecordingProxy(self.port)
                 # the same inner port across restarts: it is part of the
                 # node's name, which its upload leases carry
-                if self.proxy.target is None:
-                    self.proxy.target = free_port()
-                listen = self.proxy.target
+                if self.rec_proxy.target is None:
+                    self.rec_proxy.target = free_port()
+                listen = self.rec_proxy.target
             logf = open(self.log_path, "ab")
             logf.write(("\n==== start %d port %d env %r\n" % (self.starts, self.port, self.env)).encode())
             logf.flush()
@@ -586,9 +586,9 @@ class Server:
                 raise
         finally:
             self.kill9()
-            if self.proxy:
-                self.proxy.close()
-                self.proxy = None
+            if self.rec_proxy:
+                self.rec_proxy.close()
+                self.rec_proxy = None
 
     def __enter__(self):
         return self

@@ -197,8 +197,9 @@ async function putFile(name, body) {
   return f;
 }
 
-async function fileObject(id) {
-  const r = await fetch(`${base}/api/v1/files/${id}`, { headers: { Accept: "application/json" } });
+async function fileObject(id, password) {
+  const q = password === undefined ? "" : `?password=${encodeURIComponent(password)}`;
+  const r = await fetch(`${base}/api/v1/files/${id}${q}`, { headers: { Accept: "application/json" } });
   eq(r.status, 200, `GET /api/v1/files/${id} status`);
   return r.json();
 }
@@ -1310,7 +1311,11 @@ test("upload page: the options set an expiry, a download limit and a link passwo
     const href = await page.locator("#results li .up-done a").last().getAttribute("href");
     const id = ID_URL().exec(href);
     check(id, `link "${href}"`);
-    eq(sha256(await check1(await fileObject(id[1]), "tus")), sha256(body), "bytes (tus)");
+        // a password-protected file object shows its details with the password only
+    const hidden = await fileObject(id[1]);
+    eq(hidden.password_protected, true, "tus: password_protected without the password");
+    eq(hidden.max_downloads, undefined, "tus: max_downloads without the password");
+    eq(sha256(await check1(await fileObject(id[1], pw), "tus")), sha256(body), "bytes (tus)");
     // without JavaScript: the same fields in the multipart form
     await page.route("**/static/upload.js", (route) => route.fulfill({ status: 200, contentType: "text/javascript", body: "" }));
     eq((await page.goto(`${base}/`)).status(), 200, "GET / without JS");
@@ -1326,7 +1331,7 @@ test("upload page: the options set an expiry, a download limit and a link passwo
     ]);
     eq(resp.status(), 201, "multipart POST with options");
     const f = JSON.parse(await resp.text()).files[0];
-    eq(sha256(await check1(await fileObject(f.id), "multipart")), sha256(body2), "bytes (multipart)");
+    eq(sha256(await check1(await fileObject(f.id, pw), "multipart")), sha256(body2), "bytes (multipart)");
     check(page.errors.length === 0, page.errors.join("; "));
   } finally {
     await page.close();

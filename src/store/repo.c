@@ -1084,16 +1084,47 @@ int repo_user_by_token(struct db *db, struct pt_pool *pool, const char *hash,
 	return 0;
 }
 
-int repo_user_update(struct db *db, const struct user *u)
+int repo_user_premium_extend(struct db *db, int64_t id, int64_t now,
+			     int64_t days, int64_t *until)
 {
+	struct db_stmt *st;
+	/* one statement: the extension counts from the end the row has
+	 * when it is written, so two extensions at once both add */
+	int err = db_get(db,
+			 "UPDATE users SET premium_until = CASE WHEN "
+			 "premium_until > $2 THEN premium_until ELSE $2 END + "
+			 "$3 WHERE id = $1 RETURNING premium_until",
+			 &st, "iii", id, now, days * 86400);
+	if (err)
+		return err;
+	if (until)
+		*until = db_col_int(st, 0);
+	db_done(st);
+	return 0;
+}
+
+int repo_user_set_tier(struct db *db, int64_t id, const char *tier)
+{
+	/* free ends premium time too; premium leaves it be */
 	int64_t rc = db_run(db,
-			    "UPDATE users SET pwhash = $2, tier = $3, "
-			    "premium_until = $4, role = $5, disabled = $6, "
-			    "direct_downloads = $7 WHERE id = $1",
-			    "ittitii", (int64_t)u->id, u->pwhash, u->tier,
-			    (int64_t)u->premium_until, u->role,
-			    (int64_t)(u->disabled ? 1 : 0),
-			    (int64_t)(u->direct_downloads ? 1 : 0));
+			    "UPDATE users SET tier = $2, premium_until = CASE "
+			    "WHEN $2 = 'free' THEN 0 ELSE premium_until END "
+			    "WHERE id = $1",
+			    "it", id, tier);
+	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
+}
+
+int repo_user_set_role(struct db *db, int64_t id, const char *role)
+{
+	int64_t rc = db_run(db, "UPDATE users SET role = $2 WHERE id = $1",
+			    "it", id, role);
+	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
+}
+
+int repo_user_set_disabled(struct db *db, int64_t id, bool disabled)
+{
+	int64_t rc = db_run(db, "UPDATE users SET disabled = $2 WHERE id = $1",
+			    "ii", id, (int64_t)(disabled ? 1 : 0));
 	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
 }
 
@@ -1263,21 +1294,7 @@ int repo_voucher_redeem(struct db *db, const char *hash, int64_t user_id,
 	db_done(st);
 	if (err < 0)
 		goto fail;
-	/* premium extends from now or from the current end, whichever is
-	 * later */
-	err = db_prepare(db,
-			 "UPDATE users SET premium_until = CASE WHEN "
-			 "premium_until > $2 THEN premium_until ELSE $2 END + "
-			 "$3 WHERE id = $1",
-			 &st);
-	if (err)
-		goto fail;
-	db_bind_int(st, 1, user_id);
-	db_bind_int(st, 2, now);
-	db_bind_int(st, 3, *days * 86400);
-	err = db_step(st);
-	db_done(st);
-	if (err < 0)
+	if ((err = repo_user_premium_extend(db, user_id, now, *days, NULL)))
 		goto fail;
 	return db_commit(db);
 fail:
@@ -1845,19 +1862,7 @@ int repo_rewards_convert(struct db *db, int64_t user_id, int64_t points,
 	db_done(st);
 	if (err < 0)
 		goto fail;
-	err = db_prepare(db,
-			 "UPDATE users SET premium_until = CASE WHEN "
-			 "premium_until > $2 THEN premium_until ELSE $2 END + "
-			 "$3 WHERE id = $1",
-			 &st);
-	if (err)
-		goto fail;
-	db_bind_int(st, 1, user_id);
-	db_bind_int(st, 2, now);
-	db_bind_int(st, 3, days * 86400);
-	err = db_step(st);
-	db_done(st);
-	if (err < 0)
+	if ((err = repo_user_premium_extend(db, user_id, now, days, NULL)))
 		goto fail;
 	return db_commit(db);
 fail:

@@ -227,11 +227,21 @@ int repo_user_by_id(struct db *db, struct pt_pool *pool, int64_t id,
 /* The user of a live token (by the token's SHA-256 hex). */
 int repo_user_by_token(struct db *db, struct pt_pool *pool, const char *hash,
 		       int64_t now, struct user *out, struct token_row *tok);
-/* Write every column of u back.  A row read earlier and written back
- * whole undoes what others changed in between (a voucher's premium days):
- * requests change one column with the setters below instead. */
-int repo_user_update(struct db *db, const struct user *u);
-/* One column each, nothing else touched.  PT_ENOTFOUND: no such user. */
+/* Setters of one column each (or two that go together), nothing else
+ * touched: a row read earlier and written back whole would undo what
+ * others changed in between (a voucher's premium days).  PT_ENOTFOUND:
+ * no such user. */
+/* premium_until = MAX(premium_until, now) + days: two extensions at once
+ * both count.  *until (may be NULL) gets the new end. */
+int repo_user_premium_extend(struct db *db, int64_t id, int64_t now,
+			     int64_t days, int64_t *until);
+/* The base tier; "free" also ends premium time (premium_until = 0). */
+int repo_user_set_tier(struct db *db, int64_t id, const char *tier);
+int repo_user_set_role(struct db *db, int64_t id, const char *role);
+/* Disabling does not end sessions: revoke the tokens after it, so no
+ * login can slip in between (repo_token_create refuses a disabled
+ * account). */
+int repo_user_set_disabled(struct db *db, int64_t id, bool disabled);
 int repo_user_set_direct_downloads(struct db *db, int64_t id, bool on);
 int repo_user_set_pwhash(struct db *db, int64_t id, const char *pwhash);
 int repo_users_each(struct db *db, struct pt_pool *pool,

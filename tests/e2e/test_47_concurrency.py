@@ -10,13 +10,16 @@ of these races only show on PostgreSQL: .ci/run runs this file again with
 PARTAGE_TEST_PG_DSN, and so should anyone changing repo.c.  Rounds are
 repeated so a race that loses one time in a few still fails the test."""
 
+import hashlib
 import http.client
 import json
 import os
+import subprocess
 import threading
 import time
 
-from harness import expect, rand_bytes, Resp, HTTP_TIMEOUT, wait_until
+from harness import (bin_path, expect, multipart, rand_bytes, Resp, HTTP_TIMEOUT, Server,
+                     ServerError, track, wait_until)
 
 THREADS = 16
 CONFIG = """\
@@ -259,3 +262,58 @@ def test_upload_into_a_folder_deleted_meanwhile(srv):
     assert obj["id"] in [x["id"] for x in top["files"]], "not at the top level: %r" % top
     got = expect(jreq(srv, "GET", "/api/v1/files/%s" % obj["id"], headers=auth), 200).json()
     assert got.get("folder") is None, got
+
+
+# ------------------------------------------------------- the admin CLI's edits
+
+def admin_async(srv, *args):
+    """Start `partaged admin ARGS` and return the process (not waited)."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith("PARTAGE_")}
+    p = subprocess.Popen([bin_path("partaged"), "admin", "--config", srv.conf, "--data", srv.data]
+                         + list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=e, cwd=srv.work)
+    track(p)
+    return p
+
+
+def test_admin_user_edits_keep_concurrent_premium(srv):
+    """`partaged admin user set-role/set-tier --days` while the account
+    redeems vouchers over HTTP: every voucher's day and every --days
+    counts.  (The CLI read the user, then wrote the whole row back: a
+    voucher redeemed in between was undone, on SQLite as on PostgreSQL.)"""
+    for rnd in range(3):
+        name, auth = account(srv, uname("adm"))
+        codes = vouchers(srv, 40, 1)
+        t0 = int(time.time())
+        results = []
+
+        def redeem(batch):
+            for c in batch:
+                b, h = jbody({"code": c}, auth)
+                results.append(jreq(srv, "POST", "/api/v1/me/redeem", json.loads(b), h).status)
+        ts = [threading.Thread(target=redeem, args=(codes[i::4],), daemon=True) for i in range(4)]
+        for t in ts:
+            t.start()
+        cli, days = [], 0
+        for i in range(24):
+            if i % 3 == 2:
+                cli.append(admin_async(srv, "user", "set-tier", name, "premium", "--days", "1"))
+                days += 1
+            else:
+                cli.append(admin_async(srv, "user", "set-role", name,
+                                       "rights_holder" if i % 2 else "user"))
+            if len(cli) >= 4:
+                p = cli.pop(0)
+                _out, err = p.communicate(timeout=60)
+                assert p.returncode == 0, "admin user: %d %r" % (p.returncode, err)
+        for p in cli:
+            _out, err = p.communicate(timeout=60)
+            assert p.returncode == 0, "admin user: %d %r" % (p.returncode, err)
+        for t in ts:
+            t.join(60)
+        assert sorted(results) == [200] * 40, "round %d: redeems %r" % (rnd, sorted(results))
+        pu = me(srv, auth)["premium_until"]
+        want = t0 + (40 + days) * DAY
+        assert pu and abs(pu - want) <= 30, \
+            "round %d: premium_until %r after 40 one-day vouchers and %d `set-tier --days 1` " \
+            "at once: %+.2f days off" % (rnd, pu, days, ((pu or 0) - want) / DAY)

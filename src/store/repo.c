@@ -277,6 +277,24 @@ static int blob_pin(struct db *db, const struct link *l)
 	return rc < 0 ? (int)rc : 0;
 }
 
+/* After blob_pin: is the content blocklisted?  PT_ELEGAL when it is.  A
+ * content takedown locks the blob row before it lists the live links
+ * (blob_hold), so either it waited for this transaction and sees its
+ * link, or this one waited for it and sees its block here (READ
+ * COMMITTED: the statement after the wait sees what it committed). */
+static int blocked_check(struct db *db, const char *hex)
+{
+	struct db_stmt *st;
+	int err = db_get(db, "SELECT 1 FROM blocklist WHERE sha256 = $1", &st,
+			 "t", hex);
+	if (err == PT_ENOTFOUND)
+		return 0;
+	if (err)
+		return err;
+	db_done(st);
+	return PT_ELEGAL;
+}
+
 /* Lock the account's row until the transaction ends: the guard of every
  * decision on the account's sums (points, storage used) — see db.h's
  * check-then-write.  Rows are locked in one order everywhere, so two
@@ -319,7 +337,7 @@ int repo_link_create(struct db *db, struct link *l,
 
 	if ((err = db_begin(db)))
 		return err;
-	if ((err = blob_pin(db, l)))
+	if ((err = blob_pin(db, l)) || (err = blocked_check(db, l->sha256)))
 		goto fail;
 	if ((err = folder_hold(db, l)))
 		goto fail;
@@ -889,7 +907,8 @@ int repo_upload_complete(struct db *db, const char *uid, struct link *l,
 
 	if ((err = db_begin(db)))
 		return err;
-	if ((err = blob_pin(db, l)) || (err = folder_hold(db, l)) ||
+	if ((err = blob_pin(db, l)) || (err = blocked_check(db, l->sha256)) ||
+	    (err = folder_hold(db, l)) ||
 	    (err = quota_check(db, l)) || (ensure && (err = ensure(arg))) ||
 	    (err = link_insert(db, l)))
 		goto fail;
@@ -1501,22 +1520,45 @@ int repo_blocklist_each(struct db *db,
 	return err < 0 ? err : 0;
 }
 
-/* The ids of the live links that name a blob. */
-static int live_links_of(struct db *db, const char *hex, struct pt_pool *pool,
-			 char **out, size_t max, size_t *n)
+/*
+ * Lock a blob's row for a content takedown, so that no link to it is
+ * created meanwhile (repo_link_create pins the row, then checks the
+ * blocklist).  When there is no row (the bytes were collected), one is
+ * inserted to be the lock, and *placeholder says so: delete it before
+ * the commit (blob_unhold).  On PostgreSQL the insert waits for an
+ * upload's uncommitted row of the same hash, then does nothing, and the
+ * SELECT … FOR UPDATE locks that row once committed.
+ */
+static int blob_hold(struct db *db, const char *hex, int64_t size,
+		     int64_t now, bool *placeholder)
 {
 	struct db_stmt *st;
-	int err = db_prepare(db,
-			     "SELECT id FROM links WHERE sha256 = $1 AND "
-			     "state = 0",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, hex);
-	while (*n < max && (err = db_step(st)) == DB_ROW)
-		out[(*n)++] = pt_pstrdup(pool, db_col_text(st, 0));
-	db_done(st);
-	return err < 0 ? err : 0;
+	int64_t rc = db_run(db,
+			    "INSERT INTO blobs(sha256, size, created) VALUES "
+			    "($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
+			    "tii", hex, size, now);
+	if (rc < 0)
+		return (int)rc;
+	*placeholder = rc == 1;
+	if (*placeholder)
+		return 0;
+	int err = db_get(db,
+			 "SELECT sha256 FROM blobs WHERE sha256 = $1 FOR UPDATE",
+			 &st, "t", hex);
+	if (err == PT_ENOTFOUND) /* reaped this instant: nothing to race */
+		return 0;
+	if (!err)
+		db_done(st);
+	return err;
+}
+
+static int blob_unhold(struct db *db, const char *hex, bool placeholder)
+{
+	if (!placeholder)
+		return 0;
+	int64_t rc = db_run(db, "DELETE FROM blobs WHERE sha256 = $1", "t",
+			    hex);
+	return rc < 0 ? (int)rc : 0;
 }
 
 int repo_takedown(struct db *db, const struct takedown_row *t,
@@ -1525,39 +1567,43 @@ int repo_takedown(struct db *db, const struct takedown_row *t,
 {
 	struct db_stmt *st;
 	struct link l;
+	bool placeholder = false;
 	int err;
 
 	if ((err = repo_link_get(db, pool, link_id, &l)))
 		return err;
 	bool content = strcmp(t->scope, "content") == 0;
-	size_t first = *n;
-	if (content)
-		err = live_links_of(db, l.sha256, pool, affected, max, n);
-	else if (l.state == LINK_LIVE && *n < max)
-		affected[(*n)++] = pt_pstrdup(pool, l.id);
-	if (err)
+	/* first the blob row (the lock order of user_lock), so that no
+	 * upload of the content links it between the list and the block */
+	if (content && (err = blob_hold(db, l.sha256, (int64_t)l.size,
+					t->created, &placeholder)))
 		return err;
 	/* the reason users see: "copyright notice REF" */
 	char *why = pt_psprintf(pool, "%s%s%s", t->reason,
 				*t->reference ? " " : "", t->reference);
-	for (size_t i = first; i < *n; i++) {
-		err = db_prepare(db,
-				 "UPDATE links SET state = 3, reason = $2, "
-				 "takedown_id = $3, changed = $4 WHERE id = $1 "
-				 "AND state = 0",
-				 &st);
-		if (err)
-			return err;
-		db_bind_text(st, 1, affected[i]);
-		db_bind_text(st, 2, why);
-		db_bind_text(st, 3, t->id);
-		db_bind_int(st, 4, t->created);
-		err = db_step(st);
-		db_done(st);
-		if (err < 0)
-			return err;
-		db_changed(db);
-	}
+	/* every live link in one statement (not only the first `max`, the
+	 * ids reported) */
+	if (content)
+		err = db_query(db,
+			       "UPDATE links SET state = 3, reason = $2, "
+			       "takedown_id = $3, changed = $4 WHERE sha256 = $1 "
+			       "AND state = 0 RETURNING id",
+			       &st, "ttti", l.sha256, why, t->id, t->created);
+	else
+		err = db_query(db,
+			       "UPDATE links SET state = 3, reason = $2, "
+			       "takedown_id = $3, changed = $4 WHERE id = $1 "
+			       "AND state = 0 RETURNING id",
+			       &st, "ttti", l.id, why, t->id, t->created);
+	if (err)
+		return err;
+	while ((err = db_step(st)) == DB_ROW)
+		if (*n < max)
+			affected[(*n)++] = pt_pstrdup(pool, db_col_text(st, 0));
+	db_done(st);
+	if (err < 0)
+		return err;
+	db_changed(db);
 	/* repeat infringers: one strike per owner per takedown */
 	err = db_prepare(db,
 			 "UPDATE users SET strikes = strikes + 1 WHERE id IN "
@@ -1571,8 +1617,9 @@ int repo_takedown(struct db *db, const struct takedown_row *t,
 	db_done(st);
 	if (err < 0)
 		return err;
-	if (content && (err = repo_block(db, l.sha256, why, t->created,
-					 purge_after, t->id)))
+	if (content && ((err = repo_block(db, l.sha256, why, t->created,
+					  purge_after, t->id)) ||
+			(err = blob_unhold(db, l.sha256, placeholder))))
 		return err;
 	err = db_prepare(db,
 			 "INSERT INTO takedowns(id, created, actor, scope, "

@@ -10,7 +10,6 @@ of these races only show on PostgreSQL: .ci/run runs this file again with
 PARTAGE_TEST_PG_DSN, and so should anyone changing repo.c.  Rounds are
 repeated so a race that loses one time in a few still fails the test."""
 
-import hashlib
 import http.client
 import json
 import os
@@ -317,3 +316,56 @@ def test_admin_user_edits_keep_concurrent_premium(srv):
         assert pu and abs(pu - want) <= 30, \
             "round %d: premium_until %r after 40 one-day vouchers and %d `set-tier --days 1` " \
             "at once: %+.2f days off" % (rnd, pu, days, ((pu or 0) - want) / DAY)
+
+
+# ------------------------------------------------ takedown vs uploads of it
+
+TUS = {"Tus-Resumable": "1.0.0"}
+
+
+def test_content_takedown_racing_uploads(srv):
+    """Uploads (PUT, multipart, tus) of some content racing a content
+    takedown of it: afterwards no link to the blocked content is live,
+    whatever order things happened in; the uploads that lost are 451."""
+    aname, aauth = account(srv, uname("tdadm"))
+    r = srv.admin("user", "set-role", aname, "admin")
+    assert r.returncode == 0, r.stderr
+    survivors = []
+    for rnd in range(6):
+        data = rand_bytes(8 * 1024, seed="td%d-%s" % (rnd, os.urandom(4).hex()))
+        first = srv.upload("first.bin", data)
+        reqs = []
+        for i in range(30):
+            h = {"Accept": "application/json"}
+            if i % 3 == 0:
+                h["Content-Type"] = "application/octet-stream"
+                reqs.append(("PUT", "/race%d.bin" % i, data, h))
+            elif i % 3 == 1:
+                body, ct = multipart([("file", "race%d.bin" % i, data, None)])
+                h["Content-Type"] = ct
+                reqs.append(("POST", "/api/v1/files", body, h))
+            else:
+                h.update(TUS)
+                h["Upload-Length"] = str(len(data))
+                h["Content-Type"] = "application/offset+octet-stream"
+                reqs.append(("POST", "/api/v1/uploads", data, h))
+        td = ("POST", "/api/v1/takedowns") + jbody(
+            {"ids": [first["id"]], "scope": "content", "reason": "race %d" % rnd}, aauth)
+        k = 10 + rnd * 3
+        reqs.insert(k, td)
+        rs = race(srv, reqs)
+        expect(rs[k], 201, what="round %d: the takedown" % rnd)
+        del rs[k]
+        for i, r in enumerate(rs):
+            assert r.status in (201, 204, 451), "round %d: upload %d: %r" % (rnd, i, r)
+            if r.status in (201, 204):
+                if r.header("X-Partage-Id"):
+                    fid = r.header("X-Partage-Id")
+                else:
+                    j = r.json()
+                    fid = j["files"][0]["id"] if "files" in j else j["id"]
+                if srv.file_obj(fid).status == 200:
+                    survivors.append((rnd, i, fid))
+        # and afterwards, the content stays out
+        expect(srv.put("after.bin", data), 451, what="round %d: an upload after the takedown" % rnd)
+    assert not survivors, "links to taken-down content still live: %r" % survivors

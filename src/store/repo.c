@@ -1155,11 +1155,38 @@ int repo_user_set_direct_downloads(struct db *db, int64_t id, bool on)
 	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
 }
 
-int repo_user_set_pwhash(struct db *db, int64_t id, const char *pwhash)
+int repo_user_password_change(struct db *db, int64_t id, const char *old,
+			      const char *pwhash)
 {
-	int64_t rc = db_run(db, "UPDATE users SET pwhash = $2 WHERE id = $1",
-			    "it", (int64_t)id, pwhash);
-	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
+	int err;
+	if ((err = db_begin(db)))
+		return err;
+	/* compare and swap: a change that checked a hash replaced
+	 * meanwhile changes nothing */
+	int64_t rc = db_run(db,
+			    "UPDATE users SET pwhash = $3 WHERE id = $1 AND "
+			    "pwhash = $2",
+			    "itt", id, old, pwhash);
+	if (rc < 0) {
+		err = (int)rc;
+		goto fail;
+	}
+	if (rc != 1) {
+		err = PT_ECONFLICT;
+		goto fail;
+	}
+	/* with the row locked by the update: a login that checked the old
+	 * hash either made its token before (deleted here) or waits and
+	 * then finds the hash changed (repo_token_create) */
+	rc = db_run(db, "DELETE FROM tokens WHERE user_id = $1", "i", id);
+	if (rc < 0) {
+		err = (int)rc;
+		goto fail;
+	}
+	return db_commit(db);
+fail:
+	db_rollback(db);
+	return err;
 }
 
 int repo_users_each(struct db *db, struct pt_pool *pool,
@@ -1181,16 +1208,25 @@ int repo_users_each(struct db *db, struct pt_pool *pool,
 }
 
 int repo_token_create(struct db *db, const struct token_row *t,
-		      int64_t user_id, const char *hash, int64_t now)
+		      int64_t user_id, const char *hash, int64_t now,
+		      const char *pwhash)
 {
+	/* one statement, conditional on what the caller checked; the users
+	 * row is locked (PostgreSQL: a password change or a disable waits
+	 * for this insert, or this waits for it and sees the new row) */
 	int64_t rc = db_run(db,
 			    "INSERT INTO tokens(id, user_id, hash, kind, csrf, "
-			    "created, expires, label) VALUES ($1, $2, $3, $4, "
-			    "$5, $6, $7, $8)",
-			    "titttiit", t->id, (int64_t)user_id, hash, t->kind,
+			    "created, expires, label) SELECT CAST($1 AS TEXT), "
+			    "id, CAST($3 AS TEXT), CAST($4 AS TEXT), "
+			    "CAST($5 AS TEXT), CAST($6 AS BIGINT), "
+			    "CAST($7 AS BIGINT), CAST($8 AS TEXT) FROM users "
+			    "WHERE id = $2 AND pwhash = $9 AND disabled = 0 "
+			    "FOR UPDATE",
+			    "titttiitt", t->id, (int64_t)user_id, hash, t->kind,
 			    t->csrf ? t->csrf : "", (int64_t)now,
-			    (int64_t)t->expires, t->label ? t->label : "");
-	return rc < 0 ? (int)rc : 0;
+			    (int64_t)t->expires, t->label ? t->label : "",
+			    pwhash);
+	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
 }
 
 int repo_token_touch(struct db *db, const char *id, int64_t now,

@@ -243,11 +243,22 @@ int repo_user_set_role(struct db *db, int64_t id, const char *role);
  * account). */
 int repo_user_set_disabled(struct db *db, int64_t id, bool disabled);
 int repo_user_set_direct_downloads(struct db *db, int64_t id, bool on);
-int repo_user_set_pwhash(struct db *db, int64_t id, const char *pwhash);
+/* Replace the password hash `old` (the one the caller checked) with
+ * pwhash and revoke every token of the user, in one transaction.
+ * PT_ECONFLICT when the hash is no longer `old` (changed meanwhile). */
+int repo_user_password_change(struct db *db, int64_t id, const char *old,
+			      const char *pwhash);
 int repo_users_each(struct db *db, struct pt_pool *pool,
 		    int (*cb)(const struct user *u, void *arg), void *arg);
+/* A token (by its SHA-256 hex `hash`), made only while the account is
+ * enabled and its password hash is still pwhash — the one the caller
+ * checked the password against, or read when it authenticated the
+ * request: a password change or a disable that committed meanwhile
+ * (and revoked the tokens) leaves no token behind.  PT_ENOTFOUND when
+ * not made. */
 int repo_token_create(struct db *db, const struct token_row *t,
-		      int64_t user_id, const char *hash, int64_t now);
+		      int64_t user_id, const char *hash, int64_t now,
+		      const char *pwhash);
 /* Records that token id was used at now, unless that was already done
  * within the last `every` seconds: a token's use costs a write at most
  * that often. */

@@ -369,3 +369,75 @@ def test_content_takedown_racing_uploads(srv):
         # and afterwards, the content stays out
         expect(srv.put("after.bin", data), 451, what="round %d: an upload after the takedown" % rnd)
     assert not survivors, "links to taken-down content still live: %r" % survivors
+
+
+# --------------------------------------------- login vs a password change
+
+# the failures after the change must not lock later rounds out (a build
+# without these limits, like the one before the hash queue, refuses the keys)
+NO_LOGIN_LIMITS = """\
+[abuse]
+login_failures = 0
+login_failures_per_address = 0
+login_failures_per_name = 0
+"""
+
+
+def test_password_change_racing_logins():
+    """Logins with the old password (sessions and API tokens) racing a
+    password change: afterwards nothing the old password opened works.
+    (A login that checked the old hash created its token after the change
+    had revoked every token.)"""
+    try:
+        srv = Server(CONFIG + NO_LOGIN_LIMITS, name="pwrace")
+    except ServerError as e:
+        if "unknown key 'login_failures" not in str(e):
+            raise
+        srv = Server(CONFIG, name="pwrace")
+    try:
+        password_change_rounds(srv)
+    finally:
+        srv.close()
+
+
+def password_change_rounds(srv):
+    bad = []
+    for rnd in range(3):
+        name, auth = account(srv, uname("pwr"))
+        new_pw = "the new password %d" % rnd
+        got, odd = [], []
+
+        def logins(kind):
+            # until the old password is refused: few failures, so that a
+            # build with fixed login limits keeps letting us in
+            while True:
+                r = jreq(srv, "POST", "/api/v1/sessions" if kind else "/api/v1/tokens",
+                         {"name": name, "password": PW})
+                if r.status == 201:
+                    if kind:
+                        c = [h.split(";")[0] for h in r.header_all("Set-Cookie")
+                             if h.startswith("partage_session=")]
+                        got.append({"Cookie": c[0]})
+                    else:
+                        got.append({"Authorization": "Bearer " + r.json()["token"]})
+                    continue
+                if r.status != 401:
+                    odd.append((r.status, r.text))
+                return
+        ts = [threading.Thread(target=logins, args=(i % 2,), daemon=True) for i in range(3)]
+        for t in ts:
+            t.start()
+        time.sleep(0.3)
+        expect(jreq(srv, "POST", "/api/v1/me/password", {"old": PW, "new": new_pw}, auth), 204,
+               what="round %d: the password change" % rnd)
+        for t in ts:
+            t.join(60)
+        assert got and not odd, "round %d: logins: %d ok, others %r" % (rnd, len(got), odd)
+        for h in got:
+            r = jreq(srv, "GET", "/api/v1/me", headers=h)
+            if r.status != 401:
+                bad.append((rnd, list(h)[0], r.status))
+        expect(jreq(srv, "POST", "/api/v1/sessions", {"name": name, "password": new_pw}), 201,
+               what="round %d: logging in with the new password" % rnd)
+    assert not bad, "sessions or tokens opened with the old password still work " \
+        "after the change: %r" % bad

@@ -450,9 +450,13 @@ static void test_token_touch(void **state)
 			       .csrf = "c" };
 	struct token_seen seen = { 0 };
 
+	struct user u = { .id = 7, .name = "toucher", .pwhash = "pw",
+			  .tier = "free", .role = "user", .created = 1 };
+
 	assert_int_equal(repo_migrate(db), 0);
-	assert_int_equal(repo_token_create(db, &t, 7, "hash-a", 500), 0);
-	assert_int_equal(repo_token_create(db, &s, 7, "hash-b", 500), 0);
+	assert_int_equal(repo_user_create(db, &u), 0);
+	assert_int_equal(repo_token_create(db, &t, 7, "hash-a", 500, "pw"), 0);
+	assert_int_equal(repo_token_create(db, &s, 7, "hash-b", 500, "pw"), 0);
 	assert_int_equal(repo_user_tokens_each(db, 7, token_seen_cb, &seen),
 			 0);
 	assert_int_equal(seen.n, 1);
@@ -470,6 +474,48 @@ static void test_token_touch(void **state)
 	}
 	/* an unknown id is no error: the token may have just been revoked */
 	assert_int_equal(repo_token_touch(db, "nosuchtoken0", 1300, 60), 0);
+	db_close(db);
+}
+
+/* A token is made only while the hash the caller checked is still the
+ * account's and the account is enabled; a password change is a compare
+ * and swap that revokes every token in the same transaction. */
+static void test_token_conditional(void **state)
+{
+	struct db *db = open_db(state);
+	struct token_row t = { .id = "tok000000001", .kind = "api",
+			       .label = "" };
+	struct user u = { .id = 8, .name = "changer", .pwhash = "old",
+			  .tier = "free", .role = "user", .created = 1 };
+	struct pt_pool *pool = pt_pool_new();
+	struct user got;
+
+	assert_int_equal(repo_migrate(db), 0);
+	assert_int_equal(repo_user_create(db, &u), 0);
+	assert_int_equal(repo_token_create(db, &t, 8, "h1", 500, "old"), 0);
+	assert_int_equal(repo_user_password_change(db, 8, "stale", "new"),
+			 PT_ECONFLICT);
+	assert_int_equal(repo_user_by_token(db, pool, "h1", 600, &got, NULL),
+			 0);
+	assert_int_equal(repo_user_password_change(db, 8, "old", "new"), 0);
+	assert_int_equal(repo_user_by_token(db, pool, "h1", 600, &got, NULL),
+			 PT_ENOTFOUND);
+	/* a login that checked the old hash makes nothing now */
+	memcpy(t.id, "tok000000002", 13);
+	assert_int_equal(repo_token_create(db, &t, 8, "h2", 700, "old"),
+			 PT_ENOTFOUND);
+	assert_int_equal(repo_token_create(db, &t, 9, "h2", 700, "new"),
+			 PT_ENOTFOUND);
+	assert_int_equal(repo_token_create(db, &t, 8, "h2", 700, "new"), 0);
+	assert_int_equal(repo_user_by_token(db, pool, "h2", 800, &got, NULL),
+			 0);
+	assert_string_equal(got.name, "changer");
+	/* nor for a disabled account */
+	assert_int_equal(repo_user_set_disabled(db, 8, true), 0);
+	memcpy(t.id, "tok000000003", 13);
+	assert_int_equal(repo_token_create(db, &t, 8, "h3", 700, "new"),
+			 PT_ENOTFOUND);
+	pt_pool_free(pool);
 	db_close(db);
 }
 
@@ -898,6 +944,7 @@ static int pg_teardown(void **state)
 	CASE(test_transactions, be, set, tear),                        \
 	CASE(test_migrate, be, set, tear),                             \
 	CASE(test_login_window, be, set, tear),                        \
+	CASE(test_token_conditional, be, set, tear),                   \
 	CASE(test_token_touch, be, set, tear),                         \
 	CASE(test_pool, be, set, tear),                                \
 	CASE(test_for_update, be, set, tear),                          \

@@ -55,13 +55,14 @@ struct link {
 /* Create or upgrade the schema.  Safe to call from several processes. */
 int repo_migrate(struct db *db);
 
-/* In one transaction: lock (or create) the blob row, check that the
- * folder is still the owner's (if it was deleted meanwhile, the link goes
- * to the top level and l->folder_id is cleared), check the owner's
- * storage quota (l->quota_bytes; PT_ENOSPACE) under a lock on the
- * owner's row, call ensure(arg) (blob_writer_ensure: the bytes are
- * there), insert the link row.  The gc protocol of blob.h.  ensure may be
- * NULL. */
+/* In one transaction: lock (or create) the blob row, refuse content on
+ * the blocklist (PT_ELEGAL: a takedown committed since the caller's own
+ * check), check that the folder is still the owner's (if it was deleted
+ * meanwhile, the link goes to the top level and l->folder_id is
+ * cleared), check the owner's storage quota (l->quota_bytes;
+ * PT_ENOSPACE) under a lock on the owner's row, call ensure(arg)
+ * (blob_writer_ensure: the bytes are there), insert the link row.  The
+ * gc protocol of blob.h.  ensure may be NULL. */
 int repo_link_create(struct db *db, struct link *l,
 		     int (*ensure)(void *arg), void *arg);
 /* gc: under the blob row's lock, if no live link names the blob, call
@@ -334,8 +335,11 @@ int repo_blocklist_each(struct db *db,
 			void *arg);
 /*
  * Take down link_id (scope "link") or every live link to its content
- * (scope "content": also blocklisted, bytes kept until purge_after).  The
- * ids changed are appended to affected[*n..max).  Run in a transaction.
+ * (scope "content": also blocklisted, bytes kept until purge_after; the
+ * blob row is locked first, so no upload links the content meanwhile:
+ * see repo_link_create).  The ids changed are appended to
+ * affected[*n..max) (all are changed, even past max).  Run in a
+ * transaction.
  */
 int repo_takedown(struct db *db, const struct takedown_row *t,
 		  const char *link_id, int64_t purge_after,

@@ -5,7 +5,8 @@ per request, released together by a barrier) at an account operation that
 reads before it writes: spending reward points, redeeming vouchers,
 uploading against a storage quota, registering a name, uploading into a
 folder that is being deleted, changing a setting while premium is
-extended.  SQLite (make test) serialises write transactions whole, so most
+extended; and the admin CLI's user edits during voucher redeems, uploads
+of content being taken down, logins with a password being changed.  SQLite (make test) serialises write transactions whole, so most
 of these races only show on PostgreSQL: .ci/run runs this file again with
 PARTAGE_TEST_PG_DSN, and so should anyone changing repo.c.  Rounds are
 repeated so a race that loses one time in a few still fails the test."""
@@ -369,6 +370,34 @@ def test_content_takedown_racing_uploads(srv):
         # and afterwards, the content stays out
         expect(srv.put("after.bin", data), 451, what="round %d: an upload after the takedown" % rnd)
     assert not survivors, "links to taken-down content still live: %r" % survivors
+
+
+def test_content_takedown_of_more_than_1000_links(srv):
+    """A content takedown reports at most 1000 ids, but takes down every
+    live link of the content (it took down only the 1000 it listed)."""
+    aname, aauth = account(srv, uname("tdbig"))
+    r = srv.admin("user", "set-role", aname, "admin")
+    assert r.returncode == 0, r.stderr
+    data = rand_bytes(100, seed="many-" + os.urandom(4).hex())
+    ids = []
+    lock = threading.Lock()
+
+    def up(n):
+        for _ in range(n):
+            obj = srv.upload("many.bin", data)
+            with lock:
+                ids.append(obj["id"])
+    ts = [threading.Thread(target=up, args=(n,), daemon=True) for n in (252, 252, 251, 250)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(120)
+    assert len(ids) == 1005, len(ids)
+    r = expect(jreq(srv, "POST", "/api/v1/takedowns",
+                    {"ids": [ids[0]], "scope": "content", "reason": "many"}, aauth), 201)
+    assert len(r.json()["affected"]) == 1000, len(r.json()["affected"])
+    live = [i for i in ids if srv.file_obj(i).status == 200]
+    assert not live, "%d of 1005 links to taken-down content still live: %r" % (len(live), live[:5])
 
 
 # --------------------------------------------- login vs a password change

@@ -453,7 +453,20 @@ def password_change_rounds(srv):
                 if r.status != 401:
                     odd.append((r.status, r.text))
                 return
+        def minted(n):
+            # API tokens made by a signed-in request (no password): the
+            # change revokes the token that asks, so they must go too
+            r = jreq(srv, "POST", "/api/v1/tokens", {"name": name, "password": PW})
+            parent = {"Authorization": "Bearer " + r.json()["token"]}
+            while True:
+                r = jreq(srv, "POST", "/api/v1/tokens", {"label": "m%d" % n}, parent)
+                if r.status != 201:
+                    if r.status != 401:
+                        odd.append((r.status, r.text))
+                    return
+                got.append({"Authorization": "Bearer " + r.json()["token"]})
         ts = [threading.Thread(target=logins, args=(i % 2,), daemon=True) for i in range(3)]
+        ts += [threading.Thread(target=minted, args=(i,), daemon=True) for i in range(2)]
         for t in ts:
             t.start()
         time.sleep(0.3)

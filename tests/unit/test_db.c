@@ -391,6 +391,52 @@ static void test_migrate(void **state)
 	db_close(db);
 }
 
+/* A content takedown takes every live link down, blocks the hash, and
+ * leaves the blob rows as they were: a blob gc had collected gets no
+ * row (the one it locked meanwhile is deleted again).  Afterwards the
+ * link transaction refuses the content (PT_ELEGAL). */
+static void test_takedown_content(void **state)
+{
+	struct db *db = open_db(state);
+	struct pt_pool *pool = pt_pool_new();
+	struct link l = { 0 };
+	struct takedown_row t = { .id = "takedown0001", .created = 5000,
+				  .actor = "admin", .scope = "content",
+				  .reason = "test", .reference = "" };
+	char *affected[2];
+	size_t n = 0;
+
+	assert_int_equal(repo_migrate(db), 0);
+	memset(l.sha256, 'b', BLOB_HEX_LEN);
+	memset(l.delete_hash, 'd', TOKEN_HASH_LEN);
+	l.name = "x";
+	l.mime = "text/plain";
+	l.size = 5;
+	l.created = 1000;
+	for (int i = 0; i < 3; i++) {
+		snprintf(l.id, sizeof(l.id), "link0000000%d", i);
+		assert_int_equal(repo_link_create(db, &l, NULL, NULL), 0);
+	}
+	/* gc collected the bytes and the row (say) */
+	assert_int_equal(db_run(db, "DELETE FROM blobs", ""), 1);
+	assert_int_equal(db_begin(db), 0);
+	assert_int_equal(repo_takedown(db, &t, "link00000001", 9000, pool,
+				       affected, 2, &n),
+			 0);
+	assert_int_equal(db_commit(db), 0);
+	assert_int_equal(n, 2); /* reported up to max */
+	assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM links WHERE "
+					"state = 0"),
+			 0); /* all taken down */
+	assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM blobs"), 0);
+	assert_true(repo_blocked(db, l.sha256, pool, NULL));
+	memcpy(l.id, "link00000009", 13);
+	assert_int_equal(repo_link_create(db, &l, NULL, NULL), PT_ELEGAL);
+	assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM links"), 3);
+	pt_pool_free(pool);
+	db_close(db);
+}
+
 /* Failed logins per name: counted in one statement, a fixed window from
  * the first attempt, a success gives its attempt back, gc forgets. */
 static void test_login_window(void **state)
@@ -945,6 +991,7 @@ static int pg_teardown(void **state)
 	CASE(test_migrate, be, set, tear),                             \
 	CASE(test_login_window, be, set, tear),                        \
 	CASE(test_token_conditional, be, set, tear),                   \
+	CASE(test_takedown_content, be, set, tear),                    \
 	CASE(test_token_touch, be, set, tear),                         \
 	CASE(test_pool, be, set, tear),                                \
 	CASE(test_for_update, be, set, tear),                          \

@@ -544,6 +544,9 @@ static int cmd_user(struct app *app, int argc, char **argv)
 		rc = die("no user '%s'", name);
 		goto done;
 	}
+	/* one column (or one conditional statement) per change, never the
+	 * row read above written back: a voucher redeemed meanwhile stays */
+	const char *detail;
 	if (strcmp(sub, "set-tier") == 0 && argc >= 4) {
 		enum pt_tier_id t = conf_tier_lookup(argv[3]);
 		if (t != PT_TIER_FREE && t != PT_TIER_PREMIUM) {
@@ -552,7 +555,8 @@ static int cmd_user(struct app *app, int argc, char **argv)
 		}
 		if (argc >= 6 && strcmp(argv[4], "--days") == 0) {
 			uint64_t days;
-			if (t != PT_TIER_PREMIUM ||
+			int64_t until = 0;
+			if (argc != 6 || t != PT_TIER_PREMIUM ||
 			    pt_parse_u64(argv[5], strlen(argv[5]), &days) ||
 			    days == 0 || days > 36500) {
 				rc = die("set-tier: --days N (1..36500) goes "
@@ -561,17 +565,20 @@ static int cmd_user(struct app *app, int argc, char **argv)
 			}
 			/* premium for N days from now (or from the current
 			 * end); the base tier stays what it was */
-			int64_t from = u.premium_until > pt_now()
-					       ? u.premium_until
-					       : pt_now();
-			u.premium_until = from + (int64_t)days * 86400;
+			err = repo_user_premium_extend(db, u.id, pt_now(),
+						       (int64_t)days, &until);
+			detail = pt_psprintf(pool, "premium_until=%lld",
+					     (long long)until);
 		} else if (argc != 4) {
 			rc = die("usage: user set-tier NAME TIER [--days N]");
 			goto done;
 		} else {
-			u.tier = (char *)conf_tier_name(t);
-			if (t == PT_TIER_FREE)
-				u.premium_until = 0;
+			err = repo_user_set_tier(db, u.id, conf_tier_name(t));
+			detail = pt_psprintf(pool, "tier=%s%s",
+					     conf_tier_name(t),
+					     t == PT_TIER_FREE
+						     ? " premium_until=0"
+						     : "");
 		}
 	} else if (strcmp(sub, "set-role") == 0 && argc == 4) {
 		if (strcmp(argv[3], "user") && strcmp(argv[3], "rights_holder") &&
@@ -579,23 +586,25 @@ static int cmd_user(struct app *app, int argc, char **argv)
 			rc = die("set-role: user, rights_holder or admin");
 			goto done;
 		}
-		u.role = argv[3];
+		err = repo_user_set_role(db, u.id, argv[3]);
+		detail = pt_psprintf(pool, "role=%s", argv[3]);
 	} else if (strcmp(sub, "disable") == 0 && argc == 3) {
-		u.disabled = true;
-		repo_user_tokens_revoke(db, u.id);
+		/* disabled first, then the sessions: a login in between
+		 * cannot make a token for a disabled account */
+		err = repo_user_set_disabled(db, u.id, true);
+		if (!err)
+			err = repo_user_tokens_revoke(db, u.id);
+		detail = "disabled=1";
 	} else if (strcmp(sub, "enable") == 0 && argc == 3) {
-		u.disabled = false;
+		err = repo_user_set_disabled(db, u.id, false);
+		detail = "disabled=0";
 	} else {
 		rc = die("unknown or incomplete: user %s", sub);
 		goto done;
 	}
-	if ((err = repo_user_update(db, &u))) {
+	if (err) {
 		rc = die("user %s: %s", sub, pt_strerror(err));
 	} else {
-		char detail[160];
-		snprintf(detail, sizeof(detail), "tier=%s premium_until=%lld "
-			 "role=%s disabled=%d", u.tier,
-			 (long long)u.premium_until, u.role, u.disabled);
 		repo_audit(db, "admin", pt_psprintf(pool, "user_%s", sub),
 			   u.name, "", detail, pt_now());
 		rc = 0;

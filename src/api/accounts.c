@@ -220,6 +220,7 @@ int api_authenticate(struct pt_req *r, int *rc)
 	who->by_session = by_session;
 	who->csrf = tok.csrf;
 	who->token_id = pt_pstrdup(r->pool, tok.id);
+	who->pwhash = u.pwhash;
 	r->who = who;
 	return 0;
 }
@@ -479,8 +480,11 @@ static int login(struct pt_req *r, const char *name, const char *password,
 	return 0;
 }
 
-static int new_token(struct pt_req *r, int64_t user_id, const char *kind,
-		     int64_t expires, const char *label,
+/* A token for user_id, whose password hash the caller checked (or read
+ * when it authenticated the request) is pwhash: PT_ENOTFOUND when it
+ * changed meanwhile or the account was disabled (repo_token_create). */
+static int new_token(struct pt_req *r, int64_t user_id, const char *pwhash,
+		     const char *kind, int64_t expires, const char *label,
 		     char token[TOKEN_LEN + 1], struct token_row *t)
 {
 	struct app *app = r->ctx;
@@ -497,7 +501,7 @@ static int new_token(struct pt_req *r, int64_t user_id, const char *kind,
 	token_new(token);
 	token_hash(token, TOKEN_LEN, hash);
 	struct db *db = app_db(app);
-	return db ? repo_token_create(db, t, user_id, hash, pt_now())
+	return db ? repo_token_create(db, t, user_id, hash, pt_now(), pwhash)
 		  : PT_EUNAVAIL;
 }
 
@@ -535,8 +539,12 @@ static int sessions_create_done(struct pt_req *r, json_t *o)
 
 	if (login(r, json_str(o, "name"), json_str(o, "password"), &u, &rc))
 		return rc;
-	err = new_token(r, u.id, "session",
+	err = new_token(r, u.id, u.pwhash, "session",
 			pt_now() + SESSION_DAYS * 86400, "", token, &t);
+	if (err == PT_ENOTFOUND) /* the password changed meanwhile */
+		return reply_error(r, PT_EUNAUTH, NULL,
+				   "authentication required: wrong name or "
+				   "password");
 	if (err)
 		return reply_error(r, err, NULL, "cannot log in: %s",
 				   pt_strerror(err));
@@ -571,6 +579,7 @@ static int tokens_create_done(struct pt_req *r, json_t *o)
 	struct token_row t;
 	char token[TOKEN_LEN + 1];
 	int64_t uid;
+	const char *pwhash;
 	int rc, err;
 
 	if (lv && !json_is_string(lv))
@@ -580,13 +589,22 @@ static int tokens_create_done(struct pt_req *r, json_t *o)
 		return reply_error(r, PT_EBADREQ, NULL, "bad request: %s", why);
 	if (who->user_id) {
 		uid = who->user_id;
+		pwhash = who->pwhash;
 	} else {
 		if (login(r, json_str(o, "name"), json_str(o, "password"), &u,
 			  &rc))
 			return rc;
 		uid = u.id;
+		pwhash = u.pwhash;
 	}
-	if ((err = new_token(r, uid, "api", 0, label, token, &t)))
+	err = new_token(r, uid, pwhash, "api", 0, label, token, &t);
+	if (err == PT_ENOTFOUND) /* the password changed meanwhile */
+		return reply_error(r, PT_EUNAUTH, NULL,
+				   "authentication required: %s",
+				   who->user_id ? "the session or token was "
+						  "revoked"
+						: "wrong name or password");
+	if (err)
 		return reply_error(r, err, NULL, "cannot create a token: %s",
 				   pt_strerror(err));
 	return reply_json(r, 201,
@@ -714,13 +732,19 @@ static int me_password_done(struct pt_req *r, json_t *o)
 				   "bad request: send {\"old\": …, \"new\": …}");
 	if (account_check_password(new, &why))
 		return reply_error(r, PT_EBADREQ, NULL, "bad request: %s", why);
+	char *hash;
 	if (login(r, who->name, old, &u, &rc) ||
-	    api_pw_hash(r, new, &u.pwhash, &rc))
+	    api_pw_hash(r, new, &hash, &rc))
 		return rc;
 	struct db *db = app_db(app);
-	/* a new password ends every other session and token */
-	if ((err = repo_user_set_pwhash(db, u.id, u.pwhash)) ||
-	    (err = repo_user_tokens_revoke(db, u.id)))
+	/* a new password ends every other session and token, in one
+	 * transaction, and only if the hash is still the one checked */
+	err = repo_user_password_change(db, u.id, u.pwhash, hash);
+	if (err == PT_ECONFLICT)
+		return reply_error(r, PT_EUNAUTH, NULL,
+				   "authentication required: wrong name or "
+				   "password");
+	if (err)
 		return reply_error(r, err, NULL, "cannot change: %s",
 				   pt_strerror(err));
 	session_cookies(r, NULL);

@@ -155,7 +155,10 @@ int api_pw_verify(struct pt_req *r, const char *hash, const char *password,
 	char *out;
 	if (pw_op(r, PWHASH_VERIFY, hash, password, false, &result, &out, rc))
 		return 1;
-	*match = *result == 0;
+	/* the run that gets the result read the hash again: when it changed
+	 * since the job took it (a password change), the password was
+	 * checked against a hash that is no longer the account's */
+	*match = *result == 0 && strcmp(out, hash) == 0;
 	return 0;
 }
 

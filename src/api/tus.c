@@ -361,6 +361,26 @@ static int ensure_partial_cb(void *arg)
 	return blob_partial_relink(ep->blobs, ep->uid, ep->hex);
 }
 
+/* Blocked content is refused whole, nothing kept (quarantined bytes
+ * stay): PT_ELEGAL. */
+static int refuse_blocked(struct pt_req *r, const struct upload_row *u,
+			  const char *hex, bool existed)
+{
+	struct app *app = r->ctx;
+	struct db *db = app_db(app);
+	char *why = "";
+	if (!existed)
+		blob_remove(app->blobs, hex);
+	blob_partial_remove(app->blobs, u->uid);
+	if (db) {
+		repo_blocked(db, hex, r->pool, &why);
+		repo_upload_set_state(db, u->uid, UPLOAD_TERMINATED);
+		repo_audit(db, r->client_ip, "refuse_upload", hex, why, u->uid,
+			   pt_now());
+	}
+	return PT_ELEGAL;
+}
+
 static int complete(struct pt_req *r, const struct upload_row *u,
 		    struct link *l)
 {
@@ -376,17 +396,8 @@ static int complete(struct pt_req *r, const struct upload_row *u,
 	if ((err = blob_partial_commit(app->blobs, u->uid, (uint64_t)u->length,
 				       l->sha256, &existed, &l->crc32)))
 		return err;
-	char *why;
-	if (repo_blocked(db, l->sha256, r->pool, &why)) {
-		/* refused whole, nothing kept (quarantined bytes stay) */
-		if (!existed)
-			blob_remove(app->blobs, l->sha256);
-		blob_partial_remove(app->blobs, u->uid);
-		repo_upload_set_state(db, u->uid, UPLOAD_TERMINATED);
-		repo_audit(db, r->client_ip, "refuse_upload", l->sha256, why,
-			   u->uid, pt_now());
-		return PT_ELEGAL;
-	}
+	if (repo_blocked(db, l->sha256, r->pool, NULL))
+		return refuse_blocked(r, u, l->sha256, existed);
 	if (tus_metadata_parse(r->pool, u->metadata, &meta))
 		meta.n = 0; /* validated at creation; be safe */
 	l->name = (char *)meta_name(r, &meta);
@@ -447,6 +458,8 @@ static int complete(struct pt_req *r, const struct upload_row *u,
 							 &(struct link){ 0 }))
 			break;
 	}
+	if (err == PT_ELEGAL) /* taken down while it was being stored */
+		return refuse_blocked(r, u, l->sha256, existed);
 	if (err)
 		return err;
 	/* recorded: the partial copy can go */

@@ -322,8 +322,14 @@ static int create_links(struct pt_req *r, struct upload *u, struct link *links,
 			if (err != PT_ECONFLICT)
 				break;
 		}
-		if (err)
+		if (err) {
+			/* refused whole: the links made for the files before
+			 * this one go too (their tokens never reach the
+			 * client) */
+			for (size_t k = 0; k < i; k++)
+				repo_link_delete(db, links[k].id, "deleted", now);
 			return err;
+		}
 	}
 	return 0;
 }
@@ -348,7 +354,17 @@ static int refuse_blocked(struct pt_req *r, struct upload *u, int *rc)
 static int fail_reply(struct pt_req *r, int err, const char *what)
 {
 	struct upload *u = r->state;
+	int rc;
 	switch (err) {
+	case PT_ELEGAL:
+		/* blocklisted by a takedown while the body was arriving:
+		 * the link transaction saw it (repo_link_create) */
+		if (refuse_blocked(r, u, &rc))
+			return rc;
+		return reply_error(r, err, "removed",
+				   "unavailable for legal reasons: this "
+				   "content was removed and cannot be "
+				   "uploaded again");
 	case PT_ETOOBIG:
 		return reply_error(r, err, NULL,
 				   "payload too large: %s exceeds the upload "

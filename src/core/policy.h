@@ -24,6 +24,8 @@ struct principal {
 	bool by_session;          /* cookie: state changes need CSRF */
 	const char *csrf;         /* the session's CSRF token */
 	const char *token_id;     /* the session's or API token's id */
+	const char *pwhash;       /* the password hash when authenticated:
+				   * a token it makes needs it unchanged */
 };
 
 /* The tier a user is in at `now`: premium while premium_until is ahead or

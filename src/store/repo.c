@@ -277,6 +277,24 @@ static int blob_pin(struct db *db, const struct link *l)
 	return rc < 0 ? (int)rc : 0;
 }
 
+/* After blob_pin: is the content blocklisted?  PT_ELEGAL when it is.  A
+ * content takedown locks the blob row before it lists the live links
+ * (blob_hold), so either it waited for this transaction and sees its
+ * link, or this one waited for it and sees its block here (READ
+ * COMMITTED: the statement after the wait sees what it committed). */
+static int blocked_check(struct db *db, const char *hex)
+{
+	struct db_stmt *st;
+	int err = db_get(db, "SELECT 1 FROM blocklist WHERE sha256 = $1", &st,
+			 "t", hex);
+	if (err == PT_ENOTFOUND)
+		return 0;
+	if (err)
+		return err;
+	db_done(st);
+	return PT_ELEGAL;
+}
+
 /* Lock the account's row until the transaction ends: the guard of every
  * decision on the account's sums (points, storage used) — see db.h's
  * check-then-write.  Rows are locked in one order everywhere, so two
@@ -319,7 +337,7 @@ int repo_link_create(struct db *db, struct link *l,
 
 	if ((err = db_begin(db)))
 		return err;
-	if ((err = blob_pin(db, l)))
+	if ((err = blob_pin(db, l)) || (err = blocked_check(db, l->sha256)))
 		goto fail;
 	if ((err = folder_hold(db, l)))
 		goto fail;
@@ -889,7 +907,8 @@ int repo_upload_complete(struct db *db, const char *uid, struct link *l,
 
 	if ((err = db_begin(db)))
 		return err;
-	if ((err = blob_pin(db, l)) || (err = folder_hold(db, l)) ||
+	if ((err = blob_pin(db, l)) || (err = blocked_check(db, l->sha256)) ||
+	    (err = folder_hold(db, l)) ||
 	    (err = quota_check(db, l)) || (ensure && (err = ensure(arg))) ||
 	    (err = link_insert(db, l)))
 		goto fail;
@@ -1084,16 +1103,47 @@ int repo_user_by_token(struct db *db, struct pt_pool *pool, const char *hash,
 	return 0;
 }
 
-int repo_user_update(struct db *db, const struct user *u)
+int repo_user_premium_extend(struct db *db, int64_t id, int64_t now,
+			     int64_t days, int64_t *until)
 {
+	struct db_stmt *st;
+	/* one statement: the extension counts from the end the row has
+	 * when it is written, so two extensions at once both add */
+	int err = db_get(db,
+			 "UPDATE users SET premium_until = CASE WHEN "
+			 "premium_until > $2 THEN premium_until ELSE $2 END + "
+			 "$3 WHERE id = $1 RETURNING premium_until",
+			 &st, "iii", id, now, days * 86400);
+	if (err)
+		return err;
+	if (until)
+		*until = db_col_int(st, 0);
+	db_done(st);
+	return 0;
+}
+
+int repo_user_set_tier(struct db *db, int64_t id, const char *tier)
+{
+	/* free ends premium time too; premium leaves it be */
 	int64_t rc = db_run(db,
-			    "UPDATE users SET pwhash = $2, tier = $3, "
-			    "premium_until = $4, role = $5, disabled = $6, "
-			    "direct_downloads = $7 WHERE id = $1",
-			    "ittitii", (int64_t)u->id, u->pwhash, u->tier,
-			    (int64_t)u->premium_until, u->role,
-			    (int64_t)(u->disabled ? 1 : 0),
-			    (int64_t)(u->direct_downloads ? 1 : 0));
+			    "UPDATE users SET tier = $2, premium_until = CASE "
+			    "WHEN $2 = 'free' THEN 0 ELSE premium_until END "
+			    "WHERE id = $1",
+			    "it", id, tier);
+	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
+}
+
+int repo_user_set_role(struct db *db, int64_t id, const char *role)
+{
+	int64_t rc = db_run(db, "UPDATE users SET role = $2 WHERE id = $1",
+			    "it", id, role);
+	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
+}
+
+int repo_user_set_disabled(struct db *db, int64_t id, bool disabled)
+{
+	int64_t rc = db_run(db, "UPDATE users SET disabled = $2 WHERE id = $1",
+			    "ii", id, (int64_t)(disabled ? 1 : 0));
 	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
 }
 
@@ -1105,11 +1155,38 @@ int repo_user_set_direct_downloads(struct db *db, int64_t id, bool on)
 	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
 }
 
-int repo_user_set_pwhash(struct db *db, int64_t id, const char *pwhash)
+int repo_user_password_change(struct db *db, int64_t id, const char *old,
+			      const char *pwhash)
 {
-	int64_t rc = db_run(db, "UPDATE users SET pwhash = $2 WHERE id = $1",
-			    "it", (int64_t)id, pwhash);
-	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
+	int err;
+	if ((err = db_begin(db)))
+		return err;
+	/* compare and swap: a change that checked a hash replaced
+	 * meanwhile changes nothing */
+	int64_t rc = db_run(db,
+			    "UPDATE users SET pwhash = $3 WHERE id = $1 AND "
+			    "pwhash = $2",
+			    "itt", id, old, pwhash);
+	if (rc < 0) {
+		err = (int)rc;
+		goto fail;
+	}
+	if (rc != 1) {
+		err = PT_ECONFLICT;
+		goto fail;
+	}
+	/* with the row locked by the update: a login that checked the old
+	 * hash either made its token before (deleted here) or waits and
+	 * then finds the hash changed (repo_token_create) */
+	rc = db_run(db, "DELETE FROM tokens WHERE user_id = $1", "i", id);
+	if (rc < 0) {
+		err = (int)rc;
+		goto fail;
+	}
+	return db_commit(db);
+fail:
+	db_rollback(db);
+	return err;
 }
 
 int repo_users_each(struct db *db, struct pt_pool *pool,
@@ -1131,16 +1208,25 @@ int repo_users_each(struct db *db, struct pt_pool *pool,
 }
 
 int repo_token_create(struct db *db, const struct token_row *t,
-		      int64_t user_id, const char *hash, int64_t now)
+		      int64_t user_id, const char *hash, int64_t now,
+		      const char *pwhash)
 {
+	/* one statement, conditional on what the caller checked; the users
+	 * row is locked (PostgreSQL: a password change or a disable waits
+	 * for this insert, or this waits for it and sees the new row) */
 	int64_t rc = db_run(db,
 			    "INSERT INTO tokens(id, user_id, hash, kind, csrf, "
-			    "created, expires, label) VALUES ($1, $2, $3, $4, "
-			    "$5, $6, $7, $8)",
-			    "titttiit", t->id, (int64_t)user_id, hash, t->kind,
+			    "created, expires, label) SELECT CAST($1 AS TEXT), "
+			    "id, CAST($3 AS TEXT), CAST($4 AS TEXT), "
+			    "CAST($5 AS TEXT), CAST($6 AS BIGINT), "
+			    "CAST($7 AS BIGINT), CAST($8 AS TEXT) FROM users "
+			    "WHERE id = $2 AND pwhash = $9 AND disabled = 0 "
+			    "FOR UPDATE",
+			    "titttiitt", t->id, (int64_t)user_id, hash, t->kind,
 			    t->csrf ? t->csrf : "", (int64_t)now,
-			    (int64_t)t->expires, t->label ? t->label : "");
-	return rc < 0 ? (int)rc : 0;
+			    (int64_t)t->expires, t->label ? t->label : "",
+			    pwhash);
+	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
 }
 
 int repo_token_touch(struct db *db, const char *id, int64_t now,
@@ -1263,21 +1349,7 @@ int repo_voucher_redeem(struct db *db, const char *hash, int64_t user_id,
 	db_done(st);
 	if (err < 0)
 		goto fail;
-	/* premium extends from now or from the current end, whichever is
-	 * later */
-	err = db_prepare(db,
-			 "UPDATE users SET premium_until = CASE WHEN "
-			 "premium_until > $2 THEN premium_until ELSE $2 END + "
-			 "$3 WHERE id = $1",
-			 &st);
-	if (err)
-		goto fail;
-	db_bind_int(st, 1, user_id);
-	db_bind_int(st, 2, now);
-	db_bind_int(st, 3, *days * 86400);
-	err = db_step(st);
-	db_done(st);
-	if (err < 0)
+	if ((err = repo_user_premium_extend(db, user_id, now, *days, NULL)))
 		goto fail;
 	return db_commit(db);
 fail:
@@ -1484,22 +1556,45 @@ int repo_blocklist_each(struct db *db,
 	return err < 0 ? err : 0;
 }
 
-/* The ids of the live links that name a blob. */
-static int live_links_of(struct db *db, const char *hex, struct pt_pool *pool,
-			 char **out, size_t max, size_t *n)
+/*
+ * Lock a blob's row for a content takedown, so that no link to it is
+ * created meanwhile (repo_link_create pins the row, then checks the
+ * blocklist).  When there is no row (the bytes were collected), one is
+ * inserted to be the lock, and *placeholder says so: delete it before
+ * the commit (blob_unhold).  On PostgreSQL the insert waits for an
+ * upload's uncommitted row of the same hash, then does nothing, and the
+ * SELECT … FOR UPDATE locks that row once committed.
+ */
+static int blob_hold(struct db *db, const char *hex, int64_t size,
+		     int64_t now, bool *placeholder)
 {
 	struct db_stmt *st;
-	int err = db_prepare(db,
-			     "SELECT id FROM links WHERE sha256 = $1 AND "
-			     "state = 0",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, hex);
-	while (*n < max && (err = db_step(st)) == DB_ROW)
-		out[(*n)++] = pt_pstrdup(pool, db_col_text(st, 0));
-	db_done(st);
-	return err < 0 ? err : 0;
+	int64_t rc = db_run(db,
+			    "INSERT INTO blobs(sha256, size, created) VALUES "
+			    "($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
+			    "tii", hex, size, now);
+	if (rc < 0)
+		return (int)rc;
+	*placeholder = rc == 1;
+	if (*placeholder)
+		return 0;
+	int err = db_get(db,
+			 "SELECT sha256 FROM blobs WHERE sha256 = $1 FOR UPDATE",
+			 &st, "t", hex);
+	if (err == PT_ENOTFOUND) /* reaped this instant: nothing to race */
+		return 0;
+	if (!err)
+		db_done(st);
+	return err;
+}
+
+static int blob_unhold(struct db *db, const char *hex, bool placeholder)
+{
+	if (!placeholder)
+		return 0;
+	int64_t rc = db_run(db, "DELETE FROM blobs WHERE sha256 = $1", "t",
+			    hex);
+	return rc < 0 ? (int)rc : 0;
 }
 
 int repo_takedown(struct db *db, const struct takedown_row *t,
@@ -1508,39 +1603,43 @@ int repo_takedown(struct db *db, const struct takedown_row *t,
 {
 	struct db_stmt *st;
 	struct link l;
+	bool placeholder = false;
 	int err;
 
 	if ((err = repo_link_get(db, pool, link_id, &l)))
 		return err;
 	bool content = strcmp(t->scope, "content") == 0;
-	size_t first = *n;
-	if (content)
-		err = live_links_of(db, l.sha256, pool, affected, max, n);
-	else if (l.state == LINK_LIVE && *n < max)
-		affected[(*n)++] = pt_pstrdup(pool, l.id);
-	if (err)
+	/* first the blob row (the lock order of user_lock), so that no
+	 * upload of the content links it between the list and the block */
+	if (content && (err = blob_hold(db, l.sha256, (int64_t)l.size,
+					t->created, &placeholder)))
 		return err;
 	/* the reason users see: "copyright notice REF" */
 	char *why = pt_psprintf(pool, "%s%s%s", t->reason,
 				*t->reference ? " " : "", t->reference);
-	for (size_t i = first; i < *n; i++) {
-		err = db_prepare(db,
-				 "UPDATE links SET state = 3, reason = $2, "
-				 "takedown_id = $3, changed = $4 WHERE id = $1 "
-				 "AND state = 0",
-				 &st);
-		if (err)
-			return err;
-		db_bind_text(st, 1, affected[i]);
-		db_bind_text(st, 2, why);
-		db_bind_text(st, 3, t->id);
-		db_bind_int(st, 4, t->created);
-		err = db_step(st);
-		db_done(st);
-		if (err < 0)
-			return err;
-		db_changed(db);
-	}
+	/* every live link in one statement (not only the first `max`, the
+	 * ids reported) */
+	if (content)
+		err = db_query(db,
+			       "UPDATE links SET state = 3, reason = $2, "
+			       "takedown_id = $3, changed = $4 WHERE sha256 = $1 "
+			       "AND state = 0 RETURNING id",
+			       &st, "ttti", l.sha256, why, t->id, t->created);
+	else
+		err = db_query(db,
+			       "UPDATE links SET state = 3, reason = $2, "
+			       "takedown_id = $3, changed = $4 WHERE id = $1 "
+			       "AND state = 0 RETURNING id",
+			       &st, "ttti", l.id, why, t->id, t->created);
+	if (err)
+		return err;
+	while ((err = db_step(st)) == DB_ROW)
+		if (*n < max)
+			affected[(*n)++] = pt_pstrdup(pool, db_col_text(st, 0));
+	db_done(st);
+	if (err < 0)
+		return err;
+	db_changed(db);
 	/* repeat infringers: one strike per owner per takedown */
 	err = db_prepare(db,
 			 "UPDATE users SET strikes = strikes + 1 WHERE id IN "
@@ -1554,8 +1653,9 @@ int repo_takedown(struct db *db, const struct takedown_row *t,
 	db_done(st);
 	if (err < 0)
 		return err;
-	if (content && (err = repo_block(db, l.sha256, why, t->created,
-					 purge_after, t->id)))
+	if (content && ((err = repo_block(db, l.sha256, why, t->created,
+					  purge_after, t->id)) ||
+			(err = blob_unhold(db, l.sha256, placeholder))))
 		return err;
 	err = db_prepare(db,
 			 "INSERT INTO takedowns(id, created, actor, scope, "
@@ -1845,19 +1945,7 @@ int repo_rewards_convert(struct db *db, int64_t user_id, int64_t points,
 	db_done(st);
 	if (err < 0)
 		goto fail;
-	err = db_prepare(db,
-			 "UPDATE users SET premium_until = CASE WHEN "
-			 "premium_until > $2 THEN premium_until ELSE $2 END + "
-			 "$3 WHERE id = $1",
-			 &st);
-	if (err)
-		goto fail;
-	db_bind_int(st, 1, user_id);
-	db_bind_int(st, 2, now);
-	db_bind_int(st, 3, days * 86400);
-	err = db_step(st);
-	db_done(st);
-	if (err < 0)
+	if ((err = repo_user_premium_extend(db, user_id, now, days, NULL)))
 		goto fail;
 	return db_commit(db);
 fail:

@@ -55,13 +55,14 @@ struct link {
 /* Create or upgrade the schema.  Safe to call from several processes. */
 int repo_migrate(struct db *db);
 
-/* In one transaction: lock (or create) the blob row, check that the
- * folder is still the owner's (if it was deleted meanwhile, the link goes
- * to the top level and l->folder_id is cleared), check the owner's
- * storage quota (l->quota_bytes; PT_ENOSPACE) under a lock on the
- * owner's row, call ensure(arg) (blob_writer_ensure: the bytes are
- * there), insert the link row.  The gc protocol of blob.h.  ensure may be
- * NULL. */
+/* In one transaction: lock (or create) the blob row, refuse content on
+ * the blocklist (PT_ELEGAL: a takedown committed since the caller's own
+ * check), check that the folder is still the owner's (if it was deleted
+ * meanwhile, the link goes to the top level and l->folder_id is
+ * cleared), check the owner's storage quota (l->quota_bytes;
+ * PT_ENOSPACE) under a lock on the owner's row, call ensure(arg)
+ * (blob_writer_ensure: the bytes are there), insert the link row.  The
+ * gc protocol of blob.h.  ensure may be NULL. */
 int repo_link_create(struct db *db, struct link *l,
 		     int (*ensure)(void *arg), void *arg);
 /* gc: under the blob row's lock, if no live link names the blob, call
@@ -227,17 +228,38 @@ int repo_user_by_id(struct db *db, struct pt_pool *pool, int64_t id,
 /* The user of a live token (by the token's SHA-256 hex). */
 int repo_user_by_token(struct db *db, struct pt_pool *pool, const char *hash,
 		       int64_t now, struct user *out, struct token_row *tok);
-/* Write every column of u back.  A row read earlier and written back
- * whole undoes what others changed in between (a voucher's premium days):
- * requests change one column with the setters below instead. */
-int repo_user_update(struct db *db, const struct user *u);
-/* One column each, nothing else touched.  PT_ENOTFOUND: no such user. */
+/* Setters of one column each (or two that go together), nothing else
+ * touched: a row read earlier and written back whole would undo what
+ * others changed in between (a voucher's premium days).  PT_ENOTFOUND:
+ * no such user. */
+/* premium_until = MAX(premium_until, now) + days: two extensions at once
+ * both count.  *until (may be NULL) gets the new end. */
+int repo_user_premium_extend(struct db *db, int64_t id, int64_t now,
+			     int64_t days, int64_t *until);
+/* The base tier; "free" also ends premium time (premium_until = 0). */
+int repo_user_set_tier(struct db *db, int64_t id, const char *tier);
+int repo_user_set_role(struct db *db, int64_t id, const char *role);
+/* Disabling does not end sessions: revoke the tokens after it, so no
+ * login can slip in between (repo_token_create refuses a disabled
+ * account). */
+int repo_user_set_disabled(struct db *db, int64_t id, bool disabled);
 int repo_user_set_direct_downloads(struct db *db, int64_t id, bool on);
-int repo_user_set_pwhash(struct db *db, int64_t id, const char *pwhash);
+/* Replace the password hash `old` (the one the caller checked) with
+ * pwhash and revoke every token of the user, in one transaction.
+ * PT_ECONFLICT when the hash is no longer `old` (changed meanwhile). */
+int repo_user_password_change(struct db *db, int64_t id, const char *old,
+			      const char *pwhash);
 int repo_users_each(struct db *db, struct pt_pool *pool,
 		    int (*cb)(const struct user *u, void *arg), void *arg);
+/* A token (by its SHA-256 hex `hash`), made only while the account is
+ * enabled and its password hash is still pwhash — the one the caller
+ * checked the password against, or read when it authenticated the
+ * request: a password change or a disable that committed meanwhile
+ * (and revoked the tokens) leaves no token behind.  PT_ENOTFOUND when
+ * not made. */
 int repo_token_create(struct db *db, const struct token_row *t,
-		      int64_t user_id, const char *hash, int64_t now);
+		      int64_t user_id, const char *hash, int64_t now,
+		      const char *pwhash);
 /* Records that token id was used at now, unless that was already done
  * within the last `every` seconds: a token's use costs a write at most
  * that often. */
@@ -313,8 +335,11 @@ int repo_blocklist_each(struct db *db,
 			void *arg);
 /*
  * Take down link_id (scope "link") or every live link to its content
- * (scope "content": also blocklisted, bytes kept until purge_after).  The
- * ids changed are appended to affected[*n..max).  Run in a transaction.
+ * (scope "content": also blocklisted, bytes kept until purge_after; the
+ * blob row is locked first, so no upload links the content meanwhile:
+ * see repo_link_create).  The ids changed are appended to
+ * affected[*n..max) (all are changed, even past max).  Run in a
+ * transaction.
  */
 int repo_takedown(struct db *db, const struct takedown_row *t,
 		  const char *link_id, int64_t purge_after,

@@ -391,6 +391,52 @@ static void test_migrate(void **state)
 	db_close(db);
 }
 
+/* A content takedown takes every live link down, blocks the hash, and
+ * leaves the blob rows as they were: a blob gc had collected gets no
+ * row (the one it locked meanwhile is deleted again).  Afterwards the
+ * link transaction refuses the content (PT_ELEGAL). */
+static void test_takedown_content(void **state)
+{
+	struct db *db = open_db(state);
+	struct pt_pool *pool = pt_pool_new();
+	struct link l = { 0 };
+	struct takedown_row t = { .id = "takedown0001", .created = 5000,
+				  .actor = "admin", .scope = "content",
+				  .reason = "test", .reference = "" };
+	char *affected[2];
+	size_t n = 0;
+
+	assert_int_equal(repo_migrate(db), 0);
+	memset(l.sha256, 'b', BLOB_HEX_LEN);
+	memset(l.delete_hash, 'd', TOKEN_HASH_LEN);
+	l.name = "x";
+	l.mime = "text/plain";
+	l.size = 5;
+	l.created = 1000;
+	for (int i = 0; i < 3; i++) {
+		snprintf(l.id, sizeof(l.id), "link0000000%d", i);
+		assert_int_equal(repo_link_create(db, &l, NULL, NULL), 0);
+	}
+	/* gc collected the bytes and the row (say) */
+	assert_int_equal(db_run(db, "DELETE FROM blobs", ""), 1);
+	assert_int_equal(db_begin(db), 0);
+	assert_int_equal(repo_takedown(db, &t, "link00000001", 9000, pool,
+				       affected, 2, &n),
+			 0);
+	assert_int_equal(db_commit(db), 0);
+	assert_int_equal(n, 2); /* reported up to max */
+	assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM links WHERE "
+					"state = 0"),
+			 0); /* all taken down */
+	assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM blobs"), 0);
+	assert_true(repo_blocked(db, l.sha256, pool, NULL));
+	memcpy(l.id, "link00000009", 13);
+	assert_int_equal(repo_link_create(db, &l, NULL, NULL), PT_ELEGAL);
+	assert_int_equal(count_rows(db, "SELECT COUNT(*) FROM links"), 3);
+	pt_pool_free(pool);
+	db_close(db);
+}
+
 /* Failed logins per name: counted in one statement, a fixed window from
  * the first attempt, a success gives its attempt back, gc forgets. */
 static void test_login_window(void **state)
@@ -450,9 +496,13 @@ static void test_token_touch(void **state)
 			       .csrf = "c" };
 	struct token_seen seen = { 0 };
 
+	struct user u = { .id = 7, .name = "toucher", .pwhash = "pw",
+			  .tier = "free", .role = "user", .created = 1 };
+
 	assert_int_equal(repo_migrate(db), 0);
-	assert_int_equal(repo_token_create(db, &t, 7, "hash-a", 500), 0);
-	assert_int_equal(repo_token_create(db, &s, 7, "hash-b", 500), 0);
+	assert_int_equal(repo_user_create(db, &u), 0);
+	assert_int_equal(repo_token_create(db, &t, 7, "hash-a", 500, "pw"), 0);
+	assert_int_equal(repo_token_create(db, &s, 7, "hash-b", 500, "pw"), 0);
 	assert_int_equal(repo_user_tokens_each(db, 7, token_seen_cb, &seen),
 			 0);
 	assert_int_equal(seen.n, 1);
@@ -470,6 +520,48 @@ static void test_token_touch(void **state)
 	}
 	/* an unknown id is no error: the token may have just been revoked */
 	assert_int_equal(repo_token_touch(db, "nosuchtoken0", 1300, 60), 0);
+	db_close(db);
+}
+
+/* A token is made only while the hash the caller checked is still the
+ * account's and the account is enabled; a password change is a compare
+ * and swap that revokes every token in the same transaction. */
+static void test_token_conditional(void **state)
+{
+	struct db *db = open_db(state);
+	struct token_row t = { .id = "tok000000001", .kind = "api",
+			       .label = "" };
+	struct user u = { .id = 8, .name = "changer", .pwhash = "old",
+			  .tier = "free", .role = "user", .created = 1 };
+	struct pt_pool *pool = pt_pool_new();
+	struct user got;
+
+	assert_int_equal(repo_migrate(db), 0);
+	assert_int_equal(repo_user_create(db, &u), 0);
+	assert_int_equal(repo_token_create(db, &t, 8, "h1", 500, "old"), 0);
+	assert_int_equal(repo_user_password_change(db, 8, "stale", "new"),
+			 PT_ECONFLICT);
+	assert_int_equal(repo_user_by_token(db, pool, "h1", 600, &got, NULL),
+			 0);
+	assert_int_equal(repo_user_password_change(db, 8, "old", "new"), 0);
+	assert_int_equal(repo_user_by_token(db, pool, "h1", 600, &got, NULL),
+			 PT_ENOTFOUND);
+	/* a login that checked the old hash makes nothing now */
+	memcpy(t.id, "tok000000002", 13);
+	assert_int_equal(repo_token_create(db, &t, 8, "h2", 700, "old"),
+			 PT_ENOTFOUND);
+	assert_int_equal(repo_token_create(db, &t, 9, "h2", 700, "new"),
+			 PT_ENOTFOUND);
+	assert_int_equal(repo_token_create(db, &t, 8, "h2", 700, "new"), 0);
+	assert_int_equal(repo_user_by_token(db, pool, "h2", 800, &got, NULL),
+			 0);
+	assert_string_equal(got.name, "changer");
+	/* nor for a disabled account */
+	assert_int_equal(repo_user_set_disabled(db, 8, true), 0);
+	memcpy(t.id, "tok000000003", 13);
+	assert_int_equal(repo_token_create(db, &t, 8, "h3", 700, "new"),
+			 PT_ENOTFOUND);
+	pt_pool_free(pool);
 	db_close(db);
 }
 
@@ -898,6 +990,8 @@ static int pg_teardown(void **state)
 	CASE(test_transactions, be, set, tear),                        \
 	CASE(test_migrate, be, set, tear),                             \
 	CASE(test_login_window, be, set, tear),                        \
+	CASE(test_token_conditional, be, set, tear),                   \
+	CASE(test_takedown_content, be, set, tear),                    \
 	CASE(test_token_touch, be, set, tear),                         \
 	CASE(test_pool, be, set, tear),                                \
 	CASE(test_for_update, be, set, tear),                          \

@@ -180,7 +180,7 @@ static void exchange(const void *req, size_t n, struct reply *rep,
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	struct sockaddr_in me = { .sin_family = AF_INET,
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1) };
-	uint64_t start = now_ms(), end = start + deadline_ms, fin_at = 0;
+	uint64_t t0 = now_ms(), end = t0 + deadline_ms, fin_at = 0;
 	size_t sent = 0, cap = 4096;
 	bool fin = false, writing = true;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -50,6 +50,7 @@ void policy_download(const struct pt_conf *c, const struct principal *who,
 	out->wait_seconds = (int64_t)t->wait_seconds;
 	out->speed = t->speed_bytes_per_second;
 	out->parallel = t->parallel_downloads;
+	out->connections = t->connections_per_download;
 	out->max_bytes = t->max_download_bytes;
 	out->redirect = strcmp(c->s3_redirect, "presigned") == 0 &&
 			strcmp(c->storage_backend, "s3") == 0 && !out->speed &&

@@ -293,6 +293,7 @@ int api_unknown_id(struct pt_req *r, int *rc);
 struct speed_cap {
 	struct bucket bucket;
 	uint64_t not_before;       /* pt_mono_ns(); 0: no hold */
+	uint64_t keep_at;          /* the hold's next keep-alive byte */
 	struct MHD_Connection *conn;
 	struct throttle *throttle; /* NULL: no cap, no hold */
 };

@@ -44,6 +44,10 @@
 #include "../util/banned.h"
 
 #define STREAM_BLOCK (256 * 1024)
+/* During a hold, one byte of the body every HOLD_KEEPALIVE_NS: a client
+ * that ends a transfer silent for 60 s (aria2c --timeout) stays, and the
+ * file is not given away (3 bytes in the anonymous tier's minute). */
+#define HOLD_KEEPALIVE_NS (20ull * 1000000000u)
 #define SMALL_BODY (64 * 1024)
 /* Max-Downloads: what a response cut short gives back to the budget,
  * beyond the bytes the client's TCP never acknowledged, for the bytes it
@@ -81,6 +85,7 @@ void speed_cap_init(struct speed_cap *c, uint64_t rate, uint64_t not_before,
 	if (!rate && !not_before)
 		return;
 	c->not_before = not_before;
+	c->keep_at = pt_mono_ns() + HOLD_KEEPALIVE_NS;
 	c->conn = conn;
 	c->throttle = throttle;
 	if (!rate) {
@@ -108,9 +113,16 @@ ssize_t speed_cap_take(struct speed_cap *c, uint64_t left, size_t max)
 		 * starts when the countdown ends, at the tier's speed from
 		 * an empty bucket */
 		if (now < c->not_before) {
+			if (now >= c->keep_at && left > 1) {
+				/* one byte, so that a client's read timeout
+				 * (aria2c: 60 s) does not end a long hold */
+				c->keep_at = now + HOLD_KEEPALIVE_NS;
+				return 1;
+			}
+			uint64_t at = c->keep_at < c->not_before ? c->keep_at
+								 : c->not_before;
 			MHD_suspend_connection(c->conn);
-			if (!throttle_resume_at(c->throttle, c->conn,
-						c->not_before))
+			if (!throttle_resume_at(c->throttle, c->conn, at))
 				return -1;
 			return 0;
 		}
@@ -551,6 +563,30 @@ static int gate_wait(struct pt_req *r, const char *kind, const char *id,
 	if (ts == TICKET_OK)
 		return 0;
 	bool browser = req_accepts(r, "text/html");
+	bool api = !browser && req_accepts(r, "application/json");
+	if (api && (ts == TICKET_MISSING || ts == TICKET_EARLY)) {
+		/* an API client asked for JSON: the ticket protocol, to
+		 * follow on its own (docs/api.md), not a hold */
+		snprintf(ra, sizeof(ra), "%lld",
+			 (long long)(ts == TICKET_EARLY ? retry
+							: rules->wait_seconds));
+		req_reply_header(r, "Retry-After", ra);
+		if (ts == TICKET_EARLY)
+			*rc = reply_error(r, PT_ELIMIT, NULL,
+					  "too many requests: the ticket is "
+					  "valid in %s seconds",
+					  ra);
+		else
+			*rc = reply_error(r, PT_ELIMIT, NULL,
+					  "too many requests: this download "
+					  "needs a ticket: POST "
+					  "/api/v1/%s/%s/ticket, wait %s "
+					  "seconds, then add ?ticket=TICKET "
+					  "(or ask without Accept: "
+					  "application/json to be held)",
+					  kind, id, ra);
+		return 1;
+	}
 	if (ts == TICKET_INVALID || ts == TICKET_EXPIRED) {
 		snprintf(ra, sizeof(ra), "%lld", (long long)rules->wait_seconds);
 		req_reply_header(r, "Retry-After", ra);
@@ -577,12 +613,12 @@ static int gate_wait(struct pt_req *r, const char *kind, const char *id,
 		*rc = reply_queue(r, 303, resp);
 		return 1;
 	}
-	/* hold: a ticket that is valid soon, or the countdown of this
-	 * address and id, which the first request started */
-	int64_t ready = ts == TICKET_EARLY
-				? now + retry
-				: slots_countdown(app->slots, r->client_ip, id,
-						  now, rules->wait_seconds);
+	/* hold: until the countdown of this address and id, which the
+	 * first request started, or a ticket that is valid sooner */
+	int64_t ready = slots_countdown(app->slots, r->client_ip, id, now,
+					rules->wait_seconds);
+	if (ts == TICKET_EARLY && (!ready || now + retry < ready))
+		ready = now + retry;
 	if (!ready) { /* no room to remember a countdown: say when */
 		snprintf(ra, sizeof(ra), "%lld", (long long)rules->wait_seconds);
 		req_reply_header(r, "Retry-After", ra);

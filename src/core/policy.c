@@ -54,7 +54,8 @@ void policy_download(const struct pt_conf *c, const struct principal *who,
 	out->max_bytes = t->max_download_bytes;
 	out->redirect = strcmp(c->s3_redirect, "presigned") == 0 &&
 			strcmp(c->storage_backend, "s3") == 0 && !out->speed &&
-			!out->parallel && !t->stream_minutes;
+			!out->parallel && !out->connections &&
+			!t->stream_minutes;
 }
 
 bool policy_owns(const struct principal *who, int64_t owner)

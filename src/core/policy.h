@@ -49,7 +49,7 @@ struct download_rules {
 	uint64_t max_bytes;         /* largest file; 0: any */
 	/* the bytes may come from a presigned URL of the object store
 	 * (storage.s3_redirect = presigned) once every check above passed.
-	 * Only for tiers with no speed cap, no parallel limit and no
+	 * Only for tiers with no speed cap, no parallel or connection limit, no
 	 * viewing quota (stream_minutes): they last as long as the
 	 * transfer, which the node no longer sees. */
 	bool redirect;

@@ -309,6 +309,8 @@ struct download_pass {
 	uint64_t slot;       /* slots.h token; 0: none held */
 	uint64_t not_before; /* the hold: pt_mono_ns() before which no byte
 			      * of the body goes; 0: none */
+	int64_t cooldown;    /* the tier's cooldown_seconds: start it when
+			      * the response ends (api_download_ended) */
 };
 /* The tier's gate in front of the bytes of `id` (kind "files" or
  * "folders", for the ticket and page URLs): the size limit (403), the
@@ -327,6 +329,9 @@ int api_download_gate(struct pt_req *r, const char *kind, const char *id,
  * byte is in MHD's hands, when the answer carries no bytes (304, 416, an
  * error), or when the response ends. */
 void api_download_unhold(struct pt_req *r, uint64_t *slot);
+/* A GET's response with bytes of id ended: the address's next download
+ * of another id waits `cooldown` seconds (slots.h). */
+void api_download_ended(struct pt_req *r, const char *id, int64_t cooldown);
 /* ETag, Last-Modified, Accept-Ranges, Cache-Control and Vary: Accept of
  * a downloadable representation. */
 void api_add_validators(struct MHD_Response *resp, const char *etag,

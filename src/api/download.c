@@ -403,6 +403,7 @@ struct held {
 	char id[ID_LEN + 1];
 	bool count;  /* count the download by byte coverage */
 	uint64_t slot; /* a download slot of the client address (slots.h) */
+	int64_t cooldown; /* the tier's, started when this response ends */
 	bool body;   /* the response queued carries some of the file's bytes */
 	uint64_t size;                /* of the file */
 	struct range_set ranges;      /* what this response carries */
@@ -496,6 +497,8 @@ static void download_complete(struct pt_req *r, bool ok)
 	int64_t now = pt_now();
 
 	api_download_unhold(r, &h->slot);
+	if (h->body && r->method == HTTP_GET)
+		api_download_ended(r, h->id, h->cooldown);
 	if (h->budget)
 		budget_end(r, h, ok);
 	if (!h->count)
@@ -526,6 +529,12 @@ static void download_complete(struct pt_req *r, bool ok)
 				   now);
 }
 
+void api_download_ended(struct pt_req *r, const char *id, int64_t cooldown)
+{
+	struct app *app = r->ctx;
+	slots_cooldown_start(app->slots, r->client_ip, id, pt_now(), cooldown);
+}
+
 bool api_download_cover(struct pt_req *r, const char *id, uint64_t size,
 			uint64_t first, uint64_t last, int64_t now)
 {
@@ -546,11 +555,13 @@ static int conn_fd(struct pt_req *r)
 	return ci ? ci->connect_fd : -1;
 }
 
-/* The wait of a GET without a valid ticket: 0 to go on (p->not_before
- * set for a hold), or 1 with the reply in *rc. */
+/* The wait of a GET: 0 when a valid ticket lets it go or it is to be
+ * held (*hold; *early: the seconds until its ticket is valid, or -1), or
+ * 1 with the reply in *rc (an API client's 429, a browser's 303 to the
+ * page, a bad ticket's 429). */
 static int gate_wait(struct pt_req *r, const char *kind, const char *id,
-		     const struct download_rules *rules,
-		     struct download_pass *p, int *rc)
+		     const struct download_rules *rules, bool *hold,
+		     int64_t *early, int *rc)
 {
 	struct app *app = r->ctx;
 	int64_t now = pt_now(), retry = rules->wait_seconds;
@@ -560,6 +571,8 @@ static int gate_wait(struct pt_req *r, const char *kind, const char *id,
 		t = req_header(r, "X-Partage-Ticket");
 	enum ticket_status ts =
 		ticket_verify(app->secret, t, id, r->client_ip, now, &retry);
+	*hold = false;
+	*early = -1;
 	if (ts == TICKET_OK)
 		return 0;
 	bool browser = req_accepts(r, "text/html");
@@ -613,28 +626,9 @@ static int gate_wait(struct pt_req *r, const char *kind, const char *id,
 		*rc = reply_queue(r, 303, resp);
 		return 1;
 	}
-	/* hold: until the countdown of this address and id, which the
-	 * first request started, or a ticket that is valid sooner */
-	int64_t ready = slots_countdown(app->slots, r->client_ip, id, now,
-					rules->wait_seconds);
-	if (ts == TICKET_EARLY && (!ready || now + retry < ready))
-		ready = now + retry;
-	if (!ready) { /* no room to remember a countdown: say when */
-		snprintf(ra, sizeof(ra), "%lld", (long long)rules->wait_seconds);
-		req_reply_header(r, "Retry-After", ra);
-		*rc = reply_error(r, PT_ELIMIT, NULL,
-				  "too many requests: this download needs a "
-				  "ticket: POST /api/v1/%s/%s/ticket, wait %s "
-				  "seconds, then add ?ticket=TICKET",
-				  kind, id, ra);
-		return 1;
-	}
-	if (ready > now) {
-		p->not_before = pt_mono_ns() +
-				(uint64_t)(ready - now) * 1000000000ull;
-		snprintf(ra, sizeof(ra), "%lld", (long long)(ready - now));
-		req_reply_header(r, "X-Partage-Wait", ra);
-	}
+	*hold = true;
+	if (ts == TICKET_EARLY)
+		*early = retry;
 	return 0;
 }
 
@@ -644,9 +638,12 @@ int api_download_gate(struct pt_req *r, const char *kind, const char *id,
 {
 	struct app *app = r->ctx;
 	char ra[24], other[SLOTS_ID_MAX] = "";
+	bool hold = false;
+	int64_t early = -1, now = pt_now(), ready = now;
 
 	p->slot = 0;
 	p->not_before = 0;
+	p->cooldown = rules->cooldown;
 	if (rules->max_bytes && size > rules->max_bytes) {
 		*rc = reply_error(r, PT_EFORBIDDEN, NULL,
 				  "forbidden: files over %llu bytes need a "
@@ -656,23 +653,20 @@ int api_download_gate(struct pt_req *r, const char *kind, const char *id,
 	}
 	if (r->method != HTTP_GET)
 		return 0; /* HEAD shows what a GET would get, freely */
-	if (rules->wait_seconds && gate_wait(r, kind, id, rules, p, rc))
+	if (rules->wait_seconds &&
+	    gate_wait(r, kind, id, rules, &hold, &early, rc))
 		return 1;
+	/* the slot before the countdown: a download refused here has not
+	 * begun its wait (a queued request waits its turn, then its wait) */
 	struct slots_claim c = { r->client_ip, id, conn_fd(r),
 				 rules->parallel, rules->connections };
 	switch (slots_acquire(app->slots, &c, &p->slot, other)) {
 	case SLOTS_OK:
-		return 0;
+		break;
 	case SLOTS_CONNECTIONS:
 		/* an extra connection of a download: download managers go
 		 * on with the ones they have (aria2c -x4 does) */
-		snprintf(ra, sizeof(ra), "%lld",
-			 p->not_before > pt_mono_ns()
-				 ? (long long)((p->not_before - pt_mono_ns()) /
-						       1000000000ull +
-					       1)
-				 : 10LL);
-		req_reply_header(r, "Retry-After", ra);
+		req_reply_header(r, "Retry-After", "10");
 		*rc = reply_error(r, PT_EUNAVAIL, NULL,
 				  "service unavailable: this download "
 				  "already has its %llu connection%s on this "
@@ -698,6 +692,53 @@ int api_download_gate(struct pt_req *r, const char *kind, const char *id,
 				  "going on: retry in 10 seconds");
 		return 1;
 	}
+	if (hold) {
+		/* the countdown of this address and id, which the first
+		 * request started, or a ticket that is valid sooner */
+		ready = slots_countdown(app->slots, r->client_ip, id, now,
+					rules->wait_seconds);
+		if (early >= 0 && (!ready || now + early < ready))
+			ready = now + early;
+		if (!ready) { /* no room to remember a countdown: say when */
+			api_download_unhold(r, &p->slot);
+			snprintf(ra, sizeof(ra), "%lld",
+				 (long long)rules->wait_seconds);
+			req_reply_header(r, "Retry-After", ra);
+			*rc = reply_error(r, PT_ELIMIT, NULL,
+					  "too many requests: this download "
+					  "needs a ticket: POST "
+					  "/api/v1/%s/%s/ticket, wait %s "
+					  "seconds, then add ?ticket=TICKET",
+					  kind, id, ra);
+			return 1;
+		}
+	}
+	int64_t cool = rules->cooldown ? slots_cooldown_until(
+						 app->slots, r->client_ip, id,
+						 now)
+				       : 0;
+	if (cool > now && !req_accepts(r, "text/html") &&
+	    req_accepts(r, "application/json")) {
+		api_download_unhold(r, &p->slot);
+		snprintf(ra, sizeof(ra), "%lld", (long long)(cool - now));
+		req_reply_header(r, "Retry-After", ra);
+		*rc = reply_error(r, PT_ELIMIT, NULL,
+				  "too many requests: downloads from one "
+				  "address are %lld seconds apart on this "
+				  "tier: the next may start in %s seconds, "
+				  "or get premium",
+				  (long long)rules->cooldown, ra);
+		return 1;
+	}
+	if (cool > ready)
+		ready = cool;
+	if (ready > now) {
+		p->not_before = pt_mono_ns() +
+				(uint64_t)(ready - now) * 1000000000ull;
+		snprintf(ra, sizeof(ra), "%lld", (long long)(ready - now));
+		req_reply_header(r, "X-Partage-Wait", ra);
+	}
+	return 0;
 }
 
 /* A request the store can answer as we would: GET, at most one range
@@ -869,6 +910,7 @@ static int serve_held(struct pt_req *r, const char *id, struct held *h)
 	int gated = api_download_gate(r, "files", l.id, l.size, &rules, &pass,
 				      &rc);
 	h->slot = pass.slot;
+	h->cooldown = pass.cooldown;
 	if (gated)
 		return rc;
 	snprintf(etag, sizeof(etag), "\"%s\"", l.sha256);

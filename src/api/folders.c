@@ -646,7 +646,9 @@ static void zip_free(void *cls)
 /* What a zip download holds until its response is over. */
 struct zipheld {
 	uint64_t slot; /* slots.h token */
+	int64_t cooldown;
 	bool count;
+	const char *id;
 	uint64_t first, last; /* archive bytes the response carries */
 	const struct zip_plan *plan;
 	const struct item *items;
@@ -660,6 +662,8 @@ static void zip_complete(struct pt_req *r, bool ok)
 	int64_t now = pt_now();
 
 	api_download_unhold(r, &h->slot);
+	if (h->count)
+		api_download_ended(r, h->id, h->cooldown);
 	if (!ok || !h->count)
 		return;
 	for (size_t i = 0; i < h->plan->npieces; i++) {
@@ -696,6 +700,8 @@ static int zip_serve(struct pt_req *r, const struct folder *f)
 	int gated = api_download_gate(r, "folders", f->id, plan.total, &rules,
 				      &pass, &rc);
 	h->slot = pass.slot;
+	h->cooldown = pass.cooldown;
+	h->id = pt_pstrndup(r->pool, f->id, strlen(f->id));
 	if (gated)
 		return rc;
 

@@ -46,6 +46,7 @@ struct download_rules {
 	uint64_t speed;             /* bytes/s; 0: uncapped */
 	uint64_t parallel;          /* per address; 0: unlimited */
 	uint64_t connections;       /* per download; 0: unlimited */
+	int64_t cooldown;           /* seconds between downloads; 0: none */
 	uint64_t max_bytes;         /* largest file; 0: any */
 	/* the bytes may come from a presigned URL of the object store
 	 * (storage.s3_redirect = presigned) once every check above passed.

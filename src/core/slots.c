@@ -45,6 +45,7 @@ struct slots {
 	uint64_t next_token;
 	struct entry *b[NBUCKETS];
 	struct countdown *cd[NBUCKETS];
+	struct countdown *cool[NBUCKETS]; /* by ip; id: the last download */
 };
 
 static unsigned hash(const char *s)
@@ -80,11 +81,13 @@ void slots_free(struct slots *s)
 			free(e);
 			e = next;
 		}
-		struct countdown *d = s->cd[i];
-		while (d) {
-			struct countdown *next = d->next;
-			free(d);
-			d = next;
+		for (int t = 0; t < 2; t++) {
+			struct countdown *d = t ? s->cool[i] : s->cd[i];
+			while (d) {
+				struct countdown *next = d->next;
+				free(d);
+				d = next;
+			}
 		}
 	}
 	pthread_mutex_destroy(&s->lock);
@@ -223,8 +226,9 @@ uint64_t slots_held(struct slots *s, const char *ip)
 
 static void countdown_sweep(struct slots *s, int64_t now)
 {
-	for (size_t i = 0; i < NBUCKETS; i++) {
-		struct countdown **p = &s->cd[i];
+	for (size_t i = 0; i < 2 * NBUCKETS; i++) {
+		struct countdown **p = i < NBUCKETS ? &s->cd[i]
+						    : &s->cool[i - NBUCKETS];
 		while (*p) {
 			if ((*p)->expires <= now) {
 				struct countdown *d = *p;
@@ -277,4 +281,60 @@ int64_t slots_countdown(struct slots *s, const char *ip, const char *id,
 out:
 	pthread_mutex_unlock(&s->lock);
 	return ready;
+}
+
+/* The cooldown entry of ip (stale ones dropped on the way), or NULL. */
+static struct countdown **cool_find(struct slots *s, const char *ip,
+				    int64_t now)
+{
+	struct countdown **p = &s->cool[hash(ip)];
+	while (*p) {
+		struct countdown *d = *p;
+		if (d->expires <= now) {
+			*p = d->next;
+			free(d);
+			s->ncd--;
+			continue;
+		}
+		if (strncmp(d->ip, ip, sizeof(d->ip) - 1) == 0)
+			return p;
+		p = &d->next;
+	}
+	return p;
+}
+
+void slots_cooldown_start(struct slots *s, const char *ip, const char *id,
+			  int64_t now, int64_t secs)
+{
+	if (secs <= 0)
+		return;
+	pthread_mutex_lock(&s->lock);
+	struct countdown **p = cool_find(s, ip, now), *d = *p;
+	if (!d) {
+		if (s->ncd >= SLOTS_COUNTDOWNS)
+			countdown_sweep(s, now);
+		if (s->ncd >= SLOTS_COUNTDOWNS)
+			goto out;
+		d = xcalloc(1, sizeof(*d));
+		copy(d->ip, sizeof(d->ip), ip);
+		d->next = s->cool[hash(ip)];
+		s->cool[hash(ip)] = d;
+		s->ncd++;
+	}
+	copy(d->id, sizeof(d->id), id);
+	d->ready = d->expires = now + secs;
+out:
+	pthread_mutex_unlock(&s->lock);
+}
+
+int64_t slots_cooldown_until(struct slots *s, const char *ip, const char *id,
+			     int64_t now)
+{
+	int64_t until = 0;
+	pthread_mutex_lock(&s->lock);
+	struct countdown *d = *cool_find(s, ip, now);
+	if (d && strncmp(d->id, id, sizeof(d->id) - 1) != 0)
+		until = d->ready;
+	pthread_mutex_unlock(&s->lock);
+	return until;
 }

@@ -15,8 +15,12 @@
  * seconds after it ended, so a client that reconnects or resumes goes on
  * with the same countdown.
  *
- * Both tables are bounded (SLOTS_MAX addresses with downloads going,
- * SLOTS_COUNTDOWNS countdowns) and thread-safe; a full table refuses
+ * A cooldown is the pause an address must make, on a free tier, between
+ * the end of one download and the start of the next of another file.
+ *
+ * The tables are bounded (SLOTS_MAX addresses with downloads going,
+ * SLOTS_COUNTDOWNS countdowns and
+ * cooldowns) and thread-safe; a full table refuses
  * rather than grows.  Nothing here blocks beyond one mutex.
  */
 #ifndef PT_SLOTS_H
@@ -66,5 +70,15 @@ uint64_t slots_held(struct slots *s, const char *ip);
  * TICKET_VALID seconds old.  0 when the table is full. */
 int64_t slots_countdown(struct slots *s, const char *ip, const char *id,
 			int64_t now, int64_t wait);
+
+/* Cooldown between downloads: a download of id by ip ended now; until
+ * now + secs, a download of another id by ip waits (the same id does not:
+ * a resume goes on).  No-op for secs 0 or a full table. */
+void slots_cooldown_start(struct slots *s, const char *ip, const char *id,
+			  int64_t now, int64_t secs);
+/* The end of ip's cooldown for a download of id, or 0 when there is
+ * none (none left, or the last download was of id). */
+int64_t slots_cooldown_until(struct slots *s, const char *ip, const char *id,
+			     int64_t now);
 
 #endif

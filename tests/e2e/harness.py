@@ -46,6 +46,9 @@ wait_seconds = 0
 speed_bytes_per_second = 0
 parallel_downloads = 0
 connections_per_download = 0
+cooldown_seconds = 0
+[tier.free]
+cooldown_seconds = 0
 """
 
 

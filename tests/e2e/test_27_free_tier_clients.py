@@ -22,6 +22,7 @@ import urllib.parse
 from harness import Server, bin_path, expect, rand_bytes, sha256, wait_downloads, wait_until
 
 WAIT = 3
+COOL = 2
 CAP = 1024 * 1024
 K, M = 1024, 1024 * 1024
 CONFIG = """\
@@ -33,7 +34,8 @@ wait_seconds = %d
 speed_bytes_per_second = %d
 parallel_downloads = 1
 connections_per_download = 1
-""" % (WAIT, CAP)
+cooldown_seconds = %d
+""" % (WAIT, CAP, COOL)
 
 _next = [20]
 
@@ -253,6 +255,41 @@ def test_a_dropped_hold_frees_the_slot_for_another_file(srv, tmp):
     check_file(os.path.join(tmp, "x"), d2, "curl after a dropped hold")
 
 
+# ------------------------------------------------- item 5: the cooldown
+
+def get_ticket(srv, a, fid, tmp):
+    rc, _, out, err = run(["curl", "-sS", "--interface", a, "-X", "POST", "-H", "Accept: application/json",
+                           srv.url + "/api/v1/files/%s/ticket" % fid], tmp)
+    return json.loads(out)["ticket"]
+
+
+def test_cooldown_between_downloads(srv, tmp):
+    a = addr()
+    d1, o1 = upload(srv, "c1.bin", 100 * K)
+    d2, o2 = upload(srv, "c2.bin", 100 * K)
+    t1, t2 = get_ticket(srv, a, o1["id"], tmp), get_ticket(srv, a, o2["id"], tmp)
+    time.sleep(WAIT + 0.2)
+    u1 = o1["download_url"] + "?ticket=" + urllib.parse.quote(t1)
+    u2 = o2["download_url"] + "?ticket=" + urllib.parse.quote(t2)
+    rc, el, out, err = run(["curl", "-sS", "--interface", a, "-o", "1", "-w", "%{http_code}", u1], tmp)
+    assert rc == 0 and out == "200" and el < 1.0, (rc, out, el, err)
+    # an API client is told how long, in one line, with Retry-After
+    rc, _, out, err = run(["curl", "-sS", "--interface", a, "-H", "Accept: application/json", "-D", "-", u2], tmp)
+    assert re.match(r"HTTP/1.1 429", out), out[:300]
+    m = re.search(r"(?im)^retry-after: (\d+)", out)
+    assert m and 1 <= int(m.group(1)) <= COOL, out[:400]
+    assert "apart" in out and "premium" in out, out
+    # curl is held until the cooldown is over, then served
+    rc, el, out, err = run(["curl", "-sS", "--interface", a, "-o", "2", "-D", "h", "-w", "%{http_code}", u2], tmp)
+    assert rc == 0 and out == "200", (rc, out, err)
+    assert re.search(r"(?im)^x-partage-wait: [1-9]", open(os.path.join(tmp, "h")).read())
+    assert el >= 0.8, "the next file started %.2fs after the last ended, cooldown %ds" % (el, COOL)
+    check_file(os.path.join(tmp, "2"), d2, "the next file after the cooldown")
+    # the same file again (a resume) does not wait
+    rc, el, out, err = run(["curl", "-sS", "--interface", a, "-r", "1000-", "-o", "3", "-w", "%{http_code}", u2], tmp)
+    assert rc == 0 and out == "206" and el < 0.8, (rc, out, el)
+
+
 # ------------------------------------------- item 6: counted by bytes sent
 
 OPEN = "[server]\nper_ip_connections = 0\n"
@@ -302,6 +339,7 @@ wait_seconds = 60
 speed_bytes_per_second = 100K
 parallel_downloads = 1
 connections_per_download = 1
+cooldown_seconds = 30
 """
 
 

@@ -307,6 +307,9 @@ static void test_policy(void **state)
 	assert_false(d.redirect); /* a viewing quota (72 minutes) */
 	assert_int_equal(conf_set(&c, "tier.free.stream_minutes", "0", &err), 0);
 	policy_download(&c, &free_, &d);
+	assert_false(d.redirect); /* two connections per download */
+	assert_int_equal(conf_set(&c, "tier.free.connections_per_download", "0", &err), 0);
+	policy_download(&c, &free_, &d);
 	assert_true(d.redirect);
 	assert_int_equal(conf_set(&c, "tier.premium.speed_bytes_per_second", "1M", &err), 0);
 	policy_download(&c, &prem, &d);

@@ -63,6 +63,10 @@ static void render(struct pt_buf *out, const char *tpl, const struct kv *kv,
 	}
 }
 
+struct download_rules;
+static const char *tier_rules(struct pt_req *r,
+			      const struct download_rules *d);
+
 static void human_size(uint64_t n, char *out, size_t cap)
 {
 	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
@@ -153,6 +157,7 @@ int api_page(struct pt_req *r)
 	snprintf(wait, sizeof(wait), "%lld", (long long)rules.wait_seconds);
 	const struct kv kv[] = {
 		{ "wait", wait },
+		{ "tier_rules", tier_rules(r, &rules) },
 		{ "download_query", query },
 		{ "ticket_url", pt_psprintf(r->pool, "/api/v1/files/%s/ticket",
 					    l.id) },
@@ -167,6 +172,41 @@ int api_page(struct pt_req *r)
 		{ "download_url", api_download_url(app, r->pool, &l) },
 	};
 	return reply_template(r, 200, "file.html", kv, PT_ARRAY_LEN(kv));
+}
+
+/* One line on the rules of the visitor's tier for the direct link:
+ * "The direct link waits 60 s, then sends at 100 KiB/s; one download at
+ * a time, 30 s apart." (empty for a tier without any). */
+static const char *tier_rules(struct pt_req *r,
+			      const struct download_rules *d)
+{
+	struct pt_buf b;
+	char speed[32];
+	pt_buf_init(&b, 512);
+	if (d->wait_seconds)
+		pt_buf_addf(&b, "It waits %lld s%s", (long long)d->wait_seconds,
+			    d->speed ? ", then" : ".");
+	if (d->speed) {
+		human_size(d->speed, speed, sizeof(speed));
+		pt_buf_addf(&b, "%s sends at %s/s.",
+			    d->wait_seconds ? "" : "It", speed);
+	}
+	if (d->parallel)
+		pt_buf_addf(&b, " %llu download%s at a time",
+			    (unsigned long long)d->parallel,
+			    d->parallel == 1 ? "" : "s");
+	if (d->cooldown)
+		pt_buf_addf(&b, "%s %lld s apart", d->parallel ? "," : " Downloads",
+			    (long long)d->cooldown);
+	if (d->parallel || d->cooldown)
+		pt_buf_adds(&b, ".");
+	if (d->connections)
+		pt_buf_addf(&b, " %llu connection%s per download.",
+			    (unsigned long long)d->connections,
+			    d->connections == 1 ? "" : "s");
+	const char *out = pt_pstrndup(r->pool, b.n ? b.p : "", b.n);
+	pt_buf_release(&b);
+	return out;
 }
 
 int api_folder_html(struct pt_req *r, const struct folder_view *v)

@@ -190,6 +190,9 @@ def test_the_page_direct_link_works_for_curl(srv, tmp):
     m = re.search(r'<code id="direct">([^<]+)</code>', r.text)
     assert m, "no direct link on the page"
     url = m.group(1).replace("&amp;", "&")
+    rules = re.search(r'<span id="tier-rules">([^<]*)</span>', r.text)
+    assert rules and "waits %d s" % WAIT in rules.group(1) and "%d s apart" % COOL in rules.group(1), \
+        "the page does not say the direct link's rules: %r" % (rules and rules.group(1))
     rc, el, out, err = run(["curl", "-sS", "--interface", a, "-O", url], tmp)
     assert rc == 0, err
     check_file(os.path.join(tmp, "p.bin"), data, "curl -O of the page's direct link")

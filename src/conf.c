@@ -110,7 +110,8 @@ static const char *check_proxies(const char *v)
 	{ .section = sec, .name = "wait_seconds", .type = CONF_U64,           \
 	  .off = TOFF(t, wait_seconds), .def = wait, .max = 86400,            \
 	  .unit = "seconds",                                                  \
-	  .help = "wait on the download page before the ticket is valid" },   \
+	  .help = "wait before a download starts (the ticket's, or the "     \
+		  "server holds the client); 0 = none" },                     \
 	{ .section = sec, .name = "speed_bytes_per_second", .type = CONF_SIZE, \
 	  .off = TOFF(t, speed_bytes_per_second), .def = speed,               \
 	  .max = UINT64_MAX, .unit = "size/s",                                \

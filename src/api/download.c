@@ -2,16 +2,22 @@
  * download.c — GET/HEAD /{id}/{name}: the bytes of a file.
  *
  * Order of work (nginx's phases): look the link up (404/410/451) →
- * password → the tier's gate (size, ticket, parallel slot) → validators
+ * password → the tier's gate (size; the wait: a ticket, or a hold until
+ * the countdown of (address, file) ends, a browser to the page; a slot
+ * of (address, file) within parallel_downloads and
+ * connections_per_download; the cooldown; docs/internals.md §6) → validators
  * (ETag = the SHA-256, Last-Modified = upload time) → conditionals
  * (304/412, cond.c) → Range (range.c: 206, multipart, 416) → open the
- * blob → count the download → response.  A Max-Downloads link counts in
+ * blob → count the download → response (a held one sends its headers at
+ * once and its body after the hold).  A Max-Downloads link counts in
  * bytes: the response reserves its bytes against the link's budget
  * (repo_link_budget_take: 410 when they do not fit, or when the last copy
  * is another address's) and gives back, when it ends, what the client's
  * TCP never acknowledged (budget_end; docs/internals.md §11).  Other links
- * count a download when one client has had every byte (coverage.c).  A
- * whole file or a single range goes out with sendfile from the blob's fd;
+ * count a download when one client has had every byte (coverage.c), a
+ * response cut short by what its client's TCP acknowledged.  A
+ * whole file or a single range, neither capped nor held, goes out with
+ * sendfile from the blob's fd;
  * several ranges, or a backend without a local fd, stream through a
  * content callback with pread.
  *

@@ -929,6 +929,7 @@ static int serve_held(struct pt_req *r, const char *id, struct held *h)
 	/* a Max-Downloads link is streamed here: its budget must see what
 	 * a cut-short transfer delivered */
 	bool redirect = rules.redirect && !l.max_downloads &&
+			!pass.not_before && /* a hold is ours to keep */
 			redirectable(r, range_hdr, rr, &rs);
 	if (!redirect) {
 		err = blob_reader_open(app->blobs, l.sha256, &rd);

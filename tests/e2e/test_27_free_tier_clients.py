@@ -199,6 +199,25 @@ def test_the_page_direct_link_works_for_curl(srv, tmp):
     in_time(el, len(data), "curl -O direct link")
 
 
+def test_a_folder_zip_is_held_then_served(srv, tmp):
+    # the zip path (folders.c) has the same hold
+    jh = {"Content-Type": "application/json", "Accept": "application/json"}
+    body = json.dumps({"name": "h11_" + os.urandom(3).hex(), "password": "long enough pw"}).encode()
+    expect(srv.request("POST", "/api/v1/users", body=body, headers=jh), 201)
+    auth = {"Authorization": "Bearer " + expect(srv.request("POST", "/api/v1/tokens", body=body, headers=jh),
+                                                201).json()["token"]}
+    f = expect(srv.request("POST", "/api/v1/folders", body=json.dumps({"name": "Holiday", "shared": True}).encode(),
+                           headers=dict(auth, **jh)), 201).json()
+    data = rand_bytes(512 * K)
+    srv.upload("a.bin", data, dict(auth, **{"X-Partage-Folder": f["id"]}))
+    rc, el, out, err = run(["curl", "-sS", "--interface", addr(), "-C", "-", "-O", "-w", "%{http_code}",
+                            srv.url + "/folder/%s/Holiday.zip" % f["id"]], tmp)
+    assert rc == 0 and out == "200", (rc, out, err)
+    p = subprocess.run(["unzip", "-p", os.path.join(tmp, "Holiday.zip"), "Holiday/a.bin"], capture_output=True)
+    assert p.returncode == 0 and sha256(p.stdout) == sha256(data), "the zip: %s" % p.stderr[-300:]
+    in_time(el, 512 * K, "curl -O of a folder's zip")
+
+
 # ------------------------------- items 2-4: one download, refusals, resume
 
 def test_parallel_limit_names_the_other_download(srv, tmp):

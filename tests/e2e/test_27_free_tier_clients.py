@@ -78,6 +78,12 @@ def downloads(srv, fid):
     return r.json()["downloads"]
 
 
+def get_ticket(srv, a, fid, tmp):
+    rc, _, out, err = run(["curl", "-sS", "--interface", a, "-X", "POST", "-H", "Accept: application/json",
+                           srv.url + "/api/v1/files/%s/ticket" % fid], tmp)
+    return json.loads(out)["ticket"]
+
+
 # ------------------------------------------- item 1: the hold, real clients
 
 def test_curl_O_and_OJ_are_held_then_served(srv, tmp):
@@ -263,6 +269,29 @@ def test_a_resume_right_after_a_drop_works(srv, tmp):
     check_file(out, data, "curl -C - after a drop")
 
 
+def test_a_ticket_resume_right_after_a_kill_works(srv, tmp):
+    # with a ticket: the killed curl's connection sat suspended by the
+    # speed cap, libmicrohttpd had not seen it go, and the resume got 429
+    data, o = upload(srv, "rt.bin", 4 * M)
+    a = addr()
+    url = o["download_url"] + "?ticket=" + urllib.parse.quote(get_ticket(srv, a, o["id"], tmp))
+    time.sleep(WAIT + 0.2)
+    out = os.path.join(tmp, "rt.bin")
+    for attempt in range(3):
+        p = subprocess.Popen(["curl", "-sS", "--interface", a, "-C", "-", "-o", out, url], cwd=tmp,
+                             stderr=subprocess.DEVNULL)
+        have = os.path.getsize(out) if os.path.exists(out) else 0
+        assert wait_until(lambda: os.path.exists(out) and os.path.getsize(out) > have + 256 * K, timeout=5)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        rc, el, so, err = run(["curl", "-sS", "--interface", a, "-r", "0-0", "-o", "/dev/null", "-w", "%{http_code}",
+                               url], tmp)
+        assert so == "206", "a request right after the kill (attempt %d): %s %s" % (attempt, so, err)
+    rc, el, so, err = run(["curl", "-sS", "--interface", a, "-C", "-", "-o", out, "-w", "%{http_code}", url], tmp)
+    assert rc == 0 and so == "206", (rc, so, err)
+    check_file(out, data, "curl -C - after three kills")
+
+
 def test_a_dropped_hold_frees_the_slot_for_another_file(srv, tmp):
     a = addr()
     d1, o1 = upload(srv, "drop1.bin", 100 * K)
@@ -278,12 +307,6 @@ def test_a_dropped_hold_frees_the_slot_for_another_file(srv, tmp):
 
 
 # ------------------------------------------------- item 5: the cooldown
-
-def get_ticket(srv, a, fid, tmp):
-    rc, _, out, err = run(["curl", "-sS", "--interface", a, "-X", "POST", "-H", "Accept: application/json",
-                           srv.url + "/api/v1/files/%s/ticket" % fid], tmp)
-    return json.loads(out)["ticket"]
-
 
 def test_cooldown_between_downloads(srv, tmp):
     a = addr()

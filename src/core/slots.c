@@ -149,8 +149,7 @@ enum slots_result slots_acquire(struct slots *s, const struct slots_claim *c,
 		 * connection */
 		bool seen = false;
 		for (size_t j = 0; j < i && !seen; j++)
-			seen = !e->c[j].dead &&
-			       strcmp(e->c[j].id, k->id) == 0;
+			seen = !e->c[j].dead && strcmp(e->c[j].id, k->id) == 0;
 		if (!seen) {
 			if (!others && other)
 				copy(other, SLOTS_ID_MAX, k->id);

@@ -42,17 +42,17 @@ void slots_free(struct slots *s);
 
 enum slots_result {
 	SLOTS_OK = 0,
-	SLOTS_PARALLEL,    /* the address has `parallel` other downloads */
+	SLOTS_PARALLEL,	   /* the address has `parallel` other downloads */
 	SLOTS_CONNECTIONS, /* this download has all its connections */
-	SLOTS_FULL         /* the table is full */
+	SLOTS_FULL	   /* the table is full */
 };
 
 struct slots_claim {
 	const char *ip;
-	const char *id;        /* what is downloaded (a file or folder id) */
-	int fd;                /* the connection's socket, -1: unknown */
-	uint64_t parallel;     /* downloads per address; 0: any */
-	uint64_t connections;  /* connections per download; 0: any */
+	const char *id;	      /* what is downloaded (a file or folder id) */
+	int fd;		      /* the connection's socket, -1: unknown */
+	uint64_t parallel;    /* downloads per address; 0: any */
+	uint64_t connections; /* connections per download; 0: any */
 };
 
 /* Record a connection of download (ip, id) if the limits allow it.

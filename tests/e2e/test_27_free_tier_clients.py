@@ -435,6 +435,12 @@ def test_readme_commands_on_the_default_config(tmp):
         for t in timings:
             sec = float(t.rsplit(" ", 1)[1][:-1])
             assert want - 1.5 <= sec <= want + 6, "%s: expected ~%.0fs (%s)" % (t, want, timings)
+        # one request each: no client timed out during the hold and retried
+        # (aria2c --timeout is 60 s; the hold sends a byte every 20 s)
+        log = open(s.log_path, encoding="utf-8", errors="replace").read()
+        for what, cmd, a in cmds:
+            n = len(re.findall(r" %s \"GET /" % re.escape(a), log))
+            assert n == 1, "%s made %d requests (a timeout during the hold?)" % (what, n)
         print("timings: " + "; ".join(timings))
 
 

@@ -94,10 +94,11 @@ static const char *check_proxies(const char *v)
 #define TOFF(t, f) offsetof(struct pt_conf, tier[t].f)
 
 /*
- * The nine limits every tier has; 0 is "no limit" / "forever" for each,
+ * The eleven limits every tier has; 0 is "no limit" / "forever" for each,
  * which is what premium gets (docs/configuration.md, "Tier defaults").
  */
-#define TIER_OPTS(sec, t, up, down, wait, speed, par, keep, st, stw, quota)  \
+#define TIER_OPTS(sec, t, up, down, wait, speed, par, conns, cool, keep, st, \
+		  stw, quota)                                                     \
 	{ .section = sec, .name = "max_upload_bytes", .type = CONF_SIZE,      \
 	  .off = TOFF(t, max_upload_bytes), .def = up, .max = UINT64_MAX,     \
 	  .unit = "size",                                                     \
@@ -110,7 +111,8 @@ static const char *check_proxies(const char *v)
 	{ .section = sec, .name = "wait_seconds", .type = CONF_U64,           \
 	  .off = TOFF(t, wait_seconds), .def = wait, .max = 86400,            \
 	  .unit = "seconds",                                                  \
-	  .help = "wait on the download page before the ticket is valid" },   \
+	  .help = "wait before a download starts (the ticket's, or the "     \
+		  "server holds the client); 0 = none" },                     \
 	{ .section = sec, .name = "speed_bytes_per_second", .type = CONF_SIZE, \
 	  .off = TOFF(t, speed_bytes_per_second), .def = speed,               \
 	  .max = UINT64_MAX, .unit = "size/s",                                \
@@ -120,6 +122,16 @@ static const char *check_proxies(const char *v)
 	  .off = TOFF(t, parallel_downloads), .def = par, .max = 1024,        \
 	  .unit = "count",                                                    \
 	  .help = "downloads at a time per IP; 0 = no limit" },               \
+	{ .section = sec, .name = "connections_per_download",                 \
+	  .type = CONF_U64, .off = TOFF(t, connections_per_download),         \
+	  .def = conns, .max = 64, .unit = "count",                           \
+	  .help = "connections one download (address, file) may use; "       \
+		  "0 = no limit" },                                           \
+	{ .section = sec, .name = "cooldown_seconds", .type = CONF_U64,       \
+	  .off = TOFF(t, cooldown_seconds), .def = cool, .max = 86400,        \
+	  .unit = "seconds",                                                  \
+	  .help = "pause after a download before the next of another "       \
+		  "file from the address; 0 = none" },                        \
 	{ .section = sec, .name = "retention_days", .type = CONF_U64,         \
 	  .off = TOFF(t, retention_days), .def = keep, .max = 36500,          \
 	  .unit = "days",                                                     \
@@ -301,11 +313,11 @@ static const struct conf_opt opts[] = {
 	 * premium difference obvious while staying usable.
 	 */
 	TIER_OPTS("tier.anonymous", PT_TIER_ANONYMOUS,
-		  "2G", "1G", "60", "100K", "1", "21", "72", "54", "0"),
+		  "2G", "1G", "60", "100K", "1", "1", "30", "21", "72", "54", "0"),
 	TIER_OPTS("tier.free", PT_TIER_FREE,
-		  "2G", "1G", "25", "100K", "1", "90", "72", "54", "200G"),
+		  "2G", "1G", "25", "100K", "1", "2", "15", "90", "72", "54", "200G"),
 	TIER_OPTS("tier.premium", PT_TIER_PREMIUM,
-		  "0", "0", "0", "0", "0", "0", "0", "0", "0"),
+		  "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0"),
 	/* [rewards]: Megaupload gave about 30 premium days for 10 000
 	 * downloads of a user's files, i.e. one day per 333 downloads. */
 	{ .section = "rewards", .name = "points_per_download", .type = CONF_U64,

@@ -29,6 +29,8 @@ struct pt_tier {
 	uint64_t wait_seconds;
 	uint64_t speed_bytes_per_second;
 	uint64_t parallel_downloads;
+	uint64_t connections_per_download;
+	uint64_t cooldown_seconds;
 	uint64_t retention_days;         /* inactivity; 0 = forever */
 	uint64_t stream_minutes;
 	uint64_t stream_wait_minutes;

@@ -310,32 +310,50 @@ int api_unknown_id(struct pt_req *r, int *rc);
 
 /* download.c, shared with folder zips (folders.c) */
 /* A streamed response's speed cap: a token bucket, and MHD suspend/resume
- * by the throttle thread while it is empty.  rate 0: no cap. */
+ * by the throttle thread while it is empty; and the hold of a ticketless
+ * download: no byte before not_before.  rate 0: no cap. */
 struct speed_cap {
 	struct bucket bucket;
+	uint64_t not_before;       /* pt_mono_ns(); 0: no hold */
+	uint64_t keep_at;          /* the hold's next keep-alive byte */
 	struct MHD_Connection *conn;
-	struct throttle *throttle; /* NULL: no cap */
+	struct throttle *throttle; /* NULL: no cap, no hold */
 };
-void speed_cap_init(struct speed_cap *c, uint64_t rate,
+void speed_cap_init(struct speed_cap *c, uint64_t rate, uint64_t not_before,
 		    struct MHD_Connection *conn, struct throttle *throttle);
 /* In a content reader callback with `left` bytes still to send: how many
  * of max it may produce now (> 0); 0 after suspending the connection until
- * tokens are back (return 0 to MHD); -1 when it could not be scheduled
- * (end the response with an error).  Never blocks. */
+ * tokens are back or the hold is over (return 0 to MHD); -1 when it could
+ * not be scheduled (end the response with an error).  Never blocks. */
 ssize_t speed_cap_take(struct speed_cap *c, uint64_t left, size_t max);
+/* What the gate grants a download. */
+struct download_pass {
+	uint64_t slot;       /* slots.h token; 0: none held */
+	uint64_t not_before; /* the hold: pt_mono_ns() before which no byte
+			      * of the body goes; 0: none */
+	int64_t cooldown;    /* the tier's cooldown_seconds: start it when
+			      * the response ends (api_download_ended) */
+};
 /* The tier's gate in front of the bytes of `id` (kind "files" or
- * "folders", for the ticket URL the 429 names):
- * the size limit, the wait ticket (GET only), a parallel-download slot
- * (*slot set when taken: release it with api_download_unhold).  Returns
- * 0, or 1 with the 403/429 reply's result in *rc. */
+ * "folders", for the ticket and page URLs): the size limit (403), the
+ * wait (GET only: a valid ticket passes; a browser without one is sent
+ * to the page, 303; any other client is held: p->not_before is when its
+ * countdown, bound to (address, id), ends, and the response must send no
+ * byte of the body before), the parallel downloads of the address (429)
+ * and the connections of this download (503).  p->slot is set when a
+ * slot is taken: release it with api_download_unhold.  Returns 0, or 1
+ * with the refusal's result in *rc. */
 struct download_rules;
 int api_download_gate(struct pt_req *r, const char *kind, const char *id,
 		      uint64_t size, const struct download_rules *rules,
-		      bool *slot, int *rc);
-/* Release the slot the gate took, if *slot, and clear it: when the last
+		      struct download_pass *p, int *rc);
+/* Release the slot the gate took, if any, and clear it: when the last
  * byte is in MHD's hands, when the answer carries no bytes (304, 416, an
  * error), or when the response ends. */
-void api_download_unhold(struct pt_req *r, bool *slot);
+void api_download_unhold(struct pt_req *r, uint64_t *slot);
+/* A GET's response with bytes of id ended: the address's next download
+ * of another id waits `cooldown` seconds (slots.h). */
+void api_download_ended(struct pt_req *r, const char *id, int64_t cooldown);
 /* ETag, Last-Modified, Accept-Ranges, Cache-Control and Vary: Accept of
  * a downloadable representation. */
 void api_add_validators(struct MHD_Response *resp, const char *etag,

@@ -2,16 +2,22 @@
  * download.c — GET/HEAD /{id}/{name}: the bytes of a file.
  *
  * Order of work (nginx's phases): look the link up (404/410/451) →
- * password → the tier's gate (size, ticket, parallel slot) → validators
+ * password → the tier's gate (size; the wait: a ticket, or a hold until
+ * the countdown of (address, file) ends, a browser to the page; a slot
+ * of (address, file) within parallel_downloads and
+ * connections_per_download; the cooldown; docs/internals.md §6) → validators
  * (ETag = the SHA-256, Last-Modified = upload time) → conditionals
  * (304/412, cond.c) → Range (range.c: 206, multipart, 416) → open the
- * blob → count the download → response.  A Max-Downloads link counts in
+ * blob → count the download → response (a held one sends its headers at
+ * once and its body after the hold).  A Max-Downloads link counts in
  * bytes: the response reserves its bytes against the link's budget
  * (repo_link_budget_take: 410 when they do not fit, or when the last copy
  * is another address's) and gives back, when it ends, what the client's
  * TCP never acknowledged (budget_end; docs/internals.md §11).  Other links
- * count a download when one client has had every byte (coverage.c).  A
- * whole file or a single range goes out with sendfile from the blob's fd;
+ * count a download when one client has had every byte (coverage.c), a
+ * response cut short by what its client's TCP acknowledged.  A
+ * whole file or a single range, neither capped nor held, goes out with
+ * sendfile from the blob's fd;
  * several ranges, or a backend without a local fd, stream through a
  * content callback with pread.
  *
@@ -44,6 +50,10 @@
 #include "../util/banned.h"
 
 #define STREAM_BLOCK (256 * 1024)
+/* During a hold, one byte of the body every HOLD_KEEPALIVE_NS: a client
+ * that ends a transfer silent for 60 s (aria2c --timeout) stays, and the
+ * file is not given away (3 bytes in the anonymous tier's minute). */
+#define HOLD_KEEPALIVE_NS (20ull * 1000000000u)
 #define SMALL_BODY (64 * 1024)
 /* Max-Downloads: what a response cut short gives back to the budget,
  * beyond the bytes the client's TCP never acknowledged, for the bytes it
@@ -74,18 +84,24 @@ struct stream {
 	void *last_arg;
 };
 
-void speed_cap_init(struct speed_cap *c, uint64_t rate,
+void speed_cap_init(struct speed_cap *c, uint64_t rate, uint64_t not_before,
 		    struct MHD_Connection *conn, struct throttle *throttle)
 {
 	memset(c, 0, sizeof(*c));
-	if (!rate)
+	if (!rate && !not_before)
 		return;
+	c->not_before = not_before;
+	c->keep_at = pt_mono_ns() + HOLD_KEEPALIVE_NS;
+	c->conn = conn;
+	c->throttle = throttle;
+	if (!rate) {
+		bucket_init(&c->bucket, 0, 0, pt_mono_ns());
+		return;
+	}
 	/* a second of data per wake-up (nginx's limit_rate also sends once
 	 * a second): few wake-ups and few, large writes */
 	uint64_t burst = rate > 16384 ? rate : 16384;
 	bucket_init(&c->bucket, rate, burst, pt_mono_ns());
-	c->conn = conn;
-	c->throttle = throttle;
 }
 
 ssize_t speed_cap_take(struct speed_cap *c, uint64_t left, size_t max)
@@ -97,6 +113,30 @@ ssize_t speed_cap_take(struct speed_cap *c, uint64_t left, size_t max)
 	 * they last.  Taking whatever trickled in since the last call would
 	 * send a few dozen bytes per write, thousands of times a second. */
 	uint64_t now = pt_mono_ns();
+	if (c->not_before) {
+		/* the hold: the status line and headers are out (a client's
+		 * read timeout, not its connect timeout, applies), the body
+		 * starts when the countdown ends, at the tier's speed from
+		 * an empty bucket */
+		if (now < c->not_before) {
+			if (now >= c->keep_at && left > 1) {
+				/* one byte, so that a client's read timeout
+				 * (aria2c: 60 s) does not end a long hold */
+				c->keep_at = now + HOLD_KEEPALIVE_NS;
+				return 1;
+			}
+			uint64_t at = c->keep_at < c->not_before ? c->keep_at
+								 : c->not_before;
+			MHD_suspend_connection(c->conn);
+			if (!throttle_resume_at(c->throttle, c->conn, at))
+				return -1;
+			return 0;
+		}
+		c->not_before = 0;
+		if (c->bucket.rate)
+			bucket_init(&c->bucket, c->bucket.rate,
+				    c->bucket.burst, now);
+	}
 	uint64_t need = c->bucket.burst < (1u << 20) ? c->bucket.burst : 1u << 20;
 	if (left < need)
 		need = left;
@@ -165,6 +205,7 @@ static void stream_free(void *cls)
  * what to do once every byte is in MHD's hands. */
 struct cap {
 	uint64_t rate;
+	uint64_t not_before; /* the hold (pt_mono_ns); 0: none */
 	struct MHD_Connection *conn;
 	struct throttle *throttle;
 	uint64_t *sent;
@@ -178,7 +219,8 @@ static struct MHD_Response *stream_response(struct blob_reader *rd,
 {
 	struct stream *s = xcalloc(1, sizeof(*s));
 	if (cap) {
-		speed_cap_init(&s->cap, cap->rate, cap->conn, cap->throttle);
+		speed_cap_init(&s->cap, cap->rate, cap->not_before, cap->conn,
+			       cap->throttle);
 		s->sent = cap->sent;
 		s->last = cap->last;
 		s->last_arg = cap->last_arg;
@@ -201,7 +243,8 @@ static struct MHD_Response *range_response(struct blob_reader *rd,
 					   const struct cap *cap)
 {
 	int fd = blob_reader_fd(rd);
-	if (len > 0 && len <= SMALL_BODY && !cap->rate) {
+	bool paced = cap->rate || cap->not_before;
+	if (len > 0 && len <= SMALL_BODY && !paced) {
 		/* small: from memory, so headers and body leave in one
 		 * write instead of a send and a sendfile */
 		char *buf = xmalloc(len);
@@ -219,7 +262,7 @@ static struct MHD_Response *range_response(struct blob_reader *rd,
 		}
 		free(buf); /* short read: let the stream path fail it */
 	}
-	if (fd >= 0 && len > 0 && !cap->rate &&
+	if (fd >= 0 && len > 0 && !paced &&
 	    (fd = blob_reader_take_fd(rd)) >= 0) {
 		blob_reader_close(rd);
 		/* MHD owns fd now and uses sendfile(2) for it */
@@ -365,7 +408,8 @@ static void reader_close_cb(void *arg)
 struct held {
 	char id[ID_LEN + 1];
 	bool count;  /* count the download by byte coverage */
-	bool slot;   /* a parallel-download slot of the client address */
+	uint64_t slot; /* a download slot of the client address (slots.h) */
+	int64_t cooldown; /* the tier's, started when this response ends */
 	bool body;   /* the response queued carries some of the file's bytes */
 	uint64_t size;                /* of the file */
 	struct range_set ranges;      /* what this response carries */
@@ -378,6 +422,7 @@ struct held {
 	uint64_t reserved;
 	uint64_t acked0;              /* TCP bytes acknowledged at start */
 	bool has_acked;
+	uint64_t hdr_len;             /* bytes of the status and headers */
 };
 
 /* The bytes the peer's TCP has acknowledged on this connection so far
@@ -437,25 +482,29 @@ static void held_last_byte(void *arg)
 	api_download_unhold(r, &h->slot);
 }
 
-void api_download_unhold(struct pt_req *r, bool *slot)
+void api_download_unhold(struct pt_req *r, uint64_t *slot)
 {
 	struct app *app = r->ctx;
 	if (*slot) {
-		slots_release(app->slots, r->client_ip);
-		*slot = false;
+		slots_release(app->slots, r->client_ip, *slot);
+		*slot = 0;
 	}
 }
 
 /* A download counts when one client has received every byte of the file,
  * across any number of responses (coverage.c).  A response that finished
- * delivered its ranges; one cut short counts only for a one-piece stream,
- * whose progress we know, less what may still sit in buffers. */
+ * delivered its ranges.  One cut short delivered, of its one range, what
+ * the client's TCP acknowledged less the status line and headers, on
+ * every body path (sendfile, memory, stream); where TCP_INFO says nothing,
+ * a stream's progress less what may still sit in buffers. */
 static void download_complete(struct pt_req *r, bool ok)
 {
 	struct held *h = r->state;
 	int64_t now = pt_now();
 
 	api_download_unhold(r, &h->slot);
+	if (h->body && r->method == HTTP_GET)
+		api_download_ended(r, h->id, h->cooldown);
 	if (h->budget)
 		budget_end(r, h, ok);
 	if (!h->count)
@@ -465,11 +514,31 @@ static void download_complete(struct pt_req *r, bool ok)
 			api_download_cover(r, h->id, h->size,
 					   h->ranges.r[i].first,
 					   h->ranges.r[i].last, now);
-	} else if (h->streamed && h->ranges.n == 1 && h->sent > STREAM_BLOCK) {
-		uint64_t first = h->ranges.r[0].first;
-		api_download_cover(r, h->id, h->size, first,
-				   first + h->sent - STREAM_BLOCK - 1, now);
+		return;
 	}
+	if (h->ranges.n != 1)
+		return; /* multipart: where its ranges were cut is unknown */
+	uint64_t first = h->ranges.r[0].first, got = 0, acked;
+	uint64_t len = h->ranges.r[0].last - first + 1;
+	if (h->has_acked && tcp_acked(r, &acked) && acked >= h->acked0) {
+		got = acked - h->acked0;
+		got = got > h->hdr_len ? got - h->hdr_len : 0;
+		if (h->streamed && got > h->sent) /* never past the body */
+			got = h->sent;
+	} else if (h->streamed && h->sent > STREAM_BLOCK) {
+		got = h->sent - STREAM_BLOCK;
+	}
+	if (got > len)
+		got = len;
+	if (got)
+		api_download_cover(r, h->id, h->size, first, first + got - 1,
+				   now);
+}
+
+void api_download_ended(struct pt_req *r, const char *id, int64_t cooldown)
+{
+	struct app *app = r->ctx;
+	slots_cooldown_start(app->slots, r->client_ip, id, pt_now(), cooldown);
 }
 
 bool api_download_cover(struct pt_req *r, const char *id, uint64_t size,
@@ -484,13 +553,103 @@ bool api_download_cover(struct pt_req *r, const char *id, uint64_t size,
 	return true;
 }
 
-int api_download_gate(struct pt_req *r, const char *kind, const char *id,
-		      uint64_t size, const struct download_rules *rules,
-		      bool *slot, int *rc)
+/* The connection's socket, for slots.c's liveness probe; -1: unknown. */
+static int conn_fd(struct pt_req *r)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	return ci ? ci->connect_fd : -1;
+}
+
+/* The wait of a GET: 0 when a valid ticket lets it go or it is to be
+ * held (*hold; *early: the seconds until its ticket is valid, or -1), or
+ * 1 with the reply in *rc (an API client's 429, a browser's 303 to the
+ * page, a bad ticket's 429). */
+static int gate_wait(struct pt_req *r, const char *kind, const char *id,
+		     const struct download_rules *rules, bool *hold,
+		     int64_t *early, int *rc)
 {
 	struct app *app = r->ctx;
+	int64_t now = pt_now(), retry = rules->wait_seconds;
 	char ra[24];
+	const char *t = req_query(r, "ticket");
+	if (!t)
+		t = req_header(r, "X-Partage-Ticket");
+	enum ticket_status ts =
+		ticket_verify(app->secret, t, id, r->client_ip, now, &retry);
+	*hold = false;
+	*early = -1;
+	if (ts == TICKET_OK)
+		return 0;
+	bool browser = req_accepts(r, "text/html");
+	bool api = !browser && req_accepts(r, "application/json");
+	if (api && (ts == TICKET_MISSING || ts == TICKET_EARLY)) {
+		/* an API client asked for JSON: the ticket protocol, to
+		 * follow on its own (docs/api.md), not a hold */
+		snprintf(ra, sizeof(ra), "%lld",
+			 (long long)(ts == TICKET_EARLY ? retry
+							: rules->wait_seconds));
+		req_reply_header(r, "Retry-After", ra);
+		if (ts == TICKET_EARLY)
+			*rc = reply_error(r, PT_ELIMIT, NULL,
+					  "too many requests: the ticket is "
+					  "valid in %s seconds",
+					  ra);
+		else
+			*rc = reply_error(r, PT_ELIMIT, NULL,
+					  "too many requests: this download "
+					  "needs a ticket: POST "
+					  "/api/v1/%s/%s/ticket, wait %s "
+					  "seconds, then add ?ticket=TICKET "
+					  "(or ask without Accept: "
+					  "application/json to be held)",
+					  kind, id, ra);
+		return 1;
+	}
+	if (ts == TICKET_INVALID || ts == TICKET_EXPIRED) {
+		snprintf(ra, sizeof(ra), "%lld", (long long)rules->wait_seconds);
+		req_reply_header(r, "Retry-After", ra);
+		*rc = reply_error(r, PT_ELIMIT, NULL,
+				  "too many requests: invalid or expired "
+				  "ticket for '%s': get a new one on the "
+				  "page, or ask without one and wait",
+				  id);
+		return 1;
+	}
+	if (ts == TICKET_MISSING && browser) {
+		/* a person: the page has the countdown and the button */
+		struct MHD_Response *resp = MHD_create_response_from_buffer(
+			0, NULL, MHD_RESPMEM_PERSISTENT);
+		if (!resp)
+			abort();
+		MHD_add_response_header(
+			resp, "Location",
+			pt_psprintf(r->pool, "%s/%s%s", app->public_url,
+				    strcmp(kind, "folders") == 0 ? "folder/"
+								 : "",
+				    id));
+		MHD_add_response_header(resp, "Cache-Control", "no-store");
+		*rc = reply_queue(r, 303, resp);
+		return 1;
+	}
+	*hold = true;
+	if (ts == TICKET_EARLY)
+		*early = retry;
+	return 0;
+}
 
+int api_download_gate(struct pt_req *r, const char *kind, const char *id,
+		      uint64_t size, const struct download_rules *rules,
+		      struct download_pass *p, int *rc)
+{
+	struct app *app = r->ctx;
+	char ra[24], other[SLOTS_ID_MAX] = "";
+	bool hold = false;
+	int64_t early = -1, now = pt_now(), ready = now;
+
+	p->slot = 0;
+	p->not_before = 0;
+	p->cooldown = rules->cooldown;
 	if (rules->max_bytes && size > rules->max_bytes) {
 		*rc = reply_error(r, PT_EFORBIDDEN, NULL,
 				  "forbidden: files over %llu bytes need a "
@@ -500,53 +659,90 @@ int api_download_gate(struct pt_req *r, const char *kind, const char *id,
 	}
 	if (r->method != HTTP_GET)
 		return 0; /* HEAD shows what a GET would get, freely */
-	if (rules->wait_seconds) {
-		int64_t retry = rules->wait_seconds;
-		const char *t = req_query(r, "ticket");
-		if (!t)
-			t = req_header(r, "X-Partage-Ticket");
-		enum ticket_status ts = ticket_verify(
-			app->secret, t, id, r->client_ip, pt_now(), &retry);
-		if (ts != TICKET_OK) {
+	if (rules->wait_seconds &&
+	    gate_wait(r, kind, id, rules, &hold, &early, rc))
+		return 1;
+	/* the slot before the countdown: a download refused here has not
+	 * begun its wait (a queued request waits its turn, then its wait) */
+	struct slots_claim c = { r->client_ip, id, conn_fd(r),
+				 rules->parallel, rules->connections };
+	switch (slots_acquire(app->slots, &c, &p->slot, other)) {
+	case SLOTS_OK:
+		break;
+	case SLOTS_CONNECTIONS:
+		/* an extra connection of a download: download managers go
+		 * on with the ones they have (aria2c -x4 does) */
+		req_reply_header(r, "Retry-After", "10");
+		*rc = reply_error(r, PT_EUNAVAIL, NULL,
+				  "service unavailable: this download "
+				  "already has its %llu connection%s on this "
+				  "tier: go on with %s, or get premium",
+				  (unsigned long long)rules->connections,
+				  rules->connections == 1 ? "" : "s",
+				  rules->connections == 1 ? "it" : "them");
+		return 1;
+	case SLOTS_PARALLEL:
+		req_reply_header(r, "Retry-After", "10");
+		*rc = reply_error(r, PT_ELIMIT, NULL,
+				  "too many requests: this address is "
+				  "downloading '%s'; %llu download%s at a time "
+				  "on this tier: retry when it ends, or get "
+				  "premium",
+				  other, (unsigned long long)rules->parallel,
+				  rules->parallel == 1 ? "" : "s");
+		return 1;
+	default:
+		req_reply_header(r, "Retry-After", "10");
+		*rc = reply_error(r, PT_EUNAVAIL, NULL,
+				  "service unavailable: too many downloads "
+				  "going on: retry in 10 seconds");
+		return 1;
+	}
+	if (hold) {
+		/* the countdown of this address and id, which the first
+		 * request started, or a ticket that is valid sooner */
+		ready = slots_countdown(app->slots, r->client_ip, id, now,
+					rules->wait_seconds);
+		if (early >= 0 && (!ready || now + early < ready))
+			ready = now + early;
+		if (!ready) { /* no room to remember a countdown: say when */
+			api_download_unhold(r, &p->slot);
 			snprintf(ra, sizeof(ra), "%lld",
-				 (long long)(ts == TICKET_EARLY
-						     ? retry
-						     : rules->wait_seconds));
+				 (long long)rules->wait_seconds);
 			req_reply_header(r, "Retry-After", ra);
-			*rc = reply_error(
-				r, PT_ELIMIT, NULL,
-				ts == TICKET_EARLY
-					? "too many requests: the ticket is "
-					  "valid in %s seconds"
-				: ts == TICKET_MISSING
-					? "too many requests: this download "
+			*rc = reply_error(r, PT_ELIMIT, NULL,
+					  "too many requests: this download "
 					  "needs a ticket: POST "
-					  "/api/v1/%s/ticket, wait, then "
-					  "add ?ticket=TICKET"
-					: "too many requests: invalid or "
-					  "expired ticket for '%s': get a new "
-					  "one",
-				ts == TICKET_EARLY
-					? ra
-					: ts == TICKET_MISSING
-						  ? pt_psprintf(r->pool, "%s/%s",
-								kind, id)
-						  : id);
+					  "/api/v1/%s/%s/ticket, wait %s "
+					  "seconds, then add ?ticket=TICKET",
+					  kind, id, ra);
 			return 1;
 		}
 	}
-	if (rules->parallel) {
-		if (!slots_acquire(app->slots, r->client_ip, rules->parallel)) {
-			req_reply_header(r, "Retry-After", "10");
-			*rc = reply_error(r, PT_ELIMIT, NULL,
-					  "too many requests: %llu download%s "
-					  "at a time from one address on this "
-					  "tier",
-					  (unsigned long long)rules->parallel,
-					  rules->parallel == 1 ? "" : "s");
-			return 1;
-		}
-		*slot = true;
+	int64_t cool = rules->cooldown ? slots_cooldown_until(
+						 app->slots, r->client_ip, id,
+						 now)
+				       : 0;
+	if (cool > now && !req_accepts(r, "text/html") &&
+	    req_accepts(r, "application/json")) {
+		api_download_unhold(r, &p->slot);
+		snprintf(ra, sizeof(ra), "%lld", (long long)(cool - now));
+		req_reply_header(r, "Retry-After", ra);
+		*rc = reply_error(r, PT_ELIMIT, NULL,
+				  "too many requests: downloads from one "
+				  "address are %lld seconds apart on this "
+				  "tier: the next may start in %s seconds, "
+				  "or get premium",
+				  (long long)rules->cooldown, ra);
+		return 1;
+	}
+	if (cool > ready)
+		ready = cool;
+	if (ready > now) {
+		p->not_before = pt_mono_ns() +
+				(uint64_t)(ready - now) * 1000000000ull;
+		snprintf(ra, sizeof(ra), "%lld", (long long)(ready - now));
+		req_reply_header(r, "X-Partage-Wait", ra);
 	}
 	return 0;
 }
@@ -676,6 +872,26 @@ out:
 	return err != 0;
 }
 
+static enum MHD_Result add_len(void *cls, enum MHD_ValueKind kind,
+			       const char *key, const char *value)
+{
+	(void)kind;
+	*(uint64_t *)cls += strlen(key) + strlen(value) + 4; /* ": " CRLF */
+	return MHD_YES;
+}
+
+/* The bytes of the status line and headers of resp as they will go out,
+ * a little high (what MHD adds itself is estimated): what a cut-short
+ * response's TCP count holds besides the body. */
+static uint64_t header_bytes(struct pt_req *r, struct MHD_Response *resp)
+{
+	uint64_t n = 160; /* status line, Date, Content-Length, Connection */
+	MHD_get_response_headers(resp, add_len, &n);
+	for (struct reply_header *x = r->extra; x; x = x->next)
+		n += strlen(x->name) + strlen(x->value) + 4;
+	return n + 16; /* "Server: partage" */
+}
+
 static int serve_held(struct pt_req *r, const char *id, struct held *h)
 {
 	struct app *app = r->ctx;
@@ -694,10 +910,14 @@ static int serve_held(struct pt_req *r, const char *id, struct held *h)
 	if (api_link_password(r, &l, &rc))
 		return rc;
 	struct download_rules rules;
+	struct download_pass pass;
 	policy_download(app->conf, api_who(r), &rules);
 	memcpy(h->id, l.id, sizeof(h->id));
-	if (api_download_gate(r, "files", l.id, l.size, &rules, &h->slot,
-			      &rc))
+	int gated = api_download_gate(r, "files", l.id, l.size, &rules, &pass,
+				      &rc);
+	h->slot = pass.slot;
+	h->cooldown = pass.cooldown;
+	if (gated)
 		return rc;
 	snprintf(etag, sizeof(etag), "\"%s\"", l.sha256);
 	pt_http_date(l.created, lastmod);
@@ -709,6 +929,7 @@ static int serve_held(struct pt_req *r, const char *id, struct held *h)
 	/* a Max-Downloads link is streamed here: its budget must see what
 	 * a cut-short transfer delivered */
 	bool redirect = rules.redirect && !l.max_downloads &&
+			!pass.not_before && /* a hold is ours to keep */
 			redirectable(r, range_hdr, rr, &rs);
 	if (!redirect) {
 		err = blob_reader_open(app->blobs, l.sha256, &rd);
@@ -745,6 +966,7 @@ static int serve_held(struct pt_req *r, const char *id, struct held *h)
 		/* counted by coverage, whatever the first byte: ranges from
 		 * several connections add up (aria2c -x8 is one download) */
 		h->count = true;
+		h->has_acked = tcp_acked(r, &h->acked0);
 	}
 	h->size = size;
 	if (rr == RANGE_OK)
@@ -753,8 +975,8 @@ static int serve_held(struct pt_req *r, const char *id, struct held *h)
 		h->ranges = (struct range_set){ 1, { { 0, size - 1 } } };
 	if (redirect)
 		return redirect_reply(r, &l);
-	struct cap cap = { r->method == HTTP_GET ? rules.speed : 0, r->conn,
-			   app->throttle, &h->sent,
+	struct cap cap = { r->method == HTTP_GET ? rules.speed : 0,
+			   pass.not_before, r->conn, app->throttle, &h->sent,
 			   h->slot ? held_last_byte : NULL, r };
 
 	/* from here a response owns the reader: drop it from the pool */
@@ -773,12 +995,14 @@ static int serve_held(struct pt_req *r, const char *id, struct held *h)
 			 "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, rs.r[0].first,
 			 rs.r[0].last, size);
 		body_len = rs.r[0].last - rs.r[0].first + 1;
-		h->streamed = blob_reader_fd(rd) < 0 || cap.rate;
+		h->streamed = blob_reader_fd(rd) < 0 || cap.rate ||
+			      cap.not_before;
 		resp = range_response(rd, rs.r[0].first, body_len, &cap);
 		MHD_add_response_header(resp, "Content-Range", cr206);
 		status = 206;
 	} else {
-		h->streamed = blob_reader_fd(rd) < 0 || cap.rate;
+		h->streamed = blob_reader_fd(rd) < 0 || cap.rate ||
+			      cap.not_before;
 		resp = range_response(rd, 0, size, &cap);
 	}
 	MHD_add_response_header(resp, "Content-Type", ctype);
@@ -786,6 +1010,7 @@ static int serve_held(struct pt_req *r, const char *id, struct held *h)
 	add_file_headers(r, resp, &l);
 	r->bytes_out = r->method == HTTP_HEAD ? 0 : body_len;
 	h->body = body_len > 0; /* an empty file's 200 has none to wait for */
+	h->hdr_len = header_bytes(r, resp);
 	return reply_queue(r, status, resp);
 }
 

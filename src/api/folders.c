@@ -645,7 +645,10 @@ static void zip_free(void *cls)
 
 /* What a zip download holds until its response is over. */
 struct zipheld {
-	bool slot, count;
+	uint64_t slot; /* slots.h token */
+	int64_t cooldown;
+	bool count;
+	const char *id;
 	uint64_t first, last; /* archive bytes the response carries */
 	const struct zip_plan *plan;
 	const struct item *items;
@@ -659,6 +662,8 @@ static void zip_complete(struct pt_req *r, bool ok)
 	int64_t now = pt_now();
 
 	api_download_unhold(r, &h->slot);
+	if (h->count)
+		api_download_ended(r, h->id, h->cooldown);
 	if (!ok || !h->count)
 		return;
 	for (size_t i = 0; i < h->plan->npieces; i++) {
@@ -691,8 +696,13 @@ static int zip_serve(struct pt_req *r, const struct folder *f)
 	if (zip_prepare(r, f, true, &t, &plan, &rc))
 		return rc;
 	policy_download(app->conf, api_who(r), &rules);
-	if (api_download_gate(r, "folders", f->id, plan.total, &rules,
-			      &h->slot, &rc))
+	struct download_pass pass;
+	int gated = api_download_gate(r, "folders", f->id, plan.total, &rules,
+				      &pass, &rc);
+	h->slot = pass.slot;
+	h->cooldown = pass.cooldown;
+	h->id = pt_pstrndup(r->pool, f->id, strlen(f->id));
+	if (gated)
 		return rc;
 
 	/* a strong validator: the central directory names every path, size,
@@ -741,7 +751,7 @@ static int zip_serve(struct pt_req *r, const struct folder *f)
 	*kept = plan;
 	s->plan = kept;
 	speed_cap_init(&s->cap, r->method == HTTP_GET ? rules.speed : 0,
-		       r->conn, app->throttle);
+		       pass.not_before, r->conn, app->throttle);
 	h->count = r->method == HTTP_GET && s->len > 0;
 	h->first = s->first;
 	h->last = s->first + s->len - 1;

@@ -63,6 +63,10 @@ static void render(struct pt_buf *out, const char *tpl, const struct kv *kv,
 	}
 }
 
+struct download_rules;
+static const char *tier_rules(struct pt_req *r,
+			      const struct download_rules *d);
+
 static void human_size(uint64_t n, char *out, size_t cap)
 {
 	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
@@ -153,6 +157,7 @@ int api_page(struct pt_req *r)
 	snprintf(wait, sizeof(wait), "%lld", (long long)rules.wait_seconds);
 	const struct kv kv[] = {
 		{ "wait", wait },
+		{ "tier_rules", tier_rules(r, &rules) },
 		{ "download_query", query },
 		{ "ticket_url", pt_psprintf(r->pool, "/api/v1/files/%s/ticket",
 					    l.id) },
@@ -167,6 +172,41 @@ int api_page(struct pt_req *r)
 		{ "download_url", api_download_url(app, r->pool, &l) },
 	};
 	return reply_template(r, 200, "file.html", kv, PT_ARRAY_LEN(kv));
+}
+
+/* One line on the rules of the visitor's tier for the direct link:
+ * "The direct link waits 60 s, then sends at 100 KiB/s; one download at
+ * a time, 30 s apart." (empty for a tier without any). */
+static const char *tier_rules(struct pt_req *r,
+			      const struct download_rules *d)
+{
+	struct pt_buf b;
+	char speed[32];
+	pt_buf_init(&b, 512);
+	if (d->wait_seconds)
+		pt_buf_addf(&b, "It waits %lld s%s", (long long)d->wait_seconds,
+			    d->speed ? ", then" : ".");
+	if (d->speed) {
+		human_size(d->speed, speed, sizeof(speed));
+		pt_buf_addf(&b, "%s sends at %s/s.",
+			    d->wait_seconds ? "" : "It", speed);
+	}
+	if (d->parallel)
+		pt_buf_addf(&b, " %llu download%s at a time",
+			    (unsigned long long)d->parallel,
+			    d->parallel == 1 ? "" : "s");
+	if (d->cooldown)
+		pt_buf_addf(&b, "%s %lld s apart", d->parallel ? "," : " Downloads",
+			    (long long)d->cooldown);
+	if (d->parallel || d->cooldown)
+		pt_buf_adds(&b, ".");
+	if (d->connections)
+		pt_buf_addf(&b, " %llu connection%s per download.",
+			    (unsigned long long)d->connections,
+			    d->connections == 1 ? "" : "s");
+	const char *out = pt_pstrndup(r->pool, b.n ? b.p : "", b.n);
+	pt_buf_release(&b);
+	return out;
 }
 
 int api_folder_html(struct pt_req *r, const struct folder_view *v)
@@ -304,10 +344,10 @@ static void tier_size(uint64_t n, const char *suffix, char *out, size_t cap)
 }
 
 /* One row of the table: a cell per tier from fmt(tier) into out. */
-typedef void (*tier_cell_fn)(const struct pt_tier *t, enum pt_tier_id id,
-			     char *out, size_t cap);
+typedef void (*tier_cell_fn)(const struct pt_conf *c, const struct pt_tier *t,
+			     enum pt_tier_id id, char *out, size_t cap);
 
-static void cell_wait(const struct pt_tier *t, enum pt_tier_id id, char *o,
+static void cell_wait(const struct pt_conf *c, const struct pt_tier *t, enum pt_tier_id id, char *o,
 		      size_t n)
 {
 	if (t->wait_seconds)
@@ -316,7 +356,7 @@ static void cell_wait(const struct pt_tier *t, enum pt_tier_id id, char *o,
 		snprintf(o, n, "none");
 }
 
-static void cell_speed(const struct pt_tier *t, enum pt_tier_id id, char *o,
+static void cell_speed(const struct pt_conf *c, const struct pt_tier *t, enum pt_tier_id id, char *o,
 		       size_t n)
 {
 	if (t->speed_bytes_per_second)
@@ -325,7 +365,7 @@ static void cell_speed(const struct pt_tier *t, enum pt_tier_id id, char *o,
 		snprintf(o, n, "no cap");
 }
 
-static void cell_parallel(const struct pt_tier *t, enum pt_tier_id id,
+static void cell_parallel(const struct pt_conf *c, const struct pt_tier *t, enum pt_tier_id id,
 			  char *o, size_t n)
 {
 	if (t->parallel_downloads)
@@ -335,16 +375,38 @@ static void cell_parallel(const struct pt_tier *t, enum pt_tier_id id,
 		snprintf(o, n, "no limit");
 }
 
-static void cell_up(const struct pt_tier *t, enum pt_tier_id id, char *o,
-		    size_t n)
+static void cell_conns(const struct pt_conf *c, const struct pt_tier *t,
+		       enum pt_tier_id id, char *o, size_t n)
 {
-	if (t->max_upload_bytes)
-		tier_size(t->max_upload_bytes, "", o, n);
+	if (t->connections_per_download)
+		snprintf(o, n, "%llu",
+			 (unsigned long long)t->connections_per_download);
 	else
 		snprintf(o, n, "no limit");
 }
 
-static void cell_down(const struct pt_tier *t, enum pt_tier_id id, char *o,
+static void cell_cooldown(const struct pt_conf *c, const struct pt_tier *t,
+			  enum pt_tier_id id, char *o, size_t n)
+{
+	if (t->cooldown_seconds)
+		snprintf(o, n, "%llu s",
+			 (unsigned long long)t->cooldown_seconds);
+	else
+		snprintf(o, n, "none");
+}
+
+static void cell_up(const struct pt_conf *c, const struct pt_tier *t, enum pt_tier_id id, char *o,
+		    size_t n)
+{
+	/* storage.max_file_bytes caps every tier, "no limit" ones too */
+	uint64_t max = t->max_upload_bytes && t->max_upload_bytes <
+							 c->max_file_bytes
+			       ? t->max_upload_bytes
+			       : c->max_file_bytes;
+	tier_size(max, "", o, n);
+}
+
+static void cell_down(const struct pt_conf *c, const struct pt_tier *t, enum pt_tier_id id, char *o,
 		      size_t n)
 {
 	if (t->max_download_bytes)
@@ -353,7 +415,7 @@ static void cell_down(const struct pt_tier *t, enum pt_tier_id id, char *o,
 		snprintf(o, n, "no limit");
 }
 
-static void cell_keep(const struct pt_tier *t, enum pt_tier_id id, char *o,
+static void cell_keep(const struct pt_conf *c, const struct pt_tier *t, enum pt_tier_id id, char *o,
 		      size_t n)
 {
 	if (t->retention_days)
@@ -363,7 +425,7 @@ static void cell_keep(const struct pt_tier *t, enum pt_tier_id id, char *o,
 		snprintf(o, n, "forever");
 }
 
-static void cell_quota(const struct pt_tier *t, enum pt_tier_id id, char *o,
+static void cell_quota(const struct pt_conf *c, const struct pt_tier *t, enum pt_tier_id id, char *o,
 		       size_t n)
 {
 	if (id == PT_TIER_ANONYMOUS)
@@ -374,7 +436,7 @@ static void cell_quota(const struct pt_tier *t, enum pt_tier_id id, char *o,
 		snprintf(o, n, "no limit");
 }
 
-static void cell_stream(const struct pt_tier *t, enum pt_tier_id id, char *o,
+static void cell_stream(const struct pt_conf *c, const struct pt_tier *t, enum pt_tier_id id, char *o,
 			size_t n)
 {
 	if (t->stream_minutes)
@@ -395,6 +457,8 @@ static void tiers_table(struct pt_buf *b, const struct pt_conf *c)
 		{ "Wait before a download", cell_wait },
 		{ "Download speed", cell_speed },
 		{ "Downloads at a time", cell_parallel },
+		{ "Connections per download", cell_conns },
+		{ "Wait between downloads", cell_cooldown },
 		{ "Largest upload", cell_up },
 		{ "Largest download", cell_down },
 		{ "Files kept", cell_keep },
@@ -415,7 +479,7 @@ static void tiers_table(struct pt_buf *b, const struct pt_conf *c)
 		html_escape(b, rows[i].what);
 		pt_buf_adds(b, "</th>");
 		for (int t = 0; t < PT_TIER_COUNT; t++) {
-			rows[i].fn(&c->tier[t], (enum pt_tier_id)t, cell,
+			rows[i].fn(c, &c->tier[t], (enum pt_tier_id)t, cell,
 				   sizeof(cell));
 			pt_buf_adds(b, "<td>");
 			html_escape(b, cell);
@@ -434,12 +498,16 @@ int api_tiers(struct pt_req *r)
 	for (int i = 0; i < PT_TIER_COUNT; i++) {
 		const struct pt_tier *t = &app->conf->tier[i];
 		json_array_append_new(arr, json_pack(
-			"{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			"{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+			"s:I}",
 			"name", conf_tier_name((enum pt_tier_id)i),
 			"wait_seconds", (json_int_t)t->wait_seconds,
 			"speed_bytes_per_second",
 			(json_int_t)t->speed_bytes_per_second,
 			"parallel_downloads", (json_int_t)t->parallel_downloads,
+			"connections_per_download",
+			(json_int_t)t->connections_per_download,
+			"cooldown_seconds", (json_int_t)t->cooldown_seconds,
 			"max_upload_bytes", (json_int_t)t->max_upload_bytes,
 			"max_download_bytes", (json_int_t)t->max_download_bytes,
 			"retention_days", (json_int_t)t->retention_days,

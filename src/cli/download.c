@@ -11,10 +11,11 @@
  * saved ETag the part is only continued when there is a SHA-256 to check
  * the result against.
  *
- * Waiting: a tier that waits answers the bytes with 429; when the reason
- * speaks of a ticket we POST /api/v1/files/{id}/ticket, count its "wait"
- * down on stderr and ask again with ?ticket=; any other 429 is retried
- * after its Retry-After.
+ * Waiting: a tier that waits holds a download without a ticket until its
+ * countdown ends (X-Partage-Wait: the seconds left, said on stderr).  A
+ * 429 that speaks of a ticket (an older server) makes us POST
+ * /api/v1/files/{id}/ticket, count its "wait" down on stderr and ask
+ * again with ?ticket=; any other 429 is retried after its Retry-After.
  */
 #define _GNU_SOURCE
 #include "cli.h"
@@ -287,6 +288,12 @@ static int on_headers(struct cli_http *h)
 
 	if (h->status != 200 && h->status != 206)
 		return 0;
+	char *held = cli_http_header(h, "X-Partage-Wait");
+	if (held) { /* the server holds the body until the tier's wait ends */
+		fprintf(stderr, "partage: free download starts in %s s\n",
+			held);
+		free(held);
+	}
 	if (d->page_ok && h->status == 200) {
 		/* a server that ignores Accept sends the download page */
 		char *ct = cli_http_header(h, "Content-Type");

@@ -60,10 +60,13 @@ void policy_download(const struct pt_conf *c, const struct principal *who,
 	out->wait_seconds = (int64_t)t->wait_seconds;
 	out->speed = t->speed_bytes_per_second;
 	out->parallel = t->parallel_downloads;
+	out->connections = t->connections_per_download;
+	out->cooldown = (int64_t)t->cooldown_seconds;
 	out->max_bytes = t->max_download_bytes;
 	out->redirect = strcmp(c->s3_redirect, "presigned") == 0 &&
 			strcmp(c->storage_backend, "s3") == 0 && !out->speed &&
-			!out->parallel && !t->stream_minutes;
+			!out->parallel && !out->connections &&
+			!t->stream_minutes;
 }
 
 bool policy_owns(const struct principal *who, int64_t owner)

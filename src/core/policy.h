@@ -51,10 +51,12 @@ struct download_rules {
 	int64_t wait_seconds;       /* 0: no ticket needed */
 	uint64_t speed;             /* bytes/s; 0: uncapped */
 	uint64_t parallel;          /* per address; 0: unlimited */
+	uint64_t connections;       /* per download; 0: unlimited */
+	int64_t cooldown;           /* seconds between downloads; 0: none */
 	uint64_t max_bytes;         /* largest file; 0: any */
 	/* the bytes may come from a presigned URL of the object store
 	 * (storage.s3_redirect = presigned) once every check above passed.
-	 * Only for tiers with no speed cap, no parallel limit and no
+	 * Only for tiers with no speed cap, no parallel or connection limit, no
 	 * viewing quota (stream_minutes): they last as long as the
 	 * transfer, which the node no longer sees. */
 	bool redirect;

@@ -45,6 +45,10 @@ DEFAULT_CONFIG = """\
 wait_seconds = 0
 speed_bytes_per_second = 0
 parallel_downloads = 0
+connections_per_download = 0
+cooldown_seconds = 0
+[tier.free]
+cooldown_seconds = 0
 """
 
 

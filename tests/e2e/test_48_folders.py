@@ -313,14 +313,14 @@ def test_zip_tier_rules(tmp):
         # the owner (free tier, no wait) downloads at once
         expect(s.get(zip_path(f), auth), 200)
         # anonymous: a ticket for the folder, then the wait
-        r = expect(s.get(zip_path(f)), 429)
+        r = expect(s.get(zip_path(f), {"Accept": "application/json"}), 429)
         assert r.header("Retry-After") == "2", r
         assert "/api/v1/folders/%s/ticket" % f["id"] in r.text, r.text
         t = expect(s.request("POST", "/api/v1/folders/%s/ticket" % f["id"],
                              headers={"Accept": "application/json"}), 200).json()
         assert t["wait"] == 2 and "/folder/%s/" % f["id"] in t["url"], t
         path = t["url"][len(s.url):]
-        r = expect(s.get(path), 429)
+        r = expect(s.get(path, {"Accept": "application/json"}), 429)
         assert int(r.header("Retry-After")) in (1, 2)
         time.sleep(2.2)
         r = expect(s.get(path), 200)

@@ -241,7 +241,8 @@ def test_tiers_endpoint_and_home_page_table(srv):
     assert a["parallel_downloads"] == 0 and a["max_download_bytes"] == 0, a
     assert a["max_upload_bytes"] == 2 << 30 and a["retention_days"] == 21, a
     assert f == {"name": "free", "wait_seconds": 25, "speed_bytes_per_second": 100 * K,
-                 "parallel_downloads": 1, "max_upload_bytes": 2 << 30,
+                 "parallel_downloads": 1, "connections_per_download": 2,
+                 "cooldown_seconds": 0, "max_upload_bytes": 2 << 30,
                  "max_download_bytes": 1 << 30, "retention_days": 90,
                  "storage_quota_bytes": 200 << 30, "stream_minutes": 72,
                  "stream_wait_minutes": 54}, f
@@ -261,6 +262,10 @@ def test_tiers_endpoint_and_home_page_table(srv):
     assert rows["Storage"] == ["no account", "200 GiB", "no limit"], rows
     assert rows["Files kept"][2] == "forever" and "90 days" in rows["Files kept"][1], rows
     assert rows["Streaming"][1] == "72 min, then a 54 min wait", rows
+    assert rows["Connections per download"][1:] == ["2", "no limit"], rows
+    assert rows["Wait between downloads"] == ["none", "none", "none"], rows  # the harness's
+    # a tier without an upload limit still has storage.max_file_bytes
+    assert rows["Largest upload"][1:] == ["2 GiB", "1 TiB"], rows
 
 
 def test_folder_page_curl_command_works_as_written(srv, tmp):

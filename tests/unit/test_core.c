@@ -93,19 +93,51 @@ static void test_ticket(void **state)
 static void test_slots(void **state)
 {
 	struct slots *s = slots_new();
-	assert_true(slots_acquire(s, "1.2.3.4", 2));
-	assert_true(slots_acquire(s, "1.2.3.4", 2));
-	assert_false(slots_acquire(s, "1.2.3.4", 2));
-	assert_true(slots_acquire(s, "5.6.7.8", 1));
+	char other[SLOTS_ID_MAX];
+	uint64_t t1, t2, t3, t4;
+	struct slots_claim c = { "1.2.3.4", "fileA", -1, 2, 1 };
+
+	assert_int_equal(slots_acquire(s, &c, &t1, other), SLOTS_OK);
+	assert_true(t1 != 0);
+	/* a second connection of the same download: over its one */
+	assert_int_equal(slots_acquire(s, &c, &t2, other), SLOTS_CONNECTIONS);
+	c.id = "fileB";
+	assert_int_equal(slots_acquire(s, &c, &t2, other), SLOTS_OK);
+	c.id = "fileC";
+	assert_int_equal(slots_acquire(s, &c, &t3, other), SLOTS_PARALLEL);
+	assert_true(strcmp(other, "fileA") == 0 || strcmp(other, "fileB") == 0);
 	assert_int_equal(slots_held(s, "1.2.3.4"), 2);
-	slots_release(s, "1.2.3.4");
-	assert_true(slots_acquire(s, "1.2.3.4", 2));
-	slots_release(s, "1.2.3.4");
-	slots_release(s, "1.2.3.4");
+	/* other addresses are apart */
+	struct slots_claim d = { "5.6.7.8", "fileC", -1, 1, 1 };
+	assert_int_equal(slots_acquire(s, &d, &t4, other), SLOTS_OK);
+	slots_release(s, "5.6.7.8", t4);
+	slots_release(s, "1.2.3.4", t1);
+	assert_int_equal(slots_acquire(s, &c, &t3, other), SLOTS_OK);
+	slots_release(s, "1.2.3.4", t2);
+	slots_release(s, "1.2.3.4", t3);
 	assert_int_equal(slots_held(s, "1.2.3.4"), 0);
+	/* connections without a limit on them, downloads limited */
+	struct slots_claim e = { "1.2.3.4", "fileA", -1, 1, 0 };
+	assert_int_equal(slots_acquire(s, &e, &t1, other), SLOTS_OK);
+	assert_int_equal(slots_acquire(s, &e, &t2, other), SLOTS_OK);
+	assert_int_equal(slots_held(s, "1.2.3.4"), 1);
+	slots_release(s, "1.2.3.4", t1);
+	slots_release(s, "1.2.3.4", t2);
 	/* no limit: always yes, nothing held */
-	assert_true(slots_acquire(s, "9.9.9.9", 0));
+	struct slots_claim f = { "9.9.9.9", "x", -1, 0, 0 };
+	assert_int_equal(slots_acquire(s, &f, &t1, other), SLOTS_OK);
+	assert_int_equal(t1, 0);
 	assert_int_equal(slots_held(s, "9.9.9.9"), 0);
+	slots_release(s, "9.9.9.9", t1);
+	/* countdowns: the first call starts it, the next ones see it */
+	assert_int_equal(slots_countdown(s, "1.2.3.4", "fileA", 100, 60), 160);
+	assert_int_equal(slots_countdown(s, "1.2.3.4", "fileA", 130, 60), 160);
+	assert_int_equal(slots_countdown(s, "1.2.3.4", "fileB", 130, 60), 190);
+	assert_int_equal(slots_countdown(s, "1.2.3.5", "fileA", 130, 60), 190);
+	/* gone TICKET_VALID seconds after it ended: a new one */
+	assert_int_equal(slots_countdown(s, "1.2.3.4", "fileA",
+					 160 + TICKET_VALID, 60),
+			 220 + TICKET_VALID);
 	slots_free(s);
 }
 
@@ -274,6 +306,9 @@ static void test_policy(void **state)
 	policy_download(&c, &free_, &d);
 	assert_false(d.redirect); /* a viewing quota (72 minutes) */
 	assert_int_equal(conf_set(&c, "tier.free.stream_minutes", "0", &err), 0);
+	policy_download(&c, &free_, &d);
+	assert_false(d.redirect); /* two connections per download */
+	assert_int_equal(conf_set(&c, "tier.free.connections_per_download", "0", &err), 0);
 	policy_download(&c, &free_, &d);
 	assert_true(d.redirect);
 	assert_int_equal(conf_set(&c, "tier.premium.speed_bytes_per_second", "1M", &err), 0);

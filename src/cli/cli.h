@@ -76,6 +76,9 @@ struct cli_progress {
 	uint64_t s_ns[24], s_bytes[24]; /* rate samples, oldest first */
 	unsigned n;                /* samples in s_*; 0: not started */
 	uint64_t draw_ns;
+	uint64_t hold_until_ns;    /* the server holds the body until then
+				    * (X-Partage-Wait): a countdown, not a
+				    * rate; 0: not held */
 	bool on;                   /* stderr is a terminal */
 	bool drawn;                /* its line is open on stderr */
 };
@@ -91,6 +94,10 @@ void cli_progress_resume(struct cli_progress *p, uint64_t at);
  * force. */
 void cli_progress_update(struct cli_progress *p, uint64_t at, uint64_t total,
 			 bool force);
+/* The server holds the body secs more seconds (a free tier's wait): the
+ * line counts them down ("partage: free download starts in 12 s") in
+ * place of the bar, and the rate starts when it ends. */
+void cli_progress_hold(struct cli_progress *p, unsigned secs);
 /* End the line (a newline) if one is open. */
 void cli_progress_end(struct cli_progress *p);
 /* "123 B", "1.2 MiB": n bytes for people, into out. */

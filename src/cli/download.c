@@ -290,8 +290,15 @@ static int on_headers(struct cli_http *h)
 		return 0;
 	char *held = cli_http_header(h, "X-Partage-Wait");
 	if (held) { /* the server holds the body until the tier's wait ends */
-		fprintf(stderr, "partage: free download starts in %s s\n",
-			held);
+		uint64_t secs;
+		if (!pt_parse_u64(held, strlen(held), &secs) && secs &&
+		    h->bar && h->bar->on)
+			cli_progress_hold(h->bar, (unsigned)(secs < 86400
+								     ? secs
+								     : 86400));
+		else
+			fprintf(stderr, "partage: free download starts in %s s\n",
+				held);
 		free(held);
 	}
 	if (d->page_ok && h->status == 200) {

@@ -120,12 +120,33 @@ static double rate(struct cli_progress *p, uint64_t t)
  *   report.pdf               100%  29.1 MiB / 29.1 MiB  3.3 MiB/s  in 0:09
  * A label is cut at a UTF-8 boundary so the line never ends mid-character.
  */
+/* "12 s" below a minute, "1:05" from one: a wait's seconds left. */
+static void wait_left(unsigned n, char *out, size_t outsz)
+{
+	if (n >= 60)
+		human_time(n, out, outsz);
+	else
+		snprintf(out, outsz, "%u s", n);
+}
+
 static void draw(struct cli_progress *p, uint64_t t)
 {
 	char label[LABEL_MAX + 8], done[32], all[32], speed[32], eta[32];
 	size_t n = strlen(p->label);
 	double r = rate(p, t);
 	bool finished = p->total && p->at >= p->total;
+
+	if (p->hold_until_ns > t) {
+		wait_left((unsigned)((p->hold_until_ns - t + 999999999u) /
+				     1000000000u),
+			  eta, sizeof(eta));
+		fprintf(stderr, "\rpartage: free download starts in %s\033[K",
+			eta);
+		fflush(stderr);
+		p->draw_ns = t;
+		p->drawn = true;
+		return;
+	}
 
 	if (n > LABEL_MAX) {
 		n = LABEL_MAX;
@@ -171,6 +192,12 @@ void cli_progress_update(struct cli_progress *p, uint64_t at, uint64_t total,
 	t = pt_mono_ns();
 	if (total)
 		p->total = total;
+	if (p->hold_until_ns && t >= p->hold_until_ns) {
+		/* the hold is over: its keep-alive bytes and its time are
+		 * no rate, and the time taken starts now */
+		p->hold_until_ns = 0;
+		p->n = 0;
+	}
 	if (!p->n || at < p->at)
 		cli_progress_resume(p, at);
 	p->at = at;
@@ -194,6 +221,14 @@ void cli_progress_update(struct cli_progress *p, uint64_t at, uint64_t total,
 		draw(p, t);
 }
 
+void cli_progress_hold(struct cli_progress *p, unsigned secs)
+{
+	if (!p->on || !secs)
+		return;
+	p->hold_until_ns = pt_mono_ns() + (uint64_t)secs * 1000000000u;
+	draw(p, pt_mono_ns());
+}
+
 void cli_progress_end(struct cli_progress *p)
 {
 	if (p->drawn)
@@ -212,10 +247,7 @@ void cli_wait(const struct cli_opts *o, unsigned secs, const char *why)
 	for (unsigned n = secs; n > 0; n--) {
 		struct timespec ts = { 1, 0 };
 		if (o->progress) {
-			if (n >= 60)
-				human_time(n, left, sizeof(left));
-			else
-				snprintf(left, sizeof(left), "%u s", n);
+			wait_left(n, left, sizeof(left));
 			fprintf(stderr, "\rpartage: %s in %s\033[K", why, left);
 			fflush(stderr);
 		}

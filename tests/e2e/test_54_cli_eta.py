@@ -157,7 +157,7 @@ max_download_bytes = 0
 
 
 def test_wait_counts_down_then_the_bar(tmp):
-    """A waiting tier: the ticket's wait counts down live on the terminal
+    """A waiting tier: the wait the server holds the download for counts down
     (3 s, 2 s, 1 s on one line), then the progress line."""
     with harness.Server(WAIT_CONFIG, name="etawait") as s:
         data = rand_bytes(64 * K)

@@ -67,21 +67,6 @@ struct download_rules;
 static const char *tier_rules(struct pt_req *r,
 			      const struct download_rules *d);
 
-static void human_size(uint64_t n, char *out, size_t cap)
-{
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)n;
-	size_t u = 0;
-	while (v >= 1024 && u + 1 < PT_ARRAY_LEN(units)) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(out, cap, "%llu B", (unsigned long long)n);
-	else
-		snprintf(out, cap, "%.1f %s", v, units[u]);
-}
-
 static void iso_date(int64_t t, char *out, size_t cap)
 {
 	struct tm tm;
@@ -138,7 +123,7 @@ int api_page(struct pt_req *r)
 		pt_buf_release(&q);
 	}
 	snprintf(size, sizeof(size), "%llu", (unsigned long long)l.size);
-	human_size(l.size, hsize, sizeof(hsize));
+	pt_human_size(l.size, hsize, sizeof(hsize));
 	iso_date(l.created, created, sizeof(created));
 	int64_t exp = api_link_expiry(app, &l);
 	if (exp)
@@ -187,7 +172,7 @@ static const char *tier_rules(struct pt_req *r,
 		pt_buf_addf(&b, "It waits %lld s%s", (long long)d->wait_seconds,
 			    d->speed ? ", then" : ".");
 	if (d->speed) {
-		human_size(d->speed, speed, sizeof(speed));
+		pt_human_size(d->speed, speed, sizeof(speed));
 		pt_buf_addf(&b, "%s sends at %s/s.",
 			    d->wait_seconds ? "" : "It", speed);
 	}
@@ -226,7 +211,7 @@ int api_folder_html(struct pt_req *r, const struct folder_view *v)
 	}
 	for (size_t i = 0; i < v->nfiles; i++) {
 		const struct link *l = &v->files[i];
-		human_size(l->size, hsize, sizeof(hsize));
+		pt_human_size(l->size, hsize, sizeof(hsize));
 		pt_buf_addf(&list, "<li class=file><a href=\"/%s\">", l->id);
 		html_escape(&list, l->name);
 		pt_buf_addf(&list, "</a> <span class=size>%s</span>%s</li>\n",
@@ -237,7 +222,7 @@ int api_folder_html(struct pt_req *r, const struct folder_view *v)
 	}
 	if (!v->nsubs && !v->nfiles)
 		pt_buf_adds(&list, "<li class=empty>This folder is empty.</li>\n");
-	human_size(v->zip_size, hsize, sizeof(hsize));
+	pt_human_size(v->zip_size, hsize, sizeof(hsize));
 	iso_date(v->f->created, created, sizeof(created));
 	policy_download(app->conf, api_who(r), &rules);
 	snprintf(wait, sizeof(wait), "%lld", (long long)rules.wait_seconds);
@@ -336,7 +321,7 @@ static void tier_size(uint64_t n, const char *suffix, char *out, size_t cap)
 	char h[32];
 	char *dot;
 
-	human_size(n, h, sizeof(h));
+	pt_human_size(n, h, sizeof(h));
 	dot = strstr(h, ".0 ");
 	if (dot)
 		memmove(dot, dot + 2, strlen(dot + 2) + 1);

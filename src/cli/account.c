@@ -93,9 +93,9 @@ int cli_account(const struct cli_opts *o)
 		printf(" (premium until %s)", d);
 	}
 	putchar('\n');
-	cli_human_size((uint64_t)ac_int(me, "used_bytes"), a, sizeof(a));
+	pt_human_size((uint64_t)ac_int(me, "used_bytes"), a, sizeof(a));
 	if (ac_int(me, "quota_bytes") > 0) {
-		cli_human_size((uint64_t)ac_int(me, "quota_bytes"), b,
+		pt_human_size((uint64_t)ac_int(me, "quota_bytes"), b,
 			       sizeof(b));
 		printf("storage   %s of %s\n", a, b);
 	} else {

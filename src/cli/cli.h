@@ -100,8 +100,6 @@ void cli_progress_update(struct cli_progress *p, uint64_t at, uint64_t total,
 void cli_progress_hold(struct cli_progress *p, unsigned secs);
 /* End the line (a newline) if one is open. */
 void cli_progress_end(struct cli_progress *p);
-/* "123 B", "1.2 MiB": n bytes for people, into out. */
-void cli_human_size(uint64_t n, char *out, size_t outsz);
 /* Sleep secs seconds, saying "partage: WHY in 12 s" (or "in 1:05") on
  * stderr: a countdown on a terminal, one line otherwise. */
 void cli_wait(const struct cli_opts *o, unsigned secs, const char *why);

@@ -160,7 +160,7 @@ int cli_ls(const struct cli_opts *o, int argc, char **argv)
 		}
 		json_array_foreach(files, i, v) {
 			char size[32], dl[32];
-			cli_human_size((uint64_t)mg_int(v, "size"), size,
+			pt_human_size((uint64_t)mg_int(v, "size"), size,
 				       sizeof(size));
 			snprintf(dl, sizeof(dl), "%lld",
 				 (long long)mg_int(v, "downloads"));

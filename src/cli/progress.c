@@ -29,22 +29,6 @@
 #define DRAW_NS 100000000u   /* redraw at most 10 times a second */
 #define LABEL_MAX 24         /* bytes of the label shown */
 
-void cli_human_size(uint64_t n, char *out, size_t outsz)
-{
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)n;
-	size_t u = 0;
-
-	while (v >= 1024 && u + 1 < PT_ARRAY_LEN(unit)) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(out, outsz, "%llu B", (unsigned long long)n);
-	else
-		snprintf(out, outsz, "%.1f %s", v, unit[u]);
-}
-
 /* "0:07", "12:34", "1:02:03" (secs rounded to the nearest); "--:--" for
  * unknown or more than 99 h. */
 static void human_time(double secs, char *out, size_t outsz)
@@ -154,7 +138,7 @@ static void draw(struct cli_progress *p, uint64_t t)
 			n--;
 	}
 	snprintf(label, sizeof(label), "%.*s", (int)n, p->label);
-	cli_human_size(p->at, done, sizeof(done));
+	pt_human_size(p->at, done, sizeof(done));
 	if (finished) {
 		/* the average over the whole transfer, and its time */
 		double secs = (double)(t - p->start_ns) / 1e9;
@@ -167,9 +151,9 @@ static void draw(struct cli_progress *p, uint64_t t)
 				   ? (double)(p->total - p->at) / r : -1,
 			   eta + 4, sizeof(eta) - 4);
 	}
-	cli_human_size(r > 0 ? (uint64_t)r : 0, speed, sizeof(speed));
+	pt_human_size(r > 0 ? (uint64_t)r : 0, speed, sizeof(speed));
 	if (p->total) {
-		cli_human_size(p->total, all, sizeof(all));
+		pt_human_size(p->total, all, sizeof(all));
 		fprintf(stderr, "\r%-24s %3u%%  %s / %s  %s/s  %s\033[K", label,
 			(unsigned)(finished ? 100 : p->at * 100 / p->total),
 			done, all, speed, eta);

@@ -221,3 +221,19 @@ void pt_assert_fail(const char *what, const char *file, int line)
 		line);
 	abort();
 }
+
+void pt_human_size(uint64_t n, char *out, size_t cap)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	size_t u = 0;
+
+	while (v >= 1024 && u + 1 < PT_ARRAY_LEN(units)) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(out, cap, "%llu B", (unsigned long long)n);
+	else
+		snprintf(out, cap, "%.1f %s", v, units[u]);
+}

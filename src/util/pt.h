@@ -91,6 +91,9 @@ static inline unsigned pt_hash_str(const char *s)
 /* Parse an unsigned decimal of at most 19 digits with nothing after it.
  * Returns 0, or PT_EBADREQ on junk, sign, empty or overflow. */
 int pt_parse_u64(const char *s, size_t n, uint64_t *out);
+/* n bytes for people, into out: "123 B", "1.2 MiB" (powers of 1024, one
+ * decimal past bytes). */
+void pt_human_size(uint64_t n, char *out, size_t cap);
 
 /* ---- clock ---- */
 /* Seconds since the epoch, shifted by PARTAGE_TIME_OFFSET (tests). */

@@ -414,7 +414,7 @@ static void test_takedown_content(void **state)
 	l.size = 5;
 	l.created = 1000;
 	for (int i = 0; i < 3; i++) {
-		snprintf(l.id, sizeof(l.id), "link0000000%d", i);
+		snprintf(l.id, sizeof(l.id), "link0000000%c", (char)('0' + i));
 		assert_int_equal(repo_link_create(db, &l, NULL, NULL), 0);
 	}
 	/* gc collected the bytes and the row (say) */

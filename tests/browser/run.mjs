@@ -98,9 +98,11 @@ async function startServer() {
   const conf = path.join(tmpRoot, "c.ini");
   fs.writeFileSync(
     conf,
-    // max_upload_bytes: the upload page's refusal test sends a bigger file
+    // max_upload_bytes: the upload page's refusal test sends a bigger file;
+    // no cooldown between downloads: the tests fetch many files in a row
     "[tier.anonymous]\nwait_seconds = 0\nspeed_bytes_per_second = 0\nparallel_downloads = 0\n" +
-      "max_upload_bytes = 40M\n",
+      "connections_per_download = 0\ncooldown_seconds = 0\nmax_upload_bytes = 40M\n" +
+      "[tier.free]\ncooldown_seconds = 0\n",
   );
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;

@@ -47,6 +47,7 @@ struct server {
 	struct compiled_route *croutes;
 	unsigned nroutes;
 	int inflight; /* requests between first call and completion */
+	bool draining; /* server_drain: no new connections (accept_cb) */
 	struct proxy_list trusted; /* whose X-Forwarded-For we believe */
 	/* bodies being received, for the watcher */
 	pthread_mutex_t wlock;
@@ -59,6 +60,21 @@ struct server {
 /* A body that has not moved for this long is checked for a closed peer. */
 #define WATCH_IDLE_NS (1000ull * 1000 * 1000)
 #define WATCH_EVERY_MS 500
+
+/* MHD's accept policy: every connection, until server_drain.  This, not
+ * MHD_quiesce_daemon, stops new connections while requests in flight
+ * end: libmicrohttpd 0.9.75's quiesce of a thread pool with epoll races
+ * its own workers, which remove the listen socket from their epoll sets
+ * as soon as they see the daemon quiesced, and then panics ("Failed to
+ * remove listen FD from epoll set") on the one it finds already gone —
+ * the abort at SIGTERM seen in the e2e runs. */
+static enum MHD_Result accept_cb(void *cls, const struct sockaddr *addr,
+				 socklen_t len)
+{
+	struct server *s = cls;
+	return __atomic_load_n(&s->draining, __ATOMIC_RELAXED) ? MHD_NO
+							       : MHD_YES;
+}
 
 static size_t unescape_noop(void *cls, struct MHD_Connection *c, char *s)
 {
@@ -572,7 +588,10 @@ int server_start(const struct server_config *cfg, struct server **out)
 	pthread_cond_init(&s->wcond, NULL);
 	s->wstarted = pthread_create(&s->watcher, NULL, watch_loop, s) == 0;
 	s->d = MHD_start_daemon(
-		flags, 0, NULL, NULL, access_cb, s,
+		flags, 0, accept_cb, s, access_cb, s,
+		/* first, so that MHD's own messages about the options go
+		 * through it too */
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
 		/* 0 = no limit of ours: the descriptors are the limit */
@@ -589,7 +608,6 @@ int server_start(const struct server_config *cfg, struct server **out)
 		MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
 		MHD_OPTION_NOTIFY_CONNECTION, connection_cb, s,
 		MHD_OPTION_UNESCAPE_CALLBACK, unescape_noop, NULL,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_END);
 	if (!s->d) {
 		pt_log("server: cannot listen on '%s'", cfg->listen);
@@ -611,9 +629,8 @@ void server_drain(struct server *s, unsigned grace_s)
 {
 	if (!s)
 		return;
-	MHD_socket fd = MHD_quiesce_daemon(s->d);
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
+	/* new connections are refused from now on (accept_cb) */
+	__atomic_store_n(&s->draining, true, __ATOMIC_RELAXED);
 	/* idle keep-alive connections do not count: only requests in flight */
 	for (unsigned i = 0; i < grace_s * 20; i++) {
 		if (__atomic_load_n(&s->inflight, __ATOMIC_RELAXED) == 0)

@@ -72,7 +72,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 WEB_FILES := $(sort $(wildcard web/*))
 
-.PHONY: all run test test-unit test-e2e test-asan fuzz clean deps deps-ready \
+.PHONY: all run test test-unit test-e2e test-asan fuzz clean deps deps-ready check-layers \
 	format format-check analyze
 all: $(BIN)/partaged $(BIN)/partage
 
@@ -171,12 +171,16 @@ FORMAT_FILES = $(shell find src tests/unit tests/fuzz -name '*.[ch]' | sort)
 format:
 	clang-format -i $(FORMAT_FILES)
 
+# The include rules of src/ (docs/internals.md, "Layers"); also in analyze.
+check-layers:
+	@python3 scripts/check-layers.py
+
 format-check:
 	@n=0; for f in $(FORMAT_FILES); do \
 	  clang-format $$f | cmp -s - $$f || { echo "format: $$f"; n=$$((n + 1)); }; \
 	done; echo "format-check: $$n of $(words $(FORMAT_FILES)) files differ from .clang-format"
 
-# Static analysis; fails on any finding.  cppcheck (reviewed false
+# Static analysis; fails on any finding.  The layer rules, cppcheck (reviewed false
 # positives in scripts/cppcheck/suppressions.txt), then the clang static
 # analyzer over a full build of its own in build-analyze/ (build/ is left
 # alone; removed first, since scan-build sees only what it compiles).
@@ -187,7 +191,8 @@ CPPCHECK := cppcheck -q -j2 --std=c11 --error-exitcode=1 --inline-suppr \
 	-D_FILE_OFFSET_BITS=64 -Isrc \
 	--template='{file}:{line}: {severity}: {message} [{id}]'
 analyze:
-	@rc=0; echo "analyze: cppcheck"; $(CPPCHECK) src tests/unit tests/fuzz || rc=1; \
+	@rc=0; echo "analyze: layers"; python3 scripts/check-layers.py || rc=1; \
+	echo "analyze: cppcheck"; $(CPPCHECK) src tests/unit tests/fuzz || rc=1; \
 	echo "analyze: scan-build"; rm -rf build-analyze; \
 	scan-build --status-bugs -o build-analyze/report \
 	  $(MAKE) --no-print-directory BUILD=build-analyze BIN=build-analyze/bin all \

@@ -22,7 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "http/proxy.h"
+#include "util/proxy.h"
 #include "util/pt.h"
 #include "util/banned.h"
 

@@ -7,7 +7,8 @@
  * Every action lands in the append-only audit log.
  */
 #define _GNU_SOURCE
-#include "api.h"
+#include "handlers.h"
+#include "pwcheck.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -13,7 +13,8 @@
  * login()).  Every hash goes through the bounded queue (pwcheck.c).
  */
 #define _GNU_SOURCE
-#include "api.h"
+#include "handlers.h"
+#include "pwcheck.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -33,15 +34,7 @@
 
 #define SESSION_COOKIE "partage_session"
 #define SESSION_DAYS 30
-#define JSON_BODY_MAX (64 * 1024)
 
-static const struct principal anonymous = { .tier = PT_TIER_ANONYMOUS,
-					    .role = "user" };
-
-const struct principal *api_who(struct pt_req *r)
-{
-	return r->who ? r->who : &anonymous;
-}
 
 /* ---- rules ---- */
 
@@ -224,65 +217,6 @@ int api_authenticate(struct pt_req *r, int *rc)
 	return 0;
 }
 
-/* ---- JSON bodies ---- */
-
-struct json_body {
-	struct pt_buf buf;
-	int (*done)(struct pt_req *r, json_t *o);
-	bool too_big;
-};
-
-static void json_body_free(void *arg)
-{
-	pt_buf_release(&((struct json_body *)arg)->buf);
-}
-
-static int json_body_chunk(struct pt_req *r, const char *data, size_t n)
-{
-	struct json_body *jb = r->state;
-	if (pt_buf_add(&jb->buf, data, n))
-		jb->too_big = true;
-	return 0;
-}
-
-static int json_body_end(struct pt_req *r)
-{
-	struct json_body *jb = r->state;
-	if (jb->too_big)
-		return reply_error(r, PT_ETOOBIG, NULL,
-				   "payload too large: JSON bodies are at most "
-				   "%d bytes",
-				   JSON_BODY_MAX);
-	int rc;
-	/* jansson refuses text that is not UTF-8: say so, rather than the
-	 * handler's "send {…}" */
-	if (api_text_check(r, "the JSON body", jb->buf.p, jb->buf.n, 0, &rc))
-		return rc;
-	json_t *o = api_json_object(jb->buf.p, jb->buf.n);
-	rc = jb->done(r, o);
-	json_decref(o);
-	return rc;
-}
-
-int api_json_body(struct pt_req *r, int (*done)(struct pt_req *r, json_t *o))
-{
-	struct json_body *jb = pt_palloc(r->pool, sizeof(*jb));
-	const char *cl = req_header(r, "Content-Length");
-	uint64_t len;
-
-	if (cl && !pt_parse_u64(cl, strlen(cl), &len) && len > JSON_BODY_MAX)
-		return reply_error(r, PT_ETOOBIG, NULL,
-				   "payload too large: JSON bodies are at most "
-				   "%d bytes",
-				   JSON_BODY_MAX);
-	pt_buf_init(&jb->buf, JSON_BODY_MAX);
-	jb->done = done;
-	pt_pool_cleanup_add(r->pool, json_body_free, jb);
-	r->state = jb;
-	r->on_body = json_body_chunk;
-	r->on_end = json_body_end;
-	return REQ_OK;
-}
 
 static const char *json_str(json_t *o, const char *key)
 {

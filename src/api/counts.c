@@ -9,7 +9,7 @@
  * in a crash — counts, never files.  Each flush also credits the
  * uploaders' rewards ledger in the same transaction.
  */
-#include "api.h"
+#include "app.h"
 
 #include <pthread.h>
 #include <stdlib.h>

@@ -28,7 +28,9 @@
  * Never for a Max-Downloads link, whose budget must see the transfer.
  */
 #define _GNU_SOURCE
-#include "api.h"
+#include "download.h"
+#include "handlers.h"
+#include "pwcheck.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -22,7 +22,9 @@
  * download of that file for its uploader.
  */
 #define _GNU_SOURCE
-#include "api.h"
+#include "download.h"
+#include "handlers.h"
+#include "pwcheck.h"
 
 #include <inttypes.h>
 #include <sodium.h>

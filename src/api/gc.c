@@ -17,7 +17,8 @@
  * try found the disk full.
  */
 #define _GNU_SOURCE
-#include "api.h"
+#include "app.h"
+#include "handlers.h"
 
 #include <errno.h>
 #include <string.h>

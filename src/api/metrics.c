@@ -5,7 +5,7 @@
  * small table of statuses, so counting costs a few instructions per
  * request and never contends.
  */
-#include "api.h"
+#include "handlers.h"
 
 #include <stdio.h>
 #include <stdlib.h>

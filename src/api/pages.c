@@ -5,7 +5,8 @@
  * built (escaping what it put in); nothing else is interpreted.
  */
 #define _GNU_SOURCE
-#include "api.h"
+#include "handlers.h"
+#include "pwcheck.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -11,7 +11,8 @@
  * upload's first call, before its body) the hash runs in place, but only
  * when a hashing slot is free now: it too never waits.
  */
-#include "api.h"
+#include "pwcheck.h"
+#include "request.h"
 
 #include <string.h>
 

@@ -22,7 +22,8 @@
  * bounded by the bytes clients sent: see "concatenation" below.
  */
 #define _GNU_SOURCE
-#include "api.h"
+#include "handlers.h"
+#include "pwcheck.h"
 
 #include <errno.h>
 #include <inttypes.h>

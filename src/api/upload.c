@@ -8,7 +8,8 @@
  * the row is in is the client told the link (docs/internals.md, 2).
  */
 #define _GNU_SOURCE
-#include "api.h"
+#include "handlers.h"
+#include "pwcheck.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -71,50 +72,6 @@ struct upload {
 	bool linking;               /* in create_links: a 503 is the database's */
 };
 
-/* ---- MIME sniffing: libmagic handles are not thread-safe, so one per
- * worker thread ---- */
-static pthread_key_t magic_key;
-static pthread_once_t magic_once = PTHREAD_ONCE_INIT;
-
-static void magic_free(void *m)
-{
-	magic_close(m);
-}
-
-static void magic_key_init(void)
-{
-	pthread_key_create(&magic_key, magic_free);
-}
-
-char *api_sniff_mime(struct pt_pool *pool, const void *p, size_t n)
-{
-	magic_t m;
-	const char *t;
-
-	pthread_once(&magic_once, magic_key_init);
-	m = pthread_getspecific(magic_key);
-	if (!m) {
-		m = magic_open(MAGIC_MIME | MAGIC_ERROR | MAGIC_NO_CHECK_COMPRESS);
-		if (m && magic_load(m, NULL) != 0) {
-			pt_log("upload: cannot load libmagic database: %s",
-			       magic_error(m));
-			magic_close(m);
-			m = NULL;
-		}
-		if (m)
-			pthread_setspecific(magic_key, m);
-	}
-	if (n == 0)
-		return pt_pstrdup(pool, "application/x-empty");
-	t = m ? magic_buffer(m, p, n) : NULL;
-	if (!t || !*t)
-		return pt_pstrdup(pool, "application/octet-stream");
-	/* "application/octet-stream; charset=binary": the charset says nothing */
-	const char *bin = strstr(t, "; charset=binary");
-	if (bin)
-		return pt_pstrndup(pool, t, (size_t)(bin - t));
-	return pt_pstrdup(pool, t);
-}
 
 /* ---- sinks ---- */
 
@@ -180,102 +137,12 @@ static int sink_commit(struct pt_req *r, struct sink *s, struct received *out)
 
 /* ---- request options ---- */
 
-int api_count_parse(const char *v, size_t len, int64_t *out)
-{
-	uint64_t n;
-	while (len && (*v == ' ' || *v == '\t')) {
-		v++;
-		len--;
-	}
-	while (len && (v[len - 1] == ' ' || v[len - 1] == '\t'))
-		len--;
-	if (pt_parse_u64(v, len, &n) || n == 0 || n > 1000000000)
-		return PT_EBADREQ;
-	*out = (int64_t)n;
-	return 0;
-}
-
 /* Max-Days / Max-Downloads: absent → 0, else a positive integer. */
 static int header_count(struct pt_req *r, const char *name, int64_t *out)
 {
 	const char *v = req_header(r, name);
 	*out = 0;
 	return v ? api_count_parse(v, strlen(v), out) : 0;
-}
-
-int api_form_count_add(struct form_count *f, uint64_t off, const char *data,
-		       size_t n)
-{
-	if (off + n >= sizeof(f->v))
-		return PT_EBADREQ;
-	memcpy(f->v + off, data, n);
-	f->v[off + n] = '\0';
-	return 0;
-}
-
-int api_form_count_value(const struct form_count *f, int64_t *out)
-{
-	if (!f->v[0])
-		return 0;
-	return api_count_parse(f->v, strlen(f->v), out);
-}
-
-int api_text_check(struct pt_req *r, const char *what, const char *s,
-		   size_t n, unsigned flags, int *rc)
-{
-	size_t at = 0;
-	const char *why = utf8_check(s, n, flags, &at);
-
-	if (!why)
-		return 0;
-	*rc = reply_error(r, PT_EBADREQ, NULL, "bad request: %s %s (byte %zu)",
-			  what, why, at);
-	return 1;
-}
-
-int api_intake_check(struct pt_req *r, int *rc)
-{
-	struct app *app = r->ctx;
-	const char *v;
-	uint64_t len = 0;
-
-	/* The database is known to be down: ask it again (reconnecting is
-	 * paced), and refuse before the body rather than store bytes that
-	 * no row will ever name. */
-	if (db_pool_known_down(app->db) && !app_db_reachable(app)) {
-		*rc = reply_error(r, PT_EUNAVAIL, NULL, API_DB_DOWN);
-		return 1;
-	}
-	if (strcmp(app->conf->storage_backend, "fs") != 0)
-		return 0;
-	/* the bytes announced (a tus upload's whole length): they must
-	 * leave the floor free, min_free_bytes and all of the reserve */
-	if (((v = req_header(r, "Upload-Length")) ||
-	     (v = req_header(r, "Content-Length"))) &&
-	    pt_parse_u64(v, strlen(v), &len))
-		len = 0;
-	if (reserve_upload_ok(len))
-		return 0;
-	*rc = reply_error(r, PT_ENOSPACE, NULL,
-			  "insufficient storage: the server is not taking "
-			  "new uploads now (low on disk space)");
-	return 1;
-}
-
-/* The principal's limit for one upload: the tier's size limit under
- * storage.max_file_bytes, or the storage quota left when that is smaller
- * (then a refusal is 507). */
-uint64_t api_upload_limit(struct pt_req *r, bool *by_quota)
-{
-	struct app *app = r->ctx;
-	const struct principal *who = api_who(r);
-	int64_t used = 0;
-	if (who->user_id &&
-	    policy_tier(app->conf, who)->storage_quota_bytes) {
-		struct db *db = app_db(app);
-		used = db ? repo_user_used_bytes(db, who->user_id, pt_now()) : 0;
-	}
-	return policy_upload_limit(app->conf, who, used, by_quota);
 }
 
 static int ensure_cb(void *arg)
@@ -550,32 +417,6 @@ static int part_finish(struct pt_req *r, struct upload *u)
 	return 0;
 }
 
-/* Browsers (HTML's multipart/form-data algorithm) and curl -F send '"',
- * CR and LF in a part's filename as %22, %0D, %0A, and nothing else
- * escaped: undo exactly those (the name is sanitised afterwards). */
-char *api_form_filename(struct pt_pool *pool, const char *name)
-{
-	size_t n = strlen(name), o = 0;
-	char *out = pt_palloc(pool, n + 1);
-	for (size_t i = 0; i < n; i++) {
-		if (name[i] == '%' && i + 2 < n) {
-			if (!strncasecmp(name + i, "%22", 3)) {
-				out[o++] = '"';
-				i += 2;
-				continue;
-			}
-			if (!strncasecmp(name + i, "%0D", 3) ||
-			    !strncasecmp(name + i, "%0A", 3)) {
-				out[o++] = ' ';
-				i += 2;
-				continue;
-			}
-		}
-		out[o++] = name[i];
-	}
-	out[o] = '\0';
-	return out;
-}
 
 static bool post_iter(void *cls, const char *key, const char *filename,
 		      const char *data, uint64_t off, size_t size)

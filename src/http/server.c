@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "proxy.h"
+#include "../util/proxy.h"
 #include "reply.h"
 #include "../core/ids.h"
 #include "../util/banned.h"

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "../util/pt.h"
-#include "../util/banned.h"
+#include "pt.h"
+#include "banned.h"
 
 struct addr {
 	int family;

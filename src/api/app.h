@@ -1,0 +1,148 @@
+/*
+ * app.h — the application context every handler gets (struct app): the
+ * stores, the limiters and the shared state of a running partaged, opened
+ * from the configuration (app.c); the running server (serve.c); and the
+ * services of the context: batched download counters (counts.c), metrics
+ * (metrics.c) and garbage collection (gc.c).  The bottom of src/api:
+ * it includes nothing else of src/api.
+ */
+#ifndef PT_APP_H
+#define PT_APP_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../conf.h"
+#include "../http/server.h"
+#include "../store/blob.h"
+#include "../store/db.h"
+#include "../store/linkcache.h"
+#include "../store/repo.h"
+#include "../store/reserve.h"
+
+#include "../core/policy.h"
+#include "../core/pwhash.h"
+#include "../core/bucket.h"
+#include "../core/coverage.h"
+#include "../core/ratelimit.h"
+#include "../core/slots.h"
+#include "../core/ticket.h"
+#include "../http/range.h"
+#include "../http/throttle.h"
+#include "../util/utf8.h"
+
+struct metrics;
+struct counts;
+
+struct app {
+	const struct pt_conf *conf;
+	struct blob_store *blobs;
+	struct db_pool *db;
+	const char *public_url;     /* no trailing slash */
+	struct metrics *metrics;
+	struct counts *counts;      /* batched download counters */
+	unsigned char secret[TICKET_KEY_LEN]; /* tickets; from secret_file */
+	struct slots *slots;        /* downloads in progress per address */
+	struct coverage *coverage;  /* bytes each client got: counting */
+	struct throttle *throttle;  /* resumes speed-capped downloads */
+	/* failed logins (accounts.c): per address, per name and address;
+	 * per name in the database (every node); login_known: name and
+	 * address pairs that logged in lately (the per-name limit spares
+	 * them).  NULL: no limit. */
+	struct ratelimit *login_ip, *login_pair, *login_known;
+	/* wrong link passwords (files.c): per link and address, per
+	 * address, per link; linkpw_known as login_known */
+	struct ratelimit *linkpw_pair, *linkpw_ip, *linkpw_link, *linkpw_known;
+	struct pwhash *pwhash;      /* every Argon2id hash (pwcheck.c) */
+	struct ratelimit *reports_ip;   /* abuse reports per address */
+	struct ratelimit *unknown_ids;  /* 404s per address (enumeration) */
+	struct linkcache *links;   /* rows for downloads; NULL: off */
+	struct reserve *reserve;   /* DATA/reserve; NULL: no local disk */
+	char node[320];             /* this node's name: host and listen */
+};
+
+/* The number of routes in api_routes (routes.c): the size of the
+ * per-route metrics. */
+unsigned api_route_count(void);
+
+/* Open the stores named by conf (data dir, blobs, database with its
+ * migrations).  Returns 0, or a negative status after logging why. */
+int app_open(struct app *app, const struct pt_conf *conf);
+void app_close(struct app *app);
+/* The calling thread's database connection, or NULL (database down). */
+struct db *app_db(struct app *app);
+/* Whether the database answers a query now (a PostgreSQL connection
+ * exists while the server is down).  Reconnecting is paced by the driver. */
+bool app_db_reachable(struct app *app);
+#define API_DB_DOWN "service unavailable: metadata store unreachable"
+/* The window of the failed-login limits ([abuse] login_failures…), and
+ * how long a successful login spares its name and address the per-name
+ * limit. */
+#define LOGIN_WINDOW 900
+#define LOGIN_KNOWN_SECONDS (30 * 86400)
+/* The windows of the wrong-link-password limits: per link and address,
+ * per address and per link; and how long a right password spares its
+ * link and address the per-link limit. */
+#define LINKPW_WINDOW 60
+#define LINKPW_WIDE_WINDOW 3600
+#define LINKPW_KNOWN_SECONDS 86400
+/* Rows the link cache holds (direct-mapped). */
+#define LINK_CACHE_SLOTS 8192
+/* Flush batched counters to the database (maintenance thread, shutdown). */
+void app_flush(struct app *app);
+/* Periodic work of the maintenance thread: a gc pass when gc is true,
+ * and the storage gauges.  The reserve is filled again by every pass
+ * when the disk has room for it (every tick of the maintenance thread
+ * calls reserve_fill). */
+void app_maintain(struct app *app, bool gc);
+
+/* serve.c: a running partaged — the stores (app_open), the HTTP server
+ * on api_routes listening on conf->listen, the access log (access_log:
+ * a file, stderr when empty, none when "off") and the maintenance thread
+ * (counters, gauges, gc).  `partaged serve` and the whole-server fuzzer
+ * start the same thing.  The caller blocks SIGPIPE and the signals it
+ * waits for before, so no server thread takes them. */
+struct app_server;
+/* Start it all.  Returns 0 with *out, or a negative status after logging
+ * why (nothing is left running).  Does not block. */
+int app_serve_start(const struct pt_conf *conf, struct app_server **out);
+/* The TCP port it listens on (the one the kernel chose for port 0). */
+unsigned app_serve_port(const struct app_server *s);
+/* Stop accepting, let requests in flight finish for up to grace_s
+ * seconds, wake throttled downloads, stop the server and the maintenance
+ * thread, flush counters, close the stores and free s.  Blocks. */
+void app_serve_stop(struct app_server *s, unsigned grace_s);
+
+/* gc.c */
+struct gc_stats {
+	int64_t expired_links;
+	int64_t expired_uploads;
+	int64_t reaped_blobs, reaped_bytes;
+	int64_t stray_removed;
+	int64_t now;
+};
+/* One pass at `now` (see gc.c); a dry run changes nothing and counts what
+ * a real pass would do.  0 or a negative status. */
+int gc_run(struct app *app, int64_t now, bool dry_run, struct gc_stats *st);
+
+/* metrics.c */
+struct metrics *metrics_new(unsigned nroutes);
+void metrics_free(struct metrics *m);
+void metrics_request(struct metrics *m, int route, int status,
+		     uint64_t bytes_in, uint64_t bytes_out);
+void metrics_connection(struct metrics *m, int delta);
+enum metric_counter { M_UPLOADS, M_UPLOAD_BYTES, M_DOWNLOADS, M_DEDUP_HITS,
+		      M_PRESIGNED, M_COUNTERS };
+void metrics_add(struct metrics *m, enum metric_counter c, uint64_t n);
+void metrics_gc(struct metrics *m, const struct gc_stats *st);
+/* Gauges from the metadata store, refreshed by the maintenance thread. */
+void metrics_store(struct metrics *m, const struct repo_stats *st);
+
+/* counts.c: downloads counted in memory, written in batches */
+struct counts *counts_new(int64_t points_per_download);
+void counts_free(struct counts *c);
+void counts_bump(struct counts *c, const char *id, int64_t when);
+int counts_flush(struct counts *c, struct db *db);
+
+#endif

@@ -330,6 +330,24 @@ static int quota_check(struct db *db, const struct link *l)
 	return 0;
 }
 
+/* Inside the caller's transaction, the steps that add a link row (the gc
+ * protocol of blob.h), in the lock order of user_lock: pin the blob row,
+ * refuse blocked content, hold the owner's folder, check the quota, have
+ * the bytes (ensure may be NULL), insert the row. */
+static int link_add(struct db *db, struct link *l, int (*ensure)(void *arg),
+		    void *arg)
+{
+	int err;
+	if ((err = blob_pin(db, l)) || (err = blocked_check(db, l->sha256)) ||
+	    (err = folder_hold(db, l)) || (err = quota_check(db, l)))
+		return err;
+	/* holding the row: gc cannot delete the blob now; put it back if it
+	 * did just before */
+	if (ensure && (err = ensure(arg)))
+		return err;
+	return link_insert(db, l);
+}
+
 int repo_link_create(struct db *db, struct link *l,
 		     int (*ensure)(void *arg), void *arg)
 {
@@ -337,17 +355,7 @@ int repo_link_create(struct db *db, struct link *l,
 
 	if ((err = db_begin(db)))
 		return err;
-	if ((err = blob_pin(db, l)) || (err = blocked_check(db, l->sha256)))
-		goto fail;
-	if ((err = folder_hold(db, l)))
-		goto fail;
-	if ((err = quota_check(db, l)))
-		goto fail;
-	/* holding the row: gc cannot delete the blob now; put it back if it
-	 * did just before */
-	if (ensure && (err = ensure(arg)))
-		goto fail;
-	if ((err = link_insert(db, l)))
+	if ((err = link_add(db, l, ensure, arg)))
 		goto fail;
 	return db_commit(db);
 fail:
@@ -907,10 +915,7 @@ int repo_upload_complete(struct db *db, const char *uid, struct link *l,
 
 	if ((err = db_begin(db)))
 		return err;
-	if ((err = blob_pin(db, l)) || (err = blocked_check(db, l->sha256)) ||
-	    (err = folder_hold(db, l)) ||
-	    (err = quota_check(db, l)) || (ensure && (err = ensure(arg))) ||
-	    (err = link_insert(db, l)))
+	if ((err = link_add(db, l, ensure, arg)))
 		goto fail;
 	err = db_prepare(db,
 			 "UPDATE uploads SET state = 1, link_id = $2, "

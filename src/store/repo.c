@@ -6,7 +6,7 @@
  * Statements are string literals so the driver can cache them per
  * connection by address.
  */
-#include "repo.h"
+#include "repo_int.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -258,12 +258,11 @@ int repo_blob_add(struct db *db, const char *hex, uint64_t size, int64_t now)
 }
 
 static int link_insert(struct db *db, const struct link *l);
-static int folder_hold(struct db *db, struct link *l);
 
 /* Lock the blob's row (creating it if new): the upsert takes the row's
  * write lock in both engines until the transaction ends, which is what
  * serialises this with repo_blob_reap (the gc protocol in blob.h). */
-static int blob_pin(struct db *db, const struct link *l)
+int repo_blob_pin(struct db *db, const struct link *l)
 {
 	/* a CRC-32 learnt now fills one still unknown (-1) */
 	int64_t rc = db_run(db,
@@ -277,12 +276,12 @@ static int blob_pin(struct db *db, const struct link *l)
 	return rc < 0 ? (int)rc : 0;
 }
 
-/* After blob_pin: is the content blocklisted?  PT_ELEGAL when it is.  A
- * content takedown locks the blob row before it lists the live links
- * (blob_hold), so either it waited for this transaction and sees its
- * link, or this one waited for it and sees its block here (READ
- * COMMITTED: the statement after the wait sees what it committed). */
-static int blocked_check(struct db *db, const char *hex)
+/* After repo_blob_pin: is the content blocklisted?  A content takedown
+ * locks the blob row before it lists the live links (blob_hold), so
+ * either it waited for this transaction and sees its link, or this one
+ * waited for it and sees its block here (READ COMMITTED: the statement
+ * after the wait sees what it committed). */
+int repo_blocked_check(struct db *db, const char *hex)
 {
 	struct db_stmt *st;
 	int err = db_get(db, "SELECT 1 FROM blocklist WHERE sha256 = $1", &st,
@@ -297,12 +296,8 @@ static int blocked_check(struct db *db, const char *hex)
 
 /* Lock the account's row until the transaction ends: the guard of every
  * decision on the account's sums (points, storage used) — see db.h's
- * check-then-write.  Rows are locked in one order everywhere, so two
- * transactions never wait for each other in a circle: the blob row
- * (blob_pin), then the owner's folder lock (folder_hold), then the
- * account's row.
- * PT_ENOTFOUND when there is no such account. */
-static int user_lock(struct db *db, int64_t user_id)
+ * check-then-write.  It comes last in the lock order (repo_int.h). */
+int repo_user_lock(struct db *db, int64_t user_id)
 {
 	struct db_stmt *st;
 	int err = db_get(db, "SELECT id FROM users WHERE id = $1 FOR UPDATE",
@@ -320,7 +315,7 @@ static int quota_check(struct db *db, const struct link *l)
 	int err;
 	if (!l->owner || !l->quota_bytes)
 		return 0;
-	if ((err = user_lock(db, l->owner)) && err != PT_ENOTFOUND)
+	if ((err = repo_user_lock(db, l->owner)) && err != PT_ENOTFOUND)
 		return err;
 	int64_t used = repo_user_used_bytes(db, l->owner, l->created);
 	if (used < 0)
@@ -330,16 +325,14 @@ static int quota_check(struct db *db, const struct link *l)
 	return 0;
 }
 
-/* Inside the caller's transaction, the steps that add a link row (the gc
- * protocol of blob.h), in the lock order of user_lock: pin the blob row,
- * refuse blocked content, hold the owner's folder, check the quota, have
- * the bytes (ensure may be NULL), insert the row. */
-static int link_add(struct db *db, struct link *l, int (*ensure)(void *arg),
-		    void *arg)
+/* The steps in the lock order of repo_int.h. */
+int repo_link_add(struct db *db, struct link *l, int (*ensure)(void *arg),
+		  void *arg)
 {
 	int err;
-	if ((err = blob_pin(db, l)) || (err = blocked_check(db, l->sha256)) ||
-	    (err = folder_hold(db, l)) || (err = quota_check(db, l)))
+	if ((err = repo_blob_pin(db, l)) ||
+	    (err = repo_blocked_check(db, l->sha256)) ||
+	    (err = repo_folder_hold(db, l)) || (err = quota_check(db, l)))
 		return err;
 	/* holding the row: gc cannot delete the blob now; put it back if it
 	 * did just before */
@@ -355,7 +348,7 @@ int repo_link_create(struct db *db, struct link *l,
 
 	if ((err = db_begin(db)))
 		return err;
-	if ((err = link_add(db, l, ensure, arg)))
+	if ((err = repo_link_add(db, l, ensure, arg)))
 		goto fail;
 	return db_commit(db);
 fail:
@@ -463,16 +456,6 @@ int repo_blobs_unreferenced(struct db *db, struct pt_pool *pool, int64_t now,
 		out[(*n)++] = pt_pstrdup(pool, db_col_text(st, 0));
 	db_done(st);
 	return err < 0 ? err : 0;
-}
-
-static void copy_fixed(char *dst, size_t cap, const char *src)
-{
-	size_t n = src ? strlen(src) : 0;
-	if (n >= cap)
-		n = cap - 1;
-	if (n)
-		memcpy(dst, src, n);
-	dst[n] = '\0';
 }
 
 int repo_link_get(struct db *db, struct pt_pool *pool, const char *id,
@@ -915,7 +898,7 @@ int repo_upload_complete(struct db *db, const char *uid, struct link *l,
 
 	if ((err = db_begin(db)))
 		return err;
-	if ((err = link_add(db, l, ensure, arg)))
+	if ((err = repo_link_add(db, l, ensure, arg)))
 		goto fail;
 	err = db_prepare(db,
 			 "UPDATE uploads SET state = 1, link_id = $2, "
@@ -1614,7 +1597,7 @@ int repo_takedown(struct db *db, const struct takedown_row *t,
 	if ((err = repo_link_get(db, pool, link_id, &l)))
 		return err;
 	bool content = strcmp(t->scope, "content") == 0;
-	/* first the blob row (the lock order of user_lock), so that no
+	/* first the blob row (the lock order of repo_int.h), so that no
 	 * upload of the content links it between the list and the block */
 	if (content && (err = blob_hold(db, l.sha256, (int64_t)l.size,
 					t->created, &placeholder)))
@@ -1930,7 +1913,7 @@ int repo_rewards_convert(struct db *db, int64_t user_id, int64_t points,
 		return err;
 	/* the balance is a sum over the ledger: lock the account first, so
 	 * a concurrent conversion waits and then sees this one's entry */
-	if ((err = user_lock(db, user_id)))
+	if ((err = repo_user_lock(db, user_id)))
 		goto fail;
 	if (repo_user_points(db, user_id) < points) {
 		db_rollback(db);
@@ -2323,7 +2306,7 @@ int repo_folder_links(struct db *db, struct pt_pool *pool,
  * which then stays live in a folder that is gone, in no listing.  A
  * folder deleted since the request checked it puts the link at the top
  * level (l->folder_id is cleared). */
-static int folder_hold(struct db *db, struct link *l)
+int repo_folder_hold(struct db *db, struct link *l)
 {
 	char parent[ID_LEN + 1];
 	int err;

@@ -13,6 +13,13 @@
  *   repo_rewards.c  the uploader rewards ledger;
  *   repo_folders.c  folders and the file manager's pages.
  *
+ * Every statement is written in the dialect SQLite and PostgreSQL share
+ * ($N parameters, TEXT/BIGINT columns, INSERT … ON CONFLICT: db.h), and
+ * is a string literal, so the driver can cache it per connection by its
+ * address.  Statements run through db.h's helpers (db_run, db_get,
+ * db_query); a statement whose parameters are not a fixed list is the
+ * one exception (repo_links_check).
+ *
  * Locks are taken in one order everywhere, so two transactions never
  * wait for each other in a circle: the blob row (repo_blob_pin), then
  * the owner's folder lock (repo_folder_hold), then the account's row

@@ -1,24 +1,30 @@
 /*
- * repo.c — the schema, its migrations, and all of partage's SQL.
- *
- * Every statement is written in the dialect SQLite and PostgreSQL share:
- * $N parameters, TEXT/BIGINT columns, INSERT … ON CONFLICT DO NOTHING.
- * Statements are string literals so the driver can cache them per
- * connection by address.
+ * repo_links.c — the link rows: adding one (repo_link_add's steps, in the
+ * transaction of repo_link_create or repo_upload_complete), reading it,
+ * counting its downloads, the byte budget of a Max-Downloads link, delete
+ * and rename, and the link checker's one query for many ids.  Every
+ * decision on a link (the last download, the budget) is one conditional
+ * UPDATE, so requests on any number of nodes cannot overdraw it.
  */
 #include "repo_int.h"
 
-#include <errno.h>
 #include <pthread.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "../util/pt.h"
 #include "../util/banned.h"
 
-static int link_insert(struct db *db, const struct link *l);
+static int link_insert(struct db *db, const struct link *l)
+{
+	int64_t rc = db_run(db,
+			     "INSERT INTO links(id, sha256, name, mime, size, "
+			     "created, expires, max_downloads, delete_hash, "
+			     "owner_id, password_hash, folder_id) VALUES ($1, $2, "
+			     "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+			   "ttttiiiititt", l->id, l->sha256, l->name, l->mime, (int64_t)((int64_t)l->size), (int64_t)(l->created), (int64_t)(l->expires), (int64_t)(l->max_downloads), l->delete_hash, (int64_t)(l->owner), l->password_hash ? l->password_hash : "", l->folder_id);
+	return rc < 0 ? (int)rc : 0;
+}
 
 /* The storage quota, checked where it cannot be raced: the owner's row is
  * locked before the sum, so two uploads of one account are serialised
@@ -241,15 +247,14 @@ int repo_link_delete(struct db *db, const char *id, const char *reason,
 	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
 }
 
-static int link_insert(struct db *db, const struct link *l)
+int repo_link_rename(struct db *db, const char *id, const char *name)
 {
 	int64_t rc = db_run(db,
-			     "INSERT INTO links(id, sha256, name, mime, size, "
-			     "created, expires, max_downloads, delete_hash, "
-			     "owner_id, password_hash, folder_id) VALUES ($1, $2, "
-			     "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-			   "ttttiiiititt", l->id, l->sha256, l->name, l->mime, (int64_t)((int64_t)l->size), (int64_t)(l->created), (int64_t)(l->expires), (int64_t)(l->max_downloads), l->delete_hash, (int64_t)(l->owner), l->password_hash ? l->password_hash : "", l->folder_id);
-	return rc < 0 ? (int)rc : 0;
+			    "UPDATE links SET name = $2 WHERE id = $1 AND "
+			    "state = 0",
+			    "tt", id, name);
+	db_changed(db);
+	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
 }
 
 /* One statement for up to REPO_CHECK_MAX ids: built once, cached like the
@@ -305,14 +310,4 @@ int repo_links_check(struct db *db, struct pt_pool *pool, const char **ids,
 	}
 	db_done(st);
 	return err < 0 ? err : 0;
-}
-
-int repo_link_rename(struct db *db, const char *id, const char *name)
-{
-	int64_t rc = db_run(db,
-			    "UPDATE links SET name = $2 WHERE id = $1 AND "
-			    "state = 0",
-			    "tt", id, name);
-	db_changed(db);
-	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
 }

@@ -174,16 +174,18 @@ static const char *const migrations[] = {
 	"DEFAULT 0;",
 };
 
-static int64_t schema_version(struct db *db)
+/* The version the schema is at (0: none yet) into *v; 0 or a negative
+ * status.  MAX() always gives one row. */
+static int schema_version(struct db *db, int64_t *v)
 {
 	struct db_stmt *st;
-	int64_t v = 0;
-	if (db_prepare(db, "SELECT MAX(version) FROM schema_version", &st))
-		return -1;
-	if (db_step(st) == DB_ROW)
-		v = db_col_int(st, 0);
+	int err = db_get(db, "SELECT MAX(version) FROM schema_version", &st,
+			 "");
+	if (err)
+		return err;
+	*v = db_col_int(st, 0);
 	db_done(st);
-	return v;
+	return 0;
 }
 
 /* db_lock key for migrations: any constant the repo uses for nothing else */
@@ -205,11 +207,9 @@ int repo_migrate(struct db *db)
 				       " version BIGINT PRIMARY KEY,"
 				       " applied BIGINT NOT NULL)")))
 			goto fail;
-		int64_t v = schema_version(db);
-		if (v < 0) {
-			err = PT_EINTERNAL;
+		int64_t v;
+		if ((err = schema_version(db, &v)))
 			goto fail;
-		}
 		if (v > (int64_t)PT_ARRAY_LEN(migrations)) {
 			pt_log("db: schema version %lld is newer than this "
 			       "partaged (%zu)", (long long)v,
@@ -223,17 +223,14 @@ int repo_migrate(struct db *db)
 		}
 		if ((err = db_exec(db, migrations[v])))
 			goto fail;
-		struct db_stmt *st;
-		if ((err = db_prepare(db, "INSERT INTO schema_version"
-					  "(version, applied) VALUES ($1, $2)",
-				      &st)))
+		int64_t rc = db_run(db,
+				    "INSERT INTO schema_version(version, "
+				    "applied) VALUES ($1, $2)",
+				    "ii", v + 1, pt_now());
+		if (rc < 0) {
+			err = (int)rc;
 			goto fail;
-		db_bind_int(st, 1, v + 1);
-		db_bind_int(st, 2, pt_now());
-		err = db_step(st);
-		db_done(st);
-		if (err < 0)
-			goto fail;
+		}
 		if ((err = db_commit(db)))
 			return err;
 		pt_log("db: schema migrated to version %lld", (long long)v + 1);

@@ -43,8 +43,7 @@ int repo_blob_reap(struct db *db, const char *hex,
 		   int (*remove)(void *arg, const char *hex), void *arg,
 		   bool *reaped)
 {
-	struct db_stmt *st;
-	int64_t live = -1;
+	int64_t live = -1, rows;
 	int err;
 
 	*reaped = false;
@@ -52,16 +51,12 @@ int repo_blob_reap(struct db *db, const char *hex,
 		return err;
 	/* lock the row first (a no-op update), then look for links in a new
 	 * statement, which sees every upload that committed before the lock */
-	err = db_prepare(db, "UPDATE blobs SET size = size WHERE sha256 = $1",
-			 &st);
-	if (err)
+	rows = db_run(db, "UPDATE blobs SET size = size WHERE sha256 = $1", "t",
+		      hex);
+	if (rows < 0) {
+		err = (int)rows;
 		goto fail;
-	db_bind_text(st, 1, hex);
-	err = db_step(st);
-	int64_t rows = db_changes(st);
-	db_done(st);
-	if (err < 0)
-		goto fail;
+	}
 	if (rows != 1) {
 		db_rollback(db);
 		return 0; /* gone already */
@@ -71,14 +66,11 @@ int repo_blob_reap(struct db *db, const char *hex,
 		db_rollback(db);
 		return live < 0 ? PT_EINTERNAL : 0;
 	}
-	err = db_prepare(db, "DELETE FROM blobs WHERE sha256 = $1", &st);
-	if (err)
+	rows = db_run(db, "DELETE FROM blobs WHERE sha256 = $1", "t", hex);
+	if (rows < 0) {
+		err = (int)rows;
 		goto fail;
-	db_bind_text(st, 1, hex);
-	err = db_step(st);
-	db_done(st);
-	if (err < 0)
-		goto fail;
+	}
 	/* the bytes go while the row is still locked: a crash between this
 	 * and the commit leaves a row without bytes and no live link, which
 	 * the next pass (or fsck --repair) forgets */
@@ -97,24 +89,21 @@ int repo_blobs_unreferenced_count(struct db *db, int64_t now, int64_t *n,
 				  int64_t *bytes)
 {
 	struct db_stmt *st;
-	int err = db_prepare(db,
-			     "SELECT COUNT(*), COALESCE(SUM(b.size), 0) FROM "
-			     "blobs b WHERE NOT EXISTS (SELECT 1 FROM links l "
-			     "WHERE l.sha256 = b.sha256 AND l.state = 0) AND NOT "
-			     "EXISTS (SELECT 1 FROM links l JOIN takedowns t ON "
-			     "t.id = l.takedown_id WHERE l.sha256 = b.sha256 AND "
-			     "l.state = 3 AND t.state = 0 AND t.purge_after > $1)",
-			     &st);
+	int err = db_get(db,
+			 "SELECT COUNT(*), COALESCE(SUM(b.size), 0) FROM "
+			 "blobs b WHERE NOT EXISTS (SELECT 1 FROM links l "
+			 "WHERE l.sha256 = b.sha256 AND l.state = 0) AND NOT "
+			 "EXISTS (SELECT 1 FROM links l JOIN takedowns t ON "
+			 "t.id = l.takedown_id WHERE l.sha256 = b.sha256 AND "
+			 "l.state = 3 AND t.state = 0 AND t.purge_after > $1)",
+			 &st, "i", now);
 	*n = *bytes = 0;
 	if (err)
 		return err;
-	db_bind_int(st, 1, now);
-	if ((err = db_step(st)) == DB_ROW) {
-		*n = db_col_int(st, 0);
-		*bytes = db_col_int(st, 1);
-	}
+	*n = db_col_int(st, 0);
+	*bytes = db_col_int(st, 1);
 	db_done(st);
-	return err < 0 ? err : 0;
+	return 0;
 }
 
 int repo_blobs_unreferenced(struct db *db, struct pt_pool *pool, int64_t now,
@@ -123,18 +112,17 @@ int repo_blobs_unreferenced(struct db *db, struct pt_pool *pool, int64_t now,
 	struct db_stmt *st;
 	/* content taken down stays through its quarantine, so a
 	 * counter-notice can restore it */
-	int err = db_prepare(db,
-			     "SELECT b.sha256 FROM blobs b WHERE NOT EXISTS "
-			     "(SELECT 1 FROM links l WHERE l.sha256 = b.sha256 "
-			     "AND l.state = 0) AND NOT EXISTS (SELECT 1 FROM "
-			     "links l JOIN takedowns t ON t.id = l.takedown_id "
-			     "WHERE l.sha256 = b.sha256 AND l.state = 3 AND "
-			     "t.state = 0 AND t.purge_after > $1) LIMIT 10000",
-			     &st);
+	int err = db_query(db,
+			   "SELECT b.sha256 FROM blobs b WHERE NOT EXISTS "
+			   "(SELECT 1 FROM links l WHERE l.sha256 = b.sha256 "
+			   "AND l.state = 0) AND NOT EXISTS (SELECT 1 FROM "
+			   "links l JOIN takedowns t ON t.id = l.takedown_id "
+			   "WHERE l.sha256 = b.sha256 AND l.state = 3 AND "
+			   "t.state = 0 AND t.purge_after > $1) LIMIT 10000",
+			   &st, "i", now);
 	*n = 0;
 	if (err)
 		return err;
-	db_bind_int(st, 1, now);
 	while (*n < max && (err = db_step(st)) == DB_ROW)
 		out[(*n)++] = pt_pstrdup(pool, db_col_text(st, 0));
 	db_done(st);
@@ -146,8 +134,8 @@ int repo_blob_each(struct db *db,
 		   void *arg)
 {
 	struct db_stmt *st;
-	int err = db_prepare(db, "SELECT sha256, size FROM blobs ORDER BY sha256",
-			     &st);
+	int err = db_query(db, "SELECT sha256, size FROM blobs ORDER BY sha256",
+			   &st, "");
 	if (err)
 		return err;
 	while ((err = db_step(st)) == DB_ROW) {
@@ -163,27 +151,21 @@ int repo_blob_each(struct db *db,
 bool repo_blob_known(struct db *db, const char *hex)
 {
 	struct db_stmt *st;
-	bool known = false;
-	if (db_prepare(db, "SELECT 1 FROM blobs WHERE sha256 = $1", &st))
+	if (db_get(db, "SELECT 1 FROM blobs WHERE sha256 = $1", &st, "t", hex))
 		return false;
-	db_bind_text(st, 1, hex);
-	known = db_step(st) == DB_ROW;
 	db_done(st);
-	return known;
+	return true;
 }
 
 int64_t repo_blob_live_links(struct db *db, const char *hex)
 {
 	struct db_stmt *st;
-	int64_t n = -1;
-	if (db_prepare(db,
-		       "SELECT COUNT(*) FROM links WHERE sha256 = $1 AND "
-		       "state = 0",
-		       &st))
+	if (db_get(db,
+		   "SELECT COUNT(*) FROM links WHERE sha256 = $1 AND "
+		   "state = 0",
+		   &st, "t", hex))
 		return -1;
-	db_bind_text(st, 1, hex);
-	if (db_step(st) == DB_ROW)
-		n = db_col_int(st, 0);
+	int64_t n = db_col_int(st, 0);
 	db_done(st);
 	return n;
 }
@@ -212,15 +194,14 @@ int repo_blob_links_disable(struct db *db, const char *hex,
 int repo_blob_crc(struct db *db, const char *hex, int64_t *crc)
 {
 	struct db_stmt *st;
-	int err = db_prepare(db, "SELECT crc32 FROM blobs WHERE sha256 = $1",
-			     &st);
+	int err = db_get(db, "SELECT crc32 FROM blobs WHERE sha256 = $1", &st,
+			 "t", hex);
+	*crc = -1;
 	if (err)
 		return err;
-	db_bind_text(st, 1, hex);
-	err = db_step(st);
-	*crc = err == DB_ROW ? db_col_int(st, 0) : -1;
+	*crc = db_col_int(st, 0);
 	db_done(st);
-	return err < 0 ? err : err == DB_ROW ? 0 : PT_ENOTFOUND;
+	return 0;
 }
 
 int repo_blob_set_crc(struct db *db, const char *hex, uint32_t crc)

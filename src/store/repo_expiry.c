@@ -9,20 +9,17 @@
 #include "../util/pt.h"
 #include "../util/banned.h"
 
+/* Run sql with $1 = now and, unless before is INT64_MIN, $2 = before;
+ * add the rows it changed to *changed. */
 static int exec_count(struct db *db, const char *sql, int64_t now,
 		      int64_t before, int64_t *changed)
 {
-	struct db_stmt *st;
-	int err = db_prepare(db, sql, &st);
-	if (err)
-		return err;
-	db_bind_int(st, 1, now);
-	if (before != INT64_MIN)
-		db_bind_int(st, 2, before);
-	err = db_step(st);
-	*changed += db_changes(st);
-	db_done(st);
-	return err < 0 ? err : 0;
+	int64_t rc = db_run(db, sql, before != INT64_MIN ? "ii" : "i", now,
+			    before);
+	if (rc < 0)
+		return (int)rc;
+	*changed += rc;
+	return 0;
 }
 
 int repo_links_expire(struct db *db, int64_t now,
@@ -79,27 +76,22 @@ int repo_stats(struct db *db, struct repo_stats *out)
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	err = db_prepare(db,
-			 "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM links "
-			 "WHERE state = 0",
-			 &st);
+	/* COUNT() and SUM() always give one row */
+	err = db_get(db,
+		     "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM links "
+		     "WHERE state = 0",
+		     &st, "");
 	if (err)
 		return err;
-	if ((err = db_step(st)) == DB_ROW) {
-		out->live_links = db_col_int(st, 0);
-		out->logical_bytes = db_col_int(st, 1);
-	}
+	out->live_links = db_col_int(st, 0);
+	out->logical_bytes = db_col_int(st, 1);
 	db_done(st);
-	if (err < 0)
-		return err;
-	err = db_prepare(db, "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blobs",
-			 &st);
+	err = db_get(db, "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blobs",
+		     &st, "");
 	if (err)
 		return err;
-	if ((err = db_step(st)) == DB_ROW) {
-		out->blobs = db_col_int(st, 0);
-		out->stored_bytes = db_col_int(st, 1);
-	}
+	out->blobs = db_col_int(st, 0);
+	out->stored_bytes = db_col_int(st, 1);
 	db_done(st);
-	return err < 0 ? err : 0;
+	return 0;
 }

@@ -17,10 +17,10 @@ int repo_upload_each_open(struct db *db,
 {
 	struct db_stmt *st;
 	/* a final upload (concatenation) has no partial until complete */
-	int err = db_prepare(db,
-			     "SELECT uid, received FROM uploads WHERE state = 0 "
-			     "AND concat NOT LIKE 'final%' ORDER BY uid",
-			     &st);
+	int err = db_query(db,
+			   "SELECT uid, received FROM uploads WHERE state = 0 "
+			   "AND concat NOT LIKE 'final%' ORDER BY uid",
+			   &st, "");
 	if (err)
 		return err;
 	while ((err = db_step(st)) == DB_ROW) {
@@ -78,30 +78,19 @@ int repo_upload_get(struct db *db, struct pt_pool *pool, const char *uid,
 int repo_upload_claim(struct db *db, const char *uid, int64_t offset,
 		      int64_t now, int64_t lease_until, const char *holder)
 {
-	struct db_stmt *st;
-	int err = db_prepare(db,
-			     "UPDATE uploads SET lease = $4, holder = $5 WHERE "
-			     "uid = $1 AND state = 0 AND received = $2 AND "
-			     "lease <= $3",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, uid);
-	db_bind_int(st, 2, offset);
-	db_bind_int(st, 3, now);
-	db_bind_int(st, 4, lease_until);
-	db_bind_text(st, 5, holder);
-	err = db_step(st);
-	int64_t changed = db_changes(st);
-	db_done(st);
-	if (err < 0)
-		return err;
+	int64_t changed = db_run(db,
+				 "UPDATE uploads SET lease = $4, holder = $5 "
+				 "WHERE uid = $1 AND state = 0 AND received = "
+				 "$2 AND lease <= $3",
+				 "tiiit", uid, offset, now, lease_until, holder);
+	if (changed < 0)
+		return (int)changed;
 	if (changed == 1)
 		return 0;
 	/* say why: read it back */
 	struct pt_pool *pool = pt_pool_new();
 	struct upload_row u;
-	err = repo_upload_get(db, pool, uid, &u);
+	int err = repo_upload_get(db, pool, uid, &u);
 	if (!err) {
 		if (u.state != UPLOAD_OPEN)
 			err = PT_EGONE;
@@ -117,23 +106,11 @@ int repo_upload_claim(struct db *db, const char *uid, int64_t offset,
 int repo_upload_claim_from(struct db *db, const char *uid, int64_t offset,
 			   int64_t lease_until, const char *holder)
 {
-	struct db_stmt *st;
-	int err = db_prepare(db,
-			     "UPDATE uploads SET lease = $3 WHERE uid = $1 AND "
-			     "state = 0 AND received = $2 AND holder = $4",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, uid);
-	db_bind_int(st, 2, offset);
-	db_bind_int(st, 3, lease_until);
-	db_bind_text(st, 4, holder);
-	err = db_step(st);
-	int64_t changed = db_changes(st);
-	db_done(st);
-	if (err < 0)
-		return err;
-	return changed == 1 ? 0 : PT_ELIMIT;
+	int64_t rc = db_run(db,
+			    "UPDATE uploads SET lease = $3 WHERE uid = $1 AND "
+			    "state = 0 AND received = $2 AND holder = $4",
+			    "tiit", uid, offset, lease_until, holder);
+	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ELIMIT;
 }
 
 int repo_upload_renew(struct db *db, const char *uid, int64_t lease_until)
@@ -155,65 +132,44 @@ int repo_upload_release_holder(struct db *db, const char *holder)
 int repo_upload_advance(struct db *db, const char *uid, int64_t received,
 			bool release)
 {
-	struct db_stmt *st;
-	int err = db_prepare(db,
-			     release ? "UPDATE uploads SET received = $2, "
-				       "lease = 0 WHERE uid = $1"
-				     : "UPDATE uploads SET received = $2 "
-				       "WHERE uid = $1",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, uid);
-	db_bind_int(st, 2, received);
-	err = db_step(st);
-	db_done(st);
-	return err < 0 ? err : 0;
+	int64_t rc = db_run(db,
+			    release ? "UPDATE uploads SET received = $2, "
+				      "lease = 0 WHERE uid = $1"
+				    : "UPDATE uploads SET received = $2 "
+				      "WHERE uid = $1",
+			    "ti", uid, received);
+	return rc < 0 ? (int)rc : 0;
 }
 
 int repo_upload_set_length(struct db *db, const char *uid, int64_t length)
 {
-	struct db_stmt *st;
-	int err = db_prepare(db,
-			     "UPDATE uploads SET length = $2 WHERE uid = $1 AND "
-			     "(length = -1 OR length = $2)",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, uid);
-	db_bind_int(st, 2, length);
-	err = db_step(st);
-	if (err >= 0)
-		err = db_changes(st) == 1 ? 0 : PT_ECONFLICT;
-	db_done(st);
-	return err;
+	int64_t rc = db_run(db,
+			    "UPDATE uploads SET length = $2 WHERE uid = $1 AND "
+			    "(length = -1 OR length = $2)",
+			    "ti", uid, length);
+	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ECONFLICT;
 }
 
 int repo_upload_complete(struct db *db, const char *uid, struct link *l,
 			 int (*ensure)(void *arg), void *arg)
 {
-	struct db_stmt *st;
+	int64_t rc;
 	int err;
 
 	if ((err = db_begin(db)))
 		return err;
 	if ((err = repo_link_add(db, l, ensure, arg)))
 		goto fail;
-	err = db_prepare(db,
-			 "UPDATE uploads SET state = 1, link_id = $2, "
-			 "received = length, lease = 0 WHERE uid = $1 AND "
-			 "state = 0",
-			 &st);
-	if (err)
+	rc = db_run(db,
+		    "UPDATE uploads SET state = 1, link_id = $2, "
+		    "received = length, lease = 0 WHERE uid = $1 AND "
+		    "state = 0",
+		    "tt", uid, l->id);
+	if (rc != 1) {
+		/* 0 rows: completed by someone else meanwhile */
+		err = rc < 0 ? (int)rc : PT_ECONFLICT;
 		goto fail;
-	db_bind_text(st, 1, uid);
-	db_bind_text(st, 2, l->id);
-	err = db_step(st);
-	if (err >= 0 && db_changes(st) != 1)
-		err = PT_ECONFLICT; /* completed by someone else meanwhile */
-	db_done(st);
-	if (err < 0)
-		goto fail;
+	}
 	return db_commit(db);
 fail:
 	db_rollback(db);
@@ -232,35 +188,26 @@ int repo_upload_set_state(struct db *db, const char *uid,
 
 int repo_upload_expire(struct db *db, const char *uid, int64_t now)
 {
-	struct db_stmt *st;
 	/* only an open upload nobody is writing: the condition and the change
 	 * are one statement, so a PATCH cannot claim it in between */
-	int err = db_prepare(db,
-			     "UPDATE uploads SET state = 3 WHERE uid = $1 AND "
-			     "state = 0 AND expires <= $2 AND lease <= $2",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, uid);
-	db_bind_int(st, 2, now);
-	err = db_step(st);
-	int64_t n = db_changes(st);
-	db_done(st);
-	return err < 0 ? err : (int)n;
+	int64_t rc = db_run(db,
+			    "UPDATE uploads SET state = 3 WHERE uid = $1 AND "
+			    "state = 0 AND expires <= $2 AND lease <= $2",
+			    "ti", uid, now);
+	return (int)rc;
 }
 
 int repo_uploads_expired(struct db *db, struct pt_pool *pool, int64_t now,
 			 char **out, size_t max, size_t *n)
 {
 	struct db_stmt *st;
-	int err = db_prepare(db,
-			     "SELECT uid FROM uploads WHERE state = 0 AND "
-			     "expires <= $1 AND lease <= $1 LIMIT 1000",
-			     &st);
+	int err = db_query(db,
+			   "SELECT uid FROM uploads WHERE state = 0 AND "
+			   "expires <= $1 AND lease <= $1 LIMIT 1000",
+			   &st, "i", now);
 	*n = 0;
 	if (err)
 		return err;
-	db_bind_int(st, 1, now);
 	while (*n < max && (err = db_step(st)) == DB_ROW)
 		out[(*n)++] = pt_pstrdup(pool, db_col_text(st, 0));
 	db_done(st);

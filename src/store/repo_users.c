@@ -234,8 +234,8 @@ int repo_users_each(struct db *db, struct pt_pool *pool,
 		    int (*cb)(const struct user *u, void *arg), void *arg)
 {
 	struct db_stmt *st;
-	int err = db_prepare(db, "SELECT " USER_COLS " FROM users ORDER BY name",
-			     &st);
+	int err = db_query(db, "SELECT " USER_COLS " FROM users ORDER BY name",
+			   &st, "");
 	if (err)
 		return err;
 	while ((err = db_step(st)) == DB_ROW) {
@@ -325,20 +325,16 @@ int repo_user_tokens_revoke(struct db *db, int64_t user_id)
 int64_t repo_user_used_bytes(struct db *db, int64_t user_id, int64_t now)
 {
 	struct db_stmt *st;
-	int64_t n = -1;
 	/* what can still be downloaded: not the links that gc has yet to
 	 * expire */
-	if (db_prepare(db,
-		       "SELECT COALESCE(SUM(size), 0) FROM links WHERE "
-		       "owner_id = $1 AND state = 0 AND (expires = 0 OR "
-		       "expires > $2) AND (max_downloads = 0 OR downloads < "
-		       "max_downloads)",
-		       &st))
+	if (db_get(db,
+		   "SELECT COALESCE(SUM(size), 0) FROM links WHERE "
+		   "owner_id = $1 AND state = 0 AND (expires = 0 OR "
+		   "expires > $2) AND (max_downloads = 0 OR downloads < "
+		   "max_downloads)",
+		   &st, "ii", user_id, now))
 		return -1;
-	db_bind_int(st, 1, user_id);
-	db_bind_int(st, 2, now);
-	if (db_step(st) == DB_ROW)
-		n = db_col_int(st, 0);
+	int64_t n = db_col_int(st, 0);
 	db_done(st);
 	return n;
 }
@@ -363,33 +359,21 @@ int repo_voucher_redeem(struct db *db, const char *hash, int64_t user_id,
 		return err;
 	/* the conditional update is the "once": a second redeem changes
 	 * no row */
-	err = db_prepare(db,
-			 "UPDATE vouchers SET redeemed_by = $2, redeemed_at = "
-			 "$3 WHERE hash = $1 AND redeemed_by = 0",
-			 &st);
-	if (err)
-		goto fail;
-	db_bind_text(st, 1, hash);
-	db_bind_int(st, 2, user_id);
-	db_bind_int(st, 3, now);
-	err = db_step(st);
-	int64_t changed = db_changes(st);
-	db_done(st);
-	if (err < 0)
-		goto fail;
+	int64_t changed = db_run(db,
+				 "UPDATE vouchers SET redeemed_by = $2, "
+				 "redeemed_at = $3 WHERE hash = $1 AND "
+				 "redeemed_by = 0",
+				 "tii", hash, user_id, now);
 	if (changed != 1) {
-		err = PT_ENOTFOUND;
+		err = changed < 0 ? (int)changed : PT_ENOTFOUND;
 		goto fail;
 	}
-	err = db_prepare(db, "SELECT days FROM vouchers WHERE hash = $1", &st);
-	if (err)
+	/* the row this transaction just changed */
+	if ((err = db_get(db, "SELECT days FROM vouchers WHERE hash = $1", &st,
+			  "t", hash)))
 		goto fail;
-	db_bind_text(st, 1, hash);
-	err = db_step(st);
-	*days = err == DB_ROW ? db_col_int(st, 0) : 0;
+	*days = db_col_int(st, 0);
 	db_done(st);
-	if (err < 0)
-		goto fail;
 	if ((err = repo_user_premium_extend(db, user_id, now, *days, NULL)))
 		goto fail;
 	return db_commit(db);

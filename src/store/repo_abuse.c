@@ -35,42 +35,32 @@ int repo_audit(struct db *db, const char *actor, const char *action,
 	       const char *target, const char *reason, const char *detail,
 	       int64_t now)
 {
-	struct db_stmt *st;
 	/* ids order the log within a second: microseconds, then 8 random
 	 * bits so two nodes writing at the same microsecond do not clash */
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	int64_t id = (((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000) << 8) |
 		     (int64_t)randombytes_uniform(256);
-	int err = db_prepare(db,
-			     "INSERT INTO audit(id, at, actor, action, target, "
-			     "reason, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-			     &st);
-	if (err)
-		return err;
-	db_bind_int(st, 1, id);
-	db_bind_int(st, 2, now);
-	db_bind_text(st, 3, actor);
-	db_bind_text(st, 4, action);
-	db_bind_text(st, 5, target ? target : "");
-	db_bind_text(st, 6, reason ? reason : "");
-	db_bind_text(st, 7, detail ? detail : "");
-	err = db_step(st);
-	db_done(st);
-	return err < 0 ? err : 0;
+	int64_t rc = db_run(db,
+			    "INSERT INTO audit(id, at, actor, action, target, "
+			    "reason, detail) VALUES ($1, $2, $3, $4, $5, $6, "
+			    "$7)",
+			    "iittttt", id, now, actor, action,
+			    target ? target : "", reason ? reason : "",
+			    detail ? detail : "");
+	return rc < 0 ? (int)rc : 0;
 }
 
 int repo_audit_each(struct db *db, int64_t since,
 		    int (*cb)(const struct audit_row *a, void *arg), void *arg)
 {
 	struct db_stmt *st;
-	int err = db_prepare(db,
-			     "SELECT at, actor, action, target, reason, detail "
-			     "FROM audit WHERE at >= $1 ORDER BY at, id",
-			     &st);
+	int err = db_query(db,
+			   "SELECT at, actor, action, target, reason, detail "
+			   "FROM audit WHERE at >= $1 ORDER BY at, id",
+			   &st, "i", since);
 	if (err)
 		return err;
-	db_bind_int(st, 1, since);
 	while ((err = db_step(st)) == DB_ROW) {
 		struct audit_row a = {
 			db_col_int(st, 0),     db_col_text(st, 1),
@@ -88,18 +78,13 @@ bool repo_blocked(struct db *db, const char *hex, struct pt_pool *pool,
 		  char **reason)
 {
 	struct db_stmt *st;
-	bool blocked = false;
-	if (db_prepare(db, "SELECT reason FROM blocklist WHERE sha256 = $1",
-		       &st))
+	if (db_get(db, "SELECT reason FROM blocklist WHERE sha256 = $1", &st,
+		   "t", hex))
 		return false;
-	db_bind_text(st, 1, hex);
-	if (db_step(st) == DB_ROW) {
-		blocked = true;
-		if (reason)
-			*reason = pt_pstrdup(pool, db_col_text(st, 0));
-	}
+	if (reason)
+		*reason = pt_pstrdup(pool, db_col_text(st, 0));
 	db_done(st);
-	return blocked;
+	return true;
 }
 
 int repo_block(struct db *db, const char *hex, const char *reason,
@@ -118,10 +103,10 @@ int repo_blocklist_each(struct db *db,
 			void *arg)
 {
 	struct db_stmt *st;
-	int err = db_prepare(db,
-			     "SELECT sha256, reason FROM blocklist ORDER BY "
-			     "sha256",
-			     &st);
+	int err = db_query(db,
+			   "SELECT sha256, reason FROM blocklist ORDER BY "
+			   "sha256",
+			   &st, "");
 	if (err)
 		return err;
 	while ((err = db_step(st)) == DB_ROW)
@@ -216,41 +201,25 @@ int repo_takedown(struct db *db, const struct takedown_row *t,
 		return err;
 	db_changed(db);
 	/* repeat infringers: one strike per owner per takedown */
-	err = db_prepare(db,
-			 "UPDATE users SET strikes = strikes + 1 WHERE id IN "
-			 "(SELECT DISTINCT owner_id FROM links WHERE "
-			 "takedown_id = $1 AND owner_id <> 0)",
-			 &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, t->id);
-	err = db_step(st);
-	db_done(st);
-	if (err < 0)
-		return err;
+	int64_t rc = db_run(db,
+			    "UPDATE users SET strikes = strikes + 1 WHERE id "
+			    "IN (SELECT DISTINCT owner_id FROM links WHERE "
+			    "takedown_id = $1 AND owner_id <> 0)",
+			    "t", t->id);
+	if (rc < 0)
+		return (int)rc;
 	if (content && ((err = repo_block(db, l.sha256, why, t->created,
 					  purge_after, t->id)) ||
 			(err = blob_unhold(db, l.sha256, placeholder))))
 		return err;
-	err = db_prepare(db,
-			 "INSERT INTO takedowns(id, created, actor, scope, "
-			 "reason, reference, sha256, purge_after) VALUES ($1, "
-			 "$2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO "
-			 "NOTHING",
-			 &st);
-	if (err)
-		return err;
-	db_bind_int(st, 8, purge_after);
-	db_bind_text(st, 1, t->id);
-	db_bind_int(st, 2, t->created);
-	db_bind_text(st, 3, t->actor);
-	db_bind_text(st, 4, t->scope);
-	db_bind_text(st, 5, t->reason);
-	db_bind_text(st, 6, t->reference);
-	db_bind_text(st, 7, content ? l.sha256 : "");
-	err = db_step(st);
-	db_done(st);
-	return err < 0 ? err : 0;
+	rc = db_run(db,
+		    "INSERT INTO takedowns(id, created, actor, scope, reason, "
+		    "reference, sha256, purge_after) VALUES ($1, $2, $3, $4, "
+		    "$5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+		    "tittttti", t->id, t->created, t->actor, t->scope,
+		    t->reason, t->reference, content ? l.sha256 : "",
+		    purge_after);
+	return rc < 0 ? (int)rc : 0;
 }
 
 int repo_restore(struct db *db, const char *link_id, int64_t now,
@@ -266,61 +235,47 @@ int repo_restore(struct db *db, const char *link_id, int64_t now,
 	if (l.state != LINK_REMOVED || !*l.takedown_id)
 		return PT_ECONFLICT; /* not taken down */
 	*takedown_id = pt_pstrdup(pool, l.takedown_id);
-	/* past its quarantine the bytes may be gone: no restore */
-	err = db_prepare(db,
-			 "SELECT purge_after FROM takedowns WHERE id = $1 AND "
-			 "state = 0",
-			 &st);
-	if (err)
+	/* past its quarantine the bytes may be gone: no restore (no open
+	 * takedown row: nothing holds the restore back) */
+	int64_t purge = -1;
+	err = db_get(db,
+		     "SELECT purge_after FROM takedowns WHERE id = $1 AND "
+		     "state = 0",
+		     &st, "t", l.takedown_id);
+	if (!err) {
+		purge = db_col_int(st, 0);
+		db_done(st);
+	} else if (err != PT_ENOTFOUND) {
 		return err;
-	db_bind_text(st, 1, l.takedown_id);
-	err = db_step(st);
-	int64_t purge = err == DB_ROW ? db_col_int(st, 0) : -1;
-	db_done(st);
-	if (err < 0)
-		return err;
+	}
 	if (purge >= 0 && purge <= now)
 		return PT_EGONE;
-	err = db_prepare(db,
-			 "UPDATE links SET state = 0, reason = '', takedown_id "
-			 "= '', changed = $2 WHERE takedown_id = $1 AND state = "
-			 "3",
-			 &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, l.takedown_id);
-	db_bind_int(st, 2, now);
-	err = db_step(st);
-	*restored = db_changes(st);
-	db_done(st);
-	if (err < 0)
-		return err;
+	int64_t rc = db_run(db,
+			    "UPDATE links SET state = 0, reason = '', "
+			    "takedown_id = '', changed = $2 WHERE takedown_id "
+			    "= $1 AND state = 3",
+			    "ti", l.takedown_id, now);
+	if (rc < 0)
+		return (int)rc;
+	*restored = rc;
 	db_changed(db);
 	const char *const sqls[] = {
 		"DELETE FROM blocklist WHERE takedown_id = $1",
 		"UPDATE takedowns SET state = 1 WHERE id = $1",
 	};
-	for (size_t i = 0; i < PT_ARRAY_LEN(sqls); i++) {
-		if ((err = db_prepare(db, sqls[i], &st)))
-			return err;
-		db_bind_text(st, 1, l.takedown_id);
-		err = db_step(st);
-		db_done(st);
-		if (err < 0)
-			return err;
-	}
+	for (size_t i = 0; i < PT_ARRAY_LEN(sqls); i++)
+		if ((rc = db_run(db, sqls[i], "t", l.takedown_id)) < 0)
+			return (int)rc;
 	return 0;
 }
 
 int64_t repo_user_strikes(struct db *db, int64_t user_id)
 {
 	struct db_stmt *st;
-	int64_t n = 0;
-	if (db_prepare(db, "SELECT strikes FROM users WHERE id = $1", &st))
+	if (db_get(db, "SELECT strikes FROM users WHERE id = $1", &st, "i",
+		   user_id))
 		return 0;
-	db_bind_int(st, 1, user_id);
-	if (db_step(st) == DB_ROW)
-		n = db_col_int(st, 0);
+	int64_t n = db_col_int(st, 0);
 	db_done(st);
 	return n;
 }
@@ -340,10 +295,10 @@ int repo_reports_each(struct db *db,
 		      void *arg)
 {
 	struct db_stmt *st;
-	int err = db_prepare(db,
-			     "SELECT id, created, ip, link_id, category, body, "
-			     "contact, state FROM reports ORDER BY created",
-			     &st);
+	int err = db_query(db,
+			   "SELECT id, created, ip, link_id, category, body, "
+			   "contact, state FROM reports ORDER BY created",
+			   &st, "");
 	if (err)
 		return err;
 	while ((err = db_step(st)) == DB_ROW) {

@@ -21,38 +21,26 @@ static int64_t ledger_id(void)
 int repo_reward_downloads(struct db *db, const char *link_id, int64_t n,
 			  int64_t points_each, int64_t now)
 {
-	struct db_stmt *st;
 	if (points_each <= 0 || n <= 0)
 		return 0;
-	int err = db_prepare(db,
-			     "INSERT INTO rewards(id, user_id, link_id, kind, "
-			     "points, at) SELECT CAST($2 AS BIGINT), owner_id, id, "
-			     "'download', CAST($3 AS BIGINT), CAST($4 AS BIGINT) "
-			     "FROM links WHERE id = $1 AND owner_id <> 0",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, link_id);
-	db_bind_int(st, 2, ledger_id());
-	db_bind_int(st, 3, n * points_each);
-	db_bind_int(st, 4, now);
-	err = db_step(st);
-	db_done(st);
-	return err < 0 ? err : 0;
+	int64_t rc = db_run(db,
+			    "INSERT INTO rewards(id, user_id, link_id, kind, "
+			    "points, at) SELECT CAST($2 AS BIGINT), owner_id, "
+			    "id, 'download', CAST($3 AS BIGINT), CAST($4 AS "
+			    "BIGINT) FROM links WHERE id = $1 AND owner_id <> 0",
+			    "tiii", link_id, ledger_id(), n * points_each, now);
+	return rc < 0 ? (int)rc : 0;
 }
 
 int64_t repo_user_points(struct db *db, int64_t user_id)
 {
 	struct db_stmt *st;
-	int64_t n = 0;
-	if (db_prepare(db,
-		       "SELECT COALESCE(SUM(points), 0) FROM rewards WHERE "
-		       "user_id = $1",
-		       &st))
+	if (db_get(db,
+		   "SELECT COALESCE(SUM(points), 0) FROM rewards WHERE "
+		   "user_id = $1",
+		   &st, "i", user_id))
 		return 0;
-	db_bind_int(st, 1, user_id);
-	if (db_step(st) == DB_ROW)
-		n = db_col_int(st, 0);
+	int64_t n = db_col_int(st, 0);
 	db_done(st);
 	return n;
 }
@@ -63,16 +51,15 @@ int repo_user_rewards_each(struct db *db, int64_t user_id,
 			   void *arg)
 {
 	struct db_stmt *st;
-	int err = db_prepare(db,
-			     "SELECT l.id, l.downloads, COALESCE(SUM(r.points), "
-			     "0) FROM links l LEFT JOIN rewards r ON r.link_id "
-			     "= l.id AND r.kind = 'download' WHERE l.owner_id = "
-			     "$1 GROUP BY l.id, l.downloads ORDER BY l.id "
-			     "LIMIT 10000",
-			     &st);
+	int err = db_query(db,
+			   "SELECT l.id, l.downloads, COALESCE(SUM(r.points), "
+			   "0) FROM links l LEFT JOIN rewards r ON r.link_id "
+			   "= l.id AND r.kind = 'download' WHERE l.owner_id = "
+			   "$1 GROUP BY l.id, l.downloads ORDER BY l.id "
+			   "LIMIT 10000",
+			   &st, "i", user_id);
 	if (err)
 		return err;
-	db_bind_int(st, 1, user_id);
 	while ((err = db_step(st)) == DB_ROW)
 		if ((err = cb(db_col_text(st, 0), db_col_int(st, 1),
 			      db_col_int(st, 2), arg)))
@@ -84,7 +71,7 @@ int repo_user_rewards_each(struct db *db, int64_t user_id,
 int repo_rewards_convert(struct db *db, int64_t user_id, int64_t points,
 			 int64_t days, int64_t now)
 {
-	struct db_stmt *st;
+	int64_t rc;
 	int err;
 
 	if ((err = db_begin(db)))
@@ -97,20 +84,14 @@ int repo_rewards_convert(struct db *db, int64_t user_id, int64_t points,
 		db_rollback(db);
 		return PT_ECONFLICT;
 	}
-	err = db_prepare(db,
-			 "INSERT INTO rewards(id, user_id, link_id, kind, points, "
-			 "at) VALUES ($1, $2, '', 'convert', $3, $4)",
-			 &st);
-	if (err)
+	rc = db_run(db,
+		    "INSERT INTO rewards(id, user_id, link_id, kind, points, "
+		    "at) VALUES ($1, $2, '', 'convert', $3, $4)",
+		    "iiii", ledger_id(), user_id, -points, now);
+	if (rc < 0) {
+		err = (int)rc;
 		goto fail;
-	db_bind_int(st, 1, ledger_id());
-	db_bind_int(st, 2, user_id);
-	db_bind_int(st, 3, -points);
-	db_bind_int(st, 4, now);
-	err = db_step(st);
-	db_done(st);
-	if (err < 0)
-		goto fail;
+	}
 	if ((err = repo_user_premium_extend(db, user_id, now, days, NULL)))
 		goto fail;
 	return db_commit(db);

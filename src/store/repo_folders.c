@@ -229,11 +229,10 @@ static int folder_children(struct db *db, struct pt_pool *pool,
 			   const char *id, char ***ids, size_t *n, size_t *cap)
 {
 	struct db_stmt *st;
-	int err = db_prepare(db, "SELECT id FROM folders WHERE parent_id = $1",
-			     &st);
+	int err = db_query(db, "SELECT id FROM folders WHERE parent_id = $1",
+			   &st, "t", id);
 	if (err)
 		return err;
-	db_bind_text(st, 1, id);
 	while ((err = db_step(st)) == DB_ROW) {
 		if (*n == *cap) {
 			size_t ncap = *cap * 2;
@@ -272,17 +271,13 @@ static int folder_delete_tx(struct db *db, void *arg)
 		struct db_stmt *st;
 		if (n > 1)
 			return PT_ECONFLICT;
-		if ((err = db_prepare(db,
-				      "SELECT COUNT(*) FROM links WHERE "
-				      "folder_id = $1 AND state = 0",
-				      &st)))
+		if ((err = db_get(db,
+				  "SELECT COUNT(*) FROM links WHERE "
+				  "folder_id = $1 AND state = 0",
+				  &st, "t", op->id)))
 			return err;
-		db_bind_text(st, 1, op->id);
-		err = db_step(st);
-		int64_t k = err == DB_ROW ? db_col_int(st, 0) : 0;
+		int64_t k = db_col_int(st, 0);
 		db_done(st);
-		if (err < 0)
-			return err;
 		if (k)
 			return PT_ECONFLICT;
 	}

@@ -132,24 +132,15 @@ enum link_state link_effective_state(const struct link *l, int64_t now,
 
 int repo_link_take_download(struct db *db, const char *id, int64_t now)
 {
-	struct db_stmt *st;
 	/* one statement, so two concurrent takes of the last download
 	 * cannot both succeed */
-	int err = db_prepare(db,
-			     "UPDATE links SET downloads = downloads + 1, "
-			     "last_download = $2 WHERE id = $1 AND state = 0 "
-			     "AND (expires = 0 OR expires > $2) AND "
-			     "(max_downloads = 0 OR downloads < max_downloads)",
-			     &st);
-	if (err)
-		return err;
-	db_bind_text(st, 1, id);
-	db_bind_int(st, 2, now);
-	err = db_step(st);
-	if (err >= 0)
-		err = db_changes(st) == 1 ? 0 : PT_EGONE;
-	db_done(st);
-	return err;
+	int64_t rc = db_run(db,
+			    "UPDATE links SET downloads = downloads + 1, "
+			    "last_download = $2 WHERE id = $1 AND state = 0 "
+			    "AND (expires = 0 OR expires > $2) AND "
+			    "(max_downloads = 0 OR downloads < max_downloads)",
+			    "ti", id, now);
+	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_EGONE;
 }
 
 int repo_link_add_downloads(struct db *db, const char *id, int64_t n,
@@ -258,7 +249,9 @@ int repo_link_rename(struct db *db, const char *id, const char *name)
 }
 
 /* One statement for up to REPO_CHECK_MAX ids: built once, cached like the
- * literals (the driver keys its cache on the text's address). */
+ * literals (the driver keys its cache on the text's address).  Its
+ * parameters are an array, not db_query's fixed list: it is the repo's one
+ * db_prepare with bindings by hand. */
 static char check_sql[REPO_CHECK_MAX * 6 + 200];
 static pthread_once_t check_once = PTHREAD_ONCE_INIT;
 

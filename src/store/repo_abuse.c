@@ -94,7 +94,7 @@ int repo_block(struct db *db, const char *hex, const char *reason,
 			     "INSERT INTO blocklist(sha256, reason, created, "
 			     "purge_after, takedown_id) VALUES ($1, $2, $3, $4, "
 			     "$5) ON CONFLICT (sha256) DO NOTHING",
-			   "ttiit", hex, reason, (int64_t)(now), (int64_t)(purge_after), takedown_id ? takedown_id : "");
+			   "ttiit", hex, reason, (int64_t)now, (int64_t)purge_after, takedown_id ? takedown_id : "");
 	return rc < 0 ? (int)rc : 0;
 }
 
@@ -286,7 +286,7 @@ int repo_report_create(struct db *db, const struct report_row *r)
 			     "INSERT INTO reports(id, created, ip, link_id, "
 			     "category, body, contact) VALUES ($1, $2, $3, $4, "
 			     "$5, $6, $7)",
-			   "tittttt", r->id, (int64_t)(r->created), r->ip, r->link_id, r->category, r->body, r->contact);
+			   "tittttt", r->id, (int64_t)r->created, r->ip, r->link_id, r->category, r->body, r->contact);
 	return rc < 0 ? (int)rc : 0;
 }
 

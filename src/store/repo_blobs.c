@@ -18,7 +18,7 @@ int repo_blob_add(struct db *db, const char *hex, uint64_t size, int64_t now)
 	int64_t rc = db_run(db,
 			     "INSERT INTO blobs(sha256, size, created) "
 			     "VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
-			   "tii", hex, (int64_t)((int64_t)size), (int64_t)(now));
+			   "tii", hex, (int64_t)size, (int64_t)now);
 	return rc < 0 ? (int)rc : 0;
 }
 
@@ -186,7 +186,7 @@ int repo_blob_links_disable(struct db *db, const char *hex,
 	int64_t rc = db_run(db,
 			     "UPDATE links SET state = 3, reason = $2, "
 			     "changed = $3 WHERE sha256 = $1 AND state = 0",
-			   "tti", hex, reason, (int64_t)(now));
+			   "tti", hex, reason, (int64_t)now);
 	db_changed(db);
 	return rc < 0 ? (int)rc : 0;
 }

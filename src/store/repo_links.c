@@ -22,7 +22,7 @@ static int link_insert(struct db *db, const struct link *l)
 			     "created, expires, max_downloads, delete_hash, "
 			     "owner_id, password_hash, folder_id) VALUES ($1, $2, "
 			     "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-			   "ttttiiiititt", l->id, l->sha256, l->name, l->mime, (int64_t)((int64_t)l->size), (int64_t)(l->created), (int64_t)(l->expires), (int64_t)(l->max_downloads), l->delete_hash, (int64_t)(l->owner), l->password_hash ? l->password_hash : "", l->folder_id);
+			   "ttttiiiititt", l->id, l->sha256, l->name, l->mime, (int64_t)l->size, (int64_t)l->created, (int64_t)l->expires, (int64_t)l->max_downloads, l->delete_hash, (int64_t)l->owner, l->password_hash ? l->password_hash : "", l->folder_id);
 	return rc < 0 ? (int)rc : 0;
 }
 
@@ -149,7 +149,7 @@ int repo_link_add_downloads(struct db *db, const char *id, int64_t n,
 	int64_t rc = db_run(db,
 			     "UPDATE links SET downloads = downloads + $2, "
 			     "last_download = $3 WHERE id = $1",
-			   "tii", id, (int64_t)(n), (int64_t)(last));
+			   "tii", id, (int64_t)n, (int64_t)last);
 	return rc < 0 ? (int)rc : 0;
 }
 

@@ -40,7 +40,7 @@ int repo_upload_create(struct db *db, const struct upload_row *u)
 			     "concat, created, expires, owner_id, delete_hash, "
 			     "password_hash) "
 			     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-			   "tiittiiitt", u->uid, (int64_t)(u->length), (int64_t)(u->received), u->metadata, u->concat, (int64_t)(u->created), (int64_t)(u->expires), (int64_t)(u->owner), u->delete_hash,
+			   "tiittiiitt", u->uid, (int64_t)u->length, (int64_t)u->received, u->metadata, u->concat, (int64_t)u->created, (int64_t)u->expires, (int64_t)u->owner, u->delete_hash,
 			   u->password_hash ? u->password_hash : "");
 	return rc < 0 ? (int)rc : 0;
 }
@@ -116,7 +116,7 @@ int repo_upload_claim_from(struct db *db, const char *uid, int64_t offset,
 int repo_upload_renew(struct db *db, const char *uid, int64_t lease_until)
 {
 	int64_t rc = db_run(db, "UPDATE uploads SET lease = $2 WHERE uid = $1",
-			   "ti", uid, (int64_t)(lease_until));
+			   "ti", uid, (int64_t)lease_until);
 	return rc < 0 ? (int)rc : 0;
 }
 
@@ -182,7 +182,7 @@ int repo_upload_set_state(struct db *db, const char *uid,
 	int64_t rc = db_run(db,
 			     "UPDATE uploads SET state = $2, lease = 0 "
 			     "WHERE uid = $1",
-			   "ti", uid, (int64_t)((int64_t)state));
+			   "ti", uid, (int64_t)state);
 	return rc < 0 ? (int)rc : 0;
 }
 

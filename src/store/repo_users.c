@@ -85,7 +85,7 @@ int repo_user_create(struct db *db, const struct user *u)
 			     "INSERT INTO users(id, name, pwhash, tier, "
 			     "premium_until, role, created) VALUES ($1, $2, $3, "
 			     "$4, $5, $6, $7)",
-			   "itttiti", (int64_t)(u->id), u->name, u->pwhash, u->tier, (int64_t)(u->premium_until), u->role, (int64_t)(u->created));
+			   "itttiti", (int64_t)u->id, u->name, u->pwhash, u->tier, (int64_t)u->premium_until, u->role, (int64_t)u->created);
 	return rc < 0 ? (int)rc : 0;
 }
 
@@ -318,7 +318,7 @@ int repo_user_tokens_each(struct db *db, int64_t user_id,
 int repo_user_tokens_revoke(struct db *db, int64_t user_id)
 {
 	int64_t rc = db_run(db, "DELETE FROM tokens WHERE user_id = $1",
-			   "i", (int64_t)(user_id));
+			   "i", (int64_t)user_id);
 	return rc < 0 ? (int)rc : 0;
 }
 
@@ -345,7 +345,7 @@ int repo_voucher_create(struct db *db, const char *hash, int64_t days,
 	int64_t rc = db_run(db,
 			     "INSERT INTO vouchers(hash, days, created) "
 			     "VALUES ($1, $2, $3)",
-			   "tii", hash, (int64_t)(days), (int64_t)(now));
+			   "tii", hash, (int64_t)days, (int64_t)now);
 	return rc < 0 ? (int)rc : 0;
 }
 

@@ -63,9 +63,9 @@ int repo_audit_each(struct db *db, int64_t since,
 		return err;
 	while ((err = db_step(st)) == DB_ROW) {
 		struct audit_row a = {
-			db_col_int(st, 0),     db_col_text(st, 1),
-			db_col_text(st, 2),    db_col_text(st, 3),
-			db_col_text(st, 4),    db_col_text(st, 5),
+			db_col_int(st, 0),  db_col_text(st, 1),
+			db_col_text(st, 2), db_col_text(st, 3),
+			db_col_text(st, 4), db_col_text(st, 5),
 		};
 		if ((err = cb(&a, arg)))
 			break;
@@ -87,19 +87,22 @@ bool repo_blocked(struct db *db, const char *hex, struct pt_pool *pool,
 	return true;
 }
 
-int repo_block(struct db *db, const char *hex, const char *reason,
-	       int64_t now, int64_t purge_after, const char *takedown_id)
+int repo_block(struct db *db, const char *hex, const char *reason, int64_t now,
+	       int64_t purge_after, const char *takedown_id)
 {
 	int64_t rc = db_run(db,
-			     "INSERT INTO blocklist(sha256, reason, created, "
-			     "purge_after, takedown_id) VALUES ($1, $2, $3, $4, "
-			     "$5) ON CONFLICT (sha256) DO NOTHING",
-			   "ttiit", hex, reason, (int64_t)now, (int64_t)purge_after, takedown_id ? takedown_id : "");
+			    "INSERT INTO blocklist(sha256, reason, created, "
+			    "purge_after, takedown_id) VALUES ($1, $2, $3, $4, "
+			    "$5) ON CONFLICT (sha256) DO NOTHING",
+			    "ttiit", hex, reason, (int64_t)now,
+			    (int64_t)purge_after,
+			    takedown_id ? takedown_id : "");
 	return rc < 0 ? (int)rc : 0;
 }
 
 int repo_blocklist_each(struct db *db,
-			int (*cb)(const char *hex, const char *reason, void *arg),
+			int (*cb)(const char *hex, const char *reason,
+				  void *arg),
 			void *arg)
 {
 	struct db_stmt *st;
@@ -125,8 +128,8 @@ int repo_blocklist_each(struct db *db,
  * upload's uncommitted row of the same hash, then does nothing, and the
  * SELECT … FOR UPDATE locks that row once committed.
  */
-static int blob_hold(struct db *db, const char *hex, int64_t size,
-		     int64_t now, bool *placeholder)
+static int blob_hold(struct db *db, const char *hex, int64_t size, int64_t now,
+		     bool *placeholder)
 {
 	struct db_stmt *st;
 	int64_t rc = db_run(db,
@@ -283,10 +286,11 @@ int64_t repo_user_strikes(struct db *db, int64_t user_id)
 int repo_report_create(struct db *db, const struct report_row *r)
 {
 	int64_t rc = db_run(db,
-			     "INSERT INTO reports(id, created, ip, link_id, "
-			     "category, body, contact) VALUES ($1, $2, $3, $4, "
-			     "$5, $6, $7)",
-			   "tittttt", r->id, (int64_t)r->created, r->ip, r->link_id, r->category, r->body, r->contact);
+			    "INSERT INTO reports(id, created, ip, link_id, "
+			    "category, body, contact) VALUES ($1, $2, $3, $4, "
+			    "$5, $6, $7)",
+			    "tittttt", r->id, (int64_t)r->created, r->ip,
+			    r->link_id, r->category, r->body, r->contact);
 	return rc < 0 ? (int)rc : 0;
 }
 

@@ -15,10 +15,11 @@
 
 int repo_blob_add(struct db *db, const char *hex, uint64_t size, int64_t now)
 {
-	int64_t rc = db_run(db,
-			     "INSERT INTO blobs(sha256, size, created) "
-			     "VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
-			   "tii", hex, (int64_t)size, (int64_t)now);
+	int64_t rc =
+		db_run(db,
+		       "INSERT INTO blobs(sha256, size, created) "
+		       "VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
+		       "tii", hex, (int64_t)size, (int64_t)now);
 	return rc < 0 ? (int)rc : 0;
 }
 
@@ -29,13 +30,13 @@ int repo_blob_pin(struct db *db, const struct link *l)
 {
 	/* a CRC-32 learnt now fills one still unknown (-1) */
 	int64_t rc = db_run(db,
-			     "INSERT INTO blobs(sha256, size, created, crc32) "
-			     "VALUES ($1, $2, $3, $4) ON CONFLICT (sha256) DO "
-			     "UPDATE SET size = excluded.size, crc32 = CASE "
-			     "WHEN blobs.crc32 < 0 THEN excluded.crc32 ELSE "
-			     "blobs.crc32 END",
-			   "tiii", l->sha256, (int64_t)l->size, l->created,
-			   l->has_crc ? (int64_t)l->crc32 : INT64_C(-1));
+			    "INSERT INTO blobs(sha256, size, created, crc32) "
+			    "VALUES ($1, $2, $3, $4) ON CONFLICT (sha256) DO "
+			    "UPDATE SET size = excluded.size, crc32 = CASE "
+			    "WHEN blobs.crc32 < 0 THEN excluded.crc32 ELSE "
+			    "blobs.crc32 END",
+			    "tiii", l->sha256, (int64_t)l->size, l->created,
+			    l->has_crc ? (int64_t)l->crc32 : INT64_C(-1));
 	return rc < 0 ? (int)rc : 0;
 }
 
@@ -173,20 +174,20 @@ int64_t repo_blob_live_links(struct db *db, const char *hex)
 int repo_blob_forget(struct db *db, const char *hex)
 {
 	int64_t rc = db_run(db,
-			     "DELETE FROM blobs WHERE sha256 = $1 AND NOT EXISTS "
-			     "(SELECT 1 FROM links WHERE links.sha256 = $1 "
-			     "AND links.state = 0)",
-			   "t", hex);
+			    "DELETE FROM blobs WHERE sha256 = $1 AND NOT EXISTS "
+			    "(SELECT 1 FROM links WHERE links.sha256 = $1 "
+			    "AND links.state = 0)",
+			    "t", hex);
 	return rc < 0 ? (int)rc : 0;
 }
 
-int repo_blob_links_disable(struct db *db, const char *hex,
-			    const char *reason, int64_t now)
+int repo_blob_links_disable(struct db *db, const char *hex, const char *reason,
+			    int64_t now)
 {
 	int64_t rc = db_run(db,
-			     "UPDATE links SET state = 3, reason = $2, "
-			     "changed = $3 WHERE sha256 = $1 AND state = 0",
-			   "tti", hex, reason, (int64_t)now);
+			    "UPDATE links SET state = 3, reason = $2, "
+			    "changed = $3 WHERE sha256 = $1 AND state = 0",
+			    "tti", hex, reason, (int64_t)now);
 	db_changed(db);
 	return rc < 0 ? (int)rc : 0;
 }

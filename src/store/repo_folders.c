@@ -15,12 +15,12 @@
 /* ORDER BY cannot be a parameter: one statement per sort order, chosen
  * from a fixed table (never text from the request). */
 /* The columns link_row() reads, for lists of links. */
-#define LINK_COLS                                                           \
-	"SELECT id, sha256, name, mime, size, created, expires, "           \
+#define LINK_COLS                                                            \
+	"SELECT id, sha256, name, mime, size, created, expires, "            \
 	"max_downloads, downloads, last_download, owner_id, state, reason, " \
 	"folder_id, password_hash FROM links "
 /* $4 is a folder id, "" for the top level, or "*" for every folder */
-#define FILES_SELECT                                        \
+#define FILES_SELECT                                       \
 	LINK_COLS "WHERE owner_id = $1 AND state = 0 AND " \
 		  "($4 = '*' OR folder_id = $4) "
 
@@ -72,9 +72,8 @@ static const char *const files_sql[8] = {
 
 int repo_user_files(struct db *db, struct pt_pool *pool, int64_t user_id,
 		    const char *folder, int sort, bool desc, int64_t limit,
-		    int64_t offset,
-		    int (*cb)(const struct link *l, void *arg), void *arg,
-		    int64_t *total)
+		    int64_t offset, int (*cb)(const struct link *l, void *arg),
+		    void *arg, int64_t *total)
 {
 	struct db_stmt *st;
 	const char *f = folder ? folder : "*";
@@ -134,9 +133,10 @@ static int folder_parent(struct db *db, const char *id, int64_t owner,
 			 char parent[ID_LEN + 1])
 {
 	struct db_stmt *st;
-	int err = db_get(db, "SELECT parent_id FROM folders WHERE id = $1 AND "
-			     "owner_id = $2",
-			     &st, "ti", id, (int64_t)owner);
+	int err = db_get(db,
+			 "SELECT parent_id FROM folders WHERE id = $1 AND "
+			 "owner_id = $2",
+			 &st, "ti", id, (int64_t)owner);
 	if (err)
 		return err;
 	copy_fixed(parent, ID_LEN + 1, db_col_text(st, 0));
@@ -219,14 +219,17 @@ static int folder_update_tx(struct db *db, void *arg)
 int repo_folder_update(struct db *db, const char *id, int64_t owner,
 		       const char *name, const char *parent, int shared)
 {
-	struct folder_op op = { .id = id, .owner = owner, .name = name,
-				.parent = parent, .shared = shared };
+	struct folder_op op = { .id = id,
+				.owner = owner,
+				.name = name,
+				.parent = parent,
+				.shared = shared };
 	return db_transact(db, folder_update_tx, &op);
 }
 
 /* Append the ids of id's child folders to *ids. */
-static int folder_children(struct db *db, struct pt_pool *pool,
-			   const char *id, char ***ids, size_t *n, size_t *cap)
+static int folder_children(struct db *db, struct pt_pool *pool, const char *id,
+			   char ***ids, size_t *n, size_t *cap)
 {
 	struct db_stmt *st;
 	int err = db_query(db, "SELECT id FROM folders WHERE parent_id = $1",
@@ -303,7 +306,9 @@ int repo_folder_delete(struct db *db, const char *id, bool recursive,
 		       int64_t now, int64_t *nlinks)
 {
 	struct pt_pool *pool = pt_pool_new();
-	struct folder_op op = { .id = id, .recursive = recursive, .now = now,
+	struct folder_op op = { .id = id,
+				.recursive = recursive,
+				.now = now,
 				.pool = pool };
 	int err = db_transact(db, folder_delete_tx, &op);
 	if (nlinks)

@@ -17,12 +17,16 @@
 
 static int link_insert(struct db *db, const struct link *l)
 {
-	int64_t rc = db_run(db,
-			     "INSERT INTO links(id, sha256, name, mime, size, "
-			     "created, expires, max_downloads, delete_hash, "
-			     "owner_id, password_hash, folder_id) VALUES ($1, $2, "
-			     "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-			   "ttttiiiititt", l->id, l->sha256, l->name, l->mime, (int64_t)l->size, (int64_t)l->created, (int64_t)l->expires, (int64_t)l->max_downloads, l->delete_hash, (int64_t)l->owner, l->password_hash ? l->password_hash : "", l->folder_id);
+	int64_t rc = db_run(
+		db,
+		"INSERT INTO links(id, sha256, name, mime, size, "
+		"created, expires, max_downloads, delete_hash, "
+		"owner_id, password_hash, folder_id) VALUES ($1, $2, "
+		"$3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+		"ttttiiiititt", l->id, l->sha256, l->name, l->mime,
+		(int64_t)l->size, (int64_t)l->created, (int64_t)l->expires,
+		(int64_t)l->max_downloads, l->delete_hash, (int64_t)l->owner,
+		l->password_hash ? l->password_hash : "", l->folder_id);
 	return rc < 0 ? (int)rc : 0;
 }
 
@@ -60,8 +64,8 @@ int repo_link_add(struct db *db, struct link *l, int (*ensure)(void *arg),
 	return link_insert(db, l);
 }
 
-int repo_link_create(struct db *db, struct link *l,
-		     int (*ensure)(void *arg), void *arg)
+int repo_link_create(struct db *db, struct link *l, int (*ensure)(void *arg),
+		     void *arg)
 {
 	int err;
 
@@ -79,16 +83,16 @@ int repo_link_get(struct db *db, struct pt_pool *pool, const char *id,
 		  struct link *out)
 {
 	struct db_stmt *st;
-	int err = db_get(db, "SELECT id, sha256, name, mime, size, created, "
-			     "expires, max_downloads, downloads, last_download, "
-			     "delete_hash, owner_id, state, reason, takedown_id, "
-			     "password_hash, folder_id FROM links WHERE id = $1",
-			     &st, "t", id);
+	int err = db_get(db,
+			 "SELECT id, sha256, name, mime, size, created, "
+			 "expires, max_downloads, downloads, last_download, "
+			 "delete_hash, owner_id, state, reason, takedown_id, "
+			 "password_hash, folder_id FROM links WHERE id = $1",
+			 &st, "t", id);
 	if (err)
 		return err;
 	copy_fixed(out->id, sizeof(out->id), db_col_text(st, 0));
-	copy_fixed(out->sha256, sizeof(out->sha256),
-		   db_col_text(st, 1));
+	copy_fixed(out->sha256, sizeof(out->sha256), db_col_text(st, 1));
 	out->name = pt_pstrdup(pool, db_col_text(st, 2));
 	out->mime = pt_pstrdup(pool, db_col_text(st, 3));
 	out->size = (uint64_t)db_col_int(st, 4);
@@ -105,8 +109,7 @@ int repo_link_get(struct db *db, struct pt_pool *pool, const char *id,
 	copy_fixed(out->takedown_id, sizeof(out->takedown_id),
 		   db_col_text(st, 14));
 	out->password_hash = pt_pstrdup(pool, db_col_text(st, 15));
-	copy_fixed(out->folder_id, sizeof(out->folder_id),
-		   db_col_text(st, 16));
+	copy_fixed(out->folder_id, sizeof(out->folder_id), db_col_text(st, 16));
 	db_done(st);
 	return 0;
 }
@@ -115,7 +118,7 @@ enum link_state link_effective_state(const struct link *l, int64_t now,
 				     const char **reason)
 {
 	if (l->state != LINK_LIVE) {
-		*reason = l->reason && *l->reason ? l->reason
+		*reason = l->reason && *l->reason    ? l->reason
 			  : l->state == LINK_DELETED ? "deleted"
 			  : l->state == LINK_EXPIRED ? "expired"
 						     : "removed";
@@ -147,9 +150,9 @@ int repo_link_add_downloads(struct db *db, const char *id, int64_t n,
 			    int64_t last)
 {
 	int64_t rc = db_run(db,
-			     "UPDATE links SET downloads = downloads + $2, "
-			     "last_download = $3 WHERE id = $1",
-			   "tii", id, (int64_t)n, (int64_t)last);
+			    "UPDATE links SET downloads = downloads + $2, "
+			    "last_download = $3 WHERE id = $1",
+			    "tii", id, (int64_t)n, (int64_t)last);
 	return rc < 0 ? (int)rc : 0;
 }
 
@@ -211,8 +214,9 @@ int repo_link_budget_give(struct db *db, const char *id,
 	 * bytes went out too; the budget just lets them go again).  It
 	 * cannot pass max_downloads by more than the allowance's one copy,
 	 * and expiry needs only >=. */
-#define GRANT "(CASE WHEN budget_slack + $4 > $5 THEN $5 - budget_slack " \
-	      "ELSE $4 END)"
+#define GRANT                                                       \
+	"(CASE WHEN budget_slack + $4 > $5 THEN $5 - budget_slack " \
+	"ELSE $4 END)"
 	int64_t rc = db_run(
 		db,
 		"UPDATE links SET "

@@ -203,17 +203,18 @@ int repo_migrate(struct db *db)
 		 * races on PostgreSQL, so it comes after the lock. */
 		if ((err = db_lock(db, REPO_MIGRATE_LOCK)))
 			goto fail;
-		if ((err = db_exec(db, "CREATE TABLE IF NOT EXISTS schema_version ("
-				       " version BIGINT PRIMARY KEY,"
-				       " applied BIGINT NOT NULL)")))
+		if ((err = db_exec(db,
+				   "CREATE TABLE IF NOT EXISTS schema_version ("
+				   " version BIGINT PRIMARY KEY,"
+				   " applied BIGINT NOT NULL)")))
 			goto fail;
 		int64_t v;
 		if ((err = schema_version(db, &v)))
 			goto fail;
 		if (v > (int64_t)PT_ARRAY_LEN(migrations)) {
 			pt_log("db: schema version %lld is newer than this "
-			       "partaged (%zu)", (long long)v,
-			       PT_ARRAY_LEN(migrations));
+			       "partaged (%zu)",
+			       (long long)v, PT_ARRAY_LEN(migrations));
 			err = PT_EINTERNAL;
 			goto fail;
 		}

@@ -35,13 +35,16 @@ int repo_upload_each_open(struct db *db,
 
 int repo_upload_create(struct db *db, const struct upload_row *u)
 {
-	int64_t rc = db_run(db,
-			     "INSERT INTO uploads(uid, length, received, metadata, "
-			     "concat, created, expires, owner_id, delete_hash, "
-			     "password_hash) "
-			     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-			   "tiittiiitt", u->uid, (int64_t)u->length, (int64_t)u->received, u->metadata, u->concat, (int64_t)u->created, (int64_t)u->expires, (int64_t)u->owner, u->delete_hash,
-			   u->password_hash ? u->password_hash : "");
+	int64_t rc = db_run(
+		db,
+		"INSERT INTO uploads(uid, length, received, metadata, "
+		"concat, created, expires, owner_id, delete_hash, "
+		"password_hash) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+		"tiittiiitt", u->uid, (int64_t)u->length, (int64_t)u->received,
+		u->metadata, u->concat, (int64_t)u->created,
+		(int64_t)u->expires, (int64_t)u->owner, u->delete_hash,
+		u->password_hash ? u->password_hash : "");
 	return rc < 0 ? (int)rc : 0;
 }
 
@@ -49,11 +52,12 @@ int repo_upload_get(struct db *db, struct pt_pool *pool, const char *uid,
 		    struct upload_row *out)
 {
 	struct db_stmt *st;
-	int err = db_get(db, "SELECT uid, length, received, metadata, concat, "
-			     "created, expires, owner_id, delete_hash, lease, "
-			     "state, link_id, password_hash FROM uploads "
-			     "WHERE uid = $1",
-			     &st, "t", uid);
+	int err = db_get(db,
+			 "SELECT uid, length, received, metadata, concat, "
+			 "created, expires, owner_id, delete_hash, lease, "
+			 "state, link_id, password_hash FROM uploads "
+			 "WHERE uid = $1",
+			 &st, "t", uid);
 	if (err)
 		return err;
 	copy_fixed(out->uid, sizeof(out->uid), db_col_text(st, 0));
@@ -68,8 +72,7 @@ int repo_upload_get(struct db *db, struct pt_pool *pool, const char *uid,
 		   db_col_text(st, 8));
 	out->lease = db_col_int(st, 9);
 	out->state = (enum upload_state)db_col_int(st, 10);
-	copy_fixed(out->link_id, sizeof(out->link_id),
-		   db_col_text(st, 11));
+	copy_fixed(out->link_id, sizeof(out->link_id), db_col_text(st, 11));
 	out->password_hash = pt_pstrdup(pool, db_col_text(st, 12));
 	db_done(st);
 	return 0;
@@ -82,7 +85,8 @@ int repo_upload_claim(struct db *db, const char *uid, int64_t offset,
 				 "UPDATE uploads SET lease = $4, holder = $5 "
 				 "WHERE uid = $1 AND state = 0 AND received = "
 				 "$2 AND lease <= $3",
-				 "tiiit", uid, offset, now, lease_until, holder);
+				 "tiiit", uid, offset, now, lease_until,
+				 holder);
 	if (changed < 0)
 		return (int)changed;
 	if (changed == 1)
@@ -116,16 +120,16 @@ int repo_upload_claim_from(struct db *db, const char *uid, int64_t offset,
 int repo_upload_renew(struct db *db, const char *uid, int64_t lease_until)
 {
 	int64_t rc = db_run(db, "UPDATE uploads SET lease = $2 WHERE uid = $1",
-			   "ti", uid, (int64_t)lease_until);
+			    "ti", uid, (int64_t)lease_until);
 	return rc < 0 ? (int)rc : 0;
 }
 
 int repo_upload_release_holder(struct db *db, const char *holder)
 {
 	int64_t rc = db_run(db,
-			     "UPDATE uploads SET lease = 0 WHERE holder = $1 "
-			     "AND lease > 0",
-			   "t", holder);
+			    "UPDATE uploads SET lease = 0 WHERE holder = $1 "
+			    "AND lease > 0",
+			    "t", holder);
 	return rc < 0 ? (int)rc : 0;
 }
 
@@ -180,9 +184,9 @@ int repo_upload_set_state(struct db *db, const char *uid,
 			  enum upload_state state)
 {
 	int64_t rc = db_run(db,
-			     "UPDATE uploads SET state = $2, lease = 0 "
-			     "WHERE uid = $1",
-			   "ti", uid, (int64_t)state);
+			    "UPDATE uploads SET state = $2, lease = 0 "
+			    "WHERE uid = $1",
+			    "ti", uid, (int64_t)state);
 	return rc < 0 ? (int)rc : 0;
 }
 

@@ -76,16 +76,19 @@ static void user_from_row(struct db_stmt *st, struct pt_pool *pool,
 	u->created = db_col_int(st, 8);
 }
 
-#define USER_COLS "id, name, pwhash, tier, premium_until, role, disabled, " \
-		  "direct_downloads, created"
+#define USER_COLS                                                 \
+	"id, name, pwhash, tier, premium_until, role, disabled, " \
+	"direct_downloads, created"
 
 int repo_user_create(struct db *db, const struct user *u)
 {
 	int64_t rc = db_run(db,
-			     "INSERT INTO users(id, name, pwhash, tier, "
-			     "premium_until, role, created) VALUES ($1, $2, $3, "
-			     "$4, $5, $6, $7)",
-			   "itttiti", (int64_t)u->id, u->name, u->pwhash, u->tier, (int64_t)u->premium_until, u->role, (int64_t)u->created);
+			    "INSERT INTO users(id, name, pwhash, tier, "
+			    "premium_until, role, created) VALUES ($1, $2, $3, "
+			    "$4, $5, $6, $7)",
+			    "itttiti", (int64_t)u->id, u->name, u->pwhash,
+			    u->tier, (int64_t)u->premium_until, u->role,
+			    (int64_t)u->created);
 	return rc < 0 ? (int)rc : 0;
 }
 
@@ -94,7 +97,7 @@ int repo_user_by_name(struct db *db, struct pt_pool *pool, const char *name,
 {
 	struct db_stmt *st;
 	int err = db_get(db, "SELECT " USER_COLS " FROM users WHERE name = $1",
-			     &st, "t", name);
+			 &st, "t", name);
 	if (err)
 		return err;
 	user_from_row(st, pool, out);
@@ -107,7 +110,7 @@ int repo_user_by_id(struct db *db, struct pt_pool *pool, int64_t id,
 {
 	struct db_stmt *st;
 	int err = db_get(db, "SELECT " USER_COLS " FROM users WHERE id = $1",
-			     &st, "i", (int64_t)id);
+			 &st, "i", (int64_t)id);
 	if (err)
 		return err;
 	user_from_row(st, pool, out);
@@ -190,9 +193,9 @@ int repo_user_set_disabled(struct db *db, int64_t id, bool disabled)
 
 int repo_user_set_direct_downloads(struct db *db, int64_t id, bool on)
 {
-	int64_t rc = db_run(db,
-			    "UPDATE users SET direct_downloads = $2 WHERE id = $1",
-			    "ii", (int64_t)id, (int64_t)(on ? 1 : 0));
+	int64_t rc = db_run(
+		db, "UPDATE users SET direct_downloads = $2 WHERE id = $1",
+		"ii", (int64_t)id, (int64_t)(on ? 1 : 0));
 	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
 }
 
@@ -248,9 +251,8 @@ int repo_users_each(struct db *db, struct pt_pool *pool,
 	return err < 0 ? err : 0;
 }
 
-int repo_token_create(struct db *db, const struct token_row *t,
-		      int64_t user_id, const char *hash, int64_t now,
-		      const char *pwhash)
+int repo_token_create(struct db *db, const struct token_row *t, int64_t user_id,
+		      const char *hash, int64_t now, const char *pwhash)
 {
 	/* one statement, conditional on what the caller checked; the users
 	 * row is locked (PostgreSQL: a password change or a disable waits
@@ -270,8 +272,7 @@ int repo_token_create(struct db *db, const struct token_row *t,
 	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
 }
 
-int repo_token_touch(struct db *db, const char *id, int64_t now,
-		     int64_t every)
+int repo_token_touch(struct db *db, const char *id, int64_t now, int64_t every)
 {
 	int64_t rc = db_run(db,
 			    "UPDATE tokens SET last_used = $2 WHERE id = $1 "
@@ -317,8 +318,8 @@ int repo_user_tokens_each(struct db *db, int64_t user_id,
 
 int repo_user_tokens_revoke(struct db *db, int64_t user_id)
 {
-	int64_t rc = db_run(db, "DELETE FROM tokens WHERE user_id = $1",
-			   "i", (int64_t)user_id);
+	int64_t rc = db_run(db, "DELETE FROM tokens WHERE user_id = $1", "i",
+			    (int64_t)user_id);
 	return rc < 0 ? (int)rc : 0;
 }
 
@@ -343,9 +344,9 @@ int repo_voucher_create(struct db *db, const char *hash, int64_t days,
 			int64_t now)
 {
 	int64_t rc = db_run(db,
-			     "INSERT INTO vouchers(hash, days, created) "
-			     "VALUES ($1, $2, $3)",
-			   "tii", hash, (int64_t)days, (int64_t)now);
+			    "INSERT INTO vouchers(hash, days, created) "
+			    "VALUES ($1, $2, $3)",
+			    "tii", hash, (int64_t)days, (int64_t)now);
 	return rc < 0 ? (int)rc : 0;
 }
 

@@ -5,7 +5,8 @@
  *
  * SQL is written once for both engines: parameters are $1, $2, … (SQLite
  * binds them by name, PostgreSQL by number), types are TEXT and BIGINT, and
- * upserts use INSERT … ON CONFLICT.  All SQL lives in repo.c.
+ * upserts use INSERT … ON CONFLICT.  All SQL lives in the repo module
+ * (src/store/repo_*.c, behind repo.h).
  *
  * Threads: a struct db is one connection and belongs to one thread at a
  * time; db_pool_get() gives each thread its own, created on first use and
@@ -138,7 +139,7 @@ int64_t db_changes(struct db_stmt *st);
  * Prepare, bind and run a statement that returns no rows, in one call:
  * fmt has one letter per parameter, 't' (const char *, NULL for NULL) or
  * 'i' (int64_t), for $1, $2, ...  Returns the rows changed (>= 0) or a
- * negative status.  Most writes in repo.c are this shape.
+ * negative status.  Most writes of the repo module are this shape.
  */
 int64_t db_run(struct db *db, const char *sql, const char *fmt, ...);
 /*

@@ -4,9 +4,9 @@
  *
  * Each connection prepares its statements once (PQprepare, named by their
  * slot in the cache) and runs them with text parameters; the server infers
- * the parameter types from the SQL, which is why repo.c never uses a bare
- * "SELECT $1".  A result is read whole, so a caller may run other
- * statements while it iterates over rows, as it can with SQLite.
+ * the parameter types from the SQL, which is why the repo module never
+ * uses a bare "SELECT $1".  A result is read whole, so a caller may run
+ * other statements while it iterates over rows, as it can with SQLite.
  *
  * The server may go away at any time (restart, failover, a DBA's
  * pg_terminate_backend).  A connection then becomes "down": its calls fail

@@ -13,6 +13,10 @@
  *
  * Functions take the calling thread's connection, return 0 or a negative
  * status (PT_ENOTFOUND for no such row), and may block.
+ *
+ * The module is one file per domain, src/store/repo_<domain>.c (schema,
+ * links, blobs, uploads, users, expiry, abuse, rewards, folders); what
+ * they share is in their private header, repo_int.h, which lists them.
  */
 #ifndef PT_REPO_H
 #define PT_REPO_H

@@ -8,7 +8,7 @@ folder that is being deleted, changing a setting while premium is
 extended; and the admin CLI's user edits during voucher redeems, uploads
 of content being taken down, logins with a password being changed.  SQLite (make test) serialises write transactions whole, so most
 of these races only show on PostgreSQL: .ci/run runs this file again with
-PARTAGE_TEST_PG_DSN, and so should anyone changing repo.c.  Rounds are
+PARTAGE_TEST_PG_DSN, and so should anyone changing src/store/repo_*.c.  Rounds are
 repeated so a race that loses one time in a few still fails the test."""
 
 import http.client

@@ -1,0 +1,213 @@
+/*
+ * repo_blobs.c — the blob rows: one for every committed blob the
+ * metadata knows of, named by its SHA-256.  A link's transaction pins the
+ * row (repo_blob_pin) and gc reaps it under the same row lock, so a blob
+ * is never deleted while a link to it is being made (the protocol in
+ * blob.h and docs/internals.md).  Also each blob's CRC-32, which zip
+ * downloads need before sending, and fsck's queries.
+ */
+#include "repo_int.h"
+
+#include <errno.h>
+
+#include "../util/pt.h"
+#include "../util/banned.h"
+
+int repo_blob_add(struct db *db, const char *hex, uint64_t size, int64_t now)
+{
+	int64_t rc =
+		db_run(db,
+		       "INSERT INTO blobs(sha256, size, created) "
+		       "VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
+		       "tii", hex, (int64_t)size, (int64_t)now);
+	return rc < 0 ? (int)rc : 0;
+}
+
+/* Lock the blob's row (creating it if new): the upsert takes the row's
+ * write lock in both engines until the transaction ends, which is what
+ * serialises this with repo_blob_reap (the gc protocol in blob.h). */
+int repo_blob_pin(struct db *db, const struct link *l)
+{
+	/* a CRC-32 learnt now fills one still unknown (-1) */
+	int64_t rc = db_run(db,
+			    "INSERT INTO blobs(sha256, size, created, crc32) "
+			    "VALUES ($1, $2, $3, $4) ON CONFLICT (sha256) DO "
+			    "UPDATE SET size = excluded.size, crc32 = CASE "
+			    "WHEN blobs.crc32 < 0 THEN excluded.crc32 ELSE "
+			    "blobs.crc32 END",
+			    "tiii", l->sha256, (int64_t)l->size, l->created,
+			    l->has_crc ? (int64_t)l->crc32 : INT64_C(-1));
+	return rc < 0 ? (int)rc : 0;
+}
+
+int repo_blob_reap(struct db *db, const char *hex,
+		   int (*remove)(void *arg, const char *hex), void *arg,
+		   bool *reaped)
+{
+	int64_t live = -1, rows;
+	int err;
+
+	*reaped = false;
+	if ((err = db_begin(db)))
+		return err;
+	/* lock the row first (a no-op update), then look for links in a new
+	 * statement, which sees every upload that committed before the lock */
+	rows = db_run(db, "UPDATE blobs SET size = size WHERE sha256 = $1", "t",
+		      hex);
+	if (rows < 0) {
+		err = (int)rows;
+		goto fail;
+	}
+	if (rows != 1) {
+		db_rollback(db);
+		return 0; /* gone already */
+	}
+	live = repo_blob_live_links(db, hex);
+	if (live != 0) {
+		db_rollback(db);
+		return live < 0 ? PT_EINTERNAL : 0;
+	}
+	rows = db_run(db, "DELETE FROM blobs WHERE sha256 = $1", "t", hex);
+	if (rows < 0) {
+		err = (int)rows;
+		goto fail;
+	}
+	/* the bytes go while the row is still locked: a crash between this
+	 * and the commit leaves a row without bytes and no live link, which
+	 * the next pass (or fsck --repair) forgets */
+	if ((err = remove(arg, hex)) && err != -ENOENT)
+		goto fail;
+	if ((err = db_commit(db)))
+		return err;
+	*reaped = true;
+	return 0;
+fail:
+	db_rollback(db);
+	return err;
+}
+
+int repo_blobs_unreferenced_count(struct db *db, int64_t now, int64_t *n,
+				  int64_t *bytes)
+{
+	struct db_stmt *st;
+	int err = db_get(db,
+			 "SELECT COUNT(*), COALESCE(SUM(b.size), 0) FROM "
+			 "blobs b WHERE NOT EXISTS (SELECT 1 FROM links l "
+			 "WHERE l.sha256 = b.sha256 AND l.state = 0) AND NOT "
+			 "EXISTS (SELECT 1 FROM links l JOIN takedowns t ON "
+			 "t.id = l.takedown_id WHERE l.sha256 = b.sha256 AND "
+			 "l.state = 3 AND t.state = 0 AND t.purge_after > $1)",
+			 &st, "i", now);
+	*n = *bytes = 0;
+	if (err)
+		return err;
+	*n = db_col_int(st, 0);
+	*bytes = db_col_int(st, 1);
+	db_done(st);
+	return 0;
+}
+
+int repo_blobs_unreferenced(struct db *db, struct pt_pool *pool, int64_t now,
+			    char **out, size_t max, size_t *n)
+{
+	struct db_stmt *st;
+	/* content taken down stays through its quarantine, so a
+	 * counter-notice can restore it */
+	int err = db_query(db,
+			   "SELECT b.sha256 FROM blobs b WHERE NOT EXISTS "
+			   "(SELECT 1 FROM links l WHERE l.sha256 = b.sha256 "
+			   "AND l.state = 0) AND NOT EXISTS (SELECT 1 FROM "
+			   "links l JOIN takedowns t ON t.id = l.takedown_id "
+			   "WHERE l.sha256 = b.sha256 AND l.state = 3 AND "
+			   "t.state = 0 AND t.purge_after > $1) LIMIT 10000",
+			   &st, "i", now);
+	*n = 0;
+	if (err)
+		return err;
+	while (*n < max && (err = db_step(st)) == DB_ROW)
+		out[(*n)++] = pt_pstrdup(pool, db_col_text(st, 0));
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+int repo_blob_each(struct db *db,
+		   int (*cb)(const char *hex, uint64_t size, void *arg),
+		   void *arg)
+{
+	struct db_stmt *st;
+	int err = db_query(db, "SELECT sha256, size FROM blobs ORDER BY sha256",
+			   &st, "");
+	if (err)
+		return err;
+	while ((err = db_step(st)) == DB_ROW) {
+		char hex[BLOB_HEX_LEN + 1];
+		copy_fixed(hex, sizeof(hex), db_col_text(st, 0));
+		if ((err = cb(hex, (uint64_t)db_col_int(st, 1), arg)))
+			break;
+	}
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+bool repo_blob_known(struct db *db, const char *hex)
+{
+	struct db_stmt *st;
+	if (db_get(db, "SELECT 1 FROM blobs WHERE sha256 = $1", &st, "t", hex))
+		return false;
+	db_done(st);
+	return true;
+}
+
+int64_t repo_blob_live_links(struct db *db, const char *hex)
+{
+	struct db_stmt *st;
+	if (db_get(db,
+		   "SELECT COUNT(*) FROM links WHERE sha256 = $1 AND "
+		   "state = 0",
+		   &st, "t", hex))
+		return -1;
+	int64_t n = db_col_int(st, 0);
+	db_done(st);
+	return n;
+}
+
+int repo_blob_forget(struct db *db, const char *hex)
+{
+	int64_t rc = db_run(db,
+			    "DELETE FROM blobs WHERE sha256 = $1 AND NOT EXISTS "
+			    "(SELECT 1 FROM links WHERE links.sha256 = $1 "
+			    "AND links.state = 0)",
+			    "t", hex);
+	return rc < 0 ? (int)rc : 0;
+}
+
+int repo_blob_links_disable(struct db *db, const char *hex, const char *reason,
+			    int64_t now)
+{
+	int64_t rc = db_run(db,
+			    "UPDATE links SET state = 3, reason = $2, "
+			    "changed = $3 WHERE sha256 = $1 AND state = 0",
+			    "tti", hex, reason, (int64_t)now);
+	db_changed(db);
+	return rc < 0 ? (int)rc : 0;
+}
+
+int repo_blob_crc(struct db *db, const char *hex, int64_t *crc)
+{
+	struct db_stmt *st;
+	int err = db_get(db, "SELECT crc32 FROM blobs WHERE sha256 = $1", &st,
+			 "t", hex);
+	*crc = -1;
+	if (err)
+		return err;
+	*crc = db_col_int(st, 0);
+	db_done(st);
+	return 0;
+}
+
+int repo_blob_set_crc(struct db *db, const char *hex, uint32_t crc)
+{
+	int64_t rc = db_run(db, "UPDATE blobs SET crc32 = $2 WHERE sha256 = $1",
+			    "ti", hex, (int64_t)crc);
+	return rc < 0 ? (int)rc : 0;
+}

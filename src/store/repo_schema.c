@@ -1,0 +1,242 @@
+/*
+ * repo_schema.c — partage's tables and their migrations.
+ *
+ * The schema is a list of migrations, each taking it from version N-1 to
+ * N and never edited once released; the database records the versions
+ * applied (table schema_version), and repo_migrate brings it up to date
+ * under a database-wide lock, so nodes starting together migrate once.
+ * Column types are the two SQLite and PostgreSQL share, TEXT and BIGINT;
+ * ids are made by the application (no engine-specific autoincrement).
+ */
+#include "repo_int.h"
+
+#include "../util/pt.h"
+#include "../util/banned.h"
+
+/* Migration N takes the schema from version N-1 to N; append, never edit. */
+static const char *const migrations[] = {
+	/* 1: blobs and links */
+	"CREATE TABLE blobs ("
+	"  sha256 TEXT PRIMARY KEY,"
+	"  size BIGINT NOT NULL,"
+	"  created BIGINT NOT NULL);"
+	"CREATE TABLE links ("
+	"  id TEXT PRIMARY KEY,"
+	"  sha256 TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  mime TEXT NOT NULL,"
+	"  size BIGINT NOT NULL,"
+	"  created BIGINT NOT NULL,"
+	"  expires BIGINT NOT NULL DEFAULT 0,"
+	"  max_downloads BIGINT NOT NULL DEFAULT 0,"
+	"  downloads BIGINT NOT NULL DEFAULT 0,"
+	"  last_download BIGINT NOT NULL DEFAULT 0,"
+	"  delete_hash TEXT NOT NULL,"
+	"  owner_id BIGINT NOT NULL DEFAULT 0,"
+	"  state BIGINT NOT NULL DEFAULT 0,"
+	"  reason TEXT NOT NULL DEFAULT '',"
+	"  changed BIGINT NOT NULL DEFAULT 0);"
+	"CREATE INDEX links_sha256 ON links(sha256);",
+	/* 2: resumable uploads (tus) */
+	"CREATE TABLE uploads ("
+	"  uid TEXT PRIMARY KEY,"
+	"  length BIGINT NOT NULL,"
+	"  received BIGINT NOT NULL DEFAULT 0,"
+	"  metadata TEXT NOT NULL DEFAULT '',"
+	"  concat TEXT NOT NULL DEFAULT '',"
+	"  created BIGINT NOT NULL,"
+	"  expires BIGINT NOT NULL,"
+	"  owner_id BIGINT NOT NULL DEFAULT 0,"
+	"  delete_hash TEXT NOT NULL,"
+	"  lease BIGINT NOT NULL DEFAULT 0,"
+	"  holder TEXT NOT NULL DEFAULT '',"
+	"  state BIGINT NOT NULL DEFAULT 0,"
+	"  link_id TEXT NOT NULL DEFAULT '',"
+	"  cleaned BIGINT NOT NULL DEFAULT 0);"
+	"CREATE INDEX uploads_expires ON uploads(expires);",
+	/* 3: accounts, sessions and API tokens, vouchers.  Ids are random
+	 * 63-bit numbers made by the application: no engine-specific
+	 * autoincrement in portable SQL. */
+	"CREATE TABLE users ("
+	"  id BIGINT PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  pwhash TEXT NOT NULL,"
+	"  tier TEXT NOT NULL DEFAULT 'free',"
+	"  premium_until BIGINT NOT NULL DEFAULT 0,"
+	"  role TEXT NOT NULL DEFAULT 'user',"
+	"  disabled BIGINT NOT NULL DEFAULT 0,"
+	"  direct_downloads BIGINT NOT NULL DEFAULT 0,"
+	"  created BIGINT NOT NULL);"
+	"CREATE TABLE tokens ("
+	"  id TEXT PRIMARY KEY,"
+	"  user_id BIGINT NOT NULL,"
+	"  hash TEXT NOT NULL UNIQUE,"
+	"  kind TEXT NOT NULL,"
+	"  csrf TEXT NOT NULL DEFAULT '',"
+	"  created BIGINT NOT NULL,"
+	"  expires BIGINT NOT NULL DEFAULT 0);"
+	"CREATE INDEX tokens_user ON tokens(user_id);"
+	"CREATE TABLE vouchers ("
+	"  hash TEXT PRIMARY KEY,"
+	"  days BIGINT NOT NULL,"
+	"  created BIGINT NOT NULL,"
+	"  redeemed_by BIGINT NOT NULL DEFAULT 0,"
+	"  redeemed_at BIGINT NOT NULL DEFAULT 0);"
+	"CREATE INDEX links_owner ON links(owner_id);",
+	/* 4: abuse handling: takedowns, the hash blocklist, reports, and the
+	 * append-only audit log */
+	"CREATE TABLE takedowns ("
+	"  id TEXT PRIMARY KEY,"
+	"  created BIGINT NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  scope TEXT NOT NULL,"
+	"  reason TEXT NOT NULL,"
+	"  reference TEXT NOT NULL,"
+	"  sha256 TEXT NOT NULL DEFAULT '',"
+	"  state BIGINT NOT NULL DEFAULT 0);"
+	"CREATE TABLE blocklist ("
+	"  sha256 TEXT PRIMARY KEY,"
+	"  reason TEXT NOT NULL,"
+	"  created BIGINT NOT NULL,"
+	"  purge_after BIGINT NOT NULL DEFAULT 0,"
+	"  takedown_id TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE reports ("
+	"  id TEXT PRIMARY KEY,"
+	"  created BIGINT NOT NULL,"
+	"  ip TEXT NOT NULL,"
+	"  link_id TEXT NOT NULL,"
+	"  category TEXT NOT NULL,"
+	"  body TEXT NOT NULL,"
+	"  contact TEXT NOT NULL,"
+	"  state TEXT NOT NULL DEFAULT 'open');"
+	"CREATE TABLE audit ("
+	"  id BIGINT PRIMARY KEY,"
+	"  at BIGINT NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  target TEXT NOT NULL,"
+	"  reason TEXT NOT NULL,"
+	"  detail TEXT NOT NULL);"
+	"CREATE INDEX audit_at ON audit(at);"
+	"ALTER TABLE links ADD COLUMN takedown_id TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX links_takedown ON links(takedown_id);"
+	"ALTER TABLE users ADD COLUMN strikes BIGINT NOT NULL DEFAULT 0;",
+	/* 5: the uploader rewards ledger, append-only */
+	"CREATE TABLE rewards ("
+	"  id BIGINT PRIMARY KEY,"
+	"  user_id BIGINT NOT NULL,"
+	"  link_id TEXT NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  points BIGINT NOT NULL,"
+	"  at BIGINT NOT NULL);"
+	"CREATE INDEX rewards_user ON rewards(user_id);",
+	/* 6: password-protected links (Argon2id of the link password) */
+	"ALTER TABLE links ADD COLUMN password_hash TEXT NOT NULL DEFAULT '';",
+	/* 7: every takedown keeps the bytes through its quarantine */
+	"ALTER TABLE takedowns ADD COLUMN purge_after BIGINT NOT NULL "
+	"DEFAULT 0;",
+	/* 8: folders; a link sits in one folder ('' = none); each blob's
+	 * CRC-32 (-1 until known), which zip downloads need before sending */
+	"CREATE TABLE folders ("
+	"  id TEXT PRIMARY KEY,"
+	"  owner_id BIGINT NOT NULL,"
+	"  parent_id TEXT NOT NULL DEFAULT '',"
+	"  name TEXT NOT NULL,"
+	"  created BIGINT NOT NULL,"
+	"  shared BIGINT NOT NULL DEFAULT 0);"
+	"CREATE INDEX folders_owner ON folders(owner_id, parent_id);"
+	"CREATE INDEX folders_parent ON folders(parent_id);"
+	"ALTER TABLE links ADD COLUMN folder_id TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX links_folder ON links(folder_id);"
+	"ALTER TABLE blobs ADD COLUMN crc32 BIGINT NOT NULL DEFAULT -1;",
+	/* 9: failed logins per account name, shared by every node (a
+	 * fixed window from the first failure) */
+	"CREATE TABLE login_failures ("
+	"  name TEXT PRIMARY KEY,"
+	"  since BIGINT NOT NULL,"
+	"  n BIGINT NOT NULL);",
+	/* 10: a resumable upload's link password (Argon2id), given at
+	 * creation and kept out of the metadata that HEAD echoes */
+	"ALTER TABLE uploads ADD COLUMN password_hash TEXT NOT NULL "
+	"DEFAULT '';",
+	/* 11: an API token's label (what it is for) and when it was last
+	 * used (to the minute: see repo_token_touch) */
+	"ALTER TABLE tokens ADD COLUMN label TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE tokens ADD COLUMN last_used BIGINT NOT NULL DEFAULT 0;",
+	/* 12: the byte budget of a Max-Downloads link (repo_link_budget_*):
+	 * bytes charged, the part of them still in flight, the client the
+	 * last download belongs to, the resume allowance given away */
+	"ALTER TABLE links ADD COLUMN budget_sent BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE links ADD COLUMN budget_open BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE links ADD COLUMN budget_holder TEXT NOT NULL "
+	"DEFAULT '';"
+	"ALTER TABLE links ADD COLUMN budget_slack BIGINT NOT NULL "
+	"DEFAULT 0;",
+};
+
+/* The version the schema is at (0: none yet) into *v; 0 or a negative
+ * status.  MAX() always gives one row. */
+static int schema_version(struct db *db, int64_t *v)
+{
+	struct db_stmt *st;
+	int err = db_get(db, "SELECT MAX(version) FROM schema_version", &st,
+			 "");
+	if (err)
+		return err;
+	*v = db_col_int(st, 0);
+	db_done(st);
+	return 0;
+}
+
+/* db_lock key for migrations: any constant the repo uses for nothing else */
+#define REPO_MIGRATE_LOCK 0x70617274 /* "part" */
+
+int repo_migrate(struct db *db)
+{
+	int err;
+
+	for (;;) {
+		if ((err = db_begin(db)))
+			return err;
+		/* Nodes starting together: one migrates, the others wait here,
+		 * then find the work done.  Even CREATE TABLE IF NOT EXISTS
+		 * races on PostgreSQL, so it comes after the lock. */
+		if ((err = db_lock(db, REPO_MIGRATE_LOCK)))
+			goto fail;
+		if ((err = db_exec(db,
+				   "CREATE TABLE IF NOT EXISTS schema_version ("
+				   " version BIGINT PRIMARY KEY,"
+				   " applied BIGINT NOT NULL)")))
+			goto fail;
+		int64_t v;
+		if ((err = schema_version(db, &v)))
+			goto fail;
+		if (v > (int64_t)PT_ARRAY_LEN(migrations)) {
+			pt_log("db: schema version %lld is newer than this "
+			       "partaged (%zu)",
+			       (long long)v, PT_ARRAY_LEN(migrations));
+			err = PT_EINTERNAL;
+			goto fail;
+		}
+		if (v == (int64_t)PT_ARRAY_LEN(migrations)) {
+			db_rollback(db);
+			return 0;
+		}
+		if ((err = db_exec(db, migrations[v])))
+			goto fail;
+		int64_t rc = db_run(db,
+				    "INSERT INTO schema_version(version, "
+				    "applied) VALUES ($1, $2)",
+				    "ii", v + 1, pt_now());
+		if (rc < 0) {
+			err = (int)rc;
+			goto fail;
+		}
+		if ((err = db_commit(db)))
+			return err;
+		pt_log("db: schema migrated to version %lld", (long long)v + 1);
+	}
+fail:
+	db_rollback(db);
+	return err;
+}

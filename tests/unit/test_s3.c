@@ -7,10 +7,10 @@
  * (partage-unit) because the cleanup test sweeps every upload in it.
  *
  * blob_s3_int.h is included so the tests can lower the backend's part
- * and segment sizes and copy limit (5 MiB, Swift's minimum) and reach the ends of
- * every path — single PUT, parallel multipart, UploadPartCopy — with
- * megabytes rather than gigabytes.  Also covered here: the small parsers
- * of s3.c.
+ * and segment sizes and copy limit (5 MiB, Swift's minimum) and reach
+ * the ends of every path — single PUT, parallel multipart, UploadPartCopy
+ * — with megabytes rather than gigabytes.  Also covered here: the small
+ * parsers of s3_xml.c, s3_uri_encode and the presigned URLs of s3_sign.c.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>

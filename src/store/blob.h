@@ -15,7 +15,7 @@
  * Reading: blob_reader_open() by hash; blob_reader_fd() is a fast path for
  * backends with a local file (sendfile) and returns -1 otherwise, in which
  * case blob_reader_pread() streams.  Backends: fs (blob_fs.c, a local
- * directory) and s3 (blob_s3.c, any S3-compatible store through s3.c) —
+ * directory) and s3 (blob_s3*.c, any S3-compatible store through s3.c) —
  * the vtable is the only thing handlers see.
  *
  * All functions may block on I/O.  Return 0 or a negative status (errno

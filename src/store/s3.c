@@ -1,8 +1,10 @@
 /*
  * s3.c — the S3 client under the s3 blob backend: request building and
  * signing (libcurl's SigV4), a pool of keep-alive easy handles, retries,
- * a streaming ranged GET driven by a private curl multi handle, and the
- * two bits of parsing S3 answers need (XML text of a tag, ISO dates).
+ * a streaming ranged GET driven by a private curl multi handle.  The
+ * signatures libcurl does not make (presigned URLs, and the one request
+ * libcurl 7.88 signs wrong) are in s3_sign.c, the parsing of S3's
+ * answers (XML, dates) in s3_xml.c; s3_int.h is what they share.
  *
  * Why libcurl's SigV4 and not Debian's libs3: libs3 signs with the old
  * SigV2, which AWS is retiring and which Swift and RGW treat as legacy;
@@ -16,13 +18,9 @@
  *     and secret go separately (CURLOPT_USERNAME / CURLOPT_PASSWORD).
  */
 #define _GNU_SOURCE
-#include "s3.h"
+#include "s3_int.h"
 
 #include <curl/curl.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/sha.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -35,7 +33,6 @@
 #include "../util/pt.h"
 #include "../util/banned.h"
 
-#define POOL_MAX 32
 #define TRIES 3
 /* Error bodies kept for the log line (the <Code> is what matters). */
 #define ERRBODY_MAX 4096
@@ -43,15 +40,6 @@
  * its 256 KiB blocks in few callbacks. */
 #define STREAM_BUFSZ (256L * 1024)
 
-struct s3 {
-	char *endpoint, *bucket, *sigv4, *ak, *sk;
-	char *region, *host, *path; /* for sign_v4: Host and URI prefix */
-	/* what clients reach for presigned URLs (the endpoint by default) */
-	char *pub_endpoint, *pub_host, *pub_path;
-	pthread_mutex_t mu;
-	CURL *pool[POOL_MAX];
-	size_t npool;
-};
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
@@ -201,252 +189,6 @@ char *s3_uri_encode(const char *v, bool keep_slash)
 	return out;
 }
 
-/* ---- our own SigV4, for the one request libcurl 7.88 signs wrong ----
- *
- * libcurl 7.88 sorts the canonical headers as whole "name:value" lines,
- * so x-amz-copy-source-range lands before x-amz-copy-source ('-' < ':')
- * and the server, sorting by name, computes another signature.  Later
- * libcurl sorts by name.  Requests whose extra header names are prefixes
- * of one another (only UploadPartCopy with a range, above 5 GiB) are
- * signed here instead (AWS "Signature Version 4 for S3", header form,
- * UNSIGNED-PAYLOAD); everything else keeps libcurl's signer.
- */
-static bool curl_sorts_wrong(const struct s3_req *r)
-{
-	size_t n = 0;
-	while (n < PT_ARRAY_LEN(r->headers) && r->headers[n])
-		n++;
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = 0; j < n; j++) {
-			const char *a = r->headers[i], *b = r->headers[j];
-			size_t la = strcspn(a, ":"), lb = strcspn(b, ":");
-			if (i != j && la < lb && !strncasecmp(a, b, la))
-				return true;
-		}
-	return false;
-}
-
-static void hmac(const void *key, size_t kn, const char *msg,
-		 unsigned char out[32])
-{
-	unsigned int n = 32;
-	if (!HMAC(EVP_sha256(), key, (int)kn, (const unsigned char *)msg,
-		  strlen(msg), out, &n))
-		abort();
-}
-
-static void hexify(const unsigned char *p, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", p[i]);
-}
-
-struct hdr {
-	char name[64];
-	const char *val;
-};
-
-static int hdr_cmp(const void *a, const void *b)
-{
-	const struct hdr *x = a, *y = b;
-	return strcmp(x->name, y->name);
-}
-
-/* The signature of a canonical request (AWS "Signature Version 4",
- * steps 2 to 4): string to sign, signing key, HMAC.  amz is the request's
- * time as YYYYMMDDTHHMMSSZ; its first 8 characters are the scope's day.
- * Both forms share it: the Authorization header below and the presigned
- * query string of s3_presign_query(). */
-static void sigv4(const char *secret, const char *region, const char *amz,
-		  const char *creq, size_t creq_len, char sig[65])
-{
-	char day[9], hash[65];
-	unsigned char k[32], md[32];
-
-	memcpy(day, amz, 8);
-	day[8] = '\0';
-	SHA256((const unsigned char *)creq, creq_len, md);
-	hexify(md, 32, hash);
-	char *sts = xasprintf("AWS4-HMAC-SHA256\n%s\n%s/%s/s3/aws4_request\n%s",
-			      amz, day, region, hash);
-	char *key = xasprintf("AWS4%s", secret);
-	hmac(key, strlen(key), day, k);
-	hmac(k, 32, region, k);
-	hmac(k, 32, "s3", k);
-	hmac(k, 32, "aws4_request", k);
-	hmac(k, 32, sts, md);
-	hexify(md, 32, sig);
-	OPENSSL_cleanse(key, strlen(key));
-	OPENSSL_cleanse(k, sizeof(k));
-	free(key);
-	free(sts);
-}
-
-static void amz_time(int64_t now, char amz[20])
-{
-	struct tm tm;
-	time_t t = (time_t)now;
-	gmtime_r(&t, &tm);
-	strftime(amz, 20, "%Y%m%dT%H%M%SZ", &tm);
-}
-
-/* Append x-amz-date and Authorization for r to h. */
-static struct curl_slist *sign_v4(struct s3 *s, const struct s3_req *r,
-				  struct curl_slist *h)
-{
-	char amz[20], sig[65];
-	struct hdr hd[PT_ARRAY_LEN(r->headers) + 3];
-	struct pt_buf creq, names;
-	size_t n = 0;
-
-	amz_time((int64_t)time(NULL), amz);
-	snprintf(hd[n].name, sizeof(hd[n].name), "host");
-	hd[n++].val = s->host;
-	snprintf(hd[n].name, sizeof(hd[n].name), "x-amz-content-sha256");
-	hd[n++].val = "UNSIGNED-PAYLOAD";
-	snprintf(hd[n].name, sizeof(hd[n].name), "x-amz-date");
-	hd[n++].val = amz;
-	for (size_t i = 0; i < PT_ARRAY_LEN(r->headers) && r->headers[i]; i++) {
-		const char *c = r->headers[i];
-		size_t ln = strcspn(c, ":");
-		if (ln >= sizeof(hd[n].name) || strncasecmp(c, "x-amz-", 6))
-			continue; /* sent unsigned (Content-Type) */
-		for (size_t j = 0; j < ln; j++)
-			hd[n].name[j] = (char)(c[j] >= 'A' && c[j] <= 'Z'
-						       ? c[j] + 32 : c[j]);
-		hd[n].name[ln] = '\0';
-		c += ln + (c[ln] == ':');
-		while (*c == ' ')
-			c++;
-		hd[n++].val = c;
-	}
-	qsort(hd, n, sizeof(hd[0]), hdr_cmp);
-
-	pt_buf_init(&creq, 1 << 16);
-	pt_buf_init(&names, 1 << 12);
-	pt_buf_addf(&creq, "%s\n%s/%s%s%s\n%s\n", r->method, s->path, s->bucket,
-		    r->key ? "/" : "", r->key ? r->key : "",
-		    r->query ? r->query : "");
-	for (size_t i = 0; i < n; i++) {
-		pt_buf_addf(&creq, "%s:%s\n", hd[i].name, hd[i].val);
-		pt_buf_addf(&names, "%s%s", i ? ";" : "", hd[i].name);
-	}
-	pt_buf_addf(&creq, "\n%s\nUNSIGNED-PAYLOAD", names.p);
-	sigv4(s->sk, s->region, amz, creq.p, creq.n, sig);
-	char *auth = xasprintf("Authorization: AWS4-HMAC-SHA256 Credential=%s/%.8s/"
-			       "%s/s3/aws4_request, SignedHeaders=%s, "
-			       "Signature=%s", s->ak, amz, s->region, names.p,
-			       sig);
-	char *date = xasprintf("x-amz-date: %s", amz);
-	h = curl_slist_append(h, date);
-	h = curl_slist_append(h, auth);
-	free(date);
-	free(auth);
-	pt_buf_release(&creq);
-	pt_buf_release(&names);
-	return h;
-}
-
-/* ---- presigned URLs (AWS "Authenticating Requests: Using Query
- * Parameters"): the same canonical request, with the credential, date,
- * lifetime and signed headers moved into the query, only `host` signed
- * and UNSIGNED-PAYLOAD as the payload hash:
- *
- *   GET\n/bucket/key\n
- *   X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2FDAY%2FREGION
- *   %2Fs3%2Faws4_request&X-Amz-Date=…&X-Amz-Expires=300&X-Amz-Signed
- *   Headers=host&response-content-type=…\n
- *   host:HOST\n\nhost\nUNSIGNED-PAYLOAD
- */
-
-struct qparam {
-	char *name, *value; /* both already encoded */
-};
-
-static int qparam_cmp(const void *a, const void *b)
-{
-	const struct qparam *x = a, *y = b;
-	int c = strcmp(x->name, y->name);
-	return c ? c : strcmp(x->value, y->value);
-}
-
-char *s3_presign_query(const struct s3_presign *p)
-{
-	struct qparam *q = xcalloc(8, sizeof(*q));
-	size_t n = 0, cap = 8;
-	char amz[20], sig[65];
-	struct pt_buf creq, out;
-	const char *e = p->query ? p->query : "";
-
-	amz_time(p->now, amz);
-	char *cred = xasprintf("%s/%.8s/%s/s3/aws4_request", p->access_key,
-			       amz, p->region);
-	q[n++] = (struct qparam){ xstrdup("X-Amz-Algorithm"),
-				  xstrdup("AWS4-HMAC-SHA256") };
-	q[n++] = (struct qparam){ xstrdup("X-Amz-Credential"),
-				  s3_uri_encode(cred, false) };
-	q[n++] = (struct qparam){ xstrdup("X-Amz-Date"), xstrdup(amz) };
-	q[n++] = (struct qparam){ xstrdup("X-Amz-Expires"),
-				  xasprintf("%llu",
-					    (unsigned long long)p->expires) };
-	q[n++] = (struct qparam){ xstrdup("X-Amz-SignedHeaders"),
-				  xstrdup("host") };
-	/* the caller's parameters, "a=1&b=2", in the canonical order too */
-	while (*e) {
-		size_t len = strcspn(e, "&"), eq = strcspn(e, "=");
-		if (eq > len)
-			eq = len;
-		if (n == cap)
-			q = xrealloc(q, (cap *= 2) * sizeof(*q));
-		if (len)
-			q[n++] = (struct qparam){
-				xstrndup(e, eq),
-				xstrndup(e + eq + (eq < len), len - eq - (eq < len))
-			};
-		e += len + (e[len] == '&');
-	}
-	qsort(q, n, sizeof(q[0]), qparam_cmp);
-
-	pt_buf_init(&out, 1 << 16);
-	for (size_t i = 0; i < n; i++)
-		pt_buf_addf(&out, "%s%s=%s", i ? "&" : "", q[i].name, q[i].value);
-	pt_buf_init(&creq, 1 << 17);
-	pt_buf_addf(&creq, "%s\n%s\n%s\nhost:%s\n\nhost\nUNSIGNED-PAYLOAD",
-		    p->method, p->path, out.p, p->host);
-	sigv4(p->secret_key, p->region, amz, creq.p, creq.n, sig);
-	pt_buf_addf(&out, "&X-Amz-Signature=%s", sig);
-	char *res = xstrdup(out.p);
-
-	for (size_t i = 0; i < n; i++) {
-		free(q[i].name);
-		free(q[i].value);
-	}
-	free(q);
-	free(cred);
-	pt_buf_release(&creq);
-	pt_buf_release(&out);
-	return res;
-}
-
-char *s3_presign_url(struct s3 *s, const char *key, const char *query,
-		     int64_t now, uint64_t expires)
-{
-	char *ekey = s3_uri_encode(key, true);
-	char *path = xasprintf("%s/%s/%s", s->pub_path, s->bucket, ekey);
-	struct s3_presign p = {
-		.method = "GET", .host = s->pub_host, .path = path,
-		.query = query, .access_key = s->ak, .secret_key = s->sk,
-		.region = s->region, .now = now, .expires = expires,
-	};
-	char *q = s3_presign_query(&p);
-	char *url = xasprintf("%s/%s/%s?%s", s->pub_endpoint, s->bucket, ekey,
-			      q);
-	free(q);
-	free(path);
-	free(ekey);
-	return url;
-}
-
 /* ---- one request ---- */
 
 struct io {
@@ -564,7 +306,7 @@ int s3_request(struct s3 *s, struct s3_req *r)
 	char *url = url_of(s, r->key, r->query);
 	bool post = strcmp(r->method, "POST") == 0;
 	bool put = strcmp(r->method, "PUT") == 0;
-	bool has_ctype = false, self_sign = curl_sorts_wrong(r);
+	bool has_ctype = false, self_sign = s3_curl_sorts_wrong(r);
 	CURLcode rc = CURLE_OK;
 	CURL *c = handle_get(s);
 	int err = 0;
@@ -585,7 +327,7 @@ int s3_request(struct s3 *s, struct s3_req *r)
 		h = curl_slist_append(h,
 				      "Content-Type: application/octet-stream");
 	if (self_sign)
-		h = sign_v4(s, r, h);
+		h = s3_sign_v4(s, r, h);
 	if (!h)
 		abort();
 
@@ -843,133 +585,4 @@ void s3_stream_close(struct s3_stream *st)
 	free(st->url);
 	free(st->spill);
 	free(st);
-}
-
-/* ---- answers ---- */
-
-static void xml_decode(char *s)
-{
-	static const struct {
-		const char *ent;
-		char c;
-	} ents[] = { { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' },
-		     { "&quot;", '"' }, { "&apos;", '\'' } };
-	char *o = s;
-	while (*s) {
-		if (*s == '&') {
-			size_t i = 0;
-			while (i < PT_ARRAY_LEN(ents) &&
-			       strncmp(s, ents[i].ent, strlen(ents[i].ent)))
-				i++;
-			if (i < PT_ARRAY_LEN(ents)) {
-				*o++ = ents[i].c;
-				s += strlen(ents[i].ent);
-				continue;
-			}
-		}
-		*o++ = *s++;
-	}
-	*o = '\0';
-}
-
-const char *s3_xml_span(const char *xml, const char *end, const char *tag,
-			const char **pos, size_t *len)
-{
-	char open[64], close[64];
-	const char *p = *pos ? *pos : xml, *a, *b;
-	size_t on, cn;
-
-	if (!end)
-		end = p + strlen(p);
-	if (p >= end)
-		return NULL;
-	on = (size_t)snprintf(open, sizeof(open), "<%s>", tag);
-	cn = (size_t)snprintf(close, sizeof(close), "</%s>", tag);
-	if (!(a = memmem(p, (size_t)(end - p), open, on)))
-		return NULL;
-	a += on;
-	if (!(b = memmem(a, (size_t)(end - a), close, cn)))
-		return NULL;
-	*pos = b + cn;
-	*len = (size_t)(b - a);
-	return a;
-}
-
-char *s3_xml_next(const char *xml, const char *end, const char *tag,
-		  const char **pos)
-{
-	size_t n;
-	const char *a = s3_xml_span(xml, end, tag, pos, &n);
-	if (!a)
-		return NULL;
-	char *v = xstrndup(a, n);
-	xml_decode(v);
-	return v;
-}
-
-int s3_xml_each(const char *xml, const char *elem,
-		const char *const *fields, size_t nf,
-		int (*cb)(char **vals, void *arg), void *arg)
-{
-	const char *pos = NULL, *c;
-	char *vals[S3_XML_FIELDS];
-	size_t n;
-	int stop = 0;
-
-	PT_ASSERT(nf <= S3_XML_FIELDS);
-	while (!stop && xml && (c = s3_xml_span(xml, NULL, elem, &pos, &n))) {
-		for (size_t i = 0; i < nf; i++) {
-			const char *p = NULL;
-			vals[i] = s3_xml_next(c, c + n, fields[i], &p);
-		}
-		stop = cb(vals, arg);
-		for (size_t i = 0; i < nf; i++)
-			free(vals[i]);
-	}
-	return stop;
-}
-
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	/* Howard Hinnant's algorithm: no timegm, no TZ */
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-/* n decimal digits at s, or -1 */
-static int digits(const char *s, size_t n)
-{
-	int v = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
-int64_t s3_time_parse(const char *iso)
-{
-	/* YYYY-MM-DDTHH:MM:SS, digits only (sscanf's %u took signs and
-	 * spaces), fields in range; the fraction and zone after are not
-	 * read (S3 says .000Z) */
-	int y, mo, d, h, mi, s;
-	if (!iso || strnlen(iso, 19) < 19 || iso[4] != '-' || iso[7] != '-' ||
-	    iso[10] != 'T' || iso[13] != ':' || iso[16] != ':')
-		return -1;
-	y = digits(iso, 4);
-	mo = digits(iso + 5, 2);
-	d = digits(iso + 8, 2);
-	h = digits(iso + 11, 2);
-	mi = digits(iso + 14, 2);
-	s = digits(iso + 17, 2);
-	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 ||
-	    mi < 0 || mi > 59 || s < 0 || s > 60)
-		return -1;
-	return days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
-	       h * 3600 + mi * 60 + s;
 }

@@ -12,6 +12,9 @@
  * short back-off) on a transport error or a 500/502/503/504, so a
  * restarting proxy does not fail an upload.
  *
+ * Files: s3.c (requests), s3_sign.c (presigned URLs and our own SigV4),
+ * s3_xml.c (parsing answers), sharing s3_int.h.
+ *
  * Statuses: 0 for a 2xx; -ENOENT for 404, PT_ERANGE for 416, -EACCES for
  * 403, PT_ECONFLICT for 409, PT_EUNAVAIL when the store cannot be reached
  * or still answers 500/502/503/504 after the retries (HTTP 503 to our

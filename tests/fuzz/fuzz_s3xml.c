@@ -1,6 +1,6 @@
 /*
  * fuzz_s3xml.c — libFuzzer target for what partage reads from an S3
- * store's XML answers (store/s3.c): s3_xml_next (error codes, UploadId,
+ * store's XML answers (store/s3_xml.c): s3_xml_next (error codes, UploadId,
  * ETag, IsTruncated…), s3_xml_each (the Contents of ListObjectsV2, the
  * Upload of ListMultipartUploads) and s3_time_parse.  The first byte
  * picks the mode:

@@ -13,12 +13,13 @@
 #include "../util/banned.h"
 
 /* character classes (table below) */
-#define C_TOKEN 1   /* tchar, RFC 9110 §5.6.2 */
-#define C_VALUE 2   /* field-vchar / SP / HTAB: VCHAR, obs-text, SP, HTAB */
-#define C_TARGET 4  /* request-target byte: VCHAR but '#', or obs-text */
-#define C_HOST 8    /* reg-name: unreserved, sub-delims, '%' (RFC 3986) */
-#define C_HEX 16    /* HEXDIG */
+#define C_TOKEN 1  /* tchar, RFC 9110 §5.6.2 */
+#define C_VALUE 2  /* field-vchar / SP / HTAB: VCHAR, obs-text, SP, HTAB */
+#define C_TARGET 4 /* request-target byte: VCHAR but '#', or obs-text */
+#define C_HOST 8   /* reg-name: unreserved, sub-delims, '%' (RFC 3986) */
+#define C_HEX 16   /* HEXDIG */
 
+/* clang-format off */
 static const unsigned char cls[256] = {
 	/* generated: see the C_* definitions above */
 	 0,  0,  0,  0,  0,  0,  0,  0,  0,  2,  0,  0,  0,  0,  0,  0,
@@ -38,6 +39,7 @@ static const unsigned char cls[256] = {
 	 6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,
 	 6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,
 };
+/* clang-format on */
 
 #define IS(c, k) (cls[(unsigned char)(c)] & (k))
 #define OWS(c) ((c) == ' ' || (c) == '\t')
@@ -152,7 +154,8 @@ static size_t value_span(const char *p, size_t n)
 		uint64_t x, y;
 		memcpy(&x, p + i, 8);
 		y = x ^ (ones * 0x7f);
-		if (((x - ones * 0x20) & ~x & highs) | ((y - ones) & ~y & highs))
+		if (((x - ones * 0x20) & ~x & highs) |
+		    ((y - ones) & ~y & highs))
 			break;
 	}
 	while (i < n && IS(p[i], C_VALUE))
@@ -194,8 +197,7 @@ static const char *field_parse(const char *b, size_t s, size_t end,
 	return NULL;
 }
 
-static enum h1_result fail(struct h1_request *r, int status,
-			   const char *reason)
+static enum h1_result fail(struct h1_request *r, int status, const char *reason)
 {
 	r->state = RS_ERROR;
 	r->status = status;
@@ -381,8 +383,9 @@ static enum h1_result target_parse(struct h1_request *r, const char *b,
 		else if (e - s > 8 && ieq(b + s, 8, "https://"))
 			a = s + 8;
 		else
-			return fail(r, 400, "authority-form or unknown "
-					    "request-target");
+			return fail(r, 400,
+				    "authority-form or unknown "
+				    "request-target");
 		for (p = a; p < e && b[p] != '/' && b[p] != '?'; p++)
 			;
 		if (p == a || !host_valid(b + a, p - a))
@@ -420,22 +423,24 @@ static enum h1_result request_line(struct h1_request *r, const char *b,
 	while (i < end && IS(b[i], C_TARGET))
 		i++;
 	if (i < end && b[i] != ' ')
-		return fail(r, 400, b[i] == '#'
-					    ? "fragment in the request-target"
-					    : "invalid character in the "
-					      "request-target");
+		return fail(r, 400,
+			    b[i] == '#' ? "fragment in the request-target"
+					: "invalid character in the "
+					  "request-target");
 	if (i == t)
-		return fail(r, 400, i < end ? "extra spaces in the request line"
-					    : "incomplete request line");
+		return fail(r, 400,
+			    i < end ? "extra spaces in the request line"
+				    : "incomplete request line");
 	if (i == end)
 		return fail(r, 400, "incomplete request line");
 	/* the version: exactly the 8 bytes to the end of the line */
 	const char *v = b + i + 1;
 	if (end - (i + 1) != 8 || memcmp(v, "HTTP/", 5) != 0 || v[6] != '.' ||
 	    v[5] < '0' || v[5] > '9' || v[7] < '0' || v[7] > '9')
-		return fail(r, 400, memchr(v, ' ', end - (i + 1))
-					    ? "extra spaces in the request line"
-					    : "bad HTTP version");
+		return fail(r, 400,
+			    memchr(v, ' ', end - (i + 1))
+				    ? "extra spaces in the request line"
+				    : "bad HTTP version");
 	if (v[5] != '1')
 		return fail(r, 505, "HTTP version not supported");
 	r->version = v[7] == '0' ? 10 : 11;
@@ -452,15 +457,17 @@ static enum h1_result head_end(struct h1_request *r, size_t head_len)
 		if (r->version == 10)
 			return fail(r, 400, "Transfer-Encoding in HTTP/1.0");
 		if (r->flags & F_CL)
-			return fail(r, 400, "both Content-Length and "
-					    "Transfer-Encoding");
+			return fail(r, 400,
+				    "both Content-Length and "
+				    "Transfer-Encoding");
 		if (r->te_codings == 0)
 			return fail(r, 400, "empty Transfer-Encoding");
 		if (r->te_chunked > 1)
 			return fail(r, 400, "chunked listed twice");
 		if (!r->te_last_chunked)
-			return fail(r, 400, "chunked is not the final "
-					    "transfer coding");
+			return fail(r, 400,
+				    "chunked is not the final "
+				    "transfer coding");
 		if (r->te_unknown)
 			return fail(r, 501, "unsupported transfer coding");
 		r->body = H1_BODY_CHUNKED;
@@ -545,8 +552,8 @@ enum h1_result h1_request_parse(struct h1_request *r, const char *buf,
 enum {
 	CS_SIZE0,   /* the first hex digit */
 	CS_SIZE,    /* more digits, BWS, ';' or CR */
-	CS_BWS,     /* after the digits: more BWS or ';' */
-	CS_EXT,     /* inside chunk-ext, up to CR */
+	CS_BWS,	    /* after the digits: more BWS or ';' */
+	CS_EXT,	    /* inside chunk-ext, up to CR */
 	CS_SIZE_LF, /* the LF of the size line */
 	CS_DATA,
 	CS_DATA_CR,
@@ -581,8 +588,8 @@ static enum h1_result cfail(struct h1_chunked *c, int status,
  * spans.  c->line and c->scan are offsets from b, which is the same byte
  * on every call (the caller passes the unconsumed bytes again).
  */
-static enum h1_result trailer(struct h1_chunked *c, const char *b,
-			      size_t len, size_t *used)
+static enum h1_result trailer(struct h1_chunked *c, const char *b, size_t len,
+			      size_t *used)
 {
 	size_t lim = len < c->max_trailer ? len : c->max_trailer;
 
@@ -595,8 +602,9 @@ static enum h1_result trailer(struct h1_chunked *c, const char *b,
 		if (!lf) {
 			c->scan = lim;
 			if (len > c->max_trailer)
-				return cfail(c, 431, "trailer section too "
-						     "large");
+				return cfail(c, 431,
+					     "trailer section too "
+					     "large");
 			*used = 0;
 			return H1_AGAIN;
 		}
@@ -681,8 +689,9 @@ enum h1_result h1_chunked_next(struct h1_chunked *c, const char *buf,
 				break;
 			}
 			if (ch == '\n')
-				return cfail(c, 400, "bare LF in a chunk-size "
-						     "line");
+				return cfail(c, 400,
+					     "bare LF in a chunk-size "
+					     "line");
 			if (c->state == CS_SIZE0)
 				return cfail(c, 400, "bad chunk size");
 			if (ch == '\r')
@@ -708,21 +717,24 @@ enum h1_result h1_chunked_next(struct h1_chunked *c, const char *buf,
 			break;
 		case CS_SIZE_LF:
 			if (ch != '\n')
-				return cfail(c, 400, "bare CR in a chunk-size "
-						     "line");
+				return cfail(c, 400,
+					     "bare CR in a chunk-size "
+					     "line");
 			c->line = 0;
 			c->state = c->left ? CS_DATA : CS_TRAILER;
 			break;
 		case CS_DATA_CR:
 			if (ch != '\r')
-				return cfail(c, 400, "no CRLF after chunk "
-						     "data");
+				return cfail(c, 400,
+					     "no CRLF after chunk "
+					     "data");
 			c->state = CS_DATA_LF;
 			break;
 		case CS_DATA_LF:
 			if (ch != '\n')
-				return cfail(c, 400, "no CRLF after chunk "
-						     "data");
+				return cfail(c, 400,
+					     "no CRLF after chunk "
+					     "data");
 			c->state = CS_SIZE0;
 			break;
 		}

@@ -116,8 +116,8 @@ enum h1_result {
 
 enum h1_body {
 	H1_BODY_NONE = 0, /* no Content-Length, no Transfer-Encoding */
-	H1_BODY_FIXED,    /* content_length bytes (may be 0) */
-	H1_BODY_CHUNKED   /* decode with h1_chunked_next() */
+	H1_BODY_FIXED,	  /* content_length bytes (may be 0) */
+	H1_BODY_CHUNKED	  /* decode with h1_chunked_next() */
 };
 
 /* The largest head max_head may allow (spans are 32-bit). */
@@ -126,37 +126,37 @@ enum h1_body {
 struct h1_request {
 	/* --- set by h1_request_init(), read-only afterwards --- */
 	struct h1_header *headers; /* the caller's array, max_headers long */
-	size_t max_headers;        /* more field lines: 431 */
-	size_t max_head;           /* more head bytes: 414 or 431 */
+	size_t max_headers;	   /* more field lines: 431 */
+	size_t max_head;	   /* more head bytes: 414 or 431 */
 
 	/* --- results, valid after H1_DONE --- */
-	struct h1_span method;   /* token, case-sensitive (RFC 9110 §9.1) */
-	struct h1_span target;   /* the request-target as sent */
-	struct h1_span path;     /* origin-form path; len 0 means "/" (only
+	struct h1_span method; /* token, case-sensitive (RFC 9110 §9.1) */
+	struct h1_span target; /* the request-target as sent */
+	struct h1_span path;   /* origin-form path; len 0 means "/" (only
 				  * an absolute-form target without a path) */
-	struct h1_span query;    /* after '?', without it (has_query) */
-	struct h1_span host;     /* absolute-form authority, else the Host
+	struct h1_span query;  /* after '?', without it (has_query) */
+	struct h1_span host;   /* absolute-form authority, else the Host
 				  * value (may be empty); see has_host */
-	unsigned version;        /* 10 or 11 */
-	size_t nheaders;         /* headers[0 .. nheaders - 1] */
-	size_t head_len;         /* bytes of the head, CRLFCRLF included */
+	unsigned version;      /* 10 or 11 */
+	size_t nheaders;       /* headers[0 .. nheaders - 1] */
+	size_t head_len;       /* bytes of the head, CRLFCRLF included */
 	enum h1_body body;
 	uint64_t content_length; /* with H1_BODY_FIXED */
 	bool keep_alive;
-	bool expect_continue;    /* Expect: 100-continue (HTTP/1.1) */
+	bool expect_continue; /* Expect: 100-continue (HTTP/1.1) */
 	bool has_query;
-	bool has_host;           /* a Host line or an absolute-form target */
-	bool absolute_form;      /* target was http(s)://authority... */
-	bool asterisk_form;      /* target was "*" (OPTIONS) */
+	bool has_host;	    /* a Host line or an absolute-form target */
+	bool absolute_form; /* target was http(s)://authority... */
+	bool asterisk_form; /* target was "*" (OPTIONS) */
 
 	/* --- after H1_ERROR --- */
-	int status;              /* 400, 414, 431, 501 or 505 */
-	const char *reason;      /* static, one short line */
+	int status;	    /* 400, 414, 431, 501 or 505 */
+	const char *reason; /* static, one short line */
 
 	/* --- private: parse state --- */
 	unsigned state;
-	size_t line;             /* start of the current line */
-	size_t scan;             /* bytes already searched for LF */
+	size_t line; /* start of the current line */
+	size_t scan; /* bytes already searched for LF */
 	unsigned flags;
 	unsigned te_codings, te_chunked;
 	bool te_last_chunked, te_unknown;
@@ -196,21 +196,21 @@ bool h1_span_eq(const char *buf, struct h1_span s, const char *lit);
 struct h1_chunked {
 	/* --- set by h1_chunked_init(), read-only afterwards --- */
 	struct h1_header *trailers; /* the caller's array (may be NULL) */
-	size_t max_trailers;        /* more trailer fields: 431 */
-	size_t max_trailer;         /* more trailer bytes: 431 */
-	size_t max_line;            /* longer chunk-size line: 400 */
+	size_t max_trailers;	    /* more trailer fields: 431 */
+	size_t max_trailer;	    /* more trailer bytes: 431 */
+	size_t max_line;	    /* longer chunk-size line: 400 */
 
 	/* --- results --- */
-	size_t ntrailers;           /* after H1_DONE, trailers[0 .. n) */
-	uint64_t total;             /* data bytes yielded so far */
-	int status;                 /* after H1_ERROR: 400 or 431 */
+	size_t ntrailers; /* after H1_DONE, trailers[0 .. n) */
+	uint64_t total;	  /* data bytes yielded so far */
+	int status;	  /* after H1_ERROR: 400 or 431 */
 	const char *reason;
 
 	/* --- private --- */
 	unsigned state;
-	uint64_t left;              /* data bytes left in this chunk */
-	size_t line;                /* bytes of the current size line */
-	size_t scan;                /* trailer bytes already searched */
+	uint64_t left; /* data bytes left in this chunk */
+	size_t line;   /* bytes of the current size line */
+	size_t scan;   /* trailer bytes already searched */
 };
 
 /*

@@ -99,7 +99,8 @@ static void check_field(const char *b, const struct h1_header *h, size_t end)
 		PT_ASSERT(c == '\t' || (c >= 0x20 && c != 0x7f));
 	}
 	if (h->value.len) {
-		char f = b[h->value.off], l = b[h->value.off + h->value.len - 1];
+		char f = b[h->value.off],
+		     l = b[h->value.off + h->value.len - 1];
 		PT_ASSERT(f != ' ' && f != '\t' && l != ' ' && l != '\t');
 	}
 }
@@ -217,8 +218,7 @@ static void body_fed(const char *s, size_t n, size_t first, size_t step,
 	}
 }
 
-static void body_same(const char *s, const struct body *a,
-		      const struct body *b)
+static void body_same(const char *s, const struct body *a, const struct body *b)
 {
 	PT_ASSERT(a->rc == b->rc);
 	PT_ASSERT(a->ndata == b->ndata);

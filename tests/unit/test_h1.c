@@ -29,9 +29,9 @@
 
 struct row {
 	const char *name;
-	const char *req; /* a NUL inside: use len */
-	size_t len;      /* 0: strlen(req) */
-	int status;      /* 0: H1_DONE */
+	const char *req;    /* a NUL inside: use len */
+	size_t len;	    /* 0: strlen(req) */
+	int status;	    /* 0: H1_DONE */
 	const char *reason; /* substring of the reason, or NULL */
 };
 
@@ -43,20 +43,24 @@ static const struct row rows[] = {
 	  "whitespace before ':'" },
 	{ "tab before colon", POST11 "Transfer-Encoding\t: chunked\r\n\r\n", 0,
 	  400, "whitespace before ':'" },
-	{ "obs-fold content-length", POST11 "Content-Length: 3\r\n 5\r\n\r\n", 0,
-	  400, "obs-fold" },
+	{ "obs-fold content-length", POST11 "Content-Length: 3\r\n 5\r\n\r\n",
+	  0, 400, "obs-fold" },
 	{ "obs-fold tab", GET11 HOST "X-A: b\r\n\tc\r\n\r\n", 0, 400,
 	  "obs-fold" },
 	{ "whitespace line after request line", GET11 " Host: h\r\n\r\n", 0,
 	  400, "obs-fold" },
-	{ "nul in content-length", L(POST11 "Content-Length: 0\0" "35\r\n\r\n"),
+	{ "nul in content-length",
+	  L(POST11 "Content-Length: 0\0"
+		   "35\r\n\r\n"),
 	  400, "invalid character in a header value" },
 	{ "nul in value", L(GET11 HOST "X-A: a\0b\r\n\r\n"), 400,
 	  "invalid character in a header value" },
 	{ "bare cr in value", GET11 HOST "X-A: a\rb\r\n\r\n", 0, 400,
 	  "invalid character in a header value" },
-	{ "ctl in value", GET11 HOST "X-A: a\x01" "b\r\n\r\n", 0, 400,
-	  "invalid character in a header value" },
+	{ "ctl in value",
+	  GET11 HOST "X-A: a\x01"
+		     "b\r\n\r\n",
+	  0, 400, "invalid character in a header value" },
 	{ "del in value", GET11 HOST "X-A: a\x7f\r\n\r\n", 0, 400,
 	  "invalid character in a header value" },
 	{ "nul in name", L(GET11 HOST "X-\0A: b\r\n\r\n"), 400,
@@ -91,59 +95,74 @@ static const struct row rows[] = {
 	  400, "Content-Length is not a number" },
 	{ "content-length minus sign", POST11 "Content-Length: -5\r\n\r\n", 0,
 	  400, "Content-Length is not a number" },
-	{ "content-length 2^64-1", POST11
-	  "Content-Length: 18446744073709551615\r\n\r\n", 0, 400,
+	{ "content-length 2^64-1",
+	  POST11 "Content-Length: 18446744073709551615\r\n\r\n", 0, 400,
 	  "too large" },
-	{ "content-length 2^63", POST11
-	  "Content-Length: 9223372036854775808\r\n\r\n", 0, 400, "too large" },
-	{ "content-length 2^63-1", POST11
-	  "Content-Length: 9223372036854775807\r\n\r\n", 0, 0, NULL },
-	{ "content-length many digits", POST11 "Content-Length: "
-	  "99999999999999999999999999999999999\r\n\r\n", 0, 400, "too large" },
-	{ "content-length twice different", POST11 "Content-Length: 5\r\n"
-	  "Content-Length: 6\r\n\r\n", 0, 400, "conflicting" },
-	{ "content-length list different", POST11 "Content-Length: 5, 6\r\n\r\n",
+	{ "content-length 2^63",
+	  POST11 "Content-Length: 9223372036854775808\r\n\r\n", 0, 400,
+	  "too large" },
+	{ "content-length 2^63-1",
+	  POST11 "Content-Length: 9223372036854775807\r\n\r\n", 0, 0, NULL },
+	{ "content-length many digits",
+	  POST11 "Content-Length: "
+		 "99999999999999999999999999999999999\r\n\r\n",
+	  0, 400, "too large" },
+	{ "content-length twice different",
+	  POST11 "Content-Length: 5\r\n"
+		 "Content-Length: 6\r\n\r\n",
 	  0, 400, "conflicting" },
-	{ "content-length twice same is merged", POST11 "Content-Length: 5\r\n"
-	  "content-length: 005\r\n\r\n", 0, 0, NULL },
-	{ "content-length list same is merged", POST11
-	  "Content-Length: 5 , 5\r\n\r\n", 0, 0, NULL },
-	{ "content-length empty list element", POST11
-	  "Content-Length: 5,,5\r\n\r\n", 0, 400, "not a number" },
-	{ "transfer-encoding and content-length", POST11
-	  "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", 0, 400,
-	  "both Content-Length and Transfer-Encoding" },
-	{ "transfer-encoding identity", POST11
-	  "Transfer-Encoding: identity\r\n\r\n", 0, 400, "final" },
-	{ "transfer-encoding chunked, identity", POST11
-	  "Transfer-Encoding: chunked, identity\r\n\r\n", 0, 400, "final" },
-	{ "transfer-encoding gzip alone", POST11
-	  "Transfer-Encoding: gzip\r\n\r\n", 0, 400, "final" },
-	{ "transfer-encoding gzip, chunked", POST11
-	  "Transfer-Encoding: gzip, chunked\r\n\r\n", 0, 501,
+	{ "content-length list different",
+	  POST11 "Content-Length: 5, 6\r\n\r\n", 0, 400, "conflicting" },
+	{ "content-length twice same is merged",
+	  POST11 "Content-Length: 5\r\n"
+		 "content-length: 005\r\n\r\n",
+	  0, 0, NULL },
+	{ "content-length list same is merged",
+	  POST11 "Content-Length: 5 , 5\r\n\r\n", 0, 0, NULL },
+	{ "content-length empty list element",
+	  POST11 "Content-Length: 5,,5\r\n\r\n", 0, 400, "not a number" },
+	{ "transfer-encoding and content-length",
+	  POST11 "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", 0,
+	  400, "both Content-Length and Transfer-Encoding" },
+	{ "transfer-encoding identity",
+	  POST11 "Transfer-Encoding: identity\r\n\r\n", 0, 400, "final" },
+	{ "transfer-encoding chunked, identity",
+	  POST11 "Transfer-Encoding: chunked, identity\r\n\r\n", 0, 400,
+	  "final" },
+	{ "transfer-encoding gzip alone",
+	  POST11 "Transfer-Encoding: gzip\r\n\r\n", 0, 400, "final" },
+	{ "transfer-encoding gzip, chunked",
+	  POST11 "Transfer-Encoding: gzip, chunked\r\n\r\n", 0, 501,
 	  "unsupported transfer coding" },
-	{ "transfer-encoding two lines gzip then chunked", POST11
-	  "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", 0,
-	  501, "unsupported" },
-	{ "transfer-encoding two lines chunked then identity", POST11
+	{ "transfer-encoding two lines gzip then chunked",
+	  POST11
+	  "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
+	  0, 501, "unsupported" },
+	{ "transfer-encoding two lines chunked then identity",
+	  POST11
 	  "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n",
 	  0, 400, "final" },
-	{ "transfer-encoding chunked twice", POST11
-	  "Transfer-Encoding: chunked, chunked\r\n\r\n", 0, 400, "twice" },
-	{ "transfer-encoding chunked on two lines", POST11
+	{ "transfer-encoding chunked twice",
+	  POST11 "Transfer-Encoding: chunked, chunked\r\n\r\n", 0, 400,
+	  "twice" },
+	{ "transfer-encoding chunked on two lines",
+	  POST11
 	  "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
 	  0, 400, "twice" },
-	{ "transfer-encoding empty", POST11 "Transfer-Encoding:\r\n\r\n", 0, 400,
-	  "empty Transfer-Encoding" },
-	{ "transfer-encoding garbage", POST11
-	  "Transfer-Encoding: chunked x\r\n\r\n", 0, 400,
+	{ "transfer-encoding empty", POST11 "Transfer-Encoding:\r\n\r\n", 0,
+	  400, "empty Transfer-Encoding" },
+	{ "transfer-encoding garbage",
+	  POST11 "Transfer-Encoding: chunked x\r\n\r\n", 0, 400,
 	  "bad Transfer-Encoding" },
-	{ "transfer-encoding chunked with parameter", POST11
-	  "Transfer-Encoding: chunked;a=b\r\n\r\n", 0, 400, "parameters" },
-	{ "transfer-encoding chunked any case", POST11
-	  "transfer-encoding: ChUnKeD\r\n\r\n", 0, 0, NULL },
-	{ "transfer-encoding in http/1.0", "POST /u HTTP/1.0\r\n"
-	  "Transfer-Encoding: chunked\r\n\r\n", 0, 400, "HTTP/1.0" },
+	{ "transfer-encoding chunked with parameter",
+	  POST11 "Transfer-Encoding: chunked;a=b\r\n\r\n", 0, 400,
+	  "parameters" },
+	{ "transfer-encoding chunked any case",
+	  POST11 "transfer-encoding: ChUnKeD\r\n\r\n", 0, 0, NULL },
+	{ "transfer-encoding in http/1.0",
+	  "POST /u HTTP/1.0\r\n"
+	  "Transfer-Encoding: chunked\r\n\r\n",
+	  0, 400, "HTTP/1.0" },
 	{ "missing host in http/1.1", GET11 "X-A: b\r\n\r\n", 0, 400,
 	  "missing Host" },
 	{ "no host in http/1.0 is fine", "GET / HTTP/1.0\r\n\r\n", 0, 0, NULL },
@@ -165,24 +184,36 @@ static const struct row rows[] = {
 	{ "host ipv6 and port", GET11 "Host: [::1]:8080\r\n\r\n", 0, 0, NULL },
 	{ "host ipv4 and port", GET11 "Host: 10.0.0.1:80\r\n\r\n", 0, 0, NULL },
 	{ "host empty is allowed", GET11 "Host:\r\n\r\n", 0, 0, NULL },
-	{ "origin-form with query", "GET /a/b?c=d&e HTTP/1.1\r\n" HOST "\r\n", 0,
-	  0, NULL },
-	{ "absolute-form", "GET http://example.com:8080/a?b HTTP/1.1\r\n" HOST
-	  "\r\n", 0, 0, NULL },
-	{ "absolute-form https any case", "GET HTTPS://example.com/ HTTP/1.1\r\n"
-	  HOST "\r\n", 0, 0, NULL },
-	{ "absolute-form without path", "OPTIONS http://example.com HTTP/1.1\r\n"
-	  HOST "\r\n", 0, 0, NULL },
-	{ "absolute-form still needs host", "GET http://example.com/ HTTP/1.1\r\n"
-	  "\r\n", 0, 400, "missing Host" },
-	{ "absolute-form other scheme", "GET ftp://example.com/ HTTP/1.1\r\n" HOST
-	  "\r\n", 0, 400, "request-target" },
-	{ "absolute-form empty authority", "GET http:///a HTTP/1.1\r\n" HOST
-	  "\r\n", 0, 400, "authority" },
-	{ "absolute-form userinfo", "GET http://u:p@h/a HTTP/1.1\r\n" HOST
-	  "\r\n", 0, 400, "authority" },
-	{ "asterisk-form for options", "OPTIONS * HTTP/1.1\r\n" HOST "\r\n", 0, 0,
+	{ "origin-form for delete", "DELETE /x HTTP/1.1\r\n" HOST "\r\n", 0, 0,
 	  NULL },
+	{ "origin-form for options", "OPTIONS /x HTTP/1.1\r\n" HOST "\r\n", 0,
+	  0, NULL },
+	{ "origin-form for an extension method",
+	  "PROPFIND /x HTTP/1.1\r\n" HOST "\r\n", 0, 0, NULL },
+	{ "origin-form for connect", "CONNECT /x HTTP/1.1\r\n" HOST "\r\n", 0,
+	  0, NULL },
+	{ "origin-form with query", "GET /a/b?c=d&e HTTP/1.1\r\n" HOST "\r\n",
+	  0, 0, NULL },
+	{ "absolute-form",
+	  "GET http://example.com:8080/a?b HTTP/1.1\r\n" HOST "\r\n", 0, 0,
+	  NULL },
+	{ "absolute-form https any case",
+	  "GET HTTPS://example.com/ HTTP/1.1\r\n" HOST "\r\n", 0, 0, NULL },
+	{ "absolute-form without path",
+	  "OPTIONS http://example.com HTTP/1.1\r\n" HOST "\r\n", 0, 0, NULL },
+	{ "absolute-form still needs host",
+	  "GET http://example.com/ HTTP/1.1\r\n"
+	  "\r\n",
+	  0, 400, "missing Host" },
+	{ "absolute-form other scheme",
+	  "GET ftp://example.com/ HTTP/1.1\r\n" HOST "\r\n", 0, 400,
+	  "request-target" },
+	{ "absolute-form empty authority",
+	  "GET http:///a HTTP/1.1\r\n" HOST "\r\n", 0, 400, "authority" },
+	{ "absolute-form userinfo",
+	  "GET http://u:p@h/a HTTP/1.1\r\n" HOST "\r\n", 0, 400, "authority" },
+	{ "asterisk-form for options", "OPTIONS * HTTP/1.1\r\n" HOST "\r\n", 0,
+	  0, NULL },
 	{ "asterisk-form for get", "GET * HTTP/1.1\r\n" HOST "\r\n", 0, 400,
 	  "'*'" },
 	{ "authority-form connect", "CONNECT h:443 HTTP/1.1\r\n" HOST "\r\n", 0,
@@ -193,20 +224,20 @@ static const struct row rows[] = {
 	  "fragment" },
 	{ "ctl in target", "GET /a\x01 HTTP/1.1\r\n" HOST "\r\n", 0, 400,
 	  "request-target" },
-	{ "obs-text in target is allowed", "GET /caf\xc3\xa9 HTTP/1.1\r\n" HOST
-	  "\r\n", 0, 0, NULL },
-	{ "request line two spaces after method", "GET  / HTTP/1.1\r\n" HOST
-	  "\r\n", 0, 400, "extra spaces" },
-	{ "request line two spaces before version", "GET /  HTTP/1.1\r\n" HOST
-	  "\r\n", 0, 400, "extra spaces" },
+	{ "obs-text in target is allowed",
+	  "GET /caf\xc3\xa9 HTTP/1.1\r\n" HOST "\r\n", 0, 0, NULL },
+	{ "request line two spaces after method",
+	  "GET  / HTTP/1.1\r\n" HOST "\r\n", 0, 400, "extra spaces" },
+	{ "request line two spaces before version",
+	  "GET /  HTTP/1.1\r\n" HOST "\r\n", 0, 400, "extra spaces" },
 	{ "request line trailing space", "GET / HTTP/1.1 \r\n" HOST "\r\n", 0,
 	  400, "extra spaces" },
 	{ "request line leading space", " GET / HTTP/1.1\r\n" HOST "\r\n", 0,
 	  400, "extra spaces" },
-	{ "request line space in target", "GET /a b HTTP/1.1\r\n" HOST "\r\n", 0,
-	  400, "extra spaces" },
-	{ "request line tab separator", "GET\t/ HTTP/1.1\r\n" HOST "\r\n", 0, 400,
-	  "method" },
+	{ "request line space in target", "GET /a b HTTP/1.1\r\n" HOST "\r\n",
+	  0, 400, "extra spaces" },
+	{ "request line tab separator", "GET\t/ HTTP/1.1\r\n" HOST "\r\n", 0,
+	  400, "method" },
 	{ "request line without version", "GET /\r\n\r\n", 0, 400,
 	  "incomplete" },
 	{ "request line method only", "GET\r\n\r\n", 0, 400, "incomplete" },
@@ -243,8 +274,7 @@ struct res {
 };
 
 /* one buffer */
-static void parse_once(const char *s, size_t n, size_t maxhead,
-		       struct res *out)
+static void parse_once(const char *s, size_t n, size_t maxhead, struct res *out)
 {
 	memset(out, 0, sizeof(*out));
 	h1_request_init(&out->r, out->h, MAXH, maxhead);
@@ -278,8 +308,8 @@ static void assert_same(const struct res *a, const struct res *b)
 	if (a->rc != H1_DONE)
 		return;
 #define SAME(f) assert_int_equal(a->r.f, b->r.f)
-#define SAME_SPAN(f)                                  \
-	do {                                          \
+#define SAME_SPAN(f)                                      \
+	do {                                              \
 		assert_int_equal(a->r.f.off, b->r.f.off); \
 		assert_int_equal(a->r.f.len, b->r.f.len); \
 	} while (0)
@@ -397,8 +427,8 @@ static void test_header_find(void **state)
 
 	parse_once(s, strlen(s), MAXHEAD, o);
 	assert_int_equal(o->rc, H1_DONE);
-	const struct h1_header *h =
-		h1_header_find(o->h, o->r.nheaders, s, "X-Checksum");
+	const struct h1_header *h = h1_header_find(o->h, o->r.nheaders, s,
+						   "X-Checksum");
 	assert_non_null(h);
 	assert_string_equal(str(s, h->value), "a");
 	assert_null(h1_header_find(o->h, o->r.nheaders, s, "X-Check"));
@@ -409,10 +439,11 @@ static void test_header_find(void **state)
 
 static void test_pipelined(void **state)
 {
-	const char *s = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
-			"PUT /b HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n"
-			"xyz"
-			"GET /c HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+	const char
+		*s = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+		     "PUT /b HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n"
+		     "xyz"
+		     "GET /c HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
 	size_t n = strlen(s), off = 0;
 	struct res *o = malloc(sizeof(*o));
 
@@ -439,22 +470,22 @@ static void test_pipelined(void **state)
 
 static void test_every_split_browser(void **state)
 {
-	const char *s =
-		"GET /f/Zx81kQ2?x=1 HTTP/1.1\r\n"
-		"Host: files.example.org\r\n"
-		"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:120.0) "
-		"Gecko/20100101 Firefox/120.0\r\n"
-		"Accept: text/html,application/xhtml+xml,application/xml;"
-		"q=0.9,image/avif,image/webp,*/*;q=0.8\r\n"
-		"Accept-Language: fr,fr-FR;q=0.8,en-US;q=0.5,en;q=0.3\r\n"
-		"Accept-Encoding: gzip, deflate, br\r\n"
-		"Connection: keep-alive\r\n"
-		"Cookie: partage_session=abcdefabcdefabcdefabcdef\r\n"
-		"Upgrade-Insecure-Requests: 1\r\n"
-		"Sec-Fetch-Dest: document\r\n"
-		"Sec-Fetch-Mode: navigate\r\n"
-		"Sec-Fetch-Site: none\r\n"
-		"Sec-Fetch-User: ?1\r\n\r\n";
+	const char
+		*s = "GET /f/Zx81kQ2?x=1 HTTP/1.1\r\n"
+		     "Host: files.example.org\r\n"
+		     "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:120.0) "
+		     "Gecko/20100101 Firefox/120.0\r\n"
+		     "Accept: text/html,application/xhtml+xml,application/xml;"
+		     "q=0.9,image/avif,image/webp,*/*;q=0.8\r\n"
+		     "Accept-Language: fr,fr-FR;q=0.8,en-US;q=0.5,en;q=0.3\r\n"
+		     "Accept-Encoding: gzip, deflate, br\r\n"
+		     "Connection: keep-alive\r\n"
+		     "Cookie: partage_session=abcdefabcdefabcdefabcdef\r\n"
+		     "Upgrade-Insecure-Requests: 1\r\n"
+		     "Sec-Fetch-Dest: document\r\n"
+		     "Sec-Fetch-Mode: navigate\r\n"
+		     "Sec-Fetch-Site: none\r\n"
+		     "Sec-Fetch-User: ?1\r\n\r\n";
 	struct res *o = malloc(sizeof(*o));
 
 	parse_all_ways(s, strlen(s), MAXHEAD, o);
@@ -587,7 +618,8 @@ static void test_keep_alive(void **state)
 		  0 },
 		{ "GET / HTTP/1.0\r\n\r\n", 0 },
 		{ "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", 1 },
-		{ "GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n", 0 },
+		{ "GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n",
+		  0 },
 	};
 	struct res *o = malloc(sizeof(*o));
 
@@ -774,13 +806,17 @@ static const struct crow crows[] = {
 	  "no CRLF" },
 	{ "chunked data longer than size", "3\r\nhello\r\n0\r\n\r\n", 400,
 	  "no CRLF" },
-	{ "chunked ctl in extension", "5;a\x01\r\nhello\r\n", 400, "extension" },
+	{ "chunked ctl in extension", "5;a\x01\r\nhello\r\n", 400,
+	  "extension" },
 	{ "chunked nul in extension", "5;a\0b\r\n", 400, "extension" },
-	{ "chunked size line too long", "5;aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\nhello\r\n", 400,
-	  "too long" },
-	{ "chunked zeros fill the line", "000000000000000000000000000000000000"
-	  "000000000000000000000000000000000000\r\n", 400, "too long" },
+	{ "chunked size line too long",
+	  "5;aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\nhello\r\n",
+	  400, "too long" },
+	{ "chunked zeros fill the line",
+	  "000000000000000000000000000000000000"
+	  "000000000000000000000000000000000000\r\n",
+	  400, "too long" },
 	{ "chunked trailer content-length", "0\r\nContent-Length: 5\r\n\r\n",
 	  400, "framing field" },
 	{ "chunked trailer transfer-encoding",
@@ -792,14 +828,18 @@ static const struct crow crows[] = {
 	  "whitespace before ':'" },
 	{ "chunked trailer bare lf", "0\r\nX-A: b\n\r\n", 400, "bare LF" },
 	{ "chunked final bare lf", "0\r\n\n", 400, "bare LF" },
-	{ "chunked trailer too large", "0\r\nX-A: "
+	{ "chunked trailer too large",
+	  "0\r\nX-A: "
 	  "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 	  "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 	  "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 	  "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-	  "\r\n\r\n", 431, "too large" },
-	{ "chunked too many trailers", "0\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n"
-	  "E: 5\r\nF: 6\r\nG: 7\r\nH: 8\r\nI: 9\r\n\r\n", 431, "too many" },
+	  "\r\n\r\n",
+	  431, "too large" },
+	{ "chunked too many trailers",
+	  "0\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n"
+	  "E: 5\r\nF: 6\r\nG: 7\r\nH: 8\r\nI: 9\r\n\r\n",
+	  431, "too many" },
 	{ "chunked size with bws and extension", "5 ;x\r\nhello\r\n0\r\n\r\n",
 	  0, NULL },
 	{ "chunked uppercase hex", "A\r\n0123456789\r\n0\r\n\r\n", 0, NULL },
@@ -855,8 +895,8 @@ static void test_chunked_big_chunk_slices(void **state)
 	struct h1_span d;
 
 	h1_chunked_init(&c, NULL, 0, 256, 64);
-	assert_int_equal(h1_chunked_next(&c, "7fffffffffffffff\r\nab", 20, &used,
-					 &d),
+	assert_int_equal(h1_chunked_next(&c, "7fffffffffffffff\r\nab", 20,
+					 &used, &d),
 			 H1_DATA);
 	assert_int_equal(d.off, 18);
 	assert_int_equal(d.len, 2);

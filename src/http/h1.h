@@ -120,6 +120,19 @@ enum h1_body {
 	H1_BODY_CHUNKED	  /* decode with h1_chunked_next() */
 };
 
+/*
+ * Suggested limits for the server (not used by this module): a head of
+ * 32 KiB (libmicrohttpd's 64 KiB per connection in server.c leaves about
+ * that for the head today; nginx allows 4 lines of 8 KiB), 100 fields
+ * (Apache's LimitRequestFields), a chunk-size line of 4 KiB, extensions
+ * included, and a trailer section of 8 KiB in at most 16 fields.
+ */
+#define H1_HEAD_DEFAULT (32u * 1024)
+#define H1_HEADERS_DEFAULT 100u
+#define H1_CHUNK_LINE_DEFAULT 4096u
+#define H1_TRAILER_DEFAULT (8u * 1024)
+#define H1_TRAILERS_DEFAULT 16u
+
 /* The largest head max_head may allow (spans are 32-bit). */
 #define H1_MAX_HEAD_LIMIT (1u << 30)
 

@@ -6,12 +6,16 @@
  * the three must give the same verdict, status, reason and fields.  A
  * parsed head is checked against an independent reading of h1.h (spans
  * inside the head, tokens, no CR/LF/NUL/outer OWS in values, one CRLF per
- * line, limits kept).  The chunked decoder then runs over what follows the
- * head (or the whole input when there is no head) in one buffer and byte
- * by byte: same verdict, same data, same end, same trailers.
+ * line, limits kept) and written again in canonical form, which must
+ * parse to the same request.  The chunked decoder then runs over what
+ * follows the head (or the whole input when there is no head) in one
+ * buffer and byte by byte: same verdict, same data, same end, same
+ * trailers; a decoded body encoded again with other chunk sizes decodes
+ * to the same data and trailers.
  */
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -242,6 +246,119 @@ static void body_same(const char *s, const struct body *a, const struct body *b)
 	}
 }
 
+/* span a of buffer p equals span b of buffer q, as bytes */
+static bool text_eq(const char *p, struct h1_span a, const char *q,
+		    struct h1_span b)
+{
+	return a.len == b.len && memcmp(p + a.off, q + b.off, a.len) == 0;
+}
+
+/*
+ * A parsed head written again in canonical form ("name: value", no
+ * leading empty lines, HTTP/1.0 or 1.1) parses to the same request.
+ */
+static void head_again(const char *s, const struct head *a)
+{
+	static struct head c;
+	const struct h1_request *r = &a->r;
+	size_t cap = 2 * r->head_len + 64, n = 0;
+	char *t = malloc(cap);
+
+#define PUT(p, len)                        \
+	do {                               \
+		memcpy(t + n, (p), (len)); \
+		n += (len);                \
+	} while (0)
+	PUT(s + r->method.off, r->method.len);
+	PUT(" ", 1);
+	PUT(s + r->target.off, r->target.len);
+	PUT(r->version == 11 ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n", 11);
+	for (size_t i = 0; i < r->nheaders; i++) {
+		PUT(s + a->h[i].name.off, a->h[i].name.len);
+		PUT(": ", 2);
+		PUT(s + a->h[i].value.off, a->h[i].value.len);
+		PUT("\r\n", 2);
+	}
+	PUT("\r\n", 2);
+#undef PUT
+	PT_ASSERT(n <= cap);
+	head_fed(t, n, n, n, H1_MAX_HEAD_LIMIT, r->max_headers, &c);
+	PT_ASSERT(c.rc == H1_DONE && c.r.head_len == n);
+	PT_ASSERT(text_eq(s, r->method, t, c.r.method));
+	PT_ASSERT(text_eq(s, r->target, t, c.r.target));
+	PT_ASSERT(text_eq(s, r->path, t, c.r.path));
+	PT_ASSERT(text_eq(s, r->query, t, c.r.query));
+	PT_ASSERT(text_eq(s, r->host, t, c.r.host));
+	PT_ASSERT(c.r.nheaders == r->nheaders);
+	for (size_t i = 0; i < r->nheaders; i++) {
+		PT_ASSERT(text_eq(s, a->h[i].name, t, c.h[i].name));
+		PT_ASSERT(text_eq(s, a->h[i].value, t, c.h[i].value));
+	}
+	PT_ASSERT(c.r.version == r->version && c.r.body == r->body &&
+		  c.r.content_length == r->content_length &&
+		  c.r.keep_alive == r->keep_alive &&
+		  c.r.expect_continue == r->expect_continue &&
+		  c.r.has_host == r->has_host &&
+		  c.r.has_query == r->has_query &&
+		  c.r.absolute_form == r->absolute_form &&
+		  c.r.asterisk_form == r->asterisk_form);
+	free(t);
+}
+
+/*
+ * A decoded body encoded again with other chunk sizes (1 to 256 bytes,
+ * from seed) and its trailers decodes to the same data and trailers.
+ */
+static void body_again(const char *s, const struct body *x, unsigned seed)
+{
+	static struct body z;
+	size_t cap = x->ndata * 8 + 64 + (x->end - x->base) * 2, n = 0;
+	char *t = malloc(cap);
+	size_t k = 0, step = 1 + seed % 256;
+
+	while (k < x->ndata) {
+		size_t m = x->ndata - k < step ? x->ndata - k : step;
+		n += (size_t)snprintf(t + n, cap - n, "%zX\r\n", m);
+		memcpy(t + n, x->data + k, m);
+		n += m;
+		memcpy(t + n, "\r\n", 2);
+		n += 2;
+		k += m;
+		step = step % 256 + 1;
+	}
+	memcpy(t + n, "0\r\n", 3);
+	n += 3;
+	for (size_t i = 0; i < x->c.ntrailers; i++) {
+		const struct h1_header *h = &x->t[i];
+		memcpy(t + n, s + x->base + h->name.off, h->name.len);
+		n += h->name.len;
+		t[n++] = ':';
+		memcpy(t + n, s + x->base + h->value.off, h->value.len);
+		n += h->value.len;
+		memcpy(t + n, "\r\n", 2);
+		n += 2;
+	}
+	memcpy(t + n, "\r\n", 2);
+	n += 2;
+	PT_ASSERT(n <= cap);
+	z.data = malloc(x->ndata + 1);
+	body_fed(t, n, n, n, &z);
+	/* the trailer lines only lost their OWS: still within max_trailer */
+	PT_ASSERT(z.rc == H1_DONE && z.end == n);
+	PT_ASSERT(z.ndata == x->ndata &&
+		  memcmp(z.data, x->data, x->ndata) == 0);
+	PT_ASSERT(z.c.ntrailers == x->c.ntrailers);
+	for (size_t i = 0; i < x->c.ntrailers; i++) {
+		struct h1_span xn = x->t[i].name, xv = x->t[i].value;
+		xn.off += (uint32_t)x->base;
+		xv.off += (uint32_t)x->base;
+		PT_ASSERT(text_eq(s, xn, t + z.base, z.t[i].name));
+		PT_ASSERT(text_eq(s, xv, t + z.base, z.t[i].value));
+	}
+	free(z.data);
+	free(t);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct head a, b;
@@ -262,6 +379,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	head_same(&a, &b);
 	head_fed(s, n, n ? data[0] % n : 0, n, max_head, max_headers, &b);
 	head_same(&a, &b);
+	if (a.rc == H1_DONE)
+		head_again(s, &a);
 
 	off = a.rc == H1_DONE ? a.r.head_len : 0;
 	x.data = malloc(n - off + 1);
@@ -270,6 +389,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	body_fed(s + off, n - off, 1, 1, &y);
 	body_same(s + off, &x, &y);
 	PT_ASSERT(x.rc != H1_DONE || x.end <= n - off);
+	if (x.rc == H1_DONE)
+		body_again(s + off, &x, data[1]);
 	free(x.data);
 	free(y.data);
 	return 0;

@@ -89,6 +89,20 @@
  * as spans; Content-Length, Transfer-Encoding and Host are refused in a
  * trailer.  Errors: 400 malformed, 431 trailer section over max_trailer
  * bytes or max_trailers fields.
+ *
+ * Use, on one connection (errors: reply r.status with r.reason, close):
+ *
+ *   h1_request_init(&r, slots, H1_HEADERS_DEFAULT, H1_HEAD_DEFAULT);
+ *   while ((rc = h1_request_parse(&r, in, in_len)) == H1_AGAIN)
+ *           in_len += read(fd, in + in_len, cap - in_len);
+ *   body = in + r.head_len;          (route, then read the body:)
+ *   H1_BODY_FIXED: the next r.content_length bytes;
+ *   H1_BODY_CHUNKED: h1_chunked_init(&c, tslots, ...); then
+ *           rc = h1_chunked_next(&c, body, avail, &used, &d);
+ *           H1_DATA: write body + d.off, d.len; body += used;
+ *           H1_AGAIN: body += used; keep body[0 .. avail - used), read;
+ *           H1_DONE: trailers in tslots over body; body += used;
+ *   the next pipelined request starts at body; keep-alive if r.keep_alive.
  */
 #ifndef PT_H1_H
 #define PT_H1_H

@@ -110,6 +110,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpartage.a | deps-ready
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -o $@ $^ $(LDLIBS) $(LDFLAGS) -lcmocka
 
+# C micro-benchmarks (bench/NAME.c), built on demand, never by all:
+# make build/bench/h1_parse && build/bench/h1_parse
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libpartage.a | deps-ready
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -o $@ $^ $(LDLIBS) $(LDFLAGS)
+
 # make run LISTEN=127.0.0.1:9000 DATA=./data2
 LISTEN ?= 127.0.0.1:8080
 DATA ?= ./data

@@ -1,0 +1,439 @@
+/*
+ * test_timer.c — the timer wheel (src/http/timer.c): order of firing,
+ * cancel and re-arm from inside a callback, a million random timers that
+ * must each fire exactly once and within one tick of their time (driven
+ * the way a loop drives it, sleeping until timer_next_ns), far timers
+ * that cascade through every level or lie beyond the wheel's span, and
+ * the clock jumping forward (or back).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "http/timer.h"
+#include "util/pt.h"
+#include "util/banned.h"
+
+#define MS 1000000ull
+#define SEC (1000 * MS)
+#define HOUR (3600 * SEC)
+#define DAY (24 * HOUR)
+#define TICK TIMER_TICK_NS
+
+/* an arbitrary origin, not aligned to a tick */
+#define T0 (123 * SEC + 1234567)
+
+struct item {
+	struct timer t;
+	int id;
+	unsigned fired;
+	uint64_t fired_at;
+};
+
+/* what fired, in order */
+static int order[64];
+static size_t norder;
+
+static void record_cb(struct timer_wheel *w, struct timer *t, uint64_t now)
+{
+	struct item *it = TIMER_OWNER(t, struct item, t);
+
+	it->fired++;
+	it->fired_at = now;
+	if (norder < PT_ARRAY_LEN(order))
+		order[norder++] = it->id;
+}
+
+static struct timer_wheel *wheel_new(uint64_t now)
+{
+	struct timer_wheel *w = xmalloc(sizeof(*w));
+
+	timer_wheel_init(w, now);
+	norder = 0;
+	return w;
+}
+
+static void test_empty(void **state)
+{
+	struct timer_wheel *w = wheel_new(T0);
+
+	assert_true(timer_next_ns(w) == UINT64_MAX);
+	assert_int_equal(timer_run(w, T0 + HOUR), 0);
+	assert_true(timer_next_ns(w) == UINT64_MAX);
+	free(w);
+}
+
+/* Timers armed out of order fire in order of due time, never early and
+ * less than a tick late, with the clock advancing by 1 ms. */
+static void test_order(void **state)
+{
+	static const uint64_t due_ms[] = { 50, 3, 3000, 7, 1, 8, 2, 250,
+					   70000, 5, 4, 6, 900, 251, 0 };
+	size_t n = PT_ARRAY_LEN(due_ms);
+	struct item it[PT_ARRAY_LEN(due_ms)];
+	struct timer_wheel *w = wheel_new(T0);
+	uint64_t now;
+
+	for (size_t i = 0; i < n; i++) {
+		timer_init(&it[i].t, record_cb);
+		it[i].id = (int)i;
+		it[i].fired = 0;
+		timer_arm(w, &it[i].t, T0 + due_ms[i] * MS + 17);
+		assert_true(timer_armed(&it[i].t));
+	}
+	assert_int_equal(w->count, n);
+	for (now = T0; now <= T0 + 71 * SEC; now += MS)
+		timer_run(w, now);
+	assert_int_equal(norder, n);
+	for (size_t i = 0; i < n; i++) {
+		struct item *x = &it[order[i]];
+
+		assert_int_equal(x->fired, 1);
+		assert_false(timer_armed(&x->t));
+		assert_true(x->fired_at >= x->t.due);
+		assert_true(x->fired_at - x->t.due < TICK);
+		if (i > 0)
+			assert_true(it[order[i - 1]].t.due <= x->t.due);
+	}
+	assert_int_equal(w->count, 0);
+	free(w);
+}
+
+/* Within one tick the list is sorted: timers in the same 4 ms, armed in
+ * reverse, fire by due time when the tick runs in one call. */
+static void test_order_within_tick(void **state)
+{
+	struct item it[8];
+	uint64_t base = 1000 * TICK; /* tick-aligned */
+	struct timer_wheel *w = wheel_new(base);
+
+	for (int i = 0; i < 8; i++) {
+		timer_init(&it[i].t, record_cb);
+		it[i].id = i;
+		it[i].fired = 0;
+		/* all in (base + 9 ticks, base + 10 ticks], reversed */
+		timer_arm(w, &it[i].t, base + 9 * TICK + (uint64_t)(8 - i));
+	}
+	assert_true(timer_next_ns(w) == base + 10 * TICK);
+	assert_int_equal(timer_run(w, base + 10 * TICK - 1), 0);
+	assert_int_equal(timer_run(w, base + 10 * TICK), 8);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(order[i], 7 - i);
+	free(w);
+}
+
+/* Callback that cancels the timers named by its owner. */
+struct canceller {
+	struct timer t;
+	struct item *victims[3];
+	int fired;
+};
+
+static void cancel_cb(struct timer_wheel *w, struct timer *t, uint64_t now)
+{
+	struct canceller *c = TIMER_OWNER(t, struct canceller, t);
+
+	c->fired++;
+	timer_cancel(w, t); /* itself: not armed any more, a no-op */
+	for (int i = 0; i < 3; i++)
+		if (c->victims[i])
+			timer_cancel(w, &c->victims[i]->t);
+}
+
+static void test_cancel_in_callback(void **state)
+{
+	struct timer_wheel *w = wheel_new(T0);
+	struct canceller c;
+	struct item same, later, far, other;
+
+	timer_init(&c.t, cancel_cb);
+	c.fired = 0;
+	timer_arm(w, &c.t, T0 + 10 * MS);
+	/* same tick, later due: it is on the list being run when cancelled */
+	timer_init(&same.t, record_cb);
+	same.fired = 0;
+	same.id = 1;
+	timer_arm(w, &same.t, T0 + 10 * MS + 1);
+	timer_init(&later.t, record_cb);
+	later.fired = 0;
+	later.id = 2;
+	timer_arm(w, &later.t, T0 + 20 * MS);
+	timer_init(&far.t, record_cb);
+	far.fired = 0;
+	far.id = 3;
+	timer_arm(w, &far.t, T0 + 2 * HOUR);
+	timer_init(&other.t, record_cb);
+	other.fired = 0;
+	other.id = 4;
+	timer_arm(w, &other.t, T0 + 10 * MS + 2);
+	c.victims[0] = &same;
+	c.victims[1] = &later;
+	c.victims[2] = &far;
+
+	assert_int_equal(timer_run(w, T0 + 3 * HOUR), 2);
+	assert_int_equal(c.fired, 1);
+	assert_int_equal(same.fired + later.fired + far.fired, 0);
+	assert_int_equal(other.fired, 1);
+	assert_false(timer_armed(&same.t) || timer_armed(&later.t) ||
+		     timer_armed(&far.t));
+	assert_int_equal(w->count, 0);
+	assert_true(timer_next_ns(w) == UINT64_MAX);
+	free(w);
+}
+
+/* A periodic timer re-arms itself; another re-arms itself "now" and must
+ * fire once per pass, at the next tick, not loop within one timer_run. */
+struct periodic {
+	struct timer t;
+	uint64_t period;
+	int left;
+	int fired;
+	uint64_t last;
+};
+
+static void periodic_cb(struct timer_wheel *w, struct timer *t, uint64_t now)
+{
+	struct periodic *p = TIMER_OWNER(t, struct periodic, t);
+
+	p->fired++;
+	p->last = now;
+	if (--p->left > 0)
+		timer_arm(w, t, now + p->period);
+}
+
+static void test_rearm_in_callback(void **state)
+{
+	struct timer_wheel *w = wheel_new(T0);
+	struct periodic p = { .period = 100 * MS, .left = 10 };
+	struct periodic z = { .period = 0, .left = 1000 };
+	uint64_t now = T0, n;
+
+	timer_init(&p.t, periodic_cb);
+	timer_arm(w, &p.t, T0 + 100 * MS);
+	for (; now <= T0 + 2 * SEC; now += MS)
+		timer_run(w, now);
+	assert_int_equal(p.fired, 10);
+	assert_false(timer_armed(&p.t));
+
+	timer_init(&z.t, periodic_cb);
+	timer_arm(w, &z.t, now);
+	assert_true(timer_next_ns(w) <= now + TICK);
+	now += TICK;
+	n = timer_run(w, now);
+	assert_int_equal(n, 1);
+	assert_true(timer_armed(&z.t));
+	/* again at the same time: it went to the next tick */
+	assert_int_equal(timer_run(w, now), 0);
+	assert_true(timer_next_ns(w) <= now + TICK);
+	assert_int_equal(timer_run(w, now + TICK), 1);
+	/* moving a timer elsewhere from its own callback, and moving an
+	 * armed timer (re-arm) from outside */
+	timer_arm(w, &z.t, now + HOUR);
+	timer_arm(w, &z.t, now + 5 * SEC);
+	assert_int_equal(w->count, 1);
+	assert_int_equal(timer_run(w, now + 5 * SEC + TICK), 1);
+	assert_int_equal(z.fired, 3);
+	timer_cancel(w, &z.t);
+	assert_int_equal(w->count, 0);
+	free(w);
+}
+
+/* xorshift64*: reproducible randomness */
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint64_t rnd(void)
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 2685821657736338717ull;
+}
+
+struct big {
+	struct timer t;
+	uint8_t fired;
+	uint8_t cancelled;
+};
+
+static uint64_t big_last_due, big_fired, big_late_max;
+static int big_bad;
+
+static void big_cb(struct timer_wheel *w, struct timer *t, uint64_t now)
+{
+	struct big *b = TIMER_OWNER(t, struct big, t);
+
+	b->fired++;
+	big_fired++;
+	if (b->cancelled || now < t->due || now - t->due >= TICK ||
+	    t->due < big_last_due)
+		big_bad++;
+	if (now - t->due > big_late_max)
+		big_late_max = now - t->due;
+	big_last_due = t->due;
+}
+
+/* 1 000 000 timers: a third within a second, a third within ten minutes,
+ * a third within six hours (through levels 0 to 4); a tenth re-armed
+ * elsewhere and a tenth cancelled before they fire.  The clock is driven
+ * like a loop: sleep until timer_next_ns, run.  Every remaining timer
+ * fires exactly once, in order of due time, within one tick. */
+static void test_million(void **state)
+{
+	const size_t n = 1000000;
+	struct big *b = xcalloc(n, sizeof(*b));
+	struct timer_wheel *w = wheel_new(T0);
+	uint64_t now = T0, next, wakeups = 0, spans[3] = { SEC, 600 * SEC,
+							    6 * HOUR };
+	size_t expect = 0;
+
+	big_last_due = big_fired = big_late_max = 0;
+	big_bad = 0;
+	for (size_t i = 0; i < n; i++) {
+		timer_init(&b[i].t, big_cb);
+		timer_arm(w, &b[i].t, T0 + rnd() % spans[i % 3]);
+	}
+	for (size_t i = 0; i < n; i += 10) {
+		size_t j = (i + 3) % n, k = (i + 7) % n;
+
+		timer_arm(w, &b[j].t, T0 + rnd() % spans[j % 3]);
+		timer_cancel(w, &b[k].t);
+		b[k].cancelled = 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		expect += !b[i].cancelled;
+	assert_int_equal(w->count, expect);
+	while ((next = timer_next_ns(w)) != UINT64_MAX) {
+		assert_true(next >= now - TICK);
+		if (next > now)
+			now = next;
+		timer_run(w, now);
+		wakeups++;
+	}
+	assert_int_equal(big_bad, 0);
+	assert_int_equal(big_fired, expect);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(b[i].fired, !b[i].cancelled);
+	assert_int_equal(w->count, 0);
+	assert_true(big_late_max < TICK);
+	print_message("1M timers: %llu wake-ups, latest %llu ns late\n",
+		      (unsigned long long)wakeups,
+		      (unsigned long long)big_late_max);
+	free(b);
+	free(w);
+}
+
+/* Far timers: an hour, a day, 30 days, a year, 20 years (beyond the
+ * wheel's 8.7 years: parked and placed again), each fires within a tick
+ * and the loop wakes only a few hundred times to get there. */
+static void test_far(void **state)
+{
+	static const uint64_t dues[] = { HOUR, DAY, 30 * DAY, 365 * DAY,
+					 20 * 365 * DAY, 2 * HOUR + 5 };
+	struct item it[PT_ARRAY_LEN(dues)];
+	struct timer_wheel *w = wheel_new(T0);
+	uint64_t now = T0, next, wakeups = 0;
+
+	for (size_t i = 0; i < PT_ARRAY_LEN(dues); i++) {
+		timer_init(&it[i].t, record_cb);
+		it[i].id = (int)i;
+		it[i].fired = 0;
+		timer_arm(w, &it[i].t, T0 + dues[i]);
+	}
+	while ((next = timer_next_ns(w)) != UINT64_MAX) {
+		assert_true(next <= T0 + 20 * 365 * DAY + TICK);
+		if (next > now)
+			now = next;
+		timer_run(w, now);
+		wakeups++;
+	}
+	for (size_t i = 0; i < PT_ARRAY_LEN(dues); i++) {
+		assert_int_equal(it[i].fired, 1);
+		assert_true(it[i].fired_at >= it[i].t.due);
+		assert_true(it[i].fired_at - it[i].t.due < TICK);
+	}
+	assert_int_equal(order[0], 0);
+	assert_int_equal(order[1], 5);
+	assert_int_equal(order[5], 4);
+	print_message("far timers: %llu wake-ups over 20 years\n",
+		      (unsigned long long)wakeups);
+	assert_true(wakeups < 2000);
+	free(w);
+}
+
+/* The clock jumps: two hours at once fires everything due in order in one
+ * call; a jump back fires nothing; a timer armed after the jump for a
+ * time already past fires at the next tick; a jump of a year over an
+ * empty wheel costs nothing and the wheel works after it. */
+static void test_time_jumps(void **state)
+{
+	struct timer_wheel *w = wheel_new(T0);
+	struct item a, b, c, d, e;
+	uint64_t now;
+
+	timer_init(&a.t, record_cb);
+	a.id = 0;
+	a.fired = 0;
+	timer_init(&b.t, record_cb);
+	b.id = 1;
+	b.fired = 0;
+	timer_init(&c.t, record_cb);
+	c.id = 2;
+	c.fired = 0;
+	timer_init(&d.t, record_cb);
+	d.id = 3;
+	d.fired = 0;
+	timer_init(&e.t, record_cb);
+	e.id = 4;
+	e.fired = 0;
+	timer_arm(w, &c.t, T0 + HOUR);
+	timer_arm(w, &b.t, T0 + 2 * SEC);
+	timer_arm(w, &a.t, T0 + 1 * SEC);
+	timer_arm(w, &d.t, T0 + 3 * HOUR);
+
+	now = T0 + 2 * HOUR;
+	assert_int_equal(timer_run(w, now), 3);
+	assert_int_equal(norder, 3);
+	assert_int_equal(order[0], 0);
+	assert_int_equal(order[1], 1);
+	assert_int_equal(order[2], 2);
+	assert_true(timer_armed(&d.t));
+	/* back in time: nothing, and nothing breaks */
+	assert_int_equal(timer_run(w, T0), 0);
+	/* armed for the past (the old clock): the next tick */
+	timer_arm(w, &e.t, T0 + SEC);
+	assert_true(timer_next_ns(w) <= now + TICK);
+	assert_int_equal(timer_run(w, now + TICK), 1);
+	assert_int_equal(e.fired, 1);
+	assert_int_equal(timer_run(w, T0 + 3 * HOUR + TICK), 1);
+	assert_int_equal(d.fired, 1);
+
+	/* a year over an empty wheel */
+	now = T0 + 365 * DAY + 3 * MS;
+	assert_int_equal(timer_run(w, now), 0);
+	assert_true(w->tick == now / TICK + 1);
+	timer_arm(w, &a.t, now + SEC);
+	assert_int_equal(timer_run(w, now + SEC - MS), 0);
+	assert_int_equal(timer_run(w, now + SEC + TICK), 1);
+	assert_int_equal(a.fired, 2);
+	free(w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_order),
+		cmocka_unit_test(test_order_within_tick),
+		cmocka_unit_test(test_cancel_in_callback),
+		cmocka_unit_test(test_rearm_in_callback),
+		cmocka_unit_test(test_million),
+		cmocka_unit_test(test_far),
+		cmocka_unit_test(test_time_jumps),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -69,6 +69,31 @@ static void test_empty(void **state)
 	free(w);
 }
 
+/* A cancelled timer leaves no trace: the loop does not wake for it. */
+static void test_cancel_forgotten(void **state)
+{
+	struct timer_wheel *w = wheel_new(T0);
+	struct item a, b, c;
+
+	timer_init(&a.t, record_cb);
+	timer_init(&b.t, record_cb);
+	timer_init(&c.t, record_cb);
+	timer_arm(w, &a.t, T0 + SEC);	 /* level 1 */
+	timer_arm(w, &c.t, T0 + 5 * MS); /* level 0 */
+	timer_arm(w, &b.t, T0 + HOUR);
+	assert_true(timer_next_ns(w) <= T0 + 5 * MS + TICK);
+	timer_cancel(w, &c.t);
+	assert_true(timer_next_ns(w) > T0 + 5 * MS + TICK);
+	assert_true(timer_next_ns(w) <= T0 + SEC);
+	timer_cancel(w, &a.t);
+	timer_cancel(w, &a.t); /* twice: a no-op */
+	assert_true(timer_next_ns(w) > T0 + 2 * SEC);
+	assert_int_equal(w->count, 1);
+	timer_cancel(w, &b.t);
+	assert_true(timer_next_ns(w) == UINT64_MAX);
+	free(w);
+}
+
 /* Timers armed out of order fire in order of due time, never early and
  * less than a tick late, with the clock advancing by 1 ms. */
 static void test_order(void **state)
@@ -427,6 +452,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_cancel_forgotten),
 		cmocka_unit_test(test_order),
 		cmocka_unit_test(test_order_within_tick),
 		cmocka_unit_test(test_cancel_in_callback),

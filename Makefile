@@ -73,6 +73,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 WEB_FILES := $(sort $(wildcard web/*))
 
 .PHONY: all run test test-unit test-e2e test-asan fuzz clean deps deps-ready \
+	bench-loop \
 	format format-check analyze
 all: $(BIN)/partaged $(BIN)/partage
 
@@ -109,6 +110,12 @@ $(BIN)/partage: $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libpartage.a
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpartage.a | deps-ready
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -o $@ $^ $(LDLIBS) $(LDFLAGS) -lcmocka
+
+# micro-benchmarks of the event core (bench/loop.sh runs them)
+bench-loop: $(BUILD)/bench/loop_bench
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libpartage.a | deps-ready
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -o $@ $^ $(LDLIBS) $(LDFLAGS)
 
 # make run LISTEN=127.0.0.1:9000 DATA=./data2
 LISTEN ?= 127.0.0.1:8080

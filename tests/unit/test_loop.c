@@ -74,6 +74,7 @@ struct reader {
 	int calls;
 	size_t got;
 	size_t drain; /* bytes to read per call (0: until EAGAIN) */
+	int nostop;   /* do not stop the loop */
 	uint32_t last;
 	char buf[64];
 };
@@ -93,7 +94,8 @@ static void reader_cb(struct loop *l, struct loop_io *io, uint32_t ev)
 				r->got += (size_t)n;
 		} while (n > 0 && !r->drain);
 	}
-	loop_stop(l);
+	if (!r->nostop)
+		loop_stop(l);
 }
 
 /* Run a loop that the callback stops; the watchdog stops it otherwise. */
@@ -164,9 +166,6 @@ static void test_socketpair_readiness(void **state)
 	run_once(l, 100 * MS); /* nothing to read: only the watchdog */
 	assert_true(watchdog_fired);
 	assert_int_equal(r.calls, 0);
-
-	/* level-triggered on request: told on every pass while readable */
-	assert_int_equal(loop_io_mod(l, &r.io, LOOP_READ | LOOP_LEVEL), 0);
 	loop_free(l);
 
 	/* the peer closes: read and RDHUP */
@@ -181,6 +180,36 @@ static void test_socketpair_readiness(void **state)
 	assert_true(r.last & LOOP_RDHUP);
 	loop_free(l);
 	close(sv[0]);
+}
+
+/* Within one run of 100 ms: edge-triggered, a callback that reads 2 of
+ * 6 bytes is told once; level-triggered, three times (then no more: the
+ * socket is empty). */
+static void test_edge_vs_level(void **state)
+{
+	static const uint32_t modes[2] = { LOOP_READ, LOOP_READ | LOOP_LEVEL };
+	static const int want[2] = { 1, 3 };
+
+	for (int m = 0; m < 2; m++) {
+		struct reader r = { .drain = 2, .nostop = 1 };
+		struct loop *l = new_loop();
+		int sv[2];
+
+		pair(sv);
+		assert_int_equal(loop_io_add(l, &r.io, sv[0], LOOP_READ,
+					     reader_cb, &r),
+				 0);
+		/* loop_io_mod sets the mode that counts */
+		assert_int_equal(loop_io_mod(l, &r.io, modes[m]), 0);
+		assert_int_equal(write(sv[1], "abcdef", 6), 6);
+		run_once(l, 100 * MS);
+		assert_true(watchdog_fired);
+		assert_int_equal(r.calls, want[m]);
+		assert_int_equal(r.got, 2 * (size_t)want[m]);
+		loop_free(l);
+		close(sv[0]);
+		close(sv[1]);
+	}
 }
 
 /* writable: told once (edge), again after the buffer filled and drained */
@@ -630,6 +659,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_socketpair_readiness),
+		cmocka_unit_test(test_edge_vs_level),
 		cmocka_unit_test(test_write_edge),
 		cmocka_unit_test(test_timer_timeout),
 		cmocka_unit_test(test_posts_from_threads),

@@ -168,8 +168,7 @@ static void post_round(const char *what, void *(*fn)(void *))
 	       "writes, %llu loop passes\n",
 	       what, post_threads, (unsigned long long)post_n,
 	       (double)post_total / ((double)(t1 - t0) / 1e9) / 1e6,
-	       (unsigned long long)s.wake_writes,
-	       (unsigned long long)s.passes);
+	       (unsigned long long)s.wake_writes, (unsigned long long)s.passes);
 	loop_free(post_loop);
 }
 
@@ -325,8 +324,8 @@ static int bench_serve(const char *port, unsigned loops, uint64_t secs)
 			pt_strerror(rc));
 		return 1;
 	}
-	printf("serving 4 KiB on 127.0.0.1:%s with %u loops for %llu s\n",
-	       port, loops, (unsigned long long)secs);
+	printf("serving 4 KiB on 127.0.0.1:%s with %u loops for %llu s\n", port,
+	       loops, (unsigned long long)secs);
 	fflush(stdout);
 	nanosleep(&ts, NULL);
 	loop_group_stop(g);

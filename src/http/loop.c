@@ -216,8 +216,9 @@ bool loop_post(struct loop *l, struct loop_post *p)
 	old = atomic_load_explicit(&l->head, memory_order_relaxed);
 	do
 		p->next = old;
-	while (!atomic_compare_exchange_weak_explicit(
-		&l->head, &old, p, memory_order_release, memory_order_relaxed));
+	while (!atomic_compare_exchange_weak_explicit(&l->head, &old, p,
+						      memory_order_release,
+						      memory_order_relaxed));
 	/* the first post of a batch wakes the loop; the loop's own thread
 	 * need not, it looks at the queue before it sleeps */
 	if (!old && running_here != l)

@@ -69,8 +69,7 @@ struct loop_io;
 #define LOOP_LEVEL (1u << 28)
 
 /* Events on io's descriptor; events is the set that happened. */
-typedef void (*loop_io_cb)(struct loop *l, struct loop_io *io,
-			   uint32_t events);
+typedef void (*loop_io_cb)(struct loop *l, struct loop_io *io, uint32_t events);
 
 /* One registered descriptor, embedded in its owner's struct.  Fields are
  * set by loop_io_add; the owner may read fd and data. */

@@ -13,7 +13,7 @@
 #include "../util/banned.h"
 
 /* Ticks spanned by the levels below level l: 64^l. */
-#define LEVEL_SHIFT(l) ((unsigned)(l) * TIMER_SLOT_BITS)
+#define LEVEL_SHIFT(l) ((unsigned)(l)*TIMER_SLOT_BITS)
 #define WHEEL_SPAN (1ull << LEVEL_SHIFT(TIMER_LEVELS))
 
 static void ring_init(struct timer *h)

@@ -62,8 +62,7 @@ struct timer_wheel;
 
 /* Called once when t comes due; t is no longer armed when it runs.  now
  * is the time given to timer_run. */
-typedef void (*timer_cb)(struct timer_wheel *w, struct timer *t,
-			 uint64_t now);
+typedef void (*timer_cb)(struct timer_wheel *w, struct timer *t, uint64_t now);
 
 /* Embed in the owner's struct; set up with timer_init before first use.
  * The fields are the wheel's. */
@@ -75,13 +74,13 @@ struct timer {
 
 /* The struct holding a timer: TIMER_OWNER(t, struct conn, idle). */
 #define TIMER_OWNER(ptr, type, member) \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 struct timer_wheel {
 	uint64_t tick;	/* the next tick to run: all before it have run */
 	uint64_t count; /* armed timers */
 	uint64_t bitmap[TIMER_LEVELS]; /* bit s: slot s is not empty */
-	struct timer running;	/* the tick being run (sorted) */
+	struct timer running;	       /* the tick being run (sorted) */
 	struct timer slot[TIMER_LEVELS][TIMER_SLOTS]; /* list heads */
 };
 

@@ -88,8 +88,8 @@ static void reader_cb(struct loop *l, struct loop_io *io, uint32_t ev)
 	r->last = ev;
 	if (ev & LOOP_READ) {
 		do {
-			n = read(io->fd, r->buf, r->drain ? r->drain
-							 : sizeof(r->buf));
+			n = read(io->fd, r->buf,
+				 r->drain ? r->drain : sizeof(r->buf));
 			if (n > 0)
 				r->got += (size_t)n;
 		} while (n > 0 && !r->drain);
@@ -133,8 +133,7 @@ static void test_socketpair_readiness(void **state)
 	 * until new bytes arrive */
 	l = new_loop();
 	r = (struct reader){ .drain = 2 };
-	assert_int_equal(loop_io_add(l, &r.io, sv[0], LOOP_READ, reader_cb,
-				     &r),
+	assert_int_equal(loop_io_add(l, &r.io, sv[0], LOOP_READ, reader_cb, &r),
 			 0);
 	assert_int_equal(write(sv[1], "abcdef", 6), 6);
 	run_once(l, 2 * SEC);
@@ -142,8 +141,7 @@ static void test_socketpair_readiness(void **state)
 	assert_int_equal(r.got, 2);
 	loop_free(l);
 	l = new_loop();
-	assert_int_equal(loop_io_add(l, &r.io, sv[0], LOOP_READ, reader_cb,
-				     &r),
+	assert_int_equal(loop_io_add(l, &r.io, sv[0], LOOP_READ, reader_cb, &r),
 			 0);
 	/* re-registered: a new edge, since 4 bytes wait */
 	run_once(l, 2 * SEC);
@@ -151,8 +149,7 @@ static void test_socketpair_readiness(void **state)
 	loop_free(l);
 	l = new_loop();
 	r.calls = 0;
-	assert_int_equal(loop_io_add(l, &r.io, sv[0], LOOP_READ, reader_cb,
-				     &r),
+	assert_int_equal(loop_io_add(l, &r.io, sv[0], LOOP_READ, reader_cb, &r),
 			 0);
 	r.drain = 0;
 	run_once(l, 2 * SEC); /* drains the rest */
@@ -160,8 +157,7 @@ static void test_socketpair_readiness(void **state)
 	loop_free(l);
 	l = new_loop();
 	r.calls = 0;
-	assert_int_equal(loop_io_add(l, &r.io, sv[0], LOOP_READ, reader_cb,
-				     &r),
+	assert_int_equal(loop_io_add(l, &r.io, sv[0], LOOP_READ, reader_cb, &r),
 			 0);
 	run_once(l, 100 * MS); /* nothing to read: only the watchdog */
 	assert_true(watchdog_fired);
@@ -521,11 +517,9 @@ static void removal_case(int free_other)
 	a->other = b;
 	b->other = a;
 	a->free_other = b->free_other = free_other;
-	assert_int_equal(loop_io_add(l, &a->io, sa[0], LOOP_READ, victim_cb,
-				     a),
+	assert_int_equal(loop_io_add(l, &a->io, sa[0], LOOP_READ, victim_cb, a),
 			 0);
-	assert_int_equal(loop_io_add(l, &b->io, sb[0], LOOP_READ, victim_cb,
-				     b),
+	assert_int_equal(loop_io_add(l, &b->io, sb[0], LOOP_READ, victim_cb, b),
 			 0);
 	/* both readable before the loop waits: one batch of two events */
 	assert_int_equal(write(sa[1], "x", 1), 1);
@@ -650,8 +644,7 @@ static void test_group_reuseport(void **state)
 	}
 	loop_group_free(g);
 	/* a port that does not resolve */
-	assert_int_equal(loop_listen_tcp("127.0.0.1", "no-such-port", 1,
-					 false),
+	assert_int_equal(loop_listen_tcp("127.0.0.1", "no-such-port", 1, false),
 			 -EINVAL);
 }
 

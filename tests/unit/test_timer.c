@@ -98,8 +98,8 @@ static void test_cancel_forgotten(void **state)
  * less than a tick late, with the clock advancing by 1 ms. */
 static void test_order(void **state)
 {
-	static const uint64_t due_ms[] = { 50, 3, 3000, 7, 1, 8, 2, 250,
-					   70000, 5, 4, 6, 900, 251, 0 };
+	static const uint64_t due_ms[] = { 50,	  3, 3000, 7, 1,   8,	2, 250,
+					   70000, 5, 4,	   6, 900, 251, 0 };
 	size_t n = PT_ARRAY_LEN(due_ms);
 	struct item it[PT_ARRAY_LEN(due_ms)];
 	struct timer_wheel *w = wheel_new(T0);
@@ -312,8 +312,8 @@ static void test_million(void **state)
 	const size_t n = 1000000;
 	struct big *b = xcalloc(n, sizeof(*b));
 	struct timer_wheel *w = wheel_new(T0);
-	uint64_t now = T0, next, wakeups = 0, spans[3] = { SEC, 600 * SEC,
-							    6 * HOUR };
+	uint64_t now = T0, next, wakeups = 0,
+		 spans[3] = { SEC, 600 * SEC, 6 * HOUR };
 	size_t expect = 0;
 
 	big_last_due = big_fired = big_late_max = 0;
@@ -357,7 +357,8 @@ static void test_million(void **state)
  * and the loop wakes only a few hundred times to get there. */
 static void test_far(void **state)
 {
-	static const uint64_t dues[] = { HOUR, DAY, 30 * DAY, 365 * DAY,
+	static const uint64_t dues[] = { HOUR,		 DAY,
+					 30 * DAY,	 365 * DAY,
 					 20 * 365 * DAY, 2 * HOUR + 5 };
 	struct item it[PT_ARRAY_LEN(dues)];
 	struct timer_wheel *w = wheel_new(T0);

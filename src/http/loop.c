@@ -155,7 +155,7 @@ static uint32_t epoll_bits(uint32_t events)
 {
 	uint32_t e = events & (LOOP_READ | LOOP_WRITE | LOOP_RDHUP);
 
-	return events & LOOP_LEVEL ? e : e | EPOLLET;
+	return (events & LOOP_LEVEL) ? e : e | EPOLLET;
 }
 
 int loop_io_add(struct loop *l, struct loop_io *io, int fd, uint32_t events,

@@ -232,7 +232,8 @@ static void ring_sort(struct timer *h)
 			}
 			p = q;
 		}
-		tail->next = NULL;
+		if (tail) /* always: the ring holds two timers or more */
+			tail->next = NULL;
 		if (nmerges <= 1)
 			break;
 		insize *= 2;

@@ -50,6 +50,14 @@ static void record_cb(struct timer_wheel *w, struct timer *t, uint64_t now)
 		order[norder++] = it->id;
 }
 
+static void item_init(struct item *it, int id)
+{
+	timer_init(&it->t, record_cb);
+	it->id = id;
+	it->fired = 0;
+	it->fired_at = 0;
+}
+
 static struct timer_wheel *wheel_new(uint64_t now)
 {
 	struct timer_wheel *w = xmalloc(sizeof(*w));
@@ -106,9 +114,7 @@ static void test_order(void **state)
 	uint64_t now;
 
 	for (size_t i = 0; i < n; i++) {
-		timer_init(&it[i].t, record_cb);
-		it[i].id = (int)i;
-		it[i].fired = 0;
+		item_init(&it[i], (int)i);
 		timer_arm(w, &it[i].t, T0 + due_ms[i] * MS + 17);
 		assert_true(timer_armed(&it[i].t));
 	}
@@ -139,9 +145,7 @@ static void test_order_within_tick(void **state)
 	struct timer_wheel *w = wheel_new(base);
 
 	for (int i = 0; i < 8; i++) {
-		timer_init(&it[i].t, record_cb);
-		it[i].id = i;
-		it[i].fired = 0;
+		item_init(&it[i], i);
 		/* all in (base + 9 ticks, base + 10 ticks], reversed */
 		timer_arm(w, &it[i].t, base + 9 * TICK + (uint64_t)(8 - i));
 	}
@@ -181,21 +185,13 @@ static void test_cancel_in_callback(void **state)
 	c.fired = 0;
 	timer_arm(w, &c.t, T0 + 10 * MS);
 	/* same tick, later due: it is on the list being run when cancelled */
-	timer_init(&same.t, record_cb);
-	same.fired = 0;
-	same.id = 1;
+	item_init(&same, 1);
 	timer_arm(w, &same.t, T0 + 10 * MS + 1);
-	timer_init(&later.t, record_cb);
-	later.fired = 0;
-	later.id = 2;
+	item_init(&later, 2);
 	timer_arm(w, &later.t, T0 + 20 * MS);
-	timer_init(&far.t, record_cb);
-	far.fired = 0;
-	far.id = 3;
+	item_init(&far, 3);
 	timer_arm(w, &far.t, T0 + 2 * HOUR);
-	timer_init(&other.t, record_cb);
-	other.fired = 0;
-	other.id = 4;
+	item_init(&other, 4);
 	timer_arm(w, &other.t, T0 + 10 * MS + 2);
 	c.victims[0] = &same;
 	c.victims[1] = &later;
@@ -312,8 +308,8 @@ static void test_million(void **state)
 	const size_t n = 1000000;
 	struct big *b = xcalloc(n, sizeof(*b));
 	struct timer_wheel *w = wheel_new(T0);
-	uint64_t now = T0, next, wakeups = 0,
-		 spans[3] = { SEC, 600 * SEC, 6 * HOUR };
+	const uint64_t spans[3] = { SEC, 600 * SEC, 6 * HOUR };
+	uint64_t now = T0, next, wakeups = 0;
 	size_t expect = 0;
 
 	big_last_due = big_fired = big_late_max = 0;
@@ -365,9 +361,7 @@ static void test_far(void **state)
 	uint64_t now = T0, next, wakeups = 0;
 
 	for (size_t i = 0; i < PT_ARRAY_LEN(dues); i++) {
-		timer_init(&it[i].t, record_cb);
-		it[i].id = (int)i;
-		it[i].fired = 0;
+		item_init(&it[i], (int)i);
 		timer_arm(w, &it[i].t, T0 + dues[i]);
 	}
 	while ((next = timer_next_ns(w)) != UINT64_MAX) {
@@ -401,21 +395,11 @@ static void test_time_jumps(void **state)
 	struct item a, b, c, d, e;
 	uint64_t now;
 
-	timer_init(&a.t, record_cb);
-	a.id = 0;
-	a.fired = 0;
-	timer_init(&b.t, record_cb);
-	b.id = 1;
-	b.fired = 0;
-	timer_init(&c.t, record_cb);
-	c.id = 2;
-	c.fired = 0;
-	timer_init(&d.t, record_cb);
-	d.id = 3;
-	d.fired = 0;
-	timer_init(&e.t, record_cb);
-	e.id = 4;
-	e.fired = 0;
+	item_init(&a, 0);
+	item_init(&b, 1);
+	item_init(&c, 2);
+	item_init(&d, 3);
+	item_init(&e, 4);
 	timer_arm(w, &c.t, T0 + HOUR);
 	timer_arm(w, &b.t, T0 + 2 * SEC);
 	timer_arm(w, &a.t, T0 + 1 * SEC);

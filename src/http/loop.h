@@ -85,9 +85,10 @@ struct loop_io {
 /* A new loop, not running.  Returns 0 and *out, or a negative errno
  * (epoll_create1, eventfd: EMFILE, ENFILE, ENOMEM). */
 int loop_new(struct loop **out);
-/* Free a loop that is not running.  Ios still registered are forgotten
- * (their descriptors are the owner's to close); queued closures are
- * freed without running, queued post nodes are dropped. */
+/* Free a loop that is not running and that no other thread can still
+ * post to.  Ios still registered are forgotten (their descriptors are
+ * the owner's to close); queued closures are freed without running,
+ * queued post nodes are dropped. */
 void loop_free(struct loop *l);
 /* Run on the calling thread until loop_stop.  Returns 0, or a negative
  * errno if epoll_wait fails (EINTR is retried).  A stopped loop stays
@@ -193,8 +194,9 @@ void loop_group_free(struct loop_group *g);
 /* A non-blocking, close-on-exec TCP listening socket on host:port (host
  * NULL: every address), with SO_REUSEADDR, and SO_REUSEPORT if reuseport
  * (then each loop calls it for the same port and gets a socket of its
- * own; only sockets of the same user may join).  Returns the descriptor,
- * or a negative errno (-EINVAL if host or port do not resolve). */
+ * own; only sockets of the same user may join).  The first address of
+ * host that binds is used.  Returns the descriptor, or a negative errno
+ * (-EINVAL if host or port do not resolve). */
 int loop_listen_tcp(const char *host, const char *port, int backlog,
 		    bool reuseport);
 

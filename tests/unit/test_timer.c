@@ -208,6 +208,50 @@ static void test_cancel_in_callback(void **state)
 	free(w);
 }
 
+/* Callbacks free memory: their own timer's, and (after cancelling it) that
+ * of another timer due in the same tick, which is on the list being run.
+ * Under ASan any later touch is a use-after-free report. */
+struct owned {
+	struct timer t;
+	struct owned *other;
+	int *fired;
+};
+
+static void free_cb(struct timer_wheel *w, struct timer *t, uint64_t now)
+{
+	struct owned *o = TIMER_OWNER(t, struct owned, t);
+
+	(*o->fired)++;
+	if (o->other) {
+		timer_cancel(w, &o->other->t);
+		free(o->other);
+	}
+	free(o);
+}
+
+static void test_free_in_callback(void **state)
+{
+	struct timer_wheel *w = wheel_new(T0);
+	int fired = 0;
+
+	for (int i = 0; i < 100; i++) {
+		struct owned *a = xcalloc(1, sizeof(*a));
+		struct owned *b = xcalloc(1, sizeof(*b));
+
+		a->fired = b->fired = &fired;
+		a->other = b;
+		timer_init(&a->t, free_cb);
+		timer_init(&b->t, free_cb);
+		/* the same tick, b after a */
+		timer_arm(w, &a->t, T0 + (uint64_t)i * MS + 1);
+		timer_arm(w, &b->t, T0 + (uint64_t)i * MS + 2);
+	}
+	assert_int_equal(timer_run(w, T0 + SEC), 100);
+	assert_int_equal(fired, 100);
+	assert_int_equal(w->count, 0);
+	free(w);
+}
+
 /* A periodic timer re-arms itself; another re-arms itself "now" and must
  * fire once per pass, at the next tick, not loop within one timer_run. */
 struct periodic {
@@ -442,6 +486,7 @@ int main(void)
 		cmocka_unit_test(test_order_within_tick),
 		cmocka_unit_test(test_cancel_in_callback),
 		cmocka_unit_test(test_rearm_in_callback),
+		cmocka_unit_test(test_free_in_callback),
 		cmocka_unit_test(test_million),
 		cmocka_unit_test(test_far),
 		cmocka_unit_test(test_time_jumps),

@@ -392,6 +392,119 @@ static void test_million(void **state)
 	free(w);
 }
 
+/* Against a model: random arms (past, near, far), re-arms, cancels and
+ * clock steps (small, and jumps of up to two days), with callbacks that
+ * re-arm themselves.  The model knows the tick each timer must fire at:
+ * its due tick, or the wheel's next tick if that is already past.  After
+ * every timer_run nothing due is left armed (nothing late), each firing
+ * was due (nothing early), and one run fires in order of (tick, due). */
+#define MODEL_N 2000
+static struct model {
+	struct timer t;
+	bool armed;
+	uint64_t eft; /* expected tick */
+} model[MODEL_N];
+static uint64_t model_last_tick, model_last_due;
+static int model_bad;
+
+static uint64_t expect_tick(const struct timer_wheel *w, uint64_t due)
+{
+	uint64_t e = due / TICK + (due % TICK != 0);
+
+	return e < w->tick ? w->tick : e;
+}
+
+static uint64_t model_due(uint64_t now)
+{
+	switch (rnd() % 8) {
+	case 0:
+		return now > SEC ? now - rnd() % SEC : 0; /* past */
+	case 1:
+		return now + rnd() % (20 * DAY); /* far */
+	case 2:
+		return now + rnd() % HOUR;
+	default:
+		return now + rnd() % (2 * SEC);
+	}
+}
+
+static void model_arm(struct timer_wheel *w, size_t i, uint64_t due)
+{
+	timer_arm(w, &model[i].t, due);
+	model[i].armed = true;
+	model[i].eft = expect_tick(w, due);
+}
+
+static void model_cb(struct timer_wheel *w, struct timer *t, uint64_t now)
+{
+	struct model *m = TIMER_OWNER(t, struct model, t);
+
+	if (!m->armed || m->eft > now / TICK || m->eft < model_last_tick ||
+	    (m->eft == model_last_tick && t->due < model_last_due))
+		model_bad++;
+	model_last_tick = m->eft;
+	model_last_due = t->due;
+	m->armed = false;
+	if (rnd() % 4 == 0)
+		model_arm(w, (size_t)(m - model), now + rnd() % (50 * MS));
+}
+
+static void test_model(void **state)
+{
+	struct timer_wheel *w = wheel_new(T0);
+	uint64_t now = T0, runs = 0, fired = 0;
+
+	for (size_t i = 0; i < MODEL_N; i++) {
+		timer_init(&model[i].t, model_cb);
+		model[i].armed = false;
+	}
+	model_bad = 0;
+	for (int step = 0; step < 100000; step++) {
+		uint64_t op = rnd() % 10, i = rnd() % MODEL_N;
+
+		if (op < 5) {
+			model_arm(w, i, model_due(now));
+		} else if (op < 7) {
+			timer_cancel(w, &model[i].t);
+			model[i].armed = false;
+		} else {
+			uint64_t r = rnd() % 100;
+
+			now += r < 90	? rnd() % (10 * MS)
+			       : r < 99 ? rnd() % (10 * SEC)
+					: rnd() % (2 * DAY);
+			model_last_tick = 0;
+			model_last_due = 0;
+			fired += timer_run(w, now);
+			runs++;
+			for (size_t k = 0; k < MODEL_N; k++)
+				if (model[k].armed &&
+				    model[k].eft <= now / TICK)
+					fail_msg("timer %zu late: tick %llu, "
+						 "now tick %llu",
+						 k,
+						 (unsigned long long)model[k]
+							 .eft,
+						 (unsigned long long)(now /
+								      TICK));
+		}
+		if (model_bad)
+			fail_msg("step %d: a timer fired early, unarmed or "
+				 "out of order",
+				 step);
+	}
+	size_t armed = 0;
+	for (size_t k = 0; k < MODEL_N; k++) {
+		armed += model[k].armed;
+		assert_int_equal(timer_armed(&model[k].t), model[k].armed);
+	}
+	assert_int_equal(w->count, armed);
+	print_message("model: %llu runs, %llu fired, %zu still armed\n",
+		      (unsigned long long)runs, (unsigned long long)fired,
+		      armed);
+	free(w);
+}
+
 /* Far timers: an hour, a day, 30 days, a year, 20 years (beyond the
  * wheel's 8.7 years: parked and placed again), each fires within a tick
  * and the loop wakes only a few hundred times to get there. */
@@ -488,6 +601,7 @@ int main(void)
 		cmocka_unit_test(test_rearm_in_callback),
 		cmocka_unit_test(test_free_in_callback),
 		cmocka_unit_test(test_million),
+		cmocka_unit_test(test_model),
 		cmocka_unit_test(test_far),
 		cmocka_unit_test(test_time_jumps),
 	};

@@ -2,7 +2,8 @@
  * loop.h — an event loop per thread: epoll, a timer wheel and a queue of
  * posts from other threads.
  *
- * The connection layer runs on N loops on N threads (loop_group_start),
+ * The connection layer (issue 13) is to run on N loops on N threads
+ * (loop_group_start),
  * each with its own listening socket (SO_REUSEPORT, loop_listen_tcp): the
  * kernel spreads new connections over the sockets by a hash of the
  * address pair, so no loop wakes for a connection another takes (no

@@ -3,9 +3,8 @@
  * posts from other threads.
  *
  * The connection layer (issue 13) is to run on N loops on N threads
- * (loop_group_start),
- * each with its own listening socket (SO_REUSEPORT, loop_listen_tcp): the
- * kernel spreads new connections over the sockets by a hash of the
+ * (loop_group_start), each with its own listening socket (SO_REUSEPORT,
+ * loop_listen_tcp): the kernel spreads new connections over the sockets by a hash of the
  * address pair, so no loop wakes for a connection another takes (no
  * thundering herd, no accept lock; nginx's `reuseport`).  The cost: a
  * connection waits in the backlog of its own loop even when another is

@@ -73,6 +73,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 WEB_FILES := $(sort $(wildcard web/*))
 
 .PHONY: all run test test-unit test-e2e test-asan fuzz clean deps deps-ready check-layers \
+	bench-loop \
 	format format-check analyze
 all: $(BIN)/partaged $(BIN)/partage
 
@@ -111,7 +112,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpartage.a | deps-ready
 	$(CC) $(CFLAGS) -Isrc -o $@ $^ $(LDLIBS) $(LDFLAGS) -lcmocka
 
 # C micro-benchmarks (bench/NAME.c), built on demand, never by all:
-# make build/bench/h1_parse && build/bench/h1_parse
+# make build/bench/h1_parse && build/bench/h1_parse; bench/loop.sh runs
+# the event core's (make bench-loop)
+bench-loop: $(BUILD)/bench/loop_bench
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libpartage.a | deps-ready
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -o $@ $^ $(LDLIBS) $(LDFLAGS)

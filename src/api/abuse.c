@@ -446,7 +446,7 @@ int api_check(struct pt_req *r)
 	r->state = c;
 	r->on_body = check_chunk;
 	r->on_end = check_end;
-	return MHD_YES;
+	return REQ_OK;
 }
 
 /* ---- GET /api/v1/transparency ---- */

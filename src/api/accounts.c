@@ -114,8 +114,7 @@ void account_voucher_new(char code[TOKEN_LEN + 1],
 
 static const char *cookie_token(struct pt_req *r)
 {
-	return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND,
-					   SESSION_COOKIE);
+	return req_cookie(r, SESSION_COOKIE);
 }
 
 static bool safe_method(const struct pt_req *r)
@@ -282,7 +281,7 @@ int api_json_body(struct pt_req *r, int (*done)(struct pt_req *r, json_t *o))
 	r->state = jb;
 	r->on_body = json_body_chunk;
 	r->on_end = json_body_end;
-	return MHD_YES;
+	return REQ_OK;
 }
 
 static const char *json_str(json_t *o, const char *key)

@@ -234,7 +234,7 @@ int api_text_check(struct pt_req *r, const char *what, const char *s,
  * digits, spaces and tabs around allowed.  0 with *out set, or
  * PT_EBADREQ.  Never blocks. */
 int api_count_parse(const char *v, size_t len, int64_t *out);
-/* A multipart form's count field as MHD hands it over: in chunks, each at
+/* A multipart form's count field as form.h hands it over: in chunks, each at
  * its offset in the value.  add: 0, or PT_EBADREQ once the value cannot
  * fit (23 bytes).  value: judged whole (a chunk alone may be the "0" of
  * "05"): 0 with *out set, or left alone when the field is absent or
@@ -297,7 +297,7 @@ char *api_download_url(struct app *app, struct pt_pool *pool,
 		       const struct link *l);
 /* Look up a link for a request and reply 404/410/503 when it cannot be
  * served (bytes: 451 instead of 410 for legal removals, on the direct
- * URL): returns 0 with *l filled, or the MHD result of the error reply in
+ * URL): returns 0 with *l filled, or the result of the error reply in
  * *rc and a non-zero return.  Unknown ids count against the address's
  * enumeration limit (429 past it). */
 int api_link_lookup(struct pt_req *r, const char *id, struct link *l,
@@ -309,21 +309,21 @@ int api_link_lookup(struct pt_req *r, const char *id, struct link *l,
 int api_unknown_id(struct pt_req *r, int *rc);
 
 /* download.c, shared with folder zips (folders.c) */
-/* A streamed response's speed cap: a token bucket, and MHD suspend/resume
+/* A streamed response's speed cap: a token bucket, and req_pause/req_wake
  * by the throttle thread while it is empty; and the hold of a ticketless
  * download: no byte before not_before.  rate 0: no cap. */
 struct speed_cap {
 	struct bucket bucket;
 	uint64_t not_before;       /* pt_mono_ns(); 0: no hold */
 	uint64_t keep_at;          /* the hold's next keep-alive byte */
-	struct MHD_Connection *conn;
+	struct pt_req *r;
 	struct throttle *throttle; /* NULL: no cap, no hold */
 };
 void speed_cap_init(struct speed_cap *c, uint64_t rate, uint64_t not_before,
-		    struct MHD_Connection *conn, struct throttle *throttle);
-/* In a content reader callback with `left` bytes still to send: how many
- * of max it may produce now (> 0); 0 after suspending the connection until
- * tokens are back or the hold is over (return 0 to MHD); -1 when it could
+		    struct pt_req *r, struct throttle *throttle);
+/* In a pull callback (reply.h) with `left` bytes still to send: how many
+ * of max it may produce now (> 0); 0 after pausing the request until
+ * tokens are back or the hold is over (the callback returns 0); -1 when it could
  * not be scheduled (end the response with an error).  Never blocks. */
 ssize_t speed_cap_take(struct speed_cap *c, uint64_t left, size_t max);
 /* What the gate grants a download. */
@@ -348,7 +348,7 @@ int api_download_gate(struct pt_req *r, const char *kind, const char *id,
 		      uint64_t size, const struct download_rules *rules,
 		      struct download_pass *p, int *rc);
 /* Release the slot the gate took, if any, and clear it: when the last
- * byte is in MHD's hands, when the answer carries no bytes (304, 416, an
+ * byte is in the engine's hands, when the answer carries no bytes (304, 416, an
  * error), or when the response ends. */
 void api_download_unhold(struct pt_req *r, uint64_t *slot);
 /* A GET's response with bytes of id ended: the address's next download
@@ -356,7 +356,7 @@ void api_download_unhold(struct pt_req *r, uint64_t *slot);
 void api_download_ended(struct pt_req *r, const char *id, int64_t cooldown);
 /* ETag, Last-Modified, Accept-Ranges, Cache-Control and Vary: Accept of
  * a downloadable representation. */
-void api_add_validators(struct MHD_Response *resp, const char *etag,
+void api_add_validators(struct resp *resp, const char *etag,
 			const char *lastmod);
 /* Conditionals (cond.c) and Range (range.c) of a GET or HEAD of a
  * representation of `size` bytes with these validators: 1 with the

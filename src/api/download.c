@@ -79,20 +79,20 @@ struct stream {
 	uint64_t total;
 	struct speed_cap cap;
 	uint64_t *sent; /* the request's progress (held.sent), or NULL */
-	/* called once, when the last byte is handed to MHD */
+	/* called once, when the last byte is handed to the engine */
 	void (*last)(void *arg);
 	void *last_arg;
 };
 
 void speed_cap_init(struct speed_cap *c, uint64_t rate, uint64_t not_before,
-		    struct MHD_Connection *conn, struct throttle *throttle)
+		    struct pt_req *r, struct throttle *throttle)
 {
 	memset(c, 0, sizeof(*c));
 	if (!rate && !not_before)
 		return;
 	c->not_before = not_before;
 	c->keep_at = pt_mono_ns() + HOLD_KEEPALIVE_NS;
-	c->conn = conn;
+	c->r = r;
 	c->throttle = throttle;
 	if (!rate) {
 		bucket_init(&c->bucket, 0, 0, pt_mono_ns());
@@ -109,7 +109,7 @@ ssize_t speed_cap_take(struct speed_cap *c, uint64_t left, size_t max)
 	if (!c->throttle)
 		return (ssize_t)max;
 	/* Send in bursts: wait until `need` bytes may go (a second's worth,
-	 * at most 1 MiB, or what is left), then hand MHD full buffers while
+	 * at most 1 MiB, or what is left), then hand the engine full buffers while
 	 * they last.  Taking whatever trickled in since the last call would
 	 * send a few dozen bytes per write, thousands of times a second. */
 	uint64_t now = pt_mono_ns();
@@ -127,8 +127,8 @@ ssize_t speed_cap_take(struct speed_cap *c, uint64_t left, size_t max)
 			}
 			uint64_t at = c->keep_at < c->not_before ? c->keep_at
 								 : c->not_before;
-			MHD_suspend_connection(c->conn);
-			if (!throttle_resume_at(c->throttle, c->conn, at))
+			req_pause(c->r);
+			if (!throttle_resume_at(c->throttle, c->r, at))
 				return -1;
 			return 0;
 		}
@@ -147,8 +147,8 @@ ssize_t speed_cap_take(struct speed_cap *c, uint64_t left, size_t max)
 	/* the connection is suspended; the throttle thread resumes it when
 	 * the burst is there */
 	uint64_t wait = bucket_wait_ns(&c->bucket, need, now);
-	MHD_suspend_connection(c->conn);
-	if (!throttle_resume_at(c->throttle, c->conn, now + wait))
+	req_pause(c->r);
+	if (!throttle_resume_at(c->throttle, c->r, now + wait))
 		return -1;
 	return 0;
 }
@@ -161,7 +161,7 @@ static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 	if (pos < s->total) {
 		ssize_t n = speed_cap_take(&s->cap, s->total - pos, max);
 		if (n <= 0)
-			return n ? MHD_CONTENT_READER_END_WITH_ERROR : 0;
+			return n ? RESP_PULL_ERROR : 0;
 		max = (size_t)n;
 	}
 
@@ -180,7 +180,7 @@ static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 		} else {
 			k = blob_reader_pread(s->reader, buf, n, p->off + in);
 			if (k <= 0) /* the blob shrank or failed: never pad */
-				return MHD_CONTENT_READER_END_WITH_ERROR;
+				return RESP_PULL_ERROR;
 			if (s->sent)
 				*s->sent = pos + (uint64_t)k;
 		}
@@ -190,7 +190,7 @@ static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 		}
 		return k;
 	}
-	return MHD_CONTENT_READER_END_OF_STREAM;
+	return RESP_PULL_END;
 }
 
 static void stream_free(void *cls)
@@ -202,24 +202,24 @@ static void stream_free(void *cls)
 }
 
 /* Set by serve() for the response it is building: the speed cap, and
- * what to do once every byte is in MHD's hands. */
+ * what to do once every byte is in the engine's hands. */
 struct cap {
 	uint64_t rate;
 	uint64_t not_before; /* the hold (pt_mono_ns); 0: none */
-	struct MHD_Connection *conn;
+	struct pt_req *r;
 	struct throttle *throttle;
 	uint64_t *sent;
 	void (*last)(void *arg);
 	void *last_arg;
 };
 
-static struct MHD_Response *stream_response(struct blob_reader *rd,
+static struct resp *stream_response(struct blob_reader *rd,
 					    struct piece *pieces, size_t n,
 					    const struct cap *cap)
 {
 	struct stream *s = xcalloc(1, sizeof(*s));
 	if (cap) {
-		speed_cap_init(&s->cap, cap->rate, cap->not_before, cap->conn,
+		speed_cap_init(&s->cap, cap->rate, cap->not_before, cap->r,
 			       cap->throttle);
 		s->sent = cap->sent;
 		s->last = cap->last;
@@ -230,15 +230,11 @@ static struct MHD_Response *stream_response(struct blob_reader *rd,
 	s->npieces = n;
 	for (size_t i = 0; i < n; i++)
 		s->total += pieces[i].len;
-	struct MHD_Response *resp = MHD_create_response_from_callback(
-		s->total, STREAM_BLOCK, stream_cb, s, stream_free);
-	if (!resp)
-		abort();
-	return resp;
+	return resp_stream(s->total, STREAM_BLOCK, stream_cb, s, stream_free);
 }
 
 /* The whole blob or one range of it: sendfile when there is an fd. */
-static struct MHD_Response *range_response(struct blob_reader *rd,
+static struct resp *range_response(struct blob_reader *rd,
 					   uint64_t off, uint64_t len,
 					   const struct cap *cap)
 {
@@ -251,12 +247,8 @@ static struct MHD_Response *range_response(struct blob_reader *rd,
 		ssize_t k = blob_reader_pread(rd, buf, len, off);
 		if (k == (ssize_t)len) {
 			blob_reader_close(rd);
-			struct MHD_Response *resp =
-				MHD_create_response_from_buffer(
-					len, buf, MHD_RESPMEM_MUST_FREE);
-			if (!resp)
-				abort();
-			if (cap->last) /* all of it is MHD's now */
+			struct resp *resp = resp_new(buf, len, RESP_FREE);
+			if (cap->last) /* all of it is the engine's now */
 				cap->last(cap->last_arg);
 			return resp;
 		}
@@ -265,12 +257,8 @@ static struct MHD_Response *range_response(struct blob_reader *rd,
 	if (fd >= 0 && len > 0 && !paced &&
 	    (fd = blob_reader_take_fd(rd)) >= 0) {
 		blob_reader_close(rd);
-		/* MHD owns fd now and uses sendfile(2) for it */
-		struct MHD_Response *resp =
-			MHD_create_response_from_fd_at_offset64(len, fd, off);
-		if (!resp)
-			abort();
-		return resp;
+		/* the response owns fd now and sends it with sendfile(2) */
+		return resp_file(fd, off, len);
 	}
 	struct piece *p = xcalloc(1, sizeof(*p));
 	p->off = off;
@@ -288,7 +276,7 @@ static struct MHD_Response *range_response(struct blob_reader *rd,
  *   ...
  *   --BOUNDARY-- CRLF
  */
-static struct MHD_Response *multipart_response(struct pt_req *r,
+static struct resp *multipart_response(struct pt_req *r,
 					       struct blob_reader *rd,
 					       const struct range_set *rs,
 					       const char *mime,
@@ -325,14 +313,14 @@ static struct MHD_Response *multipart_response(struct pt_req *r,
 	return stream_response(rd, p, np, cap);
 }
 
-void api_add_validators(struct MHD_Response *resp, const char *etag,
+void api_add_validators(struct resp *resp, const char *etag,
 			const char *lastmod)
 {
-	MHD_add_response_header(resp, "ETag", etag);
-	MHD_add_response_header(resp, "Last-Modified", lastmod);
-	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
-	MHD_add_response_header(resp, "Cache-Control", "private, max-age=0");
-	MHD_add_response_header(resp, "Vary", "Accept");
+	resp_header(resp, "ETag", etag);
+	resp_header(resp, "Last-Modified", lastmod);
+	resp_header(resp, "Accept-Ranges", "bytes");
+	resp_header(resp, "Cache-Control", "private, max-age=0");
+	resp_header(resp, "Vary", "Accept");
 }
 
 int api_validate(struct pt_req *r, const char *etag, int64_t mtime,
@@ -349,13 +337,12 @@ int api_validate(struct pt_req *r, const char *etag, int64_t mtime,
 	};
 	const char *range = req_header(r, "Range");
 	enum cond_result cr = cond_evaluate(&cq, etag, mtime, range != NULL);
-	struct MHD_Response *resp;
+	struct resp *resp;
 
 	*rr = RANGE_IGNORE;
 	*range_hdr = range;
 	if (cr == COND_NOT_MODIFIED || cr == COND_PRECONDITION) {
-		resp = MHD_create_response_from_buffer(0, NULL,
-						       MHD_RESPMEM_PERSISTENT);
+		resp = resp_new(NULL, 0, RESP_STATIC);
 		api_add_validators(resp, etag, lastmod);
 		*rc = reply_queue(r, cr == COND_PRECONDITION ? 412 : 304, resp);
 		return 1;
@@ -365,10 +352,9 @@ int api_validate(struct pt_req *r, const char *etag, int64_t mtime,
 		*rr = range_parse(range, size, rs);
 	if (*rr == RANGE_UNSATISFIABLE) {
 		char cr416[48];
-		resp = MHD_create_response_from_buffer(0, NULL,
-						       MHD_RESPMEM_PERSISTENT);
+		resp = resp_new(NULL, 0, RESP_STATIC);
 		snprintf(cr416, sizeof(cr416), "bytes */%" PRIu64, size);
-		MHD_add_response_header(resp, "Content-Range", cr416);
+		resp_header(resp, "Content-Range", cr416);
 		api_add_validators(resp, etag, lastmod);
 		*rc = reply_queue(r, 416, resp);
 		return 1;
@@ -378,7 +364,7 @@ int api_validate(struct pt_req *r, const char *etag, int64_t mtime,
 
 /* Representation headers of a file: type, disposition, and the headers
  * that keep user content out of our origin (docs/api.md, downloads). */
-static void add_file_headers(struct pt_req *r, struct MHD_Response *resp,
+static void add_file_headers(struct pt_req *r, struct resp *resp,
 			     const struct link *l)
 {
 	struct pt_buf b;
@@ -387,15 +373,15 @@ static void add_file_headers(struct pt_req *r, struct MHD_Response *resp,
 
 	pt_buf_init(&b, 8192);
 	disp_build(&b, l->name, attach);
-	MHD_add_response_header(resp, "Content-Disposition", b.p);
+	resp_header(resp, "Content-Disposition", b.p);
 	pt_buf_release(&b);
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(resp, "Content-Security-Policy", "sandbox");
+	resp_header(resp, "X-Content-Type-Options", "nosniff");
+	resp_header(resp, "Content-Security-Policy", "sandbox");
 	if (l->max_downloads) {
 		char n[24];
 		int64_t left = l->max_downloads - l->downloads;
 		snprintf(n, sizeof(n), "%lld", (long long)(left > 0 ? left : 0));
-		MHD_add_response_header(resp, "X-Remaining-Downloads", n);
+		resp_header(resp, "X-Remaining-Downloads", n);
 	}
 }
 
@@ -413,7 +399,7 @@ struct held {
 	bool body;   /* the response queued carries some of the file's bytes */
 	uint64_t size;                /* of the file */
 	struct range_set ranges;      /* what this response carries */
-	uint64_t sent;                /* streams: bytes handed to MHD */
+	uint64_t sent;                /* streams: bytes handed to the engine */
 	bool streamed;                /* one-piece stream: sent is exact-ish */
 	/* Max-Downloads: bytes reserved against the link's budget, given
 	 * back in part when the response ends (download_complete) */
@@ -430,14 +416,12 @@ struct held {
  * body path (sendfile, memory, stream).  false when unknown. */
 static bool tcp_acked(struct pt_req *r, uint64_t *out)
 {
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
-		r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	int fd = req_socket(r);
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
 
 	memset(&ti, 0, sizeof(ti));
-	if (!ci || getsockopt(ci->connect_fd, IPPROTO_TCP, TCP_INFO, &ti,
-			      &len) != 0 ||
+	if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
 	    len < offsetof(struct tcp_info, tcpi_bytes_acked) +
 			  sizeof(ti.tcpi_bytes_acked))
 		return false;
@@ -472,7 +456,7 @@ static void budget_end(struct pt_req *r, struct held *h, bool ok)
 	h->budget = false;
 }
 
-/* The last byte is in MHD's hands: the client may have it before MHD
+/* The last byte is in the engine's hands: the client may have it before it
  * reports the response complete, and its next download (a download
  * manager's queue) must find the parallel slot free. */
 static void held_last_byte(void *arg)
@@ -553,14 +537,6 @@ bool api_download_cover(struct pt_req *r, const char *id, uint64_t size,
 	return true;
 }
 
-/* The connection's socket, for slots.c's liveness probe; -1: unknown. */
-static int conn_fd(struct pt_req *r)
-{
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
-		r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	return ci ? ci->connect_fd : -1;
-}
-
 /* The wait of a GET: 0 when a valid ticket lets it go or it is to be
  * held (*hold; *early: the seconds until its ticket is valid, or -1), or
  * 1 with the reply in *rc (an API client's 429, a browser's 303 to the
@@ -618,17 +594,14 @@ static int gate_wait(struct pt_req *r, const char *kind, const char *id,
 	}
 	if (ts == TICKET_MISSING && browser) {
 		/* a person: the page has the countdown and the button */
-		struct MHD_Response *resp = MHD_create_response_from_buffer(
-			0, NULL, MHD_RESPMEM_PERSISTENT);
-		if (!resp)
-			abort();
-		MHD_add_response_header(
+		struct resp *resp = resp_new(NULL, 0, RESP_STATIC);
+		resp_header(
 			resp, "Location",
 			pt_psprintf(r->pool, "%s/%s%s", app->public_url,
 				    strcmp(kind, "folders") == 0 ? "folder/"
 								 : "",
 				    id));
-		MHD_add_response_header(resp, "Cache-Control", "no-store");
+		resp_header(resp, "Cache-Control", "no-store");
 		*rc = reply_queue(r, 303, resp);
 		return 1;
 	}
@@ -664,7 +637,7 @@ int api_download_gate(struct pt_req *r, const char *kind, const char *id,
 		return 1;
 	/* the slot before the countdown: a download refused here has not
 	 * begun its wait (a queued request waits its turn, then its wait) */
-	struct slots_claim c = { r->client_ip, id, conn_fd(r),
+	struct slots_claim c = { r->client_ip, id, req_socket(r),
 				 rules->parallel, rules->connections };
 	switch (slots_acquire(app->slots, &c, &p->slot, other)) {
 	case SLOTS_OK:
@@ -797,14 +770,11 @@ static int redirect_reply(struct pt_req *r, const struct link *l)
 		return reply_error(r, err, NULL,
 				   "internal error: no presigned URL for '%s'",
 				   l->id);
-	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-	if (!resp)
-		abort();
-	MHD_add_response_header(resp, "Location", url);
+	struct resp *resp = resp_new(NULL, 0, RESP_STATIC);
+	resp_header(resp, "Location", url);
 	/* the URL expires: no cache may keep the redirect */
-	MHD_add_response_header(resp, "Cache-Control", "no-store");
-	MHD_add_response_header(resp, "Vary", "Accept");
+	resp_header(resp, "Cache-Control", "no-store");
+	resp_header(resp, "Vary", "Accept");
 	free(url);
 	metrics_add(app->metrics, M_PRESIGNED, 1);
 	return reply_queue(r, 302, resp);
@@ -872,21 +842,13 @@ out:
 	return err != 0;
 }
 
-static enum MHD_Result add_len(void *cls, enum MHD_ValueKind kind,
-			       const char *key, const char *value)
-{
-	(void)kind;
-	*(uint64_t *)cls += strlen(key) + strlen(value) + 4; /* ": " CRLF */
-	return MHD_YES;
-}
-
 /* The bytes of the status line and headers of resp as they will go out,
- * a little high (what MHD adds itself is estimated): what a cut-short
+ * a little high (what the engine adds itself is estimated): what a cut-short
  * response's TCP count holds besides the body. */
-static uint64_t header_bytes(struct pt_req *r, struct MHD_Response *resp)
+static uint64_t header_bytes(struct pt_req *r, struct resp *resp)
 {
 	uint64_t n = 160; /* status line, Date, Content-Length, Connection */
-	MHD_get_response_headers(resp, add_len, &n);
+	n += resp_header_bytes(resp);
 	for (struct reply_header *x = r->extra; x; x = x->next)
 		n += strlen(x->name) + strlen(x->value) + 4;
 	return n + 16; /* "Server: partage" */
@@ -976,11 +938,11 @@ static int serve_held(struct pt_req *r, const char *id, struct held *h)
 	if (redirect)
 		return redirect_reply(r, &l);
 	struct cap cap = { r->method == HTTP_GET ? rules.speed : 0,
-			   pass.not_before, r->conn, app->throttle, &h->sent,
+			   pass.not_before, r, app->throttle, &h->sent,
 			   h->slot ? held_last_byte : NULL, r };
 
 	/* from here a response owns the reader: drop it from the pool */
-	struct MHD_Response *resp;
+	struct resp *resp;
 	int status = 200;
 	const char *ctype = l.mime;
 	uint64_t body_len = size;
@@ -998,14 +960,14 @@ static int serve_held(struct pt_req *r, const char *id, struct held *h)
 		h->streamed = blob_reader_fd(rd) < 0 || cap.rate ||
 			      cap.not_before;
 		resp = range_response(rd, rs.r[0].first, body_len, &cap);
-		MHD_add_response_header(resp, "Content-Range", cr206);
+		resp_header(resp, "Content-Range", cr206);
 		status = 206;
 	} else {
 		h->streamed = blob_reader_fd(rd) < 0 || cap.rate ||
 			      cap.not_before;
 		resp = range_response(rd, 0, size, &cap);
 	}
-	MHD_add_response_header(resp, "Content-Type", ctype);
+	resp_header(resp, "Content-Type", ctype);
 	api_add_validators(resp, etag, lastmod);
 	add_file_headers(r, resp, &l);
 	r->bytes_out = r->method == HTTP_HEAD ? 0 : body_len;
@@ -1022,7 +984,7 @@ static int serve(struct pt_req *r, const char *id)
 	int rc = serve_held(r, id, h);
 	/* an answer without bytes (304, 416, 410, a redirect, an error, an
 	 * empty file) frees the slot now: the client may have it all and ask again
-	 * before MHD reports this response complete */
+	 * before the engine reports this response complete */
 	if (!h->body)
 		api_download_unhold(r, &h->slot);
 	return rc;
@@ -1049,10 +1011,8 @@ int api_share(struct pt_req *r)
 			int rc;
 			if (api_link_lookup(r, r->arg[0].p, &l, &rc, false))
 				return rc;
-			struct MHD_Response *resp =
-				MHD_create_response_from_buffer(
-					0, NULL, MHD_RESPMEM_PERSISTENT);
-			MHD_add_response_header(
+			struct resp *resp = resp_new(NULL, 0, RESP_STATIC);
+			resp_header(
 				resp, "Location",
 				api_download_url(app, r->pool, &l));
 			return reply_queue(r, 302, resp);

@@ -601,10 +601,10 @@ static ssize_t zip_cb(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct zipstream *s = cls;
 	if (pos >= s->len)
-		return MHD_CONTENT_READER_END_OF_STREAM;
+		return RESP_PULL_END;
 	ssize_t k = speed_cap_take(&s->cap, s->len - pos, max);
 	if (k <= 0)
-		return k ? MHD_CONTENT_READER_END_WITH_ERROR : 0;
+		return k ? RESP_PULL_ERROR : 0;
 	uint64_t at = s->first + pos;
 	size_t i = zip_piece_at(s->plan, at, s->hint);
 	const struct zip_piece *p = &s->plan->pieces[i];
@@ -628,12 +628,12 @@ static ssize_t zip_cb(void *cls, uint64_t pos, char *buf, size_t max)
 			/* the length is promised: cut the response, never pad */
 			pt_log("zip: blob %s of link %s: %s", l->sha256, l->id,
 			       pt_strerror(err));
-			return MHD_CONTENT_READER_END_WITH_ERROR;
+			return RESP_PULL_ERROR;
 		}
 		s->rd_entry = p->entry;
 	}
 	ssize_t got = blob_reader_pread(s->rd, buf, n, in);
-	return got > 0 ? got : MHD_CONTENT_READER_END_WITH_ERROR;
+	return got > 0 ? got : RESP_PULL_ERROR;
 }
 
 static void zip_free(void *cls)
@@ -731,7 +731,7 @@ static int zip_serve(struct pt_req *r, const struct folder *f)
 	const char *range_hdr;
 	if (api_validate(r, etag, newest, lastmod, plan.total, &rs, &rr,
 			 &range_hdr, &rc)) {
-		/* 304, 412, 416: no bytes, so no slot held until MHD reports
+		/* 304, 412, 416: no bytes, so no slot held until the engine reports
 		 * the answer complete */
 		api_download_unhold(r, &h->slot);
 		return rc;
@@ -751,34 +751,31 @@ static int zip_serve(struct pt_req *r, const struct folder *f)
 	*kept = plan;
 	s->plan = kept;
 	speed_cap_init(&s->cap, r->method == HTTP_GET ? rules.speed : 0,
-		       pass.not_before, r->conn, app->throttle);
+		       pass.not_before, r, app->throttle);
 	h->count = r->method == HTTP_GET && s->len > 0;
 	h->first = s->first;
 	h->last = s->first + s->len - 1;
 	h->plan = kept;
 	h->items = t.items;
 
-	struct MHD_Response *resp = MHD_create_response_from_callback(
-		s->len, ZIP_BLOCK, zip_cb, s, zip_free);
-	if (!resp)
-		abort();
+	struct resp *resp = resp_stream(s->len, ZIP_BLOCK, zip_cb, s, zip_free);
 	int status = 200;
 	if (rr == RANGE_OK) {
 		char cr206[80];
 		snprintf(cr206, sizeof(cr206),
 			 "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, h->first,
 			 h->last, plan.total);
-		MHD_add_response_header(resp, "Content-Range", cr206);
+		resp_header(resp, "Content-Range", cr206);
 		status = 206;
 	}
 	struct pt_buf b;
 	pt_buf_init(&b, 8192);
 	disp_build(&b, pt_psprintf(r->pool, "%s.zip", f->name), true);
-	MHD_add_response_header(resp, "Content-Disposition", b.p);
+	resp_header(resp, "Content-Disposition", b.p);
 	pt_buf_release(&b);
-	MHD_add_response_header(resp, "Content-Type", "application/zip");
+	resp_header(resp, "Content-Type", "application/zip");
 	api_add_validators(resp, etag, lastmod);
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	resp_header(resp, "X-Content-Type-Options", "nosniff");
 	r->bytes_out = r->method == HTTP_HEAD ? 0 : s->len;
 	return reply_queue(r, status, resp);
 }

@@ -194,10 +194,9 @@ int api_metrics(struct pt_req *r)
 		pt_buf_addf(&b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n",
 			    names[c].name, names[c].help, names[c].name,
 			    names[c].name, (unsigned long long)load(&m->c[c]));
-	struct MHD_Response *resp = MHD_create_response_from_buffer(
-		b.n, b.p, MHD_RESPMEM_MUST_COPY);
+	struct resp *resp = resp_new(b.p, b.n, RESP_COPY);
 	pt_buf_release(&b);
-	MHD_add_response_header(resp, "Content-Type",
-				"text/plain; version=0.0.4; charset=utf-8");
+	resp_header(resp, "Content-Type",
+		    "text/plain; version=0.0.4; charset=utf-8");
 	return reply_queue(r, 200, resp);
 }

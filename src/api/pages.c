@@ -543,11 +543,10 @@ int api_static(struct pt_req *r)
 	if (!a || !type)
 		return reply_error(r, PT_ENOTFOUND, NULL, "not found: '%s'",
 				   name);
-	struct MHD_Response *resp = MHD_create_response_from_buffer(
-		a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
-	MHD_add_response_header(resp, "Content-Type", type);
-	MHD_add_response_header(resp, "Cache-Control", "public, max-age=3600");
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	struct resp *resp = resp_new(a->data, a->len, RESP_STATIC);
+	resp_header(resp, "Content-Type", type);
+	resp_header(resp, "Cache-Control", "public, max-age=3600");
+	resp_header(resp, "X-Content-Type-Options", "nosniff");
 	return reply_queue(r, 200, resp);
 }
 

@@ -200,7 +200,7 @@ void app_serve_stop(struct app_server *s, unsigned grace_s)
 	if (!s)
 		return;
 	server_drain(s->srv, grace_s);
-	/* throttled downloads sleep suspended: wake them all before MHD
+	/* throttled downloads sleep paused: wake them all before the engine
 	 * closes (it must not stop with suspended connections) */
 	throttle_stop(s->app.throttle);
 	/* so do requests waiting for a password hash: let the hashes end */

@@ -516,7 +516,7 @@ static int fail(struct pt_req *r, int err)
 
 /* ---- this node's writers ----
  *
- * A client that vanishes in the middle of a body is noticed by MHD only
+ * A client that vanishes in the middle of a body is noticed by the engine only
  * at the connection timeout, and until then its PATCH holds the lease.
  * tus clients resume within seconds (tus-js-client gives up after ~9 s),
  * so a new PATCH at the durable offset may take the upload over from a
@@ -596,7 +596,7 @@ static bool writers_take_over(const char *uid)
 
 /* ---- PATCH body ---- */
 
-/* A lease outlives an idle connection (MHD closes those after
+/* A lease outlives an idle connection (the engine closes those after
  * timeout_seconds) and is renewed while bytes flow; a node that restarts
  * drops its own leases at once (app_open), so only another node's crash
  * makes an upload wait, for at most this long. */
@@ -719,8 +719,7 @@ static int check_digest(struct pt_req *r, struct patch *p)
 	unsigned int mdlen = 0;
 
 	if (p->trailer) {
-		const char *t = MHD_lookup_connection_value(
-			r->conn, MHD_FOOTER_KIND, "Upload-Checksum");
+		const char *t = req_trailer(r, "Upload-Checksum");
 		char algo[16];
 		if (!t)
 			return PT_EBADREQ;
@@ -753,7 +752,7 @@ static int patch_end(struct pt_req *r)
 
 	p->done = true;
 	if (p->w && p->w->superseded)
-		return p->err ? MHD_YES
+		return p->err ? REQ_OK
 			      : reply_error(r, PT_ECONFLICT, NULL,
 					    "conflict: another request took "
 					    "this upload over");
@@ -762,7 +761,7 @@ static int patch_end(struct pt_req *r)
 		 * unless that is done (another PATCH may hold it by now) */
 		if (db && !p->released)
 			repo_upload_advance(db, p->u.uid, p->start, true);
-		return MHD_YES;
+		return REQ_OK;
 	}
 	if (p->md || p->trailer) {
 		err = check_digest(r, p);
@@ -822,7 +821,7 @@ static int patch_end(struct pt_req *r)
 
 /*
  * Start writing the body of a PATCH (or of a creation-with-upload POST)
- * at p->u.received.  Returns MHD_YES with the body callbacks installed, or
+ * at p->u.received.  Returns REQ_OK with the body callbacks installed, or
  * the result of an error reply.
  */
 static int patch_begin(struct pt_req *r, struct patch *p)
@@ -908,7 +907,7 @@ static int patch_begin(struct pt_req *r, struct patch *p)
 	r->state = p;
 	r->on_body = patch_body;
 	r->on_end = patch_end;
-	return MHD_YES;
+	return REQ_OK;
 }
 
 /* ---- handlers ---- */

@@ -20,6 +20,7 @@
 
 #include "../core/ids.h"
 #include "../http/disposition.h"
+#include "../http/form.h"
 #include "../http/path.h"
 #include "../http/reply.h"
 #include "../util/buf.h"
@@ -64,7 +65,7 @@ struct upload {
 	struct pt_buf password;     /* multipart: the "password" field */
 	struct form_count count_field[2]; /* multipart: max_days, max_downloads */
 	char folder[ID_LEN + 1];    /* "" or the uploader's folder */
-	struct MHD_PostProcessor *pp;
+	struct form *form;
 	struct received files[64];
 	size_t nfiles;
 	bool linking;               /* in create_links: a 503 is the database's */
@@ -453,7 +454,7 @@ static int put_end(struct pt_req *r)
 		return fail_reply(r, err, "the upload");
 
 	char *share = pt_psprintf(r->pool, "%s/%s", app->public_url, l.id);
-	struct MHD_Response *resp;
+	struct resp *resp;
 	if (req_accepts(r, "application/json")) {
 		json_t *o = api_file_json(app, &l);
 		json_object_set_new(o, "delete_token", json_string(token[0]));
@@ -461,24 +462,22 @@ static int put_end(struct pt_req *r)
 		json_decref(o);
 		char *body = pt_psprintf(r->pool, "%s\n", s);
 		free(s);
-		resp = MHD_create_response_from_buffer(strlen(body), body,
-						       MHD_RESPMEM_MUST_COPY);
-		MHD_add_response_header(resp, "Content-Type",
+		resp = resp_new(body, strlen(body), RESP_COPY);
+		resp_header(resp, "Content-Type",
 					"application/json");
 	} else {
 		char *body = pt_psprintf(r->pool, "%s\n", share);
-		resp = MHD_create_response_from_buffer(strlen(body), body,
-						       MHD_RESPMEM_MUST_COPY);
-		MHD_add_response_header(resp, "Content-Type",
+		resp = resp_new(body, strlen(body), RESP_COPY);
+		resp_header(resp, "Content-Type",
 					"text/plain; charset=utf-8");
 	}
-	MHD_add_response_header(resp, "Location", share);
-	MHD_add_response_header(resp, "X-Partage-Id", l.id);
-	MHD_add_response_header(resp, "X-Delete-Token", token[0]);
+	resp_header(resp, "Location", share);
+	resp_header(resp, "X-Partage-Id", l.id);
+	resp_header(resp, "X-Delete-Token", token[0]);
 	if (l.expires) {
 		char date[32];
 		pt_http_date(l.expires, date);
-		MHD_add_response_header(resp, "X-Expires", date);
+		resp_header(resp, "X-Expires", date);
 	}
 	return reply_queue(r, 201, resp);
 }
@@ -528,7 +527,7 @@ int api_upload_put(struct pt_req *r)
 		return fail_reply(r, err, "the upload");
 	r->on_body = put_body;
 	r->on_end = put_end;
-	return MHD_YES;
+	return REQ_OK;
 }
 
 /* ---- POST /api/v1/files (multipart/form-data) ---- */
@@ -578,32 +577,29 @@ char *api_form_filename(struct pt_pool *pool, const char *name)
 	return out;
 }
 
-static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind,
-				 const char *key, const char *filename,
-				 const char *content_type,
-				 const char *transfer_encoding,
-				 const char *data, uint64_t off, size_t size)
+static bool post_iter(void *cls, const char *key, const char *filename,
+		      const char *data, uint64_t off, size_t size)
 {
 	struct pt_req *r = cls;
 	struct upload *u = r->state;
 	int err;
 
 	if (u->err)
-		return MHD_NO;
+		return false;
 	if (key && !filename && strcmp(key, "password") == 0) {
 		if (pt_buf_add(&u->password, data, size)) {
 			snprintf(u->errmsg, sizeof(u->errmsg),
 				 "bad request: the password field is longer "
 				 "than 1024 bytes");
 			u->err = PT_EBADREQ;
-			return MHD_NO;
+			return false;
 		}
-		return MHD_YES;
+		return true;
 	}
 	if (key && !filename && (strcmp(key, "max_days") == 0 ||
 				 strcmp(key, "max_downloads") == 0)) {
 		/* the form's fields, as the Max-Days / Max-Downloads headers,
-		 * judged whole at the end (multipart_end): MHD may hand a
+		 * judged whole at the end (multipart_end): a form may hand a
 		 * value over in pieces, and "0" of "05" is not the value */
 		bool days = strcmp(key, "max_days") == 0;
 		if (api_form_count_add(&u->count_field[days ? 0 : 1], off, data,
@@ -613,12 +609,12 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind,
 				 "number from 1 to 1000000000",
 				 key);
 			u->err = PT_EBADREQ;
-			return MHD_NO;
+			return false;
 		}
-		return MHD_YES;
+		return true;
 	}
 	if (!key || strcmp(key, "file") != 0)
-		return MHD_YES; /* other form fields are ignored */
+		return true; /* other form fields are ignored */
 	if (off == 0) {
 		const char *fname = api_form_filename(r->pool, filename ? filename
 									: "file");
@@ -642,11 +638,11 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind,
 	}
 	if (size && (err = sink_write(&u->sink, data, size)))
 		goto fail;
-	return MHD_YES;
+	return true;
 fail:
 	u->err = err;
 	u->open = false;
-	return MHD_NO;
+	return false;
 }
 
 static int multipart_body(struct pt_req *r, const char *data, size_t n)
@@ -654,7 +650,7 @@ static int multipart_body(struct pt_req *r, const char *data, size_t n)
 	struct upload *u = r->state;
 	if (u->err)
 		return 1;
-	if (MHD_post_process(u->pp, data, n) != MHD_YES && !u->err)
+	if (form_feed(u->form, data, n) && !u->err)
 		u->err = PT_EBADREQ;
 	if (u->err) {
 		fail_reply(r, u->err, "the upload");
@@ -666,11 +662,11 @@ static int multipart_body(struct pt_req *r, const char *data, size_t n)
 static void pp_destroy_cb(void *arg)
 {
 	struct upload *u = arg;
-	/* MHD may hand buffered data to the iterator while destroying: make
+	/* the form may hand buffered data to the iterator while freed: make
 	 * it a no-op, the request is over */
 	if (!u->err)
 		u->err = PT_EINTERNAL;
-	MHD_destroy_post_processor(u->pp);
+	form_free(u->form);
 	pt_buf_release(&u->password);
 }
 
@@ -740,13 +736,13 @@ int api_upload_multipart(struct pt_req *r)
 				   "unsupported media type: send "
 				   "multipart/form-data with 'file' parts");
 	pt_buf_init(&u->password, 1024);
-	u->pp = MHD_create_post_processor(r->conn, 64 * 1024, post_iter, r);
-	if (!u->pp)
+	u->form = form_new(r, 64 * 1024, post_iter, r);
+	if (!u->form)
 		return reply_error(r, PT_EBADREQ, NULL,
 				   "bad request: malformed multipart "
 				   "Content-Type (no boundary?)");
 	pt_pool_cleanup_add(r->pool, pp_destroy_cb, u);
 	r->on_body = multipart_body;
 	r->on_end = multipart_end;
-	return MHD_YES;
+	return REQ_OK;
 }

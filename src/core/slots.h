@@ -7,7 +7,7 @@
  * parallel_downloads counts distinct ids, connections_per_download the
  * connections of one id.  Each connection is recorded with its socket, so
  * a connection whose peer has gone (FIN or RST seen by the kernel: the
- * client closed or was killed) stops counting at once, before MHD reports
+ * client closed or was killed) stops counting at once, before the engine reports
  * its response over: a resume right after a drop finds its slot free.
  *
  * A countdown is the wait of a ticketless download, bound to (address,

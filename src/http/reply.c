@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "../util/buf.h"
 #include "../util/text.h"
@@ -22,22 +23,101 @@
  * retrying sooner only add load to a node that is already failing. */
 #define RETRY_AFTER_503 "5"
 
-int reply_queue(struct pt_req *r, int status, struct MHD_Response *resp)
+static struct resp *resp_alloc(enum resp_kind kind)
 {
-	enum MHD_Result ok;
+	struct resp *resp = xcalloc(1, sizeof(*resp));
+	resp->kind = kind;
+	resp->tail = &resp->headers;
+	resp->fd = -1;
+	return resp;
+}
+
+struct resp *resp_new(const void *data, size_t n, enum resp_mem mem)
+{
+	struct resp *resp = resp_alloc(RESP_MEM);
+	resp->n = n;
+	resp->data = data;
+	resp->owned = mem == RESP_FREE;
+	if (mem == RESP_COPY && n) {
+		void *copy = xmalloc(n);
+		memcpy(copy, data, n);
+		resp->data = copy;
+		resp->owned = true;
+	}
+	return resp;
+}
+
+struct resp *resp_file(int fd, uint64_t off, uint64_t len)
+{
+	struct resp *resp = resp_alloc(RESP_FILE);
+	resp->fd = fd;
+	resp->off = off;
+	resp->len = len;
+	return resp;
+}
+
+struct resp *resp_stream(uint64_t size, size_t block, resp_pull_fn pull,
+			 void *cls, void (*done)(void *cls))
+{
+	struct resp *resp = resp_alloc(RESP_PULL);
+	resp->size = size;
+	resp->block = block;
+	resp->pull = pull;
+	resp->cls = cls;
+	resp->done = done;
+	return resp;
+}
+
+void resp_header(struct resp *resp, const char *name, const char *value)
+{
+	size_t nl = strlen(name), vl = strlen(value);
+	struct resp_hdr *h = xmalloc(sizeof(*h) + nl + vl + 2);
+	memcpy(h->name, name, nl + 1);
+	h->value = h->name + nl + 1;
+	memcpy(h->value, value, vl + 1);
+	h->next = NULL;
+	*resp->tail = h;
+	resp->tail = &h->next;
+	resp->header_bytes += nl + vl + 4; /* ": " CRLF */
+}
+
+uint64_t resp_header_bytes(const struct resp *resp)
+{
+	return resp->header_bytes;
+}
+
+void resp_free(struct resp *resp)
+{
+	if (!resp)
+		return;
+	for (struct resp_hdr *h = resp->headers, *next; h; h = next) {
+		next = h->next;
+		free(h);
+	}
+	if (resp->kind == RESP_MEM && resp->owned)
+		free((void *)resp->data);
+	if (resp->kind == RESP_FILE && resp->fd >= 0)
+		close(resp->fd);
+	if (resp->kind == RESP_PULL && resp->done)
+		resp->done(resp->cls);
+	free(resp);
+}
+
+int reply_queue(struct pt_req *r, int status, struct resp *resp)
+{
 	bool retry_after = false;
 
 	PT_ASSERT(!r->responded);
 	r->responded = true;
 	r->status = status;
-	MHD_add_response_header(resp, "Server", "partage");
+	resp_header(resp, "Server", "partage");
 	for (struct reply_header *h = r->extra; h; h = h->next) {
-		MHD_add_response_header(resp, h->name, h->value);
+		resp_header(resp, h->name, h->value);
 		if (!strcasecmp(h->name, "Retry-After"))
 			retry_after = true;
 	}
 	if (status == 503 && !retry_after)
-		MHD_add_response_header(resp, "Retry-After", RETRY_AFTER_503);
+		resp_header(resp, "Retry-After", RETRY_AFTER_503);
 	if (status == 405 && r->allow) {
 		static const char *const names[] = { "GET", "HEAD", "POST",
 						     "PUT", "DELETE", "PATCH",
@@ -49,29 +129,17 @@ int reply_queue(struct pt_req *r, int status, struct MHD_Response *resp)
 				n += (size_t)snprintf(allow + n,
 						      sizeof(allow) - n, "%s%s",
 						      n ? ", " : "", names[i]);
-		MHD_add_response_header(resp, "Allow", allow);
+		resp_header(resp, "Allow", allow);
 	}
-	ok = MHD_queue_response(r->conn, (unsigned)status, resp);
-	if (ok == MHD_NO && r->in_body) {
-		/* MHD takes responses only at the first and the last call:
-		 * keep it for the last one (server.c) */
-		r->parked = resp;
-		r->parked_status = status;
-		return MHD_YES;
-	}
-	MHD_destroy_response(resp);
-	return ok;
+	return r->ops->queue(r, status, resp);
 }
 
 static int reply_buffer(struct pt_req *r, int status, const char *type,
 			const void *body, size_t n)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer(
-		n, (void *)body, MHD_RESPMEM_MUST_COPY);
-	if (!resp)
-		abort();
-	MHD_add_response_header(resp, "Content-Type", type);
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	struct resp *resp = resp_new(body, n, RESP_COPY);
+	resp_header(resp, "Content-Type", type);
+	resp_header(resp, "X-Content-Type-Options", "nosniff");
 	return reply_queue(r, status, resp);
 }
 
@@ -83,18 +151,15 @@ int reply_text(struct pt_req *r, int status, const char *body)
 
 int reply_html(struct pt_req *r, int status, const char *body, size_t n)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer(
-		n, (void *)body, MHD_RESPMEM_MUST_COPY);
-	if (!resp)
-		abort();
-	MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-	MHD_add_response_header(
+	struct resp *resp = resp_new(body, n, RESP_COPY);
+	resp_header(resp, "Content-Type", "text/html; charset=utf-8");
+	resp_header(resp, "X-Content-Type-Options", "nosniff");
+	resp_header(resp, "X-Frame-Options", "DENY");
+	resp_header(
 		resp, "Content-Security-Policy",
 		"default-src 'self'; img-src 'self' data:; "
 		"frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
-	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	resp_header(resp, "Referrer-Policy", "no-referrer");
 	return reply_queue(r, status, resp);
 }
 
@@ -143,11 +208,7 @@ json_t *reply_jtext(const char *s)
 
 int reply_empty(struct pt_req *r, int status)
 {
-	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-	if (!resp)
-		abort();
-	return reply_queue(r, status, resp);
+	return reply_queue(r, status, resp_new(NULL, 0, RESP_STATIC));
 }
 
 int html_escape(struct pt_buf *out, const char *s)

@@ -1,12 +1,15 @@
 /*
  * reply.h — building and queueing responses.
  *
- * Every reply goes through reply_queue(), which adds the headers every
- * response carries, records the status for the log, and hands the response
- * to MHD.  Errors are one line, in the format the client asked for by
- * Accept: text (default), JSON {"error","status"[,"reason"]} or HTML.
- * All functions return an MHD_Result-compatible int (MHD_YES/MHD_NO) that
- * handlers return as is.
+ * A response (struct resp) is plain data: a status given when it is
+ * queued, headers, and one body source: bytes in memory, a range of a
+ * file (sent with sendfile), or a stream of unknown or known length pulled
+ * from a callback.  Every reply goes through reply_queue(), which adds the
+ * headers every response carries, records the status for the log, and
+ * hands the response to the engine (server.h's req_ops).  Errors are one
+ * line, in the format the client asked for by Accept: text (default),
+ * JSON {"error","status"[,"reason"]} or HTML.  All reply functions return
+ * REQ_OK or REQ_CLOSE (server.h), which handlers return as is.
  *
  * No byte a client sends can make a reply fail: an error's message and
  * reason are escaped (util/text.h) into one line of valid UTF-8 before
@@ -20,11 +23,78 @@
 #define PT_REPLY_H
 
 #include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "server.h"
 
-/* Take the response (it is destroyed here). */
-int reply_queue(struct pt_req *r, int status, struct MHD_Response *resp);
+/* What a body is made of. */
+enum resp_mem {
+	RESP_STATIC, /* lives longer than any response (a constant) */
+	RESP_COPY,   /* copied now */
+	RESP_FREE,   /* malloc'd; the response frees it */
+};
+/* A body of n bytes at data (NULL when n is 0). */
+struct resp *resp_new(const void *data, size_t n, enum resp_mem mem);
+/* Bytes [off, off + len) of fd, sent with sendfile(2); the response owns
+ * fd and closes it. */
+struct resp *resp_file(int fd, uint64_t off, uint64_t len);
+
+/*
+ * A body pulled from a callback: pull(cls, pos, buf, max) puts up to max
+ * bytes of the body from offset pos into buf and returns how many (> 0),
+ * or 0 after req_pause (server.h: it is called again after req_wake), or
+ * RESP_PULL_END (a body of unknown size is over), or RESP_PULL_ERROR (the
+ * connection is cut: the body can never be completed).  done(cls) runs
+ * once when the response is freed, sent or not.  size is the body's
+ * length, or RESP_SIZE_UNKNOWN (sent chunked).  block is the largest max
+ * the engine asks for.
+ */
+typedef ssize_t (*resp_pull_fn)(void *cls, uint64_t pos, char *buf,
+				size_t max);
+#define RESP_PULL_END ((ssize_t)-1)
+#define RESP_PULL_ERROR ((ssize_t)-2)
+#define RESP_SIZE_UNKNOWN UINT64_MAX
+struct resp *resp_stream(uint64_t size, size_t block, resp_pull_fn pull,
+			 void *cls, void (*done)(void *cls));
+
+/* Add a header (both strings are copied).  Headers go out in order. */
+void resp_header(struct resp *resp, const char *name, const char *value);
+/* The bytes its headers take on the wire ("Name: value" CRLF each). */
+uint64_t resp_header_bytes(const struct resp *resp);
+/* Free a response that is not queued, and release its body (free the
+ * memory, close the file, run done). */
+void resp_free(struct resp *resp);
+
+/* The body of a response, for the engine (server.c) and tests. */
+enum resp_kind { RESP_MEM, RESP_FILE, RESP_PULL };
+struct resp_hdr {
+	struct resp_hdr *next;
+	char *value;
+	char name[];
+};
+struct resp {
+	enum resp_kind kind;
+	struct resp_hdr *headers, **tail;
+	uint64_t header_bytes;
+	/* RESP_MEM */
+	const void *data;
+	size_t n;
+	bool owned; /* free(data) with the response */
+	/* RESP_FILE */
+	int fd;
+	uint64_t off, len;
+	/* RESP_PULL */
+	uint64_t size;
+	size_t block;
+	resp_pull_fn pull;
+	void *cls;
+	void (*done)(void *cls);
+};
+
+/* Add the common headers and hand resp to the engine; takes resp. */
+int reply_queue(struct pt_req *r, int status, struct resp *resp);
 int reply_text(struct pt_req *r, int status, const char *body);
 int reply_html(struct pt_req *r, int status, const char *body, size_t n);
 /* Steals obj.  obj NULL (a json_pack that failed) or a body jansson

@@ -17,6 +17,7 @@
 #include "server.h"
 
 #include <arpa/inet.h>
+#include <microhttpd.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -189,6 +190,106 @@ static void client_address(struct server *s, struct pt_req *r)
 			     sizeof(r->client_ip));
 }
 
+/* ---- the engine's side of a request (struct req_ops) ---- */
+
+_Static_assert(RESP_PULL_END == MHD_CONTENT_READER_END_OF_STREAM &&
+		       RESP_PULL_ERROR == MHD_CONTENT_READER_END_WITH_ERROR &&
+		       RESP_SIZE_UNKNOWN == MHD_SIZE_UNKNOWN,
+	       "resp_pull_fn is MHD's content reader");
+_Static_assert((int)REQ_OK == (int)MHD_YES && (int)REQ_CLOSE == (int)MHD_NO,
+	       "handler results are MHD's");
+
+static const char *mhd_value(struct pt_req *r, enum req_kind kind,
+			     const char *name)
+{
+	static const enum MHD_ValueKind kinds[] = {
+		[REQ_HEADER] = MHD_HEADER_KIND,
+		[REQ_COOKIE] = MHD_COOKIE_KIND,
+		[REQ_QUERY] = MHD_GET_ARGUMENT_KIND,
+		[REQ_TRAILER] = MHD_FOOTER_KIND,
+	};
+	return MHD_lookup_connection_value(r->conn, kinds[kind], name);
+}
+
+/* resp as MHD's response; resp is freed, its body now MHD's. */
+static struct MHD_Response *mhd_response(struct resp *resp)
+{
+	struct MHD_Response *m = NULL;
+
+	switch (resp->kind) {
+	case RESP_MEM:
+		m = resp->owned ? MHD_create_response_from_buffer_with_free_callback(
+					  resp->n, (void *)resp->data, free)
+				: MHD_create_response_from_buffer(
+					  resp->n, (void *)resp->data,
+					  MHD_RESPMEM_PERSISTENT);
+		resp->owned = false;
+		break;
+	case RESP_FILE:
+		m = MHD_create_response_from_fd_at_offset64(resp->len, resp->fd,
+							    (int64_t)resp->off);
+		resp->fd = -1;
+		break;
+	case RESP_PULL:
+		m = MHD_create_response_from_callback(
+			resp->size, resp->block, resp->pull, resp->cls,
+			resp->done);
+		resp->done = NULL;
+		break;
+	}
+	if (!m)
+		abort(); /* out of memory (or a file offset past 2^63) */
+	for (struct resp_hdr *h = resp->headers; h; h = h->next)
+		MHD_add_response_header(m, h->name, h->value);
+	resp_free(resp);
+	return m;
+}
+
+static int mhd_queue(struct pt_req *r, int status, struct resp *resp)
+{
+	struct MHD_Response *m = mhd_response(resp);
+	enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)status, m);
+	if (ok == MHD_NO && r->in_body) {
+		/* MHD takes responses only at the first and the last call:
+		 * keep it for the last one (access_cb) */
+		r->parked = m;
+		r->parked_status = status;
+		return REQ_OK;
+	}
+	MHD_destroy_response(m);
+	return ok;
+}
+
+static void mhd_pause(struct pt_req *r)
+{
+	MHD_suspend_connection(r->conn);
+}
+
+static void mhd_wake(struct pt_req *r)
+{
+	/* MHD takes resumptions from any thread (MHD_USE_ITC wakes the
+	 * connection's worker), also one that comes before the pausing
+	 * callback has returned */
+	MHD_resume_connection(r->conn);
+}
+
+static int mhd_socket(struct pt_req *r)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	return ci ? ci->connect_fd : -1;
+}
+
+static const struct req_ops mhd_ops = {
+	.value = mhd_value,
+	.queue = mhd_queue,
+	.pause = mhd_pause,
+	.wake = mhd_wake,
+	.socket = mhd_socket,
+};
+
+/* ---- requests, whatever the engine ---- */
+
 bool req_can_suspend(const struct pt_req *r)
 {
 	return r->may_suspend;
@@ -197,18 +298,25 @@ bool req_can_suspend(const struct pt_req *r)
 int req_suspend(struct pt_req *r)
 {
 	if (!r->may_suspend || r->suspended)
-		return MHD_NO;
+		return REQ_CLOSE;
 	r->suspended = true;
-	MHD_suspend_connection(r->conn);
-	return MHD_YES;
+	r->ops->pause(r);
+	return REQ_OK;
 }
 
 void req_resume(struct pt_req *r)
 {
-	/* MHD takes resumptions from any thread (MHD_USE_ITC wakes the
-	 * connection's worker), also one that comes before the suspending
-	 * handler has returned */
-	MHD_resume_connection(r->conn);
+	r->ops->wake(r);
+}
+
+void req_pause(struct pt_req *r)
+{
+	r->ops->pause(r);
+}
+
+void req_wake(struct pt_req *r)
+{
+	r->ops->wake(r);
 }
 
 /* Run a handler (or an on_end), remembering it to run again after
@@ -308,11 +416,10 @@ static bool framing_ok(struct MHD_Connection *c)
  */
 static void watch_add(struct server *s, struct pt_req *r)
 {
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (!ci || !s->wstarted)
+	int fd = req_socket(r);
+	if (fd < 0 || !s->wstarted)
 		return;
-	r->fd = ci->connect_fd;
+	r->fd = fd;
 	r->body_ns = pt_mono_ns();
 	pthread_mutex_lock(&s->wlock);
 	r->wprev = NULL;
@@ -391,6 +498,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 		*con_cls = r;
 		__atomic_add_fetch(&s->inflight, 1, __ATOMIC_RELAXED);
 		r->ctx = s->cfg.ctx;
+		r->ops = &mhd_ops;
 		r->conn = conn;
 		r->pool = pt_pool_new();
 		r->start_ns = pt_mono_ns();
@@ -665,13 +773,27 @@ unsigned server_route_count(const struct server *s)
 
 const char *req_header(struct pt_req *r, const char *name)
 {
-	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+	return r->ops->value(r, REQ_HEADER, name);
+}
+
+const char *req_cookie(struct pt_req *r, const char *name)
+{
+	return r->ops->value(r, REQ_COOKIE, name);
+}
+
+const char *req_trailer(struct pt_req *r, const char *name)
+{
+	return r->ops->value(r, REQ_TRAILER, name);
+}
+
+int req_socket(struct pt_req *r)
+{
+	return r->ops->socket(r);
 }
 
 const char *req_query(struct pt_req *r, const char *name)
 {
-	const char *v =
-		MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+	const char *v = r->ops->value(r, REQ_QUERY, name);
 	if (!v)
 		return NULL;
 	size_t n = strlen(v);

@@ -13,11 +13,15 @@
  *
  * Paths reach the router raw (MHD's unescaping is turned off) and are
  * split and decoded per segment by path.h, so "%2F" in a name stays data.
+ *
+ * The engine (today libmicrohttpd, in server.c and form.c) stays behind this
+ * header and reply.h: nothing outside src/http sees it.  A request reaches
+ * the engine only through r->ops, so a unit test can run a handler with a
+ * request of its own making (tests/unit/test_handler.c).
  */
 #ifndef PT_SERVER_H
 #define PT_SERVER_H
 
-#include <microhttpd.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -36,7 +40,37 @@ enum {
 };
 
 struct pt_req;
+struct resp;
+
+/*
+ * What handlers, on_end callbacks and every reply function return to the
+ * engine: REQ_OK, go on (a reply is queued, body callbacks are installed,
+ * or the request is suspended); REQ_CLOSE, drop the connection.
+ */
+enum { REQ_CLOSE = 0, REQ_OK = 1 };
+
 typedef int (*route_cb)(struct pt_req *r);
+
+/* Where a request value comes from (req_value). */
+enum req_kind { REQ_HEADER, REQ_COOKIE, REQ_QUERY, REQ_TRAILER };
+
+/*
+ * The engine under a request: the few things only it can do.  server.c
+ * fills these in for real connections; a test fills them in with its own.
+ */
+struct req_ops {
+	/* a header, cookie, raw query argument or trailer; NULL: absent */
+	const char *(*value)(struct pt_req *r, enum req_kind kind,
+			     const char *name);
+	/* send resp (reply.h's reply_queue, after the common headers);
+	 * takes resp whatever happens */
+	int (*queue)(struct pt_req *r, int status, struct resp *resp);
+	/* stop calling this request back until wake (any thread) */
+	void (*pause)(struct pt_req *r);
+	void (*wake)(struct pt_req *r);
+	/* the connection's socket, for TCP_INFO and liveness; -1: none */
+	int (*socket)(struct pt_req *r);
+};
 
 /*
  * One route.  pattern segments: a literal, "{id}" (a valid link id), or
@@ -60,7 +94,8 @@ struct route {
 
 struct pt_req {
 	void *ctx;                  /* the server's user context */
-	struct MHD_Connection *conn;
+	const struct req_ops *ops;  /* the engine's (see struct req_ops) */
+	void *conn;                 /* private to the engine */
 	struct pt_pool *pool;
 	unsigned method;            /* HTTP_* bit */
 	const char *method_name;
@@ -77,9 +112,9 @@ struct pt_req {
 	bool responded;
 	bool in_body;               /* past the first call */
 	bool deferred;              /* bodiless: dispatch at the next call */
-	/* private to server.c/reply.c: a reply made mid-body, queued at
-	 * the last call (MHD accepts responses only then) */
-	struct MHD_Response *parked;
+	/* private to server.c: a reply made mid-body, queued at the last
+	 * call (MHD accepts responses only then) */
+	void *parked;
 	int parked_status;
 	/* private to server.c: in the list of bodies being received, which
 	 * a watcher checks for clients that closed (see watch_loop) */
@@ -150,6 +185,12 @@ unsigned server_route_count(const struct server *s);
 
 /* Request helpers */
 const char *req_header(struct pt_req *r, const char *name);
+/* A cookie's value, as sent; NULL when absent. */
+const char *req_cookie(struct pt_req *r, const char *name);
+/* A trailer of a chunked body (after on_body's last call); NULL: none. */
+const char *req_trailer(struct pt_req *r, const char *name);
+/* The connection's socket (TCP_INFO, liveness probes); -1: unknown. */
+int req_socket(struct pt_req *r);
 /* Query argument, percent-decoded into the pool; NULL when absent. */
 const char *req_query(struct pt_req *r, const char *name);
 /* Add a header to whatever reply this request gets (copied). */
@@ -165,8 +206,8 @@ bool req_accepts(struct pt_req *r, const char *type);
  * and then the same handler (or on_end) runs again from the start, with
  * the reply headers it had added dropped.  So the code before the
  * suspension must be safe to run twice, and the result of the work is
- * found on the second run in r->async.  req_suspend returns MHD_YES, or
- * MHD_NO when the request cannot be suspended here (a handler's first
+ * found on the second run in r->async.  req_suspend returns REQ_OK, or
+ * REQ_CLOSE when the request cannot be suspended here (a handler's first
  * call with a body still to come): then the caller does its work in
  * place.  req_resume may be called from any thread, once per
  * req_suspend, also before the handler has returned.
@@ -174,5 +215,15 @@ bool req_accepts(struct pt_req *r, const char *type);
 bool req_can_suspend(const struct pt_req *r);
 int req_suspend(struct pt_req *r);
 void req_resume(struct pt_req *r);
+
+/*
+ * Pacing a streamed body (reply.h's resp_stream).  A pull callback that
+ * may send nothing now calls req_pause and returns 0; the engine then
+ * leaves the connection alone, costing no thread and no polling, until
+ * req_wake (from any thread; throttle.h does it at a given time) makes it
+ * call the pull callback again.
+ */
+void req_pause(struct pt_req *r);
+void req_wake(struct pt_req *r);
 
 #endif

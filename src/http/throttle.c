@@ -3,9 +3,10 @@
  * a binary min-heap of wake-up times.
  *
  * Wake-up times are rounded up to a TICK: the connections due in one tick
- * are resumed together, so a worker wakes once for a batch instead of once
- * per connection (a resume is an eventfd write and an epoll wake-up, and
- * MHD walks its list of suspended connections for each batch).  A tick is
+ * are woken together, so a worker wakes once for a batch instead of once
+ * per connection (with libmicrohttpd a wake is an eventfd write and an
+ * epoll wake-up, and it walks its list of suspended connections for each
+ * batch).  A tick is
  * far below the half second of data a capped download gets per wake-up.
  */
 #define _GNU_SOURCE
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "server.h"
 #include "../util/pt.h"
 #include "../util/banned.h"
 
@@ -22,7 +24,7 @@
 
 struct wake {
 	uint64_t when;
-	struct MHD_Connection *c;
+	struct pt_req *r;
 };
 
 struct throttle {
@@ -77,19 +79,20 @@ static struct wake heap_pop(struct throttle *t)
 static void *run(void *arg)
 {
 	struct throttle *t = arg;
-	struct MHD_Connection **due = xmalloc(1024 * sizeof(*due));
+	struct pt_req **due = xmalloc(1024 * sizeof(*due));
 	pthread_mutex_lock(&t->lock);
 	while (!t->stop) {
 		uint64_t now = pt_mono_ns();
 		size_t n = 0;
 		while (t->n && t->heap[0].when <= now && n < 1024)
-			due[n++] = heap_pop(t).c;
+			due[n++] = heap_pop(t).r;
 		if (n) {
-			/* resume outside the lock: MHD's resume takes its own
-			 * locks, and workers must be able to queue meanwhile */
+			/* wake outside the lock: the engine's wake takes its
+			 * own locks, and workers must be able to queue
+			 * meanwhile */
 			pthread_mutex_unlock(&t->lock);
 			for (size_t i = 0; i < n; i++)
-				MHD_resume_connection(due[i]);
+				req_wake(due[i]);
 			pthread_mutex_lock(&t->lock);
 			continue;
 		}
@@ -102,9 +105,9 @@ static void *run(void *arg)
 			pthread_cond_wait(&t->cond, &t->lock);
 		}
 	}
-	/* shutting down: nobody may stay suspended (MHD_stop_daemon) */
+	/* shutting down: nobody may stay paused (server_stop) */
 	while (t->n)
-		MHD_resume_connection(heap_pop(t).c);
+		req_wake(heap_pop(t).r);
 	pthread_mutex_unlock(&t->lock);
 	free(due);
 	return NULL;
@@ -147,18 +150,18 @@ void throttle_free(struct throttle *t)
 	free(t);
 }
 
-bool throttle_resume_at(struct throttle *t, struct MHD_Connection *c,
+bool throttle_resume_at(struct throttle *t, struct pt_req *r,
 			uint64_t when_ns)
 {
 	pthread_mutex_lock(&t->lock);
 	if (t->stop) {
 		pthread_mutex_unlock(&t->lock);
-		MHD_resume_connection(c);
+		req_wake(r);
 		return false;
 	}
 	when_ns = (when_ns + TICK_NS - 1) / TICK_NS * TICK_NS;
 	bool first = t->n == 0 || when_ns < t->heap[0].when;
-	heap_push(t, (struct wake){ when_ns, c });
+	heap_push(t, (struct wake){ when_ns, r });
 	if (first)
 		pthread_cond_signal(&t->cond);
 	pthread_mutex_unlock(&t->lock);

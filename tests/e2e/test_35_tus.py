@@ -119,18 +119,6 @@ def offset_of(srv, path):
     return int(off)
 
 
-def upload_all(srv, data, chunk=1 << 20, metadata=None):
-    """Create + PATCH in chunks; returns (path, last response)."""
-    path, r = new_upload(srv, len(data), metadata=metadata)
-    off = 0
-    while off < len(data):
-        r = patch_ok(srv, path, off, data[off:off + chunk])
-        off += len(data[off:off + chunk])
-        assert r.header("Upload-Offset") == str(off), "PATCH Upload-Offset %r, want %d" % (
-            r.header("Upload-Offset"), off)
-    return path, r
-
-
 def file_of(srv, path):
     """GET /api/v1/uploads/{uid} of a complete upload → the file object."""
     r = expect(srv.get(path, {"Accept": "application/json"}), 200, what="GET %s (complete)" % path)
@@ -196,29 +184,80 @@ def options(srv, path=CREATE, extra=None):
     return srv.request("OPTIONS", path, headers=dict(extra or {}))
 
 
+# ------------------------------------------------------------- case tables
+#
+# Runs of request → expected answer are tables of cases: (id, method,
+# path, headers, body, statuses, headers wanted).  The path None is the
+# upload the test made; a wanted header maps to its value, a tuple of
+# allowed values, or None (absent).  cases() sends every case and runs
+# then(r) after each (what must not have changed), then fails once,
+# naming each case that failed and why.
+
+NO_LOC = {"Location": None}
+NO_OFFSET = {"Upload-Offset": None}
+
+
+def case(cid, method, headers, codes, body=None, want=None, path=None):
+    return (cid, method, path, headers, body, codes, want or {})
+
+
+def post(cid, headers, codes=(400,), body=b"", want=NO_LOC):
+    """A creation POST (refused unless codes say otherwise)."""
+    return case(cid, "POST", headers, codes, body, want, CREATE)
+
+
+def cases(srv, table, path=None, then=None):
+    bad = []
+    for cid, method, p, hd, body, codes, want in table:
+        try:
+            r = srv.request(method, p or path, body=body, headers=hd)
+            expect(r, *codes, what="%s %s" % (method, p or path))
+            for k, v in want.items():
+                got = r.header(k)
+                assert got in v if isinstance(v, tuple) else got == v, \
+                    "%s %r, want %r (%r)" % (k, got, v, r.headers.items())
+            if then:
+                then(r)
+        except AssertionError as e:
+            bad.append("[%s] %s" % (cid, e))
+    assert not bad, "%d of %d cases failed: %s" % (len(bad), len(table), " ".join(bad))
+
+
+def stays(srv, path, off, data=None):
+    """then() for cases(): the upload is still at off (and holds data)."""
+    def then(r):
+        assert offset_of(srv, path) == off, "the offset moved from %d to %d" % (off, offset_of(srv, path))
+        if data is not None:
+            with open(uploads_dir_file(srv, path), "rb") as f:
+                assert f.read() == data, "the stored bytes changed (the chunk was not discarded)"
+    return then
+
+
+def gone(cid, off):
+    """HEAD, PATCH at off and DELETE on an upload that is no more."""
+    return [case("HEAD " + cid, "HEAD", h(), (404, 410), want=NO_OFFSET),
+            case("PATCH " + cid, "PATCH", h(Upload_Offset=off, Content_Type=OCTET), (404, 410), b"y", NO_OFFSET),
+            case("DELETE " + cid, "DELETE", h(), (404, 410), want=NO_OFFSET)]
+
+
 # ------------------------------------------------------------- core headers
 
 def test_t1_upload_offset_must_be_integer(srv):
     path, _ = new_upload(srv, 10)
     patch_ok(srv, path, 0, b"abc")
-    for bad in ("abc", "-1", "+3", "1.5", "3e0", "0x3", " ", "3 3", "18446744073709551616"):
-        r = patch(srv, path, 3, b"defg", {"Upload-Offset": bad})
-        expect(r, 400, what="PATCH Upload-Offset %r" % bad)
-        assert r.header("Upload-Offset") is None or r.header("Upload-Offset") == "3", r.headers.items()
-        assert offset_of(srv, path) == 3, "a PATCH with Upload-Offset %r moved the offset" % bad
-    del_hdr = h(Content_Type=OCTET)
-    r = srv.request("PATCH", path, body=b"defg", headers=del_hdr)
-    expect(r, 400, what="PATCH without Upload-Offset")
+    table = [case("Upload-Offset %r" % bad, "PATCH", h(Upload_Offset=bad, Content_Type=OCTET), (400,), b"defg",
+                  {"Upload-Offset": (None, "3")})
+             for bad in ("abc", "-1", "+3", "1.5", "3e0", "0x3", " ", "3 3", "18446744073709551616")]
+    table.append(case("no Upload-Offset", "PATCH", h(Content_Type=OCTET), (400,), b"defg"))
+    cases(srv, table, path, stays(srv, path, 3))
     r = patch_ok(srv, path, 3, b"defg")
     assert DIGITS.fullmatch(r.header("Upload-Offset", "")), r.header("Upload-Offset")
     assert offset_of(srv, path) == 7
 
 
 def test_t2_upload_length_must_be_integer(srv):
-    for bad in ("abc", "-5", "1.0", "5 ", "0x10", "", "99999999999999999999999"):
-        r = srv.request("POST", CREATE, body=b"", headers=h(Upload_Length=bad))
-        expect(r, 400, what="POST Upload-Length %r" % bad)
-        assert r.header("Location") is None, "a rejected POST has a Location"
+    cases(srv, [post("Upload-Length %r" % bad, h(Upload_Length=bad))
+                for bad in ("abc", "-5", "1.0", "5 ", "0x10", "", "99999999999999999999999")])
     path, _ = new_upload(srv, 1234)
     r = expect(head(srv, path), 200, 204)
     assert r.header("Upload-Length") == "1234", "HEAD Upload-Length %r" % r.header("Upload-Length")
@@ -235,14 +274,14 @@ def test_t4_tus_resumable_on_every_response(srv):
     path, r = new_upload(srv, 20)
     seen = [("POST 201", r)]
     seen.append(("PATCH 204", patch_ok(srv, path, 0, b"0123456789")))
-    seen.append(("HEAD 200", expect(head(srv, path), 200, 204)))
-    seen.append(("PATCH 409", expect(patch(srv, path, 3, b"x"), 409)))
-    seen.append(("PATCH 415", expect(patch(srv, path, 10, b"x", {"Content-Type": "text/plain"}), 415)))
-    seen.append(("POST 400", expect(srv.request("POST", CREATE, body=b"", headers=h()), 400)))
-    seen.append(("HEAD 404", expect(head(srv, CREATE + "/" + "Z" * 24), 404, 410)))
-    seen.append(("PATCH 412", expect(srv.request("PATCH", path, body=b"x", headers={
-        "Upload-Offset": "10", "Content-Type": OCTET}), 412)))
-    seen.append(("DELETE 204", expect(srv.request("DELETE", path, headers=h()), 204)))
+    tv = {"Tus-Resumable": V}
+    cases(srv, [case("HEAD 200", "HEAD", h(), (200, 204), want=tv),
+                case("PATCH 409", "PATCH", h(Upload_Offset=3, Content_Type=OCTET), (409,), b"x", tv),
+                case("PATCH 415", "PATCH", h(Upload_Offset=10, Content_Type="text/plain"), (415,), b"x", tv),
+                post("POST 400", h(), want=tv),
+                case("HEAD 404", "HEAD", h(), (404, 410), want=tv, path=CREATE + "/" + "Z" * 24),
+                case("PATCH 412", "PATCH", {"Upload-Offset": "10", "Content-Type": OCTET}, (412,), b"x", tv),
+                case("DELETE 204", "DELETE", h(), (204,), want=tv)], path)
     for what, resp in seen:
         assert resp.header("Tus-Resumable") == V, "%s has Tus-Resumable %r" % (what, resp.header("Tus-Resumable"))
 
@@ -251,27 +290,20 @@ def test_t5_412_on_missing_or_wrong_version(srv):
     path, _ = new_upload(srv, 10)
     patch_ok(srv, path, 0, b"abc")
     before = sorted(os.listdir(srv.path("uploads")))
+    table = []
     for ver in (None, "0.2.2", "1.0", "2.0.0", "1.0.0x"):
         hv = {} if ver is None else {"Tus-Resumable": ver}
-        what = "Tus-Resumable %r" % ver
-        # POST must not create anything
-        r = srv.request("POST", CREATE, body=b"", headers=dict(hv, **{"Upload-Length": "5"}))
-        expect(r, 412, what="POST with " + what)
+        table += [  # POST creates nothing, PATCH writes nothing, HEAD says no offset, DELETE keeps it
+            post("POST, Tus-Resumable %r" % ver, dict(hv, **{"Upload-Length": "5"}), (412,)),
+            case("PATCH, Tus-Resumable %r" % ver, "PATCH", dict(hv, **{"Upload-Offset": "3", "Content-Type": OCTET}),
+                 (412,), b"defg"),
+            case("HEAD, Tus-Resumable %r" % ver, "HEAD", hv, (412,), want=NO_OFFSET),
+            case("DELETE, Tus-Resumable %r" % ver, "DELETE", hv, (412,))]
+
+    def then(r):
         assert V in csv(r.header("Tus-Version")), "412 without Tus-Version: %r" % r.headers.items()
-        assert r.header("Location") is None, "412 POST has a Location"
-        # PATCH must not write
-        r = srv.request("PATCH", path, body=b"defg", headers=dict(hv, **{
-            "Upload-Offset": "3", "Content-Type": OCTET}))
-        expect(r, 412, what="PATCH with " + what)
-        assert V in csv(r.header("Tus-Version")), r.headers.items()
-        # HEAD: 412 and no offset
-        r = srv.request("HEAD", path, headers=hv)
-        expect(r, 412, what="HEAD with " + what)
-        assert r.header("Upload-Offset") is None, "412 HEAD leaked Upload-Offset"
-        # DELETE must not terminate
-        r = srv.request("DELETE", path, headers=hv)
-        expect(r, 412, what="DELETE with " + what)
-        assert offset_of(srv, path) == 3, "a 412 request changed the upload"
+        stays(srv, path, 3)(r)
+    cases(srv, table, path, then)
     assert sorted(os.listdir(srv.path("uploads"))) == before, "a 412 POST created an upload"
     patch_ok(srv, path, 3, b"defghij")
 
@@ -351,11 +383,9 @@ def test_t10_head_upload_length(srv):
 
 
 def test_t11_head_unknown(srv):
-    for p in (CREATE + "/" + "A" * 24, CREATE + "/nope", CREATE + "/" + "9" * 64, CREATE + "/a%2Fb"):
-        r = head(srv, p)
-        expect(r, 404, 410, 403, what="HEAD %s" % p)
-        assert r.header("Upload-Offset") is None, "HEAD on an unknown upload has Upload-Offset %r" % r.header("Upload-Offset")
-        assert r.header("Upload-Length") is None
+    cases(srv, [case("HEAD %s" % p, "HEAD", h(), (404, 410, 403), want=dict(NO_OFFSET, **{"Upload-Length": None}),
+                     path=p)
+                for p in (CREATE + "/" + "A" * 24, CREATE + "/nope", CREATE + "/" + "9" * 64, CREATE + "/a%2Fb")])
 
 
 def test_t12_head_200_or_204(srv):
@@ -403,13 +433,10 @@ def test_t15_head_defer_length(srv):
 
 def test_t16_patch_content_type_415(srv):
     path, _ = new_upload(srv, 10)
-    for ct in ("application/octet-stream", "text/plain", "application/offset+octet-streamx", None):
-        hd = h(Upload_Offset=0)
-        if ct:
-            hd["Content-Type"] = ct
-        r = srv.request("PATCH", path, body=b"abc", headers=hd)
-        expect(r, 415, what="PATCH Content-Type %r" % ct)
-        assert offset_of(srv, path) == 0, "a 415 PATCH moved the offset"
+    cases(srv, [case("Content-Type %r" % ct, "PATCH", h(Upload_Offset=0, **({"Content_Type": ct} if ct else {})),
+                     (415,), b"abc")
+                for ct in ("application/octet-stream", "text/plain", "application/offset+octet-streamx", None)],
+          path, stays(srv, path, 0))
     # the media type is case-insensitive
     patch_ok(srv, path, 0, b"abc", {"Content-Type": "Application/Offset+Octet-Stream"})
 
@@ -418,12 +445,9 @@ def test_t17_offset_mismatch_409(srv):
     data = rand_bytes(3000)
     path, _ = new_upload(srv, len(data))
     patch_ok(srv, path, 0, data[:1000])
-    for off in (0, 999, 1001, 2000, 3000):
-        r = patch(srv, path, off, b"Z" * 500)
-        expect(r, 409, what="PATCH at %d (offset is 1000)" % off)
-        assert offset_of(srv, path) == 1000, "a 409 PATCH moved the offset"
-    with open(uploads_dir_file(srv, path), "rb") as f:
-        assert f.read() == data[:1000], "a 409 PATCH changed the stored bytes"
+    cases(srv, [case("PATCH at %d (offset is 1000)" % off, "PATCH", h(Upload_Offset=off, Content_Type=OCTET), (409,),
+                     b"Z" * 500) for off in (0, 999, 1001, 2000, 3000)],
+          path, stays(srv, path, 1000, data[:1000]))
     r = patch_ok(srv, path, 1000, data[1000:])
     check_download(srv, path, data, r)
 
@@ -452,10 +476,8 @@ def test_t18_empty_patch(srv):
 
 
 def test_t19_patch_missing_404(srv):
-    for p in (CREATE + "/" + "B" * 24, CREATE + "/x"):
-        r = patch(srv, p, 0, b"abc")
-        expect(r, 404, 410, what="PATCH %s" % p)
-        assert r.header("Upload-Offset") is None
+    cases(srv, [case("PATCH %s" % p, "PATCH", h(Upload_Offset=0, Content_Type=OCTET), (404, 410), b"abc", NO_OFFSET,
+                     p) for p in (CREATE + "/" + "B" * 24, CREATE + "/x")])
 
 
 def _cut_mid_body(srv, path, offset, total, data, rst=False):
@@ -581,11 +603,10 @@ def test_t23_options(srv):
 
 
 def test_t24_options_ignores_tus_resumable(srv):
-    for v in (None, "1.0.0", "0.2.2", "garbage"):
-        hd = {} if v is None else {"Tus-Resumable": v}
-        r = options(srv, CREATE, hd)
-        assert r.status in (200, 204), "OPTIONS with Tus-Resumable %r: %r" % (v, r)
-        assert V in csv(r.header("Tus-Version"))
+    def then(r):
+        assert V in csv(r.header("Tus-Version")), r.header("Tus-Version")
+    cases(srv, [case("OPTIONS, Tus-Resumable %r" % v, "OPTIONS", {} if v is None else {"Tus-Resumable": v}, (200, 204),
+                     body=None, path=CREATE) for v in (None, "1.0.0", "0.2.2", "garbage")], then=then)
 
 
 # ---------------------------------------------------------------- creation
@@ -595,15 +616,11 @@ def test_t25_creation_advertised(srv):
 
 
 def test_t26_post_needs_length_or_defer(srv):
-    r = srv.request("POST", CREATE, body=b"", headers=h())
-    expect(r, 400, what="POST with neither Upload-Length nor Upload-Defer-Length")
-    for d in ("0", "2", "true", "yes", "", "01"):
-        r = srv.request("POST", CREATE, body=b"", headers=h(Upload_Defer_Length=d))
-        expect(r, 400, what="Upload-Defer-Length %r" % d)
-        assert r.header("Location") is None
-    expect(srv.request("POST", CREATE, body=b"", headers=h(Upload_Defer_Length="1")), 201)
-    r = srv.request("POST", CREATE, body=b"", headers=h(Upload_Defer_Length="1", Upload_Length=5))
-    expect(r, 400, what="Upload-Length and Upload-Defer-Length together")
+    cases(srv, [post("neither Upload-Length nor Upload-Defer-Length", h())]
+          + [post("Upload-Defer-Length %r" % d, h(Upload_Defer_Length=d)) for d in ("0", "2", "true", "yes", "", "01")]
+          + [post("Upload-Defer-Length 1", h(Upload_Defer_Length="1"), (201,), want={}),
+             post("Upload-Length and Upload-Defer-Length together", h(Upload_Defer_Length="1", Upload_Length=5),
+                  want={})])
 
 
 def test_t27_201_location_offset_zero(srv):
@@ -651,9 +668,6 @@ def test_t30_metadata_parsing(srv):
         "k ",  # empty value with its space
         "key_with-odd.chars%$ YWJj",
     ]
-    for m in good:
-        r = srv.request("POST", CREATE, body=b"", headers=h(Upload_Length=1, Upload_Metadata=m))
-        expect(r, 201, what="valid Upload-Metadata %r" % m)
     bad = [
         "filename !!!!",        # not base64
         "filename YWJj=",       # bad padding
@@ -664,10 +678,9 @@ def test_t30_metadata_parsing(srv):
         "a\tYQ==",              # key with a control byte
         "a YQ==,,b Yg==",
     ]
-    for m in bad:
-        r = srv.request("POST", CREATE, body=b"", headers=h(Upload_Length=1, Upload_Metadata=m))
-        expect(r, 400, what="malformed Upload-Metadata %r" % m)
-        assert r.header("Location") is None
+    cases(srv, [post("valid Upload-Metadata %r" % m, h(Upload_Length=1, Upload_Metadata=m), (201,), want={})
+                for m in good]
+          + [post("malformed Upload-Metadata %r" % m, h(Upload_Length=1, Upload_Metadata=m)) for m in bad])
 
 
 def test_t31_metadata_sanitised(srv):
@@ -712,10 +725,9 @@ def test_t32_defer_length(srv):
     r = patch_ok(srv, path, 3000, data[3000:4000], {"Upload-Length": str(len(data))})
     assert r.header("X-Partage-Id") is None, "incomplete upload already has a file"
     # once set it cannot change
-    for other in ("4999", "6000", "0"):
-        r = patch(srv, path, 4000, data[4000:], {"Upload-Length": other})
-        expect(r, 400, what="Upload-Length changed to %s" % other)
-        assert offset_of(srv, path) == 4000
+    cases(srv, [case("Upload-Length changed to %s" % other, "PATCH",
+                     h(Upload_Offset=4000, Content_Type=OCTET, Upload_Length=other), (400,), data[4000:])
+                for other in ("4999", "6000", "0")], path, stays(srv, path, 4000))
     hr = expect(head(srv, path), 200, 204)
     assert hr.header("Upload-Length") == str(len(data))
     # the same value again is fine
@@ -842,12 +854,7 @@ def test_t38_expired_upload_gone(tmp):
         fid = last.header("X-Partage-Id")
         s.stop()
         s.start(env={"PARTAGE_TIME_OFFSET": "7200"})
-        for what, req in (("HEAD", lambda: head(s, path)),
-                          ("PATCH", lambda: patch(s, path, 40, b"y")),
-                          ("DELETE", lambda: s.request("DELETE", path, headers=h()))):
-            r = req()
-            expect(r, 404, 410, what="%s on an upload expired 1h ago" % what)
-            assert r.header("Upload-Offset") is None
+        cases(s, gone("on an upload expired 1h ago", 40), path)
         # its bytes go (maintenance), the completed file stays
         assert wait_until(lambda: not os.path.exists(uploads_dir_file(s, path)), 15), \
             "the expired upload's bytes are still in %s" % uploads_dir_file(s, path)
@@ -888,18 +895,16 @@ def test_t41_checksum_unsupported_and_mismatch(srv):
     path, _ = new_upload(srv, len(data))
     patch_ok(srv, path, 0, data[:5000])
     chunk = data[5000:15000]
-    for ck, code in (("crc32 AAAAAA==", 400), ("sha512 " + b64(hashlib.sha512(chunk).digest()), 400),
-                     ("SHA1 " + b64(hashlib.sha1(chunk).digest()), 400),
-                     ("sha1", 400), ("sha1 !!!!", 400),
-                     ("sha1 " + b64(hashlib.sha1(b"other").digest()), 460),
-                     ("md5 " + b64(hashlib.md5(b"other").digest()), 460),
-                     ("sha256 " + b64(hashlib.sha256(chunk[:-1]).digest()), 460),
-                     ("sha256 " + b64(hashlib.sha1(chunk).digest()), 460)):
-        r = patch(srv, path, 5000, chunk, {"Upload-Checksum": ck})
-        expect(r, code, what="Upload-Checksum %r" % ck)
-        assert offset_of(srv, path) == 5000, "Upload-Checksum %r (%d): the offset moved" % (ck, code)
-        with open(uploads_dir_file(srv, path), "rb") as f:
-            assert f.read() == data[:5000], "Upload-Checksum %r: the chunk was not discarded" % ck
+    cases(srv, [case("Upload-Checksum %r" % ck, "PATCH", h(Upload_Offset=5000, Content_Type=OCTET, Upload_Checksum=ck),
+                     (code,), chunk)
+                for ck, code in (("crc32 AAAAAA==", 400), ("sha512 " + b64(hashlib.sha512(chunk).digest()), 400),
+                                 ("SHA1 " + b64(hashlib.sha1(chunk).digest()), 400),
+                                 ("sha1", 400), ("sha1 !!!!", 400),
+                                 ("sha1 " + b64(hashlib.sha1(b"other").digest()), 460),
+                                 ("md5 " + b64(hashlib.md5(b"other").digest()), 460),
+                                 ("sha256 " + b64(hashlib.sha256(chunk[:-1]).digest()), 460),
+                                 ("sha256 " + b64(hashlib.sha1(chunk).digest()), 460))],
+          path, stays(srv, path, 5000, data[:5000]))
     r = patch_ok(srv, path, 5000, chunk, {"Upload-Checksum": "md5 " + b64(hashlib.md5(chunk).digest())})
     r = patch_ok(srv, path, 15000, data[15000:], {"Upload-Checksum": "sha1 " + b64(hashlib.sha1(data[15000:]).digest())})
     check_download(srv, path, data, r)
@@ -915,11 +920,13 @@ def test_t42_sha1_vector(srv):
     # a wrong digest (the vector with one character changed; still canonical
     # base64): 460, offset unchanged, nothing kept
     path, _ = new_upload(srv, 11)
-    for wrong in ("Kq5sNclPz7QV2+lfQIuc6R7oRu4=", b64(hashlib.sha1(b"hello worlD").digest())):
-        r = patch(srv, path, 0, b"hello world", {"Upload-Checksum": "sha1 " + wrong})
-        expect(r, 460, what="T42 wrong digest %s" % wrong)
+
+    def then(r):
         assert offset_of(srv, path) == 0
         assert os.path.getsize(uploads_dir_file(srv, path)) == 0, "a 460 chunk stays on disk"
+    cases(srv, [case("T42 wrong digest %s" % wrong, "PATCH", h(Upload_Offset=0, Content_Type=OCTET,
+                                                                Upload_Checksum="sha1 " + wrong), (460,), b"hello world")
+                for wrong in ("Kq5sNclPz7QV2+lfQIuc6R7oRu4=", b64(hashlib.sha1(b"hello worlD").digest()))], path, then)
     r = patch(srv, path, 0, b"hello world", {"Upload-Checksum": "sha1 Kq5sNclPz7QV2+lfQIuc6R7oRu0="})
     expect(r, 204)
 
@@ -989,12 +996,8 @@ def test_t44_termination(srv):
     assert os.path.exists(uploads_dir_file(srv, path))
     r = srv.request("DELETE", path, headers=h())
     expect(r, 204, what="DELETE unfinished upload")
-    for what, req in (("HEAD", lambda: head(srv, path)), ("PATCH", lambda: patch(srv, path, 30, b"y")),
-                      ("DELETE", lambda: srv.request("DELETE", path, headers=h())),
-                      ("GET", lambda: srv.get(path))):
-        r = req()
-        expect(r, 404, 410, what="%s after termination" % what)
-        assert r.header("Upload-Offset") is None
+    cases(srv, gone("after termination", 30) + [case("GET after termination", "GET", {}, (404, 410), want=NO_OFFSET)],
+          path)
     assert not os.path.exists(uploads_dir_file(srv, path)), "a terminated upload's bytes stay on disk"
     # a finished upload can be terminated too
     path, _ = new_upload(srv, 3)
@@ -1025,9 +1028,8 @@ def test_t45_partial_uploads(srv):
     r = expect(head(srv, p2), 200, 204)
     assert r.header("Upload-Offset") == "3" and r.header("Upload-Concat") == "partial"
     expect(srv.get(p2), 409, 404, what="GET on a complete partial (no file of its own)")
-    for bad in ("partiall", "final", "final;", "final; ", "whatever", "final;/api/v1/uploads/a-b"):
-        r = srv.request("POST", CREATE, body=b"", headers=h(Upload_Concat=bad, Upload_Length=3))
-        expect(r, 400, what="Upload-Concat %r" % bad)
+    cases(srv, [post("Upload-Concat %r" % bad, h(Upload_Concat=bad, Upload_Length=3))
+                for bad in ("partiall", "final", "final;", "final; ", "whatever", "final;/api/v1/uploads/a-b")])
 
 
 def test_t46_final_upload(srv):
@@ -1066,10 +1068,8 @@ def test_t46_final_upload(srv):
 def test_t46_final_list_is_space_separated(srv):
     # "final;a,b" is not a list of two: it must not become a final of b alone
     pa, pb = _partial(srv, b"hello"), _partial(srv, b" world")
-    for fin in ("final;%s,%s" % (pa, pb), "final;%s\t%s" % (pa, pb)):
-        r = srv.request("POST", CREATE, body=b"", headers=h(Upload_Concat=fin))
-        expect(r, 400, what="Upload-Concat %r" % fin)
-        assert r.header("Location") is None
+    cases(srv, [post("Upload-Concat %r" % fin, h(Upload_Concat=fin))
+                for fin in ("final;%s,%s" % (pa, pb), "final;%s\t%s" % (pa, pb))])
 
 
 def test_t47_unfinished_partial_rejected(srv):

@@ -284,8 +284,8 @@ static void test_reply_queue(void **state)
 	reply_json(&f.r, 200, NULL);
 	assert_int_equal(f.status, 500);
 	assert_int_equal(f.r.status, 500);
-	assert_non_null(strstr(body(f.resp, buf, sizeof(buf)),
-			       "\"status\":500"));
+	assert_non_null(
+		strstr(body(f.resp, buf, sizeof(buf)), "\"status\":500"));
 	fake_end(&f);
 }
 
@@ -389,8 +389,7 @@ static void test_reply_error_formats(void **state)
 	assert_non_null(j);
 	assert_string_equal(json_string_value(json_object_get(j, "error")),
 			    "conflict: offset is 7");
-	assert_int_equal(json_integer_value(json_object_get(j, "status")),
-			 409);
+	assert_int_equal(json_integer_value(json_object_get(j, "status")), 409);
 	assert_string_equal(json_string_value(json_object_get(j, "reason")),
 			    "offset");
 	json_decref(j);
@@ -426,7 +425,7 @@ static void test_reply_error_formats(void **state)
 	body(f.resp, buf, sizeof(buf));
 	assert_null(strchr(buf, '\r'));
 	assert_ptr_equal(strchr(buf, '\n'), buf + strlen(buf) - 1);
-	assert_null(strchr(buf, '\xff'));
+	assert_null(strchr(buf, 0xff));
 	fake_end(&f);
 }
 

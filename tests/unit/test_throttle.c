@@ -32,9 +32,9 @@
 
 struct fake {
 	struct pt_req r;
-	uint64_t when;  /* asked for */
+	uint64_t when;	/* asked for */
 	uint64_t woken; /* pt_mono_ns() at the wake */
-	int order;      /* 1 for the first woken */
+	int order;	/* 1 for the first woken */
 	int wakes;
 };
 

@@ -92,6 +92,15 @@ static const char *hdr(const struct resp *resp, const char *name)
 	return hdr_nth(resp, name, 0);
 }
 
+/* The header is there with this value (a macro: failures name the line). */
+#define assert_header_nth(resp, name, n, want)           \
+	do {                                             \
+		const char *v_ = hdr_nth(resp, name, n); \
+		assert_non_null(v_);                     \
+		assert_string_equal(v_, want);           \
+	} while (0)
+#define assert_header(resp, name, want) assert_header_nth(resp, name, 0, want)
+
 /* The memory body as a NUL-terminated string (tests' bodies are text). */
 static const char *body(const struct resp *resp, char *buf, size_t max)
 {
@@ -230,7 +239,7 @@ static void test_resp_headers(void **state)
 	assert_int_equal(i, PT_ARRAY_LEN(want));
 	assert_int_equal(resp_header_bytes(resp), bytes);
 	assert_int_equal(resp_header_bytes(resp), 26 + 15 + 17 + 17 + 11);
-	assert_string_equal(hdr_nth(resp, "set-cookie", 1), "b=2");
+	assert_header_nth(resp, "set-cookie", 1, "b=2");
 	resp_free(resp);
 }
 
@@ -249,11 +258,10 @@ static void test_reply_queue(void **state)
 	assert_string_equal(body(f.resp, buf, sizeof(buf)), "hello\n");
 	/* the body's headers, then the common ones, then the request's */
 	assert_string_equal(f.resp->headers->name, "Content-Type");
-	assert_string_equal(hdr(f.resp, "Content-Type"),
-			    "text/plain; charset=utf-8");
-	assert_string_equal(hdr(f.resp, "X-Content-Type-Options"), "nosniff");
-	assert_string_equal(hdr(f.resp, "Server"), "partage");
-	assert_string_equal(hdr(f.resp, "Cache-Control"), "no-store");
+	assert_header(f.resp, "Content-Type", "text/plain; charset=utf-8");
+	assert_header(f.resp, "X-Content-Type-Options", "nosniff");
+	assert_header(f.resp, "Server", "partage");
+	assert_header(f.resp, "Cache-Control", "no-store");
 	assert_null(hdr(f.resp, "Retry-After"));
 	assert_null(hdr(f.resp, "Allow"));
 	fake_end(&f);
@@ -266,9 +274,8 @@ static void test_reply_queue(void **state)
 	fake_end(&f);
 	fake_start(&f, NULL);
 	reply_html(&f.r, 200, "<p>x</p>", 8);
-	assert_string_equal(hdr(f.resp, "Content-Type"),
-			    "text/html; charset=utf-8");
-	assert_string_equal(hdr(f.resp, "X-Frame-Options"), "DENY");
+	assert_header(f.resp, "Content-Type", "text/html; charset=utf-8");
+	assert_header(f.resp, "X-Frame-Options", "DENY");
 	assert_non_null(hdr(f.resp, "Content-Security-Policy"));
 	assert_string_equal(body(f.resp, buf, sizeof(buf)), "<p>x</p>");
 	fake_end(&f);
@@ -277,7 +284,7 @@ static void test_reply_queue(void **state)
 	fake_start(&f, NULL);
 	reply_json(&f.r, 201, json_pack("{s:i}", "a", 1));
 	assert_int_equal(f.status, 201);
-	assert_string_equal(hdr(f.resp, "Content-Type"), "application/json");
+	assert_header(f.resp, "Content-Type", "application/json");
 	assert_string_equal(body(f.resp, buf, sizeof(buf)), "{\"a\":1}\n");
 	fake_end(&f);
 	fake_start(&f, NULL);
@@ -297,20 +304,20 @@ static void test_reply_503_retry_after(void **state)
 	fake_start(&f, NULL);
 	reply_error(&f.r, PT_EUNAVAIL, NULL, "database unavailable");
 	assert_int_equal(f.status, 503);
-	assert_string_equal(hdr(f.resp, "Retry-After"), "5");
+	assert_header(f.resp, "Retry-After", "5");
 	assert_null(hdr_nth(f.resp, "Retry-After", 1));
 	fake_end(&f);
 	/* -EAGAIN maps to 503 too */
 	fake_start(&f, NULL);
 	reply_error(&f.r, -EAGAIN, NULL, "busy");
 	assert_int_equal(f.status, 503);
-	assert_string_equal(hdr(f.resp, "Retry-After"), "5");
+	assert_header(f.resp, "Retry-After", "5");
 	fake_end(&f);
 	/* unless the handler said it (any case): then only its own */
 	fake_start(&f, NULL);
 	req_reply_header(&f.r, "retry-after", "30");
 	reply_empty(&f.r, 503);
-	assert_string_equal(hdr(f.resp, "Retry-After"), "30");
+	assert_header(f.resp, "Retry-After", "30");
 	assert_null(hdr_nth(f.resp, "Retry-After", 1));
 	fake_end(&f);
 	/* other statuses get none */
@@ -344,7 +351,7 @@ static void test_reply_405_allow(void **state)
 		f.r.allow = cases[i].allow;
 		reply_error(&f.r, PT_EMETHOD, NULL, "method not allowed");
 		assert_int_equal(f.status, 405);
-		assert_string_equal(hdr(f.resp, "Allow"), cases[i].want);
+		assert_header(f.resp, "Allow", cases[i].want);
 		fake_end(&f);
 	}
 	/* no methods known: no Allow; Allow only on a 405 */
@@ -373,8 +380,8 @@ static void test_reply_error_formats(void **state)
 					     "not found: no file '%s'", "a b"),
 				 REQ_OK);
 		assert_int_equal(f.status, 404);
-		assert_string_equal(hdr(f.resp, "Content-Type"),
-				    "text/plain; charset=utf-8");
+		assert_header(f.resp, "Content-Type",
+			      "text/plain; charset=utf-8");
 		assert_string_equal(body(f.resp, buf, sizeof(buf)),
 				    "not found: no file 'a b'\n");
 		fake_end(&f);
@@ -384,7 +391,7 @@ static void test_reply_error_formats(void **state)
 	fake_start(&f, "text/html, application/json;q=0.9");
 	reply_error(&f.r, PT_ECONFLICT, "offset", "conflict: offset is %d", 7);
 	assert_int_equal(f.status, 409);
-	assert_string_equal(hdr(f.resp, "Content-Type"), "application/json");
+	assert_header(f.resp, "Content-Type", "application/json");
 	json_t *j = json_loads(body(f.resp, buf, sizeof(buf)), 0, NULL);
 	assert_non_null(j);
 	assert_string_equal(json_string_value(json_object_get(j, "error")),
@@ -409,9 +416,8 @@ static void test_reply_error_formats(void **state)
 	fake_start(&f, "text/html,application/xhtml+xml,*/*;q=0.8");
 	reply_error(&f.r, PT_EFORBIDDEN, NULL, "forbidden: '%s'", "<b>&");
 	assert_int_equal(f.status, 403);
-	assert_string_equal(hdr(f.resp, "Content-Type"),
-			    "text/html; charset=utf-8");
-	assert_string_equal(hdr(f.resp, "X-Frame-Options"), "DENY");
+	assert_header(f.resp, "Content-Type", "text/html; charset=utf-8");
+	assert_header(f.resp, "X-Frame-Options", "DENY");
 	body(f.resp, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "<h1>403</h1>"));
 	assert_non_null(strstr(buf, "forbidden: &#39;&lt;b&gt;&amp;&#39;"));

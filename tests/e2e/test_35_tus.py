@@ -13,6 +13,7 @@ import os
 import re
 import socket
 import struct
+import sys
 import time
 import urllib.parse
 
@@ -248,7 +249,8 @@ def cases(srv, table, path=None, then=None):
                 then(r)
         except AssertionError as e:
             bad.append("[%s] %s" % (cid, e))
-    assert not bad, "%d of %d cases failed: %s" % (len(bad), len(table), " ".join(bad))
+    assert not bad, "%d of %d cases failed (table at line %d): %s" % (
+        len(bad), len(table), sys._getframe(1).f_lineno, " ".join(bad))
 
 
 def stays(srv, path, off, data=None):

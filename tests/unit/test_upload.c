@@ -1,5 +1,5 @@
 /*
- * test_form.c — the request-free pieces of a multipart upload's handling
+ * test_upload.c — the request-free pieces of a multipart upload's handling
  * (api/upload.c): count fields judged whole whatever the chunks MHD hands
  * over, the count parser's table, and a part's filename unescaping.
  */

@@ -1,0 +1,181 @@
+/*
+ * test_repo.c — unit tests for src/store/repo.c on a real SQLite
+ * database in a temp directory: migrations, links, download limits and
+ * byte budgets, deletion, blob bookkeeping.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/db.h"
+#include "store/repo.h"
+#include "util/pt.h"
+
+static char dir[256];
+
+static int setup(void **state)
+{
+	snprintf(dir, sizeof(dir), "/tmp/pt-store-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void fill_link(struct link *l, const char *id, const char *hex)
+{
+	memset(l, 0, sizeof(*l));
+	snprintf(l->id, sizeof(l->id), "%s", id);
+	snprintf(l->sha256, sizeof(l->sha256), "%s", hex);
+	l->name = "a.txt";
+	l->mime = "text/plain";
+	l->size = 3;
+	l->created = 1000;
+	snprintf(l->delete_hash, sizeof(l->delete_hash), "%064d", 0);
+	l->reason = "";
+}
+
+static void test_repo(void **state)
+{
+	char url[300];
+	struct db *db;
+	struct link l, got;
+	const char *reason;
+	const char *hex = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+	struct pt_pool *pool = pt_pool_new();
+
+	snprintf(url, sizeof(url), "sqlite:%s/t.db", dir);
+	assert_int_equal(db_open(url, &db), 0);
+	assert_int_equal(repo_migrate(db), 0);
+	assert_int_equal(repo_migrate(db), 0); /* idempotent */
+
+	fill_link(&l, "AAAAAAAAAAAA", hex);
+	l.max_downloads = 2;
+	assert_int_equal(repo_link_create(db, &l, NULL, NULL), 0);
+	/* same id again: a conflict, reported as such */
+	assert_int_equal(repo_link_create(db, &l, NULL, NULL), PT_ECONFLICT);
+	fill_link(&l, "BBBBBBBBBBBB", hex);
+	l.expires = 5000;
+	assert_int_equal(repo_link_create(db, &l, NULL, NULL), 0);
+
+	assert_int_equal(repo_link_get(db, pool, "AAAAAAAAAAAA", &got), 0);
+	assert_string_equal(got.name, "a.txt");
+	assert_true(got.max_downloads == 2);
+	assert_int_equal(link_effective_state(&got, 2000, &reason), LINK_LIVE);
+	assert_int_equal(repo_link_get(db, pool, "CCCCCCCCCCCC", &got), PT_ENOTFOUND);
+	assert_int_equal(repo_blob_live_links(db, hex), 2);
+
+	/* Max-Downloads: two takes, then gone */
+	assert_int_equal(repo_link_take_download(db, "AAAAAAAAAAAA", 2000), 0);
+	assert_int_equal(repo_link_take_download(db, "AAAAAAAAAAAA", 2001), 0);
+	assert_int_equal(repo_link_take_download(db, "AAAAAAAAAAAA", 2002), PT_EGONE);
+	assert_int_equal(repo_link_get(db, pool, "AAAAAAAAAAAA", &got), 0);
+	assert_true(got.downloads == 2);
+	assert_int_equal(link_effective_state(&got, 2003, &reason), LINK_EXPIRED);
+	assert_string_equal(reason, "expired");
+
+	/* Max-Days: expired at `expires`, not before */
+	assert_int_equal(repo_link_take_download(db, "BBBBBBBBBBBB", 4999), 0);
+	assert_int_equal(repo_link_take_download(db, "BBBBBBBBBBBB", 5000), PT_EGONE);
+	assert_int_equal(repo_link_add_downloads(db, "BBBBBBBBBBBB", 5, 4000), 0);
+	assert_int_equal(repo_link_get(db, pool, "BBBBBBBBBBBB", &got), 0);
+	assert_true(got.downloads == 6);
+
+	/* delete: once */
+	assert_int_equal(repo_link_delete(db, "BBBBBBBBBBBB", "deleted", 3000), 0);
+	assert_int_equal(repo_link_delete(db, "BBBBBBBBBBBB", "deleted", 3000), PT_ENOTFOUND);
+	assert_int_equal(repo_link_get(db, pool, "BBBBBBBBBBBB", &got), 0);
+	assert_int_equal(link_effective_state(&got, 3000, &reason), LINK_DELETED);
+	assert_string_equal(reason, "deleted");
+	assert_int_equal(repo_blob_live_links(db, hex), 1);
+
+	/* a blob row with links is not forgotten */
+	assert_int_equal(repo_blob_forget(db, hex), 0);
+	assert_true(repo_blob_known(db, hex));
+	assert_int_equal(repo_blob_links_disable(db, hex, "lost", 3000), 0);
+	assert_int_equal(repo_blob_live_links(db, hex), 0);
+	/* now only dead links name it: the row can go */
+	assert_int_equal(repo_blob_forget(db, hex), 0);
+	assert_false(repo_blob_known(db, hex));
+	db_close(db);
+	pt_pool_free(pool);
+}
+
+/* The byte budget of a Max-Downloads link (issue 12): N = 2, 100 bytes */
+static void test_repo_budget(void **state)
+{
+	char url[300];
+	struct db *db;
+	struct link l, got;
+	const char *reason;
+	const char *hex = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+	const char *id = "DDDDDDDDDDDD", *a = "192.0.2.1", *b = "192.0.2.2";
+	struct link_budget bu = { .total = 200, .last_from = 100, .size = 100,
+				  .slack = 100 };
+	struct pt_pool *pool = pt_pool_new();
+	int64_t sent = -1;
+
+	snprintf(url, sizeof(url), "sqlite:%s/t.db", dir);
+	assert_int_equal(db_open(url, &db), 0);
+	assert_int_equal(repo_migrate(db), 0);
+	fill_link(&l, id, hex);
+	l.size = 100;
+	l.max_downloads = 2;
+	assert_int_equal(repo_link_create(db, &l, NULL, NULL), 0);
+
+	/* a reaches into the last copy: it holds it */
+	assert_int_equal(repo_link_budget_take(db, id, &bu, 150, a, 10, &sent),
+			 0);
+	assert_true(sent == 150);
+	/* b may not take the last copy's bytes, nor anyone past the budget */
+	assert_int_equal(repo_link_budget_take(db, id, &bu, 10, b, 11, &sent),
+			 PT_ECONFLICT);
+	assert_int_equal(repo_link_budget_take(db, id, &bu, 60, a, 12, &sent),
+			 PT_EGONE);
+	/* a's response is cut after 100 bytes: 50 come back */
+	assert_int_equal(repo_link_budget_give(db, id, &bu, 150, 50, 0), 0);
+	assert_int_equal(repo_link_get(db, pool, id, &got), 0);
+	assert_true(got.downloads == 1);
+	assert_int_equal(link_effective_state(&got, 13, &reason), LINK_LIVE);
+	/* still a's: b is refused, a resumes the rest */
+	assert_int_equal(repo_link_budget_take(db, id, &bu, 100, b, 14, &sent),
+			 PT_ECONFLICT);
+	assert_int_equal(repo_link_budget_take(db, id, &bu, 100, a, 15, &sent),
+			 0);
+	assert_true(sent == 200);
+	/* cut again after all 100 were acknowledged: 30 of allowance back;
+	 * the copies are delivered all the same */
+	assert_int_equal(repo_link_budget_give(db, id, &bu, 100, 0, 30), 0);
+	assert_int_equal(repo_link_get(db, pool, id, &got), 0);
+	assert_true(got.downloads == 2);
+	assert_int_equal(link_effective_state(&got, 16, &reason), LINK_EXPIRED);
+	/* used up: nothing more, even for the holder and within the budget */
+	assert_int_equal(repo_link_budget_take(db, id, &bu, 10, a, 17, &sent),
+			 PT_EGONE);
+	assert_int_equal(repo_link_budget_take(db, id, &bu, 10, b, 17, &sent),
+			 PT_EGONE);
+	db_close(db);
+	pt_pool_free(pool);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_repo, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repo_budget, setup, teardown),
+	};
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -472,7 +472,14 @@ static int number(const char *opt, const char *s, uint64_t *out)
 		return usage("%s takes a whole number", opt);
 	return 0;
 }
-int main(int argc, char **argv)
+/*
+ * The options anywhere in argv (getopt_long permutes the arguments to the
+ * end: argv[optind] on is the command and its arguments) into o, *server
+ * and seen (seen[i]: cmd_opts[i] was given).  Returns -1 to go on, or the
+ * exit status: after the help, or a usage error.
+ */
+static int options_parse(int argc, char **argv, struct cli_opts *o,
+			 bool *seen, const char **server)
 {
 	static const struct option longopts[] = {
 		{ "server", required_argument, NULL, OPT_SERVER },
@@ -493,14 +500,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli_opts o = { 0 };
-	struct cli_creds creds = { 0 };
-	bool seen[PT_ARRAY_LEN(cmd_opts)] = { false };
-	const struct command *cmd;
-	const char *server = NULL;
-	int c, ret = CLI_USAGE, nargs;
-	char **args;
-	size_t n;
+	int c;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":ho:", longopts, NULL)) != -1) {
@@ -509,54 +509,54 @@ int main(int argc, char **argv)
 				seen[i] = true;
 		switch (c) {
 		case OPT_SERVER:
-			server = optarg;
+			*server = optarg;
 			break;
 		case OPT_JSON:
-			o.json = true;
+			o->json = true;
 			break;
 		case OPT_MAX_DAYS:
-			if (number("--max-days", optarg, &o.max_days))
+			if (number("--max-days", optarg, &o->max_days))
 				return CLI_USAGE;
-			o.have_max_days = true;
+			o->have_max_days = true;
 			break;
 		case OPT_MAX_DOWNLOADS:
 			if (number("--max-downloads", optarg,
-				   &o.max_downloads))
+				   &o->max_downloads))
 				return CLI_USAGE;
-			o.have_max_downloads = true;
+			o->have_max_downloads = true;
 			break;
 		case OPT_NAME:
-			o.name = optarg;
+			o->name = optarg;
 			break;
 		case 'o':
-			o.output = optarg;
+			o->output = optarg;
 			break;
 		case OPT_OUTPUT_DIR:
-			o.output_dir = optarg;
+			o->output_dir = optarg;
 			break;
 		case OPT_TOKEN:
-			o.token = optarg;
+			o->token = optarg;
 			break;
 		case OPT_PASSWORD:
-			o.password = optarg;
+			o->password = optarg;
 			break;
 		case OPT_PASSWORD_STDIN:
-			o.password_stdin = true;
+			o->password_stdin = true;
 			break;
 		case OPT_FOLDER:
-			o.folder = optarg;
+			o->folder = optarg;
 			break;
 		case OPT_PARENT:
-			o.parent = optarg;
+			o->parent = optarg;
 			break;
 		case OPT_SHARED:
-			o.shared = true;
+			o->shared = true;
 			break;
 		case OPT_TO:
-			o.to = optarg;
+			o->to = optarg;
 			break;
 		case OPT_RECURSIVE:
-			o.recursive = true;
+			o->recursive = true;
 			break;
 		case 'h':
 			help_print(stdout);
@@ -568,6 +568,23 @@ int main(int argc, char **argv)
 			return usage("unknown option '%s'", argv[optind - 1]);
 		}
 	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_opts o = { 0 };
+	struct cli_creds creds = { 0 };
+	bool seen[PT_ARRAY_LEN(cmd_opts)] = { false };
+	const struct command *cmd;
+	const char *server = NULL;
+	int ret, nargs;
+	char **args;
+	size_t n;
+
+	ret = options_parse(argc, argv, &o, seen, &server);
+	if (ret >= 0)
+		return ret;
 	if (optind >= argc)
 		return usage("no command given");
 	args = argv + optind + 1;

@@ -76,14 +76,16 @@ static int load_config(struct pt_conf *c, int argc, char **argv)
 				}
 				key = flags[k].key;
 				if (conf_set(c, key, argv[++i], &err)) {
-					fprintf(stderr, "partaged: %s\n", err.p);
+					fprintf(stderr, "partaged: %s\n",
+						err.p);
 					goto done;
 				}
 			} else if (strncmp(argv[i], flags[k].flag, n) == 0 &&
 				   argv[i][n] == '=') {
 				key = flags[k].key;
 				if (conf_set(c, key, argv[i] + n + 1, &err)) {
-					fprintf(stderr, "partaged: %s\n", err.p);
+					fprintf(stderr, "partaged: %s\n",
+						err.p);
 					goto done;
 				}
 			}
@@ -160,8 +162,10 @@ static const struct command {
 	const char *names, *args;
 	int (*run)(const struct pt_conf *c, int argc, char **argv);
 } commands[] = {
-	{ "serve", "[--config FILE] [--listen HOST:PORT] [--data DIR] "
-		   "[--public-url URL]", cmd_serve },
+	{ "serve",
+	  "[--config FILE] [--listen HOST:PORT] [--data DIR] "
+	  "[--public-url URL]",
+	  cmd_serve },
 	{ "admin", "[--config FILE] [--data DIR] CMD ...", admin_main },
 	{ "--dump-config", NULL, cmd_dump_config },
 	{ "--help-config", NULL, cmd_help_config },
@@ -237,7 +241,8 @@ int main(int argc, char **argv)
 	if (argc < 0)
 		return 1;
 	for (size_t i = 0; i < PT_ARRAY_LEN(commands) && !cmd; i++)
-		if (argc == 1 ? i == 0 : names_match(commands[i].names, argv[1]))
+		if (argc == 1 ? i == 0
+			      : names_match(commands[i].names, argv[1]))
 			cmd = &commands[i];
 	rc = cmd ? cmd->run(&conf, argc - 1, argv + 1) : usage_error(argv[1]);
 	conf_release(&conf);

@@ -146,8 +146,10 @@ int admin_main(const struct pt_conf *c, int argc, char **argv)
 		return rc;
 	const struct admin_cmd *cmd = admin_cmd_find(argv[1]);
 	if (!cmd) {
-		fprintf(stderr, "partaged: unknown admin command '%s' "
-				"(partaged admin --help lists them)\n", argv[1]);
+		fprintf(stderr,
+			"partaged: unknown admin command '%s' "
+			"(partaged admin --help lists them)\n",
+			argv[1]);
 		return 1;
 	}
 	if (cmd->run_conf)

@@ -154,7 +154,8 @@ static int fsck_row_blob(const char *hex, uint64_t size, void *arg)
 	if (f->repair) {
 		/* links that cannot be served say so (410) instead of 500 */
 		if (live > 0 &&
-		    repo_blob_links_disable(f->db, hex, err ? "lost" : "damaged",
+		    repo_blob_links_disable(f->db, hex,
+					    err ? "lost" : "damaged",
 					    f->now) == 0)
 			printf("  disabled its links\n");
 		if (err)
@@ -193,8 +194,8 @@ static int fsck_open_upload(const char *uid, int64_t received, void *arg)
 	printf("%s partial of open upload %s: offset %lld recorded\n",
 	       k < 0 ? "missing" : "short", uid, (long long)received);
 	f->problems++;
-	if (f->repair && !repo_upload_set_state(f->db, uid,
-						 UPLOAD_TERMINATED)) {
+	if (f->repair &&
+	    !repo_upload_set_state(f->db, uid, UPLOAD_TERMINATED)) {
 		blob_partial_remove(f->app->blobs, uid);
 		printf("  terminated: its client gets 410 and starts over\n");
 		f->repaired++;
@@ -217,9 +218,9 @@ static int fsck_partial(const char *uid, int64_t mtime, void *arg)
 	if (err && err != PT_ENOTFOUND)
 		return 0; /* the database is the problem, not the partial */
 	printf("orphan partial %s: %s\n", uid,
-	       err ? "no upload refers to it"
-		   : u.state == UPLOAD_DONE ? "its upload is complete"
-					    : "its upload has ended");
+	       err			? "no upload refers to it"
+	       : u.state == UPLOAD_DONE ? "its upload is complete"
+					: "its upload has ended");
 	f->problems++;
 	if (f->repair && f->now - mtime >= f->grace) {
 		int rerr = blob_partial_remove(f->app->blobs, uid);
@@ -249,7 +250,8 @@ int admin_fsck(const struct pt_conf *c, int argc, char **argv)
 			f.full = true;
 		} else if (strcmp(argv[i], "--grace") == 0 && i + 1 < argc) {
 			uint64_t g;
-			if (pt_parse_u64(argv[i + 1], strlen(argv[i + 1]), &g)) {
+			if (pt_parse_u64(argv[i + 1], strlen(argv[i + 1]),
+					 &g)) {
 				fprintf(stderr, "partaged: bad --grace '%s'\n",
 					argv[i + 1]);
 				return 1;

@@ -42,12 +42,14 @@ int admin_takedown(struct app *app, int argc, char **argv)
 		else if (argv[i][0] != '-' && n < PT_ARRAY_LEN(ids))
 			ids[n++] = argv[i];
 		else
-			return admin_die("usage: takedown ID... [--content] --reason "
-				   "TEXT [--reference REF]");
+			return admin_die(
+				"usage: takedown ID... [--content] --reason "
+				"TEXT [--reference REF]");
 	}
 	if (!n || !reason || !*reason)
-		return admin_die("usage: takedown ID... [--content] --reason TEXT "
-			   "[--reference REF]");
+		return admin_die(
+			"usage: takedown ID... [--content] --reason TEXT "
+			"[--reference REF]");
 	struct pt_pool *pool = pt_pool_new();
 	char **affected;
 	size_t na;
@@ -83,9 +85,10 @@ int admin_restore(struct app *app, int argc, char **argv)
 	if (err == PT_ECONFLICT)
 		return admin_die("restore: '%s' was not taken down", argv[1]);
 	if (err == PT_EGONE)
-		return admin_die("restore: the quarantine of '%s' is over, its bytes "
-			   "are gone",
-			   argv[1]);
+		return admin_die(
+			"restore: the quarantine of '%s' is over, its bytes "
+			"are gone",
+			argv[1]);
 	if (err)
 		return admin_die("restore: %s", pt_strerror(err));
 	printf("%lld links restored\n", (long long)n);
@@ -164,8 +167,9 @@ int admin_reports(struct app *app, int argc, char **argv)
 		const char *state = argc == 4 ? argv[3] : "resolved";
 		if (strcmp(state, "resolved") && strcmp(state, "rejected") &&
 		    strcmp(state, "open"))
-			return admin_die("resolve: the state is resolved, rejected "
-				   "or open");
+			return admin_die(
+				"resolve: the state is resolved, rejected "
+				"or open");
 		int err = repo_report_resolve(db, argv[2], state);
 		if (err == PT_ENOTFOUND)
 			return admin_die("no report '%s'", argv[2]);
@@ -176,7 +180,7 @@ int admin_reports(struct app *app, int argc, char **argv)
 		return 0;
 	}
 	return admin_die("usage: reports list | show ID | resolve ID "
-		   "[resolved|rejected|open]");
+			 "[resolved|rejected|open]");
 }
 
 static int print_block(const char *hex, const char *reason, void *arg)
@@ -199,7 +203,8 @@ int admin_blocklist(struct app *app, int argc, char **argv)
 		return admin_die("usage: blocklist import FILE | export");
 	FILE *f = strcmp(argv[2], "-") ? fopen(argv[2], "re") : stdin;
 	if (!f)
-		return admin_die("cannot open '%s': %s", argv[2], strerror(errno));
+		return admin_die("cannot open '%s': %s", argv[2],
+				 strerror(errno));
 	char *line = NULL;
 	size_t cap = 0, lineno = 0, added = 0;
 	int rc = 0;
@@ -220,12 +225,13 @@ int admin_blocklist(struct app *app, int argc, char **argv)
 			if (*c >= 'A' && *c <= 'F')
 				*c = (char)(*c - 'A' + 'a');
 		if (!blob_hex_valid(p)) {
-			rc = admin_die("%s:%zu: not a SHA-256: '%s'", argv[2], lineno,
-				 p);
+			rc = admin_die("%s:%zu: not a SHA-256: '%s'", argv[2],
+				       lineno, p);
 			break;
 		}
 		if (repo_block(db, p, "imported blocklist", pt_now(), 0, "")) {
-			rc = admin_die("blocklist import: cannot store '%s'", p);
+			rc = admin_die("blocklist import: cannot store '%s'",
+				       p);
 			break;
 		}
 		added++;

@@ -26,7 +26,8 @@ int admin_gc(struct app *app, int argc, char **argv)
 			 !pt_parse_u64(argv[i + 1], strlen(argv[i + 1]), &t))
 			now = (int64_t)t, i++;
 		else
-			return admin_die("usage: gc [--now UNIXTIME] [--dry-run]");
+			return admin_die(
+				"usage: gc [--now UNIXTIME] [--dry-run]");
 	}
 	int err = gc_run(app, now, dry, &st);
 	if (err)

@@ -54,7 +54,8 @@ int admin_user(struct app *app, int argc, char **argv)
 	int err, rc = 1;
 
 	if (argc < 2) {
-		rc = admin_die("usage: user add|set-tier|set-role|list|disable ...");
+		rc = admin_die(
+			"usage: user add|set-tier|set-role|list|disable ...");
 		goto done;
 	}
 	const char *sub = argv[1];
@@ -90,7 +91,8 @@ int admin_user(struct app *app, int argc, char **argv)
 		u.created = pt_now();
 		err = u.pwhash ? repo_user_create(db, &u) : PT_EINTERNAL;
 		if (err == PT_ECONFLICT)
-			rc = admin_die("user add: the name '%s' is taken", name);
+			rc = admin_die("user add: the name '%s' is taken",
+				       name);
 		else if (err)
 			rc = admin_die("user add: %s", pt_strerror(err));
 		else
@@ -107,7 +109,8 @@ int admin_user(struct app *app, int argc, char **argv)
 	if (strcmp(sub, "set-tier") == 0 && argc >= 4) {
 		enum pt_tier_id t = conf_tier_lookup(argv[3]);
 		if (t != PT_TIER_FREE && t != PT_TIER_PREMIUM) {
-			rc = admin_die("set-tier: a user's tier is free or premium");
+			rc = admin_die(
+				"set-tier: a user's tier is free or premium");
 			goto done;
 		}
 		if (argc >= 6 && strcmp(argv[4], "--days") == 0) {
@@ -116,8 +119,9 @@ int admin_user(struct app *app, int argc, char **argv)
 			if (argc != 6 || t != PT_TIER_PREMIUM ||
 			    pt_parse_u64(argv[5], strlen(argv[5]), &days) ||
 			    days == 0 || days > 36500) {
-				rc = admin_die("set-tier: --days N (1..36500) goes "
-					 "with premium");
+				rc = admin_die(
+					"set-tier: --days N (1..36500) goes "
+					"with premium");
 				goto done;
 			}
 			/* premium for N days from now (or from the current
@@ -127,7 +131,8 @@ int admin_user(struct app *app, int argc, char **argv)
 			detail = pt_psprintf(pool, "premium_until=%lld",
 					     (long long)until);
 		} else if (argc != 4) {
-			rc = admin_die("usage: user set-tier NAME TIER [--days N]");
+			rc = admin_die(
+				"usage: user set-tier NAME TIER [--days N]");
 			goto done;
 		} else {
 			err = repo_user_set_tier(db, u.id, conf_tier_name(t));
@@ -138,9 +143,11 @@ int admin_user(struct app *app, int argc, char **argv)
 						     : "");
 		}
 	} else if (strcmp(sub, "set-role") == 0 && argc == 4) {
-		if (strcmp(argv[3], "user") && strcmp(argv[3], "rights_holder") &&
+		if (strcmp(argv[3], "user") &&
+		    strcmp(argv[3], "rights_holder") &&
 		    strcmp(argv[3], "admin")) {
-			rc = admin_die("set-role: user, rights_holder or admin");
+			rc = admin_die(
+				"set-role: user, rights_holder or admin");
 			goto done;
 		}
 		err = repo_user_set_role(db, u.id, argv[3]);
@@ -184,17 +191,21 @@ int admin_voucher(struct app *app, int argc, char **argv)
 							      : NULL;
 		if (!dst || i + 1 >= argc ||
 		    pt_parse_u64(argv[i + 1], strlen(argv[i + 1]), dst))
-			return admin_die("usage: voucher create --days N [--count K]");
+			return admin_die(
+				"usage: voucher create --days N [--count K]");
 		i++;
 	}
 	if (days == 0 || days > 36500 || count == 0 || count > 100000)
-		return admin_die("voucher create: --days 1..36500, --count 1..100000");
+		return admin_die(
+			"voucher create: --days 1..36500, --count 1..100000");
 	for (uint64_t i = 0; i < count; i++) {
 		char code[TOKEN_LEN + 1], hash[TOKEN_HASH_LEN + 1];
 		account_voucher_new(code, hash);
-		int err = repo_voucher_create(db, hash, (int64_t)days, pt_now());
+		int err = repo_voucher_create(db, hash, (int64_t)days,
+					      pt_now());
 		if (err)
-			return admin_die("voucher create: %s", pt_strerror(err));
+			return admin_die("voucher create: %s",
+					 pt_strerror(err));
 		printf("%s\n", code);
 	}
 	return 0;

@@ -375,9 +375,10 @@ static void help_print(FILE *out)
 		}
 	}
 	pt_buf_init(&b, 4096);
-	for (size_t i = 0; i < n; i++)
-		pt_buf_addf(&b, "%s%s", i == 0 ? "" : i + 1 < n ? ", " : " and ",
-			    login[i]);
+	for (size_t i = 0; i < n; i++) {
+		const char *sep = i == 0 ? "" : i + 1 < n ? ", " : " and ";
+		pt_buf_addf(&b, "%s%s", sep, login[i]);
+	}
 	pt_buf_addf(&b, " need%s a login.  %s", n == 1 ? "s" : "", help_names);
 	fputc('\n', out);
 	wrap(out, b.p, HELP_WIDTH);

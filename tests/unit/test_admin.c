@@ -22,10 +22,24 @@
 
 /* The commands of docs/operations.md, as the help's lines begin. */
 static const char *const documented[] = {
-	"fsck", "user add", "user list", "user set-tier", "user set-role",
-	"user disable", "user enable", "voucher create", "gc", "takedown",
-	"restore", "blocklist import", "blocklist export", "reports list",
-	"reports show", "reports resolve", "audit", "stats",
+	"fsck",
+	"user add",
+	"user list",
+	"user set-tier",
+	"user set-role",
+	"user disable",
+	"user enable",
+	"voucher create",
+	"gc",
+	"takedown",
+	"restore",
+	"blocklist import",
+	"blocklist export",
+	"reports list",
+	"reports show",
+	"reports resolve",
+	"audit",
+	"stats",
 };
 
 static char *help_text(void)
@@ -95,7 +109,8 @@ static void test_help_lines_are_well_formed(void **state)
 			assert_non_null(nl);
 			assert_non_null(tab);
 			assert_true(tab < nl);
-			assert_null(memchr(tab + 1, '\t', (size_t)(nl - tab - 1)));
+			assert_null(
+				memchr(tab + 1, '\t', (size_t)(nl - tab - 1)));
 			p = nl + 1;
 		}
 	}

@@ -245,7 +245,8 @@ static void test_command_lines(void **state)
 		{ W("login"), -1, "" },
 		{ W("login", "bob", "--password-stdin"), -1, "" },
 		{ W("logout"), -1, "" },
-		{ W("mkdir", "x", "--parent", "AAAAAAAAAAAA", "--shared"), -1, "" },
+		{ W("mkdir", "x", "--parent", "AAAAAAAAAAAA", "--shared"), -1,
+		  "" },
 		{ W("upload", "a", "--folder", "AAAAAAAAAAAA"), -1, "" },
 		{ W("--help"), 0, "" },
 	};

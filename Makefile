@@ -119,6 +119,16 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libpartage.a | deps-ready
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -o $@ $^ $(LDLIBS) $(LDFLAGS)
 
+# the client's command table: the test includes src/cli/partage.c (its
+# main renamed) and links the client's other objects
+$(BUILD)/tests/test_cli_partage: tests/unit/test_cli_partage.c \
+		src/cli/partage.c src/cli/cli.h \
+		$(filter-out %/partage.o,$(CLI_SRC:%.c=$(BUILD)/%.o)) \
+		$(BUILD)/libpartage.a | deps-ready
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -o $@ $(filter-out src/%,$^) $(LDLIBS) \
+		$(LDFLAGS) -lcmocka
+
 # make run LISTEN=127.0.0.1:9000 DATA=./data2
 LISTEN ?= 127.0.0.1:8080
 DATA ?= ./data

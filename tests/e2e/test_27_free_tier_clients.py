@@ -19,8 +19,7 @@ import subprocess
 import time
 import urllib.parse
 
-import harness
-from harness import Server, Skip, bin_path, expect, rand_bytes, sha256, wait_downloads, wait_until
+from harness import Server, bin_path, expect, rand_bytes, sha256, wait_downloads, wait_until
 
 WAIT = 3
 COOL = 2

@@ -492,6 +492,8 @@ static bool tcp_acked(struct pt_req *r, uint64_t *out)
 	return true;
 }
 
+static int conn_fd(struct pt_req *r);
+
 /* Whether the peer has closed or reset the connection (its FIN or RST is
  * in: CLOSE_WAIT, LAST_ACK, CLOSING, TIME_WAIT, CLOSE) with bytes we
  * wrote still unacknowledged: they will never be.  A client that closes
@@ -500,17 +502,14 @@ static bool tcp_acked(struct pt_req *r, uint64_t *out)
  * unread data, so it sends a FIN, not a RST, and the next write still
  * succeeds: MHD then reports a response complete whose last bytes the
  * client never had. */
-static bool tcp_lost(struct pt_req *r)
+static bool tcp_lost(int fd)
 {
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
-		r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
 	int q;
 
 	memset(&ti, 0, sizeof(ti));
-	if (!ci || getsockopt(ci->connect_fd, IPPROTO_TCP, TCP_INFO, &ti,
-			      &len) != 0)
+	if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
 		return false;
 	/* tcpi_state (include/net/tcp_states.h): 8 CLOSE_WAIT, 7 CLOSE (a
 	 * RST); 9 LAST_ACK, 11 CLOSING: our FIN is sent, and is one of
@@ -518,7 +517,7 @@ static bool tcp_lost(struct pt_req *r)
 	int fin = ti.tcpi_state == 9 || ti.tcpi_state == 11;
 	if (ti.tcpi_state != 7 && ti.tcpi_state != 8 && !fin)
 		return false;
-	return ioctl(ci->connect_fd, SIOCOUTQ, &q) == 0 && q > fin;
+	return ioctl(fd, SIOCOUTQ, &q) == 0 && q > fin;
 }
 
 /* End the response's reservation: a finished one delivered it all; one
@@ -584,7 +583,7 @@ static void download_complete(struct pt_req *r, bool ok)
 	api_download_unhold(r, &h->slot);
 	if (h->body && r->method == HTTP_GET)
 		api_download_ended(r, h->id, h->cooldown);
-	if (ok && h->body && (h->count || h->budget) && tcp_lost(r))
+	if (ok && h->body && (h->count || h->budget) && tcp_lost(conn_fd(r)))
 		ok = false; /* its last bytes went to a peer that had gone */
 	if (h->budget)
 		budget_end(r, h, ok);

@@ -34,12 +34,14 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <linux/sockios.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -84,6 +86,8 @@ struct stream {
 	/* called once, when the last byte is handed to the engine */
 	void (*last)(void *arg);
 	void *last_arg;
+	int fd;            /* the connection's socket, or -1 */
+	uint64_t *body_at; /* held.body_at, set at the first call, or NULL */
 };
 
 void speed_cap_init(struct speed_cap *c, uint64_t rate, uint64_t not_before,
@@ -155,11 +159,45 @@ ssize_t speed_cap_take(struct speed_cap *c, uint64_t left, size_t max)
 	return 0;
 }
 
+/* The bytes written into socket fd so far, the peer's acknowledged ones
+ * (TCP_INFO) and those still queued (SIOCOUTQ): where the next byte
+ * written will sit in the connection's stream.  Read until no ACK came
+ * in between; else the high side (a later body start: never over-count).
+ * false when unknown. */
+static bool tcp_written(int fd, uint64_t *out)
+{
+	for (int i = 0; i < 4; i++) {
+		struct tcp_info ti;
+		socklen_t len = sizeof(ti);
+		uint64_t a1;
+		int q;
+
+		memset(&ti, 0, sizeof(ti));
+		if (fd < 0 ||
+		    getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+		    len < offsetof(struct tcp_info, tcpi_bytes_acked) +
+				  sizeof(ti.tcpi_bytes_acked) ||
+		    ioctl(fd, SIOCOUTQ, &q) != 0 || q < 0)
+			return false;
+		a1 = ti.tcpi_bytes_acked;
+		len = sizeof(ti);
+		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+			return false;
+		*out = ti.tcpi_bytes_acked + (uint64_t)q;
+		if (ti.tcpi_bytes_acked == a1)
+			return true;
+	}
+	return true;
+}
+
 static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct stream *s = cls;
 	uint64_t at = 0;
 
+	if (s->body_at && !*s->body_at && pos == 0 &&
+	    !tcp_written(s->fd, s->body_at))
+		*s->body_at = 0;
 	if (pos < s->total) {
 		ssize_t n = speed_cap_take(&s->cap, s->total - pos, max);
 		if (n <= 0)
@@ -213,6 +251,8 @@ struct cap {
 	uint64_t *sent;
 	void (*last)(void *arg);
 	void *last_arg;
+	int fd;            /* the connection's socket, or -1 */
+	uint64_t *body_at; /* held.body_at, or NULL */
 };
 
 static struct resp *stream_response(struct blob_reader *rd,
@@ -226,6 +266,8 @@ static struct resp *stream_response(struct blob_reader *rd,
 		s->sent = cap->sent;
 		s->last = cap->last;
 		s->last_arg = cap->last_arg;
+		s->fd = cap->fd;
+		s->body_at = cap->body_at;
 	}
 	s->reader = rd;
 	s->pieces = pieces;
@@ -411,6 +453,11 @@ struct held {
 	uint64_t acked0;              /* TCP bytes acknowledged at start */
 	bool has_acked;
 	uint64_t hdr_len;             /* bytes of the status and headers */
+	/* streams: where the body starts in the connection's TCP stream,
+	 * taken when the engine first pulls it (the headers are written
+	 * by then: the engine sends a pulled response's headers alone, as
+	 * libmicrohttpd does); 0: unknown */
+	uint64_t body_at;
 };
 
 /* The bytes the peer's TCP has acknowledged on this connection so far
@@ -429,6 +476,33 @@ static bool tcp_acked(struct pt_req *r, uint64_t *out)
 		return false;
 	*out = ti.tcpi_bytes_acked;
 	return true;
+}
+
+
+/* Whether the peer has closed or reset the connection (its FIN or RST is
+ * in: CLOSE_WAIT, LAST_ACK, CLOSING, TIME_WAIT, CLOSE) with bytes we
+ * wrote still unacknowledged: they will never be.  A client that closes
+ * once it has what the server had sent (aria2c ending a segment while a
+ * slow store feeds the stream, a capped stream between bursts) leaves no
+ * unread data, so it sends a FIN, not a RST, and the next write still
+ * succeeds: the engine then reports a response complete whose last bytes the
+ * client never had. */
+static bool tcp_lost(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	int q;
+
+	memset(&ti, 0, sizeof(ti));
+	if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+		return false;
+	/* tcpi_state (include/net/tcp_states.h): 8 CLOSE_WAIT, 7 CLOSE (a
+	 * RST); 9 LAST_ACK, 11 CLOSING: our FIN is sent, and is one of
+	 * SIOCOUTQ's bytes until acknowledged; 6 TIME_WAIT: all was */
+	int fin = ti.tcpi_state == 9 || ti.tcpi_state == 11;
+	if (ti.tcpi_state != 7 && ti.tcpi_state != 8 && !fin)
+		return false;
+	return ioctl(fd, SIOCOUTQ, &q) == 0 && q > fin;
 }
 
 /* End the response's reservation: a finished one delivered it all; one
@@ -479,10 +553,13 @@ void api_download_unhold(struct pt_req *r, uint64_t *slot)
 
 /* A download counts when one client has received every byte of the file,
  * across any number of responses (coverage.c).  A response that finished
- * delivered its ranges.  One cut short delivered, of its one range, what
- * the client's TCP acknowledged less the status line and headers, on
- * every body path (sendfile, memory, stream); where TCP_INFO says nothing,
- * a stream's progress less what may still sit in buffers. */
+ * delivered its ranges, unless its peer had gone with bytes in flight
+ * (tcp_lost).  One cut short delivered, of its one range, what
+ * the client's TCP acknowledged of the body: on a stream, exactly the
+ * acknowledged bytes past body_at; on sendfile and memory, the
+ * acknowledged bytes less the status line and headers (header_bytes: a
+ * little high, so never past what arrived).  Where TCP_INFO says
+ * nothing, a stream's progress less what may still sit in buffers. */
 static void download_complete(struct pt_req *r, bool ok)
 {
 	struct held *h = r->state;
@@ -491,6 +568,8 @@ static void download_complete(struct pt_req *r, bool ok)
 	api_download_unhold(r, &h->slot);
 	if (h->body && r->method == HTTP_GET)
 		api_download_ended(r, h->id, h->cooldown);
+	if (ok && h->body && (h->count || h->budget) && tcp_lost(req_socket(r)))
+		ok = false; /* its last bytes went to a peer that had gone */
 	if (h->budget)
 		budget_end(r, h, ok);
 	if (!h->count)
@@ -506,7 +585,15 @@ static void download_complete(struct pt_req *r, bool ok)
 		return; /* multipart: where its ranges were cut is unknown */
 	uint64_t first = h->ranges.r[0].first, got = 0, acked;
 	uint64_t len = h->ranges.r[0].last - first + 1;
-	if (h->has_acked && tcp_acked(r, &acked) && acked >= h->acked0) {
+	if (h->body_at && tcp_acked(r, &acked)) {
+		/* exact: a stream whose client stops where the server had
+		 * got to (the store slower than the client: S3) leaves no gap
+		 * the size of the header estimate's error */
+		got = acked > h->body_at ? acked - h->body_at : 0;
+		if (got > h->sent)
+			got = h->sent;
+	} else if (h->has_acked && tcp_acked(r, &acked) &&
+		   acked >= h->acked0) {
 		got = acked - h->acked0;
 		got = got > h->hdr_len ? got - h->hdr_len : 0;
 		if (h->streamed && got > h->sent) /* never past the body */
@@ -941,7 +1028,8 @@ static int serve_held(struct pt_req *r, const char *id, struct held *h)
 		return redirect_reply(r, &l);
 	struct cap cap = { r->method == HTTP_GET ? rules.speed : 0,
 			   pass.not_before, r, app->throttle, &h->sent,
-			   h->slot ? held_last_byte : NULL, r };
+			   h->slot ? held_last_byte : NULL, r, req_socket(r),
+			   h->count ? &h->body_at : NULL };
 
 	/* from here a response owns the reader: drop it from the pool */
 	struct resp *resp;

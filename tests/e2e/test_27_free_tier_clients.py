@@ -19,8 +19,7 @@ import subprocess
 import time
 import urllib.parse
 
-import harness
-from harness import Server, Skip, bin_path, expect, rand_bytes, sha256, wait_downloads, wait_until
+from harness import Server, bin_path, expect, rand_bytes, sha256, wait_downloads, wait_until
 
 WAIT = 3
 COOL = 2
@@ -359,10 +358,6 @@ def test_cut_short_sendfile_counts_once(tmp):
 
 def test_aria2c_split_counts_once_per_run(tmp):
     # aria2c -x4 -s4 -k1M counted 0 in 3 of 3 runs
-    if harness.S3_ENDPOINT:
-        # on S3 one run in three was not counted in CI: the cut-short
-        # responses of the S3 stream are not all counted yet (issue 14)
-        raise Skip("cut-short S3 streams are not all counted yet (issue 14, open)")
     with Server(OPEN, name="open2") as s:
         data = rand_bytes(32 * M, seed=28)
         o = s.upload("s.bin", data)

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/proxy.h"
+#include "util/proxy.h"
 #include "util/pt.h"
 #include "util/banned.h"
 

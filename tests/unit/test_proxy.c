@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "http/proxy.h"
+#include "util/proxy.h"
 #include "util/banned.h"
 
 struct parse_row {

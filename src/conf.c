@@ -54,6 +54,7 @@ struct conf_opt {
 };
 
 static const char *const storage_backends[] = { "fs", "s3", NULL };
+static const char *const engines[] = { "libmicrohttpd", "event", NULL };
 static const char *const metadata_backends[] = { "sqlite", "postgres", NULL };
 static const char *const s3_redirects[] = { "stream", "presigned", NULL };
 
@@ -167,6 +168,12 @@ static const struct conf_opt opts[] = {
 	  .unit = "URL", .env_alias = "PARTAGE_PUBLIC_URL",
 	  .help = "base URL in links the server hands out; empty = "
 		  "http://LISTEN" },
+	{ .section = "server", .name = "engine", .type = CONF_STR,
+	  .off = OFF(engine), .def = "libmicrohttpd", .min = 1,
+	  .choices = engines, .unit = "libmicrohttpd or event",
+	  .help = "the HTTP engine: libmicrohttpd, or the event core of "
+		  "our own (epoll loops, a strict HTTP/1.1 parser; issue 13, "
+		  "being measured)" },
 	{ .section = "server", .name = "threads", .type = CONF_U64,
 	  .off = OFF(threads), .def = "0", .max = 1024, .unit = "count",
 	  .help = "worker threads; 0 = one per CPU" },

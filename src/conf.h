@@ -40,6 +40,7 @@ struct pt_tier {
 struct pt_conf {
 	/* [server] */
 	char *listen;            /* "HOST:PORT" */
+	char *engine;            /* "libmicrohttpd" | "event" */
 	char *public_url;        /* "" = derive from listen */
 	uint64_t threads;        /* 0 = number of CPUs */
 	uint64_t max_connections;

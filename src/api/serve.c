@@ -160,6 +160,7 @@ int app_serve_start(const struct pt_conf *c, struct app_server **out)
 	}
 	struct server_config sc = {
 		.listen = c->listen,
+		.engine = c->engine,
 		.threads = threads,
 		.max_connections = (unsigned)c->max_connections,
 		.per_ip_connections = (unsigned)c->per_ip_connections,
@@ -177,8 +178,9 @@ int app_serve_start(const struct pt_conf *c, struct app_server **out)
 	}
 	s->maint_started =
 		pthread_create(&s->maint, NULL, maintenance, s) == 0;
-	pt_log("partaged listening on %s (public URL %s, data %s, %u threads)",
-	       c->listen, s->url, c->data, threads);
+	pt_log("partaged listening on %s (public URL %s, data %s, %u "
+	       "threads, engine %s)",
+	       c->listen, s->url, c->data, threads, server_engine(s->srv));
 	*out = s;
 	return 0;
 fail:

@@ -1,21 +1,22 @@
 /*
- * server.h — the HTTP layer: libmicrohttpd glue, the request object that
- * handlers see, and the routing table.
+ * server.h — the HTTP layer: the request object that handlers see, the
+ * routing table, and the server that runs them on an engine (engine.h).
  *
  * A request passes fixed phases: route (method + path pattern from one
  * table) → handler → (body callbacks while the body streams in) → reply →
  * completion (log line, metrics, the handler's on_complete, pool freed).
- * Handlers never see MHD's calling convention; they fill in a reply with
- * reply.h or install body callbacks.  They run on one of MHD's internal
- * epoll worker threads, each serving many connections, so they should
+ * Handlers never see an engine's calling convention; they fill in a reply with
+ * reply.h or install body callbacks.  They run on one of the engine's
+ * worker threads, each serving many connections, so they should
  * block only briefly (a database query); longer work (a password hash)
  * suspends the request and runs it again when done (req_suspend).
  *
- * Paths reach the router raw (MHD's unescaping is turned off) and are
+ * Paths reach the router raw (no engine unescapes them) and are
  * split and decoded per segment by path.h, so "%2F" in a name stays data.
  *
- * The engine (today libmicrohttpd, in server.c and form.c) stays behind this
- * header and reply.h: nothing outside src/http sees it.  A request reaches
+ * The engine (libmicrohttpd in engine_mhd.c and form.c, or the event core
+ * in engine_ev.c) stays behind this header and reply.h: nothing outside
+ * src/http sees it.  A request reaches
  * the engine only through r->ops, so a unit test can run a handler with a
  * request of its own making (tests/unit/test_handler.c).
  */
@@ -55,7 +56,7 @@ typedef int (*route_cb)(struct pt_req *r);
 enum req_kind { REQ_HEADER, REQ_COOKIE, REQ_QUERY, REQ_TRAILER };
 
 /*
- * The engine under a request: the few things only it can do.  server.c
+ * The engine under a request: the few things only it can do.  An engine
  * fills these in for real connections; a test fills them in with its own.
  */
 struct req_ops {
@@ -112,11 +113,11 @@ struct pt_req {
 	bool responded;
 	bool in_body;               /* past the first call */
 	bool deferred;              /* bodiless: dispatch at the next call */
-	/* private to server.c: a reply made mid-body, queued at the last
+	/* private to engine_mhd.c: a reply made mid-body, queued at the last
 	 * call (MHD accepts responses only then) */
 	void *parked;
 	int parked_status;
-	/* private to server.c: in the list of bodies being received, which
+	/* private to engine_mhd.c: in the list of bodies being received, which
 	 * a watcher checks for clients that closed (see watch_loop) */
 	struct pt_req *wprev, *wnext;
 	bool watched, hung_up;
@@ -152,6 +153,8 @@ struct reply_header {
 
 struct server_config {
 	const char *listen;         /* "HOST:PORT" */
+	/* "libmicrohttpd" (NULL too) or "event" (engine_ev.c, issue 13) */
+	const char *engine;
 	unsigned threads;
 	unsigned max_connections;
 	unsigned per_ip_connections;
@@ -174,12 +177,14 @@ struct server;
 /* Start listening.  Returns 0, or a negative status with a log line. */
 int server_start(const struct server_config *cfg, struct server **out);
 /* The local TCP port the daemon listens on (the kernel's choice when the
- * listen address says port 0); 0 if MHD cannot tell. */
+ * listen address says port 0); 0 if the engine cannot tell. */
 unsigned server_port(const struct server *s);
 /* Stop accepting and wait up to `grace_s` for requests in flight. */
 void server_drain(struct server *s, unsigned grace_s);
 /* Close everything and free (no connection may be suspended now). */
 void server_stop(struct server *s);
+/* The engine's name: "libmicrohttpd" or "event". */
+const char *server_engine(const struct server *s);
 /* Number of routes in the table, for metrics arrays. */
 unsigned server_route_count(const struct server *s);
 

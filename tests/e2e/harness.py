@@ -97,6 +97,15 @@ def pg_metadata_config(data):
 # [storage] section naming it.
 S3_ENDPOINT = os.environ.get("PARTAGE_TEST_S3", "")
 
+# The HTTP engine every server of the run uses (server.engine), unless a
+# test's CONFIG names one: PARTAGE_TEST_ENGINE=event runs the suite on the
+# event core (issue 13).
+ENGINE = os.environ.get("PARTAGE_TEST_ENGINE", "")
+
+
+def engine_config():
+    return "[server]\nengine = %s\n" % ENGINE if ENGINE else ""
+
 
 def s3_storage_config(data):
     """The [storage] section for data directory `data` ("" without S3)."""
@@ -469,7 +478,7 @@ class Server:
         shared = ""
         if shared_with:
             shared = "[server]\nsecret_file = %s\n" % shared_with.secret_path()
-        self.config_text = merge_config(DEFAULT_CONFIG + pg_metadata_config(self.store_key)
+        self.config_text = merge_config(DEFAULT_CONFIG + engine_config() + pg_metadata_config(self.store_key)
                                         + s3_storage_config(self.store_key) + shared, config)
         with open(self.conf, "w") as f:
             f.write(self.config_text)

@@ -590,29 +590,52 @@ static void conn_next(struct conn *c)
 	arm_idle(c);
 }
 
-/* A reply of our own to a head we cannot hand to a handler: one line,
- * then the connection closes. */
+/* A head we cannot hand to a handler: its refusal, one line, through
+ * the usual path (the access log, the metrics), then the close. */
 static void refuse(struct conn *c, int status, const char *reason)
 {
-	char line[512];
-	int n = snprintf(line, sizeof(line),
-			 "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: partage\r\n"
-			 "Content-Type: text/plain; charset=utf-8\r\n"
-			 "X-Content-Type-Options: nosniff\r\n"
-			 "Content-Length: %zu\r\nConnection: close\r\n\r\n"
-			 "bad request: %s\n",
-			 status, reason_phrase(status), http_date_now(),
-			 strlen("bad request: ") + strlen(reason) + 1, reason);
-	if (n > 0 && (size_t)n < sizeof(line)) {
-		/* a refused head gets one try: the socket has room for a
-		 * few hundred bytes of a new connection */
-		ssize_t k = send(c->fd, line, (size_t)n, MSG_NOSIGNAL);
-		(void)k;
+	struct server *s = c->el->ev->s;
+	struct pt_req *r = xcalloc(1, sizeof(*r));
+	char body[256];
+
+	server_req_init(s, r, &ev_ops, c, "-");
+	server_client_address(s, r, c->peer, NULL);
+	c->r = r;
+	/* for the log (which escapes them): the method and target of the
+	 * request line as far as they go, at most 1 KiB */
+	if (c->in && c->off < c->len) {
+		const char *line = c->in + c->off;
+		size_t n = c->len - c->off, i = 0;
+		while (i < n && (line[i] == '\r' || line[i] == '\n'))
+			i++;
+		size_t m0 = i;
+		while (i < n && line[i] != ' ' && line[i] != '\n' && i - m0 < 64)
+			i++;
+		if (i > m0)
+			r->method_name = pt_pstrndup(r->pool, line + m0, i - m0);
+		if (i < n && line[i] == ' ') {
+			size_t t0 = ++i;
+			while (i < n && line[i] != ' ' && line[i] != '\r' &&
+			       line[i] != '\n' && i - t0 < 1024)
+				i++;
+			r->raw_path = pt_pstrndup(r->pool, line + t0, i - t0);
+		}
 	}
-	c->keep_alive = false;
+	int n = snprintf(body, sizeof(body), "%s: %s\n",
+			 reason_phrase(status), reason);
+	struct resp *resp = resp_new(body, n > 0 && (size_t)n < sizeof(body)
+						   ? (size_t)n
+						   : strlen(body),
+				     RESP_COPY);
+	resp_header(resp, "Content-Type", "text/plain; charset=utf-8");
+	resp_header(resp, "X-Content-Type-Options", "nosniff");
+	reply_queue(r, status, resp);
+	c->close_after = true;
+	c->head_only = false;
 	if (c->in)
-		c->off = c->len;
-	conn_next(c);
+		c->off = c->len; /* nothing after a broken head is read */
+	c->state = C_SEND;
+	build_head(c);
 }
 
 /* Every X-Forwarded-For value, joined with ", " in order. */
@@ -1238,6 +1261,16 @@ static int setup_loop(struct loop *l, unsigned i, void *arg)
 	snprintf(port, sizeof(port), "%s", ev->port);
 	if (i > 0)
 		snprintf(port, sizeof(port), "%u", ev->bound_port);
+	if (i == 0 && strcmp(port, "0") != 0) {
+		/* SO_REUSEPORT would let a second partaged share the port
+		 * with a running one (same user): a plain socket first, which
+		 * fails with EADDRINUSE if anything listens there */
+		int probe = loop_listen_tcp(*ev->host ? ev->host : NULL, port,
+					    1, false);
+		if (probe < 0)
+			return probe;
+		close(probe);
+	}
 	el->lfd = loop_listen_tcp(*ev->host ? ev->host : NULL, port, 1024,
 				  true);
 	if (el->lfd < 0)

@@ -289,7 +289,7 @@ def test_t1_upload_offset_must_be_integer(srv):
 
 def test_t2_upload_length_must_be_integer(srv):
     cases(srv, [post("Upload-Length %r" % bad, h(Upload_Length=bad))
-                for bad in ("abc", "-5", "1.0", "5 ", "0x10", "", "99999999999999999999999")])
+                for bad in ("abc", "-5", "1.0", "5 5", "0x10", "", "99999999999999999999999")])
     head_ok(srv, new_upload(srv, 1234)[0], Upload_Length="1234")
 
 
@@ -423,7 +423,11 @@ def test_t13_head_no_store(srv):
 def test_t14_head_echoes_metadata(srv):
     for m in (meta(("filename", "report.pdf"), ("is_confidential", None)),
               meta(("filename", "été.txt"), ("filetype", "text/plain"), ("empty", ""))):
-        head_ok(srv, new_upload(srv, 10, metadata=m)[0], "HEAD echoes what was sent", Upload_Metadata=m)
+        r = expect(head(srv, new_upload(srv, 10, metadata=m)[0]), 200, 204, what="HEAD")
+        # a field value has no whitespace at its ends (RFC 9110 §5.5): a
+        # last key with an empty value ("empty ") may come back as "empty"
+        assert r.header("Upload-Metadata") in (m, m.rstrip(" \t")), \
+            "HEAD echoes what was sent: %r, want %r" % (r.header("Upload-Metadata"), m)
     head_ok(srv, new_upload(srv, 10)[0], "metadata that was never sent", Upload_Metadata=None)
 
 

@@ -1,15 +1,16 @@
 /*
- * download.h — the download service (download.c) that the bytes of files and
- * of folder zips (folders.c) share: the tier's gate (wait, hold, slots,
- * cooldown), speed caps, validators and conditionals, and counting by
- * bytes delivered.
+ * download.h — the download service (download.c, download_body.c) that the
+ * bytes of files and of folder zips (folders.c) share: the tier's gate
+ * (wait, hold, slots, cooldown), speed caps, validators and conditionals,
+ * and counting by bytes delivered.
  */
 #ifndef PT_DOWNLOAD_H
 #define PT_DOWNLOAD_H
 
 #include "app.h"
 
-/* download.c, shared with folder zips (folders.c) */
+/* download.c (speed_cap_*: download_body.c), shared with folder zips
+ * (folders.c) */
 /* A streamed response's speed cap: a token bucket, and req_pause/req_wake
  * by the throttle thread while it is empty; and the hold of a ticketless
  * download: no byte before not_before.  rate 0: no cap. */

@@ -1,7 +1,7 @@
 /*
  * handlers.h — the routing table (routes.c) and the handlers of partage's
- * resources, one file per resource: upload.c (PUT, multipart POST), tus.c
- * (resumable uploads), download.c (the bytes), files.c (the file object,
+ * resources, one file per resource: upload.c (PUT, multipart POST), tus*.c
+ * (resumable uploads), download*.c (the bytes), files.c (the file object,
  * deletion, the file manager), folders.c (folders and their zips),
  * pages.c (HTML pages, assets), accounts.c (users, sessions, tokens,
  * tickets, the auth phase), abuse.c (reports, takedowns) and metrics.c

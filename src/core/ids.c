@@ -12,11 +12,16 @@
 static const char alnum[] =
 	"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
+void id_fill(char *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = alnum[randombytes_uniform(62)];
+	out[n] = '\0';
+}
+
 void id_new(char out[ID_LEN + 1])
 {
-	for (int i = 0; i < ID_LEN; i++)
-		out[i] = alnum[randombytes_uniform(62)];
-	out[ID_LEN] = '\0';
+	id_fill(out, ID_LEN);
 }
 
 bool id_valid(const char *s, size_t n)

@@ -2,7 +2,8 @@
  * ids.h — identifiers and secret tokens.
  *
  * Link ids: ID_LEN characters of [0-9A-Za-z] from the OS CSPRNG (libsodium
- * randombytes, unbiased).  Tokens (delete, session, API): 32 random bytes,
+ * randombytes, unbiased); resumable upload ids are the same with
+ * UPLOAD_UID_LEN (24) characters (id_fill).  Tokens (delete, session, API): 32 random bytes,
  * shown to the user as 43 characters of unpadded base64url and stored only
  * as their SHA-256 hex, compared in constant time.
  */
@@ -18,6 +19,9 @@
 
 /* libsodium must be initialised (sodium_init) before any of these. */
 void id_new(char out[ID_LEN + 1]);
+/* n random characters of the link ids' alphabet, then a NUL: out holds
+ * n + 1 bytes.  id_new is id_fill(out, ID_LEN). */
+void id_fill(char *out, size_t n);
 bool id_valid(const char *s, size_t n);
 void token_new(char out[TOKEN_LEN + 1]);
 /* SHA-256 hex of the token text. */

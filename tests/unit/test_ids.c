@@ -25,6 +25,15 @@ static void test_ids(void **state)
 	assert_false(id_valid("abcdefghijkl1", 13));
 	assert_true(id_valid("0aZ9bY8cX7dW", 12));
 
+	/* upload ids: 24 of the same alphabet, NUL-terminated */
+	char u[25], v[25];
+	memset(u, '#', sizeof(u));
+	id_fill(u, 24);
+	id_fill(v, 24);
+	assert_int_equal(strlen(u), 24);
+	assert_true(id_valid(u, ID_LEN) && id_valid(u + ID_LEN, ID_LEN));
+	assert_string_not_equal(u, v);
+
 	char t[TOKEN_LEN + 1], h[TOKEN_HASH_LEN + 1];
 	token_new(t);
 	assert_int_equal(strlen(t), TOKEN_LEN);

@@ -1,0 +1,300 @@
+/*
+ * download_body.c — the bodies of download responses: the whole file or
+ * one range (from memory when small, sendfile(2) from the blob's fd, else
+ * a stream that preads the blob), multipart/byteranges, and the speed cap
+ * and hold (speed_cap, download.h) that a streamed body keeps to.  A
+ * stream records its progress and where its body starts in the
+ * connection's TCP stream (tcp_written) for download.c's counting.
+ */
+#define _GNU_SOURCE
+#include "download_body.h"
+
+#include <inttypes.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "../core/bucket.h"
+#include "../util/banned.h"
+
+/* During a hold, one byte of the body every HOLD_KEEPALIVE_NS: a client
+ * that ends a transfer silent for 60 s (aria2c --timeout) stays, and the
+ * file is not given away (3 bytes in the anonymous tier's minute). */
+#define HOLD_KEEPALIVE_NS (20ull * 1000000000u)
+#define SMALL_BODY (64 * 1024)
+
+/* Body of a multipart/byteranges or streamed response: a list of pieces,
+ * each literal text or a byte range of the blob. */
+struct piece {
+	const char *text; /* NULL: bytes [off, off+len) of the blob */
+	uint64_t off, len;
+};
+
+struct stream {
+	struct blob_reader *reader;
+	struct piece *pieces;
+	size_t npieces;
+	uint64_t total;
+	struct speed_cap cap;
+	uint64_t *sent; /* the request's progress (held.sent), or NULL */
+	/* called once, when the last byte is handed to the engine */
+	void (*last)(void *arg);
+	void *last_arg;
+	int fd;            /* the connection's socket, or -1 */
+	uint64_t *body_at; /* held.body_at, set at the first call, or NULL */
+};
+
+void speed_cap_init(struct speed_cap *c, uint64_t rate, uint64_t not_before,
+		    struct pt_req *r, struct throttle *throttle)
+{
+	memset(c, 0, sizeof(*c));
+	if (!rate && !not_before)
+		return;
+	c->not_before = not_before;
+	c->keep_at = pt_mono_ns() + HOLD_KEEPALIVE_NS;
+	c->r = r;
+	c->throttle = throttle;
+	if (!rate) {
+		bucket_init(&c->bucket, 0, 0, pt_mono_ns());
+		return;
+	}
+	/* a second of data per wake-up (nginx's limit_rate also sends once
+	 * a second): few wake-ups and few, large writes */
+	uint64_t burst = rate > 16384 ? rate : 16384;
+	bucket_init(&c->bucket, rate, burst, pt_mono_ns());
+}
+
+ssize_t speed_cap_take(struct speed_cap *c, uint64_t left, size_t max)
+{
+	if (!c->throttle)
+		return (ssize_t)max;
+	/* Send in bursts: wait until `need` bytes may go (a second's worth,
+	 * at most 1 MiB, or what is left), then hand the engine full buffers while
+	 * they last.  Taking whatever trickled in since the last call would
+	 * send a few dozen bytes per write, thousands of times a second. */
+	uint64_t now = pt_mono_ns();
+	if (c->not_before) {
+		/* the hold: the status line and headers are out (a client's
+		 * read timeout, not its connect timeout, applies), the body
+		 * starts when the countdown ends, at the tier's speed from
+		 * an empty bucket */
+		if (now < c->not_before) {
+			if (now >= c->keep_at && left > 1) {
+				/* one byte, so that a client's read timeout
+				 * (aria2c: 60 s) does not end a long hold */
+				c->keep_at = now + HOLD_KEEPALIVE_NS;
+				return 1;
+			}
+			uint64_t at = c->keep_at < c->not_before ? c->keep_at
+								 : c->not_before;
+			req_pause(c->r);
+			if (!throttle_resume_at(c->throttle, c->r, at))
+				return -1;
+			return 0;
+		}
+		c->not_before = 0;
+		if (c->bucket.rate)
+			bucket_init(&c->bucket, c->bucket.rate,
+				    c->bucket.burst, now);
+	}
+	uint64_t need = c->bucket.burst < (1u << 20) ? c->bucket.burst : 1u << 20;
+	if (left < need)
+		need = left;
+	uint64_t want = left < max ? left : max;
+	uint64_t enough = need < want ? need : want;
+	if (bucket_wait_ns(&c->bucket, enough, now) == 0)
+		return (ssize_t)bucket_take(&c->bucket, want, now);
+	/* the connection is suspended; the throttle thread resumes it when
+	 * the burst is there */
+	uint64_t wait = bucket_wait_ns(&c->bucket, need, now);
+	req_pause(c->r);
+	if (!throttle_resume_at(c->throttle, c->r, now + wait))
+		return -1;
+	return 0;
+}
+
+/* The bytes written into socket fd so far, the peer's acknowledged ones
+ * (TCP_INFO) and those still queued (SIOCOUTQ): where the next byte
+ * written will sit in the connection's stream.  Read until no ACK came
+ * in between; else the high side (a later body start: never over-count).
+ * false when unknown. */
+static bool tcp_written(int fd, uint64_t *out)
+{
+	for (int i = 0; i < 4; i++) {
+		struct tcp_info ti;
+		socklen_t len = sizeof(ti);
+		uint64_t a1;
+		int q;
+
+		memset(&ti, 0, sizeof(ti));
+		if (fd < 0 ||
+		    getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+		    len < offsetof(struct tcp_info, tcpi_bytes_acked) +
+				  sizeof(ti.tcpi_bytes_acked) ||
+		    ioctl(fd, SIOCOUTQ, &q) != 0 || q < 0)
+			return false;
+		a1 = ti.tcpi_bytes_acked;
+		len = sizeof(ti);
+		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+			return false;
+		*out = ti.tcpi_bytes_acked + (uint64_t)q;
+		if (ti.tcpi_bytes_acked == a1)
+			return true;
+	}
+	return true;
+}
+
+static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct stream *s = cls;
+	uint64_t at = 0;
+
+	if (s->body_at && !*s->body_at && pos == 0 &&
+	    !tcp_written(s->fd, s->body_at))
+		*s->body_at = 0;
+	if (pos < s->total) {
+		ssize_t n = speed_cap_take(&s->cap, s->total - pos, max);
+		if (n <= 0)
+			return n ? RESP_PULL_ERROR : 0;
+		max = (size_t)n;
+	}
+
+	/* find the piece that holds `pos` (few pieces: a linear walk) */
+	for (size_t i = 0; i < s->npieces; i++) {
+		struct piece *p = &s->pieces[i];
+		if (pos >= at + p->len) {
+			at += p->len;
+			continue;
+		}
+		uint64_t in = pos - at, left = p->len - in;
+		size_t n = left < max ? (size_t)left : max;
+		ssize_t k = (ssize_t)n;
+		if (p->text) {
+			memcpy(buf, p->text + in, n);
+		} else {
+			k = blob_reader_pread(s->reader, buf, n, p->off + in);
+			if (k <= 0) /* the blob shrank or failed: never pad */
+				return RESP_PULL_ERROR;
+			if (s->sent)
+				*s->sent = pos + (uint64_t)k;
+		}
+		if (s->last && pos + (uint64_t)k >= s->total) {
+			s->last(s->last_arg);
+			s->last = NULL;
+		}
+		return k;
+	}
+	return RESP_PULL_END;
+}
+
+static void stream_free(void *cls)
+{
+	struct stream *s = cls;
+	blob_reader_close(s->reader);
+	free(s->pieces);
+	free(s);
+}
+
+static struct resp *stream_response(struct blob_reader *rd,
+				    struct piece *pieces, size_t n,
+				    const struct cap *cap)
+{
+	struct stream *s = xcalloc(1, sizeof(*s));
+	if (cap) {
+		speed_cap_init(&s->cap, cap->rate, cap->not_before, cap->r,
+			       cap->throttle);
+		s->sent = cap->sent;
+		s->last = cap->last;
+		s->last_arg = cap->last_arg;
+		s->fd = cap->fd;
+		s->body_at = cap->body_at;
+	}
+	s->reader = rd;
+	s->pieces = pieces;
+	s->npieces = n;
+	for (size_t i = 0; i < n; i++)
+		s->total += pieces[i].len;
+	return resp_stream(s->total, STREAM_BLOCK, stream_cb, s, stream_free);
+}
+
+/* The whole blob or one range of it: sendfile when there is an fd. */
+struct resp *download_range_response(struct blob_reader *rd, uint64_t off,
+				     uint64_t len, const struct cap *cap)
+{
+	int fd = blob_reader_fd(rd);
+	bool paced = cap->rate || cap->not_before;
+	if (len > 0 && len <= SMALL_BODY && !paced) {
+		/* small: from memory, so headers and body leave in one
+		 * write instead of a send and a sendfile */
+		char *buf = xmalloc(len);
+		ssize_t k = blob_reader_pread(rd, buf, len, off);
+		if (k == (ssize_t)len) {
+			blob_reader_close(rd);
+			struct resp *resp = resp_new(buf, len, RESP_FREE);
+			if (cap->last) /* all of it is the engine's now */
+				cap->last(cap->last_arg);
+			return resp;
+		}
+		free(buf); /* short read: let the stream path fail it */
+	}
+	if (fd >= 0 && len > 0 && !paced &&
+	    (fd = blob_reader_take_fd(rd)) >= 0) {
+		blob_reader_close(rd);
+		/* the response owns fd now and sends it with sendfile(2) */
+		return resp_file(fd, off, len);
+	}
+	struct piece *p = xcalloc(1, sizeof(*p));
+	p->off = off;
+	p->len = len;
+	return stream_response(rd, p, 1, cap);
+}
+
+/* multipart/byteranges (RFC 9110 §14.6):
+ *
+ *   --BOUNDARY CRLF
+ *   Content-Type: TYPE CRLF
+ *   Content-Range: bytes FIRST-LAST/LENGTH CRLF
+ *   CRLF
+ *   <bytes> CRLF
+ *   ...
+ *   --BOUNDARY-- CRLF
+ */
+struct resp *download_multipart_response(struct pt_req *r,
+					 struct blob_reader *rd,
+					 const struct range_set *rs,
+					 const char *mime, const char **ctype,
+					 const struct cap *cap, uint64_t *len)
+{
+	char boundary[33];
+	unsigned char rnd[16];
+	uint64_t size = blob_reader_size(rd);
+	struct piece *p = xcalloc(2 * rs->n + 1, sizeof(*p));
+	size_t np = 0;
+
+	randombytes_buf(rnd, sizeof(rnd));
+	sodium_bin2hex(boundary, sizeof(boundary), rnd, sizeof(rnd));
+	for (size_t i = 0; i < rs->n; i++) {
+		const char *h = pt_psprintf(
+			r->pool,
+			"%s--%s\r\nContent-Type: %s\r\nContent-Range: bytes "
+			"%" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n\r\n",
+			i ? "\r\n" : "", boundary, mime, rs->r[i].first,
+			rs->r[i].last, size);
+		p[np++] = (struct piece){ h, 0, strlen(h) };
+		p[np++] = (struct piece){ NULL, rs->r[i].first,
+					  rs->r[i].last - rs->r[i].first + 1 };
+	}
+	const char *tail = pt_psprintf(r->pool, "\r\n--%s--\r\n", boundary);
+	p[np++] = (struct piece){ tail, 0, strlen(tail) };
+	*ctype = pt_psprintf(r->pool, "multipart/byteranges; boundary=%s",
+			     boundary);
+	*len = 0;
+	for (size_t i = 0; i < np; i++)
+		*len += p[i].len;
+	return stream_response(rd, p, np, cap);
+}

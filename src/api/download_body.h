@@ -1,0 +1,48 @@
+/*
+ * download_body.h — the response bodies of download.c (download_body.c);
+ * nothing else includes it.  Each function takes the blob reader rd: the
+ * response it returns owns rd (and closes it).  None blocks; a streamed
+ * body preads the blob from the engine's pull callback.
+ */
+#ifndef PT_DOWNLOAD_BODY_H
+#define PT_DOWNLOAD_BODY_H
+
+#include "download.h"
+
+#include "../http/range.h"
+#include "../http/reply.h"
+
+/* A stream's read size; also what may still sit in buffers when a stream
+ * is cut short and TCP_INFO says nothing (download_complete). */
+#define STREAM_BLOCK (256 * 1024)
+
+/* Set by serve() for the response it is building: the speed cap, and
+ * what to do once every byte is in the engine's hands. */
+struct cap {
+	uint64_t rate;
+	uint64_t not_before; /* the hold (pt_mono_ns); 0: none */
+	struct pt_req *r;
+	struct throttle *throttle;
+	uint64_t *sent;
+	void (*last)(void *arg);
+	void *last_arg;
+	int fd;            /* the connection's socket, or -1 */
+	uint64_t *body_at; /* held.body_at, or NULL */
+};
+
+/* Bytes [off, off + len) of the blob, the body of a 200 or a 206: from
+ * memory when small and not paced, with sendfile(2) when rd has an fd and
+ * the body is not paced, else a stream under cap.  cap->last runs once
+ * every byte is the engine's. */
+struct resp *download_range_response(struct blob_reader *rd, uint64_t off,
+				     uint64_t len, const struct cap *cap);
+/* The multipart/byteranges body of the ranges rs of rd, each part typed
+ * mime; *ctype is its Content-Type (with the boundary, in r's pool) and
+ * *len its length. */
+struct resp *download_multipart_response(struct pt_req *r,
+					 struct blob_reader *rd,
+					 const struct range_set *rs,
+					 const char *mime, const char **ctype,
+					 const struct cap *cap, uint64_t *len);
+
+#endif

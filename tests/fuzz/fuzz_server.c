@@ -41,6 +41,9 @@
  * FIN goes out after the first reply byte, or after FIRST_BYTE_MS when the
  * server waits for more (an incomplete body), which makes it close.
  *
+ * The engine is the configuration's default, or FUZZ_ENGINE's
+ * (libmicrohttpd or event).
+ *
  * The data directory is replaced every RESTART_EVERY inputs or past
  * DATA_MAX bytes, so a long run does not grow without bound; the server is
  * restarted on it (the same start-up code), and the seeds made again.
@@ -456,6 +459,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 			fprintf(stderr, "fuzz_server: %s\n", err.p);
 			abort();
 		}
+	/* FUZZ_ENGINE=libmicrohttpd|event: the engine under test (the
+	 * default's otherwise) */
+	const char *engine = getenv("FUZZ_ENGINE");
+	if (engine && conf_set(&F.conf, "server.engine", engine, &err)) {
+		fprintf(stderr, "fuzz_server: %s\n", err.p);
+		abort();
+	}
 	pt_buf_release(&err);
 	start();
 	atexit(stop);

@@ -18,6 +18,8 @@
 #   BENCH_ONLY=REGEX    run only the metrics whose name matches (grep -E),
 #                       e.g. BENCH_ONLY='4 KiB' bench/download.sh
 #   BENCH_KEEP=1        keep the temp dir (configs, logs, wrk output)
+#   BENCH_ENGINE=event  partaged's HTTP engine (server.engine; default:
+#                       the configuration's)
 #
 # A bench may add to the generated configs: PD_CONF_EXTRA (INI appended to
 # partaged's, later keys win) and NG_SERVER_EXTRA (inside nginx's server {}).
@@ -112,10 +114,13 @@ threads = $BENCH_THREADS
 max_connections = 20000
 per_ip_connections = 0
 timeout_seconds = 120
+${BENCH_ENGINE:+engine = $BENCH_ENGINE}
 [tier.anonymous]
 wait_seconds = 0
 speed_bytes_per_second = 0
 parallel_downloads = 0
+connections_per_download = 0
+cooldown_seconds = 0
 max_upload_bytes = 0
 max_download_bytes = 0
 ${PD_CONF_EXTRA:-}

@@ -169,11 +169,11 @@ static const struct conf_opt opts[] = {
 	  .help = "base URL in links the server hands out; empty = "
 		  "http://LISTEN" },
 	{ .section = "server", .name = "engine", .type = CONF_STR,
-	  .off = OFF(engine), .def = "libmicrohttpd", .min = 1,
-	  .choices = engines, .unit = "libmicrohttpd or event",
-	  .help = "the HTTP engine: libmicrohttpd, or the event core of "
-		  "our own (epoll loops, a strict HTTP/1.1 parser; issue 13, "
-		  "being measured)" },
+	  .off = OFF(engine), .def = "event", .min = 1,
+	  .choices = engines, .unit = "event or libmicrohttpd",
+	  .help = "the HTTP engine: event (our own: an epoll loop per "
+		  "thread, a strict HTTP/1.1 parser) or libmicrohttpd (the "
+		  "engine before it, kept for one release as a fallback)" },
 	{ .section = "server", .name = "threads", .type = CONF_U64,
 	  .off = OFF(threads), .def = "0", .max = 1024, .unit = "count",
 	  .help = "worker threads; 0 = one per CPU" },

@@ -3,8 +3,8 @@
  * method + path patterns), the phases of a request (route, authenticate,
  * handler, body, on_end, suspension and resumption, completion), and the
  * request helpers of server.h.  The engines under it (engine.h) own the
- * sockets: engine_mhd.c (libmicrohttpd, the default) and engine_ev.c (the
- * event core of issue 13: loop.h, h1.h), chosen by server.engine.
+ * sockets: engine_ev.c (the event core: loop.h, h1.h; the default) and
+ * engine_mhd.c (libmicrohttpd, the fallback), chosen by server.engine.
  */
 #define _GNU_SOURCE
 #include "engine.h"
@@ -254,9 +254,9 @@ int server_start(const struct server_config *cfg, struct server **out)
 	int err;
 
 	s->cfg = *cfg;
-	s->engine = cfg->engine && strcmp(cfg->engine, "event") == 0
-			    ? &engine_ev
-			    : &engine_mhd;
+	s->engine = cfg->engine && strcmp(cfg->engine, "libmicrohttpd") == 0
+			    ? &engine_mhd
+			    : &engine_ev;
 	if (split_listen(cfg->listen, host, sizeof(host), port,
 			 sizeof(port))) {
 		pt_log("server: bad listen address '%s'", cfg->listen);

@@ -153,7 +153,7 @@ struct reply_header {
 
 struct server_config {
 	const char *listen;         /* "HOST:PORT" */
-	/* "libmicrohttpd" (NULL too) or "event" (engine_ev.c, issue 13) */
+	/* "event" (NULL too: engine_ev.c) or "libmicrohttpd" */
 	const char *engine;
 	unsigned threads;
 	unsigned max_connections;

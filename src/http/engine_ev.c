@@ -336,6 +336,7 @@ static void on_accept(struct loop *l, struct loop_io *io, uint32_t events)
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage sa;
 		socklen_t len = sizeof(sa);
+		memset(&sa, 0, sizeof(sa));
 		int fd = accept4(el->lfd, (struct sockaddr *)&sa, &len,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
@@ -423,6 +424,7 @@ static int setup_loop(struct loop *l, unsigned i, void *arg)
 	if (i == 0) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
+		memset(&ss, 0, sizeof(ss));
 		if (getsockname(el->lfd, (struct sockaddr *)&ss, &len) == 0)
 			ev->bound_port = ntohs(
 				ss.ss_family == AF_INET6
@@ -497,13 +499,14 @@ static void ev_stop(struct server *s)
 	/* the loops are still: end what is left on this thread */
 	for (unsigned i = 0; i < ev->nloops; i++) {
 		struct evloop *el = &ev->loops[i];
-		while (el->conns) {
-			struct conn *c = el->conns;
+		for (struct conn *c = el->conns, *next; c; c = next) {
+			next = c->next;
 			ev_request_end(c, false);
 			ev_conn_close(c);
 			atomic_store(&c->post.queued, false); /* dropped */
 			ev_conn_free(c);
 		}
+		el->conns = NULL;
 		if (el->lfd >= 0) {
 			close(el->lfd);
 			el->lfd = -1;

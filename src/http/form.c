@@ -209,18 +209,17 @@ static ssize_t parse(struct form *f)
 		}
 		case F_AFTER_DELIM: {
 			/* "--": the end; else optional LWSP, then CRLF */
-			size_t p = pos;
-			if (len - p >= 2 && w[p] == '-' && w[p + 1] == '-') {
+			if (pos + 2 > len)
+				return (ssize_t)pos; /* two bytes tell */
+			if (w[pos] == '-' && w[pos + 1] == '-') {
 				f->state = F_DONE;
 				return (ssize_t)len;
 			}
+			size_t p = pos;
 			while (p < len && (w[p] == ' ' || w[p] == '\t'))
 				p++;
-			if (len - p < 2) {
-				if (p - pos > 256)
-					return -1;
-				return (ssize_t)pos;
-			}
+			if (p + 2 > len)
+				return p - pos > 256 ? -1 : (ssize_t)pos;
 			if (w[p] != '\r' || w[p + 1] != '\n')
 				return -1;
 			pos = p + 2;

@@ -229,13 +229,26 @@ void ev_conn_close(struct conn *c)
 	c->state = C_CLOSED;
 }
 
-void ev_conn_free(struct conn *c)
+static void conn_release(struct conn *c)
 {
-	if (atomic_load(&c->post.queued))
-		return; /* its post frees it (on_post) */
 	free(c->in);
 	free(c->pbuf);
 	free(c);
+}
+
+void ev_conn_free(struct conn *c)
+{
+	struct evloop *el = c->el;
+	if (atomic_load(&c->post.queued)) {
+		/* its post frees it (on_post), or the stop does */
+		c->prev = NULL;
+		c->next = el->zombies;
+		if (el->zombies)
+			el->zombies->prev = c;
+		el->zombies = c;
+		return;
+	}
+	conn_release(c);
 }
 
 /* The current request is over (ok: its response went out whole). */
@@ -266,7 +279,14 @@ static void on_post(struct loop *l, void *data)
 {
 	struct conn *c = data;
 	if (c->state == C_CLOSED) {
-		ev_conn_free(c);
+		struct evloop *el = c->el;
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			el->zombies = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		conn_release(c);
 		return;
 	}
 	c->paused = false;
@@ -496,23 +516,36 @@ static void ev_stop(struct server *s)
 	if (!ev)
 		return;
 	loop_group_stop(ev->group);
-	/* the loops are still: end what is left on this thread */
+	/* the loops are still: end what is left on this thread, and free
+	 * the connections once the loops (whose post queues may hold their
+	 * nodes) are gone */
+	struct conn *dead = NULL;
 	for (unsigned i = 0; i < ev->nloops; i++) {
 		struct evloop *el = &ev->loops[i];
 		for (struct conn *c = el->conns, *next; c; c = next) {
 			next = c->next;
 			ev_request_end(c, false);
 			ev_conn_close(c);
-			atomic_store(&c->post.queued, false); /* dropped */
-			ev_conn_free(c);
+			c->next = dead;
+			dead = c;
 		}
 		el->conns = NULL;
+		for (struct conn *c = el->zombies, *next; c; c = next) {
+			next = c->next;
+			c->next = dead;
+			dead = c;
+		}
+		el->zombies = NULL;
 		if (el->lfd >= 0) {
 			close(el->lfd);
 			el->lfd = -1;
 		}
 	}
 	loop_group_free(ev->group);
+	for (struct conn *c = dead, *next; c; c = next) {
+		next = c->next;
+		conn_release(c);
+	}
 	for (unsigned i = 0; i < IP_BUCKETS; i++)
 		while (ev->ip[i]) {
 			struct iprow *p = ev->ip[i];

@@ -86,6 +86,8 @@ struct evloop {
 	int lfd;
 	struct loop_io lio;
 	struct conn *conns;
+	/* closed, waiting for a queued post before they are freed */
+	struct conn *zombies;
 	unsigned index;
 };
 

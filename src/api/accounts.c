@@ -124,7 +124,7 @@ static bool same_origin(struct pt_req *r)
 				req_header(r, "Sec-Fetch-Site"));
 }
 
-int api_authenticate(struct pt_req *r, int *rc)
+bool api_authenticate(struct pt_req *r, req_res *rc)
 {
 	struct app *app = r->ctx;
 	const char *token = NULL;
@@ -226,7 +226,7 @@ static const char *json_str(json_t *o, const char *key)
 
 /* ---- registration and login ---- */
 
-static int users_create_done(struct pt_req *r, json_t *o)
+static req_res users_create_done(struct pt_req *r, json_t *o)
 {
 	struct app *app = r->ctx;
 	const char *name = json_str(o, "name");
@@ -246,7 +246,7 @@ static int users_create_done(struct pt_req *r, json_t *o)
 	randombytes_buf(&u.id, sizeof(u.id));
 	u.id &= INT64_MAX;
 	u.name = (char *)name;
-	int rc;
+	req_res rc;
 	if (api_pw_hash(r, password, &u.pwhash, &rc))
 		return rc; /* 503, or the hash is running: see pwcheck.c */
 	u.tier = "free";
@@ -264,7 +264,7 @@ static int users_create_done(struct pt_req *r, json_t *o)
 			  json_pack("{s:s, s:s}", "name", name, "tier", "free"));
 }
 
-int api_users_create(struct pt_req *r)
+req_res api_users_create(struct pt_req *r)
 {
 	return api_json_body(r, users_create_done);
 }
@@ -282,7 +282,7 @@ static void dummy_init(void)
 
 /* A 429 for a failed-login limit, with Retry-After. */
 static int login_refused(struct pt_req *r, int64_t retry, const char *what,
-			 int *rc)
+			 req_res *rc)
 {
 	char ra[24];
 	if (retry < 1)
@@ -314,7 +314,7 @@ static int login_refused(struct pt_req *r, int64_t retry, const char *what,
  * limit, no hash is run.
  */
 static int login(struct pt_req *r, const char *name, const char *password,
-		 struct user *u, int *rc)
+		 struct user *u, req_res *rc)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -463,12 +463,13 @@ static void session_cookies(struct pt_req *r, const char *token)
 				     token ? token : "", age, secure));
 }
 
-static int sessions_create_done(struct pt_req *r, json_t *o)
+static req_res sessions_create_done(struct pt_req *r, json_t *o)
 {
 	struct user u;
 	struct token_row t;
 	char token[TOKEN_LEN + 1];
-	int rc, err;
+	req_res rc;
+	int err;
 
 	if (login(r, json_str(o, "name"), json_str(o, "password"), &u, &rc))
 		return rc;
@@ -487,12 +488,12 @@ static int sessions_create_done(struct pt_req *r, json_t *o)
 				    t.csrf));
 }
 
-int api_sessions_create(struct pt_req *r)
+req_res api_sessions_create(struct pt_req *r)
 {
 	return api_json_body(r, sessions_create_done);
 }
 
-int api_sessions_delete(struct pt_req *r)
+req_res api_sessions_delete(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	const struct principal *who = api_who(r);
@@ -502,7 +503,7 @@ int api_sessions_delete(struct pt_req *r)
 	return reply_empty(r, 204);
 }
 
-static int tokens_create_done(struct pt_req *r, json_t *o)
+static req_res tokens_create_done(struct pt_req *r, json_t *o)
 {
 	const struct principal *who = api_who(r);
 	json_t *lv = json_object_get(o, "label");
@@ -513,7 +514,8 @@ static int tokens_create_done(struct pt_req *r, json_t *o)
 	char token[TOKEN_LEN + 1];
 	int64_t uid;
 	const char *pwhash;
-	int rc, err;
+	req_res rc;
+	int err;
 
 	if (lv && !json_is_string(lv))
 		return reply_error(r, PT_EBADREQ, NULL,
@@ -545,7 +547,7 @@ static int tokens_create_done(struct pt_req *r, json_t *o)
 				    token, "label", label));
 }
 
-int api_tokens_create(struct pt_req *r)
+req_res api_tokens_create(struct pt_req *r)
 {
 	return api_json_body(r, tokens_create_done);
 }
@@ -561,7 +563,7 @@ static int token_cb(const struct token_row *t, void *arg)
 	return 0;
 }
 
-int api_tokens_list(struct pt_req *r)
+req_res api_tokens_list(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -577,7 +579,7 @@ int api_tokens_list(struct pt_req *r)
 	return reply_json(r, 200, json_pack("{s:o}", "tokens", arr));
 }
 
-int api_tokens_delete(struct pt_req *r)
+req_res api_tokens_delete(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	const struct principal *who = api_who(r);
@@ -593,7 +595,7 @@ int api_tokens_delete(struct pt_req *r)
 
 /* ---- the account ---- */
 
-int api_me(struct pt_req *r)
+req_res api_me(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	const struct principal *who = api_who(r);
@@ -621,7 +623,7 @@ int api_me(struct pt_req *r)
 	return reply_json(r, 200, o);
 }
 
-static int me_update_done(struct pt_req *r, json_t *o)
+static req_res me_update_done(struct pt_req *r, json_t *o)
 {
 	struct app *app = r->ctx;
 	const struct principal *who = api_who(r);
@@ -646,19 +648,20 @@ static int me_update_done(struct pt_req *r, json_t *o)
 				    json_is_true(dd)));
 }
 
-int api_me_update(struct pt_req *r)
+req_res api_me_update(struct pt_req *r)
 {
 	return api_json_body(r, me_update_done);
 }
 
-static int me_password_done(struct pt_req *r, json_t *o)
+static req_res me_password_done(struct pt_req *r, json_t *o)
 {
 	struct app *app = r->ctx;
 	const struct principal *who = api_who(r);
 	const char *old = json_str(o, "old"), *new = json_str(o, "new");
 	const char *why;
 	struct user u;
-	int rc, err;
+	req_res rc;
+	int err;
 
 	if (!old || !new)
 		return reply_error(r, PT_EBADREQ, NULL,
@@ -684,12 +687,12 @@ static int me_password_done(struct pt_req *r, json_t *o)
 	return reply_empty(r, 204);
 }
 
-int api_me_password(struct pt_req *r)
+req_res api_me_password(struct pt_req *r)
 {
 	return api_json_body(r, me_password_done);
 }
 
-static int me_redeem_done(struct pt_req *r, json_t *o)
+static req_res me_redeem_done(struct pt_req *r, json_t *o)
 {
 	struct app *app = r->ctx;
 	const struct principal *who = api_who(r);
@@ -721,7 +724,7 @@ static int me_redeem_done(struct pt_req *r, json_t *o)
 				    "tier", "premium"));
 }
 
-int api_me_redeem(struct pt_req *r)
+req_res api_me_redeem(struct pt_req *r)
 {
 	return api_json_body(r, me_redeem_done);
 }
@@ -737,7 +740,7 @@ static int reward_file_cb(const char *id, int64_t downloads, int64_t points,
 	return 0;
 }
 
-int api_me_rewards(struct pt_req *r)
+req_res api_me_rewards(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	const struct principal *who = api_who(r);
@@ -760,7 +763,7 @@ int api_me_rewards(struct pt_req *r)
 			  "files", files));
 }
 
-static int rewards_convert_done(struct pt_req *r, json_t *o)
+static req_res rewards_convert_done(struct pt_req *r, json_t *o)
 {
 	struct app *app = r->ctx;
 	const struct principal *who = api_who(r);
@@ -792,17 +795,17 @@ static int rewards_convert_done(struct pt_req *r, json_t *o)
 				    (json_int_t)u.premium_until));
 }
 
-int api_me_rewards_convert(struct pt_req *r)
+req_res api_me_rewards_convert(struct pt_req *r)
 {
 	return api_json_body(r, rewards_convert_done);
 }
 
 /* ---- wait tickets ---- */
 
-int api_ticket(struct pt_req *r)
+req_res api_ticket(struct pt_req *r)
 {
 	struct link l;
-	int rc;
+	req_res rc;
 
 	if (api_link_lookup(r, r->arg[0].p, &l, &rc, false))
 		return rc;
@@ -810,13 +813,13 @@ int api_ticket(struct pt_req *r)
 				api_download_url(r->ctx, r->pool, &l));
 }
 
-int api_ticket_reply(struct pt_req *r, const char *id, const char *name,
+req_res api_ticket_reply(struct pt_req *r, const char *id, const char *name,
 		     const char *bytes_url)
 {
 	struct app *app = r->ctx;
 	struct download_rules rules;
 	char ticket[TICKET_MAX] = "";
-	int rc;
+	req_res rc;
 
 	policy_download(app->conf, api_who(r), &rules);
 	int64_t now = pt_now();

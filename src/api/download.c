@@ -74,7 +74,7 @@ void api_add_validators(struct resp *resp, const char *etag,
 
 int api_validate(struct pt_req *r, const char *etag, int64_t mtime,
 		 const char *lastmod, uint64_t size, struct range_set *rs,
-		 enum range_result *rr, const char **range_hdr, int *rc)
+		 enum range_result *rr, const char **range_hdr, req_res *rc)
 {
 	struct cond_request cq = {
 		.method = r->method == HTTP_HEAD ? "HEAD" : "GET",
@@ -337,7 +337,7 @@ bool api_download_cover(struct pt_req *r, const char *id, uint64_t size,
  * page, a bad ticket's 429). */
 static int gate_wait(struct pt_req *r, const char *kind, const char *id,
 		     const struct download_rules *rules, bool *hold,
-		     int64_t *early, int *rc)
+		     int64_t *early, req_res *rc)
 {
 	struct app *app = r->ctx;
 	int64_t now = pt_now(), retry = rules->wait_seconds;
@@ -407,7 +407,7 @@ static int gate_wait(struct pt_req *r, const char *kind, const char *id,
 
 int api_download_gate(struct pt_req *r, const char *kind, const char *id,
 		      uint64_t size, const struct download_rules *rules,
-		      struct download_pass *p, int *rc)
+		      struct download_pass *p, req_res *rc)
 {
 	struct app *app = r->ctx;
 	char ra[24], other[SLOTS_ID_MAX] = "";
@@ -540,7 +540,7 @@ static bool redirectable(struct pt_req *r, const char *range_hdr,
  * bytes, with the name and type we would send.  The response is over as
  * soon as the redirect is sent, so download_complete counts the ranges
  * of this request then: the node cannot see the transfer (docs/api.md). */
-static int redirect_reply(struct pt_req *r, const struct link *l)
+static req_res redirect_reply(struct pt_req *r, const struct link *l)
 {
 	struct app *app = r->ctx;
 	struct pt_buf disp;
@@ -579,7 +579,7 @@ static int redirect_reply(struct pt_req *r, const struct link *l)
  * An empty file has no bytes to count: each GET of it is one download. */
 static int budget_begin(struct pt_req *r, struct link *l, struct held *h,
 			enum range_result rr, const struct range_set *rs,
-			int *rc)
+			req_res *rc)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -648,7 +648,7 @@ static uint64_t header_bytes(struct pt_req *r, struct resp *resp)
 	return n + 16; /* "Server: partage" */
 }
 
-static int serve_held(struct pt_req *r, const char *id, struct held *h)
+static req_res serve_held(struct pt_req *r, const char *id, struct held *h)
 {
 	struct app *app = r->ctx;
 	struct link l;
@@ -657,7 +657,8 @@ static int serve_held(struct pt_req *r, const char *id, struct held *h)
 	enum range_result rr = RANGE_IGNORE;
 	char etag[BLOB_HEX_LEN + 3], lastmod[32];
 	void *rd_cleanup = NULL;
-	int rc, err;
+	req_res rc;
+	int err;
 
 	/* every tier check comes before the bytes, and before a redirect:
 	 * takedowns (410/451), password, size limit, ticket, parallel */
@@ -771,12 +772,12 @@ static int serve_held(struct pt_req *r, const char *id, struct held *h)
 	return reply_queue(r, status, resp);
 }
 
-static int serve(struct pt_req *r, const char *id)
+static req_res serve(struct pt_req *r, const char *id)
 {
 	struct held *h = pt_palloc(r->pool, sizeof(*h));
 	r->state = h;
 	r->on_complete = download_complete;
-	int rc = serve_held(r, id, h);
+	req_res rc = serve_held(r, id, h);
 	/* an answer without bytes (304, 416, 410, a redirect, an error, an
 	 * empty file) frees the slot now: the client may have it all and ask again
 	 * before the engine reports this response complete */
@@ -785,12 +786,12 @@ static int serve(struct pt_req *r, const char *id)
 	return rc;
 }
 
-int api_download(struct pt_req *r)
+req_res api_download(struct pt_req *r)
 {
 	return serve(r, r->arg[0].p);
 }
 
-int api_share(struct pt_req *r)
+req_res api_share(struct pt_req *r)
 {
 	/* browsers get the page; curl, wget and friends (Accept: any) the
 	 * bytes, so `curl SHARE_URL` downloads like on other curl hosts */
@@ -803,7 +804,7 @@ int api_share(struct pt_req *r)
 		if (who->tier == PT_TIER_PREMIUM && who->direct_downloads) {
 			struct app *app = r->ctx;
 			struct link l;
-			int rc;
+			req_res rc;
 			if (api_link_lookup(r, r->arg[0].p, &l, &rc, false))
 				return rc;
 			struct resp *resp = resp_new(NULL, 0, RESP_STATIC);

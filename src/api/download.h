@@ -48,7 +48,7 @@ struct download_pass {
 struct download_rules;
 int api_download_gate(struct pt_req *r, const char *kind, const char *id,
 		      uint64_t size, const struct download_rules *rules,
-		      struct download_pass *p, int *rc);
+		      struct download_pass *p, req_res *rc);
 /* Release the slot the gate took, if any, and clear it: when the last
  * byte is in the engine's hands, when the answer carries no bytes (304, 416, an
  * error), or when the response ends. */
@@ -66,7 +66,7 @@ void api_add_validators(struct resp *resp, const char *etag,
  * RANGE_OK (*rs filled) and *range_hdr the request's Range (or NULL). */
 int api_validate(struct pt_req *r, const char *etag, int64_t mtime,
 		 const char *lastmod, uint64_t size, struct range_set *rs,
-		 enum range_result *rr, const char **range_hdr, int *rc);
+		 enum range_result *rr, const char **range_hdr, req_res *rc);
 /* Bytes [first, last] of file id (size bytes) reached the request's
  * client: true when that completed a counted download (coverage.c),
  * which is then in the metrics and the link's counter. */

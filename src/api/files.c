@@ -22,11 +22,11 @@
 #include "../util/buf.h"
 #include "../util/banned.h"
 
-int api_file_get(struct pt_req *r)
+req_res api_file_get(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	struct link l;
-	int rc;
+	req_res rc;
 	if (api_link_lookup(r, r->arg[0].p, &l, &rc, false))
 		return rc;
 	/* A password-protected link shows no more than its page does before
@@ -52,12 +52,13 @@ int api_file_get(struct pt_req *r)
 	return reply_json(r, 200, api_file_json(app, &l));
 }
 
-int api_file_delete(struct pt_req *r)
+req_res api_file_delete(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	const char *token = req_header(r, "X-Delete-Token");
 	struct link l;
-	int rc, err;
+	req_res rc;
+	int err;
 
 	if (!token)
 		token = req_query(r, "token");
@@ -112,7 +113,7 @@ static int files_cb(const struct link *l, void *arg)
 	return 0;
 }
 
-int api_me_files(struct pt_req *r)
+req_res api_me_files(struct pt_req *r)
 {
 	static const char *const sorts[] = { "created", "name", "size",
 					     "downloads" };
@@ -180,11 +181,12 @@ int api_me_files(struct pt_req *r)
 
 /* PATCH /api/v1/files/{id}: {"name": "…"} renames, {"folder": "ID"}
  * moves into one of the owner's folders ("" or null: out of any). */
-static int file_patch_done(struct pt_req *r, json_t *o)
+static req_res file_patch_done(struct pt_req *r, json_t *o)
 {
 	struct app *app = r->ctx;
 	struct link l;
-	int rc, err;
+	req_res rc;
+	int err;
 	json_t *name = o ? json_object_get(o, "name") : NULL;
 	json_t *folder = o ? json_object_get(o, "folder") : NULL;
 
@@ -230,7 +232,7 @@ static int file_patch_done(struct pt_req *r, json_t *o)
 	return reply_json(r, 200, api_file_json(app, &l));
 }
 
-int api_file_patch(struct pt_req *r)
+req_res api_file_patch(struct pt_req *r)
 {
 	return api_json_body(r, file_patch_done);
 }

@@ -101,7 +101,7 @@ static bool folder_visible(struct db *db, struct pt_pool *pool,
  * `owner` is needed and the requester only sees it.  Returns 0 with *f
  * filled, or 1 with the reply's result in *rc. */
 static int folder_lookup(struct pt_req *r, const char *id, bool owner,
-			 struct folder *f, int *rc)
+			 struct folder *f, req_res *rc)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -304,7 +304,7 @@ static int tree_build(struct db *db, const struct folder *root,
 
 /* ---- /api/v1/folders ---- */
 
-static int create_done(struct pt_req *r, json_t *o)
+static req_res create_done(struct pt_req *r, json_t *o)
 {
 	struct app *app = r->ctx;
 	json_t *name = o ? json_object_get(o, "name") : NULL;
@@ -353,7 +353,7 @@ static int create_done(struct pt_req *r, json_t *o)
 	return reply_json(r, 201, folder_json(app, r->pool, &f));
 }
 
-int api_folders_create(struct pt_req *r)
+req_res api_folders_create(struct pt_req *r)
 {
 	return api_json_body(r, create_done);
 }
@@ -373,7 +373,7 @@ static int list_cb(const struct folder *f, void *arg)
 	return 0;
 }
 
-int api_folders_list(struct pt_req *r)
+req_res api_folders_list(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -402,7 +402,7 @@ static int files_cb(const struct link *l, void *arg)
 /* The zip's plan: entries, CRCs when with_crc (computed and kept when
  * unknown), the layout.  0, or 1 with an error reply's result in *rc. */
 static int zip_prepare(struct pt_req *r, const struct folder *f, bool with_crc,
-		       struct tree *t, struct zip_plan *plan, int *rc)
+		       struct tree *t, struct zip_plan *plan, req_res *rc)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -463,13 +463,13 @@ static int zip_prepare(struct pt_req *r, const struct folder *f, bool with_crc,
 	return 0;
 }
 
-int api_folder_get(struct pt_req *r)
+req_res api_folder_get(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	struct folder f;
 	struct tree t = { 0 };
 	struct zip_plan plan;
-	int rc;
+	req_res rc;
 
 	if (folder_lookup(r, r->arg[0].p, false, &f, &rc))
 		return rc;
@@ -507,11 +507,12 @@ int api_folder_get(struct pt_req *r)
 	return reply_json(r, 200, o);
 }
 
-static int patch_done(struct pt_req *r, json_t *o)
+static req_res patch_done(struct pt_req *r, json_t *o)
 {
 	struct app *app = r->ctx;
 	struct folder f;
-	int rc, err;
+	req_res rc;
+	int err;
 	json_t *name = o ? json_object_get(o, "name") : NULL;
 	json_t *parent = o ? json_object_get(o, "parent") : NULL;
 	json_t *shared = o ? json_object_get(o, "shared") : NULL;
@@ -552,16 +553,16 @@ static int patch_done(struct pt_req *r, json_t *o)
 	return reply_json(r, 200, folder_json(app, r->pool, &f));
 }
 
-int api_folder_patch(struct pt_req *r)
+req_res api_folder_patch(struct pt_req *r)
 {
 	return api_json_body(r, patch_done);
 }
 
-int api_folder_delete(struct pt_req *r)
+req_res api_folder_delete(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	struct folder f;
-	int rc;
+	req_res rc;
 	int64_t n = 0;
 	const char *rec = req_query(r, "recursive");
 	bool recursive = rec && (strcmp(rec, "1") == 0 ||
@@ -680,7 +681,7 @@ static void zip_complete(struct pt_req *r, bool ok)
 	}
 }
 
-static int zip_serve(struct pt_req *r, const struct folder *f)
+static req_res zip_serve(struct pt_req *r, const struct folder *f)
 {
 	struct app *app = r->ctx;
 	struct tree t = { 0 };
@@ -689,7 +690,7 @@ static int zip_serve(struct pt_req *r, const struct folder *f)
 	struct range_set rs;
 	enum range_result rr;
 	char etag[80], lastmod[32];
-	int rc;
+	req_res rc;
 
 	struct zipheld *h = pt_palloc(r->pool, sizeof(*h));
 	r->state = h;
@@ -782,20 +783,20 @@ static int zip_serve(struct pt_req *r, const struct folder *f)
 	return reply_queue(r, status, resp);
 }
 
-int api_folder_zip(struct pt_req *r)
+req_res api_folder_zip(struct pt_req *r)
 {
 	struct folder f;
-	int rc;
+	req_res rc;
 	if (folder_lookup(r, r->arg[0].p, false, &f, &rc))
 		return rc;
 	return zip_serve(r, &f);
 }
 
-int api_folder_ticket(struct pt_req *r)
+req_res api_folder_ticket(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	struct folder f;
-	int rc;
+	req_res rc;
 	if (folder_lookup(r, r->arg[0].p, false, &f, &rc))
 		return rc;
 	return api_ticket_reply(r, f.id, f.name,
@@ -835,7 +836,7 @@ static int collect_link(const struct link *l, void *arg)
 	return 0;
 }
 
-static int folder_page(struct pt_req *r, const struct folder *f)
+static req_res folder_page(struct pt_req *r, const struct folder *f)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -843,7 +844,7 @@ static int folder_page(struct pt_req *r, const struct folder *f)
 	struct collect files = { r->pool, NULL, 0, 0, sizeof(struct link) };
 	struct tree t = { 0 };
 	struct zip_plan plan;
-	int rc;
+	req_res rc;
 	int err = repo_folders_list(db, r->pool, f->owner, f->id,
 				    collect_folder, &subs);
 	if (!err)
@@ -871,10 +872,10 @@ static int folder_page(struct pt_req *r, const struct folder *f)
 }
 
 /* GET /folder/{id}: the page for browsers, the zip for curl and wget. */
-int api_folder_page(struct pt_req *r)
+req_res api_folder_page(struct pt_req *r)
 {
 	struct folder f;
-	int rc;
+	req_res rc;
 	req_reply_header(r, "Vary", "Accept");
 	if (folder_lookup(r, r->arg[0].p, false, &f, &rc))
 		return rc;
@@ -884,7 +885,7 @@ int api_folder_page(struct pt_req *r)
 }
 
 int api_upload_folder(struct pt_req *r, const char *value,
-		      char out[ID_LEN + 1], int *rc)
+		      char out[ID_LEN + 1], req_res *rc)
 {
 	struct app *app = r->ctx;
 	const struct principal *who = api_who(r);

@@ -76,12 +76,12 @@ static void iso_date(int64_t t, char *out, size_t cap)
 	strftime(out, cap, "%Y-%m-%d %H:%M UTC", &tm);
 }
 
-static int reply_template(struct pt_req *r, int status, const char *name,
+static req_res reply_template(struct pt_req *r, int status, const char *name,
 			  const struct kv *kv, size_t nkv)
 {
 	const struct web_asset *a = web_asset_find(name);
 	struct pt_buf b;
-	int rc;
+	req_res rc;
 	PT_ASSERT(a);
 	pt_buf_init(&b, 1 << 20);
 	render(&b, (const char *)a->data, kv, nkv);
@@ -90,11 +90,11 @@ static int reply_template(struct pt_req *r, int status, const char *name,
 	return rc;
 }
 
-int api_page(struct pt_req *r)
+req_res api_page(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	struct link l;
-	int rc;
+	req_res rc;
 	char size[32], hsize[32], created[40], expires[64], downloads[64];
 
 	if (api_link_lookup(r, r->arg[0].p, &l, &rc, false))
@@ -195,7 +195,7 @@ static const char *tier_rules(struct pt_req *r,
 	return out;
 }
 
-int api_folder_html(struct pt_req *r, const struct folder_view *v)
+req_res api_folder_html(struct pt_req *r, const struct folder_view *v)
 {
 	struct app *app = r->ctx;
 	struct pt_buf list;
@@ -244,7 +244,7 @@ int api_folder_html(struct pt_req *r, const struct folder_view *v)
 		{ "zip_url", v->zip_url },
 		{ "list", list.p ? list.p : "" },
 	};
-	int rc = reply_template(r, 200, "folder.html", kv, PT_ARRAY_LEN(kv));
+	req_res rc = reply_template(r, 200, "folder.html", kv, PT_ARRAY_LEN(kv));
 	pt_buf_release(&list);
 	return rc;
 }
@@ -257,7 +257,7 @@ int api_folder_html(struct pt_req *r, const struct folder_view *v)
  * session with a redirect to /login?next=HERE, so nobody sees an empty
  * page flash; other clients get the 401. */
 
-static int reply_page(struct pt_req *r, const char *name)
+static req_res reply_page(struct pt_req *r, const char *name)
 {
 	/* the same bytes for everyone, but /files and /account redirect
 	 * when logged out: a cache must ask again */
@@ -267,7 +267,7 @@ static int reply_page(struct pt_req *r, const char *name)
 
 /* 0 when a user is logged in; otherwise 1 with the redirect to the login
  * page (browsers) or a 401 in *rc.  here is a local path. */
-static int need_login(struct pt_req *r, const char *here, int *rc)
+static int need_login(struct pt_req *r, const char *here, req_res *rc)
 {
 	struct pt_buf b;
 
@@ -288,16 +288,16 @@ static int need_login(struct pt_req *r, const char *here, int *rc)
 	return 1;
 }
 
-int api_login_page(struct pt_req *r)
+req_res api_login_page(struct pt_req *r)
 {
 	return reply_page(r, "login.html");
 }
 
-int api_files_page(struct pt_req *r)
+req_res api_files_page(struct pt_req *r)
 {
 	const char *folder = req_query(r, "folder");
 	const char *here = "/files";
-	int rc;
+	req_res rc;
 
 	if (folder && id_valid(folder, strlen(folder)))
 		here = pt_psprintf(r->pool, "/files?folder=%s", folder);
@@ -306,9 +306,9 @@ int api_files_page(struct pt_req *r)
 	return reply_page(r, "files.html");
 }
 
-int api_account_page(struct pt_req *r)
+req_res api_account_page(struct pt_req *r)
 {
-	int rc;
+	req_res rc;
 	if (need_login(r, "/account", &rc))
 		return rc;
 	return reply_page(r, "account.html");
@@ -476,7 +476,7 @@ static void tiers_table(struct pt_buf *b, const struct pt_conf *c)
 	pt_buf_adds(b, "</tbody>\n</table>");
 }
 
-int api_tiers(struct pt_req *r)
+req_res api_tiers(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	json_t *arr = json_array();
@@ -506,11 +506,11 @@ int api_tiers(struct pt_req *r)
 	return reply_json(r, 200, json_pack("{s:o}", "tiers", arr));
 }
 
-int api_index(struct pt_req *r)
+req_res api_index(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	struct pt_buf tiers;
-	int rc;
+	req_res rc;
 
 	if (!req_accepts(r, "text/html"))
 		return reply_text(r, 200,
@@ -525,7 +525,7 @@ int api_index(struct pt_req *r)
 	return rc;
 }
 
-int api_static(struct pt_req *r)
+req_res api_static(struct pt_req *r)
 {
 	static const struct { const char *ext, *type; } types[] = {
 		{ ".css", "text/css; charset=utf-8" },
@@ -551,7 +551,7 @@ int api_static(struct pt_req *r)
 	return reply_queue(r, 200, resp);
 }
 
-int api_healthz(struct pt_req *r)
+req_res api_healthz(struct pt_req *r)
 {
 	/* a query, not just a handle: a load balancer must see the outage
 	 * to send clients to a node that has a database */

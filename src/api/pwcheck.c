@@ -68,7 +68,7 @@ bool api_pw_first(struct pt_req *r)
 	return st && st->fresh;
 }
 
-static int busy(struct pt_req *r, int *rc)
+static int busy(struct pt_req *r, req_res *rc)
 {
 	req_reply_header(r, "Retry-After", "1");
 	*rc = reply_error(r, PT_EUNAVAIL, NULL,
@@ -81,7 +81,7 @@ static int busy(struct pt_req *r, int *rc)
  * 503 replied). */
 static int pw_op(struct pt_req *r, enum pwhash_op op, const char *hash,
 		 const char *password, bool in_place, int **result, char **out,
-		 int *rc)
+		 req_res *rc)
 {
 	struct app *app = r->ctx;
 	struct pw_async *st = r->async;
@@ -150,7 +150,7 @@ static int pw_op(struct pt_req *r, enum pwhash_op op, const char *hash,
 }
 
 int api_pw_verify(struct pt_req *r, const char *hash, const char *password,
-		  bool *match, int *rc)
+		  bool *match, req_res *rc)
 {
 	int *result;
 	char *out;
@@ -164,7 +164,7 @@ int api_pw_verify(struct pt_req *r, const char *hash, const char *password,
 }
 
 static int pw_hash(struct pt_req *r, const char *password, bool in_place,
-		   char **hash, int *rc)
+		   char **hash, req_res *rc)
 {
 	int *result;
 	char *out;
@@ -181,13 +181,13 @@ static int pw_hash(struct pt_req *r, const char *password, bool in_place,
 	return 0;
 }
 
-int api_pw_hash(struct pt_req *r, const char *password, char **hash, int *rc)
+int api_pw_hash(struct pt_req *r, const char *password, char **hash, req_res *rc)
 {
 	return pw_hash(r, password, false, hash, rc);
 }
 
 int api_pw_hash_now(struct pt_req *r, const char *password, char **hash,
-		    int *rc)
+		    req_res *rc)
 {
 	return pw_hash(r, password, true, hash, rc);
 }

@@ -16,15 +16,15 @@
  * handler's first call with a body to come) the hash runs in place if a
  * slot is free now, else 503. */
 int api_pw_verify(struct pt_req *r, const char *hash, const char *password,
-		  bool *match, int *rc);
+		  bool *match, req_res *rc);
 /* A new Argon2id string of password (pool memory) in *hash. */
 int api_pw_hash(struct pt_req *r, const char *password, char **hash,
-		int *rc);
+		req_res *rc);
 /* The same without suspending, for handlers that cannot run twice (an
  * upload's end, which has stored blobs): in place if a hashing slot is
  * free now, else 503.  Blocks for one hash. */
 int api_pw_hash_now(struct pt_req *r, const char *password, char **hash,
-		    int *rc);
+		    req_res *rc);
 /* Whether the handler runs again with a hash result waiting for its next
  * api_pw_* call: a limit counted before the hash is not counted twice. */
 bool api_pw_rerun(struct pt_req *r);

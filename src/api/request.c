@@ -41,7 +41,7 @@ const struct principal *api_who(struct pt_req *r)
 
 struct json_body {
 	struct pt_buf buf;
-	int (*done)(struct pt_req *r, json_t *o);
+	req_res (*done)(struct pt_req *r, json_t *o);
 	bool too_big;
 };
 
@@ -58,7 +58,7 @@ static int json_body_chunk(struct pt_req *r, const char *data, size_t n)
 	return 0;
 }
 
-static int json_body_end(struct pt_req *r)
+static req_res json_body_end(struct pt_req *r)
 {
 	struct json_body *jb = r->state;
 	if (jb->too_big)
@@ -66,7 +66,7 @@ static int json_body_end(struct pt_req *r)
 				   "payload too large: JSON bodies are at most "
 				   "%d bytes",
 				   JSON_BODY_MAX);
-	int rc;
+	req_res rc;
 	/* jansson refuses text that is not UTF-8: say so, rather than the
 	 * handler's "send {…}" */
 	if (api_text_check(r, "the JSON body", jb->buf.p, jb->buf.n, 0, &rc))
@@ -77,7 +77,8 @@ static int json_body_end(struct pt_req *r)
 	return rc;
 }
 
-int api_json_body(struct pt_req *r, int (*done)(struct pt_req *r, json_t *o))
+req_res api_json_body(struct pt_req *r,
+		      req_res (*done)(struct pt_req *r, json_t *o))
 {
 	struct json_body *jb = pt_palloc(r->pool, sizeof(*jb));
 	const char *cl = req_header(r, "Content-Length");
@@ -174,7 +175,7 @@ json_t *api_file_json(struct app *app, const struct link *l)
 	return o;
 }
 
-int api_unknown_id(struct pt_req *r, int *rc)
+int api_unknown_id(struct pt_req *r, req_res *rc)
 {
 	struct app *app = r->ctx;
 	int64_t retry = 0;
@@ -192,7 +193,7 @@ int api_unknown_id(struct pt_req *r, int *rc)
 }
 
 int api_link_lookup(struct pt_req *r, const char *id, struct link *l,
-		    int *rc, bool bytes)
+		    req_res *rc, bool bytes)
 {
 	struct app *app = r->ctx;
 	struct linkcache *cache = bytes ? app->links : NULL;
@@ -278,7 +279,7 @@ int api_form_count_value(const struct form_count *f, int64_t *out)
 }
 
 int api_text_check(struct pt_req *r, const char *what, const char *s,
-		   size_t n, unsigned flags, int *rc)
+		   size_t n, unsigned flags, req_res *rc)
 {
 	size_t at = 0;
 	const char *why = utf8_check(s, n, flags, &at);
@@ -290,7 +291,7 @@ int api_text_check(struct pt_req *r, const char *what, const char *s,
 	return 1;
 }
 
-int api_intake_check(struct pt_req *r, int *rc)
+int api_intake_check(struct pt_req *r, req_res *rc)
 {
 	struct app *app = r->ctx;
 	const char *v;
@@ -366,7 +367,7 @@ char *api_form_filename(struct pt_pool *pool, const char *name)
 
 /* A 429 for a wrong-password limit, with Retry-After. */
 static int linkpw_refused(struct pt_req *r, const struct link *l,
-			  int64_t retry, const char *who, int *rc)
+			  int64_t retry, const char *who, req_res *rc)
 {
 	char ra[24];
 	if (retry < 1)
@@ -392,7 +393,7 @@ static int linkpw_refused(struct pt_req *r, const struct link *l,
  * counted only for the others.
  */
 int api_link_password_check(struct pt_req *r, const struct link *l,
-			    const char *pw, int *rc)
+			    const char *pw, req_res *rc)
 {
 	struct app *app = r->ctx;
 	int64_t now = pt_now(), retry = 0;
@@ -445,7 +446,7 @@ int api_link_password_check(struct pt_req *r, const struct link *l,
 	return 0;
 }
 
-int api_link_password(struct pt_req *r, const struct link *l, int *rc)
+int api_link_password(struct pt_req *r, const struct link *l, req_res *rc)
 {
 	if (!l->password_hash || !*l->password_hash)
 		return 0;

@@ -92,7 +92,7 @@ static uint64_t max_size(struct pt_req *r)
 }
 
 /* Every request but OPTIONS must speak our version: 412 otherwise. */
-int tus_version_ok(struct pt_req *r, int *rc)
+int tus_version_ok(struct pt_req *r, req_res *rc)
 {
 	const char *v = req_header(r, "Tus-Resumable");
 	cors(r);
@@ -137,7 +137,7 @@ int tus_header_number(struct pt_req *r, const char *name, int64_t *out)
 /* Find an upload and refuse what cannot be touched: 404 unknown, 410
  * terminated or expired.  Returns 0, or 1 with the reply's result in rc. */
 int tus_lookup(struct pt_req *r, const char *uid, struct upload_row *u,
-	       int *rc)
+	       req_res *rc)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -198,7 +198,7 @@ bool tus_has_body(struct pt_req *r)
 	return req_header(r, "Transfer-Encoding") || (cl && strcmp(cl, "0"));
 }
 
-int tus_fail(struct pt_req *r, int err)
+req_res tus_fail(struct pt_req *r, int err)
 {
 	switch (err) {
 	case PT_ETOOBIG:
@@ -235,7 +235,7 @@ int tus_fail(struct pt_req *r, int err)
 
 /* ---- handlers ---- */
 
-int api_tus_options(struct pt_req *r)
+req_res api_tus_options(struct pt_req *r)
 {
 	cors(r);
 	req_reply_header(r, "Tus-Resumable", TUS_VERSION);
@@ -258,10 +258,10 @@ int api_tus_options(struct pt_req *r)
 	return reply_empty(r, 204);
 }
 
-int api_tus_head(struct pt_req *r)
+req_res api_tus_head(struct pt_req *r)
 {
 	struct upload_row u;
-	int rc;
+	req_res rc;
 
 	if (!tus_version_ok(r, &rc))
 		return rc;
@@ -288,11 +288,12 @@ int api_tus_head(struct pt_req *r)
 	return reply_empty(r, 200);
 }
 
-int api_tus_delete(struct pt_req *r)
+req_res api_tus_delete(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	struct upload_row u;
-	int rc, err;
+	req_res rc;
+	int err;
 
 	if (!tus_version_ok(r, &rc))
 		return rc;
@@ -306,12 +307,12 @@ int api_tus_delete(struct pt_req *r)
 	return reply_empty(r, 204);
 }
 
-int api_tus_get(struct pt_req *r)
+req_res api_tus_get(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	struct upload_row u;
 	struct link l;
-	int rc;
+	req_res rc;
 
 	cors(r);
 	if (tus_lookup(r, r->arg[0].p, &u, &rc))

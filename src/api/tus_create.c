@@ -64,7 +64,7 @@ static bool room_for(struct app *app, uint64_t bytes)
 /* Check the list of a final upload without changing anything: each
  * partial once, each a complete, open partial upload here; c->total is
  * their sum.  Returns 0, or 1 with the reply's result in *rc. */
-static int concat_check(struct pt_req *r, struct concat *c, int *rc)
+static int concat_check(struct pt_req *r, struct concat *c, req_res *rc)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -148,7 +148,7 @@ static void concat_release(struct pt_req *r, struct concat *c)
 
 /* Take every partial's lease for the copy.  Returns 0, or 1 with the
  * reply's result in *rc (and nothing held). */
-static int concat_hold(struct pt_req *r, struct concat *c, int *rc)
+static int concat_hold(struct pt_req *r, struct concat *c, req_res *rc)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -229,7 +229,7 @@ struct creation {
  * max_downloads whole numbers), the link password (X-Partage-Password or
  * the metadata's "password", hashed into the row) and the metadata's
  * "folder" (the uploader's).  0, or 1 with the refusal's result in *rc. */
-static int creation_metadata(struct pt_req *r, struct creation *cr, int *rc)
+static int creation_metadata(struct pt_req *r, struct creation *cr, req_res *rc)
 {
 	struct upload_row *u = &cr->p->u;
 	const char *meta = cr->meta;
@@ -292,7 +292,7 @@ static int creation_metadata(struct pt_req *r, struct creation *cr, int *rc)
  * Upload-Length, or Upload-Defer-Length: 1, or for a final neither (it
  * is the parts' sum: concat_check).  0, or 1 with the refusal's result
  * in *rc. */
-static int creation_length(struct pt_req *r, struct creation *cr, int *rc)
+static int creation_length(struct pt_req *r, struct creation *cr, req_res *rc)
 {
 	const char *defer = req_header(r, "Upload-Defer-Length");
 	bool partial = false;
@@ -350,7 +350,7 @@ static int creation_length(struct pt_req *r, struct creation *cr, int *rc)
  * upload limit (413 for good, 507 for the quota), then the stores
  * (api_intake_check), then a final's room on disk.  0, or 1 with the
  * refusal's result in *rc. */
-static int creation_limits(struct pt_req *r, struct creation *cr, int *rc)
+static int creation_limits(struct pt_req *r, struct creation *cr, req_res *rc)
 {
 	struct app *app = r->ctx;
 	int64_t length;
@@ -401,7 +401,7 @@ static int creation_limits(struct pt_req *r, struct creation *cr, int *rc)
  * bytes (their leases taken for the copy, concat_hold); p->location and
  * p->token are set.  0, or 1 with the failure's result in *rc and
  * nothing left behind (the partials released). */
-static int creation_store(struct pt_req *r, struct creation *cr, int *rc)
+static int creation_store(struct pt_req *r, struct creation *cr, req_res *rc)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -449,14 +449,14 @@ static int creation_store(struct pt_req *r, struct creation *cr, int *rc)
 
 /* creation-with-upload: the body is the first PATCH.  Returns the
  * result of tus_patch_begin, or of a refusal. */
-static int creation_body(struct pt_req *r, struct creation *cr)
+static req_res creation_body(struct pt_req *r, struct creation *cr)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
 	struct patch *p = cr->p;
 	struct upload_row *u = &p->u;
 	const char *ctype = req_header(r, "Content-Type");
-	int rc;
+	req_res rc;
 
 	if (!ctype || strcasecmp(ctype, OCTET) != 0)
 		return reply_error(r, PT_EUNSUPPORTED, NULL,
@@ -490,7 +490,7 @@ static int creation_body(struct pt_req *r, struct creation *cr)
  * one are complete at once: a final that cannot complete leaves nothing
  * (its row terminated, its copy removed, its parts released); one that
  * does consumes its parts. */
-static int creation_reply(struct pt_req *r, struct creation *cr)
+static req_res creation_reply(struct pt_req *r, struct creation *cr)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -524,11 +524,11 @@ static int creation_reply(struct pt_req *r, struct creation *cr)
 	return reply_empty(r, 201);
 }
 
-int api_tus_create(struct pt_req *r)
+req_res api_tus_create(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	struct creation *cr = pt_palloc(r->pool, sizeof(*cr));
-	int rc;
+	req_res rc;
 
 	if (!tus_version_ok(r, &rc))
 		return rc;

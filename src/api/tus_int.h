@@ -72,7 +72,7 @@ static inline bool is_partial(const struct upload_row *u)
 /* tus.c */
 /* Every request but OPTIONS must speak our version: 1, or 0 after a 412
  * with its result in *rc.  Adds the CORS and Tus-Resumable headers. */
-int tus_version_ok(struct pt_req *r, int *rc);
+int tus_version_ok(struct pt_req *r, req_res *rc);
 void tus_header_u64(struct pt_req *r, const char *name, uint64_t v);
 /* Upload-Expires, while u is open. */
 void tus_header_expires(struct pt_req *r, const struct upload_row *u);
@@ -83,12 +83,12 @@ int tus_header_number(struct pt_req *r, const char *name, int64_t *out);
  * terminated, expired or consumed.  Returns 0, or 1 with the reply's
  * result in *rc. */
 int tus_lookup(struct pt_req *r, const char *uid, struct upload_row *u,
-	       int *rc);
+	       req_res *rc);
 /* Whether the request carries a body (chunked, or a Content-Length > 0). */
 bool tus_has_body(struct pt_req *r);
 /* Reply to a failure with err's status and reason (413, 507, 451, 460,
  * 503, 500...); returns the reply's result. */
-int tus_fail(struct pt_req *r, int err);
+req_res tus_fail(struct pt_req *r, int err);
 
 /* tus_patch.c */
 /* Register a writer of uid (free it with tus_writer_remove); *alone says
@@ -100,7 +100,7 @@ int64_t tus_lease_seconds(struct app *app);
 /* Start writing the body of a PATCH (or of a creation-with-upload POST)
  * at p->u.received.  Returns REQ_OK with the body callbacks installed, or
  * the result of an error reply. */
-int tus_patch_begin(struct pt_req *r, struct patch *p);
+req_res tus_patch_begin(struct pt_req *r, struct patch *p);
 
 /* tus_complete.c */
 /* The "folder" metadata value ("" when absent, "?" when not an id). */

@@ -125,39 +125,39 @@ done:
 
 /* Refuse blocked content at upload: 451 with the reason.  Logged in the
  * audit as a refusal (the transparency report counts them). */
-int abuse_check_upload(struct pt_req *r, const char *hex, req_res *rc)
+bool abuse_check_upload_or_reply(struct pt_req *r, const char *hex, req_res *rc)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
 	char *why = NULL;
 
 	if (!db || !repo_blocked(db, hex, r->pool, &why))
-		return 0;
+		return false;
 	repo_audit(db, r->client_ip, "refuse_upload", hex, why, "", pt_now());
 	*rc = reply_error(r, PT_ELEGAL, "removed",
 			  "unavailable for legal reasons: this content was "
 			  "removed (%s) and cannot be uploaded again",
 			  why);
-	return 1;
+	return true;
 }
 
 /* May this principal upload at all (repeat infringers may not)? */
-int abuse_check_uploader(struct pt_req *r, req_res *rc)
+bool abuse_check_uploader_or_reply(struct pt_req *r, req_res *rc)
 {
 	struct app *app = r->ctx;
 	const struct principal *who = api_who(r);
 	uint64_t limit = app->conf->repeat_infringer_strikes;
 	if (!who->user_id || !limit)
-		return 0;
+		return false;
 	struct db *db = app_db(app);
 	int64_t strikes = db ? repo_user_strikes(db, who->user_id) : 0;
 	if (strikes < (int64_t)limit)
-		return 0;
+		return false;
 	*rc = reply_error(r, PT_EFORBIDDEN, NULL,
 			  "forbidden: uploads are closed for account '%s' "
 			  "after %lld takedowns of its files",
 			  who->name, (long long)strikes);
-	return 1;
+	return true;
 }
 
 /* ---- POST /api/v1/takedowns ---- */

@@ -10,7 +10,7 @@
  * never a comparison of secrets in C.  Failed logins are limited per
  * address and per name and address, and guessing one name from many
  * addresses only shuts out addresses its owner has not used (see
- * login()).  Every hash goes through the bounded queue (pwcheck.c).
+ * login_or_reply()).  Every hash goes through the bounded queue (pwcheck.c).
  */
 #define _GNU_SOURCE
 #include "handlers.h"
@@ -124,7 +124,7 @@ static bool same_origin(struct pt_req *r)
 				req_header(r, "Sec-Fetch-Site"));
 }
 
-bool api_authenticate(struct pt_req *r, req_res *rc)
+bool api_authenticate_or_reply(struct pt_req *r, req_res *rc)
 {
 	struct app *app = r->ctx;
 	const char *token = NULL;
@@ -140,7 +140,7 @@ bool api_authenticate(struct pt_req *r, req_res *rc)
 		*rc = reply_error(r, PT_EUNAUTH, NULL,
 				  "authentication required: use "
 				  "'Authorization: Bearer TOKEN'");
-		return 1;
+		return true;
 	case AUTH_COOKIE:
 		by_session = true;
 		break;
@@ -152,38 +152,38 @@ bool api_authenticate(struct pt_req *r, req_res *rc)
 			*rc = reply_error(r, PT_EUNAUTH, NULL,
 					  "authentication required: log in or "
 					  "send 'Authorization: Bearer TOKEN'");
-			return 1;
+			return true;
 		}
-		return 0;
+		return false;
 	}
 	struct db *db = app_db(app);
 	if (!db) {
 		*rc = reply_error(r, PT_EUNAVAIL, NULL,
 				  "service unavailable: metadata store "
 				  "unreachable, try again");
-		return 1;
+		return true;
 	}
 	token_hash(token, strlen(token), hash);
 	err = repo_user_by_token(db, r->pool, hash, pt_now(), &u, &tok);
 	if (err == PT_ENOTFOUND && by_session &&
 	    !(r->route->flags & ROUTE_AUTH))
-		return 0; /* a stale cookie does not stop anonymous use */
+		return false; /* a stale cookie does not stop anonymous use */
 	if (err == PT_ENOTFOUND) {
 		*rc = reply_error(r, PT_EUNAUTH, NULL,
 				  "authentication required: the token or "
 				  "session is unknown or expired");
-		return 1;
+		return true;
 	}
 	if (err) {
 		*rc = reply_error(r, err, NULL, "cannot check credentials: %s",
 				  pt_strerror(err));
-		return 1;
+		return true;
 	}
 	if (u.disabled) {
 		*rc = reply_error(r, PT_EFORBIDDEN, NULL,
 				  "forbidden: account '%s' is disabled",
 				  u.name);
-		return 1;
+		return true;
 	}
 	/* a cookie rides along with forged cross-site requests: state
 	 * changes need the session's CSRF token too */
@@ -194,7 +194,7 @@ bool api_authenticate(struct pt_req *r, req_res *rc)
 			*rc = reply_error(r, PT_EFORBIDDEN, NULL,
 					  "forbidden: missing or wrong "
 					  "X-CSRF-Token for this session");
-			return 1;
+			return true;
 		}
 	}
 	/* when the token was last used, to the minute: a write at most once
@@ -214,7 +214,7 @@ bool api_authenticate(struct pt_req *r, req_res *rc)
 	who->token_id = pt_pstrdup(r->pool, tok.id);
 	who->pwhash = u.pwhash;
 	r->who = who;
-	return 0;
+	return false;
 }
 
 
@@ -247,7 +247,7 @@ static req_res users_create_done(struct pt_req *r, json_t *o)
 	u.id &= INT64_MAX;
 	u.name = (char *)name;
 	req_res rc;
-	if (api_pw_hash(r, password, &u.pwhash, &rc))
+	if (api_pw_hash_or_reply(r, password, &u.pwhash, &rc))
 		return rc; /* 503, or the hash is running: see pwcheck.c */
 	u.tier = "free";
 	u.role = "user";
@@ -281,8 +281,8 @@ static void dummy_init(void)
 }
 
 /* A 429 for a failed-login limit, with Retry-After. */
-static int login_refused(struct pt_req *r, int64_t retry, const char *what,
-			 req_res *rc)
+static bool login_refused(struct pt_req *r, int64_t retry, const char *what,
+			  req_res *rc)
 {
 	char ra[24];
 	if (retry < 1)
@@ -293,12 +293,12 @@ static int login_refused(struct pt_req *r, int64_t retry, const char *what,
 			  "too many requests: too many failed logins %s, "
 			  "wait %lld seconds",
 			  what, (long long)retry);
-	return 1;
+	return true;
 }
 
 /*
- * Check a name and password under the failed-login limits.  Returns 0
- * with *u filled, or 1 with *rc: a reply's result, or a suspension while
+ * Check a name and password under the failed-login limits.  Returns false
+ * with *u filled, or true with *rc: a reply's result, or a suspension while
  * the hash runs (the caller returns it and runs again: see pwcheck.c).
  *
  * Failures are limited per address (all names) and per name and address
@@ -313,8 +313,8 @@ static int login_refused(struct pt_req *r, int64_t retry, const char *what,
  * success gives its counts back: only failures are limited.  Over a
  * limit, no hash is run.
  */
-static int login(struct pt_req *r, const char *name, const char *password,
-		 struct user *u, req_res *rc)
+static bool login_or_reply(struct pt_req *r, const char *name,
+			   const char *password, struct user *u, req_res *rc)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -325,11 +325,11 @@ static int login(struct pt_req *r, const char *name, const char *password,
 		*rc = reply_error(r, PT_EBADREQ, NULL,
 				  "bad request: send {\"name\": …, "
 				  "\"password\": …}");
-		return 1;
+		return true;
 	}
 	if (!db) {
 		*rc = reply_error(r, PT_EUNAVAIL, NULL, API_DB_DOWN);
-		return 1;
+		return true;
 	}
 	/* a name may hold any byte but NUL, an address never a newline */
 	char addr[RATELIMIT_ADDR_MAX];
@@ -358,7 +358,7 @@ static int login(struct pt_req *r, const char *name, const char *password,
 				*rc = reply_error(r, err, NULL,
 						  "cannot log in: %s",
 						  pt_strerror(err));
-				return 1;
+				return true;
 			}
 			repo_login_refund(db, name);
 			return login_refused(r, since + LOGIN_WINDOW - now,
@@ -373,36 +373,36 @@ static int login(struct pt_req *r, const char *name, const char *password,
 	if (err && err != PT_ENOTFOUND) {
 		*rc = reply_error(r, err, NULL, "cannot log in: %s",
 				  pt_strerror(err));
-		return 1;
+		return true;
 	}
 	/* an unknown name costs a hash check too: no timing oracle */
 	pthread_once(&dummy_once, dummy_init);
 	bool match;
-	if (api_pw_verify(r, err ? dummy_hash : u->pwhash, password, &match,
-			  rc)) {
+	if (api_pw_verify_or_reply(r, err ? dummy_hash : u->pwhash, password,
+				   &match, rc)) {
 		if (r->responded) { /* 503: no attempt was made */
 			ratelimit_refund(app->login_ip, addr);
 			ratelimit_refund(app->login_pair, pair);
 			if (by_name)
 				repo_login_refund(db, name);
 		}
-		return 1;
+		return true;
 	}
 	if (!match || err) {
 		*rc = reply_error(r, PT_EUNAUTH, NULL,
 				  "authentication required: wrong name or "
 				  "password");
-		return 1;
+		return true;
 	}
 	if (u->disabled) {
 		*rc = reply_error(r, PT_EFORBIDDEN, NULL,
 				  "forbidden: account '%s' is disabled",
 				  u->name);
-		return 1;
+		return true;
 	}
 	if (!api_pw_first(r)) /* counted in an earlier run (a password
 				* change runs again after its new hash) */
-		return 0;
+		return false;
 	ratelimit_refund(app->login_ip, addr);
 	ratelimit_refund(app->login_pair, pair);
 	if (by_name)
@@ -410,7 +410,7 @@ static int login(struct pt_req *r, const char *name, const char *password,
 	/* a new window of 30 days for this name and address */
 	ratelimit_reset(app->login_known, pair);
 	ratelimit_hit(app->login_known, pair, now, NULL);
-	return 0;
+	return false;
 }
 
 /* A token for user_id, whose password hash the caller checked (or read
@@ -471,7 +471,8 @@ static req_res sessions_create_done(struct pt_req *r, json_t *o)
 	req_res rc;
 	int err;
 
-	if (login(r, json_str(o, "name"), json_str(o, "password"), &u, &rc))
+	if (login_or_reply(r, json_str(o, "name"), json_str(o, "password"), &u,
+			   &rc))
 		return rc;
 	err = new_token(r, u.id, u.pwhash, "session",
 			pt_now() + SESSION_DAYS * 86400, "", token, &t);
@@ -526,8 +527,8 @@ static req_res tokens_create_done(struct pt_req *r, json_t *o)
 		uid = who->user_id;
 		pwhash = who->pwhash;
 	} else {
-		if (login(r, json_str(o, "name"), json_str(o, "password"), &u,
-			  &rc))
+		if (login_or_reply(r, json_str(o, "name"),
+				   json_str(o, "password"), &u, &rc))
 			return rc;
 		uid = u.id;
 		pwhash = u.pwhash;
@@ -669,8 +670,8 @@ static req_res me_password_done(struct pt_req *r, json_t *o)
 	if (account_check_password(new, &why))
 		return reply_error(r, PT_EBADREQ, NULL, "bad request: %s", why);
 	char *hash;
-	if (login(r, who->name, old, &u, &rc) ||
-	    api_pw_hash(r, new, &hash, &rc))
+	if (login_or_reply(r, who->name, old, &u, &rc) ||
+	    api_pw_hash_or_reply(r, new, &hash, &rc))
 		return rc;
 	struct db *db = app_db(app);
 	/* a new password ends every other session and token, in one
@@ -807,14 +808,14 @@ req_res api_ticket(struct pt_req *r)
 	struct link l;
 	req_res rc;
 
-	if (api_link_lookup(r, r->arg[0].p, &l, &rc, false))
+	if (api_link_lookup_or_reply(r, r->arg[0].p, &l, &rc, false))
 		return rc;
 	return api_ticket_reply(r, l.id, l.name,
 				api_download_url(r->ctx, r->pool, &l));
 }
 
 req_res api_ticket_reply(struct pt_req *r, const char *id, const char *name,
-		     const char *bytes_url)
+			 const char *bytes_url)
 {
 	struct app *app = r->ctx;
 	struct download_rules rules;

@@ -15,17 +15,18 @@
 /* Terminated by an entry with handler == NULL. */
 extern const struct route api_routes[];
 
-/* The auth phase (server_config.authenticate). */
-bool api_authenticate(struct pt_req *r, req_res *rc);
+/* The auth phase (server_config.authenticate): false, or true after a
+ * 401/403 with its result in *rc. */
+bool api_authenticate_or_reply(struct pt_req *r, req_res *rc);
 /* Handlers */
 req_res api_upload_put(struct pt_req *r);
 req_res api_upload_multipart(struct pt_req *r);
 req_res api_download(struct pt_req *r);
-req_res api_share(struct pt_req *r);       /* GET /{id}: page or bytes */
-req_res api_page(struct pt_req *r);        /* the HTML page of a file */
+req_res api_share(struct pt_req *r); /* GET /{id}: page or bytes */
+req_res api_page(struct pt_req *r);  /* the HTML page of a file */
 req_res api_file_get(struct pt_req *r);
 req_res api_file_delete(struct pt_req *r);
-req_res api_file_patch(struct pt_req *r);  /* rename (owner) */
+req_res api_file_patch(struct pt_req *r); /* rename (owner) */
 req_res api_me_files(struct pt_req *r);
 req_res api_index(struct pt_req *r);
 /* GET /api/v1/tiers: every tier's limits as configured (0: none). */
@@ -75,14 +76,15 @@ int abuse_takedown(struct app *app, const char *actor, const char **ids,
 int abuse_restore(struct app *app, const char *actor, const char *id,
 		  int64_t *restored);
 /* Upload gates: blocked content (451) and repeat infringers (403).
- * Return 0, or 1 with the reply's result in *rc. */
-int abuse_check_upload(struct pt_req *r, const char *hex, req_res *rc);
-int abuse_check_uploader(struct pt_req *r, req_res *rc);
+ * Return false, or true with the reply's result in *rc. */
+bool abuse_check_upload_or_reply(struct pt_req *r, const char *hex,
+				 req_res *rc);
+bool abuse_check_uploader_or_reply(struct pt_req *r, req_res *rc);
 
 /* accounts.c, shared with `partaged admin` */
 /* Argon2id (libsodium crypto_pwhash_str); pool memory; NULL on failure.
  * Blocks for the hash, outside the queue: for `partaged admin`; request
- * handlers use api_pw_hash. */
+ * handlers use api_pw_hash_or_reply. */
 char *account_hash_password(struct pt_pool *pool, const char *password);
 /* 0, or PT_EBADREQ with a reason for names/passwords that break the rules */
 int account_check_name(const char *name, const char **why);
@@ -105,14 +107,14 @@ req_res api_folder_get(struct pt_req *r);
 req_res api_folder_patch(struct pt_req *r);
 req_res api_folder_delete(struct pt_req *r);
 req_res api_folder_ticket(struct pt_req *r);
-req_res api_folder_page(struct pt_req *r);  /* GET /folder/{id} */
-req_res api_folder_zip(struct pt_req *r);   /* GET /folder/{id}/{name}.zip */
+req_res api_folder_page(struct pt_req *r); /* GET /folder/{id} */
+req_res api_folder_zip(struct pt_req *r);  /* GET /folder/{id}/{name}.zip */
 /* The folder an upload goes into: `value` (tus metadata), else the
- * X-Partage-Folder header, else ?folder=; out = "" for none.  Returns 0,
- * or 1 with the reply's result in *rc (401 anonymous, 404 not a folder
+ * X-Partage-Folder header, else ?folder=; out = "" for none.  Returns
+ * false, or true with the reply's result in *rc (401 anonymous, 404 not a folder
  * of the uploader's, 503). */
-int api_upload_folder(struct pt_req *r, const char *value,
-		      char out[ID_LEN + 1], req_res *rc);
+bool api_upload_folder_or_reply(struct pt_req *r, const char *value,
+				char out[ID_LEN + 1], req_res *rc);
 
 /* pages.c: the HTML page of a folder, from what folders.c gathered */
 struct folder_view {
@@ -131,6 +133,6 @@ req_res api_folder_html(struct pt_req *r, const struct folder_view *v);
  * folder) whose bytes are at url: JSON {ticket, wait, ready_at, url}, or
  * for browsers without JavaScript a page that moves on by itself. */
 req_res api_ticket_reply(struct pt_req *r, const char *id, const char *name,
-		     const char *url);
+			 const char *url);
 
 #endif

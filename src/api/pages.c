@@ -77,7 +77,7 @@ static void iso_date(int64_t t, char *out, size_t cap)
 }
 
 static req_res reply_template(struct pt_req *r, int status, const char *name,
-			  const struct kv *kv, size_t nkv)
+			      const struct kv *kv, size_t nkv)
 {
 	const struct web_asset *a = web_asset_find(name);
 	struct pt_buf b;
@@ -97,15 +97,16 @@ req_res api_page(struct pt_req *r)
 	req_res rc;
 	char size[32], hsize[32], created[40], expires[64], downloads[64];
 
-	if (api_link_lookup(r, r->arg[0].p, &l, &rc, false))
+	if (api_link_lookup_or_reply(r, r->arg[0].p, &l, &rc, false))
 		return rc;
 	const char *query = "";
 	if (l.password_hash && *l.password_hash) {
 		const char *pw = req_query(r, "password");
-		int k = pw ? api_link_password_check(r, &l, pw, &rc) : 2;
-		if (k == 1) /* 429, 503, or the hash is running */
-			return rc;
-		if (k == 2) {
+		bool right = false;
+		if (pw &&
+		    api_link_password_check_or_reply(r, &l, pw, &right, &rc))
+			return rc; /* 429, 503, or the hash is running */
+		if (!right) {
 			const struct kv f[] = {
 				{ "id", l.id },
 				{ "message", pw ? "Wrong password, try again."
@@ -244,7 +245,8 @@ req_res api_folder_html(struct pt_req *r, const struct folder_view *v)
 		{ "zip_url", v->zip_url },
 		{ "list", list.p ? list.p : "" },
 	};
-	req_res rc = reply_template(r, 200, "folder.html", kv, PT_ARRAY_LEN(kv));
+	req_res rc = reply_template(r, 200, "folder.html", kv,
+				    PT_ARRAY_LEN(kv));
 	pt_buf_release(&list);
 	return rc;
 }
@@ -265,18 +267,18 @@ static req_res reply_page(struct pt_req *r, const char *name)
 	return reply_template(r, 200, name, NULL, 0);
 }
 
-/* 0 when a user is logged in; otherwise 1 with the redirect to the login
+/* false when a user is logged in; otherwise true with the redirect to the login
  * page (browsers) or a 401 in *rc.  here is a local path. */
-static int need_login(struct pt_req *r, const char *here, req_res *rc)
+static bool need_login_or_reply(struct pt_req *r, const char *here, req_res *rc)
 {
 	struct pt_buf b;
 
 	if (r->who)
-		return 0;
+		return false;
 	if (!req_accepts(r, "text/html")) {
 		*rc = reply_error(r, PT_EUNAUTH, NULL,
 				  "authentication required: log in at /login");
-		return 1;
+		return true;
 	}
 	pt_buf_init(&b, 4096);
 	pt_buf_adds(&b, "/login?next=");
@@ -285,7 +287,7 @@ static int need_login(struct pt_req *r, const char *here, req_res *rc)
 	req_reply_header(r, "Cache-Control", "no-store");
 	pt_buf_release(&b);
 	*rc = reply_empty(r, 302);
-	return 1;
+	return true;
 }
 
 req_res api_login_page(struct pt_req *r)
@@ -301,7 +303,7 @@ req_res api_files_page(struct pt_req *r)
 
 	if (folder && id_valid(folder, strlen(folder)))
 		here = pt_psprintf(r->pool, "/files?folder=%s", folder);
-	if (need_login(r, here, &rc))
+	if (need_login_or_reply(r, here, &rc))
 		return rc;
 	return reply_page(r, "files.html");
 }
@@ -309,7 +311,7 @@ req_res api_files_page(struct pt_req *r)
 req_res api_account_page(struct pt_req *r)
 {
 	req_res rc;
-	if (need_login(r, "/account", &rc))
+	if (need_login_or_reply(r, "/account", &rc))
 		return rc;
 	return reply_page(r, "account.html");
 }

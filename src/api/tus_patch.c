@@ -405,7 +405,7 @@ req_res tus_patch_begin(struct pt_req *r, struct patch *p)
 	/* the stores, after the limits (413 is for good, 507 for now); a
 	 * creation asked already */
 	req_res rc;
-	if (!p->creating && api_intake_check(r, &rc))
+	if (!p->creating && api_intake_check_or_reply(r, &rc))
 		return rc;
 	bool alone;
 	p->w = tus_writer_add(p->u.uid, &alone);
@@ -454,14 +454,14 @@ req_res api_tus_patch(struct pt_req *r)
 	req_res rc;
 	int err;
 
-	if (!tus_version_ok(r, &rc))
+	if (tus_version_or_reply(r, &rc))
 		return rc;
 	p->app = r->ctx;
 	if (!ctype || strcasecmp(ctype, OCTET) != 0)
 		return reply_error(r, PT_EUNSUPPORTED, NULL,
 				   "unsupported media type: PATCH bodies must "
 				   "be " OCTET);
-	if (tus_lookup(r, r->arg[0].p, &p->u, &rc))
+	if (tus_lookup_or_reply(r, r->arg[0].p, &p->u, &rc))
 		return rc;
 	if (is_final(&p->u))
 		return reply_error(r, PT_EFORBIDDEN, NULL,

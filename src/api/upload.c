@@ -205,18 +205,19 @@ static int create_links(struct pt_req *r, struct upload *u, struct link *links,
 /* Blocked content is refused whole (451) and leaves nothing stored: the
  * blobs this request created go again (one that existed before stays: it
  * is quarantined content, gc's to collect). */
-static int refuse_blocked(struct pt_req *r, struct upload *u, req_res *rc)
+static bool check_blocked_or_reply(struct pt_req *r, struct upload *u,
+				   req_res *rc)
 {
 	struct app *app = r->ctx;
 	for (size_t i = 0; i < u->nfiles; i++) {
-		if (!abuse_check_upload(r, u->files[i].sha256, rc))
+		if (!abuse_check_upload_or_reply(r, u->files[i].sha256, rc))
 			continue;
 		for (size_t k = 0; k < u->nfiles; k++)
 			if (!u->files[k].existed)
 				blob_remove(app->blobs, u->files[k].sha256);
-		return 1;
+		return true;
 	}
-	return 0;
+	return false;
 }
 
 static req_res fail_reply(struct pt_req *r, int err, const char *what)
@@ -227,7 +228,7 @@ static req_res fail_reply(struct pt_req *r, int err, const char *what)
 	case PT_ELEGAL:
 		/* blocklisted by a takedown while the body was arriving:
 		 * the link transaction saw it (repo_link_create) */
-		if (refuse_blocked(r, u, &rc))
+		if (check_blocked_or_reply(r, u, &rc))
 			return rc;
 		return reply_error(r, err, "removed",
 				   "unavailable for legal reasons: this "
@@ -286,7 +287,7 @@ static bool set_password_or_reply(struct pt_req *r, struct upload *u,
 				  "1024 characters");
 		return true;
 	}
-	return api_pw_hash_now(r, pw, &u->password_hash, rc);
+	return api_pw_hash_now_or_reply(r, pw, &u->password_hash, rc);
 }
 
 /* ---- PUT /{name} ---- */
@@ -317,7 +318,7 @@ static req_res put_end(struct pt_req *r)
 	if ((err = sink_commit(r, &u->sink, &u->files[0])))
 		return fail_reply(r, err, "the upload");
 	u->nfiles = 1;
-	if (refuse_blocked(r, u, &rc))
+	if (check_blocked_or_reply(r, u, &rc))
 		return rc;
 	u->linking = true;
 	if ((err = create_links(r, u, &l, token)))
@@ -368,9 +369,10 @@ req_res api_upload_put(struct pt_req *r)
 	if (cl && !pt_parse_u64(cl, strlen(cl), &len) && len > u->limit &&
 	    !u->by_quota)
 		return fail_reply(r, PT_ETOOBIG, "the upload");
-	if (abuse_check_uploader(r, &rc) || api_intake_check(r, &rc) ||
-	    api_text_check(r, "the file name", r->arg[0].p, r->arg[0].n, 0,
-			   &rc))
+	if (abuse_check_uploader_or_reply(r, &rc) ||
+	    api_intake_check_or_reply(r, &rc) ||
+	    api_text_check_or_reply(r, "the file name", r->arg[0].p,
+				    r->arg[0].n, 0, &rc))
 		return rc;
 	if (req_header(r, "Content-Range"))
 		return reply_error(r, PT_EBADREQ, NULL,
@@ -380,7 +382,7 @@ req_res api_upload_put(struct pt_req *r)
 	const char *pw = req_header(r, "X-Partage-Password");
 	if (pw && set_password_or_reply(r, u, pw, &rc))
 		return rc;
-	if (api_upload_folder(r, NULL, u->folder, &rc))
+	if (api_upload_folder_or_reply(r, NULL, u->folder, &rc))
 		return rc;
 	if (header_count(r, "Max-Days", &u->max_days))
 		return reply_error(r, PT_EBADREQ, NULL,
@@ -538,7 +540,7 @@ static req_res multipart_end(struct pt_req *r)
 	if (u->nfiles == 0)
 		return reply_error(r, PT_EBADREQ, NULL,
 				   "bad request: no 'file' part in the form");
-	if (refuse_blocked(r, u, &rc))
+	if (check_blocked_or_reply(r, u, &rc))
 		return rc;
 	if (u->password.n && set_password_or_reply(r, u, u->password.p, &rc))
 		return rc;
@@ -566,8 +568,9 @@ req_res api_upload_multipart(struct pt_req *r)
 	r->state = u;
 	u->limit = api_upload_limit(r, &u->by_quota);
 	req_res rc;
-	if (abuse_check_uploader(r, &rc) || api_intake_check(r, &rc) ||
-	    api_upload_folder(r, NULL, u->folder, &rc))
+	if (abuse_check_uploader_or_reply(r, &rc) ||
+	    api_intake_check_or_reply(r, &rc) ||
+	    api_upload_folder_or_reply(r, NULL, u->folder, &rc))
 		return rc;
 	if (header_count(r, "Max-Days", &u->max_days) ||
 	    header_count(r, "Max-Downloads", &u->max_downloads))

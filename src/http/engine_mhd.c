@@ -340,10 +340,10 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 			 * requests get smuggled; refuse and close (a reply at
 			 * this first call closes the connection) */
 			r->in_body = false;
-			return mhd_result(reply_error(
-				r, PT_EBADREQ, NULL,
-				"bad request: conflicting "
-				"Content-Length/Transfer-Encoding"));
+			return mhd_result(
+				reply_error(r, PT_EBADREQ, NULL,
+					    "bad request: conflicting "
+					    "Content-Length/Transfer-Encoding"));
 		}
 		if (!has_body(conn)) {
 			/* a reply queued at this first call makes MHD close

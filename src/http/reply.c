@@ -135,7 +135,7 @@ req_res reply_queue(struct pt_req *r, int status, struct resp *resp)
 }
 
 static req_res reply_buffer(struct pt_req *r, int status, const char *type,
-			const void *body, size_t n)
+			    const void *body, size_t n)
 {
 	struct resp *resp = resp_new(body, n, RESP_COPY);
 	resp_header(resp, "Content-Type", type);
@@ -287,7 +287,7 @@ int reply_error_body(struct pt_buf *out, enum reply_format f, int status,
 }
 
 req_res reply_error(struct pt_req *r, int err, const char *reason,
-		const char *fmt, ...)
+		    const char *fmt, ...)
 {
 	int status = pt_http_status(err);
 	/* longer than any message kept: text_escape never reads past the

@@ -110,7 +110,7 @@ req_res reply_empty(struct pt_req *r, int status);
  * reason (may be NULL) goes into the JSON as "reason".
  */
 req_res reply_error(struct pt_req *r, int err, const char *reason,
-		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Longest error message and reason kept, in bytes with the NUL. */
 #define REPLY_MSG_MAX 512

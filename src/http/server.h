@@ -59,8 +59,8 @@ typedef struct {
 	int v;
 } req_res;
 
-#define REQ_CLOSE ((req_res){0})
-#define REQ_OK ((req_res){1})
+#define REQ_CLOSE ((req_res){ 0 })
+#define REQ_OK ((req_res){ 1 })
 
 static inline bool req_res_ok(req_res res)
 {

@@ -376,8 +376,9 @@ static void test_reply_error_formats(void **state)
 					     "image/png" };
 	for (size_t i = 0; i < PT_ARRAY_LEN(texts); i++) {
 		fake_start(&f, texts[i]);
-		assert_true(req_res_ok(reply_error(&f.r, PT_ENOTFOUND, "no_file",
-					     "not found: no file '%s'", "a b")));
+		assert_true(req_res_ok(
+			reply_error(&f.r, PT_ENOTFOUND, "no_file",
+				    "not found: no file '%s'", "a b")));
 		assert_int_equal(f.status, 404);
 		assert_header(f.resp, "Content-Type",
 			      "text/plain; charset=utf-8");

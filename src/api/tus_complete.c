@@ -96,8 +96,8 @@ static int ensure_partial_cb(void *arg)
 
 /* Blocked content is refused whole, nothing kept (quarantined bytes
  * stay): PT_ELEGAL. */
-static bool check_blocked_or_reply(struct pt_req *r, const struct upload_row *u,
-				   const char *hex, bool existed)
+static int refuse_blocked(struct pt_req *r, const struct upload_row *u,
+			  const char *hex, bool existed)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -130,7 +130,7 @@ int tus_complete(struct pt_req *r, const struct upload_row *u,
 				       l->sha256, &existed, &l->crc32)))
 		return err;
 	if (repo_blocked(db, l->sha256, r->pool, NULL))
-		return check_blocked_or_reply(r, u, l->sha256, existed);
+		return refuse_blocked(r, u, l->sha256, existed);
 	if (tus_metadata_parse(r->pool, u->metadata, &meta))
 		meta.n = 0; /* validated at creation; be safe */
 	l->name = (char *)meta_name(r, &meta);
@@ -192,7 +192,7 @@ int tus_complete(struct pt_req *r, const struct upload_row *u,
 			break;
 	}
 	if (err == PT_ELEGAL) /* taken down while it was being stored */
-		return check_blocked_or_reply(r, u, l->sha256, existed);
+		return refuse_blocked(r, u, l->sha256, existed);
 	if (err)
 		return err;
 	/* recorded: the partial copy can go */

@@ -125,44 +125,44 @@ done:
 
 /* Refuse blocked content at upload: 451 with the reason.  Logged in the
  * audit as a refusal (the transparency report counts them). */
-int abuse_check_upload(struct pt_req *r, const char *hex, int *rc)
+bool abuse_check_upload_or_reply(struct pt_req *r, const char *hex, req_res *rc)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
 	char *why = NULL;
 
 	if (!db || !repo_blocked(db, hex, r->pool, &why))
-		return 0;
+		return false;
 	repo_audit(db, r->client_ip, "refuse_upload", hex, why, "", pt_now());
 	*rc = reply_error(r, PT_ELEGAL, "removed",
 			  "unavailable for legal reasons: this content was "
 			  "removed (%s) and cannot be uploaded again",
 			  why);
-	return 1;
+	return true;
 }
 
 /* May this principal upload at all (repeat infringers may not)? */
-int abuse_check_uploader(struct pt_req *r, int *rc)
+bool abuse_check_uploader_or_reply(struct pt_req *r, req_res *rc)
 {
 	struct app *app = r->ctx;
 	const struct principal *who = api_who(r);
 	uint64_t limit = app->conf->repeat_infringer_strikes;
 	if (!who->user_id || !limit)
-		return 0;
+		return false;
 	struct db *db = app_db(app);
 	int64_t strikes = db ? repo_user_strikes(db, who->user_id) : 0;
 	if (strikes < (int64_t)limit)
-		return 0;
+		return false;
 	*rc = reply_error(r, PT_EFORBIDDEN, NULL,
 			  "forbidden: uploads are closed for account '%s' "
 			  "after %lld takedowns of its files",
 			  who->name, (long long)strikes);
-	return 1;
+	return true;
 }
 
 /* ---- POST /api/v1/takedowns ---- */
 
-static int takedowns_done(struct pt_req *r, json_t *o)
+static req_res takedowns_done(struct pt_req *r, json_t *o)
 {
 	struct app *app = r->ctx;
 	const struct principal *who = api_who(r);
@@ -220,7 +220,7 @@ static int takedowns_done(struct pt_req *r, json_t *o)
 	return reply_json(r, 201, json_pack("{s:o}", "affected", arr));
 }
 
-int api_takedowns(struct pt_req *r)
+req_res api_takedowns(struct pt_req *r)
 {
 	const struct principal *who = api_who(r);
 	if (!who->role || (strcmp(who->role, "rights_holder") != 0 &&
@@ -234,7 +234,7 @@ int api_takedowns(struct pt_req *r)
 
 /* ---- POST /api/v1/reports ---- */
 
-static int reports_done(struct pt_req *r, json_t *o)
+static req_res reports_done(struct pt_req *r, json_t *o)
 {
 	struct app *app = r->ctx;
 	static const char *const categories[] = { "copyright", "abuse",
@@ -284,7 +284,7 @@ static int reports_done(struct pt_req *r, json_t *o)
 				    "open"));
 }
 
-int api_reports(struct pt_req *r)
+req_res api_reports(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	int64_t retry = 0;
@@ -335,7 +335,7 @@ static int check_chunk(struct pt_req *r, const char *data, size_t n)
  * send them again; when it runs out at the first item, the answer is a
  * 429.  Items that hold no id are "unknown" without a lookup or a cost.
  */
-static int check_end(struct pt_req *r)
+static req_res check_end(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	struct check *c = r->state;
@@ -439,7 +439,7 @@ static int check_end(struct pt_req *r)
 	return reply_json(r, 200, json_pack("{s:o}", "results", res));
 }
 
-int api_check(struct pt_req *r)
+req_res api_check(struct pt_req *r)
 {
 	struct check *c = pt_palloc(r->pool, sizeof(*c));
 	pt_buf_init(&c->body, CHECK_BODY_MAX);
@@ -495,7 +495,7 @@ static int count_cb(const struct audit_row *a, void *arg)
 	return 0;
 }
 
-int api_transparency(struct pt_req *r)
+req_res api_transparency(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	struct months *ms = pt_palloc(r->pool, sizeof(*ms));

@@ -10,7 +10,7 @@
  * never a comparison of secrets in C.  Failed logins are limited per
  * address and per name and address, and guessing one name from many
  * addresses only shuts out addresses its owner has not used (see
- * login()).  Every hash goes through the bounded queue (pwcheck.c).
+ * login_or_reply()).  Every hash goes through the bounded queue (pwcheck.c).
  */
 #define _GNU_SOURCE
 #include "handlers.h"
@@ -124,7 +124,7 @@ static bool same_origin(struct pt_req *r)
 				req_header(r, "Sec-Fetch-Site"));
 }
 
-int api_authenticate(struct pt_req *r, int *rc)
+bool api_authenticate_or_reply(struct pt_req *r, req_res *rc)
 {
 	struct app *app = r->ctx;
 	const char *token = NULL;
@@ -140,7 +140,7 @@ int api_authenticate(struct pt_req *r, int *rc)
 		*rc = reply_error(r, PT_EUNAUTH, NULL,
 				  "authentication required: use "
 				  "'Authorization: Bearer TOKEN'");
-		return 1;
+		return true;
 	case AUTH_COOKIE:
 		by_session = true;
 		break;
@@ -152,38 +152,38 @@ int api_authenticate(struct pt_req *r, int *rc)
 			*rc = reply_error(r, PT_EUNAUTH, NULL,
 					  "authentication required: log in or "
 					  "send 'Authorization: Bearer TOKEN'");
-			return 1;
+			return true;
 		}
-		return 0;
+		return false;
 	}
 	struct db *db = app_db(app);
 	if (!db) {
 		*rc = reply_error(r, PT_EUNAVAIL, NULL,
 				  "service unavailable: metadata store "
 				  "unreachable, try again");
-		return 1;
+		return true;
 	}
 	token_hash(token, strlen(token), hash);
 	err = repo_user_by_token(db, r->pool, hash, pt_now(), &u, &tok);
 	if (err == PT_ENOTFOUND && by_session &&
 	    !(r->route->flags & ROUTE_AUTH))
-		return 0; /* a stale cookie does not stop anonymous use */
+		return false; /* a stale cookie does not stop anonymous use */
 	if (err == PT_ENOTFOUND) {
 		*rc = reply_error(r, PT_EUNAUTH, NULL,
 				  "authentication required: the token or "
 				  "session is unknown or expired");
-		return 1;
+		return true;
 	}
 	if (err) {
 		*rc = reply_error(r, err, NULL, "cannot check credentials: %s",
 				  pt_strerror(err));
-		return 1;
+		return true;
 	}
 	if (u.disabled) {
 		*rc = reply_error(r, PT_EFORBIDDEN, NULL,
 				  "forbidden: account '%s' is disabled",
 				  u.name);
-		return 1;
+		return true;
 	}
 	/* a cookie rides along with forged cross-site requests: state
 	 * changes need the session's CSRF token too */
@@ -194,7 +194,7 @@ int api_authenticate(struct pt_req *r, int *rc)
 			*rc = reply_error(r, PT_EFORBIDDEN, NULL,
 					  "forbidden: missing or wrong "
 					  "X-CSRF-Token for this session");
-			return 1;
+			return true;
 		}
 	}
 	/* when the token was last used, to the minute: a write at most once
@@ -214,7 +214,7 @@ int api_authenticate(struct pt_req *r, int *rc)
 	who->token_id = pt_pstrdup(r->pool, tok.id);
 	who->pwhash = u.pwhash;
 	r->who = who;
-	return 0;
+	return false;
 }
 
 
@@ -226,7 +226,7 @@ static const char *json_str(json_t *o, const char *key)
 
 /* ---- registration and login ---- */
 
-static int users_create_done(struct pt_req *r, json_t *o)
+static req_res users_create_done(struct pt_req *r, json_t *o)
 {
 	struct app *app = r->ctx;
 	const char *name = json_str(o, "name");
@@ -246,8 +246,8 @@ static int users_create_done(struct pt_req *r, json_t *o)
 	randombytes_buf(&u.id, sizeof(u.id));
 	u.id &= INT64_MAX;
 	u.name = (char *)name;
-	int rc;
-	if (api_pw_hash(r, password, &u.pwhash, &rc))
+	req_res rc;
+	if (api_pw_hash_or_reply(r, password, &u.pwhash, &rc))
 		return rc; /* 503, or the hash is running: see pwcheck.c */
 	u.tier = "free";
 	u.role = "user";
@@ -264,7 +264,7 @@ static int users_create_done(struct pt_req *r, json_t *o)
 			  json_pack("{s:s, s:s}", "name", name, "tier", "free"));
 }
 
-int api_users_create(struct pt_req *r)
+req_res api_users_create(struct pt_req *r)
 {
 	return api_json_body(r, users_create_done);
 }
@@ -281,8 +281,8 @@ static void dummy_init(void)
 }
 
 /* A 429 for a failed-login limit, with Retry-After. */
-static int login_refused(struct pt_req *r, int64_t retry, const char *what,
-			 int *rc)
+static bool login_refused(struct pt_req *r, int64_t retry, const char *what,
+			  req_res *rc)
 {
 	char ra[24];
 	if (retry < 1)
@@ -293,12 +293,12 @@ static int login_refused(struct pt_req *r, int64_t retry, const char *what,
 			  "too many requests: too many failed logins %s, "
 			  "wait %lld seconds",
 			  what, (long long)retry);
-	return 1;
+	return true;
 }
 
 /*
- * Check a name and password under the failed-login limits.  Returns 0
- * with *u filled, or 1 with *rc: a reply's result, or a suspension while
+ * Check a name and password under the failed-login limits.  Returns false
+ * with *u filled, or true with *rc: a reply's result, or a suspension while
  * the hash runs (the caller returns it and runs again: see pwcheck.c).
  *
  * Failures are limited per address (all names) and per name and address
@@ -313,8 +313,8 @@ static int login_refused(struct pt_req *r, int64_t retry, const char *what,
  * success gives its counts back: only failures are limited.  Over a
  * limit, no hash is run.
  */
-static int login(struct pt_req *r, const char *name, const char *password,
-		 struct user *u, int *rc)
+static bool login_or_reply(struct pt_req *r, const char *name,
+			   const char *password, struct user *u, req_res *rc)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -325,11 +325,11 @@ static int login(struct pt_req *r, const char *name, const char *password,
 		*rc = reply_error(r, PT_EBADREQ, NULL,
 				  "bad request: send {\"name\": …, "
 				  "\"password\": …}");
-		return 1;
+		return true;
 	}
 	if (!db) {
 		*rc = reply_error(r, PT_EUNAVAIL, NULL, API_DB_DOWN);
-		return 1;
+		return true;
 	}
 	/* a name may hold any byte but NUL, an address never a newline */
 	char addr[RATELIMIT_ADDR_MAX];
@@ -358,7 +358,7 @@ static int login(struct pt_req *r, const char *name, const char *password,
 				*rc = reply_error(r, err, NULL,
 						  "cannot log in: %s",
 						  pt_strerror(err));
-				return 1;
+				return true;
 			}
 			repo_login_refund(db, name);
 			return login_refused(r, since + LOGIN_WINDOW - now,
@@ -373,36 +373,36 @@ static int login(struct pt_req *r, const char *name, const char *password,
 	if (err && err != PT_ENOTFOUND) {
 		*rc = reply_error(r, err, NULL, "cannot log in: %s",
 				  pt_strerror(err));
-		return 1;
+		return true;
 	}
 	/* an unknown name costs a hash check too: no timing oracle */
 	pthread_once(&dummy_once, dummy_init);
 	bool match;
-	if (api_pw_verify(r, err ? dummy_hash : u->pwhash, password, &match,
-			  rc)) {
+	if (api_pw_verify_or_reply(r, err ? dummy_hash : u->pwhash, password,
+				   &match, rc)) {
 		if (r->responded) { /* 503: no attempt was made */
 			ratelimit_refund(app->login_ip, addr);
 			ratelimit_refund(app->login_pair, pair);
 			if (by_name)
 				repo_login_refund(db, name);
 		}
-		return 1;
+		return true;
 	}
 	if (!match || err) {
 		*rc = reply_error(r, PT_EUNAUTH, NULL,
 				  "authentication required: wrong name or "
 				  "password");
-		return 1;
+		return true;
 	}
 	if (u->disabled) {
 		*rc = reply_error(r, PT_EFORBIDDEN, NULL,
 				  "forbidden: account '%s' is disabled",
 				  u->name);
-		return 1;
+		return true;
 	}
 	if (!api_pw_first(r)) /* counted in an earlier run (a password
 				* change runs again after its new hash) */
-		return 0;
+		return false;
 	ratelimit_refund(app->login_ip, addr);
 	ratelimit_refund(app->login_pair, pair);
 	if (by_name)
@@ -410,7 +410,7 @@ static int login(struct pt_req *r, const char *name, const char *password,
 	/* a new window of 30 days for this name and address */
 	ratelimit_reset(app->login_known, pair);
 	ratelimit_hit(app->login_known, pair, now, NULL);
-	return 0;
+	return false;
 }
 
 /* A token for user_id, whose password hash the caller checked (or read
@@ -463,14 +463,16 @@ static void session_cookies(struct pt_req *r, const char *token)
 				     token ? token : "", age, secure));
 }
 
-static int sessions_create_done(struct pt_req *r, json_t *o)
+static req_res sessions_create_done(struct pt_req *r, json_t *o)
 {
 	struct user u;
 	struct token_row t;
 	char token[TOKEN_LEN + 1];
-	int rc, err;
+	req_res rc;
+	int err;
 
-	if (login(r, json_str(o, "name"), json_str(o, "password"), &u, &rc))
+	if (login_or_reply(r, json_str(o, "name"), json_str(o, "password"), &u,
+			   &rc))
 		return rc;
 	err = new_token(r, u.id, u.pwhash, "session",
 			pt_now() + SESSION_DAYS * 86400, "", token, &t);
@@ -487,12 +489,12 @@ static int sessions_create_done(struct pt_req *r, json_t *o)
 				    t.csrf));
 }
 
-int api_sessions_create(struct pt_req *r)
+req_res api_sessions_create(struct pt_req *r)
 {
 	return api_json_body(r, sessions_create_done);
 }
 
-int api_sessions_delete(struct pt_req *r)
+req_res api_sessions_delete(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	const struct principal *who = api_who(r);
@@ -502,7 +504,7 @@ int api_sessions_delete(struct pt_req *r)
 	return reply_empty(r, 204);
 }
 
-static int tokens_create_done(struct pt_req *r, json_t *o)
+static req_res tokens_create_done(struct pt_req *r, json_t *o)
 {
 	const struct principal *who = api_who(r);
 	json_t *lv = json_object_get(o, "label");
@@ -513,7 +515,8 @@ static int tokens_create_done(struct pt_req *r, json_t *o)
 	char token[TOKEN_LEN + 1];
 	int64_t uid;
 	const char *pwhash;
-	int rc, err;
+	req_res rc;
+	int err;
 
 	if (lv && !json_is_string(lv))
 		return reply_error(r, PT_EBADREQ, NULL,
@@ -524,8 +527,8 @@ static int tokens_create_done(struct pt_req *r, json_t *o)
 		uid = who->user_id;
 		pwhash = who->pwhash;
 	} else {
-		if (login(r, json_str(o, "name"), json_str(o, "password"), &u,
-			  &rc))
+		if (login_or_reply(r, json_str(o, "name"),
+				   json_str(o, "password"), &u, &rc))
 			return rc;
 		uid = u.id;
 		pwhash = u.pwhash;
@@ -545,7 +548,7 @@ static int tokens_create_done(struct pt_req *r, json_t *o)
 				    token, "label", label));
 }
 
-int api_tokens_create(struct pt_req *r)
+req_res api_tokens_create(struct pt_req *r)
 {
 	return api_json_body(r, tokens_create_done);
 }
@@ -561,7 +564,7 @@ static int token_cb(const struct token_row *t, void *arg)
 	return 0;
 }
 
-int api_tokens_list(struct pt_req *r)
+req_res api_tokens_list(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -577,7 +580,7 @@ int api_tokens_list(struct pt_req *r)
 	return reply_json(r, 200, json_pack("{s:o}", "tokens", arr));
 }
 
-int api_tokens_delete(struct pt_req *r)
+req_res api_tokens_delete(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	const struct principal *who = api_who(r);
@@ -593,7 +596,7 @@ int api_tokens_delete(struct pt_req *r)
 
 /* ---- the account ---- */
 
-int api_me(struct pt_req *r)
+req_res api_me(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	const struct principal *who = api_who(r);
@@ -621,7 +624,7 @@ int api_me(struct pt_req *r)
 	return reply_json(r, 200, o);
 }
 
-static int me_update_done(struct pt_req *r, json_t *o)
+static req_res me_update_done(struct pt_req *r, json_t *o)
 {
 	struct app *app = r->ctx;
 	const struct principal *who = api_who(r);
@@ -646,19 +649,20 @@ static int me_update_done(struct pt_req *r, json_t *o)
 				    json_is_true(dd)));
 }
 
-int api_me_update(struct pt_req *r)
+req_res api_me_update(struct pt_req *r)
 {
 	return api_json_body(r, me_update_done);
 }
 
-static int me_password_done(struct pt_req *r, json_t *o)
+static req_res me_password_done(struct pt_req *r, json_t *o)
 {
 	struct app *app = r->ctx;
 	const struct principal *who = api_who(r);
 	const char *old = json_str(o, "old"), *new = json_str(o, "new");
 	const char *why;
 	struct user u;
-	int rc, err;
+	req_res rc;
+	int err;
 
 	if (!old || !new)
 		return reply_error(r, PT_EBADREQ, NULL,
@@ -666,8 +670,8 @@ static int me_password_done(struct pt_req *r, json_t *o)
 	if (account_check_password(new, &why))
 		return reply_error(r, PT_EBADREQ, NULL, "bad request: %s", why);
 	char *hash;
-	if (login(r, who->name, old, &u, &rc) ||
-	    api_pw_hash(r, new, &hash, &rc))
+	if (login_or_reply(r, who->name, old, &u, &rc) ||
+	    api_pw_hash_or_reply(r, new, &hash, &rc))
 		return rc;
 	struct db *db = app_db(app);
 	/* a new password ends every other session and token, in one
@@ -684,12 +688,12 @@ static int me_password_done(struct pt_req *r, json_t *o)
 	return reply_empty(r, 204);
 }
 
-int api_me_password(struct pt_req *r)
+req_res api_me_password(struct pt_req *r)
 {
 	return api_json_body(r, me_password_done);
 }
 
-static int me_redeem_done(struct pt_req *r, json_t *o)
+static req_res me_redeem_done(struct pt_req *r, json_t *o)
 {
 	struct app *app = r->ctx;
 	const struct principal *who = api_who(r);
@@ -721,7 +725,7 @@ static int me_redeem_done(struct pt_req *r, json_t *o)
 				    "tier", "premium"));
 }
 
-int api_me_redeem(struct pt_req *r)
+req_res api_me_redeem(struct pt_req *r)
 {
 	return api_json_body(r, me_redeem_done);
 }
@@ -737,7 +741,7 @@ static int reward_file_cb(const char *id, int64_t downloads, int64_t points,
 	return 0;
 }
 
-int api_me_rewards(struct pt_req *r)
+req_res api_me_rewards(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	const struct principal *who = api_who(r);
@@ -760,7 +764,7 @@ int api_me_rewards(struct pt_req *r)
 			  "files", files));
 }
 
-static int rewards_convert_done(struct pt_req *r, json_t *o)
+static req_res rewards_convert_done(struct pt_req *r, json_t *o)
 {
 	struct app *app = r->ctx;
 	const struct principal *who = api_who(r);
@@ -792,31 +796,31 @@ static int rewards_convert_done(struct pt_req *r, json_t *o)
 				    (json_int_t)u.premium_until));
 }
 
-int api_me_rewards_convert(struct pt_req *r)
+req_res api_me_rewards_convert(struct pt_req *r)
 {
 	return api_json_body(r, rewards_convert_done);
 }
 
 /* ---- wait tickets ---- */
 
-int api_ticket(struct pt_req *r)
+req_res api_ticket(struct pt_req *r)
 {
 	struct link l;
-	int rc;
+	req_res rc;
 
-	if (api_link_lookup(r, r->arg[0].p, &l, &rc, false))
+	if (api_link_lookup_or_reply(r, r->arg[0].p, &l, &rc, false))
 		return rc;
 	return api_ticket_reply(r, l.id, l.name,
 				api_download_url(r->ctx, r->pool, &l));
 }
 
-int api_ticket_reply(struct pt_req *r, const char *id, const char *name,
-		     const char *bytes_url)
+req_res api_ticket_reply(struct pt_req *r, const char *id, const char *name,
+			 const char *bytes_url)
 {
 	struct app *app = r->ctx;
 	struct download_rules rules;
 	char ticket[TICKET_MAX] = "";
-	int rc;
+	req_res rc;
 
 	policy_download(app->conf, api_who(r), &rules);
 	int64_t now = pt_now();

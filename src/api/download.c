@@ -72,9 +72,10 @@ void api_add_validators(struct resp *resp, const char *etag,
 	resp_header(resp, "Vary", "Accept");
 }
 
-int api_validate(struct pt_req *r, const char *etag, int64_t mtime,
-		 const char *lastmod, uint64_t size, struct range_set *rs,
-		 enum range_result *rr, const char **range_hdr, int *rc)
+bool api_validate_or_reply(struct pt_req *r, const char *etag, int64_t mtime,
+			   const char *lastmod, uint64_t size,
+			   struct range_set *rs, enum range_result *rr,
+			   const char **range_hdr, req_res *rc)
 {
 	struct cond_request cq = {
 		.method = r->method == HTTP_HEAD ? "HEAD" : "GET",
@@ -94,7 +95,7 @@ int api_validate(struct pt_req *r, const char *etag, int64_t mtime,
 		resp = resp_new(NULL, 0, RESP_STATIC);
 		api_add_validators(resp, etag, lastmod);
 		*rc = reply_queue(r, cr == COND_PRECONDITION ? 412 : 304, resp);
-		return 1;
+		return true;
 	}
 	/* Range is defined for GET only (RFC 9110 §14.2) */
 	if (r->method == HTTP_GET && cr == COND_PROCEED)
@@ -106,9 +107,9 @@ int api_validate(struct pt_req *r, const char *etag, int64_t mtime,
 		resp_header(resp, "Content-Range", cr416);
 		api_add_validators(resp, etag, lastmod);
 		*rc = reply_queue(r, 416, resp);
-		return 1;
+		return true;
 	}
-	return 0;
+	return false;
 }
 
 /* Representation headers of a file: type, disposition, and the headers
@@ -331,13 +332,14 @@ bool api_download_cover(struct pt_req *r, const char *id, uint64_t size,
 	return true;
 }
 
-/* The wait of a GET: 0 when a valid ticket lets it go or it is to be
+/* The wait of a GET: false when a valid ticket lets it go or it is to be
  * held (*hold; *early: the seconds until its ticket is valid, or -1), or
- * 1 with the reply in *rc (an API client's 429, a browser's 303 to the
+ * true with the reply in *rc (an API client's 429, a browser's 303 to the
  * page, a bad ticket's 429). */
-static int gate_wait(struct pt_req *r, const char *kind, const char *id,
-		     const struct download_rules *rules, bool *hold,
-		     int64_t *early, int *rc)
+static bool gate_wait_or_reply(struct pt_req *r, const char *kind,
+			       const char *id,
+			       const struct download_rules *rules, bool *hold,
+			       int64_t *early, req_res *rc)
 {
 	struct app *app = r->ctx;
 	int64_t now = pt_now(), retry = rules->wait_seconds;
@@ -350,7 +352,7 @@ static int gate_wait(struct pt_req *r, const char *kind, const char *id,
 	*hold = false;
 	*early = -1;
 	if (ts == TICKET_OK)
-		return 0;
+		return false;
 	bool browser = req_accepts(r, "text/html");
 	bool api = !browser && req_accepts(r, "application/json");
 	if (api && (ts == TICKET_MISSING || ts == TICKET_EARLY)) {
@@ -374,7 +376,7 @@ static int gate_wait(struct pt_req *r, const char *kind, const char *id,
 					  "(or ask without Accept: "
 					  "application/json to be held)",
 					  kind, id, ra);
-		return 1;
+		return true;
 	}
 	if (ts == TICKET_INVALID || ts == TICKET_EXPIRED) {
 		snprintf(ra, sizeof(ra), "%lld", (long long)rules->wait_seconds);
@@ -384,7 +386,7 @@ static int gate_wait(struct pt_req *r, const char *kind, const char *id,
 				  "ticket for '%s': get a new one on the "
 				  "page, or ask without one and wait",
 				  id);
-		return 1;
+		return true;
 	}
 	if (ts == TICKET_MISSING && browser) {
 		/* a person: the page has the countdown and the button */
@@ -397,17 +399,18 @@ static int gate_wait(struct pt_req *r, const char *kind, const char *id,
 				    id));
 		resp_header(resp, "Cache-Control", "no-store");
 		*rc = reply_queue(r, 303, resp);
-		return 1;
+		return true;
 	}
 	*hold = true;
 	if (ts == TICKET_EARLY)
 		*early = retry;
-	return 0;
+	return false;
 }
 
-int api_download_gate(struct pt_req *r, const char *kind, const char *id,
-		      uint64_t size, const struct download_rules *rules,
-		      struct download_pass *p, int *rc)
+bool api_download_gate_or_reply(struct pt_req *r, const char *kind,
+				const char *id, uint64_t size,
+				const struct download_rules *rules,
+				struct download_pass *p, req_res *rc)
 {
 	struct app *app = r->ctx;
 	char ra[24], other[SLOTS_ID_MAX] = "";
@@ -422,13 +425,13 @@ int api_download_gate(struct pt_req *r, const char *kind, const char *id,
 				  "forbidden: files over %llu bytes need a "
 				  "premium account",
 				  (unsigned long long)rules->max_bytes);
-		return 1;
+		return true;
 	}
 	if (r->method != HTTP_GET)
-		return 0; /* HEAD shows what a GET would get, freely */
+		return false; /* HEAD shows what a GET would get, freely */
 	if (rules->wait_seconds &&
-	    gate_wait(r, kind, id, rules, &hold, &early, rc))
-		return 1;
+	    gate_wait_or_reply(r, kind, id, rules, &hold, &early, rc))
+		return true;
 	/* the slot before the countdown: a download refused here has not
 	 * begun its wait (a queued request waits its turn, then its wait) */
 	struct slots_claim c = { r->client_ip, id, req_socket(r),
@@ -447,7 +450,7 @@ int api_download_gate(struct pt_req *r, const char *kind, const char *id,
 				  (unsigned long long)rules->connections,
 				  rules->connections == 1 ? "" : "s",
 				  rules->connections == 1 ? "it" : "them");
-		return 1;
+		return true;
 	case SLOTS_PARALLEL:
 		req_reply_header(r, "Retry-After", "10");
 		*rc = reply_error(r, PT_ELIMIT, NULL,
@@ -457,13 +460,13 @@ int api_download_gate(struct pt_req *r, const char *kind, const char *id,
 				  "premium",
 				  other, (unsigned long long)rules->parallel,
 				  rules->parallel == 1 ? "" : "s");
-		return 1;
+		return true;
 	default:
 		req_reply_header(r, "Retry-After", "10");
 		*rc = reply_error(r, PT_EUNAVAIL, NULL,
 				  "service unavailable: too many downloads "
 				  "going on: retry in 10 seconds");
-		return 1;
+		return true;
 	}
 	if (hold) {
 		/* the countdown of this address and id, which the first
@@ -483,7 +486,7 @@ int api_download_gate(struct pt_req *r, const char *kind, const char *id,
 					  "/api/v1/%s/%s/ticket, wait %s "
 					  "seconds, then add ?ticket=TICKET",
 					  kind, id, ra);
-			return 1;
+			return true;
 		}
 	}
 	int64_t cool = rules->cooldown ? slots_cooldown_until(
@@ -501,7 +504,7 @@ int api_download_gate(struct pt_req *r, const char *kind, const char *id,
 				  "tier: the next may start in %s seconds, "
 				  "or get premium",
 				  (long long)rules->cooldown, ra);
-		return 1;
+		return true;
 	}
 	if (cool > ready)
 		ready = cool;
@@ -511,7 +514,7 @@ int api_download_gate(struct pt_req *r, const char *kind, const char *id,
 		snprintf(ra, sizeof(ra), "%lld", (long long)(ready - now));
 		req_reply_header(r, "X-Partage-Wait", ra);
 	}
-	return 0;
+	return false;
 }
 
 /* A request the store can answer as we would: GET, at most one range
@@ -540,7 +543,7 @@ static bool redirectable(struct pt_req *r, const char *range_hdr,
  * bytes, with the name and type we would send.  The response is over as
  * soon as the redirect is sent, so download_complete counts the ranges
  * of this request then: the node cannot see the transfer (docs/api.md). */
-static int redirect_reply(struct pt_req *r, const struct link *l)
+static req_res redirect_reply(struct pt_req *r, const struct link *l)
 {
 	struct app *app = r->ctx;
 	struct pt_buf disp;
@@ -577,9 +580,9 @@ static int redirect_reply(struct pt_req *r, const struct link *l)
 /* A GET of a Max-Downloads link, before it is answered: reserve the
  * bytes it will send against the link's budget (repo.h), or answer 410.
  * An empty file has no bytes to count: each GET of it is one download. */
-static int budget_begin(struct pt_req *r, struct link *l, struct held *h,
-			enum range_result rr, const struct range_set *rs,
-			int *rc)
+static bool budget_begin_or_reply(struct pt_req *r, struct link *l,
+				  struct held *h, enum range_result rr,
+				  const struct range_set *rs, req_res *rc)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -589,7 +592,7 @@ static int budget_begin(struct pt_req *r, struct link *l, struct held *h,
 	if (!db) {
 		*rc = reply_error(r, PT_EUNAVAIL, NULL,
 				  "service unavailable: try again");
-		return 1;
+		return true;
 	}
 	if (size == 0) {
 		err = repo_link_take_download(db, l->id, pt_now());
@@ -648,7 +651,7 @@ static uint64_t header_bytes(struct pt_req *r, struct resp *resp)
 	return n + 16; /* "Server: partage" */
 }
 
-static int serve_held(struct pt_req *r, const char *id, struct held *h)
+static req_res serve_held(struct pt_req *r, const char *id, struct held *h)
 {
 	struct app *app = r->ctx;
 	struct link l;
@@ -657,20 +660,21 @@ static int serve_held(struct pt_req *r, const char *id, struct held *h)
 	enum range_result rr = RANGE_IGNORE;
 	char etag[BLOB_HEX_LEN + 3], lastmod[32];
 	void *rd_cleanup = NULL;
-	int rc, err;
+	req_res rc;
+	int err;
 
 	/* every tier check comes before the bytes, and before a redirect:
 	 * takedowns (410/451), password, size limit, ticket, parallel */
-	if (api_link_lookup(r, id, &l, &rc, true))
+	if (api_link_lookup_or_reply(r, id, &l, &rc, true))
 		return rc;
-	if (api_link_password(r, &l, &rc))
+	if (api_link_password_or_reply(r, &l, &rc))
 		return rc;
 	struct download_rules rules;
 	struct download_pass pass;
 	policy_download(app->conf, api_who(r), &rules);
 	memcpy(h->id, l.id, sizeof(h->id));
-	int gated = api_download_gate(r, "files", l.id, l.size, &rules, &pass,
-				      &rc);
+	bool gated = api_download_gate_or_reply(r, "files", l.id, l.size,
+						&rules, &pass, &rc);
 	h->slot = pass.slot;
 	h->cooldown = pass.cooldown;
 	if (gated)
@@ -679,8 +683,8 @@ static int serve_held(struct pt_req *r, const char *id, struct held *h)
 	pt_http_date(l.created, lastmod);
 
 	const char *range_hdr;
-	if (api_validate(r, etag, l.created, lastmod, l.size, &rs, &rr,
-			 &range_hdr, &rc))
+	if (api_validate_or_reply(r, etag, l.created, lastmod, l.size, &rs, &rr,
+				  &range_hdr, &rc))
 		return rc;
 	/* a Max-Downloads link is streamed here: its budget must see what
 	 * a cut-short transfer delivered */
@@ -716,7 +720,7 @@ static int serve_held(struct pt_req *r, const char *id, struct held *h)
 
 	if (r->method == HTTP_GET && l.max_downloads) {
 		/* Max-Downloads: counted by the link's byte budget */
-		if (budget_begin(r, &l, h, rr, &rs, &rc))
+		if (budget_begin_or_reply(r, &l, h, rr, &rs, &rc))
 			return rc;
 	} else if (r->method == HTTP_GET) {
 		/* counted by coverage, whatever the first byte: ranges from
@@ -771,12 +775,12 @@ static int serve_held(struct pt_req *r, const char *id, struct held *h)
 	return reply_queue(r, status, resp);
 }
 
-static int serve(struct pt_req *r, const char *id)
+static req_res serve(struct pt_req *r, const char *id)
 {
 	struct held *h = pt_palloc(r->pool, sizeof(*h));
 	r->state = h;
 	r->on_complete = download_complete;
-	int rc = serve_held(r, id, h);
+	req_res rc = serve_held(r, id, h);
 	/* an answer without bytes (304, 416, 410, a redirect, an error, an
 	 * empty file) frees the slot now: the client may have it all and ask again
 	 * before the engine reports this response complete */
@@ -785,12 +789,12 @@ static int serve(struct pt_req *r, const char *id)
 	return rc;
 }
 
-int api_download(struct pt_req *r)
+req_res api_download(struct pt_req *r)
 {
 	return serve(r, r->arg[0].p);
 }
 
-int api_share(struct pt_req *r)
+req_res api_share(struct pt_req *r)
 {
 	/* browsers get the page; curl, wget and friends (Accept: any) the
 	 * bytes, so `curl SHARE_URL` downloads like on other curl hosts */
@@ -803,8 +807,9 @@ int api_share(struct pt_req *r)
 		if (who->tier == PT_TIER_PREMIUM && who->direct_downloads) {
 			struct app *app = r->ctx;
 			struct link l;
-			int rc;
-			if (api_link_lookup(r, r->arg[0].p, &l, &rc, false))
+			req_res rc;
+			if (api_link_lookup_or_reply(r, r->arg[0].p, &l, &rc,
+						     false))
 				return rc;
 			struct resp *resp = resp_new(NULL, 0, RESP_STATIC);
 			resp_header(

@@ -43,12 +43,13 @@ struct download_pass {
  * countdown, bound to (address, id), ends, and the response must send no
  * byte of the body before), the parallel downloads of the address (429)
  * and the connections of this download (503).  p->slot is set when a
- * slot is taken: release it with api_download_unhold.  Returns 0, or 1
- * with the refusal's result in *rc. */
+ * slot is taken: release it with api_download_unhold.  Returns false,
+ * or true with the refusal's result in *rc. */
 struct download_rules;
-int api_download_gate(struct pt_req *r, const char *kind, const char *id,
-		      uint64_t size, const struct download_rules *rules,
-		      struct download_pass *p, int *rc);
+bool api_download_gate_or_reply(struct pt_req *r, const char *kind,
+				const char *id, uint64_t size,
+				const struct download_rules *rules,
+				struct download_pass *p, req_res *rc);
 /* Release the slot the gate took, if any, and clear it: when the last
  * byte is in the engine's hands, when the answer carries no bytes (304, 416, an
  * error), or when the response ends. */
@@ -61,12 +62,13 @@ void api_download_ended(struct pt_req *r, const char *id, int64_t cooldown);
 void api_add_validators(struct resp *resp, const char *etag,
 			const char *lastmod);
 /* Conditionals (cond.c) and Range (range.c) of a GET or HEAD of a
- * representation of `size` bytes with these validators: 1 with the
- * 304/412/416 reply's result in *rc, or 0 with *rr RANGE_IGNORE or
+ * representation of `size` bytes with these validators: true with
+ * the 304/412/416 reply's result in *rc, or false with *rr RANGE_IGNORE or
  * RANGE_OK (*rs filled) and *range_hdr the request's Range (or NULL). */
-int api_validate(struct pt_req *r, const char *etag, int64_t mtime,
-		 const char *lastmod, uint64_t size, struct range_set *rs,
-		 enum range_result *rr, const char **range_hdr, int *rc);
+bool api_validate_or_reply(struct pt_req *r, const char *etag, int64_t mtime,
+			   const char *lastmod, uint64_t size,
+			   struct range_set *rs, enum range_result *rr,
+			   const char **range_hdr, req_res *rc);
 /* Bytes [first, last] of file id (size bytes) reached the request's
  * client: true when that completed a counted download (coverage.c),
  * which is then in the metrics and the link's counter. */

@@ -4,7 +4,7 @@
  * password, unless the password or the owner's login comes with it),
  * DELETE /{id} (with the delete token), and what every handler that
  * serves a file shares: the link lookup, and the link-password check
- * with its limits on wrong passwords (see api_link_password_check).
+ * with its limits on wrong passwords (see api_link_password_check_or_reply).
  */
 #define _GNU_SOURCE
 #include "handlers.h"
@@ -22,12 +22,12 @@
 #include "../util/buf.h"
 #include "../util/banned.h"
 
-int api_file_get(struct pt_req *r)
+req_res api_file_get(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	struct link l;
-	int rc;
-	if (api_link_lookup(r, r->arg[0].p, &l, &rc, false))
+	req_res rc;
+	if (api_link_lookup_or_reply(r, r->arg[0].p, &l, &rc, false))
 		return rc;
 	/* A password-protected link shows no more than its page does before
 	 * the password (its id, and that it needs one): not the name, size,
@@ -46,22 +46,23 @@ int api_file_get(struct pt_req *r)
 					  "url", url, "download_url", url,
 					  "password_protected", 1));
 		}
-		if (api_link_password(r, &l, &rc))
+		if (api_link_password_or_reply(r, &l, &rc))
 			return rc;
 	}
 	return reply_json(r, 200, api_file_json(app, &l));
 }
 
-int api_file_delete(struct pt_req *r)
+req_res api_file_delete(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	const char *token = req_header(r, "X-Delete-Token");
 	struct link l;
-	int rc, err;
+	req_res rc;
+	int err;
 
 	if (!token)
 		token = req_query(r, "token");
-	if (api_link_lookup(r, r->arg[0].p, &l, &rc, false))
+	if (api_link_lookup_or_reply(r, r->arg[0].p, &l, &rc, false))
 		return rc;
 	/* the uploader's own login (or an admin's) works as well as the
 	 * token */
@@ -112,7 +113,7 @@ static int files_cb(const struct link *l, void *arg)
 	return 0;
 }
 
-int api_me_files(struct pt_req *r)
+req_res api_me_files(struct pt_req *r)
 {
 	static const char *const sorts[] = { "created", "name", "size",
 					     "downloads" };
@@ -180,11 +181,12 @@ int api_me_files(struct pt_req *r)
 
 /* PATCH /api/v1/files/{id}: {"name": "…"} renames, {"folder": "ID"}
  * moves into one of the owner's folders ("" or null: out of any). */
-static int file_patch_done(struct pt_req *r, json_t *o)
+static req_res file_patch_done(struct pt_req *r, json_t *o)
 {
 	struct app *app = r->ctx;
 	struct link l;
-	int rc, err;
+	req_res rc;
+	int err;
 	json_t *name = o ? json_object_get(o, "name") : NULL;
 	json_t *folder = o ? json_object_get(o, "folder") : NULL;
 
@@ -194,7 +196,7 @@ static int file_patch_done(struct pt_req *r, json_t *o)
 		return reply_error(r, PT_EBADREQ, NULL,
 				   "bad request: send {\"name\": \"new name\"} "
 				   "and/or {\"folder\": \"FOLDER_ID\" or null}");
-	if (api_link_lookup(r, r->arg[0].p, &l, &rc, false))
+	if (api_link_lookup_or_reply(r, r->arg[0].p, &l, &rc, false))
 		return rc;
 	if (!policy_owns(api_who(r), l.owner))
 		return reply_error(r, PT_EFORBIDDEN, NULL,
@@ -218,7 +220,8 @@ static int file_patch_done(struct pt_req *r, json_t *o)
 	if (name) {
 		char clean[256];
 		const char *n = json_string_value(name);
-		if (api_text_check(r, "the name", n, strlen(n), 0, &rc))
+		if (api_text_check_or_reply(r, "the name", n, strlen(n), 0,
+					    &rc))
 			return rc;
 		disp_sanitize_name(n, strlen(n), clean, sizeof(clean));
 		err = repo_link_rename(app_db(app), l.id, clean);
@@ -230,7 +233,7 @@ static int file_patch_done(struct pt_req *r, json_t *o)
 	return reply_json(r, 200, api_file_json(app, &l));
 }
 
-int api_file_patch(struct pt_req *r)
+req_res api_file_patch(struct pt_req *r)
 {
 	return api_json_body(r, file_patch_done);
 }

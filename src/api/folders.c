@@ -99,9 +99,9 @@ static bool folder_visible(struct db *db, struct pt_pool *pool,
 /* Look the folder up for a request: 503, 404 (also for a folder the
  * requester may not see: private folders are not revealed), or 403 when
  * `owner` is needed and the requester only sees it.  Returns 0 with *f
- * filled, or 1 with the reply's result in *rc. */
-static int folder_lookup(struct pt_req *r, const char *id, bool owner,
-			 struct folder *f, int *rc)
+ * filled, or true with the reply's result in *rc. */
+static bool folder_lookup_or_reply(struct pt_req *r, const char *id, bool owner,
+				   struct folder *f, req_res *rc)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -112,30 +112,30 @@ static int folder_lookup(struct pt_req *r, const char *id, bool owner,
 		*rc = reply_error(r, PT_EUNAVAIL, NULL,
 				  "service unavailable: metadata store "
 				  "unreachable, try again");
-		return 1;
+		return true;
 	}
 	err = repo_folder_get(db, r->pool, id, f);
 	if (err == 0 && !folder_visible(db, r->pool, f, who))
 		err = PT_ENOTFOUND;
-	if (err == PT_ENOTFOUND && api_unknown_id(r, rc))
-		return 1;
+	if (err == PT_ENOTFOUND && api_unknown_id_or_reply(r, rc))
+		return true;
 	if (err == PT_ENOTFOUND) {
 		*rc = reply_error(r, err, NULL, "not found: no folder '%s'", id);
-		return 1;
+		return true;
 	}
 	if (err) {
 		*rc = reply_error(r, err, NULL, "cannot look up folder '%s': %s",
 				  id, pt_strerror(err));
-		return 1;
+		return true;
 	}
 	if (owner && !policy_owns(who, f->owner)) {
 		*rc = reply_error(r, PT_EFORBIDDEN, NULL,
 				  "forbidden: only its owner changes folder "
 				  "'%s'",
 				  id);
-		return 1;
+		return true;
 	}
-	return 0;
+	return false;
 }
 
 /* ---- the contents of a folder, recursively ---- */
@@ -304,7 +304,7 @@ static int tree_build(struct db *db, const struct folder *root,
 
 /* ---- /api/v1/folders ---- */
 
-static int create_done(struct pt_req *r, json_t *o)
+static req_res create_done(struct pt_req *r, json_t *o)
 {
 	struct app *app = r->ctx;
 	json_t *name = o ? json_object_get(o, "name") : NULL;
@@ -353,7 +353,7 @@ static int create_done(struct pt_req *r, json_t *o)
 	return reply_json(r, 201, folder_json(app, r->pool, &f));
 }
 
-int api_folders_create(struct pt_req *r)
+req_res api_folders_create(struct pt_req *r)
 {
 	return api_json_body(r, create_done);
 }
@@ -373,7 +373,7 @@ static int list_cb(const struct folder *f, void *arg)
 	return 0;
 }
 
-int api_folders_list(struct pt_req *r)
+req_res api_folders_list(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -400,9 +400,10 @@ static int files_cb(const struct link *l, void *arg)
 }
 
 /* The zip's plan: entries, CRCs when with_crc (computed and kept when
- * unknown), the layout.  0, or 1 with an error reply's result in *rc. */
-static int zip_prepare(struct pt_req *r, const struct folder *f, bool with_crc,
-		       struct tree *t, struct zip_plan *plan, int *rc)
+ * unknown), the layout.  false, or true with an error reply's result in *rc. */
+static bool zip_prepare_or_reply(struct pt_req *r, const struct folder *f,
+				 bool with_crc, struct tree *t,
+				 struct zip_plan *plan, req_res *rc)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -416,12 +417,12 @@ static int zip_prepare(struct pt_req *r, const struct folder *f, bool with_crc,
 				  "entries: download the folders inside it "
 				  "one by one",
 				  f->id, ZIP_MAX_ENTRIES);
-		return 1;
+		return true;
 	}
 	if (err) {
 		*rc = reply_error(r, err, NULL, "cannot list folder '%s': %s",
 				  f->id, pt_strerror(err));
-		return 1;
+		return true;
 	}
 	struct zip_entry *e = pt_palloc(r->pool, t->n * sizeof(*e));
 	for (size_t i = 0; i < t->n; i++) {
@@ -449,7 +450,7 @@ static int zip_prepare(struct pt_req *r, const struct folder *f, bool with_crc,
 					  "internal error: the stored bytes of "
 					  "'%s' are unavailable",
 					  l->id);
-			return 1;
+			return true;
 		}
 		e[i].crc32 = (uint32_t)crc;
 	}
@@ -458,20 +459,20 @@ static int zip_prepare(struct pt_req *r, const struct folder *f, bool with_crc,
 				  "internal error: cannot lay out the zip of "
 				  "'%s'",
 				  f->id);
-		return 1;
+		return true;
 	}
-	return 0;
+	return false;
 }
 
-int api_folder_get(struct pt_req *r)
+req_res api_folder_get(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	struct folder f;
 	struct tree t = { 0 };
 	struct zip_plan plan;
-	int rc;
+	req_res rc;
 
-	if (folder_lookup(r, r->arg[0].p, false, &f, &rc))
+	if (folder_lookup_or_reply(r, r->arg[0].p, false, &f, &rc))
 		return rc;
 	struct db *db = app_db(app);
 	struct folder_list subs = { app, r->pool, json_array() };
@@ -489,7 +490,7 @@ int api_folder_get(struct pt_req *r)
 	json_object_set_new(o, "folders", subs.arr);
 	json_object_set_new(o, "files", files.arr);
 	/* the zip's size does not depend on the CRCs: no bytes are read */
-	if (zip_prepare(r, &f, false, &t, &plan, &rc) == 0) {
+	if (zip_prepare_or_reply(r, &f, false, &t, &plan, &rc) == 0) {
 		size_t nfiles = 0;
 		for (size_t i = 0; i < t.n; i++)
 			nfiles += t.items[i].link != NULL;
@@ -507,11 +508,12 @@ int api_folder_get(struct pt_req *r)
 	return reply_json(r, 200, o);
 }
 
-static int patch_done(struct pt_req *r, json_t *o)
+static req_res patch_done(struct pt_req *r, json_t *o)
 {
 	struct app *app = r->ctx;
 	struct folder f;
-	int rc, err;
+	req_res rc;
+	int err;
 	json_t *name = o ? json_object_get(o, "name") : NULL;
 	json_t *parent = o ? json_object_get(o, "parent") : NULL;
 	json_t *shared = o ? json_object_get(o, "shared") : NULL;
@@ -525,7 +527,7 @@ static int patch_done(struct pt_req *r, json_t *o)
 				   "bad request: send any of {\"name\": \"…\", "
 				   "\"parent\": \"FOLDER_ID\" or null, "
 				   "\"shared\": true|false}");
-	if (folder_lookup(r, r->arg[0].p, true, &f, &rc))
+	if (folder_lookup_or_reply(r, r->arg[0].p, true, &f, &rc))
 		return rc;
 	const char *nm = name ? clean_name(r, json_string_value(name)) : NULL;
 	const char *par = !parent ? NULL
@@ -552,22 +554,22 @@ static int patch_done(struct pt_req *r, json_t *o)
 	return reply_json(r, 200, folder_json(app, r->pool, &f));
 }
 
-int api_folder_patch(struct pt_req *r)
+req_res api_folder_patch(struct pt_req *r)
 {
 	return api_json_body(r, patch_done);
 }
 
-int api_folder_delete(struct pt_req *r)
+req_res api_folder_delete(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	struct folder f;
-	int rc;
+	req_res rc;
 	int64_t n = 0;
 	const char *rec = req_query(r, "recursive");
 	bool recursive = rec && (strcmp(rec, "1") == 0 ||
 				 strcmp(rec, "true") == 0);
 
-	if (folder_lookup(r, r->arg[0].p, true, &f, &rc))
+	if (folder_lookup_or_reply(r, r->arg[0].p, true, &f, &rc))
 		return rc;
 	int err = repo_folder_delete(app_db(app), f.id, recursive, pt_now(),
 				     &n);
@@ -680,7 +682,7 @@ static void zip_complete(struct pt_req *r, bool ok)
 	}
 }
 
-static int zip_serve(struct pt_req *r, const struct folder *f)
+static req_res zip_serve(struct pt_req *r, const struct folder *f)
 {
 	struct app *app = r->ctx;
 	struct tree t = { 0 };
@@ -689,18 +691,18 @@ static int zip_serve(struct pt_req *r, const struct folder *f)
 	struct range_set rs;
 	enum range_result rr;
 	char etag[80], lastmod[32];
-	int rc;
+	req_res rc;
 
 	struct zipheld *h = pt_palloc(r->pool, sizeof(*h));
 	r->state = h;
 	r->on_complete = zip_complete;
 	/* HEAD too: its ETag is the GET's, and that covers the CRCs */
-	if (zip_prepare(r, f, true, &t, &plan, &rc))
+	if (zip_prepare_or_reply(r, f, true, &t, &plan, &rc))
 		return rc;
 	policy_download(app->conf, api_who(r), &rules);
 	struct download_pass pass;
-	int gated = api_download_gate(r, "folders", f->id, plan.total, &rules,
-				      &pass, &rc);
+	bool gated = api_download_gate_or_reply(r, "folders", f->id, plan.total,
+						&rules, &pass, &rc);
 	h->slot = pass.slot;
 	h->cooldown = pass.cooldown;
 	h->id = pt_pstrndup(r->pool, f->id, strlen(f->id));
@@ -731,8 +733,8 @@ static int zip_serve(struct pt_req *r, const struct folder *f)
 	pt_http_date(newest, lastmod);
 
 	const char *range_hdr;
-	if (api_validate(r, etag, newest, lastmod, plan.total, &rs, &rr,
-			 &range_hdr, &rc)) {
+	if (api_validate_or_reply(r, etag, newest, lastmod, plan.total, &rs,
+				  &rr, &range_hdr, &rc)) {
 		/* 304, 412, 416: no bytes, so no slot held until the engine reports
 		 * the answer complete */
 		api_download_unhold(r, &h->slot);
@@ -782,21 +784,21 @@ static int zip_serve(struct pt_req *r, const struct folder *f)
 	return reply_queue(r, status, resp);
 }
 
-int api_folder_zip(struct pt_req *r)
+req_res api_folder_zip(struct pt_req *r)
 {
 	struct folder f;
-	int rc;
-	if (folder_lookup(r, r->arg[0].p, false, &f, &rc))
+	req_res rc;
+	if (folder_lookup_or_reply(r, r->arg[0].p, false, &f, &rc))
 		return rc;
 	return zip_serve(r, &f);
 }
 
-int api_folder_ticket(struct pt_req *r)
+req_res api_folder_ticket(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	struct folder f;
-	int rc;
-	if (folder_lookup(r, r->arg[0].p, false, &f, &rc))
+	req_res rc;
+	if (folder_lookup_or_reply(r, r->arg[0].p, false, &f, &rc))
 		return rc;
 	return api_ticket_reply(r, f.id, f.name,
 				folder_url(app, r->pool, &f, true));
@@ -835,7 +837,7 @@ static int collect_link(const struct link *l, void *arg)
 	return 0;
 }
 
-static int folder_page(struct pt_req *r, const struct folder *f)
+static req_res folder_page(struct pt_req *r, const struct folder *f)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -843,7 +845,7 @@ static int folder_page(struct pt_req *r, const struct folder *f)
 	struct collect files = { r->pool, NULL, 0, 0, sizeof(struct link) };
 	struct tree t = { 0 };
 	struct zip_plan plan;
-	int rc;
+	req_res rc;
 	int err = repo_folders_list(db, r->pool, f->owner, f->id,
 				    collect_folder, &subs);
 	if (!err)
@@ -851,7 +853,7 @@ static int folder_page(struct pt_req *r, const struct folder *f)
 	if (err)
 		return reply_error(r, err, NULL, "cannot list folder '%s': %s",
 				   f->id, pt_strerror(err));
-	if (zip_prepare(r, f, false, &t, &plan, &rc))
+	if (zip_prepare_or_reply(r, f, false, &t, &plan, &rc))
 		return rc;
 	size_t nfiles = 0;
 	for (size_t i = 0; i < t.n; i++)
@@ -871,20 +873,20 @@ static int folder_page(struct pt_req *r, const struct folder *f)
 }
 
 /* GET /folder/{id}: the page for browsers, the zip for curl and wget. */
-int api_folder_page(struct pt_req *r)
+req_res api_folder_page(struct pt_req *r)
 {
 	struct folder f;
-	int rc;
+	req_res rc;
 	req_reply_header(r, "Vary", "Accept");
-	if (folder_lookup(r, r->arg[0].p, false, &f, &rc))
+	if (folder_lookup_or_reply(r, r->arg[0].p, false, &f, &rc))
 		return rc;
 	if (!req_accepts(r, "text/html"))
 		return zip_serve(r, &f);
 	return folder_page(r, &f);
 }
 
-int api_upload_folder(struct pt_req *r, const char *value,
-		      char out[ID_LEN + 1], int *rc)
+bool api_upload_folder_or_reply(struct pt_req *r, const char *value,
+				char out[ID_LEN + 1], req_res *rc)
 {
 	struct app *app = r->ctx;
 	const struct principal *who = api_who(r);
@@ -896,12 +898,12 @@ int api_upload_folder(struct pt_req *r, const char *value,
 	if (!value)
 		value = req_query(r, "folder");
 	if (!value || !*value)
-		return 0;
+		return false;
 	if (!who->user_id) {
 		*rc = reply_error(r, PT_EUNAUTH, NULL,
 				  "authentication required: log in to upload "
 				  "into a folder");
-		return 1;
+		return true;
 	}
 	struct db *db = app_db(app);
 	int err = !id_valid(value, strlen(value)) ? PT_ENOTFOUND
@@ -912,13 +914,13 @@ int api_upload_folder(struct pt_req *r, const char *value,
 	if (err == PT_ENOTFOUND) {
 		*rc = reply_error(r, err, NULL,
 				  "not found: no folder '%s' of yours", value);
-		return 1;
+		return true;
 	}
 	if (err) {
 		*rc = reply_error(r, err, NULL, "cannot look up folder: %s",
 				  pt_strerror(err));
-		return 1;
+		return true;
 	}
 	memcpy(out, f.id, ID_LEN + 1);
-	return 0;
+	return false;
 }

@@ -100,7 +100,7 @@ static uint64_t load(const uint64_t *p)
 	return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
-int api_metrics(struct pt_req *r)
+req_res api_metrics(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	struct metrics *m = app->metrics;

@@ -76,12 +76,12 @@ static void iso_date(int64_t t, char *out, size_t cap)
 	strftime(out, cap, "%Y-%m-%d %H:%M UTC", &tm);
 }
 
-static int reply_template(struct pt_req *r, int status, const char *name,
-			  const struct kv *kv, size_t nkv)
+static req_res reply_template(struct pt_req *r, int status, const char *name,
+			      const struct kv *kv, size_t nkv)
 {
 	const struct web_asset *a = web_asset_find(name);
 	struct pt_buf b;
-	int rc;
+	req_res rc;
 	PT_ASSERT(a);
 	pt_buf_init(&b, 1 << 20);
 	render(&b, (const char *)a->data, kv, nkv);
@@ -90,22 +90,23 @@ static int reply_template(struct pt_req *r, int status, const char *name,
 	return rc;
 }
 
-int api_page(struct pt_req *r)
+req_res api_page(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	struct link l;
-	int rc;
+	req_res rc;
 	char size[32], hsize[32], created[40], expires[64], downloads[64];
 
-	if (api_link_lookup(r, r->arg[0].p, &l, &rc, false))
+	if (api_link_lookup_or_reply(r, r->arg[0].p, &l, &rc, false))
 		return rc;
 	const char *query = "";
 	if (l.password_hash && *l.password_hash) {
 		const char *pw = req_query(r, "password");
-		int k = pw ? api_link_password_check(r, &l, pw, &rc) : 2;
-		if (k == 1) /* 429, 503, or the hash is running */
-			return rc;
-		if (k == 2) {
+		bool right = false;
+		if (pw &&
+		    api_link_password_check_or_reply(r, &l, pw, &right, &rc))
+			return rc; /* 429, 503, or the hash is running */
+		if (!right) {
 			const struct kv f[] = {
 				{ "id", l.id },
 				{ "message", pw ? "Wrong password, try again."
@@ -195,7 +196,7 @@ static const char *tier_rules(struct pt_req *r,
 	return out;
 }
 
-int api_folder_html(struct pt_req *r, const struct folder_view *v)
+req_res api_folder_html(struct pt_req *r, const struct folder_view *v)
 {
 	struct app *app = r->ctx;
 	struct pt_buf list;
@@ -244,7 +245,8 @@ int api_folder_html(struct pt_req *r, const struct folder_view *v)
 		{ "zip_url", v->zip_url },
 		{ "list", list.p ? list.p : "" },
 	};
-	int rc = reply_template(r, 200, "folder.html", kv, PT_ARRAY_LEN(kv));
+	req_res rc = reply_template(r, 200, "folder.html", kv,
+				    PT_ARRAY_LEN(kv));
 	pt_buf_release(&list);
 	return rc;
 }
@@ -257,7 +259,7 @@ int api_folder_html(struct pt_req *r, const struct folder_view *v)
  * session with a redirect to /login?next=HERE, so nobody sees an empty
  * page flash; other clients get the 401. */
 
-static int reply_page(struct pt_req *r, const char *name)
+static req_res reply_page(struct pt_req *r, const char *name)
 {
 	/* the same bytes for everyone, but /files and /account redirect
 	 * when logged out: a cache must ask again */
@@ -265,18 +267,18 @@ static int reply_page(struct pt_req *r, const char *name)
 	return reply_template(r, 200, name, NULL, 0);
 }
 
-/* 0 when a user is logged in; otherwise 1 with the redirect to the login
+/* false when a user is logged in; otherwise true with the redirect to the login
  * page (browsers) or a 401 in *rc.  here is a local path. */
-static int need_login(struct pt_req *r, const char *here, int *rc)
+static bool need_login_or_reply(struct pt_req *r, const char *here, req_res *rc)
 {
 	struct pt_buf b;
 
 	if (r->who)
-		return 0;
+		return false;
 	if (!req_accepts(r, "text/html")) {
 		*rc = reply_error(r, PT_EUNAUTH, NULL,
 				  "authentication required: log in at /login");
-		return 1;
+		return true;
 	}
 	pt_buf_init(&b, 4096);
 	pt_buf_adds(&b, "/login?next=");
@@ -285,31 +287,31 @@ static int need_login(struct pt_req *r, const char *here, int *rc)
 	req_reply_header(r, "Cache-Control", "no-store");
 	pt_buf_release(&b);
 	*rc = reply_empty(r, 302);
-	return 1;
+	return true;
 }
 
-int api_login_page(struct pt_req *r)
+req_res api_login_page(struct pt_req *r)
 {
 	return reply_page(r, "login.html");
 }
 
-int api_files_page(struct pt_req *r)
+req_res api_files_page(struct pt_req *r)
 {
 	const char *folder = req_query(r, "folder");
 	const char *here = "/files";
-	int rc;
+	req_res rc;
 
 	if (folder && id_valid(folder, strlen(folder)))
 		here = pt_psprintf(r->pool, "/files?folder=%s", folder);
-	if (need_login(r, here, &rc))
+	if (need_login_or_reply(r, here, &rc))
 		return rc;
 	return reply_page(r, "files.html");
 }
 
-int api_account_page(struct pt_req *r)
+req_res api_account_page(struct pt_req *r)
 {
-	int rc;
-	if (need_login(r, "/account", &rc))
+	req_res rc;
+	if (need_login_or_reply(r, "/account", &rc))
 		return rc;
 	return reply_page(r, "account.html");
 }
@@ -476,7 +478,7 @@ static void tiers_table(struct pt_buf *b, const struct pt_conf *c)
 	pt_buf_adds(b, "</tbody>\n</table>");
 }
 
-int api_tiers(struct pt_req *r)
+req_res api_tiers(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	json_t *arr = json_array();
@@ -506,11 +508,11 @@ int api_tiers(struct pt_req *r)
 	return reply_json(r, 200, json_pack("{s:o}", "tiers", arr));
 }
 
-int api_index(struct pt_req *r)
+req_res api_index(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	struct pt_buf tiers;
-	int rc;
+	req_res rc;
 
 	if (!req_accepts(r, "text/html"))
 		return reply_text(r, 200,
@@ -525,7 +527,7 @@ int api_index(struct pt_req *r)
 	return rc;
 }
 
-int api_static(struct pt_req *r)
+req_res api_static(struct pt_req *r)
 {
 	static const struct { const char *ext, *type; } types[] = {
 		{ ".css", "text/css; charset=utf-8" },
@@ -551,7 +553,7 @@ int api_static(struct pt_req *r)
 	return reply_queue(r, 200, resp);
 }
 
-int api_healthz(struct pt_req *r)
+req_res api_healthz(struct pt_req *r)
 {
 	/* a query, not just a handle: a load balancer must see the outage
 	 * to send clients to a node that has a database */

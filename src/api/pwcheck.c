@@ -2,7 +2,7 @@
  * pwcheck.c — a request's password hashes through the bounded queue
  * (core/pwhash.h) without holding a worker thread.
  *
- * A handler asks api_pw_verify() or api_pw_hash().  The first time, the
+ * A handler asks api_pw_verify_or_reply() or api_pw_hash_or_reply().  The first time, the
  * job goes to the queue and the request is suspended (server.h,
  * req_suspend); when the hash is done the request resumes and the handler
  * runs again from the start, and this time the same call, the n-th of the
@@ -68,20 +68,20 @@ bool api_pw_first(struct pt_req *r)
 	return st && st->fresh;
 }
 
-static int busy(struct pt_req *r, int *rc)
+static bool busy(struct pt_req *r, req_res *rc)
 {
 	req_reply_header(r, "Retry-After", "1");
 	*rc = reply_error(r, PT_EUNAVAIL, NULL,
 			  "service unavailable: too many password checks in "
 			  "progress, try again in a second");
-	return 1;
+	return true;
 }
 
-/* 0 with *res pointing at the result, or 1 with *rc (suspended, or a
+/* false with *res pointing at the result, or true with *rc (suspended, or a
  * 503 replied). */
-static int pw_op(struct pt_req *r, enum pwhash_op op, const char *hash,
-		 const char *password, bool in_place, int **result, char **out,
-		 int *rc)
+static bool pw_op_or_reply(struct pt_req *r, enum pwhash_op op,
+			   const char *hash, const char *password,
+			   bool in_place, int **result, char **out, req_res *rc)
 {
 	struct app *app = r->ctx;
 	struct pw_async *st = r->async;
@@ -103,13 +103,13 @@ static int pw_op(struct pt_req *r, enum pwhash_op op, const char *hash,
 		st->fresh = st->next > st->seen;
 		if (st->fresh)
 			st->seen = st->next;
-		return 0;
+		return false;
 	}
 	if (st->n >= PW_MAX) {
 		*rc = reply_error(r, PT_EINTERNAL, NULL,
 				  "internal error: too many password hashes "
 				  "in one request");
-		return 1;
+		return true;
 	}
 	struct pwhash_job *job = &st->job;
 	memset(job, 0, sizeof(*job));
@@ -137,7 +137,7 @@ static int pw_op(struct pt_req *r, enum pwhash_op op, const char *hash,
 		st->next++;
 		st->seen = st->next;
 		st->fresh = true;
-		return 0;
+		return false;
 	}
 	st->handshake = PW_IDLE;
 	if (pwhash_submit(app->pwhash, job))
@@ -146,48 +146,51 @@ static int pw_op(struct pt_req *r, enum pwhash_op op, const char *hash,
 	if (__atomic_exchange_n(&st->handshake, PW_SUSPENDED,
 				__ATOMIC_ACQ_REL) == PW_DONE)
 		req_resume(r);
-	return 1;
+	return true;
 }
 
-int api_pw_verify(struct pt_req *r, const char *hash, const char *password,
-		  bool *match, int *rc)
+bool api_pw_verify_or_reply(struct pt_req *r, const char *hash,
+			    const char *password, bool *match, req_res *rc)
 {
 	int *result;
 	char *out;
-	if (pw_op(r, PWHASH_VERIFY, hash, password, false, &result, &out, rc))
-		return 1;
+	if (pw_op_or_reply(r, PWHASH_VERIFY, hash, password, false, &result,
+			   &out, rc))
+		return true;
 	/* the run that gets the result read the hash again: when it changed
 	 * since the job took it (a password change), the password was
 	 * checked against a hash that is no longer the account's */
 	*match = *result == 0 && strcmp(out, hash) == 0;
-	return 0;
+	return false;
 }
 
-static int pw_hash(struct pt_req *r, const char *password, bool in_place,
-		   char **hash, int *rc)
+static bool pw_hash_or_reply(struct pt_req *r, const char *password,
+			     bool in_place, char **hash, req_res *rc)
 {
 	int *result;
 	char *out;
-	if (pw_op(r, PWHASH_HASH, "", password, in_place, &result, &out, rc))
-		return 1;
+	if (pw_op_or_reply(r, PWHASH_HASH, "", password, in_place, &result,
+			   &out, rc))
+		return true;
 	if (*result) {
 		req_reply_header(r, "Retry-After", "1");
 		*rc = reply_error(r, PT_EUNAVAIL, NULL,
 				  "service unavailable: cannot hash the "
 				  "password now (out of memory)");
-		return 1;
+		return true;
 	}
 	*hash = pt_pstrdup(r->pool, out);
-	return 0;
+	return false;
 }
 
-int api_pw_hash(struct pt_req *r, const char *password, char **hash, int *rc)
+bool api_pw_hash_or_reply(struct pt_req *r, const char *password, char **hash,
+			  req_res *rc)
 {
-	return pw_hash(r, password, false, hash, rc);
+	return pw_hash_or_reply(r, password, false, hash, rc);
 }
 
-int api_pw_hash_now(struct pt_req *r, const char *password, char **hash,
-		    int *rc)
+bool api_pw_hash_now_or_reply(struct pt_req *r, const char *password,
+			      char **hash, req_res *rc)
 {
-	return pw_hash(r, password, true, hash, rc);
+	return pw_hash_or_reply(r, password, true, hash, rc);
 }

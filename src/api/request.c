@@ -41,7 +41,7 @@ const struct principal *api_who(struct pt_req *r)
 
 struct json_body {
 	struct pt_buf buf;
-	int (*done)(struct pt_req *r, json_t *o);
+	req_res (*done)(struct pt_req *r, json_t *o);
 	bool too_big;
 };
 
@@ -58,7 +58,7 @@ static int json_body_chunk(struct pt_req *r, const char *data, size_t n)
 	return 0;
 }
 
-static int json_body_end(struct pt_req *r)
+static req_res json_body_end(struct pt_req *r)
 {
 	struct json_body *jb = r->state;
 	if (jb->too_big)
@@ -66,10 +66,11 @@ static int json_body_end(struct pt_req *r)
 				   "payload too large: JSON bodies are at most "
 				   "%d bytes",
 				   JSON_BODY_MAX);
-	int rc;
+	req_res rc;
 	/* jansson refuses text that is not UTF-8: say so, rather than the
 	 * handler's "send {…}" */
-	if (api_text_check(r, "the JSON body", jb->buf.p, jb->buf.n, 0, &rc))
+	if (api_text_check_or_reply(r, "the JSON body", jb->buf.p, jb->buf.n, 0,
+				    &rc))
 		return rc;
 	json_t *o = api_json_object(jb->buf.p, jb->buf.n);
 	rc = jb->done(r, o);
@@ -77,7 +78,8 @@ static int json_body_end(struct pt_req *r)
 	return rc;
 }
 
-int api_json_body(struct pt_req *r, int (*done)(struct pt_req *r, json_t *o))
+req_res api_json_body(struct pt_req *r,
+		      req_res (*done)(struct pt_req *r, json_t *o))
 {
 	struct json_body *jb = pt_palloc(r->pool, sizeof(*jb));
 	const char *cl = req_header(r, "Content-Length");
@@ -174,13 +176,13 @@ json_t *api_file_json(struct app *app, const struct link *l)
 	return o;
 }
 
-int api_unknown_id(struct pt_req *r, int *rc)
+bool api_unknown_id_or_reply(struct pt_req *r, req_res *rc)
 {
 	struct app *app = r->ctx;
 	int64_t retry = 0;
 	if (!app->conf->unknown_ids_per_minute ||
 	    ratelimit_hit(app->unknown_ids, r->client_ip, pt_now(), &retry))
-		return 0;
+		return false;
 	char ra[24];
 	snprintf(ra, sizeof(ra), "%lld", (long long)(retry > 0 ? retry : 1));
 	req_reply_header(r, "Retry-After", ra);
@@ -188,11 +190,11 @@ int api_unknown_id(struct pt_req *r, int *rc)
 			  "too many requests: too many unknown ids from this "
 			  "address, wait %s seconds",
 			  ra);
-	return 1;
+	return true;
 }
 
-int api_link_lookup(struct pt_req *r, const char *id, struct link *l,
-		    int *rc, bool bytes)
+bool api_link_lookup_or_reply(struct pt_req *r, const char *id, struct link *l,
+			      req_res *rc, bool bytes)
 {
 	struct app *app = r->ctx;
 	struct linkcache *cache = bytes ? app->links : NULL;
@@ -208,23 +210,23 @@ int api_link_lookup(struct pt_req *r, const char *id, struct link *l,
 			*rc = reply_error(r, PT_EUNAVAIL, NULL,
 					  "service unavailable: metadata "
 					  "store unreachable, try again");
-			return 1;
+			return true;
 		}
 		err = repo_link_get(db, r->pool, id, l);
 		if (!err && cache)
 			linkcache_put(cache, l, gen);
 	}
-	if (err == PT_ENOTFOUND && api_unknown_id(r, rc))
-		return 1;
+	if (err == PT_ENOTFOUND && api_unknown_id_or_reply(r, rc))
+		return true;
 	if (err == PT_ENOTFOUND) {
 		*rc = reply_error(r, PT_ENOTFOUND, NULL,
 				  "not found: no file '%s'", id);
-		return 1;
+		return true;
 	}
 	if (err) {
 		*rc = reply_error(r, err, NULL, "cannot look up '%s': %s", id,
 				  pt_strerror(err));
-		return 1;
+		return true;
 	}
 	enum link_state state = link_effective_state(l, pt_now(), &reason);
 	if (state == LINK_REMOVED && *l->takedown_id) {
@@ -233,14 +235,14 @@ int api_link_lookup(struct pt_req *r, const char *id, struct link *l,
 				  "%s: '%s' was removed: %s",
 				  bytes ? "unavailable for legal reasons" : "gone",
 				  id, reason);
-		return 1;
+		return true;
 	}
 	if (state != LINK_LIVE) {
 		*rc = reply_error(r, PT_EGONE, reason, "gone: '%s' was %s", id,
 				  reason);
-		return 1;
+		return true;
 	}
-	return 0;
+	return false;
 }
 
 /* ---- request options and checks ---- */
@@ -277,20 +279,20 @@ int api_form_count_value(const struct form_count *f, int64_t *out)
 	return api_count_parse(f->v, strlen(f->v), out);
 }
 
-int api_text_check(struct pt_req *r, const char *what, const char *s,
-		   size_t n, unsigned flags, int *rc)
+bool api_text_check_or_reply(struct pt_req *r, const char *what, const char *s,
+			     size_t n, unsigned flags, req_res *rc)
 {
 	size_t at = 0;
 	const char *why = utf8_check(s, n, flags, &at);
 
 	if (!why)
-		return 0;
+		return false;
 	*rc = reply_error(r, PT_EBADREQ, NULL, "bad request: %s %s (byte %zu)",
 			  what, why, at);
-	return 1;
+	return true;
 }
 
-int api_intake_check(struct pt_req *r, int *rc)
+bool api_intake_check_or_reply(struct pt_req *r, req_res *rc)
 {
 	struct app *app = r->ctx;
 	const char *v;
@@ -301,10 +303,10 @@ int api_intake_check(struct pt_req *r, int *rc)
 	 * no row will ever name. */
 	if (db_pool_known_down(app->db) && !app_db_reachable(app)) {
 		*rc = reply_error(r, PT_EUNAVAIL, NULL, API_DB_DOWN);
-		return 1;
+		return true;
 	}
 	if (strcmp(app->conf->storage_backend, "fs") != 0)
-		return 0;
+		return false;
 	/* the bytes announced (a tus upload's whole length): they must
 	 * leave the floor free, min_free_bytes and all of the reserve */
 	if (((v = req_header(r, "Upload-Length")) ||
@@ -312,11 +314,11 @@ int api_intake_check(struct pt_req *r, int *rc)
 	    pt_parse_u64(v, strlen(v), &len))
 		len = 0;
 	if (reserve_upload_ok(len))
-		return 0;
+		return false;
 	*rc = reply_error(r, PT_ENOSPACE, NULL,
 			  "insufficient storage: the server is not taking "
 			  "new uploads now (low on disk space)");
-	return 1;
+	return true;
 }
 
 /* The principal's limit for one upload: the tier's size limit under
@@ -365,8 +367,8 @@ char *api_form_filename(struct pt_pool *pool, const char *name)
 /* ---- link passwords ---- */
 
 /* A 429 for a wrong-password limit, with Retry-After. */
-static int linkpw_refused(struct pt_req *r, const struct link *l,
-			  int64_t retry, const char *who, int *rc)
+static bool linkpw_refused(struct pt_req *r, const struct link *l,
+			   int64_t retry, const char *who, req_res *rc)
 {
 	char ra[24];
 	if (retry < 1)
@@ -377,7 +379,7 @@ static int linkpw_refused(struct pt_req *r, const struct link *l,
 			  "too many requests: too many wrong passwords for "
 			  "'%s' %s, wait %lld seconds",
 			  l->id, who, (long long)retry);
-	return 1;
+	return true;
 }
 
 /*
@@ -391,8 +393,8 @@ static int linkpw_refused(struct pt_req *r, const struct link *l,
  * that gave the right password for this link in the last day, and it is
  * counted only for the others.
  */
-int api_link_password_check(struct pt_req *r, const struct link *l,
-			    const char *pw, int *rc)
+bool api_link_password_check_or_reply(struct pt_req *r, const struct link *l,
+				      const char *pw, bool *right, req_res *rc)
 {
 	struct app *app = r->ctx;
 	int64_t now = pt_now(), retry = 0;
@@ -425,37 +427,41 @@ int api_link_password_check(struct pt_req *r, const struct link *l,
 					      rc);
 		}
 	}
-	if (api_pw_verify(r, l->password_hash, pw, &match, rc)) {
+	if (api_pw_verify_or_reply(r, l->password_hash, pw, &match, rc)) {
 		if (r->responded) { /* 503: no attempt was made */
 			ratelimit_refund(app->linkpw_pair, pair);
 			ratelimit_refund(app->linkpw_ip, addr);
 			if (!known)
 				ratelimit_refund(app->linkpw_link, l->id);
 		}
-		return 1;
+		return true;
 	}
+	*right = match;
 	if (!match)
-		return 2;
+		return false;
 	ratelimit_refund(app->linkpw_pair, pair);
 	ratelimit_refund(app->linkpw_ip, addr);
 	if (!known) {
 		ratelimit_refund(app->linkpw_link, l->id);
 		ratelimit_hit(app->linkpw_known, pair, now, NULL);
 	}
-	return 0;
+	return false;
 }
 
-int api_link_password(struct pt_req *r, const struct link *l, int *rc)
+bool api_link_password_or_reply(struct pt_req *r, const struct link *l,
+				req_res *rc)
 {
 	if (!l->password_hash || !*l->password_hash)
-		return 0;
+		return false;
 	const char *pw = req_header(r, "X-Partage-Password");
 	if (!pw)
 		pw = req_query(r, "password");
 	if (pw) {
-		int k = api_link_password_check(r, l, pw, rc);
-		if (k != 2)
-			return k;
+		bool right;
+		if (api_link_password_check_or_reply(r, l, pw, &right, rc))
+			return true;
+		if (right)
+			return false;
 	}
 	*rc = reply_error(r, PT_EUNAUTH, "password",
 			  pw ? "authentication required: wrong password for "
@@ -464,7 +470,7 @@ int api_link_password(struct pt_req *r, const struct link *l, int *rc)
 			       "password-protected: add ?password=… or the "
 			       "X-Partage-Password header",
 			  l->id);
-	return 1;
+	return true;
 }
 
 /* ---- MIME sniffing: libmagic handles are not thread-safe, so one per

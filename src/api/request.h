@@ -14,7 +14,8 @@
 const struct principal *api_who(struct pt_req *r);
 /* Read a JSON object body (at most 64 KiB), then call done with it (NULL
  * when the body was not a JSON object: done replies 400). */
-int api_json_body(struct pt_req *r, int (*done)(struct pt_req *r, json_t *o));
+req_res api_json_body(struct pt_req *r,
+		      req_res (*done)(struct pt_req *r, json_t *o));
 /* The object a JSON body of n bytes holds (the body's UTF-8 was checked
  * first), or NULL when it is empty, not JSON (jansson, no "\u0000") or
  * not an object.  The caller owns the object.  Never blocks. */
@@ -26,19 +27,19 @@ json_t *api_file_json(struct app *app, const struct link *l);
  * uploader's Max-Days, or inactivity past the owner tier's retention);
  * 0: never.  A download pushes the inactivity limit back. */
 int64_t api_link_expiry(struct app *app, const struct link *l);
-/* Whether the stores can take an upload now, asked before its body: 0, or
- * 1 with the reply's result in *rc (503 while the database is known to be
+/* Whether the stores can take an upload now, asked before its body: false, or
+ * true with the reply's result in *rc (503 while the database is known to be
  * down, 507 when its announced length, Upload-Length or Content-Length,
  * would leave less than the floor free: storage.min_free_bytes plus what
  * the reserve misses, reserve.h). */
-int api_intake_check(struct pt_req *r, int *rc);
-/* Client text that partage stores (utf8_check with its flags): 0, or 1
- * with the result of a 400 reply in *rc, "bad request: WHAT is not valid
+bool api_intake_check_or_reply(struct pt_req *r, req_res *rc);
+/* Client text that partage stores (utf8_check with its flags): false,
+ * or true with the result of a 400 reply in *rc, "bad request: WHAT is not valid
  * UTF-8 (byte N)".  The one check at every edge.  Names are checked
  * without flags: their control characters are removed by
  * disp_sanitize_name (tus T31: sanitised, never echoed raw), not refused. */
-int api_text_check(struct pt_req *r, const char *what, const char *s,
-		   size_t n, unsigned flags, int *rc);
+bool api_text_check_or_reply(struct pt_req *r, const char *what, const char *s,
+			     size_t n, unsigned flags, req_res *rc);
 /* A count of days or downloads (the Max-Days and Max-Downloads headers,
  * the form's max_days and max_downloads): 1 to 10^9 in at most 19
  * digits, spaces and tabs around allowed.  0 with *out set, or
@@ -65,16 +66,18 @@ char *api_form_filename(struct pt_pool *pool, const char *name);
  * quota set it (refuse with 507). */
 uint64_t api_upload_limit(struct pt_req *r, bool *by_quota);
 /* Password-protected links: the password from ?password= or the
- * X-Partage-Password header must match (Argon2id).  Returns 0, or 1 with
- * *rc the result of a 401/429/503 reply or of a suspension (the handler
+ * X-Partage-Password header must match (Argon2id).  false, or true
+ * with *rc the result of a 401/429/503 reply or of a suspension (the handler
  * runs again when the hash is done: see pwcheck.c). */
-int api_link_password(struct pt_req *r, const struct link *l, int *rc);
+bool api_link_password_or_reply(struct pt_req *r, const struct link *l,
+				req_res *rc);
 /* The check behind it, for the page's form too: pw against the link's
  * password under the wrong-password limits (429 with Retry-After when
- * over one, and no hash is run).  0: right; 2: wrong (counted, nothing
- * replied); 1 with *rc: replied or suspended, as above. */
-int api_link_password_check(struct pt_req *r, const struct link *l,
-			    const char *pw, int *rc);
+ * over one, and no hash is run).  false with *right: right, or wrong
+ * (counted, nothing replied); true with *rc: replied or suspended, as
+ * above. */
+bool api_link_password_check_or_reply(struct pt_req *r, const struct link *l,
+				      const char *pw, bool *right, req_res *rc);
 
 /* MIME type of content from its first bytes (libmagic), pool memory. */
 char *api_sniff_mime(struct pt_pool *pool, const void *p, size_t n);
@@ -83,15 +86,15 @@ char *api_download_url(struct app *app, struct pt_pool *pool,
 		       const struct link *l);
 /* Look up a link for a request and reply 404/410/503 when it cannot be
  * served (bytes: 451 instead of 410 for legal removals, on the direct
- * URL): returns 0 with *l filled, or the result of the error reply in
- * *rc and a non-zero return.  Unknown ids count against the address's
+ * URL): returns false with *l filled, or true with the result of the
+ * error reply in *rc.  Unknown ids count against the address's
  * enumeration limit (429 past it). */
-int api_link_lookup(struct pt_req *r, const char *id, struct link *l,
-		    int *rc, bool bytes);
+bool api_link_lookup_or_reply(struct pt_req *r, const char *id, struct link *l,
+			      req_res *rc, bool bytes);
 /* An id looked up and not found (a link, a folder): count it against the
  * address's budget, abuse.unknown_ids_per_minute, the same on every
- * route (the link checker counts its own, in input order).  0, or 1 with
- * a 429 reply's result (Retry-After set) in *rc. */
-int api_unknown_id(struct pt_req *r, int *rc);
+ * route (the link checker counts its own, in input order).  false, or true
+ * with a 429 reply's result (Retry-After set) in *rc. */
+bool api_unknown_id_or_reply(struct pt_req *r, req_res *rc);
 
 #endif

@@ -8,7 +8,7 @@
 #include "../http/reply.h"
 #include "../util/banned.h"
 
-static int put_root(struct pt_req *r)
+static req_res put_root(struct pt_req *r)
 {
 	return reply_error(r, PT_EBADREQ, NULL,
 			   "bad request: name the file in the URL: "

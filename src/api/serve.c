@@ -170,7 +170,7 @@ int app_serve_start(const struct pt_conf *c, struct app_server **out)
 		.ctx = &s->app,
 		.on_done = on_done,
 		.on_connection = on_connection,
-		.authenticate = api_authenticate,
+		.authenticate = api_authenticate_or_reply,
 	};
 	if ((err = server_start(&sc, &s->srv))) {
 		app_close(&s->app);

@@ -92,18 +92,18 @@ static uint64_t max_size(struct pt_req *r)
 }
 
 /* Every request but OPTIONS must speak our version: 412 otherwise. */
-int tus_version_ok(struct pt_req *r, int *rc)
+bool tus_version_or_reply(struct pt_req *r, req_res *rc)
 {
 	const char *v = req_header(r, "Tus-Resumable");
 	cors(r);
 	req_reply_header(r, "Tus-Resumable", TUS_VERSION);
 	if (v && strcmp(v, TUS_VERSION) == 0)
-		return 1;
+		return false;
 	req_reply_header(r, "Tus-Version", TUS_VERSION);
 	*rc = reply_error(r, PT_EPRECOND, NULL,
 			  "precondition failed: Tus-Resumable must be %s",
 			  TUS_VERSION);
-	return 0;
+	return true;
 }
 
 void tus_header_u64(struct pt_req *r, const char *name, uint64_t v)
@@ -135,9 +135,9 @@ int tus_header_number(struct pt_req *r, const char *name, int64_t *out)
 }
 
 /* Find an upload and refuse what cannot be touched: 404 unknown, 410
- * terminated or expired.  Returns 0, or 1 with the reply's result in rc. */
-int tus_lookup(struct pt_req *r, const char *uid, struct upload_row *u,
-	       int *rc)
+ * terminated or expired.  Returns false, or true with the reply's result in rc. */
+bool tus_lookup_or_reply(struct pt_req *r, const char *uid,
+			 struct upload_row *u, req_res *rc)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -147,7 +147,7 @@ int tus_lookup(struct pt_req *r, const char *uid, struct upload_row *u,
 		*rc = reply_error(r, PT_EUNAVAIL, NULL,
 				  "service unavailable: metadata store "
 				  "unreachable, try again");
-		return 1;
+		return true;
 	}
 	err = strlen(uid) == UPLOAD_UID_LEN
 		      ? repo_upload_get(db, r->pool, uid, u)
@@ -155,12 +155,12 @@ int tus_lookup(struct pt_req *r, const char *uid, struct upload_row *u,
 	if (err == PT_ENOTFOUND) {
 		*rc = reply_error(r, PT_ENOTFOUND, NULL,
 				  "not found: no upload '%s'", uid);
-		return 1;
+		return true;
 	}
 	if (err) {
 		*rc = reply_error(r, err, NULL, "cannot look up upload: %s",
 				  pt_strerror(err));
-		return 1;
+		return true;
 	}
 	if (u->state == UPLOAD_OPEN && u->expires <= pt_now() &&
 	    u->lease <= pt_now()) {
@@ -178,7 +178,7 @@ int tus_lookup(struct pt_req *r, const char *uid, struct upload_row *u,
 				  "gone: partial upload '%s' was used by a "
 				  "final upload (a partial makes one final)",
 				  uid);
-		return 1;
+		return true;
 	}
 	if (u->state == UPLOAD_TERMINATED || u->state == UPLOAD_EXPIRED ||
 	    (u->state == UPLOAD_OPEN && u->expires <= pt_now())) {
@@ -186,9 +186,9 @@ int tus_lookup(struct pt_req *r, const char *uid, struct upload_row *u,
 								 : "expired";
 		*rc = reply_error(r, PT_EGONE, why, "gone: upload '%s' was %s",
 				  uid, why);
-		return 1;
+		return true;
 	}
-	return 0;
+	return false;
 }
 
 /* Whether the request carries a body (chunked, or a Content-Length > 0). */
@@ -198,7 +198,7 @@ bool tus_has_body(struct pt_req *r)
 	return req_header(r, "Transfer-Encoding") || (cl && strcmp(cl, "0"));
 }
 
-int tus_fail(struct pt_req *r, int err)
+req_res tus_fail(struct pt_req *r, int err)
 {
 	switch (err) {
 	case PT_ETOOBIG:
@@ -235,7 +235,7 @@ int tus_fail(struct pt_req *r, int err)
 
 /* ---- handlers ---- */
 
-int api_tus_options(struct pt_req *r)
+req_res api_tus_options(struct pt_req *r)
 {
 	cors(r);
 	req_reply_header(r, "Tus-Resumable", TUS_VERSION);
@@ -258,15 +258,15 @@ int api_tus_options(struct pt_req *r)
 	return reply_empty(r, 204);
 }
 
-int api_tus_head(struct pt_req *r)
+req_res api_tus_head(struct pt_req *r)
 {
 	struct upload_row u;
-	int rc;
+	req_res rc;
 
-	if (!tus_version_ok(r, &rc))
+	if (tus_version_or_reply(r, &rc))
 		return rc;
 	req_reply_header(r, "Cache-Control", "no-store");
-	if (tus_lookup(r, r->arg[0].p, &u, &rc))
+	if (tus_lookup_or_reply(r, r->arg[0].p, &u, &rc))
 		return rc;
 	tus_header_u64(r, "Upload-Offset", (uint64_t)u.received);
 	if (u.length >= 0)
@@ -288,15 +288,16 @@ int api_tus_head(struct pt_req *r)
 	return reply_empty(r, 200);
 }
 
-int api_tus_delete(struct pt_req *r)
+req_res api_tus_delete(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	struct upload_row u;
-	int rc, err;
+	req_res rc;
+	int err;
 
-	if (!tus_version_ok(r, &rc))
+	if (tus_version_or_reply(r, &rc))
 		return rc;
-	if (tus_lookup(r, r->arg[0].p, &u, &rc))
+	if (tus_lookup_or_reply(r, r->arg[0].p, &u, &rc))
 		return rc;
 	if ((err = repo_upload_set_state(app_db(app), u.uid,
 					 UPLOAD_TERMINATED)))
@@ -306,15 +307,15 @@ int api_tus_delete(struct pt_req *r)
 	return reply_empty(r, 204);
 }
 
-int api_tus_get(struct pt_req *r)
+req_res api_tus_get(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	struct upload_row u;
 	struct link l;
-	int rc;
+	req_res rc;
 
 	cors(r);
-	if (tus_lookup(r, r->arg[0].p, &u, &rc))
+	if (tus_lookup_or_reply(r, r->arg[0].p, &u, &rc))
 		return rc;
 	if (u.state != UPLOAD_DONE || !*u.link_id) {
 		json_t *o = json_pack("{s:s, s:i, s:I}", "error",
@@ -325,7 +326,7 @@ int api_tus_get(struct pt_req *r)
 			json_object_set_new(o, "length", json_integer(u.length));
 		return reply_json(r, 409, o);
 	}
-	if (api_link_lookup(r, u.link_id, &l, &rc, false))
+	if (api_link_lookup_or_reply(r, u.link_id, &l, &rc, false))
 		return rc;
 	return reply_json(r, 200, api_file_json(app, &l));
 }

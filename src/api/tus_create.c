@@ -63,8 +63,9 @@ static bool room_for(struct app *app, uint64_t bytes)
 
 /* Check the list of a final upload without changing anything: each
  * partial once, each a complete, open partial upload here; c->total is
- * their sum.  Returns 0, or 1 with the reply's result in *rc. */
-static int concat_check(struct pt_req *r, struct concat *c, int *rc)
+ * their sum.  Returns false, or true with the reply's result in *rc. */
+static bool concat_check_or_reply(struct pt_req *r, struct concat *c,
+				  req_res *rc)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -79,7 +80,7 @@ static int concat_check(struct pt_req *r, struct concat *c, int *rc)
 					"partial upload '%s' twice (each "
 					"partial may appear once)",
 					c->uids[i]);
-				return 1;
+				return true;
 			}
 	for (size_t i = 0; i < c->n; i++) {
 		struct upload_row pu;
@@ -93,11 +94,11 @@ static int concat_check(struct pt_req *r, struct concat *c, int *rc)
 					  "'%s', which is not a partial upload "
 					  "here",
 					  uid);
-			return 1;
+			return true;
 		}
 		if (err) {
 			*rc = tus_fail(r, err);
-			return 1;
+			return true;
 		}
 		if (pu.state == UPLOAD_DONE) {
 			*rc = reply_error(r, PT_EGONE, "consumed",
@@ -105,14 +106,14 @@ static int concat_check(struct pt_req *r, struct concat *c, int *rc)
 					  "by a final upload already (a partial "
 					  "makes one final)",
 					  uid);
-			return 1;
+			return true;
 		}
 		if (pu.state != UPLOAD_OPEN || pu.expires <= pt_now()) {
 			*rc = reply_error(r, PT_EGONE, NULL,
 					  "gone: partial upload '%s' was "
 					  "terminated or expired",
 					  uid);
-			return 1;
+			return true;
 		}
 		if (pu.length < 0 || pu.received != pu.length) {
 			*rc = reply_error(r, PT_EBADREQ, NULL,
@@ -120,16 +121,16 @@ static int concat_check(struct pt_req *r, struct concat *c, int *rc)
 					  "not finished (no "
 					  "concatenation-unfinished)",
 					  uid);
-			return 1;
+			return true;
 		}
 		if (pu.length > INT64_MAX - c->total) {
 			*rc = tus_fail(r, PT_ETOOBIG);
-			return 1;
+			return true;
 		}
 		c->lengths[i] = pu.length;
 		c->total += pu.length;
 	}
-	return 0;
+	return false;
 }
 
 /* Give the partials held so far back untouched (a failed final). */
@@ -146,9 +147,10 @@ static void concat_release(struct pt_req *r, struct concat *c)
 	c->held = 0;
 }
 
-/* Take every partial's lease for the copy.  Returns 0, or 1 with the
- * reply's result in *rc (and nothing held). */
-static int concat_hold(struct pt_req *r, struct concat *c, int *rc)
+/* Take every partial's lease for the copy.  Returns false, or true with
+ * the reply's result in *rc (and nothing held). */
+static bool concat_hold_or_reply(struct pt_req *r, struct concat *c,
+				 req_res *rc)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -178,9 +180,9 @@ static int concat_hold(struct pt_req *r, struct concat *c, int *rc)
 					  c->uids[i]);
 		else
 			*rc = tus_fail(r, err);
-		return 1;
+		return true;
 	}
-	return 0;
+	return false;
 }
 
 /* The final is a file: its partials are used up. */
@@ -228,8 +230,9 @@ struct creation {
 /* Upload-Metadata (well-formed, printable text, max_days and
  * max_downloads whole numbers), the link password (X-Partage-Password or
  * the metadata's "password", hashed into the row) and the metadata's
- * "folder" (the uploader's).  0, or 1 with the refusal's result in *rc. */
-static int creation_metadata(struct pt_req *r, struct creation *cr, int *rc)
+ * "folder" (the uploader's).  false, or true with the refusal's result in *rc. */
+static bool creation_metadata_or_reply(struct pt_req *r, struct creation *cr,
+				       req_res *rc)
 {
 	struct upload_row *u = &cr->p->u;
 	const char *meta = cr->meta;
@@ -238,7 +241,7 @@ static int creation_metadata(struct pt_req *r, struct creation *cr, int *rc)
 		*rc = reply_error(r, PT_EBADREQ, NULL,
 				  "bad request: malformed Upload-Metadata "
 				  "(key base64,key base64,…)");
-		return 1;
+		return true;
 	}
 	if (meta) {
 		size_t fn;
@@ -247,11 +250,13 @@ static int creation_metadata(struct pt_req *r, struct creation *cr, int *rc)
 			fv = tus_metadata_get(&cr->m, "name", &fn);
 		/* control characters are not refused: the name is
 		 * sanitised (T31), never echoed raw */
-		if (api_text_check(r, "Upload-Metadata", meta, strlen(meta), 0,
-				   rc) ||
-		    (fv && api_text_check(r, "the filename in Upload-Metadata",
-					  fv, fn, 0, rc)))
-			return 1;
+		if (api_text_check_or_reply(r, "Upload-Metadata", meta,
+					    strlen(meta), 0, rc) ||
+		    (fv &&
+		     api_text_check_or_reply(r,
+					     "the filename in Upload-Metadata",
+					     fv, fn, 0, rc)))
+			return true;
 		int64_t k;
 		if (tus_meta_count(&cr->m, "max_days", &k) ||
 		    tus_meta_count(&cr->m, "max_downloads", &k)) {
@@ -259,7 +264,7 @@ static int creation_metadata(struct pt_req *r, struct creation *cr, int *rc)
 					  "bad request: max_days and "
 					  "max_downloads in Upload-Metadata "
 					  "must be positive whole numbers");
-			return 1;
+			return true;
 		}
 	}
 	/* A link password: X-Partage-Password, or the metadata key
@@ -277,22 +282,25 @@ static int creation_metadata(struct pt_req *r, struct creation *cr, int *rc)
 			*rc = reply_error(r, PT_EBADREQ, NULL,
 					  "bad request: a link password has "
 					  "1 to 1024 characters");
-			return 1;
+			return true;
 		}
-		if (api_pw_hash_now(r, pw, &u->password_hash, rc))
-			return 1; /* 503: every hashing slot is busy */
+		if (api_pw_hash_now_or_reply(r, pw, &u->password_hash, rc))
+			return true; /* 503: every hashing slot is busy */
 	}
 	/* "folder": the uploader's folder the file goes into */
 	char folder[ID_LEN + 1];
-	return api_upload_folder(r, tus_meta_folder(r, meta ? &cr->m : NULL),
-				 folder, rc);
+	return api_upload_folder_or_reply(r,
+					  tus_meta_folder(r,
+							  meta ? &cr->m : NULL),
+					  folder, rc);
 }
 
 /* Upload-Concat (partial, or final and its list) and the length:
  * Upload-Length, or Upload-Defer-Length: 1, or for a final neither (it
- * is the parts' sum: concat_check).  0, or 1 with the refusal's result
+ * is the parts' sum: concat_check).  false, or true with the refusal's result
  * in *rc. */
-static int creation_length(struct pt_req *r, struct creation *cr, int *rc)
+static bool creation_length_or_reply(struct pt_req *r, struct creation *cr,
+				     req_res *rc)
 {
 	const char *defer = req_header(r, "Upload-Defer-Length");
 	bool partial = false;
@@ -306,59 +314,60 @@ static int creation_length(struct pt_req *r, struct creation *cr, int *rc)
 				  "bad request: a final upload joins at most "
 				  "%d partial uploads",
 				  TUS_CONCAT_MAX);
-		return 1;
+		return true;
 	}
 	if (err) {
 		*rc = reply_error(r, PT_EBADREQ, NULL,
 				  "bad request: Upload-Concat must be "
 				  "'partial' or 'final;URL URL…'");
-		return 1;
+		return true;
 	}
 	err = tus_header_number(r, "Upload-Length", &cr->length);
 	if (err == PT_EBADREQ) {
 		*rc = reply_error(r, PT_EBADREQ, NULL,
 				  "bad request: Upload-Length must be a "
 				  "non-negative integer");
-		return 1;
+		return true;
 	}
 	cr->final = cr->concat && !partial;
 	if (cr->final && err == 0) {
 		*rc = reply_error(r, PT_EBADREQ, NULL,
 				  "bad request: a final upload takes no "
 				  "Upload-Length (it is the parts' sum)");
-		return 1;
+		return true;
 	}
 	if (!cr->final && err == PT_ENOTFOUND) {
 		if (!defer || strcmp(defer, "1") != 0) {
 			*rc = reply_error(r, PT_EBADREQ, NULL,
 					  "bad request: send Upload-Length, "
 					  "or Upload-Defer-Length: 1");
-			return 1;
+			return true;
 		}
 		cr->length = -1;
 	} else if (defer) {
 		*rc = reply_error(r, PT_EBADREQ, NULL,
 				  "bad request: Upload-Length and "
 				  "Upload-Defer-Length together");
-		return 1;
+		return true;
 	}
-	return 0;
+	return false;
 }
 
 /* The limits, before anything is stored: a final's partials
  * (concat_check) give its length; the length against the principal's
  * upload limit (413 for good, 507 for the quota), then the stores
- * (api_intake_check), then a final's room on disk.  0, or 1 with the
- * refusal's result in *rc. */
-static int creation_limits(struct pt_req *r, struct creation *cr, int *rc)
+ * (api_intake_check_or_reply), then a final's room on disk.  false, or true with
+ * the refusal's result in *rc. */
+static bool creation_limits_or_reply(struct pt_req *r, struct creation *cr,
+				     req_res *rc)
 {
 	struct app *app = r->ctx;
 	int64_t length;
 
 	/* a final's length is the sum of its parts, held to the same
 	 * limits before any byte is copied */
-	if (cr->final && concat_check(r, &cr->c, rc))
-		return 1;
+	if (cr->final && concat_check_or_reply(r, &cr->c, rc))
+		return true;
 	if (cr->final)
 		cr->length = cr->c.total;
 	length = cr->length;
@@ -374,34 +383,35 @@ static int creation_limits(struct pt_req *r, struct creation *cr, int *rc)
 					  "%" PRId64 " exceeds your storage "
 					  "quota (%" PRIu64 " bytes left)",
 					  what, length, limit);
-			return 1;
+			return true;
 		}
 		tus_header_u64(r, "Tus-Max-Size", limit);
 		*rc = reply_error(r, PT_ETOOBIG, NULL,
 				  "payload too large: %s %" PRId64
 				  " exceeds the limit of %" PRIu64 " bytes",
 				  what, length, limit);
-		return 1;
+		return true;
 	}
 	/* after the size limits: an upload over them is refused for good
 	 * (413), not for now (507) */
-	if (api_intake_check(r, rc))
-		return 1;
+	if (api_intake_check_or_reply(r, rc))
+		return true;
 	if (cr->final && !room_for(app, (uint64_t)length)) {
 		*rc = reply_error(r, PT_ENOSPACE, NULL,
 				  "insufficient storage: no room for the "
 				  "final upload's %" PRId64 " bytes now",
 				  length);
-		return 1;
+		return true;
 	}
-	return 0;
+	return false;
 }
 
 /* The upload's row and its partial file, a final's holding its parts'
  * bytes (their leases taken for the copy, concat_hold); p->location and
- * p->token are set.  0, or 1 with the failure's result in *rc and
+ * p->token are set.  false, or true with the failure's result in *rc and
  * nothing left behind (the partials released). */
-static int creation_store(struct pt_req *r, struct creation *cr, int *rc)
+static bool creation_store_or_reply(struct pt_req *r, struct creation *cr,
+				    req_res *rc)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -423,8 +433,8 @@ static int creation_store(struct pt_req *r, struct creation *cr, int *rc)
 		     (int64_t)app->conf->upload_expiry_hours * 3600;
 	token_new(p->token);
 	token_hash(p->token, TOKEN_LEN, u->delete_hash);
-	if (cr->final && concat_hold(r, &cr->c, rc))
-		return 1;
+	if (cr->final && concat_hold_or_reply(r, &cr->c, rc))
+		return true;
 	if ((err = blob_partial_create(app->blobs, u->uid)) ||
 	    (cr->final &&
 	     (err = blob_partial_concat(app->blobs, u->uid,
@@ -433,7 +443,7 @@ static int creation_store(struct pt_req *r, struct creation *cr, int *rc)
 		blob_partial_remove(app->blobs, u->uid);
 		concat_release(r, &cr->c);
 		*rc = tus_fail(r, err);
-		return 1;
+		return true;
 	}
 	if (cr->final)
 		u->received = cr->length;
@@ -441,22 +451,22 @@ static int creation_store(struct pt_req *r, struct creation *cr, int *rc)
 		blob_partial_remove(app->blobs, u->uid);
 		concat_release(r, &cr->c);
 		*rc = tus_fail(r, err);
-		return 1;
+		return true;
 	}
 	p->location = upload_url(r, u->uid);
-	return 0;
+	return false;
 }
 
 /* creation-with-upload: the body is the first PATCH.  Returns the
  * result of tus_patch_begin, or of a refusal. */
-static int creation_body(struct pt_req *r, struct creation *cr)
+static req_res creation_body(struct pt_req *r, struct creation *cr)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
 	struct patch *p = cr->p;
 	struct upload_row *u = &p->u;
 	const char *ctype = req_header(r, "Content-Type");
-	int rc;
+	req_res rc;
 
 	if (!ctype || strcasecmp(ctype, OCTET) != 0)
 		return reply_error(r, PT_EUNSUPPORTED, NULL,
@@ -476,7 +486,7 @@ static int creation_body(struct pt_req *r, struct creation *cr)
 	    !strcmp(algo, "sha256") && dn == 32) {
 		char hex[BLOB_HEX_LEN + 1];
 		sodium_bin2hex(hex, sizeof(hex), dg, dn);
-		if (abuse_check_upload(r, hex, &rc)) {
+		if (abuse_check_upload_or_reply(r, hex, &rc)) {
 			repo_upload_set_state(db, u->uid, UPLOAD_TERMINATED);
 			blob_partial_remove(app->blobs, u->uid);
 			return rc;
@@ -490,7 +500,7 @@ static int creation_body(struct pt_req *r, struct creation *cr)
  * one are complete at once: a final that cannot complete leaves nothing
  * (its row terminated, its copy removed, its parts released); one that
  * does consumes its parts. */
-static int creation_reply(struct pt_req *r, struct creation *cr)
+static req_res creation_reply(struct pt_req *r, struct creation *cr)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -524,17 +534,17 @@ static int creation_reply(struct pt_req *r, struct creation *cr)
 	return reply_empty(r, 201);
 }
 
-int api_tus_create(struct pt_req *r)
+req_res api_tus_create(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	struct creation *cr = pt_palloc(r->pool, sizeof(*cr));
-	int rc;
+	req_res rc;
 
-	if (!tus_version_ok(r, &rc))
+	if (tus_version_or_reply(r, &rc))
 		return rc;
 	if (!app_db(app))
 		return tus_fail(r, PT_EUNAVAIL);
-	if (abuse_check_uploader(r, &rc))
+	if (abuse_check_uploader_or_reply(r, &rc))
 		return rc;
 	cr->p = pt_palloc(r->pool, sizeof(*cr->p));
 	cr->p->app = app;
@@ -542,8 +552,10 @@ int api_tus_create(struct pt_req *r)
 	cr->meta = req_header(r, "Upload-Metadata");
 	cr->length = -1;
 	cr->c.uids = cr->uids;
-	if (creation_metadata(r, cr, &rc) || creation_length(r, cr, &rc) ||
-	    creation_limits(r, cr, &rc) || creation_store(r, cr, &rc))
+	if (creation_metadata_or_reply(r, cr, &rc) ||
+	    creation_length_or_reply(r, cr, &rc) ||
+	    creation_limits_or_reply(r, cr, &rc) ||
+	    creation_store_or_reply(r, cr, &rc))
 		return rc;
 	if (tus_has_body(r) && !cr->final)
 		return creation_body(r, cr);

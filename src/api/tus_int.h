@@ -7,8 +7,8 @@
  * file).  The protocol and its invariants are described in tus.c.
  *
  * Functions that reply return the reply's result (REQ_OK or an error
- * reply's); those that may refuse return 0, or 1 with the reply's result
- * in *rc.  None blocks longer than the metadata and blob stores it calls.
+ * reply's); those that may refuse are NAME_or_reply: false, or true
+ * with the reply's result in *rc.  None blocks longer than the metadata and blob stores it calls.
  */
 #ifndef PT_TUS_INT_H
 #define PT_TUS_INT_H
@@ -70,9 +70,10 @@ static inline bool is_partial(const struct upload_row *u)
 }
 
 /* tus.c */
-/* Every request but OPTIONS must speak our version: 1, or 0 after a 412
- * with its result in *rc.  Adds the CORS and Tus-Resumable headers. */
-int tus_version_ok(struct pt_req *r, int *rc);
+/* Every request but OPTIONS must speak our version: false, or true after
+ * a 412 with its result in *rc.  Adds the CORS and Tus-Resumable
+ * headers. */
+bool tus_version_or_reply(struct pt_req *r, req_res *rc);
 void tus_header_u64(struct pt_req *r, const char *name, uint64_t v);
 /* Upload-Expires, while u is open. */
 void tus_header_expires(struct pt_req *r, const struct upload_row *u);
@@ -80,15 +81,15 @@ void tus_header_expires(struct pt_req *r, const struct upload_row *u);
  * PT_EBADREQ when malformed. */
 int tus_header_number(struct pt_req *r, const char *name, int64_t *out);
 /* Find an upload and refuse what cannot be touched: 404 unknown, 410
- * terminated, expired or consumed.  Returns 0, or 1 with the reply's
- * result in *rc. */
-int tus_lookup(struct pt_req *r, const char *uid, struct upload_row *u,
-	       int *rc);
+ * terminated, expired or consumed.  Returns false, or true with the
+ * reply's result in *rc. */
+bool tus_lookup_or_reply(struct pt_req *r, const char *uid,
+			 struct upload_row *u, req_res *rc);
 /* Whether the request carries a body (chunked, or a Content-Length > 0). */
 bool tus_has_body(struct pt_req *r);
 /* Reply to a failure with err's status and reason (413, 507, 451, 460,
  * 503, 500...); returns the reply's result. */
-int tus_fail(struct pt_req *r, int err);
+req_res tus_fail(struct pt_req *r, int err);
 
 /* tus_patch.c */
 /* Register a writer of uid (free it with tus_writer_remove); *alone says
@@ -100,7 +101,7 @@ int64_t tus_lease_seconds(struct app *app);
 /* Start writing the body of a PATCH (or of a creation-with-upload POST)
  * at p->u.received.  Returns REQ_OK with the body callbacks installed, or
  * the result of an error reply. */
-int tus_patch_begin(struct pt_req *r, struct patch *p);
+req_res tus_patch_begin(struct pt_req *r, struct patch *p);
 
 /* tus_complete.c */
 /* The "folder" metadata value ("" when absent, "?" when not an id). */

@@ -278,7 +278,7 @@ static int check_digest(struct pt_req *r, struct patch *p)
 		       : PT_ECHECKSUM;
 }
 
-static int patch_end(struct pt_req *r)
+static req_res patch_end(struct pt_req *r)
 {
 	struct patch *p = r->state;
 	struct app *app = r->ctx;
@@ -360,7 +360,7 @@ static int patch_end(struct pt_req *r)
  * at p->u.received.  Returns REQ_OK with the body callbacks installed, or
  * the result of an error reply.
  */
-int tus_patch_begin(struct pt_req *r, struct patch *p)
+req_res tus_patch_begin(struct pt_req *r, struct patch *p)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -404,8 +404,8 @@ int tus_patch_begin(struct pt_req *r, struct patch *p)
 	}
 	/* the stores, after the limits (413 is for good, 507 for now); a
 	 * creation asked already */
-	int rc;
-	if (!p->creating && api_intake_check(r, &rc))
+	req_res rc;
+	if (!p->creating && api_intake_check_or_reply(r, &rc))
 		return rc;
 	bool alone;
 	p->w = tus_writer_add(p->u.uid, &alone);
@@ -446,21 +446,22 @@ int tus_patch_begin(struct pt_req *r, struct patch *p)
 	return REQ_OK;
 }
 
-int api_tus_patch(struct pt_req *r)
+req_res api_tus_patch(struct pt_req *r)
 {
 	struct patch *p = pt_palloc(r->pool, sizeof(*p));
 	const char *ctype = req_header(r, "Content-Type");
 	int64_t offset, length;
-	int rc, err;
+	req_res rc;
+	int err;
 
-	if (!tus_version_ok(r, &rc))
+	if (tus_version_or_reply(r, &rc))
 		return rc;
 	p->app = r->ctx;
 	if (!ctype || strcasecmp(ctype, OCTET) != 0)
 		return reply_error(r, PT_EUNSUPPORTED, NULL,
 				   "unsupported media type: PATCH bodies must "
 				   "be " OCTET);
-	if (tus_lookup(r, r->arg[0].p, &p->u, &rc))
+	if (tus_lookup_or_reply(r, r->arg[0].p, &p->u, &rc))
 		return rc;
 	if (is_final(&p->u))
 		return reply_error(r, PT_EFORBIDDEN, NULL,

@@ -205,29 +205,30 @@ static int create_links(struct pt_req *r, struct upload *u, struct link *links,
 /* Blocked content is refused whole (451) and leaves nothing stored: the
  * blobs this request created go again (one that existed before stays: it
  * is quarantined content, gc's to collect). */
-static int refuse_blocked(struct pt_req *r, struct upload *u, int *rc)
+static bool check_blocked_or_reply(struct pt_req *r, struct upload *u,
+				   req_res *rc)
 {
 	struct app *app = r->ctx;
 	for (size_t i = 0; i < u->nfiles; i++) {
-		if (!abuse_check_upload(r, u->files[i].sha256, rc))
+		if (!abuse_check_upload_or_reply(r, u->files[i].sha256, rc))
 			continue;
 		for (size_t k = 0; k < u->nfiles; k++)
 			if (!u->files[k].existed)
 				blob_remove(app->blobs, u->files[k].sha256);
-		return 1;
+		return true;
 	}
-	return 0;
+	return false;
 }
 
-static int fail_reply(struct pt_req *r, int err, const char *what)
+static req_res fail_reply(struct pt_req *r, int err, const char *what)
 {
 	struct upload *u = r->state;
-	int rc;
+	req_res rc;
 	switch (err) {
 	case PT_ELEGAL:
 		/* blocklisted by a takedown while the body was arriving:
 		 * the link transaction saw it (repo_link_create) */
-		if (refuse_blocked(r, u, &rc))
+		if (check_blocked_or_reply(r, u, &rc))
 			return rc;
 		return reply_error(r, err, "removed",
 				   "unavailable for legal reasons: this "
@@ -274,17 +275,19 @@ static int fail_reply(struct pt_req *r, int err, const char *what)
 	}
 }
 
-/* A link password: 1..1024 bytes, stored as Argon2id.  Returns 0, or the
- * result of an error reply. */
-static int set_password(struct pt_req *r, struct upload *u, const char *pw)
+/* A link password: 1..1024 bytes, stored as Argon2id.  false: set;
+ * true: replied (400, 503), return *rc. */
+static bool set_password_or_reply(struct pt_req *r, struct upload *u,
+				  const char *pw, req_res *rc)
 {
 	size_t n = strlen(pw);
-	if (n == 0 || n > 1024)
-		return reply_error(r, PT_EBADREQ, NULL,
-				   "bad request: a link password has 1 to "
-				   "1024 characters");
-	int rc;
-	return api_pw_hash_now(r, pw, &u->password_hash, &rc) ? rc : 0;
+	if (n == 0 || n > 1024) {
+		*rc = reply_error(r, PT_EBADREQ, NULL,
+				  "bad request: a link password has 1 to "
+				  "1024 characters");
+		return true;
+	}
+	return api_pw_hash_now_or_reply(r, pw, &u->password_hash, rc);
 }
 
 /* ---- PUT /{name} ---- */
@@ -303,19 +306,20 @@ static int put_body(struct pt_req *r, const char *data, size_t n)
 	return 0;
 }
 
-static int put_end(struct pt_req *r)
+static req_res put_end(struct pt_req *r)
 {
 	struct upload *u = r->state;
 	struct app *app = r->ctx;
 	struct link l;
 	char token[1][TOKEN_LEN + 1];
+	req_res rc;
 	int err;
 
 	if ((err = sink_commit(r, &u->sink, &u->files[0])))
 		return fail_reply(r, err, "the upload");
 	u->nfiles = 1;
-	if (refuse_blocked(r, u, &err))
-		return err;
+	if (check_blocked_or_reply(r, u, &rc))
+		return rc;
 	u->linking = true;
 	if ((err = create_links(r, u, &l, token)))
 		return fail_reply(r, err, "the upload");
@@ -349,12 +353,13 @@ static int put_end(struct pt_req *r)
 	return reply_queue(r, 201, resp);
 }
 
-int api_upload_put(struct pt_req *r)
+req_res api_upload_put(struct pt_req *r)
 {
 	struct app *app = r->ctx;
 	struct upload *u = pt_palloc(r->pool, sizeof(*u));
 	const char *cl = req_header(r, "Content-Length");
 	uint64_t len;
+	req_res rc;
 	int err;
 
 	u->app = app;
@@ -364,20 +369,21 @@ int api_upload_put(struct pt_req *r)
 	if (cl && !pt_parse_u64(cl, strlen(cl), &len) && len > u->limit &&
 	    !u->by_quota)
 		return fail_reply(r, PT_ETOOBIG, "the upload");
-	if (abuse_check_uploader(r, &err) || api_intake_check(r, &err) ||
-	    api_text_check(r, "the file name", r->arg[0].p, r->arg[0].n, 0,
-			   &err))
-		return err;
+	if (abuse_check_uploader_or_reply(r, &rc) ||
+	    api_intake_check_or_reply(r, &rc) ||
+	    api_text_check_or_reply(r, "the file name", r->arg[0].p,
+				    r->arg[0].n, 0, &rc))
+		return rc;
 	if (req_header(r, "Content-Range"))
 		return reply_error(r, PT_EBADREQ, NULL,
 				   "bad request: partial PUT (Content-Range) "
 				   "is not supported; use the tus endpoint "
 				   "/api/v1/uploads to resume uploads");
 	const char *pw = req_header(r, "X-Partage-Password");
-	if (pw && (err = set_password(r, u, pw)))
-		return err;
-	if (api_upload_folder(r, NULL, u->folder, &err))
-		return err;
+	if (pw && set_password_or_reply(r, u, pw, &rc))
+		return rc;
+	if (api_upload_folder_or_reply(r, NULL, u->folder, &rc))
+		return rc;
 	if (header_count(r, "Max-Days", &u->max_days))
 		return reply_error(r, PT_EBADREQ, NULL,
 				   "bad request: Max-Days must be a positive "
@@ -511,10 +517,11 @@ static void pp_destroy_cb(void *arg)
 	pt_buf_release(&u->password);
 }
 
-static int multipart_end(struct pt_req *r)
+static req_res multipart_end(struct pt_req *r)
 {
 	struct upload *u = r->state;
 	struct app *app = r->ctx;
+	req_res rc;
 	int err;
 
 	if (u->err)
@@ -533,13 +540,10 @@ static int multipart_end(struct pt_req *r)
 	if (u->nfiles == 0)
 		return reply_error(r, PT_EBADREQ, NULL,
 				   "bad request: no 'file' part in the form");
-	if (refuse_blocked(r, u, &err))
-		return err;
-	if (u->password.n) {
-		int rc = set_password(r, u, u->password.p);
-		if (rc)
-			return rc;
-	}
+	if (check_blocked_or_reply(r, u, &rc))
+		return rc;
+	if (u->password.n && set_password_or_reply(r, u, u->password.p, &rc))
+		return rc;
 	struct link *links = pt_palloc(r->pool, u->nfiles * sizeof(*links));
 	char(*tokens)[TOKEN_LEN + 1] =
 		pt_palloc(r->pool, u->nfiles * sizeof(*tokens));
@@ -555,7 +559,7 @@ static int multipart_end(struct pt_req *r)
 	return reply_json(r, 201, json_pack("{s:o}", "files", arr));
 }
 
-int api_upload_multipart(struct pt_req *r)
+req_res api_upload_multipart(struct pt_req *r)
 {
 	struct upload *u = pt_palloc(r->pool, sizeof(*u));
 	const char *ct = req_header(r, "Content-Type");
@@ -563,9 +567,10 @@ int api_upload_multipart(struct pt_req *r)
 	u->app = r->ctx;
 	r->state = u;
 	u->limit = api_upload_limit(r, &u->by_quota);
-	int rc;
-	if (abuse_check_uploader(r, &rc) || api_intake_check(r, &rc) ||
-	    api_upload_folder(r, NULL, u->folder, &rc))
+	req_res rc;
+	if (abuse_check_uploader_or_reply(r, &rc) ||
+	    api_intake_check_or_reply(r, &rc) ||
+	    api_upload_folder_or_reply(r, NULL, u->folder, &rc))
 		return rc;
 	if (header_count(r, "Max-Days", &u->max_days) ||
 	    header_count(r, "Max-Downloads", &u->max_downloads))

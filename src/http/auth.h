@@ -1,5 +1,5 @@
 /*
- * auth.h — the request-free parts of the auth phase (api_authenticate in
+ * auth.h — the request-free parts of the auth phase (api_authenticate_or_reply in
  * api/accounts.c): which credential a request carries, and the checks
  * that stop a cross-site page from using a browser's session cookie.
  * Header values in (NULL when absent), answers out; no I/O, no

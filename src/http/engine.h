@@ -62,12 +62,12 @@ void server_client_address(struct server *s, struct pt_req *r,
 			   const char *peer, const char *xff);
 /* The head is in: route, authenticate, run the handler.  url is the raw
  * target (path and query). */
-int server_dispatch(struct server *s, struct pt_req *r, const char *url);
+req_res server_dispatch(struct server *s, struct pt_req *r, const char *url);
 /* The body is complete (or there was none and the handler did not
  * reply): run on_end, or answer 500 when nothing will reply. */
-int server_end(struct server *s, struct pt_req *r);
+req_res server_end(struct server *s, struct pt_req *r);
 /* After req_resume: run the suspended handler (or on_end) again. */
-int server_resumed(struct server *s, struct pt_req *r);
+req_res server_resumed(struct server *s, struct pt_req *r);
 /* The response is over (ok: every byte went out): on_complete, the log
  * line, the pool; r is freed. */
 void server_complete(struct server *s, struct pt_req *r, bool ok);

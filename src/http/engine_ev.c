@@ -166,7 +166,7 @@ static const char *ev_value(struct pt_req *r, enum req_kind kind,
 	return NULL;
 }
 
-static int ev_queue(struct pt_req *r, int status, struct resp *resp)
+static req_res ev_queue(struct pt_req *r, int status, struct resp *resp)
 {
 	struct conn *c = r->conn;
 	/* sent when the engine is ready for it: at once after the

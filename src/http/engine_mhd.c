@@ -117,8 +117,11 @@ _Static_assert(RESP_PULL_END == MHD_CONTENT_READER_END_OF_STREAM &&
 		       RESP_PULL_ERROR == MHD_CONTENT_READER_END_WITH_ERROR &&
 		       RESP_SIZE_UNKNOWN == MHD_SIZE_UNKNOWN,
 	       "resp_pull_fn is MHD's content reader");
-_Static_assert((int)REQ_OK == (int)MHD_YES && (int)REQ_CLOSE == (int)MHD_NO,
-	       "handler results are MHD's");
+/* A handler's result as MHD's */
+static enum MHD_Result mhd_result(req_res rc)
+{
+	return req_res_ok(rc) ? MHD_YES : MHD_NO;
+}
 
 static const char *mhd_value(struct pt_req *r, enum req_kind kind,
 			     const char *name)
@@ -166,7 +169,7 @@ static struct MHD_Response *mhd_response(struct resp *resp)
 	return m;
 }
 
-static int mhd_queue(struct pt_req *r, int status, struct resp *resp)
+static req_res mhd_queue(struct pt_req *r, int status, struct resp *resp)
 {
 	struct MHD_Response *m = mhd_response(resp);
 	enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)status, m);
@@ -178,7 +181,7 @@ static int mhd_queue(struct pt_req *r, int status, struct resp *resp)
 		return REQ_OK;
 	}
 	MHD_destroy_response(m);
-	return ok;
+	return ok == MHD_YES ? REQ_OK : REQ_CLOSE;
 }
 
 static void mhd_pause(struct pt_req *r)
@@ -337,12 +340,10 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 			 * requests get smuggled; refuse and close (a reply at
 			 * this first call closes the connection) */
 			r->in_body = false;
-			return reply_error(r, PT_EBADREQ, NULL,
-					   "bad request: conflicting "
-					   "Content-Length/Transfer-Encoding") ==
-					       MHD_YES
-				       ? MHD_YES
-				       : MHD_NO;
+			return mhd_result(
+				reply_error(r, PT_EBADREQ, NULL,
+					    "bad request: conflicting "
+					    "Content-Length/Transfer-Encoding"));
 		}
 		if (!has_body(conn)) {
 			/* a reply queued at this first call makes MHD close
@@ -351,25 +352,25 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 			r->deferred = true;
 			return MHD_YES;
 		}
-		int rc = server_dispatch(s, r, url);
+		req_res rc = server_dispatch(s, r, url);
 		r->in_body = true;
-		if (rc == MHD_YES && !r->responded)
+		if (req_res_ok(rc) && !r->responded)
 			watch_add(m, r);
-		return rc == MHD_YES ? MHD_YES : MHD_NO;
+		return mhd_result(rc);
 	}
 	if (r->suspended) /* resumed: the handler runs again (server.h) */
-		return server_resumed(s, r) == REQ_OK ? MHD_YES : MHD_NO;
+		return mhd_result(server_resumed(s, r));
 	if (r->deferred) {
 		r->deferred = false;
 		r->in_body = true;
 		r->may_suspend = true;
-		int rc = server_dispatch(s, r, url);
+		req_res rc = server_dispatch(s, r, url);
 		/* an empty body is complete already */
-		if (rc == REQ_OK && !r->responded && !r->suspended &&
+		if (req_res_ok(rc) && !r->responded && !r->suspended &&
 		    r->on_end)
 			rc = server_end(s, r);
 		r->may_suspend = false;
-		return rc == REQ_OK ? MHD_YES : MHD_NO;
+		return mhd_result(rc);
 	}
 	if (*upload_data_size) {
 		size_t n = *upload_data_size;
@@ -394,7 +395,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 	}
 	if (r->responded)
 		return MHD_YES;
-	return server_end(s, r) == REQ_OK ? MHD_YES : MHD_NO;
+	return mhd_result(server_end(s, r));
 }
 
 static void completed_cb(void *cls, struct MHD_Connection *conn,

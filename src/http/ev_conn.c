@@ -329,10 +329,10 @@ static const char *xff_joined(struct conn *c, struct pt_req *r)
 }
 
 /* The handler (or on_end, or a resumed run) returned rc. */
-void ev_after_handler(struct conn *c, int rc)
+void ev_after_handler(struct conn *c, req_res rc)
 {
 	struct pt_req *r = c->r;
-	if (rc != REQ_OK) {
+	if (!req_res_ok(rc)) {
 		ev_conn_abort(c);
 		return;
 	}
@@ -357,7 +357,7 @@ static void body_end(struct conn *c)
 		return;
 	}
 	r->may_suspend = true;
-	int rc = server_end(c->el->ev->s, r);
+	req_res rc = server_end(c->el->ev->s, r);
 	r->may_suspend = false;
 	ev_after_handler(c, rc);
 }
@@ -410,8 +410,8 @@ static void start_request(struct conn *c)
 	if (!body) {
 		r->in_body = true;
 		r->may_suspend = true;
-		int rc = server_dispatch(s, r, url);
-		if (rc == REQ_OK && !r->responded && !r->suspended)
+		req_res rc = server_dispatch(s, r, url);
+		if (req_res_ok(rc) && !r->responded && !r->suspended)
 			rc = server_end(s, r);
 		r->may_suspend = false;
 		ev_after_handler(c, rc);
@@ -422,9 +422,9 @@ static void start_request(struct conn *c)
 	else
 		h1_chunked_init(&c->ch, c->tslots, MAX_TRAILERS,
 				H1_TRAILER_DEFAULT, H1_CHUNK_LINE_DEFAULT);
-	int rc = server_dispatch(s, r, url);
+	req_res rc = server_dispatch(s, r, url);
 	r->in_body = true;
-	if (rc != REQ_OK) {
+	if (!req_res_ok(rc)) {
 		ev_conn_abort(c);
 		return;
 	}

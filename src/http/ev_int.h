@@ -131,6 +131,6 @@ void ev_request_end(struct conn *c, bool ok);
  * while work for it is out (paused), mark it for its post. */
 void ev_conn_abort(struct conn *c);
 /* The handler, on_end or a resumed run returned rc. */
-void ev_after_handler(struct conn *c, int rc);
+void ev_after_handler(struct conn *c, req_res rc);
 
 #endif

@@ -103,7 +103,7 @@ void resp_free(struct resp *resp)
 	free(resp);
 }
 
-int reply_queue(struct pt_req *r, int status, struct resp *resp)
+req_res reply_queue(struct pt_req *r, int status, struct resp *resp)
 {
 	bool retry_after = false;
 
@@ -134,8 +134,8 @@ int reply_queue(struct pt_req *r, int status, struct resp *resp)
 	return r->ops->queue(r, status, resp);
 }
 
-static int reply_buffer(struct pt_req *r, int status, const char *type,
-			const void *body, size_t n)
+static req_res reply_buffer(struct pt_req *r, int status, const char *type,
+			    const void *body, size_t n)
 {
 	struct resp *resp = resp_new(body, n, RESP_COPY);
 	resp_header(resp, "Content-Type", type);
@@ -143,13 +143,13 @@ static int reply_buffer(struct pt_req *r, int status, const char *type,
 	return reply_queue(r, status, resp);
 }
 
-int reply_text(struct pt_req *r, int status, const char *body)
+req_res reply_text(struct pt_req *r, int status, const char *body)
 {
 	return reply_buffer(r, status, "text/plain; charset=utf-8", body,
 			    strlen(body));
 }
 
-int reply_html(struct pt_req *r, int status, const char *body, size_t n)
+req_res reply_html(struct pt_req *r, int status, const char *body, size_t n)
 {
 	struct resp *resp = resp_new(body, n, RESP_COPY);
 	resp_header(resp, "Content-Type", "text/html; charset=utf-8");
@@ -170,7 +170,7 @@ static const char json_failed[] =
 	"{\"error\":\"internal error: the reply could not be encoded\","
 	"\"status\":500}\n";
 
-int reply_json(struct pt_req *r, int status, json_t *obj)
+req_res reply_json(struct pt_req *r, int status, json_t *obj)
 {
 	char *s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
 	json_decref(obj);
@@ -186,7 +186,7 @@ int reply_json(struct pt_req *r, int status, json_t *obj)
 	s = xrealloc(s, n + 2);
 	s[n] = '\n';
 	s[n + 1] = '\0';
-	int rc = reply_buffer(r, status, "application/json", s, n + 1);
+	req_res rc = reply_buffer(r, status, "application/json", s, n + 1);
 	free(s);
 	return rc;
 }
@@ -206,7 +206,7 @@ json_t *reply_jtext(const char *s)
 	return j;
 }
 
-int reply_empty(struct pt_req *r, int status)
+req_res reply_empty(struct pt_req *r, int status)
 {
 	return reply_queue(r, status, resp_new(NULL, 0, RESP_STATIC));
 }
@@ -286,8 +286,8 @@ int reply_error_body(struct pt_buf *out, enum reply_format f, int status,
 	return err ? err : pt_buf_adds(out, "\n");
 }
 
-int reply_error(struct pt_req *r, int err, const char *reason,
-		const char *fmt, ...)
+req_res reply_error(struct pt_req *r, int err, const char *reason,
+		    const char *fmt, ...)
 {
 	int status = pt_http_status(err);
 	/* longer than any message kept: text_escape never reads past the
@@ -298,7 +298,7 @@ int reply_error(struct pt_req *r, int err, const char *reason,
 								 : REPLY_TEXT;
 	struct pt_buf b;
 	va_list ap;
-	int rc;
+	req_res rc;
 
 	va_start(ap, fmt);
 	vsnprintf(raw, sizeof(raw), fmt, ap);

@@ -94,23 +94,23 @@ struct resp {
 };
 
 /* Add the common headers and hand resp to the engine; takes resp. */
-int reply_queue(struct pt_req *r, int status, struct resp *resp);
-int reply_text(struct pt_req *r, int status, const char *body);
-int reply_html(struct pt_req *r, int status, const char *body, size_t n);
+req_res reply_queue(struct pt_req *r, int status, struct resp *resp);
+req_res reply_text(struct pt_req *r, int status, const char *body);
+req_res reply_html(struct pt_req *r, int status, const char *body, size_t n);
 /* Steals obj.  obj NULL (a json_pack that failed) or a body jansson
  * cannot encode: a 500 with a fixed JSON body, and a log line. */
-int reply_json(struct pt_req *r, int status, json_t *obj);
+req_res reply_json(struct pt_req *r, int status, json_t *obj);
 /* A JSON string of any bytes: s itself when it is valid UTF-8, else its
  * text_escape form ("\xff" for a stray byte).  Never NULL; "" for NULL. */
 json_t *reply_jtext(const char *s);
-int reply_empty(struct pt_req *r, int status);
+req_res reply_empty(struct pt_req *r, int status);
 /*
  * err is a pt status (or negative errno); the HTTP status comes from
  * pt_http_status().  The message is one line: "not found: no file 'x'".
  * reason (may be NULL) goes into the JSON as "reason".
  */
-int reply_error(struct pt_req *r, int err, const char *reason,
-		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+req_res reply_error(struct pt_req *r, int err, const char *reason,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Longest error message and reason kept, in bytes with the NUL. */
 #define REPLY_MSG_MAX 512

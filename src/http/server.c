@@ -112,7 +112,7 @@ bool req_can_suspend(const struct pt_req *r)
 	return r->may_suspend;
 }
 
-int req_suspend(struct pt_req *r)
+req_res req_suspend(struct pt_req *r)
 {
 	if (!r->may_suspend || r->suspended)
 		return REQ_CLOSE;
@@ -139,7 +139,7 @@ void req_wake(struct pt_req *r)
 /* Run a handler (or an on_end), remembering it to run again after
  * req_resume if it suspends (only where r->may_suspend is set: a
  * bodiless request's handler, or an on_end). */
-static int run(struct pt_req *r, int (*fn)(struct pt_req *r))
+static req_res run(struct pt_req *r, req_res (*fn)(struct pt_req *r))
 {
 	r->again = fn;
 	r->extra_mark = r->extra;
@@ -147,7 +147,7 @@ static int run(struct pt_req *r, int (*fn)(struct pt_req *r))
 	return fn(r);
 }
 
-int server_dispatch(struct server *s, struct pt_req *r, const char *url)
+req_res server_dispatch(struct server *s, struct pt_req *r, const char *url)
 {
 	const char *q = strchr(url, '?');
 	unsigned allowed = 0;
@@ -179,7 +179,7 @@ int server_dispatch(struct server *s, struct pt_req *r, const char *url)
 		r->route = rt;
 		r->route_index = (int)i;
 		if (s->cfg.authenticate) {
-			int rc;
+			req_res rc;
 			if (s->cfg.authenticate(r, &rc))
 				return rc;
 		}
@@ -193,23 +193,23 @@ int server_dispatch(struct server *s, struct pt_req *r, const char *url)
 			   r->raw_path);
 }
 
-int server_end(struct server *s, struct pt_req *r)
+req_res server_end(struct server *s, struct pt_req *r)
 {
 	if (r->on_end) {
 		r->may_suspend = true;
-		int rc = run(r, r->on_end);
+		req_res rc = run(r, r->on_end);
 		r->may_suspend = false;
 		return rc;
 	}
 	return reply_error(r, PT_EINTERNAL, NULL, "internal error: no reply");
 }
 
-int server_resumed(struct server *s, struct pt_req *r)
+req_res server_resumed(struct server *s, struct pt_req *r)
 {
 	r->suspended = false;
 	r->extra = r->extra_mark;
 	r->may_suspend = true;
-	int rc = run(r, r->again);
+	req_res rc = run(r, r->again);
 	r->may_suspend = false;
 	return rc;
 }

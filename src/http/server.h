@@ -46,11 +46,28 @@ struct resp;
 /*
  * What handlers, on_end callbacks and every reply function return to the
  * engine: REQ_OK, go on (a reply is queued, body callbacks are installed,
- * or the request is suspended); REQ_CLOSE, drop the connection.
+ * or the request is suspended); REQ_CLOSE, drop the connection.  A type of
+ * its own, so that returning a status, an error code or 0 where a result
+ * is due does not compile; req_res_ok() reads it.  (One int in a struct:
+ * returned in a register like the int it replaces.)
+ *
+ * A helper that may reply on failure is named NAME_or_reply and returns
+ * bool: true, it replied and the caller returns *rc; false, nothing was
+ * sent and the caller goes on (as redis's ...OrReply functions).
  */
-enum { REQ_CLOSE = 0, REQ_OK = 1 };
+typedef struct {
+	int v;
+} req_res;
 
-typedef int (*route_cb)(struct pt_req *r);
+#define REQ_CLOSE ((req_res){ 0 })
+#define REQ_OK ((req_res){ 1 })
+
+static inline bool req_res_ok(req_res res)
+{
+	return res.v != 0;
+}
+
+typedef req_res (*route_cb)(struct pt_req *r);
 
 /* Where a request value comes from (req_value). */
 enum req_kind { REQ_HEADER, REQ_COOKIE, REQ_QUERY, REQ_TRAILER };
@@ -65,7 +82,7 @@ struct req_ops {
 			     const char *name);
 	/* send resp (reply.h's reply_queue, after the common headers);
 	 * takes resp whatever happens */
-	int (*queue)(struct pt_req *r, int status, struct resp *resp);
+	req_res (*queue)(struct pt_req *r, int status, struct resp *resp);
 	/* stop calling this request back until wake (any thread) */
 	void (*pause)(struct pt_req *r);
 	void (*wake)(struct pt_req *r);
@@ -128,7 +145,7 @@ struct pt_req {
 	 * chunk; on_end runs after the last and must reply.  Returning
 	 * non-zero from on_body means "stop": the handler has replied. */
 	int (*on_body)(struct pt_req *r, const char *data, size_t n);
-	int (*on_end)(struct pt_req *r);
+	req_res (*on_end)(struct pt_req *r);
 	/* After the response has gone (ok: every byte was sent). */
 	void (*on_complete)(struct pt_req *r, bool ok);
 	void *state;
@@ -140,7 +157,7 @@ struct pt_req {
 	void *async;
 	/* private to server.c: what runs again after req_resume, and the
 	 * reply headers it had not added yet */
-	int (*again)(struct pt_req *r);
+	req_res (*again)(struct pt_req *r);
 	struct reply_header *extra_mark;
 	unsigned runs;              /* handler runs so far (see req_suspend) */
 	bool may_suspend, suspended;
@@ -167,9 +184,10 @@ struct server_config {
 	/* request log and metrics hook, called once per finished request */
 	void (*on_done)(struct pt_req *r, bool ok, void *ctx);
 	void (*on_connection)(int delta, void *ctx);
-	/* the auth phase, before every handler: fill r->who, or reply (401,
-	 * 403) and return non-zero with the reply's result in *rc */
-	int (*authenticate)(struct pt_req *r, int *rc);
+	/* the auth phase, before every handler: fill r->who and return
+	 * false, or reply (401, 403) and return true with the reply's result
+	 * in *rc (an _or_reply function) */
+	bool (*authenticate)(struct pt_req *r, req_res *rc);
 };
 
 struct server;
@@ -218,7 +236,7 @@ bool req_accepts(struct pt_req *r, const char *type);
  * req_suspend, also before the handler has returned.
  */
 bool req_can_suspend(const struct pt_req *r);
-int req_suspend(struct pt_req *r);
+req_res req_suspend(struct pt_req *r);
 void req_resume(struct pt_req *r);
 
 /*

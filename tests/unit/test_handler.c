@@ -49,7 +49,7 @@ static const char *fake_value(struct pt_req *r, enum req_kind kind,
 	return NULL;
 }
 
-static int fake_queue(struct pt_req *r, int status, struct resp *resp)
+static req_res fake_queue(struct pt_req *r, int status, struct resp *resp)
 {
 	struct fake *f = r->conn;
 	f->queued++;
@@ -213,12 +213,12 @@ static void test_put_then_get(void **state)
 	fake_start(&f, HTTP_PUT, "PUT", "/hello.txt");
 	snprintf(cl, sizeof(cl), "%zu", n);
 	fake_header(&f, "Content-Length", cl);
-	assert_int_equal(api_upload_put(&f.r), REQ_OK);
+	assert_true(req_res_ok(api_upload_put(&f.r)));
 	assert_int_equal(f.queued, 0); /* nothing said before the body */
 	assert_non_null(f.r.on_body);
 	assert_int_equal(f.r.on_body(&f.r, content, 5), 0);
 	assert_int_equal(f.r.on_body(&f.r, content + 5, n - 5), 0);
-	assert_int_equal(f.r.on_end(&f.r), REQ_OK);
+	assert_true(req_res_ok(f.r.on_end(&f.r)));
 	assert_int_equal(f.queued, 1);
 	assert_int_equal(f.status, 201);
 	const char *pid = resp_get(f.resp, "X-Partage-Id");
@@ -232,7 +232,7 @@ static void test_put_then_get(void **state)
 	char path[64];
 	snprintf(path, sizeof(path), "/%s/hello.txt", id);
 	fake_start(&f, HTTP_GET, "GET", path);
-	assert_int_equal(api_download(&f.r), REQ_OK);
+	assert_true(req_res_ok(api_download(&f.r)));
 	assert_int_equal(f.status, 200);
 	assert_string_equal(resp_get(f.resp, "Accept-Ranges"), "bytes");
 	assert_non_null(strstr(resp_get(f.resp, "Content-Disposition"),
@@ -254,7 +254,7 @@ static void test_range_and_conditions(void **state)
 	snprintf(path, sizeof(path), "/%s/hello.txt", id);
 	fake_start(&f, HTTP_GET, "GET", path);
 	fake_header(&f, "Range", "bytes=7-13");
-	assert_int_equal(api_download(&f.r), REQ_OK);
+	assert_true(req_res_ok(api_download(&f.r)));
 	assert_int_equal(f.status, 206);
 	assert_string_equal(resp_get(f.resp, "Content-Range"),
 			    "bytes 7-13/300");
@@ -269,7 +269,7 @@ static void test_range_and_conditions(void **state)
 	/* the ETag it gave: 304 with the validators and no body */
 	fake_start(&f, HTTP_GET, "GET", path);
 	fake_header(&f, "If-None-Match", etag);
-	assert_int_equal(api_download(&f.r), REQ_OK);
+	assert_true(req_res_ok(api_download(&f.r)));
 	assert_int_equal(f.status, 304);
 	assert_string_equal(resp_get(f.resp, "ETag"), etag);
 	assert_int_equal(f.resp->kind, RESP_MEM);
@@ -279,7 +279,7 @@ static void test_range_and_conditions(void **state)
 	/* past the end: 416 saying the length */
 	fake_start(&f, HTTP_GET, "GET", path);
 	fake_header(&f, "Range", "bytes=300-");
-	assert_int_equal(api_download(&f.r), REQ_OK);
+	assert_true(req_res_ok(api_download(&f.r)));
 	assert_int_equal(f.status, 416);
 	assert_string_equal(resp_get(f.resp, "Content-Range"), "bytes */300");
 	fake_end(&f);
@@ -287,7 +287,7 @@ static void test_range_and_conditions(void **state)
 	/* two ranges: multipart/byteranges, pulled */
 	fake_start(&f, HTTP_GET, "GET", path);
 	fake_header(&f, "Range", "bytes=0-4,292-");
-	assert_int_equal(api_download(&f.r), REQ_OK);
+	assert_true(req_res_ok(api_download(&f.r)));
 	assert_int_equal(f.status, 206);
 	assert_int_equal(f.resp->kind, RESP_PULL);
 	assert_non_null(strstr(resp_get(f.resp, "Content-Type"),
@@ -311,7 +311,7 @@ static void test_unknown_id_json_error(void **state)
 
 	fake_start(&f, HTTP_GET, "GET", "/AAAAAAAAAA/x");
 	fake_header(&f, "Accept", "application/json");
-	assert_int_equal(api_download(&f.r), REQ_OK);
+	assert_true(req_res_ok(api_download(&f.r)));
 	assert_int_equal(f.status, 404);
 	assert_string_equal(resp_get(f.resp, "Content-Type"),
 			    "application/json");

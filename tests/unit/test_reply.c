@@ -47,7 +47,7 @@ static const char *fake_value(struct pt_req *r, enum req_kind kind,
 	return NULL;
 }
 
-static int fake_queue(struct pt_req *r, int status, struct resp *resp)
+static req_res fake_queue(struct pt_req *r, int status, struct resp *resp)
 {
 	struct fake *f = r->conn;
 	f->queued++;
@@ -250,7 +250,7 @@ static void test_reply_queue(void **state)
 
 	fake_start(&f, NULL);
 	req_reply_header(&f.r, "Cache-Control", "no-store");
-	assert_int_equal(reply_text(&f.r, 200, "hello\n"), REQ_OK);
+	assert_true(req_res_ok(reply_text(&f.r, 200, "hello\n")));
 	assert_int_equal(f.queued, 1);
 	assert_int_equal(f.status, 200);
 	assert_int_equal(f.r.status, 200);
@@ -268,7 +268,7 @@ static void test_reply_queue(void **state)
 
 	/* an empty reply; HTML with the page's headers */
 	fake_start(&f, NULL);
-	assert_int_equal(reply_empty(&f.r, 204), REQ_OK);
+	assert_true(req_res_ok(reply_empty(&f.r, 204)));
 	assert_int_equal(f.status, 204);
 	assert_int_equal(f.resp->n, 0);
 	fake_end(&f);
@@ -376,9 +376,9 @@ static void test_reply_error_formats(void **state)
 					     "image/png" };
 	for (size_t i = 0; i < PT_ARRAY_LEN(texts); i++) {
 		fake_start(&f, texts[i]);
-		assert_int_equal(reply_error(&f.r, PT_ENOTFOUND, "no_file",
-					     "not found: no file '%s'", "a b"),
-				 REQ_OK);
+		assert_true(req_res_ok(
+			reply_error(&f.r, PT_ENOTFOUND, "no_file",
+				    "not found: no file '%s'", "a b")));
 		assert_int_equal(f.status, 404);
 		assert_header(f.resp, "Content-Type",
 			      "text/plain; charset=utf-8");

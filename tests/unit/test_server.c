@@ -27,12 +27,12 @@
 #include "http/server.h"
 #include "util/pt.h"
 
-static int h_hello(struct pt_req *r)
+static req_res h_hello(struct pt_req *r)
 {
 	return reply_text(r, 200, "hello\n");
 }
 
-static int h_item(struct pt_req *r)
+static req_res h_item(struct pt_req *r)
 {
 	char buf[128];
 	snprintf(buf, sizeof(buf), "%s %.*s\n", r->method_name,
@@ -40,7 +40,7 @@ static int h_item(struct pt_req *r)
 	return reply_text(r, 200, buf);
 }
 
-static int h_query(struct pt_req *r)
+static req_res h_query(struct pt_req *r)
 {
 	const char *x = req_query(r, "x");
 	char buf[128];
@@ -48,7 +48,7 @@ static int h_query(struct pt_req *r)
 	return reply_text(r, 200, buf);
 }
 
-static int h_files(struct pt_req *r)
+static req_res h_files(struct pt_req *r)
 {
 	char buf[128];
 	snprintf(buf, sizeof(buf), "file %.*s\n", (int)r->arg[0].n,
@@ -56,7 +56,7 @@ static int h_files(struct pt_req *r)
 	return reply_text(r, 201, buf);
 }
 
-static int h_busy(struct pt_req *r)
+static req_res h_busy(struct pt_req *r)
 {
 	req_reply_header(r, "X-Test", "kept");
 	return reply_error(r, PT_EUNAVAIL, NULL, "service unavailable: test");

@@ -300,8 +300,11 @@ static void download_complete(struct pt_req *r, bool ok)
 			got = h->sent;
 	} else if (h->has_acked && tcp_acked(r, &acked) &&
 		   acked >= h->acked0) {
+		/* the head's exact size when the engine says it (the event
+		 * engine does), else the estimate, which is a little high */
+		uint64_t head = r->head_bytes ? r->head_bytes : h->hdr_len;
 		got = acked - h->acked0;
-		got = got > h->hdr_len ? got - h->hdr_len : 0;
+		got = got > head ? got - head : 0;
 		if (h->streamed && got > h->sent) /* never past the body */
 			got = h->sent;
 	} else if (h->streamed && h->sent > STREAM_BLOCK) {

@@ -147,6 +147,7 @@ static void build_head(struct conn *c)
 	n += (size_t)snprintf(p + n, cap - n, "\r\n");
 	c->out = p;
 	c->out_len = n;
+	r->head_bytes = n;
 	c->out_off = 0;
 	c->body_off = 0;
 	c->body_len = no_body || c->head_only ? 0 : size;

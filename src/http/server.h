@@ -125,6 +125,9 @@ struct pt_req {
 	char client_ip[48];
 	uint64_t start_ns;
 	uint64_t bytes_in, bytes_out;
+	/* bytes of the response's status line and headers on the wire, set
+	 * by the engine when it writes them; 0: unknown (libmicrohttpd) */
+	uint64_t head_bytes;
 	int status;                 /* of the queued reply */
 	unsigned allow;             /* methods for a 405's Allow header */
 	bool responded;

@@ -263,12 +263,9 @@ static void on_io(struct loop *l, struct loop_io *io, uint32_t events)
 		c->readable = true;
 	if (events & (LOOP_WRITE | LOOP_ERR | LOOP_HUP))
 		c->writable = true;
-	if (c->paused) {
-		/* a pause or a suspension: its post comes and goes on */
-		if (c->peer_gone)
-			return;
-		return;
-	}
+	if (c->paused)
+		return; /* a pause or a suspension: its post goes on (and sees
+			 * peer_gone) */
 	ev_conn_run(c);
 	if (c->state == C_CLOSED)
 		ev_conn_free(c);

@@ -129,6 +129,12 @@ $(BUILD)/tests/test_cli_partage: tests/unit/test_cli_partage.c \
 	$(CC) $(CFLAGS) -Isrc -o $@ $(filter-out src/%,$^) $(LDLIBS) \
 		$(LDFLAGS) -lcmocka
 
+# the client's progress line: its own object and the library
+$(BUILD)/tests/test_cli_progress: tests/unit/test_cli_progress.c \
+		$(BUILD)/src/cli/progress.o $(BUILD)/libpartage.a | deps-ready
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -o $@ $^ $(LDLIBS) $(LDFLAGS) -lcmocka
+
 # make run LISTEN=127.0.0.1:9000 DATA=./data2
 LISTEN ?= 127.0.0.1:8080
 DATA ?= ./data

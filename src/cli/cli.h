@@ -79,6 +79,10 @@ struct cli_progress {
 	uint64_t hold_until_ns;    /* the server holds the body until then
 				    * (X-Partage-Wait): a countdown, not a
 				    * rate; 0: not held */
+	uint64_t hold_at;          /* bytes done when the hold began: one
+				    * more is the body, and the hold is over
+				    * (the server's clock may end it before
+				    * ours does) */
 	bool on;                   /* stderr is a terminal */
 	bool drawn;                /* its line is open on stderr */
 };
@@ -94,10 +98,11 @@ void cli_progress_resume(struct cli_progress *p, uint64_t at);
  * force. */
 void cli_progress_update(struct cli_progress *p, uint64_t at, uint64_t total,
 			 bool force);
-/* The server holds the body secs more seconds (a free tier's wait): the
- * line counts them down ("partage: free download starts in 12 s") in
- * place of the bar, and the rate starts when it ends. */
-void cli_progress_hold(struct cli_progress *p, unsigned secs);
+/* The server holds the body secs more seconds (a free tier's wait), the
+ * bar standing at byte at: the line counts them down ("partage: free
+ * download starts in 12 s") in place of the bar until then or until a
+ * byte past at arrives, and the rate starts when it ends. */
+void cli_progress_hold(struct cli_progress *p, unsigned secs, uint64_t at);
 /* End the line (a newline) if one is open. */
 void cli_progress_end(struct cli_progress *p);
 /* Sleep secs seconds, saying "partage: WHY in 12 s" (or "in 1:05") on

@@ -288,19 +288,6 @@ static int on_headers(struct cli_http *h)
 
 	if (h->status != 200 && h->status != 206)
 		return 0;
-	char *held = cli_http_header(h, "X-Partage-Wait");
-	if (held) { /* the server holds the body until the tier's wait ends */
-		uint64_t secs;
-		if (!pt_parse_u64(held, strlen(held), &secs) && secs &&
-		    h->bar && h->bar->on)
-			cli_progress_hold(h->bar, (unsigned)(secs < 86400
-								     ? secs
-								     : 86400));
-		else
-			fprintf(stderr, "partage: free download starts in %s s\n",
-				held);
-		free(held);
-	}
 	if (d->page_ok && h->status == 200) {
 		/* a server that ignores Accept sends the download page */
 		char *ct = cli_http_header(h, "Content-Type");
@@ -329,6 +316,20 @@ static int on_headers(struct cli_http *h)
 		d->have = 0;
 	}
 	h->progress_base = d->have;
+	char *held = cli_http_header(h, "X-Partage-Wait");
+	if (held) { /* the server holds the body until the tier's wait ends */
+		uint64_t secs;
+		if (!pt_parse_u64(held, strlen(held), &secs) && secs &&
+		    h->bar && h->bar->on)
+			cli_progress_hold(h->bar,
+					  (unsigned)(secs < 86400 ? secs
+							: 86400),
+					  h->progress_base);
+		else
+			fprintf(stderr, "partage: free download starts in %s s\n",
+				held);
+		free(held);
+	}
 	d->got = 0;
 	EVP_DigestInit_ex(d->md, EVP_sha256(), NULL);
 	if (d->to_stdout) {

@@ -176,9 +176,9 @@ void cli_progress_update(struct cli_progress *p, uint64_t at, uint64_t total,
 	t = pt_mono_ns();
 	if (total)
 		p->total = total;
-	if (p->hold_until_ns && t >= p->hold_until_ns) {
-		/* the hold is over: its keep-alive bytes and its time are
-		 * no rate, and the time taken starts now */
+	if (p->hold_until_ns && (t >= p->hold_until_ns || at > p->hold_at)) {
+		/* the hold is over (its time, or the body has begun): its
+		 * time is no rate, and the time taken starts now */
 		p->hold_until_ns = 0;
 		p->n = 0;
 	}
@@ -205,10 +205,11 @@ void cli_progress_update(struct cli_progress *p, uint64_t at, uint64_t total,
 		draw(p, t);
 }
 
-void cli_progress_hold(struct cli_progress *p, unsigned secs)
+void cli_progress_hold(struct cli_progress *p, unsigned secs, uint64_t at)
 {
 	if (!p->on || !secs)
 		return;
+	p->hold_at = at;
 	p->hold_until_ns = pt_mono_ns() + (uint64_t)secs * 1000000000u;
 	draw(p, pt_mono_ns());
 }

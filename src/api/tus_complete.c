@@ -115,7 +115,7 @@ static int refuse_blocked(struct pt_req *r, const struct upload_row *u,
 }
 
 int tus_complete(struct pt_req *r, const struct upload_row *u,
-		 struct link *l)
+		 const struct runhash *known, struct link *l)
 {
 	struct app *app = r->ctx;
 	struct db *db = app_db(app);
@@ -127,7 +127,7 @@ int tus_complete(struct pt_req *r, const struct upload_row *u,
 		return PT_EUNAVAIL;
 	memset(l, 0, sizeof(*l));
 	if ((err = blob_partial_commit(app->blobs, u->uid, (uint64_t)u->length,
-				       l->sha256, &existed, &l->crc32)))
+				       known, l->sha256, &existed, &l->crc32)))
 		return err;
 	if (repo_blocked(db, l->sha256, r->pool, NULL))
 		return refuse_blocked(r, u, l->sha256, existed);

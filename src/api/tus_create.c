@@ -141,7 +141,8 @@ static void concat_release(struct pt_req *r, struct concat *c)
 
 	for (size_t i = 0; i < c->held; i++) {
 		if (db)
-			repo_upload_advance(db, c->uids[i], c->lengths[i], true);
+			repo_upload_advance(db, c->uids[i], c->lengths[i], NULL,
+					    true);
 		tus_writer_remove(c->w[i]);
 	}
 	c->held = 0;
@@ -514,7 +515,7 @@ static req_res creation_reply(struct pt_req *r, struct creation *cr)
 		/* empty or concatenated: complete at once */
 		struct link l;
 		if (!is_partial(u)) {
-			if ((err = tus_complete(r, u, &l))) {
+			if ((err = tus_complete(r, u, NULL, &l))) {
 				if (cr->final) {
 					/* no half-made final: the parts stay */
 					repo_upload_set_state(

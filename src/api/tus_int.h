@@ -21,6 +21,7 @@
 
 #include "../core/ids.h"
 #include "../core/tusparse.h"
+#include "../store/runhash.h"
 
 #define TUS_CHECKSUMS "sha1,sha256,md5"
 #define OCTET "application/offset+octet-stream"
@@ -37,6 +38,11 @@ struct patch {
 	bool trailer;          /* checksum announced as a trailer */
 	EVP_MD_CTX *tmd[3];    /* trailer: sha1, sha256, md5 in parallel */
 	uint64_t checkpoint;
+	struct runhash rh;     /* the upload's bytes so far, as written */
+	struct runhash rh_start; /* ...at `start` */
+	struct runhash rh_ckpt;  /* ...at `checkpoint` */
+	bool rh_ok;            /* rh covers every byte from 0 (else the
+				* commit reads the partial back) */
 	int64_t renewed;       /* when the lease was last extended */
 	bool creating;         /* creation-with-upload: reply 201 */
 	char *location;
@@ -110,10 +116,11 @@ const char *tus_meta_folder(struct pt_req *r, const struct tus_meta *m);
  * whole number 1..10^9 (PT_EBADREQ otherwise). */
 int tus_meta_count(const struct tus_meta *m, const char *key, int64_t *out);
 /* Commit the partial of u (all its bytes in) as a blob and create its
- * link in *l, closing the upload.  0 or a negative status; PT_ELEGAL
- * after refusing blocked content (nothing kept). */
+ * link in *l, closing the upload; known: the running hash of its bytes
+ * (NULL: read them back).  0 or a negative status; PT_ELEGAL after
+ * refusing blocked content (nothing kept). */
 int tus_complete(struct pt_req *r, const struct upload_row *u,
-		 struct link *l);
+		 const struct runhash *known, struct link *l);
 /* X-Partage-Id and X-Partage-Url of the file an upload became. */
 void tus_completed_headers(struct pt_req *r, const char *id);
 

@@ -112,6 +112,37 @@ static bool writers_take_over(const char *uid)
 
 /* ---- PATCH body ---- */
 
+/* The running hash at offset off, as text for the row, if this request
+ * knows it (at its start, its last checkpoint or where it has got to);
+ * NULL otherwise: the commit will read the bytes back. */
+static const char *hash_at(const struct patch *p, uint64_t off,
+			   char buf[RUNHASH_TEXT_MAX])
+{
+	const struct runhash *h = NULL;
+
+	if (!p->rh_ok)
+		return NULL;
+	if (p->rh.bytes == off)
+		h = &p->rh;
+	else if (p->rh_ckpt.bytes == off)
+		h = &p->rh_ckpt;
+	else if (p->rh_start.bytes == off)
+		h = &p->rh_start;
+	if (!h)
+		return NULL;
+	runhash_save(h, buf);
+	return buf;
+}
+
+/* Record the durable offset off with its running hash. */
+static int advance(struct patch *p, struct db *db, uint64_t off, bool release)
+{
+	char buf[RUNHASH_TEXT_MAX];
+
+	return repo_upload_advance(db, p->u.uid, (int64_t)off,
+				   hash_at(p, off, buf), release);
+}
+
 /* The upload limit of u's owner (anonymous for 0) now, not of whoever
  * sends the PATCH: an upload keeps the limits of the one who made it. */
 static uint64_t owner_limit(struct pt_req *r, const struct upload_row *u,
@@ -157,7 +188,7 @@ static void patch_cleanup(void *arg)
 		else
 			blob_partial_truncate(p->part, (uint64_t)p->start);
 		if (db)
-			repo_upload_advance(db, p->u.uid, keep, true);
+			advance(p, db, (uint64_t)keep, true);
 	}
 	blob_partial_close(p->part);
 	p->part = NULL;
@@ -219,6 +250,8 @@ static int patch_write(struct pt_req *r, struct patch *p, const char *data,
 			EVP_DigestUpdate(p->tmd[i], data, n);
 	if ((err = blob_partial_write(p->part, data, n)))
 		goto fail;
+	if (p->rh_ok)
+		runhash_update(&p->rh, data, n);
 	size += n;
 	int64_t now = pt_now();
 	if (now - p->renewed >= 10) {
@@ -233,8 +266,10 @@ static int patch_write(struct pt_req *r, struct patch *p, const char *data,
 	    (p->u.length < 0 || size < (uint64_t)p->u.length)) {
 		struct db *db = app_db(p->app);
 		if (!blob_partial_sync(p->part) && db &&
-		    !repo_upload_advance(db, p->u.uid, (int64_t)size, false))
+		    !advance(p, db, size, false)) {
 			p->checkpoint = size;
+			p->rh_ckpt = p->rh;
+		}
 	}
 	return 0;
 fail:
@@ -243,7 +278,7 @@ fail:
 	/* the client has its answer now and may PATCH again at once, before
 	 * this body ends: the lease goes with the bytes */
 	struct db *db = app_db(p->app);
-	if (db && !repo_upload_advance(db, p->u.uid, p->start, true))
+	if (db && !advance(p, db, (uint64_t)p->start, true))
 		p->released = true;
 	tus_fail(r, err);
 	return 1;
@@ -296,7 +331,7 @@ static req_res patch_end(struct pt_req *r)
 		/* replied already; the bytes were cut back: free the lease
 		 * unless that is done (another PATCH may hold it by now) */
 		if (db && !p->released)
-			repo_upload_advance(db, p->u.uid, p->start, true);
+			advance(p, db, (uint64_t)p->start, true);
 		return REQ_OK;
 	}
 	if (p->md || p->trailer) {
@@ -304,7 +339,7 @@ static req_res patch_end(struct pt_req *r)
 		if (err) {
 			blob_partial_truncate(p->part, (uint64_t)p->start);
 			if (db)
-				repo_upload_advance(db, p->u.uid, p->start, true);
+				advance(p, db, (uint64_t)p->start, true);
 			if (err == PT_EBADREQ)
 				return reply_error(
 					r, err, NULL,
@@ -320,10 +355,10 @@ static req_res patch_end(struct pt_req *r)
 	 * will ever appear. */
 	bool last = p->u.length == size && !is_partial(&p->u);
 	if ((err = blob_partial_sync(p->part)) || !db ||
-	    (!last && (err = repo_upload_advance(db, p->u.uid, size, true)))) {
+	    (!last && (err = advance(p, db, (uint64_t)size, true)))) {
 		blob_partial_truncate(p->part, (uint64_t)p->start);
 		if (db)
-			repo_upload_advance(db, p->u.uid, p->start, true);
+			advance(p, db, (uint64_t)p->start, true);
 		return tus_fail(r, err ? err : PT_EUNAVAIL);
 	}
 	blob_partial_close(p->part);
@@ -332,15 +367,14 @@ static req_res patch_end(struct pt_req *r)
 	tus_header_u64(r, "Upload-Offset", (uint64_t)size);
 	if (last) {
 		struct link l;
-		if ((err = tus_complete(r, &p->u, &l))) {
+		if ((err = tus_complete(r, &p->u, p->rh_ok ? &p->rh : NULL,
+					&l))) {
 			/* still open (not completed by another request, not
 			 * refused): free the lease; the offset stays the
 			 * durable one (the bytes past it are cut at the next
 			 * PATCH) */
 			if (err != PT_ECONFLICT && err != PT_ELEGAL)
-				repo_upload_advance(db, p->u.uid,
-						    (int64_t)p->checkpoint,
-						    true);
+				advance(p, db, p->checkpoint, true);
 			return tus_fail(r, err);
 		}
 		tus_completed_headers(r, l.id);
@@ -433,11 +467,18 @@ req_res tus_patch_begin(struct pt_req *r, struct patch *p)
 		return tus_fail(r, err);
 	p->start = p->u.received;
 	p->checkpoint = (uint64_t)p->start;
+	/* the hash of the bytes before this request: none yet, or the one
+	 * saved with the offset the lease was claimed at */
+	runhash_init(&p->rh);
+	p->rh_ok = p->start == 0 ||
+		   (!runhash_load(&p->rh, p->u.hash_state) &&
+		    p->rh.bytes == (uint64_t)p->start);
+	p->rh_start = p->rh_ckpt = p->rh;
 	p->renewed = pt_now();
 	err = blob_partial_open(app->blobs, p->u.uid, (uint64_t)p->start,
 				&p->part);
 	if (err) {
-		repo_upload_advance(db, p->u.uid, p->start, true);
+		advance(p, db, (uint64_t)p->start, true);
 		return tus_fail(r, err);
 	}
 	r->state = p;

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "runhash.h"
 #include "../util/pt.h"
 #include "../util/banned.h"
 
@@ -273,10 +274,21 @@ static void writer_free(struct blob_writer *w)
 	free(w);
 }
 
+/* A SHA-256 as the name of its blob. */
+static void blob_hex(const unsigned char md[32], char hex[BLOB_HEX_LEN + 1])
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (unsigned i = 0; i < 32; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[BLOB_HEX_LEN] = '\0';
+}
+
 int blob_writer_commit(struct blob_writer *w, char hex[BLOB_HEX_LEN + 1],
 		       bool *existed)
 {
-	static const char digits[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 
@@ -284,11 +296,7 @@ int blob_writer_commit(struct blob_writer *w, char hex[BLOB_HEX_LEN + 1],
 	hasher_finish(w);
 	if (!EVP_DigestFinal_ex(w->md, md, &mdlen) || mdlen != 32)
 		return PT_EINTERNAL;
-	for (unsigned i = 0; i < 32; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 15];
-	}
-	hex[BLOB_HEX_LEN] = '\0';
+	blob_hex(md, hex);
 	int err = w->store->ops->writer_commit(w->state, hex, w->size, existed);
 	if (!err) {
 		w->committed = true;
@@ -481,11 +489,11 @@ void blob_partial_close(struct blob_partial *p)
 }
 
 int blob_partial_commit(struct blob_store *s, const char *uid, uint64_t size,
+			const struct runhash *known,
 			char hex[BLOB_HEX_LEN + 1], bool *existed,
 			uint32_t *crc)
 {
 	uint32_t c = 0;
-	static const char digits[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	size_t bufsz = 1 << 20;
@@ -496,6 +504,12 @@ int blob_partial_commit(struct blob_store *s, const char *uid, uint64_t size,
 
 	if (!uid_valid(uid))
 		return PT_EBADREQ;
+	if (known && known->bytes == size) {
+		/* hashed as it was written, each byte as it went to the
+		 * partial that is durable now: the same bytes */
+		runhash_final(known, md, &c);
+		goto link;
+	}
 	ctx = EVP_MD_CTX_new();
 	buf = xmalloc(bufsz);
 	if (!ctx)
@@ -508,29 +522,27 @@ int blob_partial_commit(struct blob_store *s, const char *uid, uint64_t size,
 		ssize_t k = s->ops->partial_pread(s, uid, buf, want, off);
 		if (k < 0) {
 			err = (int)k;
-			goto done;
+			break;
 		}
 		if (k == 0) {
 			err = PT_ECORRUPT; /* shorter than its durable offset */
-			goto done;
+			break;
 		}
 		EVP_DigestUpdate(ctx, buf, (size_t)k);
 		c = libdeflate_crc32(c, buf, (size_t)k);
 		off += (uint64_t)k;
 	}
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	for (unsigned i = 0; i < 32; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 15];
-	}
-	hex[BLOB_HEX_LEN] = '\0';
-	if (crc)
-		*crc = c;
-	err = s->ops->partial_link(s, uid, hex, existed);
-done:
+	if (!err)
+		EVP_DigestFinal_ex(ctx, md, &mdlen);
 	EVP_MD_CTX_free(ctx);
 	free(buf);
-	return err;
+	if (err)
+		return err;
+link:
+	blob_hex(md, hex);
+	if (crc)
+		*crc = c;
+	return s->ops->partial_link(s, uid, hex, existed);
 }
 
 int blob_partial_relink(struct blob_store *s, const char *uid,

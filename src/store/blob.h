@@ -35,6 +35,7 @@ struct blob_store;
 struct blob_presign;
 struct blob_writer;
 struct blob_reader;
+struct runhash;
 
 /* The backend's half; the generic half (hashing, accounting) is blob.c. */
 struct blob_ops {
@@ -205,11 +206,14 @@ int blob_partial_sync(struct blob_partial *p);
 /* Cut back to offset (a chunk that failed its checksum). */
 int blob_partial_truncate(struct blob_partial *p, uint64_t offset);
 void blob_partial_close(struct blob_partial *p);
-/* Hash the complete partial of `size` bytes and commit it as a blob;
- * *crc (if not NULL) gets its CRC-32.  The partial stays, so a crash
- * before the caller records the blob can be retried; remove it with
- * blob_partial_remove afterwards. */
+/* Commit the complete partial of `size` bytes as a blob; *crc (if not
+ * NULL) gets its CRC-32.  Its hash is `known` when that covers exactly
+ * `size` bytes (the running hash of the bytes as they were written: no
+ * read), and is taken by reading the partial back otherwise.  The
+ * partial stays, so a crash before the caller records the blob can be
+ * retried; remove it with blob_partial_remove afterwards. */
 int blob_partial_commit(struct blob_store *s, const char *uid, uint64_t size,
+			const struct runhash *known,
 			char hex[BLOB_HEX_LEN + 1], bool *existed,
 			uint32_t *crc);
 /* Link the (still present) partial as blob hex again: gc's protocol. */

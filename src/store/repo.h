@@ -148,6 +148,8 @@ struct upload_row {
 	enum upload_state state;
 	char link_id[ID_LEN + 1]; /* "" until complete */
 	char *password_hash;   /* the link's, Argon2id; "" or NULL: none */
+	char *hash_state;      /* the running hash at `received`
+				* (runhash_save); "": none */
 };
 
 int repo_upload_create(struct db *db, const struct upload_row *u);
@@ -170,9 +172,10 @@ int repo_upload_renew(struct db *db, const char *uid, int64_t lease_until);
 /* Drop every lease `holder` (a node) holds: at start-up, none of its
  * requests can still be running. */
 int repo_upload_release_holder(struct db *db, const char *holder);
-/* Record a durable offset (keep or drop the lease). */
+/* Record a durable offset (keep or drop the lease) and the running hash
+ * of the bytes up to it (runhash_save; NULL or "": not known). */
 int repo_upload_advance(struct db *db, const char *uid, int64_t received,
-			bool release);
+			const char *hash_state, bool release);
 /* Set a deferred length; PT_ECONFLICT when it is set already to another. */
 int repo_upload_set_length(struct db *db, const char *uid, int64_t length);
 /* In one transaction: the blob row (locked, then the folder, the quota

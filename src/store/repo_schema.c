@@ -172,6 +172,10 @@ static const char *const migrations[] = {
 	"DEFAULT '';"
 	"ALTER TABLE links ADD COLUMN budget_slack BIGINT NOT NULL "
 	"DEFAULT 0;",
+	/* 13: a resumable upload's running hash at its durable offset
+	 * (runhash.h), so completing it does not read it back */
+	"ALTER TABLE uploads ADD COLUMN hash_state TEXT NOT NULL "
+	"DEFAULT '';",
 };
 
 /* The version the schema is at (0: none yet) into *v; 0 or a negative

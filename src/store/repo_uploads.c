@@ -55,8 +55,8 @@ int repo_upload_get(struct db *db, struct pt_pool *pool, const char *uid,
 	int err = db_get(db,
 			 "SELECT uid, length, received, metadata, concat, "
 			 "created, expires, owner_id, delete_hash, lease, "
-			 "state, link_id, password_hash FROM uploads "
-			 "WHERE uid = $1",
+			 "state, link_id, password_hash, hash_state "
+			 "FROM uploads WHERE uid = $1",
 			 &st, "t", uid);
 	if (err)
 		return err;
@@ -74,6 +74,7 @@ int repo_upload_get(struct db *db, struct pt_pool *pool, const char *uid,
 	out->state = (enum upload_state)db_col_int(st, 10);
 	copy_fixed(out->link_id, sizeof(out->link_id), db_col_text(st, 11));
 	out->password_hash = pt_pstrdup(pool, db_col_text(st, 12));
+	out->hash_state = pt_pstrdup(pool, db_col_text(st, 13));
 	db_done(st);
 	return 0;
 }
@@ -134,14 +135,16 @@ int repo_upload_release_holder(struct db *db, const char *holder)
 }
 
 int repo_upload_advance(struct db *db, const char *uid, int64_t received,
-			bool release)
+			const char *hash_state, bool release)
 {
 	int64_t rc = db_run(db,
 			    release ? "UPDATE uploads SET received = $2, "
-				      "lease = 0 WHERE uid = $1"
-				    : "UPDATE uploads SET received = $2 "
-				      "WHERE uid = $1",
-			    "ti", uid, received);
+				      "hash_state = $3, lease = 0 "
+				      "WHERE uid = $1"
+				    : "UPDATE uploads SET received = $2, "
+				      "hash_state = $3 WHERE uid = $1",
+			    "tit", uid, received,
+			    hash_state ? hash_state : "");
 	return rc < 0 ? (int)rc : 0;
 }
 

@@ -20,6 +20,7 @@
 #include <zlib.h>
 
 #include "store/blob.h"
+#include "store/runhash.h"
 #include "util/pt.h"
 
 static char dir[256];
@@ -168,6 +169,7 @@ static void test_blob_crc32(void **state)
 	bool existed;
 	size_t total = 0, off = 0;
 	uint32_t crc = 0;
+	struct runhash rh;
 
 	for (size_t i = 0; i < PT_ARRAY_LEN(piece); i++)
 		total += piece[i];
@@ -179,10 +181,12 @@ static void test_blob_crc32(void **state)
 	assert_int_equal(blob_writer_open(s, &w), 0);
 	assert_int_equal(blob_partial_create(s, "crcupload1"), 0);
 	assert_int_equal(blob_partial_open(s, "crcupload1", 0, &p), 0);
+	runhash_init(&rh);
 	for (size_t i = 0; i < PT_ARRAY_LEN(piece); i++) {
 		assert_int_equal(blob_writer_write(w, data + off, piece[i]), 0);
 		assert_int_equal(blob_partial_write(p, data + off, piece[i]),
 				 0);
+		runhash_update(&rh, data + off, piece[i]);
 		off += piece[i];
 	}
 	assert_int_equal(blob_writer_commit(w, hex, &existed), 0);
@@ -192,11 +196,29 @@ static void test_blob_crc32(void **state)
 	assert_int_equal(crc, want);
 	blob_partial_close(p);
 	crc = 0;
-	assert_int_equal(blob_partial_commit(s, "crcupload1", total, hex2,
-					     &existed, &crc),
+	assert_int_equal(blob_partial_commit(s, "crcupload1", total, NULL,
+					     hex2, &existed, &crc),
 			 0);
 	assert_string_equal(hex2, hex);
 	assert_true(existed);
+	assert_int_equal(crc, want);
+	/* the running hash of the same bytes names it without a read */
+	crc = 0;
+	memset(hex2, 0, sizeof(hex2));
+	assert_int_equal(blob_partial_commit(s, "crcupload1", total, &rh,
+					     hex2, &existed, &crc),
+			 0);
+	assert_string_equal(hex2, hex);
+	assert_int_equal(crc, want);
+	/* one that covers other bytes than `size` is not used: read back */
+	struct runhash other;
+	runhash_init(&other);
+	runhash_update(&other, "x", 1);
+	crc = 0;
+	assert_int_equal(blob_partial_commit(s, "crcupload1", total, &other,
+					     hex2, &existed, &crc),
+			 0);
+	assert_string_equal(hex2, hex);
 	assert_int_equal(crc, want);
 	/* the empty blob's CRC is 0, as zlib's */
 	assert_int_equal(blob_writer_open(s, &w), 0);

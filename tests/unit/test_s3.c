@@ -581,14 +581,14 @@ static void test_partial(void **state)
 	assert_int_equal(blob_partial_sync(bp), 0);
 	blob_partial_close(bp);
 
-	assert_int_equal(blob_partial_commit(s, "unitA", n, hex, &existed, NULL), 0);
+	assert_int_equal(blob_partial_commit(s, "unitA", n, NULL, hex, &existed, NULL), 0);
 	assert_string_equal(hex, want);
 	assert_false(existed);
 	check_reads(s2, hex, p, n);
 	struct find f = { hex, n, false };
 	assert_int_equal(blob_list(s, find_cb, &f), 0);
 	assert_true(f.found);
-	assert_int_equal(blob_partial_commit(s, "unitA", n, hex, &existed, NULL), 0);
+	assert_int_equal(blob_partial_commit(s, "unitA", n, NULL, hex, &existed, NULL), 0);
 	assert_true(existed);
 
 	/* concatenation of two partials (tus concatenation) */
@@ -603,7 +603,7 @@ static void test_partial(void **state)
 	memcpy(pp + n, p, n);
 	sha_hex(pp, 2 * n, want);
 	blob_remove(s, want);
-	assert_int_equal(blob_partial_commit(s, "unitC", 2 * n, hex, &existed, NULL), 0);
+	assert_int_equal(blob_partial_commit(s, "unitC", 2 * n, NULL, hex, &existed, NULL), 0);
 	assert_string_equal(hex, want);
 
 	/* small partial: a single segment, committed by CopyObject */
@@ -611,7 +611,7 @@ static void test_partial(void **state)
 	assert_int_equal(blob_partial_write(bp, "hello", 5), 0);
 	assert_int_equal(blob_partial_sync(bp), 0);
 	blob_partial_close(bp);
-	assert_int_equal(blob_partial_commit(s, "unitB", 5, hex, &existed, NULL), 0);
+	assert_int_equal(blob_partial_commit(s, "unitB", 5, NULL, hex, &existed, NULL), 0);
 	assert_string_equal(hex, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
 
 	assert_int_equal(blob_partial_remove(s, "unitA"), 0);

@@ -20,6 +20,8 @@ struct speed_cap {
 	uint64_t keep_at;          /* the hold's next keep-alive byte */
 	struct pt_req *r;
 	struct throttle *throttle; /* NULL: no cap, no hold */
+	bool timed;                /* paused on the engine's timers (counted
+				    * in the throttle's gauge) */
 };
 void speed_cap_init(struct speed_cap *c, uint64_t rate, uint64_t not_before,
 		    struct pt_req *r, struct throttle *throttle);
@@ -28,6 +30,8 @@ void speed_cap_init(struct speed_cap *c, uint64_t rate, uint64_t not_before,
  * tokens are back or the hold is over (the callback returns 0); -1 when it could
  * not be scheduled (end the response with an error).  Never blocks. */
 ssize_t speed_cap_take(struct speed_cap *c, uint64_t left, size_t max);
+/* The stream is over (its free callback). */
+void speed_cap_end(struct speed_cap *c);
 /* What the gate grants a download. */
 struct download_pass {
 	uint64_t slot;       /* slots.h token; 0: none held */

@@ -69,10 +69,41 @@ void speed_cap_init(struct speed_cap *c, uint64_t rate, uint64_t not_before,
 	bucket_init(&c->bucket, rate, burst, pt_mono_ns());
 }
 
+/* No longer paused: out of the gauge. */
+static void cap_woken(struct speed_cap *c)
+{
+	if (c->timed) {
+		c->timed = false;
+		throttle_count(c->throttle, -1);
+	}
+}
+
+/* Nothing may go before `when`: pause until then on the engine's own
+ * timers (no thread, no lock), or else the throttle thread's.  0, or -1
+ * when the throttle is stopping (end the response). */
+static int cap_pause(struct speed_cap *c, uint64_t when)
+{
+	if (req_pause_until(c->r, when)) {
+		if (!c->timed) {
+			c->timed = true;
+			throttle_count(c->throttle, 1);
+		}
+		return 0;
+	}
+	req_pause(c->r);
+	return throttle_resume_at(c->throttle, c->r, when) ? 0 : -1;
+}
+
+void speed_cap_end(struct speed_cap *c)
+{
+	cap_woken(c);
+}
+
 ssize_t speed_cap_take(struct speed_cap *c, uint64_t left, size_t max)
 {
 	if (!c->throttle)
 		return (ssize_t)max;
+	cap_woken(c);
 	/* Send in bursts: wait until `need` bytes may go (a second's worth,
 	 * at most 1 MiB, or what is left), then hand the engine full buffers while
 	 * they last.  Taking whatever trickled in since the last call would
@@ -92,10 +123,7 @@ ssize_t speed_cap_take(struct speed_cap *c, uint64_t left, size_t max)
 			}
 			uint64_t at = c->keep_at < c->not_before ? c->keep_at
 								 : c->not_before;
-			req_pause(c->r);
-			if (!throttle_resume_at(c->throttle, c->r, at))
-				return -1;
-			return 0;
+			return cap_pause(c, at);
 		}
 		c->not_before = 0;
 		if (c->bucket.rate)
@@ -109,13 +137,8 @@ ssize_t speed_cap_take(struct speed_cap *c, uint64_t left, size_t max)
 	uint64_t enough = need < want ? need : want;
 	if (bucket_wait_ns(&c->bucket, enough, now) == 0)
 		return (ssize_t)bucket_take(&c->bucket, want, now);
-	/* the connection is suspended; the throttle thread resumes it when
-	 * the burst is there */
-	uint64_t wait = bucket_wait_ns(&c->bucket, need, now);
-	req_pause(c->r);
-	if (!throttle_resume_at(c->throttle, c->r, now + wait))
-		return -1;
-	return 0;
+	/* the connection pauses until the burst is there */
+	return cap_pause(c, now + bucket_wait_ns(&c->bucket, need, now));
 }
 
 /* The bytes written into socket fd so far, the peer's acknowledged ones
@@ -195,6 +218,7 @@ static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 static void stream_free(void *cls)
 {
 	struct stream *s = cls;
+	speed_cap_end(&s->cap);
 	blob_reader_close(s->reader);
 	free(s->pieces);
 	free(s);

@@ -643,6 +643,7 @@ static ssize_t zip_cb(void *cls, uint64_t pos, char *buf, size_t max)
 static void zip_free(void *cls)
 {
 	struct zipstream *s = cls;
+	speed_cap_end(&s->cap);
 	blob_reader_close(s->rd);
 	free(s);
 }

@@ -79,6 +79,7 @@ static void *maintenance(void *arg)
 {
 	struct app_server *s = arg;
 	uint64_t ticks = 0, next_gc = s->app.conf->gc_interval_seconds;
+	pt_thread_name("maint");
 	pthread_mutex_lock(&s->lock);
 	while (!s->stop) {
 		struct timespec ts;

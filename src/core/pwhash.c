@@ -47,6 +47,7 @@ static void job_run(struct pwhash_job *job)
 static void *worker(void *arg)
 {
 	struct pwhash *q = arg;
+	pt_thread_name("pwhash");
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
 		while (!q->stop && (!q->head || q->running >= q->max))

@@ -189,6 +189,17 @@ static void ev_wake(struct pt_req *r)
 	loop_post(c->el->l, &c->post);
 }
 
+/* From the pull callback, on the loop's thread: the connection's own
+ * timer (its idle timeout, which a paused connection does not need)
+ * wakes it. */
+static void ev_pause_until(struct pt_req *r, uint64_t when_ns)
+{
+	struct conn *c = r->conn;
+	c->paused = true;
+	c->wake_ns = when_ns ? when_ns : 1;
+	timer_arm(loop_timers(c->el->l), &c->timer, c->wake_ns);
+}
+
 static int ev_socket(struct pt_req *r)
 {
 	struct conn *c = r->conn;
@@ -200,6 +211,7 @@ const struct req_ops ev_ops = {
 	.queue = ev_queue,
 	.pause = ev_pause,
 	.wake = ev_wake,
+	.pause_until = ev_pause_until,
 	.socket = ev_socket,
 };
 
@@ -271,22 +283,12 @@ static void on_io(struct loop *l, struct loop_io *io, uint32_t events)
 		ev_conn_free(c);
 }
 
-/* req_wake / req_resume, on the loop's thread. */
-static void on_post(struct loop *l, void *data)
+/* Run again a connection that was paused or suspended: its post came, or
+ * its wake-up time.  May close and free it. */
+static void resume(struct conn *c)
 {
-	struct conn *c = data;
-	if (c->state == C_CLOSED) {
-		struct evloop *el = c->el;
-		if (c->prev)
-			c->prev->next = c->next;
-		else
-			el->zombies = c->next;
-		if (c->next)
-			c->next->prev = c->prev;
-		conn_release(c);
-		return;
-	}
 	c->paused = false;
+	c->wake_ns = 0;
 	if (c->state == C_WAIT) {
 		if (c->peer_gone) {
 			ev_request_end(c, false);
@@ -305,6 +307,24 @@ static void on_post(struct loop *l, void *data)
 		ev_conn_free(c);
 }
 
+/* req_wake / req_resume, on the loop's thread. */
+static void on_post(struct loop *l, void *data)
+{
+	struct conn *c = data;
+	if (c->state == C_CLOSED) {
+		struct evloop *el = c->el;
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			el->zombies = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		conn_release(c);
+		return;
+	}
+	resume(c);
+}
+
 static void on_timer(struct timer_wheel *w, struct timer *t, uint64_t now)
 {
 	struct conn *c = TIMER_OWNER(t, struct conn, timer);
@@ -313,6 +333,13 @@ static void on_timer(struct timer_wheel *w, struct timer *t, uint64_t now)
 	if (c->state == C_LINGER) {
 		ev_conn_close(c);
 		ev_conn_free(c);
+		return;
+	}
+	if (c->paused && c->wake_ns) {
+		if (now < c->wake_ns) /* not yet (armed earlier, as idle) */
+			timer_arm(w, t, c->wake_ns);
+		else
+			resume(c);
 		return;
 	}
 	if (c->paused || c->state == C_WAIT || !s->cfg.timeout_seconds)

@@ -285,6 +285,7 @@ static void watch_remove(struct mhd *s, struct pt_req *r)
 static void *watch_loop(void *arg)
 {
 	struct mhd *s = arg;
+	pt_thread_name("watch");
 	pthread_mutex_lock(&s->wlock);
 	while (!s->wstop) {
 		struct timespec ts;

@@ -39,7 +39,10 @@ struct conn {
 	enum cstate state;
 	bool readable, writable; /* edge-triggered: still ready */
 	bool peer_gone;          /* HUP or ERR seen */
-	bool paused;             /* waiting for a post (pause or suspend) */
+	bool paused;             /* waiting for a post (pause or suspend), or
+				  * for wake_ns */
+	uint64_t wake_ns;        /* req_pause_until: the timer wakes it
+				  * then; 0: none */
 	bool keep_alive;
 	bool close_after;        /* the answer ends the connection */
 	bool body_unread;        /* a body left unread: close after */

@@ -18,6 +18,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -351,13 +352,17 @@ struct loop_group {
 		pthread_t th;
 		bool started;
 		int rc;
+		unsigned index;
 	} t[];
 };
 
 static void *group_main(void *arg)
 {
 	struct loop_thread *t = arg;
+	char name[16];
 
+	snprintf(name, sizeof(name), "loop%u", t->index);
+	pt_thread_name(name);
 	t->rc = loop_run(t->l);
 	return NULL;
 }
@@ -378,6 +383,7 @@ int loop_group_start(struct loop_group **out, unsigned n, loop_setup_cb setup,
 			rc = setup(g->t[i].l, i, arg);
 	}
 	for (i = 0; i < n && rc == 0; i++) {
+		g->t[i].index = i;
 		rc = -pthread_create(&g->t[i].th, NULL, group_main, &g->t[i]);
 		g->t[i].started = rc == 0;
 	}

@@ -136,6 +136,14 @@ void req_wake(struct pt_req *r)
 	r->ops->wake(r);
 }
 
+bool req_pause_until(struct pt_req *r, uint64_t when_ns)
+{
+	if (!r->ops->pause_until)
+		return false;
+	r->ops->pause_until(r, when_ns);
+	return true;
+}
+
 /* Run a handler (or an on_end), remembering it to run again after
  * req_resume if it suspends (only where r->may_suspend is set: a
  * bodiless request's handler, or an on_end). */

@@ -86,6 +86,9 @@ struct req_ops {
 	/* stop calling this request back until wake (any thread) */
 	void (*pause)(struct pt_req *r);
 	void (*wake)(struct pt_req *r);
+	/* pause, and wake at when_ns (monotonic) on the engine's own
+	 * timers; NULL when the engine has none */
+	void (*pause_until)(struct pt_req *r, uint64_t when_ns);
 	/* the connection's socket, for TCP_INFO and liveness; -1: none */
 	int (*socket)(struct pt_req *r);
 };
@@ -251,5 +254,11 @@ void req_resume(struct pt_req *r);
  */
 void req_pause(struct pt_req *r);
 void req_wake(struct pt_req *r);
+/* From a pull callback: pause r and wake it at when_ns (monotonic) on the
+ * engine's own timers (the event engine: the connection's timer in its
+ * loop's wheel, no thread, no lock, no post).  false, doing nothing,
+ * when the engine has no timers: pause and wake it by other means
+ * (throttle.h). */
+bool req_pause_until(struct pt_req *r, uint64_t when_ns);
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * throttle.c — the timer thread that resumes suspended connections, with
+ * throttle.c — the timer thread (started by the first wait it holds: the
+ * event engine never needs it) that resumes suspended connections, with
  * a binary min-heap of wake-up times.
  *
  * Wake-up times are rounded up to a TICK: the connections due in one tick
@@ -31,9 +32,11 @@ struct throttle {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	pthread_t thread;
+	bool started;  /* the thread runs: from the first wait it holds */
 	struct wake *heap;
 	size_t n, cap;
 	bool stop;
+	int64_t timed; /* waits on the engine's timers (atomic) */
 };
 
 static void heap_push(struct throttle *t, struct wake w)
@@ -80,6 +83,7 @@ static void *run(void *arg)
 {
 	struct throttle *t = arg;
 	struct pt_req **due = xmalloc(1024 * sizeof(*due));
+	pt_thread_name("throttle");
 	pthread_mutex_lock(&t->lock);
 	while (!t->stop) {
 		uint64_t now = pt_mono_ns();
@@ -122,7 +126,6 @@ struct throttle *throttle_new(void)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&t->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	pthread_create(&t->thread, NULL, run, t);
 	return t;
 }
 
@@ -136,7 +139,8 @@ void throttle_stop(struct throttle *t)
 	t->stop = true;
 	pthread_cond_signal(&t->cond);
 	pthread_mutex_unlock(&t->lock);
-	pthread_join(t->thread, NULL);
+	if (t->started)
+		pthread_join(t->thread, NULL);
 }
 
 void throttle_free(struct throttle *t)
@@ -159,6 +163,16 @@ bool throttle_resume_at(struct throttle *t, struct pt_req *r,
 		req_wake(r);
 		return false;
 	}
+	if (!t->started) {
+		/* an engine without timers of its own: the thread starts
+		 * with the first wait it must hold */
+		if (pthread_create(&t->thread, NULL, run, t) != 0) {
+			pthread_mutex_unlock(&t->lock);
+			req_wake(r);
+			return false;
+		}
+		t->started = true;
+	}
 	when_ns = (when_ns + TICK_NS - 1) / TICK_NS * TICK_NS;
 	bool first = t->n == 0 || when_ns < t->heap[0].when;
 	heap_push(t, (struct wake){ when_ns, r });
@@ -168,10 +182,16 @@ bool throttle_resume_at(struct throttle *t, struct pt_req *r,
 	return true;
 }
 
+void throttle_count(struct throttle *t, int delta)
+{
+	__atomic_add_fetch(&t->timed, delta, __ATOMIC_RELAXED);
+}
+
 uint64_t throttle_waiting(struct throttle *t)
 {
 	pthread_mutex_lock(&t->lock);
 	uint64_t n = t->n;
 	pthread_mutex_unlock(&t->lock);
-	return n;
+	int64_t timed = __atomic_load_n(&t->timed, __ATOMIC_RELAXED);
+	return n + (uint64_t)(timed > 0 ? timed : 0);
 }

@@ -1,11 +1,13 @@
 /*
- * throttle.h — waking suspended connections at a given time.
+ * throttle.h — waking suspended connections at a given time, for engines
+ * without timers of their own.
  *
  * A speed-capped download that has used its tokens pauses its request
- * (req_pause, from its pull callback) and asks to be woken when enough
- * tokens will be there.  One timer thread with a
- * min-heap does the resuming, so a capped download costs no worker thread
- * while it waits: 10 000 of them leave the workers free for everyone else.
+ * (from its pull callback) until enough tokens will be there.  The event
+ * engine does that on its own timers (req_pause_until: the connection's
+ * timer in its loop's wheel).  For libmicrohttpd, one timer thread with a
+ * min-heap does the resuming (req_pause, then throttle_resume_at), so a
+ * capped download costs no worker thread while it waits.
  */
 #ifndef PT_THROTTLE_H
 #define PT_THROTTLE_H
@@ -27,7 +29,10 @@ void throttle_free(struct throttle *t);
  * at once; the caller must then end the response instead of waiting). */
 bool throttle_resume_at(struct throttle *t, struct pt_req *r,
 			uint64_t when_ns);
-/* Connections waiting now (a gauge). */
+/* Waits that the engine's own timers hold (req_pause_until), for the
+ * gauge: +1 when one begins, -1 when it ends. */
+void throttle_count(struct throttle *t, int delta);
+/* Connections waiting now, here or on the engine's timers (a gauge). */
 uint64_t throttle_waiting(struct throttle *t);
 
 #endif

@@ -123,6 +123,7 @@ static void *hasher_main(void *arg)
 	struct blob_writer *w = arg;
 	struct hasher *h = w->h;
 
+	pt_thread_name("hasher");
 	pthread_mutex_lock(&h->mu);
 	for (;;) {
 		while (h->tail == h->head && !h->stop)

@@ -108,6 +108,7 @@ static void idle_retry(struct s3_store *st)
 void *blob_s3_worker(void *arg)
 {
 	struct s3_store *st = arg;
+	pt_thread_name("s3io");
 	for (;;) {
 		pthread_mutex_lock(&st->mu);
 		while (!st->head && !st->stop) {

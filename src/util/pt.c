@@ -6,6 +6,7 @@
 #include "pt.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,14 @@ static int64_t time_offset(void)
 int64_t pt_now(void)
 {
 	return (int64_t)time(NULL) + time_offset();
+}
+
+void pt_thread_name(const char *name)
+{
+	char n[16];
+
+	snprintf(n, sizeof(n), "%s", name);
+	pthread_setname_np(pthread_self(), n);
 }
 
 uint64_t pt_mono_ns(void)

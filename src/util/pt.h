@@ -100,6 +100,9 @@ void pt_human_size(uint64_t n, char *out, size_t cap);
 int64_t pt_now(void);
 /* Monotonic nanoseconds, for durations. */
 uint64_t pt_mono_ns(void);
+/* Name the calling thread (at most 15 bytes are kept), as `top -H`,
+ * `ps -L` and /proc/PID/task/TID/comm show it. */
+void pt_thread_name(const char *name);
 /* RFC 9110 IMF-fixdate of t into buf (30 bytes at least). */
 void pt_http_date(int64_t t, char buf[32]);
 /* Parse any of the three HTTP-date forms; returns 0 or PT_EBADREQ. */

@@ -21,6 +21,7 @@
 # answers while it paces the downloads.
 #
 # Knobs (environment): THROTTLE_CONNS=1000 THROTTLE_CAP=64K
+# THROTTLE_ROWS=FILE (append the run's raw rows, JSON, for bench/sweep.sh)
 # BENCH_DURATION=10s (wrk) BENCH_THREADS=$(nproc) (partaged threads)
 # BENCH_RESULTS=bench/results PARTAGED=bin/partaged; see bench/lib.sh.
 set -euo pipefail
@@ -182,6 +183,7 @@ measure pd "$SMALL" "$BIG" "$AUTH"
 measure ng "$NG_SMALL" "$NG_BIG"
 kill -0 "$PD_PID" 2>/dev/null || die "partaged died during the run"
 
+[ -n "${THROTTLE_ROWS:-}" ] && cat "$BT/rows" >>"$THROTTLE_ROWS"
 mkdir -p "$BENCH_RESULTS"
 out="$BENCH_RESULTS/throttle-$(date +%Y%m%d-%H%M%S).md"
 python3 - "$BT/rows" "$cap_bytes" "$THROTTLE_CONNS" "$THROTTLE_CAP" "$BENCH_DURATION" "$(nproc)" \

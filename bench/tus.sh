@@ -4,6 +4,8 @@
 #
 #   1 GiB tus upload (POST, then 16 PATCHes of 64 MiB on one keep-alive
 #     connection), GiB/s from the POST to the last 204      ratio reported
+#   the same upload against dd bs=4M conv=fdatasync of the same bytes (the
+#     disk's durable write speed, the physical limit)   target ≥ 0.9×
 #   HEAD on one upload (Tus-Resumable), requests/s, wrk -c64 and -c1
 #
 # The client is a small raw-HTTP tus client in Python (below) that sends each
@@ -175,23 +177,23 @@ fresh_content() {
 	head -c 16 /dev/urandom | dd of="$BT/src/tus.bin" bs=16 count=1 conv=notrunc status=none
 }
 
-tus_measure() { # NAME UNIT SCALE "tus-node command" "partaged command"
-	local name=$1 unit=$2 scale=$3 tncmd=$4 pdcmd=$5
+tus_measure() { # NAME UNIT SCALE "reference command" "partaged command" [REFERENCE]
+	local name=$1 unit=$2 scale=$3 tncmd=$4 pdcmd=$5 ref=${6:-@tus/server}
 	local tn=() pd=() i v
 	for i in $(seq "$BENCH_RUNS"); do
 		RUN=$i
 		if [ $((i % 2)) = 1 ]; then
-			eval "${PRE_RUN:-:}"; v=$(eval "$tncmd") || die "$name: @tus/server run failed"; tn+=("$v")
+			eval "${PRE_RUN:-:}"; v=$(eval "$tncmd") || die "$name: $ref run failed"; tn+=("$v")
 			eval "${PRE_RUN:-:}"; v=$(eval "$pdcmd") || die "$name: partaged run failed"; pd+=("$v")
 		else
 			eval "${PRE_RUN:-:}"; v=$(eval "$pdcmd") || die "$name: partaged run failed"; pd+=("$v")
-			eval "${PRE_RUN:-:}"; v=$(eval "$tncmd") || die "$name: @tus/server run failed"; tn+=("$v")
+			eval "${PRE_RUN:-:}"; v=$(eval "$tncmd") || die "$name: $ref run failed"; tn+=("$v")
 		fi
-		log "$name run $i: @tus/server ${tn[-1]} partaged ${pd[-1]}"
+		log "$name run $i: $ref ${tn[-1]} partaged ${pd[-1]}"
 	done
-	RESULT_ROWS+=("$(awk -v n="$name" -v u="$unit" -v s="$scale" \
+	RESULT_ROWS+=("$(awk -v n="$name" -v u="$unit" -v s="$scale" -v ref="$ref" \
 		-v a="$(median "${tn[@]}")" -v b="$(median "${pd[@]}")" -v ra="${tn[*]}" -v rb="${pd[*]}" \
-		'BEGIN { printf "%s|%s|%.3f|%.3f|%.2f|%s|%s\n", n, u, a/s, b/s, b/a, ra, rb }')")
+		'BEGIN { printf "%s|%s|%s|%.3f|%.3f|%.2f|%s|%s\n", n, u, ref, a/s, b/s, b/a, ra, rb }')")
 }
 
 tus_results() {
@@ -205,18 +207,18 @@ tus_results() {
 			"@tus/server $(node -p "require('$TUS_NODE_DIR/node_modules/@tus/server/package.json').version")" \
 			"on node $(node --version) (one process); upload $((TUS_SIZE >> 20)) MiB in $((TUS_CHUNK >> 20)) MiB PATCHes."
 		echo
-		echo "| metric | unit | @tus/server | partaged | ratio partaged/@tus |"
-		echo "|---|---|---:|---:|---:|"
+		echo "| metric | unit | reference | reference's | partaged | ratio partaged/reference |"
+		echo "|---|---|---|---:|---:|---:|"
 		for row in "${RESULT_ROWS[@]}"; do
-			IFS='|' read -r n u a b r _ _ <<<"$row"
-			echo "| $n | $u | $a | $b | $r× |"
+			IFS='|' read -r n u ref a b r _ _ <<<"$row"
+			echo "| $n | $u | $ref | $a | $b | $r× |"
 		done
 		echo
 		echo "Raw runs (bytes/s or requests/s):"
 		echo
 		for row in "${RESULT_ROWS[@]}"; do
-			IFS='|' read -r n _ _ _ _ ra rb <<<"$row"
-			echo "- $n: @tus/server [$ra] partaged [$rb]"
+			IFS='|' read -r n _ ref _ _ _ ra rb <<<"$row"
+			echo "- $n: $ref [$ra] partaged [$rb]"
 		done
 	} | tee "$out"
 	log "results written to $out"
@@ -237,6 +239,18 @@ rm -rf "$BT/tn/store"/* && sync -f "$BT"
 PRE_RUN='fresh_content; sync -f "$BT"'
 tus_measure "$((TUS_SIZE >> 20)) MiB tus upload, $((TUS_CHUNK >> 20)) MiB PATCHes" "GiB/s" 1073741824 \
 	'tus_put "$TN_URL/files"' 'tus_put "$PD_URL/api/v1/uploads"'
+# the physical limit: the same bytes written durably by dd (one fdatasync
+# at the end), in the same run, alternating with partaged
+dd_durable() { # → bytes/s
+	local t0 t1
+	t0=$(date +%s.%N)
+	dd if="$BT/src/tus.bin" of="$BT/dd.out" bs=4M conv=fdatasync status=none
+	t1=$(date +%s.%N)
+	rm -f "$BT/dd.out"
+	awk -v s="$TUS_SIZE" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", s / (b - a) }'
+}
+tus_measure "$((TUS_SIZE >> 20)) MiB tus upload vs the disk's durable write (dd conv=fdatasync)" "GiB/s" 1073741824 \
+	'dd_durable' 'tus_put "$PD_URL/api/v1/uploads"' "dd bs=4M conv=fdatasync"
 PRE_RUN=
 
 # HEAD on a half-done upload (each server's own)

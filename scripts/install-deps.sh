@@ -17,7 +17,7 @@ pkgs=(
   curl wget aria2 python3 sqlite3 file util-linux unzip
   cppcheck clang-tools clang-format
 )
-[ "${PARTAGE_BENCH:-0}" = 1 ] && pkgs+=(nginx-light wrk)
+[ "${PARTAGE_BENCH:-0}" = 1 ] && pkgs+=(nginx-light wrk gnuplot-nox)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -29,8 +29,6 @@
 #include "blob.h"
 #include "db.h"
 
-#define REPO_SCHEMA_VERSION 2
-
 enum link_state { LINK_LIVE = 0, LINK_DELETED, LINK_EXPIRED, LINK_REMOVED };
 
 struct link {

@@ -91,6 +91,13 @@ static const char *check_proxies(const char *v)
 	return proxy_list_parse(v, NULL, why, sizeof(why));
 }
 
+/* "ADDR[/BITS] ...": core/netguard.c parses it again at start. */
+static const char *check_net_allow(const char *v)
+{
+	static _Thread_local char why[160];
+	return proxy_list_parse(v, NULL, why, sizeof(why));
+}
+
 #define OFF(f) offsetof(struct pt_conf, f)
 #define TOFF(t, f) offsetof(struct pt_conf, tier[t].f)
 
@@ -389,6 +396,33 @@ static const struct conf_opt opts[] = {
 		  "and nodes together, after which addresses that have not "
 		  "logged in to it in the last 30 days get 429 (the owner's "
 		  "usual addresses still can); 0 = no limit" },
+	/* [net] */
+	{ .section = "net", .name = "allow", .type = CONF_STR,
+	  .off = OFF(net_allow), .def = "", .check = check_net_allow,
+	  .unit = "addresses",
+	  .help = "networks the server may connect to although they are "
+		  "private, loopback, link-local or otherwise special "
+		  "(ADDR or ADDR/BITS, space-separated), for remote uploads; "
+		  "empty = none (docs/security.md)" },
+	{ .section = "net", .name = "fetch_timeout_seconds", .type = CONF_U64,
+	  .off = OFF(fetch_timeout_seconds), .def = "600", .min = 1,
+	  .max = 86400, .unit = "seconds",
+	  .help = "longest a remote upload may take, connecting and "
+		  "redirects included" },
+	{ .section = "net", .name = "fetch_workers", .type = CONF_U64,
+	  .off = OFF(fetch_workers), .def = "2", .min = 1, .max = 64,
+	  .unit = "count",
+	  .help = "remote uploads fetched at a time (threads)" },
+	{ .section = "net", .name = "fetch_queue", .type = CONF_U64,
+	  .off = OFF(fetch_queue), .def = "100", .min = 1, .max = 100000,
+	  .unit = "count",
+	  .help = "remote uploads queued or running at once; more get "
+		  "503" },
+	{ .section = "net", .name = "fetch_redirects", .type = CONF_U64,
+	  .off = OFF(fetch_redirects), .def = "5", .max = 20,
+	  .unit = "count",
+	  .help = "redirects a remote upload follows (each hop's address "
+		  "checked); 0 = none" },
 };
 
 static const char *const tier_names[PT_TIER_COUNT] = {

@@ -60,6 +60,7 @@ struct app {
 	struct linkcache *links;   /* rows for downloads; NULL: off */
 	struct reserve *reserve;   /* DATA/reserve; NULL: no local disk */
 	char node[320];             /* this node's name: host and listen */
+	struct remote *remote;      /* remote uploads (remote.c); NULL: off */
 };
 
 /* The number of routes in api_routes (routes.c): the size of the

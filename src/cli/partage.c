@@ -244,6 +244,13 @@ static const struct command commands[] = {
 	  "--folder puts it in one of your folders (logged in).  A file is\n"
 	  "sent in chunks, retried when the link drops, and resumed by the\n"
 	  "same command after an interruption." },
+	{ "remote", cli_remote, 1, -1, NULL, NULL,
+	  "--max-days --max-downloads --name --json", 0,
+	  "remote URL... [--max-days N] [--max-downloads N] [--name NAME]\n"
+	  "         [--json]",
+	  "Have the server fetch each http(s) URL itself into a new file\n"
+	  "(a remote upload), show its progress, and print the share URL,\n"
+	  "or the file object with --json; the delete token goes to stderr." },
 	{ "download", cli_download, 1, -1, NULL, NULL,
 	  "-o --output-dir --password", 0,
 	  "download URL_OR_ID... [-o FILE] [--output-dir DIR]",

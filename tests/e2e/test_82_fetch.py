@@ -1,0 +1,267 @@
+"""Remote uploads (issue 18): POST /api/v1/files/remote {"url": ...} makes
+partaged fetch the URL itself, in the background, through the outbound
+address guard.  An HTTP server in this test (Python's http.server on
+127.0.0.1, which the module's config allows with net.allow) serves the
+bytes: the file gets them exactly, progress shows while it arrives, the
+tier's size bound and the time bound stop a transfer, a redirect to a
+refused address is refused; a server without the allow refuses 127.0.0.1,
+169.254.169.254, [::1] and [::ffff:127.0.0.1] with a clear error."""
+
+import hashlib
+import http.server
+import json
+import os
+import subprocess
+import threading
+import time
+
+import harness
+from harness import expect, rand_bytes, sha256, wait_until
+
+LIMIT = 1024 * 1024
+CONFIG = """\
+[tier.anonymous]
+max_upload_bytes = 1M
+[net]
+allow = 127.0.0.1/32
+fetch_timeout_seconds = 2
+fetch_workers = 2
+"""
+NOALLOW = """\
+[net]
+fetch_timeout_seconds = 2
+"""
+
+DATA = rand_bytes(300 * 1024 + 17, seed=82)
+BIG = rand_bytes(LIMIT + 1, seed=83)
+HALF = len(DATA) // 2
+
+
+class _Origin(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    release = threading.Event()  # /held: the second half waits for it
+
+    def log_message(self, *a):
+        pass
+
+    def _send(self, status, body, headers=()):
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        if body is not None:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if body:
+            self.wfile.write(body)
+
+    def do_GET(self):
+        p = self.path
+        if p == "/files/data.bin":
+            self._send(200, DATA)
+        elif p == "/big.bin":
+            self._send(200, BIG)
+        elif p == "/big-chunked.bin":
+            # no Content-Length: only the bytes received can stop it
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for i in range(0, len(BIG), 65536):
+                c = BIG[i:i + 65536]
+                try:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(c), c))
+                except OSError:
+                    return
+            self.wfile.write(b"0\r\n\r\n")
+        elif p == "/held.bin":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(DATA)))
+            self.end_headers()
+            self.wfile.write(DATA[:HALF])
+            self.wfile.flush()
+            self.release.wait(10)
+            self.wfile.write(DATA[HALF:])
+        elif p == "/slow.bin":
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            try:
+                for _ in range(100):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except OSError:
+                pass
+        elif p.startswith("/redirect?to="):
+            self._send(302, b"", [("Location", p[len("/redirect?to="):])])
+        elif p == "/missing":
+            self._send(404, b"no\n")
+        else:
+            self._send(404, b"")
+
+
+_ORIGIN = {}
+
+
+class _Quiet(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # partaged hanging up on a refused body is the point
+
+
+def origin():
+    """The test's HTTP server (started once): its base URL."""
+    if "url" not in _ORIGIN:
+        s = _Quiet(("127.0.0.1", 0), _Origin)
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+        _ORIGIN["srv"] = s
+        _ORIGIN["url"] = "http://127.0.0.1:%d" % s.server_address[1]
+    return _ORIGIN["url"]
+
+
+def remote(srv, url, **extra):
+    body = dict(extra, url=url)
+    return srv.request("POST", "/api/v1/files/remote", body=json.dumps(body).encode(),
+                       headers={"Content-Type": "application/json", "Accept": "application/json"})
+
+
+def job(srv, r):
+    expect(r, 202, what="POST /api/v1/files/remote")
+    j = r.json()
+    assert len(j["id"]) == 24 and j["state"] in ("queued", "fetching"), j
+    assert j["url"] == "%s/api/v1/files/remote/%s" % (srv.url, j["id"]), j
+    assert r.header("Location") == j["url"], r.header("Location")
+    return j
+
+
+def poll(srv, jid, timeout=10.0):
+    """The job once it is done or failed."""
+    out = {}
+
+    def finished():
+        g = expect(srv.get("/api/v1/files/remote/%s" % jid, headers={"Accept": "application/json"}), 200)
+        out["j"] = g.json()
+        return out["j"]["state"] in ("done", "failed")
+    wait_until(finished, timeout=timeout, interval=0.05)
+    return out["j"]
+
+
+def test_fetch_exact_bytes(srv):
+    r = remote(srv, origin() + "/files/data.bin")
+    j = job(srv, r)
+    tok = j["delete_token"]
+    assert len(tok) == 43, j
+    d = poll(srv, j["id"])
+    assert d["state"] == "done", d
+    f = d["file"]
+    assert f["sha256"] == sha256(DATA) and f["size"] == len(DATA), f
+    assert f["name"] == "data.bin", f
+    assert d["bytes"] == len(DATA) and d["total"] == len(DATA) and d["error"] is None, d
+    assert "delete_token" not in json.dumps(d), "the job's GET hands out the delete token: %r" % d
+    g = expect(srv.get("/%s/data.bin" % f["id"]), 200)
+    assert hashlib.sha256(g.body).hexdigest() == sha256(DATA)
+    # the delete token of the POST's reply deletes it, like any upload's
+    dr = srv.request("DELETE", "/%s" % f["id"], headers={"X-Delete-Token": tok})
+    expect(dr, 200, 204, what="DELETE with the remote upload's token")
+    expect(srv.get("/%s/data.bin" % f["id"]), 404, 410)
+
+
+def test_fetch_name_and_redirect_allowed(srv):
+    r = remote(srv, origin() + "/redirect?to=/files/data.bin", name="given.bin", max_downloads=3)
+    d = poll(srv, job(srv, r)["id"])
+    assert d["state"] == "done", d
+    assert d["file"]["name"] == "given.bin" and d["file"]["max_downloads"] == 3, d
+    assert d["file"]["sha256"] == sha256(DATA), d
+
+
+def test_progress_visible(srv):
+    _Origin.release.clear()
+    j = job(srv, remote(srv, origin() + "/held.bin"))
+    seen = {}
+
+    def half():
+        g = srv.get("/api/v1/files/remote/%s" % j["id"], headers={"Accept": "application/json"}).json()
+        seen["j"] = g
+        return g["state"] == "fetching" and g["bytes"] >= HALF
+    try:
+        wait_until(half, timeout=10)
+    finally:
+        _Origin.release.set()
+    assert seen["j"]["total"] == len(DATA) and seen["j"]["bytes"] < len(DATA), seen
+    d = poll(srv, j["id"])
+    assert d["state"] == "done" and d["file"]["sha256"] == sha256(DATA), d
+
+
+def test_too_big_by_tier(srv):
+    for path in ("/big.bin", "/big-chunked.bin"):
+        d = poll(srv, job(srv, remote(srv, origin() + path))["id"])
+        assert d["state"] == "failed" and d["status"] == 413, (path, d)
+        assert "exceeds the upload limit of %d bytes" % LIMIT in d["error"], (path, d)
+        assert d["file"] is None, d
+
+
+def test_time_bound(srv):
+    t0 = time.monotonic()
+    d = poll(srv, job(srv, remote(srv, origin() + "/slow.bin"))["id"], timeout=15)
+    took = time.monotonic() - t0
+    assert d["state"] == "failed" and d["status"] == 504, d
+    assert "longer than 2 seconds" in d["error"], d
+    assert took < 6, "the 2 s bound took %.1f s" % took
+
+
+def test_redirect_to_refused_address(srv):
+    port = _ORIGIN["srv"].server_address[1]
+    for to, addr, why in (("http://169.254.169.254/latest/meta-data/", "169.254.169.254", "cloud metadata"),
+                          ("http://127.0.0.2:%d/files/data.bin" % port, "127.0.0.2", "loopback"),
+                          ("http://[::1]:%d/files/data.bin" % port, "::1", "loopback")):
+        d = poll(srv, job(srv, remote(srv, origin() + "/redirect?to=" + to))["id"])
+        assert d["state"] == "failed" and d["status"] == 403, (to, d)
+        assert "refused address %s (%s)" % (addr, why) in d["error"], (to, d)
+
+
+def test_bad_requests(srv):
+    for body, code in ((b"{}", 400), (b"not json", 400), (b'{"url": 5}', 400),
+                       (json.dumps({"url": "ftp://example.com/x"}).encode(), 400),
+                       (json.dumps({"url": "file:///etc/passwd"}).encode(), 400),
+                       (json.dumps({"url": "http://u:p@example.com/"}).encode(), 400),
+                       (json.dumps({"url": "http://example.com/a b"}).encode(), 400),
+                       (json.dumps({"url": origin() + "/x", "max_days": 0}).encode(), 400)):
+        r = srv.request("POST", "/api/v1/files/remote", body=body,
+                        headers={"Content-Type": "application/json", "Accept": "application/json"})
+        expect(r, code, what=body.decode())
+        assert r.json()["error"], r.body
+    expect(srv.get("/api/v1/files/remote/%s" % ("x" * 24)), 404)
+    d = poll(srv, job(srv, remote(srv, origin() + "/missing"))["id"])
+    assert d["state"] == "failed" and d["status"] == 502 and "answered 404" in d["error"], d
+
+
+def test_refused_without_allow():
+    with harness.Server(NOALLOW, name="noallow") as s:
+        for url, addr, why in (("http://127.0.0.1:1/x", "127.0.0.1", "loopback"),
+                               ("http://169.254.169.254/latest/meta-data/", "169.254.169.254",
+                                "cloud metadata"),
+                               ("http://[::1]:1/x", "[::1]", "loopback"),
+                               ("http://[::ffff:127.0.0.1]:1/x", "[::ffff:127.0.0.1]", "loopback"),
+                               ("http://[::ffff:a9fe:a9fe]/", "[::ffff:a9fe:a9fe]", "cloud metadata")):
+            r = remote(s, url)
+            expect(r, 403, what=url)
+            e = r.json()["error"]
+            assert "refused address %s (%s)" % (addr, why) in e, (url, e)
+        # a name that resolves to the loopback: refused at connect time
+        d = poll(s, job(s, remote(s, origin().replace("127.0.0.1", "localhost") + "/files/data.bin"))["id"])
+        assert d["state"] == "failed" and d["status"] == 403, d
+        assert "refused address" in d["error"] and "(loopback)" in d["error"], d
+
+
+def test_cli_remote(srv, tmp):
+    r = harness.run_partage(srv.url, tmp, "remote", origin() + "/files/data.bin")
+    assert r.returncode == 0, r
+    out = r.stdout.decode()
+    fid = out.strip().splitlines()[-1].rsplit("/", 1)[-1]
+    g = expect(srv.get("/%s/data.bin" % fid), 200)
+    assert g.body == DATA
+    assert "delete token: " in r.stderr.decode(), r.stderr
+    # a refused fetch: exit 1 and the server's reason
+    r = harness.run_partage(srv.url, tmp, "remote", origin() + "/big.bin")
+    assert r.returncode == 1, r
+    assert "exceeds the upload limit" in r.stderr.decode(), r.stderr

@@ -265,3 +265,10 @@ def test_cli_remote(srv, tmp):
     r = harness.run_partage(srv.url, tmp, "remote", origin() + "/big.bin")
     assert r.returncode == 1, r
     assert "exceeds the upload limit" in r.stderr.decode(), r.stderr
+
+
+def test_upload_page_has_the_url_field(srv):
+    page = expect(srv.get("/", headers={"Accept": "text/html"}), 200).text
+    assert 'id="remote-url"' in page and "/static/remote.js" in page, page[:2000]
+    js = expect(srv.get("/static/remote.js"), 200)
+    assert b"/api/v1/files/remote" in js.body and "javascript" in js.header("Content-Type", "")

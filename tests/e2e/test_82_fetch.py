@@ -22,6 +22,8 @@ LIMIT = 1024 * 1024
 CONFIG = """\
 [tier.anonymous]
 max_upload_bytes = 1M
+[tier.free]
+storage_quota_bytes = 500K
 [net]
 allow = 127.0.0.1/32
 fetch_timeout_seconds = 2
@@ -33,6 +35,7 @@ fetch_timeout_seconds = 2
 """
 
 DATA = rand_bytes(300 * 1024 + 17, seed=82)
+BLOCKED = rand_bytes(4096, seed=84)
 BIG = rand_bytes(LIMIT + 1, seed=83)
 HALF = len(DATA) // 2
 
@@ -58,6 +61,8 @@ class _Origin(http.server.BaseHTTPRequestHandler):
         p = self.path
         if p == "/files/data.bin":
             self._send(200, DATA)
+        elif p == "/blocked.bin":
+            self._send(200, BLOCKED)
         elif p == "/big.bin":
             self._send(200, BIG)
         elif p == "/big-chunked.bin":
@@ -272,3 +277,41 @@ def test_upload_page_has_the_url_field(srv):
     assert 'id="remote-url"' in page and "/static/remote.js" in page, page[:2000]
     js = expect(srv.get("/static/remote.js"), 200)
     assert b"/api/v1/files/remote" in js.body and "javascript" in js.header("Content-Type", "")
+
+
+def new_user(srv):
+    name = "r%s" % os.urandom(4).hex()
+    js = {"Content-Type": "application/json"}
+    body = json.dumps({"name": name, "password": "remote password 1"}).encode()
+    expect(srv.request("POST", "/api/v1/users", body=body, headers=js), 201, what="register")
+    r = expect(srv.request("POST", "/api/v1/tokens", body=body, headers=js), 201, what="token")
+    return {"Authorization": "Bearer " + r.json()["token"]}
+
+
+def test_owner_and_quota(srv):
+    auth = new_user(srv)
+    hdrs = dict(auth, **{"Content-Type": "application/json", "Accept": "application/json"})
+    r = srv.request("POST", "/api/v1/files/remote",
+                    body=json.dumps({"url": origin() + "/files/data.bin"}).encode(), headers=hdrs)
+    d = poll(srv, job(srv, r)["id"])
+    assert d["state"] == "done", d
+    mine = expect(srv.get("/api/v1/me/files", headers=auth), 200).json()
+    ids = [f["id"] for f in mine.get("files", mine if isinstance(mine, list) else [])]
+    assert d["file"]["id"] in ids, "the fetched file is not the account's: %r" % mine
+    # 300 KiB of a 500 KiB quota used: the same again does not fit (507)
+    r = srv.request("POST", "/api/v1/files/remote",
+                    body=json.dumps({"url": origin() + "/files/data.bin"}).encode(), headers=hdrs)
+    d = poll(srv, job(srv, r)["id"])
+    assert d["state"] == "failed" and d["status"] == 507, d
+    assert "quota" in d["error"], d
+
+
+def test_blocklist(srv, tmp):
+    path = os.path.join(tmp, "block.txt")
+    with open(path, "w") as f:
+        f.write(sha256(BLOCKED) + "\n")
+    a = srv.admin("blocklist", "import", path)
+    assert a.returncode == 0, a.stderr
+    d = poll(srv, job(srv, remote(srv, origin() + "/blocked.bin"))["id"])
+    assert d["state"] == "failed" and d["status"] == 451, d
+    assert "removed" in d["error"] and d["file"] is None, d

@@ -261,6 +261,7 @@ static void job_link(struct remote *rm, struct job *j, struct fetch *f,
 			 pt_strerror(err));
 		return;
 	}
+	hooks_emit_link(app, db, "upload", &l, NULL);
 	metrics_add(app->metrics, M_UPLOADS, 1);
 	metrics_add(app->metrics, M_UPLOAD_BYTES, l.size);
 	if (existed)

@@ -118,7 +118,7 @@ int repo_hook_instance_set(struct db *db, const char *url,
 		    "created) VALUES ('instance', $1, $2, $3, $4, $5) ON "
 		    "CONFLICT (id) DO UPDATE SET url = $2, secret = $3, "
 		    "events = $4",
-		    "itttti", (int64_t)HOOK_OWNER_INSTANCE,
+		    "ittti", (int64_t)HOOK_OWNER_INSTANCE,
 		    url, secret, events, now);
 	return rc < 0 ? (int)rc : 0;
 }
@@ -218,7 +218,7 @@ int repo_hook_attempt(struct db *db, const char *id, const char *holder,
 			    "state = $3, next_at = $4, last_status = $5, "
 			    "last_error = $6, lease = 0, holder = '' WHERE id = "
 			    "$1 AND holder = $2",
-			    "ttiiit", id, holder, state, next_at, status,
+			    "tttiit", id, holder, state, next_at, status,
 			    error);
 	if (rc == 0)
 		rc = PT_ECONFLICT;

@@ -5,9 +5,17 @@ address guard.  An HTTP server in this test (Python's http.server on
 bytes: the file gets them exactly, progress shows while it arrives, the
 tier's size bound and the time bound stop a transfer, a redirect to a
 refused address is refused; a server without the allow refuses 127.0.0.1,
-169.254.169.254, [::1] and [::ffff:127.0.0.1] with a clear error."""
+169.254.169.254, [::1] and [::ffff:127.0.0.1] with a clear error.
+
+Webhooks (issue 18): an HTTP receiver in this test gets signed deliveries
+(the test checks the HMAC) for an upload and a counted download; a
+receiver that fails twice gets the event on the third attempt although
+partaged is killed and started again in between; the delivery log shows
+every attempt; the instance's hook from the config gets anonymous
+events; refused addresses are refused at registration."""
 
 import hashlib
+import hmac
 import http.server
 import json
 import os
@@ -19,6 +27,7 @@ import harness
 from harness import expect, rand_bytes, sha256, wait_until
 
 LIMIT = 1024 * 1024
+INSTANCE_SECRET = "instance secret 82"
 CONFIG = """\
 [tier.anonymous]
 max_upload_bytes = 1M
@@ -28,6 +37,13 @@ storage_quota_bytes = 500K
 allow = 127.0.0.1/32
 fetch_timeout_seconds = 2
 fetch_workers = 2
+[webhooks]
+url = %(hook)s
+secret = %(secret)s
+events = upload
+retry_base_seconds = 1
+retry_max_seconds = 2
+timeout_seconds = 2
 """
 NOALLOW = """\
 [net]
@@ -56,6 +72,19 @@ class _Origin(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if body:
             self.wfile.write(body)
+
+    hits = {}       # path -> [(headers, body, status answered)]
+    fail_first = {}  # path -> how many POSTs to fail with 500
+    lock = threading.Lock()
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(n)
+        with self.lock:
+            seen = self.hits.setdefault(self.path, [])
+            status = 500 if len(seen) < self.fail_first.get(self.path, 0) else 200
+            seen.append((dict(self.headers), body, status))
+        self._send(status, b"")
 
     def do_GET(self):
         p = self.path
@@ -124,6 +153,9 @@ def origin():
     return _ORIGIN["url"]
 
 
+CONFIG = CONFIG % {"hook": origin() + "/instance", "secret": INSTANCE_SECRET}
+
+
 def remote(srv, url, **extra):
     body = dict(extra, url=url)
     return srv.request("POST", "/api/v1/files/remote", body=json.dumps(body).encode(),
@@ -147,7 +179,8 @@ def poll(srv, jid, timeout=10.0):
         g = expect(srv.get("/api/v1/files/remote/%s" % jid, headers={"Accept": "application/json"}), 200)
         out["j"] = g.json()
         return out["j"]["state"] in ("done", "failed")
-    wait_until(finished, timeout=timeout, interval=0.05)
+    assert wait_until(finished, timeout=timeout, interval=0.05), \
+        "job %s not finished within %ss: %r" % (jid, timeout, out.get("j"))
     return out["j"]
 
 
@@ -189,7 +222,7 @@ def test_progress_visible(srv):
         seen["j"] = g
         return g["state"] == "fetching" and g["bytes"] >= HALF
     try:
-        wait_until(half, timeout=10)
+        assert wait_until(half, timeout=10), "no progress seen: %r" % seen.get("j")
     finally:
         _Origin.release.set()
     assert seen["j"]["total"] == len(DATA) and seen["j"]["bytes"] < len(DATA), seen
@@ -315,3 +348,138 @@ def test_blocklist(srv, tmp):
     d = poll(srv, job(srv, remote(srv, origin() + "/blocked.bin"))["id"])
     assert d["state"] == "failed" and d["status"] == 451, d
     assert "removed" in d["error"] and d["file"] is None, d
+
+
+# ---- webhooks ----
+
+def hits(path):
+    with _Origin.lock:
+        return list(_Origin.hits.get(path, []))
+
+
+def check_signature(headers, body, secret):
+    sig = headers.get("Partage-Signature", "")
+    parts = dict(p.split("=", 1) for p in sig.split(",") if "=" in p)
+    assert "t" in parts and "v1" in parts, "Partage-Signature %r" % sig
+    assert abs(int(parts["t"]) - time.time()) < 60, sig
+    want = hmac.new(secret.encode(), parts["t"].encode() + b"." + body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(want, parts["v1"]), "bad signature %r for %r" % (sig, body[:200])
+    return json.loads(body)
+
+
+def add_hook(srv, auth, path, events=None, code=201):
+    body = {"url": origin() + path}
+    if events is not None:
+        body["events"] = events
+    r = srv.request("POST", "/api/v1/webhooks", body=json.dumps(body).encode(),
+                    headers=dict(auth, **{"Content-Type": "application/json", "Accept": "application/json"}))
+    expect(r, code, what="POST /api/v1/webhooks %r" % body)
+    return r.json()
+
+
+def events_at(path, event, n=1, timeout=10):
+    out = {}
+
+    def enough():
+        got = [h for h in hits(path) if h[0].get("Partage-Event") == event]
+        out["h"] = got
+        return len(got) >= n
+    assert wait_until(enough, timeout=timeout, interval=0.05), \
+        "%d %r event(s) at %s within %ss; got %r" % (n, event, path, timeout,
+                                                   [(h[0].get("Partage-Event"), h[2]) for h in hits(path)])
+    return out["h"]
+
+
+def test_webhook_signed_upload_and_download(srv):
+    auth = new_user(srv)
+    hook = add_hook(srv, auth, "/hook/a", ["upload", "download"])
+    assert hook["secret"].startswith("whsec_") and hook["events"] == ["upload", "download"], hook
+    listed = expect(srv.get("/api/v1/webhooks", headers=auth), 200).json()["webhooks"]
+    assert [h["id"] for h in listed] == [hook["id"]] and "secret" not in listed[0], listed
+    data = rand_bytes(5000, seed=85)
+    r = expect(srv.put("hooked.bin", data, headers=dict(auth, Accept="application/json")), 201)
+    fid = r.json()["id"]
+    (hdrs, body, _), = events_at("/hook/a", "upload")
+    ev = check_signature(hdrs, body, hook["secret"])
+    assert ev["event"] == "upload" and ev["file"]["id"] == fid, ev
+    assert ev["file"]["sha256"] == sha256(data) and hdrs.get("Content-Type") == "application/json", ev
+    assert hdrs.get("Partage-Delivery", "").startswith(ev["id"] + "."), hdrs
+    expect(srv.get("/%s/hooked.bin" % fid), 200)
+    (hdrs, body, _), = events_at("/hook/a", "download")
+    ev = check_signature(hdrs, body, hook["secret"])
+    assert ev["event"] == "download" and ev["file"]["id"] == fid and ev["downloads"] == 1, ev
+    # deleted is not among this hook's events: nothing more arrives
+    expect(srv.request("DELETE", "/%s" % fid, headers=auth), 204)
+    time.sleep(0.5)
+    assert [h[0]["Partage-Event"] for h in hits("/hook/a")] == ["upload", "download"], hits("/hook/a")
+
+
+def test_webhook_retry_survives_restart(srv):
+    auth = new_user(srv)
+    _Origin.fail_first["/hook/flaky"] = 2
+    hook = add_hook(srv, auth, "/hook/flaky", ["upload"])
+    r = expect(srv.put("flaky.bin", b"flaky\n", headers=dict(auth, Accept="application/json")), 201)
+    fid = r.json()["id"]
+    events_at("/hook/flaky", "upload", n=2)
+    # the third attempt is due a few seconds later: kill the server
+    # meanwhile, and the outbox row must survive it
+    srv.kill9()
+    srv.start()
+    got = events_at("/hook/flaky", "upload", n=3, timeout=15)
+    assert [h[2] for h in got[:3]] == [500, 500, 200], [h[2] for h in got]
+    bodies = {h[1] for h in got}
+    assert len(bodies) == 1, "a retry must send the same body"
+    ev = check_signature(got[2][0], got[2][1], hook["secret"])
+    assert ev["file"]["id"] == fid, ev
+    assert len({h[0]["Partage-Delivery"] for h in got}) == 1, "one delivery id for its attempts"
+
+    def delivered():
+        log = expect(srv.get("/api/v1/webhooks/%s/deliveries" % hook["id"], headers=auth), 200).json()
+        d = log["deliveries"]
+        return len(d) == 1 and d[0]["state"] == "delivered" and d[0]
+    assert wait_until(delivered, timeout=5), "the delivery log never says delivered"
+    d = delivered()
+    assert d["attempts"] == 3 and d["event"] == "upload" and d["last_status"] == 200, d
+    assert [a["status"] for a in d["log"]] == [500, 500, 200], d["log"]
+    assert "answered 500" in d["log"][0]["error"] and d["log"][2]["error"] == "", d["log"]
+    assert d["next_at"] is None, d
+
+
+def test_instance_webhook(srv):
+    data = rand_bytes(3000, seed=86)
+    r = expect(srv.put("anon.bin", data, headers={"Accept": "application/json"}), 201)
+    fid = r.json()["id"]
+
+    def mine():
+        return [h for h in hits("/instance") if json.loads(h[1])["file"]["id"] == fid]
+    assert wait_until(mine, timeout=10), "the instance's hook got nothing for %s" % fid
+    (hdrs, body, _), = mine()
+    ev = check_signature(hdrs, body, INSTANCE_SECRET)
+    assert ev["event"] == "upload" and ev["file"]["sha256"] == sha256(data), ev
+
+
+def test_webhooks_api_refusals(srv):
+    auth = new_user(srv)
+    hdrs = dict(auth, **{"Content-Type": "application/json", "Accept": "application/json"})
+    for body, code in (({"url": "http://169.254.169.254/hook"}, 403),
+                       ({"url": "http://127.0.0.2:%d/x" % _ORIGIN["srv"].server_address[1]}, 403),
+                       ({"url": "http://[::ffff:10.0.0.1]/x"}, 403),
+                       ({"url": "ftp://example.com/x"}, 400),
+                       ({"url": origin() + "/x", "events": ["nope"]}, 400),
+                       ({"url": origin() + "/x", "events": []}, 400),
+                       ({}, 400)):
+        r = srv.request("POST", "/api/v1/webhooks", body=json.dumps(body).encode(), headers=hdrs)
+        expect(r, code, what=repr(body))
+        if code == 403:
+            assert "refused address" in r.json()["error"], r.body
+    r = srv.request("POST", "/api/v1/webhooks", body=json.dumps({"url": origin() + "/x"}).encode(),
+                    headers={"Content-Type": "application/json"})
+    expect(r, 401, what="anonymous")
+    hook = add_hook(srv, auth, "/hook/gone")
+    assert hook["events"] == ["all"], hook
+    other = new_user(srv)
+    expect(srv.request("DELETE", "/api/v1/webhooks/%s" % hook["id"], headers=other), 404)
+    expect(srv.get("/api/v1/webhooks/%s/deliveries" % hook["id"], headers=other), 404)
+    expect(srv.request("DELETE", "/api/v1/webhooks/%s" % hook["id"], headers=auth), 204)
+    expect(srv.request("DELETE", "/api/v1/webhooks/%s" % hook["id"], headers=auth), 404)
+    assert expect(srv.get("/api/v1/webhooks", headers=auth), 200).json()["webhooks"] == []

@@ -530,6 +530,13 @@ int repo_hook_deliveries(struct db *db, struct pt_pool *pool,
 			 const char *hook_id, int64_t limit,
 			 int (*cb)(const struct delivery *d, void *arg),
 			 void *arg);
+/* The links an expiry pass at `changed` marked expired
+ * (repo_links_expire), for their "expired" events: cb for each (pool),
+ * at most 10000. */
+int repo_links_expired_each(struct db *db, struct pt_pool *pool,
+			    int64_t changed,
+			    int (*cb)(const struct link *l, void *arg),
+			    void *arg);
 /* The attempts of a delivery, oldest first. */
 int repo_hook_attempts(struct db *db, const char *outbox_id,
 		       int (*cb)(int64_t at, int64_t status,

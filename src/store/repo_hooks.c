@@ -296,3 +296,40 @@ int repo_hook_attempts(struct db *db, const char *outbox_id,
 	db_done(st);
 	return err < 0 || err > 0 ? err : 0;
 }
+
+int repo_links_expired_each(struct db *db, struct pt_pool *pool,
+			    int64_t changed,
+			    int (*cb)(const struct link *l, void *arg),
+			    void *arg)
+{
+	struct db_stmt *st;
+	int err = db_query(db,
+			   "SELECT id FROM links WHERE state = 2 AND reason = "
+			   "'expired' AND changed = $1 ORDER BY id LIMIT 10000",
+			   &st, "i", changed);
+	if (err)
+		return err;
+	char **ids = NULL;
+	size_t n = 0, cap = 0;
+	while ((err = db_step(st)) == DB_ROW) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			char **nv = pt_palloc(pool, cap * sizeof(*nv));
+			if (n)
+				memcpy(nv, ids, n * sizeof(*nv));
+			ids = nv;
+		}
+		ids[n++] = pt_pstrdup(pool, db_col_text(st, 0));
+	}
+	db_done(st);
+	if (err < 0)
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		struct link l;
+		if (repo_link_get(db, pool, ids[i], &l))
+			continue;
+		if ((err = cb(&l, arg)))
+			return err;
+	}
+	return 0;
+}

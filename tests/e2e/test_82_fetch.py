@@ -483,3 +483,32 @@ def test_webhooks_api_refusals(srv):
     expect(srv.request("DELETE", "/api/v1/webhooks/%s" % hook["id"], headers=auth), 204)
     expect(srv.request("DELETE", "/api/v1/webhooks/%s" % hook["id"], headers=auth), 404)
     assert expect(srv.get("/api/v1/webhooks", headers=auth), 200).json()["webhooks"] == []
+
+
+def test_webhook_deleted_expired_takedown(srv):
+    auth = new_user(srv)
+    hook = add_hook(srv, auth, "/hook/life", ["deleted", "expired"])
+    put = lambda name, seed: expect(srv.put(name, rand_bytes(100, seed=seed),
+                                            headers=dict(auth, **{"Accept": "application/json",
+                                                                  "Max-Days": "1"})), 201).json()["id"]
+    gone = put("gone.bin", 87)
+    old = put("old.bin", 88)
+    expect(srv.request("DELETE", "/%s" % gone, headers=auth), 204)
+    (h, body, _), = events_at("/hook/life", "deleted")
+    assert check_signature(h, body, hook["secret"])["file"]["id"] == gone
+    # a gc pass two days on expires the other (partaged admin gc, another
+    # process: its event goes through the outbox to the server's deliverer)
+    a = srv.admin("gc", "--now", str(int(time.time()) + 2 * 86400))
+    assert a.returncode == 0, a.stderr
+    (h, body, _), = events_at("/hook/life", "expired")
+    assert check_signature(h, body, hook["secret"])["file"]["id"] == old
+    # a takedown: the hook that takes every event hears of it, reason and all
+    every = add_hook(srv, auth, "/hook/every")
+    bad = put("bad.bin", 89)
+    t = srv.admin("takedown", bad, "--reason", "court order 82")
+    assert t.returncode == 0, t.stderr
+    (h, body, _), = events_at("/hook/every", "takedown")
+    ev = check_signature(h, body, every["secret"])
+    assert ev["file"]["id"] == bad and ev["reason"] == "court order 82", ev
+    assert [x[0]["Partage-Event"] for x in hits("/hook/life")] == ["deleted", "expired"], \
+        "the hook without takedown got one"

@@ -312,8 +312,8 @@ def test_upload_page_has_the_url_field(srv):
     assert b"/api/v1/files/remote" in js.body and "javascript" in js.header("Content-Type", "")
 
 
-def new_user(srv):
-    name = "r%s" % os.urandom(4).hex()
+def new_user(srv, name=None):
+    name = name or "r%s" % os.urandom(4).hex()
     js = {"Content-Type": "application/json"}
     body = json.dumps({"name": name, "password": "remote password 1"}).encode()
     expect(srv.request("POST", "/api/v1/users", body=body, headers=js), 201, what="register")
@@ -512,3 +512,33 @@ def test_webhook_deleted_expired_takedown(srv):
     assert ev["file"]["id"] == bad and ev["reason"] == "court order 82", ev
     assert [x[0]["Partage-Event"] for x in hits("/hook/life")] == ["deleted", "expired"], \
         "the hook without takedown got one"
+
+
+def test_cli_webhooks(srv, tmp):
+    name = "c%s" % os.urandom(4).hex()
+    auth = new_user(srv, name)
+    r = harness.run_partage(srv.url, tmp, "login", name, "--password-stdin",
+                            input=b"remote password 1\n")
+    assert r.returncode == 0, r.stderr
+    r = harness.run_partage(srv.url, tmp, "webhooks", "add", origin() + "/hook/cli", "upload")
+    assert r.returncode == 0, r.stderr
+    secret = r.stdout.decode().strip()
+    assert secret.startswith("whsec_"), r.stdout
+    hid = r.stderr.decode().split()[1].rstrip(":")
+    r = harness.run_partage(srv.url, tmp, "webhooks")
+    assert r.returncode == 0 and hid in r.stdout.decode() and "/hook/cli" in r.stdout.decode(), r
+    expect(srv.put("cli.bin", b"cli\n", headers=dict(auth, Accept="application/json")), 201)
+    (h, body, _), = events_at("/hook/cli", "upload")
+    check_signature(h, body, secret)
+
+    def logged():
+        r = harness.run_partage(srv.url, tmp, "webhooks", "log", hid)
+        return r.returncode == 0 and "delivered" in r.stdout.decode() and r
+    r = wait_until(logged, timeout=5)
+    assert r, "partage webhooks log never shows the delivery"
+    out = r.stdout.decode()
+    assert "upload" in out and "1 attempt" in out and "  200  ok" in out, out
+    r = harness.run_partage(srv.url, tmp, "webhooks", "rm", hid)
+    assert r.returncode == 0, r.stderr
+    r = harness.run_partage(srv.url, tmp, "webhooks", "log", hid)
+    assert r.returncode == 1 and "not found" in r.stderr.decode(), r

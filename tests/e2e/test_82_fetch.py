@@ -542,3 +542,17 @@ def test_cli_webhooks(srv, tmp):
     assert r.returncode == 0, r.stderr
     r = harness.run_partage(srv.url, tmp, "webhooks", "log", hid)
     assert r.returncode == 1 and "not found" in r.stderr.decode(), r
+
+
+def test_account_page_has_the_webhooks_block(srv):
+    name = "p%s" % os.urandom(4).hex()
+    new_user(srv, name)
+    js = {"Content-Type": "application/json"}
+    r = expect(srv.request("POST", "/api/v1/sessions",
+                           body=json.dumps({"name": name, "password": "remote password 1"}).encode(),
+                           headers=js), 200, 201)
+    cookie = "; ".join(c.split(";")[0] for c in r.header_all("Set-Cookie"))
+    page = expect(srv.get("/account", headers={"Cookie": cookie, "Accept": "text/html"}), 200).text
+    assert 'id="hook-form"' in page and "/static/webhooks.js" in page, page[:3000]
+    js = expect(srv.get("/static/webhooks.js"), 200)
+    assert b"/api/v1/webhooks" in js.body

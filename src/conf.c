@@ -426,7 +426,8 @@ static const struct conf_opt opts[] = {
 	  .unit = "addresses",
 	  .help = "networks the server may connect to although they are "
 		  "private, loopback, link-local or otherwise special "
-		  "(ADDR or ADDR/BITS, space-separated), for remote uploads; "
+		  "(ADDR or ADDR/BITS, space-separated), for remote uploads "
+		  "and webhooks; "
 		  "empty = none (docs/security.md)" },
 	{ .section = "net", .name = "fetch_timeout_seconds", .type = CONF_U64,
 	  .off = OFF(fetch_timeout_seconds), .def = "600", .min = 1,

@@ -68,7 +68,7 @@ void hooks_emit_link(struct app *app, struct db *db, const char *event,
 	char evid[HOOK_EVENT_ID_LEN + 1];
 	int64_t now = pt_now();
 
-	if (!db) {
+	if (!db || !repo_hook_wanted(db, l->owner, event)) {
 		json_decref(extra);
 		return;
 	}
@@ -99,7 +99,8 @@ static void counted_cb(void *arg, const char *id, int64_t n)
 	if (!db)
 		return;
 	pool = pt_pool_new();
-	if (!repo_link_get(db, pool, id, &l))
+	if (!repo_link_get(db, pool, id, &l) &&
+	    repo_hook_wanted(db, l.owner, "download"))
 		hooks_emit_link(app, db, "download", &l,
 				json_pack("{s:I}", "downloads", (json_int_t)n));
 	pt_pool_free(pool);

@@ -496,6 +496,9 @@ int64_t repo_hooks_count(struct db *db, int64_t owner);
 int repo_hook_instance_set(struct db *db, const char *url,
 			   const char *secret, const char *events,
 			   int64_t now);
+/* Whether a hook of owner, or the instance's, takes event: a read, so
+ * an event nobody wants costs no write.  Errors read as true. */
+bool repo_hook_wanted(struct db *db, int64_t owner, const char *event);
 /* Queue body (the event's JSON) for every hook of owner, and the
  * instance's, whose events take `event`.  In the caller's transaction
  * when there is one.  Returns the rows queued (>= 0) or a negative

@@ -123,6 +123,21 @@ int repo_hook_instance_set(struct db *db, const char *url,
 	return rc < 0 ? (int)rc : 0;
 }
 
+bool repo_hook_wanted(struct db *db, int64_t owner, const char *event)
+{
+	struct db_stmt *st;
+	int err = db_get(db,
+			 "SELECT 1 FROM webhooks WHERE (owner = $1 OR owner = "
+			 "-1) AND (events = 'all' OR (' ' || events || ' ') "
+			 "LIKE ('% ' || CAST($2 AS TEXT) || ' %')) LIMIT 1",
+			 &st, "it", owner, event);
+	if (err == PT_ENOTFOUND)
+		return false;
+	if (!err)
+		db_done(st);
+	return true;
+}
+
 int64_t repo_hook_emit(struct db *db, const char *event_id, int64_t owner,
 		       const char *event, const char *body, int64_t now)
 {
@@ -165,6 +180,16 @@ int repo_hook_claim(struct db *db, struct pt_pool *pool, const char *holder,
 		    int (*cb)(const struct delivery *d, void *arg), void *arg)
 {
 	struct db_stmt *st;
+	/* a read first: an idle outbox costs every node no write lock */
+	int err = db_get(db,
+			 "SELECT 1 FROM webhook_outbox WHERE state = 'pending' "
+			 "AND next_at <= $1 AND lease < $1 LIMIT 1",
+			 &st, "i", now);
+	if (err == PT_ENOTFOUND)
+		return 0;
+	if (err)
+		return err;
+	db_done(st);
 	/* one statement decides (db.h, check-then-write): the outer WHERE
 	 * is evaluated again on a row another node claimed meanwhile */
 	int64_t rc = db_run(db,
@@ -177,7 +202,7 @@ int repo_hook_claim(struct db *db, struct pt_pool *pool, const char *holder,
 			    "tiii", holder, now, lease_until, max);
 	if (rc <= 0)
 		return (int)rc;
-	int err = db_query(db,
+	err = db_query(db,
 			   "SELECT o.id, o.hook_id, o.event, o.body, o.state, "
 			   "o.last_error, o.created, o.attempts, o.next_at, "
 			   "o.last_status, h.url, h.secret FROM webhook_outbox "

@@ -421,6 +421,15 @@ def test_webhook_retry_survives_restart(srv):
     r = expect(srv.put("flaky.bin", b"flaky\n", headers=dict(auth, Accept="application/json")), 201)
     fid = r.json()["id"]
     events_at("/hook/flaky", "upload", n=2)
+
+    def log():
+        r = expect(srv.get("/api/v1/webhooks/%s/deliveries" % hook["id"], headers=auth), 200)
+        return r.json()["deliveries"]
+    # the second attempt logged (a kill between the receiver's answer and
+    # the log would make the attempt happen again: at least once)
+    assert wait_until(lambda: log() and log()[0]["attempts"] == 2, timeout=5), log()
+    d = log()[0]
+    assert d["state"] == "pending" and d["next_at"] and d["last_status"] == 500, d
     # the third attempt is due a few seconds later: kill the server
     # meanwhile, and the outbox row must survive it
     srv.kill9()

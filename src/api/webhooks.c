@@ -298,9 +298,23 @@ struct hooks *hooks_start(struct app *app)
 		if (*c->hook_url && !*c->hook_secret)
 			pt_log("webhooks: webhooks.url without webhooks.secret: "
 			       "the instance's webhook is off");
-		else
+		else {
+			/* the list as the hooks table keeps it: names
+			 * between single spaces (conf.c also takes commas) */
+			char ev[256];
+			size_t o = 0;
+			for (const char *p = c->hook_events;
+			     *p && o + 1 < sizeof(ev); p++) {
+				char ch = *p == ',' ? ' ' : *p;
+				if (ch != ' ' || (o && ev[o - 1] != ' '))
+					ev[o++] = ch;
+			}
+			while (o && ev[o - 1] == ' ')
+				o--;
+			ev[o] = '\0';
 			repo_hook_instance_set(db, c->hook_url, c->hook_secret,
-					       c->hook_events, pt_now());
+					       ev, pt_now());
+		}
 		repo_hook_release(db, h->prefix);
 	}
 	counts_on_flush(app->counts, counted_cb, app);

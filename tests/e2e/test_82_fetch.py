@@ -40,7 +40,7 @@ fetch_workers = 2
 [webhooks]
 url = %(hook)s
 secret = %(secret)s
-events = upload
+events = upload, deleted
 retry_base_seconds = 1
 retry_max_seconds = 2
 timeout_seconds = 2

@@ -408,10 +408,20 @@ def test_webhook_signed_upload_and_download(srv):
     (hdrs, body, _), = events_at("/hook/a", "download")
     ev = check_signature(hdrs, body, hook["secret"])
     assert ev["event"] == "download" and ev["file"]["id"] == fid and ev["downloads"] == 1, ev
+    # a Max-Downloads link (counted by its byte budget, not the
+    # counters): its whole copy is a download too
+    once = expect(srv.put("once.bin", b"burn after reading\n",
+                          headers=dict(auth, **{"Accept": "application/json", "Max-Downloads": "1"})), 201)
+    oid = once.json()["id"]
+    expect(srv.get("/%s/once.bin" % oid), 200)
+    got = events_at("/hook/a", "download", n=2)
+    ev = check_signature(got[1][0], got[1][1], hook["secret"])
+    assert ev["file"]["id"] == oid and ev["downloads"] == 1, ev
     # deleted is not among this hook's events: nothing more arrives
     expect(srv.request("DELETE", "/%s" % fid, headers=auth), 204)
     time.sleep(0.5)
-    assert [h[0]["Partage-Event"] for h in hits("/hook/a")] == ["upload", "download"], hits("/hook/a")
+    assert [h[0]["Partage-Event"] for h in hits("/hook/a")] == ["upload", "download", "upload", "download"], \
+        hits("/hook/a")
 
 
 def test_webhook_retry_survives_restart(srv):

@@ -18,9 +18,11 @@
  * the POST and the log sends it again once the lease passes, so a
  * receiver deduplicates on Partage-Delivery.
  *
- * Events: "upload" (a file made: PUT, multipart, remote), "download" (a
- * batch of downloads counted: "downloads" is how many), "deleted" (by its
- * owner or delete token), "takedown" (abuse handling).  An event is
+ * Events: "upload" (a file made: PUT, multipart, remote; not tus yet),
+ * "download" (a batch of downloads counted, "downloads" is how many; a
+ * whole copy of a Max-Downloads link, download.c), "deleted" (by its
+ * owner or delete token), "expired" (a gc pass, gc.c), "takedown" (abuse
+ * handling, with its "reason").  An event is
  * queued after the change it reports has committed: a crash between the
  * two loses that event (the change is kept).
  */

@@ -108,10 +108,13 @@ $(BIN)/partage: $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libpartage.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # -MMD: a test that includes a source file whole (test_cli_login includes
-# src/cli/login.c) is rebuilt when that file changes
+# src/cli/login.c) is rebuilt when that file changes (the .d file adds
+# the headers and that file to $^: only the test and the library are
+# compiled)
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpartage.a | deps-ready
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Isrc -MMD -MP -o $@ $^ $(LDLIBS) $(LDFLAGS) -lcmocka
+	$(CC) $(CFLAGS) -Isrc -MMD -MP -o $@ $(filter tests/unit/%.c %.a,$^) \
+		$(LDLIBS) $(LDFLAGS) -lcmocka
 
 # C micro-benchmarks (bench/NAME.c), built on demand, never by all:
 # make build/bench/h1_parse && build/bench/h1_parse; bench/loop.sh runs

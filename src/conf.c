@@ -91,6 +91,37 @@ static const char *check_proxies(const char *v)
 	return proxy_list_parse(v, NULL, why, sizeof(why));
 }
 
+/* "ADDR[/BITS] ...": core/netguard.c parses it again at start. */
+static const char *check_net_allow(const char *v)
+{
+	static _Thread_local char why[160];
+	return proxy_list_parse(v, NULL, why, sizeof(why));
+}
+
+/* "all", or event names from the list. */
+static const char *check_hook_events(const char *v)
+{
+	static const char *const names[] = { "upload", "download", "deleted",
+					     "expired", "takedown" };
+	if (!strcmp(v, "all"))
+		return NULL;
+	const char *p = v;
+	size_t n = 0;
+	while (*p) {
+		size_t len = strcspn(p, " ,");
+		bool known = len == 0;
+		for (size_t i = 0; !known && i < PT_ARRAY_LEN(names); i++)
+			known = strlen(names[i]) == len &&
+				!strncmp(p, names[i], len);
+		if (!known)
+			return "expected all, or names from: upload download "
+			       "deleted expired takedown";
+		n += len;
+		p += len + (p[len] ? 1 : 0);
+	}
+	return n ? NULL : "expected all, or at least one event name";
+}
+
 #define OFF(f) offsetof(struct pt_conf, f)
 #define TOFF(t, f) offsetof(struct pt_conf, tier[t].f)
 
@@ -389,6 +420,74 @@ static const struct conf_opt opts[] = {
 		  "and nodes together, after which addresses that have not "
 		  "logged in to it in the last 30 days get 429 (the owner's "
 		  "usual addresses still can); 0 = no limit" },
+	/* [net] */
+	{ .section = "net", .name = "allow", .type = CONF_STR,
+	  .off = OFF(net_allow), .def = "", .check = check_net_allow,
+	  .unit = "addresses",
+	  .help = "networks the server may connect to although they are "
+		  "private, loopback, link-local or otherwise special "
+		  "(ADDR or ADDR/BITS, space-separated), for remote uploads "
+		  "and webhooks; "
+		  "empty = none (docs/security.md)" },
+	{ .section = "net", .name = "fetch_timeout_seconds", .type = CONF_U64,
+	  .off = OFF(fetch_timeout_seconds), .def = "600", .min = 1,
+	  .max = 86400, .unit = "seconds",
+	  .help = "longest a remote upload may take, connecting and "
+		  "redirects included" },
+	{ .section = "net", .name = "fetch_workers", .type = CONF_U64,
+	  .off = OFF(fetch_workers), .def = "2", .min = 1, .max = 64,
+	  .unit = "count",
+	  .help = "remote uploads fetched at a time (threads)" },
+	{ .section = "net", .name = "fetch_queue", .type = CONF_U64,
+	  .off = OFF(fetch_queue), .def = "100", .min = 1, .max = 100000,
+	  .unit = "count",
+	  .help = "remote uploads queued or running at once; more get "
+		  "503" },
+	{ .section = "net", .name = "fetch_redirects", .type = CONF_U64,
+	  .off = OFF(fetch_redirects), .def = "5", .max = 20,
+	  .unit = "count",
+	  .help = "redirects a remote upload follows (each hop's address "
+		  "checked); 0 = none" },
+	/* [webhooks] */
+	{ .section = "webhooks", .name = "url", .type = CONF_STR,
+	  .off = OFF(hook_url), .def = "", .check = check_url,
+	  .unit = "URL",
+	  .help = "the instance's webhook: every account's events and the "
+		  "anonymous ones are delivered here too; empty = none" },
+	{ .section = "webhooks", .name = "secret", .type = CONF_STR,
+	  .off = OFF(hook_secret), .def = "", .unit = "text",
+	  .help = "the key that signs the instance's deliveries "
+		  "(Partage-Signature); needed with webhooks.url" },
+	{ .section = "webhooks", .name = "events", .type = CONF_STR,
+	  .off = OFF(hook_events), .def = "all", .check = check_hook_events,
+	  .unit = "names",
+	  .help = "the events the instance's webhook gets: all, or some of "
+		  "upload download deleted expired takedown" },
+	{ .section = "webhooks", .name = "timeout_seconds", .type = CONF_U64,
+	  .off = OFF(hook_timeout_seconds), .def = "10", .min = 1,
+	  .max = 300, .unit = "seconds",
+	  .help = "longest one delivery may take; longer is a failed "
+		  "attempt" },
+	{ .section = "webhooks", .name = "retry_base_seconds",
+	  .type = CONF_U64, .off = OFF(hook_retry_base_seconds), .def = "30",
+	  .min = 1, .max = 86400, .unit = "seconds",
+	  .help = "wait after the first failed attempt; doubled after each "
+		  "next one" },
+	{ .section = "webhooks", .name = "retry_max_seconds", .type = CONF_U64,
+	  .off = OFF(hook_retry_max_seconds), .def = "3600", .min = 1,
+	  .max = 604800, .unit = "seconds",
+	  .help = "the longest wait between two attempts (the doubling's "
+		  "cap)" },
+	{ .section = "webhooks", .name = "max_attempts", .type = CONF_U64,
+	  .off = OFF(hook_max_attempts), .def = "12", .min = 1, .max = 100,
+	  .unit = "count",
+	  .help = "attempts before a delivery is given up (failed in the "
+		  "log)" },
+	{ .section = "webhooks", .name = "per_account", .type = CONF_U64,
+	  .off = OFF(hook_per_account), .def = "10", .max = 1000,
+	  .unit = "count",
+	  .help = "webhooks one account may register; 0 = none (accounts "
+		  "cannot register any)" },
 };
 
 static const char *const tier_names[PT_TIER_COUNT] = {

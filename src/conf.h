@@ -84,6 +84,21 @@ struct pt_conf {
 	uint64_t login_failures;                     /* name+address, 15 min */
 	uint64_t login_failures_per_address;         /* address, 15 min */
 	uint64_t login_failures_per_name;            /* name, 15 min, new addr. */
+	/* [net]: the server as a client (remote uploads) */
+	char *net_allow;             /* "" = no special range allowed */
+	uint64_t fetch_timeout_seconds;
+	uint64_t fetch_workers;
+	uint64_t fetch_queue;
+	uint64_t fetch_redirects;
+	/* [webhooks] */
+	char *hook_url;              /* the instance's hook; "" = none */
+	char *hook_secret;
+	char *hook_events;           /* "all" or event names */
+	uint64_t hook_timeout_seconds;
+	uint64_t hook_retry_base_seconds;
+	uint64_t hook_retry_max_seconds;
+	uint64_t hook_max_attempts;
+	uint64_t hook_per_account;
 };
 
 /* Fill with the built-in defaults (docs/configuration.md: Megaupload's

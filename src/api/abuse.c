@@ -77,6 +77,12 @@ int abuse_takedown(struct app *app, const char *actor, const char **ids,
 	if ((err = db_commit(db)))
 		return err;
 	*naffected = n;
+	for (size_t i = 0; i < n; i++) {
+		struct link l;
+		if (!repo_link_get(db, pool, out[i], &l))
+			hooks_emit_link(app, db, "takedown", &l,
+					json_pack("{s:s}", "reason", reason));
+	}
 	return 0;
 fail:
 	db_rollback(db);

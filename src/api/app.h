@@ -34,6 +34,7 @@
 
 struct metrics;
 struct counts;
+struct hooks;
 
 struct app {
 	const struct pt_conf *conf;
@@ -60,6 +61,8 @@ struct app {
 	struct linkcache *links;   /* rows for downloads; NULL: off */
 	struct reserve *reserve;   /* DATA/reserve; NULL: no local disk */
 	char node[320];             /* this node's name: host and listen */
+	struct remote *remote;      /* remote uploads (remote.c); NULL: off */
+	struct hooks *hooks;        /* webhook deliveries (webhooks.c) */
 };
 
 /* The number of routes in api_routes (routes.c): the size of the
@@ -144,5 +147,26 @@ struct counts *counts_new(int64_t points_per_download);
 void counts_free(struct counts *c);
 void counts_bump(struct counts *c, const char *id, int64_t when);
 int counts_flush(struct counts *c, struct db *db);
+/* Call cb(arg, link id, downloads) for each link of a flush once its
+ * counts are committed (webhooks.c); NULL: nobody. */
+void counts_on_flush(struct counts *c,
+		     void (*cb)(void *arg, const char *id, int64_t n),
+		     void *arg);
+
+/* webhooks.c: events for the accounts' and the instance's webhooks.
+ * Queue event ("upload", "download", "deleted", "expired", "takedown")
+ * about link l (the file object, plus extra's members when extra is not
+ * NULL; extra is taken) for l's owner's hooks and the instance's, in
+ * the durable outbox.  Never fails the caller: an error is logged. */
+void hooks_emit_link(struct app *app, struct db *db, const char *event,
+		     const struct link *l, json_t *extra);
+/* The deliverer: one thread per node that claims due deliveries, signs
+ * and POSTs them through the address guard, logs each attempt and
+ * retries with backoff.  Also sets the instance's hook from the config
+ * and frees this node's leases of a previous life.  Never NULL. */
+struct hooks *hooks_start(struct app *app);
+/* Stop the deliverer (a delivery in flight ends first: at most
+ * webhooks.timeout_seconds) and free h (NULL: nothing).  Blocks. */
+void hooks_stop(struct hooks *h);
 
 #endif

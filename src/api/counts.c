@@ -26,6 +26,8 @@ struct count {
 
 struct counts {
 	int64_t points_per_download;
+	void (*on_flush)(void *arg, const char *id, int64_t n);
+	void *on_flush_arg;
 	pthread_mutex_t lock;
 	struct count *v;
 	size_t n, cap;
@@ -101,6 +103,13 @@ int counts_flush(struct counts *c, struct db *db)
 		err = db_commit(db);
 	else
 		db_rollback(db);
+	pthread_mutex_lock(&c->lock);
+	void (*on)(void *, const char *, int64_t) = c->on_flush;
+	void *on_arg = c->on_flush_arg;
+	pthread_mutex_unlock(&c->lock);
+	/* counted for good: tell (webhooks) */
+	for (size_t i = 0; !err && on && i < n; i++)
+		on(on_arg, v[i].id, v[i].n);
 	if (err) {
 		/* keep them for the next flush */
 		for (size_t i = 0; i < n; i++)
@@ -109,4 +118,14 @@ int counts_flush(struct counts *c, struct db *db)
 	}
 	free(v);
 	return err;
+}
+
+void counts_on_flush(struct counts *c,
+		     void (*cb)(void *arg, const char *id, int64_t n),
+		     void *arg)
+{
+	pthread_mutex_lock(&c->lock);
+	c->on_flush = cb;
+	c->on_flush_arg = arg;
+	pthread_mutex_unlock(&c->lock);
 }

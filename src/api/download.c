@@ -236,6 +236,14 @@ static void budget_end(struct pt_req *r, struct held *h, bool ok)
 		       (unsigned long long)h->reserved, h->id,
 		       pt_strerror(err));
 	h->budget = false;
+	/* a whole copy delivered: the "download" webhook event (other
+	 * links' downloads are told by the counters' flush, counts.c) */
+	struct link l;
+	if (ok && !err && h->b.size > 0 &&
+	    h->reserved == (uint64_t)h->b.size && db &&
+	    !repo_link_get(db, r->pool, h->id, &l))
+		hooks_emit_link(app, db, "download", &l,
+				json_pack("{s:i}", "downloads", 1));
 }
 
 /* The last byte is in the engine's hands: the client may have it before it

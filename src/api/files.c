@@ -96,6 +96,7 @@ req_res api_file_delete(struct pt_req *r)
 	if (err)
 		return reply_error(r, err, NULL, "cannot delete '%s': %s",
 				   l.id, pt_strerror(err));
+	hooks_emit_link(app, app_db(app), "deleted", &l, NULL);
 	return reply_empty(r, 204);
 }
 

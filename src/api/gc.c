@@ -115,6 +115,13 @@ static int reap(struct app *app, struct db *db, struct gc_stats *st)
 	return err;
 }
 
+static int expired_cb(const struct link *l, void *arg)
+{
+	struct app *app = arg;
+	hooks_emit_link(app, app_db(app), "expired", l, NULL);
+	return 0;
+}
+
 int gc_run(struct app *app, int64_t now, bool dry_run, struct gc_stats *st)
 {
 	struct db *db = app_db(app);
@@ -142,6 +149,12 @@ int gc_run(struct app *app, int64_t now, bool dry_run, struct gc_stats *st)
 		if (attempt || err != -ENOSPC || !db_retryable(db))
 			return err;
 		st->expired_links = 0;
+	}
+	if (!dry_run && st->expired_links > 0) {
+		/* their "expired" webhook events */
+		struct pt_pool *ep = pt_pool_new();
+		repo_links_expired_each(db, ep, now, expired_cb, app);
+		pt_pool_free(ep);
 	}
 	if (dry_run) {
 		/* the same work, taken back: inside the transaction the

@@ -129,6 +129,22 @@ struct folder_view {
 };
 req_res api_folder_html(struct pt_req *r, const struct folder_view *v);
 
+/* remote.c: remote uploads (POST a URL, the server fetches it) */
+req_res api_remote_create(struct pt_req *r); /* POST /api/v1/files/remote */
+req_res api_remote_get(struct pt_req *r);    /* GET …/remote/{job} */
+/* Start the fetch workers (net.fetch_workers) for app, whose conf and
+ * public_url are set.  Never NULL. */
+struct remote *remote_start(struct app *app);
+/* Stop taking jobs, abort the transfers in flight (their bytes go, no
+ * link is made), join the workers, free rm (NULL: nothing).  Blocks. */
+void remote_stop(struct remote *rm);
+
+/* webhooks.c: an account's webhooks and their delivery log */
+req_res api_hooks_create(struct pt_req *r);   /* POST /api/v1/webhooks */
+req_res api_hooks_list(struct pt_req *r);     /* GET /api/v1/webhooks */
+req_res api_hook_delete(struct pt_req *r);    /* DELETE …/webhooks/{id} */
+req_res api_hook_deliveries(struct pt_req *r); /* GET …/{id}/deliveries */
+
 /* accounts.c: the reply to a wait-ticket request for `id` (a file or a
  * folder) whose bytes are at url: JSON {ticket, wait, ready_at, url}, or
  * for browsers without JavaScript a page that moves on by itself. */

@@ -179,6 +179,8 @@ int app_serve_start(const struct pt_conf *c, struct app_server **out)
 	}
 	s->maint_started =
 		pthread_create(&s->maint, NULL, maintenance, s) == 0;
+	s->app.remote = remote_start(&s->app);
+	s->app.hooks = hooks_start(&s->app);
 	pt_log("partaged listening on %s (public URL %s, data %s, %u "
 	       "threads, engine %s)",
 	       c->listen, s->url, c->data, threads, server_engine(s->srv));
@@ -209,6 +211,10 @@ void app_serve_stop(struct app_server *s, unsigned grace_s)
 	/* so do requests waiting for a password hash: let the hashes end */
 	pwhash_drain(s->app.pwhash);
 	server_stop(s->srv);
+	remote_stop(s->app.remote);
+	s->app.remote = NULL;
+	hooks_stop(s->app.hooks);
+	s->app.hooks = NULL;
 	if (s->maint_started) {
 		pthread_mutex_lock(&s->lock);
 		s->stop = true;

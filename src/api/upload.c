@@ -199,6 +199,8 @@ static int create_links(struct pt_req *r, struct upload *u, struct link *links,
 			return err;
 		}
 	}
+	for (size_t i = 0; i < u->nfiles; i++)
+		hooks_emit_link(app, db, "upload", &links[i], NULL);
 	return 0;
 }
 

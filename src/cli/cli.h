@@ -280,6 +280,10 @@ int cli_tus_upload(const struct cli_opts *o, const char *file, int fd,
 
 /* ---- commands ---- */
 int cli_upload(const struct cli_opts *o, int argc, char **argv);
+/* webhooks.c: list, add URL [EVENT...], rm ID..., log ID */
+int cli_webhooks(const struct cli_opts *o, int argc, char **argv);
+/* remote.c: the server fetches each URL (a remote upload) */
+int cli_remote(const struct cli_opts *o, int argc, char **argv);
 int cli_download(const struct cli_opts *o, int argc, char **argv);
 int cli_login(const struct cli_opts *o, int argc, char **argv);
 int cli_logout(const struct cli_opts *o);

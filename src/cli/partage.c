@@ -198,6 +198,17 @@ static const char *check_tokens(const struct cli_opts *o, int argc,
 	return "takes nothing, 'new [LABEL]' or 'revoke ID...'";
 }
 
+/* webhooks takes nothing, add URL [EVENT...], rm ID... or log ID */
+static const char *check_webhooks(const struct cli_opts *o, int argc,
+				  char **argv)
+{
+	if (argc == 0 || (strcmp(argv[0], "add") == 0 && argc >= 2) ||
+	    (strcmp(argv[0], "rm") == 0 && argc >= 2) ||
+	    (strcmp(argv[0], "log") == 0 && argc == 2))
+		return NULL;
+	return "takes nothing, 'add URL [EVENT...]', 'rm ID...' or 'log ID'";
+}
+
 static const char *check_mv(const struct cli_opts *o, int argc, char **argv)
 {
 	return o->to ? NULL : "needs --to FOLDER";
@@ -244,6 +255,13 @@ static const struct command commands[] = {
 	  "--folder puts it in one of your folders (logged in).  A file is\n"
 	  "sent in chunks, retried when the link drops, and resumed by the\n"
 	  "same command after an interruption." },
+	{ "remote", cli_remote, 1, -1, NULL, NULL,
+	  "--max-days --max-downloads --name --json", 0,
+	  "remote URL... [--max-days N] [--max-downloads N] [--name NAME]\n"
+	  "         [--json]",
+	  "Have the server fetch each http(s) URL itself into a new file\n"
+	  "(a remote upload), show its progress, and print the share URL,\n"
+	  "or the file object with --json; the delete token goes to stderr." },
 	{ "download", cli_download, 1, -1, NULL, NULL,
 	  "-o --output-dir --password", 0,
 	  "download URL_OR_ID... [-o FILE] [--output-dir DIR]",
@@ -291,6 +309,14 @@ static const struct command commands[] = {
 	  "tokens [--json] | tokens new [LABEL] | tokens revoke ID...",
 	  "List your API tokens (id, created, last used, label), make one\n"
 	  "(its secret alone on stdout, shown only then) or revoke them." },
+	{ "webhooks", cli_webhooks, 0, -1, NULL, check_webhooks, "--json",
+	  CMD_LOGIN,
+	  "webhooks [--json] | webhooks add URL [EVENT...] | webhooks rm ID...\n"
+	  "         | webhooks log ID",
+	  "List your webhooks, register one for some events (upload download\n"
+	  "deleted expired takedown; all without any: its signing secret alone\n"
+	  "on stdout, shown only then), delete them, or show one's deliveries\n"
+	  "and every attempt." },
 	{ "redeem", cmd_redeem, 1, 1, "takes one code", NULL, "", CMD_LOGIN,
 	  "redeem CODE",
 	  "Turn a voucher code into premium days." },

@@ -461,4 +461,90 @@ int repo_blob_add(struct db *db, const char *hex, uint64_t size, int64_t now);
 int repo_blob_links_disable(struct db *db, const char *hex,
 			    const char *reason, int64_t now);
 
+/* ---- webhooks (repo_hooks.c) ----
+ *
+ * A hook is an account's URL for some events (owner: the user's id), or
+ * the instance's from the config (owner HOOK_OWNER_INSTANCE, id
+ * "instance": it gets every account's events and anonymous ones).  An
+ * event is queued as one outbox row per hook that takes it, id
+ * "<event id>.<hook id>", due at once; a deliverer claims due rows with a
+ * lease (holder, lease: until when), so several nodes share the outbox
+ * and a node that died leaves its rows to the others once the lease
+ * passes; each attempt is logged, then the row is delivered, due again
+ * later, or failed for good. */
+#define HOOK_OWNER_INSTANCE (-1)
+#define HOOK_ID_MAX 16 /* "instance" or an ID_LEN id */
+struct hook {
+	char id[HOOK_ID_MAX + 1];
+	int64_t owner;
+	char *url, *secret, *events; /* pool-owned; events: "all" or names */
+	int64_t created;
+};
+int repo_hook_create(struct db *db, const struct hook *h);
+/* Delete owner's hook id with its pending deliveries (the log of those
+ * delivered or failed stays readable by nobody: it goes too).
+ * PT_ENOTFOUND when owner has no such hook. */
+int repo_hook_delete(struct db *db, int64_t owner, const char *id);
+/* owner's hook id: 0 with *out (pool), or PT_ENOTFOUND. */
+int repo_hook_get(struct db *db, struct pt_pool *pool, int64_t owner,
+		  const char *id, struct hook *out);
+/* owner's hooks, oldest first; cb's non-zero return stops and is
+ * returned. */
+int repo_hooks_each(struct db *db, struct pt_pool *pool, int64_t owner,
+		    int (*cb)(const struct hook *h, void *arg), void *arg);
+int64_t repo_hooks_count(struct db *db, int64_t owner);
+/* The instance's hook from the config; url "" removes it. */
+int repo_hook_instance_set(struct db *db, const char *url,
+			   const char *secret, const char *events,
+			   int64_t now);
+/* Whether a hook of owner, or the instance's, takes event: a read, so
+ * an event nobody wants costs no write.  Errors read as true. */
+bool repo_hook_wanted(struct db *db, int64_t owner, const char *event);
+/* Queue body (the event's JSON) for every hook of owner, and the
+ * instance's, whose events take `event`.  In the caller's transaction
+ * when there is one.  Returns the rows queued (>= 0) or a negative
+ * status. */
+int64_t repo_hook_emit(struct db *db, const char *event_id, int64_t owner,
+		       const char *event, const char *body, int64_t now);
+
+struct delivery {
+	char id[64];
+	char hook_id[HOOK_ID_MAX + 1];
+	char *event, *body, *state, *last_error; /* pool */
+	int64_t created, attempts, next_at, last_status;
+	char *url, *secret; /* claims only: the hook's; NULL: hook deleted */
+};
+/* Claim up to max deliveries due at now for holder (unique per claim)
+ * until lease_until, and call cb for each claimed. */
+int repo_hook_claim(struct db *db, struct pt_pool *pool, const char *holder,
+		    int64_t now, int64_t lease_until, int64_t max,
+		    int (*cb)(const struct delivery *d, void *arg), void *arg);
+/* Log an attempt on delivery id (held by holder) and set its state:
+ * "delivered", "failed" (for good) or "pending" due at next_at.  A
+ * delivery whose lease was lost meanwhile is left alone (another node
+ * has it): PT_ECONFLICT. */
+int repo_hook_attempt(struct db *db, const char *id, const char *holder,
+		      int64_t now, int64_t status, const char *error,
+		      const char *state, int64_t next_at);
+/* Free the leases of every holder starting with prefix (this node's,
+ * after a restart). */
+int repo_hook_release(struct db *db, const char *prefix);
+/* The latest `limit` deliveries of hook_id, newest first (pool). */
+int repo_hook_deliveries(struct db *db, struct pt_pool *pool,
+			 const char *hook_id, int64_t limit,
+			 int (*cb)(const struct delivery *d, void *arg),
+			 void *arg);
+/* The links an expiry pass at `changed` marked expired
+ * (repo_links_expire), for their "expired" events: cb for each (pool),
+ * at most 10000. */
+int repo_links_expired_each(struct db *db, struct pt_pool *pool,
+			    int64_t changed,
+			    int (*cb)(const struct link *l, void *arg),
+			    void *arg);
+/* The attempts of a delivery, oldest first. */
+int repo_hook_attempts(struct db *db, const char *outbox_id,
+		       int (*cb)(int64_t at, int64_t status,
+				 const char *error, void *arg),
+		       void *arg);
+
 #endif

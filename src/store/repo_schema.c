@@ -176,6 +176,39 @@ static const char *const migrations[] = {
 	 * (runhash.h), so completing it does not read it back */
 	"ALTER TABLE uploads ADD COLUMN hash_state TEXT NOT NULL "
 	"DEFAULT '';",
+	/* 14: webhooks (repo_hooks.c): an account's hooks (owner -1: the
+	 * instance's, from the config), the durable outbox of deliveries
+	 * with their leases and retries, and the log of every attempt */
+	"CREATE TABLE webhooks ("
+	"  id TEXT PRIMARY KEY,"
+	"  owner BIGINT NOT NULL,"
+	"  url TEXT NOT NULL,"
+	"  secret TEXT NOT NULL,"
+	"  events TEXT NOT NULL,"
+	"  created BIGINT NOT NULL);"
+	"CREATE INDEX webhooks_owner ON webhooks(owner);"
+	"CREATE TABLE webhook_outbox ("
+	"  id TEXT PRIMARY KEY,"
+	"  hook_id TEXT NOT NULL,"
+	"  owner BIGINT NOT NULL,"
+	"  event TEXT NOT NULL,"
+	"  body TEXT NOT NULL,"
+	"  created BIGINT NOT NULL,"
+	"  state TEXT NOT NULL DEFAULT 'pending',"
+	"  attempts BIGINT NOT NULL DEFAULT 0,"
+	"  next_at BIGINT NOT NULL,"
+	"  holder TEXT NOT NULL DEFAULT '',"
+	"  lease BIGINT NOT NULL DEFAULT 0,"
+	"  last_status BIGINT NOT NULL DEFAULT 0,"
+	"  last_error TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX webhook_outbox_due ON webhook_outbox(state, next_at);"
+	"CREATE INDEX webhook_outbox_hook ON webhook_outbox(hook_id, created);"
+	"CREATE TABLE webhook_attempts ("
+	"  outbox_id TEXT NOT NULL,"
+	"  at BIGINT NOT NULL,"
+	"  status BIGINT NOT NULL,"
+	"  error TEXT NOT NULL);"
+	"CREATE INDEX webhook_attempts_outbox ON webhook_attempts(outbox_id);",
 };
 
 /* The version the schema is at (0: none yet) into *v; 0 or a negative

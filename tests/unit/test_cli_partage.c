@@ -75,10 +75,10 @@ static void test_help_says_which_need_a_login(void **state)
 	char *text = help_text();
 	const char *want =
 		"\n\nls, mv, rename, rm, share, unshare, account, tokens, "
-		"redeem and convert\nneed a login.  ITEM is a file's id or "
-		"link, or a folder's id or\n/folder/ID link (a bare id that "
-		"names no file is taken as a folder);\nFOLDER is a folder's "
-		"id or link.\n\nOptions:\n";
+		"webhooks, redeem\nand convert need a login.  ITEM is a "
+		"file's id or link, or a folder's id\nor /folder/ID link (a "
+		"bare id that names no file is taken as a folder);\nFOLDER is "
+		"a folder's id or link.\n\nOptions:\n";
 	if (!strstr(text, want))
 		fail_msg("no login paragraph as expected in:\n%s", text);
 	free(text);

@@ -169,11 +169,109 @@ static void test_repo_budget(void **state)
 	pt_pool_free(pool);
 }
 
+struct claimed {
+	int n;
+	char id[64];
+	const char *url;
+};
+
+static int claim_cb(const struct delivery *d, void *arg)
+{
+	struct claimed *c = arg;
+	c->n++;
+	snprintf(c->id, sizeof(c->id), "%s", d->id);
+	c->url = d->url;
+	return 0;
+}
+
+static int count_cb(const struct delivery *d, void *arg)
+{
+	(void)d;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* The webhook outbox: fan-out by owner and event, one holder per claim
+ * until its lease passes, attempts only by the holder, backoff due
+ * times, releasing a node's leases, deletion. */
+static void test_repo_hooks(void **state)
+{
+	char url[300];
+	struct db *db;
+	struct pt_pool *pool = pt_pool_new();
+	struct hook h = { .owner = 7, .url = "http://example.com/a",
+			  .secret = "whsec_x", .events = "upload download",
+			  .created = 1000 };
+	struct claimed c = { 0 };
+	int n = 0;
+
+	snprintf(url, sizeof(url), "sqlite:%s/h.db", dir);
+	assert_int_equal(db_open(url, &db), 0);
+	assert_int_equal(repo_migrate(db), 0);
+	snprintf(h.id, sizeof(h.id), "HOOKAAAAAAAA");
+	assert_int_equal(repo_hook_create(db, &h), 0);
+	assert_int_equal(repo_hook_instance_set(db, "http://example.com/i",
+						"whsec_i", "deleted", 1000), 0);
+	assert_true(repo_hook_wanted(db, 7, "upload"));
+	assert_true(repo_hook_wanted(db, 8, "deleted"));  /* the instance */
+	assert_false(repo_hook_wanted(db, 8, "upload"));
+	assert_false(repo_hook_wanted(db, 7, "takedown"));
+	/* "load" is no event of "upload download": words, not substrings */
+	assert_false(repo_hook_wanted(db, 7, "load"));
+	assert_int_equal(repo_hook_emit(db, "E1", 7, "upload", "{}", 2000), 1);
+	assert_int_equal(repo_hook_emit(db, "E2", 7, "deleted", "{}", 2000), 1);
+	assert_int_equal(repo_hook_emit(db, "E3", 8, "upload", "{}", 2000), 0);
+
+	/* a claim holds both due rows; a second holder gets none */
+	assert_int_equal(repo_hook_claim(db, pool, "nodeA|1", 2000, 2100, 8,
+					 claim_cb, &c), 0);
+	assert_int_equal(c.n, 2);
+	struct claimed c2 = { 0 };
+	assert_int_equal(repo_hook_claim(db, pool, "nodeB|1", 2050, 2150, 8,
+					 claim_cb, &c2), 0);
+	assert_int_equal(c2.n, 0);
+	/* only the holder records; a failure is due again later */
+	assert_int_equal(repo_hook_attempt(db, "E1.HOOKAAAAAAAA", "nodeB|1",
+					   2050, 500, "x", "pending", 2060),
+			 PT_ECONFLICT);
+	assert_int_equal(repo_hook_attempt(db, "E1.HOOKAAAAAAAA", "nodeA|1",
+					   2050, 500, "x", "pending", 2060), 0);
+	c2.n = 0;
+	assert_int_equal(repo_hook_claim(db, pool, "nodeB|2", 2055, 2155, 8,
+					 claim_cb, &c2), 0);
+	assert_int_equal(c2.n, 0); /* not due yet; E2 still leased */
+	/* node A restarts: its leases are freed, E2 is due at once */
+	assert_int_equal(repo_hook_release(db, "nodeA|"), 0);
+	assert_int_equal(repo_hook_claim(db, pool, "nodeB|3", 2056, 2156, 8,
+					 claim_cb, &c2), 0);
+	assert_int_equal(c2.n, 1);
+	assert_string_equal(c2.id, "E2.instance");
+	assert_string_equal(c2.url, "http://example.com/i");
+	assert_int_equal(repo_hook_attempt(db, "E2.instance", "nodeB|3", 2057,
+					   200, "", "delivered", 0), 0);
+	/* the log: the hook's rows, newest first, and their attempts */
+	assert_int_equal(repo_hook_deliveries(db, pool, "HOOKAAAAAAAA", 50,
+					      count_cb, &n), 0);
+	assert_int_equal(n, 1);
+	/* deleting the hook takes its rows along; another owner cannot */
+	assert_int_equal(repo_hook_delete(db, 8, "HOOKAAAAAAAA"),
+			 PT_ENOTFOUND);
+	assert_int_equal(repo_hook_delete(db, 7, "HOOKAAAAAAAA"), 0);
+	n = 0;
+	assert_int_equal(repo_hook_deliveries(db, pool, "HOOKAAAAAAAA", 50,
+					      count_cb, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(repo_hooks_count(db, 7), 0);
+	db_close(db);
+	pt_pool_free(pool);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_repo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repo_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repo_hooks, setup, teardown),
 	};
 	if (sodium_init() < 0)
 		return 1;

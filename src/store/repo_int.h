@@ -11,7 +11,8 @@
  *   repo_expiry.c   expiry of links (gc) and the statistics;
  *   repo_abuse.c    takedowns, the blocklist, reports, the audit log;
  *   repo_rewards.c  the uploader rewards ledger;
- *   repo_folders.c  folders and the file manager's pages.
+ *   repo_folders.c  folders and the file manager's pages;
+ *   repo_media.c    media info of blobs and the probe's work list.
  *
  * Every statement is written in the dialect SQLite and PostgreSQL share
  * ($N parameters, TEXT/BIGINT columns, INSERT … ON CONFLICT: db.h), and

@@ -84,6 +84,10 @@ struct pt_conf {
 	uint64_t login_failures;                     /* name+address, 15 min */
 	uint64_t login_failures_per_address;         /* address, 15 min */
 	uint64_t login_failures_per_name;            /* name, 15 min, new addr. */
+	/* [media] */
+	uint64_t media_probe_workers;        /* 0: no probing */
+	uint64_t media_probe_timeout_seconds;
+	uint64_t media_probe_memory_bytes;
 };
 
 /* Fill with the built-in defaults (docs/configuration.md: Megaupload's

@@ -25,6 +25,7 @@
 #include "../core/pwhash.h"
 #include "../core/bucket.h"
 #include "../core/coverage.h"
+#include "../core/media.h"
 #include "../core/ratelimit.h"
 #include "../core/slots.h"
 #include "../core/ticket.h"
@@ -34,6 +35,8 @@
 
 struct metrics;
 struct counts;
+struct media_queue;
+struct media_quotas;
 
 struct app {
 	const struct pt_conf *conf;
@@ -60,6 +63,8 @@ struct app {
 	struct linkcache *links;   /* rows for downloads; NULL: off */
 	struct reserve *reserve;   /* DATA/reserve; NULL: no local disk */
 	char node[320];             /* this node's name: host and listen */
+	struct media_queue *media;  /* the probe queue; NULL: none */
+	struct media_quotas *quotas; /* viewing quotas; NULL: none */
 };
 
 /* The number of routes in api_routes (routes.c): the size of the
@@ -144,5 +149,37 @@ struct counts *counts_new(int64_t points_per_download);
 void counts_free(struct counts *c);
 void counts_bump(struct counts *c, const char *id, int64_t when);
 int counts_flush(struct counts *c, struct db *db);
+
+/* media.c: the probe queue and the viewing quotas (issue 16) */
+/* Start media.probe_workers workers (NULL when 0): they probe every blob a
+ * live link names that has no media row yet, now, when kicked and every
+ * minute.  Stop joins them (a probe in progress ends or times out
+ * first); NULL is fine. */
+struct media_queue *media_queue_start(struct app *app);
+void media_queue_stop(struct media_queue *q);
+/* A link was committed: wake a worker.  Never blocks on a probe. */
+void media_kick(struct app *app);
+/* A viewer: counted per address and, when logged in, per account too
+ * (the stricter wins); allowance_ms 0 is unlimited. */
+struct media_viewer {
+	const char *address;
+	int64_t user_id;
+	int64_t allowance_ms, wait_s;
+};
+struct media_quotas *media_quotas_new(void);
+void media_quotas_free(struct media_quotas *t);
+/* Reserve up to want_ms of media time for a response: the ms granted (0:
+ * refused, *retry_after seconds until it may try again).  Unlimited
+ * viewers and t NULL get want_ms. */
+int64_t media_quota_reserve(struct media_quotas *t,
+			    const struct media_viewer *v, int64_t want_ms,
+			    int64_t now, int64_t *retry_after);
+/* The response ended having delivered delivered_ms of its reserved_ms. */
+void media_quota_settle(struct media_quotas *t, const struct media_viewer *v,
+			int64_t reserved_ms, int64_t delivered_ms, int64_t now);
+/* What the viewer has used in its window (reservations in flight
+ * included) and, when refused now, the seconds until it may go on. */
+void media_quota_state(struct media_quotas *t, const struct media_viewer *v,
+		       int64_t now, int64_t *used_ms, int64_t *retry_after);
 
 #endif

@@ -178,6 +178,9 @@ int app_serve_start(const struct pt_conf *c, struct app_server **out)
 	}
 	s->maint_started =
 		pthread_create(&s->maint, NULL, maintenance, s) == 0;
+	/* media: probes of new and not yet probed files, viewing quotas */
+	s->app.quotas = media_quotas_new();
+	s->app.media = media_queue_start(&s->app);
 	pt_log("partaged listening on %s (public URL %s, data %s, %u "
 	       "threads, engine %s)",
 	       c->listen, s->url, c->data, threads, server_engine(s->srv));
@@ -208,6 +211,8 @@ void app_serve_stop(struct app_server *s, unsigned grace_s)
 	/* so do requests waiting for a password hash: let the hashes end */
 	pwhash_drain(s->app.pwhash);
 	server_stop(s->srv);
+	media_queue_stop(s->app.media);
+	s->app.media = NULL;
 	if (s->maint_started) {
 		pthread_mutex_lock(&s->lock);
 		s->stop = true;
@@ -216,6 +221,7 @@ void app_serve_stop(struct app_server *s, unsigned grace_s)
 		pthread_join(s->maint, NULL);
 	}
 	app_close(&s->app);
+	media_quotas_free(s->app.quotas);
 	free(s->url);
 	close_access(s);
 	pthread_cond_destroy(&s->cond);

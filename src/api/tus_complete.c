@@ -201,6 +201,7 @@ int tus_complete(struct pt_req *r, const struct upload_row *u,
 	metrics_add(app->metrics, M_UPLOAD_BYTES, l->size);
 	if (existed)
 		metrics_add(app->metrics, M_DEDUP_HITS, 1);
+	media_kick(app); /* probed in the background (media.c) */
 	return 0;
 }
 

@@ -199,6 +199,7 @@ static int create_links(struct pt_req *r, struct upload *u, struct link *links,
 			return err;
 		}
 	}
+	media_kick(app); /* probed in the background (media.c) */
 	return 0;
 }
 

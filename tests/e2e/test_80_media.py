@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import urllib.parse
 
-from harness import expect, multipart, rand_bytes, wait_until, Server, Skip
+from harness import expect, rand_bytes, run_partage, wait_until, Server, Skip
 
 JSON = {"Accept": "application/json"}
 HTML = {"Accept": "text/html"}
@@ -137,6 +137,18 @@ def test_probe_put_every_format(srv):
     assert o["media"]["summary"] == "Video \u00b7 320\u00d7240 \u00b7 0:04 \u00b7 H.264/AAC", o["media"]
     o = probed(srv, ids["tone.mp3"])
     assert o["media"]["summary"] == "Audio \u00b7 0:03 \u00b7 MP3", o["media"]
+
+
+def test_cli_info_shows_media(srv, tmp):
+    files = media()
+    o = srv.upload("fast.mp4", files["fast.mp4"])
+    probed(srv, o["id"])
+    r = run_partage(srv.url, tmp, "info", o["url"])
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    check_media("fast.mp4", info)
+    assert info["media"]["summary"] == "Video \u00b7 320\u00d7240 \u00b7 0:04 \u00b7 H.264/AAC", info
+    assert info["stream"]["quota"] is None, "anonymous here streams without a limit: %r" % info["stream"]
 
 
 def test_probe_multipart_and_tus(srv):
@@ -299,6 +311,11 @@ def test_stream_quota_one_minute(tmp):
         # the JSON says so too
         q = expect(s.file_obj(o["id"]), 200).json()["stream"]["quota"]
         assert 0 < q["retry_after"] <= 60 and q["left_seconds"] == 0, q
+        # and `partage info`
+        r = run_partage(s.url, tmp, "info", o["url"])
+        assert r.returncode == 0, r.stderr
+        q = json.loads(r.stdout)["stream"]["quota"]
+        assert 0 < q["retry_after"] <= 60 and q["minutes"] == 1, q
         # downloads keep their own rules
         r = expect(s.get(s.dl_path(o)), 200, what="download past the stream quota")
         assert r.body == data

@@ -126,6 +126,10 @@ int media_probe_fd(int fd, struct media_info *m);
  * fstat on fd 0, write on fd 1, memory management and exit.
  */
 #define MEDIA_PROBE_COMMAND "__probe"
+/* The probe's seccomp filter, for the calling thread and its children,
+ * irreversibly: any other system call kills the process (SIGSYS).  0 or
+ * -1.  media_probe_child's; exported for its unit test. */
+int media_sandbox_enter(void);
 int media_probe_child(void);
 
 #endif

@@ -213,7 +213,7 @@ static uint64_t env_u64(const char *name, uint64_t def)
 
 /* Deny all but what the probe needs once its file is open.  Memory may
  * be mapped but never executable. */
-static int sandbox(void)
+int media_sandbox_enter(void)
 {
 	scmp_filter_ctx f = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	int rc = -1;
@@ -271,7 +271,7 @@ int media_probe_child(void)
 	limit(RLIMIT_NPROC, 0);
 	/* the library's lazy set-up before the filter: the log level */
 	av_log_set_level(AV_LOG_QUIET);
-	if (sandbox() < 0)
+	if (media_sandbox_enter() < 0)
 		_exit(3);
 	struct media_info m;
 	char out[512];

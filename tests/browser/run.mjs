@@ -1407,6 +1407,59 @@ test("upload page: a logged-in browser's upload belongs to the account", async (
   }
 });
 
+// ---- media (issue 16)
+// Chromium plays an MP4 on its file page (the player streams /stream/{id}
+// by Range), seeks to the middle, and currentTime goes on from there; the
+// server saw a 206 for the stream.
+test("media: Chromium plays the MP4 on the file page and seeks to the middle", async () => {
+  const dir = fs.mkdtempSync(path.join(tmpRoot, "media-"));
+  const mp4 = path.join(dir, "clip.mp4");
+  const ff = spawnSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+    "testsrc=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440", "-t", "10",
+    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart", mp4]);
+  check(ff.status === 0, `ffmpeg: ${ff.stderr}`);
+  const body = fs.readFileSync(mp4);
+  const f = await putFile("clip.mp4", body);
+  let o = await fileObject(f.id);
+  for (let i = 0; i < 200 && o.media.probe === "pending"; i++) {
+    await sleep(100);
+    o = await fileObject(f.id);
+  }
+  eq(o.media.probe, "done", "probe");
+  eq(o.media.kind, "video", "media kind");
+  const page = await newPage();
+  const seen = [];
+  page.on("response", (r) => {
+    if (new URL(r.url()).pathname === `/stream/${f.id}`) seen.push(r.status());
+  });
+  try {
+    eq((await page.goto(`${base}/${f.id}`)).status(), 200, "file page status");
+    check((await page.locator("#media-summary").textContent()).includes("H.264/AAC"), "no media summary");
+    await page.locator("video#player").waitFor();
+    await page.evaluate(() => {
+      const v = document.getElementById("player");
+      v.muted = true;
+      return v.play();
+    });
+    await page.waitForFunction(() => document.getElementById("player").currentTime > 0.5, null, { timeout: 20_000 });
+    const mid = await page.evaluate(() => {
+      const v = document.getElementById("player");
+      v.currentTime = v.duration / 2;
+      return v.duration / 2;
+    });
+    check(mid > 4 && mid < 6, `duration/2 = ${mid}`);
+    await page.waitForFunction((m) => document.getElementById("player").currentTime > m + 0.5, mid, { timeout: 20_000 });
+    check(seen.includes(206), `stream responses ${JSON.stringify(seen)} have no 206`);
+    const log = fs.readFileSync(serverLog, "utf8");
+    check(new RegExp(`"GET /stream/${f.id}" 206 `).test(log), "the server log has no 206 for the stream");
+    fs.mkdirSync(shotsDir, { recursive: true });
+    await page.screenshot({ path: path.join(shotsDir, "media-player.png"), fullPage: true });
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await page.close();
+  }
+});
+
 // -------------------------------------------------------------------- main
 async function main() {
   let passed = 0;

@@ -220,8 +220,9 @@ void app_serve_stop(struct app_server *s, unsigned grace_s)
 		pthread_mutex_unlock(&s->lock);
 		pthread_join(s->maint, NULL);
 	}
-	app_close(&s->app);
 	media_quotas_free(s->app.quotas);
+	s->app.quotas = NULL;
+	app_close(&s->app);
 	free(s->url);
 	close_access(s);
 	pthread_cond_destroy(&s->cond);

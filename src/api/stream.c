@@ -61,7 +61,9 @@ bool api_media_get(struct app *app, const struct link *l,
 	int err = repo_media_get(db, l->sha256, st, m);
 	if (err == PT_ENOTFOUND && !media_mime_probable(l->mime))
 		*st = MEDIA_SKIPPED; /* it will never be probed */
-	return streamable(*st, m);
+	/* a Max-Downloads link delivers its bytes N times in all, counted
+	 * by the download path's budget: it is never streamed */
+	return streamable(*st, m) && !l->max_downloads;
 }
 
 json_t *api_media_quota_json(struct pt_req *r)
@@ -172,6 +174,13 @@ req_res api_stream(struct pt_req *r)
 	if (api_link_password_or_reply(r, &l, &rc))
 		return rc;
 	if (!api_media_get(app, &l, &st, &m)) {
+		if (l.max_downloads)
+			return reply_error(r, PT_EFORBIDDEN, "max-downloads",
+					   "forbidden: '%s' may be downloaded "
+					   "%lld times and is not streamed: "
+					   "download it at %s/%s",
+					   l.id, (long long)l.max_downloads,
+					   app->public_url, l.id);
 		if (st == MEDIA_PENDING) {
 			req_reply_header(r, "Retry-After", "5");
 			return reply_error(r, PT_EUNAVAIL, "probing",

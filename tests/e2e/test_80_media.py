@@ -266,6 +266,18 @@ def test_stream_ranges(srv):
     assert r.body == data
     r = expect(srv.head("/stream/" + o["id"]), 200)
     assert r.header("Content-Length") == str(len(data)) and r.header("Accept-Ranges") == "bytes"
+    # a Max-Downloads link is never streamed: its budget is the download
+    # path's
+    once = srv.upload("once.mp4", data, {"Max-Downloads": "1"})
+    got = probed(srv, once["id"])
+    assert got["media"]["probe"] == "done" and got["stream"] is None, got
+    r = expect(srv.get("/stream/" + once["id"], dict(JSON, Range="bytes=0-")), 403)
+    assert r.json()["reason"] == "max-downloads", r.json()
+    # a password-protected one needs its password, as its download does
+    pw = srv.upload("pw.mp4", data, {"X-Partage-Password": "stream pw"})
+    expect(srv.get("/stream/" + pw["id"], {"Range": "bytes=0-9"}), 401)
+    r = expect(srv.get("/stream/%s?password=stream%%20pw" % pw["id"], {"Range": "bytes=0-9"}), 206)
+    assert r.body == data[:10]
 
 
 def quota_new_user(s, tier="free"):

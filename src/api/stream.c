@@ -12,10 +12,13 @@
  * players ask again for the rest, and that request gets the 429 with
  * Retry-After), and settles when it ends, charging what was handed to the
  * connection (a player that seeks and drops a range pays for what it
- * got).  For a limited viewer the body is paced at STREAM_SPEED_FACTOR ×
- * the bitrate (at least STREAM_SPEED_MIN): enough to play and seek,
- * too slow to be a download path without the download's rules.
- * Downloads (/{id}/{name}) keep their own rules and never count here.
+ * got).  For a limited viewer the body is paced (STREAM_LEAD_S seconds of
+ * media at once, then a little faster than real time): a player's lead
+ * over what it shows stays small, so when the quota ends (a shorter 206,
+ * then the 429 that stops the player) little that was delivered goes
+ * unwatched.  Unlimited viewers get the bytes as a download does
+ * (sendfile).  Downloads (/{id}/{name}) keep their own rules and never
+ * count here.
  */
 #define _GNU_SOURCE
 #include "download_body.h"
@@ -24,14 +27,20 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../http/range.h"
 #include "../http/reply.h"
 #include "../util/banned.h"
 
-#define STREAM_SPEED_FACTOR 16
-#define STREAM_SPEED_MIN (1u << 20)
+/* A limited viewer's stream: STREAM_LEAD_S seconds of media at once, then
+ * STREAM_PACE_PCT % of real time (the file's bitrate), at least
+ * STREAM_RATE_MIN bytes a second. */
+#define STREAM_LEAD_S 10
+#define STREAM_PACE_PCT 125
+#define STREAM_RATE_MIN 4096
+#define STREAM_READ (64 * 1024)
 
 static void viewer_of(struct pt_req *r, struct media_viewer *v)
 {
@@ -150,14 +159,92 @@ static void stream_complete(struct pt_req *r, bool ok)
 	if (!s->reserved_ms)
 		return;
 	uint64_t got = ok || !s->paced ? s->len : s->sent;
-	int64_t ms = media_ms_of_bytes(got, s->bitrate);
+	/* all of it: what was reserved (bytes of a cut range round down) */
+	int64_t ms = got >= s->len ? s->reserved_ms
+				   : media_ms_of_bytes(got, s->bitrate);
 	media_quota_settle(app->quotas, &s->v, s->reserved_ms, ms, pt_now());
 	s->reserved_ms = 0;
 }
 
-static void reader_close_cb(void *arg)
+/* The paced body of a limited viewer's stream: bytes [off, off + len) of
+ * the blob through a token bucket that starts full. */
+struct paced {
+	struct blob_reader *rd;
+	uint64_t off;
+	uint64_t *sent;
+	struct bucket b;
+	struct pt_req *r;
+	struct throttle *throttle;
+};
+
+/* As speed_cap_take, but the bucket holds the lead while a refill is a
+ * second's worth: after the lead, the player gets a second of media each
+ * second (and a dropped connection is seen within one). */
+static ssize_t paced_pull(void *cls, uint64_t pos, char *buf, size_t max,
+			  uint64_t len)
 {
-	blob_reader_close(arg);
+	struct paced *p = cls;
+	if (pos >= len)
+		return RESP_PULL_END;
+	uint64_t now = pt_mono_ns(), left = len - pos;
+	uint64_t want = left < max ? left : max;
+	uint64_t need = p->b.rate < want ? p->b.rate : want;
+	if (bucket_wait_ns(&p->b, need, now) > 0) {
+		req_pause(p->r);
+		if (!throttle_resume_at(p->throttle, p->r,
+					now + bucket_wait_ns(&p->b, need, now)))
+			return RESP_PULL_ERROR;
+		return 0;
+	}
+	size_t n = (size_t)bucket_take(&p->b, want, now);
+	ssize_t k = blob_reader_pread(p->rd, buf, n, p->off + pos);
+	if (k <= 0) /* the blob shrank or failed: never pad */
+		return RESP_PULL_ERROR;
+	*p->sent = pos + (uint64_t)k;
+	return k;
+}
+
+struct paced_resp {
+	struct paced p;
+	uint64_t len;
+};
+
+static ssize_t paced_cb(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct paced_resp *pr = cls;
+	return paced_pull(&pr->p, pos, buf, max, pr->len);
+}
+
+static void paced_free(void *cls)
+{
+	struct paced_resp *pr = cls;
+	blob_reader_close(pr->p.rd);
+	free(pr);
+}
+
+static struct resp *paced_response(struct pt_req *r, struct blob_reader *rd,
+				   uint64_t off, uint64_t len, int64_t bitrate,
+				   uint64_t *sent)
+{
+	struct app *app = r->ctx;
+	struct paced_resp *pr = xcalloc(1, sizeof(*pr));
+	uint64_t bps = (uint64_t)bitrate / 8;
+	uint64_t rate = bps * STREAM_PACE_PCT / 100;
+	uint64_t lead = bps * STREAM_LEAD_S;
+	if (rate < STREAM_RATE_MIN)
+		rate = STREAM_RATE_MIN;
+	if (lead < STREAM_READ)
+		lead = STREAM_READ;
+	pr->p.rd = rd;
+	pr->p.off = off;
+	pr->p.sent = sent;
+	pr->len = len;
+	pr->p.r = r;
+	pr->p.throttle = app->throttle;
+	/* the lead: a bucket of STREAM_LEAD_S seconds, full at the start */
+	bucket_init(&pr->p.b, rate, lead, pt_mono_ns());
+	pr->p.b.tokens = lead * 1024;
+	return resp_stream(len, STREAM_READ, paced_cb, pr, paced_free);
 }
 
 req_res api_stream(struct pt_req *r)
@@ -260,18 +347,17 @@ req_res api_stream(struct pt_req *r)
 				   "are unavailable",
 				   l.id);
 	}
-	void *cleanup = pt_pool_cleanup_add(r->pool, reader_close_cb, rd);
-	uint64_t rate = 0;
-	if (s->paced) {
-		uint64_t br = (uint64_t)s->bitrate / 8 * STREAM_SPEED_FACTOR;
-		rate = br > STREAM_SPEED_MIN ? br : STREAM_SPEED_MIN;
+	/* from here the response owns the reader */
+	struct resp *resp;
+	if (s->paced && len) {
+		resp = paced_response(r, rd, first, len, s->bitrate, &s->sent);
+	} else {
+		/* unlimited: as a download without caps (sendfile) */
+		struct cap cap = { 0, 0, r, app->throttle, NULL, NULL, NULL,
+				   req_socket(r), NULL };
+		s->paced = false;
+		resp = download_range_response(rd, first, len, &cap);
 	}
-	struct cap cap = { rate, 0, r, app->throttle, &s->sent, NULL, NULL,
-			   req_socket(r), NULL };
-	pt_pool_cleanup_disarm(cleanup);
-	struct resp *resp = download_range_response(rd, first, len, &cap);
-	if (s->paced && resp->kind != RESP_PULL)
-		s->paced = false; /* small, from memory: all of it goes */
 	if (partial) {
 		char cr[80];
 		snprintf(cr, sizeof(cr),

@@ -8,12 +8,15 @@ one-minute window (a shorter 206, then 429 + Retry-After in JSON, text
 and HTML; downloads still work; premium is unlimited)."""
 
 import base64
+import http.client
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
+import time
 import urllib.parse
 
 from harness import expect, rand_bytes, run_partage, wait_until, Server, Skip
@@ -301,15 +304,43 @@ def test_stream_quota_one_minute(tmp):
         assert m["kind"] == "audio" and abs(m["duration"] - 150) < 1, m
         q = expect(s.file_obj(o["id"]), 200).json()["stream"]["quota"]
         assert q["minutes"] == 1 and q["wait_minutes"] == 1 and q["retry_after"] == 0, q
-        # the whole file is 150 s of media: the first range gets one
-        # minute's worth (a shorter 206), not more
-        r = expect(s.get("/stream/" + o["id"], {"Range": "bytes=0-"}), 206, what="first range")
+        # a player that drops its range pays for what it got, not for
+        # what the range reserved (another address: 127.0.0.3)
+        sock = socket.create_connection(("127.0.0.1", s.port), source_address=("127.0.0.3", 0))
+        sock.sendall(b"GET /stream/%s HTTP/1.1\r\nHost: x\r\nRange: bytes=0-\r\n\r\n" % o["id"].encode())
+        got = b""
+        while len(got) < 20000:
+            got += sock.recv(65536)
+        assert got.startswith(b"HTTP/1.1 206"), got[:100]
+        sock.close()
+
+        def used_3():
+            c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10, source_address=("127.0.0.3", 0))
+            c.request("GET", "/api/v1/files/" + o["id"], headers=JSON)
+            q = json.loads(c.getresponse().read())["stream"]["quota"]
+            c.close()
+            return q
+        assert wait_until(lambda: used_3()["used_seconds"] <= 30, timeout=8), \
+            "a dropped range kept its whole reservation: %r" % used_3()
+        # 150 s of media: ranges of 9 s each, six of them (54 s), come at
+        # once (each response starts with 10 s of lead, then is paced)
+        bps = m["bitrate"] // 8
+        nine = bps * 9
+        t0 = time.monotonic()
+        for i in range(6):
+            r = expect(s.get("/stream/" + o["id"], {"Range": "bytes=%d-%d" % (i * nine, (i + 1) * nine - 1)}),
+                       206, what="range %d" % i)
+            assert r.body == data[i * nine:(i + 1) * nine], "range %d: wrong bytes" % i
+        assert time.monotonic() - t0 < 10, "the 10-second leads were paced"
+        # the rest of the file asked for: cut to the ~6 s the minute has
+        # left (a shorter 206), not more
+        r = expect(s.get("/stream/" + o["id"], {"Range": "bytes=%d-" % (6 * nine)}), 206, what="last range")
         cr = r.header("Content-Range")
         first, last, total = map(int, re.match(r"bytes (\d+)-(\d+)/(\d+)$", cr).groups())
-        assert first == 0 and total == len(data), cr
+        assert first == 6 * nine and total == len(data), cr
         minute = m["bitrate"] * 60 // 8
-        assert abs((last + 1) - minute) <= 2, "first range %s, want ~%d bytes (60 s)" % (cr, minute)
-        assert r.body == data[:last + 1]
+        assert abs((last + 1) - minute) <= 64, "cut at %s, want ~%d bytes (60 s)" % (cr, minute)
+        assert r.body == data[first:last + 1]
         # the next range: refused, with Retry-After, in every format
         r = expect(s.get("/stream/" + o["id"], dict(JSON, Range="bytes=%d-" % (last + 1))), 429,
                    what="range past the quota")

@@ -57,11 +57,11 @@ struct media_queue {
 	struct app *app;
 	pthread_t th[WORKERS_MAX];
 	unsigned n;
-	pthread_mutex_t lock;      /* stop, kicks, cond, counters */
+	pthread_mutex_t lock; /* stop, kicks, cond, counters */
 	pthread_cond_t cond;
-	pthread_mutex_t pick;      /* picking work: busy[] */
+	pthread_mutex_t pick; /* picking work: busy[] */
 	bool stop;
-	unsigned kicks;                       /* bumped by media_kick */
+	unsigned kicks;				  /* bumped by media_kick */
 	char busy[WORKERS_MAX][BLOB_HEX_LEN + 1]; /* blobs being probed */
 	uint64_t probed, failed;
 };
@@ -101,7 +101,8 @@ static int probe_source(struct app *app, const char *hex)
 					      ? (size_t)(spans[s][1] - at)
 					      : (1u << 20);
 			ssize_t k = blob_reader_pread(rd, buf, want, at);
-			if (k <= 0 || pwrite(fd, buf, (size_t)k, (off_t)at) != k) {
+			if (k <= 0 ||
+			    pwrite(fd, buf, (size_t)k, (off_t)at) != k) {
 				free(buf);
 				goto fail;
 			}
@@ -205,8 +206,7 @@ static int probe_run(struct app *app, int fd, struct media_info *m)
 		err = PT_EUNSUPPORTED;
 	}
 	if (WIFSIGNALED(status) || killed)
-		pt_log("media: probe %s (%s)",
-		       killed ? "timed out" : "died",
+		pt_log("media: probe %s (%s)", killed ? "timed out" : "died",
 		       WIFSIGNALED(status) ? strsignal(WTERMSIG(status))
 					   : "exited");
 	return err;
@@ -427,8 +427,8 @@ static struct media_quota *quota_find(struct media_quotas *t, const char *key,
 	return &victim->q;
 }
 
-static void viewer_keys(const struct media_viewer *v, char keys[2][QUOTA_KEY_MAX],
-			int *n)
+static void viewer_keys(const struct media_viewer *v,
+			char keys[2][QUOTA_KEY_MAX], int *n)
 {
 	*n = 0;
 	snprintf(keys[(*n)++], QUOTA_KEY_MAX, "a:%s", v->address);
@@ -495,7 +495,7 @@ void media_quota_settle(struct media_quotas *t, const struct media_viewer *v,
 	for (int i = 0; i < n; i++) {
 		struct media_quota *q = quota_find(t, keys[i], now, false);
 		if (!q)
-			continue; /* evicted meanwhile */
+			continue;	   /* evicted meanwhile */
 		q->used_ms -= reserved_ms; /* then count what was delivered */
 		if (q->used_ms < 0)
 			q->used_ms = 0;
@@ -521,7 +521,8 @@ void media_quota_state(struct media_quotas *t, const struct media_viewer *v,
 		if (!q)
 			continue;
 		int64_t ra;
-		if (!media_quota_allows(q, v->allowance_ms, v->wait_s, now, &ra) &&
+		if (!media_quota_allows(q, v->allowance_ms, v->wait_s, now,
+					&ra) &&
 		    ra > *retry_after)
 			*retry_after = ra;
 		if (q->used_ms > *used_ms)

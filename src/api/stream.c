@@ -59,8 +59,8 @@ static bool streamable(enum media_state st, const struct media_info *m)
 	       (m->kind == MEDIA_VIDEO || m->kind == MEDIA_AUDIO);
 }
 
-bool api_media_get(struct app *app, const struct link *l,
-		   enum media_state *st, struct media_info *m)
+bool api_media_get(struct app *app, const struct link *l, enum media_state *st,
+		   struct media_info *m)
 {
 	struct db *db = app_db(app);
 	*st = MEDIA_PENDING;
@@ -113,10 +113,10 @@ void api_media_json(struct pt_req *r, const struct link *l, json_t *o)
 				    *m.acodec ? json_string(m.acodec)
 					      : json_null());
 		json_object_set_new(mo, "duration",
-				    m.duration_ms ? json_real(
-							    (double)m.duration_ms /
-							    1000.0)
-						  : json_null());
+				    m.duration_ms
+					    ? json_real((double)m.duration_ms /
+							1000.0)
+					    : json_null());
 		json_object_set_new(mo, "width",
 				    m.width ? json_integer(m.width)
 					    : json_null());
@@ -133,13 +133,13 @@ void api_media_json(struct pt_req *r, const struct link *l, json_t *o)
 		json_object_set_new(o, "stream", json_null());
 		return;
 	}
-	json_object_set_new(
-		o, "stream",
-		json_pack("{s:s+, s:s+, s:o}", "url", app->public_url,
-			  pt_psprintf(r->pool, "/stream/%s", l->id),
-			  "embed_url", app->public_url,
-			  pt_psprintf(r->pool, "/embed/%s", l->id), "quota",
-			  api_media_quota_json(r)));
+	json_object_set_new(o, "stream",
+			    json_pack("{s:s+, s:s+, s:o}", "url",
+				      app->public_url,
+				      pt_psprintf(r->pool, "/stream/%s", l->id),
+				      "embed_url", app->public_url,
+				      pt_psprintf(r->pool, "/embed/%s", l->id),
+				      "quota", api_media_quota_json(r)));
 }
 
 /* ---- GET /stream/{id} ---- */
@@ -353,8 +353,9 @@ req_res api_stream(struct pt_req *r)
 		resp = paced_response(r, rd, first, len, s->bitrate, &s->sent);
 	} else {
 		/* unlimited: as a download without caps (sendfile) */
-		struct cap cap = { 0, 0, r, app->throttle, NULL, NULL, NULL,
-				   req_socket(r), NULL };
+		struct cap cap = { 0,	 0,    r,    app->throttle,
+				   NULL, NULL, NULL, req_socket(r),
+				   NULL };
 		s->paced = false;
 		resp = download_range_response(rd, first, len, &cap);
 	}

@@ -29,10 +29,14 @@ int media_kind_parse(const char *s)
 const char *media_state_name(enum media_state s)
 {
 	switch (s) {
-	case MEDIA_DONE: return "done";
-	case MEDIA_FAILED: return "failed";
-	case MEDIA_SKIPPED: return "skipped";
-	default: return "pending";
+	case MEDIA_DONE:
+		return "done";
+	case MEDIA_FAILED:
+		return "failed";
+	case MEDIA_SKIPPED:
+		return "skipped";
+	default:
+		return "pending";
 	}
 }
 
@@ -150,12 +154,12 @@ int media_info_parse(const char *buf, size_t n, struct media_info *m)
 static const struct {
 	const char *name, *display;
 } codecs[] = {
-	{ "h264", "H.264" },   { "hevc", "H.265" },   { "vp8", "VP8" },
-	{ "vp9", "VP9" },      { "av1", "AV1" },      { "mpeg4", "MPEG-4" },
-	{ "theora", "Theora" }, { "aac", "AAC" },     { "mp3", "MP3" },
-	{ "opus", "Opus" },    { "vorbis", "Vorbis" }, { "flac", "FLAC" },
-	{ "ac3", "AC-3" },     { "png", "PNG" },      { "mjpeg", "JPEG" },
-	{ "gif", "GIF" },      { "webp", "WebP" },    { "pcm_s16le", "PCM" },
+	{ "h264", "H.264" },	{ "hevc", "H.265" },	{ "vp8", "VP8" },
+	{ "vp9", "VP9" },	{ "av1", "AV1" },	{ "mpeg4", "MPEG-4" },
+	{ "theora", "Theora" }, { "aac", "AAC" },	{ "mp3", "MP3" },
+	{ "opus", "Opus" },	{ "vorbis", "Vorbis" }, { "flac", "FLAC" },
+	{ "ac3", "AC-3" },	{ "png", "PNG" },	{ "mjpeg", "JPEG" },
+	{ "gif", "GIF" },	{ "webp", "WebP" },	{ "pcm_s16le", "PCM" },
 };
 
 const char *media_codec_display(const char *name)

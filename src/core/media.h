@@ -23,7 +23,7 @@ enum media_kind { MEDIA_NONE = 0, MEDIA_VIDEO, MEDIA_AUDIO, MEDIA_IMAGE };
 /* The probe state of a blob, as stored (repo_media_*). */
 enum media_state {
 	MEDIA_PENDING = 0, /* not probed yet (no row) */
-	MEDIA_DONE = 1,    /* probed: info below */
+	MEDIA_DONE = 1,	   /* probed: info below */
 	MEDIA_FAILED = 2,  /* the probe died, timed out or found nothing */
 	MEDIA_SKIPPED = 3, /* not a media type: never probed */
 };
@@ -37,11 +37,11 @@ enum media_state {
 struct media_info {
 	enum media_kind kind;
 	char container[MEDIA_NAME_MAX]; /* libavformat's name: "mov,mp4,…" */
-	char vcodec[MEDIA_NAME_MAX];    /* "" none */
-	char acodec[MEDIA_NAME_MAX];    /* "" none */
-	int64_t duration_ms;            /* 0 unknown (images) */
-	uint32_t width, height;         /* 0 unknown */
-	int64_t bitrate;                /* bits per second, 0 unknown */
+	char vcodec[MEDIA_NAME_MAX];	/* "" none */
+	char acodec[MEDIA_NAME_MAX];	/* "" none */
+	int64_t duration_ms;		/* 0 unknown (images) */
+	uint32_t width, height;		/* 0 unknown */
+	int64_t bitrate;		/* bits per second, 0 unknown */
 };
 
 /* "video", "audio", "image", "none"; and back (-1 unknown). */
@@ -93,7 +93,7 @@ int64_t media_ms_of_bytes(uint64_t bytes, int64_t bitrate);
  */
 struct media_quota {
 	int64_t used_ms;       /* delivered in this window */
-	int64_t start;         /* when the window began (s) */
+	int64_t start;	       /* when the window began (s) */
 	int64_t blocked_until; /* 0: not blocked (s) */
 };
 /* Whether a range may start at now; *retry_after (s) when not.  Ends a

@@ -32,7 +32,7 @@
 #include "../util/banned.h"
 
 /* the demuxers the probe may use; everything else is refused unread */
-#define PROBE_FORMATS                                                     \
+#define PROBE_FORMATS                                                         \
 	"mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,mp3,ogg,wav,flac,aac,avi,flv," \
 	"mpegts,png_pipe,jpeg_pipe,gif,webp_pipe,bmp_pipe"
 #define PROBE_IO_BUF 32768
@@ -205,7 +205,8 @@ done:
 
 int media_probe_mem(const uint8_t *p, size_t n, struct media_info *m)
 {
-	struct src s = { .p = p ? p : (const uint8_t *)"", .fd = -1,
+	struct src s = { .p = p ? p : (const uint8_t *)"",
+			 .fd = -1,
 			 .size = (int64_t)n };
 	return probe(&s, m);
 }
@@ -234,10 +235,10 @@ int media_sandbox_enter(void)
 	int rc = -1;
 	if (!f)
 		return -1;
-#define ALLOW(call, ...)                                                  \
-	if (seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(call),           \
-			     __VA_ARGS__) < 0)                            \
-		goto done
+#define ALLOW(call, ...)                                                       \
+	if (seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(call), __VA_ARGS__) < \
+	    0)                                                                 \
+	goto done
 	ALLOW(read, 1, SCMP_A0(SCMP_CMP_EQ, 0));
 	ALLOW(pread64, 1, SCMP_A0(SCMP_CMP_EQ, 0));
 	ALLOW(lseek, 1, SCMP_A0(SCMP_CMP_EQ, 0));

@@ -23,7 +23,7 @@ int repo_media_get(struct db *db, const char *hex, enum media_state *state,
 		return err;
 	int64_t s = db_col_int(st, 0);
 	*state = s >= MEDIA_DONE && s <= MEDIA_SKIPPED ? (enum media_state)s
-						      : MEDIA_FAILED;
+						       : MEDIA_FAILED;
 	int k = media_kind_parse(db_col_text(st, 1) ? db_col_text(st, 1) : "");
 	m->kind = k > 0 ? (enum media_kind)k : MEDIA_NONE;
 	copy_fixed(m->container, sizeof(m->container), db_col_text(st, 2));

@@ -24,7 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* the parser of the child's answer: any bytes */
 	if (media_info_parse((const char *)data, size, &m) == 0) {
-		PT_ASSERT(m.width <= MEDIA_DIM_MAX && m.height <= MEDIA_DIM_MAX);
+		PT_ASSERT(m.width <= MEDIA_DIM_MAX &&
+			  m.height <= MEDIA_DIM_MAX);
 		PT_ASSERT(strlen(m.vcodec) < MEDIA_NAME_MAX);
 	}
 	/* the probe */
@@ -35,7 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	PT_ASSERT(n > 0);
 	PT_ASSERT(media_info_parse(rec, (size_t)n, &back) == 0);
 	PT_ASSERT(back.kind == m.kind && back.width == m.width &&
-		  back.height == m.height && back.duration_ms == m.duration_ms &&
+		  back.height == m.height &&
+		  back.duration_ms == m.duration_ms &&
 		  back.bitrate == m.bitrate &&
 		  strcmp(back.container, m.container) == 0 &&
 		  strcmp(back.vcodec, m.vcodec) == 0 &&

@@ -52,16 +52,16 @@ static void test_record_round_trip(void **state)
 static void test_record_refusals(void **state)
 {
 	static const char *const bad[] = {
-		"",                                  /* no kind */
-		"kind=video",                        /* no final newline */
-		"kind=movie\n",                      /* unknown kind */
-		"kind=video\nextra=1\n",             /* unknown key */
+		"",			 /* no kind */
+		"kind=video",		 /* no final newline */
+		"kind=movie\n",		 /* unknown kind */
+		"kind=video\nextra=1\n", /* unknown key */
 		"kind=video\nnoequals\n",
-		"kind=video\nvcodec=H264\n",         /* uppercase */
-		"kind=video\nvcodec=a b\n",          /* space */
+		"kind=video\nvcodec=H264\n", /* uppercase */
+		"kind=video\nvcodec=a b\n",  /* space */
 		"kind=video\nvcodec=<script>\n",
 		"kind=video\nacodec=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
-		"kind=video\nwidth=65536\n",         /* past MEDIA_DIM_MAX */
+		"kind=video\nwidth=65536\n", /* past MEDIA_DIM_MAX */
 		"kind=video\nwidth=-1\n",
 		"kind=video\nwidth=\n",
 		"kind=video\nwidth=12x\n",
@@ -83,18 +83,25 @@ static void test_record_refusals(void **state)
 static void test_summary(void **state)
 {
 	char buf[160];
-	struct media_info v = { .kind = MEDIA_VIDEO, .vcodec = "h264",
-				.acodec = "aac", .duration_ms = 42000,
-				.width = 1280, .height = 720 };
+	struct media_info v = { .kind = MEDIA_VIDEO,
+				.vcodec = "h264",
+				.acodec = "aac",
+				.duration_ms = 42000,
+				.width = 1280,
+				.height = 720 };
 	media_summary(&v, buf, sizeof(buf));
 	assert_string_equal(buf, "Video \xc2\xb7 1280\xc3\x97"
 				 "720 \xc2\xb7 0:42 \xc2\xb7 H.264/AAC");
-	struct media_info a = { .kind = MEDIA_AUDIO, .acodec = "opus",
+	struct media_info a = { .kind = MEDIA_AUDIO,
+				.acodec = "opus",
 				.duration_ms = 3723000 };
 	media_summary(&a, buf, sizeof(buf));
 	assert_string_equal(buf, "Audio \xc2\xb7 1:02:03 \xc2\xb7 Opus");
-	struct media_info i = { .kind = MEDIA_IMAGE, .vcodec = "mjpeg",
-				.width = 64, .height = 48, .duration_ms = 40 };
+	struct media_info i = { .kind = MEDIA_IMAGE,
+				.vcodec = "mjpeg",
+				.width = 64,
+				.height = 48,
+				.duration_ms = 40 };
 	media_summary(&i, buf, sizeof(buf));
 	assert_string_equal(buf, "Image \xc2\xb7 64\xc3\x97"
 				 "48 \xc2\xb7 JPEG");
@@ -177,8 +184,7 @@ static void test_quota_table(void **state)
 	assert_int_equal(ra, 59);
 	assert_int_equal(media_quota_reserve(t, &a, 1000, 170, &ra), 1000);
 	/* an account counts wherever it comes from */
-	assert_int_equal(media_quota_reserve(t, &acct, 60000, 100, &ra),
-			 60000);
+	assert_int_equal(media_quota_reserve(t, &acct, 60000, 100, &ra), 60000);
 	media_quota_settle(t, &acct, 60000, 60000, 100);
 	assert_int_equal(media_quota_reserve(t, &acct_elsewhere, 1, 101, &ra),
 			 0);

@@ -38,7 +38,7 @@
  * STREAM_PACE_PCT % of real time (the file's bitrate), at least
  * STREAM_RATE_MIN bytes a second. */
 #define STREAM_LEAD_S 10
-#define STREAM_PACE_PCT 125
+#define STREAM_PACE_PCT 105
 #define STREAM_RATE_MIN 4096
 #define STREAM_READ (64 * 1024)
 

@@ -38,11 +38,31 @@
     if (timer) clearTimeout(timer);
     tick();
   }
+  // A range refused while the quota is taken by responses still in
+  // flight (a range the browser dropped is settled a second or two later)
+  // is not the end: load again where it stopped, a few times.
+  var retries = 0;
+  function resume() {
+    var at = player.currentTime;
+    retries += 1;
+    setTimeout(function () {
+      player.load();
+      player.addEventListener("loadedmetadata", function once() {
+        player.removeEventListener("loadedmetadata", once);
+        player.currentTime = at;
+        player.play().catch(function () {});
+      });
+    }, 2000);
+  }
   player.addEventListener("error", function () {
     fetch(box.getAttribute("data-file"), {
       headers: { "Accept": "application/json" }, credentials: "same-origin"
     }).then(function (r) { return r.json(); }).then(function (f) {
-      if (f.stream && f.stream.quota) show(f.stream.quota);
+      var q = f.stream && f.stream.quota;
+      if (!q) return;
+      if (q.retry_after > 0) show(q);
+      else if (retries < 5) resume();
     }).catch(function () {});
   });
+  player.addEventListener("playing", function () { retries = 0; });
 })();

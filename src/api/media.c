@@ -362,6 +362,8 @@ void media_kick(struct app *app)
 #define MEDIA_QUOTA_SETS 4096
 #define MEDIA_QUOTA_WAYS 4
 #define QUOTA_KEY_MAX 72
+/* Retry-After when the quota is taken by responses still in flight */
+#define MEDIA_INFLIGHT_RETRY 2
 
 struct quota_entry {
 	char key[QUOTA_KEY_MAX];
@@ -462,10 +464,12 @@ int64_t media_quota_reserve(struct media_quotas *t,
 		}
 		int64_t left = v->allowance_ms - qs[i]->used_ms;
 		if (left <= 0) {
-			/* used up by responses still in flight */
-			int64_t w = v->wait_s > 0 ? v->wait_s : 1;
-			if (w > *retry_after)
-				*retry_after = w;
+			/* used up by responses still in flight: they settle
+			 * when they end (a dropped one within a second or
+			 * two: stream.c), and may give time back; then the
+			 * wait starts, or the viewer goes on */
+			if (MEDIA_INFLIGHT_RETRY > *retry_after)
+				*retry_after = MEDIA_INFLIGHT_RETRY;
 			grant = 0;
 		} else if (left < grant) {
 			grant = left;

@@ -25,7 +25,8 @@
       var m = Math.floor(left / 60), s = left % 60;
       note.textContent = "";
       note.appendChild(document.createTextNode(
-        "You have watched your " + q.minutes + " free minutes. Playback resumes in " +
+        "You have watched your " + q.minutes + " free minute" + (q.minutes === 1 ? "" : "s") +
+        ". Playback resumes in " +
         m + ":" + (s < 10 ? "0" : "") + s + ", or "));
       var a = document.createElement("a");
       a.href = "/account";

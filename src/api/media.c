@@ -51,6 +51,7 @@ extern char **environ;
 #define PROBE_OUT_MAX 1024
 #define PROBE_BATCH 16
 #define PROBE_RESCAN_S 60
+#define PROBE_POLL_MS 200
 #define WORKERS_MAX 16
 
 struct media_queue {
@@ -119,9 +120,19 @@ fail:
 	return -1;
 }
 
-/* Run the probe process on fd: 0 with *m, or a negative status. */
-static int probe_run(struct app *app, int fd, struct media_info *m)
+static bool stopping(struct media_queue *q)
 {
+	pthread_mutex_lock(&q->lock);
+	bool stop = q->stop;
+	pthread_mutex_unlock(&q->lock);
+	return stop;
+}
+
+/* Run the probe process on fd: 0 with *m, or a negative status.  A
+ * server stopping kills it (within PROBE_POLL_MS). */
+static int probe_run(struct media_queue *q, int fd, struct media_info *m)
+{
+	struct app *app = q->app;
 	int out[2] = { -1, -1 }, err = PT_EINTERNAL;
 	pid_t pid = -1;
 	posix_spawn_file_actions_t fa;
@@ -168,13 +179,15 @@ static int probe_run(struct app *app, int fd, struct media_info *m)
 				    1000000000ull;
 	for (;;) {
 		uint64_t now = pt_mono_ns();
-		if (now >= deadline) {
+		if (now >= deadline || stopping(q)) {
 			kill(pid, SIGKILL);
 			killed = true;
 			break;
 		}
 		struct pollfd p = { out[0], POLLIN, 0 };
 		int ms = (int)((deadline - now) / 1000000) + 1;
+		if (ms > PROBE_POLL_MS)
+			ms = PROBE_POLL_MS;
 		int k = poll(&p, 1, ms);
 		if (k < 0 && errno == EINTR)
 			continue;
@@ -221,9 +234,11 @@ static void probe_one(struct media_queue *q, struct db *db, const char *hex,
 	enum media_state st = MEDIA_SKIPPED;
 	if (media_mime_probable(mime)) {
 		int fd = probe_source(app, hex);
-		int err = fd >= 0 ? probe_run(app, fd, &m) : PT_EUNAVAIL;
+		int err = fd >= 0 ? probe_run(q, fd, &m) : PT_EUNAVAIL;
 		if (fd >= 0)
 			close(fd);
+		if (err && stopping(q))
+			return; /* killed by the stop: still to probe */
 		st = err ? MEDIA_FAILED : MEDIA_DONE;
 		pthread_mutex_lock(&q->lock);
 		q->probed++;

@@ -4,7 +4,7 @@
 
 # zlib only for the unit tests: its crc32 is the reference for libdeflate's
 PKGS := libmicrohttpd sqlite3 libpq libcurl libcrypto libsodium jansson \
-	libarchive inih libdeflate zlib
+	libarchive inih libdeflate zlib libavformat libavcodec libavutil libseccomp
 CC ?= cc
 ifeq ($(SAN),1)
 BUILD := build-asan
@@ -113,7 +113,7 @@ $(BIN)/partage: $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libpartage.a
 # compiled)
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpartage.a | deps-ready
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Isrc -MMD -MP -o $@ $(filter tests/unit/%.c %.a,$^) \
+	$(CC) $(CFLAGS) -Isrc -MMD -MP -o $@ $< $(filter %.a,$^) \
 		$(LDLIBS) $(LDFLAGS) -lcmocka
 
 # C micro-benchmarks (bench/NAME.c), built on demand, never by all:

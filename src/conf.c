@@ -172,12 +172,16 @@ static const char *check_hook_events(const char *v)
 	{ .section = sec, .name = "stream_minutes", .type = CONF_U64,         \
 	  .off = TOFF(t, stream_minutes), .def = st, .max = 10080,            \
 	  .unit = "minutes",                                                  \
-	  .help = "minutes of streaming before the stream wait; 0 = no "      \
-		  "limit" },                                                  \
+	  .help = "minutes of media a viewer (address, and account when "    \
+		  "logged in) may stream through /stream/{id} (counted as "   \
+		  "bytes delivered / the file's bitrate) before the stream "  \
+		  "wait; 0 = no limit (docs/api.md, \"Streaming\")" },        \
 	{ .section = sec, .name = "stream_wait_minutes", .type = CONF_U64,    \
 	  .off = TOFF(t, stream_wait_minutes), .def = stw, .max = 10080,      \
 	  .unit = "minutes",                                                  \
-	  .help = "wait after the streaming allowance is used up" },          \
+	  .help = "wait after the streaming allowance is used up: "          \
+		  "/stream/{id} answers 429 with Retry-After until it ends "  \
+		  "(downloads are not affected)" },                           \
 	{ .section = sec, .name = "storage_quota_bytes", .type = CONF_SIZE,   \
 	  .off = TOFF(t, storage_quota_bytes), .def = quota,                  \
 	  .max = UINT64_MAX, .unit = "size",                                  \
@@ -488,6 +492,21 @@ static const struct conf_opt opts[] = {
 	  .unit = "count",
 	  .help = "webhooks one account may register; 0 = none (accounts "
 		  "cannot register any)" },
+	/* [media] (issue 16) */
+	{ .section = "media", .name = "probe_workers", .type = CONF_U64,
+	  .off = OFF(media_probe_workers), .def = "1", .max = 16,
+	  .unit = "count",
+	  .help = "media probes at a time, each a sandboxed process run "
+		  "after the upload's response; 0 = no probing" },
+	{ .section = "media", .name = "probe_timeout_seconds",
+	  .type = CONF_U64, .off = OFF(media_probe_timeout_seconds),
+	  .def = "10", .min = 1, .max = 600, .unit = "seconds",
+	  .help = "wall-clock (and CPU) time a probe may take before it is "
+		  "killed; the file then has no media info" },
+	{ .section = "media", .name = "probe_memory_bytes", .type = CONF_SIZE,
+	  .off = OFF(media_probe_memory_bytes), .def = "256M",
+	  .min = 32 << 20, .max = 1ull << 36, .unit = "size",
+	  .help = "address space of a probe process" },
 };
 
 static const char *const tier_names[PT_TIER_COUNT] = {

@@ -99,6 +99,10 @@ struct pt_conf {
 	uint64_t hook_retry_max_seconds;
 	uint64_t hook_max_attempts;
 	uint64_t hook_per_account;
+	/* [media] */
+	uint64_t media_probe_workers;        /* 0: no probing */
+	uint64_t media_probe_timeout_seconds;
+	uint64_t media_probe_memory_bytes;
 };
 
 /* Fill with the built-in defaults (docs/configuration.md: Megaupload's

@@ -21,6 +21,7 @@
 #include "admin/admin.h"
 #include "api/api.h"
 #include "conf.h"
+#include "core/media.h"
 #include "util/buf.h"
 #include "util/pt.h"
 #include "util/banned.h"
@@ -233,6 +234,10 @@ int main(int argc, char **argv)
 	struct pt_conf conf;
 	int rc;
 
+	/* the sandboxed media probe (core/media.h): before anything else,
+	 * no configuration, no library set-up */
+	if (argc == 2 && strcmp(argv[1], MEDIA_PROBE_COMMAND) == 0)
+		return media_probe_child();
 	if (sodium_init() < 0) {
 		fprintf(stderr, "partaged: cannot initialise libsodium\n");
 		return 1;

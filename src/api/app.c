@@ -247,6 +247,17 @@ void app_flush(struct app *app)
 		counts_flush(app->counts, db);
 }
 
+void app_uploaded(struct app *app, struct db *db, const struct link *l,
+		  bool existed)
+{
+	metrics_add(app->metrics, M_UPLOADS, 1);
+	metrics_add(app->metrics, M_UPLOAD_BYTES, l->size);
+	if (existed)
+		metrics_add(app->metrics, M_DEDUP_HITS, 1);
+	hooks_emit_link(app, db, "upload", l, NULL);
+	media_kick(app); /* probed in the background (media.c) */
+}
+
 void app_maintain(struct app *app, bool gc)
 {
 	struct gc_stats st;

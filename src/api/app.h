@@ -25,6 +25,7 @@
 #include "../core/pwhash.h"
 #include "../core/bucket.h"
 #include "../core/coverage.h"
+#include "../core/media.h"
 #include "../core/ratelimit.h"
 #include "../core/slots.h"
 #include "../core/ticket.h"
@@ -35,6 +36,8 @@
 struct metrics;
 struct counts;
 struct hooks;
+struct media_queue;
+struct media_quotas;
 
 struct app {
 	const struct pt_conf *conf;
@@ -63,6 +66,8 @@ struct app {
 	char node[320];             /* this node's name: host and listen */
 	struct remote *remote;      /* remote uploads (remote.c); NULL: off */
 	struct hooks *hooks;        /* webhook deliveries (webhooks.c) */
+	struct media_queue *media;  /* the probe queue; NULL: none */
+	struct media_quotas *quotas; /* viewing quotas; NULL: none */
 };
 
 /* The number of routes in api_routes (routes.c): the size of the
@@ -99,6 +104,12 @@ void app_flush(struct app *app);
  * when the disk has room for it (every tick of the maintenance thread
  * calls reserve_fill). */
 void app_maintain(struct app *app, bool gc);
+/* A new file's link row is in (PUT, multipart, tus, remote, a file
+ * request): count it (existed: its bytes were stored already, a dedup
+ * hit), queue its upload webhook and wake the media probe.  The one
+ * place that says what follows an upload, whatever its route. */
+void app_uploaded(struct app *app, struct db *db, const struct link *l,
+		  bool existed);
 
 /* serve.c: a running partaged — the stores (app_open), the HTTP server
  * on api_routes listening on conf->listen, the access log (access_log:
@@ -168,5 +179,37 @@ struct hooks *hooks_start(struct app *app);
 /* Stop the deliverer (a delivery in flight ends first: at most
  * webhooks.timeout_seconds) and free h (NULL: nothing).  Blocks. */
 void hooks_stop(struct hooks *h);
+
+/* media.c: the probe queue and the viewing quotas (issue 16) */
+/* Start media.probe_workers workers (NULL when 0): they probe every blob a
+ * live link names that has no media row yet, now, when kicked and every
+ * minute.  Stop joins them (a probe in progress ends or times out
+ * first); NULL is fine. */
+struct media_queue *media_queue_start(struct app *app);
+void media_queue_stop(struct media_queue *q);
+/* A link was committed: wake a worker.  Never blocks on a probe. */
+void media_kick(struct app *app);
+/* A viewer: counted per address and, when logged in, per account too
+ * (the stricter wins); allowance_ms 0 is unlimited. */
+struct media_viewer {
+	const char *address;
+	int64_t user_id;
+	int64_t allowance_ms, wait_s;
+};
+struct media_quotas *media_quotas_new(void);
+void media_quotas_free(struct media_quotas *t);
+/* Reserve up to want_ms of media time for a response: the ms granted (0:
+ * refused, *retry_after seconds until it may try again).  Unlimited
+ * viewers and t NULL get want_ms. */
+int64_t media_quota_reserve(struct media_quotas *t,
+			    const struct media_viewer *v, int64_t want_ms,
+			    int64_t now, int64_t *retry_after);
+/* The response ended having delivered delivered_ms of its reserved_ms. */
+void media_quota_settle(struct media_quotas *t, const struct media_viewer *v,
+			int64_t reserved_ms, int64_t delivered_ms, int64_t now);
+/* What the viewer has used in its window (reservations in flight
+ * included) and, when refused now, the seconds until it may go on. */
+void media_quota_state(struct media_quotas *t, const struct media_viewer *v,
+		       int64_t now, int64_t *used_ms, int64_t *retry_after);
 
 #endif

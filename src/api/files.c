@@ -49,7 +49,9 @@ req_res api_file_get(struct pt_req *r)
 		if (api_link_password_or_reply(r, &l, &rc))
 			return rc;
 	}
-	return reply_json(r, 200, api_file_json(app, &l));
+	json_t *o = api_file_json(app, &l);
+	api_media_json(r, &l, o); /* stream.c */
+	return reply_json(r, 200, o);
 }
 
 req_res api_file_delete(struct pt_req *r)

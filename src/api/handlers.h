@@ -64,6 +64,24 @@ req_res api_reports(struct pt_req *r);
 req_res api_check(struct pt_req *r);
 req_res api_transparency(struct pt_req *r);
 
+/* stream.c: media (issue 16) */
+/* GET/HEAD /stream/{id}: the bytes of audio or video for a player, under
+ * the viewing quota (429 + Retry-After past it). */
+req_res api_stream(struct pt_req *r);
+/* The probe state and media info of l's blob: true when it can be
+ * streamed (probed, audio or video).  Queries the database. */
+bool api_media_get(struct app *app, const struct link *l,
+		   enum media_state *st, struct media_info *m);
+/* Add "media" and "stream" to a file object o (GET /api/v1/files/{id}). */
+void api_media_json(struct pt_req *r, const struct link *l, json_t *o);
+/* The requesting viewer's quota: {minutes, wait_minutes, used_seconds,
+ * left_seconds, retry_after}, or JSON null when unlimited. */
+json_t *api_media_quota_json(struct pt_req *r);
+/* GET /embed/{id}: the player alone, for an iframe (pages.c). */
+req_res api_embed_page(struct pt_req *r);
+/* GET /api/v1/oembed?url=…[&format=json][&maxwidth=&maxheight=]. */
+req_res api_oembed(struct pt_req *r);
+
 /* abuse.c, shared with `partaged admin` */
 /* Take down ids (scope link, or content: every link to the same bytes,
  * blocklisted, bytes kept for the quarantine); affected (pool) lists the

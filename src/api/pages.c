@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "../core/ids.h"
+#include "../core/linkcheck.h"
 #include "../http/path.h"
 #include "../http/reply.h"
 #include "../http/web.h"
@@ -67,6 +68,9 @@ static void render(struct pt_buf *out, const char *tpl, const struct kv *kv,
 struct download_rules;
 static const char *tier_rules(struct pt_req *r,
 			      const struct download_rules *d);
+static void media_parts(struct pt_req *r, const struct link *l,
+			const char *query, bool embed, const char **head,
+			const char **block);
 
 static void iso_date(int64_t t, char *out, size_t cap)
 {
@@ -157,8 +161,14 @@ req_res api_page(struct pt_req *r)
 		{ "downloads", downloads },
 		{ "sha256", l.sha256 },
 		{ "download_url", api_download_url(app, r->pool, &l) },
+		{ "media_head", "" },
+		{ "media_block", "" },
 	};
-	return reply_template(r, 200, "file.html", kv, PT_ARRAY_LEN(kv));
+	struct kv *kvm = pt_palloc(r->pool, sizeof(kv));
+	memcpy(kvm, kv, sizeof(kv));
+	media_parts(r, &l, query, false, &kvm[PT_ARRAY_LEN(kv) - 2].value,
+		    &kvm[PT_ARRAY_LEN(kv) - 1].value);
+	return reply_template(r, 200, "file.html", kvm, PT_ARRAY_LEN(kv));
 }
 
 /* One line on the rules of the visitor's tier for the direct link:
@@ -560,4 +570,259 @@ req_res api_healthz(struct pt_req *r)
 	if (!app_db_reachable(r->ctx))
 		return reply_error(r, PT_EUNAVAIL, NULL, API_DB_DOWN);
 	return reply_text(r, 200, "ok\n");
+}
+
+/* ---- media (issue 16): the player, Open Graph tags, embed, oEmbed ---- */
+
+/* The player's size in embeds and oEmbed: the video's, scaled down to fit
+ * max_w × max_h (0: no bound); audio gets a bar. */
+static void media_frame(const struct media_info *m, uint64_t max_w,
+			uint64_t max_h, uint64_t *w, uint64_t *h)
+{
+	*w = m->kind == MEDIA_VIDEO && m->width ? m->width : 640;
+	*h = m->kind == MEDIA_VIDEO && m->height ? m->height : 60;
+	if (m->kind == MEDIA_VIDEO && !m->width)
+		*h = 360;
+	if (max_w && *w > max_w) {
+		*h = *h * max_w / *w;
+		*w = max_w;
+	}
+	if (max_h && *h > max_h) {
+		*w = *w * max_h / *h;
+		*h = max_h;
+	}
+	if (!*w)
+		*w = 1;
+	if (!*h)
+		*h = 1;
+}
+
+static void meta(struct pt_buf *b, const char *attr, const char *name,
+		 const char *content)
+{
+	pt_buf_addf(b, "<meta %s=\"%s\" content=\"", attr, name);
+	html_escape(b, content);
+	pt_buf_adds(b, "\">\n");
+}
+
+/* The file page's <head> additions (Open Graph and Twitter card, the
+ * oEmbed discovery link) and its media block (summary, player), built
+ * here with every value escaped; "" for files that are not media.  A
+ * password-protected file gets the player (its URL carries the
+ * password, as the page's links do) but no tags: links to it unfurl
+ * nothing. */
+static void media_parts(struct pt_req *r, const struct link *l,
+			const char *query, bool embed, const char **head,
+			const char **block)
+{
+	struct app *app = r->ctx;
+	enum media_state st;
+	struct media_info m;
+	bool stream = api_media_get(app, l, &st, &m);
+	struct pt_buf b;
+	char sum[160], num[24];
+	uint64_t w, h;
+
+	*head = "";
+	*block = "";
+	if (st != MEDIA_DONE)
+		return;
+	media_summary(&m, sum, sizeof(sum));
+	media_frame(&m, 0, 0, &w, &h);
+	const char *surl = pt_psprintf(r->pool, "%s/stream/%s", app->public_url,
+				       l->id);
+	bool protected = l->password_hash && *l->password_hash;
+	if (!embed && !protected) {
+		const char *page = pt_psprintf(r->pool, "%s/%s",
+					       app->public_url, l->id);
+		pt_buf_init(&b, 64 << 10);
+		meta(&b, "property", "og:title", l->name);
+		meta(&b, "property", "og:url", page);
+		meta(&b, "property", "og:site_name", "partage");
+		meta(&b, "property", "og:description", sum);
+		meta(&b, "property", "og:type",
+		     !stream			 ? "website"
+		     : m.kind == MEDIA_VIDEO ? "video.other"
+					     : "music.song");
+		if (stream) {
+			const char *tag = m.kind == MEDIA_VIDEO ? "og:video"
+								: "og:audio";
+			meta(&b, "property", tag, surl);
+			meta(&b, "property",
+			     pt_psprintf(r->pool, "%s:type", tag), l->mime);
+			if (m.kind == MEDIA_VIDEO) {
+				snprintf(num, sizeof(num), "%llu",
+					 (unsigned long long)w);
+				meta(&b, "property", "og:video:width", num);
+				snprintf(num, sizeof(num), "%llu",
+					 (unsigned long long)h);
+				meta(&b, "property", "og:video:height", num);
+			}
+			const char *embed_url = pt_psprintf(
+				r->pool, "%s/embed/%s", app->public_url, l->id);
+			meta(&b, "name", "twitter:card", "player");
+			meta(&b, "name", "twitter:title", l->name);
+			meta(&b, "name", "twitter:player", embed_url);
+			snprintf(num, sizeof(num), "%llu",
+				 (unsigned long long)w);
+			meta(&b, "name", "twitter:player:width", num);
+			snprintf(num, sizeof(num), "%llu",
+				 (unsigned long long)h);
+			meta(&b, "name", "twitter:player:height", num);
+			pt_buf_adds(&b, "<link rel=\"alternate\" type=\""
+					"application/json+oembed\" href=\"");
+			struct pt_buf u;
+			pt_buf_init(&u, 8192);
+			pt_buf_addf(&u, "%s/api/v1/oembed?url=",
+				    app->public_url);
+			path_escape(&u, page);
+			pt_buf_adds(&u, "&format=json");
+			html_escape(&b, u.p);
+			pt_buf_release(&u);
+			pt_buf_adds(&b, "\">\n");
+		} else {
+			meta(&b, "name", "twitter:card", "summary");
+		}
+		*head = pt_pstrndup(r->pool, b.p, b.n);
+		pt_buf_release(&b);
+	}
+	pt_buf_init(&b, 64 << 10);
+	pt_buf_addf(&b, "<section id=\"media\" class=\"media\" "
+			"data-file=\"/api/v1/files/%s",
+		    l->id);
+	if (*query) { /* "password=…&": for the JSON too */
+		pt_buf_adds(&b, "?");
+		html_escape(&b, query);
+	}
+	pt_buf_adds(&b, "\">\n");
+	if (!embed) {
+		pt_buf_adds(&b, "<p id=\"media-summary\">");
+		html_escape(&b, sum);
+		pt_buf_adds(&b, "</p>\n");
+	}
+	if (stream) {
+		const char *el = m.kind == MEDIA_VIDEO ? "video" : "audio";
+		pt_buf_addf(&b, "<%s id=\"player\" controls preload=\"metadata\" "
+				"src=\"/stream/%s",
+			    el, l->id);
+		if (*query) {
+			pt_buf_adds(&b, "?");
+			html_escape(&b, query);
+		}
+		pt_buf_adds(&b, "\"");
+		if (m.kind == MEDIA_VIDEO && m.width && m.height)
+			pt_buf_addf(&b, " width=\"%u\" height=\"%u\"", m.width,
+				    m.height);
+		pt_buf_addf(&b, "></%s>\n<p id=\"media-quota\" hidden "
+				"aria-live=\"polite\"></p>\n"
+				"<script src=\"/static/player.js\"></script>\n",
+			    el);
+	}
+	pt_buf_adds(&b, "</section>\n");
+	*block = pt_pstrndup(r->pool, b.p, b.n);
+	pt_buf_release(&b);
+}
+
+req_res api_embed_page(struct pt_req *r)
+{
+	struct app *app = r->ctx;
+	struct link l;
+	enum media_state st;
+	struct media_info m;
+	req_res rc;
+	const char *head, *block;
+
+	if (api_link_lookup_or_reply(r, r->arg[0].p, &l, &rc, false))
+		return rc;
+	if (l.password_hash && *l.password_hash)
+		return reply_error(r, PT_EFORBIDDEN, "password",
+				   "forbidden: '%s' is password-protected and "
+				   "cannot be embedded",
+				   l.id);
+	if (!api_media_get(app, &l, &st, &m))
+		return reply_error(r, PT_ENOTFOUND, "not-media",
+				   "not found: '%s' is not audio or video "
+				   "that can be played",
+				   l.id);
+	media_parts(r, &l, "", true, &head, &block);
+	const struct kv kv[] = { { "name", l.name }, { "media_block", block } };
+	/* reply_html's headers, except that any site may frame it: that is
+	 * what it is for */
+	const struct web_asset *a = web_asset_find("embed.html");
+	struct pt_buf b;
+	PT_ASSERT(a);
+	pt_buf_init(&b, 1 << 20);
+	render(&b, (const char *)a->data, kv, PT_ARRAY_LEN(kv));
+	struct resp *resp = resp_new(b.p, b.n, RESP_COPY);
+	pt_buf_release(&b);
+	resp_header(resp, "Content-Type", "text/html; charset=utf-8");
+	resp_header(resp, "X-Content-Type-Options", "nosniff");
+	resp_header(resp, "Content-Security-Policy",
+		    "default-src 'self'; img-src 'self' data:; "
+		    "frame-ancestors *; base-uri 'none'; form-action 'self'");
+	resp_header(resp, "Referrer-Policy", "no-referrer");
+	return reply_queue(r, 200, resp);
+}
+
+req_res api_oembed(struct pt_req *r)
+{
+	struct app *app = r->ctx;
+	const char *url = req_query(r, "url");
+	const char *format = req_query(r, "format");
+	const char *mw = req_query(r, "maxwidth");
+	const char *mh = req_query(r, "maxheight");
+	uint64_t max_w = 0, max_h = 0, w, h;
+	char id[ID_LEN + 1];
+	struct link l;
+	enum media_state st;
+	struct media_info m;
+	req_res rc;
+
+	if (format && strcmp(format, "json") != 0)
+		return reply_error(r, PT_EUNSUPPORTED, NULL,
+				   "not implemented: oEmbed answers in JSON "
+				   "only (format=json)");
+	if ((mw && pt_parse_u64(mw, strlen(mw), &max_w)) ||
+	    (mh && pt_parse_u64(mh, strlen(mh), &max_h)))
+		return reply_error(r, PT_EBADREQ, NULL,
+				   "bad request: maxwidth and maxheight are "
+				   "numbers of pixels");
+	size_t pn = strlen(app->public_url);
+	if (!url || strncmp(url, app->public_url, pn) != 0 ||
+	    url[pn] != '/' || !linkcheck_id(url, strlen(url), id))
+		return reply_error(r, PT_ENOTFOUND, NULL,
+				   "not found: url must be a file page of "
+				   "%s (%s/ID)",
+				   app->public_url, app->public_url);
+	if (api_link_lookup_or_reply(r, id, &l, &rc, false))
+		return rc;
+	if (l.password_hash && *l.password_hash)
+		return reply_error(r, PT_EUNAUTH, "password",
+				   "authentication required: '%s' is "
+				   "password-protected",
+				   l.id);
+	bool stream = api_media_get(app, &l, &st, &m);
+	json_t *o = json_pack("{s:s, s:o, s:s, s:s}", "version", "1.0",
+			      "title", reply_jtext(l.name), "provider_name",
+			      "partage", "provider_url", app->public_url);
+	if (!stream) {
+		json_object_set_new(o, "type", json_string("link"));
+		return reply_json(r, 200, o);
+	}
+	media_frame(&m, max_w, max_h, &w, &h);
+	json_object_set_new(o, "type", json_string(m.kind == MEDIA_VIDEO
+							   ? "video"
+							   : "rich"));
+	json_object_set_new(o, "width", json_integer((json_int_t)w));
+	json_object_set_new(o, "height", json_integer((json_int_t)h));
+	json_object_set_new(
+		o, "html",
+		json_string(pt_psprintf(
+			r->pool,
+			"<iframe src=\"%s/embed/%s\" width=\"%llu\" "
+			"height=\"%llu\" frameborder=\"0\" allow=\"autoplay; "
+			"fullscreen\" allowfullscreen></iframe>",
+			app->public_url, l.id, (unsigned long long)w,
+			(unsigned long long)h)));
+	return reply_json(r, 200, o);
 }

@@ -261,11 +261,7 @@ static void job_link(struct remote *rm, struct job *j, struct fetch *f,
 			 pt_strerror(err));
 		return;
 	}
-	hooks_emit_link(app, db, "upload", &l, NULL);
-	metrics_add(app->metrics, M_UPLOADS, 1);
-	metrics_add(app->metrics, M_UPLOAD_BYTES, l.size);
-	if (existed)
-		metrics_add(app->metrics, M_DEDUP_HITS, 1);
+	app_uploaded(app, db, &l, existed);
 	json_t *o = api_file_json(app, &l);
 	char *s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
@@ -376,6 +372,7 @@ out:
 static void *worker(void *arg)
 {
 	struct remote *rm = arg;
+	pt_thread_name("fetch");
 	pthread_mutex_lock(&rm->lock);
 	for (;;) {
 		struct job *pick = NULL;

@@ -90,6 +90,10 @@ const struct route api_routes[] = {
 	{ HTTP_GET, "/api/v1/uploads/{*}", api_tus_get, "tus_get", 0 },
 	{ HTTP_PATCH, "/api/v1/uploads/{*}", api_tus_patch, "tus_patch", 0 },
 	{ HTTP_DELETE, "/api/v1/uploads/{*}", api_tus_delete, "tus_delete", 0 },
+	/* media (issue 16): before /{id}/{*} */
+	{ HTTP_GET, "/stream/{id}", api_stream, "stream", 0 },
+	{ HTTP_GET, "/embed/{id}", api_embed_page, "embed", 0 },
+	{ HTTP_GET, "/api/v1/oembed", api_oembed, "oembed", 0 },
 	{ HTTP_GET, "/{id}", api_share, "share", 0 },
 	{ HTTP_DELETE, "/{id}", api_file_delete, "delete", 0 },
 	{ HTTP_GET, "/{id}/{*}", api_download, "download", 0 },

@@ -181,6 +181,9 @@ int app_serve_start(const struct pt_conf *c, struct app_server **out)
 		pthread_create(&s->maint, NULL, maintenance, s) == 0;
 	s->app.remote = remote_start(&s->app);
 	s->app.hooks = hooks_start(&s->app);
+	/* media: probes of new and not yet probed files, viewing quotas */
+	s->app.quotas = media_quotas_new();
+	s->app.media = media_queue_start(&s->app);
 	pt_log("partaged listening on %s (public URL %s, data %s, %u "
 	       "threads, engine %s)",
 	       c->listen, s->url, c->data, threads, server_engine(s->srv));
@@ -215,6 +218,8 @@ void app_serve_stop(struct app_server *s, unsigned grace_s)
 	s->app.remote = NULL;
 	hooks_stop(s->app.hooks);
 	s->app.hooks = NULL;
+	media_queue_stop(s->app.media);
+	s->app.media = NULL;
 	if (s->maint_started) {
 		pthread_mutex_lock(&s->lock);
 		s->stop = true;
@@ -222,6 +227,8 @@ void app_serve_stop(struct app_server *s, unsigned grace_s)
 		pthread_mutex_unlock(&s->lock);
 		pthread_join(s->maint, NULL);
 	}
+	media_quotas_free(s->app.quotas);
+	s->app.quotas = NULL;
 	app_close(&s->app);
 	free(s->url);
 	close_access(s);

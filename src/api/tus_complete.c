@@ -197,11 +197,7 @@ int tus_complete(struct pt_req *r, const struct upload_row *u,
 		return err;
 	/* recorded: the partial copy can go */
 	blob_partial_remove(app->blobs, u->uid);
-	metrics_add(app->metrics, M_UPLOADS, 1);
-	metrics_add(app->metrics, M_UPLOAD_BYTES, l->size);
-	if (existed)
-		metrics_add(app->metrics, M_DEDUP_HITS, 1);
-	hooks_emit_link(app, db, "upload", l, NULL);
+	app_uploaded(app, db, l, existed);
 	return 0;
 }
 

@@ -115,7 +115,6 @@ static int sink_write(struct sink *s, const char *data, size_t n)
 
 static int sink_commit(struct pt_req *r, struct sink *s, struct received *out)
 {
-	struct app *app = r->ctx;
 	int err;
 
 	out->size = blob_writer_size(s->w);
@@ -128,10 +127,6 @@ static int sink_commit(struct pt_req *r, struct sink *s, struct received *out)
 		return err;
 	out->name = s->name;
 	out->mime = api_sniff_mime(r->pool, s->head, s->head_n);
-	metrics_add(app->metrics, M_UPLOADS, 1);
-	metrics_add(app->metrics, M_UPLOAD_BYTES, out->size);
-	if (out->existed)
-		metrics_add(app->metrics, M_DEDUP_HITS, 1);
 	return 0;
 }
 
@@ -200,7 +195,7 @@ static int create_links(struct pt_req *r, struct upload *u, struct link *links,
 		}
 	}
 	for (size_t i = 0; i < u->nfiles; i++)
-		hooks_emit_link(app, db, "upload", &links[i], NULL);
+		app_uploaded(app, db, &links[i], u->files[i].existed);
 	return 0;
 }
 

@@ -261,6 +261,7 @@ static int pass(struct hooks *h)
 static void *deliverer(void *arg)
 {
 	struct hooks *h = arg;
+	pt_thread_name("hooks");
 	pthread_mutex_lock(&h->lock);
 	while (!h->stop) {
 		pthread_mutex_unlock(&h->lock);

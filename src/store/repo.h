@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "../core/ids.h"
+#include "../core/media.h"
 #include "../util/pool.h"
 #include "blob.h"
 #include "db.h"
@@ -439,6 +440,23 @@ int repo_link_move(struct db *db, const char *id, int64_t owner,
 /* A blob's CRC-32: *crc = -1 while unknown. */
 int repo_blob_crc(struct db *db, const char *hex, int64_t *crc);
 int repo_blob_set_crc(struct db *db, const char *hex, uint32_t crc);
+
+/* ---- media info (issue 16; core/media.h) ---- */
+
+/* The probe state of a blob and, when MEDIA_DONE, its info: 0, or
+ * PT_ENOTFOUND when it was never probed (MEDIA_PENDING). */
+int repo_media_get(struct db *db, const char *hex, enum media_state *state,
+		   struct media_info *m);
+/* Record a probe's outcome (m may be NULL unless MEDIA_DONE); replaces
+ * an earlier one. */
+int repo_media_put(struct db *db, const char *hex, enum media_state state,
+		   const struct media_info *m, int64_t now);
+/* Blobs a live link names that have no media row yet: up to max, cb(hex,
+ * mime) for each (the smallest mime of its links) until it returns
+ * non-zero.  The probe queue's work list. */
+int repo_media_pending(struct db *db, int64_t max,
+		       int (*cb)(const char *hex, const char *mime, void *arg),
+		       void *arg);
 
 /* fsck support */
 /* Call cb for every open upload that has a partial (not a final

@@ -13,6 +13,7 @@
  *   repo_rewards.c  the uploader rewards ledger;
  *   repo_folders.c  folders and the file manager's pages;
  *   repo_hooks.c    webhooks, their outbox and delivery log.
+ *   repo_media.c    media info of blobs and the probe's work list.
  *
  * Every statement is written in the dialect SQLite and PostgreSQL share
  * ($N parameters, TEXT/BIGINT columns, INSERT … ON CONFLICT: db.h), and

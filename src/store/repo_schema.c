@@ -209,6 +209,21 @@ static const char *const migrations[] = {
 	"  status BIGINT NOT NULL,"
 	"  error TEXT NOT NULL);"
 	"CREATE INDEX webhook_attempts_outbox ON webhook_attempts(outbox_id);",
+	/* 15: media info of a blob (issue 16, repo_media_*): one row once
+	 * the probe ran (state: enum media_state); a blob without a row is
+	 * still to probe, which is how the queue survives restarts */
+	"CREATE TABLE media ("
+	"  sha256 TEXT PRIMARY KEY,"
+	"  state BIGINT NOT NULL,"
+	"  kind TEXT NOT NULL DEFAULT '',"
+	"  container TEXT NOT NULL DEFAULT '',"
+	"  vcodec TEXT NOT NULL DEFAULT '',"
+	"  acodec TEXT NOT NULL DEFAULT '',"
+	"  duration_ms BIGINT NOT NULL DEFAULT 0,"
+	"  width BIGINT NOT NULL DEFAULT 0,"
+	"  height BIGINT NOT NULL DEFAULT 0,"
+	"  bitrate BIGINT NOT NULL DEFAULT 0,"
+	"  probed BIGINT NOT NULL);",
 };
 
 /* The version the schema is at (0: none yet) into *v; 0 or a negative

@@ -1407,6 +1407,140 @@ test("upload page: a logged-in browser's upload belongs to the account", async (
   }
 });
 
+// ---- media (issue 16)
+// Chromium plays an MP4 on its file page (the player streams /stream/{id}
+// by Range), seeks to the middle, and currentTime goes on from there; the
+// server saw a 206 for the stream.
+test("media: Chromium plays the MP4 on the file page and seeks to the middle", async () => {
+  const dir = fs.mkdtempSync(path.join(tmpRoot, "media-"));
+  const mp4 = path.join(dir, "clip.mp4");
+  const ff = spawnSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+    "testsrc=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440", "-t", "10",
+    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart", mp4]);
+  check(ff.status === 0, `ffmpeg: ${ff.stderr}`);
+  const body = fs.readFileSync(mp4);
+  const f = await putFile("clip.mp4", body);
+  let o = await fileObject(f.id);
+  for (let i = 0; i < 200 && o.media.probe === "pending"; i++) {
+    await sleep(100);
+    o = await fileObject(f.id);
+  }
+  eq(o.media.probe, "done", "probe");
+  eq(o.media.kind, "video", "media kind");
+  const page = await newPage();
+  const seen = [];
+  page.on("response", (r) => {
+    if (new URL(r.url()).pathname === `/stream/${f.id}`) seen.push(r.status());
+  });
+  try {
+    eq((await page.goto(`${base}/${f.id}`)).status(), 200, "file page status");
+    check((await page.locator("#media-summary").textContent()).includes("H.264/AAC"), "no media summary");
+    await page.locator("video#player").waitFor();
+    await page.evaluate(() => {
+      const v = document.getElementById("player");
+      v.muted = true;
+      return v.play();
+    });
+    await page.waitForFunction(() => document.getElementById("player").currentTime > 0.5, null, { timeout: 20_000 });
+    const mid = await page.evaluate(() => {
+      const v = document.getElementById("player");
+      v.currentTime = v.duration / 2;
+      return v.duration / 2;
+    });
+    check(mid > 4 && mid < 6, `duration/2 = ${mid}`);
+    await page.waitForFunction((m) => document.getElementById("player").currentTime > m + 0.5, mid, { timeout: 20_000 });
+    check(seen.includes(206), `stream responses ${JSON.stringify(seen)} have no 206`);
+    const log = fs.readFileSync(serverLog, "utf8");
+    check(new RegExp(`"GET /stream/${f.id}" 206 `).test(log), "the server log has no 206 for the stream");
+    fs.mkdirSync(shotsDir, { recursive: true });
+    await page.screenshot({ path: path.join(shotsDir, "media-player.png"), fullPage: true });
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await page.close();
+  }
+});
+
+// With a one-minute quota used up (by ranges fetched here), the player
+// shows the wait with its countdown and the premium offer, and the server
+// refused its range with 429.  A second partaged of its own, stopped at
+// the end of the test.
+test("media: past a one-minute quota the player shows the wait and the premium offer", async () => {
+  const dir = fs.mkdtempSync(path.join(tmpRoot, "quota-"));
+  const mp4 = path.join(dir, "long.mp4");
+  const ff = spawnSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+    "testsrc=size=160x120:rate=5", "-t", "120", "-c:v", "libx264", "-preset", "ultrafast",
+    "-pix_fmt", "yuv420p", "-b:v", "30k", "-movflags", "+faststart", mp4]);
+  check(ff.status === 0, `ffmpeg: ${ff.stderr}`);
+  const conf = path.join(dir, "c.ini");
+  fs.writeFileSync(conf, "[tier.anonymous]\nwait_seconds = 0\nstream_minutes = 1\nstream_wait_minutes = 1\n");
+  const port = await freePort();
+  const qbase = `http://127.0.0.1:${port}`;
+  const qlog = path.join(dir, "server.log");
+  const fd = fs.openSync(qlog, "a");
+  const q = spawn(partaged, ["--config", conf, "--listen", `127.0.0.1:${port}`, "--data", path.join(dir, "data"),
+    "--public-url", qbase], { stdio: ["ignore", fd, fd] });
+  fs.closeSync(fd);
+  const stop = async () => {
+    if (q.exitCode !== null || q.signalCode !== null) return;
+    const done = new Promise((r) => q.once("exit", r));
+    q.kill("SIGTERM");
+    await done;
+  };
+  onStop.push(stop);
+  const page = await newPage();
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        if ((await fetch(`${qbase}/healthz`)).ok) break;
+      } catch {
+        /* not yet */
+      }
+      check(i < 100, `quota server did not start: ${tail(qlog)}`);
+      await sleep(100);
+    }
+    const body = fs.readFileSync(mp4);
+    const put = await fetch(`${qbase}/long.mp4`, { method: "PUT", body, headers: { Accept: "application/json" } });
+    eq(put.status, 201, "PUT status");
+    const { id } = await put.json();
+    let o;
+    for (let i = 0; i < 200; i++) {
+      o = await (await fetch(`${qbase}/api/v1/files/${id}`, { headers: { Accept: "application/json" } })).json();
+      if (o.media.probe !== "pending") break;
+      await sleep(100);
+    }
+    eq(o.media.probe, "done", "probe");
+    // use the minute up: 9 s ranges until the server refuses
+    const nine = Math.floor((o.media.bitrate / 8) * 9);
+    let refused = null;
+    for (let i = 0; i < 12 && !refused; i++) {
+      const r = await fetch(`${qbase}/stream/${id}`, { headers: { Range: `bytes=${i * nine}-${(i + 1) * nine - 1}` } });
+      await r.arrayBuffer();
+      if (r.status === 429) refused = r;
+      else eq(r.status, 206, `range ${i}`);
+    }
+    check(refused, "the quota never ran out");
+    check(Number(refused.headers.get("retry-after")) > 0, "429 without Retry-After");
+    eq((await page.goto(`${qbase}/${id}`)).status(), 200, "file page status");
+    const note = page.locator("#media-quota");
+    await note.waitFor({ state: "visible", timeout: 15_000 });
+    const t1 = await note.textContent();
+    check(/resumes in [01]:\d\d/.test(t1) && /premium/.test(t1), `quota note: "${t1}"`);
+    check((await note.locator("a").getAttribute("href")) === "/account", "no premium link");
+    await sleep(2200);
+    const t2 = await note.textContent();
+    check(t2 !== t1, `the countdown does not move: "${t1}"`);
+    check(/"GET \/stream\/\S+" 429 /.test(fs.readFileSync(qlog, "utf8")), "the server did not refuse the player's range");
+    fs.mkdirSync(shotsDir, { recursive: true });
+    await page.screenshot({ path: path.join(shotsDir, "media-quota.png"), fullPage: true });
+    // the player's refused range is the test's own doing
+    page.errors = page.errors.filter((e) => !/^429 for media/.test(e));
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await page.close();
+    await stop();
+  }
+});
+
 // -------------------------------------------------------------------- main
 async function main() {
   let passed = 0;

@@ -119,6 +119,9 @@ static const char *const settings[][2] = {
 	{ "tier.free.storage_quota_bytes", "1M" },
 	{ "tier.premium.max_upload_bytes", "64K" },
 	{ "tier.premium.storage_quota_bytes", "1M" },
+	/* the probe re-executes /proc/self/exe, which is this fuzzer here:
+	 * off (fuzz_probe fuzzes the probe in-process) */
+	{ "media.probe_workers", "0" },
 };
 
 static struct {

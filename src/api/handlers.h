@@ -72,6 +72,14 @@ int abuse_takedown(struct app *app, const char *actor, const char **ids,
 		   size_t nids, bool content, const char *reason,
 		   const char *reference, struct pt_pool *pool,
 		   char ***affected, size_t *naffected);
+/* The same content takedown by hash, for a blocklist import: every live
+ * link to hex (lowercase SHA-256) is taken down and the hash blocklisted
+ * with reason; *taken counts the links (affected lists at most
+ * TAKEDOWN_MAX of them).  Audited when some link was taken down; with
+ * none, the hash is only blocklisted.  0 or a negative status. */
+int abuse_takedown_hash(struct app *app, const char *actor, const char *hex,
+			const char *reason, struct pt_pool *pool,
+			char ***affected, size_t *naffected, int64_t *taken);
 /* Undo the takedown that removed id (within the quarantine).  Audited. */
 int abuse_restore(struct app *app, const char *actor, const char *id,
 		  int64_t *restored);

@@ -348,6 +348,15 @@ int repo_blocklist_each(struct db *db,
 int repo_takedown(struct db *db, const struct takedown_row *t,
 		  const char *link_id, int64_t purge_after,
 		  struct pt_pool *pool, char **affected, size_t max, size_t *n);
+/* The same content takedown by hash (a blocklist import): every live
+ * link to hex is taken down and the hash blocklisted under t->id; *taken
+ * counts the links changed.  When none was live, the hash is only
+ * blocklisted (no takedown row, nothing to restore).  Run in a
+ * transaction. */
+int repo_takedown_hash(struct db *db, const struct takedown_row *t,
+		       const char *hex, int64_t purge_after,
+		       struct pt_pool *pool, char **affected, size_t max,
+		       size_t *n, int64_t *taken);
 /* Undo the takedown that removed link_id: its links come back and its
  * block is lifted.  PT_ECONFLICT when the link was not taken down,
  * PT_EGONE past the quarantine.  Run in a transaction. */

@@ -561,3 +561,49 @@ req_res api_healthz(struct pt_req *r)
 		return reply_error(r, PT_EUNAVAIL, NULL, API_DB_DOWN);
 	return reply_text(r, 200, "ok\n");
 }
+
+/* GET /r/{id}: the upload page pointed at a file request (requests.c
+ * found it); upload.js sends to the request when the page names one. */
+req_res api_request_html(struct pt_req *r, const struct file_request *fr,
+			 const char *state)
+{
+	struct app *app = r->ctx;
+	struct pt_buf lim;
+	char n[32], expires[40];
+	pt_buf_init(&lim, 4096);
+	if (fr->max_files)
+		pt_buf_addf(&lim, "At most %lld files (%lld left). ",
+			    (long long)fr->max_files,
+			    (long long)(fr->files < fr->max_files
+						? fr->max_files - fr->files
+						: 0));
+	if (fr->max_bytes) {
+		uint64_t left = api_request_bytes_left(fr);
+		pt_human_size((uint64_t)fr->max_bytes, n, sizeof(n));
+		pt_buf_addf(&lim, "At most %s in all (", n);
+		pt_human_size(left, n, sizeof(n));
+		pt_buf_addf(&lim, "%s left). ", n);
+	}
+	if (fr->expires) {
+		iso_date(fr->expires, expires, sizeof(expires));
+		pt_buf_addf(&lim, "Open until %s. ", expires);
+	}
+	if (!lim.n)
+		pt_buf_adds(&lim, "No limit on the number of files. ");
+	bool open = strcmp(state, "open") == 0;
+	const struct kv kv[] = {
+		{ "id", fr->id },
+		{ "folder", fr->folder_name },
+		{ "state", state },
+		{ "limits", lim.p },
+		{ "url", pt_psprintf(r->pool, "%s/r/%s", app->public_url,
+				     fr->id) },
+		{ "closed_hidden", open ? "hidden" : "" },
+		{ "form_hidden", open ? "" : "hidden" },
+		{ "password_hidden", *fr->password_hash ? "" : "hidden" },
+	};
+	req_res rc = reply_template(r, open ? 200 : 410, "request.html", kv,
+				    PT_ARRAY_LEN(kv));
+	pt_buf_release(&lim);
+	return rc;
+}

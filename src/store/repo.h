@@ -54,6 +54,9 @@ struct link {
 	char folder_id[ID_LEN + 1]; /* "" outside any folder */
 	bool has_crc;          /* creating: the blob's CRC-32 is known */
 	uint32_t crc32;
+	const char *request_id; /* creating: the file request it came
+				 * through (NULL or "": none); the link goes
+				 * into the request's folder */
 };
 
 /* Create or upgrade the schema.  Safe to call from several processes. */
@@ -148,6 +151,7 @@ struct upload_row {
 	enum upload_state state;
 	char link_id[ID_LEN + 1]; /* "" until complete */
 	char *password_hash;   /* the link's, Argon2id; "" or NULL: none */
+	char request_id[ID_LEN + 1]; /* the file request, "" none */
 };
 
 int repo_upload_create(struct db *db, const struct upload_row *u);
@@ -468,5 +472,50 @@ int repo_blob_add(struct db *db, const char *hex, uint64_t size, int64_t now);
 /* Mark every live link to a blob as removed with reason (missing bytes). */
 int repo_blob_links_disable(struct db *db, const char *hex,
 			    const char *reason, int64_t now);
+
+/* ---- file requests (repo_requests.c) ----
+ * A link that lets anyone upload into one of its owner's folders, within
+ * its limits (0: none).  The counts are taken in the link's own
+ * transaction (repo_request_take), so concurrent uploads on any number of
+ * nodes cannot overfill it. */
+struct file_request {
+	char id[ID_LEN + 1];
+	int64_t owner;
+	char folder_id[ID_LEN + 1];
+	int64_t created;
+	int64_t expires;          /* 0: never */
+	char *password_hash;      /* Argon2id; "": none (pool) */
+	int64_t max_files, max_bytes; /* 0: no limit */
+	int64_t files, bytes;     /* received so far */
+	int state;                /* 0 open, 1 closed */
+	char *folder_name;        /* reading: the folder's name (pool) */
+};
+/* Open requests an account may have at once. */
+#define REPO_REQUESTS_OPEN_MAX 100
+/* PT_ELIMIT when the owner has REPO_REQUESTS_OPEN_MAX open already,
+ * PT_ECONFLICT when the id is taken. */
+int repo_request_create(struct db *db, const struct file_request *fr);
+/* PT_ENOTFOUND when there is no such request. */
+int repo_request_get(struct db *db, struct pt_pool *pool, const char *id,
+		     struct file_request *out);
+/* The owner's requests, newest first. */
+int repo_requests_each(struct db *db, struct pt_pool *pool, int64_t owner,
+		       int (*cb)(const struct file_request *fr, void *arg),
+		       void *arg);
+/* Close the owner's request (state 1): PT_ENOTFOUND when it is not
+ * theirs or already closed.  Files received stay. */
+int repo_request_close(struct db *db, const char *id, int64_t owner);
+/* Inside the link's transaction: count one file of `bytes` into the
+ * request, in one conditional UPDATE.  PT_EGONE closed or expired (or
+ * gone), PT_EFORBIDDEN max_files reached, PT_ETOOBIG over max_bytes;
+ * else 0 and folder (ID_LEN + 1) gets the request's folder. */
+int repo_request_take(struct db *db, const char *id, int64_t bytes,
+		      int64_t now, char *folder);
+/* Give back what repo_request_take counted for a link undone after its
+ * transaction (a multipart upload refused whole). */
+int repo_request_untake(struct db *db, const char *id, int64_t bytes);
+/* Did the link come through a file request?  (Its uploader is not told
+ * the link.)  false when no such link. */
+bool repo_link_from_request(struct db *db, const char *link_id);
 
 #endif

@@ -11,7 +11,8 @@
  *   repo_expiry.c   expiry of links (gc) and the statistics;
  *   repo_abuse.c    takedowns, the blocklist, reports, the audit log;
  *   repo_rewards.c  the uploader rewards ledger;
- *   repo_folders.c  folders and the file manager's pages.
+ *   repo_folders.c  folders and the file manager's pages;
+ *   repo_requests.c file-request links and their counts.
  *
  * Every statement is written in the dialect SQLite and PostgreSQL share
  * ($N parameters, TEXT/BIGINT columns, INSERT … ON CONFLICT: db.h), and
@@ -22,8 +23,8 @@
  *
  * Locks are taken in one order everywhere, so two transactions never
  * wait for each other in a circle: the blob row (repo_blob_pin), then
- * the owner's folder lock (repo_folder_hold), then the account's row
- * (repo_user_lock).
+ * a file request's row (repo_request_take), then the owner's folder lock
+ * (repo_folder_hold), then the account's row (repo_user_lock).
  */
 #ifndef PT_REPO_INT_H
 #define PT_REPO_INT_H

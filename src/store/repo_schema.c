@@ -172,6 +172,26 @@ static const char *const migrations[] = {
 	"DEFAULT '';"
 	"ALTER TABLE links ADD COLUMN budget_slack BIGINT NOT NULL "
 	"DEFAULT 0;",
+	/* 13: file-request links: anyone may upload into the owner's folder
+	 * within the limits (0: none); files and bytes count what came in
+	 * (repo_request_take); state 0 open, 1 closed by its owner.  A link
+	 * and a tus upload name the request they came through ('' none) */
+	"CREATE TABLE file_requests ("
+	"  id TEXT PRIMARY KEY,"
+	"  owner_id BIGINT NOT NULL,"
+	"  folder_id TEXT NOT NULL,"
+	"  created BIGINT NOT NULL,"
+	"  expires BIGINT NOT NULL DEFAULT 0,"
+	"  password_hash TEXT NOT NULL DEFAULT '',"
+	"  max_files BIGINT NOT NULL DEFAULT 0,"
+	"  max_bytes BIGINT NOT NULL DEFAULT 0,"
+	"  files BIGINT NOT NULL DEFAULT 0,"
+	"  bytes BIGINT NOT NULL DEFAULT 0,"
+	"  state BIGINT NOT NULL DEFAULT 0);"
+	"CREATE INDEX file_requests_owner ON file_requests(owner_id);"
+	"ALTER TABLE links ADD COLUMN request_id TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE uploads ADD COLUMN request_id TEXT NOT NULL "
+	"DEFAULT '';",
 };
 
 /* The version the schema is at (0: none yet) into *v; 0 or a negative

@@ -6,9 +6,10 @@ links let anyone upload into an owner's folder (curl PUT, multipart, tus,
 import base64
 import json
 import os
+import subprocess
 import time
 
-from harness import expect, multipart, rand_bytes, sha256, Server
+from harness import Skip, bin_path, expect, multipart, rand_bytes, sha256, Server
 
 PW = "requests password 1"
 CONFIG = """\
@@ -302,3 +303,52 @@ def test_uploaders_cannot_list_or_download(srv):
     # the page is the upload page pointed at the request: folder name, limits
     assert b'data-request="%s"' % rq["id"].encode() in page.body, page.body[:400]
     assert b"inbox" in page.body and b"/static/upload.js" in page.body
+
+
+def partage(srv, tmp, token, *args):
+    exe = bin_path("partage")
+    if not os.access(exe, os.X_OK):
+        raise Skip("%s is not built" % exe)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARTAGE_")}
+    env["XDG_CONFIG_HOME"] = env["XDG_STATE_HOME"] = tmp
+    if token:
+        env["PARTAGE_API_TOKEN"] = token
+    return subprocess.run([exe, "--server", srv.url] + list(args), env=env,
+                          capture_output=True, timeout=60)
+
+
+def test_request_cli(srv, tmp):
+    _, auth = user(srv)
+    token = auth["Authorization"].split()[1]
+    fid = folder(srv, auth, "from the cli")
+    r = partage(srv, tmp, token, "request", "create", fid, "--password", "pw 1",
+                "--expires", "3", "--max-files", "2", "--max-bytes", "5000")
+    assert r.returncode == 0, r.stderr
+    url = r.stdout.decode().strip()
+    rid = url.rsplit("/", 1)[1]
+    assert url == srv.url + "/r/" + rid, url
+    info = expect(srv.get("/api/v1/requests/" + rid, {"Accept": "application/json"}), 200).json()
+    assert (info["max_files"], info["max_bytes"], info["password"]) == (2, 5000, True), info
+    assert info["folder"]["name"] == "from the cli", info
+    # anyone sends a file with `partage upload --request URL` (no login)
+    path = os.path.join(tmp, "photo.jpg")
+    data = rand_bytes(1234)
+    with open(path, "wb") as f:
+        f.write(data)
+    r = partage(srv, tmp, None, "upload", "--request", url, "--password", "pw 1", path)
+    assert r.returncode == 0 and "received 'photo.jpg' (1234 bytes)" in r.stdout.decode(), r
+    r = partage(srv, tmp, None, "upload", "--request", url, path)
+    assert r.returncode == 1 and b"needs its password" in r.stderr, r
+    files = my_files(srv, auth, fid)
+    assert [(f["name"], f["size"]) for f in files] == [("photo.jpg", 1234)], files
+    r = partage(srv, tmp, token, "request", "list")
+    line = r.stdout.decode().strip()
+    assert r.returncode == 0 and line == "%s open 1/2 1234/5000 from the cli %s" % (rid, url), line
+    r = partage(srv, tmp, token, "request", "delete", rid)
+    assert r.returncode == 0, r.stderr
+    r = partage(srv, tmp, None, "upload", "--request", url, "--password", "pw 1", path)
+    assert r.returncode == 1 and b"closed" in r.stderr, r
+    r = partage(srv, tmp, token, "request", "list", "--json")
+    assert json.loads(r.stdout)["requests"][0]["state"] == "closed", r.stdout
+    r = partage(srv, tmp, token, "request", "frobnicate")
+    assert r.returncode == 2, r

@@ -85,6 +85,17 @@ static const char *check_url(const char *v)
 }
 
 /* "ADDR[/BITS] ...": proxy.c parses it again at start. */
+/* "", an absolute path, or tcp:HOST:PORT */
+static const char *check_clamd(const char *v)
+{
+	if (!*v || *v == '/')
+		return NULL;
+	if (strncmp(v, "tcp:", 4) == 0 && strrchr(v + 4, ':') &&
+	    strrchr(v + 4, ':')[1])
+		return NULL;
+	return "not a unix socket's absolute path or tcp:HOST:PORT";
+}
+
 static const char *check_proxies(const char *v)
 {
 	static _Thread_local char why[160];
@@ -389,6 +400,22 @@ static const struct conf_opt opts[] = {
 		  "and nodes together, after which addresses that have not "
 		  "logged in to it in the last 30 days get 429 (the owner's "
 		  "usual addresses still can); 0 = no limit" },
+	/* [scan]: virus scanning with ClamAV's clamd (off by default) */
+	{ .section = "scan", .name = "clamd", .type = CONF_STR,
+	  .off = OFF(scan_clamd), .def = "", .check = check_clamd,
+	  .unit = "address",
+	  .help = "clamd to scan every stored file with (INSTREAM): a unix "
+		  "socket's path, or tcp:HOST:PORT; empty = no scanning" },
+	{ .section = "scan", .name = "pending_downloads", .type = CONF_U64,
+	  .off = OFF(scan_pending_downloads), .def = "1", .max = 1,
+	  .unit = "0 or 1",
+	  .help = "1: a file not scanned yet may be downloaded; 0: 409 "
+		  "until its scan is done" },
+	{ .section = "scan", .name = "timeout_seconds", .type = CONF_U64,
+	  .off = OFF(scan_timeout_seconds), .def = "120", .min = 1,
+	  .max = 3600, .unit = "seconds",
+	  .help = "how long one file's scan may take before its state is "
+		  "error" },
 };
 
 static const char *const tier_names[PT_TIER_COUNT] = {

@@ -84,6 +84,10 @@ struct pt_conf {
 	uint64_t login_failures;                     /* name+address, 15 min */
 	uint64_t login_failures_per_address;         /* address, 15 min */
 	uint64_t login_failures_per_name;            /* name, 15 min, new addr. */
+	/* [scan] */
+	char *scan_clamd;                /* "" off, "/path" or "tcp:HOST:PORT" */
+	uint64_t scan_pending_downloads; /* 1: pending files may be downloaded */
+	uint64_t scan_timeout_seconds;
 };
 
 /* Fill with the built-in defaults (docs/configuration.md: Megaupload's

@@ -158,6 +158,16 @@ bool api_request_link_hidden(struct pt_req *r, const char *link_id);
  * (request, name, size, sha256): not its link. */
 req_res api_request_received(struct pt_req *r, const char *request_id,
 			     const struct link *l);
+/* scan.c: virus scanning with clamd ([scan]).  The scanner thread, or
+ * NULL when scanning is off (or its thread could not start: logged). */
+struct scanner;
+struct scanner *scan_start(struct app *app);
+void scan_stop(struct scanner *s); /* NULL: nothing */
+/* Downloads of a file not scanned yet, when [scan] pending_downloads = 0:
+ * 409 with Retry-After.  false, or true with the reply's result in *rc. */
+bool scan_download_or_reply(struct pt_req *r, const struct link *l,
+			    req_res *rc);
+
 /* pages.c: the upload page pointed at a request (state: open, closed,
  * expired, full) */
 req_res api_request_html(struct pt_req *r, const struct file_request *fr,

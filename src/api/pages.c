@@ -142,6 +142,8 @@ req_res api_page(struct pt_req *r)
 	char wait[24];
 	policy_download(app->conf, api_who(r), &rules);
 	snprintf(wait, sizeof(wait), "%lld", (long long)rules.wait_seconds);
+	/* the virus scan's state (a block of its own on the page) */
+	const char *scan = api_scan_state(app, l.scan_state);
 	const struct kv kv[] = {
 		{ "wait", wait },
 		{ "tier_rules", tier_rules(r, &rules) },
@@ -157,6 +159,8 @@ req_res api_page(struct pt_req *r)
 		{ "downloads", downloads },
 		{ "sha256", l.sha256 },
 		{ "download_url", api_download_url(app, r->pool, &l) },
+		{ "scan", scan ? scan : "not scanned" },
+		{ "scan_hidden", scan ? "" : "hidden" },
 	};
 	return reply_template(r, 200, "file.html", kv, PT_ARRAY_LEN(kv));
 }

@@ -26,6 +26,7 @@ struct app_server {
 	char *url;
 	pthread_t maint;
 	bool maint_started;
+	struct scanner *scan; /* NULL: [scan] clamd unset */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stop;
@@ -178,6 +179,7 @@ int app_serve_start(const struct pt_conf *c, struct app_server **out)
 	}
 	s->maint_started =
 		pthread_create(&s->maint, NULL, maintenance, s) == 0;
+	s->scan = scan_start(&s->app);
 	pt_log("partaged listening on %s (public URL %s, data %s, %u "
 	       "threads, engine %s)",
 	       c->listen, s->url, c->data, threads, server_engine(s->srv));
@@ -208,6 +210,7 @@ void app_serve_stop(struct app_server *s, unsigned grace_s)
 	/* so do requests waiting for a password hash: let the hashes end */
 	pwhash_drain(s->app.pwhash);
 	server_stop(s->srv);
+	scan_stop(s->scan);
 	if (s->maint_started) {
 		pthread_mutex_lock(&s->lock);
 		s->stop = true;

@@ -54,6 +54,8 @@ struct link {
 	char folder_id[ID_LEN + 1]; /* "" outside any folder */
 	bool has_crc;          /* creating: the blob's CRC-32 is known */
 	uint32_t crc32;
+	int scan_state;        /* reading (repo_link_get): its blob's
+				* REPO_SCAN_* */
 	const char *request_id; /* creating: the file request it came
 				 * through (NULL or "": none); the link goes
 				 * into the request's folder */
@@ -517,5 +519,18 @@ int repo_request_untake(struct db *db, const char *id, int64_t bytes);
 /* Did the link come through a file request?  (Its uploader is not told
  * the link.)  false when no such link. */
 bool repo_link_from_request(struct db *db, const char *link_id);
+
+/* ---- virus scanning (repo_scan.c) ----
+ * The queue is the blobs table: a blob not yet scanned that some live
+ * link names is pending; a restart loses nothing. */
+enum { REPO_SCAN_PENDING = 0, REPO_SCAN_CLEAN = 1, REPO_SCAN_INFECTED = 2,
+       REPO_SCAN_ERROR = 3 };
+/* Up to max pending blobs (oldest first): hex into out (pool), their
+ * sizes into sizes; *n how many. */
+int repo_scan_pending(struct db *db, struct pt_pool *pool, char **out,
+		      int64_t *sizes, size_t max, size_t *n);
+/* Record a blob's verdict and its signature or error. */
+int repo_scan_set(struct db *db, const char *hex, int state,
+		  const char *reason);
 
 #endif

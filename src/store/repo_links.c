@@ -94,7 +94,9 @@ int repo_link_get(struct db *db, struct pt_pool *pool, const char *id,
 			 "SELECT id, sha256, name, mime, size, created, "
 			 "expires, max_downloads, downloads, last_download, "
 			 "delete_hash, owner_id, state, reason, takedown_id, "
-			 "password_hash, folder_id FROM links WHERE id = $1",
+			 "password_hash, folder_id, COALESCE((SELECT "
+			 "scan_state FROM blobs b WHERE b.sha256 = "
+			 "links.sha256), 0) FROM links WHERE id = $1",
 			 &st, "t", id);
 	if (err)
 		return err;
@@ -117,6 +119,8 @@ int repo_link_get(struct db *db, struct pt_pool *pool, const char *id,
 		   db_col_text(st, 14));
 	out->password_hash = pt_pstrdup(pool, db_col_text(st, 15));
 	copy_fixed(out->folder_id, sizeof(out->folder_id), db_col_text(st, 16));
+	out->scan_state = (int)db_col_int(st, 17);
+	out->request_id = NULL;
 	db_done(st);
 	return 0;
 }

@@ -192,6 +192,13 @@ static const char *const migrations[] = {
 	"ALTER TABLE links ADD COLUMN request_id TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE uploads ADD COLUMN request_id TEXT NOT NULL "
 	"DEFAULT '';",
+	/* 14: virus scanning (repo_scan.c): a blob's scan state, 0 not yet
+	 * scanned (pending while [scan] clamd is set), 1 clean, 2 infected,
+	 * 3 error; and the signature or the error */
+	"ALTER TABLE blobs ADD COLUMN scan_state BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE blobs ADD COLUMN scan_reason TEXT NOT NULL "
+	"DEFAULT '';"
+	"CREATE INDEX blobs_scan_state ON blobs(scan_state);",
 };
 
 /* The version the schema is at (0: none yet) into *v; 0 or a negative

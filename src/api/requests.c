@@ -73,8 +73,9 @@ bool api_request_gate_or_reply(struct pt_req *r, const char *id,
 	else
 		err = db ? repo_request_get(db, r->pool, id, fr) : PT_EUNAVAIL;
 	if (err == PT_ENOTFOUND) {
-		*rc = reply_error(r, err, NULL, "not found: no file request "
-						"'%s'",
+		*rc = reply_error(r, err, NULL,
+				  "not found: no file request "
+				  "'%s'",
 				  id);
 		return true;
 	}
@@ -104,8 +105,8 @@ bool api_request_gate_or_reply(struct pt_req *r, const char *id,
 		memcpy(l.id, fr->id, sizeof(l.id));
 		const char *pw = req_header(r, "X-Partage-Request-Password");
 		bool right = false;
-		if (pw && api_link_password_check_or_reply(r, &l, pw, &right,
-							   rc))
+		if (pw &&
+		    api_link_password_check_or_reply(r, &l, pw, &right, rc))
 			return true;
 		if (!right) {
 			*rc = reply_error(r, PT_EFORBIDDEN, "password",
@@ -231,7 +232,8 @@ static req_res create_done(struct pt_req *r, json_t *o)
 
 	memset(&fr, 0, sizeof(fr));
 	if (!json_is_string(folder) ||
-	    (password && !json_is_null(password) && !json_is_string(password)) ||
+	    (password && !json_is_null(password) &&
+	     !json_is_string(password)) ||
 	    !json_count(o, "max_days", REQUEST_MAX_DAYS, &days) ||
 	    !json_count(o, "max_files", REQUEST_MAX_FILES, &fr.max_files) ||
 	    !json_count(o, "max_bytes", REQUEST_MAX_BYTES, &fr.max_bytes))
@@ -243,8 +245,8 @@ static req_res create_done(struct pt_req *r, json_t *o)
 				   REQUEST_MAX_DAYS, REQUEST_MAX_FILES);
 	const char *fid = json_string_value(folder);
 	err = !id_valid(fid, strlen(fid)) ? PT_ENOTFOUND
-	      : db			 ? repo_folder_get(db, r->pool, fid, &f)
-					 : PT_EUNAVAIL;
+	      : db ? repo_folder_get(db, r->pool, fid, &f)
+		   : PT_EUNAVAIL;
 	if (!err && f.owner != who->user_id)
 		err = PT_ENOTFOUND;
 	if (err == PT_ENOTFOUND)

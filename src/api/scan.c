@@ -25,8 +25,8 @@
 #include "../util/banned.h"
 
 #define BATCH 16
-#define IDLE_MS 500  /* between looks at the queue */
-#define RETRY_S 5    /* after clamd could not be reached */
+#define IDLE_MS 500 /* between looks at the queue */
+#define RETRY_S 5   /* after clamd could not be reached */
 
 struct scanner {
 	struct app *app;
@@ -84,8 +84,8 @@ static int scan_one(struct app *app, const char *hex, int64_t size)
 			       pt_strerror(err));
 			return -1;
 		}
-		pt_log("scan: %s is infected (%s): %lld links taken down",
-		       hex, res.what, (long long)taken);
+		pt_log("scan: %s is infected (%s): %lld links taken down", hex,
+		       res.what, (long long)taken);
 		err = repo_scan_set(db, hex, REPO_SCAN_INFECTED, res.what);
 	} else if (res.verdict == CLAMD_CLEAN) {
 		err = repo_scan_set(db, hex, REPO_SCAN_CLEAN, "");
@@ -184,8 +184,7 @@ void scan_stop(struct scanner *s)
 	free(s);
 }
 
-bool scan_download_or_reply(struct pt_req *r, const struct link *l,
-			    req_res *rc)
+bool scan_download_or_reply(struct pt_req *r, const struct link *l, req_res *rc)
 {
 	struct app *app = r->ctx;
 	if (app->conf->scan_pending_downloads || !app->conf->scan_clamd ||

@@ -29,7 +29,8 @@ static int request_create(const struct cli_opts *o, const char *folder)
 
 	pt_buf_init(&msg, 4096);
 	if (!req) {
-		cli_err("cannot make a file request: '%s' is not UTF-8", folder);
+		cli_err("cannot make a file request: '%s' is not UTF-8",
+			folder);
 		goto fail;
 	}
 	if (o->password)
@@ -98,8 +99,7 @@ static int request_list(const struct cli_opts *o)
 	}
 	size_t i;
 	json_t *r;
-	json_array_foreach(arr, i, r)
-	{
+	json_array_foreach(arr, i, r) {
 		const json_t *f = json_object_get(r, "folder");
 		printf("%s %s %lld", cli_json_str(r, "id"),
 		       cli_json_str(r, "state"), (long long)num(r, "files"));

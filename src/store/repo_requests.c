@@ -11,7 +11,7 @@
 #include "../util/banned.h"
 
 #define REQUEST_COLS                                                    \
-	"SELECT r.id, r.owner_id, r.folder_id, r.created, r.expires, "   \
+	"SELECT r.id, r.owner_id, r.folder_id, r.created, r.expires, "  \
 	"r.password_hash, r.max_files, r.max_bytes, r.files, r.bytes, " \
 	"r.state, COALESCE(f.name, '') FROM file_requests r LEFT JOIN " \
 	"folders f ON f.id = r.folder_id "
@@ -101,8 +101,8 @@ int repo_request_close(struct db *db, const char *id, int64_t owner)
 	return rc < 0 ? (int)rc : rc == 1 ? 0 : PT_ENOTFOUND;
 }
 
-int repo_request_take(struct db *db, const char *id, int64_t bytes,
-		      int64_t now, char *folder)
+int repo_request_take(struct db *db, const char *id, int64_t bytes, int64_t now,
+		      char *folder)
 {
 	struct db_stmt *st;
 	/* the condition and the count in one statement */
@@ -152,8 +152,7 @@ int repo_request_untake(struct db *db, const char *id, int64_t bytes)
 bool repo_link_from_request(struct db *db, const char *link_id)
 {
 	struct db_stmt *st;
-	if (db_get(db,
-		   "SELECT 1 FROM links WHERE id = $1 AND request_id <> ''",
+	if (db_get(db, "SELECT 1 FROM links WHERE id = $1 AND request_id <> ''",
 		   &st, "t", link_id))
 		return false;
 	db_done(st);

@@ -31,8 +31,7 @@ int repo_scan_pending(struct db *db, struct pt_pool *pool, char **out,
 	return err < 0 ? err : 0;
 }
 
-int repo_scan_set(struct db *db, const char *hex, int state,
-		  const char *reason)
+int repo_scan_set(struct db *db, const char *hex, int state, const char *reason)
 {
 	int64_t rc = db_run(db,
 			    "UPDATE blobs SET scan_state = $2, scan_reason = $3 "

@@ -175,8 +175,8 @@ int clamd_scan(const char *addr, int timeout_ms,
 	fd = connect_to(addr, timeout_ms);
 	if (fd < 0) {
 		err = fd;
-		snprintf(out->what, sizeof(out->what),
-			 "cannot reach clamd: %s", strerror(-err));
+		snprintf(out->what, sizeof(out->what), "cannot reach clamd: %s",
+			 strerror(-err));
 		free(buf);
 		return err;
 	}
@@ -184,7 +184,7 @@ int clamd_scan(const char *addr, int timeout_ms,
 		goto io;
 	while (off < size) {
 		size_t want = size - off < CLAMD_CHUNK ? (size_t)(size - off)
-						      : CLAMD_CHUNK;
+						       : CLAMD_CHUNK;
 		ssize_t r = read(arg, buf + 4, want, off);
 		if (r <= 0) {
 			err = r < 0 ? (int)r : -EIO;

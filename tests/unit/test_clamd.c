@@ -35,8 +35,7 @@ static const struct {
 	  "Eicar-Test-Signature" },
 	{ "stream: Partage.Test.EICAR.UNOFFICIAL FOUND\0", 44, CLAMD_INFECTED,
 	  "Partage.Test.EICAR.UNOFFICIAL" },
-	{ "stream: Win.Test\x01\xff FOUND", 0, CLAMD_INFECTED,
-	  "Win.Test??" },
+	{ "stream: Win.Test\x01\xff FOUND", 0, CLAMD_INFECTED, "Win.Test??" },
 	{ "INSTREAM size limit exceeded. ERROR", 0, CLAMD_ERROR,
 	  "INSTREAM size limit exceeded." },
 	{ "stream: Can't allocate memory ERROR", 0, CLAMD_ERROR,
@@ -192,8 +191,8 @@ static void test_scan_unreachable(void **state)
 {
 	struct src s = { "x", 1 };
 	struct clamd_result r;
-	int err = clamd_scan("/nonexistent/dir/clamd.sock", 1000, src_read,
-			     &s, 1, &r);
+	int err = clamd_scan("/nonexistent/dir/clamd.sock", 1000, src_read, &s,
+			     1, &r);
 	assert_int_equal(err, -ENOENT);
 	assert_int_equal(r.verdict, CLAMD_ERROR);
 	assert_non_null(strstr(r.what, "cannot reach clamd"));

@@ -55,6 +55,10 @@ static json_t *request_json(struct pt_req *r, const struct file_request *fr)
 	json_object_set_new(o, "expires",
 			    fr->expires ? json_integer(fr->expires)
 					: json_null());
+	/* the folder's id is its owner's to know: a shared folder's page
+	 * would list what the request's uploaders may not see */
+	if (!policy_owns(api_who(r), fr->owner))
+		json_object_del(json_object_get(o, "folder"), "id");
 	return o;
 }
 

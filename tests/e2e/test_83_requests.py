@@ -196,6 +196,16 @@ def test_request_tus_hides_the_link(srv):
     expect(tus_create(srv, rq["id"], data), 201)
     expect(rput(srv, rq, "x.bin", b"x"), 201)
     expect(tus_create(srv, rq["id"], data), 403, what="tus creation into a full request")
+    # two creations pass the gate of a request with one place left: the
+    # second is refused when it completes, and its file goes nowhere
+    rq = new_request(srv, auth, max_files=1)
+    data = rand_bytes(500)
+    c1 = expect(tus_create(srv, rq["id"], data), 201)
+    c2 = expect(tus_create(srv, rq["id"], data), 201)
+    expect(tus_send(srv, c1.header("Location"), data)[0], 204)
+    r, _ = tus_send(srv, c2.header("Location"), data)
+    expect(r, 403, what="the completion past max_files")
+    assert len(my_files(srv, auth, rq["folder"]["id"])) == 1
 
 
 def test_request_limits(srv):
@@ -296,6 +306,8 @@ def test_uploaders_cannot_list_or_download(srv):
     for resp in (info, page, srv.request("PUT", "/r/%s/x.bin" % rq["id"], body=b"x")):
         assert lid.encode() not in resp.body, resp
     assert "id" not in r["files"][0] and "url" not in r["files"][0], r
+    # nor the folder's id (a shared folder's page would list it)
+    assert "id" not in info.json()["folder"] and fid.encode() not in page.body, info.json()
     # the folder is not shared: its listing is the owner's
     expect(srv.get("/api/v1/folders/" + fid, {"Accept": "application/json"}), 404,
            what="the folder's listing for an uploader")

@@ -414,8 +414,9 @@ static const struct conf_opt opts[] = {
 	{ .section = "scan", .name = "timeout_seconds", .type = CONF_U64,
 	  .off = OFF(scan_timeout_seconds), .def = "120", .min = 1,
 	  .max = 3600, .unit = "seconds",
-	  .help = "how long one file's scan may take before its state is "
-		  "error" },
+	  .help = "how long clamd may take over one step of a scan "
+		  "(connecting, each chunk sent, its reply) before the "
+		  "file's state is error" },
 };
 
 static const char *const tier_names[PT_TIER_COUNT] = {

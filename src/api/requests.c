@@ -76,6 +76,8 @@ bool api_request_gate_or_reply(struct pt_req *r, const char *id,
 		err = PT_ENOTFOUND;
 	else
 		err = db ? repo_request_get(db, r->pool, id, fr) : PT_EUNAVAIL;
+	if (err == PT_ENOTFOUND && api_unknown_id_or_reply(r, rc))
+		return true; /* enumeration: 429 */
 	if (err == PT_ENOTFOUND) {
 		*rc = reply_error(r, err, NULL,
 				  "not found: no file request "
@@ -341,6 +343,8 @@ static bool lookup_or_reply(struct pt_req *r, const char *id,
 		       : PT_EUNAVAIL;
 	if (!err)
 		return false;
+	if (err == PT_ENOTFOUND && api_unknown_id_or_reply(r, rc))
+		return true; /* enumeration: 429 */
 	*rc = err == PT_ENOTFOUND
 		      ? reply_error(r, err, NULL,
 				    "not found: no file request '%s'", id)

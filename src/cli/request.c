@@ -119,7 +119,7 @@ fail:
 	return ret;
 }
 
-/* An id, or a /r/{id} link: the id. */
+/* An id, or a link ending in one (/r/{id}, /folder/{id}): the id. */
 static const char *request_id(const char *arg)
 {
 	const char *s = strrchr(arg, '/');
@@ -154,8 +154,15 @@ static int request_delete(const struct cli_opts *o, int argc, char **argv)
 
 int cli_request(const struct cli_opts *o, int argc, char **argv)
 {
-	if (strcmp(argv[0], "create") == 0)
-		return request_create(o, argv[1]);
+	if (strcmp(argv[0], "create") == 0) {
+		/* a folder's id, or its /folder/{id} link */
+		const char *f = request_id(argv[1]);
+		if (!f) {
+			cli_err("not a folder id or link: '%s'", argv[1]);
+			return CLI_FAIL;
+		}
+		return request_create(o, f);
+	}
 	if (strcmp(argv[0], "list") == 0)
 		return request_list(o);
 	return request_delete(o, argc - 1, argv + 1);

@@ -362,5 +362,9 @@ def test_request_cli(srv, tmp):
     assert r.returncode == 1 and b"closed" in r.stderr, r
     r = partage(srv, tmp, token, "request", "list", "--json")
     assert json.loads(r.stdout)["requests"][0]["state"] == "closed", r.stdout
+    r = partage(srv, tmp, token, "request", "create", srv.url + "/folder/" + fid, "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["folder"]["id"] == fid, r
+    r = partage(srv, tmp, token, "request", "create", "no such folder")
+    assert r.returncode == 1 and b"not a folder id" in r.stderr, r
     r = partage(srv, tmp, token, "request", "frobnicate")
     assert r.returncode == 2, r

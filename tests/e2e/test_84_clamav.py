@@ -142,4 +142,4 @@ def test_off_by_default(srv):
     o = srv.upload("plain.bin", rand_bytes(100))
     assert "scan" not in o and "scan" not in srv.file_obj(o["id"]).json(), o
     page = srv.get("/" + o["id"], {"Accept": "text/html"})
-    assert b'id="scan-block" hidden' in page.body
+    assert b'id="scan-block" hidden' in page.body, "the page has no (hidden) scan block"

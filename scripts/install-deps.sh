@@ -15,7 +15,7 @@ pkgs=(
   libsodium-dev libjansson-dev libmagic-dev libmagic-mgc libarchive-dev
   libinih-dev libcmocka-dev libdeflate-dev zlib1g-dev
   libavformat-dev libavcodec-dev libavutil-dev libseccomp-dev ffmpeg
-  curl wget aria2 python3 sqlite3 file util-linux unzip
+  curl wget aria2 python3 sqlite3 file util-linux unzip clamav-daemon
   cppcheck clang-tools clang-format
 )
 [ "${PARTAGE_BENCH:-0}" = 1 ] && pkgs+=(nginx-light wrk gnuplot-nox)

@@ -85,6 +85,17 @@ static const char *check_url(const char *v)
 }
 
 /* "ADDR[/BITS] ...": proxy.c parses it again at start. */
+/* "", an absolute path, or tcp:HOST:PORT */
+static const char *check_clamd(const char *v)
+{
+	if (!*v || *v == '/')
+		return NULL;
+	if (strncmp(v, "tcp:", 4) == 0 && strrchr(v + 4, ':') &&
+	    strrchr(v + 4, ':')[1])
+		return NULL;
+	return "not a unix socket's absolute path or tcp:HOST:PORT";
+}
+
 static const char *check_proxies(const char *v)
 {
 	static _Thread_local char why[160];
@@ -507,6 +518,23 @@ static const struct conf_opt opts[] = {
 	  .off = OFF(media_probe_memory_bytes), .def = "256M",
 	  .min = 32 << 20, .max = 1ull << 36, .unit = "size",
 	  .help = "address space of a probe process" },
+	/* [scan]: virus scanning with ClamAV's clamd (off by default) */
+	{ .section = "scan", .name = "clamd", .type = CONF_STR,
+	  .off = OFF(scan_clamd), .def = "", .check = check_clamd,
+	  .unit = "address",
+	  .help = "clamd to scan every stored file with (INSTREAM): a unix "
+		  "socket's path, or tcp:HOST:PORT; empty = no scanning" },
+	{ .section = "scan", .name = "pending_downloads", .type = CONF_U64,
+	  .off = OFF(scan_pending_downloads), .def = "1", .max = 1,
+	  .unit = "0 or 1",
+	  .help = "1: a file not scanned yet may be downloaded; 0: 409 "
+		  "until its scan is done" },
+	{ .section = "scan", .name = "timeout_seconds", .type = CONF_U64,
+	  .off = OFF(scan_timeout_seconds), .def = "120", .min = 1,
+	  .max = 3600, .unit = "seconds",
+	  .help = "how long clamd may take over one step of a scan "
+		  "(connecting, each chunk sent, its reply) before the "
+		  "file's state is error" },
 };
 
 static const char *const tier_names[PT_TIER_COUNT] = {

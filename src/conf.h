@@ -103,6 +103,10 @@ struct pt_conf {
 	uint64_t media_probe_workers;        /* 0: no probing */
 	uint64_t media_probe_timeout_seconds;
 	uint64_t media_probe_memory_bytes;
+	/* [scan] */
+	char *scan_clamd;                /* "" off, "/path" or "tcp:HOST:PORT" */
+	uint64_t scan_pending_downloads; /* 1: pending files may be downloaded */
+	uint64_t scan_timeout_seconds;
 };
 
 /* Fill with the built-in defaults (docs/configuration.md: Megaupload's

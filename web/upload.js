@@ -31,6 +31,10 @@
   var drop = document.getElementById("drop");
   var results = document.getElementById("results");
   var who = document.getElementById("who");
+  // a file request's page (/r/ID): uploads go to the request, and what
+  // comes back names the file received, not a link
+  var fileRequest = document.getElementById("file-request");
+  var REQUEST = fileRequest ? fileRequest.getAttribute("data-request") : "";
 
   var q = parseInt(new URLSearchParams(location.search).get("chunk"), 10);
   if (q >= 1024) CHUNK = q;
@@ -190,10 +194,13 @@
     var meta = "filename " + b64(item.file.name);
     if (item.file.type) meta += ",filetype " + b64(item.file.type);
     Object.keys(item.opts).forEach(function (k) { meta += "," + k + " " + b64(item.opts[k]); });
-    return send(item, "POST", ENDPOINT, {
-      "Upload-Length": String(item.size),
-      "Upload-Metadata": meta,
-    }).then(function (r) {
+    var h = { "Upload-Length": String(item.size), "Upload-Metadata": meta };
+    if (REQUEST) {
+      h["X-Partage-Request"] = REQUEST;
+      var pw = document.getElementById("request-password");
+      if (pw && pw.value) h["X-Partage-Request-Password"] = pw.value;
+    }
+    return send(item, "POST", ENDPOINT, h).then(function (r) {
       if (r.status !== 201) return r;
       var loc = r.header("Location") || "";
       // the uid under this page's origin, whatever public_url says
@@ -264,7 +271,7 @@
       }
       var f;
       try { f = JSON.parse(r.text); } catch (e) { f = null; }
-      if (!f || !f.url) return { status: 200, text: "", bad: "the server's reply is not a file object" };
+      if (!f || !(f.url || (REQUEST && f.request))) return { status: 200, text: "", bad: "the server's reply is not a file object" };
       forget(item);
       item.done = f;
       return null;
@@ -485,6 +492,11 @@
     item.row.className = "upload done";
     note(item, "");
     var out = el("div", "up-done");
+    if (REQUEST) {
+      out.textContent = "received: " + f.name + " (" + human(f.size) + ")";
+      item.row.appendChild(out);
+      return;
+    }
     var a = el("a", "", f.name + " — " + f.url);
     a.href = f.url;
     out.appendChild(a);

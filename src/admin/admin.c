@@ -37,7 +37,8 @@ static const struct admin_cmd commands[] = {
 	{ "restore", admin_restore, NULL,
 	  "ID\tundo a takedown (quarantine)\n" },
 	{ "blocklist", admin_blocklist, NULL,
-	  "import FILE\tSHA-256 per line ('-': stdin)\n"
+	  "import FILE [--reason TEXT]\tSHA-256 per line ('-': stdin); the "
+	  "stored copies are taken down too\n"
 	  "export\tthe blocked SHA-256, one per line\n" },
 	{ "reports", admin_reports, NULL,
 	  "list\tthe abuse reports, one per line\n"

@@ -190,23 +190,50 @@ static int print_block(const char *hex, const char *reason, void *arg)
 	return 0;
 }
 
+/* A listed hash: blocklisted, and every live link to it taken down as
+ * a content takedown would (abuse_takedown_hash), in one transaction. */
+static int import_one(struct app *app, const char *hex, const char *reason,
+		      int64_t *taken)
+{
+	struct pt_pool *pool = pt_pool_new();
+	char **affected;
+	size_t na;
+	int err = abuse_takedown_hash(app, "admin", hex, reason, pool,
+				      &affected, &na, taken);
+	if (again_after_full(app, err))
+		err = abuse_takedown_hash(app, "admin", hex, reason, pool,
+					  &affected, &na, taken);
+	pt_pool_free(pool);
+	return err;
+}
+
 /* One lowercase SHA-256 hex per line, '#' starts a comment: the format
- * operators exchange between instances. */
+ * operators exchange between instances.  An import also reaches the
+ * copies already stored: each listed hash is taken down like a content
+ * takedown, with the import's reason. */
 int admin_blocklist(struct app *app, int argc, char **argv)
 {
 	struct db *db = app_db(app);
+	const char *reason = "imported blocklist";
 	if (argc == 2 && !strcmp(argv[1], "export")) {
 		printf("# partage blocklist: one SHA-256 per line\n");
 		return repo_blocklist_each(db, print_block, NULL) ? 1 : 0;
 	}
-	if (argc != 3 || strcmp(argv[1], "import") != 0)
-		return admin_die("usage: blocklist import FILE | export");
+	if (argc == 5 && !strcmp(argv[3], "--reason") && *argv[4])
+		reason = argv[4];
+	else if (argc != 3)
+		return admin_die(
+			"usage: blocklist import FILE [--reason TEXT] | export");
+	if (strcmp(argv[1], "import") != 0)
+		return admin_die(
+			"usage: blocklist import FILE [--reason TEXT] | export");
 	FILE *f = strcmp(argv[2], "-") ? fopen(argv[2], "re") : stdin;
 	if (!f)
 		return admin_die("cannot open '%s': %s", argv[2],
 				 strerror(errno));
 	char *line = NULL;
 	size_t cap = 0, lineno = 0, added = 0;
+	int64_t links = 0;
 	int rc = 0;
 	while (getline(&line, &cap, f) > 0) {
 		lineno++;
@@ -229,22 +256,27 @@ int admin_blocklist(struct app *app, int argc, char **argv)
 				       lineno, p);
 			break;
 		}
-		if (repo_block(db, p, "imported blocklist", pt_now(), 0, "")) {
-			rc = admin_die("blocklist import: cannot store '%s'",
-				       p);
+		int64_t taken = 0;
+		int err = import_one(app, p, reason, &taken);
+		if (err) {
+			rc = admin_die("blocklist import: cannot store '%s': %s",
+				       p, pt_strerror(err));
 			break;
 		}
+		links += taken;
 		added++;
 	}
 	free(line);
 	if (f != stdin)
 		fclose(f);
 	if (!rc) {
-		char detail[48];
-		snprintf(detail, sizeof(detail), "%zu hashes", added);
-		repo_audit(db, "admin", "blocklist_import", argv[2], "", detail,
-			   pt_now());
-		printf("%zu hashes imported\n", added);
+		char detail[80];
+		snprintf(detail, sizeof(detail), "%zu hashes; %lld links taken down",
+			 added, (long long)links);
+		repo_audit(db, "admin", "blocklist_import", argv[2], reason,
+			   detail, pt_now());
+		printf("%zu hashes imported, %lld links taken down\n", added,
+		       (long long)links);
 	}
 	return rc;
 }

@@ -27,10 +27,14 @@
 
 /* ---- shared by the API and `partaged admin` ---- */
 
-int abuse_takedown(struct app *app, const char *actor, const char **ids,
-		   size_t nids, bool content, const char *reason,
-		   const char *reference, struct pt_pool *pool,
-		   char ***affected, size_t *naffected)
+/* The one takedown transaction: of ids (scope link or content), or of
+ * every live link to hex (a blocklist import, hex != NULL: audited only
+ * when it took some link down). */
+static int takedown_tx(struct app *app, const char *actor, const char **ids,
+		       size_t nids, const char *hex, bool content,
+		       const char *reason, const char *reference,
+		       struct pt_pool *pool, char ***affected,
+		       size_t *naffected, int64_t *taken)
 {
 	struct db *db = app_db(app);
 	struct takedown_row t;
@@ -40,6 +44,7 @@ int abuse_takedown(struct app *app, const char *actor, const char **ids,
 
 	*affected = out;
 	*naffected = 0;
+	*taken = 0;
 	if (!db)
 		return PT_EUNAVAIL;
 	memset(&t, 0, sizeof(t));
@@ -53,6 +58,12 @@ int abuse_takedown(struct app *app, const char *actor, const char **ids,
 			(int64_t)app->conf->quarantine_days * 86400;
 	if ((err = db_begin(db)))
 		return err;
+	if (hex) {
+		err = repo_takedown_hash(db, &t, hex, purge, pool, out,
+					 TAKEDOWN_MAX, &n, taken);
+		if (err)
+			goto fail;
+	}
 	for (size_t i = 0; i < nids; i++) {
 		if (!id_valid(ids[i], strlen(ids[i])))
 			continue;
@@ -63,17 +74,20 @@ int abuse_takedown(struct app *app, const char *actor, const char **ids,
 		if (err)
 			goto fail;
 	}
-	struct pt_buf detail;
-	pt_buf_init(&detail, 1 << 20);
-	pt_buf_addf(&detail, "takedown %s; links:", t.id);
-	for (size_t i = 0; i < n; i++)
-		pt_buf_addf(&detail, " %s", out[i]);
-	err = repo_audit(db, actor, content ? "takedown_content" : "takedown_link",
-			 nids ? ids[0] : "", t.reason, detail.p ? detail.p : "",
-			 t.created);
-	pt_buf_release(&detail);
-	if (err)
-		goto fail;
+	if (!hex || *taken) {
+		struct pt_buf detail;
+		pt_buf_init(&detail, 1 << 20);
+		pt_buf_addf(&detail, "takedown %s; links:", t.id);
+		for (size_t i = 0; i < n; i++)
+			pt_buf_addf(&detail, " %s", out[i]);
+		err = repo_audit(db, actor,
+				 content ? "takedown_content" : "takedown_link",
+				 hex ? hex : nids ? ids[0] : "", t.reason,
+				 detail.p ? detail.p : "", t.created);
+		pt_buf_release(&detail);
+		if (err)
+			goto fail;
+	}
 	if ((err = db_commit(db)))
 		return err;
 	*naffected = n;
@@ -87,6 +101,24 @@ int abuse_takedown(struct app *app, const char *actor, const char **ids,
 fail:
 	db_rollback(db);
 	return err;
+}
+
+int abuse_takedown(struct app *app, const char *actor, const char **ids,
+		   size_t nids, bool content, const char *reason,
+		   const char *reference, struct pt_pool *pool,
+		   char ***affected, size_t *naffected)
+{
+	int64_t taken;
+	return takedown_tx(app, actor, ids, nids, NULL, content, reason,
+			   reference, pool, affected, naffected, &taken);
+}
+
+int abuse_takedown_hash(struct app *app, const char *actor, const char *hex,
+			const char *reason, struct pt_pool *pool,
+			char ***affected, size_t *naffected, int64_t *taken)
+{
+	return takedown_tx(app, actor, NULL, 0, hex, true, reason, "", pool,
+			   affected, naffected, taken);
 }
 
 int abuse_restore(struct app *app, const char *actor, const char *id,

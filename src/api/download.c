@@ -678,7 +678,8 @@ static req_res serve_held(struct pt_req *r, const char *id, struct held *h)
 	 * takedowns (410/451), password, size limit, ticket, parallel */
 	if (api_link_lookup_or_reply(r, id, &l, &rc, true))
 		return rc;
-	if (api_link_password_or_reply(r, &l, &rc))
+	if (api_link_password_or_reply(r, &l, &rc) ||
+	    scan_download_or_reply(r, &l, &rc))
 		return rc;
 	struct download_rules rules;
 	struct download_pass pass;

@@ -90,6 +90,14 @@ int abuse_takedown(struct app *app, const char *actor, const char **ids,
 		   size_t nids, bool content, const char *reason,
 		   const char *reference, struct pt_pool *pool,
 		   char ***affected, size_t *naffected);
+/* The same content takedown by hash, for a blocklist import: every live
+ * link to hex (lowercase SHA-256) is taken down and the hash blocklisted
+ * with reason; *taken counts the links (affected lists at most
+ * TAKEDOWN_MAX of them).  Audited when some link was taken down; with
+ * none, the hash is only blocklisted.  0 or a negative status. */
+int abuse_takedown_hash(struct app *app, const char *actor, const char *hex,
+			const char *reason, struct pt_pool *pool,
+			char ***affected, size_t *naffected, int64_t *taken);
 /* Undo the takedown that removed id (within the quarantine).  Audited. */
 int abuse_restore(struct app *app, const char *actor, const char *id,
 		  int64_t *restored);
@@ -133,6 +141,55 @@ req_res api_folder_zip(struct pt_req *r);  /* GET /folder/{id}/{name}.zip */
  * of the uploader's, 503). */
 bool api_upload_folder_or_reply(struct pt_req *r, const char *value,
 				char out[ID_LEN + 1], req_res *rc);
+
+/* requests.c: file-request links */
+req_res api_requests_create(struct pt_req *r); /* POST /api/v1/requests */
+req_res api_requests_list(struct pt_req *r);   /* GET, the owner's */
+req_res api_request_get(struct pt_req *r);     /* GET /api/v1/requests/{id} */
+req_res api_request_delete(struct pt_req *r);  /* closes it (owner) */
+req_res api_request_page(struct pt_req *r);    /* GET /r/{id} */
+/* upload.c: PUT /r/{id}/{name} (and /api/v1/requests/{id}/files/{name}),
+ * POST /api/v1/requests/{id}/files (multipart) */
+req_res api_request_put(struct pt_req *r);
+req_res api_request_multipart(struct pt_req *r);
+/* An upload through file request `id`: it must be open (404, 410), not
+ * full (403) and given its password (X-Partage-Request-Password: 403,
+ * 429 past the wrong-password limits); then the request's principal
+ * (r->who) becomes its owner's, whose tier, quota and strikes the upload
+ * counts against.  *fr (pool) is the request.  false, or true with the
+ * reply's result in *rc.  May suspend for the password's hash (see
+ * pwcheck.h). */
+bool api_request_gate_or_reply(struct pt_req *r, const char *id,
+			       struct file_request *fr, req_res *rc);
+/* What the request still takes (UINT64_MAX: no byte limit). */
+uint64_t api_request_bytes_left(const struct file_request *fr);
+/* tus creation: the request named by X-Partage-Request or the metadata
+ * key "request" passes the gate, an Upload-Length over what it still
+ * takes is 413, and u->request_id is set (the upload counts into it when
+ * it completes).  false when there is none, or it passed. */
+bool api_request_tus_or_reply(struct pt_req *r, struct upload_row *u,
+			      req_res *rc);
+/* A completed upload's link that its uploader is not told (it came
+ * through a file request). */
+bool api_request_link_hidden(struct pt_req *r, const char *link_id);
+/* 200 with what a request's uploader may know of the file received
+ * (request, name, size, sha256): not its link. */
+req_res api_request_received(struct pt_req *r, const char *request_id,
+			     const struct link *l);
+/* scan.c: virus scanning with clamd ([scan]).  The scanner thread, or
+ * NULL when scanning is off (or its thread could not start: logged). */
+struct scanner;
+struct scanner *scan_start(struct app *app);
+void scan_stop(struct scanner *s); /* NULL: nothing */
+/* Downloads of a file not scanned yet, when [scan] pending_downloads = 0:
+ * 409 with Retry-After.  false, or true with the reply's result in *rc. */
+bool scan_download_or_reply(struct pt_req *r, const struct link *l,
+			    req_res *rc);
+
+/* pages.c: the upload page pointed at a request (state: open, closed,
+ * expired, full) */
+req_res api_request_html(struct pt_req *r, const struct file_request *fr,
+			 const char *state);
 
 /* pages.c: the HTML page of a folder, from what folders.c gathered */
 struct folder_view {

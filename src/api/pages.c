@@ -146,6 +146,8 @@ req_res api_page(struct pt_req *r)
 	char wait[24];
 	policy_download(app->conf, api_who(r), &rules);
 	snprintf(wait, sizeof(wait), "%lld", (long long)rules.wait_seconds);
+	/* the virus scan's state (a block of its own on the page) */
+	const char *scan = api_scan_state(app, l.scan_state);
 	const struct kv kv[] = {
 		{ "wait", wait },
 		{ "tier_rules", tier_rules(r, &rules) },
@@ -161,6 +163,9 @@ req_res api_page(struct pt_req *r)
 		{ "downloads", downloads },
 		{ "sha256", l.sha256 },
 		{ "download_url", api_download_url(app, r->pool, &l) },
+		{ "scan", scan ? scan : "not scanned" },
+		{ "scan_hidden", scan ? "" : "hidden" },
+		/* last: media_parts fills these two */
 		{ "media_head", "" },
 		{ "media_block", "" },
 	};
@@ -825,4 +830,50 @@ req_res api_oembed(struct pt_req *r)
 			app->public_url, l.id, (unsigned long long)w,
 			(unsigned long long)h)));
 	return reply_json(r, 200, o);
+}
+
+/* GET /r/{id}: the upload page pointed at a file request (requests.c
+ * found it); upload.js sends to the request when the page names one. */
+req_res api_request_html(struct pt_req *r, const struct file_request *fr,
+			 const char *state)
+{
+	struct app *app = r->ctx;
+	struct pt_buf lim;
+	char n[32], expires[40];
+	pt_buf_init(&lim, 4096);
+	if (fr->max_files)
+		pt_buf_addf(&lim, "At most %lld files (%lld left). ",
+			    (long long)fr->max_files,
+			    (long long)(fr->files < fr->max_files
+						? fr->max_files - fr->files
+						: 0));
+	if (fr->max_bytes) {
+		uint64_t left = api_request_bytes_left(fr);
+		pt_human_size((uint64_t)fr->max_bytes, n, sizeof(n));
+		pt_buf_addf(&lim, "At most %s in all (", n);
+		pt_human_size(left, n, sizeof(n));
+		pt_buf_addf(&lim, "%s left). ", n);
+	}
+	if (fr->expires) {
+		iso_date(fr->expires, expires, sizeof(expires));
+		pt_buf_addf(&lim, "Open until %s. ", expires);
+	}
+	if (!lim.n)
+		pt_buf_adds(&lim, "No limit on the number of files. ");
+	bool open = strcmp(state, "open") == 0;
+	const struct kv kv[] = {
+		{ "id", fr->id },
+		{ "folder", fr->folder_name },
+		{ "state", state },
+		{ "limits", lim.p },
+		{ "url", pt_psprintf(r->pool, "%s/r/%s", app->public_url,
+				     fr->id) },
+		{ "closed_hidden", open ? "hidden" : "" },
+		{ "form_hidden", open ? "" : "hidden" },
+		{ "password_hidden", *fr->password_hash ? "" : "hidden" },
+	};
+	req_res rc = reply_template(r, open ? 200 : 410, "request.html", kv,
+				    PT_ARRAY_LEN(kv));
+	pt_buf_release(&lim);
+	return rc;
 }

@@ -172,8 +172,28 @@ json_t *api_file_json(struct app *app, const struct link *l)
 	json_object_set_new(o, "max_downloads",
 			    l->max_downloads ? json_integer(l->max_downloads)
 					     : json_null());
+	const char *scan = api_scan_state(app, l->scan_state);
+	if (scan)
+		json_object_set_new(o, "scan", json_string(scan));
 	pt_pool_free(pool);
 	return o;
+}
+
+const char *api_scan_state(struct app *app, int state)
+{
+	switch (state) {
+	case REPO_SCAN_CLEAN:
+		return "clean";
+	case REPO_SCAN_INFECTED:
+		return "infected";
+	case REPO_SCAN_ERROR:
+		return "error";
+	default:
+		/* never scanned: pending while scanning is on */
+		return app->conf->scan_clamd && *app->conf->scan_clamd
+			       ? "pending"
+			       : NULL;
+	}
 }
 
 bool api_unknown_id_or_reply(struct pt_req *r, req_res *rc)

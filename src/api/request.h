@@ -21,6 +21,9 @@ req_res api_json_body(struct pt_req *r,
  * not an object.  The caller owns the object.  Never blocks. */
 json_t *api_json_object(const char *p, size_t n);
 
+/* A link's virus-scan state for its JSON and page: "pending", "clean",
+ * "infected", "error", or NULL when never scanned and [scan] is off. */
+const char *api_scan_state(struct app *app, int state);
 /* The file object of a link (absolute URLs). */
 json_t *api_file_json(struct app *app, const struct link *l);
 /* When the link expires under the current rules if nothing changes (the

@@ -26,6 +26,7 @@ struct app_server {
 	char *url;
 	pthread_t maint;
 	bool maint_started;
+	struct scanner *scan; /* NULL: [scan] clamd unset */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stop;
@@ -184,6 +185,7 @@ int app_serve_start(const struct pt_conf *c, struct app_server **out)
 	/* media: probes of new and not yet probed files, viewing quotas */
 	s->app.quotas = media_quotas_new();
 	s->app.media = media_queue_start(&s->app);
+	s->scan = scan_start(&s->app);
 	pt_log("partaged listening on %s (public URL %s, data %s, %u "
 	       "threads, engine %s)",
 	       c->listen, s->url, c->data, threads, server_engine(s->srv));
@@ -220,6 +222,7 @@ void app_serve_stop(struct app_server *s, unsigned grace_s)
 	s->app.hooks = NULL;
 	media_queue_stop(s->app.media);
 	s->app.media = NULL;
+	scan_stop(s->scan);
 	if (s->maint_started) {
 		pthread_mutex_lock(&s->lock);
 		s->stop = true;

@@ -278,7 +278,8 @@ req_res api_tus_head(struct pt_req *r)
 	if (*u.concat)
 		req_reply_header(r, "Upload-Concat", u.concat);
 	tus_header_expires(r, &u);
-	if (u.state == UPLOAD_DONE && *u.link_id) {
+	/* a file request's uploader is not told the link */
+	if (u.state == UPLOAD_DONE && *u.link_id && !*u.request_id) {
 		struct app *app = r->ctx;
 		req_reply_header(r, "X-Partage-Id", u.link_id);
 		req_reply_header(r, "X-Partage-Url",
@@ -328,6 +329,8 @@ req_res api_tus_get(struct pt_req *r)
 	}
 	if (api_link_lookup_or_reply(r, u.link_id, &l, &rc, false))
 		return rc;
+	if (*u.request_id) /* a file request's uploader is not told the link */
+		return api_request_received(r, u.request_id, &l);
 	return reply_json(r, 200, api_file_json(app, &l));
 }
 

@@ -204,6 +204,8 @@ int tus_complete(struct pt_req *r, const struct upload_row *u,
 void tus_completed_headers(struct pt_req *r, const char *id)
 {
 	struct app *app = r->ctx;
+	if (api_request_link_hidden(r, id)) /* a file request's uploader */
+		return;
 	req_reply_header(r, "X-Partage-Id", id);
 	req_reply_header(r, "X-Partage-Url",
 			 pt_psprintf(r->pool, "%s/%s", app->public_url, id));

@@ -549,6 +549,8 @@ req_res api_tus_create(struct pt_req *r)
 		return rc;
 	cr->p = pt_palloc(r->pool, sizeof(*cr->p));
 	cr->p->app = app;
+	if (api_request_tus_or_reply(r, &cr->p->u, &rc)) /* file requests */
+		return rc;
 	cr->concat = req_header(r, "Upload-Concat");
 	cr->meta = req_header(r, "Upload-Metadata");
 	cr->length = -1;

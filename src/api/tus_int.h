@@ -121,7 +121,8 @@ int tus_meta_count(const struct tus_meta *m, const char *key, int64_t *out);
  * refusing blocked content (nothing kept). */
 int tus_complete(struct pt_req *r, const struct upload_row *u,
 		 const struct runhash *known, struct link *l);
-/* X-Partage-Id and X-Partage-Url of the file an upload became. */
+/* X-Partage-Id and X-Partage-Url of the file an upload became (none for
+ * an upload through a file request: api_request_link_hidden). */
 void tus_completed_headers(struct pt_req *r, const char *id);
 
 #endif

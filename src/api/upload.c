@@ -6,6 +6,8 @@
  * so a client that disconnects or an error half-way leaves nothing behind.
  * Only once the blob is durable is the link row inserted, and only once
  * the row is in is the client told the link (docs/internals.md, 2).
+ * The same paths take a file request's uploads (requests.c: the gate),
+ * into its owner's folder, answered without the link.
  */
 #define _GNU_SOURCE
 #include "handlers.h"
@@ -70,6 +72,7 @@ struct upload {
 	struct received files[64];
 	size_t nfiles;
 	bool linking;               /* in create_links: a 503 is the database's */
+	struct file_request *req;   /* uploading through a file request */
 };
 
 
@@ -175,6 +178,7 @@ static int create_links(struct pt_req *r, struct upload *u, struct link *links,
 		l->quota_bytes = policy_tier(app->conf, api_who(r))
 					 ->storage_quota_bytes;
 		l->reason = "";
+		l->request_id = u->req ? u->req->id : NULL;
 		token_new(tokens[i]);
 		token_hash(tokens[i], TOKEN_LEN, l->delete_hash);
 		/* 62^12 ids: a collision is astronomically rare, but cheap
@@ -189,8 +193,13 @@ static int create_links(struct pt_req *r, struct upload *u, struct link *links,
 			/* refused whole: the links made for the files before
 			 * this one go too (their tokens never reach the
 			 * client) */
-			for (size_t k = 0; k < i; k++)
+			for (size_t k = 0; k < i; k++) {
 				repo_link_delete(db, links[k].id, "deleted", now);
+				if (u->req)
+					repo_request_untake(
+						db, u->req->id,
+						(int64_t)links[k].size);
+			}
 			return err;
 		}
 	}
@@ -232,10 +241,28 @@ static req_res fail_reply(struct pt_req *r, int err, const char *what)
 				   "content was removed and cannot be "
 				   "uploaded again");
 	case PT_ETOOBIG:
+		if (u->req && u->limit == api_request_bytes_left(u->req))
+			return reply_error(r, err, NULL,
+					   "payload too large: the file "
+					   "request takes %llu more bytes",
+					   (unsigned long long)u->limit);
+		if (u->req && u->linking)
+			return reply_error(r, err, NULL,
+					   "payload too large: the file "
+					   "request has no room left for %s",
+					   what);
 		return reply_error(r, err, NULL,
 				   "payload too large: %s exceeds the upload "
 				   "limit of %llu bytes",
 				   what, (unsigned long long)u->limit);
+	case PT_EFORBIDDEN:
+		return reply_error(r, err, NULL,
+				   "forbidden: the file request takes no more "
+				   "files");
+	case PT_EGONE:
+		return reply_error(r, err, NULL,
+				   "gone: the file request is closed or "
+				   "expired");
 	case PT_EPARTS:
 		return reply_error(r, PT_ETOOBIG, NULL,
 				   "payload too large: at most %zu files per "
@@ -287,6 +314,33 @@ static bool set_password_or_reply(struct pt_req *r, struct upload *u,
 	return api_pw_hash_now_or_reply(r, pw, &u->password_hash, rc);
 }
 
+/* A file request's uploader is told what was received, not the links:
+ * they may not see or download what the folder holds. */
+static req_res request_reply(struct pt_req *r, struct upload *u,
+			     const struct link *links, size_t n)
+{
+	if (!req_accepts(r, "application/json")) {
+		struct pt_buf b;
+		pt_buf_init(&b, 1 << 20);
+		for (size_t i = 0; i < n; i++)
+			pt_buf_addf(&b, "received '%s' (%llu bytes)\n",
+				    links[i].name,
+				    (unsigned long long)links[i].size);
+		req_res rc = reply_text(r, 201, b.p ? b.p : "");
+		pt_buf_release(&b);
+		return rc;
+	}
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(
+			arr, json_pack("{s:s, s:I, s:s}", "name", links[i].name,
+				       "size", (json_int_t)links[i].size,
+				       "sha256", links[i].sha256));
+	return reply_json(r, 201,
+			  json_pack("{s:s, s:o}", "request", u->req->id,
+				    "files", arr));
+}
+
 /* ---- PUT /{name} ---- */
 
 static int put_body(struct pt_req *r, const char *data, size_t n)
@@ -320,6 +374,8 @@ static req_res put_end(struct pt_req *r)
 	u->linking = true;
 	if ((err = create_links(r, u, &l, token)))
 		return fail_reply(r, err, "the upload");
+	if (u->req)
+		return request_reply(r, u, &l, 1);
 
 	char *share = pt_psprintf(r->pool, "%s/%s", app->public_url, l.id);
 	struct resp *resp;
@@ -350,7 +406,17 @@ static req_res put_end(struct pt_req *r)
 	return reply_queue(r, 201, resp);
 }
 
-req_res api_upload_put(struct pt_req *r)
+/* The request's limit on this upload's bytes, when it is the smaller. */
+static void request_limit(struct upload *u)
+{
+	if (u->req && api_request_bytes_left(u->req) <= u->limit) {
+		u->limit = api_request_bytes_left(u->req);
+		u->by_quota = false;
+	}
+}
+
+static req_res put_start(struct pt_req *r, const pt_str *name,
+			 struct file_request *req)
 {
 	struct app *app = r->ctx;
 	struct upload *u = pt_palloc(r->pool, sizeof(*u));
@@ -360,32 +426,35 @@ req_res api_upload_put(struct pt_req *r)
 	int err;
 
 	u->app = app;
+	u->req = req;
 	r->state = u;
 	u->limit = api_upload_limit(r, &u->by_quota);
+	request_limit(u);
 	/* over the size limit is for good (413), before the disk's now */
 	if (cl && !pt_parse_u64(cl, strlen(cl), &len) && len > u->limit &&
 	    !u->by_quota)
 		return fail_reply(r, PT_ETOOBIG, "the upload");
 	if (abuse_check_uploader_or_reply(r, &rc) ||
 	    api_intake_check_or_reply(r, &rc) ||
-	    api_text_check_or_reply(r, "the file name", r->arg[0].p,
-				    r->arg[0].n, 0, &rc))
+	    api_text_check_or_reply(r, "the file name", name->p, name->n, 0,
+				    &rc))
 		return rc;
 	if (req_header(r, "Content-Range"))
 		return reply_error(r, PT_EBADREQ, NULL,
 				   "bad request: partial PUT (Content-Range) "
 				   "is not supported; use the tus endpoint "
 				   "/api/v1/uploads to resume uploads");
-	const char *pw = req_header(r, "X-Partage-Password");
+	/* a request's uploader sets nothing on the owner's link */
+	const char *pw = req ? NULL : req_header(r, "X-Partage-Password");
 	if (pw && set_password_or_reply(r, u, pw, &rc))
 		return rc;
-	if (api_upload_folder_or_reply(r, NULL, u->folder, &rc))
+	if (!req && api_upload_folder_or_reply(r, NULL, u->folder, &rc))
 		return rc;
-	if (header_count(r, "Max-Days", &u->max_days))
+	if (!req && header_count(r, "Max-Days", &u->max_days))
 		return reply_error(r, PT_EBADREQ, NULL,
 				   "bad request: Max-Days must be a positive "
 				   "number of days");
-	if (header_count(r, "Max-Downloads", &u->max_downloads))
+	if (!req && header_count(r, "Max-Downloads", &u->max_downloads))
 		return reply_error(r, PT_EBADREQ, NULL,
 				   "bad request: Max-Downloads must be a "
 				   "positive number");
@@ -393,11 +462,26 @@ req_res api_upload_put(struct pt_req *r)
 	if (cl && !pt_parse_u64(cl, strlen(cl), &len) && len > u->limit)
 		return fail_reply(r, u->by_quota ? PT_ENOSPACE : PT_ETOOBIG,
 				  "the upload");
-	if ((err = sink_open(r, &u->sink, r->arg[0].p, u->limit, u->by_quota)))
+	if ((err = sink_open(r, &u->sink, name->p, u->limit, u->by_quota)))
 		return fail_reply(r, err, "the upload");
 	r->on_body = put_body;
 	r->on_end = put_end;
 	return REQ_OK;
+}
+
+req_res api_upload_put(struct pt_req *r)
+{
+	return put_start(r, &r->arg[0], NULL);
+}
+
+req_res api_request_put(struct pt_req *r)
+{
+	struct file_request *fr = pt_palloc(r->pool, sizeof(*fr));
+	const char *id = pt_pstrndup(r->pool, r->arg[0].p, r->arg[0].n);
+	req_res rc;
+	if (api_request_gate_or_reply(r, id, fr, &rc))
+		return rc;
+	return put_start(r, &r->arg[1], fr);
 }
 
 /* ---- POST /api/v1/files (multipart/form-data) ---- */
@@ -539,7 +623,10 @@ static req_res multipart_end(struct pt_req *r)
 				   "bad request: no 'file' part in the form");
 	if (check_blocked_or_reply(r, u, &rc))
 		return rc;
-	if (u->password.n && set_password_or_reply(r, u, u->password.p, &rc))
+	if (u->req) /* the owner's link: the uploader sets none of these */
+		u->max_days = u->max_downloads = 0;
+	else if (u->password.n &&
+		 set_password_or_reply(r, u, u->password.p, &rc))
 		return rc;
 	struct link *links = pt_palloc(r->pool, u->nfiles * sizeof(*links));
 	char(*tokens)[TOKEN_LEN + 1] =
@@ -547,6 +634,8 @@ static req_res multipart_end(struct pt_req *r)
 	u->linking = true;
 	if ((err = create_links(r, u, links, tokens)))
 		return fail_reply(r, err, "the upload");
+	if (u->req)
+		return request_reply(r, u, links, u->nfiles);
 	json_t *arr = json_array();
 	for (size_t i = 0; i < u->nfiles; i++) {
 		json_t *o = api_file_json(app, &links[i]);
@@ -556,21 +645,23 @@ static req_res multipart_end(struct pt_req *r)
 	return reply_json(r, 201, json_pack("{s:o}", "files", arr));
 }
 
-req_res api_upload_multipart(struct pt_req *r)
+static req_res multipart_start(struct pt_req *r, struct file_request *req)
 {
 	struct upload *u = pt_palloc(r->pool, sizeof(*u));
 	const char *ct = req_header(r, "Content-Type");
 
 	u->app = r->ctx;
+	u->req = req;
 	r->state = u;
 	u->limit = api_upload_limit(r, &u->by_quota);
+	request_limit(u);
 	req_res rc;
 	if (abuse_check_uploader_or_reply(r, &rc) ||
 	    api_intake_check_or_reply(r, &rc) ||
-	    api_upload_folder_or_reply(r, NULL, u->folder, &rc))
+	    (!req && api_upload_folder_or_reply(r, NULL, u->folder, &rc)))
 		return rc;
-	if (header_count(r, "Max-Days", &u->max_days) ||
-	    header_count(r, "Max-Downloads", &u->max_downloads))
+	if (!req && (header_count(r, "Max-Days", &u->max_days) ||
+		     header_count(r, "Max-Downloads", &u->max_downloads)))
 		return reply_error(r, PT_EBADREQ, NULL,
 				   "bad request: Max-Days and Max-Downloads "
 				   "must be positive numbers");
@@ -588,4 +679,19 @@ req_res api_upload_multipart(struct pt_req *r)
 	r->on_body = multipart_body;
 	r->on_end = multipart_end;
 	return REQ_OK;
+}
+
+req_res api_upload_multipart(struct pt_req *r)
+{
+	return multipart_start(r, NULL);
+}
+
+req_res api_request_multipart(struct pt_req *r)
+{
+	struct file_request *fr = pt_palloc(r->pool, sizeof(*fr));
+	const char *id = pt_pstrndup(r->pool, r->arg[0].p, r->arg[0].n);
+	req_res rc;
+	if (api_request_gate_or_reply(r, id, fr, &rc))
+		return rc;
+	return multipart_start(r, fr);
 }

@@ -53,6 +53,9 @@ struct cli_opts {
 	const char *to;          /* mv --to: a folder, or "/" */
 	bool recursive;          /* rm --recursive */
 	bool progress;           /* stderr is a terminal */
+	const char *request;     /* upload --request: a file request's URL */
+	bool have_expires, have_max_files, have_max_bytes;
+	uint64_t expires, max_files, max_bytes; /* request create */
 };
 
 /* One line "partage: ..." on stderr. */
@@ -303,6 +306,15 @@ int cli_share(const struct cli_opts *o, const char *folder, bool share);
 int cli_api_call(const struct cli_opts *o, const char *method,
 		 const char *url, const json_t *body, json_t **rep,
 		 long *status, struct pt_buf *msg);
+
+/* request.c: `partage request create FOLDER | list | delete ID...` (the
+ * owner's file requests, POST/GET/DELETE /api/v1/requests), and one
+ * file sent to a request (`upload --request URL`: PUT URL/NAME, with
+ * --password as the request's password).  0 or CLI_FAIL after the
+ * reason on stderr. */
+int cli_request(const struct cli_opts *o, int argc, char **argv);
+int cli_request_upload(const struct cli_opts *o, const char *file, int fd,
+		       const char *name, int64_t size);
 
 /* account.c: the account (GET /api/v1/me, rewards), a voucher, points
  * into premium days. */

@@ -209,6 +209,17 @@ static const char *check_webhooks(const struct cli_opts *o, int argc,
 	return "takes nothing, 'add URL [EVENT...]', 'rm ID...' or 'log ID'";
 }
 
+/* request takes create FOLDER, list, or delete ID... */
+static const char *check_request(const struct cli_opts *o, int argc,
+				 char **argv)
+{
+	if ((strcmp(argv[0], "create") == 0 && argc == 2) ||
+	    (strcmp(argv[0], "list") == 0 && argc == 1) ||
+	    (strcmp(argv[0], "delete") == 0 && argc >= 2))
+		return NULL;
+	return "takes 'create FOLDER', 'list' or 'delete ID...'";
+}
+
 static const char *check_mv(const struct cli_opts *o, int argc, char **argv)
 {
 	return o->to ? NULL : "needs --to FOLDER";
@@ -247,14 +258,16 @@ struct command {
 /* clang-format off */
 static const struct command commands[] = {
 	{ "upload", cli_upload, 1, -1, NULL, NULL,
-	  "--max-days --max-downloads --name --password --folder --json", 0,
+	  "--max-days --max-downloads --name --password --folder --json "
+	  "--request", 0,
 	  "upload FILE... [--max-days N] [--max-downloads N] [--name NAME]\n"
-	  "         [--password PW] [--folder ID] [--json]",
+	  "         [--password PW] [--folder ID] [--json] [--request URL]",
 	  "Upload each FILE ('-' reads stdin) and print its share URL, or its\n"
 	  "file object with --json; the delete token goes to stderr.\n"
 	  "--folder puts it in one of your folders (logged in).  A file is\n"
 	  "sent in chunks, retried when the link drops, and resumed by the\n"
-	  "same command after an interruption." },
+	  "same command after an interruption.  --request URL sends it to a\n"
+	  "file request instead (--password: the request's)." },
 	{ "remote", cli_remote, 1, -1, NULL, NULL,
 	  "--max-days --max-downloads --name --json", 0,
 	  "remote URL... [--max-days N] [--max-downloads N] [--name NAME]\n"
@@ -262,6 +275,13 @@ static const struct command commands[] = {
 	  "Have the server fetch each http(s) URL itself into a new file\n"
 	  "(a remote upload), show its progress, and print the share URL,\n"
 	  "or the file object with --json; the delete token goes to stderr." },
+	{ "request", cli_request, 1, -1, NULL, check_request,
+	  "--password --expires --max-files --max-bytes --json", CMD_LOGIN,
+	  "request create FOLDER [--password PW] [--expires DAYS]\n"
+	  "         [--max-files N] [--max-bytes N] | list | delete ID...",
+	  "A link that lets anyone upload into your FOLDER (its id), within\n"
+	  "the limits, without seeing what is there: create prints it; list\n"
+	  "shows yours; delete closes them." },
 	{ "download", cli_download, 1, -1, NULL, NULL,
 	  "-o --output-dir --password", 0,
 	  "download URL_OR_ID... [-o FILE] [--output-dir DIR]",
@@ -426,6 +446,7 @@ enum {
 	OPT_SERVER = 256, OPT_JSON, OPT_MAX_DAYS, OPT_MAX_DOWNLOADS, OPT_NAME,
 	OPT_OUTPUT_DIR, OPT_TOKEN, OPT_PASSWORD, OPT_PASSWORD_STDIN,
 	OPT_FOLDER, OPT_PARENT, OPT_SHARED, OPT_TO, OPT_RECURSIVE,
+	OPT_REQUEST, OPT_EXPIRES, OPT_MAX_FILES, OPT_MAX_BYTES,
 };
 
 /* The per-command options, in the order they are checked against the
@@ -448,6 +469,10 @@ static const struct {
 	{ OPT_TOKEN, "--token" },
 	{ OPT_PASSWORD, "--password" },
 	{ OPT_PASSWORD_STDIN, "--password-stdin" },
+	{ OPT_REQUEST, "--request" },
+	{ OPT_EXPIRES, "--expires" },
+	{ OPT_MAX_FILES, "--max-files" },
+	{ OPT_MAX_BYTES, "--max-bytes" },
 };
 
 static bool word_in(const char *word, const char *list)
@@ -524,6 +549,10 @@ static int options_parse(int argc, char **argv, struct cli_opts *o,
 		{ "shared", no_argument, NULL, OPT_SHARED },
 		{ "to", required_argument, NULL, OPT_TO },
 		{ "recursive", no_argument, NULL, OPT_RECURSIVE },
+		{ "request", required_argument, NULL, OPT_REQUEST },
+		{ "expires", required_argument, NULL, OPT_EXPIRES },
+		{ "max-files", required_argument, NULL, OPT_MAX_FILES },
+		{ "max-bytes", required_argument, NULL, OPT_MAX_BYTES },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -584,6 +613,24 @@ static int options_parse(int argc, char **argv, struct cli_opts *o,
 			break;
 		case OPT_RECURSIVE:
 			o->recursive = true;
+			break;
+		case OPT_REQUEST:
+			o->request = optarg;
+			break;
+		case OPT_EXPIRES:
+			if (number("--expires", optarg, &o->expires))
+				return CLI_USAGE;
+			o->have_expires = true;
+			break;
+		case OPT_MAX_FILES:
+			if (number("--max-files", optarg, &o->max_files))
+				return CLI_USAGE;
+			o->have_max_files = true;
+			break;
+		case OPT_MAX_BYTES:
+			if (number("--max-bytes", optarg, &o->max_bytes))
+				return CLI_USAGE;
+			o->have_max_bytes = true;
 			break;
 		case 'h':
 			help_print(stdout);

@@ -6,7 +6,8 @@
  * length is unknown.  Each
  * file's share URL (or file object with --json) goes to stdout on one
  * line and its delete token to stderr; a failed file does not stop the
- * others, it only makes the exit status 1.
+ * others, it only makes the exit status 1.  --request sends each file
+ * to a file request instead (request.c).
  */
 #include "cli.h"
 
@@ -67,6 +68,13 @@ static int upload_one(const struct cli_opts *o, const char *file)
 	name = o->name ? xstrdup(o->name) :
 	       is_stdin ? xstrdup("stdin") : local_basename(file);
 
+	if (o->request) {
+		ret = cli_request_upload(o, file, fd, name,
+					 S_ISREG(st.st_mode)
+						 ? (int64_t)st.st_size
+						 : -1);
+		goto fail;
+	}
 	/* a file of known size goes through tus, so it can resume */
 	if (S_ISREG(st.st_mode) && !is_stdin) {
 		err = cli_tus_upload(o, file, fd, &st, name);

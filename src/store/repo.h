@@ -53,6 +53,11 @@ struct link {
 	char folder_id[ID_LEN + 1]; /* "" outside any folder */
 	bool has_crc;          /* creating: the blob's CRC-32 is known */
 	uint32_t crc32;
+	int scan_state;        /* reading (repo_link_get): its blob's
+				* REPO_SCAN_* */
+	const char *request_id; /* creating: the file request it came
+				 * through (NULL or "": none); the link goes
+				 * into the request's folder */
 };
 
 /* Create or upgrade the schema.  Safe to call from several processes. */
@@ -149,6 +154,7 @@ struct upload_row {
 	char *password_hash;   /* the link's, Argon2id; "" or NULL: none */
 	char *hash_state;      /* the running hash at `received`
 				* (runhash_save); "": none */
+	char request_id[ID_LEN + 1]; /* the file request, "" none */
 };
 
 int repo_upload_create(struct db *db, const struct upload_row *u);
@@ -350,6 +356,15 @@ int repo_blocklist_each(struct db *db,
 int repo_takedown(struct db *db, const struct takedown_row *t,
 		  const char *link_id, int64_t purge_after,
 		  struct pt_pool *pool, char **affected, size_t max, size_t *n);
+/* The same content takedown by hash (a blocklist import): every live
+ * link to hex is taken down and the hash blocklisted under t->id; *taken
+ * counts the links changed.  When none was live, the hash is only
+ * blocklisted (no takedown row, nothing to restore).  Run in a
+ * transaction. */
+int repo_takedown_hash(struct db *db, const struct takedown_row *t,
+		       const char *hex, int64_t purge_after,
+		       struct pt_pool *pool, char **affected, size_t max,
+		       size_t *n, int64_t *taken);
 /* Undo the takedown that removed link_id: its links come back and its
  * block is lifted.  PT_ECONFLICT when the link was not taken down,
  * PT_EGONE past the quarantine.  Run in a transaction. */
@@ -564,5 +579,62 @@ int repo_hook_attempts(struct db *db, const char *outbox_id,
 		       int (*cb)(int64_t at, int64_t status,
 				 const char *error, void *arg),
 		       void *arg);
+/* ---- file requests (repo_requests.c) ----
+ * A link that lets anyone upload into one of its owner's folders, within
+ * its limits (0: none).  The counts are taken in the link's own
+ * transaction (repo_request_take), so concurrent uploads on any number of
+ * nodes cannot overfill it. */
+struct file_request {
+	char id[ID_LEN + 1];
+	int64_t owner;
+	char folder_id[ID_LEN + 1];
+	int64_t created;
+	int64_t expires;          /* 0: never */
+	char *password_hash;      /* Argon2id; "": none (pool) */
+	int64_t max_files, max_bytes; /* 0: no limit */
+	int64_t files, bytes;     /* received so far */
+	int state;                /* 0 open, 1 closed */
+	char *folder_name;        /* reading: the folder's name (pool) */
+};
+/* Open requests an account may have at once. */
+#define REPO_REQUESTS_OPEN_MAX 100
+/* PT_ELIMIT when the owner has REPO_REQUESTS_OPEN_MAX open already,
+ * PT_ECONFLICT when the id is taken. */
+int repo_request_create(struct db *db, const struct file_request *fr);
+/* PT_ENOTFOUND when there is no such request. */
+int repo_request_get(struct db *db, struct pt_pool *pool, const char *id,
+		     struct file_request *out);
+/* The owner's requests, newest first. */
+int repo_requests_each(struct db *db, struct pt_pool *pool, int64_t owner,
+		       int (*cb)(const struct file_request *fr, void *arg),
+		       void *arg);
+/* Close the owner's request (state 1): PT_ENOTFOUND when it is not
+ * theirs or already closed.  Files received stay. */
+int repo_request_close(struct db *db, const char *id, int64_t owner);
+/* Inside the link's transaction: count one file of `bytes` into the
+ * request, in one conditional UPDATE.  PT_EGONE closed or expired (or
+ * gone), PT_EFORBIDDEN max_files reached, PT_ETOOBIG over max_bytes;
+ * else 0 and folder (ID_LEN + 1) gets the request's folder. */
+int repo_request_take(struct db *db, const char *id, int64_t bytes,
+		      int64_t now, char *folder);
+/* Give back what repo_request_take counted for a link undone after its
+ * transaction (a multipart upload refused whole). */
+int repo_request_untake(struct db *db, const char *id, int64_t bytes);
+/* Did the link come through a file request?  (Its uploader is not told
+ * the link.)  false when no such link. */
+bool repo_link_from_request(struct db *db, const char *link_id);
+
+/* ---- virus scanning (repo_scan.c) ----
+ * The queue is the blobs table: a blob not yet scanned that some live
+ * link names is pending; a restart loses nothing. */
+enum { REPO_SCAN_PENDING = 0, REPO_SCAN_CLEAN = 1, REPO_SCAN_INFECTED = 2,
+       REPO_SCAN_ERROR = 3 };
+/* Up to max pending blobs (oldest first): hex into out (pool), their
+ * sizes into sizes; *n how many. */
+int repo_scan_pending(struct db *db, struct pt_pool *pool, char **out,
+		      int64_t *sizes, size_t max, size_t *n);
+/* Record a blob's verdict and its signature or error. */
+int repo_scan_set(struct db *db, const char *hex, int state,
+		  const char *reason);
 
 #endif

@@ -160,22 +160,29 @@ static int blob_unhold(struct db *db, const char *hex, bool placeholder)
 	return rc < 0 ? (int)rc : 0;
 }
 
-int repo_takedown(struct db *db, const struct takedown_row *t,
-		  const char *link_id, int64_t purge_after,
-		  struct pt_pool *pool, char **affected, size_t max, size_t *n)
+/*
+ * The one takedown: the links of scope "link" (one id) or "content"
+ * (every live link to hex: the blob row held first, then blocklisted with
+ * the takedown's id).  *taken counts every link changed; with only_live
+ * and none changed, the content is blocked with no takedown row (an
+ * import of a hash nobody stores).
+ */
+static int takedown_run(struct db *db, const struct takedown_row *t,
+			const char *link_id, const char *hex, int64_t size,
+			int64_t purge_after, bool only_live,
+			struct pt_pool *pool, char **affected, size_t max,
+			size_t *n, int64_t *taken)
 {
 	struct db_stmt *st;
-	struct link l;
 	bool placeholder = false;
+	bool content = link_id == NULL;
 	int err;
 
-	if ((err = repo_link_get(db, pool, link_id, &l)))
-		return err;
-	bool content = strcmp(t->scope, "content") == 0;
+	*taken = 0;
 	/* first the blob row (the lock order of repo_int.h), so that no
 	 * upload of the content links it between the list and the block */
-	if (content && (err = blob_hold(db, l.sha256, (int64_t)l.size,
-					t->created, &placeholder)))
+	if (content && (err = blob_hold(db, hex, size, t->created,
+					&placeholder)))
 		return err;
 	/* the reason users see: "copyright notice REF" */
 	char *why = pt_psprintf(pool, "%s%s%s", t->reason,
@@ -187,22 +194,29 @@ int repo_takedown(struct db *db, const struct takedown_row *t,
 			       "UPDATE links SET state = 3, reason = $2, "
 			       "takedown_id = $3, changed = $4 WHERE sha256 = $1 "
 			       "AND state = 0 RETURNING id",
-			       &st, "ttti", l.sha256, why, t->id, t->created);
+			       &st, "ttti", hex, why, t->id, t->created);
 	else
 		err = db_query(db,
 			       "UPDATE links SET state = 3, reason = $2, "
 			       "takedown_id = $3, changed = $4 WHERE id = $1 "
 			       "AND state = 0 RETURNING id",
-			       &st, "ttti", l.id, why, t->id, t->created);
+			       &st, "ttti", link_id, why, t->id, t->created);
 	if (err)
 		return err;
-	while ((err = db_step(st)) == DB_ROW)
+	while ((err = db_step(st)) == DB_ROW) {
+		(*taken)++;
 		if (*n < max)
 			affected[(*n)++] = pt_pstrdup(pool, db_col_text(st, 0));
+	}
 	db_done(st);
 	if (err < 0)
 		return err;
 	db_changed(db);
+	if (only_live && *taken == 0) {
+		if ((err = repo_block(db, hex, why, t->created, 0, "")))
+			return err;
+		return blob_unhold(db, hex, placeholder);
+	}
 	/* repeat infringers: one strike per owner per takedown */
 	int64_t rc = db_run(db,
 			    "UPDATE users SET strikes = strikes + 1 WHERE id "
@@ -211,18 +225,53 @@ int repo_takedown(struct db *db, const struct takedown_row *t,
 			    "t", t->id);
 	if (rc < 0)
 		return (int)rc;
-	if (content && ((err = repo_block(db, l.sha256, why, t->created,
+	if (content && ((err = repo_block(db, hex, why, t->created,
 					  purge_after, t->id)) ||
-			(err = blob_unhold(db, l.sha256, placeholder))))
+			(err = blob_unhold(db, hex, placeholder))))
 		return err;
 	rc = db_run(db,
 		    "INSERT INTO takedowns(id, created, actor, scope, reason, "
 		    "reference, sha256, purge_after) VALUES ($1, $2, $3, $4, "
 		    "$5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
 		    "tittttti", t->id, t->created, t->actor, t->scope,
-		    t->reason, t->reference, content ? l.sha256 : "",
-		    purge_after);
+		    t->reason, t->reference, content ? hex : "", purge_after);
 	return rc < 0 ? (int)rc : 0;
+}
+
+int repo_takedown(struct db *db, const struct takedown_row *t,
+		  const char *link_id, int64_t purge_after,
+		  struct pt_pool *pool, char **affected, size_t max, size_t *n)
+{
+	struct link l;
+	int64_t taken;
+	int err;
+
+	if ((err = repo_link_get(db, pool, link_id, &l)))
+		return err;
+	bool content = strcmp(t->scope, "content") == 0;
+	return takedown_run(db, t, content ? NULL : l.id, l.sha256,
+			    (int64_t)l.size, purge_after, false, pool,
+			    affected, max, n, &taken);
+}
+
+int repo_takedown_hash(struct db *db, const struct takedown_row *t,
+		       const char *hex, int64_t purge_after,
+		       struct pt_pool *pool, char **affected, size_t max,
+		       size_t *n, int64_t *taken)
+{
+	struct db_stmt *st;
+	int64_t size = 0;
+	/* the size only matters for the placeholder row of blob_hold */
+	int err = db_get(db, "SELECT size FROM blobs WHERE sha256 = $1", &st,
+			 "t", hex);
+	if (!err) {
+		size = db_col_int(st, 0);
+		db_done(st);
+	} else if (err != PT_ENOTFOUND) {
+		return err;
+	}
+	return takedown_run(db, t, NULL, hex, size, purge_after, true, pool,
+			    affected, max, n, taken);
 }
 
 int repo_restore(struct db *db, const char *link_id, int64_t now,

@@ -18,7 +18,8 @@
 #define LINK_COLS                                                            \
 	"SELECT id, sha256, name, mime, size, created, expires, "            \
 	"max_downloads, downloads, last_download, owner_id, state, reason, " \
-	"folder_id, password_hash FROM links "
+	"folder_id, password_hash, COALESCE((SELECT scan_state FROM blobs b " \
+	"WHERE b.sha256 = links.sha256), 0) FROM links "
 /* $4 is a folder id, "" for the top level, or "*" for every folder */
 #define FILES_SELECT                                       \
 	LINK_COLS "WHERE owner_id = $1 AND state = 0 AND " \
@@ -42,6 +43,7 @@ static void link_row(struct db_stmt *st, struct pt_pool *pool, struct link *l)
 	l->reason = pt_pstrdup(pool, db_col_text(st, 12));
 	copy_fixed(l->folder_id, sizeof(l->folder_id), db_col_text(st, 13));
 	l->password_hash = pt_pstrdup(pool, db_col_text(st, 14));
+	l->scan_state = (int)db_col_int(st, 15);
 }
 
 /* Call cb for each row of st (LINK_COLS) until it returns non-zero, then

@@ -14,6 +14,7 @@
  *   repo_folders.c  folders and the file manager's pages;
  *   repo_hooks.c    webhooks, their outbox and delivery log.
  *   repo_media.c    media info of blobs and the probe's work list.
+ *   repo_requests.c file-request links and their counts.
  *
  * Every statement is written in the dialect SQLite and PostgreSQL share
  * ($N parameters, TEXT/BIGINT columns, INSERT … ON CONFLICT: db.h), and
@@ -24,8 +25,8 @@
  *
  * Locks are taken in one order everywhere, so two transactions never
  * wait for each other in a circle: the blob row (repo_blob_pin), then
- * the owner's folder lock (repo_folder_hold), then the account's row
- * (repo_user_lock).
+ * a file request's row (repo_request_take), then the owner's folder lock
+ * (repo_folder_hold), then the account's row (repo_user_lock).
  */
 #ifndef PT_REPO_INT_H
 #define PT_REPO_INT_H

@@ -21,12 +21,13 @@ static int link_insert(struct db *db, const struct link *l)
 		db,
 		"INSERT INTO links(id, sha256, name, mime, size, "
 		"created, expires, max_downloads, delete_hash, "
-		"owner_id, password_hash, folder_id) VALUES ($1, $2, "
-		"$3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-		"ttttiiiititt", l->id, l->sha256, l->name, l->mime,
+		"owner_id, password_hash, folder_id, request_id) VALUES "
+		"($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+		"ttttiiiititt" "t", l->id, l->sha256, l->name, l->mime,
 		(int64_t)l->size, (int64_t)l->created, (int64_t)l->expires,
 		(int64_t)l->max_downloads, l->delete_hash, (int64_t)l->owner,
-		l->password_hash ? l->password_hash : "", l->folder_id);
+		l->password_hash ? l->password_hash : "", l->folder_id,
+		l->request_id ? l->request_id : "");
 	return rc < 0 ? (int)rc : 0;
 }
 
@@ -53,8 +54,14 @@ int repo_link_add(struct db *db, struct link *l, int (*ensure)(void *arg),
 		  void *arg)
 {
 	int err;
+	/* a file request's place is taken before the folder is held: it
+	 * names the folder (the request row's lock comes after the blob
+	 * row's and before the folder lock, in repo_int.h's order) */
 	if ((err = repo_blob_pin(db, l)) ||
 	    (err = repo_blocked_check(db, l->sha256)) ||
+	    (l->request_id && *l->request_id &&
+	     (err = repo_request_take(db, l->request_id, (int64_t)l->size,
+				      l->created, l->folder_id))) ||
 	    (err = repo_folder_hold(db, l)) || (err = quota_check(db, l)))
 		return err;
 	/* holding the row: gc cannot delete the blob now; put it back if it
@@ -87,7 +94,9 @@ int repo_link_get(struct db *db, struct pt_pool *pool, const char *id,
 			 "SELECT id, sha256, name, mime, size, created, "
 			 "expires, max_downloads, downloads, last_download, "
 			 "delete_hash, owner_id, state, reason, takedown_id, "
-			 "password_hash, folder_id FROM links WHERE id = $1",
+			 "password_hash, folder_id, COALESCE((SELECT "
+			 "scan_state FROM blobs b WHERE b.sha256 = "
+			 "links.sha256), 0) FROM links WHERE id = $1",
 			 &st, "t", id);
 	if (err)
 		return err;
@@ -110,6 +119,8 @@ int repo_link_get(struct db *db, struct pt_pool *pool, const char *id,
 		   db_col_text(st, 14));
 	out->password_hash = pt_pstrdup(pool, db_col_text(st, 15));
 	copy_fixed(out->folder_id, sizeof(out->folder_id), db_col_text(st, 16));
+	out->scan_state = (int)db_col_int(st, 17);
+	out->request_id = NULL;
 	db_done(st);
 	return 0;
 }

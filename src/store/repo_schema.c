@@ -224,6 +224,33 @@ static const char *const migrations[] = {
 	"  height BIGINT NOT NULL DEFAULT 0,"
 	"  bitrate BIGINT NOT NULL DEFAULT 0,"
 	"  probed BIGINT NOT NULL);",
+	/* 16: file-request links: anyone may upload into the owner's folder
+	 * within the limits (0: none); files and bytes count what came in
+	 * (repo_request_take); state 0 open, 1 closed by its owner.  A link
+	 * and a tus upload name the request they came through ('' none) */
+	"CREATE TABLE file_requests ("
+	"  id TEXT PRIMARY KEY,"
+	"  owner_id BIGINT NOT NULL,"
+	"  folder_id TEXT NOT NULL,"
+	"  created BIGINT NOT NULL,"
+	"  expires BIGINT NOT NULL DEFAULT 0,"
+	"  password_hash TEXT NOT NULL DEFAULT '',"
+	"  max_files BIGINT NOT NULL DEFAULT 0,"
+	"  max_bytes BIGINT NOT NULL DEFAULT 0,"
+	"  files BIGINT NOT NULL DEFAULT 0,"
+	"  bytes BIGINT NOT NULL DEFAULT 0,"
+	"  state BIGINT NOT NULL DEFAULT 0);"
+	"CREATE INDEX file_requests_owner ON file_requests(owner_id);"
+	"ALTER TABLE links ADD COLUMN request_id TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE uploads ADD COLUMN request_id TEXT NOT NULL "
+	"DEFAULT '';",
+	/* 17: virus scanning (repo_scan.c): a blob's scan state, 0 not yet
+	 * scanned (pending while [scan] clamd is set), 1 clean, 2 infected,
+	 * 3 error; and the signature or the error */
+	"ALTER TABLE blobs ADD COLUMN scan_state BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE blobs ADD COLUMN scan_reason TEXT NOT NULL "
+	"DEFAULT '';"
+	"CREATE INDEX blobs_scan_state ON blobs(scan_state);",
 };
 
 /* The version the schema is at (0: none yet) into *v; 0 or a negative

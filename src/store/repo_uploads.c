@@ -39,12 +39,13 @@ int repo_upload_create(struct db *db, const struct upload_row *u)
 		db,
 		"INSERT INTO uploads(uid, length, received, metadata, "
 		"concat, created, expires, owner_id, delete_hash, "
-		"password_hash) "
-		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-		"tiittiiitt", u->uid, (int64_t)u->length, (int64_t)u->received,
-		u->metadata, u->concat, (int64_t)u->created,
-		(int64_t)u->expires, (int64_t)u->owner, u->delete_hash,
-		u->password_hash ? u->password_hash : "");
+		"password_hash, request_id) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+		"tiittiiitt" "t", u->uid, (int64_t)u->length,
+		(int64_t)u->received, u->metadata, u->concat,
+		(int64_t)u->created, (int64_t)u->expires, (int64_t)u->owner,
+		u->delete_hash, u->password_hash ? u->password_hash : "",
+		u->request_id);
 	return rc < 0 ? (int)rc : 0;
 }
 
@@ -55,8 +56,8 @@ int repo_upload_get(struct db *db, struct pt_pool *pool, const char *uid,
 	int err = db_get(db,
 			 "SELECT uid, length, received, metadata, concat, "
 			 "created, expires, owner_id, delete_hash, lease, "
-			 "state, link_id, password_hash, hash_state "
-			 "FROM uploads WHERE uid = $1",
+			 "state, link_id, password_hash, hash_state, "
+			 "request_id FROM uploads WHERE uid = $1",
 			 &st, "t", uid);
 	if (err)
 		return err;
@@ -75,6 +76,8 @@ int repo_upload_get(struct db *db, struct pt_pool *pool, const char *uid,
 	copy_fixed(out->link_id, sizeof(out->link_id), db_col_text(st, 11));
 	out->password_hash = pt_pstrdup(pool, db_col_text(st, 12));
 	out->hash_state = pt_pstrdup(pool, db_col_text(st, 13));
+	copy_fixed(out->request_id, sizeof(out->request_id),
+		   db_col_text(st, 14));
 	db_done(st);
 	return 0;
 }
@@ -165,7 +168,29 @@ int repo_upload_complete(struct db *db, const char *uid, struct link *l,
 
 	if ((err = db_begin(db)))
 		return err;
-	if ((err = repo_link_add(db, l, ensure, arg)))
+	/* an upload through a file request counts into it with its link
+	 * (the caller knows the upload, not the request) */
+	struct db_stmt *st;
+	char request[ID_LEN + 1] = "";
+	if (!(err = db_get(db, "SELECT request_id FROM uploads WHERE uid = $1",
+			   &st, "t", uid))) {
+		copy_fixed(request, sizeof(request), db_col_text(st, 0));
+		db_done(st);
+	} else if (err != PT_ENOTFOUND) {
+		goto fail;
+	}
+	if (*request) {
+		/* the owner's link: nothing the uploader asked for in the
+		 * metadata (a password, an expiry, a download limit) */
+		l->request_id = request;
+		l->password_hash = NULL;
+		l->expires = 0;
+		l->max_downloads = 0;
+	}
+	err = repo_link_add(db, l, ensure, arg);
+	if (*request)
+		l->request_id = NULL; /* request[] ends with this call */
+	if (err)
 		goto fail;
 	rc = db_run(db,
 		    "UPDATE uploads SET state = 1, link_id = $2, "

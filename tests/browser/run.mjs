@@ -548,6 +548,44 @@ test("screenshots of the upload page and the file page", async () => {
 // non-persistent chromium: sessions never leak into the other tests, and a
 // "fresh" context is a visitor who is not logged in.
 let accountBrowser = null;
+// A file request (issue 18): its page (/r/ID) sends files by tus into the
+// owner's folder and says what was received, never a link.
+test("a file request's page sends files into the owner's folder, without a link", async () => {
+  const name = uniqueName("rq");
+  let r = await context.request.post(`${base}/api/v1/users`, { data: { name, password: ACCOUNT_PW } });
+  eq(r.status(), 201, "register");
+  r = await context.request.post(`${base}/api/v1/tokens`, { data: { name, password: ACCOUNT_PW } });
+  eq(r.status(), 201, "token");
+  const auth = { Authorization: `Bearer ${(await r.json()).token}`, Accept: "application/json" };
+  r = await context.request.post(`${base}/api/v1/folders`, { headers: auth, data: { name: "drop box" } });
+  eq(r.status(), 201, "folder");
+  const fid = (await r.json()).id;
+  r = await context.request.post(`${base}/api/v1/requests`, {
+    headers: auth, data: { folder: fid, password: "pw for the page", max_files: 5 } });
+  eq(r.status(), 201, "file request");
+  const rq = await r.json();
+  const page = await newPage();
+  const resp = await page.goto(`${base}/r/${rq.id}`);
+  eq(resp.status(), 200, "GET /r/ID");
+  const folder = (await page.locator("#request-folder").textContent()).trim();
+  eq(folder, "drop box", "#request-folder");
+  check((await page.locator("#request-limits").textContent()).includes("At most 5 files"), "the limits");
+  await page.fill("#request-password", "pw for the page");
+  await page.setInputFiles("#file", [{ name: "hello.txt", mimeType: "text/plain", buffer: Buffer.from("hello, request") }]);
+  await waitRows(page, 0, 1);
+  const row = page.locator("#results li").first();
+  check(/\bdone\b/.test((await row.getAttribute("class")) || ""), `upload failed: ${await row.textContent()}`);
+  const said = (await row.locator(".up-done").textContent()).trim();
+  check(said.startsWith("received: hello.txt"), `the row says "${said}"`);
+  eq(await row.locator(".up-done a").count(), 0, "links in the row");
+  r = await context.request.get(`${base}/api/v1/me/files?folder=${fid}`, { headers: auth });
+  const files = (await r.json()).files;
+  eq(files.length, 1, "files in the owner's folder");
+  eq(files[0].name, "hello.txt", "the file's name");
+  check(page.errors.length === 0, page.errors.join("; "));
+  await page.close();
+});
+
 async function freshContext() {
   if (!accountBrowser) {
     const { chromium } = await import("playwright-core");

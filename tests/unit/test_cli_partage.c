@@ -74,10 +74,10 @@ static void test_help_says_which_need_a_login(void **state)
 {
 	char *text = help_text();
 	const char *want =
-		"\n\nls, mv, rename, rm, share, unshare, account, tokens, "
-		"webhooks, redeem\nand convert need a login.  ITEM is a "
-		"file's id or link, or a folder's id\nor /folder/ID link (a "
-		"bare id that names no file is taken as a folder);\nFOLDER is "
+		"\n\nrequest, ls, mv, rename, rm, share, unshare, account, "
+		"tokens, webhooks,\nredeem and convert need a login.  ITEM is "
+		"a file's id or link, or a\nfolder's id or /folder/ID link (a "
+		"bare id that names no file is taken as\na folder); FOLDER is "
 		"a folder's id or link.\n\nOptions:\n";
 	if (!strstr(text, want))
 		fail_msg("no login paragraph as expected in:\n%s", text);

@@ -266,12 +266,78 @@ static void test_repo_hooks(void **state)
 	pt_pool_free(pool);
 }
 
+/* File requests: the count of each file is one conditional UPDATE; the
+ * refusal says which limit (403 files, 413 bytes, 410 closed/expired). */
+static void test_repo_requests(void **state)
+{
+	char url[300], folder[ID_LEN + 1];
+	struct db *db;
+	struct file_request fr, got;
+	struct pt_pool *pool = pt_pool_new();
+
+	snprintf(url, sizeof(url), "sqlite:%s/r.db", dir);
+	assert_int_equal(db_open(url, &db), 0);
+	assert_int_equal(repo_migrate(db), 0);
+	memset(&fr, 0, sizeof(fr));
+	snprintf(fr.id, sizeof(fr.id), "RRRRRRRRRRRR");
+	snprintf(fr.folder_id, sizeof(fr.folder_id), "FFFFFFFFFFFF");
+	fr.owner = 7;
+	fr.created = 1000;
+	fr.expires = 5000;
+	fr.max_files = 2;
+	fr.max_bytes = 100;
+	fr.password_hash = "";
+	assert_int_equal(repo_request_create(db, &fr), 0);
+	assert_int_equal(repo_request_create(db, &fr), PT_ECONFLICT);
+	assert_int_equal(repo_request_take(db, "RRRRRRRRRRRR", 60, 2000, folder),
+			 0);
+	assert_string_equal(folder, "FFFFFFFFFFFF");
+	/* 60 + 41 > 100: over the bytes, nothing counted */
+	assert_int_equal(repo_request_take(db, "RRRRRRRRRRRR", 41, 2000, folder),
+			 PT_ETOOBIG);
+	assert_int_equal(repo_request_take(db, "RRRRRRRRRRRR", 40, 2000, folder),
+			 0);
+	assert_int_equal(repo_request_take(db, "RRRRRRRRRRRR", 0, 2000, folder),
+			 PT_EFORBIDDEN);
+	assert_int_equal(repo_request_get(db, pool, "RRRRRRRRRRRR", &got), 0);
+	assert_true(got.files == 2 && got.bytes == 100 && got.owner == 7);
+	/* a place given back is free again */
+	assert_int_equal(repo_request_untake(db, "RRRRRRRRRRRR", 40), 0);
+	assert_int_equal(repo_request_take(db, "RRRRRRRRRRRR", 40, 4999, folder),
+			 0);
+	/* expired, then closed, then unknown: all gone */
+	assert_int_equal(repo_request_untake(db, "RRRRRRRRRRRR", 40), 0);
+	assert_int_equal(repo_request_take(db, "RRRRRRRRRRRR", 1, 5000, folder),
+			 PT_EGONE);
+	assert_int_equal(repo_request_close(db, "RRRRRRRRRRRR", 8),
+			 PT_ENOTFOUND); /* not the owner */
+	assert_int_equal(repo_request_close(db, "RRRRRRRRRRRR", 7), 0);
+	assert_int_equal(repo_request_close(db, "RRRRRRRRRRRR", 7),
+			 PT_ENOTFOUND);
+	assert_int_equal(repo_request_take(db, "RRRRRRRRRRRR", 1, 2000, folder),
+			 PT_EGONE);
+	assert_int_equal(repo_request_take(db, "NNNNNNNNNNNN", 1, 2000, folder),
+			 PT_EGONE);
+	/* at most REPO_REQUESTS_OPEN_MAX open per owner */
+	fr.owner = 9;
+	for (int i = 0; i < REPO_REQUESTS_OPEN_MAX; i++) {
+		snprintf(fr.id, sizeof(fr.id), "Q%011d", i);
+		assert_int_equal(repo_request_create(db, &fr), 0);
+	}
+	snprintf(fr.id, sizeof(fr.id), "QQQQQQQQQQQQ");
+	assert_int_equal(repo_request_create(db, &fr), PT_ELIMIT);
+	db_close(db);
+	pt_pool_free(pool);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_repo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repo_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repo_hooks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repo_requests, setup,
+						teardown),
 	};
 	if (sodium_init() < 0)
 		return 1;

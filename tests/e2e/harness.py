@@ -568,10 +568,39 @@ class Server:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
+                stacks = self.thread_stacks()
                 self.proc.kill()
                 self.proc.wait()
-                raise ServerError("partaged did not exit within %.0fs of SIGTERM" % timeout)
+                raise ServerError("partaged did not exit within %.0fs of SIGTERM; its threads:\n%s"
+                                  % (timeout, stacks))
         return self.proc.returncode
+
+    def thread_stacks(self):
+        """Each thread's name and the functions of ours on its stack (gdb),
+        innermost first, for a server that hangs; the whole of gdb's
+        output goes to hung-stacks-PID.txt in the test root.  "" without
+        gdb."""
+        import re
+        try:
+            r = subprocess.run(["gdb", "-p", str(self.proc.pid), "-batch", "-nx",
+                                "-ex", "thread apply all bt 16"],
+                               capture_output=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+        out = r.stdout.decode("utf-8", "replace")
+        with open(os.path.join(ROOT, "hung-stacks-%d.txt" % self.proc.pid), "w") as f:
+            f.write(out)
+        threads, cur = [], None
+        for line in out.splitlines():
+            m = re.match(r'Thread \d+ .*"([^"]*)"', line)
+            if m:
+                cur = [m.group(1)]
+                threads.append(cur)
+            elif cur is not None and line.startswith("#"):
+                f = re.search(r" in (\w+) \(.* at (src/[\w/.]+):(\d+)", line)
+                if f:
+                    cur.append("%s@%s:%s" % f.groups())
+        return "; ".join("%s: %s" % (t[0], " < ".join(t[1:4]) or "-") for t in threads)
 
     def kill9(self):
         if self.proc is not None and self.proc.poll() is None:

@@ -54,7 +54,7 @@
       .then(function (me) {
         csrf = (me && me.csrf) || null;
         if (who && me && me.name) {
-          who.textContent = "Logged in as " + me.name + ": your uploads go to your account.";
+          who.textContent = _("Logged in as %s: your uploads go to your account.", me.name);
           who.hidden = false;
         }
       })
@@ -89,11 +89,11 @@
   // The server's one-line reason: {"error"} with Accept: application/json,
   // else the first line of the text.
   function reason(r) {
-    if (!r.status) return "network error: the server could not be reached";
+    if (!r.status) return _("network error: the server could not be reached");
     var t = r.text || "";
     try { var o = JSON.parse(t); if (o && o.error) return o.error; } catch (e) { /* text */ }
     t = t.split("\n")[0].trim();
-    return t || "the server answered " + r.status;
+    return t || _("the server answered %s", r.status);
   }
 
   function retryable(status) {
@@ -216,16 +216,16 @@
       if (r.status === 404 || r.status === 410 || (r.status === 200 && len !== item.size)) {
         // gone (expired, cancelled) or not this file's upload
         forget(item);
-        if (item.restarts++ > 0) return { status: r.status, text: "the server no longer has this upload (expired or cancelled)" };
+        if (item.restarts++ > 0) return { status: r.status, text: _("the server no longer has this upload (expired or cancelled)") };
         item.url = null;
         item.offset = 0;
-        note(item, "starting over: the server no longer had the earlier upload");
+        note(item, _("starting over: the server no longer had the earlier upload"));
         return null;
       }
       if (r.status !== 200) return r;
       var off = parseInt(r.header("Upload-Offset"), 10);
       if (isNaN(off) || off < 0 || off > item.size)
-        return { status: 0, text: "", bad: "the server reports an offset this file cannot have" };
+        return { status: 0, text: "", bad: _("the server reports an offset this file cannot have") };
       item.offset = off;
       item.needHead = false;
       item.speedT = 0; // a jump, not speed
@@ -264,7 +264,7 @@
       }
       var f;
       try { f = JSON.parse(r.text); } catch (e) { f = null; }
-      if (!f || !f.url) return { status: 200, text: "", bad: "the server's reply is not a file object" };
+      if (!f || !f.url) return { status: 200, text: "", bad: _("the server's reply is not a file object") };
       forget(item);
       item.done = f;
       return null;
@@ -311,9 +311,9 @@
         return fail(item, reason(r));
       }
       if (item.tries >= BACKOFF.length)
-        return fail(item, reason(r) + " (gave up after " + item.tries + " retries; choose the file again to resume)");
+        return fail(item, reason(r) + " " + _n("(gave up after %d retry; choose the file again to resume)", "(gave up after %d retries; choose the file again to resume)", item.tries, item.tries));
       var wait = BACKOFF[item.tries++];
-      note(item, reason(r) + "; retrying in " + wait / 1000 + " s");
+      note(item, reason(r) + "; " + _("retrying in %s s", wait / 1000));
       await sleep(item, wait);
       if (item.stop || gen !== item.gen) return;
       note(item, "");
@@ -370,17 +370,17 @@
     bar.value = 0;
     bar.setAttribute("aria-labelledby", id + "-name");
     line.appendChild(bar);
-    var pc = el("span", "up-pct", "waiting");
+    var pc = el("span", "up-pct", _("waiting"));
     line.appendChild(pc);
     var pause = el("button", "up-pause");
     pause.type = "button";
-    label(pause, "Pause", item);
+    label(pause, _("Pause"), item);
     pause.addEventListener("click", function () {
       if (item.stop === "paused") resume(item); else halt(item);
     });
     var cancel = el("button", "up-cancel");
     cancel.type = "button";
-    label(cancel, "Cancel", item);
+    label(cancel, _("Cancel"), item);
     cancel.addEventListener("click", function () { abandon(item); });
     line.appendChild(pause);
     line.appendChild(cancel);
@@ -393,13 +393,13 @@
     results.appendChild(row);
     item.row = row; item.bar = bar; item.pct = pc; item.status = status;
     item.pause = pause; item.cancel = cancel;
-    if (item.resuming) note(item, "checking the earlier upload of this file…");
+    if (item.resuming) note(item, _("checking the earlier upload of this file…"));
   }
 
   // A button's text, and its accessible name with the file's.
   function label(button, text, item) {
     button.textContent = text;
-    button.setAttribute("aria-label", text + " " + item.file.name);
+    button.setAttribute("aria-label", _("%s %s", text, item.file.name));
   }
 
   function note(item, text) {
@@ -426,7 +426,7 @@
     item.pct.textContent = text;
     if (item.resuming && item.offset > 0 && !item.saidResume) {
       item.saidResume = true;
-      note(item, "resuming at " + pct(item) + " %");
+      note(item, _("resuming at %s %%", pct(item)));
     }
   }
 
@@ -437,9 +437,9 @@
     if (item.wake) item.wake();
     var i = queue.indexOf(item);
     if (i >= 0) queue.splice(i, 1);
-    label(item.pause, "Resume", item);
+    label(item.pause, _("Resume"), item);
     setState(item, "paused");
-    note(item, "paused at " + pct(item) + " %");
+    note(item, _("paused at %s %%", pct(item)));
     item.speedT = 0;
     item.speed = 0;
   }
@@ -448,7 +448,7 @@
     item.stop = null;
     item.tries = 0;
     if (item.url) item.needHead = true;
-    label(item.pause, "Pause", item);
+    label(item.pause, _("Pause"), item);
     setState(item, "queued");
     note(item, "");
     queue.unshift(item);
@@ -468,11 +468,11 @@
     item.cancel.remove();
     setState(item, "cancelled");
     item.row.className = "upload cancelled";
-    note(item, "cancelled");
+    note(item, _("cancelled"));
     if (url)
       send(item, "DELETE", url, {}).then(function (r) {
         if (r.status !== 204 && r.status !== 404 && r.status !== 410)
-          note(item, "cancelled here, but the server kept the partial upload: " + reason(r));
+          note(item, _("cancelled here, but the server kept the partial upload:") + " " + reason(r));
       });
   }
 
@@ -489,7 +489,7 @@
     a.href = f.url;
     out.appendChild(a);
     if (item.token) {
-      var tok = el("div", "up-token", "delete token: ");
+      var tok = el("div", "up-token", _("delete token (keep it to delete the file later):") + " ");
       tok.appendChild(el("code", "", item.token));
       out.appendChild(tok);
     }

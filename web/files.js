@@ -202,7 +202,7 @@
     tr.appendChild(name);
     tr.appendChild(el("td", _("folder"), "muted"));
     tr.appendChild(el("td", ""));
-    tr.appendChild(el("td", P.date(d.created)));
+    tr.appendChild(el("td", P.localTime(d.created)));
     tr.appendChild(el("td", ""));
     var act = el("td", null, "actions");
     act.appendChild(button(d.shared ? _("Unshare") : _("Share"), function () { setShared(d, !d.shared); },
@@ -227,13 +227,13 @@
       name.appendChild(el("span", _("password"), "badge"));
     }
     tr.appendChild(name);
-    var size = el("td", P.human(f.size));
+    var size = el("td", P.size(f.size));
     size.title = _n("%s byte", "%s bytes", f.size, f.size);
     tr.appendChild(size);
     tr.appendChild(el("td", String(f.downloads)));
-    tr.appendChild(el("td", P.date(f.created)));
+    tr.appendChild(el("td", P.localTime(f.created)));
     var limits = [];
-    if (f.expires) limits.push(_("expires %s", P.date(f.expires)));
+    if (f.expires) limits.push(_("expires %s", P.localTime(f.expires)));
     if (f.max_downloads) limits.push(_n("%d of %d download", "%d of %d downloads", f.max_downloads, f.downloads, f.max_downloads));
     tr.appendChild(el("td", limits.join(", "), "limits"));
     var act = el("td", null, "actions");
@@ -265,7 +265,7 @@
     });
     if (!here) ta.setAttribute("aria-current", "page");
     var cur = byId[here];
-    $("title").textContent = cur ? cur.name : "My files";
+    $("title").textContent = cur ? cur.name : _("My files");
     document.title = (cur ? cur.name : _("My files")) + " — partage";
   }
 

@@ -222,6 +222,24 @@ window.partage = (function () {
   switches();
   localTimes();
 
+  // Tables that become cards on phones: each cell gets its column's name
+  // (data-label, shown before it by the stylesheet), now and as rows come.
+  function labelCells(table) {
+    var heads = table.querySelectorAll("thead th");
+    var rows = table.querySelectorAll("tbody tr");
+    for (var i = 0; i < rows.length; i++)
+      for (var j = 0; j < rows[i].cells.length && j < heads.length; j++)
+        if (!rows[i].cells[j].hasAttribute("data-label"))
+          rows[i].cells[j].setAttribute("data-label", heads[j].textContent.trim());
+  }
+  var cardTables = document.querySelectorAll("table.cards");
+  for (var ci = 0; ci < cardTables.length; ci++) {
+    labelCells(cardTables[ci]);
+    if (window.MutationObserver)
+      new MutationObserver(function (ms) { labelCells(ms[0].target.closest("table")); })
+        .observe(cardTables[ci].tBodies[0], { childList: true });
+  }
+
   function date(sec) {
     if (!sec) return "";
     return new Date(sec * 1000).toISOString().slice(0, 16).replace("T", " ") + " UTC";

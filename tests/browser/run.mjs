@@ -649,7 +649,7 @@ test("account: register through /login, header, log out, log in, errors", async 
     await page.locator("#register-error", { hasText: "taken" }).waitFor();
     // a wrong password (401) says so and stays
     await loginForm(page, name, "not the password");
-    await page.locator("#login-error", { hasText: "wrong name or password" }).waitFor();
+    await page.locator("#login-error", { hasText: "name and password do not match" }).waitFor();
     eq(new URL(page.url()).pathname, "/login", "still on /login");
     await Promise.all([page.waitForURL(`${base}/files`), loginForm(page, name, ACCOUNT_PW)]);
     eq((await page.locator("#nav-user").textContent()).trim(), name, "header name after log in");
@@ -1404,6 +1404,189 @@ test("upload page: a logged-in browser's upload belongs to the account", async (
   } finally {
     await context.clearCookies();
     await page.close();
+  }
+});
+
+// ---- pages (issue 17)
+// Every page at a phone's and a laptop's width, light and dark, French and
+// English: no sideways scrolling, <html lang> right, no English left on
+// the French pages (a text or a label that is an English message of
+// po/fr.po, or common English words), the dark theme applied; the
+// switches remembered; the report form.  Screenshots of the main pages in
+// SHOTS/pages/.
+const I18N_EN = (() => {
+  // the English msgids whose French differs: none may show on a French page
+  const po = fs.readFileSync(path.join(ROOT, "po", "fr.po"), "utf8");
+  const out = new Set();
+  for (const m of po.matchAll(/^msgid "((?:[^"\\]|\\.)*)"\n(?:msgid_plural "(?:[^"\\]|\\.)*"\n)?msgstr(?:\[0\])? "((?:[^"\\]|\\.)*)"/gm)) {
+    const id = JSON.parse(`"${m[1]}"`), str = JSON.parse(`"${m[2]}"`);
+    if (id && str && id !== str && /[A-Za-z]{2}/.test(id) && !/%/.test(id)) out.add(id.trim());
+  }
+  return out;
+})();
+
+// A context of the account browser with these options (language, width,
+// colour scheme), of its own: no cookie leaks between the tests.
+async function pagesContext(opts) {
+  await (await freshContext()).close(); // starts the account browser
+  const ctx = await accountBrowser.newContext(opts);
+  ctx.setDefaultTimeout(15_000);
+  return ctx;
+}
+
+let pagesSetup = null;
+async function pagesData() {
+  if (pagesSetup) return pagesSetup;
+  const ctx = await freshContext();
+  const user = await apiUser(ctx, uniqueName("pages"));
+  const file = await apiUpload(ctx, user, "vacances-lyon.txt", "Jour 1 : Lyon.\n".repeat(3000));
+  let r = await ctx.request.post(`${base}/api/v1/folders`, {
+    headers: { "X-CSRF-Token": user.csrf }, data: { name: "Photos 2026", shared: true } });
+  eq(r.status(), 201, "folder");
+  const folder = await r.json();
+  await apiUpload(ctx, user, "photo-1.txt", "photo\n", folder.id);
+  r = await fetch(`${base}/secret-doc.txt`, { method: "PUT", body: "secret\n", headers: { "X-Partage-Password": "motdepasse1", Accept: "application/json" } });
+  eq(r.status, 201, "password upload");
+  const locked = await r.json();
+  const cookies = await ctx.cookies();
+  await ctx.close();
+  pagesSetup = { file, folder, locked, cookies };
+  return pagesSetup;
+}
+
+const PAGE_LIST = (d) => [
+  { name: "upload", url: "/", shot: true },
+  { name: "login", url: "/login" },
+  { name: "file", url: `/${d.file.id}`, shot: true },
+  { name: "report", url: `/report/${d.file.id}` },
+  { name: "folder", url: `/folder/${d.folder.id}` },
+  { name: "password", url: `/${d.locked.id}` },
+  { name: "files", url: "/files", auth: true, shot: true },
+  { name: "account", url: "/account", auth: true },
+  { name: "404", url: "/AAAAAAAAAAAA", status: 404, shot: true },
+];
+
+// What a French page still says in English: texts and labels, outside
+// code, user content ([lang=en], file names) and scripts.
+async function englishLeft(page) {
+  return page.evaluate((ids) => {
+    const en = new Set(ids);
+    const words = /\b(the|your|and|with|files?|downloads?|password|folder|upload|log in|account)\b/i;
+    const bad = [];
+    const skip = (el) => el.closest("script, style, noscript, code, pre, [lang]:not(html), #name, .up-name, td.name, #listing, #report-file, #nav-user, .crumbs");
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const t = n.nodeValue.trim();
+      if (!t || skip(n.parentElement)) continue;
+      if (en.has(t) || words.test(t)) bad.push(t);
+    }
+    for (const el of document.querySelectorAll("[aria-label], [placeholder], [title]")) {
+      if (skip(el)) continue;
+      for (const a of ["aria-label", "placeholder", "title"]) {
+        const v = (el.getAttribute(a) || "").trim();
+        if (v && en.has(v)) bad.push(`${a}=${v}`);
+      }
+    }
+    if (en.has(document.title.replace(/ — partage$/, ""))) bad.push(`title: ${document.title}`);
+    return bad;
+  }, [...I18N_EN]);
+}
+
+for (const lang of ["en", "fr"])
+  for (const width of [390, 1366])
+    test(`pages (issue 17): ${lang} at ${width} px, light and dark: lang, no sideways scrolling${lang === "fr" ? ", no English left" : ""}`, async () => {
+      const d = await pagesData();
+      const shots = path.join(shotsDir, "pages");
+      fs.mkdirSync(shots, { recursive: true });
+      for (const scheme of ["light", "dark"]) {
+        const ctx = await pagesContext({
+          viewport: { width, height: width < 500 ? 844 : 900 }, colorScheme: scheme,
+          extraHTTPHeaders: { "Accept-Language": lang === "fr" ? "fr-FR,fr;q=0.9" : "en-GB,en;q=0.8" } });
+        try {
+          await ctx.addCookies(d.cookies);
+          const page = await accountPage(ctx);
+          let lightBg = null;
+          for (const p of PAGE_LIST(d)) {
+            const resp = await page.goto(`${base}${p.url}`);
+            eq(resp.status(), p.status || (p.name === "password" ? 401 : 200), `${p.name} status`);
+            await page.waitForLoadState("networkidle");
+            const what = `${lang} ${width} ${scheme} ${p.name}`;
+            eq(await page.getAttribute("html", "lang"), lang, `${what}: <html lang>`);
+            const w = await page.evaluate(() => [document.documentElement.scrollWidth, innerWidth]);
+            check(w[0] <= w[1], `${what}: the page is ${w[0]} px wide in a ${w[1]} px window`);
+            check(await page.locator('meta[name="viewport"]').count() === 1, `${what}: no viewport tag`);
+            const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+            if (scheme === "light") lightBg = lightBg || bg;
+            else check(bg !== "rgb(245, 246, 248)", `${what}: the dark theme is not applied (${bg})`);
+            if (lang === "fr") {
+              const left = await englishLeft(page);
+              check(left.length === 0, `${what}: English left: ${JSON.stringify(left.slice(0, 8))}`);
+            }
+            if (p.shot) await page.screenshot({ path: path.join(shots, `${p.name}-${lang}-${scheme}-${width}.png`), fullPage: true });
+          }
+          check(page.errors.length === 0, page.errors.join("; "));
+        } finally {
+          await ctx.close();
+        }
+      }
+    });
+
+test("pages (issue 17): the language and theme switches are remembered across a reload", async () => {
+  const ctx = await pagesContext({
+    viewport: { width: 390, height: 844 }, colorScheme: "light", extraHTTPHeaders: { "Accept-Language": "en" } });
+  try {
+    const page = await accountPage(ctx);
+    await page.goto(`${base}/`);
+    eq(await page.getAttribute("html", "lang"), "en", "lang before the switch");
+    await Promise.all([page.waitForNavigation(), page.click("#lang-switch")]);
+    eq(await page.getAttribute("html", "lang"), "fr", "lang after the switch");
+    eq((await page.locator("h1").textContent()).trim(), "Partager un fichier", "the French heading");
+    await page.reload();
+    eq(await page.getAttribute("html", "lang"), "fr", "lang after a reload");
+    eq(await page.getAttribute("#theme-switch", "aria-pressed"), "false", "theme switch before");
+    await page.click("#theme-switch");
+    eq(await page.getAttribute("html", "data-theme"), "dark", "data-theme after the switch");
+    const dark = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    check(dark !== "rgb(245, 246, 248)", `the page is not dark: ${dark}`);
+    await page.goto(`${base}/login`);
+    eq(await page.getAttribute("html", "data-theme"), "dark", "data-theme on the next page (server-rendered)");
+    eq(await page.getAttribute("html", "lang"), "fr", "lang on the next page");
+    eq(await page.getAttribute("#theme-switch", "aria-pressed"), "true", "theme switch pressed");
+    await Promise.all([page.waitForNavigation(), page.click("#lang-switch")]);
+    eq(await page.getAttribute("html", "lang"), "en", "back to English");
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await ctx.close();
+  }
+});
+
+test("pages (issue 17): the report form posts to /api/v1/reports and shows the answer", async () => {
+  const d = await pagesData();
+  const ctx = await pagesContext({
+    viewport: { width: 390, height: 844 }, extraHTTPHeaders: { "Accept-Language": "fr" } });
+  try {
+    const page = await accountPage(ctx);
+    await page.goto(`${base}/${d.file.id}`);
+    await Promise.all([page.waitForNavigation(), page.click("#report-link")]);
+    eq(new URL(page.url()).pathname, `/report/${d.file.id}`, "the report link");
+    eq((await page.locator("#report-file").textContent()).trim(), "vacances-lyon.txt", "the file reported");
+    // no reason: said before anything is sent
+    await page.click("#report-form button[type=submit]");
+    check(/motif/.test(await page.locator("#report-result").textContent()), "no reason: no message");
+    await page.selectOption("#report-category", "copyright");
+    await page.fill("#report-text", "Ce fichier est une copie de mon livre.");
+    await page.fill("#report-contact", "auteur@example.org");
+    const [resp] = await Promise.all([
+      page.waitForResponse((r) => new URL(r.url()).pathname === "/api/v1/reports"),
+      page.click("#report-form button[type=submit]"),
+    ]);
+    eq(resp.status(), 201, "POST /api/v1/reports");
+    const rep = await resp.json();
+    await page.waitForFunction(() => /Merci/.test(document.getElementById("report-result").textContent));
+    check((await page.locator("#report-result").textContent()).includes(rep.id), "the answer names the report");
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await ctx.close();
   }
 });
 

@@ -207,7 +207,7 @@
     var act = el("td", null, "actions");
     act.appendChild(button(d.shared ? _("Unshare") : _("Share"), function () { setShared(d, !d.shared); },
       d.shared ? _("Unshare %s", d.name) : _("Share %s", d.name)));
-    if (d.shared) act.appendChild(button(_("Copy link"), function () { copy(d.url); }, _("Copy the link of %s", d.name)));
+    if (d.shared) act.appendChild(button(_("Copy link"), function () { copy(d.url); }, _("Copy link of %s", d.name)));
     act.appendChild(button(_("Rename"), function () { renameFolder(d); }, _("Rename %s", d.name)));
     act.appendChild(button(_("Move"), function () { moveFolder(d); }, _("Move %s", d.name)));
     act.appendChild(button(_("Delete"), function () { deleteFolder(d); }, _("Delete %s", d.name)));
@@ -237,7 +237,7 @@
     if (f.max_downloads) limits.push(_n("%d of %d download", "%d of %d downloads", f.max_downloads, f.downloads, f.max_downloads));
     tr.appendChild(el("td", limits.join(", "), "limits"));
     var act = el("td", null, "actions");
-    act.appendChild(button(_("Copy link"), function () { copy(f.url); }, _("Copy the link of %s", f.name)));
+    act.appendChild(button(_("Copy link"), function () { copy(f.url); }, _("Copy link of %s", f.name)));
     act.appendChild(button(_("Rename"), function () { renameFile(f); }, _("Rename %s", f.name)));
     act.appendChild(button(_("Move"), function () { moveFile(f); }, _("Move %s", f.name)));
     act.appendChild(button(_("Delete"), function () { deleteFile(f); }, _("Delete %s", f.name)));

@@ -1434,6 +1434,24 @@ async function pagesContext(opts) {
   return ctx;
 }
 
+// axe-core (tests/browser/node_modules/axe-core) in the page: its
+// violations of WCAG 2 A and AA as "rule: target" strings.  The contexts
+// that run it bypass the pages' CSP (it is injected inline).
+const AXE = (() => {
+  try {
+    return fs.readFileSync(path.join(HERE, "node_modules", "axe-core", "axe.min.js"), "utf8");
+  } catch {
+    return null;
+  }
+})();
+async function axeViolations(page) {
+  if (!AXE) return [];
+  await page.addScriptTag({ content: AXE });
+  const v = await page.evaluate(async () =>
+    (await window.axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] })).violations);
+  return v.flatMap((x) => x.nodes.map((n) => `${x.id}: ${n.target.join(" ")}`));
+}
+
 let pagesSetup = null;
 async function pagesData() {
   if (pagesSetup) return pagesSetup;
@@ -1500,7 +1518,7 @@ for (const lang of ["en", "fr"])
       fs.mkdirSync(shots, { recursive: true });
       for (const scheme of ["light", "dark"]) {
         const ctx = await pagesContext({
-          viewport: { width, height: width < 500 ? 844 : 900 }, colorScheme: scheme,
+          viewport: { width, height: width < 500 ? 844 : 900 }, colorScheme: scheme, bypassCSP: true,
           extraHTTPHeaders: { "Accept-Language": lang === "fr" ? "fr-FR,fr;q=0.9" : "en-GB,en;q=0.8" } });
         try {
           await ctx.addCookies(d.cookies);
@@ -1523,6 +1541,8 @@ for (const lang of ["en", "fr"])
               check(left.length === 0, `${what}: English left: ${JSON.stringify(left.slice(0, 8))}`);
             }
             if (p.shot) await page.screenshot({ path: path.join(shots, `${p.name}-${lang}-${scheme}-${width}.png`), fullPage: true });
+            const axe = await axeViolations(page);
+            check(axe.length === 0, `${what}: axe-core: ${JSON.stringify(axe.slice(0, 6))}`);
           }
           check(page.errors.length === 0, page.errors.join("; "));
         } finally {

@@ -488,6 +488,20 @@
     var a = el("a", "", f.name + " — " + f.url);
     a.href = f.url;
     out.appendChild(a);
+    var copyBtn = el("button", "copy secondary small", _("Copy link"));
+    copyBtn.type = "button";
+    copyBtn.setAttribute("aria-label", _("Copy link of %s", f.name));
+    copyBtn.addEventListener("click", function () {
+      copyText(f.url, copyBtn);
+    });
+    out.appendChild(copyBtn);
+    // what the server applied: the options as it keeps them
+    var applied = [];
+    if (f.expires) applied.push(_("deleted on %s", window.partage ? window.partage.localTime(f.expires) : new Date(f.expires * 1000).toLocaleString()));
+    if (f.max_downloads) applied.push(_n("deleted after %d download", "deleted after %d downloads", f.max_downloads, f.max_downloads));
+    if (f.password_protected || item.opts.password) applied.push(_("password-protected"));
+    if (applied.length) out.appendChild(el("div", "up-applied", _("Applied: %s", applied.join(", "))));
+    copyAll.hidden = false;
     if (item.token) {
       var tok = el("div", "up-token", _("delete token (keep it to delete the file later):") + " ");
       tok.appendChild(el("code", "", item.token));
@@ -495,6 +509,37 @@
     }
     item.row.appendChild(out);
   }
+
+  // Copies text and says so on the button for a moment; without the
+  // clipboard API (an insecure origin), selects a field to copy by hand.
+  function copyText(text, button) {
+    var label = button.textContent;
+    function said(t) {
+      button.textContent = t;
+      setTimeout(function () { button.textContent = label; }, 2000);
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(function () { said(_("Copied")); },
+        function () { prompt(_("Copy this:"), text); });
+    } else {
+      prompt(_("Copy this:"), text);
+    }
+  }
+
+  // "Copy all links": every finished upload's link, one per line, in the
+  // list's order.
+  var copyAll = document.createElement("button");
+  copyAll.type = "button";
+  copyAll.id = "copy-all";
+  copyAll.className = "secondary";
+  copyAll.hidden = true;
+  copyAll.textContent = _("Copy all links");
+  copyAll.addEventListener("click", function () {
+    var as = results.querySelectorAll("li.done .up-done > a"), links = [];
+    for (var i = 0; i < as.length; i++) links.push(as[i].href);
+    copyText(links.join("\n"), copyAll);
+  });
+  results.parentNode.insertBefore(copyAll, results.nextSibling);
 
   function fail(item, why) {
     item.failed = true;

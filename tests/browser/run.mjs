@@ -1610,6 +1610,39 @@ test("pages (issue 17): the report form posts to /api/v1/reports and shows the a
   }
 });
 
+test("pages (issue 17): upload cards show the options applied, copy their link, and copy all links", async () => {
+  const ctx = await pagesContext({ viewport: { width: 390, height: 844 }, extraHTTPHeaders: { "Accept-Language": "fr" } });
+  try {
+    await ctx.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+    const page = await accountPage(ctx);
+    await page.goto(`${base}/`);
+    await page.click("#options summary");
+    await page.fill("#max-downloads", "3");
+    await page.fill("#link-password", "motdepasse2");
+    await page.setInputFiles("#file", [
+      { name: "un.txt", mimeType: "text/plain", buffer: Buffer.from("un\n") },
+      { name: "deux.txt", mimeType: "text/plain", buffer: Buffer.from("deux\n") },
+    ]);
+    await page.waitForFunction(() => document.querySelectorAll("#results li.done").length === 2);
+    const applied = await page.locator("#results li .up-applied").allTextContents();
+    eq(applied.length, 2, "an Applied line per card");
+    for (const a of applied) {
+      check(/supprimé après 3 téléchargements/.test(a), `the download limit applied: "${a}"`);
+      check(/protégé par un mot de passe/.test(a), `the password applied: "${a}"`);
+    }
+    const links = await page.locator("#results li .up-done a").evaluateAll((as) => as.map((a) => a.href));
+    await page.locator("#results li").nth(0).locator("button.copy").click();
+    await page.waitForFunction(() => /Copié/.test(document.querySelector("#results li button.copy").textContent));
+    eq(await page.evaluate(() => navigator.clipboard.readText()), links[0], "the card's Copy link");
+    check(await page.locator("#copy-all").isVisible(), "no Copy all links button");
+    await page.click("#copy-all");
+    eq(await page.evaluate(() => navigator.clipboard.readText()), links.join("\n"), "Copy all links");
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await ctx.close();
+  }
+});
+
 // -------------------------------------------------------------------- main
 async function main() {
   let passed = 0;

@@ -234,6 +234,18 @@ static const char *page_kind(const struct i18n_catalog *L, const char *mime)
 	return _(L, "File");
 }
 
+/* Why the visitor waits before a download ("" when they do not). */
+static const char *wait_reason(struct pt_req *r, const struct i18n_catalog *L,
+			       const struct download_rules *rules)
+{
+	if (!rules->wait_seconds)
+		return "";
+	if (api_who(r)->tier == PT_TIER_ANONYMOUS)
+		return _(L, "Downloads without an account wait a little: it "
+			    "keeps the service free for everyone.");
+	return _(L, "Free accounts wait a little before each download.");
+}
+
 req_res api_page(struct pt_req *r)
 {
 	struct app *app = r->ctx;
@@ -292,15 +304,7 @@ req_res api_page(struct pt_req *r)
 	const struct kv kv[] = {
 		{ "wait", wait },
 		{ "tier_rules", tier_rules(r, &rules) },
-		{ "wait_reason",
-		  rules.wait_seconds
-			  ? (api_who(r)->tier == PT_TIER_ANONYMOUS
-				     ? _(L, "Downloads without an account "
-					    "wait a little: it keeps the "
-					    "service free for everyone.")
-				     : _(L, "Free accounts wait a little "
-					    "before each download."))
-			  : "" },
+		{ "wait_reason", wait_reason(r, L, &rules) },
 		{ "download_query", query },
 		{ "ticket_url", pt_psprintf(r->pool, "/api/v1/files/%s/ticket",
 					    l.id) },
@@ -412,6 +416,7 @@ req_res api_folder_html(struct pt_req *r, const struct folder_view *v)
 						 "one.")
 					  : "" },
 		{ "wait", wait },
+		{ "wait_reason", wait_reason(r, L, &rules) },
 		{ "ticket_url", pt_psprintf(r->pool, "/api/v1/folders/%s/ticket",
 					    v->f->id) },
 		{ "zip_url", v->zip_url },

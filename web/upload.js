@@ -563,11 +563,17 @@
     addAll(input.files);
     input.value = ""; // the same file may be chosen again (to resume it)
   });
+  // the whole page takes drops; the drop box lights up while files are
+  // dragged over it
   ["dragenter", "dragover"].forEach(function (t) {
-    drop.addEventListener(t, function (e) { e.preventDefault(); drop.classList.add("over"); });
+    document.addEventListener(t, function (e) { e.preventDefault(); drop.classList.add("over"); });
   });
-  ["dragleave", "drop"].forEach(function (t) {
-    drop.addEventListener(t, function (e) { e.preventDefault(); drop.classList.remove("over"); });
+  document.addEventListener("dragleave", function (e) {
+    if (!e.relatedTarget) drop.classList.remove("over"); // left the window
   });
-  drop.addEventListener("drop", function (e) { addAll(e.dataTransfer.files); });
+  document.addEventListener("drop", function (e) {
+    e.preventDefault();
+    drop.classList.remove("over");
+    if (e.dataTransfer && e.dataTransfer.files.length) addAll(e.dataTransfer.files);
+  });
 })();

@@ -1643,6 +1643,29 @@ test("pages (issue 17): upload cards show the options applied, copy their link, 
   }
 });
 
+test("pages (issue 17): files dropped anywhere on the upload page are uploaded", async () => {
+  const page = await newPage();
+  try {
+    await page.goto(`${base}/`);
+    // a drop on the heading, far from the drop box
+    await page.evaluate(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(["dropped on the page\n"], "page-drop.txt", { type: "text/plain" }));
+      const h1 = document.querySelector("main h1");
+      h1.dispatchEvent(new DragEvent("dragover", { dataTransfer: dt, bubbles: true, cancelable: true }));
+      h1.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+    });
+    await page.waitForFunction(() => document.querySelectorAll("#results li.done").length === 1);
+    eq(await page.locator("#results li").count(), 1, "one row for one dropped file");
+    const href = await page.locator("#results li .up-done > a").getAttribute("href");
+    const { bytes } = await served(href);
+    eq(bytes.toString(), "dropped on the page\n", "the dropped file's bytes");
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await page.close();
+  }
+});
+
 // -------------------------------------------------------------------- main
 async function main() {
   let passed = 0;

@@ -1666,6 +1666,41 @@ test("pages (issue 17): files dropped anywhere on the upload page are uploaded",
   }
 });
 
+test("pages (issue 17): the file page's countdown is a progress bar with its reason; Download says it started", async () => {
+  const d = await pagesData();
+  // a free account waits (25 s by default): the countdown
+  const ctx = await pagesContext({ viewport: { width: 390, height: 844 }, extraHTTPHeaders: { "Accept-Language": "fr" } });
+  try {
+    await ctx.addCookies(d.cookies);
+    const page = await accountPage(ctx);
+    await page.goto(`${base}/${d.file.id}`);
+    await page.waitForFunction(() => document.getElementById("countdown-bar").max > 1);
+    check(await page.locator("#countdown").isVisible(), "no countdown");
+    check(await page.locator("a#download").isHidden(), "the button shows before the wait");
+    const max = await page.locator("#countdown-bar").evaluate((b) => b.max);
+    check(max >= 20 && max <= 25, `the bar's length is the wait: ${max}`);
+    check(/Votre téléchargement est prêt dans \d+ secondes/.test(await page.locator("#countdown-text").textContent()),
+      "the countdown's sentence");
+    check(/comptes gratuits attendent/.test(await page.locator("#wait-reason").textContent()), "the reason");
+    check(await page.locator('#wait-reason a[href="/login"]').isVisible(), "the premium offer");
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await ctx.close();
+  }
+  // anonymous visitors do not wait here: Download, then the note
+  const page = await newPage();
+  try {
+    await page.goto(`${base}/${d.file.id}`);
+    check(await page.locator("#countdown").isHidden(), "a countdown without a wait");
+    const [dl] = await Promise.all([page.waitForEvent("download"), page.click("a#download")]);
+    await dl.cancel();
+    check(await page.locator("#download-started").isVisible(), "no note once the download started");
+    check(/download has started/.test(await page.locator("#download-started").textContent()), "the note's text");
+  } finally {
+    await page.close();
+  }
+});
+
 // -------------------------------------------------------------------- main
 async function main() {
   let passed = 0;

@@ -23,7 +23,7 @@
     $("acct-name").textContent = me.name;
     var tiers = { anonymous: _("anonymous"), free: _("free"), premium: _("premium") };
     $("acct-tier").textContent = (tiers[me.tier] || me.tier) + (me.role && me.role !== "user" ? " (" + me.role + ")" : "");
-    $("acct-premium").textContent = me.premium_until ? P.date(me.premium_until) : "—";
+    $("acct-premium").textContent = me.premium_until ? P.localTime(me.premium_until) : "—";
     var quota = me.quota_bytes;
     $("acct-storage").textContent = quota ? _("%s of %s", P.human(me.used_bytes), P.human(quota)) : _("%s (no quota)", P.human(me.used_bytes));
     $("acct-meter").value = quota ? Math.min(1, me.used_bytes / quota) : 0;
@@ -79,9 +79,9 @@
         var td = el("td");
         td.appendChild(code);
         tr.appendChild(td);
-        tr.appendChild(el("td", P.date(t.created)));
+        tr.appendChild(el("td", P.localTime(t.created)));
         // the server records a use at most once a minute
-        tr.appendChild(el("td", t.last_used ? P.date(t.last_used) : _("never")));
+        tr.appendChild(el("td", t.last_used ? P.localTime(t.last_used) : _("never")));
         var act = el("td"), b = el("button", _("Delete"));
         b.type = "button";
         b.className = "secondary small";
@@ -106,7 +106,7 @@
     e.preventDefault();
     var days = parseInt($("convert-days").value, 10);
     P.api("POST", "/api/v1/me/rewards/convert", { days: days }).then(function (r) {
-      result("convert-result", r, r.ok ? _("Premium until %s.", P.date(r.data.premium_until)) : "");
+      result("convert-result", r, r.ok ? _("Premium until %s.", P.localTime(r.data.premium_until)) : "");
       if (r.ok) { reloadMe(); loadRewards(); }
     });
   });
@@ -116,7 +116,7 @@
     var code = $("voucher-code").value.trim();
     P.api("POST", "/api/v1/me/redeem", { code: code }).then(function (r) {
       result("redeem-result", r, r.ok ? _n("%d premium day added: premium until %s.", "%d premium days added: premium until %s.",
-        r.data.days, r.data.days, P.date(r.data.premium_until)) : "");
+        r.data.days, r.data.days, P.localTime(r.data.premium_until)) : "");
       if (r.ok) { $("voucher-code").value = ""; reloadMe(); }
     });
   });

@@ -86,7 +86,7 @@ static const char *page_header(struct pt_req *r, const char *lang)
 		    "<button type=\"button\" class=\"link\" id=\"lang-switch\" "
 		    "data-lang=\"%s\" lang=\"%s\">%s</button>",
 		    fr ? "en" : "fr", fr ? "en" : "fr",
-		    fr ? "English" : "Fran\xc3\xa7" "ais");
+		    fr ? "English" : "Fran\u00e7ais");
 	pt_buf_adds(&b, "<button type=\"button\" class=\"link\" "
 			"id=\"theme-switch\" aria-pressed=\"false\">");
 	html_escape(&b, _(L, "Dark theme"));

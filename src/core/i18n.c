@@ -11,8 +11,7 @@
 
 const struct i18n_catalog *i18n_find(const char *lang)
 {
-	for (const struct i18n_catalog *c = i18n_catalogs; lang && c->lang;
-	     c++)
+	for (const struct i18n_catalog *c = i18n_catalogs; lang && c->lang; c++)
 		if (strcmp(c->lang, lang) == 0)
 			return c;
 	return NULL;

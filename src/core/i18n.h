@@ -22,11 +22,11 @@
 
 enum i18n_plural {
 	I18N_PLURAL_NOT_ONE = 0, /* English, German…: n != 1 */
-	I18N_PLURAL_GT_ONE = 1,  /* French: n > 1 (0 and 1 are singular) */
+	I18N_PLURAL_GT_ONE = 1,	 /* French: n > 1 (0 and 1 are singular) */
 };
 
 struct i18n_msg {
-	const char *id;     /* the English text */
+	const char *id;	    /* the English text */
 	const char *plural; /* its English plural, or NULL */
 	const char *str[2]; /* singular and plural translations */
 };

@@ -826,7 +826,7 @@ test("account: voucher, direct downloads, API tokens and the password", async ()
     await page.locator("#redeem-result", { hasText: "3 premium days added" }).waitFor();
     await page.locator("#acct-tier", { hasText: "premium" }).waitFor();
     const until = (await page.locator("#acct-premium").textContent()).trim();
-    check(/^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/.test(until), `premium until "${until}"`);
+    check(/\b\d{4}\b.*\d{1,2}:\d\d/.test(until), `premium until "${until}"`);
     await page.fill("#voucher-code", code);
     await page.click("#redeem-form button[type=submit]");
     await page.locator("#redeem-result.error", { hasText: "unknown or already used" }).waitFor();
@@ -855,7 +855,7 @@ test("account: voucher, direct downloads, API tokens and the password", async ()
     eq((await r.json()).name, u.name, "the token's user");
     await page.reload();
     await page.locator("#tokens-rows tr").first().waitFor();
-    check(/^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/.test((await page.locator("#tokens-rows tr td").nth(3).textContent()).trim()),
+    check(/\b\d{4}\b.*\d{1,2}:\d\d/.test((await page.locator("#tokens-rows tr td").nth(3).textContent()).trim()),
       "last used after a use");
     check(await page.locator("#token-new").isHidden(), "the token is shown again after a reload");
     check(!(await page.content()).includes(token), "the token's secret is in the page after a reload");

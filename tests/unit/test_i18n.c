@@ -61,25 +61,25 @@ static void test_pick(void **state)
 		{ NULL, "fr-CA", "fr" },
 		{ NULL, "FR-ca", "fr" },
 		{ NULL, "fr_FR", "fr" },
-		{ NULL, "de", "en" },		  /* unknown: English */
-		{ NULL, "de, fr;q=0.5", "fr" },	  /* the first we have */
+		{ NULL, "de", "en" },		      /* unknown: English */
+		{ NULL, "de, fr;q=0.5", "fr" },	      /* the first we have */
 		{ NULL, "en;q=0.4, fr;q=0.8", "fr" }, /* highest q */
-		{ NULL, "fr;q=0.8, en", "en" },	  /* q=1 by default */
+		{ NULL, "fr;q=0.8, en", "en" },	      /* q=1 by default */
 		{ NULL, "en-US,en;q=0.9,fr;q=0.8", "en" },
 		{ NULL, "fr;q=0, en;q=0.1", "en" }, /* q=0 refuses */
 		{ NULL, "fr;q=0", "en" },
 		{ NULL, "fr;q=0.000", "en" },
 		{ NULL, "fr;q=1.0", "fr" },
-		{ NULL, "fr;q=2", "en" },	  /* malformed weight */
+		{ NULL, "fr;q=2", "en" }, /* malformed weight */
 		{ NULL, "fr;q=x", "en" },
 		{ NULL, "  fr  ;  q=0.7 ,de", "fr" },
 		{ NULL, "*", "en" },
-		{ NULL, "french", "en" },	  /* not a subtag "fr" */
+		{ NULL, "french", "en" }, /* not a subtag "fr" */
 		{ NULL, ",,,;;;q=,", "en" },
-		{ "fr", "en", "fr" },		  /* the cookie wins */
+		{ "fr", "en", "fr" }, /* the cookie wins */
 		{ "en", "fr", "en" },
-		{ "de", "fr", "fr" },		  /* unknown cookie: ignored */
-		{ "fr-CA", "en", "en" },	  /* the cookie is exact */
+		{ "de", "fr", "fr" },	 /* unknown cookie: ignored */
+		{ "fr-CA", "en", "en" }, /* the cookie is exact */
 		{ "", "fr", "fr" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

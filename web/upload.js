@@ -63,10 +63,12 @@
 
   // ----------------------------------------------------------------- helpers
 
+  // sizes as every page writes them ("4.2 MB", "4,2 Mo"; nav.js)
   function human(n) {
-    var u = ["B", "KiB", "MiB", "GiB", "TiB"], i = 0;
-    while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
-    return (i ? n.toFixed(n < 10 ? 1 : 0) : String(n)) + " " + u[i];
+    if (window.partage) return window.partage.size(n);
+    var u = ["B", "kB", "MB", "GB", "TB"], i = 0;
+    while (n >= 1000 && i < u.length - 1) { n /= 1000; i++; }
+    return (i ? n.toFixed(1) : String(n)) + " " + u[i];
   }
 
   function pct(item) {

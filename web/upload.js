@@ -424,7 +424,13 @@
       item.speedB = bytes;
     }
     var text = p + " %";
-    if (item.speed > 0) text += " · " + human(Math.round(item.speed)) + "/s";
+    if (item.speed > 0) {
+      text += " · " + human(Math.round(item.speed)) + "/s";
+      var left = Math.ceil((item.size - bytes) / item.speed);
+      if (left > 0)
+        text += " · " + (left < 90 ? _n("%d second left", "%d seconds left", left, left)
+          : _n("%d minute left", "%d minutes left", Math.round(left / 60), Math.round(left / 60)));
+    }
     item.pct.textContent = text;
     if (item.resuming && item.offset > 0 && !item.saidResume) {
       item.saidResume = true;
@@ -441,9 +447,12 @@
     if (i >= 0) queue.splice(i, 1);
     label(item.pause, _("Resume"), item);
     setState(item, "paused");
-    note(item, _("paused at %s %%", pct(item)));
+    // the bar goes back to what the server has: the chunk in flight is
+    // dropped, and the bar and the text say the same
     item.speedT = 0;
     item.speed = 0;
+    progress(item, item.offset);
+    note(item, _("paused at %s %%", pct(item)));
   }
 
   function resume(item) {

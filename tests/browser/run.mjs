@@ -1701,6 +1701,34 @@ test("pages (issue 17): the file page's countdown is a progress bar with its rea
   }
 });
 
+test("pages (issue 17): after Pause the bar and the text give the same percentage; a row shows its ETA", async () => {
+  const page = await newPage();
+  try {
+    // slow PATCHes: the upload is in the middle when paused
+    await page.route("**/api/v1/uploads/*", async (route) => {
+      if (route.request().method() === "PATCH") await sleep(150);
+      await route.continue();
+    });
+    await page.goto(`${base}/?chunk=65536`);
+    await page.setInputFiles("#file", [{ name: "slow.bin", mimeType: "application/octet-stream", buffer: pattern(1_500_000, 5) }]);
+    await page.waitForFunction(() => /left/.test(document.querySelector("#results li .up-pct").textContent), null, { timeout: 20_000 });
+    await page.waitForFunction(() => document.querySelector("#results li progress").value >= 20);
+    await page.click("#results li button.up-pause");
+    const got = await page.evaluate(() => ({
+      bar: document.querySelector("#results li progress").value,
+      status: document.querySelector("#results li .up-status").textContent,
+    }));
+    const m = /paused at (\d+) %/.exec(got.status);
+    check(m, `status after Pause: ${JSON.stringify(got)}`);
+    eq(got.bar, Number(m[1]), "the bar after Pause (the text says " + m[1] + " %)");
+    await page.click("#results li button.up-pause"); // Resume
+    await page.waitForFunction(() => document.querySelectorAll("#results li.done").length === 1, null, { timeout: 30_000 });
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await page.close();
+  }
+});
+
 // -------------------------------------------------------------------- main
 async function main() {
   let passed = 0;

@@ -171,7 +171,8 @@ FUZZ_SECONDS ?= 20
 FUZZ_CFLAGS := -g -O1 -std=gnu17 -D_FILE_OFFSET_BITS=64 -pthread \
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	$(shell pkg-config --cflags $(PKGS))
-FUZZ_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o) build-fuzz/obj/web_assets.o
+FUZZ_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o) build-fuzz/obj/web_assets.o \
+	build-fuzz/obj/i18n_catalog.o
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 
 build-fuzz/obj/%.o: %.c
@@ -179,6 +180,10 @@ build-fuzz/obj/%.o: %.c
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
 
 build-fuzz/obj/web_assets.o: $(BUILD)/web_assets.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -Isrc -c -o $@ $<
+
+build-fuzz/obj/i18n_catalog.o: $(BUILD)/i18n_catalog.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -Isrc -c -o $@ $<
 

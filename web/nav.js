@@ -204,6 +204,8 @@ window.partage = (function () {
   }
 
   function switches() {
+    var prefs = document.querySelector("header .prefs");
+    if (prefs) prefs.hidden = false;
     var ls = document.getElementById("lang-switch");
     if (ls) ls.addEventListener("click", function () {
       setCookie("partage_lang", ls.getAttribute("data-lang"));

@@ -80,7 +80,8 @@ static const char *page_header(struct pt_req *r, const char *lang)
 	html_escape(&b, _(L, "Account"));
 	pt_buf_adds(&b, "\"><a href=\"/login\">");
 	html_escape(&b, _(L, "Log in"));
-	pt_buf_adds(&b, "</a></nav><div class=\"prefs\">");
+	/* hidden until nav.js, which makes the switches work, shows them */
+	pt_buf_adds(&b, "</a></nav><div class=\"prefs\" hidden>");
 	/* the other language, named in itself */
 	pt_buf_addf(&b,
 		    "<button type=\"button\" class=\"link\" id=\"lang-switch\" "

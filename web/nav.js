@@ -204,15 +204,15 @@ window.partage = (function () {
   }
 
   function switches() {
-    var prefs = document.querySelector("header .prefs");
-    if (prefs) prefs.hidden = false;
     var ls = document.getElementById("lang-switch");
-    if (ls) ls.addEventListener("click", function () {
+    if (ls) ls.addEventListener("click", function (e) {
+      e.preventDefault(); // the link (/prefs) is for pages without JavaScript
       setCookie("partage_lang", ls.getAttribute("data-lang"));
       location.reload();
     });
     var ts = document.getElementById("theme-switch");
     if (!ts) return;
+    ts.hidden = false;
     ts.setAttribute("aria-pressed", theme() === "dark" ? "true" : "false");
     ts.addEventListener("click", function () {
       var next = theme() === "dark" ? "light" : "dark";

@@ -36,6 +36,9 @@ req_res api_tiers(struct pt_req *r);
 req_res api_login_page(struct pt_req *r);
 req_res api_files_page(struct pt_req *r);
 req_res api_account_page(struct pt_req *r);
+/* GET /prefs?lang=&theme=&next=: the language and theme cookies, then
+ * back to next (a local path). */
+req_res api_prefs(struct pt_req *r);
 /* GET /report/{id}: the form that reports a file (POST /api/v1/reports). */
 req_res api_report_page(struct pt_req *r);
 req_res api_static(struct pt_req *r);

@@ -80,16 +80,19 @@ static const char *page_header(struct pt_req *r, const char *lang)
 	html_escape(&b, _(L, "Account"));
 	pt_buf_adds(&b, "\"><a href=\"/login\">");
 	html_escape(&b, _(L, "Log in"));
-	/* hidden until nav.js, which makes the switches work, shows them */
-	pt_buf_adds(&b, "</a></nav><div class=\"prefs\" hidden>");
-	/* the other language, named in itself */
-	pt_buf_addf(&b,
-		    "<button type=\"button\" class=\"link\" id=\"lang-switch\" "
-		    "data-lang=\"%s\" lang=\"%s\">%s</button>",
-		    fr ? "en" : "fr", fr ? "en" : "fr",
+	pt_buf_adds(&b, "</a></nav><div class=\"prefs\">");
+	/* the other language, named in itself: a link to /prefs that works
+	 * without JavaScript (nav.js sets the cookie itself and reloads,
+	 * which keeps the query) */
+	pt_buf_addf(&b, "<a id=\"lang-switch\" href=\"/prefs?lang=%s&amp;next=",
+		    fr ? "en" : "fr");
+	path_escape(&b, r->raw_path ? r->raw_path : "/");
+	pt_buf_addf(&b, "\" data-lang=\"%s\" lang=\"%s\" hreflang=\"%s\">%s</a>",
+		    fr ? "en" : "fr", fr ? "en" : "fr", fr ? "en" : "fr",
 		    fr ? "English" : "Fran\u00e7ais");
+	/* the theme in place: a button, shown by nav.js */
 	pt_buf_adds(&b, "<button type=\"button\" class=\"link\" "
-			"id=\"theme-switch\" aria-pressed=\"false\">");
+			"id=\"theme-switch\" aria-pressed=\"false\" hidden>");
 	html_escape(&b, _(L, "Dark theme"));
 	pt_buf_adds(&b, "</button></div></header>");
 	const char *out = pt_pstrndup(r->pool, b.p, b.n);
@@ -588,6 +591,51 @@ req_res api_report_page(struct pt_req *r)
 		{ "name", locked ? l.id : l.name },
 	};
 	return reply_template(r, 200, "report.html", kv, PT_ARRAY_LEN(kv));
+}
+
+/* GET /prefs?lang=fr|en&theme=light|dark&next=PATH: the header's switches
+ * without JavaScript.  Sets the cookies for a year and sends the browser
+ * back to next, a local path ("/" when it is not one: never another site,
+ * never a byte that could break the header). */
+req_res api_prefs(struct pt_req *r)
+{
+	const char *lang = req_query(r, "lang");
+	const char *theme = req_query(r, "theme");
+	const char *next = req_query(r, "next");
+	const char *cookie[2] = { NULL, NULL };
+
+	if (lang) {
+		if (strcmp(lang, "en") != 0 && !i18n_find(lang))
+			return reply_error(r, PT_EBADREQ, NULL,
+					   "bad request: lang is en or a "
+					   "language of po/");
+		cookie[0] = pt_psprintf(r->pool,
+					"partage_lang=%s; Path=/; "
+					"SameSite=Lax; Max-Age=31536000",
+					lang);
+	}
+	if (theme) {
+		if (strcmp(theme, "light") != 0 && strcmp(theme, "dark") != 0)
+			return reply_error(r, PT_EBADREQ, NULL,
+					   "bad request: theme is light or "
+					   "dark");
+		cookie[1] = pt_psprintf(r->pool,
+					"partage_theme=%s; Path=/; "
+					"SameSite=Lax; Max-Age=31536000",
+					theme);
+	}
+	bool local = next && next[0] == '/' && next[1] != '/' &&
+		     next[1] != '\\';
+	for (const char *p = next; local && *p; p++)
+		if ((unsigned char)*p < 0x21 || (unsigned char)*p >= 0x7f ||
+		    *p == '\\')
+			local = false;
+	for (int i = 0; i < 2; i++)
+		if (cookie[i])
+			req_reply_header(r, "Set-Cookie", cookie[i]);
+	req_reply_header(r, "Location", local ? next : "/");
+	req_reply_header(r, "Cache-Control", "no-store");
+	return reply_empty(r, 303);
 }
 
 /* ---- the tiers' limits: GET /api/v1/tiers and the table on / ---- */

@@ -60,8 +60,10 @@ def test_accept_language_picks_french_and_the_cookie_overrides(srv):
     assert 'data-theme="dark"' in page(srv, "/login", "en", "partage_theme=dark").text
     assert 'data-theme=""' in page(srv, "/login", "en", 'partage_theme="><script>').text
     # the switch is on every page, naming the other language in itself
-    assert 'id="lang-switch" data-lang="en" lang="en">English<' in fr
-    assert 'id="lang-switch" data-lang="fr" lang="fr">Français<' in page(srv, "/", "en").text
+    assert ('<a id="lang-switch" href="/prefs?lang=en&amp;next=%2F" data-lang="en" lang="en" hreflang="en">'
+            'English</a>') in fr, fr[:1200]
+    assert ('<a id="lang-switch" href="/prefs?lang=fr&amp;next=%2Flogin" data-lang="fr" lang="fr" '
+            'hreflang="fr">Français</a>') in page(srv, "/login", "en").text
     # the pages' script catalog
     js = expect(srv.get("/static/i18n-fr.js"), 200)
     assert js.header("Content-Type").startswith("text/javascript"), js.header("Content-Type")
@@ -143,3 +145,27 @@ def test_catalogs_are_complete():
     r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "i18n.py"), "check"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 0 and ", 0 missing" in r.stdout, r.stdout + r.stderr
+
+
+def test_prefs_sets_the_cookies_without_javascript(srv):
+    # the language link of every page works without JavaScript
+    r = srv.get("/prefs?lang=fr&next=%2Flogin", {"Accept": "text/html"})
+    assert r.status == 303 and r.header("Location") == "/login", r
+    cookies = r.header_all("Set-Cookie")
+    assert any(c.startswith("partage_lang=fr;") and "Max-Age=31536000" in c and "SameSite=Lax" in c
+               for c in cookies), cookies
+    assert html_lang(page(srv, "/login", "en", "partage_lang=fr")) == "fr"
+    r = srv.get("/prefs?theme=dark&lang=en&next=%2F", HTML)
+    cookies = r.header_all("Set-Cookie")
+    assert r.status == 303 and any(c.startswith("partage_theme=dark;") for c in cookies) \
+        and any(c.startswith("partage_lang=en;") for c in cookies), (r, cookies)
+    # never to another site, never a byte that breaks the header
+    for nxt in ["%2F%2Fevil.example%2F", "https%3A%2F%2Fevil.example", "%2F%5Cevil.example", "%2Fa%0D%0AX-Evil%3A%201",
+                "", "relative", "%2F%C3%A9t%C3%A9"]:
+        r = srv.get("/prefs?lang=fr&next=" + nxt, HTML)
+        assert r.status == 303 and r.header("Location") == "/", (nxt, r, r.header("Location"))
+        assert r.header("X-Evil") is None
+    # values we do not have: 400, nothing set
+    for q in ["lang=de", "lang=fr-CA", "theme=blue", "lang=%0D%0A"]:
+        r = srv.get("/prefs?%s&next=%%2F" % q, HTML)
+        assert r.status == 400 and not r.header_all("Set-Cookie"), (q, r)

@@ -85,7 +85,7 @@
         var act = el("td"), b = el("button", _("Delete"));
         b.type = "button";
         b.className = "secondary small";
-        b.setAttribute("aria-label", "Delete the token " + name);
+        b.setAttribute("aria-label", _("Delete %s", name));
         b.addEventListener("click", function () {
           if (!confirm(_("Delete the token %s? Programs that use it stop working.", name))) return;
           P.api("DELETE", "/api/v1/tokens/" + encodeURIComponent(t.id)).then(function (d) {

@@ -65,12 +65,17 @@ LDLIBS = $(PKG_LIBS) -lmagic -pthread
 LDFLAGS += $(SANFLAGS)
 
 LIB_SRC := $(filter-out src/main.c src/cli/%,$(shell find src -name '*.c' | sort))
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/web_assets.o
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/web_assets.o \
+	$(BUILD)/i18n_catalog.o
 CLI_SRC := $(wildcard src/cli/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 WEB_FILES := $(sort $(wildcard web/*))
+# the message catalogs (po/LANG.po): a C table and a script per language
+PO_FILES := $(sort $(wildcard po/*.po))
+I18N_JS := $(BUILD)/web-gen/i18n-en.js \
+	$(PO_FILES:po/%.po=$(BUILD)/web-gen/i18n-%.js)
 
 .PHONY: all run test test-unit test-e2e test-asan fuzz clean deps deps-ready check-layers \
 	bench-loop \
@@ -89,8 +94,15 @@ $(BUILD)/tools/embed: scripts/embed.c | deps-ready
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -o $@ $<
 
-$(BUILD)/web_assets.c: $(BUILD)/tools/embed $(WEB_FILES)
-	$(BUILD)/tools/embed $@ $(WEB_FILES)
+$(BUILD)/web_assets.c: $(BUILD)/tools/embed $(WEB_FILES) $(BUILD)/i18n_catalog.c
+	$(BUILD)/tools/embed $@ $(WEB_FILES) $(I18N_JS)
+
+$(BUILD)/i18n_catalog.c: scripts/i18n.py $(PO_FILES)
+	@mkdir -p $(dir $@)
+	python3 scripts/i18n.py gen $@ $(BUILD)/web-gen $(PO_FILES)
+
+$(BUILD)/i18n_catalog.o: $(BUILD)/i18n_catalog.c
+	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
 
 $(BUILD)/web_assets.o: $(BUILD)/web_assets.c
 	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
@@ -164,7 +176,8 @@ FUZZ_SECONDS ?= 20
 FUZZ_CFLAGS := -g -O1 -std=gnu17 -D_FILE_OFFSET_BITS=64 -pthread \
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	$(shell pkg-config --cflags $(PKGS))
-FUZZ_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o) build-fuzz/obj/web_assets.o
+FUZZ_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o) build-fuzz/obj/web_assets.o \
+	build-fuzz/obj/i18n_catalog.o
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 
 build-fuzz/obj/%.o: %.c
@@ -172,6 +185,10 @@ build-fuzz/obj/%.o: %.c
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
 
 build-fuzz/obj/web_assets.o: $(BUILD)/web_assets.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -Isrc -c -o $@ $<
+
+build-fuzz/obj/i18n_catalog.o: $(BUILD)/i18n_catalog.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -Isrc -c -o $@ $<
 

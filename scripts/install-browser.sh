@@ -15,7 +15,8 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
-if [ ! -f tests/browser/node_modules/playwright-core/package.json ]; then
+if [ ! -f tests/browser/node_modules/playwright-core/package.json ] ||
+   [ ! -f tests/browser/node_modules/axe-core/axe.min.js ]; then
   command -v npm >/dev/null || { echo "install-browser: npm not found" >&2; exit 1; }
   cd tests/browser
   # Playwright must never fetch its own browser builds.

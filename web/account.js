@@ -21,10 +21,11 @@
 
   function showMe(me) {
     $("acct-name").textContent = me.name;
-    $("acct-tier").textContent = me.tier + (me.role && me.role !== "user" ? " (" + me.role + ")" : "");
-    $("acct-premium").textContent = me.premium_until ? P.date(me.premium_until) : "—";
+    var tiers = { anonymous: _("anonymous"), free: _("free"), premium: _("premium") };
+    $("acct-tier").textContent = (tiers[me.tier] || me.tier) + (me.role && me.role !== "user" ? " (" + me.role + ")" : "");
+    $("acct-premium").textContent = me.premium_until ? P.localTime(me.premium_until) : "—";
     var quota = me.quota_bytes;
-    $("acct-storage").textContent = P.human(me.used_bytes) + (quota ? " of " + P.human(quota) : " (no quota)");
+    $("acct-storage").textContent = quota ? _("%s of %s", P.human(me.used_bytes), P.human(quota)) : _("%s (no quota)", P.human(me.used_bytes));
     $("acct-meter").value = quota ? Math.min(1, me.used_bytes / quota) : 0;
     $("acct-meter").hidden = !quota;
     $("acct-points").textContent = String(me.points);
@@ -47,7 +48,7 @@
       if (!r.ok) return result("convert-result", r, "");
       var names = {};
       if (rs[1].ok) rs[1].data.files.forEach(function (f) { names[f.id] = f; });
-      $("rewards-rate").textContent = r.data.points_per_premium_day + " points buy one premium day.";
+      $("rewards-rate").textContent = _n("%d point buys one premium day.", "%d points buy one premium day.", r.data.points_per_premium_day, r.data.points_per_premium_day);
       var rows = $("rewards-rows");
       rows.textContent = "";
       r.data.files.forEach(function (x) {
@@ -78,17 +79,17 @@
         var td = el("td");
         td.appendChild(code);
         tr.appendChild(td);
-        tr.appendChild(el("td", P.date(t.created)));
+        tr.appendChild(el("td", P.localTime(t.created)));
         // the server records a use at most once a minute
-        tr.appendChild(el("td", t.last_used ? P.date(t.last_used) : "never"));
-        var act = el("td"), b = el("button", "Delete");
+        tr.appendChild(el("td", t.last_used ? P.localTime(t.last_used) : _("never")));
+        var act = el("td"), b = el("button", _("Delete"));
         b.type = "button";
         b.className = "secondary small";
-        b.setAttribute("aria-label", "Delete the token " + name);
+        b.setAttribute("aria-label", _("Delete %s", name));
         b.addEventListener("click", function () {
-          if (!confirm("Delete the token " + name + "? Programs that use it stop working.")) return;
+          if (!confirm(_("Delete the token %s? Programs that use it stop working.", name))) return;
           P.api("DELETE", "/api/v1/tokens/" + encodeURIComponent(t.id)).then(function (d) {
-            result("tokens-result", d, "Deleted the token " + name + ".");
+            result("tokens-result", d, _("Deleted the token %s.", name));
             if (d.ok) loadTokens();
           });
         });
@@ -105,7 +106,7 @@
     e.preventDefault();
     var days = parseInt($("convert-days").value, 10);
     P.api("POST", "/api/v1/me/rewards/convert", { days: days }).then(function (r) {
-      result("convert-result", r, r.ok ? "Premium until " + P.date(r.data.premium_until) + "." : "");
+      result("convert-result", r, r.ok ? _("Premium until %s.", P.localTime(r.data.premium_until)) : "");
       if (r.ok) { reloadMe(); loadRewards(); }
     });
   });
@@ -114,8 +115,8 @@
     e.preventDefault();
     var code = $("voucher-code").value.trim();
     P.api("POST", "/api/v1/me/redeem", { code: code }).then(function (r) {
-      result("redeem-result", r, r.ok ? r.data.days + " premium day" + (r.data.days === 1 ? "" : "s") +
-        " added: premium until " + P.date(r.data.premium_until) + "." : "");
+      result("redeem-result", r, r.ok ? _n("%d premium day added: premium until %s.", "%d premium days added: premium until %s.",
+        r.data.days, r.data.days, P.localTime(r.data.premium_until)) : "");
       if (r.ok) { $("voucher-code").value = ""; reloadMe(); }
     });
   });
@@ -126,7 +127,7 @@
     P.api("PATCH", "/api/v1/me", { direct_downloads: want }).then(function (r) {
       box.disabled = false;
       if (!r.ok) box.checked = !want;
-      result("settings-result", r, want ? "Direct downloads are on." : "Direct downloads are off.");
+      result("settings-result", r, want ? _("Direct downloads are on.") : _("Direct downloads are off."));
     });
   });
 
@@ -134,7 +135,7 @@
     e.preventDefault();
     var nw = $("pw-new").value;
     if (nw !== $("pw-new2").value) {
-      $("password-result").textContent = "The two new passwords differ.";
+      $("password-result").textContent = _("The two new passwords differ.");
       $("password-result").className = "result error";
       return;
     }
@@ -155,7 +156,7 @@
     e.preventDefault();
     var label = $("token-label").value.trim();
     P.api("POST", "/api/v1/tokens", { label: label }).then(function (r) {
-      result("tokens-result", r, r.ok ? "Created the token " + (label || r.data.id) + "." : "");
+      result("tokens-result", r, r.ok ? _("Created the token %s.", label || r.data.id) : "");
       if (!r.ok) return;
       $("token-label").value = "";
       $("token-new").hidden = false;

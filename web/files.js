@@ -109,7 +109,7 @@
   $("dialog-cancel").addEventListener("click", function () { dlg.close(); });
 
   function moveChoices(skip) {
-    var list = [{ value: "", label: "My files (top level)" }];
+    var list = [{ value: "", label: _("My files (top level)") }];
     folders.map(function (f) { return { value: f.id, label: pathOf(f.id) }; })
       .filter(function (c) { return !skip || !isBelow(c.value, skip); })
       .sort(function (a, b) { return a.label < b.label ? -1 : a.label > b.label ? 1 : 0; })
@@ -119,66 +119,65 @@
 
   // ---- actions ----
   function renameFile(f) {
-    ask("Rename " + f.name, { value: f.name, ok: "Rename" }, function (v) {
+    ask(_("Rename %s", f.name), { value: f.name, ok: _("Rename") }, function (v) {
       return P.api("PATCH", "/api/v1/files/" + f.id, { name: v });
     });
   }
   function renameFolder(d) {
-    ask("Rename folder " + d.name, { value: d.name, ok: "Rename" }, function (v) {
+    ask(_("Rename folder %s", d.name), { value: d.name, ok: _("Rename") }, function (v) {
       return P.api("PATCH", "/api/v1/folders/" + d.id, { name: v });
     });
   }
   function moveFile(f) {
-    ask("Move " + f.name, { choices: moveChoices(null), ok: "Move" }, function (v) {
+    ask(_("Move %s", f.name), { choices: moveChoices(null), ok: _("Move") }, function (v) {
       return P.api("PATCH", "/api/v1/files/" + f.id, { folder: v || null });
     });
     $("dialog-select").value = f.folder || "";
   }
   function moveFolder(d) {
-    ask("Move folder " + d.name, { choices: moveChoices(d.id), ok: "Move" }, function (v) {
+    ask(_("Move folder %s", d.name), { choices: moveChoices(d.id), ok: _("Move") }, function (v) {
       return P.api("PATCH", "/api/v1/folders/" + d.id, { parent: v || null });
     });
     $("dialog-select").value = d.parent || "";
   }
   function deleteFile(f) {
-    if (!confirm("Delete \u201c" + f.name + "\u201d? Its link stops working for everyone."))
+    if (!confirm(_("Delete \u201c%s\u201d? Its link stops working for everyone.", f.name)))
       return;
     P.api("DELETE", "/" + f.id).then(function (r) {
       if (!r.ok) return fail(r);
-      status("Deleted " + f.name + ".");
+      status(_("Deleted %s.", f.name));
       load();
     });
   }
   function deleteFolder(d) {
-    if (!confirm("Delete the folder \u201c" + d.name + "\u201d?")) return;
+    if (!confirm(_("Delete the folder \u201c%s\u201d?", d.name))) return;
     P.api("DELETE", "/api/v1/folders/" + d.id).then(function (r) {
       if (r.status === 409) {
-        if (!confirm("The folder \u201c" + d.name + "\u201d is not empty.\n\nDelete it together with " +
-            "EVERY folder and file inside it? Their links stop working for everyone. " +
-            "This cannot be undone."))
-          return status("Nothing was deleted.");
+        if (!confirm(_("The folder \u201c%s\u201d is not empty.", d.name) + "\n\n" +
+            _("Delete it together with EVERY folder and file inside it? Their links stop working for everyone. This cannot be undone.")))
+          return status(_("Nothing was deleted."));
         return P.api("DELETE", "/api/v1/folders/" + d.id + "?recursive=1").then(function (r2) {
           if (!r2.ok) return fail(r2);
-          status("Deleted the folder " + d.name + " and everything in it.");
+          status(_("Deleted the folder %s and everything in it.", d.name));
           load();
         });
       }
       if (!r.ok) return fail(r);
-      status("Deleted the folder " + d.name + ".");
+      status(_("Deleted the folder %s.", d.name));
       load();
     });
   }
   function setShared(d, on) {
     return P.api("PATCH", "/api/v1/folders/" + d.id, { shared: on }).then(function (r) {
       if (!r.ok) return fail(r);
-      status(on ? "The folder " + d.name + " is shared: anyone with its link sees it."
-        : "The folder " + d.name + " is private again.");
+      status(on ? _("The folder %s is shared: anyone with its link sees it.", d.name)
+        : _("The folder %s is private again.", d.name));
       load();
     });
   }
   function copy(url) {
-    var done = function () { status("Link copied: " + url); };
-    var manual = function () { status("Copy this link: " + url); };
+    var done = function () { status(_("Link copied: %s", url)); };
+    var manual = function () { status(_("Copy this link: %s", url)); };
     if (navigator.clipboard && navigator.clipboard.writeText)
       navigator.clipboard.writeText(url).then(done, manual);
     else
@@ -194,24 +193,24 @@
     a.href = filesUrl(d.id);
     name.appendChild(a);
     if (d.shared) {
-      var s = el("a", "shared", "badge");
+      var s = el("a", _("shared"), "badge");
       s.href = d.url;
-      s.setAttribute("aria-label", "shared: public page of " + d.name);
+      s.setAttribute("aria-label", _("shared: public page of %s", d.name));
       name.appendChild(document.createTextNode(" "));
       name.appendChild(s);
     }
     tr.appendChild(name);
-    tr.appendChild(el("td", "folder", "muted"));
+    tr.appendChild(el("td", _("folder"), "muted"));
     tr.appendChild(el("td", ""));
-    tr.appendChild(el("td", P.date(d.created)));
+    tr.appendChild(el("td", P.localTime(d.created)));
     tr.appendChild(el("td", ""));
     var act = el("td", null, "actions");
-    act.appendChild(button(d.shared ? "Unshare" : "Share", function () { setShared(d, !d.shared); },
-      (d.shared ? "Unshare " : "Share ") + d.name));
-    if (d.shared) act.appendChild(button("Copy link", function () { copy(d.url); }, "Copy the link of " + d.name));
-    act.appendChild(button("Rename", function () { renameFolder(d); }, "Rename " + d.name));
-    act.appendChild(button("Move", function () { moveFolder(d); }, "Move " + d.name));
-    act.appendChild(button("Delete", function () { deleteFolder(d); }, "Delete " + d.name));
+    act.appendChild(button(d.shared ? _("Unshare") : _("Share"), function () { setShared(d, !d.shared); },
+      d.shared ? _("Unshare %s", d.name) : _("Share %s", d.name)));
+    if (d.shared) act.appendChild(button(_("Copy link"), function () { copy(d.url); }, _("Copy link of %s", d.name)));
+    act.appendChild(button(_("Rename"), function () { renameFolder(d); }, _("Rename %s", d.name)));
+    act.appendChild(button(_("Move"), function () { moveFolder(d); }, _("Move %s", d.name)));
+    act.appendChild(button(_("Delete"), function () { deleteFolder(d); }, _("Delete %s", d.name)));
     tr.appendChild(act);
     return tr;
   }
@@ -225,23 +224,23 @@
     name.appendChild(a);
     if (f.password_protected) {
       name.appendChild(document.createTextNode(" "));
-      name.appendChild(el("span", "password", "badge"));
+      name.appendChild(el("span", _("password"), "badge"));
     }
     tr.appendChild(name);
-    var size = el("td", P.human(f.size));
-    size.title = f.size + " bytes";
+    var size = el("td", P.size(f.size));
+    size.title = _n("%s byte", "%s bytes", f.size, f.size);
     tr.appendChild(size);
     tr.appendChild(el("td", String(f.downloads)));
-    tr.appendChild(el("td", P.date(f.created)));
+    tr.appendChild(el("td", P.localTime(f.created)));
     var limits = [];
-    if (f.expires) limits.push("expires " + P.date(f.expires));
-    if (f.max_downloads) limits.push(f.downloads + " of " + f.max_downloads + " downloads");
+    if (f.expires) limits.push(_("expires %s", P.localTime(f.expires)));
+    if (f.max_downloads) limits.push(_n("%d of %d download", "%d of %d downloads", f.max_downloads, f.downloads, f.max_downloads));
     tr.appendChild(el("td", limits.join(", "), "limits"));
     var act = el("td", null, "actions");
-    act.appendChild(button("Copy link", function () { copy(f.url); }, "Copy the link of " + f.name));
-    act.appendChild(button("Rename", function () { renameFile(f); }, "Rename " + f.name));
-    act.appendChild(button("Move", function () { moveFile(f); }, "Move " + f.name));
-    act.appendChild(button("Delete", function () { deleteFile(f); }, "Delete " + f.name));
+    act.appendChild(button(_("Copy link"), function () { copy(f.url); }, _("Copy link of %s", f.name)));
+    act.appendChild(button(_("Rename"), function () { renameFile(f); }, _("Rename %s", f.name)));
+    act.appendChild(button(_("Move"), function () { moveFile(f); }, _("Move %s", f.name)));
+    act.appendChild(button(_("Delete"), function () { deleteFile(f); }, _("Delete %s", f.name)));
     tr.appendChild(act);
     return tr;
   }
@@ -252,7 +251,7 @@
     var chain = [], id = here, seen = {};
     while (id && byId[id] && !seen[id]) { seen[id] = true; chain.unshift(byId[id]); id = byId[id].parent; }
     var top = el("li");
-    var ta = el("a", "My files");
+    var ta = el("a", _("My files"));
     ta.href = "/files";
     top.appendChild(ta);
     ol.appendChild(top);
@@ -266,19 +265,19 @@
     });
     if (!here) ta.setAttribute("aria-current", "page");
     var cur = byId[here];
-    $("title").textContent = cur ? cur.name : "My files";
-    document.title = (cur ? cur.name : "My files") + " — partage";
+    $("title").textContent = cur ? cur.name : _("My files");
+    document.title = (cur ? cur.name : _("My files")) + " — partage";
   }
 
   function renderFolderBar() {
     var cur = byId[here];
     $("folder-bar").hidden = !cur;
     if (!cur) return;
-    $("share-state").textContent = cur.shared ? "Shared: anyone with the link sees this folder."
-      : "Private: only you see this folder.";
+    $("share-state").textContent = cur.shared ? _("Shared: anyone with the link sees this folder.")
+      : _("Private: only you see this folder.");
     $("share-link").hidden = $("share-copy").hidden = !cur.shared;
     $("share-link").value = cur.shared ? cur.url : "";
-    $("share-toggle").textContent = cur.shared ? "Unshare" : "Share";
+    $("share-toggle").textContent = cur.shared ? _("Unshare") : _("Share");
   }
   $("share-toggle").addEventListener("click", function () {
     var cur = byId[here];
@@ -314,7 +313,7 @@
       folders.forEach(function (d) { byId[d.id] = d; });
       if (here && !byId[here]) {
         $("rows").textContent = "";
-        status("There is no folder " + here + " in your account (it was deleted or moved away).", true);
+        status(_("There is no folder %s in your account (it was deleted or moved away).", here), true);
         return;
       }
       if (!lr.ok) return fail(lr);
@@ -328,8 +327,8 @@
       if (page === 1) subs.forEach(function (d) { rows.appendChild(folderRow(d)); });
       lr.data.files.forEach(function (f) { rows.appendChild(fileRow(f)); });
       $("empty").hidden = rows.children.length > 0;
-      $("page-info").textContent = total + " file" + (total === 1 ? "" : "s") +
-        (pages > 1 ? " — page " + page + " of " + pages : "");
+      $("page-info").textContent = _n("%d file", "%d files", total, total) +
+        (pages > 1 ? " — " + _("page %d of %d", page, pages) : "");
       $("prev").disabled = page <= 1;
       $("next").disabled = page >= pages;
       keepState();
@@ -358,7 +357,7 @@
     P.api("POST", "/api/v1/folders", body).then(function (r) {
       if (!r.ok) return fail(r);
       input.value = "";
-      status("Created the folder " + r.data.name + ".");
+      status(_("Created the folder %s.", r.data.name));
       load();
     });
   });
@@ -369,12 +368,12 @@
     if (!files.length) return;
     var data = new FormData();
     for (var i = 0; i < files.length; i++) data.append("file", files[i]);
-    status("Uploading " + files.length + " file" + (files.length === 1 ? "" : "s") + "…");
+    status(_n("Uploading %d file…", "Uploading %d files…", files.length, files.length));
     var url = "/api/v1/files" + (here ? "?folder=" + encodeURIComponent(here) : "");
     P.api("POST", url, data).then(function (r) {
       if (!r.ok) return fail(r);
       $("upload-files").value = "";
-      status("Uploaded " + r.data.files.map(function (f) { return f.name; }).join(", ") + ".");
+      status(_("Uploaded %s.", r.data.files.map(function (f) { return f.name; }).join(", ")));
       load();
     });
   });

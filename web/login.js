@@ -1,7 +1,8 @@
 // login.js — the log in and register forms of /login.  On success the
 // browser goes to ?next= (a local path only) or /files.  The server's
-// one-line reason is shown as it is: wrong password (401), too many
-// attempts (429, with the wait), name taken (409), rules (400).
+// refusals are said for people: wrong name or password (401), too many
+// attempts (429); registering shows the server's reason (name taken,
+// rules).
 "use strict";
 (function () {
   var P = window.partage;
@@ -15,21 +16,21 @@
   }
 
   if (params.get("changed") === "1")
-    say("Your password was changed: log in with the new one.");
+    say(_("Your password was changed: log in with the new one."));
   else if (params.get("next"))
-    say("Log in to continue.");
+    say(_("Log in to continue."));
 
   P.ready.then(function (me) {
     if (!me) return;
     // already logged in: say so, with the way on
-    notice.textContent = "You are logged in as ";
+    notice.textContent = _("You are logged in as") + " ";
     var b = document.createElement("strong");
     b.textContent = me.name;
     notice.appendChild(b);
     notice.appendChild(document.createTextNode(". "));
     var a = document.createElement("a");
     a.href = next;
-    a.textContent = "Continue";
+    a.textContent = _("Continue");
     notice.appendChild(a);
     notice.hidden = false;
   });
@@ -49,6 +50,14 @@
     form.setAttribute("aria-busy", on ? "true" : "false");
   }
 
+  // The login's refusal, for people: the API's reasons are for programs.
+  function loginError(r) {
+    if (r.status === 401) return _("That name and password do not match. Check them and try again.");
+    if (r.status === 429) return _("Too many attempts. Wait a moment, then try again.");
+    if (r.status === 0) return r.error;
+    return _("Logging in failed (%s). Try again in a moment.", r.error);
+  }
+
   var lf = document.getElementById("login-form");
   var lerr = document.getElementById("login-error");
   lf.addEventListener("submit", function (e) {
@@ -58,7 +67,7 @@
     login(lf.elements.name.value, lf.elements.password.value).then(function (r) {
       busy(lf, false);
       if (!r.ok) {
-        lerr.textContent = r.error;
+        lerr.textContent = loginError(r);
         lf.elements.password.select();
       }
     });
@@ -71,7 +80,7 @@
     rerr.textContent = "";
     var name = rf.elements.name.value, pw = rf.elements.password.value;
     if (pw !== rf.elements.password2.value) {
-      rerr.textContent = "The two passwords differ.";
+      rerr.textContent = _("The two passwords differ.");
       rf.elements.password2.focus();
       return;
     }

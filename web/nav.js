@@ -7,7 +7,31 @@
 // next to it, and only then is /api/v1/me asked, so anonymous visitors cost no
 // request and no 401.  A stale hint (an expired session) is dropped on the
 // first 401.  Everything shown comes from the server through textContent.
+//
+// Languages: the page loads /static/i18n-LANG.js first (generated from
+// po/LANG.po by scripts/i18n.py); _() of an English text and _n() of its
+// singular, plural and count translate, with %s and %d filled from the
+// next arguments.  The header's switches set the partage_lang cookie (then
+// reload: the server renders the page in it) and partage_theme (applied at
+// once; the server renders <html data-theme> from it on the next page).
 "use strict";
+var I18N = window.partageI18n || { lang: "en", plural: 0, msgs: {} };
+function fmtI18n(s, args) {
+  var i = 0;
+  return s.replace(/%(%|l{0,2}[sdu])/g, function (m, c) {
+    if (c === "%") return "%";
+    return String(args[i++]);
+  });
+}
+function _(s) {
+  var t = I18N.msgs[s];
+  return fmtI18n(typeof t === "string" && t ? t : s, Array.prototype.slice.call(arguments, 1));
+}
+function _n(one, many, n) {
+  var t = I18N.msgs[one], pl = I18N.plural === 1 ? n > 1 : n !== 1;
+  var s = Array.isArray(t) ? t[pl ? 1 : 0] : (pl ? many : one);
+  return fmtI18n(s, Array.prototype.slice.call(arguments, 2));
+}
 window.partage = (function () {
   var HINT = "partage_user";
   var csrf = "";
@@ -44,12 +68,12 @@ window.partage = (function () {
           error = (data && data.error) || text.trim() || ("error " + r.status);
           var wait = r.headers.get("Retry-After");
           if (r.status === 429 && wait && error.indexOf("wait") < 0)
-            error += " (wait " + wait + " s)";
+            error += " " + _("(wait %s s)", wait);
         }
         return { status: r.status, ok: r.ok, data: data, error: error };
       });
     }, function (e) {
-      return { status: 0, ok: false, data: null, error: "network error: " + e.message };
+      return { status: 0, ok: false, data: null, error: _("Network error: %s", e.message) };
     });
   }
 
@@ -92,7 +116,7 @@ window.partage = (function () {
     if (!nav) return;
     nav.textContent = "";
     if (!user) {
-      nav.appendChild(link("/login", "Log in"));
+      nav.appendChild(link("/login", _("Log in")));
       return;
     }
     var who = document.createElement("span");
@@ -103,14 +127,14 @@ window.partage = (function () {
     out.type = "button";
     out.id = "logout";
     out.className = "link";
-    out.textContent = "Log out";
+    out.textContent = _("Log out");
     out.addEventListener("click", function () {
       out.disabled = true;
       logout().then(function () { location.href = "/"; });
     });
     nav.appendChild(who);
-    nav.appendChild(link("/files", "My files"));
-    nav.appendChild(link("/account", "Account"));
+    nav.appendChild(link("/files", _("My files")));
+    nav.appendChild(link("/account", _("Account")));
     nav.appendChild(out);
   }
 
@@ -134,6 +158,90 @@ window.partage = (function () {
     return u ? n.toFixed(1) + " " + units[u] : n + " B";
   }
 
+  // A size in decimal units as the page's language writes it: "4.2 MB",
+  // "4,2 Mo" (the same as the server's).
+  function size(n) {
+    var units = [_("B"), _("kB"), _("MB"), _("GB"), _("TB")], u = 0;
+    while (n >= 1000 && u < units.length - 1) { n /= 1000; u++; }
+    var num = u ? n.toFixed(1).replace(".", _(".")) : String(n);
+    return num + " " + units[u];
+  }
+
+  // A time (seconds, or an ISO string) in the visitor's zone and the
+  // page's language.
+  function localTime(t) {
+    var d = typeof t === "number" ? new Date(t * 1000) : new Date(t);
+    if (isNaN(d.getTime())) return "";
+    try {
+      return new Intl.DateTimeFormat(I18N.lang, { dateStyle: "medium", timeStyle: "short" }).format(d);
+    } catch (e) {
+      return d.toLocaleString();
+    }
+  }
+
+  // <time datetime="ISO"> elements: the server's UTC text becomes local.
+  function localTimes(root) {
+    var ts = (root || document).querySelectorAll("time[datetime]");
+    for (var i = 0; i < ts.length; i++) {
+      var iso = ts[i].getAttribute("datetime");
+      var text = iso ? localTime(iso) : "";
+      if (text) {
+        ts[i].title = ts[i].textContent;
+        ts[i].textContent = text;
+      }
+    }
+  }
+
+  function setCookie(name, value) {
+    document.cookie = name + "=" + value + "; Max-Age=31536000; Path=/; SameSite=Lax";
+  }
+
+  // The theme in use: the cookie's, else the browser's preference.
+  function theme() {
+    var t = document.documentElement.getAttribute("data-theme");
+    if (t === "light" || t === "dark") return t;
+    return window.matchMedia && matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
+  }
+
+  function switches() {
+    var ls = document.getElementById("lang-switch");
+    if (ls) ls.addEventListener("click", function (e) {
+      e.preventDefault(); // the link (/prefs) is for pages without JavaScript
+      setCookie("partage_lang", ls.getAttribute("data-lang"));
+      location.reload();
+    });
+    var ts = document.getElementById("theme-switch");
+    if (!ts) return;
+    ts.hidden = false;
+    ts.setAttribute("aria-pressed", theme() === "dark" ? "true" : "false");
+    ts.addEventListener("click", function () {
+      var next = theme() === "dark" ? "light" : "dark";
+      document.documentElement.setAttribute("data-theme", next);
+      setCookie("partage_theme", next);
+      ts.setAttribute("aria-pressed", next === "dark" ? "true" : "false");
+    });
+  }
+  switches();
+  localTimes();
+
+  // Tables that become cards on phones: each cell gets its column's name
+  // (data-label, shown before it by the stylesheet), now and as rows come.
+  function labelCells(table) {
+    var heads = table.querySelectorAll("thead th");
+    var rows = table.querySelectorAll("tbody tr");
+    for (var i = 0; i < rows.length; i++)
+      for (var j = 0; j < rows[i].cells.length && j < heads.length; j++)
+        if (!rows[i].cells[j].hasAttribute("data-label"))
+          rows[i].cells[j].setAttribute("data-label", heads[j].textContent.trim());
+  }
+  var cardTables = document.querySelectorAll("table.cards");
+  for (var ci = 0; ci < cardTables.length; ci++) {
+    labelCells(cardTables[ci]);
+    if (window.MutationObserver)
+      new MutationObserver(function (ms) { labelCells(ms[0].target.closest("table")); })
+        .observe(cardTables[ci].tBodies[0], { childList: true });
+  }
+
   function date(sec) {
     if (!sec) return "";
     return new Date(sec * 1000).toISOString().slice(0, 16).replace("T", " ") + " UTC";
@@ -151,6 +259,7 @@ window.partage = (function () {
 
   return {
     api: api, me: me, ready: ready, setHint: setHint, logout: logout,
-    localPath: localPath, human: human, date: date, toLogin: toLogin
+    localPath: localPath, human: human, date: date, toLogin: toLogin,
+    size: size, localTime: localTime, localTimes: localTimes, lang: I18N.lang
   };
 })();

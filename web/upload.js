@@ -58,7 +58,7 @@
       .then(function (me) {
         csrf = (me && me.csrf) || null;
         if (who && me && me.name) {
-          who.textContent = "Logged in as " + me.name + ": your uploads go to your account.";
+          who.textContent = _("Logged in as %s: your uploads go to your account.", me.name);
           who.hidden = false;
         }
       })
@@ -67,10 +67,12 @@
 
   // ----------------------------------------------------------------- helpers
 
+  // sizes as every page writes them ("4.2 MB", "4,2 Mo"; nav.js)
   function human(n) {
-    var u = ["B", "KiB", "MiB", "GiB", "TiB"], i = 0;
-    while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
-    return (i ? n.toFixed(n < 10 ? 1 : 0) : String(n)) + " " + u[i];
+    if (window.partage) return window.partage.size(n);
+    var u = ["B", "kB", "MB", "GB", "TB"], i = 0;
+    while (n >= 1000 && i < u.length - 1) { n /= 1000; i++; }
+    return (i ? n.toFixed(1) : String(n)) + " " + u[i];
   }
 
   function pct(item) {
@@ -93,11 +95,11 @@
   // The server's one-line reason: {"error"} with Accept: application/json,
   // else the first line of the text.
   function reason(r) {
-    if (!r.status) return "network error: the server could not be reached";
+    if (!r.status) return _("network error: the server could not be reached");
     var t = r.text || "";
     try { var o = JSON.parse(t); if (o && o.error) return o.error; } catch (e) { /* text */ }
     t = t.split("\n")[0].trim();
-    return t || "the server answered " + r.status;
+    return t || _("the server answered %s", r.status);
   }
 
   function retryable(status) {
@@ -223,16 +225,16 @@
       if (r.status === 404 || r.status === 410 || (r.status === 200 && len !== item.size)) {
         // gone (expired, cancelled) or not this file's upload
         forget(item);
-        if (item.restarts++ > 0) return { status: r.status, text: "the server no longer has this upload (expired or cancelled)" };
+        if (item.restarts++ > 0) return { status: r.status, text: _("the server no longer has this upload (expired or cancelled)") };
         item.url = null;
         item.offset = 0;
-        note(item, "starting over: the server no longer had the earlier upload");
+        note(item, _("starting over: the server no longer had the earlier upload"));
         return null;
       }
       if (r.status !== 200) return r;
       var off = parseInt(r.header("Upload-Offset"), 10);
       if (isNaN(off) || off < 0 || off > item.size)
-        return { status: 0, text: "", bad: "the server reports an offset this file cannot have" };
+        return { status: 0, text: "", bad: _("the server reports an offset this file cannot have") };
       item.offset = off;
       item.needHead = false;
       item.speedT = 0; // a jump, not speed
@@ -271,7 +273,7 @@
       }
       var f;
       try { f = JSON.parse(r.text); } catch (e) { f = null; }
-      if (!f || !(f.url || (REQUEST && f.request))) return { status: 200, text: "", bad: "the server's reply is not a file object" };
+      if (!f || !(f.url || (REQUEST && f.request))) return { status: 200, text: "", bad: _("the server's reply is not a file object") };
       forget(item);
       item.done = f;
       return null;
@@ -318,9 +320,9 @@
         return fail(item, reason(r));
       }
       if (item.tries >= BACKOFF.length)
-        return fail(item, reason(r) + " (gave up after " + item.tries + " retries; choose the file again to resume)");
+        return fail(item, reason(r) + " " + _n("(gave up after %d retry; choose the file again to resume)", "(gave up after %d retries; choose the file again to resume)", item.tries, item.tries));
       var wait = BACKOFF[item.tries++];
-      note(item, reason(r) + "; retrying in " + wait / 1000 + " s");
+      note(item, reason(r) + "; " + _("retrying in %s s", wait / 1000));
       await sleep(item, wait);
       if (item.stop || gen !== item.gen) return;
       note(item, "");
@@ -377,17 +379,17 @@
     bar.value = 0;
     bar.setAttribute("aria-labelledby", id + "-name");
     line.appendChild(bar);
-    var pc = el("span", "up-pct", "waiting");
+    var pc = el("span", "up-pct", _("waiting"));
     line.appendChild(pc);
     var pause = el("button", "up-pause");
     pause.type = "button";
-    label(pause, "Pause", item);
+    label(pause, _("Pause"), item);
     pause.addEventListener("click", function () {
       if (item.stop === "paused") resume(item); else halt(item);
     });
     var cancel = el("button", "up-cancel");
     cancel.type = "button";
-    label(cancel, "Cancel", item);
+    label(cancel, _("Cancel"), item);
     cancel.addEventListener("click", function () { abandon(item); });
     line.appendChild(pause);
     line.appendChild(cancel);
@@ -400,13 +402,13 @@
     results.appendChild(row);
     item.row = row; item.bar = bar; item.pct = pc; item.status = status;
     item.pause = pause; item.cancel = cancel;
-    if (item.resuming) note(item, "checking the earlier upload of this file…");
+    if (item.resuming) note(item, _("checking the earlier upload of this file…"));
   }
 
   // A button's text, and its accessible name with the file's.
   function label(button, text, item) {
     button.textContent = text;
-    button.setAttribute("aria-label", text + " " + item.file.name);
+    button.setAttribute("aria-label", _("%s %s", text, item.file.name));
   }
 
   function note(item, text) {
@@ -429,11 +431,17 @@
       item.speedB = bytes;
     }
     var text = p + " %";
-    if (item.speed > 0) text += " · " + human(Math.round(item.speed)) + "/s";
+    if (item.speed > 0) {
+      text += " · " + human(Math.round(item.speed)) + "/s";
+      var left = Math.ceil((item.size - bytes) / item.speed);
+      if (left > 0)
+        text += " · " + (left < 90 ? _n("%d second left", "%d seconds left", left, left)
+          : _n("%d minute left", "%d minutes left", Math.round(left / 60), Math.round(left / 60)));
+    }
     item.pct.textContent = text;
     if (item.resuming && item.offset > 0 && !item.saidResume) {
       item.saidResume = true;
-      note(item, "resuming at " + pct(item) + " %");
+      note(item, _("resuming at %s %%", pct(item)));
     }
   }
 
@@ -444,18 +452,21 @@
     if (item.wake) item.wake();
     var i = queue.indexOf(item);
     if (i >= 0) queue.splice(i, 1);
-    label(item.pause, "Resume", item);
+    label(item.pause, _("Resume"), item);
     setState(item, "paused");
-    note(item, "paused at " + pct(item) + " %");
+    // the bar goes back to what the server has: the chunk in flight is
+    // dropped, and the bar and the text say the same
     item.speedT = 0;
     item.speed = 0;
+    progress(item, item.offset);
+    note(item, _("paused at %s %%", pct(item)));
   }
 
   function resume(item) {
     item.stop = null;
     item.tries = 0;
     if (item.url) item.needHead = true;
-    label(item.pause, "Pause", item);
+    label(item.pause, _("Pause"), item);
     setState(item, "queued");
     note(item, "");
     queue.unshift(item);
@@ -475,11 +486,11 @@
     item.cancel.remove();
     setState(item, "cancelled");
     item.row.className = "upload cancelled";
-    note(item, "cancelled");
+    note(item, _("cancelled"));
     if (url)
       send(item, "DELETE", url, {}).then(function (r) {
         if (r.status !== 204 && r.status !== 404 && r.status !== 410)
-          note(item, "cancelled here, but the server kept the partial upload: " + reason(r));
+          note(item, _("cancelled here, but the server kept the partial upload:") + " " + reason(r));
       });
   }
 
@@ -500,13 +511,58 @@
     var a = el("a", "", f.name + " — " + f.url);
     a.href = f.url;
     out.appendChild(a);
+    var copyBtn = el("button", "copy secondary small", _("Copy link"));
+    copyBtn.type = "button";
+    copyBtn.setAttribute("aria-label", _("Copy link of %s", f.name));
+    copyBtn.addEventListener("click", function () {
+      copyText(f.url, copyBtn);
+    });
+    out.appendChild(copyBtn);
+    // what the server applied: the options as it keeps them
+    var applied = [];
+    if (f.expires) applied.push(_("deleted on %s", window.partage ? window.partage.localTime(f.expires) : new Date(f.expires * 1000).toLocaleString()));
+    if (f.max_downloads) applied.push(_n("deleted after %d download", "deleted after %d downloads", f.max_downloads, f.max_downloads));
+    if (f.password_protected || item.opts.password) applied.push(_("password-protected"));
+    if (applied.length) out.appendChild(el("div", "up-applied", _("Applied: %s", applied.join(", "))));
+    copyAll.hidden = false;
     if (item.token) {
-      var tok = el("div", "up-token", "delete token: ");
+      var tok = el("div", "up-token", _("delete token (keep it to delete the file later):") + " ");
       tok.appendChild(el("code", "", item.token));
       out.appendChild(tok);
     }
     item.row.appendChild(out);
   }
+
+  // Copies text and says so on the button for a moment; without the
+  // clipboard API (an insecure origin), selects a field to copy by hand.
+  function copyText(text, button) {
+    var label = button.textContent;
+    function said(t) {
+      button.textContent = t;
+      setTimeout(function () { button.textContent = label; }, 2000);
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(function () { said(_("Copied")); },
+        function () { prompt(_("Copy this:"), text); });
+    } else {
+      prompt(_("Copy this:"), text);
+    }
+  }
+
+  // "Copy all links": every finished upload's link, one per line, in the
+  // list's order.
+  var copyAll = document.createElement("button");
+  copyAll.type = "button";
+  copyAll.id = "copy-all";
+  copyAll.className = "secondary";
+  copyAll.hidden = true;
+  copyAll.textContent = _("Copy all links");
+  copyAll.addEventListener("click", function () {
+    var as = results.querySelectorAll("li.done .up-done > a"), links = [];
+    for (var i = 0; i < as.length; i++) links.push(as[i].href);
+    copyText(links.join("\n"), copyAll);
+  });
+  results.parentNode.insertBefore(copyAll, results.nextSibling);
 
   function fail(item, why) {
     item.failed = true;
@@ -530,11 +586,17 @@
     addAll(input.files);
     input.value = ""; // the same file may be chosen again (to resume it)
   });
+  // the whole page takes drops; the drop box lights up while files are
+  // dragged over it
   ["dragenter", "dragover"].forEach(function (t) {
-    drop.addEventListener(t, function (e) { e.preventDefault(); drop.classList.add("over"); });
+    document.addEventListener(t, function (e) { e.preventDefault(); drop.classList.add("over"); });
   });
-  ["dragleave", "drop"].forEach(function (t) {
-    drop.addEventListener(t, function (e) { e.preventDefault(); drop.classList.remove("over"); });
+  document.addEventListener("dragleave", function (e) {
+    if (!e.relatedTarget) drop.classList.remove("over"); // left the window
   });
-  drop.addEventListener("drop", function (e) { addAll(e.dataTransfer.files); });
+  document.addEventListener("drop", function (e) {
+    e.preventDefault();
+    drop.classList.remove("over");
+    if (e.dataTransfer && e.dataTransfer.files.length) addAll(e.dataTransfer.files);
+  });
 })();

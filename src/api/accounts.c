@@ -820,7 +820,6 @@ req_res api_ticket_reply(struct pt_req *r, const char *id, const char *name,
 	struct app *app = r->ctx;
 	struct download_rules rules;
 	char ticket[TICKET_MAX] = "";
-	req_res rc;
 
 	policy_download(app->conf, api_who(r), &rules);
 	int64_t now = pt_now();
@@ -831,27 +830,7 @@ req_res api_ticket_reply(struct pt_req *r, const char *id, const char *name,
 				*ticket ? "?ticket=" : "", ticket);
 	if (req_accepts(r, "text/html")) {
 		/* the no-JavaScript path: a page that moves on by itself */
-		struct pt_buf b;
-		pt_buf_init(&b, 1 << 16);
-		pt_buf_addf(&b,
-			    "<!doctype html><html><head><meta charset=utf-8>"
-			    "<meta http-equiv=refresh content=\"%lld;url=",
-			    (long long)rules.wait_seconds);
-		html_escape(&b, url);
-		pt_buf_adds(&b, "\"><title>Your download</title><link "
-				"rel=stylesheet href=\"/static/style.css\">"
-				"</head><body><header><a class=brand "
-				"href=\"/\">partage</a></header><main><h1>");
-		html_escape(&b, name);
-		pt_buf_addf(&b,
-			    "</h1><p>Your download starts in %lld seconds. "
-			    "<a id=ticket-link href=\"",
-			    (long long)rules.wait_seconds);
-		html_escape(&b, url);
-		pt_buf_adds(&b, "\">Download</a></p></main></body></html>\n");
-		rc = reply_html(r, 200, b.p, b.n);
-		pt_buf_release(&b);
-		return rc;
+		return api_wait_page(r, name, url, rules.wait_seconds);
 	}
 	return reply_json(r, 200,
 			  json_pack("{s:s, s:I, s:I, s:s}", "ticket", ticket,

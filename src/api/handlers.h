@@ -36,6 +36,11 @@ req_res api_tiers(struct pt_req *r);
 req_res api_login_page(struct pt_req *r);
 req_res api_files_page(struct pt_req *r);
 req_res api_account_page(struct pt_req *r);
+/* GET /prefs?lang=&theme=&next=: the language and theme cookies, then
+ * back to next (a local path). */
+req_res api_prefs(struct pt_req *r);
+/* GET /report/{id}: the form that reports a file (POST /api/v1/reports). */
+req_res api_report_page(struct pt_req *r);
 req_res api_static(struct pt_req *r);
 req_res api_healthz(struct pt_req *r);
 req_res api_tus_options(struct pt_req *r);
@@ -203,6 +208,18 @@ struct folder_view {
 	const char *zip_url;
 };
 req_res api_folder_html(struct pt_req *r, const struct folder_view *v);
+/* The no-JavaScript page of a download ticket: moves on to url after
+ * wait seconds, in the visitor's language. */
+req_res api_wait_page(struct pt_req *r, const char *name, const char *url,
+		      int64_t wait);
+/* The HTML page of an error (reply_html_error_hook): translated, with a
+ * way back and the server's message as a detail. */
+req_res api_error_page(struct pt_req *r, int status, const char *message);
+/* The page language of a request ("en", "fr": cookie partage_lang, else
+ * Accept-Language) and its catalog (NULL for English); src/core/i18n.h. */
+struct i18n_catalog;
+const char *api_lang(struct pt_req *r);
+const struct i18n_catalog *api_catalog(struct pt_req *r);
 
 /* remote.c: remote uploads (POST a URL, the server fetches it) */
 req_res api_remote_create(struct pt_req *r); /* POST /api/v1/files/remote */

@@ -3,6 +3,17 @@
  * and the static assets.  Templates have {{key}} placeholders that are
  * replaced with HTML-escaped values, and {{&key}} ones for HTML this file
  * built (escaping what it put in); nothing else is interpreted.
+ *
+ * Languages: {{_:English text}} is that text translated into the page's
+ * language (src/core/i18n.h, po/LANG.po), escaped.  The language comes
+ * from the partage_lang cookie (the switch in every page's header), else
+ * Accept-Language, else English; the theme from the partage_theme cookie
+ * ("light", "dark"; else the browser's prefers-color-scheme).  Every
+ * template gets {{lang}}, {{theme}} and {{&header}} (the header bar with
+ * the account corner and both switches).  Messages built here go through
+ * the macros _ (catalog L, English text), _n (L, singular, plural, count)
+ * and N_ (marks a text in a table, translated where used):
+ * scripts/i18n.py check finds every literal passed to them.
  */
 #define _GNU_SOURCE
 #include "handlers.h"
@@ -12,12 +23,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "../core/i18n.h"
 #include "../core/ids.h"
 #include "../core/linkcheck.h"
 #include "../http/path.h"
 #include "../http/reply.h"
 #include "../http/web.h"
 #include "../util/buf.h"
+#include "../util/text.h"
 #include "../util/banned.h"
 
 const struct web_asset *web_asset_find(const char *name)
@@ -32,8 +45,64 @@ struct kv {
 	const char *key, *value;
 };
 
+#define _(L, s) i18n_gettext((L), s)
+#define _n(L, s, p, n) i18n_ngettext((L), s, p, (uint64_t)(n))
+#define N_(s) s
+
+const char *api_lang(struct pt_req *r)
+{
+	return i18n_pick(req_cookie(r, "partage_lang"),
+			 req_header(r, "Accept-Language"));
+}
+
+const struct i18n_catalog *api_catalog(struct pt_req *r)
+{
+	return i18n_find(api_lang(r));
+}
+
+static const char *page_theme(struct pt_req *r)
+{
+	const char *t = req_cookie(r, "partage_theme");
+	if (t && (strcmp(t, "light") == 0 || strcmp(t, "dark") == 0))
+		return t;
+	return "";
+}
+
+/* The header bar of every page: the brand, the account corner (nav.js
+ * fills it for a session) and the language and theme switches. */
+static const char *page_header(struct pt_req *r, const char *lang)
+{
+	const struct i18n_catalog *L = i18n_find(lang);
+	struct pt_buf b;
+	bool fr = strcmp(lang, "fr") == 0;
+	pt_buf_init(&b, 4096);
+	pt_buf_adds(&b, "<header><a class=\"brand\" href=\"/\">partage</a>"
+			"<nav id=\"account-nav\" aria-label=\"");
+	html_escape(&b, _(L, "Account"));
+	pt_buf_adds(&b, "\"><a href=\"/login\">");
+	html_escape(&b, _(L, "Log in"));
+	pt_buf_adds(&b, "</a></nav><div class=\"prefs\">");
+	/* the other language, named in itself: a link to /prefs that works
+	 * without JavaScript (nav.js sets the cookie itself and reloads,
+	 * which keeps the query) */
+	pt_buf_addf(&b, "<a id=\"lang-switch\" href=\"/prefs?lang=%s&amp;next=",
+		    fr ? "en" : "fr");
+	path_escape(&b, r->raw_path ? r->raw_path : "/");
+	pt_buf_addf(&b, "\" data-lang=\"%s\" lang=\"%s\" hreflang=\"%s\">%s</a>",
+		    fr ? "en" : "fr", fr ? "en" : "fr", fr ? "en" : "fr",
+		    fr ? "English" : "Fran\u00e7ais");
+	/* the theme in place: a button, shown by nav.js */
+	pt_buf_adds(&b, "<button type=\"button\" class=\"link\" "
+			"id=\"theme-switch\" aria-pressed=\"false\" hidden>");
+	html_escape(&b, _(L, "Dark theme"));
+	pt_buf_adds(&b, "</button></div></header>");
+	const char *out = pt_pstrndup(r->pool, b.p, b.n);
+	pt_buf_release(&b);
+	return out;
+}
+
 static void render(struct pt_buf *out, const char *tpl, const struct kv *kv,
-		   size_t nkv)
+		   size_t nkv, const struct i18n_catalog *L)
 {
 	const char *p = tpl;
 	while (*p) {
@@ -52,6 +121,14 @@ static void render(struct pt_buf *out, const char *tpl, const struct kv *kv,
 		bool raw = *key == '&';
 		size_t klen = (size_t)(close - key) - raw;
 		key += raw;
+		if (!raw && klen > 2 && key[0] == '_' && key[1] == ':') {
+			char id[1024];
+			snprintf(id, sizeof(id), "%.*s", (int)(klen - 2),
+				 key + 2);
+			html_escape(out, _(L, id));
+			p = close + 2;
+			continue;
+		}
 		for (size_t i = 0; i < nkv; i++) {
 			if (strlen(kv[i].key) != klen ||
 			    memcmp(kv[i].key, key, klen) != 0)
@@ -80,26 +157,111 @@ static void iso_date(int64_t t, char *out, size_t cap)
 	strftime(out, cap, "%Y-%m-%d %H:%M UTC", &tm);
 }
 
+/* An ISO 8601 UTC time for <time datetime> (the page's script shows it
+ * in the visitor's zone and language; the text is the fallback). */
+static const char *iso_time(struct pt_req *r, int64_t t)
+{
+	struct tm tm;
+	char out[32];
+	time_t tt = (time_t)t;
+	gmtime_r(&tt, &tm);
+	strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return pt_pstrdup(r->pool, out);
+}
+
 static req_res reply_template(struct pt_req *r, int status, const char *name,
 			      const struct kv *kv, size_t nkv)
 {
 	const struct web_asset *a = web_asset_find(name);
+	const char *lang = api_lang(r);
+	const struct i18n_catalog *L = i18n_find(lang);
 	struct pt_buf b;
 	req_res rc;
 	PT_ASSERT(a);
+	PT_ASSERT(nkv <= 32);
+	struct kv all[35];
+	if (nkv)
+		memcpy(all, kv, nkv * sizeof(*kv));
+	all[nkv++] = (struct kv){ "lang", lang };
+	all[nkv++] = (struct kv){ "theme", page_theme(r) };
+	all[nkv++] = (struct kv){ "header", page_header(r, lang) };
 	pt_buf_init(&b, 1 << 20);
-	render(&b, (const char *)a->data, kv, nkv);
+	render(&b, (const char *)a->data, all, nkv, L);
+	/* the page depends on these */
+	req_reply_header(r, "Content-Language", lang);
+	req_reply_header(r, "Vary", "Accept-Language, Cookie");
 	rc = reply_html(r, status, b.p, b.n);
 	pt_buf_release(&b);
 	return rc;
 }
 
+/* A size for people in decimal units, as the page's language writes it:
+ * "4.2 MB", "4,2 Mo", "512 B". */
+static const char *page_size(struct pt_req *r, const struct i18n_catalog *L,
+			     uint64_t n)
+{
+	static const char *const units[] = { N_("B"), N_("kB"), N_("MB"),
+					     N_("GB"), N_("TB") };
+	double v = (double)n;
+	size_t u = 0;
+	char num[32];
+
+	while (v >= 1000 && u + 1 < PT_ARRAY_LEN(units)) {
+		v /= 1000;
+		u++;
+	}
+	if (u == 0)
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)n);
+	else
+		snprintf(num, sizeof(num), "%.1f", v);
+	char *dot = strchr(num, '.');
+	if (dot)
+		*dot = *_(L, "."); /* the decimal separator */
+	return pt_psprintf(r->pool, "%s %s", num, _(L, units[u]));
+}
+
+/* What a MIME type is, for people: "Image", "PDF document"… */
+static const char *page_kind(const struct i18n_catalog *L, const char *mime)
+{
+	static const struct { const char *prefix, *kind; } kinds[] = {
+		{ "image/", N_("Image") },
+		{ "video/", N_("Video") },
+		{ "audio/", N_("Audio") },
+		{ "text/", N_("Text") },
+		{ "application/pdf", N_("PDF document") },
+		{ "application/zip", N_("Archive") },
+		{ "application/x-tar", N_("Archive") },
+		{ "application/gzip", N_("Archive") },
+		{ "application/x-7z", N_("Archive") },
+		{ "application/json", N_("Text") },
+	};
+	for (size_t i = 0; mime && i < PT_ARRAY_LEN(kinds); i++)
+		if (strncmp(mime, kinds[i].prefix,
+			    strlen(kinds[i].prefix)) == 0)
+			return _(L, kinds[i].kind);
+	return _(L, "File");
+}
+
+/* Why the visitor waits before a download ("" when they do not). */
+static const char *wait_reason(struct pt_req *r, const struct i18n_catalog *L,
+			       const struct download_rules *rules)
+{
+	if (!rules->wait_seconds)
+		return "";
+	if (api_who(r)->tier == PT_TIER_ANONYMOUS)
+		return _(L, "Downloads without an account wait a little: it "
+			    "keeps the service free for everyone.");
+	return _(L, "Free accounts wait a little before each download.");
+}
+
 req_res api_page(struct pt_req *r)
 {
 	struct app *app = r->ctx;
+	const struct i18n_catalog *L = api_catalog(r);
 	struct link l;
 	req_res rc;
-	char size[32], hsize[32], created[40], expires[64], downloads[64];
+	char size[32], created[40], expires[64];
+	const char *downloads;
 
 	if (api_link_lookup_or_reply(r, r->arg[0].p, &l, &rc, false))
 		return rc;
@@ -113,8 +275,9 @@ req_res api_page(struct pt_req *r)
 		if (!right) {
 			const struct kv f[] = {
 				{ "id", l.id },
-				{ "message", pw ? "Wrong password, try again."
-						: "" },
+				{ "message",
+				  pw ? _(L, "Wrong password, try again.")
+				     : "" },
 			};
 			return reply_template(r, 401, "password.html", f,
 					      PT_ARRAY_LEN(f));
@@ -129,19 +292,19 @@ req_res api_page(struct pt_req *r)
 		pt_buf_release(&q);
 	}
 	snprintf(size, sizeof(size), "%llu", (unsigned long long)l.size);
-	pt_human_size(l.size, hsize, sizeof(hsize));
 	iso_date(l.created, created, sizeof(created));
 	int64_t exp = api_link_expiry(app, &l);
 	if (exp)
 		iso_date(exp, expires, sizeof(expires));
 	else
-		snprintf(expires, sizeof(expires), "never");
+		snprintf(expires, sizeof(expires), "%s", _(L, "never"));
 	if (l.max_downloads)
-		snprintf(downloads, sizeof(downloads), "%lld of %lld",
-			 (long long)l.downloads, (long long)l.max_downloads);
+		downloads = pt_psprintf(
+			r->pool, _(L, "%lld of %lld"), (long long)l.downloads,
+			(long long)l.max_downloads);
 	else
-		snprintf(downloads, sizeof(downloads), "%lld",
-			 (long long)l.downloads);
+		downloads = pt_psprintf(r->pool, "%lld",
+					(long long)l.downloads);
 	struct download_rules rules;
 	char wait[24];
 	policy_download(app->conf, api_who(r), &rules);
@@ -151,15 +314,25 @@ req_res api_page(struct pt_req *r)
 	const struct kv kv[] = {
 		{ "wait", wait },
 		{ "tier_rules", tier_rules(r, &rules) },
+		{ "wait_reason", wait_reason(r, L, &rules) },
 		{ "download_query", query },
 		{ "ticket_url", pt_psprintf(r->pool, "/api/v1/files/%s/ticket",
 					    l.id) },
+		{ "report_url", pt_psprintf(r->pool, "/report/%s", l.id) },
+		{ "id", l.id },
 		{ "name", l.name },
 		{ "size", size },
-		{ "size_human", hsize },
+		{ "size_human", page_size(r, L, l.size) },
+		{ "size_bytes", pt_psprintf(r->pool,
+					    _n(L, "%s byte", "%s bytes",
+					       l.size),
+					    size) },
 		{ "mime", l.mime },
+		{ "kind", page_kind(L, l.mime) },
 		{ "created", created },
+		{ "created_iso", iso_time(r, l.created) },
 		{ "expires", expires },
+		{ "expires_iso", exp ? iso_time(r, exp) : "" },
 		{ "downloads", downloads },
 		{ "sha256", l.sha256 },
 		{ "download_url", api_download_url(app, r->pool, &l) },
@@ -177,35 +350,34 @@ req_res api_page(struct pt_req *r)
 }
 
 /* One line on the rules of the visitor's tier for the direct link:
- * "The direct link waits 60 s, then sends at 100 KiB/s; one download at
+ * "The direct link waits 60 s, then sends at 100 kB/s. 1 download at
  * a time, 30 s apart." (empty for a tier without any). */
 static const char *tier_rules(struct pt_req *r,
 			      const struct download_rules *d)
 {
+	const struct i18n_catalog *L = api_catalog(r);
 	struct pt_buf b;
-	char speed[32];
 	pt_buf_init(&b, 512);
 	if (d->wait_seconds)
-		pt_buf_addf(&b, "It waits %lld s%s", (long long)d->wait_seconds,
-			    d->speed ? ", then" : ".");
-	if (d->speed) {
-		pt_human_size(d->speed, speed, sizeof(speed));
-		pt_buf_addf(&b, "%s sends at %s/s.",
-			    d->wait_seconds ? "" : "It", speed);
-	}
+		pt_buf_addf(&b, _(L, "The direct link waits %lld s."),
+			    (long long)d->wait_seconds);
+	if (d->speed)
+		pt_buf_addf(&b, _(L, " It sends at %s/s."),
+			    page_size(r, L, d->speed));
 	if (d->parallel)
-		pt_buf_addf(&b, " %llu download%s at a time",
-			    (unsigned long long)d->parallel,
-			    d->parallel == 1 ? "" : "s");
+		pt_buf_addf(&b,
+			    _n(L, " %llu download at a time.",
+			       " %llu downloads at a time.", d->parallel),
+			    (unsigned long long)d->parallel);
 	if (d->cooldown)
-		pt_buf_addf(&b, "%s %lld s apart", d->parallel ? "," : " Downloads",
+		pt_buf_addf(&b, _(L, " Downloads %lld s apart."),
 			    (long long)d->cooldown);
-	if (d->parallel || d->cooldown)
-		pt_buf_adds(&b, ".");
 	if (d->connections)
-		pt_buf_addf(&b, " %llu connection%s per download.",
-			    (unsigned long long)d->connections,
-			    d->connections == 1 ? "" : "s");
+		pt_buf_addf(&b,
+			    _n(L, " %llu connection per download.",
+			       " %llu connections per download.",
+			       d->connections),
+			    (unsigned long long)d->connections);
 	const char *out = pt_pstrndup(r->pool, b.n ? b.p : "", b.n);
 	pt_buf_release(&b);
 	return out;
@@ -214,8 +386,9 @@ static const char *tier_rules(struct pt_req *r,
 req_res api_folder_html(struct pt_req *r, const struct folder_view *v)
 {
 	struct app *app = r->ctx;
+	const struct i18n_catalog *L = api_catalog(r);
 	struct pt_buf list;
-	char hsize[32], created[40], wait[24], count[64];
+	char created[40], wait[24];
 	struct download_rules rules;
 
 	/* the folders and files in it, escaped here, inserted raw */
@@ -228,33 +401,41 @@ req_res api_folder_html(struct pt_req *r, const struct folder_view *v)
 	}
 	for (size_t i = 0; i < v->nfiles; i++) {
 		const struct link *l = &v->files[i];
-		pt_human_size(l->size, hsize, sizeof(hsize));
 		pt_buf_addf(&list, "<li class=file><a href=\"/%s\">", l->id);
 		html_escape(&list, l->name);
-		pt_buf_addf(&list, "</a> <span class=size>%s</span>%s</li>\n",
-			    hsize,
-			    l->password_hash && *l->password_hash
-				    ? " <span class=lock>password</span>"
-				    : "");
+		pt_buf_addf(&list, "</a> <span class=size>%s</span>",
+			    page_size(r, L, l->size));
+		if (l->password_hash && *l->password_hash) {
+			pt_buf_adds(&list, " <span class=lock>");
+			html_escape(&list, _(L, "password"));
+			pt_buf_adds(&list, "</span>");
+		}
+		pt_buf_adds(&list, "</li>\n");
 	}
-	if (!v->nsubs && !v->nfiles)
-		pt_buf_adds(&list, "<li class=empty>This folder is empty.</li>\n");
-	pt_human_size(v->zip_size, hsize, sizeof(hsize));
+	if (!v->nsubs && !v->nfiles) {
+		pt_buf_adds(&list, "<li class=empty>");
+		html_escape(&list, _(L, "This folder is empty."));
+		pt_buf_adds(&list, "</li>\n");
+	}
 	iso_date(v->f->created, created, sizeof(created));
 	policy_download(app->conf, api_who(r), &rules);
 	snprintf(wait, sizeof(wait), "%lld", (long long)rules.wait_seconds);
-	snprintf(count, sizeof(count), "%zu file%s", v->zip_files,
-		 v->zip_files == 1 ? "" : "s");
 	const struct kv kv[] = {
 		{ "name", v->f->name },
 		{ "created", created },
-		{ "zip_size", hsize },
-		{ "zip_files", count },
-		{ "left_out", v->left_out ? "Files with a password or a "
-					    "download limit are not in the "
-					    "zip: open them one by one."
+		{ "created_iso", iso_time(r, v->f->created) },
+		{ "zip_size", page_size(r, L, v->zip_size) },
+		{ "zip_files",
+		  pt_psprintf(r->pool,
+			      _n(L, "%zu file", "%zu files", v->zip_files),
+			      v->zip_files) },
+		{ "left_out", v->left_out ? _(L, "Files with a password or a "
+						 "download limit are not in "
+						 "the zip: open them one by "
+						 "one.")
 					  : "" },
 		{ "wait", wait },
+		{ "wait_reason", wait_reason(r, L, &rules) },
 		{ "ticket_url", pt_psprintf(r->pool, "/api/v1/folders/%s/ticket",
 					    v->f->id) },
 		{ "zip_url", v->zip_url },
@@ -264,6 +445,83 @@ req_res api_folder_html(struct pt_req *r, const struct folder_view *v)
 				    PT_ARRAY_LEN(kv));
 	pt_buf_release(&list);
 	return rc;
+}
+
+/* The page of a download ticket for browsers without JavaScript: it moves
+ * on to url by itself after wait seconds (accounts.c). */
+req_res api_wait_page(struct pt_req *r, const char *name, const char *url,
+		      int64_t wait)
+{
+	const struct i18n_catalog *L = api_catalog(r);
+	const struct kv kv[] = {
+		{ "name", name },
+		{ "url", url },
+		{ "wait", pt_psprintf(r->pool, "%lld", (long long)wait) },
+		{ "starts",
+		  pt_psprintf(r->pool,
+			      _n(L, "Your download starts in %lld second.",
+				 "Your download starts in %lld seconds.",
+				 wait),
+			      (long long)wait) },
+	};
+	return reply_template(r, 200, "wait.html", kv, PT_ARRAY_LEN(kv));
+}
+
+/* ---- error pages: reply_error's HTML (reply_html_error_hook) ---- */
+
+req_res api_error_page(struct pt_req *r, int status, const char *message)
+{
+	static const struct {
+		int status;
+		const char *title, *text;
+	} pages[] = {
+		{ 400, N_("This request was not understood"),
+		  N_("The address or the form has a mistake in it. Check "
+		     "the link, or go back and try again.") },
+		{ 401, N_("You need to log in"),
+		  N_("This page is for a logged-in account. Log in, then try "
+		     "again.") },
+		{ 403, N_("This is not allowed"),
+		  N_("Your account or your address may not do this.") },
+		{ 404, N_("File not found"),
+		  N_("Nothing is here: the link may be mistyped or cut "
+		     "short. Check it with the person who sent it.") },
+		{ 410, N_("This file is gone"),
+		  N_("It was deleted by its owner, or it expired (its time or "
+		     "its number of downloads ran out).") },
+		{ 413, N_("This is too large"),
+		  N_("The file is larger than this server accepts for your "
+		     "account.") },
+		{ 429, N_("Too many requests"),
+		  N_("Slow down a little: wait a moment, then try again.") },
+		{ 451, N_("Unavailable for legal reasons"),
+		  N_("This file was blocked after a report.") },
+		{ 503, N_("The service is briefly unavailable"),
+		  N_("Try again in a few seconds.") },
+	};
+	const char *lang = api_lang(r);
+	const struct i18n_catalog *L = i18n_find(lang);
+	const char *title = N_("Something went wrong");
+	const char *text = N_("The server could not answer this request. Try "
+			      "again later.");
+	char code[8], msg[REPLY_MSG_MAX];
+
+	for (size_t i = 0; i < PT_ARRAY_LEN(pages); i++)
+		if (pages[i].status == status) {
+			title = pages[i].title;
+			text = pages[i].text;
+		}
+	snprintf(code, sizeof(code), "%d", status);
+	/* the server's own words stay, English, below: one line */
+	text_escape(msg, sizeof(msg), message, strlen(message), 0);
+	const struct kv kv[] = {
+		{ "status", code },
+		{ "title", _(L, title) },
+		{ "text", _(L, text) },
+		{ "detail", msg },
+		{ "files_link", r->who ? "" : "hidden" },
+	};
+	return reply_template(r, status, "error.html", kv, PT_ARRAY_LEN(kv));
 }
 
 /* ---- the account pages ----
@@ -331,6 +589,70 @@ req_res api_account_page(struct pt_req *r)
 	return reply_page(r, "account.html");
 }
 
+/* The report form of a file: its script posts to /api/v1/reports, whose
+ * limits (text 10000 bytes, contact 500, 20 reports an hour per address)
+ * the form states and keeps. */
+req_res api_report_page(struct pt_req *r)
+{
+	struct link l;
+	req_res rc;
+
+	if (api_link_lookup_or_reply(r, r->arg[0].p, &l, &rc, false))
+		return rc;
+	const bool locked = l.password_hash && *l.password_hash;
+	const struct kv kv[] = {
+		{ "id", l.id },
+		/* a password-protected file's name is not told */
+		{ "name", locked ? l.id : l.name },
+	};
+	return reply_template(r, 200, "report.html", kv, PT_ARRAY_LEN(kv));
+}
+
+/* GET /prefs?lang=fr|en&theme=light|dark&next=PATH: the header's switches
+ * without JavaScript.  Sets the cookies for a year and sends the browser
+ * back to next, a local path ("/" when it is not one: never another site,
+ * never a byte that could break the header). */
+req_res api_prefs(struct pt_req *r)
+{
+	const char *lang = req_query(r, "lang");
+	const char *theme = req_query(r, "theme");
+	const char *next = req_query(r, "next");
+	const char *cookie[2] = { NULL, NULL };
+
+	if (lang) {
+		if (strcmp(lang, "en") != 0 && !i18n_find(lang))
+			return reply_error(r, PT_EBADREQ, NULL,
+					   "bad request: lang is en or a "
+					   "language of po/");
+		cookie[0] = pt_psprintf(r->pool,
+					"partage_lang=%s; Path=/; "
+					"SameSite=Lax; Max-Age=31536000",
+					lang);
+	}
+	if (theme) {
+		if (strcmp(theme, "light") != 0 && strcmp(theme, "dark") != 0)
+			return reply_error(r, PT_EBADREQ, NULL,
+					   "bad request: theme is light or "
+					   "dark");
+		cookie[1] = pt_psprintf(r->pool,
+					"partage_theme=%s; Path=/; "
+					"SameSite=Lax; Max-Age=31536000",
+					theme);
+	}
+	bool local = next && next[0] == '/' && next[1] != '/' &&
+		     next[1] != '\\';
+	for (const char *p = next; local && *p; p++)
+		if ((unsigned char)*p < 0x21 || (unsigned char)*p >= 0x7f ||
+		    *p == '\\')
+			local = false;
+	for (int i = 0; i < 2; i++)
+		if (cookie[i])
+			req_reply_header(r, "Set-Cookie", cookie[i]);
+	req_reply_header(r, "Location", local ? next : "/");
+	req_reply_header(r, "Cache-Control", "no-store");
+	return reply_empty(r, 303);
+}
+
 /* ---- the tiers' limits: GET /api/v1/tiers and the table on / ---- */
 
 /* A size for people without a needless ".0": "100 KiB", "1.5 GiB". */
@@ -348,58 +670,59 @@ static void tier_size(uint64_t n, const char *suffix, char *out, size_t cap)
 
 /* One row of the table: a cell per tier from fmt(tier) into out. */
 typedef void (*tier_cell_fn)(const struct pt_conf *c, const struct pt_tier *t,
-			     enum pt_tier_id id, char *out, size_t cap);
+			     enum pt_tier_id id, char *out, size_t cap,
+			     const struct i18n_catalog *L);
 
 static void cell_wait(const struct pt_conf *c, const struct pt_tier *t, enum pt_tier_id id, char *o,
-		      size_t n)
+		      size_t n, const struct i18n_catalog *L)
 {
 	if (t->wait_seconds)
-		snprintf(o, n, "%llu s", (unsigned long long)t->wait_seconds);
+		snprintf(o, n, _(L, "%llu s"), (unsigned long long)t->wait_seconds);
 	else
-		snprintf(o, n, "none");
+		snprintf(o, n, "%s", _(L, "none"));
 }
 
 static void cell_speed(const struct pt_conf *c, const struct pt_tier *t, enum pt_tier_id id, char *o,
-		       size_t n)
+		       size_t n, const struct i18n_catalog *L)
 {
 	if (t->speed_bytes_per_second)
 		tier_size(t->speed_bytes_per_second, "/s", o, n);
 	else
-		snprintf(o, n, "no cap");
+		snprintf(o, n, "%s", _(L, "no cap"));
 }
 
 static void cell_parallel(const struct pt_conf *c, const struct pt_tier *t, enum pt_tier_id id,
-			  char *o, size_t n)
+			  char *o, size_t n, const struct i18n_catalog *L)
 {
 	if (t->parallel_downloads)
-		snprintf(o, n, "%llu per address",
+		snprintf(o, n, _(L, "%llu per address"),
 			 (unsigned long long)t->parallel_downloads);
 	else
-		snprintf(o, n, "no limit");
+		snprintf(o, n, "%s", _(L, "no limit"));
 }
 
 static void cell_conns(const struct pt_conf *c, const struct pt_tier *t,
-		       enum pt_tier_id id, char *o, size_t n)
+		       enum pt_tier_id id, char *o, size_t n, const struct i18n_catalog *L)
 {
 	if (t->connections_per_download)
 		snprintf(o, n, "%llu",
 			 (unsigned long long)t->connections_per_download);
 	else
-		snprintf(o, n, "no limit");
+		snprintf(o, n, "%s", _(L, "no limit"));
 }
 
 static void cell_cooldown(const struct pt_conf *c, const struct pt_tier *t,
-			  enum pt_tier_id id, char *o, size_t n)
+			  enum pt_tier_id id, char *o, size_t n, const struct i18n_catalog *L)
 {
 	if (t->cooldown_seconds)
-		snprintf(o, n, "%llu s",
+		snprintf(o, n, _(L, "%llu s"),
 			 (unsigned long long)t->cooldown_seconds);
 	else
-		snprintf(o, n, "none");
+		snprintf(o, n, "%s", _(L, "none"));
 }
 
 static void cell_up(const struct pt_conf *c, const struct pt_tier *t, enum pt_tier_id id, char *o,
-		    size_t n)
+		    size_t n, const struct i18n_catalog *L)
 {
 	/* storage.max_file_bytes caps every tier, "no limit" ones too */
 	uint64_t max = t->max_upload_bytes && t->max_upload_bytes <
@@ -410,80 +733,92 @@ static void cell_up(const struct pt_conf *c, const struct pt_tier *t, enum pt_ti
 }
 
 static void cell_down(const struct pt_conf *c, const struct pt_tier *t, enum pt_tier_id id, char *o,
-		      size_t n)
+		      size_t n, const struct i18n_catalog *L)
 {
 	if (t->max_download_bytes)
 		tier_size(t->max_download_bytes, "", o, n);
 	else
-		snprintf(o, n, "no limit");
+		snprintf(o, n, "%s", _(L, "no limit"));
 }
 
 static void cell_keep(const struct pt_conf *c, const struct pt_tier *t, enum pt_tier_id id, char *o,
-		      size_t n)
+		      size_t n, const struct i18n_catalog *L)
 {
 	if (t->retention_days)
-		snprintf(o, n, "%llu days after the last download",
+		snprintf(o, n,
+			 _n(L, "%llu day after the last download",
+			    "%llu days after the last download",
+			    t->retention_days),
 			 (unsigned long long)t->retention_days);
 	else
-		snprintf(o, n, "forever");
+		snprintf(o, n, "%s", _(L, "forever"));
 }
 
 static void cell_quota(const struct pt_conf *c, const struct pt_tier *t, enum pt_tier_id id, char *o,
-		       size_t n)
+		       size_t n, const struct i18n_catalog *L)
 {
 	if (id == PT_TIER_ANONYMOUS)
-		snprintf(o, n, "no account"); /* a quota is per account */
+		snprintf(o, n, "%s", _(L, "no account")); /* a quota is per account */
 	else if (t->storage_quota_bytes)
 		tier_size(t->storage_quota_bytes, "", o, n);
 	else
-		snprintf(o, n, "no limit");
+		snprintf(o, n, "%s", _(L, "no limit"));
 }
 
 static void cell_stream(const struct pt_conf *c, const struct pt_tier *t, enum pt_tier_id id, char *o,
-			size_t n)
+			size_t n, const struct i18n_catalog *L)
 {
 	if (t->stream_minutes)
-		snprintf(o, n, "%llu min, then a %llu min wait",
+		snprintf(o, n, _(L, "%llu min, then a %llu min wait"),
 			 (unsigned long long)t->stream_minutes,
 			 (unsigned long long)t->stream_wait_minutes);
 	else
-		snprintf(o, n, "no limit");
+		snprintf(o, n, "%s", _(L, "no limit"));
 }
 
 /* The table of the tiers' limits as this server is configured, HTML. */
-static void tiers_table(struct pt_buf *b, const struct pt_conf *c)
+static void tiers_table(struct pt_buf *b, const struct pt_conf *c,
+			const struct i18n_catalog *L)
 {
 	static const struct {
 		const char *what;
 		tier_cell_fn fn;
 	} rows[] = {
-		{ "Wait before a download", cell_wait },
-		{ "Download speed", cell_speed },
-		{ "Downloads at a time", cell_parallel },
-		{ "Connections per download", cell_conns },
-		{ "Wait between downloads", cell_cooldown },
-		{ "Largest upload", cell_up },
-		{ "Largest download", cell_down },
-		{ "Files kept", cell_keep },
-		{ "Storage", cell_quota },
-		{ "Streaming", cell_stream },
+		{ N_("Wait before a download"), cell_wait },
+		{ N_("Download speed"), cell_speed },
+		{ N_("Downloads at a time"), cell_parallel },
+		{ N_("Connections per download"), cell_conns },
+		{ N_("Wait between downloads"), cell_cooldown },
+		{ N_("Largest upload"), cell_up },
+		{ N_("Largest download"), cell_down },
+		{ N_("Files kept"), cell_keep },
+		{ N_("Storage"), cell_quota },
+		{ N_("Streaming"), cell_stream },
 	};
 	char cell[96];
 
 	pt_buf_adds(b, "<table id=\"tiers\">\n<thead><tr><th></th>");
 	for (int t = 0; t < PT_TIER_COUNT; t++) {
 		pt_buf_adds(b, "<th scope=\"col\">");
-		html_escape(b, conf_tier_name((enum pt_tier_id)t));
+		/* the names of the tiers, for people */
+		static const char *const names[] = { N_("anonymous"),
+						     N_("free"),
+						     N_("premium") };
+		const char *name = conf_tier_name((enum pt_tier_id)t);
+		for (size_t k = 0; k < PT_ARRAY_LEN(names); k++)
+			if (strcmp(names[k], name) == 0)
+				name = _(L, names[k]);
+		html_escape(b, name);
 		pt_buf_adds(b, "</th>");
 	}
 	pt_buf_adds(b, "</tr></thead>\n<tbody>\n");
 	for (size_t i = 0; i < PT_ARRAY_LEN(rows); i++) {
 		pt_buf_adds(b, "<tr><th scope=\"row\">");
-		html_escape(b, rows[i].what);
+		html_escape(b, _(L, rows[i].what));
 		pt_buf_adds(b, "</th>");
 		for (int t = 0; t < PT_TIER_COUNT; t++) {
 			rows[i].fn(c, &c->tier[t], (enum pt_tier_id)t, cell,
-				   sizeof(cell));
+				   sizeof(cell), L);
 			pt_buf_adds(b, "<td>");
 			html_escape(b, cell);
 			pt_buf_adds(b, "</td>");
@@ -534,7 +869,7 @@ req_res api_index(struct pt_req *r)
 				  "partage: upload with `curl -T FILE URL/`; "
 				  "see the README for the API\n");
 	pt_buf_init(&tiers, 64 * 1024);
-	tiers_table(&tiers, app->conf);
+	tiers_table(&tiers, app->conf, api_catalog(r));
 	const struct kv kv[] = { { "public_url", app->public_url },
 				 { "tiers", tiers.p } };
 	rc = reply_template(r, 200, "index.html", kv, PT_ARRAY_LEN(kv));
@@ -750,14 +1085,18 @@ req_res api_embed_page(struct pt_req *r)
 				   "that can be played",
 				   l.id);
 	media_parts(r, &l, "", true, &head, &block);
-	const struct kv kv[] = { { "name", l.name }, { "media_block", block } };
+	const char *lang = api_lang(r);
+	const struct kv kv[] = { { "name", l.name },
+				 { "media_block", block },
+				 { "lang", lang } };
 	/* reply_html's headers, except that any site may frame it: that is
 	 * what it is for */
 	const struct web_asset *a = web_asset_find("embed.html");
 	struct pt_buf b;
 	PT_ASSERT(a);
 	pt_buf_init(&b, 1 << 20);
-	render(&b, (const char *)a->data, kv, PT_ARRAY_LEN(kv));
+	render(&b, (const char *)a->data, kv, PT_ARRAY_LEN(kv),
+	       i18n_find(lang));
 	struct resp *resp = resp_new(b.p, b.n, RESP_COPY);
 	pt_buf_release(&b);
 	resp_header(resp, "Content-Type", "text/html; charset=utf-8");

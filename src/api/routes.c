@@ -95,6 +95,8 @@ const struct route api_routes[] = {
 	{ HTTP_PUT, "/r/{id}/{*}", api_request_put, "request_upload",
 	  ROUTE_NO_CSRF },
 	{ HTTP_GET, "/folder/{id}", api_folder_page, "folder_page", 0 },
+	{ HTTP_GET, "/report/{id}", api_report_page, "report_page", 0 },
+	{ HTTP_GET, "/prefs", api_prefs, "prefs", 0 },
 	{ HTTP_GET, "/folder/{id}/{*}", api_folder_zip, "folder_zip", 0 },
 	{ HTTP_OPTIONS, "/api/v1/uploads", api_tus_options, "tus_options", 0 },
 	{ HTTP_POST, "/api/v1/uploads", api_tus_create, "tus_create", 0 },

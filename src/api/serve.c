@@ -7,6 +7,8 @@
  */
 #define _GNU_SOURCE
 #include "api.h"
+#include "handlers.h"
+#include "../http/reply.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -174,6 +176,7 @@ int app_serve_start(const struct pt_conf *c, struct app_server **out)
 		.on_connection = on_connection,
 		.authenticate = api_authenticate_or_reply,
 	};
+	reply_html_error_hook = api_error_page; /* translated pages */
 	if ((err = server_start(&sc, &s->srv))) {
 		app_close(&s->app);
 		goto fail;

@@ -268,7 +268,9 @@ int reply_error_body(struct pt_buf *out, enum reply_format f, int status,
 	if (f == REPLY_HTML) {
 		err = pt_buf_addf(out,
 				  "<!doctype html><html><head><meta "
-				  "charset=utf-8><title>%d</title><link "
+				  "charset=utf-8><meta name=viewport "
+				  "content=\"width=device-width, "
+				  "initial-scale=1\"><title>%d</title><link "
 				  "rel=stylesheet href=\"/static/style.css\">"
 				  "</head><body><header><a class=brand "
 				  "href=\"/\">partage</a></header><main>"
@@ -285,6 +287,8 @@ int reply_error_body(struct pt_buf *out, enum reply_format f, int status,
 	err = pt_buf_adds(out, msg);
 	return err ? err : pt_buf_adds(out, "\n");
 }
+
+reply_html_error_fn reply_html_error_hook;
 
 req_res reply_error(struct pt_req *r, int err, const char *reason,
 		    const char *fmt, ...)
@@ -303,6 +307,8 @@ req_res reply_error(struct pt_req *r, int err, const char *reason,
 	va_start(ap, fmt);
 	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	if (f == REPLY_HTML && reply_html_error_hook)
+		return reply_html_error_hook(r, status, raw);
 	pt_buf_init(&b, 1 << 16);
 	reply_error_body(&b, f, status, raw, reason);
 	if (f == REPLY_JSON)

@@ -133,4 +133,12 @@ int reply_error_body(struct pt_buf *out, enum reply_format f, int status,
  * U+FFFD, so a page stays valid whatever it quotes. */
 int html_escape(struct pt_buf *out, const char *s);
 
+/* The page a browser gets for an error, when set (the API layer sets it
+ * at start: translated pages, src/api/pages.c): called by reply_error for
+ * REPLY_HTML with the status and the message as made (any bytes: the
+ * hook escapes them).  NULL: reply_error_body's small English page. */
+typedef req_res (*reply_html_error_fn)(struct pt_req *r, int status,
+				       const char *message);
+extern reply_html_error_fn reply_html_error_hook;
+
 #endif

@@ -687,7 +687,7 @@ test("account: register through /login, header, log out, log in, errors", async 
     await page.locator("#register-error", { hasText: "taken" }).waitFor();
     // a wrong password (401) says so and stays
     await loginForm(page, name, "not the password");
-    await page.locator("#login-error", { hasText: "wrong name or password" }).waitFor();
+    await page.locator("#login-error", { hasText: "name and password do not match" }).waitFor();
     eq(new URL(page.url()).pathname, "/login", "still on /login");
     await Promise.all([page.waitForURL(`${base}/files`), loginForm(page, name, ACCOUNT_PW)]);
     eq((await page.locator("#nav-user").textContent()).trim(), name, "header name after log in");
@@ -864,7 +864,7 @@ test("account: voucher, direct downloads, API tokens and the password", async ()
     await page.locator("#redeem-result", { hasText: "3 premium days added" }).waitFor();
     await page.locator("#acct-tier", { hasText: "premium" }).waitFor();
     const until = (await page.locator("#acct-premium").textContent()).trim();
-    check(/^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/.test(until), `premium until "${until}"`);
+    check(/\b\d{4}\b.*\d{1,2}:\d\d/.test(until), `premium until "${until}"`);
     await page.fill("#voucher-code", code);
     await page.click("#redeem-form button[type=submit]");
     await page.locator("#redeem-result.error", { hasText: "unknown or already used" }).waitFor();
@@ -893,7 +893,7 @@ test("account: voucher, direct downloads, API tokens and the password", async ()
     eq((await r.json()).name, u.name, "the token's user");
     await page.reload();
     await page.locator("#tokens-rows tr").first().waitFor();
-    check(/^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/.test((await page.locator("#tokens-rows tr td").nth(3).textContent()).trim()),
+    check(/\b\d{4}\b.*\d{1,2}:\d\d/.test((await page.locator("#tokens-rows tr td").nth(3).textContent()).trim()),
       "last used after a use");
     check(await page.locator("#token-new").isHidden(), "the token is shown again after a reload");
     check(!(await page.content()).includes(token), "the token's secret is in the page after a reload");
@@ -1576,6 +1576,331 @@ test("media: past a one-minute quota the player shows the wait and the premium o
   } finally {
     await page.close();
     await stop();
+// ---- pages (issue 17)
+// Every page at a phone's and a laptop's width, light and dark, French and
+// English: no sideways scrolling, <html lang> right, no English left on
+// the French pages (a text or a label that is an English message of
+// po/fr.po, or common English words), the dark theme applied; the
+// switches remembered; the report form.  Screenshots of the main pages in
+// SHOTS/pages/.
+const I18N_EN = (() => {
+  // the English msgids whose French differs: none may show on a French page
+  const po = fs.readFileSync(path.join(ROOT, "po", "fr.po"), "utf8");
+  const out = new Set();
+  for (const m of po.matchAll(/^msgid "((?:[^"\\]|\\.)*)"\n(?:msgid_plural "(?:[^"\\]|\\.)*"\n)?msgstr(?:\[0\])? "((?:[^"\\]|\\.)*)"/gm)) {
+    const id = JSON.parse(`"${m[1]}"`), str = JSON.parse(`"${m[2]}"`);
+    if (id && str && id !== str && /[A-Za-z]{2}/.test(id) && !/%/.test(id)) out.add(id.trim());
+  }
+  return out;
+})();
+
+// A context of the account browser with these options (language, width,
+// colour scheme), of its own: no cookie leaks between the tests.
+async function pagesContext(opts) {
+  await (await freshContext()).close(); // starts the account browser
+  const ctx = await accountBrowser.newContext(opts);
+  ctx.setDefaultTimeout(15_000);
+  return ctx;
+}
+
+// axe-core (tests/browser/node_modules/axe-core) in the page: its
+// violations of WCAG 2 A and AA as "rule: target" strings.  The contexts
+// that run it bypass the pages' CSP (it is injected inline).
+const AXE = (() => {
+  try {
+    return fs.readFileSync(path.join(HERE, "node_modules", "axe-core", "axe.min.js"), "utf8");
+  } catch {
+    return null;
+  }
+})();
+async function axeViolations(page) {
+  if (!AXE) return [];
+  await page.addScriptTag({ content: AXE });
+  const v = await page.evaluate(async () =>
+    (await window.axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] })).violations);
+  return v.flatMap((x) => x.nodes.map((n) => `${x.id}: ${n.target.join(" ")}`));
+}
+
+let pagesSetup = null;
+async function pagesData() {
+  if (pagesSetup) return pagesSetup;
+  const ctx = await freshContext();
+  const user = await apiUser(ctx, uniqueName("pages"));
+  const file = await apiUpload(ctx, user, "vacances-lyon.txt", "Jour 1 : Lyon.\n".repeat(3000));
+  let r = await ctx.request.post(`${base}/api/v1/folders`, {
+    headers: { "X-CSRF-Token": user.csrf }, data: { name: "Photos 2026", shared: true } });
+  eq(r.status(), 201, "folder");
+  const folder = await r.json();
+  await apiUpload(ctx, user, "photo-1.txt", "photo\n", folder.id);
+  // a long name without a space: nothing may push a page sideways
+  await apiUpload(ctx, user, `rapport_${"annuel".repeat(20)}.txt`, "long\n", folder.id);
+  await apiUpload(ctx, user, `notes_${"x".repeat(90)}.txt`, "long\n");
+  r = await ctx.request.post(`${base}/api/v1/tokens`, {
+    headers: { "X-CSRF-Token": user.csrf }, data: { label: "sauvegarde-" + "z".repeat(80) } });
+  check(r.status() === 201, `token: ${r.status()}`);
+  r = await fetch(`${base}/secret-doc.txt`, { method: "PUT", body: "secret\n", headers: { "X-Partage-Password": "motdepasse1", Accept: "application/json" } });
+  eq(r.status, 201, "password upload");
+  const locked = await r.json();
+  const cookies = await ctx.cookies();
+  await ctx.close();
+  pagesSetup = { file, folder, locked, cookies };
+  return pagesSetup;
+}
+
+const PAGE_LIST = (d) => [
+  { name: "upload", url: "/", shot: true },
+  { name: "login", url: "/login" },
+  { name: "file", url: `/${d.file.id}`, shot: true },
+  { name: "report", url: `/report/${d.file.id}` },
+  { name: "folder", url: `/folder/${d.folder.id}` },
+  { name: "password", url: `/${d.locked.id}` },
+  { name: "files", url: "/files", auth: true, shot: true },
+  { name: "account", url: "/account", auth: true },
+  { name: "404", url: "/AAAAAAAAAAAA", status: 404, shot: true },
+];
+
+// What a French page still says in English: texts and labels, outside
+// code, user content ([lang=en], file names) and scripts.
+async function englishLeft(page) {
+  return page.evaluate((ids) => {
+    const en = new Set(ids);
+    const words = /\b(the|your|and|with|files?|downloads?|password|folder|upload|log in|account)\b/i;
+    const bad = [];
+    const skip = (el) => el.closest("script, style, noscript, code, pre, [lang]:not(html), #name, .up-name, td.name, #listing, #report-file, #nav-user, .crumbs");
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const t = n.nodeValue.trim();
+      if (!t || skip(n.parentElement)) continue;
+      if (en.has(t) || words.test(t)) bad.push(t);
+    }
+    for (const el of document.querySelectorAll("[aria-label], [placeholder], [title]")) {
+      if (skip(el)) continue;
+      for (const a of ["aria-label", "placeholder", "title"]) {
+        const v = (el.getAttribute(a) || "").trim();
+        if (v && en.has(v)) bad.push(`${a}=${v}`);
+      }
+    }
+    if (en.has(document.title.replace(/ — partage$/, ""))) bad.push(`title: ${document.title}`);
+    return bad;
+  }, [...I18N_EN]);
+}
+
+for (const lang of ["en", "fr"])
+  for (const width of [390, 1366])
+    for (const scheme of ["light", "dark"])
+    test(`pages (issue 17): ${lang} at ${width} px, ${scheme}: lang, no sideways scrolling, axe-core${lang === "fr" ? ", no English left" : ""}`, async () => {
+      const d = await pagesData();
+      const shots = path.join(shotsDir, "pages");
+      fs.mkdirSync(shots, { recursive: true });
+      {
+        const ctx = await pagesContext({
+          viewport: { width, height: width < 500 ? 844 : 900 }, colorScheme: scheme, bypassCSP: true,
+          extraHTTPHeaders: { "Accept-Language": lang === "fr" ? "fr-FR,fr;q=0.9" : "en-GB,en;q=0.8" } });
+        try {
+          await ctx.addCookies(d.cookies);
+          const page = await accountPage(ctx);
+          for (const p of PAGE_LIST(d)) {
+            const resp = await page.goto(`${base}${p.url}`);
+            eq(resp.status(), p.status || (p.name === "password" ? 401 : 200), `${p.name} status`);
+            await page.waitForLoadState("networkidle");
+            const what = `${lang} ${width} ${scheme} ${p.name}`;
+            eq(await page.getAttribute("html", "lang"), lang, `${what}: <html lang>`);
+            const w = await page.evaluate(() => [document.documentElement.scrollWidth, innerWidth]);
+            check(w[0] <= w[1], `${what}: the page is ${w[0]} px wide in a ${w[1]} px window`);
+            check(await page.locator('meta[name="viewport"]').count() === 1, `${what}: no viewport tag`);
+            const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+            if (scheme === "light") eq(bg, "rgb(245, 246, 248)", `${what}: the light background`);
+            else check(bg !== "rgb(245, 246, 248)", `${what}: the dark theme is not applied (${bg})`);
+            if (lang === "fr") {
+              const left = await englishLeft(page);
+              check(left.length === 0, `${what}: English left: ${JSON.stringify(left.slice(0, 8))}`);
+            }
+            if (p.shot) await page.screenshot({ path: path.join(shots, `${p.name}-${lang}-${scheme}-${width}.png`), fullPage: true });
+            const axe = await axeViolations(page);
+            check(axe.length === 0, `${what}: axe-core: ${JSON.stringify(axe.slice(0, 6))}`);
+          }
+          check(page.errors.length === 0, page.errors.join("; "));
+        } finally {
+          await ctx.close();
+        }
+      }
+    });
+
+test("pages (issue 17): the language and theme switches are remembered across a reload", async () => {
+  const ctx = await pagesContext({
+    viewport: { width: 390, height: 844 }, colorScheme: "light", extraHTTPHeaders: { "Accept-Language": "en" } });
+  try {
+    const page = await accountPage(ctx);
+    await page.goto(`${base}/`);
+    eq(await page.getAttribute("html", "lang"), "en", "lang before the switch");
+    await Promise.all([page.waitForNavigation(), page.click("#lang-switch")]);
+    eq(await page.getAttribute("html", "lang"), "fr", "lang after the switch");
+    eq((await page.locator("h1").textContent()).trim(), "Partager un fichier", "the French heading");
+    await page.reload();
+    eq(await page.getAttribute("html", "lang"), "fr", "lang after a reload");
+    eq(await page.getAttribute("#theme-switch", "aria-pressed"), "false", "theme switch before");
+    await page.click("#theme-switch");
+    eq(await page.getAttribute("html", "data-theme"), "dark", "data-theme after the switch");
+    const dark = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    check(dark !== "rgb(245, 246, 248)", `the page is not dark: ${dark}`);
+    await page.goto(`${base}/login`);
+    eq(await page.getAttribute("html", "data-theme"), "dark", "data-theme on the next page (server-rendered)");
+    eq(await page.getAttribute("html", "lang"), "fr", "lang on the next page");
+    eq(await page.getAttribute("#theme-switch", "aria-pressed"), "true", "theme switch pressed");
+    await Promise.all([page.waitForNavigation(), page.click("#lang-switch")]);
+    eq(await page.getAttribute("html", "lang"), "en", "back to English");
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await ctx.close();
+  }
+});
+
+test("pages (issue 17): the report form posts to /api/v1/reports and shows the answer", async () => {
+  const d = await pagesData();
+  const ctx = await pagesContext({
+    viewport: { width: 390, height: 844 }, extraHTTPHeaders: { "Accept-Language": "fr" } });
+  try {
+    const page = await accountPage(ctx);
+    await page.goto(`${base}/${d.file.id}`);
+    await Promise.all([page.waitForNavigation(), page.click("#report-link")]);
+    eq(new URL(page.url()).pathname, `/report/${d.file.id}`, "the report link");
+    eq((await page.locator("#report-file").textContent()).trim(), "vacances-lyon.txt", "the file reported");
+    // no reason: said before anything is sent
+    await page.click("#report-form button[type=submit]");
+    check(/motif/.test(await page.locator("#report-result").textContent()), "no reason: no message");
+    await page.selectOption("#report-category", "copyright");
+    await page.fill("#report-text", "Ce fichier est une copie de mon livre.");
+    await page.fill("#report-contact", "auteur@example.org");
+    const [resp] = await Promise.all([
+      page.waitForResponse((r) => new URL(r.url()).pathname === "/api/v1/reports"),
+      page.click("#report-form button[type=submit]"),
+    ]);
+    eq(resp.status(), 201, "POST /api/v1/reports");
+    const rep = await resp.json();
+    await page.waitForFunction(() => /Merci/.test(document.getElementById("report-result").textContent));
+    check((await page.locator("#report-result").textContent()).includes(rep.id), "the answer names the report");
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await ctx.close();
+  }
+});
+
+test("pages (issue 17): upload cards show the options applied, copy their link, and copy all links", async () => {
+  const ctx = await pagesContext({ viewport: { width: 390, height: 844 }, extraHTTPHeaders: { "Accept-Language": "fr" } });
+  try {
+    await ctx.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+    const page = await accountPage(ctx);
+    await page.goto(`${base}/`);
+    await page.click("#options summary");
+    await page.fill("#max-downloads", "3");
+    await page.fill("#link-password", "motdepasse2");
+    await page.setInputFiles("#file", [
+      { name: "un.txt", mimeType: "text/plain", buffer: Buffer.from("un\n") },
+      { name: "deux.txt", mimeType: "text/plain", buffer: Buffer.from("deux\n") },
+    ]);
+    await page.waitForFunction(() => document.querySelectorAll("#results li.done").length === 2);
+    const applied = await page.locator("#results li .up-applied").allTextContents();
+    eq(applied.length, 2, "an Applied line per card");
+    for (const a of applied) {
+      check(/supprimé après 3 téléchargements/.test(a), `the download limit applied: "${a}"`);
+      check(/protégé par un mot de passe/.test(a), `the password applied: "${a}"`);
+    }
+    const links = await page.locator("#results li .up-done a").evaluateAll((as) => as.map((a) => a.href));
+    await page.locator("#results li").nth(0).locator("button.copy").click();
+    await page.waitForFunction(() => /Copié/.test(document.querySelector("#results li button.copy").textContent));
+    eq(await page.evaluate(() => navigator.clipboard.readText()), links[0], "the card's Copy link");
+    check(await page.locator("#copy-all").isVisible(), "no Copy all links button");
+    await page.click("#copy-all");
+    eq(await page.evaluate(() => navigator.clipboard.readText()), links.join("\n"), "Copy all links");
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await ctx.close();
+  }
+});
+
+test("pages (issue 17): files dropped anywhere on the upload page are uploaded", async () => {
+  const page = await newPage();
+  try {
+    await page.goto(`${base}/`);
+    // a drop on the heading, far from the drop box
+    await page.evaluate(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(["dropped on the page\n"], "page-drop.txt", { type: "text/plain" }));
+      const h1 = document.querySelector("main h1");
+      h1.dispatchEvent(new DragEvent("dragover", { dataTransfer: dt, bubbles: true, cancelable: true }));
+      h1.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+    });
+    await page.waitForFunction(() => document.querySelectorAll("#results li.done").length === 1);
+    eq(await page.locator("#results li").count(), 1, "one row for one dropped file");
+    const href = await page.locator("#results li .up-done > a").getAttribute("href");
+    const { bytes } = await served(href);
+    eq(bytes.toString(), "dropped on the page\n", "the dropped file's bytes");
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await page.close();
+  }
+});
+
+test("pages (issue 17): the file page's countdown is a progress bar with its reason; Download says it started", async () => {
+  const d = await pagesData();
+  // a free account waits (25 s by default): the countdown
+  const ctx = await pagesContext({ viewport: { width: 390, height: 844 }, extraHTTPHeaders: { "Accept-Language": "fr" } });
+  try {
+    await ctx.addCookies(d.cookies);
+    const page = await accountPage(ctx);
+    await page.goto(`${base}/${d.file.id}`);
+    await page.waitForFunction(() => document.getElementById("countdown-bar").max > 1);
+    check(await page.locator("#countdown").isVisible(), "no countdown");
+    check(await page.locator("a#download").isHidden(), "the button shows before the wait");
+    const max = await page.locator("#countdown-bar").evaluate((b) => b.max);
+    check(max >= 20 && max <= 25, `the bar's length is the wait: ${max}`);
+    check(/Votre téléchargement est prêt dans \d+ secondes/.test(await page.locator("#countdown-text").textContent()),
+      "the countdown's sentence");
+    check(/comptes gratuits attendent/.test(await page.locator("#wait-reason").textContent()), "the reason");
+    check(await page.locator('#wait-reason a[href="/login"]').isVisible(), "the premium offer");
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await ctx.close();
+  }
+  // anonymous visitors do not wait here: Download, then the note
+  const page = await newPage();
+  try {
+    await page.goto(`${base}/${d.file.id}`);
+    check(await page.locator("#countdown").isHidden(), "a countdown without a wait");
+    const [dl] = await Promise.all([page.waitForEvent("download"), page.click("a#download")]);
+    await dl.cancel();
+    check(await page.locator("#download-started").isVisible(), "no note once the download started");
+    check(/download has started/.test(await page.locator("#download-started").textContent()), "the note's text");
+  } finally {
+    await page.close();
+  }
+});
+
+test("pages (issue 17): after Pause the bar and the text give the same percentage; a row shows its ETA", async () => {
+  const page = await newPage();
+  try {
+    // slow PATCHes: the upload is in the middle when paused
+    await page.route("**/api/v1/uploads/*", async (route) => {
+      if (route.request().method() === "PATCH") await sleep(150);
+      await route.continue();
+    });
+    await page.goto(`${base}/?chunk=65536`);
+    await page.setInputFiles("#file", [{ name: "slow.bin", mimeType: "application/octet-stream", buffer: pattern(1_500_000, 5) }]);
+    await page.waitForFunction(() => /left/.test(document.querySelector("#results li .up-pct").textContent), null, { timeout: 20_000 });
+    await page.waitForFunction(() => document.querySelector("#results li progress").value >= 20);
+    await page.click("#results li button.up-pause");
+    const got = await page.evaluate(() => ({
+      bar: document.querySelector("#results li progress").value,
+      status: document.querySelector("#results li .up-status").textContent,
+    }));
+    const m = /paused at (\d+) %/.exec(got.status);
+    check(m, `status after Pause: ${JSON.stringify(got)}`);
+    eq(got.bar, Number(m[1]), "the bar after Pause (the text says " + m[1] + " %)");
+    await page.click("#results li button.up-pause"); // Resume
+    await page.waitForFunction(() => document.querySelectorAll("#results li.done").length === 1, null, { timeout: 30_000 });
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await page.close();
   }
 });
 

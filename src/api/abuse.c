@@ -327,13 +327,10 @@ req_res api_reports(struct pt_req *r)
 	struct app *app = r->ctx;
 	int64_t retry = 0;
 	if (!ratelimit_hit(app->reports_ip, r->client_ip, pt_now(), &retry)) {
-		char ra[24];
-		snprintf(ra, sizeof(ra), "%lld", (long long)retry);
-		req_reply_header(r, "Retry-After", ra);
 		return reply_error(r, PT_ELIMIT, NULL,
 				   "too many requests: too many reports from "
-				   "this address, wait %lld seconds",
-				   (long long)retry);
+				   "this address, wait %s seconds",
+				   req_retry_after(r, retry));
 	}
 	return api_json_body(r, reports_done);
 }
@@ -457,10 +454,7 @@ static req_res check_end(struct pt_req *r)
 		json_array_append_new(res, o);
 	}
 	if (stop < n) {
-		char ra[24];
-		snprintf(ra, sizeof(ra), "%lld",
-			 (long long)(retry > 0 ? retry : 1));
-		req_reply_header(r, "Retry-After", ra);
+		const char *ra = req_retry_after(r, retry);
 		if (stop == 0) {
 			json_decref(res);
 			return reply_error(r, PT_ELIMIT, NULL,

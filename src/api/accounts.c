@@ -284,15 +284,10 @@ static void dummy_init(void)
 static bool login_refused(struct pt_req *r, int64_t retry, const char *what,
 			  req_res *rc)
 {
-	char ra[24];
-	if (retry < 1)
-		retry = 1;
-	snprintf(ra, sizeof(ra), "%lld", (long long)retry);
-	req_reply_header(r, "Retry-After", ra);
 	*rc = reply_error(r, PT_ELIMIT, NULL,
 			  "too many requests: too many failed logins %s, "
-			  "wait %lld seconds",
-			  what, (long long)retry);
+			  "wait %s seconds",
+			  what, req_retry_after(r, retry));
 	return true;
 }
 

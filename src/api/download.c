@@ -354,7 +354,7 @@ static bool gate_wait_or_reply(struct pt_req *r, const char *kind,
 {
 	struct app *app = r->ctx;
 	int64_t now = pt_now(), retry = rules->wait_seconds;
-	char ra[24];
+	const char *ra;
 	const char *t = req_query(r, "ticket");
 	if (!t)
 		t = req_header(r, "X-Partage-Ticket");
@@ -369,10 +369,9 @@ static bool gate_wait_or_reply(struct pt_req *r, const char *kind,
 	if (api && (ts == TICKET_MISSING || ts == TICKET_EARLY)) {
 		/* an API client asked for JSON: the ticket protocol, to
 		 * follow on its own (docs/api.md), not a hold */
-		snprintf(ra, sizeof(ra), "%lld",
-			 (long long)(ts == TICKET_EARLY ? retry
-							: rules->wait_seconds));
-		req_reply_header(r, "Retry-After", ra);
+		ra = req_retry_after(r, ts == TICKET_EARLY
+						? retry
+						: rules->wait_seconds);
 		if (ts == TICKET_EARLY)
 			*rc = reply_error(r, PT_ELIMIT, NULL,
 					  "too many requests: the ticket is "
@@ -390,8 +389,7 @@ static bool gate_wait_or_reply(struct pt_req *r, const char *kind,
 		return true;
 	}
 	if (ts == TICKET_INVALID || ts == TICKET_EXPIRED) {
-		snprintf(ra, sizeof(ra), "%lld", (long long)rules->wait_seconds);
-		req_reply_header(r, "Retry-After", ra);
+		req_retry_after(r, rules->wait_seconds);
 		*rc = reply_error(r, PT_ELIMIT, NULL,
 				  "too many requests: invalid or expired "
 				  "ticket for '%s': get a new one on the "
@@ -453,7 +451,7 @@ bool api_download_gate_or_reply(struct pt_req *r, const char *kind,
 	case SLOTS_CONNECTIONS:
 		/* an extra connection of a download: download managers go
 		 * on with the ones they have (aria2c -x4 does) */
-		req_reply_header(r, "Retry-After", "10");
+		req_retry_after(r, 10);
 		*rc = reply_error(r, PT_EUNAVAIL, NULL,
 				  "service unavailable: this download "
 				  "already has its %llu connection%s on this "
@@ -463,7 +461,7 @@ bool api_download_gate_or_reply(struct pt_req *r, const char *kind,
 				  rules->connections == 1 ? "it" : "them");
 		return true;
 	case SLOTS_PARALLEL:
-		req_reply_header(r, "Retry-After", "10");
+		req_retry_after(r, 10);
 		*rc = reply_error(r, PT_ELIMIT, NULL,
 				  "too many requests: this address is "
 				  "downloading '%s'; %llu download%s at a time "
@@ -473,7 +471,7 @@ bool api_download_gate_or_reply(struct pt_req *r, const char *kind,
 				  rules->parallel == 1 ? "" : "s");
 		return true;
 	default:
-		req_reply_header(r, "Retry-After", "10");
+		req_retry_after(r, 10);
 		*rc = reply_error(r, PT_EUNAVAIL, NULL,
 				  "service unavailable: too many downloads "
 				  "going on: retry in 10 seconds");
@@ -488,15 +486,14 @@ bool api_download_gate_or_reply(struct pt_req *r, const char *kind,
 			ready = now + early;
 		if (!ready) { /* no room to remember a countdown: say when */
 			api_download_unhold(r, &p->slot);
-			snprintf(ra, sizeof(ra), "%lld",
-				 (long long)rules->wait_seconds);
-			req_reply_header(r, "Retry-After", ra);
 			*rc = reply_error(r, PT_ELIMIT, NULL,
 					  "too many requests: this download "
 					  "needs a ticket: POST "
 					  "/api/v1/%s/%s/ticket, wait %s "
 					  "seconds, then add ?ticket=TICKET",
-					  kind, id, ra);
+					  kind, id,
+					  req_retry_after(r,
+							  rules->wait_seconds));
 			return true;
 		}
 	}
@@ -507,14 +504,13 @@ bool api_download_gate_or_reply(struct pt_req *r, const char *kind,
 	if (cool > now && !req_accepts(r, "text/html") &&
 	    req_accepts(r, "application/json")) {
 		api_download_unhold(r, &p->slot);
-		snprintf(ra, sizeof(ra), "%lld", (long long)(cool - now));
-		req_reply_header(r, "Retry-After", ra);
 		*rc = reply_error(r, PT_ELIMIT, NULL,
 				  "too many requests: downloads from one "
 				  "address are %lld seconds apart on this "
 				  "tier: the next may start in %s seconds, "
 				  "or get premium",
-				  (long long)rules->cooldown, ra);
+				  (long long)rules->cooldown,
+				  req_retry_after(r, cool - now));
 		return true;
 	}
 	if (cool > ready)

@@ -70,7 +70,7 @@ bool api_pw_first(struct pt_req *r)
 
 static bool busy(struct pt_req *r, req_res *rc)
 {
-	req_reply_header(r, "Retry-After", "1");
+	req_retry_after(r, 1);
 	*rc = reply_error(r, PT_EUNAVAIL, NULL,
 			  "service unavailable: too many password checks in "
 			  "progress, try again in a second");
@@ -173,7 +173,7 @@ static bool pw_hash_or_reply(struct pt_req *r, const char *password,
 			   &out, rc))
 		return true;
 	if (*result) {
-		req_reply_header(r, "Retry-After", "1");
+		req_retry_after(r, 1);
 		*rc = reply_error(r, PT_EUNAVAIL, NULL,
 				  "service unavailable: cannot hash the "
 				  "password now (out of memory)");

@@ -587,13 +587,13 @@ static req_res create_done(struct pt_req *r, json_t *o)
 	if (busy) {
 		job_free(j);
 		if (!strcmp(busy, "client")) {
-			req_reply_header(r, "Retry-After", "10");
+			req_retry_after(r, 10);
 			return reply_error(r, PT_ELIMIT, NULL,
 					   "too many requests: at most %d "
 					   "remote uploads at a time per "
 					   "address", REMOTE_PER_CLIENT);
 		}
-		req_reply_header(r, "Retry-After", "30");
+		req_retry_after(r, 30);
 		return reply_error(r, PT_EUNAVAIL, NULL,
 				   "service unavailable: too many remote "
 				   "uploads in progress, try again later");

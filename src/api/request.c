@@ -203,13 +203,10 @@ bool api_unknown_id_or_reply(struct pt_req *r, req_res *rc)
 	if (!app->conf->unknown_ids_per_minute ||
 	    ratelimit_hit(app->unknown_ids, r->client_ip, pt_now(), &retry))
 		return false;
-	char ra[24];
-	snprintf(ra, sizeof(ra), "%lld", (long long)(retry > 0 ? retry : 1));
-	req_reply_header(r, "Retry-After", ra);
 	*rc = reply_error(r, PT_ELIMIT, NULL,
 			  "too many requests: too many unknown ids from this "
 			  "address, wait %s seconds",
-			  ra);
+			  req_retry_after(r, retry));
 	return true;
 }
 
@@ -390,15 +387,10 @@ char *api_form_filename(struct pt_pool *pool, const char *name)
 static bool linkpw_refused(struct pt_req *r, const struct link *l,
 			   int64_t retry, const char *who, req_res *rc)
 {
-	char ra[24];
-	if (retry < 1)
-		retry = 1;
-	snprintf(ra, sizeof(ra), "%lld", (long long)retry);
-	req_reply_header(r, "Retry-After", ra);
 	*rc = reply_error(r, PT_ELIMIT, "password",
 			  "too many requests: too many wrong passwords for "
-			  "'%s' %s, wait %lld seconds",
-			  l->id, who, (long long)retry);
+			  "'%s' %s, wait %s seconds",
+			  l->id, who, req_retry_after(r, retry));
 	return true;
 }
 

@@ -191,7 +191,7 @@ bool scan_download_or_reply(struct pt_req *r, const struct link *l, req_res *rc)
 	if (app->conf->scan_pending_downloads || !app->conf->scan_clamd ||
 	    !*app->conf->scan_clamd || l->scan_state != REPO_SCAN_PENDING)
 		return false;
-	req_reply_header(r, "Retry-After", "5");
+	req_retry_after(r, 5);
 	*rc = reply_error(r, PT_ECONFLICT, "scan",
 			  "conflict: '%s' is being scanned for viruses; try "
 			  "again in a few seconds",

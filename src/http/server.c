@@ -375,6 +375,14 @@ void req_reply_header(struct pt_req *r, const char *name, const char *value)
 	r->extra = h;
 }
 
+const char *req_retry_after(struct pt_req *r, int64_t seconds)
+{
+	const char *v = pt_psprintf(r->pool, "%lld",
+				    (long long)(seconds > 0 ? seconds : 1));
+	req_reply_header(r, "Retry-After", v);
+	return v;
+}
+
 bool req_accepts(struct pt_req *r, const char *type)
 {
 	const char *a = req_header(r, "Accept");

@@ -224,6 +224,9 @@ int req_socket(struct pt_req *r);
 const char *req_query(struct pt_req *r, const char *name);
 /* Add a header to whatever reply this request gets (copied). */
 void req_reply_header(struct pt_req *r, const char *name, const char *value);
+/* Retry-After: seconds (at least 1: "now" is no advice) on whatever reply
+ * r gets; returns the value written (the pool's), for the reply's text. */
+const char *req_retry_after(struct pt_req *r, int64_t seconds);
 /* Does the Accept header name this media type (or a type/wildcard)? */
 bool req_accepts(struct pt_req *r, const char *type);
 

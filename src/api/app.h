@@ -139,10 +139,17 @@ void metrics_gc(struct metrics *m, const struct gc_stats *st);
 /* Gauges from the metadata store, refreshed by the maintenance thread. */
 void metrics_store(struct metrics *m, const struct repo_stats *st);
 
-/* counts.c: downloads counted in memory, written in batches */
+/* counts.c: downloads counted in memory, written in batches.  The table
+ * grows with the distinct links counted (never drops one); a flush writes
+ * them all, COUNTS_FLUSH_BATCH links per transaction, and keeps what it
+ * could not write for the next one.  Thread-safe. */
+#define COUNTS_FLUSH_BATCH 1000
 struct counts *counts_new(int64_t points_per_download);
 void counts_free(struct counts *c);
 void counts_bump(struct counts *c, const char *id, int64_t when);
+/* 0 when all were written, else a negative status (the rest kept). */
 int counts_flush(struct counts *c, struct db *db);
+/* Distinct links counted and not yet written. */
+size_t counts_pending(struct counts *c);
 
 #endif

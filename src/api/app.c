@@ -247,12 +247,26 @@ void app_flush(struct app *app)
 		counts_flush(app->counts, db);
 }
 
-void app_maintain(struct app *app, bool gc)
+void app_maintain(struct app *app, bool gc, bool gauges)
 {
 	struct gc_stats st;
 	struct repo_stats rs;
 	struct db *db = app_db(app);
 
+	/* one node runs the periodic work; the others only ask, every tick,
+	 * so that when it dies one of them takes over within a tick */
+	bool lead = db && db_lead(db, APP_LEAD_KEY) == 1;
+	if (lead != app->elected)
+		pt_log(lead ? "maintenance: elected: this node runs gc and "
+			      "the storage gauges"
+			    : "maintenance: no longer elected: another node "
+			      "runs gc and the storage gauges");
+	if (lead && !app->elected)
+		gauges = true; /* the gauges at once, not in a minute */
+	app->elected = lead;
+	metrics_elected(app->metrics, lead);
+	if (!lead)
+		return;
 	if (gc) {
 		int err = gc_run(app, pt_now(), false, &st);
 		if (err)
@@ -268,6 +282,6 @@ void app_maintain(struct app *app, bool gc)
 			       (long long)st.expired_uploads,
 			       (long long)st.stray_removed);
 	}
-	if (db && !repo_stats(db, &rs))
+	if (gauges && !repo_stats(db, &rs))
 		metrics_store(app->metrics, &rs);
 }

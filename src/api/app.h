@@ -35,6 +35,16 @@
 struct metrics;
 struct counts;
 
+/* Where gc's bounded walks stand between passes (gc.c; the maintenance
+ * thread's alone).  Zero: from the start (a new process, or a node just
+ * elected, looks at everything once, in bounded passes). */
+struct gc_cursor {
+	int64_t gone_changed;        /* links no longer live: keyset */
+	char gone_id[ID_LEN + 1];
+	char sweep[BLOB_HEX_LEN + 1]; /* blob rows: the last one swept */
+	int64_t quarantine_since;    /* quarantines that ended after it */
+};
+
 struct app {
 	const struct pt_conf *conf;
 	struct blob_store *blobs;
@@ -60,6 +70,8 @@ struct app {
 	struct linkcache *links;   /* rows for downloads; NULL: off */
 	struct reserve *reserve;   /* DATA/reserve; NULL: no local disk */
 	char node[320];             /* this node's name: host and listen */
+	bool elected; /* runs the periodic work (maintenance thread's) */
+	struct gc_cursor gc;
 };
 
 /* The number of routes in api_routes (routes.c): the size of the
@@ -91,11 +103,15 @@ bool app_db_reachable(struct app *app);
 #define LINK_CACHE_SLOTS 8192
 /* Flush batched counters to the database (maintenance thread, shutdown). */
 void app_flush(struct app *app);
-/* Periodic work of the maintenance thread: a gc pass when gc is true,
- * and the storage gauges.  The reserve is filled again by every pass
- * when the disk has room for it (every tick of the maintenance thread
- * calls reserve_fill). */
-void app_maintain(struct app *app, bool gc);
+/* Periodic work of the maintenance thread, called every tick: asks
+ * whether this node is the elected one (db_lead: one node of all those
+ * sharing the database runs the periodic work; a lost election or a
+ * takeover is logged and shown by partage_maintenance_elected), and if it
+ * is, a gc pass when gc is true and the storage gauges when gauges is.
+ * The reserve is filled again by every tick of the maintenance thread
+ * (reserve_fill). */
+#define APP_LEAD_KEY 0x70617275 /* "paru": db_lead's key of the job */
+void app_maintain(struct app *app, bool gc, bool gauges);
 
 /* serve.c: a running partaged — the stores (app_open), the HTTP server
  * on api_routes listening on conf->listen, the access log (access_log:
@@ -138,6 +154,8 @@ void metrics_add(struct metrics *m, enum metric_counter c, uint64_t n);
 void metrics_gc(struct metrics *m, const struct gc_stats *st);
 /* Gauges from the metadata store, refreshed by the maintenance thread. */
 void metrics_store(struct metrics *m, const struct repo_stats *st);
+/* Whether this node runs the periodic work (app_maintain). */
+void metrics_elected(struct metrics *m, bool elected);
 
 /* counts.c: downloads counted in memory, written in batches.  The table
  * grows with the distinct links counted (never drops one); a flush writes

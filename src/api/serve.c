@@ -115,8 +115,7 @@ static void *maintenance(void *arg)
 		bool gc = ticks * 2 >= next_gc;
 		if (gc)
 			next_gc = ticks * 2 + s->app.conf->gc_interval_seconds;
-		if (gc || ticks % 30 == 1)
-			app_maintain(&s->app, gc);
+		app_maintain(&s->app, gc, gc || ticks % 30 == 1);
 	}
 	return NULL;
 }

@@ -172,6 +172,20 @@ static const char *const migrations[] = {
 	"DEFAULT '';"
 	"ALTER TABLE links ADD COLUMN budget_slack BIGINT NOT NULL "
 	"DEFAULT 0;",
+	/* 13: gc by index, in bounded batches (repo_expiry.c, repo_blobs.c):
+	 * partial indexes that hold only the rows each expiry rule looks
+	 * at, and the links that stopped being live, by when */
+	"CREATE INDEX links_expires ON links(expires) WHERE state = 0 AND "
+	"expires > 0;"
+	"CREATE INDEX links_used_up ON links(id) WHERE state = 0 AND "
+	"max_downloads > 0 AND downloads >= max_downloads;"
+	"CREATE INDEX links_idle_anon ON links(owner_id, (CASE WHEN "
+	"last_download > created THEN last_download ELSE created END), id) "
+	"WHERE state = 0;"
+	"CREATE INDEX links_idle_owned ON links((CASE WHEN last_download > "
+	"created THEN last_download ELSE created END), id) WHERE state = 0 "
+	"AND owner_id <> 0;"
+	"CREATE INDEX links_gone ON links(changed, id) WHERE state <> 0;",
 };
 
 /* The version the schema is at (0: none yet) into *v; 0 or a negative

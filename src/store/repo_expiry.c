@@ -5,20 +5,33 @@
  * links and stored blobs.
  *
  * Expiry works in bounded batches by index (migration 13), never a
- * statement over the whole table: each rule changes at most `batch` rows
- * per call, found through a partial index that holds only the rows the
- * rule looks at — links_expires (live links with a Max-Days), links_used_up
- * (live links whose downloads reached Max-Downloads), links_idle_anon and
- * links_idle_owned (live links by last activity, max(last_download,
- * created)).  The first three lose a row as soon as it is expired, so each
- * batch is simply "the first `batch` rows"; owned links are expired by
- * their owner's tier, which lives in users, so they are walked by keyset
- * (activity, id) from the cursor and only the ones whose tier's retention
- * has passed change.  Every UPDATE repeats its rule's conditions, so a
- * row that a concurrent statement changed (a download) is judged again
- * as it is now (PostgreSQL's READ COMMITTED re-checks the WHERE).
+ * statement over the whole table.  Each call takes one batch of one rule:
+ * it reads the next `batch` ids through a partial index that holds only
+ * the rows the rule looks at, in the index's order — links_expires (live
+ * links with a Max-Days), links_used_up (live links whose downloads
+ * reached Max-Downloads), links_idle_anon and links_idle_owned (live
+ * links by last activity, max(last_download, created)) — then expires
+ * them by primary key, EXPIRE_IDS ids a statement.  A row expired leaves
+ * its index, so the first three rules simply take "the first rows" again;
+ * owned links are expired by their owner's tier, which lives in users, so
+ * they are walked by keyset (activity, id) from the cursor (written
+ * act >= a AND (act > a OR id > b), which SQLite, unlike a row value on
+ * an expression, turns into an index range), and only those
+ * whose tier's retention has passed change.  A rule is done when a read
+ * finds fewer than `batch` rows.
+ *
+ * Every UPDATE repeats its rule's conditions, so a row that a concurrent
+ * statement changed (a download, a delete) is judged again as it is now
+ * (PostgreSQL's READ COMMITTED re-checks the WHERE on the new row).  The
+ * UPDATE's id list makes the primary key the only sensible plan on both
+ * engines, whatever their statistics; its repeated conditions are written
+ * +col so that SQLite does not take them for an index range instead.
  */
 #include "repo_int.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "../util/pt.h"
 #include "../util/banned.h"
@@ -27,7 +40,7 @@
  * both engines match it to the expression indexes */
 #define ACT \
 	"(CASE WHEN last_download > created THEN last_download ELSE created END)"
-#define EXPIRE "UPDATE links SET state = 2, reason = 'expired', changed = $1 "
+#define EXPIRE_IDS 100
 
 /* The cut-off of a tier's retention: links last active at or before it
  * expire; INT64_MIN when the tier keeps them forever. */
@@ -36,141 +49,156 @@ static int64_t cutoff(int64_t now, int64_t days)
 	return days > 0 ? now - days * 86400 : INT64_MIN;
 }
 
-/* A rule whose rows leave its index when expired: one batch.  $1 now,
- * $2 batch, $3 (when fmt has it) the cut-off. */
-static int simple(struct db *db, const char *sql, const char *fmt, int64_t now,
-		  int64_t cut, size_t batch, int64_t *changed)
+/* The UPDATE of each rule, for EXPIRE_IDS ids after its `params` leading
+ * parameters ($1 now; rule 2: $2 the cut-off; rule 3: $2 the free tier's,
+ * $3 the premium tier's).  Built once; cached by their static text. */
+static const struct {
+	int params;
+	const char *cond;
+} rules[EXPIRY_RULES] = {
+	{ 1, "+state = 0 AND +expires > 0 AND +expires <= $1" },
+	{ 1, "+state = 0 AND +max_downloads > 0 AND +downloads >= "
+	     "+max_downloads" },
+	{ 2, "+state = 0 AND +owner_id = 0 AND +" ACT " <= $2" },
+	{ 3, "+state = 0 AND +owner_id <> 0 AND +" ACT " <= (SELECT CASE "
+	     "WHEN u.tier = 'premium' OR u.premium_until > $1 THEN CAST($3 AS "
+	     "BIGINT) ELSE CAST($2 AS BIGINT) END FROM users u WHERE u.id = "
+	     "links.owner_id)" },
+};
+static char update_sql[EXPIRY_RULES][EXPIRE_IDS * 6 + 600];
+static pthread_once_t update_once = PTHREAD_ONCE_INIT;
+
+static void update_sql_init(void)
 {
-	int64_t rc = db_run(db, sql, fmt, now, (int64_t)batch, cut);
-	if (rc < 0)
-		return (int)rc;
-	*changed = rc;
+	for (int r = 0; r < EXPIRY_RULES; r++) {
+		char *p = update_sql[r];
+		size_t cap = sizeof(update_sql[r]);
+		size_t n = (size_t)snprintf(p, cap,
+					    "UPDATE links SET state = 2, reason "
+					    "= 'expired', changed = $1 WHERE "
+					    "id IN (");
+		for (int i = 0; i < EXPIRE_IDS; i++)
+			n += (size_t)snprintf(p + n, cap - n, "%s$%d",
+					      i ? "," : "",
+					      rules[r].params + 1 + i);
+		snprintf(p + n, cap - n, ") AND %s", rules[r].cond);
+	}
+}
+
+/* Expire ids[0..n) by rule r (its conditions checked again); *changed
+ * gets the rows changed added. */
+static int expire_ids(struct db *db, int r, int64_t now, int64_t a, int64_t b,
+		      char (*ids)[ID_LEN + 1], size_t n, int64_t *changed)
+{
+	pthread_once(&update_once, update_sql_init);
+	for (size_t off = 0; off < n; off += EXPIRE_IDS) {
+		struct db_stmt *st;
+		int err = db_prepare(db, update_sql[r], &st);
+		if (err)
+			return err;
+		db_bind_int(st, 1, now);
+		if (rules[r].params >= 2)
+			db_bind_int(st, 2, a);
+		if (rules[r].params >= 3)
+			db_bind_int(st, 3, b);
+		for (int i = 0; i < EXPIRE_IDS; i++)
+			db_bind_text(st, rules[r].params + 1 + i,
+				     off + (size_t)i < n ? ids[off + (size_t)i]
+							 : "");
+		err = db_step(st);
+		if (err >= 0)
+			*changed += db_changes(st);
+		db_done(st);
+		if (err < 0)
+			return err;
+	}
 	return 0;
 }
 
-/* Owned links: the next `batch` of links_idle_owned after the cursor
- * (a.k.a. keyset pagination), expired when their owner's tier says so. */
-static int owned(struct db *db, int64_t now, const int64_t days[3],
-		 size_t batch, struct expiry_cursor *cur, int64_t *changed,
-		 bool *last)
+/* Read up to max ids of a query whose first column is the id (and, with
+ * key, whose second is the activity: the keyset of the last row). */
+static int read_ids(struct db_stmt *st, char (*ids)[ID_LEN + 1], size_t max,
+		    size_t *n, int64_t *key)
 {
-	int64_t free_cut = cutoff(now, days[1]),
-		prem_cut = cutoff(now, days[2]);
-	int64_t cut = free_cut > prem_cut ? free_cut : prem_cut;
-	int64_t upper_act = cut;
-	char upper_id[ID_LEN + 1] = "";
-	struct db_stmt *st;
-
-	/* where this batch ends: its last row's key, or the end of the
-	 * rule's range when fewer than batch rows are left */
-	int err = db_get(db,
-			 "SELECT " ACT ", id FROM links WHERE state = 0 AND "
-			 "owner_id <> 0 AND " ACT " <= $1 AND (" ACT ", id) > "
-			 "($2, $3) ORDER BY " ACT ", id LIMIT 1 OFFSET $4",
-			 &st, "iiti", cut, cur->act, cur->id,
-			 (int64_t)batch - 1);
-	if (!err) {
-		upper_act = db_col_int(st, 0);
-		copy_fixed(upper_id, sizeof(upper_id), db_col_text(st, 1));
-		db_done(st);
-		*last = false;
-	} else if (err == PT_ENOTFOUND) {
-		*last = true;
-	} else {
-		return err;
+	int err;
+	*n = 0;
+	while (*n < max && (err = db_step(st)) == DB_ROW) {
+		copy_fixed(ids[*n], ID_LEN + 1, db_col_text(st, 0));
+		if (key)
+			*key = db_col_int(st, 1);
+		(*n)++;
 	}
-	/* the rows between the cursor and that key (or the end), by
-	 * primary key; each expires when its owner's tier's retention has
-	 * passed (an owner that does not exist: NULL, kept, as before) */
-#define OWNED_TIER                                                     \
-	"+state = 0 AND +owner_id <> 0 AND +" ACT " <= (SELECT CASE "  \
-	"WHEN u.tier = 'premium' OR u.premium_until > $1 THEN "        \
-	"CAST($6 AS BIGINT) ELSE CAST($5 AS BIGINT) END FROM users u " \
-	"WHERE u.id = links.owner_id)"
-	int64_t rc;
-	if (*last)
-		rc = db_run(db,
-			    EXPIRE "WHERE id IN (SELECT id FROM links WHERE "
-				   "state = 0 AND owner_id <> 0 AND " ACT
-				   " <= $2 AND (" ACT ", id) > ($3, $4)) "
-				   "AND " OWNED_TIER,
-			    "iiitii", now, cut, cur->act, cur->id, free_cut,
-			    prem_cut);
-	else
-		rc = db_run(db,
-			    EXPIRE "WHERE id IN (SELECT id FROM links WHERE "
-				   "state = 0 AND owner_id <> 0 AND " ACT
-				   " <= $2 AND (" ACT
-				   ", id) > ($3, $4) AND (" ACT
-				   ", id) <= ($7, $8)) AND " OWNED_TIER,
-			    "iiitiiit", now, cut, cur->act, cur->id, free_cut,
-			    prem_cut, upper_act, upper_id);
-#undef OWNED_TIER
-	if (rc < 0)
-		return (int)rc;
-	*changed = rc;
-	cur->act = upper_act;
-	copy_fixed(cur->id, sizeof(cur->id), upper_id);
-	return 0;
+	db_done(st);
+	return err < 0 ? err : 0;
 }
 
 int repo_links_expire_batch(struct db *db, int64_t now, const int64_t days[3],
 			    size_t batch, struct expiry_cursor *cur,
 			    int64_t *expired)
 {
-	int64_t n = 0;
-	bool last = true;
+	int64_t n = 0, a = 0, b = 0;
+	size_t got = 0;
+	struct db_stmt *st = NULL;
 	int err = 0;
 
-	/* each UPDATE finds its batch by the rule's index in the subquery,
-	 * then its rows by primary key; the repeated conditions are written
-	 * +col so that SQLite does not take them for an index range (they
-	 * are there for PostgreSQL's re-check, see the top) */
+	if (cur->rule >= EXPIRY_RULES)
+		return 0;
+	if (batch < 1)
+		batch = 1;
+	char(*ids)[ID_LEN + 1] = xcalloc(batch, ID_LEN + 1);
 	switch (cur->rule) {
 	case 0: /* Max-Days */
-		err = simple(db,
-			     EXPIRE
-			     "WHERE id IN (SELECT id FROM links WHERE "
-			     "state = 0 AND expires > 0 AND expires <= "
-			     "$1 LIMIT $2) AND +state = 0 AND +expires > "
-			     "0 AND +expires <= $1",
-			     "ii", now, 0, batch, &n);
+		err = db_query(db,
+			       "SELECT id FROM links WHERE state = 0 AND "
+			       "expires > 0 AND expires <= $1 ORDER BY expires "
+			       "LIMIT $2",
+			       &st, "ii", now, (int64_t)batch);
 		break;
 	case 1: /* Max-Downloads used up (burn after reading) */
-		err = simple(db,
-			     EXPIRE "WHERE id IN (SELECT id FROM links WHERE "
-				    "state = 0 AND max_downloads > 0 AND "
-				    "downloads >= max_downloads LIMIT $2) AND "
-				    "+state = 0 AND +max_downloads > 0 AND "
-				    "+downloads >= +max_downloads",
-			     "ii", now, 0, batch, &n);
+		err = db_query(db,
+			       "SELECT id FROM links WHERE state = 0 AND "
+			       "max_downloads > 0 AND downloads >= "
+			       "max_downloads ORDER BY id LIMIT $1",
+			       &st, "i", (int64_t)batch);
 		break;
 	case 2: /* anonymous links idle past their retention */
+		a = cutoff(now, days[0]);
 		if (days[0] > 0)
-			err = simple(db,
-				     EXPIRE "WHERE id IN (SELECT id FROM links "
-					    "WHERE state = 0 AND owner_id = 0 "
-					    "AND " ACT " <= $3 LIMIT $2) AND "
-					    "+state = 0 AND +owner_id = 0 AND "
-					    "+" ACT " <= $3",
-				     "iii", now, cutoff(now, days[0]), batch,
-				     &n);
+			err = db_query(db,
+				       "SELECT id FROM links WHERE state = 0 "
+				       "AND owner_id = 0 AND " ACT
+				       " <= $1 ORDER "
+				       "BY " ACT ", id LIMIT $2",
+				       &st, "ii", a, (int64_t)batch);
 		break;
-	case 3: /* owned links, by the owner's tier */
+	case 3: /* owned links, by the owner's tier: keyset walk */
+		a = cutoff(now, days[1]);
+		b = cutoff(now, days[2]);
 		if (days[1] > 0 || days[2] > 0)
-			err = owned(db, now, days, batch, cur, &n, &last);
+			err = db_query(db,
+				       "SELECT id, " ACT " FROM links WHERE "
+				       "state = 0 AND owner_id <> 0 AND " ACT
+				       " <= $1 AND " ACT " >= $2 AND (" ACT
+				       " > $2 OR id > $3) "
+				       "ORDER BY " ACT ", id LIMIT $4",
+				       &st, "iiti", a > b ? a : b, cur->act,
+				       cur->id, (int64_t)batch);
 		break;
-	default:
-		return 0;
 	}
+	if (!err && st)
+		err = read_ids(st, ids, batch, &got,
+			       cur->rule == 3 ? &cur->act : NULL);
+	if (!err && got && cur->rule == 3)
+		copy_fixed(cur->id, sizeof(cur->id), ids[got - 1]);
+	if (!err && got)
+		err = expire_ids(db, cur->rule, now, a, b, ids, got, &n);
+	free(ids);
 	if (err)
 		return err;
 	if (n)
 		db_changed(db);
 	*expired += n;
-	/* a rule is through when a batch found fewer rows than it could
-	 * take (the keyset walk: when it reached the end of its range) */
-	if (cur->rule == 3 ? last : n < (int64_t)batch) {
+	if (got < batch) { /* the rule is through */
 		cur->rule++;
 		cur->act = INT64_MIN;
 		cur->id[0] = '\0';

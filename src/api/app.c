@@ -282,6 +282,13 @@ void app_maintain(struct app *app, bool gc, bool gauges)
 			       (long long)st.expired_uploads,
 			       (long long)st.stray_removed);
 	}
-	if (gauges && !repo_stats(db, &rs))
-		metrics_store(app->metrics, &rs);
+	if (gauges) {
+		int64_t fixed = 0;
+		int err = repo_stats_reconcile(db, STATS_RECONCILE_SHARDS,
+					       &app->gc.stats_shard, &fixed);
+		if (err)
+			pt_log("stats: recount: %s", pt_strerror(err));
+		if (!repo_stats(db, &rs))
+			metrics_store(app->metrics, &rs);
+	}
 }

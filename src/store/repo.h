@@ -344,7 +344,17 @@ struct repo_stats {
 	int64_t live_links, logical_bytes; /* what users see */
 	int64_t blobs, stored_bytes;       /* what the disk holds */
 };
+/* From the counters the triggers keep with every change (migration 14):
+ * a read of a few thousand rows, not a count of the tables. */
 int repo_stats(struct db *db, struct repo_stats *out);
+/* Recount `shards` shards of those counters from where *cursor stands
+ * (then move it on, round the 3844 link and 4096 blob shards), each in a
+ * transaction that holds its counter's row: exact, and bounded (1/3844 of
+ * the links, 1/4096 of the blobs each).  A counter found wrong is set to
+ * the count and logged; *fixed counts them. */
+#define REPO_STATS_SHARDS (62 * 62 + 16 * 16 * 16)
+int repo_stats_reconcile(struct db *db, unsigned shards, unsigned *cursor,
+			 int64_t *fixed);
 
 /* ---- abuse handling ---- */
 

@@ -225,22 +225,137 @@ int repo_stats(struct db *db, struct repo_stats *out)
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	/* COUNT() and SUM() always give one row */
-	err = db_get(db,
-		     "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM links "
-		     "WHERE state = 0",
-		     &st, "");
+	/* the counters the triggers keep (migration 14): a few thousand
+	 * rows, whatever the size of links and blobs */
+	err = db_query(db,
+		       "SELECT kind, COALESCE(SUM(n), 0), COALESCE(SUM(bytes), "
+		       "0) FROM stats GROUP BY kind",
+		       &st, "");
 	if (err)
 		return err;
-	out->live_links = db_col_int(st, 0);
-	out->logical_bytes = db_col_int(st, 1);
+	while ((err = db_step(st)) == DB_ROW) {
+		const char *kind = db_col_text(st, 0);
+		if (strcmp(kind, "links") == 0) {
+			out->live_links = db_col_int(st, 1);
+			out->logical_bytes = db_col_int(st, 2);
+		} else if (strcmp(kind, "blobs") == 0) {
+			out->blobs = db_col_int(st, 1);
+			out->stored_bytes = db_col_int(st, 2);
+		}
+	}
 	db_done(st);
-	err = db_get(db, "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blobs",
-		     &st, "");
-	if (err)
+	return err < 0 ? err : 0;
+}
+
+/* The shards: a link id's first 2 characters ([0-9A-Za-z], ids.h), a
+ * blob hash's first 3 (hex). */
+static const char alnum[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklm"
+			    "nopqrstuvwxyz";
+static const char hexdig[] = "0123456789abcdef";
+#define LINK_SHARDS (62 * 62)
+#define BLOB_SHARDS (16 * 16 * 16)
+
+/* Recount one shard, exactly: lock its row first (created if missing),
+ * so that writers of that shard wait at their trigger, then count in a
+ * new statement, which sees every change committed before the lock. */
+static int reconcile_one(struct db *db, bool links, const char *shard,
+			 bool *fixed)
+{
+	struct db_stmt *st;
+	int64_t n0, b0, n1, b1;
+	const char *kind = links ? "links" : "blobs";
+	int err;
+
+	*fixed = false;
+	if ((err = db_begin(db)))
 		return err;
-	out->blobs = db_col_int(st, 0);
-	out->stored_bytes = db_col_int(st, 1);
+	int64_t rc = db_run(db,
+			    "INSERT INTO stats(kind, shard, n, bytes) VALUES "
+			    "($1, $2, 0, 0) ON CONFLICT (kind, shard) DO "
+			    "UPDATE SET n = stats.n",
+			    "tt", kind, shard);
+	if (rc < 0) {
+		err = (int)rc;
+		goto fail;
+	}
+	if ((err = db_get(db,
+			  "SELECT n, bytes FROM stats WHERE kind = $1 AND "
+			  "shard = $2",
+			  &st, "tt", kind, shard)))
+		goto fail;
+	n0 = db_col_int(st, 0);
+	b0 = db_col_int(st, 1);
 	db_done(st);
+	if (links) {
+		err = db_get(db,
+			     "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM "
+			     "links WHERE state = 0 AND substr(id, 1, 2) = $1",
+			     &st, "t", shard);
+	} else {
+		/* hex sorts the same in every collation: a range of the
+		 * primary key, and the prefix itself for exactness */
+		char hi[4] = { shard[0], shard[1], shard[2], 0 };
+		int i = 2;
+		while (i >= 0 && hi[i] == 'f')
+			hi[i--] = '\0';
+		if (i < 0)
+			hi[0] = 'g', hi[1] = '\0'; /* after every hash */
+		else
+			hi[i] = hi[i] == '9' ? 'a' : (char)(hi[i] + 1);
+		err = db_get(db,
+			     "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM "
+			     "blobs WHERE sha256 >= $1 AND sha256 < $2 AND "
+			     "substr(sha256, 1, 3) = $1",
+			     &st, "tt", shard, hi);
+	}
+	if (err)
+		goto fail;
+	n1 = db_col_int(st, 0);
+	b1 = db_col_int(st, 1);
+	db_done(st);
+	if (n1 != n0 || b1 != b0) {
+		rc = db_run(db,
+			    "UPDATE stats SET n = $3, bytes = $4 WHERE kind = "
+			    "$1 AND shard = $2",
+			    "ttii", kind, shard, n1, b1);
+		if (rc < 0) {
+			err = (int)rc;
+			goto fail;
+		}
+		*fixed = true;
+		pt_log("stats: %s shard '%s' counted %lld (%lld bytes), the "
+		       "counters said %lld (%lld bytes): set to the count",
+		       kind, shard, (long long)n1, (long long)b1, (long long)n0,
+		       (long long)b0);
+	}
+	return db_commit(db);
+fail:
+	db_rollback(db);
+	return err;
+}
+
+int repo_stats_reconcile(struct db *db, unsigned shards, unsigned *cursor,
+			 int64_t *fixed)
+{
+	for (unsigned k = 0; k < shards; k++) {
+		unsigned i = *cursor % (LINK_SHARDS + BLOB_SHARDS);
+		bool links = i < LINK_SHARDS, f;
+		char shard[4] = { 0 };
+		if (links) {
+			shard[0] = alnum[i / 62];
+			shard[1] = alnum[i % 62];
+		} else {
+			i -= LINK_SHARDS;
+			shard[0] = hexdig[i / 256];
+			shard[1] = hexdig[(i / 16) % 16];
+			shard[2] = hexdig[i % 16];
+		}
+		int err = reconcile_one(db, links, shard, &f);
+		if (err)
+			return err;
+		*cursor = (*cursor + 1) % (LINK_SHARDS + BLOB_SHARDS);
+		if (f)
+			(*fixed)++;
+	}
 	return 0;
 }

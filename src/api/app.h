@@ -76,6 +76,10 @@ struct app {
 	char node[320];             /* this node's name: host and listen */
 	bool elected; /* runs the periodic work (maintenance thread's) */
 	struct gc_cursor gc;
+	/* the metadata store's health, as the checker last saw it (at 0:
+	 * no checker; health.c) */
+	bool health_ok;
+	uint64_t health_at_ns;
 };
 
 /* The number of routes in api_routes (routes.c): the size of the
@@ -133,6 +137,16 @@ unsigned app_serve_port(const struct app_server *s);
  * seconds, wake throttled downloads, stop the server and the maintenance
  * thread, flush counters, close the stores and free s.  Blocks. */
 void app_serve_stop(struct app_server *s, unsigned grace_s);
+
+/* health.c: the checker (a thread asking the metadata store once a
+ * second) and, with [server] health_listen, a port of its own answering
+ * GET /healthz from its own thread, never behind downloads or the pool. */
+struct health;
+int health_start(struct app *app, const char *listen, struct health **out);
+void health_stop(struct health *h);
+/* Whether the metadata store answered the checker lately (no checker:
+ * asked now). */
+bool health_db_ok(struct app *app);
 
 /* gc.c */
 struct gc_stats {

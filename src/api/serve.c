@@ -27,6 +27,7 @@ struct app_server {
 	char *url;
 	pthread_t maint, counter;
 	bool maint_started, counter_started;
+	struct health *health;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stop;
@@ -190,7 +191,13 @@ int app_serve_start(const struct pt_conf *c, struct app_server **out)
 		.on_connection = on_connection,
 		.authenticate = api_authenticate_or_reply,
 	};
+	/* the health checks' answers, before the first request */
+	if ((err = health_start(&s->app, c->health_listen, &s->health))) {
+		app_close(&s->app);
+		goto fail;
+	}
 	if ((err = server_start(&sc, &s->srv))) {
+		health_stop(s->health);
 		app_close(&s->app);
 		goto fail;
 	}
@@ -236,6 +243,7 @@ void app_serve_stop(struct app_server *s, unsigned grace_s)
 		pthread_join(s->maint, NULL);
 	if (s->counter_started)
 		pthread_join(s->counter, NULL);
+	health_stop(s->health);
 	app_close(&s->app);
 	free(s->url);
 	close_access(s);

@@ -239,9 +239,11 @@ static const struct conf_opt opts[] = {
 	{ .section = "server", .name = "health_listen", .type = CONF_STR,
 	  .off = OFF(health_listen), .def = "", .check = check_listen_or_empty,
 	  .unit = "HOST:PORT",
-	  .help = "a second port that answers only GET /healthz, from its "
-		  "own thread, so a load balancer's checks never wait behind "
-		  "downloads (point its checks there); empty = none" },
+	  .help = "a second port that answers only GET /healthz (and "
+		  "HEAD), from a thread of its own, so a load balancer's "
+		  "checks never wait behind downloads or the database pool; "
+		  "point its checks there (HAPROXY_CHECK_PORT), and keep it "
+		  "on the balancer's network; empty = none" },
 	{ .section = "server", .name = "cors_origins", .type = CONF_STR,
 	  .off = OFF(cors_origins), .def = "*", .unit = "origins",
 	  .help = "origins allowed to call the API from a browser, "

@@ -285,7 +285,7 @@ def test_health_port_answers_alone():
 
 
 def test_health_port_under_s3_downloads():
-    """A 2-thread node streaming 32 downloads from S3 at full speed: its
+    """A 2-thread node streaming 24 downloads from S3 at full speed: its
     health port answers at once (the main port, whose threads are all
     streaming, may take seconds: bench/health_load.py measures both)."""
     if not harness.S3_ENDPOINT:
@@ -293,19 +293,27 @@ def test_health_port_under_s3_downloads():
     import threading
     s, hport = health_server("health-load", "threads = 2\n")
     with s:
-        o = s.upload("load.bin", rand_bytes(8 << 20))
+        o = s.upload("load.bin", rand_bytes(4 << 20))
         path = s.dl_path(o)
         stop = time.monotonic() + 4
         lat, errors = [], []
 
         def client():
+            import http.client
             while time.monotonic() < stop:
+                c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
                 try:
-                    raw_get(s.port, path=path, timeout=60)
+                    c.request("GET", path)
+                    r = c.getresponse()
+                    # read until the end or the end of the test, not longer
+                    while time.monotonic() < stop and r.read(1 << 16):
+                        pass
                 except Exception as e:  # noqa: BLE001 — counted, not fatal
                     errors.append(e)
+                finally:
+                    c.close()
 
-        ts = [threading.Thread(target=client) for _ in range(32)]
+        ts = [threading.Thread(target=client) for _ in range(24)]
         for t in ts:
             t.start()
         time.sleep(0.5)
@@ -319,7 +327,7 @@ def test_health_port_under_s3_downloads():
             t.join()
         lat.sort()
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-        print("health port under 32 S3 downloads: %d checks, p99 %.1f ms, max %.1f ms"
+        print("health port under 24 S3 downloads: %d checks, p99 %.1f ms, max %.1f ms"
               % (len(lat), p99 * 1e3, lat[-1] * 1e3))
         assert p99 < 0.5, "health port p99 %.0f ms under load" % (p99 * 1e3)
 

@@ -210,16 +210,16 @@ static int reap(struct app *app, struct db *db, struct gc_stats *st)
  * at most EXPIRE_BATCHES per pass.  On a full disk a batch commits in the
  * reserve (reserve.h): a first try that found no room released it, and
  * runs once more. */
-static int expire(struct app *app, struct db *db, int64_t now,
-		  const int64_t days[3], int64_t *expired)
+static int expire(struct db *db, int64_t now, const int64_t days[3],
+		  int64_t *expired)
 {
 	struct expiry_cursor cur = { .rule = 0, .act = INT64_MIN };
-	int err = 0;
 
 	for (int b = 0; b < EXPIRE_BATCHES && cur.rule < EXPIRY_RULES; b++) {
 		for (int attempt = 0;; attempt++) {
 			struct expiry_cursor was = cur;
 			int64_t n = 0;
+			int err;
 			if ((err = db_begin(db)))
 				return err;
 			err = repo_links_expire_batch(db, now, days,
@@ -261,7 +261,7 @@ int gc_run(struct app *app, int64_t now, bool dry_run, struct gc_stats *st)
 			db_rollback(db);
 			return err;
 		}
-	} else if ((err = expire(app, db, now, days, &st->expired_links))) {
+	} else if ((err = expire(db, now, days, &st->expired_links))) {
 		return err;
 	}
 	if (dry_run) {

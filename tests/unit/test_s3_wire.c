@@ -102,7 +102,7 @@ static void *conn(void *arg)
 				s.copy = true;
 		}
 		if (strcasestr(head, "\r\nExpect: 100-continue"))
-			reply(fd, "100 Continue", "", ""), (void)0;
+			reply(fd, "100 Continue", "", "");
 		char *body = malloc(s.len + 1);
 		if (!read_n(fd, body, s.len)) {
 			free(body);

@@ -235,7 +235,7 @@ static int listen_on(const char *spec)
 	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']')
 		h++, hl -= 2;
 	snprintf(host, sizeof(host), "%.*s", (int)hl, h);
-	if ((err = getaddrinfo(*host ? host : NULL, colon + 1, &hints, &res)))
+	if (getaddrinfo(*host ? host : NULL, colon + 1, &hints, &res))
 		return PT_EBADREQ;
 	err = PT_EBADREQ;
 	for (struct addrinfo *a = res; a; a = a->ai_next) {

@@ -242,7 +242,7 @@ static void test_equal_parts(void **state)
 	reset();
 	put_blob(s, 200ull << 30, size);
 	pthread_mutex_lock(&S.mu);
-	size_t parts[8], np = 0, total = 0;
+	size_t parts[8] = { 0 }, np = 0, total = 0;
 	int md5s = 0;
 	for (int i = 0; i < S.n; i++) {
 		struct seen *r = &S.r[i];

@@ -157,7 +157,7 @@ def test_gc_checks_the_listing_in_batches():
     per blob (946 for 946); now one per 100."""
     need_pg()
     with Server(name="strays") as s:
-        n = 150
+        n = 120
         for i in range(n):
             expect(s.put("f%d.bin" % i, rand_bytes(64) + b"%d" % i), 201)
 

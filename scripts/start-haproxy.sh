@@ -23,8 +23,12 @@
 # - option forwardfor: X-Forwarded-For carries the client's address; the
 #   nodes believe it because their [server] trusted_proxies names this
 #   balancer (wait tickets are bound to that address too).
-# - health checks on GET /healthz; a request whose connection to a dead node
-#   fails is sent to another (retries + redispatch).
+# - health checks on GET /healthz, each given `timeout check` to answer (on
+#   $HAPROXY_CHECK_PORT when set: the nodes' [server] health_listen, a port
+#   whose answers never wait behind downloads); a request whose connection
+#   to a dead node fails is sent to another (retries + redispatch).
+# - when every node is down, haproxy's own 503 says Retry-After (an
+#   http-error in the configuration itself: no error file to lose).
 # - connections per client address are limited here, for all nodes at once
 #   ($HAPROXY_PER_IP_CONNECTIONS, default 64, 0 = off); nodes behind the
 #   balancer set per_ip_connections = 0, since to them every connection
@@ -35,8 +39,11 @@
 #
 # Env: HAPROXY_BIND (127.0.0.1), HAPROXY_NODES, HAPROXY_PER_IP_CONNECTIONS
 # (64), HAPROXY_STATS_PORT (none: a stats page on that port of
-# HAPROXY_BIND), HAPROXY_CHECK_INTERVAL (2s), HAPROXY_MAXCONN (20000,
-# lowered to what the descriptor limit allows).
+# HAPROXY_BIND), HAPROXY_CHECK_INTERVAL (2s), HAPROXY_CHECK_TIMEOUT (2s),
+# HAPROXY_CHECK_PORT (none: the nodes' own port), HAPROXY_RETRY_AFTER (10,
+# seconds, in the all-down 503), HAPROXY_MAXCONN (none: haproxy derives it
+# from the descriptor limit, so the printed configuration starts anywhere;
+# when set, lowered to what that limit allows).
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"  # haproxy lives in /usr/sbin
 
@@ -88,18 +95,25 @@ BIND=${HAPROXY_BIND:-127.0.0.1}
 PER_IP=${HAPROXY_PER_IP_CONNECTIONS:-64}
 STATS=${HAPROXY_STATS_PORT:-}
 INTER=${HAPROXY_CHECK_INTERVAL:-2s}
-MAXCONN=${HAPROXY_MAXCONN:-20000}
+CHECK_TIMEOUT=${HAPROXY_CHECK_TIMEOUT:-2s}
+CHECK_PORT=${HAPROXY_CHECK_PORT:-}
+RETRY_AFTER=${HAPROXY_RETRY_AFTER:-10}
+MAXCONN=${HAPROXY_MAXCONN:-}
 
 [[ $PORT =~ ^[0-9]+$ ]] && [ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ] ||
 	die "'$PORT' is not a port"
 [[ $PER_IP =~ ^[0-9]+$ ]] || die "HAPROXY_PER_IP_CONNECTIONS '$PER_IP' is not a number"
 [ -z "$STATS" ] || [[ $STATS =~ ^[0-9]+$ ]] || die "HAPROXY_STATS_PORT '$STATS' is not a port"
-[[ $MAXCONN =~ ^[1-9][0-9]*$ ]] || die "HAPROXY_MAXCONN '$MAXCONN' is not a number"
+[ -z "$MAXCONN" ] || [[ $MAXCONN =~ ^[1-9][0-9]*$ ]] || die "HAPROXY_MAXCONN '$MAXCONN' is not a number"
 [[ $INTER =~ ^[0-9]+(ms|s)?$ ]] || die "HAPROXY_CHECK_INTERVAL '$INTER' is not a time (2s, 500ms)"
 for n in "${NODES[@]}"; do
 	[[ $n =~ ^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]+$ ]] ||
 		die "node '$n' is not HOST:PORT"
 done
+[[ $CHECK_TIMEOUT =~ ^[0-9]+(ms|s)?$ ]] || die "HAPROXY_CHECK_TIMEOUT '$CHECK_TIMEOUT' is not a time (2s, 500ms)"
+[ -z "$CHECK_PORT" ] || { [[ $CHECK_PORT =~ ^[0-9]+$ ]] && [ "$CHECK_PORT" -ge 1 ] &&
+	[ "$CHECK_PORT" -le 65535 ]; } || die "HAPROXY_CHECK_PORT '$CHECK_PORT' is not a port"
+[[ $RETRY_AFTER =~ ^[0-9]+$ ]] || die "HAPROXY_RETRY_AFTER '$RETRY_AFTER' is not a number of seconds"
 
 # ---- the configuration -----------------------------------------------------
 config() {
@@ -108,7 +122,11 @@ config() {
 # haproxy in front of partaged nodes (written by scripts/start-haproxy.sh;
 # docs/scaling.md explains each choice)
 global
-	maxconn $MAXCONN
+EOF
+	# no maxconn by default: haproxy derives it from the descriptor limit
+	# (a fixed 20000 refuses to start where that limit is lower)
+	[ -z "$MAXCONN" ] || printf '\tmaxconn %s\n' "$MAXCONN"
+	cat <<EOF
 	stats socket $dir/admin.sock mode 600 level admin
 
 defaults
@@ -130,6 +148,11 @@ defaults
 	timeout server 1h
 	timeout client-fin 30s
 	timeout server-fin 30s
+	# a health check that gets no answer in this time failed (a node
+	# whose every thread is busy is ejected, not waited for)
+	timeout check $CHECK_TIMEOUT
+	# every node down: haproxy's own 503, with Retry-After as partaged's
+	http-error status 503 content-type "text/plain; charset=utf-8" hdr Retry-After $RETRY_AFTER string "service unavailable: no node can answer now, retry in $RETRY_AFTER s"
 
 frontend partage
 	bind $BIND:$PORT
@@ -153,7 +176,7 @@ backend partaged
 	option httpchk
 	http-check send meth GET uri /healthz
 	http-check expect status 200
-	default-server check inter $INTER fall 3 rise 2
+	default-server check inter $INTER fall 3 rise 2${CHECK_PORT:+ port $CHECK_PORT}
 EOF
 	for n in "${NODES[@]}"; do
 		i=$((i + 1))
@@ -180,7 +203,7 @@ install_haproxy
 # each connection costs haproxy two descriptors (client and node side); it
 # refuses to start when the hard limit cannot hold maxconn of them
 hard=$(ulimit -Hn)
-if [[ $hard =~ ^[0-9]+$ ]] && [ "$MAXCONN" -gt $(((hard - 200) / 2)) ]; then
+if [ -n "$MAXCONN" ] && [[ $hard =~ ^[0-9]+$ ]] && [ "$MAXCONN" -gt $(((hard - 200) / 2)) ]; then
 	MAXCONN=$(((hard - 200) / 2))
 	say "maxconn lowered to $MAXCONN (descriptor limit $hard)"
 fi

@@ -73,6 +73,11 @@ static const char *check_listen(const char *v)
 	return NULL;
 }
 
+static const char *check_listen_or_empty(const char *v)
+{
+	return *v ? check_listen(v) : NULL;
+}
+
 static const char *check_url(const char *v)
 {
 	if (!*v)
@@ -277,6 +282,14 @@ static const struct conf_opt opts[] = {
 	  .max = 100000, .unit = "count",
 	  .help = "password hashes that may wait for a thread; beyond them "
 		  "a request gets 503 with Retry-After at once" },
+	{ .section = "server", .name = "health_listen", .type = CONF_STR,
+	  .off = OFF(health_listen), .def = "", .check = check_listen_or_empty,
+	  .unit = "HOST:PORT",
+	  .help = "a second port that answers only GET /healthz (and "
+		  "HEAD), from a thread of its own, so a load balancer's "
+		  "checks never wait behind downloads or the database pool; "
+		  "point its checks there (HAPROXY_CHECK_PORT), and keep it "
+		  "on the balancer's network; empty = none" },
 	{ .section = "server", .name = "cors_origins", .type = CONF_STR,
 	  .off = OFF(cors_origins), .def = "*", .unit = "origins",
 	  .help = "origins allowed to call the API from a browser, "

@@ -55,6 +55,7 @@ struct pt_conf {
 	uint64_t link_cache_ms;
 	uint64_t password_hash_threads; /* 0 = max(1, CPUs / 2) */
 	uint64_t password_hash_queue;
+	char *health_listen;     /* "" = no health port (api/health.c) */
 	/* [storage] */
 	char *storage_backend;   /* "fs" | "s3" */
 	uint64_t max_file_bytes; /* every upload, every tier (>= 1) */

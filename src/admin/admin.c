@@ -46,8 +46,9 @@ static const struct admin_cmd commands[] = {
 	  "resolve ID [resolved|rejected|open]\t\n" },
 	{ "audit", admin_audit, NULL, "\tthe append-only audit log\n" },
 	{ "stats", admin_stats, NULL,
-	  "\tlive links and their bytes, blobs and the bytes the store "
-	  "holds\n" },
+	  "[--recount]\tlive links and their bytes, blobs and the bytes "
+	  "the store holds (--recount: check every counter against the "
+	  "tables first, a shard a transaction)\n" },
 };
 
 const struct admin_cmd *admin_cmd_find(const char *name)

@@ -1,8 +1,9 @@
 /*
  * storage.c — `partaged admin gc [--now UNIXTIME] [--dry-run]`, one pass
  * of the expiry and collection that the maintenance thread runs
- * periodically (api/gc.c), and `partaged admin stats`, the store's
- * figures.
+ * periodically (api/gc.c), and `partaged admin stats [--recount]`, the
+ * store's figures (the counters of repo_stats; --recount checks them all
+ * against the tables first).
  */
 #define _GNU_SOURCE
 #include "admin.h"
@@ -46,7 +47,23 @@ int admin_gc(struct app *app, int argc, char **argv)
 int admin_stats(struct app *app, int argc, char **argv)
 {
 	struct repo_stats st;
-	int err = repo_stats(app_db(app), &st);
+	int err;
+
+	if (argc > 2 || (argc == 2 && strcmp(argv[1], "--recount") != 0))
+		return admin_die("usage: stats [--recount]");
+	if (argc == 2) {
+		/* every shard once (repo_stats_reconcile) */
+		unsigned cursor = 0;
+		int64_t fixed = 0;
+		err = repo_stats_reconcile(app_db(app), REPO_STATS_SHARDS, &cursor,
+					   &fixed);
+		if (err)
+			return admin_die("stats: recount: %s",
+					 pt_strerror(err));
+		printf("recounted: %lld counters were wrong\n",
+		       (long long)fixed);
+	}
+	err = repo_stats(app_db(app), &st);
 	if (err) {
 		fprintf(stderr, "partaged: cannot read the statistics: %s\n",
 			pt_strerror(err));

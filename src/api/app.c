@@ -258,12 +258,26 @@ void app_uploaded(struct app *app, struct db *db, const struct link *l,
 	media_kick(app); /* probed in the background (media.c) */
 }
 
-void app_maintain(struct app *app, bool gc)
+void app_maintain(struct app *app, bool gc, bool gauges)
 {
 	struct gc_stats st;
 	struct repo_stats rs;
 	struct db *db = app_db(app);
 
+	/* one node runs the periodic work; the others only ask, every tick,
+	 * so that when it dies one of them takes over within a tick */
+	bool lead = db && db_lead(db, APP_LEAD_KEY) == 1;
+	if (lead != app->elected)
+		pt_log(lead ? "maintenance: elected: this node runs gc and "
+			      "the storage gauges"
+			    : "maintenance: no longer elected: another node "
+			      "runs gc and the storage gauges");
+	if (lead && !app->elected)
+		gauges = true; /* the gauges at once, not in a minute */
+	app->elected = lead;
+	metrics_elected(app->metrics, lead);
+	if (!lead)
+		return;
 	if (gc) {
 		int err = gc_run(app, pt_now(), false, &st);
 		if (err)
@@ -279,6 +293,13 @@ void app_maintain(struct app *app, bool gc)
 			       (long long)st.expired_uploads,
 			       (long long)st.stray_removed);
 	}
-	if (db && !repo_stats(db, &rs))
-		metrics_store(app->metrics, &rs);
+	if (gauges) {
+		int64_t fixed = 0;
+		int err = repo_stats_reconcile(db, STATS_RECONCILE_SHARDS,
+					       &app->gc.stats_shard, &fixed);
+		if (err)
+			pt_log("stats: recount: %s", pt_strerror(err));
+		if (!repo_stats(db, &rs))
+			metrics_store(app->metrics, &rs);
+	}
 }

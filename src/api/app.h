@@ -39,6 +39,20 @@ struct hooks;
 struct media_queue;
 struct media_quotas;
 
+/* Where gc's bounded walks stand between passes (gc.c; the maintenance
+ * thread's alone).  Zero: from the start (a new process, or a node just
+ * elected, looks at everything once, in bounded passes). */
+struct gc_cursor {
+	int64_t gone_changed;        /* links no longer live: keyset */
+	char gone_id[ID_LEN + 1];
+	char sweep[BLOB_HEX_LEN + 1]; /* blob rows: the last one swept */
+	int64_t quarantine_since;    /* quarantines that ended after it */
+	unsigned stats_shard;        /* the next counter shard to recount */
+};
+/* Counter shards recounted with each refresh of the gauges (a minute):
+ * all 7940 in about 8 hours. */
+#define STATS_RECONCILE_SHARDS 16
+
 struct app {
 	const struct pt_conf *conf;
 	struct blob_store *blobs;
@@ -68,6 +82,12 @@ struct app {
 	struct hooks *hooks;        /* webhook deliveries (webhooks.c) */
 	struct media_queue *media;  /* the probe queue; NULL: none */
 	struct media_quotas *quotas; /* viewing quotas; NULL: none */
+	bool elected; /* runs the periodic work (maintenance thread's) */
+	struct gc_cursor gc;
+	/* the metadata store's health, as the checker last saw it (at 0:
+	 * no checker; health.c) */
+	bool health_ok;
+	uint64_t health_at_ns;
 };
 
 /* The number of routes in api_routes (routes.c): the size of the
@@ -99,11 +119,15 @@ bool app_db_reachable(struct app *app);
 #define LINK_CACHE_SLOTS 8192
 /* Flush batched counters to the database (maintenance thread, shutdown). */
 void app_flush(struct app *app);
-/* Periodic work of the maintenance thread: a gc pass when gc is true,
- * and the storage gauges.  The reserve is filled again by every pass
- * when the disk has room for it (every tick of the maintenance thread
- * calls reserve_fill). */
-void app_maintain(struct app *app, bool gc);
+/* Periodic work of the maintenance thread, called every tick: asks
+ * whether this node is the elected one (db_lead: one node of all those
+ * sharing the database runs the periodic work; a lost election or a
+ * takeover is logged and shown by partage_maintenance_elected), and if it
+ * is, a gc pass when gc is true and the storage gauges when gauges is.
+ * The reserve is filled again by every tick of the maintenance thread
+ * (reserve_fill). */
+#define APP_LEAD_KEY 0x70617275 /* "paru": db_lead's key of the job */
+void app_maintain(struct app *app, bool gc, bool gauges);
 /* A new file's link row is in (PUT, multipart, tus, remote, a file
  * request): count it (existed: its bytes were stored already, a dedup
  * hit), queue its upload webhook and wake the media probe.  The one
@@ -127,6 +151,16 @@ unsigned app_serve_port(const struct app_server *s);
  * seconds, wake throttled downloads, stop the server and the maintenance
  * thread, flush counters, close the stores and free s.  Blocks. */
 void app_serve_stop(struct app_server *s, unsigned grace_s);
+
+/* health.c: the checker (a thread asking the metadata store once a
+ * second) and, with [server] health_listen, a port of its own answering
+ * GET /healthz from its own thread, never behind downloads or the pool. */
+struct health;
+int health_start(struct app *app, const char *listen, struct health **out);
+void health_stop(struct health *h);
+/* Whether the metadata store answered the checker lately (no checker:
+ * asked now). */
+bool health_db_ok(struct app *app);
 
 /* gc.c */
 struct gc_stats {
@@ -152,11 +186,18 @@ void metrics_add(struct metrics *m, enum metric_counter c, uint64_t n);
 void metrics_gc(struct metrics *m, const struct gc_stats *st);
 /* Gauges from the metadata store, refreshed by the maintenance thread. */
 void metrics_store(struct metrics *m, const struct repo_stats *st);
+/* Whether this node runs the periodic work (app_maintain). */
+void metrics_elected(struct metrics *m, bool elected);
 
-/* counts.c: downloads counted in memory, written in batches */
+/* counts.c: downloads counted in memory, written in batches.  The table
+ * grows with the distinct links counted (never drops one); a flush writes
+ * them all, COUNTS_FLUSH_BATCH links per transaction, and keeps what it
+ * could not write for the next one.  Thread-safe. */
+#define COUNTS_FLUSH_BATCH 1000
 struct counts *counts_new(int64_t points_per_download);
 void counts_free(struct counts *c);
 void counts_bump(struct counts *c, const char *id, int64_t when);
+/* 0 when all were written, else a negative status (the rest kept). */
 int counts_flush(struct counts *c, struct db *db);
 /* Call cb(arg, link id, downloads) for each link of a flush once its
  * counts are committed (webhooks.c); NULL: nobody. */
@@ -211,5 +252,7 @@ void media_quota_settle(struct media_quotas *t, const struct media_viewer *v,
  * included) and, when refused now, the seconds until it may go on. */
 void media_quota_state(struct media_quotas *t, const struct media_viewer *v,
 		       int64_t now, int64_t *used_ms, int64_t *retry_after);
+/* Distinct links counted and not yet written. */
+size_t counts_pending(struct counts *c);
 
 #endif

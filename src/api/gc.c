@@ -28,6 +28,15 @@
 #define BATCH 512
 /* leave young strays to fsck's report for a while: they are evidence */
 #define STRAY_GRACE 3600
+/* Bounds of one pass (the rest waits for the next one): links expired,
+ * EXPIRY_BATCH per transaction; links no longer live looked at; blob
+ * rows swept; each REPO_BLOBS_MAX a statement. */
+#define EXPIRE_BATCHES 100  /* 100 000 links */
+#define GONE_BATCHES 1000   /* 100 000 links */
+#define SWEEP_BATCHES 1000  /* 100 000 blob rows */
+/* links no longer live are looked at again for this long after the walk
+ * reached them: nodes' clocks differ (changed is the writer's time) */
+#define GONE_OVERLAP 600
 
 struct stray {
 	struct app *app;
@@ -35,6 +44,10 @@ struct stray {
 	int64_t now;
 	bool dry_run;
 	int64_t n;
+	/* strays past their grace, checked against the rows in batches */
+	char hex[REPO_BLOBS_MAX][BLOB_HEX_LEN + 1];
+	uint64_t size[REPO_BLOBS_MAX];
+	size_t pending;
 };
 
 static int blob_remove_cb(void *arg, const char *hex)
@@ -46,22 +59,45 @@ static int blob_remove_cb(void *arg, const char *hex)
  * its row, or one that is there right now.  It goes through the same
  * protocol as any blob: adopted with a row, then reaped under that row's
  * lock, so an upload racing it either commits its link first (and the
- * blob stays) or waits for the lock and puts the bytes back. */
+ * blob stays) or waits for the lock and puts the bytes back.  The store's
+ * listing is checked against the rows REPO_BLOBS_MAX files a statement. */
+static void stray_flush(struct stray *s)
+{
+	const char *hex[REPO_BLOBS_MAX];
+	bool known[REPO_BLOBS_MAX];
+	size_t n = s->pending;
+
+	s->pending = 0;
+	for (size_t i = 0; i < n; i++)
+		hex[i] = s->hex[i];
+	if (!n || repo_blobs_known(s->db, hex, n, known))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		bool reaped = false;
+		if (known[i])
+			continue;
+		if (s->dry_run) {
+			s->n++;
+			continue;
+		}
+		if (repo_blob_add(s->db, hex[i], s->size[i], s->now) ||
+		    repo_blob_reap(s->db, hex[i], blob_remove_cb,
+				   s->app->blobs, &reaped))
+			continue;
+		if (reaped)
+			s->n++;
+	}
+}
+
 static int stray_cb(const char *hex, uint64_t size, int64_t mtime, void *arg)
 {
 	struct stray *s = arg;
-	bool reaped = false;
-	if (s->now - mtime < STRAY_GRACE || repo_blob_known(s->db, hex))
+	if (s->now - mtime < STRAY_GRACE)
 		return 0;
-	if (s->dry_run) {
-		s->n++;
-		return 0;
-	}
-	if (repo_blob_add(s->db, hex, size, s->now) ||
-	    repo_blob_reap(s->db, hex, blob_remove_cb, s->app->blobs, &reaped))
-		return 0;
-	if (reaped)
-		s->n++;
+	snprintf(s->hex[s->pending], sizeof(s->hex[0]), "%s", hex);
+	s->size[s->pending++] = size;
+	if (s->pending == REPO_BLOBS_MAX)
+		stray_flush(s);
 	return 0;
 }
 
@@ -85,32 +121,27 @@ static int orphan_cb(const char *uid, int64_t mtime, void *arg)
 	return 0;
 }
 
-/* Blobs that nothing live names: in batches, each under its row lock. */
-static int reap(struct app *app, struct db *db, struct gc_stats *st)
+/* Of these candidates, the blobs that nothing live names (one
+ * statement), each reaped under its row lock. */
+static int reap_among(struct app *app, struct db *db, struct gc_stats *st,
+		      char **hex, size_t n)
 {
-	int err = 0;
-	for (int round = 0; round < 1000; round++) {
-		char *hex[BATCH];
-		size_t n = 0;
-		struct pt_pool *pool = pt_pool_new();
-		err = repo_blobs_unreferenced(db, pool, st->now, hex, BATCH, &n);
-		size_t done = 0;
-		for (size_t i = 0; !err && i < n; i++) {
-			uint64_t size = 0;
-			bool reaped = false;
-			blob_stat(app->blobs, hex[i], &size);
-			err = repo_blob_reap(db, hex[i], blob_remove_cb,
-					     app->blobs, &reaped);
-			if (reaped) {
-				st->reaped_blobs++;
-				st->reaped_bytes += (int64_t)size;
-				done++;
-			}
+	bool unref[REPO_BLOBS_MAX];
+	int err = repo_blobs_unreferenced_among(db, st->now,
+						(const char *const *)hex, n,
+						unref);
+	for (size_t i = 0; !err && i < n; i++) {
+		uint64_t size = 0;
+		bool reaped = false;
+		if (!unref[i])
+			continue;
+		blob_stat(app->blobs, hex[i], &size);
+		err = repo_blob_reap(db, hex[i], blob_remove_cb, app->blobs,
+				     &reaped);
+		if (reaped) {
+			st->reaped_blobs++;
+			st->reaped_bytes += (int64_t)size;
 		}
-		pt_pool_free(pool);
-		/* a batch that reaped nothing will not change: stop */
-		if (err || n < BATCH || done == 0)
-			break;
 	}
 	return err;
 }
@@ -119,6 +150,97 @@ static int expired_cb(const struct link *l, void *arg)
 {
 	struct app *app = arg;
 	hooks_emit_link(app, app_db(app), "expired", l, NULL);
+	return 0;
+}
+
+/*
+ * Blobs that nothing live names, found by what changed, not by looking at
+ * every blob: the blobs of links that stopped being live since the last
+ * pass (index links_gone, keyset in app->gc), and of takedowns whose
+ * quarantine ended since; then a bounded slice of every blob row (the
+ * reconcile sweep, from where the last pass stopped, wrapping around),
+ * which catches what no change points at.  Each step is a few bounded
+ * batches per pass, REPO_BLOBS_MAX hashes a statement.
+ */
+static int reap(struct app *app, struct db *db, struct gc_stats *st)
+{
+	struct gc_cursor *c = &app->gc;
+	char *hex[REPO_BLOBS_MAX];
+	size_t n = 0;
+	int err = 0;
+
+	for (int b = 0; !err && b < GONE_BATCHES; b++) {
+		struct pt_pool *pool = pt_pool_new();
+		err = repo_links_gone_after(db, pool, &c->gone_changed,
+					    c->gone_id, hex, REPO_BLOBS_MAX,
+					    &n);
+		if (!err && n)
+			err = reap_among(app, db, st, hex, n);
+		pt_pool_free(pool);
+		if (!err && n < REPO_BLOBS_MAX) {
+			/* the end: look at the last minutes again next time */
+			c->gone_changed = c->gone_changed > GONE_OVERLAP
+						  ? c->gone_changed - GONE_OVERLAP
+						  : 0;
+			c->gone_id[0] = '\0';
+			break;
+		}
+	}
+	if (!err) {
+		struct pt_pool *pool = pt_pool_new();
+		err = repo_quarantines_ended(db, pool, c->quarantine_since,
+					     st->now, hex, REPO_BLOBS_MAX, &n);
+		if (!err && n)
+			err = reap_among(app, db, st, hex, n);
+		pt_pool_free(pool);
+		if (!err)
+			c->quarantine_since = st->now;
+	}
+	for (int b = 0; !err && b < SWEEP_BATCHES; b++) {
+		struct pt_pool *pool = pt_pool_new();
+		err = repo_blobs_after(db, pool, c->sweep, hex, REPO_BLOBS_MAX,
+				       &n);
+		if (!err && n) {
+			snprintf(c->sweep, sizeof(c->sweep), "%s", hex[n - 1]);
+			err = reap_among(app, db, st, hex, n);
+		}
+		pt_pool_free(pool);
+		if (!err && n < REPO_BLOBS_MAX) {
+			c->sweep[0] = '\0'; /* around again next pass */
+			break;
+		}
+	}
+	return err;
+}
+
+/* Expiry in bounded batches, a transaction each (repo_links_expire_batch):
+ * at most EXPIRE_BATCHES per pass.  On a full disk a batch commits in the
+ * reserve (reserve.h): a first try that found no room released it, and
+ * runs once more. */
+static int expire(struct db *db, int64_t now, const int64_t days[3],
+		  int64_t *expired)
+{
+	struct expiry_cursor cur = { .rule = 0, .act = INT64_MIN };
+
+	for (int b = 0; b < EXPIRE_BATCHES && cur.rule < EXPIRY_RULES; b++) {
+		for (int attempt = 0;; attempt++) {
+			struct expiry_cursor was = cur;
+			int64_t n = 0;
+			int err;
+			if ((err = db_begin(db)))
+				return err;
+			err = repo_links_expire_batch(db, now, days,
+						      EXPIRY_BATCH, &cur, &n);
+			if (!err && !(err = db_commit(db))) {
+				*expired += n;
+				break;
+			}
+			db_rollback(db);
+			cur = was;
+			if (attempt || err != -ENOSPC || !db_retryable(db))
+				return err;
+		}
+	}
 	return 0;
 }
 
@@ -137,18 +259,17 @@ int gc_run(struct app *app, int64_t now, bool dry_run, struct gc_stats *st)
 		counts_flush(app->counts, db); /* last downloads count */
 	for (int t = 0; t < PT_TIER_COUNT; t++)
 		days[t] = (int64_t)app->conf->tier[t].retention_days;
-	/* on a full disk the expiry commits in the reserve (reserve.h): a
-	 * first try that found no room released it, and runs once more */
-	for (int attempt = 0;; attempt++) {
+	if (dry_run) {
+		/* the whole expiry in one transaction, taken back below */
 		if ((err = db_begin(db)))
 			return err;
 		err = repo_links_expire(db, now, days, &st->expired_links);
-		if (!err && (dry_run || !(err = db_commit(db))))
-			break;
-		db_rollback(db);
-		if (attempt || err != -ENOSPC || !db_retryable(db))
+		if (err) {
+			db_rollback(db);
 			return err;
-		st->expired_links = 0;
+		}
+	} else if ((err = expire(db, now, days, &st->expired_links))) {
+		return err;
 	}
 	if (!dry_run && st->expired_links > 0) {
 		/* their "expired" webhook events */
@@ -182,10 +303,14 @@ int gc_run(struct app *app, int64_t now, bool dry_run, struct gc_stats *st)
 	if (!dry_run && strcmp(app->conf->storage_backend, "fs") != 0)
 		blob_store_cleanup(app->blobs);
 
-	struct stray s = { app, db, now, dry_run, 0 };
-	blob_list(app->blobs, stray_cb, &s);
-	blob_partial_list(app->blobs, orphan_cb, &s);
-	st->stray_removed = s.n;
+	struct stray *s = xcalloc(1, sizeof(*s));
+	*s = (struct stray){ .app = app, .db = db, .now = now,
+			     .dry_run = dry_run };
+	blob_list(app->blobs, stray_cb, s);
+	stray_flush(s);
+	blob_partial_list(app->blobs, orphan_cb, s);
+	st->stray_removed = s->n;
+	free(s);
 	if (!dry_run)
 		metrics_gc(app->metrics, st);
 	return 0;

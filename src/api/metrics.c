@@ -23,6 +23,7 @@ struct metrics {
 	unsigned nroutes; /* + 1 for "none" */
 	uint64_t gc_expired, gc_blobs, gc_bytes, gc_passes;
 	int64_t live_links, logical_bytes, blobs, stored_bytes;
+	int64_t elected;
 	uint64_t *req;    /* [(nroutes + 1) * NSTATUS] */
 	uint64_t bytes_in, bytes_out;
 	int64_t active;
@@ -84,6 +85,11 @@ void metrics_gc(struct metrics *m, const struct gc_stats *st)
 			   __ATOMIC_RELAXED);
 	__atomic_add_fetch(&m->gc_bytes, (uint64_t)st->reaped_bytes,
 			   __ATOMIC_RELAXED);
+}
+
+void metrics_elected(struct metrics *m, bool elected)
+{
+	__atomic_store_n(&m->elected, elected ? 1 : 0, __ATOMIC_RELAXED);
 }
 
 void metrics_store(struct metrics *m, const struct repo_stats *st)
@@ -175,6 +181,9 @@ req_res api_metrics(struct pt_req *r)
 		{ "partage_blobs", "Distinct contents stored.", "gauge" },
 		{ "partage_stored_bytes",
 		  "Bytes stored (logical/stored is the dedup ratio).", "gauge" },
+		{ "partage_maintenance_elected",
+		  "1 on the one node that runs gc and the storage gauges.",
+		  "gauge" },
 	};
 	long long gv[] = {
 		(long long)load(&m->gc_passes),
@@ -185,6 +194,7 @@ req_res api_metrics(struct pt_req *r)
 		(long long)__atomic_load_n(&m->logical_bytes, __ATOMIC_RELAXED),
 		(long long)__atomic_load_n(&m->blobs, __ATOMIC_RELAXED),
 		(long long)__atomic_load_n(&m->stored_bytes, __ATOMIC_RELAXED),
+		(long long)__atomic_load_n(&m->elected, __ATOMIC_RELAXED),
 	};
 	for (size_t i = 0; i < PT_ARRAY_LEN(gc); i++)
 		pt_buf_addf(&b, "# HELP %s %s\n# TYPE %s %s\n%s %lld\n",

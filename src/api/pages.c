@@ -906,8 +906,9 @@ req_res api_static(struct pt_req *r)
 req_res api_healthz(struct pt_req *r)
 {
 	/* a query, not just a handle: a load balancer must see the outage
-	 * to send clients to a node that has a database */
-	if (!app_db_reachable(r->ctx))
+	 * to send clients to a node that has a database; the checker's
+	 * (health.c), so a check waits for no connection of the pool */
+	if (!health_db_ok(r->ctx))
 		return reply_error(r, PT_EUNAVAIL, NULL, API_DB_DOWN);
 	return reply_text(r, 200, "ok\n");
 }

@@ -1,6 +1,7 @@
 /*
  * serve.c — a running partaged: the stores (app_open), the HTTP server on
- * the routing table, the access log and the maintenance thread, started
+ * the routing table, the access log, the maintenance thread (reserve,
+ * gauges, gc) and the counters thread (download counters), started
  * and stopped as one.  `partaged serve` (main.c) wraps it in its signal
  * handling; the whole-server fuzzer (tests/fuzz/fuzz_server.c) starts the
  * same thing in-process, so what it fuzzes is what production runs.
@@ -26,9 +27,10 @@ struct app_server {
 	struct server *srv;
 	FILE *access;     /* NULL: access_log = off */
 	char *url;
-	pthread_t maint;
-	bool maint_started;
+	pthread_t maint, counter;
+	bool maint_started, counter_started;
 	struct scanner *scan; /* NULL: [scan] clamd unset */
+	struct health *health;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stop;
@@ -76,33 +78,51 @@ static void on_connection(int delta, void *ctx)
 	metrics_connection(app->metrics, delta);
 }
 
-/* The maintenance thread: batched counters every 2 s, the storage gauges
- * every minute, a gc pass every gc_interval_seconds. */
+/* Sleep up to `seconds` or until stop; false once stopping.  Called and
+ * returns with s->lock not held. */
+static bool nap(struct app_server *s, int seconds)
+{
+	struct timespec ts;
+	pthread_mutex_lock(&s->lock);
+	if (!s->stop) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += seconds;
+		pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+	}
+	bool go = !s->stop;
+	pthread_mutex_unlock(&s->lock);
+	return go;
+}
+
+/* The counters thread: batched download counters every 2 s, on its own
+ * thread (and database connection) so that a gc pass, however long,
+ * never holds them back. */
+static void *counter(void *arg)
+{
+	struct app_server *s = arg;
+	pt_thread_name("counts");
+	while (nap(s, 2))
+		app_flush(&s->app);
+	return NULL;
+}
+
+/* The maintenance thread: the reserve every 2 s, the storage gauges every
+ * minute, a gc pass every gc_interval_seconds. */
 static void *maintenance(void *arg)
 {
 	struct app_server *s = arg;
 	uint64_t ticks = 0, next_gc = s->app.conf->gc_interval_seconds;
 	pt_thread_name("maint");
-	pthread_mutex_lock(&s->lock);
-	while (!s->stop) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 2;
-		pthread_cond_timedwait(&s->cond, &s->lock, &ts);
-		pthread_mutex_unlock(&s->lock);
+	while (nap(s, 2)) {
 		/* the reserve a full disk used, back as soon as there is room */
 		reserve_fill(s->app.reserve);
-		app_flush(&s->app);
 		/* ticks are 2 s: gauges every minute, gc every interval */
 		ticks++;
 		bool gc = ticks * 2 >= next_gc;
 		if (gc)
 			next_gc = ticks * 2 + s->app.conf->gc_interval_seconds;
-		if (gc || ticks % 30 == 1)
-			app_maintain(&s->app, gc);
-		pthread_mutex_lock(&s->lock);
+		app_maintain(&s->app, gc, gc || ticks % 30 == 1);
 	}
-	pthread_mutex_unlock(&s->lock);
 	return NULL;
 }
 
@@ -177,7 +197,13 @@ int app_serve_start(const struct pt_conf *c, struct app_server **out)
 		.authenticate = api_authenticate_or_reply,
 	};
 	reply_html_error_hook = api_error_page; /* translated pages */
+	/* the health checks' answers, before the first request */
+	if ((err = health_start(&s->app, c->health_listen, &s->health))) {
+		app_close(&s->app);
+		goto fail;
+	}
 	if ((err = server_start(&sc, &s->srv))) {
+		health_stop(s->health);
 		app_close(&s->app);
 		goto fail;
 	}
@@ -189,6 +215,8 @@ int app_serve_start(const struct pt_conf *c, struct app_server **out)
 	s->app.quotas = media_quotas_new();
 	s->app.media = media_queue_start(&s->app);
 	s->scan = scan_start(&s->app);
+	s->counter_started =
+		pthread_create(&s->counter, NULL, counter, s) == 0;
 	pt_log("partaged listening on %s (public URL %s, data %s, %u "
 	       "threads, engine %s)",
 	       c->listen, s->url, c->data, threads, server_engine(s->srv));
@@ -226,13 +254,15 @@ void app_serve_stop(struct app_server *s, unsigned grace_s)
 	media_queue_stop(s->app.media);
 	s->app.media = NULL;
 	scan_stop(s->scan);
-	if (s->maint_started) {
-		pthread_mutex_lock(&s->lock);
-		s->stop = true;
-		pthread_cond_signal(&s->cond);
-		pthread_mutex_unlock(&s->lock);
+	pthread_mutex_lock(&s->lock);
+	s->stop = true;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	if (s->maint_started)
 		pthread_join(s->maint, NULL);
-	}
+	if (s->counter_started)
+		pthread_join(s->counter, NULL);
+	health_stop(s->health);
 	media_quotas_free(s->app.quotas);
 	s->app.quotas = NULL;
 	app_close(&s->app);

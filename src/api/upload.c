@@ -98,6 +98,8 @@ static int sink_open(struct pt_req *r, struct sink *s, const char *name,
 	s->by_quota = by_quota;
 	if ((err = blob_writer_open(app->blobs, &s->w)))
 		return err;
+	/* the most it can be: the object store sizes its parts by it */
+	blob_writer_expect(s->w, limit);
 	s->cleanup = pt_pool_cleanup_add(r->pool, writer_abort_cb, s->w);
 	return 0;
 }
@@ -464,6 +466,8 @@ static req_res put_start(struct pt_req *r, const pt_str *name,
 				  "the upload");
 	if ((err = sink_open(r, &u->sink, name->p, u->limit, u->by_quota)))
 		return fail_reply(r, err, "the upload");
+	if (cl && !pt_parse_u64(cl, strlen(cl), &len))
+		blob_writer_expect(u->sink.w, len); /* the exact size */
 	r->on_body = put_body;
 	r->on_end = put_end;
 	return REQ_OK;
@@ -562,6 +566,12 @@ static bool post_iter(void *cls, const char *key, const char *filename,
 		if ((err = sink_open(r, &u->sink, fname, u->limit,
 				     u->by_quota)))
 			goto fail;
+		/* a file of the form is no bigger than the request */
+		const char *cl = req_header(r, "Content-Length");
+		uint64_t len;
+		if (cl && !pt_parse_u64(cl, strlen(cl), &len) &&
+		    len < u->limit)
+			blob_writer_expect(u->sink.w, len);
 		u->open = true;
 	}
 	if (size && (err = sink_write(&u->sink, data, size)))

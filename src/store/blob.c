@@ -257,6 +257,12 @@ int blob_writer_write(struct blob_writer *w, const void *p, size_t n)
 	return 0;
 }
 
+void blob_writer_expect(struct blob_writer *w, uint64_t max)
+{
+	if (!w->size && w->store->ops->writer_expect)
+		w->store->ops->writer_expect(w->state, max);
+}
+
 uint64_t blob_writer_size(const struct blob_writer *w)
 {
 	return w->size;

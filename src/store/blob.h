@@ -42,6 +42,8 @@ struct blob_ops {
 	const char *name;
 	int (*writer_open)(struct blob_store *s, void **state);
 	int (*writer_write)(void *state, const void *p, size_t n);
+	/* optional: the blob will be at most max bytes (before any write) */
+	void (*writer_expect)(void *state, uint64_t max);
 	/* make the object durable as `hex`; *existed when it was there.
 	 * The state stays (for writer_ensure) until writer_abort. */
 	int (*writer_commit)(void *state, const char *hex, uint64_t size,
@@ -114,6 +116,13 @@ int blob_store_cleanup(struct blob_store *s);
 
 int blob_writer_open(struct blob_store *s, struct blob_writer **out);
 int blob_writer_write(struct blob_writer *w, const void *p, size_t n);
+/* Before the first write: the blob will be at most max bytes (the
+ * request's Content-Length, or the uploader's limit).  The s3 backend
+ * sizes its multipart parts by it — equal parts, the last one smaller, as
+ * Cloudflare R2 requires — so that MAX_PARTS of them hold max; without
+ * it, parts are PART_SIZE and a blob past MAX_PARTS of them is refused.
+ * Ignored after the first write. */
+void blob_writer_expect(struct blob_writer *w, uint64_t max);
 uint64_t blob_writer_size(const struct blob_writer *w);
 /* The CRC-32 of the bytes written (zip entries need it), once
  * blob_writer_commit has succeeded: before that the hasher may still be

@@ -136,6 +136,7 @@ static const struct blob_ops s3_ops = {
 	.name = "s3",
 	.writer_open = blob_s3_writer_open,
 	.writer_write = blob_s3_writer_write,
+	.writer_expect = blob_s3_writer_expect,
 	.writer_commit = blob_s3_writer_commit,
 	.writer_ensure = blob_s3_writer_ensure,
 	.writer_abort = blob_s3_writer_abort,

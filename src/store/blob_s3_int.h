@@ -31,7 +31,7 @@
 #include "s3.h"
 
 /* the defaults of the tunables of struct s3_store */
-#define PART_SIZE (8u << 20)   /* first part; grows (blob_s3_write.c) */
+#define PART_SIZE (8u << 20)   /* the least part (blob_s3_part_size) */
 #define INFLIGHT 3             /* parts in flight per writer */
 #define COPY_MAX (5ull << 30)  /* S3's CopyObject limit */
 #define COPY_PART (1ull << 30) /* UploadPartCopy range above it */
@@ -128,6 +128,11 @@ int blob_s3_list_prefix(struct s3_store *st, const char *prefix,
 void *blob_s3_worker(void *arg);
 int blob_s3_writer_open(struct blob_store *s, void **state);
 int blob_s3_writer_write(void *state, const void *p, size_t n);
+void blob_s3_writer_expect(void *state, uint64_t max);
+/* The part size of a multipart upload of at most max bytes (0: unknown):
+ * base (the store's PART_SIZE), or the MiB multiple that lets MAX_PARTS
+ * parts hold max, up to S3's 5 GiB.  Every part has it but the last. */
+size_t blob_s3_part_size(size_t base, uint64_t max);
 int blob_s3_writer_commit(void *state, const char *hex, uint64_t size,
 			  bool *existed);
 int blob_s3_writer_ensure(void *state, const char *hex);

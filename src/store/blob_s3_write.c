@@ -3,7 +3,9 @@
  * blob_s3.c): a blob that fits in the first part is PUT once at commit; a
  * bigger one goes as a multipart upload to a tmp/ key, its parts uploaded
  * by the store's WORKERS threads (at most st->inflight per writer), and
- * commit completes it and copies it to the content key.  The workers also
+ * commit completes it and copies it to the content key.  Parts are all
+ * one size but the last (blob_s3_part_size, from blob_writer_expect's
+ * bound), as Cloudflare R2 requires; MAX_PARTS of them are the most.  The workers also
  * retry, when idle, the aborts the store did not take.
  */
 #define _GNU_SOURCE
@@ -21,7 +23,6 @@
 #include "../util/pt.h"
 #include "../util/banned.h"
 
-#define PARTS_PER_STEP 250   /* parts of one size, then it doubles */
 #define PART_MAX (5ull << 30) /* S3's largest part */
 
 struct job {
@@ -38,6 +39,8 @@ struct s3_writer {
 	char *upload_id; /* NULL until the first part leaves */
 	char *buf;
 	size_t len, cap;
+	size_t part;      /* every part's size but the last's (0: not yet) */
+	uint64_t expect;  /* blob_writer_expect's bound, 0 = none */
 	unsigned nparts;
 	/* shared with the workers, under mu */
 	pthread_mutex_t mu;
@@ -132,11 +135,23 @@ void *blob_s3_worker(void *arg)
 
 /* ---- writers ---- */
 
-static size_t part_size_of(struct s3_store *st, unsigned partno)
+/* Equal parts (R2 refuses a multipart upload whose parts, the last
+ * excepted, differ in size; S3 and the others take it too), sized once
+ * for the whole upload. */
+size_t blob_s3_part_size(size_t base, uint64_t max)
 {
-	unsigned step = (partno - 1) / PARTS_PER_STEP;
-	uint64_t n = (uint64_t)st->part_size << (step < 10 ? step : 10);
-	return n > PART_MAX ? (size_t)PART_MAX : (size_t)n;
+	uint64_t need = (max + MAX_PARTS - 1) / MAX_PARTS;
+	need = (need + (1u << 20) - 1) & ~(uint64_t)((1u << 20) - 1);
+	if (need > PART_MAX)
+		need = PART_MAX;
+	return need > base ? (size_t)need : base;
+}
+
+void blob_s3_writer_expect(void *state, uint64_t max)
+{
+	struct s3_writer *w = state;
+	if (!w->part)
+		w->expect = max;
 }
 
 int blob_s3_writer_open(struct blob_store *s, void **state)
@@ -223,7 +238,10 @@ int blob_s3_writer_write(void *state, const void *p, size_t n)
 
 	while (n > 0) {
 		if (!w->buf) {
-			w->cap = part_size_of(w->st, w->nparts + 1);
+			if (!w->part)
+				w->part = blob_s3_part_size(w->st->part_size,
+							    w->expect);
+			w->cap = w->part;
 			w->buf = blob_s3_big_alloc(w->cap);
 			w->len = 0;
 		}

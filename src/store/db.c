@@ -231,6 +231,12 @@ int db_lock(struct db *db, int64_t key)
 	return db->drv->lock(db, key);
 }
 
+int db_lead(struct db *db, int64_t key)
+{
+	PT_ASSERT(!db->in_tx);
+	return db->drv->lead ? db->drv->lead(db, key) : 1;
+}
+
 /* Random 1–8 ms times the attempt: two transactions that deadlocked must
  * not retry in lockstep. */
 static void retry_pause(int attempt)

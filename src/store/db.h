@@ -188,4 +188,13 @@ int db_transact(struct db *db, int (*fn)(struct db *db, void *arg),
  * at once.  Returns 0 or a negative status. */
 int db_lock(struct db *db, int64_t key);
 
+/* Outside a transaction: whether this connection is the one, among every
+ * node's, that runs the job named key — PostgreSQL: a session-level
+ * advisory lock (pg_try_advisory_lock) taken by the first to ask and held
+ * until its connection ends, so when that node dies or loses the database
+ * the next one to ask takes over; SQLite: always (one node).  Ask again
+ * before each run: a lost connection loses the lock.  1 elected, 0 not,
+ * or a negative status (not elected). */
+int db_lead(struct db *db, int64_t key);
+
 #endif

@@ -58,6 +58,9 @@ struct db_driver {
 	int (*commit)(struct db *db);
 	void (*rollback)(struct db *db);
 	int (*lock)(struct db *db, int64_t key);
+	/* Optional (NULL: always true, one node): take or keep the session
+	 * lock named key; 1 held, 0 held by another session, or < 0. */
+	int (*lead)(struct db *db, int64_t key);
 	/* Optional: the server was found unreachable and has not been
 	 * reached since (a hint, cheap to ask; NULL when never down). */
 	bool (*known_down)(void);

@@ -521,6 +521,31 @@ static int pg_lock(struct db *db, int64_t key)
 	return err < 0 ? err : 0;
 }
 
+/* A session-level advisory lock: held until this connection ends (a
+ * node that dies, or whose connection is lost, lets it go at once).
+ * pg_try_advisory_lock counts re-entries, so it is asked for only when
+ * pg_locks says this session does not hold it yet; CASE evaluates in
+ * order. */
+static int pg_lead(struct db *db, int64_t key)
+{
+	struct db_stmt *st;
+	int err = db_prepare(db,
+			     "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks "
+			     "WHERE locktype = 'advisory' AND pid = "
+			     "pg_backend_pid() AND granted AND objsubid = 1 "
+			     "AND classid::text::bigint * 4294967296 + "
+			     "objid::text::bigint = $1::bigint) THEN true "
+			     "ELSE pg_try_advisory_lock($1::bigint) END",
+			     &st);
+	if (err)
+		return err;
+	db_bind_int(st, 1, key);
+	err = db_step(st);
+	int held = err == DB_ROW && db_col_int(st, 0) != 0;
+	db_done(st);
+	return err < 0 ? err : held;
+}
+
 const struct db_driver db_pg_driver = {
 	.name = "postgres",
 	.open = pg_open,
@@ -540,5 +565,6 @@ const struct db_driver db_pg_driver = {
 	.commit = pg_commit,
 	.rollback = pg_rollback,
 	.lock = pg_lock,
+	.lead = pg_lead,
 	.known_down = pg_known_down,
 };

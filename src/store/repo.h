@@ -79,11 +79,36 @@ int repo_link_create(struct db *db, struct link *l,
 int repo_blob_reap(struct db *db, const char *hex,
 		   int (*remove)(void *arg, const char *hex), void *arg,
 		   bool *reaped);
-/* Blobs no live link names and no quarantine holds at now (up to max,
- * pool memory). */
-int repo_blobs_unreferenced(struct db *db, struct pt_pool *pool, int64_t now,
-			    char **out, size_t max, size_t *n);
-/* How many such blobs, and their bytes (dry runs). */
+/* gc's blob pass in bounded batches (repo_blobs.c), each one statement
+ * for up to REPO_BLOBS_MAX hashes, so its cost grows with what changed:
+ *   repo_blobs_known: known[i] = whether hex[i] has a row (the sweep of
+ *     the store's listing for strays);
+ *   repo_blobs_unreferenced_among: which of hex[] no live link names and
+ *     no quarantine holds at now;
+ *   repo_blobs_after: the next max rows' hashes after `after` (keyset;
+ *     "" from the start), the bounded reconcile sweep of blobs;
+ *   repo_links_gone_after: the hashes of the next max links no longer
+ *     live after the keyset (*changed, id), which move to the last one
+ *     (index links_gone);
+ *   repo_quarantines_ended: hashes whose takedown quarantine ended in
+ *     (since, now], up to max.
+ * Hashes are pool memory. */
+#define REPO_BLOBS_MAX 100
+int repo_blobs_known(struct db *db, const char *const *hex, size_t n,
+		     bool *known);
+int repo_blobs_unreferenced_among(struct db *db, int64_t now,
+				  const char *const *hex, size_t n,
+				  bool *unreferenced);
+int repo_blobs_after(struct db *db, struct pt_pool *pool, const char *after,
+		     char **out, size_t max, size_t *n);
+int repo_links_gone_after(struct db *db, struct pt_pool *pool,
+			  int64_t *changed, char *id, char **out, size_t max,
+			  size_t *n);
+int repo_quarantines_ended(struct db *db, struct pt_pool *pool,
+			   int64_t since, int64_t now, char **out, size_t max,
+			   size_t *n);
+/* How many blobs no live link names and no quarantine holds at now, and
+ * their bytes (dry runs: a full count). */
 int repo_blobs_unreferenced_count(struct db *db, int64_t now, int64_t *n,
 				  int64_t *bytes);
 /* PT_ENOTFOUND when no such id. */
@@ -305,12 +330,39 @@ int repo_voucher_redeem(struct db *db, const char *hash, int64_t user_id,
  */
 int repo_links_expire(struct db *db, int64_t now,
 		      const int64_t retention_days[3], int64_t *expired);
+/*
+ * The same in bounded batches (repo_expiry.c): one call changes at most
+ * `batch` links, by one rule, through that rule's index, and moves *cur
+ * on; start with { .rule = 0, .act = INT64_MIN } and call (a transaction
+ * each, or one for all) until cur->rule == EXPIRY_RULES.  *expired gets
+ * the links changed added.  repo_links_expire is this to the end.
+ */
+#define EXPIRY_RULES 4
+#define EXPIRY_BATCH 1000
+struct expiry_cursor {
+	int rule;                /* 0..EXPIRY_RULES-1; EXPIRY_RULES: done */
+	int64_t act;             /* keyset of the owned-links rule */
+	char id[ID_LEN + 1];
+};
+int repo_links_expire_batch(struct db *db, int64_t now,
+			    const int64_t retention_days[3], size_t batch,
+			    struct expiry_cursor *cur, int64_t *expired);
 
 struct repo_stats {
 	int64_t live_links, logical_bytes; /* what users see */
 	int64_t blobs, stored_bytes;       /* what the disk holds */
 };
+/* From the counters the triggers keep with every change (migration 14):
+ * a read of a few thousand rows, not a count of the tables. */
 int repo_stats(struct db *db, struct repo_stats *out);
+/* Recount `shards` shards of those counters from where *cursor stands
+ * (then move it on, round the 3844 link and 4096 blob shards), each in a
+ * transaction that holds its counter's row: exact, and bounded (1/3844 of
+ * the links, 1/4096 of the blobs each).  A counter found wrong is set to
+ * the count and logged; *fixed counts them. */
+#define REPO_STATS_SHARDS (62 * 62 + 16 * 16 * 16)
+int repo_stats_reconcile(struct db *db, unsigned shards, unsigned *cursor,
+			 int64_t *fixed);
 
 /* ---- abuse handling ---- */
 

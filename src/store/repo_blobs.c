@@ -9,6 +9,8 @@
 #include "repo_int.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 
 #include "../util/pt.h"
 #include "../util/banned.h"
@@ -107,29 +109,6 @@ int repo_blobs_unreferenced_count(struct db *db, int64_t now, int64_t *n,
 	return 0;
 }
 
-int repo_blobs_unreferenced(struct db *db, struct pt_pool *pool, int64_t now,
-			    char **out, size_t max, size_t *n)
-{
-	struct db_stmt *st;
-	/* content taken down stays through its quarantine, so a
-	 * counter-notice can restore it */
-	int err = db_query(db,
-			   "SELECT b.sha256 FROM blobs b WHERE NOT EXISTS "
-			   "(SELECT 1 FROM links l WHERE l.sha256 = b.sha256 "
-			   "AND l.state = 0) AND NOT EXISTS (SELECT 1 FROM "
-			   "links l JOIN takedowns t ON t.id = l.takedown_id "
-			   "WHERE l.sha256 = b.sha256 AND l.state = 3 AND "
-			   "t.state = 0 AND t.purge_after > $1) LIMIT 10000",
-			   &st, "i", now);
-	*n = 0;
-	if (err)
-		return err;
-	while (*n < max && (err = db_step(st)) == DB_ROW)
-		out[(*n)++] = pt_pstrdup(pool, db_col_text(st, 0));
-	db_done(st);
-	return err < 0 ? err : 0;
-}
-
 int repo_blob_each(struct db *db,
 		   int (*cb)(const char *hex, uint64_t size, void *arg),
 		   void *arg)
@@ -210,4 +189,137 @@ int repo_blob_set_crc(struct db *db, const char *hex, uint32_t crc)
 	int64_t rc = db_run(db, "UPDATE blobs SET crc32 = $2 WHERE sha256 = $1",
 			    "ti", hex, (int64_t)crc);
 	return rc < 0 ? (int)rc : 0;
+}
+
+/* ---- gc's blob pass in bounded batches (repo.h: REPO_BLOBS_MAX) ----
+ * Two statements for up to REPO_BLOBS_MAX hashes, built once, cached like
+ * the others by their (static) text; unused parameters are bound to "". */
+static char known_sql[REPO_BLOBS_MAX * 6 + 100];
+static char unref_sql[REPO_BLOBS_MAX * 6 + 600];
+static pthread_once_t blobs_once = PTHREAD_ONCE_INIT;
+
+static size_t in_list(char *p, size_t cap, int first)
+{
+	size_t n = 0;
+	for (int i = 0; i < REPO_BLOBS_MAX; i++)
+		n += (size_t)snprintf(p + n, cap - n, "%s$%d", i ? "," : "",
+				      first + i);
+	n += (size_t)snprintf(p + n, cap - n, ")");
+	return n;
+}
+
+static void blobs_sql_init(void)
+{
+	size_t n = (size_t)snprintf(known_sql, sizeof(known_sql),
+				    "SELECT sha256 FROM blobs WHERE sha256 "
+				    "IN (");
+	in_list(known_sql + n, sizeof(known_sql) - n, 1);
+	/* $1 now; content taken down stays through its quarantine */
+	n = (size_t)snprintf(unref_sql, sizeof(unref_sql),
+			     "SELECT b.sha256 FROM blobs b WHERE NOT EXISTS "
+			     "(SELECT 1 FROM links l WHERE l.sha256 = "
+			     "b.sha256 AND l.state = 0) AND NOT EXISTS (SELECT "
+			     "1 FROM links l JOIN takedowns t ON t.id = "
+			     "l.takedown_id WHERE l.sha256 = b.sha256 AND "
+			     "l.state = 3 AND t.state = 0 AND t.purge_after > "
+			     "$1) AND b.sha256 IN (");
+	in_list(unref_sql + n, sizeof(unref_sql) - n, 2);
+}
+
+/* Run sql on hex[0..n) (from parameter `first` on, after `now` when
+ * first is 2); flag[i] = whether hex[i] came back. */
+static int blobs_in(struct db *db, const char *sql, int first, int64_t now,
+		    const char *const *hex, size_t n, bool *flag)
+{
+	struct db_stmt *st;
+	int err;
+
+	PT_ASSERT(n <= REPO_BLOBS_MAX);
+	if ((err = db_prepare(db, sql, &st)))
+		return err;
+	if (first == 2)
+		db_bind_int(st, 1, now);
+	for (int i = 0; i < REPO_BLOBS_MAX; i++)
+		db_bind_text(st, first + i, (size_t)i < n ? hex[i] : "");
+	for (size_t i = 0; i < n; i++)
+		flag[i] = false;
+	while ((err = db_step(st)) == DB_ROW) {
+		const char *h = db_col_text(st, 0);
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(hex[i], h) == 0)
+				flag[i] = true; /* duplicates all match */
+	}
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+int repo_blobs_known(struct db *db, const char *const *hex, size_t n,
+		     bool *known)
+{
+	pthread_once(&blobs_once, blobs_sql_init);
+	return blobs_in(db, known_sql, 1, 0, hex, n, known);
+}
+
+int repo_blobs_unreferenced_among(struct db *db, int64_t now,
+				  const char *const *hex, size_t n,
+				  bool *unreferenced)
+{
+	pthread_once(&blobs_once, blobs_sql_init);
+	return blobs_in(db, unref_sql, 2, now, hex, n, unreferenced);
+}
+
+int repo_blobs_after(struct db *db, struct pt_pool *pool, const char *after,
+		     char **out, size_t max, size_t *n)
+{
+	struct db_stmt *st;
+	int err = db_query(db,
+			   "SELECT sha256 FROM blobs WHERE sha256 > $1 ORDER "
+			   "BY sha256 LIMIT $2",
+			   &st, "ti", after, (int64_t)max);
+	*n = 0;
+	if (err)
+		return err;
+	while (*n < max && (err = db_step(st)) == DB_ROW)
+		out[(*n)++] = pt_pstrdup(pool, db_col_text(st, 0));
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+int repo_links_gone_after(struct db *db, struct pt_pool *pool, int64_t *changed,
+			  char *id, char **out, size_t max, size_t *n)
+{
+	struct db_stmt *st;
+	int err = db_query(db,
+			   "SELECT changed, id, sha256 FROM links WHERE state "
+			   "<> 0 AND (changed, id) > ($1, $2) ORDER BY "
+			   "changed, id LIMIT $3",
+			   &st, "iti", *changed, id, (int64_t)max);
+	*n = 0;
+	if (err)
+		return err;
+	while (*n < max && (err = db_step(st)) == DB_ROW) {
+		*changed = db_col_int(st, 0);
+		copy_fixed(id, ID_LEN + 1, db_col_text(st, 1));
+		out[(*n)++] = pt_pstrdup(pool, db_col_text(st, 2));
+	}
+	db_done(st);
+	return err < 0 ? err : 0;
+}
+
+int repo_quarantines_ended(struct db *db, struct pt_pool *pool, int64_t since,
+			   int64_t now, char **out, size_t max, size_t *n)
+{
+	struct db_stmt *st;
+	int err = db_query(db,
+			   "SELECT DISTINCT l.sha256 FROM takedowns t JOIN "
+			   "links l ON l.takedown_id = t.id WHERE "
+			   "t.purge_after > $1 AND t.purge_after <= $2",
+			   &st, "ii", since, now);
+	*n = 0;
+	if (err)
+		return err;
+	while (*n < max && (err = db_step(st)) == DB_ROW)
+		out[(*n)++] = pt_pstrdup(pool, db_col_text(st, 0));
+	db_done(st);
+	return err < 0 ? err : 0;
 }

@@ -10,8 +10,86 @@
  */
 #include "repo_int.h"
 
+#include <stdlib.h>
+
 #include "../util/pt.h"
 #include "../util/banned.h"
+
+/* A migration whose SQL differs by engine: the SQLite statements, this
+ * line, then the PostgreSQL ones (repo_migrate runs the half of its own
+ * engine). */
+#define REPO_SCHEMA_PG "\n-- postgres\n"
+
+/* Migration 14's parts (see there). */
+/* clang-format off */
+#define STATS_TABLE                                                        \
+	"CREATE TABLE stats (kind TEXT NOT NULL, shard TEXT NOT NULL, n "  \
+	"BIGINT NOT NULL DEFAULT 0, bytes BIGINT NOT NULL DEFAULT 0, "     \
+	"PRIMARY KEY (kind, shard));"                                      \
+	"INSERT INTO stats(kind, shard, n, bytes) SELECT 'links', "        \
+	"substr(id, 1, 2), COUNT(*), SUM(size) FROM links WHERE state = 0 " \
+	"GROUP BY substr(id, 1, 2);"                                       \
+	"INSERT INTO stats(kind, shard, n, bytes) SELECT 'blobs', "        \
+	"substr(sha256, 1, 3), COUNT(*), SUM(size) FROM blobs GROUP BY "   \
+	"substr(sha256, 1, 3);"                                            \
+	"CREATE INDEX links_shard ON links(substr(id, 1, 2), size) WHERE " \
+	"state = 0;"
+/* add dn rows and db bytes to the counter of (kind, the shard of key) */
+#define STATS_ADD(kind, key, dn, db)                                       \
+	"INSERT INTO stats(kind, shard, n, bytes) VALUES ('" kind "', "    \
+	"substr(" key "), " dn ", " db ") ON CONFLICT (kind, shard) DO "   \
+	"UPDATE SET n = stats.n + excluded.n, bytes = stats.bytes + "      \
+	"excluded.bytes;"
+#define STATS_SQLITE                                                       \
+	"CREATE TRIGGER links_stats_insert AFTER INSERT ON links WHEN "    \
+	"NEW.state = 0 BEGIN "                                             \
+	STATS_ADD("links", "NEW.id, 1, 2", "1", "NEW.size") " END;"        \
+	"CREATE TRIGGER links_stats_update AFTER UPDATE OF state, size "   \
+	"ON links WHEN (OLD.state = 0) <> (NEW.state = 0) OR (NEW.state "  \
+	"= 0 AND NEW.size <> OLD.size) BEGIN "                             \
+	STATS_ADD("links", "NEW.id, 1, 2",                                 \
+		  "(NEW.state = 0) - (OLD.state = 0)",                     \
+		  "(CASE WHEN NEW.state = 0 THEN NEW.size ELSE 0 END) - "  \
+		  "(CASE WHEN OLD.state = 0 THEN OLD.size ELSE 0 END)")    \
+	" END;"                                                            \
+	"CREATE TRIGGER links_stats_delete AFTER DELETE ON links WHEN "    \
+	"OLD.state = 0 BEGIN "                                             \
+	STATS_ADD("links", "OLD.id, 1, 2", "-1", "-OLD.size") " END;"      \
+	"CREATE TRIGGER blobs_stats_insert AFTER INSERT ON blobs BEGIN "   \
+	STATS_ADD("blobs", "NEW.sha256, 1, 3", "1", "NEW.size") " END;"    \
+	"CREATE TRIGGER blobs_stats_update AFTER UPDATE OF size ON blobs " \
+	"WHEN NEW.size <> OLD.size BEGIN "                                 \
+	STATS_ADD("blobs", "NEW.sha256, 1, 3", "0", "NEW.size - OLD.size") \
+	" END;"                                                            \
+	"CREATE TRIGGER blobs_stats_delete AFTER DELETE ON blobs BEGIN "   \
+	STATS_ADD("blobs", "OLD.sha256, 1, 3", "-1", "-OLD.size") " END;"
+/* PostgreSQL: a function per table; search_path as at creation, so that
+ * it finds its stats table whoever writes the row */
+#define STATS_PG_FN(table, col, len, cond)                                 \
+	"CREATE FUNCTION partage_" table "_stats() RETURNS trigger SET "   \
+	"search_path FROM CURRENT LANGUAGE plpgsql AS $f$ DECLARE d_n "    \
+	"BIGINT := 0; d_b BIGINT := 0; k TEXT; BEGIN "                     \
+	"IF TG_OP = 'DELETE' OR TG_OP = 'UPDATE' THEN k := OLD." col "; "  \
+	"IF " cond("OLD") " THEN d_n := d_n - 1; d_b := d_b - OLD.size; "  \
+	"END IF; END IF; "                                                 \
+	"IF TG_OP = 'INSERT' OR TG_OP = 'UPDATE' THEN k := NEW." col "; "  \
+	"IF " cond("NEW") " THEN d_n := d_n + 1; d_b := d_b + NEW.size; "  \
+	"END IF; END IF; "                                                 \
+	"IF d_n <> 0 OR d_b <> 0 THEN "                                    \
+	STATS_ADD(table, "k, 1, " len, "d_n", "d_b") " END IF; "           \
+	"RETURN NULL; END $f$;"
+#define STATS_LIVE(row) row ".state = 0"
+#define STATS_ANY(row) "true"
+#define STATS_PG                                                           \
+	STATS_PG_FN("links", "id", "2", STATS_LIVE)                        \
+	"CREATE TRIGGER links_stats AFTER INSERT OR DELETE OR UPDATE OF "  \
+	"state, size ON links FOR EACH ROW EXECUTE FUNCTION "              \
+	"partage_links_stats();"                                           \
+	STATS_PG_FN("blobs", "sha256", "3", STATS_ANY)                     \
+	"CREATE TRIGGER blobs_stats AFTER INSERT OR DELETE OR UPDATE OF "  \
+	"size ON blobs FOR EACH ROW EXECUTE FUNCTION "                     \
+	"partage_blobs_stats();"
+/* clang-format on */
 
 /* Migration N takes the schema from version N-1 to N; append, never edit. */
 static const char *const migrations[] = {
@@ -251,6 +329,28 @@ static const char *const migrations[] = {
 	"ALTER TABLE blobs ADD COLUMN scan_reason TEXT NOT NULL "
 	"DEFAULT '';"
 	"CREATE INDEX blobs_scan_state ON blobs(scan_state);",
+	/* 18: gc by index, in bounded batches (repo_expiry.c, repo_blobs.c):
+	 * partial indexes that hold only the rows each expiry rule looks
+	 * at, and the links that stopped being live, by when */
+	"CREATE INDEX links_expires ON links(expires) WHERE state = 0 AND "
+	"expires > 0;"
+	"CREATE INDEX links_used_up ON links(id) WHERE state = 0 AND "
+	"max_downloads > 0 AND downloads >= max_downloads;"
+	"CREATE INDEX links_idle_anon ON links(owner_id, (CASE WHEN "
+	"last_download > created THEN last_download ELSE created END), id) "
+	"WHERE state = 0;"
+	"CREATE INDEX links_idle_owned ON links((CASE WHEN last_download > "
+	"created THEN last_download ELSE created END), id) WHERE state = 0 "
+	"AND owner_id <> 0;"
+	"CREATE INDEX links_gone ON links(changed, id) WHERE state <> 0;",
+	/* 19: the storage statistics kept with every change (repo_expiry.c):
+	 * per shard of the key (a link id's first 2 characters, a blob
+	 * hash's first 3), live links and their bytes, blobs and theirs,
+	 * updated by triggers in the transaction that changes the row (many
+	 * rows: writers rarely wait for each other), summed for the gauges
+	 * and recounted a few shards at a time (repo_stats_reconcile).
+	 * Triggers differ by engine. */
+	STATS_TABLE STATS_SQLITE REPO_SCHEMA_PG STATS_TABLE STATS_PG,
 };
 
 /* The version the schema is at (0: none yet) into *v; 0 or a negative
@@ -265,6 +365,20 @@ static int schema_version(struct db *db, int64_t *v)
 	*v = db_col_int(st, 0);
 	db_done(st);
 	return 0;
+}
+
+/* Run a migration: all of it, or its engine's half (REPO_SCHEMA_PG). */
+static int exec_migration(struct db *db, const char *sql)
+{
+	const char *pg = strstr(sql, REPO_SCHEMA_PG);
+	if (!pg)
+		return db_exec(db, sql);
+	if (strcmp(db_backend(db), "postgres") == 0)
+		return db_exec(db, pg + strlen(REPO_SCHEMA_PG));
+	char *lite = xstrndup(sql, (size_t)(pg - sql));
+	int err = db_exec(db, lite);
+	free(lite);
+	return err;
 }
 
 /* db_lock key for migrations: any constant the repo uses for nothing else */
@@ -301,7 +415,7 @@ int repo_migrate(struct db *db)
 			db_rollback(db);
 			return 0;
 		}
-		if ((err = db_exec(db, migrations[v])))
+		if ((err = exec_migration(db, migrations[v])))
 			goto fail;
 		int64_t rc = db_run(db,
 				    "INSERT INTO schema_version(version, "

@@ -70,6 +70,10 @@ int s3_request(struct s3 *s, struct s3_req *r);
 /* Percent-encode for a query value or a copy source (RFC 3986 unreserved
  * kept; '/' kept when keep_slash).  The caller frees. */
 char *s3_uri_encode(const char *v, bool keep_slash);
+/* "Content-MD5: <base64>" of n bytes at p (malloc'd): s3_request sends it
+ * with every body (object and part PUTs, POSTs), which buckets with
+ * Object Lock require. */
+char *s3_content_md5(const void *p, size_t n);
 
 /*
  * Presigned URLs (SigV4 in the query string, AWS "Authenticating

@@ -221,9 +221,13 @@ def test_uploads_stop_above_the_reserve():
         expect(r, 507, what="a %d-byte PUT with %d bytes free" % (size, free))
         assert wait_until(lambda: s.tmp_files() == [], 3), "temp files after 507: %r" % s.tmp_files()
         # the same without a length: stopped while it streams
+        # all of `size` (not rounded down to whole chunks: that could leave
+        # more than the floor free, and the upload would rightly pass)
+        chunks = [b"\0" * (256 * KIB)] * (size // (256 * KIB))
+        if size % (256 * KIB):
+            chunks.append(b"\0" * (size % (256 * KIB)))
         r, _ = s.send_upload("/big-chunked.bin", ["Transfer-Encoding: chunked"],
-                             (b"%x\r\n%s\r\n" % (len(c), c) for c in
-                              [b"\0" * (256 * KIB)] * (size // (256 * KIB)) + [b""]))
+                             (b"%x\r\n%s\r\n" % (len(c), c) for c in chunks + [b""]))
         expect(r, 507, what="a chunked PUT of %d bytes with %d bytes free" % (size, free))
         assert wait_until(lambda: s.tmp_files() == [], 3), "temp files after 507: %r" % s.tmp_files()
         assert wait_until(lambda: free_bytes(k.d) >= free - 64 * KIB, 5), \

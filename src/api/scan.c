@@ -14,11 +14,13 @@
 #include "handlers.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../http/reply.h"
 #include "../util/clamd.h"
@@ -34,6 +36,9 @@ struct scanner {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stop;
+	/* written by scan_stop: a scan in progress ends at once (clamd's
+	 * timeouts are per step, minutes in all), its blob stays pending */
+	int cancel[2];
 };
 
 static ssize_t read_cb(void *arg, void *buf, size_t n, uint64_t off)
@@ -43,7 +48,8 @@ static ssize_t read_cb(void *arg, void *buf, size_t n, uint64_t off)
 
 /* One blob: 0 when its state is settled, or -1 when clamd could not be
  * reached (it stays pending). */
-static int scan_one(struct app *app, const char *hex, int64_t size)
+static int scan_one(struct app *app, int cancel_fd, const char *hex,
+		    int64_t size)
 {
 	struct db *db = app_db(app);
 	struct blob_reader *rd = NULL;
@@ -59,10 +65,12 @@ static int scan_one(struct app *app, const char *hex, int64_t size)
 	} else {
 		err = clamd_scan(app->conf->scan_clamd,
 				 (int)app->conf->scan_timeout_seconds * 1000,
-				 read_cb, rd, (uint64_t)size, &res);
+				 cancel_fd, read_cb, rd, (uint64_t)size, &res);
 		blob_reader_close(rd);
 		/* unreachable: try again later; a failure mid-exchange (a
 		 * timeout, a reset) is this file's error */
+		if (err == -ECANCELED)
+			return -1; /* stopping: it stays pending */
 		if (err == -ENOENT || err == -ECONNREFUSED ||
 		    err == -EHOSTUNREACH || err == -ENETUNREACH ||
 		    err == -EACCES) {
@@ -99,9 +107,11 @@ static int scan_one(struct app *app, const char *hex, int64_t size)
 	return 0;
 }
 
-/* One batch of the queue: how many were settled, or -1 (clamd down). */
-static int scan_batch(struct app *app)
+/* One batch of the queue: how many were settled, or -1 (clamd down, or
+ * stopping). */
+static int scan_batch(struct scanner *s)
 {
+	struct app *app = s->app;
 	struct db *db = app_db(app);
 	struct pt_pool *pool = pt_pool_new();
 	char *hex[BATCH];
@@ -111,7 +121,8 @@ static int scan_batch(struct app *app)
 
 	if (db && !repo_scan_pending(db, pool, hex, size, BATCH, &n)) {
 		for (size_t i = 0; i < n; i++) {
-			if (scan_one(app, hex[i], size[i])) {
+			if (__atomic_load_n(&s->stop, __ATOMIC_RELAXED) ||
+			    scan_one(app, s->cancel[0], hex[i], size[i])) {
 				done = -1;
 				break;
 			}
@@ -143,7 +154,7 @@ static void *scan_thread(void *arg)
 				break;
 		}
 		pthread_mutex_unlock(&s->lock);
-		int done = scan_batch(s->app);
+		int done = scan_batch(s);
 		wait_ms = done < 0 ? RETRY_S * 1000 : done == 0 ? IDLE_MS : 0;
 		pthread_mutex_lock(&s->lock);
 	}
@@ -157,10 +168,17 @@ struct scanner *scan_start(struct app *app)
 		return NULL;
 	struct scanner *s = xcalloc(1, sizeof(*s));
 	s->app = app;
+	if (pipe2(s->cancel, O_CLOEXEC | O_NONBLOCK) < 0) {
+		pt_log("scan: cannot start: %s", strerror(errno));
+		free(s);
+		return NULL;
+	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	if (pthread_create(&s->thread, NULL, scan_thread, s) != 0) {
 		pt_log("scan: cannot start the scanner thread");
+		close(s->cancel[0]);
+		close(s->cancel[1]);
 		pthread_cond_destroy(&s->cond);
 		pthread_mutex_destroy(&s->lock);
 		free(s);
@@ -176,10 +194,15 @@ void scan_stop(struct scanner *s)
 	if (!s)
 		return;
 	pthread_mutex_lock(&s->lock);
-	s->stop = true;
+	__atomic_store_n(&s->stop, true, __ATOMIC_RELAXED);
 	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
+	if (write(s->cancel[1], "", 1) < 0)
+		pt_log("scan: cannot cancel the scan in progress: %s",
+		       strerror(errno));
 	pthread_join(s->thread, NULL);
+	close(s->cancel[0]);
+	close(s->cancel[1]);
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
 	free(s);

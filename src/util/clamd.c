@@ -72,23 +72,28 @@ void clamd_reply_parse(const char *buf, size_t n, struct clamd_result *out)
 	snprintf(out->what, sizeof(out->what), "unexpected reply from clamd");
 }
 
-static int wait_fd(int fd, short ev, int timeout_ms)
+/* Wait for ev on fd, or for cancel_fd (-1: none) to be readable. */
+static int wait_fd(int fd, short ev, int timeout_ms, int cancel_fd)
 {
-	struct pollfd pfd = { .fd = fd, .events = ev };
+	struct pollfd pfd[2] = { { .fd = fd, .events = ev },
+				 { .fd = cancel_fd, .events = POLLIN } };
 	int rc;
 	do
-		rc = poll(&pfd, 1, timeout_ms);
+		rc = poll(pfd, cancel_fd >= 0 ? 2 : 1, timeout_ms);
 	while (rc < 0 && errno == EINTR);
 	if (rc < 0)
 		return -errno;
+	if (cancel_fd >= 0 && pfd[1].revents)
+		return -ECANCELED;
 	return rc == 0 ? -ETIMEDOUT : 0;
 }
 
-static int send_all(int fd, const void *p, size_t n, int timeout_ms)
+static int send_all(int fd, const void *p, size_t n, int timeout_ms,
+		    int cancel_fd)
 {
 	const char *c = p;
 	while (n) {
-		int err = wait_fd(fd, POLLOUT, timeout_ms);
+		int err = wait_fd(fd, POLLOUT, timeout_ms, cancel_fd);
 		if (err)
 			return err;
 		ssize_t w = send(fd, c, n, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -145,7 +150,7 @@ static int connect_to(const char *addr, int timeout_ms)
 	}
 	freeaddrinfo(ai);
 	ai = NULL;
-	if ((err = wait_fd(fd, POLLOUT, timeout_ms)))
+	if ((err = wait_fd(fd, POLLOUT, timeout_ms, -1)))
 		goto fail;
 	int so = 0;
 	socklen_t sl = sizeof(so);
@@ -161,7 +166,7 @@ fail:
 	return err;
 }
 
-int clamd_scan(const char *addr, int timeout_ms,
+int clamd_scan(const char *addr, int timeout_ms, int cancel_fd,
 	       ssize_t (*read)(void *arg, void *buf, size_t n, uint64_t off),
 	       void *arg, uint64_t size, struct clamd_result *out)
 {
@@ -180,7 +185,7 @@ int clamd_scan(const char *addr, int timeout_ms,
 		free(buf);
 		return err;
 	}
-	if ((err = send_all(fd, "zINSTREAM", 10, timeout_ms)))
+	if ((err = send_all(fd, "zINSTREAM", 10, timeout_ms, cancel_fd)))
 		goto io;
 	while (off < size) {
 		size_t want = size - off < CLAMD_CHUNK ? (size_t)(size - off)
@@ -194,7 +199,10 @@ int clamd_scan(const char *addr, int timeout_ms,
 		}
 		uint32_t be = htobe32((uint32_t)r);
 		memcpy(buf, &be, 4);
-		if ((err = send_all(fd, buf, 4 + (size_t)r, timeout_ms))) {
+		if ((err = send_all(fd, buf, 4 + (size_t)r, timeout_ms,
+				    cancel_fd))) {
+			if (err == -ECANCELED)
+				goto io;
 			/* clamd may have answered early (size limit): read it */
 			break;
 		}
@@ -203,10 +211,10 @@ int clamd_scan(const char *addr, int timeout_ms,
 	/* a failed send does not end it: clamd may have answered early
 	 * (its size limit), and its reply says why */
 	if (!err)
-		err = send_all(fd, "\0\0\0\0", 4, timeout_ms);
+		err = send_all(fd, "\0\0\0\0", 4, timeout_ms, cancel_fd);
 	/* the reply: up to NUL, newline or the end of the connection */
 	for (;;) {
-		int w = wait_fd(fd, POLLIN, timeout_ms);
+		int w = wait_fd(fd, POLLIN, timeout_ms, cancel_fd);
 		if (w) {
 			err = w;
 			goto io;

@@ -39,9 +39,10 @@ void clamd_reply_parse(const char *buf, size_t n, struct clamd_result *out);
  * ("/path" of a unix socket, or "tcp:HOST:PORT"), every socket operation
  * bounded by timeout_ms.  0 with the verdict in *out (a clamd ERROR
  * reply is a verdict), or a negative errno when clamd could not be
- * reached or the exchange failed (*out then says what, as CLAMD_ERROR).
+ * reached or the exchange failed (*out then says what, as CLAMD_ERROR);
+ * -ECANCELED as soon as cancel_fd (-1: none) is readable (a stop).
  * Blocks. */
-int clamd_scan(const char *addr, int timeout_ms,
+int clamd_scan(const char *addr, int timeout_ms, int cancel_fd,
 	       ssize_t (*read)(void *arg, void *buf, size_t n, uint64_t off),
 	       void *arg, uint64_t size, struct clamd_result *out);
 

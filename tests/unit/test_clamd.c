@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -167,7 +168,7 @@ static void exchange(const char *answer, const char *data,
 	pthread_create(&t, NULL, fake_run, &f);
 	struct src s = { data, strlen(data) };
 	struct clamd_result r;
-	int err = clamd_scan(path, 5000, src_read, &s, s.n, &r);
+	int err = clamd_scan(path, 5000, -1, src_read, &s, s.n, &r);
 	pthread_join(t, NULL);
 	close(f.lfd);
 	unlink(path);
@@ -191,13 +192,46 @@ static void test_scan_unreachable(void **state)
 {
 	struct src s = { "x", 1 };
 	struct clamd_result r;
-	int err = clamd_scan("/nonexistent/dir/clamd.sock", 1000, src_read, &s,
+	int err = clamd_scan("/nonexistent/dir/clamd.sock", 1000, -1, src_read, &s,
 			     1, &r);
 	assert_int_equal(err, -ENOENT);
 	assert_int_equal(r.verdict, CLAMD_ERROR);
 	assert_non_null(strstr(r.what, "cannot reach clamd"));
-	err = clamd_scan("tcp:127.0.0.1:1", 1000, src_read, &s, 1, &r);
+	err = clamd_scan("tcp:127.0.0.1:1", 1000, -1, src_read, &s, 1, &r);
 	assert_int_equal(err, -ECONNREFUSED);
+}
+
+/* A clamd that takes the connection and never answers: a stop (the
+ * cancel fd readable) ends the scan at once, long before its timeout. */
+static void test_scan_cancel(void **state)
+{
+	char dir[] = "/tmp/tclamd-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[64];
+	snprintf(path, sizeof(path), "%s/s", dir);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	int cancel[2];
+	assert_int_equal(pipe(cancel), 0);
+	assert_int_equal(write(cancel[1], "", 1), 1);
+	struct src s = { "x", 1 };
+	struct clamd_result r;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int err = clamd_scan(path, 60000, cancel[0], src_read, &s, 1, &r);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_int_equal(err, -ECANCELED);
+	assert_int_equal(r.verdict, CLAMD_ERROR);
+	assert_true(t1.tv_sec - t0.tv_sec < 5);
+	close(cancel[0]);
+	close(cancel[1]);
+	close(lfd);
+	unlink(path);
+	rmdir(dir);
 }
 
 int main(void)
@@ -207,6 +241,7 @@ int main(void)
 		cmocka_unit_test(test_parse_long_name),
 		cmocka_unit_test(test_scan_exchange),
 		cmocka_unit_test(test_scan_unreachable),
+		cmocka_unit_test(test_scan_cancel),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

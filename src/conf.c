@@ -146,7 +146,7 @@ static const char *check_hook_events(const char *v)
  * which is what premium gets (docs/configuration.md, "Tier defaults").
  */
 #define TIER_OPTS(sec, t, up, down, wait, speed, par, conns, cool, keep, st, \
-		  stw, quota)                                                     \
+		  stw, quota, remote)                                             \
 	{ .section = sec, .name = "max_upload_bytes", .type = CONF_SIZE,      \
 	  .off = TOFF(t, max_upload_bytes), .def = up, .max = UINT64_MAX,     \
 	  .unit = "size",                                                     \
@@ -201,7 +201,14 @@ static const char *check_hook_events(const char *v)
 	{ .section = sec, .name = "storage_quota_bytes", .type = CONF_SIZE,   \
 	  .off = TOFF(t, storage_quota_bytes), .def = quota,                  \
 	  .max = UINT64_MAX, .unit = "size",                                  \
-	  .help = "total size of an account's files; 0 = no quota" }
+	  .help = "total size of an account's files; 0 = no quota" },        \
+	{ .section = sec, .name = "remote_seconds", .type = CONF_U64,         \
+	  .off = TOFF(t, remote_seconds), .def = remote, .max = 604800,       \
+	  .unit = "seconds",                                                  \
+	  .help = "longest a remote upload (POST /api/v1/files/remote) of "  \
+		  "this tier may take, connecting and redirects included; "   \
+		  "0 = no tier bound (net.fetch_timeout_seconds still "       \
+		  "applies)" }
 
 /*
  * Sections must stay contiguous: conf_dump() writes a "[section]" header
@@ -379,11 +386,13 @@ static const struct conf_opt opts[] = {
 	 * premium difference obvious while staying usable.
 	 */
 	TIER_OPTS("tier.anonymous", PT_TIER_ANONYMOUS,
-		  "2G", "1G", "60", "100K", "1", "1", "30", "21", "72", "54", "0"),
+		  "2G", "1G", "60", "100K", "1", "1", "30", "21", "72", "54", "0",
+		  "300"),
 	TIER_OPTS("tier.free", PT_TIER_FREE,
-		  "2G", "1G", "25", "100K", "1", "2", "15", "90", "72", "54", "200G"),
+		  "2G", "1G", "25", "100K", "1", "2", "15", "90", "72", "54", "200G",
+		  "900"),
 	TIER_OPTS("tier.premium", PT_TIER_PREMIUM,
-		  "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0"),
+		  "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0"),
 	/* [rewards]: Megaupload gave about 30 premium days for 10 000
 	 * downloads of a user's files, i.e. one day per 333 downloads. */
 	{ .section = "rewards", .name = "points_per_download", .type = CONF_U64,
@@ -458,7 +467,7 @@ static const struct conf_opt opts[] = {
 		  "and webhooks; "
 		  "empty = none (docs/security.md)" },
 	{ .section = "net", .name = "fetch_timeout_seconds", .type = CONF_U64,
-	  .off = OFF(fetch_timeout_seconds), .def = "600", .min = 1,
+	  .off = OFF(fetch_timeout_seconds), .def = "3600", .min = 1,
 	  .max = 86400, .unit = "seconds",
 	  .help = "longest a remote upload may take, connecting and "
 		  "redirects included" },

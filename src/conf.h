@@ -35,6 +35,8 @@ struct pt_tier {
 	uint64_t stream_minutes;
 	uint64_t stream_wait_minutes;
 	uint64_t storage_quota_bytes;
+	uint64_t remote_seconds;         /* a remote upload's time; 0 = only
+					  * net.fetch_timeout_seconds */
 };
 
 struct pt_conf {

@@ -16,7 +16,8 @@
  * is the principal's upload limit at the time of the request (the tier's
  * max_upload_bytes under storage.max_file_bytes, or the quota left), by
  * Content-Length when the server sends one and by the bytes received in
- * any case; the whole transfer lasts at most net.fetch_timeout_seconds.
+ * any case; the whole transfer lasts at most the tier's remote_seconds,
+ * under net.fetch_timeout_seconds.
  * At most net.fetch_queue jobs are queued or running (503 past it), and
  * REMOTE_PER_CLIENT per address (429).
  *
@@ -65,6 +66,7 @@ struct job {
 	int64_t owner;
 	uint64_t quota_bytes;      /* the owner's tier's quota (link row) */
 	uint64_t limit;            /* largest file */
+	uint64_t timeout;          /* seconds: the tier's, under the net's */
 	bool by_quota;
 	int64_t max_days, max_downloads;
 	char delete_hash[TOKEN_HASH_LEN + 1];
@@ -313,10 +315,8 @@ static void job_run(struct remote *rm, struct job *j)
 	curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)j->limit);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT,
-			 (long)app->conf->fetch_timeout_seconds);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT,
-			 (long)app->conf->fetch_timeout_seconds);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)j->timeout);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)j->timeout);
 	rc = curl_easy_perform(h);
 	if (rc == CURLE_OK) {
 		job_link(rm, j, f, pool, h);
@@ -343,8 +343,8 @@ static void job_run(struct remote *rm, struct job *j)
 			 gc.addr, gc.why);
 	} else if (rc == CURLE_OPERATION_TIMEDOUT) {
 		job_fail(rm, j, 504, "timed out: the transfer took longer than "
-			 "%llu seconds",
-			 (unsigned long long)app->conf->fetch_timeout_seconds);
+			 "%llu seconds (this tier's bound)",
+			 (unsigned long long)j->timeout);
 	} else if (rc == CURLE_HTTP_RETURNED_ERROR) {
 		long code = 0;
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
@@ -555,6 +555,11 @@ static req_res create_done(struct pt_req *r, json_t *o)
 	j->owner = who->user_id;
 	j->quota_bytes = policy_tier(app->conf, who)->storage_quota_bytes;
 	j->limit = api_upload_limit(r, &j->by_quota);
+	/* the time by tier (remote_seconds), under the server's ceiling */
+	uint64_t tier_s = policy_tier(app->conf, api_who(r))->remote_seconds;
+	j->timeout = app->conf->fetch_timeout_seconds;
+	if (tier_s && tier_s < j->timeout)
+		j->timeout = tier_s;
 	j->max_days = max_days;
 	j->max_downloads = max_dls;
 	token_new(token);

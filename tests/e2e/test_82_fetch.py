@@ -32,11 +32,13 @@ INSTANCE_SECRET = "instance secret 82"
 CONFIG = """\
 [tier.anonymous]
 max_upload_bytes = 1M
+remote_seconds = 2
 [tier.free]
 storage_quota_bytes = 500K
+remote_seconds = 3
 [net]
 allow = 127.0.0.1/32
-fetch_timeout_seconds = 2
+fetch_timeout_seconds = 60
 fetch_workers = 2
 [webhooks]
 url = %(hook)s
@@ -157,10 +159,11 @@ def origin():
 CONFIG = CONFIG % {"hook": origin() + "/instance", "secret": INSTANCE_SECRET}
 
 
-def remote(srv, url, **extra):
+def remote(srv, url, headers=None, **extra):
     body = dict(extra, url=url)
     return srv.request("POST", "/api/v1/files/remote", body=json.dumps(body).encode(),
-                       headers={"Content-Type": "application/json", "Accept": "application/json"})
+                       headers=dict(headers or {}, **{"Content-Type": "application/json",
+                                                      "Accept": "application/json"}))
 
 
 def job(srv, r):
@@ -240,12 +243,19 @@ def test_too_big_by_tier(srv):
 
 
 def test_time_bound(srv):
+    # by tier (remote_seconds), under the server's ceiling (60 s here)
     t0 = time.monotonic()
     d = poll(srv, job(srv, remote(srv, origin() + "/slow.bin"))["id"], timeout=15)
     took = time.monotonic() - t0
     assert d["state"] == "failed" and d["status"] == 504, d
     assert "longer than 2 seconds" in d["error"], d
     assert took < 6, "the 2 s bound took %.1f s" % took
+    auth = new_user(srv)
+    t0 = time.monotonic()
+    d = poll(srv, job(srv, remote(srv, origin() + "/slow.bin", headers=auth))["id"], timeout=15)
+    took = time.monotonic() - t0
+    assert d["state"] == "failed" and d["status"] == 504 and "longer than 3 seconds" in d["error"], d
+    assert 2.5 < took < 8, "the free tier's 3 s bound took %.1f s" % took
 
 
 def test_redirect_to_refused_address(srv):

@@ -945,6 +945,23 @@ static void meta(struct pt_buf *b, const char *attr, const char *name,
 	pt_buf_adds(b, "\">\n");
 }
 
+/* media_summary's line with its first word, the kind, in the page's
+ * language ("Vidéo · 320×240 · 0:04 · H.264/AAC"); sizes, durations and
+ * codec names read the same in every language. */
+static const char *page_media_summary(struct pt_req *r,
+				      const struct media_info *m)
+{
+	static const char *const kinds[] = { N_("File"), N_("Video"),
+					     N_("Audio"), N_("Image") };
+	const char *kind = kinds[(unsigned)m->kind < 4 ? m->kind : 0];
+	size_t kn = strlen(kind);
+	char sum[160];
+	media_summary(m, sum, sizeof(sum));
+	if (strncmp(sum, kind, kn) != 0)
+		return pt_pstrdup(r->pool, sum);
+	return pt_psprintf(r->pool, "%s%s", _(api_catalog(r), kind), sum + kn);
+}
+
 /* The file page's <head> additions (Open Graph and Twitter card, the
  * oEmbed discovery link) and its media block (summary, player), built
  * here with every value escaped; "" for files that are not media.  A
@@ -960,14 +977,14 @@ static void media_parts(struct pt_req *r, const struct link *l,
 	struct media_info m;
 	bool stream = api_media_get(app, l, &st, &m);
 	struct pt_buf b;
-	char sum[160], num[24];
+	char num[24];
 	uint64_t w, h;
 
 	*head = "";
 	*block = "";
 	if (st != MEDIA_DONE)
 		return;
-	media_summary(&m, sum, sizeof(sum));
+	const char *sum = page_media_summary(r, &m);
 	media_frame(&m, 0, 0, &w, &h);
 	const char *surl = pt_psprintf(r->pool, "%s/stream/%s", app->public_url,
 				       l->id);

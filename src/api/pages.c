@@ -309,8 +309,21 @@ req_res api_page(struct pt_req *r)
 	char wait[24];
 	policy_download(app->conf, api_who(r), &rules);
 	snprintf(wait, sizeof(wait), "%lld", (long long)rules.wait_seconds);
-	/* the virus scan's state (a block of its own on the page) */
+	/* the virus scan's state (a block of its own on the page), in the
+	 * page's language; the JSON keeps the API's word */
+	static const struct {
+		const char *state, *text;
+	} scan_words[] = {
+		{ "clean", N_("clean") },
+		{ "infected", N_("infected") },
+		{ "pending", N_("pending") },
+		{ "error", N_("error") },
+	};
 	const char *scan = api_scan_state(app, l.scan_state);
+	const char *scan_text = _(L, "not scanned");
+	for (size_t i = 0; scan && i < PT_ARRAY_LEN(scan_words); i++)
+		if (strcmp(scan, scan_words[i].state) == 0)
+			scan_text = _(L, scan_words[i].text);
 	const struct kv kv[] = {
 		{ "wait", wait },
 		{ "tier_rules", tier_rules(r, &rules) },
@@ -336,7 +349,7 @@ req_res api_page(struct pt_req *r)
 		{ "downloads", downloads },
 		{ "sha256", l.sha256 },
 		{ "download_url", api_download_url(app, r->pool, &l) },
-		{ "scan", scan ? scan : "not scanned" },
+		{ "scan", scan_text },
 		{ "scan_hidden", scan ? "" : "hidden" },
 		/* last: media_parts fills these two */
 		{ "media_head", "" },

@@ -1576,6 +1576,9 @@ test("media: past a one-minute quota the player shows the wait and the premium o
   } finally {
     await page.close();
     await stop();
+  }
+});
+
 // ---- pages (issue 17)
 // Every page at a phone's and a laptop's width, light and dark, French and
 // English: no sideways scrolling, <html lang> right, no English left on

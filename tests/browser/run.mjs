@@ -862,6 +862,9 @@ test("account: voucher, direct downloads, API tokens and the password", async ()
     await page.fill("#voucher-code", code);
     await page.click("#redeem-form button[type=submit]");
     await page.locator("#redeem-result", { hasText: "3 premium days added" }).waitFor();
+    // _n fills %d with the count and what follows from the next arguments
+    const redeemed = (await page.locator("#redeem-result").textContent()).trim();
+    check(/premium until .*\b\d{4}\b/.test(redeemed), `the voucher's result: "${redeemed}"`);
     await page.locator("#acct-tier", { hasText: "premium" }).waitFor();
     const until = (await page.locator("#acct-premium").textContent()).trim();
     check(/\b\d{4}\b.*\d{1,2}:\d\d/.test(until), `premium until "${until}"`);

@@ -214,6 +214,8 @@ def test_page_player_and_open_graph(srv):
     fr = expect(srv.get("/" + o["id"], dict(HTML, **{"Accept-Language": "fr"})), 200).text
     assert '<p id="media-summary">Vid\u00e9o \u00b7 320\u00d7240 \u00b7 0:04 \u00b7 H.264/AAC</p>' in fr, fr
     assert '<script src="/static/player.js">' in page
+    # the player's messages need nav.js's _() as soon as a range is refused
+    assert page.index("/static/nav.js") < page.index("/static/player.js"), "nav.js after player.js"
     for prop, val in (("og:title", "fast.mp4"), ("og:type", "video.other"),
                       ("og:video", srv.url + "/stream/" + o["id"]), ("og:video:type", "video/mp4"),
                       ("og:video:width", "320"), ("twitter:card", "player"),

@@ -30,7 +30,7 @@ function _(s) {
 function _n(one, many, n) {
   var t = I18N.msgs[one], pl = I18N.plural === 1 ? n > 1 : n !== 1;
   var s = Array.isArray(t) ? t[pl ? 1 : 0] : (pl ? many : one);
-  return fmtI18n(s, Array.prototype.slice.call(arguments, 2));
+  return fmtI18n(s, Array.prototype.slice.call(arguments, 3));
 }
 window.partage = (function () {
   var HINT = "partage_user";

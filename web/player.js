@@ -18,19 +18,19 @@
     note.hidden = false;
     function tick() {
       if (left <= 0) {
-        note.textContent = "You can watch again: press play.";
+        note.textContent = _("You can watch again: press play.");
         timer = null;
         return;
       }
       var m = Math.floor(left / 60), s = left % 60;
       note.textContent = "";
-      note.appendChild(document.createTextNode(
-        "You have watched your " + q.minutes + " free minute" + (q.minutes === 1 ? "" : "s") +
-        ". Playback resumes in " +
-        m + ":" + (s < 10 ? "0" : "") + s + ", or "));
+      note.appendChild(document.createTextNode(_n(
+        "You have watched your %d free minute. Playback resumes in %s, or ",
+        "You have watched your %d free minutes. Playback resumes in %s, or ",
+        q.minutes, q.minutes, m + ":" + (s < 10 ? "0" : "") + s)));
       var a = document.createElement("a");
       a.href = "/account";
-      a.textContent = "get premium for unlimited streaming";
+      a.textContent = _("get premium for unlimited streaming");
       note.appendChild(a);
       note.appendChild(document.createTextNode("."));
       left -= 1;

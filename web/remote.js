@@ -16,21 +16,21 @@
 
   function follow(job, token) {
     P.api("GET", job).then(function (r) {
-      if (!r.ok) { show("Cannot follow the fetch: " + r.error); return; }
+      if (!r.ok) { show(_("Cannot follow the fetch: %s", r.error)); return; }
       var j = r.data;
-      if (j.state === "failed") { show("Not fetched: " + j.error); return; }
+      if (j.state === "failed") { show(_("Not fetched: %s", j.error)); return; }
       if (j.state === "done") {
         status.textContent = "";
         var a = document.createElement("a");
         a.href = j.file.url;
         a.textContent = j.file.url;
-        status.appendChild(document.createTextNode(j.file.name + " (" + P.human(j.file.size) + "): "));
+        status.appendChild(document.createTextNode(j.file.name + " (" + P.size(j.file.size) + "): "));
         status.appendChild(a);
-        status.appendChild(document.createTextNode(" — delete token: " + token));
+        status.appendChild(document.createTextNode(" — " + _("delete token: %s", token)));
         return;
       }
-      show((j.state === "queued" ? "Waiting… " : "Fetching… ") + P.human(j.bytes) +
-           (j.total ? " of " + P.human(j.total) : ""));
+      var got = j.total ? _("%s of %s", P.size(j.bytes), P.size(j.total)) : P.size(j.bytes);
+      show(j.state === "queued" ? _("Waiting… %s", got) : _("Fetching… %s", got));
       setTimeout(function () { follow(job, token); }, 1000);
     });
   }
@@ -39,11 +39,11 @@
     e.preventDefault();
     var url = input.value.trim();
     if (!url) return;
-    show("Asking the server to fetch it…");
+    show(_("Asking the server to fetch it…"));
     P.ready.then(function () {
       return P.api("POST", "/api/v1/files/remote", { url: url });
     }).then(function (r) {
-      if (!r.ok) { show("Not fetched: " + r.error); return; }
+      if (!r.ok) { show(_("Not fetched: %s", r.error)); return; }
       follow(r.data.url, r.data.delete_token);
     });
   });

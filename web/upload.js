@@ -504,7 +504,7 @@
     note(item, "");
     var out = el("div", "up-done");
     if (REQUEST) {
-      out.textContent = "received: " + f.name + " (" + human(f.size) + ")";
+      out.textContent = _("received: %s (%s)", f.name, human(f.size));
       item.row.appendChild(out);
       return;
     }

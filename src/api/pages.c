@@ -309,8 +309,21 @@ req_res api_page(struct pt_req *r)
 	char wait[24];
 	policy_download(app->conf, api_who(r), &rules);
 	snprintf(wait, sizeof(wait), "%lld", (long long)rules.wait_seconds);
-	/* the virus scan's state (a block of its own on the page) */
+	/* the virus scan's state (a block of its own on the page), in the
+	 * page's language; the JSON keeps the API's word */
+	static const struct {
+		const char *state, *text;
+	} scan_words[] = {
+		{ "clean", N_("clean") },
+		{ "infected", N_("infected") },
+		{ "pending", N_("pending") },
+		{ "error", N_("error") },
+	};
 	const char *scan = api_scan_state(app, l.scan_state);
+	const char *scan_text = _(L, "not scanned");
+	for (size_t i = 0; scan && i < PT_ARRAY_LEN(scan_words); i++)
+		if (strcmp(scan, scan_words[i].state) == 0)
+			scan_text = _(L, scan_words[i].text);
 	const struct kv kv[] = {
 		{ "wait", wait },
 		{ "tier_rules", tier_rules(r, &rules) },
@@ -336,7 +349,7 @@ req_res api_page(struct pt_req *r)
 		{ "downloads", downloads },
 		{ "sha256", l.sha256 },
 		{ "download_url", api_download_url(app, r->pool, &l) },
-		{ "scan", scan ? scan : "not scanned" },
+		{ "scan", scan_text },
 		{ "scan_hidden", scan ? "" : "hidden" },
 		/* last: media_parts fills these two */
 		{ "media_head", "" },
@@ -946,6 +959,23 @@ static void meta(struct pt_buf *b, const char *attr, const char *name,
 	pt_buf_adds(b, "\">\n");
 }
 
+/* media_summary's line with its first word, the kind, in the page's
+ * language ("Vidéo · 320×240 · 0:04 · H.264/AAC"); sizes, durations and
+ * codec names read the same in every language. */
+static const char *page_media_summary(struct pt_req *r,
+				      const struct media_info *m)
+{
+	static const char *const kinds[] = { N_("File"), N_("Video"),
+					     N_("Audio"), N_("Image") };
+	const char *kind = kinds[(unsigned)m->kind < 4 ? m->kind : 0];
+	size_t kn = strlen(kind);
+	char sum[160];
+	media_summary(m, sum, sizeof(sum));
+	if (strncmp(sum, kind, kn) != 0)
+		return pt_pstrdup(r->pool, sum);
+	return pt_psprintf(r->pool, "%s%s", _(api_catalog(r), kind), sum + kn);
+}
+
 /* The file page's <head> additions (Open Graph and Twitter card, the
  * oEmbed discovery link) and its media block (summary, player), built
  * here with every value escaped; "" for files that are not media.  A
@@ -961,14 +991,14 @@ static void media_parts(struct pt_req *r, const struct link *l,
 	struct media_info m;
 	bool stream = api_media_get(app, l, &st, &m);
 	struct pt_buf b;
-	char sum[160], num[24];
+	char num[24];
 	uint64_t w, h;
 
 	*head = "";
 	*block = "";
 	if (st != MEDIA_DONE)
 		return;
-	media_summary(&m, sum, sizeof(sum));
+	const char *sum = page_media_summary(r, &m);
 	media_frame(&m, 0, 0, &w, &h);
 	const char *surl = pt_psprintf(r->pool, "%s/stream/%s", app->public_url,
 				       l->id);
@@ -1172,40 +1202,104 @@ req_res api_oembed(struct pt_req *r)
 	return reply_json(r, 200, o);
 }
 
+/* fmt (a translation with one %s) HTML-escaped, its %s replaced by html
+ * as it is: text around markup (a name in a <span>, a <time>). */
+static void html_fill(struct pt_req *r, struct pt_buf *b, const char *fmt,
+		      const char *html)
+{
+	const char *at = strstr(fmt, "%s");
+	if (!at) {
+		html_escape(b, fmt);
+		return;
+	}
+	html_escape(b, pt_pstrndup(r->pool, fmt, (size_t)(at - fmt)));
+	pt_buf_adds(b, html);
+	html_escape(b, at + 2);
+}
+
 /* GET /r/{id}: the upload page pointed at a file request (requests.c
- * found it); upload.js sends to the request when the page names one. */
+ * found it); upload.js sends to the request when the page names one.
+ * The limits and the reason a request takes no more files are said in
+ * the page's language; data-state keeps the API's word for scripts. */
 req_res api_request_html(struct pt_req *r, const struct file_request *fr,
 			 const char *state)
 {
+	static const struct {
+		const char *state, *text;
+	} closed[] = {
+		{ "closed", N_("This file request is closed: it takes no more "
+			       "files.") },
+		{ "expired", N_("This file request has expired: it takes no "
+				"more files.") },
+		{ "full", N_("This file request is full: it takes no more "
+			     "files.") },
+	};
 	struct app *app = r->ctx;
-	struct pt_buf lim;
-	char n[32], expires[40];
+	const struct i18n_catalog *L = api_catalog(r);
+	const char *folder = fr->folder_name ? fr->folder_name : "";
+	struct pt_buf lim, head;
+	char expires[40];
 	pt_buf_init(&lim, 4096);
-	if (fr->max_files)
-		pt_buf_addf(&lim, "At most %lld files (%lld left). ",
-			    (long long)fr->max_files,
-			    (long long)(fr->files < fr->max_files
-						? fr->max_files - fr->files
-						: 0));
+	pt_buf_init(&head, 4096);
+	if (fr->max_files) {
+		int64_t left = fr->files < fr->max_files
+				       ? fr->max_files - fr->files
+				       : 0;
+		html_escape(&lim,
+			    pt_psprintf(r->pool,
+					_n(L, "At most %lld file (%lld left).",
+					   "At most %lld files (%lld left).",
+					   fr->max_files),
+					(long long)fr->max_files,
+					(long long)left));
+		pt_buf_adds(&lim, " ");
+	}
 	if (fr->max_bytes) {
 		uint64_t left = api_request_bytes_left(fr);
-		pt_human_size((uint64_t)fr->max_bytes, n, sizeof(n));
-		pt_buf_addf(&lim, "At most %s in all (", n);
-		pt_human_size(left, n, sizeof(n));
-		pt_buf_addf(&lim, "%s left). ", n);
+		const char *all = page_size(r, L, (uint64_t)fr->max_bytes);
+		html_escape(&lim,
+			    pt_psprintf(r->pool,
+					_(L, "At most %s in all (%s left)."),
+					all, page_size(r, L, left)));
+		pt_buf_adds(&lim, " ");
 	}
 	if (fr->expires) {
+		struct pt_buf t;
 		iso_date(fr->expires, expires, sizeof(expires));
-		pt_buf_addf(&lim, "Open until %s. ", expires);
+		pt_buf_init(&t, 256);
+		pt_buf_addf(&t, "<time datetime=\"%s\">",
+			    iso_time(r, fr->expires));
+		html_escape(&t, expires);
+		pt_buf_adds(&t, "</time>");
+		html_fill(r, &lim, _(L, "Open until %s."),
+			  pt_pstrndup(r->pool, t.p, t.n));
+		pt_buf_release(&t);
+		pt_buf_adds(&lim, " ");
 	}
 	if (!lim.n)
-		pt_buf_adds(&lim, "No limit on the number of files. ");
+		html_escape(&lim, _(L, "No limit on the number of files."));
+	/* the folder's name in a span of its own (user content) */
+	struct pt_buf fn;
+	pt_buf_init(&fn, 1024);
+	pt_buf_adds(&fn, "<span id=\"request-folder\">");
+	html_escape(&fn, folder);
+	pt_buf_adds(&fn, "</span>");
+	html_fill(r, &head, _(L, "Send files to %s"),
+		  pt_pstrndup(r->pool, fn.p, fn.n));
+	pt_buf_release(&fn);
+	const char *why = "";
+	for (size_t i = 0; i < PT_ARRAY_LEN(closed); i++)
+		if (strcmp(state, closed[i].state) == 0)
+			why = _(L, closed[i].text);
 	bool open = strcmp(state, "open") == 0;
 	const struct kv kv[] = {
 		{ "id", fr->id },
-		{ "folder", fr->folder_name },
+		{ "title",
+		  pt_psprintf(r->pool, _(L, "Send files to %s"), folder) },
+		{ "heading", pt_pstrndup(r->pool, head.p, head.n) },
 		{ "state", state },
-		{ "limits", lim.p },
+		{ "closed", why },
+		{ "limits", pt_pstrndup(r->pool, lim.p, lim.n) },
 		{ "url", pt_psprintf(r->pool, "%s/r/%s", app->public_url,
 				     fr->id) },
 		{ "closed_hidden", open ? "hidden" : "" },
@@ -1215,5 +1309,6 @@ req_res api_request_html(struct pt_req *r, const struct file_request *fr,
 	req_res rc = reply_template(r, open ? 200 : 410, "request.html", kv,
 				    PT_ARRAY_LEN(kv));
 	pt_buf_release(&lim);
+	pt_buf_release(&head);
 	return rc;
 }

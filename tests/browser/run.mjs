@@ -862,6 +862,9 @@ test("account: voucher, direct downloads, API tokens and the password", async ()
     await page.fill("#voucher-code", code);
     await page.click("#redeem-form button[type=submit]");
     await page.locator("#redeem-result", { hasText: "3 premium days added" }).waitFor();
+    // _n fills %d with the count and what follows from the next arguments
+    const redeemed = (await page.locator("#redeem-result").textContent()).trim();
+    check(/premium until .*\b\d{4}\b/.test(redeemed), `the voucher's result: "${redeemed}"`);
     await page.locator("#acct-tier", { hasText: "premium" }).waitFor();
     const until = (await page.locator("#acct-premium").textContent()).trim();
     check(/\b\d{4}\b.*\d{1,2}:\d\d/.test(until), `premium until "${until}"`);
@@ -1581,7 +1584,9 @@ test("media: past a one-minute quota the player shows the wait and the premium o
 
 // ---- pages (issue 17)
 // Every page at a phone's and a laptop's width, light and dark, French and
-// English: no sideways scrolling, <html lang> right, no English left on
+// English (also a file request's page, a video's file page with its
+// player and summary, and its embed page): no sideways scrolling, <html
+// lang> right, no English left on
 // the French pages (a text or a label that is an English message of
 // po/fr.po, or common English words), the dark theme applied; the
 // switches remembered; the report form.  Screenshots of the main pages in
@@ -1644,9 +1649,32 @@ async function pagesData() {
   r = await fetch(`${base}/secret-doc.txt`, { method: "PUT", body: "secret\n", headers: { "X-Partage-Password": "motdepasse1", Accept: "application/json" } });
   eq(r.status, 201, "password upload");
   const locked = await r.json();
+  // a file request with every limit and a password (its page, /r/ID)
+  r = await ctx.request.post(`${base}/api/v1/folders`, {
+    headers: { "X-CSRF-Token": user.csrf }, data: { name: "Dépôt des devoirs" } });
+  eq(r.status(), 201, "request folder");
+  r = await ctx.request.post(`${base}/api/v1/requests`, {
+    headers: { "X-CSRF-Token": user.csrf },
+    data: { folder: (await r.json()).id, password: "mot de passe", max_files: 3, max_bytes: 20000000, max_days: 7 } });
+  eq(r.status(), 201, "file request");
+  const request = await r.json();
+  // a probed video (its file page has the summary and the player; the
+  // embed page); scanning is off, so the scan block is there but hidden
+  const mp4 = path.join(tmpRoot, "pages-clip.mp4");
+  const ff = spawnSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+    "testsrc=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440", "-t", "4",
+    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart", mp4]);
+  check(ff.status === 0, `ffmpeg: ${ff.stderr}`);
+  const video = await putFile("extrait.mp4", fs.readFileSync(mp4));
+  let o = await fileObject(video.id);
+  for (let i = 0; i < 200 && o.media.probe === "pending"; i++) {
+    await sleep(100);
+    o = await fileObject(video.id);
+  }
+  eq(o.media.probe, "done", "probe");
   const cookies = await ctx.cookies();
   await ctx.close();
-  pagesSetup = { file, folder, locked, cookies };
+  pagesSetup = { file, folder, locked, request, video, cookies };
   return pagesSetup;
 }
 
@@ -1657,6 +1685,10 @@ const PAGE_LIST = (d) => [
   { name: "report", url: `/report/${d.file.id}` },
   { name: "folder", url: `/folder/${d.folder.id}` },
   { name: "password", url: `/${d.locked.id}` },
+  { name: "request", url: `/r/${d.request.id}`, shot: true },
+  { name: "video", url: `/${d.video.id}`, shot: true },
+  // the embed page has no header, theme or site stylesheet: a player
+  { name: "embed", url: `/embed/${d.video.id}`, bare: true },
   { name: "files", url: "/files", auth: true, shot: true },
   { name: "account", url: "/account", auth: true },
   { name: "404", url: "/AAAAAAAAAAAA", status: 404, shot: true },
@@ -1669,12 +1701,13 @@ async function englishLeft(page) {
     const en = new Set(ids);
     const words = /\b(the|your|and|with|files?|downloads?|password|folder|upload|log in|account)\b/i;
     const bad = [];
-    const skip = (el) => el.closest("script, style, noscript, code, pre, [lang]:not(html), #name, .up-name, td.name, #listing, #report-file, #nav-user, .crumbs");
+    const skip = (el) => el.closest("script, style, noscript, code, pre, [lang]:not(html), #name, .up-name, td.name, #listing, #report-file, #nav-user, #request-folder, .crumbs");
     const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
     for (let n = walker.nextNode(); n; n = walker.nextNode()) {
       const t = n.nodeValue.trim();
       if (!t || skip(n.parentElement)) continue;
-      if (en.has(t) || words.test(t)) bad.push(t);
+      // a message may also be one part of a " · " list (a media summary)
+      if (en.has(t) || words.test(t) || t.split(" · ").some((x) => en.has(x))) bad.push(t);
     }
     for (const el of document.querySelectorAll("[aria-label], [placeholder], [title]")) {
       if (skip(el)) continue;
@@ -1712,7 +1745,8 @@ for (const lang of ["en", "fr"])
             check(w[0] <= w[1], `${what}: the page is ${w[0]} px wide in a ${w[1]} px window`);
             check(await page.locator('meta[name="viewport"]').count() === 1, `${what}: no viewport tag`);
             const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
-            if (scheme === "light") eq(bg, "rgb(245, 246, 248)", `${what}: the light background`);
+            if (p.bare) { /* no theme */ }
+            else if (scheme === "light") eq(bg, "rgb(245, 246, 248)", `${what}: the light background`);
             else check(bg !== "rgb(245, 246, 248)", `${what}: the dark theme is not applied (${bg})`);
             if (lang === "fr") {
               const left = await englishLeft(page);
@@ -1752,6 +1786,74 @@ test("pages (issue 17): the language and theme switches are remembered across a 
     eq(await page.getAttribute("#theme-switch", "aria-pressed"), "true", "theme switch pressed");
     await Promise.all([page.waitForNavigation(), page.click("#lang-switch")]);
     eq(await page.getAttribute("html", "lang"), "en", "back to English");
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await ctx.close();
+  }
+});
+
+// What the scripts of the webhooks block, the URL fetch, the file request
+// and the player write, in French.  The request's upload is real; the
+// other answers are stubbed in the browser (page.route), since this
+// server fetches no URLs, has no webhook target and no viewing quota: their
+// real flows are the media quota test's and tests/e2e/test_82's.
+test("pages (issue 17): in French, the webhooks' list and log, a URL fetch's progress, a request's received file and the player's quota note", async () => {
+  const d = await pagesData();
+  const ctx = await pagesContext({ viewport: { width: 390, height: 844 }, bypassCSP: true,
+    extraHTTPHeaders: { "Accept-Language": "fr-FR,fr;q=0.9" } });
+  try {
+    await ctx.addCookies(d.cookies);
+    const page = await accountPage(ctx);
+    const json = (body) => ({ status: 200, contentType: "application/json", body: JSON.stringify(body) });
+    // the webhooks block: one hook, its log with a failed delivery
+    await page.route("**/api/v1/webhooks", (r) => r.request().method() === "GET" ? r.fulfill(json({ webhooks: [
+      { id: "hook1", url: "https://hooks.example/partage", events: ["upload", "download"] }] })) : r.continue());
+    await page.route("**/api/v1/webhooks/hook1/deliveries", (r) => r.fulfill(json({ webhook: {}, deliveries: [
+      { id: 1, event: "upload", state: "failed", created: 1796650000, attempts: 3, last_error: "HTTP 500" }] })));
+    eq((await page.goto(`${base}/account`)).status(), 200, "/account");
+    const hook = page.locator("#hook-list > li").first();
+    await hook.waitFor();
+    await hook.locator("button", { hasText: "Livraisons" }).click();
+    const log = hook.locator("ul li").first();
+    await log.waitFor();
+    const said = (await log.textContent()).trim();
+    check(/upload: échouée, 3 tentatives \(HTTP 500\)$/.test(said), `the delivery log says "${said}"`);
+    eq(await hook.locator("code").count(), 4, "code: the URL, the two events, the delivery's event");
+    let left = await englishLeft(page);
+    check(left.length === 0, `/account: English left: ${JSON.stringify(left)}`);
+    // the upload page's URL fetch: its progress
+    await page.route("**/api/v1/files/remote", (r) => r.fulfill({ status: 202, contentType: "application/json",
+      body: JSON.stringify({ url: "/api/v1/files/remote/job1", delete_token: "t" }) }));
+    await page.route("**/api/v1/files/remote/job1", (r) => r.fulfill(json({ state: "fetching", bytes: 1500000, total: 3000000 })));
+    eq((await page.goto(`${base}/`)).status(), 200, "/");
+    await page.fill("#remote-url", "https://example.com/gros-fichier.zip");
+    await page.click("#remote button[type=submit]");
+    await page.waitForFunction(() => /Récupération/.test(document.getElementById("remote-status").textContent));
+    eq((await page.locator("#remote-status").textContent()).trim(), "Récupération… 1,5 Mo sur 3,0 Mo", "the fetch's progress");
+    left = await englishLeft(page);
+    check(left.length === 0, `/: English left: ${JSON.stringify(left)}`);
+    // the file request's page: a real upload, the row in French
+    eq((await page.goto(`${base}/r/${d.request.id}`)).status(), 200, "/r/ID");
+    const limits = (await page.locator("#request-limits").textContent()).trim();
+    check(/^Au plus 3 fichiers \(encore \d\)\. Au plus 20,0 Mo en tout \(encore [\d,]+ Mo\)\. Ouverte jusqu’au /.test(limits),
+      `the request's limits: "${limits}"`);
+    await page.fill("#request-password", "mot de passe");
+    await page.setInputFiles("#file", [{ name: "devoir.txt", mimeType: "text/plain", buffer: Buffer.from("mon devoir") }]);
+    await waitRows(page, 0, 1);
+    const got = (await page.locator("#results li .up-done").first().textContent()).trim();
+    eq(got, "reçu : devoir.txt (10 o)", "the request's row");
+    // the embed page's player past its quota
+    await page.route(`**/stream/${d.video.id}`, (r) => r.fulfill({ status: 429, headers: { "Retry-After": "75" }, body: "" }));
+    await page.route(`**/api/v1/files/${d.video.id}`, (r) => r.fulfill(json({ stream: { quota: { minutes: 1, retry_after: 75 } } })));
+    eq((await page.goto(`${base}/embed/${d.video.id}`)).status(), 200, "/embed/ID");
+    const note = page.locator("#media-quota");
+    await note.waitFor({ state: "visible" });
+    const t = (await note.textContent()).trim();
+    check(/^Vous avez épuisé votre crédit de 1 minute gratuite\. La lecture reprend dans 1:1\d, ou passez à premium pour regarder sans limite\.$/.test(t),
+      `the quota note: "${t}"`);
+    left = await englishLeft(page);
+    check(left.length === 0, `/embed: English left: ${JSON.stringify(left)}`);
+    page.errors = page.errors.filter((e) => !/429/.test(e));
     check(page.errors.length === 0, page.errors.join("; "));
   } finally {
     await ctx.close();

@@ -210,7 +210,12 @@ def test_page_player_and_open_graph(srv):
     assert re.search(r'<video id="player"[^>]* src="/stream/%s"' % o["id"], page), \
         re.findall(r"<video[^>]*>", page)
     assert "Video \u00b7 320\u00d7240 \u00b7 0:04 \u00b7 H.264/AAC" in page
+    # in French, the kind word only (the codecs' names stay)
+    fr = expect(srv.get("/" + o["id"], dict(HTML, **{"Accept-Language": "fr"})), 200).text
+    assert '<p id="media-summary">Vid\u00e9o \u00b7 320\u00d7240 \u00b7 0:04 \u00b7 H.264/AAC</p>' in fr, fr
     assert '<script src="/static/player.js">' in page
+    # the player's messages need nav.js's _() as soon as a range is refused
+    assert page.index("/static/nav.js") < page.index("/static/player.js"), "nav.js after player.js"
     for prop, val in (("og:title", "fast.mp4"), ("og:type", "video.other"),
                       ("og:video", srv.url + "/stream/" + o["id"]), ("og:video:type", "video/mp4"),
                       ("og:video:width", "320"), ("twitter:card", "player"),
@@ -237,6 +242,9 @@ def test_embed_and_oembed(srv):
     probed(srv, o["id"])
     r = expect(srv.get("/embed/" + o["id"], HTML), 200)
     assert '<video id="player"' in r.text
+    # the player's messages: the visitor's catalog and _() before player.js
+    fr = expect(srv.get("/embed/" + o["id"], dict(HTML, **{"Accept-Language": "fr"})), 200).text
+    assert re.search(r'<html lang="fr">.*/static/i18n-fr\.js.*/static/nav\.js.*/static/player\.js', fr, re.S), fr
     assert r.header("X-Frame-Options") is None, "the embed page cannot be framed"
     assert "frame-ancestors *" in r.header("Content-Security-Policy", "")
     url = urllib.parse.quote(srv.url + "/" + o["id"], safe="")

@@ -124,6 +124,40 @@ def test_file_page_details_and_ticket_page_in_french(srv):
     assert "Mot de passe incorrect, réessayez." in r.text and "Ce fichier est protégé" in r.text
 
 
+def test_request_page_and_scan_block_in_french(srv):
+    """A file request's page (/r/ID) in French: title, heading around the
+    folder's name, limits with their plurals and the page's sizes, the
+    open-until time for the browser, why a closed one takes no more files;
+    and the file page's (hidden) virus-scan block."""
+    body = json.dumps({"name": "rq_fr_%s" % os.urandom(3).hex(), "password": "correct horse battery"}).encode()
+    jh = {"Content-Type": "application/json", "Accept": "application/json"}
+    expect(srv.request("POST", "/api/v1/users", body=body, headers=jh), 201)
+    auth = dict(jh, Authorization="Bearer " + expect(srv.request(
+        "POST", "/api/v1/tokens", body=body, headers=jh), 201).json()["token"])
+    fid = expect(srv.request("POST", "/api/v1/folders", body=json.dumps({"name": "Devoirs <4e>"}).encode(),
+                             headers=auth), 201).json()["id"]
+    rq = expect(srv.request("POST", "/api/v1/requests", headers=auth, body=json.dumps(
+        {"folder": fid, "max_files": 1, "max_bytes": 5000000, "max_days": 3, "password": "pw"}).encode()), 201).json()
+    fr = page(srv, "/r/" + rq["id"], "fr").text
+    assert html_lang(page(srv, "/r/" + rq["id"], "fr")) == "fr"
+    assert "<title>Envoyer des fichiers à Devoirs &lt;4e&gt; — partage</title>" in fr, fr
+    assert '<h1>Envoyer des fichiers à <span id="request-folder">Devoirs &lt;4e&gt;</span></h1>' in fr, fr
+    assert re.search(r'Au plus 1 fichier \(encore 1\)\. Au plus 5,0 Mo en tout \(encore 5,0 Mo\)\. '
+                     r'Ouverte jusqu’au <time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ">', fr), fr
+    assert "Mot de passe de la demande" in fr and "Send files" not in fr and "At most" not in fr
+    en = page(srv, "/r/" + rq["id"], "en").text
+    assert "At most 1 file (1 left). At most 5.0 MB in all (5.0 MB left). Open until <time" in en, en
+    # closed: 410, said in French; the state's API word stays in data-state
+    expect(srv.request("DELETE", "/api/v1/requests/" + rq["id"], headers=auth), 204)
+    fr = page(srv, "/r/" + rq["id"], "fr", code=410).text
+    assert "Cette demande de fichiers est close : elle n’accepte plus de fichiers." in fr, fr
+    assert 'data-state="closed"' in fr
+    # the file page's scan block (scanning off: hidden, but translated)
+    f = srv.upload("a.txt", b"a\n")
+    fr = page(srv, "/" + f["id"], "fr").text
+    assert '<dl id="scan-block" hidden><dt>Analyse antivirus</dt><dd id="scan">non analysé</dd></dl>' in fr, fr
+
+
 def test_folder_page_plural_in_french(srv):
     body = json.dumps({"name": "p81_" + os.urandom(3).hex(), "password": "long enough pw"}).encode()
     jh = {"Content-Type": "application/json", "Accept": "application/json"}

@@ -210,8 +210,9 @@ int clamd_scan(const char *addr, int timeout_ms, int cancel_fd,
 	}
 	/* a failed send does not end it: clamd may have answered early
 	 * (its size limit), and its reply says why */
-	if (!err)
-		err = send_all(fd, "\0\0\0\0", 4, timeout_ms, cancel_fd);
+	if (!err && (err = send_all(fd, "\0\0\0\0", 4, timeout_ms,
+				    cancel_fd)) == -ECANCELED)
+		goto io;
 	/* the reply: up to NUL, newline or the end of the connection */
 	for (;;) {
 		int w = wait_fd(fd, POLLIN, timeout_ms, cancel_fd);

@@ -1500,7 +1500,8 @@ test("media: Chromium plays the MP4 on the file page and seeks to the middle", a
 
 // With a one-minute quota used up (by ranges fetched here), the player
 // shows the wait with its countdown and the premium offer, and the server
-// refused its range with 429.  A second partaged of its own, stopped at
+// refused its range with 429; also when that refusal came before the
+// page's player.js had run.  A second partaged of its own, stopped at
 // the end of the test.
 test("media: past a one-minute quota the player shows the wait and the premium offer", async () => {
   const dir = fs.mkdtempSync(path.join(tmpRoot, "quota-"));
@@ -1573,6 +1574,33 @@ test("media: past a one-minute quota the player shows the wait and the premium o
     // the player's refused range is the test's own doing
     page.errors = page.errors.filter((e) => !/^429 for media/.test(e));
     check(page.errors.length === 0, page.errors.join("; "));
+    // The element loads as soon as it is parsed, so its range may be
+    // refused before player.js has run (a slow network, a busy machine):
+    // here the script arrives only after the element's error event has
+    // gone by, and the wait shows all the same.
+    const late = await newPage();
+    try {
+      await late.addInitScript(() => {
+        window.addEventListener("error", (e) => {
+          if (e.target && e.target.id === "player") window.playerFailed = true;
+        }, true);
+      });
+      await late.route("**/static/player.js", async (route) => {
+        await late.waitForFunction(() => window.playerFailed === true, null, { timeout: 10_000 });
+        await route.continue();
+      });
+      eq((await late.goto(`${qbase}/${id}`)).status(), 200, "file page status (script after the refusal)");
+      const lateNote = late.locator("#media-quota");
+      await lateNote.waitFor({ state: "visible", timeout: 15_000 }).catch((e) => {
+        throw new Fail(`no quota note when player.js ran after the refusal: ${e.message.split("\n")[0]}`);
+      });
+      const t3 = await lateNote.textContent();
+      check(/resumes in [01]:\d\d/.test(t3) && /premium/.test(t3), `quota note (script after the refusal): "${t3}"`);
+      late.errors = late.errors.filter((e) => !/^429 for media/.test(e));
+      check(late.errors.length === 0, late.errors.join("; "));
+    } finally {
+      await late.close();
+    }
   } finally {
     await page.close();
     await stop();

@@ -1498,12 +1498,10 @@ test("media: Chromium plays the MP4 on the file page and seeks to the middle", a
   }
 });
 
-// With a one-minute quota used up (by ranges fetched here), the player
-// shows the wait with its countdown and the premium offer, and the server
-// refused its range with 429; also when that refusal came before the
-// page's player.js had run.  A second partaged of its own, stopped at
-// the end of the test.
-test("media: past a one-minute quota the player shows the wait and the premium offer", async () => {
+// A partaged of its own with a one-minute quota (and a minute's wait),
+// holding a 2-minute MP4 of 30 kbit/s probed: { qbase, qlog, id, bitrate,
+// stop }.  stop is also run by stopAll.
+async function quotaServer() {
   const dir = fs.mkdtempSync(path.join(tmpRoot, "quota-"));
   const mp4 = path.join(dir, "long.mp4");
   const ff = spawnSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
@@ -1526,7 +1524,6 @@ test("media: past a one-minute quota the player shows the wait and the premium o
     await done;
   };
   onStop.push(stop);
-  const page = await newPage();
   try {
     for (let i = 0; ; i++) {
       try {
@@ -1548,8 +1545,24 @@ test("media: past a one-minute quota the player shows the wait and the premium o
       await sleep(100);
     }
     eq(o.media.probe, "done", "probe");
+    return { qbase, qlog, id, bitrate: o.media.bitrate, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+// With a one-minute quota used up (by ranges fetched here), the player
+// shows the wait with its countdown and the premium offer, and the server
+// refused its range with 429; also when that refusal came before the
+// page's player.js had run.  A second partaged of its own, stopped at
+// the end of the test.
+test("media: past a one-minute quota the player shows the wait and the premium offer", async () => {
+  const { qbase, qlog, id, bitrate, stop } = await quotaServer();
+  const page = await newPage();
+  try {
     // use the minute up: 9 s ranges until the server refuses
-    const nine = Math.floor((o.media.bitrate / 8) * 9);
+    const nine = Math.floor((bitrate / 8) * 9);
     let refused = null;
     for (let i = 0; i < 12 && !refused; i++) {
       const r = await fetch(`${qbase}/stream/${id}`, { headers: { Range: `bytes=${i * nine}-${(i + 1) * nine - 1}` } });

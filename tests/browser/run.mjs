@@ -13,6 +13,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
+import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -1615,6 +1616,52 @@ test("media: past a one-minute quota the player shows the wait and the premium o
       await late.close();
     }
   } finally {
+    await page.close();
+    await stop();
+  }
+});
+
+// A range refused while the minute is only reserved by another response
+// still in flight (Retry-After: 2, the JSON's retry_after 0) is not the
+// end: once that response is dropped and settled (it pays for what it was
+// sent), the player loads again by itself, without the quota note, and
+// does not start playing when the viewer had not pressed play.
+test("media: a refusal for time held in flight is retried, without playing unasked", async () => {
+  const { qbase, qlog, id, stop } = await quotaServer();
+  const page = await newPage();
+  let held = null;
+  try {
+    // the whole file: its range reserves the minute, cut to it
+    const head = await new Promise((resolve, reject) => {
+      held = http.get(`${qbase}/stream/${id}`, { headers: { Range: "bytes=0-" } }, resolve);
+      held.on("error", reject);
+    });
+    eq(head.statusCode, 206, "the held range");
+    head.pause();
+    head.on("error", () => {});
+    const q = (await (await fetch(`${qbase}/api/v1/files/${id}`, { headers: { Accept: "application/json" } })).json())
+      .stream.quota;
+    check(q.left_seconds === 0 && q.retry_after === 0, `quota while the range is held: ${JSON.stringify(q)}`);
+    const statuses = [];
+    page.on("response", (r) => {
+      if (new URL(r.url()).pathname !== `/stream/${id}`) return;
+      statuses.push(r.status() === 429 ? `429 Retry-After: ${r.headers()["retry-after"]}` : r.status());
+      if (r.status() === 429) held.destroy(); // the viewer's other response ends: it settles
+    });
+    eq((await page.goto(`${qbase}/${id}`)).status(), 200, "file page status");
+    await page.waitForFunction(() => {
+      const v = document.getElementById("player");
+      return v.readyState >= 1 && !v.error;
+    }, null, { timeout: 20_000 });
+    check(statuses[0] === "429 Retry-After: 2" && statuses.includes(206), `the player's ranges: ${JSON.stringify(statuses)}`);
+    check(await page.locator("#media-quota").isHidden(), "the quota note shows for a refusal in flight");
+    await sleep(500);
+    check(await page.evaluate(() => document.getElementById("player").paused), "the player started playing by itself");
+    check(/"GET \/stream\/\S+" 429 /.test(fs.readFileSync(qlog, "utf8")), "the server did not refuse the player's range");
+    page.errors = page.errors.filter((e) => !/^429 for media/.test(e));
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    if (held) held.destroy();
     await page.close();
     await stop();
   }

@@ -35,7 +35,8 @@
     note.hidden = false;
     function tick() {
       if (left <= 0) {
-        // ready for the viewer's play, fetching nothing before it
+        // ready for the viewer's play; preload none asks the browser to
+        // fetch nothing before it (Chromium may still fetch the start)
         note.textContent = "You can watch again: press play.";
         timer = null;
         player.preload = "none";

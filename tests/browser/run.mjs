@@ -13,6 +13,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
+import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -1501,11 +1502,10 @@ test("media: Chromium plays the MP4 on the file page and seeks to the middle", a
   }
 });
 
-// With a one-minute quota used up (by ranges fetched here), the player
-// shows the wait with its countdown and the premium offer, and the server
-// refused its range with 429.  A second partaged of its own, stopped at
-// the end of the test.
-test("media: past a one-minute quota the player shows the wait and the premium offer", async () => {
+// A partaged of its own with a one-minute quota (and a minute's wait),
+// holding a 2-minute MP4 of 30 kbit/s probed: { qbase, qlog, id, bitrate,
+// stop }.  stop is also run by stopAll.
+async function quotaServer() {
   const dir = fs.mkdtempSync(path.join(tmpRoot, "quota-"));
   const mp4 = path.join(dir, "long.mp4");
   const ff = spawnSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
@@ -1528,7 +1528,6 @@ test("media: past a one-minute quota the player shows the wait and the premium o
     await done;
   };
   onStop.push(stop);
-  const page = await newPage();
   try {
     for (let i = 0; ; i++) {
       try {
@@ -1550,8 +1549,24 @@ test("media: past a one-minute quota the player shows the wait and the premium o
       await sleep(100);
     }
     eq(o.media.probe, "done", "probe");
+    return { qbase, qlog, id, bitrate: o.media.bitrate, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+// With a one-minute quota used up (by ranges fetched here), the player
+// shows the wait with its countdown and the premium offer, and the server
+// refused its range with 429; also when that refusal came before the
+// page's player.js had run.  A second partaged of its own, stopped at
+// the end of the test.
+test("media: past a one-minute quota the player shows the wait and the premium offer", async () => {
+  const { qbase, qlog, id, bitrate, stop } = await quotaServer();
+  const page = await newPage();
+  try {
     // use the minute up: 9 s ranges until the server refuses
-    const nine = Math.floor((o.media.bitrate / 8) * 9);
+    const nine = Math.floor((bitrate / 8) * 9);
     let refused = null;
     for (let i = 0; i < 12 && !refused; i++) {
       const r = await fetch(`${qbase}/stream/${id}`, { headers: { Range: `bytes=${i * nine}-${(i + 1) * nine - 1}` } });
@@ -1576,7 +1591,87 @@ test("media: past a one-minute quota the player shows the wait and the premium o
     // the player's refused range is the test's own doing
     page.errors = page.errors.filter((e) => !/^429 for media/.test(e));
     check(page.errors.length === 0, page.errors.join("; "));
+    // The element loads as soon as it is parsed, so its range may be
+    // refused before player.js has run (a slow network, a busy machine):
+    // here the script arrives only after the element's error event has
+    // gone by, and the wait shows all the same.
+    const late = await newPage();
+    try {
+      await late.clock.install();
+      await late.addInitScript(() => {
+        window.addEventListener("error", (e) => {
+          if (e.target && e.target.id === "player") window.playerFailed = true;
+        }, true);
+      });
+      await late.route("**/static/player.js", async (route) => {
+        await late.waitForFunction(() => window.playerFailed === true, null, { timeout: 10_000 });
+        await route.continue();
+      });
+      eq((await late.goto(`${qbase}/${id}`)).status(), 200, "file page status (script after the refusal)");
+      const lateNote = late.locator("#media-quota");
+      await lateNote.waitFor({ state: "visible", timeout: 15_000 }).catch((e) => {
+        throw new Fail(`no quota note when player.js ran after the refusal: ${e.message.split("\n")[0]}`);
+      });
+      const t3 = await lateNote.textContent();
+      check(/resumes in [01]:\d\d/.test(t3) && /premium/.test(t3), `quota note (script after the refusal): "${t3}"`);
+      // when the countdown ends the element is loaded again (after an
+      // error, play() alone is refused): here the page's clock runs ahead
+      // of the server's, so that range is refused again
+      const again = late.waitForRequest((q) => new URL(q.url()).pathname === `/stream/${id}`, { timeout: 15_000 });
+      await late.clock.runFor("01:05");
+      await again;
+      late.errors = late.errors.filter((e) => !/^429 for media/.test(e));
+      check(late.errors.length === 0, late.errors.join("; "));
+    } finally {
+      await late.close();
+    }
   } finally {
+    await page.close();
+    await stop();
+  }
+});
+
+// A range refused while the minute is only reserved by another response
+// still in flight (Retry-After: 2, the JSON's retry_after 0) is not the
+// end: once that response is dropped and settled (it pays for what it was
+// sent), the player loads again by itself, without the quota note, and
+// does not start playing when the viewer had not pressed play.
+test("media: a refusal for time held in flight is retried, without playing unasked", async () => {
+  const { qbase, qlog, id, stop } = await quotaServer();
+  const page = await newPage();
+  let held = null;
+  try {
+    // the whole file: its range reserves the minute, cut to it
+    const head = await new Promise((resolve, reject) => {
+      held = http.get(`${qbase}/stream/${id}`, { headers: { Range: "bytes=0-" } }, resolve);
+      held.on("error", reject);
+    });
+    eq(head.statusCode, 206, "the held range");
+    head.pause();
+    head.on("error", () => {});
+    const q = (await (await fetch(`${qbase}/api/v1/files/${id}`, { headers: { Accept: "application/json" } })).json())
+      .stream.quota;
+    check(q.left_seconds === 0 && q.retry_after === 0, `quota while the range is held: ${JSON.stringify(q)}`);
+    const statuses = [];
+    page.on("response", (r) => {
+      if (new URL(r.url()).pathname !== `/stream/${id}`) return;
+      statuses.push(r.status() === 429 ? `429 Retry-After: ${r.headers()["retry-after"]}` : r.status());
+      if (r.status() === 429) held.destroy(); // the viewer's other response ends: it settles
+    });
+    eq((await page.goto(`${qbase}/${id}`)).status(), 200, "file page status");
+    await page.waitForFunction(() => {
+      const v = document.getElementById("player");
+      return v.readyState >= 1 && !v.error;
+    }, null, { timeout: 20_000 });
+    check(statuses[0] === "429 Retry-After: 2" && statuses.includes(206), `the player's ranges: ${JSON.stringify(statuses)}`);
+    check(await page.locator("#media-quota").isHidden(), "the quota note shows for a refusal in flight");
+    await sleep(500);
+    check(await page.evaluate(() => document.getElementById("player").paused), "the player started playing by itself");
+    check(/"GET \/stream\/\S+" 429 /.test(fs.readFileSync(qlog, "utf8")), "the server did not refuse the player's range");
+    page.errors = page.errors.filter((e) => !/^429 for media/.test(e));
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    if (held) held.destroy();
     await page.close();
     await stop();
   }

@@ -736,6 +736,18 @@ class Server:
     def file_obj(self, fid):
         return self.get("/api/v1/files/" + fid, {"Accept": "application/json"})
 
+    def media_settled(self, ids, timeout=20.0):
+        """Wait until the media probe has given its verdict on each file
+        (it writes in the background after an upload, changing the file
+        object and the database); asserts it did within timeout."""
+        def done():
+            for i in ids:
+                r = self.file_obj(i)
+                if r.status == 200 and r.json().get("media", {}).get("probe") == "pending":
+                    return False
+            return True
+        assert wait_until(done, timeout), "media probes still pending after %ss" % timeout
+
     def dl_path(self, obj):
         """The path part of a file object's download_url."""
         return urllib.parse.urlsplit(obj["download_url"]).path

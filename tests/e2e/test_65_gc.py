@@ -356,9 +356,7 @@ def test_dry_run_changes_nothing():
         fresh = s.upload("fresh.bin", rand_bytes(5000))
         # the media probe writes its verdict in the background after an
         # upload: wait for it, so only gc could change the database
-        probed = lambda: all(s.file_obj(o["id"]).json()["media"]["probe"] != "pending"
-                             for o in old + [fresh])
-        assert wait_until(probed, 20), "media probes still pending"
+        s.media_settled([o["id"] for o in old + [fresh]])
         files = s.blob_files()
         rows = db_dump(s)
         want = {"links": 3, "blobs": 5, "bytes": sum(1000 + i for i in range(3)) + 2000 + 2001,

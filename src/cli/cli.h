@@ -215,6 +215,15 @@ char *cli_url_resolve(const char *base, const char *ref);
 const char *cli_json_str(const json_t *obj, const char *key);
 /* obj as one line of compact JSON on stdout (--json output). */
 void cli_print_json(const json_t *obj);
+/* What a command that made something prints: obj itself with --json,
+ * else its "url" on stdout and "WHAT id: ID" on stderr. */
+void cli_print_made(const struct cli_opts *o, const json_t *obj,
+		    const char *what);
+/* Run an upload's request h (the bytes of file): 0, or an error said on
+ * stderr ("cannot read FILE" for the file's own errors, "cannot upload
+ * FILE" for the transfer's) and -1; msg is scratch. */
+int cli_upload_perform(struct cli_http *h, const struct cli_opts *o,
+		       const char *file, struct pt_buf *msg);
 
 /* ---- stored logins (login.c) ----
  *

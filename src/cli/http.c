@@ -375,6 +375,34 @@ void cli_print_json(const json_t *obj)
 	free(s);
 }
 
+void cli_print_made(const struct cli_opts *o, const json_t *obj,
+		    const char *what)
+{
+	if (o->json) {
+		cli_print_json(obj);
+		return;
+	}
+	puts(cli_json_str(obj, "url"));
+	fprintf(stderr, "%s id: %s\n", what, cli_json_str(obj, "id"));
+}
+
+int cli_upload_perform(struct cli_http *h, const struct cli_opts *o,
+		       const char *file, struct pt_buf *msg)
+{
+	int err = cli_http_perform(h, o);
+	if (err && err > -4000) {
+		/* a negative errno comes from reading the file */
+		cli_err("cannot read '%s': %s", file, pt_strerror(err));
+		return -1;
+	}
+	if (err) {
+		cli_http_strerror(h, err, msg);
+		cli_err("cannot upload '%s': %s", file, msg->p);
+		return -1;
+	}
+	return 0;
+}
+
 /* The phrase for an HTTP status, from the engine's one status table. */
 static const char *status_phrase(long status)
 {

@@ -95,12 +95,7 @@ static int cmd_mkdir(const struct cli_opts *o, int argc, char **argv)
 			name);
 		goto fail;
 	}
-	if (o->json) {
-		cli_print_json(rep);
-	} else {
-		puts(cli_json_str(rep, "url"));
-		fprintf(stderr, "folder id: %s\n", cli_json_str(rep, "id"));
-	}
+	cli_print_made(o, rep, "folder");
 	ret = CLI_OK;
 fail:
 	json_decref(req);

@@ -53,12 +53,7 @@ static int request_create(const struct cli_opts *o, const char *folder)
 		cli_err("cannot make a file request: the reply is not one");
 		goto fail;
 	}
-	if (o->json) {
-		cli_print_json(rep);
-	} else {
-		puts(cli_json_str(rep, "url"));
-		fprintf(stderr, "request id: %s\n", cli_json_str(rep, "id"));
-	}
+	cli_print_made(o, rep, "request");
 	ret = CLI_OK;
 fail:
 	json_decref(req);
@@ -174,7 +169,7 @@ int cli_request_upload(const struct cli_opts *o, const char *file, int fd,
 	struct pt_buf url, msg;
 	struct cli_http h;
 	struct cli_progress bar;
-	int err, ret = -1;
+	int ret = -1;
 	const char *r = o->request;
 
 	pt_buf_init(&url, 64 * 1024);
@@ -208,16 +203,8 @@ int cli_request_upload(const struct cli_opts *o, const char *file, int fd,
 	if (o->password)
 		cli_http_add_header(&h, "X-Partage-Request-Password: %s",
 				    o->password);
-	err = cli_http_perform(&h, o);
-	if (err && err > -4000) {
-		cli_err("cannot read '%s': %s", file, pt_strerror(err));
+	if (cli_upload_perform(&h, o, file, &msg))
 		goto fail;
-	}
-	if (err) {
-		cli_http_strerror(&h, err, &msg);
-		cli_err("cannot upload '%s': %s", file, msg.p);
-		goto fail;
-	}
 	if (h.status != 201) {
 		cli_http_reason(&h, &msg);
 		cli_err("cannot upload '%s': %s", file, msg.p);

@@ -108,17 +108,8 @@ static int upload_one(const struct cli_opts *o, const char *file)
 		cli_http_add_header(&h, "Max-Downloads: %llu",
 				    (unsigned long long)o->max_downloads);
 
-	err = cli_http_perform(&h, o);
-	if (err && err > -4000) {
-		/* a negative errno comes from reading the file */
-		cli_err("cannot read '%s': %s", file, pt_strerror(err));
+	if (cli_upload_perform(&h, o, file, &msg))
 		goto fail;
-	}
-	if (err) {
-		cli_http_strerror(&h, err, &msg);
-		cli_err("cannot upload '%s': %s", file, msg.p);
-		goto fail;
-	}
 	if (h.status != 201 && h.status != 200) {
 		cli_http_reason(&h, &msg);
 		cli_err("cannot upload '%s': %s", file, msg.p);

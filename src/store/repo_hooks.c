@@ -175,6 +175,37 @@ static void delivery_row(struct db_stmt *st, struct pt_pool *pool,
 	}
 }
 
+/* Every row of st (closed here) into the pool first, since cb runs
+ * statements of its own, then cb on each; cb's non-zero return stops
+ * and is returned. */
+static int deliveries_each(struct db_stmt *st, struct pt_pool *pool,
+			   bool with_hook,
+			   int (*cb)(const struct delivery *d, void *arg),
+			   void *arg)
+{
+	struct delivery *v = NULL;
+	size_t n = 0, cap = 0;
+	int err;
+
+	while ((err = db_step(st)) == DB_ROW) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			struct delivery *nv = pt_palloc(pool, cap * sizeof(*nv));
+			if (n)
+				memcpy(nv, v, n * sizeof(*nv));
+			v = nv;
+		}
+		delivery_row(st, pool, &v[n++], with_hook);
+	}
+	db_done(st);
+	if (err < 0)
+		return err;
+	for (size_t i = 0; i < n; i++)
+		if ((err = cb(&v[i], arg)))
+			return err;
+	return 0;
+}
+
 int repo_hook_claim(struct db *db, struct pt_pool *pool, const char *holder,
 		    int64_t now, int64_t lease_until, int64_t max,
 		    int (*cb)(const struct delivery *d, void *arg), void *arg)
@@ -212,23 +243,7 @@ int repo_hook_claim(struct db *db, struct pt_pool *pool, const char *holder,
 			   &st, "ti", holder, lease_until);
 	if (err)
 		return err;
-	/* read them all first: cb runs statements of its own */
-	struct delivery *v = NULL;
-	size_t n = 0;
-	while ((err = db_step(st)) == DB_ROW) {
-		struct delivery *nv = pt_palloc(pool, (n + 1) * sizeof(*nv));
-		if (n)
-			memcpy(nv, v, n * sizeof(*nv));
-		v = nv;
-		delivery_row(st, pool, &v[n++], true);
-	}
-	db_done(st);
-	if (err < 0)
-		return err;
-	for (size_t i = 0; i < n; i++)
-		if ((err = cb(&v[i], arg)))
-			return err;
-	return 0;
+	return deliveries_each(st, pool, true, cb, arg);
 }
 
 int repo_hook_attempt(struct db *db, const char *id, const char *holder,
@@ -283,22 +298,7 @@ int repo_hook_deliveries(struct db *db, struct pt_pool *pool,
 			   &st, "ti", hook_id, limit);
 	if (err)
 		return err;
-	struct delivery *v = NULL;
-	size_t n = 0;
-	while ((err = db_step(st)) == DB_ROW) {
-		struct delivery *nv = pt_palloc(pool, (n + 1) * sizeof(*nv));
-		if (n)
-			memcpy(nv, v, n * sizeof(*nv));
-		v = nv;
-		delivery_row(st, pool, &v[n++], false);
-	}
-	db_done(st);
-	if (err < 0)
-		return err;
-	for (size_t i = 0; i < n; i++)
-		if ((err = cb(&v[i], arg)))
-			return err;
-	return 0;
+	return deliveries_each(st, pool, false, cb, arg);
 }
 
 int repo_hook_attempts(struct db *db, const char *outbox_id,

@@ -594,13 +594,21 @@ class Server:
         for line in out.splitlines():
             m = re.match(r'Thread \d+ .*"([^"]*)"', line)
             if m:
-                cur = [m.group(1)]
+                cur = [m.group(1), None]
                 threads.append(cur)
             elif cur is not None and line.startswith("#"):
                 f = re.search(r" in (\w+) \(.* at (src/[\w/.]+):(\d+)", line)
                 if f:
                     cur.append("%s@%s:%s" % f.groups())
-        return "; ".join("%s: %s" % (t[0], " < ".join(t[1:4]) or "-") for t in threads)
+                elif cur[1] is None:
+                    g = re.search(r" in (\w+) \(", line)
+                    cur[1] = g.group(1) if g else "?"
+        # threads idle in a wait of their own (a condition, epoll) last:
+        # the one that hangs the exit comes first
+        idle = ("nap@", "worker@", "checker@", "blob_s3_worker@", "loop_run@", "deliverer@",
+                "scan_thread@", "responder@", "run@src/http/throttle")
+        threads.sort(key=lambda t: any(f.startswith(idle) for f in t[2:3]))
+        return "; ".join("%s: %s" % (t[0], " < ".join(t[2:5]) or t[1] or "-") for t in threads)
 
     def kill9(self):
         if self.proc is not None and self.proc.poll() is None:

@@ -103,7 +103,9 @@ class Runner:
             print("skip %s: %s" % (name, one_line(msg)), flush=True)
             self.skipped += 1
         else:
-            print("FAIL %s: %s" % (name, one_line(msg)), flush=True)
+            # a hung server's thread list is the whole point: longer
+            print("FAIL %s: %s" % (name, one_line(msg, 3000 if "its threads:" in str(msg) else 400)),
+                  flush=True)
             for d in details:
                 if d:
                     print("     " + one_line(d, 1000), flush=True)

@@ -188,7 +188,12 @@ static int ensure_conn(struct pg_db *db)
 	}
 	if (db->base.in_tx)
 		return PT_EUNAVAIL; /* the transaction died with the session */
-	if (pt_mono_ns() < db->retry_after)
+	/* pacing spares a server that is down; once another connection of
+	 * this process has got through (pg_down cleared), try at once: a
+	 * session still waiting out its pace while the process says "up"
+	 * would let an upload in (api_intake_check_or_reply trusts the
+	 * flag) that then cannot commit */
+	if (pt_mono_ns() < db->retry_after && atomic_load(&pg_down))
 		return PT_EUNAVAIL;
 	return connect_now(db);
 }

@@ -309,9 +309,9 @@ static void *worker(void *arg)
 			pthread_mutex_unlock(&q->pick);
 		}
 		pthread_mutex_lock(&q->lock);
-		if (p.found)
-			continue;
-		if (q->kicks != seen)
+		/* stop may have come while the lock was free (the pick, a
+		 * probe): its broadcast found nobody waiting */
+		if (p.found || q->stop || q->kicks != seen)
 			continue;
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);

@@ -200,14 +200,18 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libpartage.a
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -Isrc -MMD -MP -o $@ $< \
 	  build-fuzz/libpartage.a $(LDLIBS) -lmagic
 
+# FUZZ_JOBS targets at a time (one per core by default): each is one
+# process, and a finding in any stops the run with its log
+FUZZ_JOBS ?= $(shell nproc)
 fuzz: $(FUZZ_BIN)
-	@set -e; for b in $(FUZZ_BIN); do n=$$(basename $$b); \
-	  mkdir -p build-fuzz/corpus-$$n; \
+	@printf '%s\n' $(FUZZ_BIN) | xargs -P $(FUZZ_JOBS) -I{} sh -c '\
+	  b={}; n=$$(basename $$b); mkdir -p build-fuzz/corpus-$$n; \
 	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
 	  dict=; test -f tests/fuzz/$$n.dict && dict=-dict=tests/fuzz/$$n.dict; \
 	  $$b -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 $$dict \
 	    build-fuzz/corpus-$$n tests/fuzz/corpus/$$n 2>build-fuzz/$$n.log \
-	    || { tail -40 build-fuzz/$$n.log; exit 1; }; done; echo "fuzz: all targets clean"
+	    || { tail -40 build-fuzz/$$n.log; exit 255; }' \
+	  && echo "fuzz: all targets clean"
 
 deps:
 	scripts/install-deps.sh

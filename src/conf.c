@@ -336,6 +336,12 @@ static const struct conf_opt opts[] = {
 		  "the disk is full so that deleting, takedowns and gc can "
 		  "commit, never given to uploads, filled again when space "
 		  "is back; 0 = none" },
+	{ .section = "storage", .name = "small_cache_bytes", .type = CONF_SIZE,
+	  .off = OFF(small_cache_bytes), .def = "32M", .max = 1ULL << 40,
+	  .unit = "size",
+	  .help = "memory for the bytes of small files (64 KiB at most) "
+		  "served from local disk: a hit spares the open, stat, "
+		  "read and close of the file; 0 = none" },
 	{ .section = "storage", .name = "s3_endpoint", .type = CONF_STR,
 	  .off = OFF(s3_endpoint), .def = "", .check = check_url,
 	  .unit = "URL", .help = "S3 endpoint; empty = AWS" },

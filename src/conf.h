@@ -64,6 +64,7 @@ struct pt_conf {
 	char *data;
 	uint64_t min_free_bytes; /* 0: no threshold; may be CONF_PERCENT|N */
 	uint64_t reserve_bytes;  /* DATA/reserve; 0: none */
+	uint64_t small_cache_bytes; /* blobcache.h; 0: none */
 	char *s3_endpoint, *s3_bucket, *s3_region, *s3_access_key, *s3_secret_key;
 	char *s3_redirect;       /* "stream" | "presigned" */
 	uint64_t s3_presign_seconds;

@@ -122,6 +122,10 @@ int app_open(struct app *app, const struct pt_conf *conf)
 		       pt_strerror(err));
 		return err;
 	}
+	/* fs only: an S3 read is not a local one (blob_reader_open_cached) */
+	if (strcmp(conf->storage_backend, "fs") == 0)
+		app->blobcache = blob_cache_new(conf->small_cache_bytes,
+						BLOB_CACHE_MAX_ENTRY);
 	/* the space a full disk still gives to deleting (reserve.h), before
 	 * anything writes to the SQLite file; with PostgreSQL the data dir
 	 * keeps only the upload floor of the fs store */
@@ -226,6 +230,7 @@ void app_close(struct app *app)
 	db_pool_free(app->db);
 	reserve_close(app->reserve);
 	blob_store_close(app->blobs);
+	blob_cache_free(app->blobcache);
 	memset(app, 0, sizeof(*app));
 }
 

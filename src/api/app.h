@@ -16,6 +16,7 @@
 #include "../conf.h"
 #include "../http/server.h"
 #include "../store/blob.h"
+#include "../store/blobcache.h"
 #include "../store/db.h"
 #include "../store/linkcache.h"
 #include "../store/repo.h"
@@ -56,6 +57,7 @@ struct gc_cursor {
 struct app {
 	const struct pt_conf *conf;
 	struct blob_store *blobs;
+	struct blob_cache *blobcache; /* small blobs in memory; NULL: none */
 	struct db_pool *db;
 	const char *public_url;     /* no trailing slash */
 	struct metrics *metrics;

@@ -700,7 +700,8 @@ static req_res serve_held(struct pt_req *r, const char *id, struct held *h)
 			!pass.not_before && /* a hold is ours to keep */
 			redirectable(r, range_hdr, rr, &rs);
 	if (!redirect) {
-		err = blob_reader_open(app->blobs, l.sha256, &rd);
+		err = blob_reader_open_cached(app->blobs, app->blobcache,
+					      l.sha256, &rd);
 		if (err) {
 			pt_log("download: blob %s of link %s cannot be "
 			       "opened: %s",
@@ -764,14 +765,12 @@ static req_res serve_held(struct pt_req *r, const char *id, struct held *h)
 			 "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, rs.r[0].first,
 			 rs.r[0].last, size);
 		body_len = rs.r[0].last - rs.r[0].first + 1;
-		h->streamed = blob_reader_fd(rd) < 0 || cap.rate ||
-			      cap.not_before;
+		h->streamed = download_range_streams(rd, body_len, &cap);
 		resp = download_range_response(rd, rs.r[0].first, body_len, &cap);
 		resp_header(resp, "Content-Range", cr206);
 		status = 206;
 	} else {
-		h->streamed = blob_reader_fd(rd) < 0 || cap.rate ||
-			      cap.not_before;
+		h->streamed = download_range_streams(rd, size, &cap);
 		resp = download_range_response(rd, 0, size, &cap);
 	}
 	resp_header(resp, "Content-Type", ctype);

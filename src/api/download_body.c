@@ -247,12 +247,24 @@ static struct resp *stream_response(struct blob_reader *rd,
 }
 
 /* The whole blob or one range of it: sendfile when there is an fd. */
+static bool from_memory(uint64_t len, bool paced)
+{
+	return len > 0 && len <= SMALL_BODY && !paced;
+}
+
+bool download_range_streams(struct blob_reader *rd, uint64_t len,
+			    const struct cap *cap)
+{
+	bool paced = cap->rate || cap->not_before;
+	return !from_memory(len, paced) && (blob_reader_fd(rd) < 0 || paced);
+}
+
 struct resp *download_range_response(struct blob_reader *rd, uint64_t off,
 				     uint64_t len, const struct cap *cap)
 {
 	int fd = blob_reader_fd(rd);
 	bool paced = cap->rate || cap->not_before;
-	if (len > 0 && len <= SMALL_BODY && !paced) {
+	if (from_memory(len, paced)) {
 		/* small: from memory, so headers and body leave in one
 		 * write instead of a send and a sendfile */
 		char *buf = xmalloc(len);

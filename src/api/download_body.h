@@ -36,6 +36,11 @@ struct cap {
  * every byte is the engine's. */
 struct resp *download_range_response(struct blob_reader *rd, uint64_t off,
 				     uint64_t len, const struct cap *cap);
+/* Whether download_range_response(rd, _, len, cap) streams the body (a
+ * pulled stream whose progress is counted), rather than handing it whole
+ * to the engine from memory or a file. */
+bool download_range_streams(struct blob_reader *rd, uint64_t len,
+			    const struct cap *cap);
 /* The multipart/byteranges body of the ranges rs of rd, each part typed
  * mime; *ctype is its Content-Type (with the boundary, in r's pool) and
  * *len its length. */

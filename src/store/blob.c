@@ -28,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blobcache.h"
 #include "runhash.h"
 #include "../util/pt.h"
 #include "../util/banned.h"
@@ -72,7 +73,8 @@ unsigned long blob_hash_threads_started(void)
 
 struct blob_reader {
 	struct blob_store *store;
-	void *state;
+	void *state;              /* the backend's; NULL when mem */
+	struct blob_cached *mem;  /* the bytes, from the cache */
 	uint64_t size;
 };
 
@@ -342,7 +344,41 @@ int blob_reader_open(struct blob_store *s, const char *hex,
 	r = xmalloc(sizeof(*r));
 	r->store = s;
 	r->state = state;
+	r->mem = NULL;
 	r->size = size;
+	*out = r;
+	return 0;
+}
+
+/* From the cache, or opened and, when small and local (an fd: reading it
+ * whole costs what serving it would), read into the cache. */
+int blob_reader_open_cached(struct blob_store *s, struct blob_cache *c,
+			    const char *hex, struct blob_reader **out)
+{
+	struct blob_cached *e = c ? blob_cache_get(c, hex) : NULL;
+	if (!e) {
+		int err = blob_reader_open(s, hex, out);
+		struct blob_reader *r = *out;
+		if (err || !c || r->size > blob_cache_max_entry(c) ||
+		    blob_reader_fd(r) < 0)
+			return err;
+		unsigned char *buf = xmalloc(r->size ? r->size : 1);
+		ssize_t k = blob_reader_pread(r, buf, r->size, 0);
+		if (k == (ssize_t)r->size)
+			e = blob_cache_put(c, hex, buf, r->size);
+		free(buf);
+		if (!e) /* short read (the size check reports it) or no room */
+			return 0;
+		s->ops->reader_close(r->state);
+		r->state = NULL;
+		r->mem = e;
+		return 0;
+	}
+	struct blob_reader *r = xmalloc(sizeof(*r));
+	r->store = s;
+	r->state = NULL;
+	r->mem = e;
+	r->size = blob_cached_size(e);
 	*out = r;
 	return 0;
 }
@@ -354,25 +390,35 @@ uint64_t blob_reader_size(const struct blob_reader *r)
 
 int blob_reader_fd(struct blob_reader *r)
 {
-	return r->store->ops->reader_fd(r->state);
+	return r->mem ? -1 : r->store->ops->reader_fd(r->state);
 }
 
 int blob_reader_take_fd(struct blob_reader *r)
 {
-	return r->store->ops->reader_take_fd(r->state);
+	return r->mem ? -1 : r->store->ops->reader_take_fd(r->state);
 }
 
 ssize_t blob_reader_pread(struct blob_reader *r, void *p, size_t n,
 			  uint64_t off)
 {
-	return r->store->ops->reader_pread(r->state, p, n, off);
+	if (!r->mem)
+		return r->store->ops->reader_pread(r->state, p, n, off);
+	if (off >= r->size)
+		return 0;
+	if (n > r->size - off)
+		n = (size_t)(r->size - off);
+	memcpy(p, blob_cached_bytes(r->mem) + off, n);
+	return (ssize_t)n;
 }
 
 void blob_reader_close(struct blob_reader *r)
 {
 	if (!r)
 		return;
-	r->store->ops->reader_close(r->state);
+	if (r->mem)
+		blob_cache_unref(r->mem);
+	else
+		r->store->ops->reader_close(r->state);
 	free(r);
 }
 

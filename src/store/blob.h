@@ -152,6 +152,12 @@ void blob_writer_abort(struct blob_writer *w);
 
 int blob_reader_open(struct blob_store *s, const char *hex,
 		     struct blob_reader **out);
+/* The same, the bytes from c (blobcache.h: small blobs in memory) when
+ * they are there, and put there when the blob is small and has an fd; a
+ * reader from the cache has no fd.  c NULL: blob_reader_open. */
+struct blob_cache;
+int blob_reader_open_cached(struct blob_store *s, struct blob_cache *c,
+			    const char *hex, struct blob_reader **out);
 uint64_t blob_reader_size(const struct blob_reader *r);
 /* A local fd positioned nowhere in particular (use offsets), owned by the
  * reader, or -1 when the backend has none. */

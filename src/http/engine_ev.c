@@ -271,6 +271,8 @@ static void on_io(struct loop *l, struct loop_io *io, uint32_t events)
 	struct conn *c = io->data;
 	if (events & (LOOP_ERR | LOOP_HUP))
 		c->peer_gone = true;
+	if (events & (LOOP_RDHUP | LOOP_ERR | LOOP_HUP))
+		c->rdhup = true;
 	if (events & (LOOP_READ | LOOP_RDHUP | LOOP_ERR | LOOP_HUP))
 		c->readable = true;
 	if (events & (LOOP_WRITE | LOOP_ERR | LOOP_HUP))

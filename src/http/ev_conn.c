@@ -196,10 +196,17 @@ static int conn_read(struct conn *c)
 	}
 	if (c->len == IN_SIZE)
 		return 0;
-	ssize_t k = read(c->fd, c->in + c->len, IN_SIZE - c->len);
+	size_t room = IN_SIZE - c->len;
+	ssize_t k = read(c->fd, c->in + c->len, room);
 	if (k > 0) {
 		c->len += (size_t)k;
 		c->last_ns = loop_now(c->el->l);
+		/* less than asked for: the socket had no more, and what comes
+		 * next is a new edge (EPOLLET), so the read that would only
+		 * say EAGAIN is saved (one system call per request); not once
+		 * the peer's FIN is in: no edge is left to tell its EOF */
+		if ((size_t)k < room && !c->rdhup)
+			c->readable = false;
 		return 1;
 	}
 	if (k < 0 && (errno == EAGAIN || errno == EINTR)) {

@@ -39,6 +39,7 @@ struct conn {
 	enum cstate state;
 	bool readable, writable; /* edge-triggered: still ready */
 	bool peer_gone;          /* HUP or ERR seen */
+	bool rdhup;              /* the peer's FIN seen: reads go on to EOF */
 	bool paused;             /* waiting for a post (pause or suspend), or
 				  * for wake_ns */
 	uint64_t wake_ns;        /* req_pause_until: the timer wakes it

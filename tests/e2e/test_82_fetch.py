@@ -475,6 +475,25 @@ def test_webhook_retry_survives_restart(srv):
     assert d["next_at"] is None, d
 
 
+def test_webhook_sent_at_once_and_retried_when_due(srv):
+    """The deliverer is kicked by the event (no poll to wait for) and
+    wakes for its own retry when it is due (retry_base_seconds = 1), not
+    at its slow poll of the outbox (5 s)."""
+    auth = new_user(srv)
+    _Origin.fail_first["/hook/timing"] = 1
+    add_hook(srv, auth, "/hook/timing", ["upload"])
+    t0 = time.monotonic()
+    expect(srv.put("timing.bin", b"timing\n", headers=dict(auth, Accept="application/json")), 201)
+    events_at("/hook/timing", "upload", n=1, timeout=5)
+    first = time.monotonic() - t0
+    got = events_at("/hook/timing", "upload", n=2, timeout=10)
+    second = time.monotonic() - t0
+    assert [h[2] for h in got] == [500, 200], [h[2] for h in got]
+    assert first < 1.5, "the first attempt came %.2f s after the upload" % first
+    # due 1 s after the failed attempt (a second's rounding either side)
+    assert second - first < 3.5, "the retry came %.2f s after the first attempt" % (second - first)
+
+
 def test_instance_webhook(srv):
     data = rand_bytes(3000, seed=86)
     r = expect(srv.put("anon.bin", data, headers={"Accept": "application/json"}), 201)

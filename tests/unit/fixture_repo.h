@@ -18,7 +18,7 @@
 #include "store/repo.h"
 
 /* SHA-256 of "abc": the blob fixture_link's rows name. */
-#define FIXTURE_HEX                                                     \
+#define FIXTURE_HEX \
 	"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 
 /* The test's directory, "/tmp/pt-PROGRAM-XXXXXX" (PROGRAM: the test
@@ -33,7 +33,7 @@ int fixture_setup(void **state);
 int fixture_teardown(void **state);
 
 /* A cmocka test f run between fixture_setup and fixture_teardown. */
-#define FIXTURE_TEST(f)                                                 \
+#define FIXTURE_TEST(f) \
 	cmocka_unit_test_setup_teardown(f, fixture_setup, fixture_teardown)
 
 /* sqlite:DIR/NAME (created when absent), migrated to the current schema

@@ -123,10 +123,22 @@ $(BIN)/partage: $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libpartage.a
 # src/cli/login.c) is rebuilt when that file changes (the .d file adds
 # the headers and that file to $^: only the test and the library are
 # compiled)
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpartage.a | deps-ready
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/tests/libfixture.a \
+		$(BUILD)/libpartage.a | deps-ready
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -MMD -MP -o $@ $< $(filter %.a,$^) \
 		$(LDLIBS) $(LDFLAGS) -lcmocka
+
+# the unit tests' shared fixture (tests/unit/fixture_repo.h: temp dir,
+# SQLite repo, link rows): an archive, so a test that uses none of it
+# links none of it
+$(BUILD)/tests/fixture_repo.o: tests/unit/fixture_repo.c | deps-ready
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/libfixture.a: $(BUILD)/tests/fixture_repo.o
+	@rm -f $@
+	ar rcs $@ $^
 
 # C micro-benchmarks (bench/NAME.c), built on demand, never by all:
 # make build/bench/h1_parse && build/bench/h1_parse; bench/loop.sh runs

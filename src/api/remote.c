@@ -498,8 +498,6 @@ static req_res create_done(struct pt_req *r, json_t *o)
 	json_t *days = o ? json_object_get(o, "max_days") : NULL;
 	json_t *dls = o ? json_object_get(o, "max_downloads") : NULL;
 	const struct principal *who = api_who(r);
-	char why[300];
-	bool forbidden;
 	req_res rc;
 
 	if (!rm)
@@ -513,28 +511,15 @@ static req_res create_done(struct pt_req *r, json_t *o)
 				   "[, \"name\": \"…\"][, \"max_days\": N]"
 				   "[, \"max_downloads\": N]}");
 	const char *u = json_string_value(url);
-	if (strlen(u) > REMOTE_URL_MAX)
-		return reply_error(r, PT_EBADREQ, NULL,
-				   "bad request: the URL is longer than %d "
-				   "bytes", REMOTE_URL_MAX);
-	if (api_text_check_or_reply(r, "the URL", u, strlen(u), 0, &rc) ||
-	    (name && api_text_check_or_reply(r, "the name",
+	if ((name && api_text_check_or_reply(r, "the name",
 					     json_string_value(name),
 					     strlen(json_string_value(name)), 0,
-					     &rc)))
+					     &rc)) ||
+	    api_url_check_or_reply(r, &rm->guard, u, REMOTE_URL_MAX,
+				   "; the server does not fetch from private "
+				   "or special addresses",
+				   &rc))
 		return rc;
-	for (const char *p = u; *p; p++)
-		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
-			return reply_error(r, PT_EBADREQ, NULL,
-					   "bad request: the URL has spaces or "
-					   "control characters");
-	if (netguard_url_check(&rm->guard, u, why, sizeof(why), &forbidden))
-		return reply_error(r, forbidden ? PT_EFORBIDDEN : PT_EBADREQ,
-				   NULL, "%s: %s%s",
-				   forbidden ? "forbidden" : "bad request", why,
-				   forbidden ? "; the server does not fetch "
-					       "from private or special "
-					       "addresses" : "");
 	int64_t max_days = days ? json_integer_value(days) : 0;
 	int64_t max_dls = dls ? json_integer_value(dls) : 0;
 	if ((days && (max_days < 1 || max_days > 1000000000)) ||

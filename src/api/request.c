@@ -2,10 +2,11 @@
  * request.c — what every resource handler asks about a request: who
  * sends it (api_who), its JSON body, the link it names (lookup with the
  * takedown, expiry and enumeration rules, and the file object and URLs
- * of a link), the checks on client text and counts, and whether the
- * stores can take an upload.  The resource files (upload.c, download.c,
- * files.c, folders.c, accounts.c, tus.c, ...) use these and not each
- * other's helpers (docs/internals.md, "Layers").
+ * of a link), the checks on client text, counts and the URLs the server
+ * will fetch or post to, and whether the stores can take an upload.  The
+ * resource files (upload.c, download.c, files.c, folders.c, accounts.c,
+ * tus.c, ...) use these and not each other's helpers (docs/internals.md,
+ * "Layers").
  */
 #define _GNU_SOURCE
 #include "request.h"
@@ -19,6 +20,7 @@
 #include <strings.h>
 
 #include "../core/ids.h"
+#include "../core/netguard.h"
 #include "../http/path.h"
 #include "../http/reply.h"
 #include "../util/buf.h"
@@ -306,6 +308,36 @@ bool api_text_check_or_reply(struct pt_req *r, const char *what, const char *s,
 		return false;
 	*rc = reply_error(r, PT_EBADREQ, NULL, "bad request: %s %s (byte %zu)",
 			  what, why, at);
+	return true;
+}
+
+bool api_url_check_or_reply(struct pt_req *r, const struct netguard *g,
+			    const char *u, size_t max, const char *note,
+			    req_res *rc)
+{
+	char why[300];
+	bool forbidden;
+
+	if (strlen(u) > max) {
+		*rc = reply_error(r, PT_EBADREQ, NULL,
+				  "bad request: the URL is longer than %zu "
+				  "bytes", max);
+		return true;
+	}
+	if (api_text_check_or_reply(r, "the URL", u, strlen(u), 0, rc))
+		return true;
+	for (const char *p = u; *p; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f) {
+			*rc = reply_error(r, PT_EBADREQ, NULL,
+					  "bad request: the URL has spaces or "
+					  "control characters");
+			return true;
+		}
+	if (!netguard_url_check(g, u, why, sizeof(why), &forbidden))
+		return false;
+	*rc = reply_error(r, forbidden ? PT_EFORBIDDEN : PT_EBADREQ, NULL,
+			  "%s: %s%s", forbidden ? "forbidden" : "bad request",
+			  why, forbidden ? note : "");
 	return true;
 }
 

@@ -1,9 +1,9 @@
 /*
  * request.h — what every resource handler asks about a request (request.c):
  * who sends it, its JSON body, the link it names and its password, its
- * file object and URLs, and the checks on client text, counts, upload
- * limits and intake.  Resource files use these, not each other's helpers
- * (docs/internals.md, "Layers").
+ * file object and URLs, and the checks on client text, counts, URLs to
+ * fetch, upload limits and intake.  Resource files use these, not each
+ * other's helpers (docs/internals.md, "Layers").
  */
 #ifndef PT_REQUEST_H
 #define PT_REQUEST_H
@@ -43,6 +43,17 @@ bool api_intake_check_or_reply(struct pt_req *r, req_res *rc);
  * disp_sanitize_name (tus T31: sanitised, never echoed raw), not refused. */
 bool api_text_check_or_reply(struct pt_req *r, const char *what, const char *s,
 			     size_t n, unsigned flags, req_res *rc);
+/* A URL a client gives the server to fetch or post to (remote uploads,
+ * webhooks): at most max bytes, UTF-8, no spaces or control characters,
+ * and passing the outbound guard g (netguard_url_check: http(s), a host,
+ * no credentials, no refused address literal).  false, or true with *rc
+ * the result of a 400 reply, or of a 403 when g refuses the address
+ * ("forbidden: WHY" then note, which may be "").  Never blocks (no
+ * resolution). */
+struct netguard;
+bool api_url_check_or_reply(struct pt_req *r, const struct netguard *g,
+			    const char *u, size_t max, const char *note,
+			    req_res *rc);
 /* A count of days or downloads (the Max-Days and Max-Downloads headers,
  * the form's max_days and max_downloads): 1 to 10^9 in at most 19
  * digits, spaces and tabs around allowed.  0 with *out set, or

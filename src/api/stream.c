@@ -254,7 +254,7 @@ req_res api_stream(struct pt_req *r)
 	struct media_info m;
 	enum media_state st;
 	req_res rc;
-	char etag[BLOB_HEX_LEN + 3], lastmod[32], ra[24];
+	char etag[BLOB_HEX_LEN + 3], lastmod[32];
 
 	if (api_link_lookup_or_reply(r, r->arg[0].p, &l, &rc, true))
 		return rc;
@@ -269,7 +269,7 @@ req_res api_stream(struct pt_req *r)
 					   l.id, (long long)l.max_downloads,
 					   app->public_url, l.id);
 		if (st == MEDIA_PENDING) {
-			req_reply_header(r, "Retry-After", "5");
+			req_retry_after(r, 5);
 			return reply_error(r, PT_EUNAVAIL, "probing",
 					   "service unavailable: '%s' is "
 					   "still being examined: retry in 5 "
@@ -311,9 +311,7 @@ req_res api_stream(struct pt_req *r)
 		int64_t grant = media_quota_reserve(app->quotas, &s->v, want,
 						    pt_now(), &retry);
 		if (grant <= 0) {
-			snprintf(ra, sizeof(ra), "%lld",
-				 (long long)(retry > 0 ? retry : 1));
-			req_reply_header(r, "Retry-After", ra);
+			const char *ra = req_retry_after(r, retry);
 			return reply_error(
 				r, PT_ELIMIT, "stream-quota",
 				"too many requests: %llu minutes of streaming "

@@ -447,8 +447,7 @@ static req_res create_done(struct pt_req *r, json_t *o)
 	const char *events = o ? events_parse(r->pool,
 					      json_object_get(o, "events"))
 			       : NULL;
-	char why[300], tok[TOKEN_LEN + 1];
-	bool forbidden;
+	char tok[TOKEN_LEN + 1];
 	req_res rc;
 	struct hook k;
 	int err;
@@ -459,23 +458,9 @@ static req_res create_done(struct pt_req *r, json_t *o)
 				   "[, \"events\": [\"upload\", \"download\", "
 				   "\"deleted\", \"expired\", \"takedown\"]]}");
 	const char *u = json_string_value(url);
-	if (strlen(u) > HOOK_URL_MAX)
-		return reply_error(r, PT_EBADREQ, NULL,
-				   "bad request: the URL is longer than %d "
-				   "bytes", HOOK_URL_MAX);
-	if (api_text_check_or_reply(r, "the URL", u, strlen(u), 0, &rc))
+	if (api_url_check_or_reply(r, h ? &h->guard : NULL, u, HOOK_URL_MAX,
+				   "", &rc))
 		return rc;
-	for (const char *p = u; *p; p++)
-		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
-			return reply_error(r, PT_EBADREQ, NULL,
-					   "bad request: the URL has spaces or "
-					   "control characters");
-	if (netguard_url_check(h ? &h->guard : NULL, u, why, sizeof(why),
-			       &forbidden))
-		return reply_error(r, forbidden ? PT_EFORBIDDEN : PT_EBADREQ,
-				   NULL, "%s: %s", forbidden ? "forbidden"
-							     : "bad request",
-				   why);
 	struct db *db = app_db(app);
 	if (!db)
 		return reply_error(r, PT_EUNAVAIL, NULL, API_DB_DOWN);

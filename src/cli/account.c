@@ -34,20 +34,15 @@ static bool ac_logged_in(const struct cli_opts *o)
 static json_t *ac_call(const struct cli_opts *o, const char *method,
 		       const char *path, const json_t *body, const char *what)
 {
-	struct pt_buf msg;
 	char *url = xasprintf("%s%s", o->server, path);
 	json_t *rep = NULL;
-	long status;
 
-	pt_buf_init(&msg, 4096);
-	if (cli_api_call(o, method, url, body, &rep, &status, &msg)) {
-		cli_err("cannot %s: %s", what, msg.p);
-	} else if (!json_is_object(rep)) {
+	if (!cli_api_do(o, method, url, body, &rep, "%s", what) &&
+	    !json_is_object(rep)) {
 		json_decref(rep);
 		rep = NULL;
 		cli_err("cannot %s: the reply is not a JSON object", what);
 	}
-	pt_buf_release(&msg);
 	free(url);
 	return rep;
 }
@@ -244,10 +239,7 @@ int cli_tokens(const struct cli_opts *o, int argc, char **argv)
 	}
 	/* revoke ID... : every one is tried, the status says whether all
 	 * went */
-	struct pt_buf msg;
-	pt_buf_init(&msg, 4096);
 	for (int i = 1; i < argc; i++) {
-		long status;
 		if (!id_valid(argv[i], strlen(argv[i]))) {
 			cli_err("cannot revoke '%s': not a token id", argv[i]);
 			ret = CLI_FAIL;
@@ -255,16 +247,12 @@ int cli_tokens(const struct cli_opts *o, int argc, char **argv)
 		}
 		char *url = xasprintf("%s/api/v1/tokens/%s", o->server,
 				      argv[i]);
-		if (cli_api_call(o, "DELETE", url, NULL, NULL, &status,
-				 &msg)) {
-			cli_err("cannot revoke the token %s: %s", argv[i],
-				msg.p);
+		if (cli_api_do(o, "DELETE", url, NULL, NULL,
+			       "revoke the token %s", argv[i]))
 			ret = CLI_FAIL;
-		} else {
+		else
 			fprintf(stderr, "revoked the token %s\n", argv[i]);
-		}
 		free(url);
 	}
-	pt_buf_release(&msg);
 	return ret;
 }

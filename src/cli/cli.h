@@ -215,10 +215,14 @@ char *cli_url_resolve(const char *base, const char *ref);
 const char *cli_json_str(const json_t *obj, const char *key);
 /* obj as one line of compact JSON on stdout (--json output). */
 void cli_print_json(const json_t *obj);
-/* What a command that made something prints: obj itself with --json,
- * else its "url" on stdout and "WHAT id: ID" on stderr. */
-void cli_print_made(const struct cli_opts *o, const json_t *obj,
-		    const char *what);
+/* POST url with req (a JSON object) to make a KIND ("folder",
+ * "request"), and print it: the reply itself with --json, else its "url"
+ * on stdout and "KIND id: ID" on stderr.  0, or -1 after one line on
+ * stderr, "cannot WHAT: reason" (WHAT made from fmt, as cli_api_do),
+ * also for a reply without a "url" ("the reply is not a KIND"). */
+int cli_api_make(const struct cli_opts *o, const char *url,
+		 const json_t *req, const char *kind, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 /* Run an upload's request h (the bytes of file): 0, or an error said on
  * stderr ("cannot read FILE" for the file's own errors, "cannot upload
  * FILE" for the transfer's) and -1; msg is scratch. */
@@ -315,6 +319,12 @@ int cli_share(const struct cli_opts *o, const char *folder, bool share);
 int cli_api_call(const struct cli_opts *o, const char *method,
 		 const char *url, const json_t *body, json_t **rep,
 		 long *status, struct pt_buf *msg);
+/* cli_api_call for a command that stops at a failure: 0 as above, or -1
+ * after one line on stderr, "cannot WHAT: reason", WHAT made from fmt
+ * ("close file request '%s'", id). */
+int cli_api_do(const struct cli_opts *o, const char *method, const char *url,
+	       const json_t *body, json_t **rep, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
 
 /* request.c: `partage request create FOLDER | list | delete ID...` (the
  * owner's file requests, POST/GET/DELETE /api/v1/requests), and one

@@ -375,8 +375,8 @@ void cli_print_json(const json_t *obj)
 	free(s);
 }
 
-void cli_print_made(const struct cli_opts *o, const json_t *obj,
-		    const char *what)
+static void cli_print_made(const struct cli_opts *o, const json_t *obj,
+			   const char *what)
 {
 	if (o->json) {
 		cli_print_json(obj);
@@ -660,4 +660,55 @@ fail:
 	cli_http_release(&h);
 	free(data);
 	return ret;
+}
+
+/* cli_api_call, then "cannot WHAT: reason" on a failure */
+static int api_do(const struct cli_opts *o, const char *method,
+		  const char *url, const json_t *body, json_t **rep,
+		  const char *what)
+{
+	struct pt_buf msg;
+	long status;
+	int ret;
+
+	pt_buf_init(&msg, 4096);
+	ret = cli_api_call(o, method, url, body, rep, &status, &msg);
+	if (ret)
+		cli_err("cannot %s: %s", what, msg.p);
+	pt_buf_release(&msg);
+	return ret;
+}
+
+int cli_api_do(const struct cli_opts *o, const char *method, const char *url,
+	       const json_t *body, json_t **rep, const char *fmt, ...)
+{
+	char what[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return api_do(o, method, url, body, rep, what);
+}
+
+int cli_api_make(const struct cli_opts *o, const char *url,
+		 const json_t *req, const char *kind, const char *fmt, ...)
+{
+	char what[1024];
+	json_t *rep;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (api_do(o, "POST", url, req, &rep, what))
+		return -1;
+	if (!cli_json_str(rep, "url")) {
+		cli_err("cannot %s: the reply is not a %s", what, kind);
+		json_decref(rep);
+		return -1;
+	}
+	cli_print_made(o, rep, kind);
+	json_decref(rep);
+	return 0;
 }

@@ -235,12 +235,10 @@ static int mg_item(const struct cli_opts *o, const struct mg_op *op,
 		url = xasprintf("%s/%s", t.base, t.id);
 	else
 		url = xasprintf("%s/api/v1/files/%s", t.base, t.id);
-	if (cli_api_call(o, folder ? op->folder_method : op->file_method, url,
-		    folder ? op->folder_body : op->file_body, NULL, &status,
-		    &msg)) {
-		cli_err("cannot %s '%s': %s", op->verb, arg, msg.p);
+	if (cli_api_do(o, folder ? op->folder_method : op->file_method, url,
+		       folder ? op->folder_body : op->file_body, NULL,
+		       "%s '%s'", op->verb, arg))
 		goto fail;
-	}
 	ret = 0;
 fail:
 	cli_target_release(&t);
@@ -320,13 +318,10 @@ int cli_rm(const struct cli_opts *o, int argc, char **argv)
 int cli_share(const struct cli_opts *o, const char *arg, bool share)
 {
 	struct cli_target t = { 0 };
-	struct pt_buf msg;
 	char *url = NULL;
 	json_t *body = json_pack("{s:b}", "shared", share), *rep = NULL;
-	long status;
 	int ret = CLI_FAIL;
 
-	pt_buf_init(&msg, 4096);
 	PT_ASSERT(body);
 	if (mg_folder_parse(arg, o, &t)) {
 		cli_err("not a folder id or link: '%s'", arg);
@@ -337,11 +332,9 @@ int cli_share(const struct cli_opts *o, const char *arg, bool share)
 		goto fail;
 	}
 	url = xasprintf("%s/api/v1/folders/%s", t.base, t.id);
-	if (cli_api_call(o, "PATCH", url, body, &rep, &status, &msg)) {
-		cli_err("cannot %s '%s': %s", share ? "share" : "unshare",
-			arg, msg.p);
+	if (cli_api_do(o, "PATCH", url, body, &rep, "%s '%s'",
+		       share ? "share" : "unshare", arg))
 		goto fail;
-	}
 	if (share) {
 		if (!cli_json_str(rep, "url")) {
 			cli_err("cannot share '%s': the reply is not a folder",
@@ -356,6 +349,5 @@ fail:
 	json_decref(rep);
 	cli_target_release(&t);
 	free(url);
-	pt_buf_release(&msg);
 	return ret;
 }

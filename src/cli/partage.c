@@ -72,13 +72,10 @@ fail:
 static int cmd_mkdir(const struct cli_opts *o, int argc, char **argv)
 {
 	const char *name = argv[0];
-	struct pt_buf msg;
 	char *url = xasprintf("%s/api/v1/folders", o->server);
-	json_t *req = json_pack("{s:s}", "name", name), *rep = NULL;
-	long status;
+	json_t *req = json_pack("{s:s}", "name", name);
 	int ret = CLI_FAIL;
 
-	pt_buf_init(&msg, 4096);
 	if (!req || (o->parent && json_object_set_new(req, "parent",
 						      json_string(o->parent)))) {
 		cli_err("cannot make folder '%s': not UTF-8", name);
@@ -86,22 +83,11 @@ static int cmd_mkdir(const struct cli_opts *o, int argc, char **argv)
 	}
 	if (o->shared)
 		json_object_set_new(req, "shared", json_true());
-	if (cli_api_call(o, "POST", url, req, &rep, &status, &msg)) {
-		cli_err("cannot make folder '%s': %s", name, msg.p);
-		goto fail;
-	}
-	if (!cli_json_str(rep, "url")) {
-		cli_err("cannot make folder '%s': the reply is not a folder",
-			name);
-		goto fail;
-	}
-	cli_print_made(o, rep, "folder");
-	ret = CLI_OK;
+	if (!cli_api_make(o, url, req, "folder", "make folder '%s'", name))
+		ret = CLI_OK;
 fail:
 	json_decref(req);
-	json_decref(rep);
 	free(url);
-	pt_buf_release(&msg);
 	return ret;
 }
 

@@ -38,10 +38,8 @@ static int remote_one(const struct cli_opts *o, const char *src)
 	if (o->have_max_downloads)
 		json_object_set_new(body, "max_downloads",
 				    json_integer((json_int_t)o->max_downloads));
-	if (cli_api_call(o, "POST", url, body, &rep, &status, &msg)) {
-		cli_err("cannot fetch '%s': %s", src, msg.p);
+	if (cli_api_do(o, "POST", url, body, &rep, "fetch '%s'", src))
 		goto out;
-	}
 	if (!cli_json_str(rep, "url") || !cli_json_str(rep, "delete_token")) {
 		cli_err("cannot fetch '%s': the reply has no job", src);
 		goto out;

@@ -22,12 +22,9 @@
 static int request_create(const struct cli_opts *o, const char *folder)
 {
 	char *url = xasprintf("%s/api/v1/requests", o->server);
-	json_t *req = json_pack("{s:s}", "folder", folder), *rep = NULL;
-	struct pt_buf msg;
-	long status;
+	json_t *req = json_pack("{s:s}", "folder", folder);
 	int ret = CLI_FAIL;
 
-	pt_buf_init(&msg, 4096);
 	if (!req) {
 		cli_err("cannot make a file request: '%s' is not UTF-8",
 			folder);
@@ -44,22 +41,12 @@ static int request_create(const struct cli_opts *o, const char *folder)
 	if (o->have_max_bytes)
 		json_object_set_new(req, "max_bytes",
 				    json_integer((json_int_t)o->max_bytes));
-	if (cli_api_call(o, "POST", url, req, &rep, &status, &msg)) {
-		cli_err("cannot make a file request into '%s': %s", folder,
-			msg.p);
-		goto fail;
-	}
-	if (!cli_json_str(rep, "url")) {
-		cli_err("cannot make a file request: the reply is not one");
-		goto fail;
-	}
-	cli_print_made(o, rep, "request");
-	ret = CLI_OK;
+	if (!cli_api_make(o, url, req, "request",
+			  "make a file request into '%s'", folder))
+		ret = CLI_OK;
 fail:
 	json_decref(req);
-	json_decref(rep);
 	free(url);
-	pt_buf_release(&msg);
 	return ret;
 }
 
@@ -73,15 +60,10 @@ static int request_list(const struct cli_opts *o)
 {
 	char *url = xasprintf("%s/api/v1/requests", o->server);
 	json_t *rep = NULL;
-	struct pt_buf msg;
-	long status;
 	int ret = CLI_FAIL;
 
-	pt_buf_init(&msg, 4096);
-	if (cli_api_call(o, "GET", url, NULL, &rep, &status, &msg)) {
-		cli_err("cannot list file requests: %s", msg.p);
+	if (cli_api_do(o, "GET", url, NULL, &rep, "list file requests"))
 		goto fail;
-	}
 	json_t *arr = json_object_get(rep, "requests");
 	if (!json_is_array(arr)) {
 		cli_err("cannot list file requests: the reply is not a list");
@@ -110,7 +92,6 @@ static int request_list(const struct cli_opts *o)
 fail:
 	json_decref(rep);
 	free(url);
-	pt_buf_release(&msg);
 	return ret;
 }
 
@@ -127,21 +108,15 @@ static int request_delete(const struct cli_opts *o, int argc, char **argv)
 	int ret = CLI_OK;
 	for (int i = 0; i < argc; i++) {
 		const char *id = request_id(argv[i]);
-		struct pt_buf msg;
-		long status;
 		if (!id) {
 			cli_err("not a file request: '%s'", argv[i]);
 			ret = CLI_FAIL;
 			continue;
 		}
 		char *url = xasprintf("%s/api/v1/requests/%s", o->server, id);
-		pt_buf_init(&msg, 4096);
-		if (cli_api_call(o, "DELETE", url, NULL, NULL, &status, &msg)) {
-			cli_err("cannot close file request '%s': %s", id,
-				msg.p);
+		if (cli_api_do(o, "DELETE", url, NULL, NULL,
+			       "close file request '%s'", id))
 			ret = CLI_FAIL;
-		}
-		pt_buf_release(&msg);
 		free(url);
 	}
 	return ret;

@@ -26,17 +26,9 @@ static int wh_call(const struct cli_opts *o, const char *method,
 		   const char *path, const json_t *body, const char *what,
 		   json_t **rep)
 {
-	struct pt_buf msg;
 	char *url = xasprintf("%s%s", o->server, path);
-	long status;
-	int ret = 0;
+	int ret = cli_api_do(o, method, url, body, rep, "%s", what);
 
-	pt_buf_init(&msg, 4096);
-	if (cli_api_call(o, method, url, body, rep, &status, &msg)) {
-		cli_err("cannot %s: %s", what, msg.p);
-		ret = -1;
-	}
-	pt_buf_release(&msg);
 	free(url);
 	return ret;
 }

@@ -93,10 +93,33 @@ done:
 	return err;
 }
 
+/* The lines of body[0..n) that are not blank: how many, and each made
+ * an item into out[] when out is not NULL. */
+static size_t text_items(struct pt_pool *pool, const char *body, size_t n,
+			 struct linkcheck_item *out)
+{
+	size_t k = 0;
+
+	for (size_t p = 0; p < n;) {
+		const char *e = memchr(body + p, '\n', n - p);
+		size_t len = e ? (size_t)(e - (body + p)) : n - p;
+		size_t a = p, b = p + len;
+		while (a < b && blank(body[a]))
+			a++;
+		if (a < b) {
+			if (out)
+				item(pool, body + a, b - a, &out[k]);
+			k++;
+		}
+		p += len + 1;
+	}
+	return k;
+}
+
 int linkcheck_parse(struct pt_pool *pool, const char *body, size_t n,
 		    size_t max, struct linkcheck_item **items, size_t *nitems)
 {
-	size_t i = 0, k = 0;
+	size_t i = 0;
 
 	*items = NULL;
 	*nitems = 0;
@@ -108,32 +131,12 @@ int linkcheck_parse(struct pt_pool *pool, const char *body, size_t n,
 		return parse_json(pool, body + i, n - i, max, items, nitems);
 
 	/* text: count the items first, to allocate once */
-	size_t cap = 0;
-	for (size_t p = 0; p < n;) {
-		const char *e = memchr(body + p, '\n', n - p);
-		size_t len = e ? (size_t)(e - (body + p)) : n - p;
-		size_t a = p, b = p + len;
-		while (a < b && blank(body[a]))
-			a++;
-		if (a < b)
-			cap++;
-		p += len + 1;
-	}
+	size_t cap = text_items(pool, body, n, NULL);
 	if (cap > max)
 		return PT_ETOOBIG;
 	struct linkcheck_item *out = pt_palloc(pool, (cap ? cap : 1) *
 							     sizeof(*out));
-	for (size_t p = 0; p < n;) {
-		const char *e = memchr(body + p, '\n', n - p);
-		size_t len = e ? (size_t)(e - (body + p)) : n - p;
-		size_t a = p, b = p + len;
-		while (a < b && blank(body[a]))
-			a++;
-		if (a < b)
-			item(pool, body + a, b - a, &out[k++]);
-		p += len + 1;
-	}
 	*items = out;
-	*nitems = k;
+	*nitems = text_items(pool, body, n, out);
 	return 0;
 }

@@ -44,6 +44,18 @@ static void job_run(struct pwhash_job *job)
 			      : PT_EUNAVAIL;
 }
 
+/* job_run as one of the q->max hashes running: called with q->lock
+ * held, returns with it held (released while the hash runs). */
+static void job_run_counted(struct pwhash *q, struct pwhash_job *job)
+{
+	q->running++;
+	pthread_mutex_unlock(&q->lock);
+	job_run(job);
+	pthread_mutex_lock(&q->lock);
+	q->running--;
+	pthread_cond_signal(&q->work);
+}
+
 static void *worker(void *arg)
 {
 	struct pwhash *q = arg;
@@ -61,12 +73,7 @@ static void *worker(void *arg)
 		if (!q->head)
 			q->tail = NULL;
 		q->waiting--;
-		q->running++;
-		pthread_mutex_unlock(&q->lock);
-		job_run(job);
-		pthread_mutex_lock(&q->lock);
-		q->running--;
-		pthread_cond_signal(&q->work);
+		job_run_counted(q, job);
 		pthread_mutex_unlock(&q->lock);
 		/* the callback may free the job: nothing of it is read after */
 		job->done_cb(job);
@@ -162,12 +169,7 @@ int pwhash_run_now(struct pwhash *q, struct pwhash_job *job)
 		pthread_mutex_unlock(&q->lock);
 		return PT_EUNAVAIL;
 	}
-	q->running++;
-	pthread_mutex_unlock(&q->lock);
-	job_run(job);
-	pthread_mutex_lock(&q->lock);
-	q->running--;
-	pthread_cond_signal(&q->work);
+	job_run_counted(q, job);
 	pthread_mutex_unlock(&q->lock);
 	return 0;
 }

@@ -268,14 +268,9 @@ int repo_blobs_unreferenced_among(struct db *db, int64_t now,
 	return blobs_in(db, unref_sql, 2, now, hex, n, unreferenced);
 }
 
-int repo_blobs_after(struct db *db, struct pt_pool *pool, const char *after,
-		     char **out, size_t max, size_t *n)
+int repo_rows_text(int err, struct db_stmt *st, struct pt_pool *pool,
+		   char **out, size_t max, size_t *n)
 {
-	struct db_stmt *st;
-	int err = db_query(db,
-			   "SELECT sha256 FROM blobs WHERE sha256 > $1 ORDER "
-			   "BY sha256 LIMIT $2",
-			   &st, "ti", after, (int64_t)max);
 	*n = 0;
 	if (err)
 		return err;
@@ -283,6 +278,17 @@ int repo_blobs_after(struct db *db, struct pt_pool *pool, const char *after,
 		out[(*n)++] = pt_pstrdup(pool, db_col_text(st, 0));
 	db_done(st);
 	return err < 0 ? err : 0;
+}
+
+int repo_blobs_after(struct db *db, struct pt_pool *pool, const char *after,
+		     char **out, size_t max, size_t *n)
+{
+	struct db_stmt *st = NULL;
+	int err = db_query(db,
+			   "SELECT sha256 FROM blobs WHERE sha256 > $1 ORDER "
+			   "BY sha256 LIMIT $2",
+			   &st, "ti", after, (int64_t)max);
+	return repo_rows_text(err, st, pool, out, max, n);
 }
 
 int repo_links_gone_after(struct db *db, struct pt_pool *pool, int64_t *changed,
@@ -309,17 +315,11 @@ int repo_links_gone_after(struct db *db, struct pt_pool *pool, int64_t *changed,
 int repo_quarantines_ended(struct db *db, struct pt_pool *pool, int64_t since,
 			   int64_t now, char **out, size_t max, size_t *n)
 {
-	struct db_stmt *st;
+	struct db_stmt *st = NULL;
 	int err = db_query(db,
 			   "SELECT DISTINCT l.sha256 FROM takedowns t JOIN "
 			   "links l ON l.takedown_id = t.id WHERE "
 			   "t.purge_after > $1 AND t.purge_after <= $2",
 			   &st, "ii", since, now);
-	*n = 0;
-	if (err)
-		return err;
-	while (*n < max && (err = db_step(st)) == DB_ROW)
-		out[(*n)++] = pt_pstrdup(pool, db_col_text(st, 0));
-	db_done(st);
-	return err < 0 ? err : 0;
+	return repo_rows_text(err, st, pool, out, max, n);
 }

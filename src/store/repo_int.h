@@ -69,6 +69,12 @@ int repo_blocked_check(struct db *db, const char *hex);
  * l->folder_id is cleared (the link goes to the top level). */
 int repo_folder_hold(struct db *db, struct link *l);
 
+/* repo_blobs.c: the first column of a query's rows, at most max, into
+ * out (copies in pool), *n how many.  err is db_query's result (st is
+ * not read when it failed).  0 or a negative error; st is finished. */
+int repo_rows_text(int err, struct db_stmt *st, struct pt_pool *pool,
+		   char **out, size_t max, size_t *n);
+
 /* repo_users.c: lock the account's row until the transaction ends, the
  * guard of every decision on the account's sums (points, storage used).
  * PT_ENOTFOUND when there is no such account. */

@@ -232,16 +232,10 @@ int repo_upload_expire(struct db *db, const char *uid, int64_t now)
 int repo_uploads_expired(struct db *db, struct pt_pool *pool, int64_t now,
 			 char **out, size_t max, size_t *n)
 {
-	struct db_stmt *st;
+	struct db_stmt *st = NULL;
 	int err = db_query(db,
 			   "SELECT uid FROM uploads WHERE state = 0 AND "
 			   "expires <= $1 AND lease <= $1 LIMIT 1000",
 			   &st, "i", now);
-	*n = 0;
-	if (err)
-		return err;
-	while (*n < max && (err = db_step(st)) == DB_ROW)
-		out[(*n)++] = pt_pstrdup(pool, db_col_text(st, 0));
-	db_done(st);
-	return err < 0 ? err : 0;
+	return repo_rows_text(err, st, pool, out, max, n);
 }

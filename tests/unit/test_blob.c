@@ -19,25 +19,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "fixture_repo.h"
 #include "store/blob.h"
 #include "store/runhash.h"
 #include "util/pt.h"
-
-static char dir[256];
-
-static int setup(void **state)
-{
-	snprintf(dir, sizeof(dir), "/tmp/pt-store-XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
 
 static int count_files(const char *path)
 {
@@ -85,20 +70,20 @@ static void test_blob_fs(void **state)
 	struct blob_reader *r;
 	char buf[16];
 
-	assert_int_equal(blob_fs_open(dir, &s), 0);
+	assert_int_equal(blob_fs_open(fixture_dir, &s), 0);
 	assert_int_equal(put(s, "abc", 3, hex, &existed), 0);
-	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_string_equal(hex, FIXTURE_HEX);
 	assert_false(existed);
-	snprintf(path, sizeof(path), "%s/blobs/ba/78/%s", dir, hex);
+	snprintf(path, sizeof(path), "%s/blobs/ba/78/%s", fixture_dir, hex);
 	assert_int_equal(access(path, R_OK), 0);
 	/* same bytes again: deduplicated, still one file */
 	assert_int_equal(put(s, "abc", 3, hex2, &existed), 0);
 	assert_true(existed);
 	assert_string_equal(hex, hex2);
-	snprintf(path, sizeof(path), "%s/blobs/ba/78", dir);
+	snprintf(path, sizeof(path), "%s/blobs/ba/78", fixture_dir);
 	assert_int_equal(count_files(path), 1);
 	/* nothing left in tmp */
-	snprintf(path, sizeof(path), "%s/tmp", dir);
+	snprintf(path, sizeof(path), "%s/tmp", fixture_dir);
 	assert_int_equal(count_files(path), 0);
 
 	/* readers */
@@ -146,7 +131,7 @@ static void test_blob_fs(void **state)
 	assert_int_equal(blob_stat(s, hex2, &size), -ENOENT);
 
 	/* cleanup removes files left in tmp by a dead process */
-	snprintf(path, sizeof(path), "%s/tmp/upload-leftover", dir);
+	snprintf(path, sizeof(path), "%s/tmp/upload-leftover", fixture_dir);
 	int fd = open(path, O_CREAT | O_WRONLY, 0644);
 	assert_true(fd >= 0);
 	close(fd);
@@ -177,7 +162,7 @@ static void test_blob_crc32(void **state)
 	randombytes_buf(data, total);
 	uint32_t want = (uint32_t)crc32(crc32(0, Z_NULL, 0), data, (uInt)total);
 
-	assert_int_equal(blob_fs_open(dir, &s), 0);
+	assert_int_equal(blob_fs_open(fixture_dir, &s), 0);
 	assert_int_equal(blob_writer_open(s, &w), 0);
 	assert_int_equal(blob_partial_create(s, "crcupload1"), 0);
 	assert_int_equal(blob_partial_open(s, "crcupload1", 0, &p), 0);
@@ -256,7 +241,7 @@ static void test_blob_hash_thread(void **state)
 	uint32_t crc = (uint32_t)crc32(crc32(0, Z_NULL, 0), data, (uInt)total);
 
 	unsigned long started = blob_hash_threads_started();
-	assert_int_equal(blob_fs_open(dir, &s), 0);
+	assert_int_equal(blob_fs_open(fixture_dir, &s), 0);
 	for (int i = 0; i < BIG_WRITERS; i++)
 		assert_int_equal(blob_writer_open(s, &w[i]), 0);
 	/* interleaved, in pieces of 1 byte to 600 KiB */
@@ -287,7 +272,7 @@ static void test_blob_hash_thread(void **state)
 	}
 	/* at least the two a 1-CPU machine allows hashed on threads */
 	assert_true(blob_hash_threads_started() - started >= 2);
-	snprintf(path, sizeof(path), "%s/tmp", dir);
+	snprintf(path, sizeof(path), "%s/tmp", fixture_dir);
 	assert_int_equal(count_files(path), 0);
 	uint64_t size = 0;
 	assert_int_equal(blob_stat(s, want, &size), 0);
@@ -299,9 +284,9 @@ static void test_blob_hash_thread(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_blob_fs, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_blob_crc32, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_blob_hash_thread, setup, teardown),
+		FIXTURE_TEST(test_blob_fs),
+		FIXTURE_TEST(test_blob_crc32),
+		FIXTURE_TEST(test_blob_hash_thread),
 	};
 	if (sodium_init() < 0)
 		return 1;

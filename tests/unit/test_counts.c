@@ -14,62 +14,26 @@
 #include <string.h>
 
 #include "api/app.h"
-#include "store/db.h"
-#include "store/repo.h"
+#include "fixture_repo.h"
 #include "util/pt.h"
 
 #define LINKS 70000
-
-static char dir[256];
-
-static int setup(void **state)
-{
-	snprintf(dir, sizeof(dir), "/tmp/pt-counts-XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
 
 static void link_id(char *id, unsigned i)
 {
 	snprintf(id, ID_LEN + 1, "c%011u", i);
 }
 
-static struct db *open_db(const char *name, bool migrate)
-{
-	char url[300];
-	struct db *db;
-	snprintf(url, sizeof(url), "sqlite:%s/%s", dir, name);
-	assert_int_equal(db_open(url, &db), 0);
-	if (migrate)
-		assert_int_equal(repo_migrate(db), 0);
-	return db;
-}
-
 /* LINKS links, without an fsync each (repo_link_create is its own
  * transaction) */
 static void make_links(struct db *db)
 {
-	const char *hex =
-		"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+	char id[ID_LEN + 1];
 	assert_int_equal(db_exec(db, "PRAGMA synchronous=OFF"), 0);
 	for (unsigned i = 0; i < LINKS; i++) {
 		struct link l;
-		memset(&l, 0, sizeof(l));
-		link_id(l.id, i);
-		snprintf(l.sha256, sizeof(l.sha256), "%s", hex);
-		l.name = "a.txt";
-		l.mime = "text/plain";
-		l.size = 3;
-		l.created = 1000;
-		snprintf(l.delete_hash, sizeof(l.delete_hash), "%064u", i);
-		l.reason = "";
+		link_id(id, i);
+		fixture_link(&l, id);
 		assert_int_equal(repo_link_create(db, &l, NULL, NULL), 0);
 	}
 	assert_int_equal(db_exec(db, "PRAGMA synchronous=FULL"), 0);
@@ -94,7 +58,7 @@ static void totals(struct db *db, int64_t *sum, int64_t *counted, int64_t *last)
  * batch: every count reaches its row, with the later time. */
 static void test_many_links(void **state)
 {
-	struct db *db = open_db("t.db", true);
+	struct db *db = fixture_db("t.db", true);
 	struct counts *c = counts_new(0);
 	char id[ID_LEN + 1];
 	int64_t sum, counted, last;
@@ -126,8 +90,8 @@ static void test_many_links(void **state)
  * meanwhile are added to them. */
 static void test_failed_flush_keeps(void **state)
 {
-	struct db *bad = open_db("bad.db", false);
-	struct db *db = open_db("t2.db", true);
+	struct db *bad = fixture_db("bad.db", false);
+	struct db *db = fixture_db("t2.db", true);
 	struct counts *c = counts_new(0);
 	char id[ID_LEN + 1];
 	int64_t sum, counted, last;
@@ -162,10 +126,8 @@ static void test_failed_flush_keeps(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_many_links, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_failed_flush_keeps, setup,
-						teardown),
+		FIXTURE_TEST(test_many_links),
+		FIXTURE_TEST(test_failed_flush_keeps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,8 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store/db.h"
-#include "store/repo.h"
+#include "fixture_repo.h"
 #include "util/pt.h"
 
 struct backend {
@@ -31,7 +30,6 @@ struct backend {
 
 static struct backend sqlite_be = { .name = "sqlite" };
 static struct backend pg_be = { .name = "postgres", .pg = true };
-static char tmpdir[64];
 static char *pg_base_url; /* the server, no schema: for setup and kills */
 static char schema[64];
 
@@ -919,21 +917,16 @@ static void test_pg_deadlock_retry(void **state)
 
 static int sqlite_setup(void **state)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/pt-db-XXXXXX");
-	if (!mkdtemp(tmpdir))
-		return -1;
-	sqlite_be.url = xasprintf("sqlite:%s/test.db", tmpdir);
+	fixture_setup(state);
+	sqlite_be.url = xasprintf("sqlite:%s/test.db", fixture_dir);
 	return 0;
 }
 
 static int sqlite_teardown(void **state)
 {
-	char *cmd = xasprintf("rm -rf '%s'", tmpdir);
-	int rc = system(cmd);
-	free(cmd);
 	free(sqlite_be.url);
 	sqlite_be.url = NULL;
-	return rc == 0 ? 0 : -1;
+	return fixture_teardown(state);
 }
 
 /* The DSN with search_path set to our schema: a URI takes it as a query

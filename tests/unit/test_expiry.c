@@ -14,51 +14,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/db.h"
-#include "store/repo.h"
+#include "fixture_repo.h"
 #include "util/pt.h"
 
 #define NOW 10000000
 #define FREE_ID 1001
 #define PREMIUM_ID 1002
 
-static char dir[256];
-
-static int setup(void **state)
-{
-	snprintf(dir, sizeof(dir), "/tmp/pt-expiry-XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
 /* n links "P%011u": created, expires, max_downloads, owner */
 static void links(struct db *db, char prefix, unsigned n, int64_t created,
 		  int64_t expires, int64_t max_downloads, int64_t owner)
 {
-	const char *hex =
-		"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+	char id[ID_LEN + 1];
 	for (unsigned i = 0; i < n; i++) {
 		struct link l;
-		memset(&l, 0, sizeof(l));
-		snprintf(l.id, sizeof(l.id), "%c%011u", prefix, i);
-		snprintf(l.sha256, sizeof(l.sha256), "%s", hex);
-		l.name = "a.txt";
-		l.mime = "text/plain";
-		l.size = 3;
+		snprintf(id, sizeof(id), "%c%011u", prefix, i);
+		fixture_link(&l, id);
 		l.created = created;
 		l.expires = expires;
 		l.max_downloads = max_downloads;
 		l.owner = owner;
-		snprintf(l.delete_hash, sizeof(l.delete_hash), "%c%063u",
-			 prefix, i);
-		l.reason = "";
 		assert_int_equal(repo_link_create(db, &l, NULL, NULL), 0);
 	}
 }
@@ -90,13 +65,9 @@ static int64_t live(struct db *db, char prefix)
 
 static void test_batches(void **state)
 {
-	char url[300];
-	struct db *db;
+	struct db *db = fixture_db("t.db", true);
 	const int64_t days[3] = { 30, 60, 0 }; /* premium: forever */
 
-	snprintf(url, sizeof(url), "sqlite:%s/t.db", dir);
-	assert_int_equal(db_open(url, &db), 0);
-	assert_int_equal(repo_migrate(db), 0);
 	assert_int_equal(db_exec(db, "PRAGMA synchronous=OFF"), 0);
 	user(db, FREE_ID, "freeuser", "free");
 	user(db, PREMIUM_ID, "premiumuser", "premium");
@@ -157,7 +128,7 @@ static void test_batches(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_batches, setup, teardown),
+		FIXTURE_TEST(test_batches),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

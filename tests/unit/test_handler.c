@@ -22,6 +22,7 @@
 
 #include "api/api.h"
 #include "conf.h"
+#include "fixture_repo.h"
 #include "http/reply.h"
 #include "util/buf.h"
 #include "util/pool.h"
@@ -82,7 +83,6 @@ static const struct req_ops fake_ops = {
 };
 
 static struct app app;
-static char dir[] = "/tmp/partage-handler-XXXXXX";
 
 static void fake_start(struct fake *f, unsigned method, const char *name,
 		       const char *path)
@@ -169,13 +169,13 @@ static int setup(void **state)
 	struct pt_buf err;
 	char ini[512];
 
-	assert_non_null(mkdtemp(dir));
+	fixture_setup(state);
 	snprintf(ini, sizeof(ini),
 		 "[storage]\ndata = %s\n"
 		 "[tier.anonymous]\nwait_seconds = 0\n"
 		 "speed_bytes_per_second = 0\nparallel_downloads = 0\n"
 		 "connections_per_download = 0\ncooldown_seconds = 0\n",
-		 dir);
+		 fixture_dir);
 	pt_buf_init(&err, 4096);
 	conf_init(&c);
 	if (conf_load_string(&c, ini, &err))
@@ -189,10 +189,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
 	app_close(&app);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return fixture_teardown(state);
 }
 
 /* 300 bytes: far enough apart, two ranges stay two (range.c's gap) */

@@ -19,25 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fixture_repo.h"
 #include "store/linkcache.h"
 #include "util/pool.h"
 #include "util/pt.h"
-
-static char dir[256];
-
-static int setup(void **state)
-{
-	snprintf(dir, sizeof(dir), "/tmp/pt-linkcache-XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
 
 static struct link sample(const char *id)
 {
@@ -159,7 +144,7 @@ static void test_shared_generation(void **state)
 	struct link l = sample("shared000001"), got;
 	char path[300];
 
-	snprintf(path, sizeof(path), "%s/link-generation", dir);
+	snprintf(path, sizeof(path), "%s/link-generation", fixture_dir);
 	assert_int_equal(linkcache_new(path, 60000, 64, &server), 0);
 	assert_int_equal(linkcache_new(path, 60000, 64, &admin), 0);
 	assert_int_equal(linkcache_gen(server), linkcache_gen(admin));
@@ -190,7 +175,7 @@ static void test_counter_has_its_block(void **state)
 	char path[300], tmp[700];
 
 	/* new: made whole, and no temp file left */
-	snprintf(path, sizeof(path), "%s/link-generation", dir);
+	snprintf(path, sizeof(path), "%s/link-generation", fixture_dir);
 	assert_int_equal(linkcache_new(path, 1000, 64, &c), 0);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_size, 8);
@@ -198,11 +183,11 @@ static void test_counter_has_its_block(void **state)
 	assert_int_equal(linkcache_gen(c), 0);
 	linkcache_free(c);
 	snprintf(tmp, sizeof(tmp), "rmdir '%s' 2>/dev/null; ls '%s' | "
-		 "grep -qv '^link-generation$'", dir, dir);
+		 "grep -qv '^link-generation$'", fixture_dir, fixture_dir);
 	assert_int_not_equal(system(tmp), 0);
 
 	/* sparse, as an older partaged extended it with ftruncate */
-	snprintf(path, sizeof(path), "%s/sparse-generation", dir);
+	snprintf(path, sizeof(path), "%s/sparse-generation", fixture_dir);
 	int fd = open(path, O_RDWR | O_CREAT, 0644);
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, 8), 0);
@@ -224,10 +209,8 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_only_servable_rows),
 		cmocka_unit_test(test_ttl_and_generation),
-		cmocka_unit_test_setup_teardown(test_shared_generation, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_counter_has_its_block,
-						setup, teardown),
+		FIXTURE_TEST(test_shared_generation),
+		FIXTURE_TEST(test_counter_has_its_block),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,59 +13,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/db.h"
-#include "store/repo.h"
+#include "fixture_repo.h"
 #include "util/pt.h"
-
-static char dir[256];
-
-static int setup(void **state)
-{
-	snprintf(dir, sizeof(dir), "/tmp/pt-store-XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static void fill_link(struct link *l, const char *id, const char *hex)
-{
-	memset(l, 0, sizeof(*l));
-	snprintf(l->id, sizeof(l->id), "%s", id);
-	snprintf(l->sha256, sizeof(l->sha256), "%s", hex);
-	l->name = "a.txt";
-	l->mime = "text/plain";
-	l->size = 3;
-	l->created = 1000;
-	snprintf(l->delete_hash, sizeof(l->delete_hash), "%064d", 0);
-	l->reason = "";
-}
 
 static void test_repo(void **state)
 {
-	char url[300];
 	struct db *db;
 	struct link l, got;
 	const char *reason;
-	const char *hex = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+	const char *hex = FIXTURE_HEX;
 	struct pt_pool *pool = pt_pool_new();
 
-	snprintf(url, sizeof(url), "sqlite:%s/t.db", dir);
-	assert_int_equal(db_open(url, &db), 0);
-	assert_int_equal(repo_migrate(db), 0);
+	db = fixture_db("t.db", true);
 	assert_int_equal(repo_migrate(db), 0); /* idempotent */
 
-	fill_link(&l, "AAAAAAAAAAAA", hex);
+	fixture_link(&l, "AAAAAAAAAAAA");
 	l.max_downloads = 2;
 	assert_int_equal(repo_link_create(db, &l, NULL, NULL), 0);
 	/* same id again: a conflict, reported as such */
 	assert_int_equal(repo_link_create(db, &l, NULL, NULL), PT_ECONFLICT);
-	fill_link(&l, "BBBBBBBBBBBB", hex);
+	fixture_link(&l, "BBBBBBBBBBBB");
 	l.expires = 5000;
 	assert_int_equal(repo_link_create(db, &l, NULL, NULL), 0);
 
@@ -115,21 +82,17 @@ static void test_repo(void **state)
 /* The byte budget of a Max-Downloads link (issue 12): N = 2, 100 bytes */
 static void test_repo_budget(void **state)
 {
-	char url[300];
 	struct db *db;
 	struct link l, got;
 	const char *reason;
-	const char *hex = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 	const char *id = "DDDDDDDDDDDD", *a = "192.0.2.1", *b = "192.0.2.2";
 	struct link_budget bu = { .total = 200, .last_from = 100, .size = 100,
 				  .slack = 100 };
 	struct pt_pool *pool = pt_pool_new();
 	int64_t sent = -1;
 
-	snprintf(url, sizeof(url), "sqlite:%s/t.db", dir);
-	assert_int_equal(db_open(url, &db), 0);
-	assert_int_equal(repo_migrate(db), 0);
-	fill_link(&l, id, hex);
+	db = fixture_db("t.db", true);
+	fixture_link(&l, id);
 	l.size = 100;
 	l.max_downloads = 2;
 	assert_int_equal(repo_link_create(db, &l, NULL, NULL), 0);
@@ -196,7 +159,6 @@ static int count_cb(const struct delivery *d, void *arg)
  * times, releasing a node's leases, deletion. */
 static void test_repo_hooks(void **state)
 {
-	char url[300];
 	struct db *db;
 	struct pt_pool *pool = pt_pool_new();
 	struct hook h = { .owner = 7, .url = "http://example.com/a",
@@ -205,9 +167,7 @@ static void test_repo_hooks(void **state)
 	struct claimed c = { 0 };
 	int n = 0;
 
-	snprintf(url, sizeof(url), "sqlite:%s/h.db", dir);
-	assert_int_equal(db_open(url, &db), 0);
-	assert_int_equal(repo_migrate(db), 0);
+	db = fixture_db("h.db", true);
 	snprintf(h.id, sizeof(h.id), "HOOKAAAAAAAA");
 	assert_int_equal(repo_hook_create(db, &h), 0);
 	assert_int_equal(repo_hook_instance_set(db, "http://example.com/i",
@@ -270,14 +230,12 @@ static void test_repo_hooks(void **state)
  * refusal says which limit (403 files, 413 bytes, 410 closed/expired). */
 static void test_repo_requests(void **state)
 {
-	char url[300], folder[ID_LEN + 1];
+	char folder[ID_LEN + 1];
 	struct db *db;
 	struct file_request fr, got;
 	struct pt_pool *pool = pt_pool_new();
 
-	snprintf(url, sizeof(url), "sqlite:%s/r.db", dir);
-	assert_int_equal(db_open(url, &db), 0);
-	assert_int_equal(repo_migrate(db), 0);
+	db = fixture_db("r.db", true);
 	memset(&fr, 0, sizeof(fr));
 	snprintf(fr.id, sizeof(fr.id), "RRRRRRRRRRRR");
 	snprintf(fr.folder_id, sizeof(fr.folder_id), "FFFFFFFFFFFF");
@@ -333,11 +291,10 @@ static void test_repo_requests(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_repo, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_repo_budget, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_repo_hooks, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_repo_requests, setup,
-						teardown),
+		FIXTURE_TEST(test_repo),
+		FIXTURE_TEST(test_repo_budget),
+		FIXTURE_TEST(test_repo_hooks),
+		FIXTURE_TEST(test_repo_requests),
 	};
 	if (sodium_init() < 0)
 		return 1;

@@ -17,31 +17,24 @@
 #include <sys/statvfs.h>
 
 #include "conf.h"
+#include "fixture_repo.h"
 #include "store/reserve.h"
 
 #define MiB (UINT64_C(1) << 20)
 
-static char dir[256], path[300];
+static char path[300];
 
 static int setup(void **state)
 {
 	struct statvfs v;
-	snprintf(dir, sizeof(dir), "/tmp/pt-reserve-XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/reserve", dir);
+	fixture_setup(state);
+	snprintf(path, sizeof(path), "%s/reserve", fixture_dir);
 	/* 1 MiB reserves need a file system of 16 MiB with room */
-	assert_int_equal(statvfs(dir, &v), 0);
+	assert_int_equal(statvfs(fixture_dir, &v), 0);
 	if ((uint64_t)v.f_blocks * v.f_frsize < 16 * MiB ||
 	    (uint64_t)v.f_bavail * v.f_frsize < 64 * MiB)
 		skip();
 	return 0;
-}
-
-static int teardown(void **state)
-{
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
 }
 
 static uint64_t held(void)
@@ -54,7 +47,7 @@ static void test_release_and_fill(void **state)
 {
 	struct reserve *r;
 
-	assert_int_equal(reserve_open(dir, MiB, 0, &r), 0);
+	assert_int_equal(reserve_open(fixture_dir, MiB, 0, &r), 0);
 	assert_true(held() >= MiB); /* real blocks, not a sparse size */
 	reserve_before_write(); /* plenty free: kept */
 	assert_true(held() >= MiB);
@@ -76,11 +69,11 @@ static void test_release_and_fill(void **state)
 	assert_true(reserve_upload_ok(UINT64_MAX));
 
 	/* a lowered reserve_bytes gives the rest back */
-	assert_int_equal(reserve_open(dir, MiB / 2, 0, &r), 0);
+	assert_int_equal(reserve_open(fixture_dir, MiB / 2, 0, &r), 0);
 	assert_true(held() >= MiB / 2 && held() < MiB);
 	reserve_close(r);
 	/* 0: none, and an old one is given back */
-	assert_int_equal(reserve_open(dir, 0, 0, &r), 0);
+	assert_int_equal(reserve_open(fixture_dir, 0, 0, &r), 0);
 	assert_int_equal(held(), 0);
 	assert_true(reserve_upload_ok(UINT64_MAX));
 	reserve_close(r);
@@ -92,13 +85,14 @@ static void test_floor(void **state)
 	struct statvfs v;
 
 	/* all of the disk as the floor: nothing fits */
-	assert_int_equal(reserve_open(dir, 0, CONF_PERCENT | 100, &r), 0);
+	assert_int_equal(reserve_open(fixture_dir, 0, CONF_PERCENT | 100, &r),
+			 0);
 	assert_false(reserve_upload_ok(0));
 	reserve_close(r);
 	/* the free space minus a little: only what leaves the floor */
-	assert_int_equal(statvfs(dir, &v), 0);
+	assert_int_equal(statvfs(fixture_dir, &v), 0);
 	uint64_t free = (uint64_t)v.f_bavail * v.f_frsize;
-	assert_int_equal(reserve_open(dir, 0, free / 2, &r), 0);
+	assert_int_equal(reserve_open(fixture_dir, 0, free / 2, &r), 0);
 	assert_true(reserve_upload_ok(0));
 	assert_true(reserve_upload_ok(MiB));
 	assert_false(reserve_upload_ok(free - free / 4));
@@ -109,8 +103,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_release_and_fill, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_floor, setup, teardown),
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_floor, setup,
+						fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

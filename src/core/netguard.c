@@ -232,6 +232,14 @@ CURLcode netguard_curl(CURL *h, struct netguard_ctx *ctx,
 	return CURLE_OK;
 }
 
+/* "scheme://" and then a host: libcurl reads "http:///x" (an empty
+ * authority) as the host x, which is not what was written. */
+static bool authority_given(const char *url)
+{
+	const char *p = strstr(url, "://");
+	return p && p[3] && p[3] != '/' && p[3] != '?' && p[3] != '#';
+}
+
 const char *netguard_url_check(const struct netguard *g, const char *url,
 			       char *why, size_t why_n, bool *forbidden)
 {
@@ -246,7 +254,8 @@ const char *netguard_url_check(const struct netguard *g, const char *url,
 	}
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    !authority_given(url)) {
 		snprintf(why, why_n, "not a URL with a scheme and a host");
 		res = why;
 		goto out;

@@ -230,6 +230,8 @@ static const struct url_row url_rows[] = {
 	{ "gopher://127.0.0.1/", false, false },
 	{ "example.com", false, false },
 	{ "http://", false, false },
+	{ "http:///x", false, false },
+	{ "https:///", false, false },
 	{ "http://user:pw@example.com/", false, false },
 	{ "http://127.0.0.1:8080/x", false, true },
 	{ "http://169.254.169.254/latest/meta-data/", false, true },

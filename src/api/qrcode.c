@@ -49,8 +49,8 @@ req_res api_qr(struct pt_req *r)
 		pt_buf_release(&b);
 		/* a public_url so long that its links fit no QR code */
 		return reply_error(r, PT_EINTERNAL, NULL,
-				   "cannot draw the QR code of '%s': %s",
-				   l.id, pt_strerror(err));
+				   "cannot draw the QR code of '%s': %s", l.id,
+				   pt_strerror(err));
 	}
 	size_t n;
 	char *svg = pt_buf_detach(&b, &n);

@@ -15,8 +15,8 @@ int qr_svg(struct pt_buf *out, const char *text, size_t len)
 {
 	if (!len || len > QR_MAX_BYTES)
 		return PT_EBADREQ;
-	QRcode *q = QRcode_encodeData((int)len, (const unsigned char *)text,
-				      0, QR_ECLEVEL_M);
+	QRcode *q = QRcode_encodeData((int)len, (const unsigned char *)text, 0,
+				      QR_ECLEVEL_M);
 	if (!q)
 		/* ERANGE: too long for any version; EINVAL cannot happen
 		 * (byte mode, len > 0); ENOMEM: the x* policy */

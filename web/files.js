@@ -3,6 +3,15 @@
 // pages (GET /api/v1/me/files?folder=), and the changes: new folder,
 // upload here, rename, move, delete, share/unshare a folder, copy a link.
 // Every name is put in the page with textContent.
+//
+// Issue 17: each row has a checkbox ("Select all" above the table); the
+// selection is moved (the move dialog) or deleted at once, one API call
+// per entry, and what failed is named.  Rows drag onto a folder's row or a
+// breadcrumb to move there (the dragged row's selection with it); the Move
+// buttons are the same without a mouse.  The search box filters the rows
+// loaded (this page of the folder: the list API has no name filter), by
+// name, ignoring case and accents.  A file shows its thumbnail_url when
+// its JSON has one, else its type icon (nav.js).
 "use strict";
 (function () {
   var P = window.partage;
@@ -14,6 +23,8 @@
   var page = Math.max(1, parseInt(params.get("page"), 10) || 1);
   var folders = [];                                 // all of the user's
   var byId = {};
+  var shown = [];                                   // {kind, obj, tr, box} of the rows
+  var dragged = null;                               // the rows being dragged
   var $ = function (id) { return document.getElementById(id); };
 
   function status(text, isError) {
@@ -191,6 +202,7 @@
     var name = el("td", null, "name");
     var a = el("a", d.name + "/");
     a.href = filesUrl(d.id);
+    name.appendChild(P.icon(null, true));
     name.appendChild(a);
     if (d.shared) {
       var s = el("a", _("shared"), "badge");
@@ -221,6 +233,16 @@
     var name = el("td", null, "name");
     var a = el("a", f.name);
     a.href = f.url;
+    if (f.thumbnail_url) {
+      var img = el("img", null, "thumb");
+      img.src = f.thumbnail_url;
+      img.alt = "";               // the name beside it says what it is
+      img.loading = "lazy";
+      img.width = img.height = 40;
+      name.appendChild(img);
+    } else {
+      name.appendChild(P.icon(f.mime));
+    }
     name.appendChild(a);
     if (f.password_protected) {
       name.appendChild(document.createTextNode(" "));
@@ -253,12 +275,14 @@
     var top = el("li");
     var ta = el("a", _("My files"));
     ta.href = "/files";
+    ta.setAttribute("data-folder", "");
     top.appendChild(ta);
     ol.appendChild(top);
     chain.forEach(function (d, i) {
       var li = el("li");
       var a = el("a", d.name);
       a.href = filesUrl(d.id);
+      a.setAttribute("data-folder", d.id);
       if (i === chain.length - 1) a.setAttribute("aria-current", "page");
       li.appendChild(a);
       ol.appendChild(li);
@@ -324,9 +348,12 @@
       var rows = $("rows");
       rows.textContent = "";
       var subs = folders.filter(function (d) { return (d.parent || "") === here; });
-      if (page === 1) subs.forEach(function (d) { rows.appendChild(folderRow(d)); });
-      lr.data.files.forEach(function (f) { rows.appendChild(fileRow(f)); });
+      shown = [];
+      if (page === 1) subs.forEach(function (d) { rows.appendChild(decorate("folder", d, folderRow(d))); });
+      lr.data.files.forEach(function (f) { rows.appendChild(decorate("file", f, fileRow(f))); });
       $("empty").hidden = rows.children.length > 0;
+      selectionChanged();
+      filter();
       $("page-info").textContent = _n("%d file", "%d files", total, total) +
         (pages > 1 ? " — " + _("page %d of %d", page, pages) : "");
       $("prev").disabled = page <= 1;
@@ -334,6 +361,171 @@
       keepState();
     });
   }
+
+  // ---- selection, search, drag and drop (issue 17) ----
+  function apiPath(e) {
+    return e.kind === "file" ? "/api/v1/files/" + e.obj.id : "/api/v1/folders/" + e.obj.id;
+  }
+
+  // A row's checkbox, drag handlers and drop target (folders).
+  function decorate(kind, obj, tr) {
+    var e = { kind: kind, obj: obj, tr: tr };
+    var td = el("td", null, "sel");
+    var box = el("input");
+    box.type = "checkbox";
+    box.setAttribute("aria-label", _("Select %s", obj.name));
+    box.addEventListener("change", selectionChanged);
+    td.appendChild(box);
+    tr.insertBefore(td, tr.firstChild);
+    e.box = box;
+    tr.draggable = true;
+    tr.addEventListener("dragstart", function (ev) {
+      dragged = box.checked ? selected() : [e];
+      dragged.forEach(function (x) { x.tr.classList.add("dragging"); });
+      ev.dataTransfer.effectAllowed = "move";
+      ev.dataTransfer.setData("text/plain", obj.name);
+    });
+    tr.addEventListener("dragend", function () {
+      shown.forEach(function (x) { x.tr.classList.remove("dragging"); });
+      dragged = null;
+    });
+    if (kind === "folder") dropTarget(tr, function () { return obj.id; });
+    shown.push(e);
+    return tr;
+  }
+
+  // el takes dragged rows: they move into the folder target() names
+  // ("" = the top level).
+  function dropTarget(node, target) {
+    node.addEventListener("dragover", function (ev) {
+      if (!dragged || !canMove(dragged, target())) return;
+      ev.preventDefault();
+      ev.dataTransfer.dropEffect = "move";
+      node.classList.add("drop-target");
+    });
+    node.addEventListener("dragleave", function () { node.classList.remove("drop-target"); });
+    node.addEventListener("drop", function (ev) {
+      ev.preventDefault();
+      node.classList.remove("drop-target");
+      var list = dragged;
+      dragged = null;
+      if (list && canMove(list, target())) moveAll(list, target());
+    });
+  }
+
+  // Not into itself nor below itself, nor where it already is.
+  function canMove(list, to) {
+    return list.every(function (x) {
+      if (x.kind === "folder") return x.obj.id !== to && !(to && isBelow(to, x.obj.id)) && (x.obj.parent || "") !== to;
+      return (x.obj.folder || "") !== to;
+    });
+  }
+
+  function selected() {
+    return shown.filter(function (x) { return x.box.checked && !x.tr.hidden; });
+  }
+
+  function selectionChanged() {
+    var n = selected().length, visible = shown.filter(function (x) { return !x.tr.hidden; });
+    $("sel-count").textContent = n ? _n("%d selected", "%d selected", n, n) : _("Nothing selected");
+    $("bulk-move").disabled = $("bulk-delete").disabled = !n;
+    $("select-all").checked = n > 0 && n === visible.length;
+    $("select-all").indeterminate = n > 0 && n < visible.length;
+    $("select-all").disabled = !visible.length;
+  }
+  $("select-all").addEventListener("change", function () {
+    var on = this.checked;
+    shown.forEach(function (x) { if (!x.tr.hidden) x.box.checked = on; });
+    selectionChanged();
+  });
+
+  // One request per entry, in turn; then one line on what happened.
+  function eachOf(list, fn, done) {
+    var bad = [];
+    return list.reduce(function (p, x) {
+      return p.then(function () {
+        return fn(x).then(function (r) {
+          if (r.status === 401) P.toLogin();
+          if (!r.ok) bad.push(_("%s: %s", x.obj.name, r.error));
+        });
+      });
+    }, Promise.resolve()).then(function () {
+      if (bad.length) status(done(list.length - bad.length) + " " + bad.join("; "), true);
+      else status(done(list.length));
+      return load();
+    });
+  }
+
+  function moveAll(list, to) {
+    return eachOf(list, function (x) {
+      return P.api("PATCH", apiPath(x), x.kind === "file" ? { folder: to || null } : { parent: to || null });
+    }, function (n) {
+      return _n("Moved %d item to %s.", "Moved %d items to %s.", n, n, to ? pathOf(to) : _("My files"));
+    });
+  }
+
+  $("bulk-move").addEventListener("click", function () {
+    var list = selected();
+    if (!list.length) return;
+    var choices = moveChoices(null).filter(function (c) { return canMove(list, c.value); });
+    if (!choices.length) return status(_("There is no other folder to move them to."), true);
+    ask(_n("Move %d item", "Move %d items", list.length, list.length), { choices: choices, ok: _("Move") },
+      function (v) {
+        return moveAll(list, v).then(function () { return { ok: true }; });
+      });
+  });
+
+  $("bulk-delete").addEventListener("click", function () {
+    var list = selected();
+    if (!list.length) return;
+    var folderIn = list.some(function (x) { return x.kind === "folder"; });
+    if (!confirm(_n("Delete %d item? Its link stops working for everyone.",
+        "Delete %d items? Their links stop working for everyone.", list.length, list.length) +
+        (folderIn ? "\n\n" + _("Selected folders are deleted with every folder and file inside them.") : "")))
+      return status(_("Nothing was deleted."));
+    eachOf(list, function (x) {
+      return P.api("DELETE", x.kind === "file" ? "/" + x.obj.id : "/api/v1/folders/" + x.obj.id + "?recursive=1");
+    }, function (n) { return _n("Deleted %d item.", "Deleted %d items.", n, n); });
+  });
+
+  // The search box: rows whose name has the text, ignoring case and
+  // accents; the rows loaded only (see the top).
+  function fold(t) {
+    return t.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+  }
+  function filter() {
+    var q = fold($("search").value.trim()), n = 0;
+    shown.forEach(function (x) {
+      x.tr.hidden = q !== "" && fold(x.obj.name).indexOf(q) < 0;
+      if (x.tr.hidden) x.box.checked = false;
+      else n++;
+    });
+    $("no-match").hidden = !q || n > 0 || !shown.length;
+    selectionChanged();
+  }
+  $("search").addEventListener("input", filter);
+  $("search-form").addEventListener("submit", function (e) { e.preventDefault(); filter(); });
+
+  // the breadcrumbs take drops too: onto a folder above this one
+  $("crumbs").addEventListener("dragover", function (ev) {
+    var a = ev.target.closest && ev.target.closest("a[data-folder]");
+    if (!a || !dragged || !canMove(dragged, a.getAttribute("data-folder"))) return;
+    ev.preventDefault();
+    a.classList.add("drop-target");
+  });
+  $("crumbs").addEventListener("dragleave", function (ev) {
+    var a = ev.target.closest && ev.target.closest("a[data-folder]");
+    if (a) a.classList.remove("drop-target");
+  });
+  $("crumbs").addEventListener("drop", function (ev) {
+    var a = ev.target.closest && ev.target.closest("a[data-folder]");
+    if (!a || !dragged) return;
+    ev.preventDefault();
+    a.classList.remove("drop-target");
+    var list = dragged, to = a.getAttribute("data-folder");
+    dragged = null;
+    if (canMove(list, to)) moveAll(list, to);
+  });
 
   // ---- controls ----
   $("sort").value = sort;

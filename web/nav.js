@@ -192,6 +192,44 @@ window.partage = (function () {
     }
   }
 
+  // The type icon of a MIME type (folder: a folder's), with its kind as
+  // its text alternative: an <svg> using the page's sprite (web/icons.svg,
+  // {{&icons}}).  The same rules as pages.c's page_kinds.
+  var KINDS = [
+    ["image/", "Image", "image"], ["video/", "Video", "video"], ["audio/", "Audio", "audio"],
+    ["text/", "Text", "text"], ["application/pdf", "PDF document", "document"],
+    ["application/msword", "Document", "document"],
+    ["application/vnd.openxmlformats-officedocument", "Document", "document"],
+    ["application/vnd.oasis.opendocument", "Document", "document"],
+    ["application/rtf", "Document", "document"], ["application/epub", "Document", "document"],
+    ["application/zip", "Archive", "archive"], ["application/x-tar", "Archive", "archive"],
+    ["application/gzip", "Archive", "archive"], ["application/x-7z", "Archive", "archive"],
+    ["application/x-rar", "Archive", "archive"], ["application/vnd.rar", "Archive", "archive"],
+    ["application/x-bzip2", "Archive", "archive"], ["application/x-xz", "Archive", "archive"],
+    ["application/zstd", "Archive", "archive"], ["application/json", "Text", "text"],
+    ["application/xml", "Text", "text"], ["application/javascript", "Text", "text"],
+    ["application/x-sh", "Text", "text"]
+  ];
+  // the kinds' names, for scripts/i18n.py: _("Image") _("Video") _("Audio")
+  // _("Text") _("PDF document") _("Document") _("Archive") _("File") _("Folder")
+  function kindOf(mime) {
+    for (var i = 0; i < KINDS.length; i++)
+      if (mime && mime.indexOf(KINDS[i][0]) === 0) return KINDS[i];
+    return [null, "File", "file"];
+  }
+  function icon(mime, folder) {
+    var NS = "http://www.w3.org/2000/svg";
+    var k = folder ? [null, "Folder", "folder"] : kindOf(mime);
+    var svg = document.createElementNS(NS, "svg");
+    svg.setAttribute("class", "icon");
+    svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", _(k[1]));
+    var use = document.createElementNS(NS, "use");
+    use.setAttribute("href", "#i-" + k[2]);
+    svg.appendChild(use);
+    return svg;
+  }
+
   function setCookie(name, value) {
     document.cookie = name + "=" + value + "; Max-Age=31536000; Path=/; SameSite=Lax";
   }
@@ -260,6 +298,7 @@ window.partage = (function () {
   return {
     api: api, me: me, ready: ready, setHint: setHint, logout: logout,
     localPath: localPath, human: human, date: date, toLogin: toLogin,
-    size: size, localTime: localTime, localTimes: localTimes, lang: I18N.lang
+    size: size, localTime: localTime, localTimes: localTimes, lang: I18N.lang,
+    icon: icon, kind: function (mime) { return _(kindOf(mime)[1]); }
   };
 })();

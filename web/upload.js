@@ -17,6 +17,18 @@
 // A logged-in browser (cookie session: GET /api/v1/me gives a "csrf") sends
 // X-CSRF-Token on the tus requests so the files belong to the account.
 // Without JavaScript the form posts multipart to /api/v1/files instead.
+//
+// Folders (issue 17): the folder picker (input webkitdirectory) and folders
+// dropped anywhere on the page (DataTransfer items' webkitGetAsEntry, read
+// recursively) upload a whole tree.  Logged in, the tree is rebuilt with
+// the folders API (POST /api/v1/folders, shared, a sub-folder per
+// directory) and each file's tus upload names its folder in its metadata;
+// a row for the folder counts its files and ends with the folder's link.
+// Anonymous (folders belong to accounts), each file gets its own link and
+// its relative path in its name ("a - b - c.txt": file names are one path
+// segment).  At most FOLDER_MAX files per folder.
+// Each row shows the file-type icon (nav.js), and a finished one its QR
+// code (GET /qr/ID, opened on demand).
 // ?chunk=BYTES on the page URL sets the PATCH size (the tests use small ones).
 "use strict";
 (function () {
@@ -25,6 +37,7 @@
   var PARALLEL = 2;
   var BACKOFF = [1000, 3000, 5000, 10000, 20000, 30000];
   var STORE = "partage.upload:";
+  var FOLDER_MAX = 1000;
 
   var form = document.getElementById("upload");
   var input = document.getElementById("file");
@@ -109,8 +122,10 @@
 
   // ------------------------------------------------------------ localStorage
 
-  function fingerprint(file) {
-    return STORE + JSON.stringify([file.name, file.size, file.lastModified, location.origin + ENDPOINT]);
+  function fingerprint(file, extra) {
+    var k = [file.name, file.size, file.lastModified, location.origin + ENDPOINT];
+    if (extra && (extra.name || extra.folder)) k.push(extra.name || "", extra.folder || "");
+    return STORE + JSON.stringify(k);
   }
 
   function remember(item) {
@@ -193,7 +208,7 @@
 
   // POST: a new upload, remembered before any byte is sent.
   function create(item) {
-    var meta = "filename " + b64(item.file.name);
+    var meta = "filename " + b64(item.name);
     if (item.file.type) meta += ",filetype " + b64(item.file.type);
     Object.keys(item.opts).forEach(function (k) { meta += "," + k + " " + b64(item.opts[k]); });
     var h = { "Upload-Length": String(item.size), "Upload-Metadata": meta };
@@ -332,8 +347,9 @@
 
   // ---------------------------------------------------------------- the rows
 
-  function add(file) {
-    var key = fingerprint(file);
+  function add(file, extra) {
+    extra = extra || {};
+    var key = fingerprint(file, extra);
     for (var i = 0; i < items.length; i++) {
       var o = items[i];
       if (o.key === key && !o.done && !o.failed && o.stop !== "cancelled") {
@@ -344,10 +360,11 @@
     }
     var item = {
       file: file, key: key, size: file.size, offset: 0, url: null, token: "", expires: 0,
-      opts: options(),
+      opts: options(), name: extra.name || file.name, group: extra.group || null,
       needHead: false, tries: 0, restarts: 0, gen: 0, stop: null, done: null, failed: false,
       xhr: null, wake: null, speedT: 0, speedB: 0,
     };
+    if (extra.folder) item.opts.folder = extra.folder;
     var stored = recall(key);
     if (stored) {
       item.url = stored.url;
@@ -367,7 +384,9 @@
     row.tabIndex = -1;
     var id = "up-" + items.length;
     var headl = el("div", "up-head");
-    var name = el("span", "up-name", item.file.name);
+    var name = el("span", "up-name");
+    if (window.partage && window.partage.icon) name.appendChild(window.partage.icon(item.file.type));
+    name.appendChild(el("span", "", item.name));
     name.id = id + "-name";
     headl.appendChild(name);
     headl.appendChild(el("span", "up-size", human(item.size)));
@@ -408,7 +427,7 @@
   // A button's text, and its accessible name with the file's.
   function label(button, text, item) {
     button.textContent = text;
-    button.setAttribute("aria-label", _("%s %s", text, item.file.name));
+    button.setAttribute("aria-label", _("%s %s", text, item.name));
   }
 
   function note(item, text) {
@@ -486,6 +505,7 @@
     item.cancel.remove();
     setState(item, "cancelled");
     item.row.className = "upload cancelled";
+    groupStep(item.group, false);
     note(item, _("cancelled"));
     if (url)
       send(item, "DELETE", url, {}).then(function (r) {
@@ -503,6 +523,7 @@
     item.row.className = "upload done";
     note(item, "");
     var out = el("div", "up-done");
+    groupStep(item.group, true);
     if (REQUEST) {
       out.textContent = _("received: %s (%s)", f.name, human(f.size));
       item.row.appendChild(out);
@@ -529,6 +550,18 @@
       var tok = el("div", "up-token", _("delete token (keep it to delete the file later):") + " ");
       tok.appendChild(el("code", "", item.token));
       out.appendChild(tok);
+    }
+    // the link's QR code, drawn by the server when opened
+    if (f.id) {
+      var qr = el("details", "up-qr");
+      qr.appendChild(el("summary", "", _("QR code")));
+      var img = el("img");
+      img.alt = _("QR code of the link to %s", f.name);
+      img.width = img.height = 144;
+      img.loading = "lazy";
+      img.src = "/qr/" + encodeURIComponent(f.id);
+      qr.appendChild(img);
+      out.appendChild(qr);
     }
     item.row.appendChild(out);
   }
@@ -566,6 +599,7 @@
 
   function fail(item, why) {
     item.failed = true;
+    groupStep(item.group, false);
     item.pause.remove();
     item.cancel.remove();
     setState(item, "error");
@@ -597,6 +631,156 @@
   document.addEventListener("drop", function (e) {
     e.preventDefault();
     drop.classList.remove("over");
-    if (e.dataTransfer && e.dataTransfer.files.length) addAll(e.dataTransfer.files);
+    var dt = e.dataTransfer;
+    if (!dt) return;
+    // folders: their entries must be taken now, while the event lasts
+    var entries = [], loose = [];
+    if (dt.items && dt.items.length && dt.items[0].webkitGetAsEntry) {
+      for (var i = 0; i < dt.items.length; i++) {
+        var en = dt.items[i].kind === "file" ? dt.items[i].webkitGetAsEntry() : null;
+        if (en && en.isDirectory) entries.push(en);
+        else if (dt.items[i].kind === "file") loose.push(dt.items[i].getAsFile());
+      }
+    }
+    if (!entries.length) {
+      if (dt.files.length) addAll(dt.files);
+      return;
+    }
+    loose.forEach(function (f) { if (f) add(f); });
+    entries.forEach(function (en) {
+      var list = [];
+      walk(en, "", list).then(function () { uploadFolder(en.name, list); });
+    });
   });
+
+  // ----------------------------------------------------------------- folders
+
+  // Every file below a dropped directory entry, with its path from the
+  // entry's parent ("Photos/2026/a.jpg"), into out.
+  function walk(entry, prefix, out) {
+    return new Promise(function (resolve) {
+      if (out.length > FOLDER_MAX) return resolve();
+      if (entry.isFile) {
+        entry.file(function (f) { out.push({ file: f, path: prefix + entry.name }); resolve(); },
+          function () { resolve(); });
+        return;
+      }
+      if (!entry.isDirectory) return resolve();
+      var reader = entry.createReader(), all = [];
+      (function more() {
+        reader.readEntries(function (ents) {
+          if (ents.length) { all = all.concat(Array.prototype.slice.call(ents)); return more(); }
+          all.reduce(function (p, c) {
+            return p.then(function () { return walk(c, prefix + entry.name + "/", out); });
+          }, Promise.resolve()).then(resolve);
+        }, function () { resolve(); });
+      })();
+    });
+  }
+
+  var folderPick = document.getElementById("folder-pick");
+  var folderInput = document.getElementById("folder-input");
+  if (folderPick && folderInput && "webkitdirectory" in folderInput) {
+    folderPick.hidden = false;
+    folderInput.addEventListener("change", function () {
+      var list = [], top = "";
+      for (var i = 0; i < folderInput.files.length; i++) {
+        var f = folderInput.files[i], p = f.webkitRelativePath || f.name;
+        if (!top) top = p.split("/")[0];
+        list.push({ file: f, path: p });
+      }
+      folderInput.value = "";
+      if (list.length) uploadFolder(top, list);
+    });
+  }
+
+  // The row of a folder upload: its name, then how many files are done,
+  // then its link.
+  function groupStep(g, ok) {
+    if (!g) return;
+    if (ok) g.done++; else g.failed++;
+    groupShow(g);
+  }
+  function groupShow(g) {
+    var left = g.total - g.done - g.failed;
+    g.state.textContent = left ? _n("%d of %d file uploaded", "%d of %d files uploaded", g.total, g.done, g.total)
+      : g.failed ? _n("%d file could not be uploaded; the others are in the folder.",
+        "%d files could not be uploaded; the others are in the folder.", g.failed, g.failed)
+      : _n("Done: %d file.", "Done: %d files.", g.total, g.total);
+    if (!left && g.url && !g.shown) {
+      g.shown = true;
+      g.row.setAttribute("data-state", "done");
+      var out = el("div", "up-done");
+      out.id = "folder-result";
+      var a = el("a");
+      a.appendChild(el("code", "", g.url)); // a URL, in no language
+      a.href = g.url;
+      out.appendChild(document.createTextNode(_("Folder link:") + " "));
+      out.appendChild(a);
+      var c = el("button", "copy secondary small", _("Copy link"));
+      c.type = "button";
+      c.setAttribute("aria-label", _("Copy link of %s", g.name));
+      c.addEventListener("click", function () { copyText(g.url, c); });
+      out.appendChild(c);
+      g.row.appendChild(out);
+    }
+  }
+
+  // A folder's files: a folder tree in the account, or (anonymous) one
+  // link per file with the path in its name.
+  async function uploadFolder(top, list) {
+    var P = window.partage;
+    var row = el("li", "upload folder-up");
+    row.tabIndex = -1;
+    var headl = el("div", "up-head");
+    var name = el("span", "up-name");
+    if (P && P.icon) name.appendChild(P.icon(null, true));
+    name.appendChild(el("span", "", top));
+    headl.appendChild(name);
+    row.appendChild(headl);
+    var state = el("div", "up-status");
+    state.setAttribute("role", "status");
+    row.appendChild(state);
+    results.appendChild(row);
+    if (list.length > FOLDER_MAX) {
+      row.className = "upload error";
+      state.textContent = _("This folder has more than %d files: upload it in parts.", FOLDER_MAX);
+      return;
+    }
+    await ready;
+    var g = { name: top, total: list.length, done: 0, failed: 0, row: row, state: state, url: "" };
+    if (!csrf || !P || REQUEST) {
+      row.appendChild(el("div", "hint", REQUEST ? _("The files go to this request one by one.")
+        : _("Folders need an account: each file gets its own link, its folder in its name.")));
+      g.url = "";
+      groupShow(g);
+      list.forEach(function (e) { add(e.file, { name: e.path.split("/").join(" - "), group: g }); });
+      return;
+    }
+    state.textContent = _("Creating the folder…");
+    var ids = {};
+    async function dir(path) {
+      if (ids[path]) return ids[path];
+      var i = path.lastIndexOf("/");
+      var parent = i < 0 ? null : await dir(path.slice(0, i));
+      var r = await P.api("POST", "/api/v1/folders", { name: path.slice(i + 1), parent: parent, shared: true });
+      if (!r.ok) throw new Error(r.error);
+      if (i < 0) g.url = r.data.url;
+      ids[path] = r.data.id;
+      return r.data.id;
+    }
+    var where = [];
+    try {
+      for (var k = 0; k < list.length; k++) {
+        var p = list[k].path, cut = p.lastIndexOf("/");
+        where.push(await dir(cut < 0 ? top : p.slice(0, cut)));
+      }
+    } catch (e) {
+      row.className = "upload error";
+      state.textContent = _("The folder could not be created: %s", e.message);
+      return;
+    }
+    groupShow(g);
+    list.forEach(function (e, j) { add(e.file, { folder: where[j], group: g }); });
+  }
 })();

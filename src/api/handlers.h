@@ -41,6 +41,8 @@ req_res api_account_page(struct pt_req *r);
 req_res api_prefs(struct pt_req *r);
 /* GET /report/{id}: the form that reports a file (POST /api/v1/reports). */
 req_res api_report_page(struct pt_req *r);
+/* GET /qr/{id}: the QR code of a file's link, SVG (qrcode.c). */
+req_res api_qr(struct pt_req *r);
 req_res api_static(struct pt_req *r);
 req_res api_healthz(struct pt_req *r);
 req_res api_tus_options(struct pt_req *r);

@@ -179,12 +179,16 @@ static req_res reply_template(struct pt_req *r, int status, const char *name,
 	req_res rc;
 	PT_ASSERT(a);
 	PT_ASSERT(nkv <= 32);
-	struct kv all[35];
+	struct kv all[36];
 	if (nkv)
 		memcpy(all, kv, nkv * sizeof(*kv));
 	all[nkv++] = (struct kv){ "lang", lang };
 	all[nkv++] = (struct kv){ "theme", page_theme(r) };
 	all[nkv++] = (struct kv){ "header", page_header(r, lang) };
+	/* the file-type icons' sprite, for the pages that show icons */
+	const struct web_asset *icons = web_asset_find("icons.svg");
+	all[nkv++] = (struct kv){ "icons",
+				  icons ? (const char *)icons->data : "" };
 	pt_buf_init(&b, 1 << 20);
 	render(&b, (const char *)a->data, all, nkv, L);
 	/* the page depends on these */
@@ -220,26 +224,69 @@ static const char *page_size(struct pt_req *r, const struct i18n_catalog *L,
 	return pt_psprintf(r->pool, "%s %s", num, _(L, units[u]));
 }
 
-/* What a MIME type is, for people: "Image", "PDF document"… */
+/* What a MIME type is, for people ("Image", "PDF document"…), and its
+ * icon (web/icons.svg; nav.js's partage.icon has the same rules for the
+ * pages its scripts build).  First prefix that matches. */
+static const struct page_kind_rule {
+	const char *prefix, *kind, *icon;
+} page_kinds[] = {
+	{ "image/", N_("Image"), "image" },
+	{ "video/", N_("Video"), "video" },
+	{ "audio/", N_("Audio"), "audio" },
+	{ "text/", N_("Text"), "text" },
+	{ "application/pdf", N_("PDF document"), "document" },
+	{ "application/msword", N_("Document"), "document" },
+	{ "application/vnd.openxmlformats-officedocument", N_("Document"),
+	  "document" },
+	{ "application/vnd.oasis.opendocument", N_("Document"), "document" },
+	{ "application/rtf", N_("Document"), "document" },
+	{ "application/epub", N_("Document"), "document" },
+	{ "application/zip", N_("Archive"), "archive" },
+	{ "application/x-tar", N_("Archive"), "archive" },
+	{ "application/gzip", N_("Archive"), "archive" },
+	{ "application/x-7z", N_("Archive"), "archive" },
+	{ "application/x-rar", N_("Archive"), "archive" },
+	{ "application/vnd.rar", N_("Archive"), "archive" },
+	{ "application/x-bzip2", N_("Archive"), "archive" },
+	{ "application/x-xz", N_("Archive"), "archive" },
+	{ "application/zstd", N_("Archive"), "archive" },
+	{ "application/json", N_("Text"), "text" },
+	{ "application/xml", N_("Text"), "text" },
+	{ "application/javascript", N_("Text"), "text" },
+	{ "application/x-sh", N_("Text"), "text" },
+};
+
+static const struct page_kind_rule *page_kind_of(const char *mime)
+{
+	for (size_t i = 0; mime && i < PT_ARRAY_LEN(page_kinds); i++)
+		if (strncmp(mime, page_kinds[i].prefix,
+			    strlen(page_kinds[i].prefix)) == 0)
+			return &page_kinds[i];
+	return NULL;
+}
+
 static const char *page_kind(const struct i18n_catalog *L, const char *mime)
 {
-	static const struct { const char *prefix, *kind; } kinds[] = {
-		{ "image/", N_("Image") },
-		{ "video/", N_("Video") },
-		{ "audio/", N_("Audio") },
-		{ "text/", N_("Text") },
-		{ "application/pdf", N_("PDF document") },
-		{ "application/zip", N_("Archive") },
-		{ "application/x-tar", N_("Archive") },
-		{ "application/gzip", N_("Archive") },
-		{ "application/x-7z", N_("Archive") },
-		{ "application/json", N_("Text") },
-	};
-	for (size_t i = 0; mime && i < PT_ARRAY_LEN(kinds); i++)
-		if (strncmp(mime, kinds[i].prefix,
-			    strlen(kinds[i].prefix)) == 0)
-			return _(L, kinds[i].kind);
-	return _(L, "File");
+	const struct page_kind_rule *k = page_kind_of(mime);
+	return _(L, k ? k->kind : "File");
+}
+
+/* The type icon of a MIME type, its kind as its text alternative (or, for
+ * a folder, mime NULL: "Folder"): an <svg> that uses the sprite the page
+ * includes ({{&icons}}). */
+static const char *page_icon(struct pt_req *r, const struct i18n_catalog *L,
+			     const char *mime, bool folder)
+{
+	const struct page_kind_rule *k = folder ? NULL : page_kind_of(mime);
+	struct pt_buf b;
+	pt_buf_init(&b, 1024);
+	pt_buf_adds(&b, "<svg class=\"icon\" role=\"img\" aria-label=\"");
+	html_escape(&b, folder ? _(L, "Folder") : page_kind(L, mime));
+	pt_buf_addf(&b, "\"><use href=\"#i-%s\"/></svg>",
+		    folder ? "folder" : k ? k->icon : "file");
+	const char *out = pt_pstrndup(r->pool, b.p, b.n);
+	pt_buf_release(&b);
+	return out;
 }
 
 /* Why the visitor waits before a download ("" when they do not). */
@@ -342,6 +389,7 @@ req_res api_page(struct pt_req *r)
 					    size) },
 		{ "mime", l.mime },
 		{ "kind", page_kind(L, l.mime) },
+		{ "icon", page_icon(r, L, l.mime, false) },
 		{ "created", created },
 		{ "created_iso", iso_time(r, l.created) },
 		{ "expires", expires },
@@ -407,14 +455,15 @@ req_res api_folder_html(struct pt_req *r, const struct folder_view *v)
 	/* the folders and files in it, escaped here, inserted raw */
 	pt_buf_init(&list, 64 << 20);
 	for (size_t i = 0; i < v->nsubs; i++) {
-		pt_buf_addf(&list, "<li class=folder><a href=\"/folder/%s\">",
-			    v->subs[i].id);
+		pt_buf_addf(&list, "<li class=folder>%s<a href=\"/folder/%s\">",
+			    page_icon(r, L, NULL, true), v->subs[i].id);
 		html_escape(&list, v->subs[i].name);
 		pt_buf_adds(&list, "/</a></li>\n");
 	}
 	for (size_t i = 0; i < v->nfiles; i++) {
 		const struct link *l = &v->files[i];
-		pt_buf_addf(&list, "<li class=file><a href=\"/%s\">", l->id);
+		pt_buf_addf(&list, "<li class=file>%s<a href=\"/%s\">",
+			    page_icon(r, L, l->mime, false), l->id);
 		html_escape(&list, l->name);
 		pt_buf_addf(&list, "</a> <span class=size>%s</span>",
 			    page_size(r, L, l->size));

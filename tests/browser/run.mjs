@@ -492,7 +492,8 @@ test("HTML special characters and UTF-8 in names are escaped and kept", async ()
     eq(resp.status(), 200, "file page status");
     await checkFilePage(page, { name: n, size: body.length, sha256: sha256(body) });
     eq(await page.title(), `${n} — partage`, "title");
-    check((await page.locator("main b, main img, head b, head img").count()) === 0,
+    // (the one image of the page is its QR code, /qr/ID)
+    check((await page.locator("main b, main img:not(#qr img), head b, head img").count()) === 0,
       "the name injected an element into the page");
     eq(await page.evaluate(() => window.pwned), undefined, "window.pwned (script ran)");
     const [download] = await Promise.all([page.waitForEvent("download"), page.click("a#download")]);
@@ -1769,7 +1770,7 @@ async function pagesData() {
   eq(o.media.probe, "done", "probe");
   const cookies = await ctx.cookies();
   await ctx.close();
-  pagesSetup = { file, folder, locked, request, video, cookies };
+  pagesSetup = { file, folder, locked, request, video, cookies, web3Image: (await web3Data()).image };
   return pagesSetup;
 }
 
@@ -1787,6 +1788,7 @@ const PAGE_LIST = (d) => [
   { name: "files", url: "/files", auth: true, shot: true },
   { name: "account", url: "/account", auth: true },
   { name: "404", url: "/AAAAAAAAAAAA", status: 404, shot: true },
+  ...WEB3_PAGES(d),
 ];
 
 // What a French page still says in English: texts and labels, outside
@@ -2103,6 +2105,411 @@ test("pages (issue 17): after Pause the bar and the text give the same percentag
     await page.close();
   }
 });
+
+// ---- web3 (issue 17)
+// QR codes of the links (upload cards, the file page), file-type icons
+// (file and folder pages, /files, upload cards) and thumbnails on /files,
+// folder upload (the picker, and folders dropped on the page), the file
+// manager's selection (select all, move, delete; drag and drop onto a
+// folder; search by name), and the keyboard-only flows: upload with the
+// picker, download from the file page, select/move/delete on /files, with
+// a visible focus on every control reached.  WEB3_PAGES adds the pages
+// and states of these to the sweep above (both languages, themes, widths).
+const WEB3_PAGES = (d) => [
+  { name: "files-folder", url: `/files?folder=${d.folder.id}`, auth: true },
+  { name: "image-file", url: `/${d.web3Image.id}` },
+];
+let web3Setup = null;
+async function web3Data() {
+  if (web3Setup) return web3Setup;
+  const png = Buffer.from("89504e470d0a1a0a0000000d4948445200000001000000010806000000" +
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082", "hex");
+  web3Setup = { image: await putFile("pixel.png", png) };
+  return web3Setup;
+}
+
+// Presses Tab (Shift+Tab when back) until pred(activeElement) holds; every
+// element focused on the way must show a visible focus ring (an outline of
+// 2 px or more, or a box-shadow).  Returns what was focused, as strings.
+async function tabTo(page, pred, { back = false, max = 80 } = {}) {
+  const seen = [];
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press(back ? "Shift+Tab" : "Tab");
+    const st = await page.evaluate(() => {
+      const e = document.activeElement;
+      if (!e || e === document.body) return null;
+      const cs = getComputedStyle(e);
+      const ring = (cs.outlineStyle !== "none" && parseFloat(cs.outlineWidth) >= 2) || cs.boxShadow !== "none";
+      return { what: `${e.tagName.toLowerCase()}#${e.id}.${e.className}[${e.getAttribute("aria-label") || e.textContent.trim().slice(0, 30)}]`, ring };
+    });
+    if (!st) continue;
+    seen.push(st.what);
+    check(st.ring, `no visible focus on ${st.what}`);
+    if (await page.evaluate(pred)) return seen;
+  }
+  throw new Fail(`not reached with ${back ? "Shift+Tab" : "Tab"} after ${max} presses: ${seen.slice(-6).join(" > ")}`);
+}
+
+test("web3 (issue 17): an upload card has the type icon and the link's QR code", async () => {
+  const page = await newPage();
+  try {
+    const [link] = await uploadViaPage(page, [{ name: "qr-card.txt", mimeType: "text/plain", buffer: Buffer.from("qr\n") }]);
+    const li = page.locator("#results li").last();
+    eq(await li.locator(".up-name svg.icon use").getAttribute("href"), "#i-text", "the card's icon");
+    eq(await li.locator(".up-name svg.icon").getAttribute("aria-label"), "Text", "the icon's text");
+    const id = ID_URL().exec(link.href)[1];
+    const img = li.locator(".up-qr img");
+    check(await img.isHidden(), "the QR code is folded away until asked for");
+    await li.locator(".up-qr summary").click();
+    await img.waitFor();
+    eq(await img.getAttribute("src"), `/qr/${id}`, "the QR's source");
+    check(/qr-card\.txt/.test(await img.getAttribute("alt")), "the QR's text alternative names the file");
+    await page.waitForFunction(() => document.querySelector("#results li:last-child .up-qr img").naturalWidth > 0);
+    // the page's QR is the server's for this link
+    const r = await fetch(`${base}/qr/${id}`);
+    eq(r.headers.get("content-type"), "image/svg+xml", "the QR's type");
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await page.close();
+  }
+});
+
+test("web3 (issue 17): the file page shows its QR code and type icon; the sprite draws in both themes", async () => {
+  const w = await web3Data();
+  for (const scheme of ["light", "dark"]) {
+    const ctx = await pagesContext({ viewport: { width: 390, height: 844 }, colorScheme: scheme });
+    try {
+      const page = await accountPage(ctx);
+      await page.goto(`${base}/${w.image.id}`);
+      const icon = page.locator(".title-row svg.icon");
+      eq(await icon.getAttribute("aria-label"), "Image", "the icon's text alternative");
+      eq(await icon.locator("use").getAttribute("href"), "#i-image", "the image icon");
+      const box = await icon.boundingBox();
+      check(box && box.width >= 30 && box.height >= 30, `the icon is drawn: ${JSON.stringify(box)}`);
+      // its colour is the theme's accent, not the background
+      const [fg, bg] = await page.evaluate(() => [getComputedStyle(document.querySelector(".title-row svg.icon")).color,
+        getComputedStyle(document.body).backgroundColor]);
+      check(fg !== bg, `the icon's colour ${fg} is the background's`);
+      await page.waitForFunction(() => document.querySelector("#qr img").naturalWidth > 0);
+      eq(await page.locator("#qr img").getAttribute("src"), `/qr/${w.image.id}`, "the QR on the file page");
+      check(page.errors.length === 0, page.errors.join("; "));
+    } finally {
+      await ctx.close();
+    }
+  }
+});
+
+test("web3 (issue 17): /files shows type icons, and the thumbnail when the file JSON has one", async () => {
+  const ctx = await freshContext();
+  try {
+    const page = await accountPage(ctx);
+    const u = await apiUser(ctx);
+    const a = await apiUpload(ctx, u, "plain.txt", "plain\n");
+    const b = await apiUpload(ctx, u, "with-thumb.txt", "thumb\n");
+    // the thumbs helper adds thumbnail_url to the file JSON: here the
+    // list carries one (a real image of this server: b's QR code)
+    await page.route((url) => url.pathname === "/api/v1/me/files", async (route) => {
+      const resp = await route.fetch();
+      const j = await resp.json();
+      for (const f of j.files) if (f.id === b.id) f.thumbnail_url = `/qr/${b.id}`;
+      await route.fulfill({ response: resp, json: j });
+    });
+    await page.goto(`${base}/files`);
+    await row(page, a.id).waitFor();
+    eq(await row(page, a.id).locator("td.name svg.icon use").getAttribute("href"), "#i-text", "a's icon");
+    eq(await row(page, a.id).locator("td.name img.thumb").count(), 0, "no thumbnail without thumbnail_url");
+    const th = row(page, b.id).locator("td.name img.thumb");
+    eq(await th.getAttribute("src"), `/qr/${b.id}`, "b's thumbnail");
+    eq(await row(page, b.id).locator("td.name svg.icon").count(), 0, "the thumbnail replaces the icon");
+    await page.waitForFunction((id) => document.querySelector(`#rows tr[data-id="${id}"] img.thumb`).naturalWidth > 0, b.id);
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await ctx.close();
+  }
+});
+
+// A folder tree on disk for the folder picker: album/{a.txt,b.txt,sub/c.txt}.
+function albumDir() {
+  const top = fs.mkdtempSync(path.join(tmpRoot, "pick-"));
+  const dir = path.join(top, "album");
+  fs.mkdirSync(path.join(dir, "sub"), { recursive: true });
+  fs.writeFileSync(path.join(dir, "a.txt"), "file a\n");
+  fs.writeFileSync(path.join(dir, "b.txt"), "file b, longer\n");
+  fs.writeFileSync(path.join(dir, "sub", "c.txt"), "file c in sub\n");
+  return dir;
+}
+
+// The account's folder tree below the folder named name: {path: [file names]}.
+async function treeOf(ctx, name) {
+  const folders = (await (await ctx.request.get(`${base}/api/v1/folders`)).json()).folders;
+  const top = folders.find((f) => f.name === name && !f.parent);
+  check(top, `no top folder ${name}: ${JSON.stringify(folders.map((f) => f.name))}`);
+  const out = {};
+  const walk = async (f, p) => {
+    const files = (await (await ctx.request.get(`${base}/api/v1/me/files?folder=${f.id}`)).json()).files;
+    out[p] = files.map((x) => x.name).sort();
+    for (const s of folders.filter((x) => x.parent === f.id)) await walk(s, `${p}/${s.name}`);
+  };
+  await walk(top, name);
+  return { top, tree: out };
+}
+
+test("web3 (issue 17): a folder chosen with the folder picker becomes a folder tree with one link", async () => {
+  const ctx = await freshContext();
+  try {
+    const page = await accountPage(ctx);
+    await apiUser(ctx);
+    await page.goto(`${base}/`);
+    await page.locator("#folder-pick").waitFor();
+    await page.setInputFiles("#folder-input", albumDir());
+    await page.locator("#folder-result a").waitFor({ timeout: 30_000 });
+    const { top, tree } = await treeOf(ctx, "album");
+    eq(JSON.stringify(tree), JSON.stringify({ album: ["a.txt", "b.txt"], "album/sub": ["c.txt"] }), "the tree");
+    eq(await page.locator("#folder-result a").getAttribute("href"), top.url, "the folder's link");
+    check(/Done: 3 files/.test(await page.locator("li.folder-up .up-status").textContent()), "the folder row's count");
+    // the link works for anyone
+    const r = await fetch(top.url, { headers: { Accept: "text/html" } });
+    eq(r.status, 200, "the folder's page");
+    const html = await r.text();
+    check(html.includes("a.txt") && html.includes("sub/"), "the folder's page lists its content");
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await ctx.close();
+  }
+});
+
+// Drops a directory on the page as Chromium hands one over: a DataTransfer
+// whose item's webkitGetAsEntry() is a directory entry (reader in batches).
+// A drop from the desktop cannot be made by a test, so the entries are
+// built here with the File System API's shape, around real File objects.
+async function dropFolder(page, target) {
+  await page.evaluate((sel) => {
+    const file = (name, text) => ({ isFile: true, isDirectory: false, name,
+      file: (ok) => setTimeout(() => ok(new File([text], name, { type: "text/plain" })), 0) });
+    // callbacks come later, as the browser's do
+    const dir = (name, kids) => ({ isFile: false, isDirectory: true, name,
+      createReader: () => {
+        let i = 0;
+        return { readEntries: (ok) => { const batch = kids.slice(i, i + 2); i += 2; setTimeout(() => ok(batch), 0); } };
+      } });
+    const tree = dir("dropped", [file("x.txt", "x\n"), file("y.txt", "y y\n"),
+      dir("deep", [file("z.txt", "zzz\n")])]);
+    const dt = { files: [], items: [{ kind: "file", webkitGetAsEntry: () => tree, getAsFile: () => null }], types: ["Files"] };
+    const ev = new Event("drop", { bubbles: true, cancelable: true });
+    Object.defineProperty(ev, "dataTransfer", { value: dt });
+    document.querySelector(sel).dispatchEvent(ev);
+  }, target);
+}
+
+test("web3 (issue 17): a folder dropped on the page: a tree for an account, a link a file for a visitor", async () => {
+  const ctx = await freshContext();
+  try {
+    const page = await accountPage(ctx);
+    await apiUser(ctx);
+    await page.goto(`${base}/`);
+    await page.locator("#folder-pick").waitFor();
+    await dropFolder(page, "main h2");
+    await page.locator("#folder-result a").waitFor({ timeout: 30_000 });
+    const { tree } = await treeOf(ctx, "dropped");
+    eq(JSON.stringify(tree), JSON.stringify({ dropped: ["x.txt", "y.txt"], "dropped/deep": ["z.txt"] }), "the dropped tree");
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await ctx.close();
+  }
+  const page = await newPage();
+  try {
+    await page.goto(`${base}/`);
+    await dropFolder(page, "main h1");
+    await page.waitForFunction(() => document.querySelectorAll("#results li.upload.done").length === 3);
+    check(/Done: 3 files/.test(await page.locator("li.folder-up .up-status").textContent()), "the count");
+    check(/need an account/.test(await page.locator("li.folder-up").textContent()), "the visitor is told why");
+    eq(await page.locator("#folder-result").count(), 0, "no folder link without an account");
+    const names = await page.locator("#results li.done .up-done > a").allTextContents();
+    const want = ["dropped - x.txt", "dropped - y.txt", "dropped - deep - z.txt"];
+    for (const n of want) check(names.some((t) => t.startsWith(`${n} — `)), `no link for ${n}: ${names}`);
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await page.close();
+  }
+});
+
+test("web3 (issue 17): /files selects several, moves them (dialog, drag and drop), deletes them, searches", async () => {
+  const ctx = await freshContext();
+  try {
+    const page = await accountPage(ctx);
+    const u = await apiUser(ctx);
+    const f = [];
+    for (const n of ["écureuil.txt", "beta.txt", "gamma.txt", "delta.txt"]) f.push(await apiUpload(ctx, u, n, `${n}\n`));
+    let r = await ctx.request.post(`${base}/api/v1/folders`, { headers: { "X-CSRF-Token": u.csrf }, data: { name: "Box" } });
+    const box = await r.json();
+    r = await ctx.request.post(`${base}/api/v1/folders`, { headers: { "X-CSRF-Token": u.csrf }, data: { name: "Crate" } });
+    const crate = await r.json();
+    const folderOf = async (id) => (await (await ctx.request.get(`${base}/api/v1/files/${id}`)).json()).folder;
+    await page.goto(`${base}/files`);
+    await row(page, f[3].id).waitFor();
+    check(await page.locator("#bulk-move").isDisabled(), "Move selected without a selection");
+    // search: server-side there is no filter; the rows loaded are filtered,
+    // without case or accents
+    await page.fill("#search", "ECUREUIL");
+    await page.waitForFunction(() => [...document.querySelectorAll("#rows tr")].filter((t) => !t.hidden).length === 1);
+    check(await row(page, f[0].id).isVisible(), "the accented name matches");
+    await page.fill("#search", "nothing-like-it");
+    await page.locator("#no-match").waitFor();
+    await page.fill("#search", "");
+    // select all, then one off: 5 of 6 rows
+    await page.check("#select-all");
+    eq((await page.locator("#sel-count").textContent()).trim(), "6 selected", "select all");
+    await row(page, f[3].id).locator("td.sel input").uncheck();
+    await row(page, box.id).locator("td.sel input").uncheck();
+    await row(page, crate.id).locator("td.sel input").uncheck();
+    eq((await page.locator("#sel-count").textContent()).trim(), "3 selected", "three files");
+    check(await page.evaluate(() => document.getElementById("select-all").indeterminate), "select all shows a part");
+    // move the three into Box with the dialog
+    await page.click("#bulk-move");
+    await page.selectOption("#dialog-select", { label: "Box" });
+    await page.click("#dialog-ok");
+    await row(page, f[0].id).waitFor({ state: "detached" });
+    for (const x of f.slice(0, 3)) eq(await folderOf(x.id), box.id, `${x.name} in Box`);
+    await page.locator("#status", { hasText: "Moved 3 items to Box." }).waitFor();
+    // drag and drop: delta onto Crate's row, then Crate onto Box's row
+    await page.dragAndDrop(`#rows tr[data-id="${f[3].id}"] td.name`, `#rows tr[data-id="${crate.id}"] td.name`);
+    await row(page, f[3].id).waitFor({ state: "detached" });
+    eq(await folderOf(f[3].id), crate.id, "delta dropped into Crate");
+    await page.dragAndDrop(`#rows tr[data-id="${crate.id}"] td.name`, `#rows tr[data-id="${box.id}"] td.name`);
+    await row(page, crate.id).waitFor({ state: "detached" });
+    const folders = (await (await ctx.request.get(`${base}/api/v1/folders`)).json()).folders;
+    eq(folders.find((x) => x.id === crate.id).parent, box.id, "Crate dropped into Box");
+    // in Box: drag beta onto the breadcrumb "My files" (back to the top)
+    await page.goto(`${base}/files?folder=${box.id}`);
+    await row(page, f[1].id).waitFor();
+    await page.dragAndDrop(`#rows tr[data-id="${f[1].id}"] td.name`, '#crumbs a[data-folder=""]');
+    await row(page, f[1].id).waitFor({ state: "detached" });
+    eq(await folderOf(f[1].id), null, "beta back at the top");
+    // delete the selection: gamma and Crate (with delta in it)
+    const msgs = [];
+    const accept = (dg) => { msgs.push(dg.message()); dg.accept(); };
+    page.on("dialog", accept);
+    await row(page, f[2].id).locator("td.sel input").check();
+    await row(page, crate.id).locator("td.sel input").check();
+    await page.click("#bulk-delete");
+    await row(page, crate.id).waitFor({ state: "detached" });
+    page.off("dialog", accept);
+    check(/Delete 2 items/.test(msgs[0]) && /folders are deleted with every/.test(msgs[0]), `the confirm: ${msgs}`);
+    for (const x of [f[2], f[3]]) eq((await fetch(x.url, { headers: { Accept: "application/json" } })).status, 410, `${x.name} deleted`);
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await ctx.close();
+  }
+});
+
+test("web3 (issue 17): keyboard only: upload with the picker, download from the file page, select/move/delete on /files", async () => {
+  const ctx = await freshContext();
+  try {
+    const page = await accountPage(ctx);
+    const u = await apiUser(ctx);
+    // upload: Tab to the picker, Enter opens it
+    await page.goto(`${base}/`);
+    await page.locator("#folder-pick").waitFor(); // the scripts have run
+    await tabTo(page, () => document.activeElement.id === "file");
+    const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.keyboard.press("Enter")]);
+    await chooser.setFiles([{ name: "keys.txt", mimeType: "text/plain", buffer: Buffer.from("typed, not clicked\n") }]);
+    await page.waitForFunction(() => document.querySelectorAll("#results li.done").length === 1, null, { timeout: 30_000 });
+    // the folder picker: Space opens it
+    await tabTo(page, () => document.activeElement.id === "folder-input");
+    const [chooser2] = await Promise.all([page.waitForEvent("filechooser"), page.keyboard.press("Space")]);
+    check(chooser2.isMultiple(), "the folder picker takes many files");
+    await chooser2.setFiles(albumDir());
+    await page.locator("#folder-result a").waitFor({ timeout: 30_000 });
+    // the card's link and its QR code, by keyboard
+    await tabTo(page, () => document.activeElement.matches("#results li.done .up-qr summary"));
+    await page.keyboard.press("Enter");
+    await page.locator("#results li.done .up-qr img").first().waitFor();
+    const href = await page.locator("#results li.done .up-done > a").first().getAttribute("href");
+    const id = ID_URL().exec(href)[1];
+    // download from the file page: Tab to Download, Enter (a visitor:
+    // no wait before the button)
+    const anon = await newPage();
+    try {
+      await anon.goto(href);
+      await tabTo(anon, () => document.activeElement.id === "download");
+      const [dl] = await Promise.all([anon.waitForEvent("download"), anon.keyboard.press("Enter")]);
+      eq(fs.readFileSync(await dl.path(), "utf8"), "typed, not clicked\n", "the downloaded bytes");
+      await anon.locator("#download-started").waitFor();
+      check(anon.errors.length === 0, anon.errors.join("; "));
+    } finally {
+      await anon.close();
+    }
+    // /files: select keys.txt with Space, Move selected… into album, then
+    // select another and delete it
+    const other = await apiUpload(ctx, u, "other.txt", "other\n");
+    await page.goto(`${base}/files`);
+    await row(page, id).waitFor();
+    await tabTo(page, (i) => document.activeElement.getAttribute("aria-label") === "Select keys.txt");
+    await page.keyboard.press("Space");
+    await tabTo(page, () => document.activeElement.id === "bulk-move", { back: true });
+    await page.keyboard.press("Enter");
+    await page.locator("#dialog[open]").waitFor();
+    check(await page.evaluate(() => document.activeElement.id === "dialog-select"), "the dialog's list has the focus");
+    for (let i = 0; i < 5 && (await page.locator("#dialog-select").evaluate((s) => s.selectedOptions[0].text)) !== "album"; i++)
+      await page.keyboard.press("ArrowDown");
+    eq(await page.locator("#dialog-select").evaluate((s) => s.selectedOptions[0].text), "album", "album chosen by arrows");
+    await tabTo(page, () => document.activeElement.id === "dialog-ok");
+    await page.keyboard.press("Enter");
+    await row(page, id).waitFor({ state: "detached" });
+    const folders = (await (await ctx.request.get(`${base}/api/v1/folders`)).json()).folders;
+    eq((await (await ctx.request.get(`${base}/api/v1/files/${id}`)).json()).folder,
+      folders.find((x) => x.name === "album").id, "keys.txt moved into album");
+    page.once("dialog", (dg) => dg.accept());
+    await tabTo(page, () => document.activeElement.getAttribute("aria-label") === "Select other.txt");
+    await page.keyboard.press("Space");
+    await tabTo(page, () => document.activeElement.id === "bulk-delete", { back: true });
+    await page.keyboard.press("Enter");
+    await row(page, other.id).waitFor({ state: "detached" });
+    eq((await fetch(other.url, { headers: { Accept: "application/json" } })).status, 410, "other.txt deleted");
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await ctx.close();
+  }
+});
+
+// The upload page's new states (a finished card with its QR code open, a
+// folder's row with its link) in both languages, themes and widths: no
+// sideways scrolling, zero axe-core violations, no English left in French.
+for (const lang of ["en", "fr"])
+  for (const width of [390, 1366])
+    for (const scheme of ["light", "dark"])
+      test(`web3 (issue 17): upload cards with a QR code and a folder's row: ${lang} at ${width} px, ${scheme}`, async () => {
+        fs.mkdirSync(path.join(shotsDir, "pages"), { recursive: true });
+        const ctx = await pagesContext({
+          viewport: { width, height: width < 500 ? 844 : 900 }, colorScheme: scheme, bypassCSP: true,
+          extraHTTPHeaders: { "Accept-Language": lang === "fr" ? "fr-FR,fr;q=0.9" : "en-GB,en;q=0.8" } });
+        const what = `${lang} ${width} ${scheme}`;
+        try {
+          const page = await accountPage(ctx);
+          await apiUser(ctx);
+          await page.goto(`${base}/`);
+          await page.locator("#folder-pick").waitFor();
+          await page.setInputFiles("#file", [{ name: `carte_${"x".repeat(60)}.pdf`, mimeType: "application/pdf", buffer: Buffer.from("%PDF-1.4\n") }]);
+          await page.setInputFiles("#folder-input", albumDir());
+          await page.locator("#folder-result a").waitFor({ timeout: 30_000 });
+          await page.waitForFunction(() => document.querySelectorAll("#results li.done").length === 4, null, { timeout: 30_000 });
+          for (const s of await page.locator("#results li.done .up-qr summary").all()) await s.click();
+          await page.waitForFunction(() => [...document.querySelectorAll(".up-qr img")].every((i) => i.naturalWidth > 0));
+          const w = await page.evaluate(() => [document.documentElement.scrollWidth, innerWidth]);
+          check(w[0] <= w[1], `${what}: the page is ${w[0]} px wide in a ${w[1]} px window`);
+          if (lang === "fr") {
+            const left = await englishLeft(page);
+            check(left.length === 0, `${what}: English left: ${JSON.stringify(left.slice(0, 8))}`);
+          }
+          if (width === 390 && scheme === "light")
+            await page.screenshot({ path: path.join(shotsDir, "pages", `upload-done-${lang}-${scheme}-${width}.png`), fullPage: true });
+          const axe = await axeViolations(page);
+          check(axe.length === 0, `${what}: axe-core: ${JSON.stringify(axe.slice(0, 6))}`);
+          check(page.errors.length === 0, page.errors.join("; "));
+        } finally {
+          await ctx.close();
+        }
+      });
 
 // -------------------------------------------------------------------- main
 async function main() {

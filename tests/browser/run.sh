@@ -20,7 +20,8 @@ done
 
 ready() {
   [ -x /usr/bin/chromium ] && command -v node >/dev/null &&
-    [ -f tests/browser/node_modules/playwright-core/package.json ]
+    [ -f tests/browser/node_modules/playwright-core/package.json ] &&
+    [ -f tests/browser/node_modules/axe-core/axe.min.js ]
 }
 if ! ready; then
   ilog=$(mktemp)

@@ -38,6 +38,7 @@ struct counts;
 struct hooks;
 struct media_queue;
 struct media_quotas;
+struct remux_queue;
 
 /* Where gc's bounded walks stand between passes (gc.c; the maintenance
  * thread's alone).  Zero: from the start (a new process, or a node just
@@ -82,6 +83,7 @@ struct app {
 	struct hooks *hooks;        /* webhook deliveries (webhooks.c) */
 	struct media_queue *media;  /* the probe queue; NULL: none */
 	struct media_quotas *quotas; /* viewing quotas; NULL: none */
+	struct remux_queue *remux;  /* fast-start copies; NULL: none */
 	bool elected; /* runs the periodic work (maintenance thread's) */
 	struct gc_cursor gc;
 	/* the metadata store's health, as the checker last saw it (at 0:
@@ -254,5 +256,25 @@ void media_quota_state(struct media_quotas *t, const struct media_viewer *v,
 		       int64_t now, int64_t *used_ms, int64_t *retry_after);
 /* Distinct links counted and not yet written. */
 size_t counts_pending(struct counts *c);
+
+/* remux.c: fast-start copies of MP4/MOV files (issue 16, core/remux.h).
+ * One worker per node (NULL when media.remux_max_bytes or
+ * media.probe_workers is 0) remuxes the blobs repo_remux_pending lists,
+ * one at a time, now, when kicked (after a probe) and every minute.
+ * Stop joins it (a remux in progress is killed).  NULL is fine. */
+struct remux_queue *remux_start(struct app *app);
+void remux_stop(struct remux_queue *q);
+void remux_kick(struct app *app);
+/* The fast-start copy of l's blob, opened for /stream: true with *rd
+ * (the caller closes it), its hash, size and when it was made; false
+ * when there is none (serve the original). */
+bool api_remux_open(struct app *app, const struct link *l,
+		    struct blob_reader **rd, char hex[BLOB_HEX_LEN + 1],
+		    uint64_t *size, int64_t *made);
+/* The state of l's fast-start copy for the file's JSON: "pending",
+ * "done" (/stream serves the copy), "failed", "not-needed" (moov already
+ * first, or not MP4/MOV); "off" when the node makes none. */
+const char *api_remux_state(struct app *app, const struct link *l,
+			    const struct media_info *m);
 
 #endif

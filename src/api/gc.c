@@ -135,12 +135,28 @@ static int reap_among(struct app *app, struct db *db, struct gc_stats *st,
 		bool reaped = false;
 		if (!unref[i])
 			continue;
+		/* its fast-start copy (remux.c), kept by the row that the
+		 * reap deletes: reaped right after it */
+		enum remux_state rs = REMUX_PENDING;
+		char copy[BLOB_HEX_LEN + 1];
+		uint64_t csize = 0;
+		int64_t made;
+		if (repo_remux_get(db, hex[i], &rs, copy, &csize, &made))
+			rs = REMUX_PENDING;
 		blob_stat(app->blobs, hex[i], &size);
 		err = repo_blob_reap(db, hex[i], blob_remove_cb, app->blobs,
 				     &reaped);
 		if (reaped) {
 			st->reaped_blobs++;
 			st->reaped_bytes += (int64_t)size;
+		}
+		if (!err && reaped && rs == REMUX_DONE) {
+			err = repo_blob_reap(db, copy, blob_remove_cb,
+					     app->blobs, &reaped);
+			if (reaped) {
+				st->reaped_blobs++;
+				st->reaped_bytes += (int64_t)csize;
+			}
 		}
 	}
 	return err;

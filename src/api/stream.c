@@ -19,6 +19,10 @@
  * unwatched.  Unlimited viewers get the bytes as a download does
  * (sendfile).  Downloads (/{id}/{name}) keep their own rules and never
  * count here.
+ *
+ * When the file has a fast-start copy (remux.c: an MP4/MOV whose index
+ * was at the end, rewritten with it first), /stream serves the copy, with
+ * its own validators and length; downloads always serve the original.
  */
 #define _GNU_SOURCE
 #include "download_body.h"
@@ -134,12 +138,13 @@ void api_media_json(struct pt_req *r, const struct link *l, json_t *o)
 		return;
 	}
 	json_object_set_new(o, "stream",
-			    json_pack("{s:s+, s:s+, s:o}", "url",
+			    json_pack("{s:s+, s:s+, s:o, s:s}", "url",
 				      app->public_url,
 				      pt_psprintf(r->pool, "/stream/%s", l->id),
 				      "embed_url", app->public_url,
 				      pt_psprintf(r->pool, "/embed/%s", l->id),
-				      "quota", api_media_quota_json(r)));
+				      "quota", api_media_quota_json(r),
+				      "fast_start", api_remux_state(app, l, &m)));
 }
 
 /* ---- GET /stream/{id} ---- */
@@ -282,6 +287,15 @@ req_res api_stream(struct pt_req *r)
 				   "%s/%s",
 				   l.id, app->public_url, l.id);
 	}
+	/* the fast-start copy when there is one (remux.c): its own bytes,
+	 * validators and length; else the original */
+	struct blob_reader *rd = NULL;
+	char copy[BLOB_HEX_LEN + 1];
+	const char *hex = l.sha256;
+	uint64_t size = l.size;
+	int64_t mtime = l.created;
+	if (api_remux_open(app, &l, &rd, copy, &size, &mtime))
+		hex = copy;
 	struct streaming *s = pt_palloc(r->pool, sizeof(*s));
 	memset(s, 0, sizeof(*s));
 	r->state = s;
@@ -289,15 +303,18 @@ req_res api_stream(struct pt_req *r)
 	viewer_of(r, &s->v);
 	s->bitrate = media_bitrate_of(&m, l.size);
 
-	snprintf(etag, sizeof(etag), "\"%s\"", l.sha256);
-	pt_http_date(l.created, lastmod);
+	snprintf(etag, sizeof(etag), "\"%s\"", hex);
+	pt_http_date(mtime, lastmod);
 	struct range_set rs;
 	enum range_result rr;
 	const char *range_hdr;
-	if (api_validate_or_reply(r, etag, l.created, lastmod, l.size, &rs, &rr,
-				  &range_hdr, &rc))
+	if (api_validate_or_reply(r, etag, mtime, lastmod, size, &rs, &rr,
+				  &range_hdr, &rc)) {
+		if (rd)
+			blob_reader_close(rd);
 		return rc;
-	uint64_t first = 0, len = l.size;
+	}
+	uint64_t first = 0, len = size;
 	if (rr == RANGE_OK) { /* several ranges: the first (players ask one) */
 		first = rs.r[0].first;
 		len = rs.r[0].last - first + 1;
@@ -311,6 +328,8 @@ req_res api_stream(struct pt_req *r)
 		int64_t grant = media_quota_reserve(app->quotas, &s->v, want,
 						    pt_now(), &retry);
 		if (grant <= 0) {
+			if (rd)
+				blob_reader_close(rd);
 			snprintf(ra, sizeof(ra), "%lld",
 				 (long long)(retry > 0 ? retry : 1));
 			req_reply_header(r, "Retry-After", ra);
@@ -337,8 +356,7 @@ req_res api_stream(struct pt_req *r)
 	}
 	s->len = len;
 
-	struct blob_reader *rd;
-	int err = blob_reader_open(app->blobs, l.sha256, &rd);
+	int err = rd ? 0 : blob_reader_open(app->blobs, l.sha256, &rd);
 	if (err) {
 		pt_log("stream: blob %s of link %s cannot be opened: %s",
 		       l.sha256, l.id, pt_strerror(err));
@@ -363,7 +381,7 @@ req_res api_stream(struct pt_req *r)
 		char cr[80];
 		snprintf(cr, sizeof(cr),
 			 "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first,
-			 first + len - 1, l.size);
+			 first + len - 1, size);
 		resp_header(resp, "Content-Range", cr);
 	}
 	resp_header(resp, "Content-Type", l.mime);

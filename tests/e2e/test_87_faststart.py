@@ -1,0 +1,242 @@
+"""Fast-start copies and streams as activity (issue 16 follow-ups).
+
+ffmpeg makes an MP4 with its index (moov) at the end and one with it
+first.  After the probe and the remux queue have run, /stream of the
+moov-at-end file serves a fast-start copy (its top-level atoms parsed
+here: moov before mdat; ffprobe finds the same streams and duration), with
+its own ETag and length, Range, If-Range and If-None-Match right on it;
+the download serves the original byte for byte; a fast-start original is
+left alone.  A damaged moov-at-end file gets no copy and the server stays
+up.  gc keeps the copy while its source lives and removes both with the
+last link."""
+
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import tempfile
+import time
+
+from harness import expect, sha256, wait_until, Server, Skip
+
+JSON = {"Accept": "application/json"}
+CONFIG = """\
+[tier.anonymous]
+stream_minutes = 0
+"""
+DAY = 86400
+GC_RX = re.compile(r"(\d+) links expired, (\d+) blobs removed \((\d+) bytes\), "
+                   r"(\d+) uploads expired, (\d+) stray files removed")
+_MEDIA = {}
+
+
+def ffmpeg(*args):
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y"] + list(args),
+                   check=True, stdin=subprocess.DEVNULL, timeout=60)
+
+
+def media():
+    """name → bytes, made once: moov at the end (two contents) and first."""
+    if _MEDIA:
+        return _MEDIA
+    if not shutil.which("ffmpeg") or not shutil.which("ffprobe"):
+        raise Skip("no ffmpeg/ffprobe (scripts/install-deps.sh installs them)")
+    d = tempfile.mkdtemp(prefix="faststart-")
+    try:
+        def clip(name, secs, freq, *extra):
+            ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=25", "-f", "lavfi",
+                   "-i", "sine=frequency=%d" % freq, "-t", str(secs), "-c:v", "libx264",
+                   "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+                   *extra, os.path.join(d, name))
+        clip("end.mp4", 4, 440)
+        clip("gc.mp4", 3, 550)
+        clip("damaged.mp4", 3, 660)
+        clip("fast.mp4", 4, 770, "-movflags", "+faststart")
+        for n in os.listdir(d):
+            with open(os.path.join(d, n), "rb") as f:
+                _MEDIA[n] = f.read()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    for n in ("end.mp4", "gc.mp4", "damaged.mp4"):
+        assert order(_MEDIA[n]) == "moov-last", "%s: %r" % (n, layout(_MEDIA[n]))
+    assert order(_MEDIA["fast.mp4"]) == "moov-first", layout(_MEDIA["fast.mp4"])
+    # the damaged one: its index intact, its samples' offsets (stco)
+    # pointing past the end of the file
+    b = bytearray(_MEDIA["damaged.mp4"])
+    at = 0
+    while True:
+        at = b.find(b"stco", at)
+        if at < 0:
+            break
+        n = struct.unpack(">I", b[at + 8:at + 12])[0]
+        for i in range(n):
+            struct.pack_into(">I", b, at + 12 + 4 * i, 0x7ffffff0)
+        at += 4
+    _MEDIA["damaged.mp4"] = bytes(b)
+    return _MEDIA
+
+
+def layout(data):
+    """The top-level atoms' types, in order (sizes checked)."""
+    out, off = [], 0
+    while off + 8 <= len(data):
+        size, typ = struct.unpack(">I4s", data[off:off + 8])
+        if size == 1:
+            size = struct.unpack(">Q", data[off + 8:off + 16])[0]
+        elif size == 0:
+            size = len(data) - off
+        assert 8 <= size <= len(data) - off, "atom %r at %d: size %d of %d" % (typ, off, size, len(data))
+        out.append(typ.decode("latin-1"))
+        off += size
+    assert off == len(data), "atoms end at %d of %d" % (off, len(data))
+    return out
+
+
+def order(data):
+    a = layout(data)
+    return "moov-first" if a.index("moov") < a.index("mdat") else "moov-last"
+
+
+def ffprobe(data):
+    """(duration in s, [(codec_type, codec_name), ...]) of the bytes."""
+    with tempfile.NamedTemporaryFile(suffix=".mp4") as f:
+        f.write(data)
+        f.flush()
+        p = subprocess.run(["ffprobe", "-v", "error", "-print_format", "json", "-show_format",
+                            "-show_streams", f.name], capture_output=True, timeout=30)
+    assert p.returncode == 0, "ffprobe: %s" % p.stderr.decode(errors="replace")
+    j = json.loads(p.stdout)
+    return float(j["format"]["duration"]), [(s["codec_type"], s["codec_name"]) for s in j["streams"]]
+
+
+def settled(srv, fid, timeout=30.0):
+    """The file object once its probe and remux verdicts are in."""
+    got = {}
+
+    def done():
+        o = expect(srv.file_obj(fid), 200).json()
+        got["o"] = o
+        if o["media"]["probe"] == "pending":
+            return False
+        return o["stream"] is None or o["stream"].get("fast_start") != "pending"
+    assert wait_until(done, timeout=timeout, interval=0.1), \
+        "probe/remux of %s still pending: %r" % (fid, got.get("o"))
+    return got["o"]
+
+
+def gc(s, *args):
+    p = s.admin("gc", *args)
+    assert p.returncode == 0, "admin gc: %s" % (p.stdout + p.stderr)
+    m = GC_RX.search(p.stdout)
+    assert m, p.stdout
+    return dict(zip(("links", "blobs", "bytes", "uploads", "strays"), map(int, m.groups())))
+
+
+# ------------------------------------------------------------ the copy
+
+def test_stream_serves_fast_start_copy(srv):
+    files = media()
+    data = files["end.mp4"]
+    o = srv.upload("end.mp4", data)
+    got = settled(srv, o["id"])
+    assert got["media"]["probe"] == "done", got
+    path = "/stream/" + o["id"]
+    r = expect(srv.get(path), 200, what="GET " + path)
+    copy = r.body
+    assert order(copy) == "moov-first", "the stream's atoms: %r" % layout(copy)
+    assert copy != data
+    assert got["stream"].get("fast_start") == "done", got["stream"]
+    assert r.header("ETag") == '"%s"' % sha256(copy), (r.header("ETag"), sha256(copy))
+    assert r.header("Content-Length") == str(len(copy))
+    assert r.header("Content-Type") == "video/mp4"
+    assert abs(len(copy) - len(data)) <= len(data) // 64 + (1 << 20)
+    # the same media: streams and duration
+    d0, s0 = ffprobe(data)
+    d1, s1 = ffprobe(copy)
+    assert s1 == s0, "streams %r, the original's %r" % (s1, s0)
+    assert abs(d1 - d0) < 0.05, "duration %r, the original's %r" % (d1, d0)
+    # the download is the original, byte for byte
+    dl = expect(srv.get(srv.dl_path(o)), 200, what="download")
+    assert sha256(dl.body) == sha256(data), "the download is not the original"
+    # Range, suffix, If-Range, If-None-Match and HEAD on the copy
+    r = expect(srv.get(path, {"Range": "bytes=100-199"}), 206)
+    assert r.body == copy[100:200]
+    assert r.header("Content-Range") == "bytes 100-199/%d" % len(copy), r.header("Content-Range")
+    r = expect(srv.get(path, {"Range": "bytes=-500"}), 206)
+    assert r.body == copy[-500:]
+    r = expect(srv.get(path, {"Range": "bytes=%d-" % (len(copy) // 2)}), 206)
+    assert r.body == copy[len(copy) // 2:]
+    etag = '"%s"' % sha256(copy)
+    r = expect(srv.get(path, {"Range": "bytes=0-9", "If-Range": etag}), 206)
+    assert r.body == copy[:10]
+    # a range of the original's bytes is not a range of these
+    r = expect(srv.get(path, {"Range": "bytes=0-9", "If-Range": '"%s"' % sha256(data)}), 200)
+    assert r.body == copy
+    expect(srv.get(path, {"If-None-Match": etag}), 304)
+    r = expect(srv.head(path), 200)
+    assert r.header("Content-Length") == str(len(copy)) and r.header("ETag") == etag
+    expect(srv.get(path, {"Range": "bytes=%d-" % len(copy)}), 416)
+
+
+def test_fast_start_original_left_alone(srv):
+    files = media()
+    data = files["fast.mp4"]
+    o = srv.upload("fast.mp4", data)
+    got = settled(srv, o["id"])
+    r = expect(srv.get("/stream/" + o["id"]), 200)
+    assert r.body == data and r.header("ETag") == '"%s"' % sha256(data)
+    assert got["stream"].get("fast_start") == "not-needed", got["stream"]
+
+
+def test_damaged_file_no_copy_server_up(srv):
+    files = media()
+    data = files["damaged.mp4"]
+    o = srv.upload("damaged.mp4", data)
+    got = settled(srv, o["id"])
+    # the index is whole, so the probe finds the media; the samples are
+    # not there, so the remux refuses it
+    assert got["media"]["probe"] == "done", got["media"]
+    r = expect(srv.get("/stream/" + o["id"], {"Range": "bytes=0-99"}), 206)
+    assert r.body == data[:100] and r.header("ETag") == '"%s"' % sha256(data)
+    assert got["stream"].get("fast_start") == "failed", got["stream"]
+    assert srv.alive(), "partaged died on a damaged file"
+    expect(srv.get("/healthz"), 200)
+    # an atom whose size runs past the end: no copy either
+    bad = bytearray(files["end.mp4"])
+    mdat = bytes(bad).find(b"mdat") - 4
+    struct.pack_into(">I", bad, mdat, len(bad) * 2)
+    bad[-1] ^= 0x55  # new content
+    o = srv.upload("runs-over.mp4", bytes(bad))
+    got = settled(srv, o["id"])
+    assert got["stream"] is None or got["stream"].get("fast_start") in ("failed", "not-needed"), got
+    assert srv.alive(), "partaged died on an atom that runs over"
+
+
+def test_gc_keeps_copy_with_source_then_removes_both():
+    files = media()
+    data = files["gc.mp4"]
+    with Server(CONFIG, name="faststart-gc") as s:
+        o = s.upload("gc.mp4", data)
+        got = settled(s, o["id"])
+        copy = expect(s.get("/stream/" + o["id"]), 200).body
+        assert order(copy) == "moov-first", "the stream's atoms: %r" % layout(copy)
+        assert got["stream"].get("fast_start") == "done", got["stream"]
+        st = gc(s)
+        assert st["blobs"] == 0, "gc removed blobs while the link lives: %r" % st
+        r = expect(s.get("/stream/" + o["id"]), 200)
+        assert r.body == copy, "the copy changed after gc"
+        expect(s.delete("/" + o["id"], {"X-Delete-Token": o["delete_token"]}), 204)
+        st = gc(s)
+        assert st["blobs"] == 2 and st["bytes"] == len(data) + len(copy), \
+            "gc after the delete: %r (want the source and its copy: %d + %d bytes)" % (st, len(data), len(copy))
+        try:
+            for h in (sha256(data), sha256(copy)):
+                assert not os.path.exists(s.blob_path(h)), "blob %s still on disk" % h
+        except Skip:
+            pass  # S3: the counts above say it
+        st = gc(s)
+        assert st["blobs"] == 0, st
+        p = s.admin("fsck")
+        assert p.returncode == 0 and re.search(r"\b0 problems\b", p.stdout), p.stdout + p.stderr

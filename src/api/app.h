@@ -199,6 +199,9 @@ void metrics_elected(struct metrics *m, bool elected);
 struct counts *counts_new(int64_t points_per_download);
 void counts_free(struct counts *c);
 void counts_bump(struct counts *c, const char *id, int64_t when);
+/* Activity without a download (a stream, issue 16): the link's
+ * last_download becomes when at the next flush, its count stays. */
+void counts_touch(struct counts *c, const char *id, int64_t when);
 /* 0 when all were written, else a negative status (the rest kept). */
 int counts_flush(struct counts *c, struct db *db);
 /* Call cb(arg, link id, downloads) for each link of a flush once its

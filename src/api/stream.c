@@ -23,6 +23,8 @@
  * When the file has a fast-start copy (remux.c: an MP4/MOV whose index
  * was at the end, rewritten with it first), /stream serves the copy, with
  * its own validators and length; downloads always serve the original.
+ * A stream that sends bytes is activity for retention (counts_touch: the
+ * link's last_download), never a download.
  */
 #define _GNU_SOURCE
 #include "download_body.h"
@@ -387,5 +389,10 @@ req_res api_stream(struct pt_req *r)
 	resp_header(resp, "Content-Type", l.mime);
 	api_add_validators(resp, etag, lastmod);
 	r->bytes_out = r->method == HTTP_HEAD ? 0 : len;
+	/* a stream is activity, as a download is (retention: gc), but not a
+	 * download: no count, no Max-Downloads budget (a link with one is
+	 * never streamed) */
+	if (r->method == HTTP_GET && len)
+		counts_touch(app->counts, l.id, pt_now());
 	return reply_queue(r, partial ? 206 : 200, resp);
 }

@@ -8,7 +8,8 @@ its own ETag and length, Range, If-Range and If-None-Match right on it;
 the download serves the original byte for byte; a fast-start original is
 left alone.  A damaged moov-at-end file gets no copy and the server stays
 up.  gc keeps the copy while its source lives and removes both with the
-last link."""
+last link.  A stream keeps a link alive for retention, as a download does,
+without counting as a download."""
 
 import json
 import os
@@ -240,3 +241,30 @@ def test_gc_keeps_copy_with_source_then_removes_both():
         assert st["blobs"] == 0, st
         p = s.admin("fsck")
         assert p.returncode == 0 and re.search(r"\b0 problems\b", p.stdout), p.stdout + p.stderr
+
+
+# ------------------------------------------------- streams as activity
+
+def test_stream_keeps_link_alive_not_a_download():
+    files = media()
+    with Server(CONFIG, name="faststart-retention") as s:
+        t0 = int(time.time())
+        streamed = s.upload("streamed.mp4", files["fast.mp4"])
+        idle = s.upload("idle.mp4", files["end.mp4"])
+        s.media_settled([streamed["id"], idle["id"]])
+        # day 20: a range of one of them is streamed (a range that misses
+        # byte 0: a stream counts all the same)
+        s.restart(env={"PARTAGE_TIME_OFFSET": str(20 * DAY)})
+        r = expect(s.get("/stream/" + streamed["id"], {"Range": "bytes=1000-1999"}), 206)
+        assert len(r.body) == 1000
+        time.sleep(3)  # the counters' flush (every 2 s)
+        o = expect(s.file_obj(streamed["id"]), 200).json()
+        assert o.get("downloads", 0) == 0, "a stream counted as a download: %r" % o
+        st = gc(s, "--now", str(t0 + 22 * DAY))
+        assert st["links"] == 1, "gc on day 22: want only the idle link expired, got %r" % st
+        expect(s.file_obj(streamed["id"]), 200, what="the link streamed on day 20, on day 22")
+        r = s.file_obj(idle["id"])
+        assert r.status in (404, 410), "the idle link outlived its retention: %r" % r
+        # and 21 days after the stream it goes too
+        st = gc(s, "--now", str(t0 + 20 * DAY + 21 * DAY + 3600))
+        assert st["links"] == 1, st

@@ -280,4 +280,17 @@ bool api_remux_open(struct app *app, const struct link *l,
 const char *api_remux_state(struct app *app, const struct link *l,
 			    const struct media_info *m);
 
+/* quota.c: the viewing quota where it holds for every node: the
+ * database's table on PostgreSQL, this node's memory table (above) on
+ * SQLite or when the database fails.  Same contracts as media_quota_*;
+ * *shared says where a reservation went, for its settle. */
+int64_t stream_quota_reserve(struct app *app, const struct media_viewer *v,
+			     int64_t want_ms, int64_t now,
+			     int64_t *retry_after, bool *shared);
+void stream_quota_settle(struct app *app, const struct media_viewer *v,
+			 bool shared, int64_t reserved_ms,
+			 int64_t delivered_ms, int64_t now);
+void stream_quota_state(struct app *app, const struct media_viewer *v,
+			int64_t now, int64_t *used_ms, int64_t *retry_after);
+
 #endif

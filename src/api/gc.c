@@ -37,6 +37,9 @@
 /* links no longer live are looked at again for this long after the walk
  * reached them: nodes' clocks differ (changed is the writer's time) */
 #define GONE_OVERLAP 600
+/* shared viewing-quota rows outlive any window (stream_minutes and
+ * stream_wait_minutes are at most a week each) */
+#define QUOTA_ROW_TTL (15 * 86400)
 
 struct stray {
 	struct app *app;
@@ -308,6 +311,7 @@ int gc_run(struct app *app, int64_t now, bool dry_run, struct gc_stats *st)
 	} else {
 		st->expired_uploads = tus_expire(app, now);
 		repo_login_failures_expire(db, now - LOGIN_WINDOW);
+		repo_quota_expire(db, now - QUOTA_ROW_TTL); /* quota.c */
 		err = reap(app, db, st);
 		if (err)
 			return err;

@@ -8,16 +8,18 @@
  * counter, and instead charges every byte it delivers to the viewer's
  * quota as media time: bytes × 8 ÷ the file's bitrate (core/media.h).
  * A response reserves the media time of its range first
- * (media_quota_reserve), cut to what the quota has left (a shorter 206:
+ * (stream_quota_reserve), cut to what the quota has left (a shorter 206:
  * players ask again for the rest, and that request gets the 429 with
  * Retry-After), and settles when it ends, charging what was handed to the
  * connection (a player that seeks and drops a range pays for what it
- * got).  For a limited viewer the body is paced (STREAM_LEAD_S seconds of
- * media at once, then a little faster than real time): a player's lead
- * over what it shows stays small, so when the quota ends (a shorter 206,
- * then the 429 that stops the player) little that was delivered goes
- * unwatched.  Unlimited viewers get the bytes as a download does
- * (sendfile).  Downloads (/{id}/{name}) keep their own rules and never
+ * got).  The windows live in the database on PostgreSQL, so they hold
+ * across nodes, else in this node's memory (quota.c).  For a limited
+ * viewer the body is paced (STREAM_LEAD_S seconds of media at once, then
+ * a little faster than real time): a player's lead over what it shows
+ * stays small, so when the quota ends (a shorter 206, then the 429 that
+ * stops the player) little that was delivered goes unwatched.
+ * Unlimited viewers get the bytes as a download does (sendfile).
+ * Downloads (/{id}/{name}) keep their own rules and never
  * count here.
  *
  * When the file has a fast-start copy (remux.c: an MP4/MOV whose index
@@ -89,7 +91,7 @@ json_t *api_media_quota_json(struct pt_req *r)
 	viewer_of(r, &v);
 	if (v.allowance_ms <= 0)
 		return json_null(); /* unlimited */
-	media_quota_state(app->quotas, &v, pt_now(), &used, &retry);
+	stream_quota_state(app, &v, pt_now(), &used, &retry);
 	int64_t left = v.allowance_ms - used;
 	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "minutes",
 			 (json_int_t)(v.allowance_ms / 60000), "wait_minutes",
@@ -146,7 +148,8 @@ void api_media_json(struct pt_req *r, const struct link *l, json_t *o)
 				      "embed_url", app->public_url,
 				      pt_psprintf(r->pool, "/embed/%s", l->id),
 				      "quota", api_media_quota_json(r),
-				      "fast_start", api_remux_state(app, l, &m)));
+				      "fast_start",
+				      api_remux_state(app, l, &m)));
 }
 
 /* ---- GET /stream/{id} ---- */
@@ -157,6 +160,7 @@ struct streaming {
 	uint64_t sent; /* bytes handed to the engine (paced streams) */
 	uint64_t len;
 	bool paced;
+	bool shared; /* the reservation is in the database (quota.c) */
 };
 
 static void stream_complete(struct pt_req *r, bool ok)
@@ -169,7 +173,8 @@ static void stream_complete(struct pt_req *r, bool ok)
 	/* all of it: what was reserved (bytes of a cut range round down) */
 	int64_t ms = got >= s->len ? s->reserved_ms
 				   : media_ms_of_bytes(got, s->bitrate);
-	media_quota_settle(app->quotas, &s->v, s->reserved_ms, ms, pt_now());
+	stream_quota_settle(app, &s->v, s->shared, s->reserved_ms, ms,
+			    pt_now());
 	s->reserved_ms = 0;
 }
 
@@ -327,8 +332,8 @@ req_res api_stream(struct pt_req *r)
 		int64_t want = media_ms_of_bytes(len, s->bitrate);
 		if (want <= 0)
 			want = 1;
-		int64_t grant = media_quota_reserve(app->quotas, &s->v, want,
-						    pt_now(), &retry);
+		int64_t grant = stream_quota_reserve(app, &s->v, want, pt_now(),
+						     &retry, &s->shared);
 		if (grant <= 0) {
 			if (rd)
 				blob_reader_close(rd);

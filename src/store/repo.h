@@ -722,4 +722,21 @@ int repo_remux_get(struct db *db, const char *hex, enum remux_state *state,
 /* How many remux rows name hex as their copy (-1 on error). */
 int64_t repo_remux_refs(struct db *db, const char *hex);
 
+/* ---- viewing quotas in the database (issue 16; repo_quota.c) ---- */
+
+/* In one transaction: lock (creating them) the quota rows of keys[0..n)
+ * (n <= 2; taken in the keys' order, so two transactions never wait in a
+ * circle), read their windows into q[], call fn(q, n, arg), which may
+ * change them, and write them back; touched = now.  0 or a status. */
+int repo_quota_update(struct db *db, const char *const *keys, int n,
+		      int64_t now,
+		      void (*fn)(struct media_quota *q, int n, void *arg),
+		      void *arg);
+/* The windows of keys[0..n) without a lock (zero for a key without a
+ * row). */
+int repo_quota_get(struct db *db, const char *const *keys, int n,
+		   struct media_quota *q);
+/* Forget rows not touched since `before` (gc). */
+int repo_quota_expire(struct db *db, int64_t before);
+
 #endif

@@ -363,6 +363,17 @@ static const char *const migrations[] = {
 	"  created BIGINT NOT NULL);"
 	"CREATE INDEX remux_copy ON remux(copy_sha256) WHERE copy_sha256 "
 	"<> '';",
+	/* 21: viewing quotas shared by the nodes of one PostgreSQL (issue
+	 * 16, repo_quota.c): a viewer's window (struct media_quota), its
+	 * reservations in flight included; rows not touched for longer
+	 * than any window are deleted by gc */
+	"CREATE TABLE stream_quota ("
+	"  viewer TEXT PRIMARY KEY,"
+	"  used_ms BIGINT NOT NULL DEFAULT 0,"
+	"  start BIGINT NOT NULL DEFAULT 0,"
+	"  blocked_until BIGINT NOT NULL DEFAULT 0,"
+	"  touched BIGINT NOT NULL DEFAULT 0);"
+	"CREATE INDEX stream_quota_touched ON stream_quota(touched);",
 };
 
 /* The version the schema is at (0: none yet) into *v; 0 or a negative

@@ -8,7 +8,8 @@ its own ETag and length, Range, If-Range and If-None-Match right on it;
 the download serves the original byte for byte; a fast-start original is
 left alone.  A damaged moov-at-end file gets no copy and the server stays
 up.  gc keeps the copy while its source lives and removes both with the
-last link.  A stream keeps a link alive for retention, as a download does,
+last link.  With PostgreSQL (and S3: two nodes), the viewing quota holds for
+a viewer whose ranges go to two nodes.  A stream keeps a link alive for retention, as a download does,
 without counting as a download."""
 
 import json
@@ -20,6 +21,7 @@ import subprocess
 import tempfile
 import time
 
+import harness
 from harness import expect, sha256, wait_until, Server, Skip
 
 JSON = {"Accept": "application/json"}
@@ -55,6 +57,9 @@ def media():
         clip("gc.mp4", 3, 550)
         clip("damaged.mp4", 3, 660)
         clip("fast.mp4", 4, 770, "-movflags", "+faststart")
+        # the quota's: 150 s of 32 kbit/s MP3
+        ffmpeg("-f", "lavfi", "-i", "sine", "-t", "150", "-c:a", "libmp3lame", "-b:a", "32k",
+               os.path.join(d, "long.mp3"))
         for n in os.listdir(d):
             with open(os.path.join(d, n), "rb") as f:
                 _MEDIA[n] = f.read()
@@ -268,3 +273,52 @@ def test_stream_keeps_link_alive_not_a_download():
         # and 21 days after the stream it goes too
         st = gc(s, "--now", str(t0 + 20 * DAY + 21 * DAY + 3600))
         assert st["links"] == 1, st
+
+
+# ------------------------------------------------ the quota across nodes
+
+QUOTA_CONFIG = """\
+[tier.anonymous]
+wait_seconds = 0
+speed_bytes_per_second = 0
+parallel_downloads = 0
+cooldown_seconds = 0
+stream_minutes = 1
+stream_wait_minutes = 1
+"""
+
+
+def test_quota_holds_across_two_nodes():
+    """A player whose ranges alternate between two nodes of one PostgreSQL
+    gets one minute in all, not one per node; then both refuse."""
+    if not (harness.PG_DSN and harness.S3_ENDPOINT):
+        raise Skip("two nodes need shared stores: set PARTAGE_TEST_PG_DSN and PARTAGE_TEST_S3")
+    data = media()["long.mp3"]
+    with Server(QUOTA_CONFIG, name="quota-a") as a, \
+            Server(QUOTA_CONFIG, name="quota-b", shared_with=a) as b:
+        o = a.upload("long.mp3", data)
+        a.media_settled([o["id"]])
+        m = expect(b.file_obj(o["id"]), 200).json()["media"]
+        assert m["kind"] == "audio" and m["bitrate"], m
+        bps = m["bitrate"] // 8
+        nine = bps * 9
+        granted, refused = 0, None
+        for i in range(14):
+            node = (a, b)[i % 2]
+            r = node.get("/stream/" + o["id"], {"Range": "bytes=%d-%d" % (i * nine, (i + 1) * nine - 1)})
+            if r.status == 429:
+                refused = (i, node)
+                break
+            assert r.status == 206, "range %d on node %s: %r" % (i, "ab"[i % 2], r)
+            assert r.body == data[i * nine:i * nine + len(r.body)], "range %d: wrong bytes" % i
+            granted += len(r.body)
+        secs = granted / bps
+        assert refused, "14 ranges of 9 s (%.0f s in all) over two nodes and no 429: the quota is per node" % secs
+        assert 55 <= secs <= 61, "the two nodes granted %.1f s of a 1-minute quota" % secs
+        ra = int(refused[1].get("/stream/" + o["id"], {"Range": "bytes=0-99"}).header("Retry-After") or 0)
+        other = b if refused[1] is a else a
+        r = other.get("/stream/" + o["id"], {"Range": "bytes=0-99"})
+        assert r.status == 429 and int(r.header("Retry-After")) > 0, "the other node: %r" % r
+        assert ra > 0
+        q = expect(other.file_obj(o["id"]), 200).json()["stream"]["quota"]
+        assert q["retry_after"] > 0 and q["left_seconds"] == 0, q

@@ -7,7 +7,8 @@ here: moov before mdat; ffprobe finds the same streams and duration), with
 its own ETag and length, Range, If-Range and If-None-Match right on it;
 the download serves the original byte for byte; a fast-start original is
 left alone.  A damaged moov-at-end file gets no copy and the server stays
-up.  gc keeps the copy while its source lives and removes both with the
+up.  kill -9 while the remux is half-way leaves no copy behind, and the
+remux runs again after the restart.  gc keeps the copy while its source lives and removes both with the
 last link.  With PostgreSQL (and S3: two nodes), the viewing quota holds for
 a viewer whose ranges go to two nodes.  A stream keeps a link alive for retention, as a download does,
 without counting as a download."""
@@ -16,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import struct
 import subprocess
 import tempfile
@@ -244,6 +246,80 @@ def test_gc_keeps_copy_with_source_then_removes_both():
             pass  # S3: the counts above say it
         st = gc(s)
         assert st["blobs"] == 0, st
+        p = s.admin("fsck")
+        assert p.returncode == 0 and re.search(r"\b0 problems\b", p.stdout), p.stdout + p.stderr
+
+
+def remux_child(pid):
+    """The pid of partaged's `__remux` child, or None."""
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return None
+    for t in tasks:
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, t)) as f:
+                kids = f.read().split()
+        except OSError:
+            continue
+        for k in kids:
+            try:
+                with open("/proc/%s/cmdline" % k, "rb") as f:
+                    if b"__remux" in f.read():
+                        return int(k)
+            except OSError:
+                pass
+    return None
+
+
+def test_crash_mid_remux_leaves_no_half_copy():
+    """kill -9 of partaged while its remux child is half-way (held there
+    with SIGSTOP): nothing of the copy is served or left behind; after the
+    restart the remux runs again and /stream serves a whole copy."""
+    if not os.path.exists("/proc/self/task/%d/children" % os.getpid()):
+        raise Skip("no /proc/PID/task/TID/children on this kernel")
+    d = tempfile.mkdtemp(prefix="faststart-big-")
+    try:
+        # big enough (~30 MB) that its remux takes a while; mpeg4 is cheap
+        # to encode
+        ffmpeg("-f", "lavfi", "-i", "testsrc=size=640x480:rate=25", "-t", "12", "-c:v", "mpeg4",
+               "-q:v", "1", os.path.join(d, "big.mp4"))
+        with open(os.path.join(d, "big.mp4"), "rb") as f:
+            data = f.read()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    assert order(data) == "moov-last"
+    with Server(CONFIG, name="faststart-crash") as s:
+        pid = s.proc.pid
+        o = s.upload("big.mp4", data)
+        child, t0 = None, time.monotonic()
+        while child is None and time.monotonic() - t0 < 30:
+            child = remux_child(pid)
+        assert child, "never saw the remux process of partaged %d" % pid
+        os.kill(child, signal.SIGSTOP)  # half-way, as a crash leaves it
+        s.kill9()
+        os.kill(child, signal.SIGKILL)
+        # what the crash left: no copy anywhere
+        try:
+            assert [os.path.basename(f) for f in s.blob_files()] == [sha256(data)], \
+                "blob files after the crash: %r" % s.blob_files()
+            assert not s.tmp_files(), "temporary files after the crash: %r" % s.tmp_files()
+        except Skip:
+            pass  # S3: nothing local to look at
+        s.start()
+        # the original until the remux has run again (or already the
+        # whole copy)
+        r = expect(s.get("/stream/" + o["id"], {"Range": "bytes=0-15"}), 206)
+        if r.header("ETag") == '"%s"' % sha256(data):
+            assert r.body == data[:16]
+        got = settled(s, o["id"], timeout=60)
+        assert got["stream"]["fast_start"] == "done", got["stream"]
+        copy = expect(s.get("/stream/" + o["id"]), 200).body
+        assert order(copy) == "moov-first", layout(copy)
+        d0, s0 = ffprobe(data)
+        d1, s1 = ffprobe(copy)
+        assert s1 == s0 and abs(d1 - d0) < 0.05, (d0, s0, d1, s1)
+        assert sha256(expect(s.get(s.dl_path(o)), 200).body) == sha256(data)
         p = s.admin("fsck")
         assert p.returncode == 0 and re.search(r"\b0 problems\b", p.stdout), p.stdout + p.stderr
 

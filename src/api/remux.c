@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -265,6 +266,17 @@ static int remux_one(struct remux_queue *q, struct db *db, const char *hex,
 				       lay == MP4_FASTSTART ? REMUX_NOT_NEEDED
 							    : REMUX_FAILED,
 				       pt_now());
+	}
+	/* room for it all: the staging file, the blob writer's copy (fs),
+	 * the source's local copy (a backend without a descriptor), and an
+	 * eighth more; else it waits for the next rescan */
+	struct statvfs vs;
+	uint64_t need = 2 * media_remux_max_out(size) +
+			(blob_reader_fd(rd) < 0 ? size : 0);
+	if (statvfs(app->conf->data, &vs) == 0 &&
+	    (uint64_t)vs.f_bavail * vs.f_frsize < need + need / 8) {
+		blob_reader_close(rd);
+		return PT_ENOSPACE;
 	}
 	errno = 0;
 	in = source_fd(app, rd);

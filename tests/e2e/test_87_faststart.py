@@ -351,6 +351,22 @@ def test_stream_keeps_link_alive_not_a_download():
         assert st["links"] == 1, st
 
 
+def test_stream_does_not_spend_max_downloads(srv):
+    """A Max-Downloads link is never streamed, so a player cannot spend
+    (or dodge) its budget: the download after the refused streams is the
+    one allowed."""
+    data = media()["fast.mp4"] + b"\0"  # content of its own
+    o = srv.upload("once.mp4", data, {"Max-Downloads": "1"})
+    srv.media_settled([o["id"]])
+    for rng in ("bytes=0-", "bytes=100-199"):
+        r = expect(srv.get("/stream/" + o["id"], dict(JSON, Range=rng)), 403)
+        assert r.json()["reason"] == "max-downloads", r.json()
+    time.sleep(2.5)  # a counter flush, were anything counted
+    assert expect(srv.file_obj(o["id"]), 200).json()["downloads"] == 0
+    assert expect(srv.get(srv.dl_path(o)), 200).body == data
+    assert srv.get(srv.dl_path(o)).status in (404, 410)
+
+
 # ------------------------------------------------ the quota across nodes
 
 QUOTA_CONFIG = """\

@@ -546,6 +546,17 @@ static const struct conf_opt opts[] = {
 	  .off = OFF(media_probe_memory_bytes), .def = "256M",
 	  .min = 32 << 20, .max = 1ull << 36, .unit = "size",
 	  .help = "address space of a probe process" },
+	{ .section = "media", .name = "remux_max_bytes", .type = CONF_SIZE,
+	  .off = OFF(media_remux_max_bytes), .def = "2G",
+	  .max = 1ull << 40, .unit = "size",
+	  .help = "the largest MP4/MOV with its index at the end that gets "
+		  "a fast-start copy for /stream (one remux at a time per "
+		  "node, a sandboxed process); 0 = no copies" },
+	{ .section = "media", .name = "remux_timeout_seconds",
+	  .type = CONF_U64, .off = OFF(media_remux_timeout_seconds),
+	  .def = "300", .min = 1, .max = 3600, .unit = "seconds",
+	  .help = "wall-clock (and CPU) time a remux may take before it is "
+		  "killed; the file is then streamed as uploaded" },
 	/* [scan]: virus scanning with ClamAV's clamd (off by default) */
 	{ .section = "scan", .name = "clamd", .type = CONF_STR,
 	  .off = OFF(scan_clamd), .def = "", .check = check_clamd,

@@ -107,6 +107,8 @@ struct pt_conf {
 	uint64_t media_probe_workers;        /* 0: no probing */
 	uint64_t media_probe_timeout_seconds;
 	uint64_t media_probe_memory_bytes;
+	uint64_t media_remux_max_bytes;     /* 0: no fast-start copies */
+	uint64_t media_remux_timeout_seconds;
 	/* [scan] */
 	char *scan_clamd;                /* "" off, "/path" or "tcp:HOST:PORT" */
 	uint64_t scan_pending_downloads; /* 1: pending files may be downloaded */

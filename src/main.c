@@ -22,6 +22,7 @@
 #include "api/api.h"
 #include "conf.h"
 #include "core/media.h"
+#include "core/remux.h"
 #include "util/buf.h"
 #include "util/pt.h"
 #include "util/banned.h"
@@ -238,6 +239,8 @@ int main(int argc, char **argv)
 	 * no configuration, no library set-up */
 	if (argc == 2 && strcmp(argv[1], MEDIA_PROBE_COMMAND) == 0)
 		return media_probe_child();
+	if (argc == 2 && strcmp(argv[1], MEDIA_REMUX_COMMAND) == 0)
+		return media_remux_child(); /* the same: core/remux.h */
 	if (sodium_init() < 0) {
 		fprintf(stderr, "partaged: cannot initialise libsodium\n");
 		return 1;

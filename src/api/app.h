@@ -39,6 +39,7 @@ struct counts;
 struct hooks;
 struct media_queue;
 struct media_quotas;
+struct remux_queue;
 
 /* Where gc's bounded walks stand between passes (gc.c; the maintenance
  * thread's alone).  Zero: from the start (a new process, or a node just
@@ -84,6 +85,7 @@ struct app {
 	struct hooks *hooks;        /* webhook deliveries (webhooks.c) */
 	struct media_queue *media;  /* the probe queue; NULL: none */
 	struct media_quotas *quotas; /* viewing quotas; NULL: none */
+	struct remux_queue *remux;  /* fast-start copies; NULL: none */
 	bool elected; /* runs the periodic work (maintenance thread's) */
 	struct gc_cursor gc;
 	/* the metadata store's health, as the checker last saw it (at 0:
@@ -199,6 +201,9 @@ void metrics_elected(struct metrics *m, bool elected);
 struct counts *counts_new(int64_t points_per_download);
 void counts_free(struct counts *c);
 void counts_bump(struct counts *c, const char *id, int64_t when);
+/* Activity without a download (a stream, issue 16): the link's
+ * last_download becomes when at the next flush, its count stays. */
+void counts_touch(struct counts *c, const char *id, int64_t when);
 /* 0 when all were written, else a negative status (the rest kept). */
 int counts_flush(struct counts *c, struct db *db);
 /* Call cb(arg, link id, downloads) for each link of a flush once its
@@ -256,5 +261,38 @@ void media_quota_state(struct media_quotas *t, const struct media_viewer *v,
 		       int64_t now, int64_t *used_ms, int64_t *retry_after);
 /* Distinct links counted and not yet written. */
 size_t counts_pending(struct counts *c);
+
+/* remux.c: fast-start copies of MP4/MOV files (issue 16, core/remux.h).
+ * One worker per node (NULL when media.remux_max_bytes or
+ * media.probe_workers is 0) remuxes the blobs repo_remux_pending lists,
+ * one at a time, now, when kicked (after a probe) and every minute.
+ * Stop joins it (a remux in progress is killed).  NULL is fine. */
+struct remux_queue *remux_start(struct app *app);
+void remux_stop(struct remux_queue *q);
+void remux_kick(struct app *app);
+/* The fast-start copy of l's blob, opened for /stream: true with *rd
+ * (the caller closes it), its hash, size and when it was made; false
+ * when there is none (serve the original). */
+bool api_remux_open(struct app *app, const struct link *l,
+		    struct blob_reader **rd, char hex[BLOB_HEX_LEN + 1],
+		    uint64_t *size, int64_t *made);
+/* The state of l's fast-start copy for the file's JSON: "pending",
+ * "done" (/stream serves the copy), "failed", "not-needed" (moov already
+ * first, or not MP4/MOV); "off" when the node makes none. */
+const char *api_remux_state(struct app *app, const struct link *l,
+			    const struct media_info *m);
+
+/* quota.c: the viewing quota where it holds for every node: the
+ * database's table on PostgreSQL, this node's memory table (above) on
+ * SQLite or when the database fails.  Same contracts as media_quota_*;
+ * *shared says where a reservation went, for its settle. */
+int64_t stream_quota_reserve(struct app *app, const struct media_viewer *v,
+			     int64_t want_ms, int64_t now,
+			     int64_t *retry_after, bool *shared);
+void stream_quota_settle(struct app *app, const struct media_viewer *v,
+			 bool shared, int64_t reserved_ms,
+			 int64_t delivered_ms, int64_t now);
+void stream_quota_state(struct app *app, const struct media_viewer *v,
+			int64_t now, int64_t *used_ms, int64_t *retry_after);
 
 #endif

@@ -17,6 +17,10 @@
  * in transactions of at most COUNTS_FLUSH_BATCH links until none is left.
  * A batch that fails (database gone) is merged back with everything not
  * yet written, to be tried again at the next flush.
+ *
+ * Streams (issue 16) are activity without a download: counts_touch adds
+ * an entry of 0 downloads, whose flush moves last_download (what the
+ * retention rules read) and nothing else (no rewards, no webhook).
  */
 #include "app.h"
 
@@ -111,6 +115,15 @@ void counts_bump(struct counts *c, const char *id, int64_t when)
 	pthread_mutex_unlock(&c->lock);
 }
 
+void counts_touch(struct counts *c, const char *id, int64_t when)
+{
+	if (!id || !id[0])
+		return;
+	pthread_mutex_lock(&c->lock);
+	add_locked(c, id, 0, when);
+	pthread_mutex_unlock(&c->lock);
+}
+
 size_t counts_pending(struct counts *c)
 {
 	pthread_mutex_lock(&c->lock);
@@ -126,7 +139,7 @@ static int write_batch(struct counts *c, struct db *db, const struct count *v,
 	int err = db_begin(db);
 	for (size_t i = 0; !err && i < n; i++) {
 		err = repo_link_add_downloads(db, v[i].id, v[i].n, v[i].last);
-		if (!err)
+		if (!err && v[i].n) /* 0: streamed only (counts_touch) */
 			err = repo_reward_downloads(db, v[i].id, v[i].n,
 						    c->points_per_download,
 						    v[i].last);
@@ -141,7 +154,8 @@ static int write_batch(struct counts *c, struct db *db, const struct count *v,
 	pthread_mutex_unlock(&c->lock);
 	/* counted for good: tell (webhooks) */
 	for (size_t i = 0; !err && on && i < n; i++)
-		on(on_arg, v[i].id, v[i].n);
+		if (v[i].n)
+			on(on_arg, v[i].id, v[i].n);
 	return err;
 }
 

@@ -37,6 +37,9 @@
 /* links no longer live are looked at again for this long after the walk
  * reached them: nodes' clocks differ (changed is the writer's time) */
 #define GONE_OVERLAP 600
+/* shared viewing-quota rows outlive any window (stream_minutes and
+ * stream_wait_minutes are at most a week each) */
+#define QUOTA_ROW_TTL (15 * 86400)
 
 struct stray {
 	struct app *app;
@@ -135,12 +138,28 @@ static int reap_among(struct app *app, struct db *db, struct gc_stats *st,
 		bool reaped = false;
 		if (!unref[i])
 			continue;
+		/* its fast-start copy (remux.c), kept by the row that the
+		 * reap deletes: reaped right after it */
+		enum remux_state rs = REMUX_PENDING;
+		char copy[BLOB_HEX_LEN + 1];
+		uint64_t csize = 0;
+		int64_t made;
+		if (repo_remux_get(db, hex[i], &rs, copy, &csize, &made))
+			rs = REMUX_PENDING;
 		blob_stat(app->blobs, hex[i], &size);
 		err = repo_blob_reap(db, hex[i], blob_remove_cb, app->blobs,
 				     &reaped);
 		if (reaped) {
 			st->reaped_blobs++;
 			st->reaped_bytes += (int64_t)size;
+		}
+		if (!err && reaped && rs == REMUX_DONE) {
+			err = repo_blob_reap(db, copy, blob_remove_cb,
+					     app->blobs, &reaped);
+			if (reaped) {
+				st->reaped_blobs++;
+				st->reaped_bytes += (int64_t)csize;
+			}
 		}
 	}
 	return err;
@@ -292,6 +311,7 @@ int gc_run(struct app *app, int64_t now, bool dry_run, struct gc_stats *st)
 	} else {
 		st->expired_uploads = tus_expire(app, now);
 		repo_login_failures_expire(db, now - LOGIN_WINDOW);
+		repo_quota_expire(db, now - QUOTA_ROW_TTL); /* quota.c */
 		err = reap(app, db, st);
 		if (err)
 			return err;

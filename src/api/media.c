@@ -249,6 +249,8 @@ static void probe_one(struct media_queue *q, struct db *db, const char *hex,
 	if (err)
 		pt_log("media: cannot record the probe of %s: %s", hex,
 		       pt_strerror(err));
+	else if (st == MEDIA_DONE)
+		remux_kick(app); /* a fast-start copy? (remux.c) */
 }
 
 /* ---- the workers ---- */

@@ -213,7 +213,8 @@ int app_serve_start(const struct pt_conf *c, struct app_server **out)
 	s->app.hooks = hooks_start(&s->app);
 	/* media: probes of new and not yet probed files, viewing quotas */
 	s->app.quotas = media_quotas_new();
-	s->app.media = media_queue_start(&s->app);
+	s->app.remux = remux_start(&s->app); /* fast-start copies */
+	s->app.media = media_queue_start(&s->app); /* which kicks it */
 	s->scan = scan_start(&s->app);
 	s->counter_started =
 		pthread_create(&s->counter, NULL, counter, s) == 0;
@@ -253,6 +254,8 @@ void app_serve_stop(struct app_server *s, unsigned grace_s)
 	s->app.hooks = NULL;
 	media_queue_stop(s->app.media);
 	s->app.media = NULL;
+	remux_stop(s->app.remux);
+	s->app.remux = NULL;
 	scan_stop(s->scan);
 	pthread_mutex_lock(&s->lock);
 	s->stop = true;

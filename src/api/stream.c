@@ -8,17 +8,25 @@
  * counter, and instead charges every byte it delivers to the viewer's
  * quota as media time: bytes × 8 ÷ the file's bitrate (core/media.h).
  * A response reserves the media time of its range first
- * (media_quota_reserve), cut to what the quota has left (a shorter 206:
+ * (stream_quota_reserve), cut to what the quota has left (a shorter 206:
  * players ask again for the rest, and that request gets the 429 with
  * Retry-After), and settles when it ends, charging what was handed to the
  * connection (a player that seeks and drops a range pays for what it
- * got).  For a limited viewer the body is paced (STREAM_LEAD_S seconds of
- * media at once, then a little faster than real time): a player's lead
- * over what it shows stays small, so when the quota ends (a shorter 206,
- * then the 429 that stops the player) little that was delivered goes
- * unwatched.  Unlimited viewers get the bytes as a download does
- * (sendfile).  Downloads (/{id}/{name}) keep their own rules and never
+ * got).  The windows live in the database on PostgreSQL, so they hold
+ * across nodes, else in this node's memory (quota.c).  For a limited
+ * viewer the body is paced (STREAM_LEAD_S seconds of media at once, then
+ * a little faster than real time): a player's lead over what it shows
+ * stays small, so when the quota ends (a shorter 206, then the 429 that
+ * stops the player) little that was delivered goes unwatched.
+ * Unlimited viewers get the bytes as a download does (sendfile).
+ * Downloads (/{id}/{name}) keep their own rules and never
  * count here.
+ *
+ * When the file has a fast-start copy (remux.c: an MP4/MOV whose index
+ * was at the end, rewritten with it first), /stream serves the copy, with
+ * its own validators and length; downloads always serve the original.
+ * A stream that sends bytes is activity for retention (counts_touch: the
+ * link's last_download), never a download.
  */
 #define _GNU_SOURCE
 #include "download_body.h"
@@ -83,7 +91,7 @@ json_t *api_media_quota_json(struct pt_req *r)
 	viewer_of(r, &v);
 	if (v.allowance_ms <= 0)
 		return json_null(); /* unlimited */
-	media_quota_state(app->quotas, &v, pt_now(), &used, &retry);
+	stream_quota_state(app, &v, pt_now(), &used, &retry);
 	int64_t left = v.allowance_ms - used;
 	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "minutes",
 			 (json_int_t)(v.allowance_ms / 60000), "wait_minutes",
@@ -134,12 +142,14 @@ void api_media_json(struct pt_req *r, const struct link *l, json_t *o)
 		return;
 	}
 	json_object_set_new(o, "stream",
-			    json_pack("{s:s+, s:s+, s:o}", "url",
+			    json_pack("{s:s+, s:s+, s:o, s:s}", "url",
 				      app->public_url,
 				      pt_psprintf(r->pool, "/stream/%s", l->id),
 				      "embed_url", app->public_url,
 				      pt_psprintf(r->pool, "/embed/%s", l->id),
-				      "quota", api_media_quota_json(r)));
+				      "quota", api_media_quota_json(r),
+				      "fast_start",
+				      api_remux_state(app, l, &m)));
 }
 
 /* ---- GET /stream/{id} ---- */
@@ -150,6 +160,7 @@ struct streaming {
 	uint64_t sent; /* bytes handed to the engine (paced streams) */
 	uint64_t len;
 	bool paced;
+	bool shared; /* the reservation is in the database (quota.c) */
 };
 
 static void stream_complete(struct pt_req *r, bool ok)
@@ -162,7 +173,8 @@ static void stream_complete(struct pt_req *r, bool ok)
 	/* all of it: what was reserved (bytes of a cut range round down) */
 	int64_t ms = got >= s->len ? s->reserved_ms
 				   : media_ms_of_bytes(got, s->bitrate);
-	media_quota_settle(app->quotas, &s->v, s->reserved_ms, ms, pt_now());
+	stream_quota_settle(app, &s->v, s->shared, s->reserved_ms, ms,
+			    pt_now());
 	s->reserved_ms = 0;
 }
 
@@ -282,6 +294,15 @@ req_res api_stream(struct pt_req *r)
 				   "%s/%s",
 				   l.id, app->public_url, l.id);
 	}
+	/* the fast-start copy when there is one (remux.c): its own bytes,
+	 * validators and length; else the original */
+	struct blob_reader *rd = NULL;
+	char copy[BLOB_HEX_LEN + 1];
+	const char *hex = l.sha256;
+	uint64_t size = l.size;
+	int64_t mtime = l.created;
+	if (api_remux_open(app, &l, &rd, copy, &size, &mtime))
+		hex = copy;
 	struct streaming *s = pt_palloc(r->pool, sizeof(*s));
 	memset(s, 0, sizeof(*s));
 	r->state = s;
@@ -289,15 +310,18 @@ req_res api_stream(struct pt_req *r)
 	viewer_of(r, &s->v);
 	s->bitrate = media_bitrate_of(&m, l.size);
 
-	snprintf(etag, sizeof(etag), "\"%s\"", l.sha256);
-	pt_http_date(l.created, lastmod);
+	snprintf(etag, sizeof(etag), "\"%s\"", hex);
+	pt_http_date(mtime, lastmod);
 	struct range_set rs;
 	enum range_result rr;
 	const char *range_hdr;
-	if (api_validate_or_reply(r, etag, l.created, lastmod, l.size, &rs, &rr,
-				  &range_hdr, &rc))
+	if (api_validate_or_reply(r, etag, mtime, lastmod, size, &rs, &rr,
+				  &range_hdr, &rc)) {
+		if (rd)
+			blob_reader_close(rd);
 		return rc;
-	uint64_t first = 0, len = l.size;
+	}
+	uint64_t first = 0, len = size;
 	if (rr == RANGE_OK) { /* several ranges: the first (players ask one) */
 		first = rs.r[0].first;
 		len = rs.r[0].last - first + 1;
@@ -308,9 +332,11 @@ req_res api_stream(struct pt_req *r)
 		int64_t want = media_ms_of_bytes(len, s->bitrate);
 		if (want <= 0)
 			want = 1;
-		int64_t grant = media_quota_reserve(app->quotas, &s->v, want,
-						    pt_now(), &retry);
+		int64_t grant = stream_quota_reserve(app, &s->v, want, pt_now(),
+						     &retry, &s->shared);
 		if (grant <= 0) {
+			if (rd)
+				blob_reader_close(rd);
 			const char *ra = req_retry_after(r, retry);
 			return reply_error(
 				r, PT_ELIMIT, "stream-quota",
@@ -335,8 +361,7 @@ req_res api_stream(struct pt_req *r)
 	}
 	s->len = len;
 
-	struct blob_reader *rd;
-	int err = blob_reader_open(app->blobs, l.sha256, &rd);
+	int err = rd ? 0 : blob_reader_open(app->blobs, l.sha256, &rd);
 	if (err) {
 		pt_log("stream: blob %s of link %s cannot be opened: %s",
 		       l.sha256, l.id, pt_strerror(err));
@@ -361,11 +386,16 @@ req_res api_stream(struct pt_req *r)
 		char cr[80];
 		snprintf(cr, sizeof(cr),
 			 "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first,
-			 first + len - 1, l.size);
+			 first + len - 1, size);
 		resp_header(resp, "Content-Range", cr);
 	}
 	resp_header(resp, "Content-Type", l.mime);
 	api_add_validators(resp, etag, lastmod);
 	r->bytes_out = r->method == HTTP_HEAD ? 0 : len;
+	/* a stream is activity, as a download is (retention: gc), but not a
+	 * download: no count, no Max-Downloads budget (a link with one is
+	 * never streamed) */
+	if (r->method == HTTP_GET && len)
+		counts_touch(app->counts, l.id, pt_now());
 	return reply_queue(r, partial ? 206 : 200, resp);
 }

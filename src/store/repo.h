@@ -689,4 +689,54 @@ int repo_scan_pending(struct db *db, struct pt_pool *pool, char **out,
 int repo_scan_set(struct db *db, const char *hex, int state,
 		  const char *reason);
 
+/* ---- fast-start copies (issue 16; repo_remux.c, core/remux.h) ---- */
+
+enum remux_state {
+	REMUX_PENDING = 0,    /* not looked at yet (no row) */
+	REMUX_DONE = 1,	      /* copy_sha256 is its fast-start copy */
+	REMUX_FAILED = 2,     /* damaged, refused by the muxer, too big */
+	REMUX_NOT_NEEDED = 3, /* its index is already first */
+};
+/* Blobs that may want a fast-start copy: probed audio/video of the
+ * MP4/MOV family, at most max_bytes, named by a live link without
+ * Max-Downloads, without a remux row.  cb(hex, size) for up to max of
+ * them until it returns non-zero.  The remux queue's work list. */
+int repo_remux_pending(struct db *db, uint64_t max_bytes, int64_t max,
+		       int (*cb)(const char *hex, uint64_t size, void *arg),
+		       void *arg);
+/* Record an outcome without a copy (FAILED, NOT_NEEDED); keeps a row
+ * already there. */
+int repo_remux_mark(struct db *db, const char *hex, enum remux_state state,
+		    int64_t now);
+/* In one transaction: lock the source's blob row (PT_EGONE when it is
+ * gone: reaped meanwhile), pin the copy's (creating it), call ensure(arg)
+ * (blob_writer_ensure: the copy's bytes are there), insert the done row
+ * (a row already there stays).  The gc protocol of blob.h. */
+int repo_remux_record(struct db *db, const char *hex, const char *copy,
+		      uint64_t copy_size, int64_t now,
+		      int (*ensure)(void *arg), void *arg);
+/* The remux row of a source: 0, or PT_ENOTFOUND (REMUX_PENDING). */
+int repo_remux_get(struct db *db, const char *hex, enum remux_state *state,
+		   char copy[BLOB_HEX_LEN + 1], uint64_t *copy_size,
+		   int64_t *created);
+/* How many remux rows name hex as their copy (-1 on error). */
+int64_t repo_remux_refs(struct db *db, const char *hex);
+
+/* ---- viewing quotas in the database (issue 16; repo_quota.c) ---- */
+
+/* In one transaction: lock (creating them) the quota rows of keys[0..n)
+ * (n <= 2; taken in the keys' order, so two transactions never wait in a
+ * circle), read their windows into q[], call fn(q, n, arg), which may
+ * change them, and write them back; touched = now.  0 or a status. */
+int repo_quota_update(struct db *db, const char *const *keys, int n,
+		      int64_t now,
+		      void (*fn)(struct media_quota *q, int n, void *arg),
+		      void *arg);
+/* The windows of keys[0..n) without a lock (zero for a key without a
+ * row). */
+int repo_quota_get(struct db *db, const char *const *keys, int n,
+		   struct media_quota *q);
+/* Forget rows not touched since `before` (gc). */
+int repo_quota_expire(struct db *db, int64_t before);
+
 #endif

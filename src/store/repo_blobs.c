@@ -65,11 +65,16 @@ int repo_blob_reap(struct db *db, const char *hex,
 		return 0; /* gone already */
 	}
 	live = repo_blob_live_links(db, hex);
+	if (live == 0) /* a fast-start copy lives as long as its source */
+		live = repo_remux_refs(db, hex);
 	if (live != 0) {
 		db_rollback(db);
 		return live < 0 ? PT_EINTERNAL : 0;
 	}
 	rows = db_run(db, "DELETE FROM blobs WHERE sha256 = $1", "t", hex);
+	if (rows >= 0) /* its fast-start copy is left to gc */
+		rows = db_run(db, "DELETE FROM remux WHERE sha256 = $1", "t",
+			      hex);
 	if (rows < 0) {
 		err = (int)rows;
 		goto fail;
@@ -98,7 +103,9 @@ int repo_blobs_unreferenced_count(struct db *db, int64_t now, int64_t *n,
 			 "WHERE l.sha256 = b.sha256 AND l.state = 0) AND NOT "
 			 "EXISTS (SELECT 1 FROM links l JOIN takedowns t ON "
 			 "t.id = l.takedown_id WHERE l.sha256 = b.sha256 AND "
-			 "l.state = 3 AND t.state = 0 AND t.purge_after > $1)",
+			 "l.state = 3 AND t.state = 0 AND t.purge_after > $1) "
+			 "AND NOT EXISTS (SELECT 1 FROM remux r WHERE "
+			 "r.copy_sha256 = b.sha256)",
 			 &st, "i", now);
 	*n = *bytes = 0;
 	if (err)
@@ -195,7 +202,7 @@ int repo_blob_set_crc(struct db *db, const char *hex, uint32_t crc)
  * Two statements for up to REPO_BLOBS_MAX hashes, built once, cached like
  * the others by their (static) text; unused parameters are bound to "". */
 static char known_sql[REPO_BLOBS_MAX * 6 + 100];
-static char unref_sql[REPO_BLOBS_MAX * 6 + 600];
+static char unref_sql[REPO_BLOBS_MAX * 6 + 700];
 static pthread_once_t blobs_once = PTHREAD_ONCE_INIT;
 
 static size_t in_list(char *p, size_t cap, int first)
@@ -222,7 +229,8 @@ static void blobs_sql_init(void)
 			     "1 FROM links l JOIN takedowns t ON t.id = "
 			     "l.takedown_id WHERE l.sha256 = b.sha256 AND "
 			     "l.state = 3 AND t.state = 0 AND t.purge_after > "
-			     "$1) AND b.sha256 IN (");
+			     "$1) AND NOT EXISTS (SELECT 1 FROM remux r WHERE "
+			     "r.copy_sha256 = b.sha256) AND b.sha256 IN (");
 	in_list(unref_sql + n, sizeof(unref_sql) - n, 2);
 }
 

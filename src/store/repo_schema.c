@@ -351,6 +351,29 @@ static const char *const migrations[] = {
 	 * and recounted a few shards at a time (repo_stats_reconcile).
 	 * Triggers differ by engine. */
 	STATS_TABLE STATS_SQLITE REPO_SCHEMA_PG STATS_TABLE STATS_PG,
+	/* 20: fast-start copies of MP4/MOV blobs (issue 16, repo_remux.c):
+	 * one row per source blob once looked at (state: enum remux_state);
+	 * a done row names its copy, itself a blob that this row keeps
+	 * alive (gc: repo_blob_reap) until the source is reaped */
+	"CREATE TABLE remux ("
+	"  sha256 TEXT PRIMARY KEY,"
+	"  state BIGINT NOT NULL,"
+	"  copy_sha256 TEXT NOT NULL DEFAULT '',"
+	"  copy_size BIGINT NOT NULL DEFAULT 0,"
+	"  created BIGINT NOT NULL);"
+	"CREATE INDEX remux_copy ON remux(copy_sha256) WHERE copy_sha256 "
+	"<> '';",
+	/* 21: viewing quotas shared by the nodes of one PostgreSQL (issue
+	 * 16, repo_quota.c): a viewer's window (struct media_quota), its
+	 * reservations in flight included; rows not touched for longer
+	 * than any window are deleted by gc */
+	"CREATE TABLE stream_quota ("
+	"  viewer TEXT PRIMARY KEY,"
+	"  used_ms BIGINT NOT NULL DEFAULT 0,"
+	"  start BIGINT NOT NULL DEFAULT 0,"
+	"  blocked_until BIGINT NOT NULL DEFAULT 0,"
+	"  touched BIGINT NOT NULL DEFAULT 0);"
+	"CREATE INDEX stream_quota_touched ON stream_quota(touched);",
 };
 
 /* The version the schema is at (0: none yet) into *v; 0 or a negative

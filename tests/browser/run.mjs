@@ -2175,6 +2175,50 @@ test("web3 (issue 17): an upload card has the type icon and the link's QR code",
   }
 });
 
+// ---- faststart (issue 16)
+// An MP4 with its index (moov) at the end gets a fast-start copy in the
+// background; the file page's player streams that copy (the stream's ETag
+// is the copy's, not the original's) and plays: currentTime advances.
+test("faststart: the moov-at-end MP4 plays on the file page from its fast-start copy", async () => {
+  const dir = fs.mkdtempSync(path.join(tmpRoot, "faststart-"));
+  const mp4 = path.join(dir, "end.mp4");
+  const ff = spawnSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+    "testsrc=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=330", "-t", "8",
+    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", mp4]);
+  check(ff.status === 0, `ffmpeg: ${ff.stderr}`);
+  const body = fs.readFileSync(mp4);
+  check(body.indexOf("moov") > body.indexOf("mdat"), "ffmpeg wrote the moov first");
+  const original = createHash("sha256").update(body).digest("hex");
+  const f = await putFile("end.mp4", body);
+  let o = await fileObject(f.id);
+  for (let i = 0; i < 300 && (o.media.probe === "pending" || (o.stream && o.stream.fast_start === "pending")); i++) {
+    await sleep(100);
+    o = await fileObject(f.id);
+  }
+  eq(o.media.probe, "done", "probe");
+  eq(o.stream && o.stream.fast_start, "done", "fast-start copy");
+  const page = await newPage();
+  const etags = [];
+  page.on("response", (r) => {
+    if (new URL(r.url()).pathname === `/stream/${f.id}`) etags.push(r.headers().etag);
+  });
+  try {
+    eq((await page.goto(`${base}/${f.id}`)).status(), 200, "file page status");
+    await page.locator("video#player").waitFor();
+    await page.evaluate(() => {
+      const v = document.getElementById("player");
+      v.muted = true;
+      return v.play();
+    });
+    await page.waitForFunction(() => document.getElementById("player").currentTime > 1, null, { timeout: 20_000 });
+    check(etags.length > 0, "the player fetched no stream");
+    check(etags.every((e) => e && e !== `"${original}"`), `stream ETags ${JSON.stringify(etags)}: the original's`);
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await page.close();
+  }
+});
+
 test("web3 (issue 17): the file page shows its QR code and type icon; the sprite draws in both themes", async () => {
   const w = await web3Data();
   for (const scheme of ["light", "dark"]) {

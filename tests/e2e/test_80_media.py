@@ -23,9 +23,13 @@ from harness import expect, rand_bytes, run_partage, wait_until, Server, Skip
 
 JSON = {"Accept": "application/json"}
 HTML = {"Accept": "text/html"}
+# no fast-start copies here: /stream serves the bytes as uploaded (the
+# copies are test_87_faststart's)
 CONFIG = """\
 [tier.anonymous]
 stream_minutes = 0
+[media]
+remux_max_bytes = 0
 """
 # the quota server: one minute of streaming, then a one-minute wait
 QUOTA_CONFIG = """\

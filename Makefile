@@ -4,7 +4,8 @@
 
 # zlib only for the unit tests: its crc32 is the reference for libdeflate's
 PKGS := libmicrohttpd sqlite3 libpq libcurl libcrypto libsodium jansson \
-	libarchive inih libdeflate zlib libavformat libavcodec libavutil libseccomp
+	libarchive inih libdeflate zlib libavformat libavcodec libavutil libseccomp \
+	libswscale
 CC ?= cc
 ifeq ($(SAN),1)
 BUILD := build-asan

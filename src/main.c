@@ -22,6 +22,7 @@
 #include "api/api.h"
 #include "conf.h"
 #include "core/media.h"
+#include "core/thumb.h"
 #include "util/buf.h"
 #include "util/pt.h"
 #include "util/banned.h"
@@ -238,6 +239,8 @@ int main(int argc, char **argv)
 	 * no configuration, no library set-up */
 	if (argc == 2 && strcmp(argv[1], MEDIA_PROBE_COMMAND) == 0)
 		return media_probe_child();
+	if (argc == 2 && strcmp(argv[1], THUMB_COMMAND) == 0)
+		return thumb_child(); /* the thumbnailer (core/thumb.h): the same */
 	if (sodium_init() < 0) {
 		fprintf(stderr, "partaged: cannot initialise libsodium\n");
 		return 1;

@@ -42,11 +42,25 @@ int repo_blob_pin(struct db *db, const struct link *l)
 	return rc < 0 ? (int)rc : 0;
 }
 
+/* A source's derived blob (its thumbnail) is reaped after it (depth 1:
+ * a derived blob is never a source, repo_thumbs.c). */
+static int blob_reap(struct db *db, const char *hex,
+		     int (*remove)(void *arg, const char *hex), void *arg,
+		     bool *reaped, int depth);
+
 int repo_blob_reap(struct db *db, const char *hex,
 		   int (*remove)(void *arg, const char *hex), void *arg,
 		   bool *reaped)
 {
+	return blob_reap(db, hex, remove, arg, reaped, 0);
+}
+
+static int blob_reap(struct db *db, const char *hex,
+		     int (*remove)(void *arg, const char *hex), void *arg,
+		     bool *reaped, int depth)
+{
 	int64_t live = -1, rows;
+	char derived[BLOB_HEX_LEN + 1] = "";
 	int err;
 
 	*reaped = false;
@@ -65,6 +79,8 @@ int repo_blob_reap(struct db *db, const char *hex,
 		return 0; /* gone already */
 	}
 	live = repo_blob_live_links(db, hex);
+	if (live == 0) /* a thumbnail: kept while its thumbs row names it */
+		live = repo_thumb_refs(db, hex);
 	if (live != 0) {
 		db_rollback(db);
 		return live < 0 ? PT_EINTERNAL : 0;
@@ -74,6 +90,9 @@ int repo_blob_reap(struct db *db, const char *hex,
 		err = (int)rows;
 		goto fail;
 	}
+	/* its thumbnail's row goes with it; the derived blob after it */
+	if ((err = repo_thumb_drop(db, hex, derived)))
+		goto fail;
 	/* the bytes go while the row is still locked: a crash between this
 	 * and the commit leaves a row without bytes and no live link, which
 	 * the next pass (or fsck --repair) forgets */
@@ -82,6 +101,12 @@ int repo_blob_reap(struct db *db, const char *hex,
 	if ((err = db_commit(db)))
 		return err;
 	*reaped = true;
+	if (*derived && depth == 0) {
+		bool gone; /* a failure leaves it to gc's sweep of rows */
+		if (blob_reap(db, derived, remove, arg, &gone, depth + 1))
+			pt_log("gc: cannot reap the thumbnail %s of %s",
+			       derived, hex);
+	}
 	return 0;
 fail:
 	db_rollback(db);
@@ -98,7 +123,9 @@ int repo_blobs_unreferenced_count(struct db *db, int64_t now, int64_t *n,
 			 "WHERE l.sha256 = b.sha256 AND l.state = 0) AND NOT "
 			 "EXISTS (SELECT 1 FROM links l JOIN takedowns t ON "
 			 "t.id = l.takedown_id WHERE l.sha256 = b.sha256 AND "
-			 "l.state = 3 AND t.state = 0 AND t.purge_after > $1)",
+			 "l.state = 3 AND t.state = 0 AND t.purge_after > $1) "
+			 "AND NOT EXISTS (SELECT 1 FROM thumbs th WHERE "
+			 "th.thumb = b.sha256)",
 			 &st, "i", now);
 	*n = *bytes = 0;
 	if (err)
@@ -222,7 +249,8 @@ static void blobs_sql_init(void)
 			     "1 FROM links l JOIN takedowns t ON t.id = "
 			     "l.takedown_id WHERE l.sha256 = b.sha256 AND "
 			     "l.state = 3 AND t.state = 0 AND t.purge_after > "
-			     "$1) AND b.sha256 IN (");
+			     "$1) AND NOT EXISTS (SELECT 1 FROM thumbs th "
+			     "WHERE th.thumb = b.sha256) AND b.sha256 IN (");
 	in_list(unref_sql + n, sizeof(unref_sql) - n, 2);
 }
 

@@ -15,6 +15,7 @@
  *   repo_hooks.c    webhooks, their outbox and delivery log.
  *   repo_media.c    media info of blobs and the probe's work list.
  *   repo_requests.c file-request links and their counts.
+ *   repo_thumbs.c   thumbnails: derived blobs and their sources.
  *
  * Every statement is written in the dialect SQLite and PostgreSQL share
  * ($N parameters, TEXT/BIGINT columns, INSERT … ON CONFLICT: db.h), and
@@ -73,5 +74,12 @@ int repo_folder_hold(struct db *db, struct link *l);
  * guard of every decision on the account's sums (points, storage used).
  * PT_ENOTFOUND when there is no such account. */
 int repo_user_lock(struct db *db, int64_t user_id);
+
+/* repo_thumbs.c, for gc (repo_blobs.c): how many thumbs rows name hex as
+ * their derived blob (-1 on error); and, inside the reap of source hex,
+ * delete its thumbs row, with its derived blob's hash in thumb ("" none:
+ * BLOB_HEX_LEN + 1 bytes). */
+int64_t repo_thumb_refs(struct db *db, const char *hex);
+int repo_thumb_drop(struct db *db, const char *hex, char *thumb);
 
 #endif

@@ -110,6 +110,7 @@ const struct route api_routes[] = {
 	{ HTTP_GET, "/stream/{id}", api_stream, "stream", 0 },
 	{ HTTP_GET, "/embed/{id}", api_embed_page, "embed", 0 },
 	{ HTTP_GET, "/api/v1/oembed", api_oembed, "oembed", 0 },
+	{ HTTP_GET, "/thumb/{id}", api_thumb, "thumb", 0 },
 	{ HTTP_GET, "/{id}", api_share, "share", 0 },
 	{ HTTP_DELETE, "/{id}", api_file_delete, "delete", 0 },
 	{ HTTP_GET, "/{id}/{*}", api_download, "download", 0 },

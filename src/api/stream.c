@@ -138,9 +138,19 @@ void api_media_json(struct pt_req *r, const struct link *l, json_t *o)
 				    m.bitrate ? json_integer(m.bitrate)
 					      : json_null());
 		json_object_set_new(mo, "summary", json_string(sum));
-		if (m.kind == MEDIA_VIDEO || m.kind == MEDIA_IMAGE)
-			json_object_set_new(mo, "thumbnail",
-					    json_string(thumb_state_name(app, l)));
+		if (m.kind == MEDIA_VIDEO || m.kind == MEDIA_IMAGE) {
+			const char *ts = thumb_state_name(app, l);
+			json_object_set_new(mo, "thumbnail", json_string(ts));
+			/* the same answer as the file object's, which was
+			 * read a moment before (the thumbnail may have come
+			 * meanwhile) */
+			if (strcmp(ts, "done") == 0)
+				json_object_set_new(
+					o, "thumbnail_url",
+					json_string(pt_psprintf(
+						r->pool, "%s/thumb/%s",
+						app->public_url, l->id)));
+		}
 	}
 	json_object_set_new(o, "media", mo);
 	if (!stream) {

@@ -463,8 +463,10 @@ static int thumb_store(struct app *app, struct db *db, const char *hex,
 	return err;
 }
 
-/* Make, store and record the thumbnail of blob hex. */
-static void thumb_one(struct media_queue *q, struct db *db, const char *hex)
+/* Make, store and record the thumbnail of blob hex: false when nothing
+ * could be recorded (the stores failing, or a stop): the worker then
+ * waits for a kick or its rescan instead of trying again at once. */
+static bool thumb_one(struct media_queue *q, struct db *db, const char *hex)
 {
 	struct app *app = q->app;
 	struct thumb_row row = { .state = THUMB_FAILED, .created = pt_now() };
@@ -478,7 +480,7 @@ static void thumb_one(struct media_queue *q, struct db *db, const char *hex)
 		close(fd);
 	if (err && stopping(q)) {
 		free(out);
-		return; /* killed by the stop: still to do */
+		return false; /* killed by the stop: still to do */
 	}
 	if (!err) {
 		row.state = THUMB_DONE;
@@ -495,9 +497,12 @@ static void thumb_one(struct media_queue *q, struct db *db, const char *hex)
 	q->thumbs++;
 	q->thumbs_failed += row.state != THUMB_DONE;
 	pthread_mutex_unlock(&q->lock);
-	if (err && err != PT_ENOTFOUND)
+	if (err && err != PT_ENOTFOUND) {
 		pt_log("media: cannot record the thumbnail of %s: %s", hex,
 		       pt_strerror(err));
+		return false;
+	}
+	return true;
 }
 
 struct thumb_pick {
@@ -519,7 +524,8 @@ static int thumb_pick_cb(const char *hex, void *arg)
 	return 1;
 }
 
-/* One thumbnail, if any is to do: whether there was one. */
+/* One thumbnail, if any is to do: whether one was made and recorded
+ * (false: nothing to do, or the stores failed). */
 static bool thumb_step(struct media_queue *q, struct db *db, unsigned me)
 {
 	struct thumb_pick p = { .q = q };
@@ -532,11 +538,11 @@ static bool thumb_step(struct media_queue *q, struct db *db, unsigned me)
 	pthread_mutex_unlock(&q->pick);
 	if (!p.found)
 		return false;
-	thumb_one(q, db, p.hex);
+	bool done = thumb_one(q, db, p.hex);
 	pthread_mutex_lock(&q->pick);
 	q->busy[me][0] = '\0';
 	pthread_mutex_unlock(&q->pick);
-	return true;
+	return done;
 }
 
 /* ---- the workers ---- */

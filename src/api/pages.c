@@ -1034,8 +1034,14 @@ static const char *page_text_preview(struct pt_req *r, const struct link *l)
 	struct blob_reader *rd;
 	char buf[PREVIEW_BYTES];
 	struct pt_buf b;
-	if (!preview_mime_text(l->mime) || !l->size ||
-	    blob_reader_open(app->blobs, l->sha256, &rd))
+	if (!preview_mime_text(l->mime) || !l->size)
+		return "";
+	/* not while a scan that holds downloads is pending (scan.c) */
+	if (app->conf->scan_clamd && *app->conf->scan_clamd &&
+	    !app->conf->scan_pending_downloads &&
+	    l->scan_state == REPO_SCAN_PENDING)
+		return "";
+	if (blob_reader_open(app->blobs, l->sha256, &rd))
 		return "";
 	size_t want = l->size < sizeof(buf) ? (size_t)l->size : sizeof(buf);
 	size_t got = 0;

@@ -4,8 +4,8 @@
  * media queue (media.c) and stored as a blob of its own (repo_thumbs.c).
  *
  * The thumbnail is shown to whoever may see the file: the link's state
- * is judged as for its bytes (removed, expired, infected: refused as the
- * download is), and a password-protected link wants its password (query
+ * is judged as for its bytes (removed, expired, infected, a scan pending
+ * with scan.pending_downloads = 0: refused as the download is), and a password-protected link wants its password (query
  * `password` or X-Partage-Password, checked with the same limits).  The
  * ETag is the thumbnail blob's hash, so If-None-Match gets a 304 through
  * the download's conditional code (http/cond.c); Cache-Control lets any
@@ -40,6 +40,9 @@ req_res api_thumb(struct pt_req *r)
 	if (api_link_lookup_or_reply(r, r->arg[0].p, &l, &rc, true))
 		return rc;
 	if (api_link_password_or_reply(r, &l, &rc))
+		return rc;
+	/* as the bytes: not while a scan that holds downloads is pending */
+	if (scan_download_or_reply(r, &l, &rc))
 		return rc;
 	if (!db)
 		return reply_error(r, PT_EUNAVAIL, NULL, API_DB_DOWN);

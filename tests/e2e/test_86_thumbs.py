@@ -275,3 +275,18 @@ def test_gc_removes_thumbnail_with_source(tmp):
         o2 = s.upload("again.png", big_png())
         assert thumbed(s, o2["id"])["media"]["thumbnail"] == "done"
         get_thumb(s, o2)
+
+
+def test_scan_pending_holds_thumbnail_and_preview(tmp):
+    """With scan.pending_downloads = 0 a file not yet scanned shows neither
+    its thumbnail nor its text (its bytes are held back: 409)."""
+    nowhere = "/nonexistent/partage-test/clamd.sock"  # never scanned
+    with Server(CONFIG + "[scan]\nclamd = %s\npending_downloads = 0\n" % nowhere) as s:
+        o = s.upload("held.png", media()["still.png"])
+        got = thumbed(s, o["id"])
+        assert got["scan"] == "pending" and got["media"]["thumbnail"] == "done", got
+        r = expect(s.get("/thumb/" + o["id"], JSON), 409)
+        assert r.header("Retry-After"), r
+        t = s.upload("held.txt", b"secret words\n")
+        page = expect(s.get("/" + t["id"], HTML), 200).text
+        assert 'id="text-preview"' not in page and "secret words" not in page

@@ -272,8 +272,8 @@ static void probe_one(struct media_queue *q, struct db *db, const char *hex,
 #define THUMB_MID (16u << 20)
 
 /* Copy [from, to) of rd into fd at the same offsets. */
-static int copy_span(struct blob_reader *rd, int fd, char *buf,
-		     uint64_t from, uint64_t to)
+static int copy_span(struct blob_reader *rd, int fd, char *buf, uint64_t from,
+		     uint64_t to)
 {
 	while (from < to) {
 		size_t want = to - from < (1u << 20) ? (size_t)(to - from)
@@ -338,8 +338,8 @@ fail:
 
 /* Run `partaged __thumb` on fd: 0 with the JPEG in out[0..*len) and its
  * size, or a negative status (PT_EUNAVAIL: killed). */
-static int thumb_run(struct media_queue *q, int fd, uint8_t *out,
-		     size_t *len, uint32_t *w, uint32_t *h)
+static int thumb_run(struct media_queue *q, int fd, uint8_t *out, size_t *len,
+		     uint32_t *w, uint32_t *h)
 {
 	struct app *app = q->app;
 	int pipefd[2] = { -1, -1 }, err = PT_EUNSUPPORTED;
@@ -473,8 +473,7 @@ static bool thumb_one(struct media_queue *q, struct db *db, const char *hex)
 	uint8_t *out = xmalloc(THUMB_OUT_MAX);
 	size_t len = 0;
 	int fd = thumb_source(app, hex);
-	int err = fd >= 0 ? thumb_run(q, fd, out, &len, &row.width,
-				      &row.height)
+	int err = fd >= 0 ? thumb_run(q, fd, out, &len, &row.width, &row.height)
 			  : PT_EUNAVAIL;
 	if (fd >= 0)
 		close(fd);

@@ -147,9 +147,10 @@ void api_media_json(struct pt_req *r, const struct link *l, json_t *o)
 			if (strcmp(ts, "done") == 0)
 				json_object_set_new(
 					o, "thumbnail_url",
-					json_string(pt_psprintf(
-						r->pool, "%s/thumb/%s",
-						app->public_url, l->id)));
+					json_string(pt_psprintf(r->pool,
+								"%s/thumb/%s",
+								app->public_url,
+								l->id)));
 		}
 	}
 	json_object_set_new(o, "media", mo);

@@ -14,14 +14,14 @@
 bool preview_mime_text(const char *mime)
 {
 	static const char *const types[] = {
-		"application/json",	  "application/xml",
-		"application/javascript", "application/x-sh",
+		"application/json",	     "application/xml",
+		"application/javascript",    "application/x-sh",
 		"application/x-shellscript", "application/sql",
-		"application/x-yaml",	  "application/yaml",
-		"application/toml",	  "application/x-perl",
-		"application/x-python",	  "application/x-php",
-		"application/x-ruby",	  "application/x-tex",
-		"application/x-subrip",	  "image/svg+xml",
+		"application/x-yaml",	     "application/yaml",
+		"application/toml",	     "application/x-perl",
+		"application/x-python",	     "application/x-php",
+		"application/x-ruby",	     "application/x-tex",
+		"application/x-subrip",	     "image/svg+xml",
 	};
 	if (!mime)
 		return false;
@@ -106,8 +106,8 @@ int preview_html(const char *p, size_t n, struct pt_buf *out)
 		default:
 			if (cp < 0x20)
 				err = add_cp(out, 0x2400 + cp);
-			else if ((cp >= 0x80 && cp <= 0x9f) ||
-				 cp == 0x200e || cp == 0x200f ||
+			else if ((cp >= 0x80 && cp <= 0x9f) || cp == 0x200e ||
+				 cp == 0x200f ||
 				 (cp >= 0x202a && cp <= 0x202e) ||
 				 (cp >= 0x2066 && cp <= 0x2069) ||
 				 cp == 0x2028 || cp == 0x2029 || cp == 0xfeff)

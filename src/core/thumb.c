@@ -60,7 +60,8 @@ static bool num(const char **p, const char *end, char sep, uint64_t max,
 int thumb_head_parse(const char *buf, size_t n, uint32_t *w, uint32_t *h,
 		     size_t *len, size_t *head)
 {
-	const char *nl = memchr(buf, '\n', n < THUMB_HEAD_MAX ? n : THUMB_HEAD_MAX);
+	const char *nl = memchr(buf, '\n',
+				n < THUMB_HEAD_MAX ? n : THUMB_HEAD_MAX);
 	uint64_t W, H, L;
 	if (!nl)
 		return n < THUMB_HEAD_MAX ? -EAGAIN : PT_EBADREQ;

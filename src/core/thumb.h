@@ -37,8 +37,7 @@ bool thumb_fit(uint32_t w, uint32_t h, uint32_t max_w, uint32_t max_h,
 	       uint32_t *ow, uint32_t *oh);
 
 /* "jpeg W H LEN\n" into buf[0..n): bytes written, or -1. */
-int thumb_head_format(uint32_t w, uint32_t h, size_t len, char *buf,
-		      size_t n);
+int thumb_head_format(uint32_t w, uint32_t h, size_t len, char *buf, size_t n);
 /* Parse the header at the start of buf[0..n) (untrusted): 0 with the
  * dimensions (1..THUMB_MAX_*), the JPEG's length (1..THUMB_OUT_MAX) and
  * the header's own length in *head; PT_EBADREQ for anything else

@@ -31,8 +31,8 @@
 #include "../util/pt.h"
 #include "../util/banned.h"
 
-#define THUMB_FORMATS                                                         \
-	"mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,mp3,ogg,avi,flv,mpegts,"       \
+#define THUMB_FORMATS                                                   \
+	"mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,mp3,ogg,avi,flv,mpegts," \
 	"png_pipe,jpeg_pipe,gif,webp_pipe,bmp_pipe"
 #define THUMB_IO_BUF 32768
 /* packets of the chosen stream read after the seek before we settle for
@@ -125,7 +125,7 @@ static int decode(AVFormatContext *fc, int idx, uint64_t max_pixels,
 		goto done;
 	cc->thread_count = 1;
 	cc->max_pixels = max_pixels > INT64_MAX ? INT64_MAX
-						 : (int64_t)max_pixels;
+						: (int64_t)max_pixels;
 	if (avcodec_open2(cc, dec, NULL) < 0)
 		goto done;
 	bool still = (st->disposition & AV_DISPOSITION_ATTACHED_PIC) ||
@@ -206,8 +206,8 @@ static int encode(const AVFrame *src, uint8_t *out, size_t cap, size_t *len,
 	int err = PT_EINTERNAL;
 
 	if (!enc || !dst || !pkt ||
-	    !thumb_fit((uint32_t)src->width, (uint32_t)src->height,
-		       THUMB_MAX_W, THUMB_MAX_H, &ow, &oh))
+	    !thumb_fit((uint32_t)src->width, (uint32_t)src->height, THUMB_MAX_W,
+		       THUMB_MAX_H, &ow, &oh))
 		goto done;
 	dst->format = AV_PIX_FMT_YUVJ420P;
 	dst->width = (int)ow;
@@ -221,8 +221,8 @@ static int encode(const AVFrame *src, uint8_t *out, size_t cap, size_t *len,
 		err = PT_EUNSUPPORTED; /* a pixel format it cannot convert */
 		goto done;
 	}
-	if (sws_scale(sws, (const uint8_t *const *)src->data, src->linesize,
-		      0, src->height, dst->data, dst->linesize) <= 0)
+	if (sws_scale(sws, (const uint8_t *const *)src->data, src->linesize, 0,
+		      src->height, dst->data, dst->linesize) <= 0)
 		goto done;
 	cc = avcodec_alloc_context3(enc);
 	if (!cc)
@@ -238,7 +238,8 @@ static int encode(const AVFrame *src, uint8_t *out, size_t cap, size_t *len,
 		goto done;
 	dst->quality = cc->global_quality;
 	dst->pts = 0;
-	if (avcodec_send_frame(cc, dst) < 0 || avcodec_send_frame(cc, NULL) < 0 ||
+	if (avcodec_send_frame(cc, dst) < 0 ||
+	    avcodec_send_frame(cc, NULL) < 0 ||
 	    avcodec_receive_packet(cc, pkt) < 0)
 		goto done;
 	if ((size_t)pkt->size > cap) {

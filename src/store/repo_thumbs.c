@@ -85,7 +85,8 @@ int repo_thumb_put(struct db *db, const char *hex, const struct thumb_row *t,
 		      "(sha256) DO UPDATE SET state = excluded.state, thumb = "
 		      "excluded.thumb, width = excluded.width, height = "
 		      "excluded.height, created = excluded.created",
-		      "titiii", hex, (int64_t)(done ? THUMB_DONE : THUMB_FAILED),
+		      "titiii", hex,
+		      (int64_t)(done ? THUMB_DONE : THUMB_FAILED),
 		      done ? t->thumb : "", (int64_t)(done ? t->width : 0),
 		      (int64_t)(done ? t->height : 0), t->created);
 	if (rows < 0) {
@@ -125,8 +126,8 @@ int repo_thumbs_pending(struct db *db, int64_t max,
 int64_t repo_thumb_refs(struct db *db, const char *hex)
 {
 	struct db_stmt *st;
-	if (db_get(db, "SELECT COUNT(*) FROM thumbs WHERE thumb = $1", &st,
-		   "t", hex))
+	if (db_get(db, "SELECT COUNT(*) FROM thumbs WHERE thumb = $1", &st, "t",
+		   hex))
 		return -1;
 	int64_t n = db_col_int(st, 0);
 	db_done(st);
@@ -145,6 +146,7 @@ int repo_thumb_drop(struct db *db, const char *hex, char *thumb)
 		return err;
 	copy_fixed(thumb, BLOB_HEX_LEN + 1, db_col_text(st, 0));
 	db_done(st);
-	int64_t rc = db_run(db, "DELETE FROM thumbs WHERE sha256 = $1", "t", hex);
+	int64_t rc = db_run(db, "DELETE FROM thumbs WHERE sha256 = $1", "t",
+			    hex);
 	return rc < 0 ? (int)rc : 0;
 }

@@ -25,13 +25,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t w, h;
 	size_t len, head;
 
-	if (thumb_head_parse((const char *)data, size, &w, &h, &len,
-			     &head) == 0)
+	if (thumb_head_parse((const char *)data, size, &w, &h, &len, &head) ==
+	    0)
 		PT_ASSERT(w >= 1 && w <= THUMB_MAX_W && h >= 1 &&
 			  h <= THUMB_MAX_H && len <= THUMB_OUT_MAX &&
 			  head <= size);
-	if (thumb_make_mem(data, size, FUZZ_MAX_PIXELS, out, sizeof(out),
-			   &len, &w, &h) != 0)
+	if (thumb_make_mem(data, size, FUZZ_MAX_PIXELS, out, sizeof(out), &len,
+			   &w, &h) != 0)
 		return 0;
 	PT_ASSERT(w >= 1 && w <= THUMB_MAX_W && h >= 1 && h <= THUMB_MAX_H);
 	PT_ASSERT(len <= sizeof(out) && thumb_jpeg_ok(out, len));

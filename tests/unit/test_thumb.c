@@ -37,7 +37,7 @@ static void test_fit(void **state)
 		{ 1080, 1920, 640, 640, 360, 640, true },
 		{ 320, 240, 640, 640, 320, 240, true }, /* never enlarged */
 		{ 640, 640, 640, 640, 640, 640, true },
-		{ 10000, 1, 640, 640, 640, 1, true },	/* at least 1 */
+		{ 10000, 1, 640, 640, 640, 1, true }, /* at least 1 */
 		{ 1, 10000, 640, 640, 1, 640, true },
 		{ 65535, 65535, 96, 96, 96, 96, true },
 		{ 1281, 721, 640, 640, 640, 360, true }, /* rounded */
@@ -70,13 +70,13 @@ static void test_head(void **state)
 	assert_int_equal(len, 12345);
 	assert_int_equal(head, (size_t)n);
 	static const char *const bad[] = {
-		"jpeg 641 360 100\n",	  /* too wide */
-		"jpeg 640 641 100\n",	  /* too high */
-		"jpeg 0 360 100\n",	  /* zero */
-		"jpeg 640 360 0\n",	  /* empty */
-		"jpeg 640 360 524289\n",  /* past THUMB_OUT_MAX */
+		"jpeg 641 360 100\n",	 /* too wide */
+		"jpeg 640 641 100\n",	 /* too high */
+		"jpeg 0 360 100\n",	 /* zero */
+		"jpeg 640 360 0\n",	 /* empty */
+		"jpeg 640 360 524289\n", /* past THUMB_OUT_MAX */
 		"jpeg 640 360 99999999999999999999999\n",
-		"jpeg 064 360 100\n",	  /* leading zero */
+		"jpeg 064 360 100\n", /* leading zero */
 		"jpeg -1 360 100\n",
 		"jpeg 640  360 100\n",
 		"jpeg 640 360 100 \n",
@@ -114,13 +114,13 @@ static uint8_t *bmp(int32_t w, int32_t h, int32_t claim_w, int32_t claim_h,
 	size_t px = row * (size_t)h;
 	*n = 54 + px;
 	uint8_t *p = calloc(1, *n);
-#define LE32(at, v)                                    \
-	do {                                           \
-		uint32_t v_ = (uint32_t)(v);           \
-		p[(at)] = (uint8_t)v_;                 \
-		p[(at) + 1] = (uint8_t)(v_ >> 8);      \
-		p[(at) + 2] = (uint8_t)(v_ >> 16);     \
-		p[(at) + 3] = (uint8_t)(v_ >> 24);     \
+#define LE32(at, v)                                \
+	do {                                       \
+		uint32_t v_ = (uint32_t)(v);       \
+		p[(at)] = (uint8_t)v_;             \
+		p[(at) + 1] = (uint8_t)(v_ >> 8);  \
+		p[(at) + 2] = (uint8_t)(v_ >> 16); \
+		p[(at) + 3] = (uint8_t)(v_ >> 24); \
 	} while (0)
 	p[0] = 'B';
 	p[1] = 'M';
@@ -184,9 +184,10 @@ static void test_make(void **state)
 		int e2 = thumb_make_mem(b2, n, 1000000, out, sizeof(out), &len,
 					&w, &h);
 		_exit((e1 == PT_ETOOBIG || e1 == PT_EUNSUPPORTED) &&
-			      (e2 == PT_ETOOBIG || e2 == PT_EUNSUPPORTED)
-		      ? 0
-		      : 1);
+				      (e2 == PT_ETOOBIG ||
+				       e2 == PT_EUNSUPPORTED)
+			      ? 0
+			      : 1);
 	}
 	int status;
 	assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -252,22 +253,27 @@ static void test_preview(void **state)
 		  "&lt;script&gt;alert(1)&lt;/script&gt;" },
 		{ "a & b \"c\" 'd'", "a &amp; b &quot;c&quot; &#39;d&#39;" },
 		{ "line\r\nnext\ttab", "line\nnext\ttab" },
-		{ "esc\x1b[31m", "esc\xe2\x90\x9b[31m" },  /* ␛ */
-		{ "del\x7f", "del\xe2\x90\xa1" },	     /* ␡ */
-		{ "cr\rx", "cr\xe2\x90\x8dx" },		     /* ␍ */
-		{ "bidi\xe2\x80\xae" "evil", "bidi\xef\xbf\xbd" "evil" },
+		{ "esc\x1b[31m", "esc\xe2\x90\x9b[31m" }, /* ␛ */
+		{ "del\x7f", "del\xe2\x90\xa1" },	  /* ␡ */
+		{ "cr\rx", "cr\xe2\x90\x8dx" },		  /* ␍ */
+		{ "bidi\xe2\x80\xae"
+		  "evil",
+		  "bidi\xef\xbf\xbd"
+		  "evil" },
 		{ "c1\xc2\x85x", "c1\xef\xbf\xbdx" },
-		{ "caf\xc3\xa9 \xf0\x9f\x98\x80", "caf\xc3\xa9 \xf0\x9f\x98\x80" },
+		{ "caf\xc3\xa9 \xf0\x9f\x98\x80",
+		  "caf\xc3\xa9 \xf0\x9f\x98\x80" },
 		{ "", "" },
 	};
 	for (size_t i = 0; i < PT_ARRAY_LEN(cases); i++) {
-		const char *got =
-			preview(cases[i].in, strlen(cases[i].in), &err);
+		const char *got = preview(cases[i].in, strlen(cases[i].in),
+					  &err);
 		assert_int_equal(err, 0);
 		assert_string_equal(got, cases[i].out);
 	}
 	/* NUL shows as ␀ */
-	assert_string_equal(preview("a\0b", 3, &err), "a\xe2\x90\x80" "b");
+	assert_string_equal(preview("a\0b", 3, &err), "a\xe2\x90\x80"
+						      "b");
 	/* a sequence cut by the sample's end is dropped, not refused */
 	assert_string_equal(preview("ok \xe2\x82", 5, &err), "ok ");
 	assert_int_equal(err, 0);

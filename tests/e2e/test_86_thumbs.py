@@ -15,7 +15,7 @@ import struct
 import urllib.parse
 import zlib
 
-from harness import expect, rand_bytes, wait_until, Server, Skip
+from harness import expect, rand_bytes, run_partage, wait_until, Server, Skip
 from test_80_media import ffmpeg, media, probed, quota_new_user
 
 JSON = {"Accept": "application/json"}
@@ -120,6 +120,16 @@ def test_thumbnail_every_format(srv):
     assert got["thumbnail_url"] is None and "thumbnail" not in got["media"], got
     r = expect(srv.get("/thumb/" + t["id"], JSON), 404)
     assert r.json()["reason"] == "no-thumbnail", r.json()
+
+
+def test_cli_info_shows_thumbnail_url(srv, tmp):
+    o = srv.upload("still.png", media()["still.png"])
+    thumbed(srv, o["id"])
+    r = run_partage(srv.url, tmp, "info", o["url"])
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode() if isinstance(r.stdout, bytes) else r.stdout
+    line = '"thumbnail_url": "%s/thumb/%s"' % (srv.url, o["id"])
+    assert any(x.strip().rstrip(",") == line for x in out.splitlines()), out
 
 
 def test_thumbnail_conditional(srv):

@@ -268,6 +268,8 @@ def test_gc_removes_thumbnail_with_source(tmp):
         get_thumb(s, o)
         if th_path:
             assert os.path.exists(th_path), "gc reaped a thumbnail whose source lives"
+        p = s.admin("fsck", "--full")
+        assert p.returncode == 0 and re.search(r"\b0 problems\b", p.stdout), p.stdout + p.stderr
         expect(s.delete("/" + o["id"], {"X-Delete-Token": o["delete_token"]}), 204)
         p = s.admin("gc")
         assert p.returncode == 0, p.stdout + p.stderr

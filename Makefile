@@ -5,7 +5,7 @@
 # zlib only for the unit tests: its crc32 is the reference for libdeflate's
 PKGS := libmicrohttpd sqlite3 libpq libcurl libcrypto libsodium jansson \
 	libarchive inih libdeflate zlib libavformat libavcodec libavutil libseccomp \
-	libqrencode
+	libqrencode libswscale
 CC ?= cc
 ifeq ($(SAN),1)
 BUILD := build-asan

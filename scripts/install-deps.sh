@@ -14,7 +14,7 @@ pkgs=(
   libmicrohttpd-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libssl-dev
   libsodium-dev libjansson-dev libmagic-dev libmagic-mgc libarchive-dev
   libinih-dev libcmocka-dev libdeflate-dev zlib1g-dev
-  libavformat-dev libavcodec-dev libavutil-dev libseccomp-dev ffmpeg
+  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libseccomp-dev ffmpeg
   libqrencode-dev
   curl wget aria2 python3 sqlite3 file util-linux unzip clamav-daemon
   cppcheck clang-tools clang-format

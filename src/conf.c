@@ -557,6 +557,13 @@ static const struct conf_opt opts[] = {
 	  .def = "300", .min = 1, .max = 3600, .unit = "seconds",
 	  .help = "wall-clock (and CPU) time a remux may take before it is "
 		  "killed; the file is then streamed as uploaded" },
+	{ .section = "media", .name = "thumb_max_pixels", .type = CONF_U64,
+	  .off = OFF(media_thumb_max_pixels), .def = "16000000", .min = 1,
+	  .max = 1000000000, .unit = "count",
+	  .help = "largest picture (width x height) a thumbnail is made of, "
+		  "checked before decoding; larger images and videos get "
+		  "none (the thumbnail process also has probe_memory_bytes "
+		  "and probe_timeout_seconds)" },
 	/* [scan]: virus scanning with ClamAV's clamd (off by default) */
 	{ .section = "scan", .name = "clamd", .type = CONF_STR,
 	  .off = OFF(scan_clamd), .def = "", .check = check_clamd,

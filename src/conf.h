@@ -109,6 +109,7 @@ struct pt_conf {
 	uint64_t media_probe_memory_bytes;
 	uint64_t media_remux_max_bytes;     /* 0: no fast-start copies */
 	uint64_t media_remux_timeout_seconds;
+	uint64_t media_thumb_max_pixels;
 	/* [scan] */
 	char *scan_clamd;                /* "" off, "/path" or "tcp:HOST:PORT" */
 	uint64_t scan_pending_downloads; /* 1: pending files may be downloaded */

@@ -23,6 +23,7 @@
 #include "conf.h"
 #include "core/media.h"
 #include "core/remux.h"
+#include "core/thumb.h"
 #include "util/buf.h"
 #include "util/pt.h"
 #include "util/banned.h"
@@ -241,6 +242,8 @@ int main(int argc, char **argv)
 		return media_probe_child();
 	if (argc == 2 && strcmp(argv[1], MEDIA_REMUX_COMMAND) == 0)
 		return media_remux_child(); /* the same: core/remux.h */
+	if (argc == 2 && strcmp(argv[1], THUMB_COMMAND) == 0)
+		return thumb_child(); /* the thumbnailer (core/thumb.h): the same */
 	if (sodium_init() < 0) {
 		fprintf(stderr, "partaged: cannot initialise libsodium\n");
 		return 1;

@@ -84,6 +84,8 @@ void api_media_json(struct pt_req *r, const struct link *l, json_t *o);
 /* The requesting viewer's quota: {minutes, wait_minutes, used_seconds,
  * left_seconds, retry_after}, or JSON null when unlimited. */
 json_t *api_media_quota_json(struct pt_req *r);
+/* thumb.c: GET/HEAD /thumb/{id}, the file's thumbnail (issue 16). */
+req_res api_thumb(struct pt_req *r);
 /* GET /embed/{id}: the player alone, for an iframe (pages.c). */
 req_res api_embed_page(struct pt_req *r);
 /* GET /api/v1/oembed?url=…[&format=json][&maxwidth=&maxheight=]. */

@@ -22,6 +22,18 @@
  * blob store API into an unlinked sparse temporary file in the data
  * directory, of the blob's full size.
  *
+ * Thumbnails (core/thumb.h): when a worker finds nothing to probe it
+ * takes a probed image or video without a thumbs row
+ * (repo_thumbs_pending) and runs /proc/self/exe `__thumb` on it the same
+ * way (one at a time per worker, the probe's limits and timeout, plus
+ * media.thumb_max_pixels).  Its JPEG is checked (header, length, SOI and
+ * EOI markers), stored as a blob through the blob store API and recorded
+ * with repo_thumb_put (the upload's gc protocol, repo_thumbs.c); a child
+ * that dies, times out or answers junk records "failed", and the file
+ * has no thumbnail.  Without a descriptor of its own (S3) the child gets
+ * a sparse copy of the blob's edges and of THUMB_MID bytes around 10 %
+ * of it, where the frame usually is.
+ *
  * The quota table: one entry per viewer key ("a:ADDRESS" or "u:ID"),
  * MEDIA_QUOTA_SETS sets of MEDIA_QUOTA_WAYS entries; a full set evicts
  * its least recently used entry that is not waiting out a quota.
@@ -43,6 +55,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/thumb.h"
 #include "../util/banned.h"
 
 extern char **environ;
@@ -65,6 +78,7 @@ struct media_queue {
 	unsigned kicks;				  /* bumped by media_kick */
 	char busy[WORKERS_MAX][BLOB_HEX_LEN + 1]; /* blobs being probed */
 	uint64_t probed, failed;
+	uint64_t thumbs, thumbs_failed; /* thumbnailer runs, and failures */
 };
 
 /* ---- one probe ---- */
@@ -253,6 +267,285 @@ static void probe_one(struct media_queue *q, struct db *db, const char *hex,
 		remux_kick(app); /* a fast-start copy? (remux.c) */
 }
 
+/* ---- thumbnails ---- */
+
+/* bytes around 10 % of a blob copied for the thumbnailer when the
+ * backend has no descriptor (half before, half after) */
+#define THUMB_MID (16u << 20)
+
+/* Copy [from, to) of rd into fd at the same offsets. */
+static int copy_span(struct blob_reader *rd, int fd, char *buf, uint64_t from,
+		     uint64_t to)
+{
+	while (from < to) {
+		size_t want = to - from < (1u << 20) ? (size_t)(to - from)
+						     : (1u << 20);
+		ssize_t k = blob_reader_pread(rd, buf, want, from);
+		if (k <= 0 || pwrite(fd, buf, (size_t)k, (off_t)from) != k)
+			return -1;
+		from += (uint64_t)k;
+	}
+	return 0;
+}
+
+/* A descriptor of the blob for the thumbnailer: probe_source's, with
+ * the middle span too on a backend without a descriptor.  -1 on
+ * failure. */
+static int thumb_source(struct app *app, const char *hex)
+{
+	struct blob_reader *rd;
+	int fd = -1;
+	if (blob_reader_open(app->blobs, hex, &rd))
+		return -1;
+	if (blob_reader_fd(rd) >= 0) {
+		blob_reader_close(rd);
+		return probe_source(app, hex);
+	}
+	uint64_t size = blob_reader_size(rd);
+	fd = open(app->conf->data, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
+		goto fail;
+	char *buf = xmalloc(1 << 20);
+	uint64_t mid = size / 10;
+	uint64_t spans[3][2] = {
+		{ 0, size < PROBE_EDGE ? size : PROBE_EDGE },
+		{ mid > THUMB_MID / 2 ? mid - THUMB_MID / 2 : 0,
+		  size - mid > THUMB_MID / 2 ? mid + THUMB_MID / 2 : size },
+		{ size > PROBE_EDGE ? size - PROBE_EDGE : 0, size },
+	};
+	/* the spans are in order; each starts where the last one ended at
+	 * the latest (a small blob is copied once) */
+	uint64_t at = 0;
+	for (int i = 0; i < 3; i++) {
+		uint64_t from = spans[i][0] > at ? spans[i][0] : at;
+		if (from < spans[i][1] &&
+		    copy_span(rd, fd, buf, from, spans[i][1]) < 0) {
+			free(buf);
+			goto fail;
+		}
+		if (spans[i][1] > at)
+			at = spans[i][1];
+	}
+	free(buf);
+	blob_reader_close(rd);
+	return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	blob_reader_close(rd);
+	return -1;
+}
+
+/* Run `partaged __thumb` on fd: 0 with the JPEG in out[0..*len) and its
+ * size, or a negative status (PT_EUNAVAIL: killed). */
+static int thumb_run(struct media_queue *q, int fd, uint8_t *out, size_t *len,
+		     uint32_t *w, uint32_t *h)
+{
+	struct app *app = q->app;
+	int pipefd[2] = { -1, -1 }, err = PT_EUNSUPPORTED;
+	pid_t pid = -1;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	char as[64], cpu[64], px[64], *envp[4];
+	size_t cap = THUMB_HEAD_MAX + THUMB_OUT_MAX, n = 0;
+	char *buf;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
+	snprintf(as, sizeof(as), "PARTAGE_PROBE_AS_MB=%llu",
+		 (unsigned long long)(app->conf->media_probe_memory_bytes >>
+				      20));
+	snprintf(cpu, sizeof(cpu), "PARTAGE_PROBE_CPU_S=%llu",
+		 (unsigned long long)app->conf->media_probe_timeout_seconds);
+	snprintf(px, sizeof(px), "PARTAGE_THUMB_MAX_PIXELS=%llu",
+		 (unsigned long long)app->conf->media_thumb_max_pixels);
+	envp[0] = as;
+	envp[1] = cpu;
+	envp[2] = px;
+	envp[3] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fd, 0);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	posix_spawnattr_init(&at);
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &all);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
+					      POSIX_SPAWN_SETSIGDEF);
+	char *argv[] = { "partaged", THUMB_COMMAND, NULL };
+	int rc = posix_spawn(&pid, "/proc/self/exe", &fa, &at, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	close(pipefd[1]);
+	if (rc) {
+		close(pipefd[0]);
+		pt_log("media: cannot start the thumbnailer: %s", strerror(rc));
+		return -rc;
+	}
+	buf = xmalloc(cap);
+	bool killed = false;
+	uint64_t deadline = pt_mono_ns() +
+			    app->conf->media_probe_timeout_seconds *
+				    1000000000ull;
+	for (;;) {
+		uint64_t now = pt_mono_ns();
+		if (now >= deadline || stopping(q)) {
+			kill(pid, SIGKILL);
+			killed = true;
+			break;
+		}
+		struct pollfd p = { pipefd[0], POLLIN, 0 };
+		int ms = (int)((deadline - now) / 1000000) + 1;
+		if (ms > PROBE_POLL_MS)
+			ms = PROBE_POLL_MS;
+		int k = poll(&p, 1, ms);
+		if (k <= 0)
+			continue; /* EINTR, or the deadline check kills it */
+		ssize_t got = read(pipefd[0], buf + n, cap - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break; /* the child exited or closed it */
+		n += (size_t)got;
+		if (n == cap) { /* longer than any answer */
+			kill(pid, SIGKILL);
+			killed = true;
+			break;
+		}
+	}
+	close(pipefd[0]);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	size_t head = 0;
+	if (killed) {
+		err = PT_EUNAVAIL;
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+		   thumb_head_parse(buf, n, w, h, len, &head) == 0 &&
+		   head + *len == n &&
+		   thumb_jpeg_ok((const uint8_t *)buf + head, *len)) {
+		memcpy(out, buf + head, *len);
+		err = 0;
+	}
+	free(buf);
+	if (WIFSIGNALED(status) || killed)
+		pt_log("media: thumbnailer %s (%s)",
+		       killed ? "timed out" : "died",
+		       WIFSIGNALED(status) ? strsignal(WTERMSIG(status))
+					   : "exited");
+	return err;
+}
+
+static int thumb_ensure_cb(void *arg)
+{
+	return blob_writer_ensure(arg);
+}
+
+/* Store a made thumbnail as a blob and record it (row->thumb set). */
+static int thumb_store(struct app *app, struct db *db, const char *hex,
+		       const uint8_t *p, size_t len, struct thumb_row *row)
+{
+	struct blob_writer *w;
+	bool existed;
+	int err = blob_writer_open(app->blobs, &w);
+	if (err)
+		return err;
+	blob_writer_expect(w, len);
+	if (!(err = blob_writer_write(w, p, len)) &&
+	    !(err = blob_writer_commit(w, row->thumb, &existed)))
+		err = repo_thumb_put(db, hex, row, len, thumb_ensure_cb, w);
+	/* after a commit the blob stays: without a row it is a stray,
+	 * swept by gc (a source reaped meanwhile) */
+	blob_writer_abort(w);
+	return err;
+}
+
+/* Make, store and record the thumbnail of blob hex: false when nothing
+ * could be recorded (the stores failing, or a stop): the worker then
+ * waits for a kick or its rescan instead of trying again at once. */
+static bool thumb_one(struct media_queue *q, struct db *db, const char *hex)
+{
+	struct app *app = q->app;
+	struct thumb_row row = { .state = THUMB_FAILED, .created = pt_now() };
+	uint8_t *out = xmalloc(THUMB_OUT_MAX);
+	size_t len = 0;
+	int fd = thumb_source(app, hex);
+	int err = fd >= 0 ? thumb_run(q, fd, out, &len, &row.width, &row.height)
+			  : PT_EUNAVAIL;
+	if (fd >= 0)
+		close(fd);
+	if (err && stopping(q)) {
+		free(out);
+		return false; /* killed by the stop: still to do */
+	}
+	if (!err) {
+		row.state = THUMB_DONE;
+		err = thumb_store(app, db, hex, out, len, &row);
+		if (err == PT_EBADREQ) { /* its own thumbnail */
+			row.state = THUMB_FAILED;
+			err = repo_thumb_put(db, hex, &row, 0, NULL, NULL);
+		}
+	} else {
+		err = repo_thumb_put(db, hex, &row, 0, NULL, NULL);
+	}
+	free(out);
+	pthread_mutex_lock(&q->lock);
+	q->thumbs++;
+	q->thumbs_failed += row.state != THUMB_DONE;
+	pthread_mutex_unlock(&q->lock);
+	if (err && err != PT_ENOTFOUND) {
+		pt_log("media: cannot record the thumbnail of %s: %s", hex,
+		       pt_strerror(err));
+		return false;
+	}
+	return true;
+}
+
+struct thumb_pick {
+	struct media_queue *q;
+	char hex[BLOB_HEX_LEN + 1];
+	bool found;
+};
+
+static int thumb_pick_cb(const char *hex, void *arg)
+{
+	struct thumb_pick *p = arg;
+	if (strlen(hex) != BLOB_HEX_LEN)
+		return 0;
+	for (unsigned i = 0; i < p->q->n; i++)
+		if (strcmp(p->q->busy[i], hex) == 0)
+			return 0; /* another worker's */
+	memcpy(p->hex, hex, sizeof(p->hex));
+	p->found = true;
+	return 1;
+}
+
+/* One thumbnail, if any is to do: whether one was made and recorded
+ * (false: nothing to do, or the stores failed). */
+static bool thumb_step(struct media_queue *q, struct db *db, unsigned me)
+{
+	struct thumb_pick p = { .q = q };
+	pthread_mutex_lock(&q->pick);
+	if (repo_thumbs_pending(db, PROBE_BATCH + WORKERS_MAX, thumb_pick_cb,
+				&p) < 0)
+		p.found = false;
+	if (p.found)
+		memcpy(q->busy[me], p.hex, sizeof(p.hex));
+	pthread_mutex_unlock(&q->pick);
+	if (!p.found)
+		return false;
+	bool done = thumb_one(q, db, p.hex);
+	pthread_mutex_lock(&q->pick);
+	q->busy[me][0] = '\0';
+	pthread_mutex_unlock(&q->pick);
+	return done;
+}
+
 /* ---- the workers ---- */
 
 struct pick {
@@ -309,6 +602,8 @@ static void *worker(void *arg)
 			pthread_mutex_lock(&q->pick);
 			q->busy[me][0] = '\0';
 			pthread_mutex_unlock(&q->pick);
+		} else if (db) {
+			p.found = thumb_step(q, db, me); /* nothing to probe */
 		}
 		pthread_mutex_lock(&q->lock);
 		/* stop may have come while the lock was free (the pick, a

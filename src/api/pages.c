@@ -26,6 +26,8 @@
 #include "../core/i18n.h"
 #include "../core/ids.h"
 #include "../core/linkcheck.h"
+#include "../core/preview.h"
+#include "../core/thumb.h"
 #include "../http/path.h"
 #include "../http/reply.h"
 #include "../http/web.h"
@@ -148,6 +150,11 @@ static const char *tier_rules(struct pt_req *r,
 static void media_parts(struct pt_req *r, const struct link *l,
 			const char *query, bool embed, const char **head,
 			const char **block);
+static const char *page_thumb(struct pt_req *r, const struct link *l,
+			      uint32_t *w, uint32_t *h);
+static const char *page_text_preview(struct pt_req *r, const struct link *l);
+/* a file's thumbnail in a folder's list fits this square */
+#define PAGE_CARD_PX 96
 
 static void iso_date(int64_t t, char *out, size_t cap)
 {
@@ -407,6 +414,11 @@ req_res api_page(struct pt_req *r)
 	memcpy(kvm, kv, sizeof(kv));
 	media_parts(r, &l, query, false, &kvm[PT_ARRAY_LEN(kv) - 2].value,
 		    &kvm[PT_ARRAY_LEN(kv) - 1].value);
+	const char *preview = page_text_preview(r, &l);
+	if (*preview)
+		kvm[PT_ARRAY_LEN(kv) - 1].value =
+			pt_psprintf(r->pool, "%s%s",
+				    kvm[PT_ARRAY_LEN(kv) - 1].value, preview);
 	return reply_template(r, 200, "file.html", kvm, PT_ARRAY_LEN(kv));
 }
 
@@ -464,6 +476,15 @@ req_res api_folder_html(struct pt_req *r, const struct folder_view *v)
 		const struct link *l = &v->files[i];
 		pt_buf_addf(&list, "<li class=file>%s<a href=\"/%s\">",
 			    page_icon(r, L, l->mime, false), l->id);
+		uint32_t tw, th, cw, ch;
+		if (!(l->password_hash && *l->password_hash) &&
+		    page_thumb(r, l, &tw, &th) &&
+		    thumb_fit(tw, th, PAGE_CARD_PX, PAGE_CARD_PX, &cw, &ch))
+			pt_buf_addf(&list,
+				    "<img class=thumb src=\"/thumb/%s\" "
+				    "width=%u height=%u alt=\"\" "
+				    "loading=lazy> ",
+				    l->id, cw, ch);
 		html_escape(&list, l->name);
 		pt_buf_addf(&list, "</a> <span class=size>%s</span>",
 			    page_size(r, L, l->size));
@@ -1025,6 +1046,79 @@ static const char *page_media_summary(struct pt_req *r,
 	return pt_psprintf(r->pool, "%s%s", _(api_catalog(r), kind), sum + kn);
 }
 
+/* The thumbnail of l (absolute URL, pool memory) and its size, or NULL. */
+static const char *page_thumb(struct pt_req *r, const struct link *l,
+			      uint32_t *w, uint32_t *h)
+{
+	struct app *app = r->ctx;
+	struct db *db = app_db(app);
+	struct thumb_row t;
+	*w = *h = 0;
+	if (!db || repo_thumb_get(db, l->sha256, &t) || t.state != THUMB_DONE)
+		return NULL;
+	*w = t.width;
+	*h = t.height;
+	return pt_psprintf(r->pool, "%s/thumb/%s", app->public_url, l->id);
+}
+
+/* ` attr="/thumb/ID[?query]"`: relative, with the page's password query
+ * (a protected link's thumbnail wants it as its bytes do) */
+static void thumb_attr(struct pt_buf *b, const char *attr,
+		       const struct link *l, const char *query)
+{
+	pt_buf_addf(b, " %s=\"/thumb/%s", attr, l->id);
+	if (*query) {
+		pt_buf_adds(b, "?");
+		html_escape(b, query);
+	}
+	pt_buf_adds(b, "\"");
+}
+
+/* The file page's text preview (preview.h): the first PREVIEW_BYTES of
+ * a text file, escaped, read through the blob store; "" for other
+ * files, and for text that is not valid UTF-8. */
+static const char *page_text_preview(struct pt_req *r, const struct link *l)
+{
+	struct app *app = r->ctx;
+	struct blob_reader *rd;
+	char buf[PREVIEW_BYTES];
+	struct pt_buf b;
+	if (!preview_mime_text(l->mime) || !l->size)
+		return "";
+	/* not while a scan that holds downloads is pending (scan.c) */
+	if (app->conf->scan_clamd && *app->conf->scan_clamd &&
+	    !app->conf->scan_pending_downloads &&
+	    l->scan_state == REPO_SCAN_PENDING)
+		return "";
+	if (blob_reader_open(app->blobs, l->sha256, &rd))
+		return "";
+	size_t want = l->size < sizeof(buf) ? (size_t)l->size : sizeof(buf);
+	size_t got = 0;
+	while (got < want) {
+		ssize_t k = blob_reader_pread(rd, buf + got, want - got, got);
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+	}
+	blob_reader_close(rd);
+	if (got != want)
+		return "";
+	pt_buf_init(&b, 64 << 10);
+	pt_buf_adds(&b, "<section class=\"preview\"><h2>");
+	const struct i18n_catalog *L = api_catalog(r);
+	html_escape(&b, _(L, "Preview"));
+	pt_buf_adds(&b, "</h2>\n<pre id=\"text-preview\">");
+	if (preview_html(buf, got, &b)) {
+		pt_buf_release(&b);
+		return "";
+	}
+	pt_buf_addf(&b, "%s</pre></section>\n",
+		    l->size > got ? "\n\xe2\x80\xa6" : "");
+	const char *html = pt_pstrndup(r->pool, b.p, b.n);
+	pt_buf_release(&b);
+	return html;
+}
+
 /* The file page's <head> additions (Open Graph and Twitter card, the
  * oEmbed discovery link) and its media block (summary, player), built
  * here with every value escaped; "" for files that are not media.  A
@@ -1049,6 +1143,8 @@ static void media_parts(struct pt_req *r, const struct link *l,
 		return;
 	const char *sum = page_media_summary(r, &m);
 	media_frame(&m, 0, 0, &w, &h);
+	uint32_t tw = 0, th = 0;
+	const char *thumb = page_thumb(r, l, &tw, &th);
 	const char *surl = pt_psprintf(r->pool, "%s/stream/%s", app->public_url,
 				       l->id);
 	bool protected = l->password_hash && *l->password_hash;
@@ -1064,6 +1160,15 @@ static void media_parts(struct pt_req *r, const struct link *l,
 		     !stream			 ? "website"
 		     : m.kind == MEDIA_VIDEO ? "video.other"
 					     : "music.song");
+		if (thumb) { /* the thumbnail (thumb.c) */
+			meta(&b, "property", "og:image", thumb);
+			meta(&b, "property", "og:image:type", "image/jpeg");
+			snprintf(num, sizeof(num), "%u", tw);
+			meta(&b, "property", "og:image:width", num);
+			snprintf(num, sizeof(num), "%u", th);
+			meta(&b, "property", "og:image:height", num);
+			meta(&b, "name", "twitter:image", thumb);
+		}
 		if (stream) {
 			const char *tag = m.kind == MEDIA_VIDEO ? "og:video"
 								: "og:audio";
@@ -1101,7 +1206,8 @@ static void media_parts(struct pt_req *r, const struct link *l,
 			pt_buf_release(&u);
 			pt_buf_adds(&b, "\">\n");
 		} else {
-			meta(&b, "name", "twitter:card", "summary");
+			meta(&b, "name", "twitter:card",
+			     thumb ? "summary_large_image" : "summary");
 		}
 		*head = pt_pstrndup(r->pool, b.p, b.n);
 		pt_buf_release(&b);
@@ -1130,6 +1236,8 @@ static void media_parts(struct pt_req *r, const struct link *l,
 			html_escape(&b, query);
 		}
 		pt_buf_adds(&b, "\"");
+		if (thumb && m.kind == MEDIA_VIDEO)
+			thumb_attr(&b, "poster", l, query);
 		if (m.kind == MEDIA_VIDEO && m.width && m.height)
 			pt_buf_addf(&b, " width=\"%u\" height=\"%u\"", m.width,
 				    m.height);
@@ -1137,6 +1245,14 @@ static void media_parts(struct pt_req *r, const struct link *l,
 				"aria-live=\"polite\"></p>\n"
 				"<script src=\"/static/player.js\"></script>\n",
 			    el);
+	}
+	if (thumb && !stream) { /* an image: its thumbnail */
+		pt_buf_adds(&b, "<p><img id=\"thumb\"");
+		thumb_attr(&b, "src", l, query);
+		pt_buf_addf(&b, " width=\"%u\" height=\"%u\" alt=\"", tw,
+			    th);
+		html_escape(&b, l->name);
+		pt_buf_adds(&b, "\"></p>\n");
 	}
 	pt_buf_adds(&b, "</section>\n");
 	*block = pt_pstrndup(r->pool, b.p, b.n);
@@ -1229,6 +1345,13 @@ req_res api_oembed(struct pt_req *r)
 	json_t *o = json_pack("{s:s, s:o, s:s, s:s}", "version", "1.0",
 			      "title", reply_jtext(l.name), "provider_name",
 			      "partage", "provider_url", app->public_url);
+	uint32_t tw, th;
+	const char *thumb = page_thumb(r, &l, &tw, &th);
+	if (thumb) {
+		json_object_set_new(o, "thumbnail_url", json_string(thumb));
+		json_object_set_new(o, "thumbnail_width", json_integer(tw));
+		json_object_set_new(o, "thumbnail_height", json_integer(th));
+	}
 	if (!stream) {
 		json_object_set_new(o, "type", json_string("link"));
 		return reply_json(r, 200, o);

@@ -177,8 +177,21 @@ json_t *api_file_json(struct app *app, const struct link *l)
 	const char *scan = api_scan_state(app, l->scan_state);
 	if (scan)
 		json_object_set_new(o, "scan", json_string(scan));
+	const char *thumb = api_thumb_url(app, pool, l);
+	json_object_set_new(o, "thumbnail_url",
+			    thumb ? json_string(thumb) : json_null());
 	pt_pool_free(pool);
 	return o;
+}
+
+const char *api_thumb_url(struct app *app, struct pt_pool *pool,
+			  const struct link *l)
+{
+	struct db *db = app_db(app);
+	struct thumb_row t;
+	if (!db || repo_thumb_get(db, l->sha256, &t) || t.state != THUMB_DONE)
+		return NULL;
+	return pt_psprintf(pool, "%s/thumb/%s", app->public_url, l->id);
 }
 
 const char *api_scan_state(struct app *app, int state)

@@ -26,6 +26,10 @@ json_t *api_json_object(const char *p, size_t n);
 const char *api_scan_state(struct app *app, int state);
 /* The file object of a link (absolute URLs). */
 json_t *api_file_json(struct app *app, const struct link *l);
+/* The absolute URL of l's thumbnail (/thumb/{id}, pool memory), or NULL
+ * when it has none (yet).  Queries the database. */
+const char *api_thumb_url(struct app *app, struct pt_pool *pool,
+			  const struct link *l);
 /* When the link expires under the current rules if nothing changes (the
  * uploader's Max-Days, or inactivity past the owner tier's retention);
  * 0: never.  A download pushes the inactivity limit back. */

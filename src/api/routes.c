@@ -112,6 +112,7 @@ const struct route api_routes[] = {
 	{ HTTP_GET, "/api/v1/oembed", api_oembed, "oembed", 0 },
 	/* a file link's QR code (issue 17): before /{id}/{*} */
 	{ HTTP_GET, "/qr/{id}", api_qr, "qr", 0 },
+	{ HTTP_GET, "/thumb/{id}", api_thumb, "thumb", 0 },
 	{ HTTP_GET, "/{id}", api_share, "share", 0 },
 	{ HTTP_DELETE, "/{id}", api_file_delete, "delete", 0 },
 	{ HTTP_GET, "/{id}/{*}", api_download, "download", 0 },

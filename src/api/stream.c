@@ -101,6 +101,17 @@ json_t *api_media_quota_json(struct pt_req *r)
 			 "retry_after", (json_int_t)retry);
 }
 
+/* The thumbnailer's word on l's blob: "pending", "done" or "failed"
+ * (thumbnail_url, in the file object, is where a done one is). */
+static const char *thumb_state_name(struct app *app, const struct link *l)
+{
+	struct db *db = app_db(app);
+	struct thumb_row t;
+	if (!db || repo_thumb_get(db, l->sha256, &t))
+		return "pending";
+	return t.state == THUMB_DONE ? "done" : "failed";
+}
+
 void api_media_json(struct pt_req *r, const struct link *l, json_t *o)
 {
 	struct app *app = r->ctx;
@@ -135,6 +146,20 @@ void api_media_json(struct pt_req *r, const struct link *l, json_t *o)
 				    m.bitrate ? json_integer(m.bitrate)
 					      : json_null());
 		json_object_set_new(mo, "summary", json_string(sum));
+		if (m.kind == MEDIA_VIDEO || m.kind == MEDIA_IMAGE) {
+			const char *ts = thumb_state_name(app, l);
+			json_object_set_new(mo, "thumbnail", json_string(ts));
+			/* the same answer as the file object's, which was
+			 * read a moment before (the thumbnail may have come
+			 * meanwhile) */
+			if (strcmp(ts, "done") == 0)
+				json_object_set_new(
+					o, "thumbnail_url",
+					json_string(pt_psprintf(r->pool,
+								"%s/thumb/%s",
+								app->public_url,
+								l->id)));
+		}
 	}
 	json_object_set_new(o, "media", mo);
 	if (!stream) {

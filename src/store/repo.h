@@ -525,6 +525,31 @@ int repo_media_pending(struct db *db, int64_t max,
 		       int (*cb)(const char *hex, const char *mime, void *arg),
 		       void *arg);
 
+/* ---- thumbnails (issue 16; core/thumb.h, repo_thumbs.c) ---- */
+
+enum thumb_state { THUMB_NONE = 0, THUMB_DONE = 1, THUMB_FAILED = 2 };
+struct thumb_row {
+	enum thumb_state state;
+	char thumb[BLOB_HEX_LEN + 1]; /* the derived blob; "" unless done */
+	uint32_t width, height;
+	int64_t created;
+};
+/* The thumbnail row of source blob hex: 0, or PT_ENOTFOUND (none yet). */
+int repo_thumb_get(struct db *db, const char *hex, struct thumb_row *t);
+/* Record the thumbnailer's outcome for source hex in one transaction:
+ * lock the source's blob row (PT_ENOTFOUND when it was reaped: nothing
+ * is recorded), and when t->state is THUMB_DONE pin the derived blob
+ * t->thumb (size bytes) and call ensure(arg) (blob_writer_ensure) under
+ * that lock; then write the row.  PT_EBADREQ when a blob would be its
+ * own thumbnail.  Blocks. */
+int repo_thumb_put(struct db *db, const char *hex, const struct thumb_row *t,
+		   uint64_t size, int (*ensure)(void *arg), void *arg);
+/* Sources to thumbnail: probed video and images with a live link and no
+ * thumbs row, that are no blob's thumbnail themselves; up to max, cb(hex)
+ * until it returns non-zero. */
+int repo_thumbs_pending(struct db *db, int64_t max,
+			int (*cb)(const char *hex, void *arg), void *arg);
+
 /* fsck support */
 /* Call cb for every open upload that has a partial (not a final
  * concatenation), with its durable offset. */

@@ -42,11 +42,25 @@ int repo_blob_pin(struct db *db, const struct link *l)
 	return rc < 0 ? (int)rc : 0;
 }
 
+/* A source's derived blob (its thumbnail) is reaped after it (depth 1:
+ * a derived blob is never a source, repo_thumbs.c). */
+static int blob_reap(struct db *db, const char *hex,
+		     int (*remove)(void *arg, const char *hex), void *arg,
+		     bool *reaped, int depth);
+
 int repo_blob_reap(struct db *db, const char *hex,
 		   int (*remove)(void *arg, const char *hex), void *arg,
 		   bool *reaped)
 {
+	return blob_reap(db, hex, remove, arg, reaped, 0);
+}
+
+static int blob_reap(struct db *db, const char *hex,
+		     int (*remove)(void *arg, const char *hex), void *arg,
+		     bool *reaped, int depth)
+{
 	int64_t live = -1, rows;
+	char derived[BLOB_HEX_LEN + 1] = "";
 	int err;
 
 	*reaped = false;
@@ -67,6 +81,8 @@ int repo_blob_reap(struct db *db, const char *hex,
 	live = repo_blob_live_links(db, hex);
 	if (live == 0) /* a fast-start copy lives as long as its source */
 		live = repo_remux_refs(db, hex);
+	if (live == 0) /* a thumbnail: kept while its thumbs row names it */
+		live = repo_thumb_refs(db, hex);
 	if (live != 0) {
 		db_rollback(db);
 		return live < 0 ? PT_EINTERNAL : 0;
@@ -79,6 +95,9 @@ int repo_blob_reap(struct db *db, const char *hex,
 		err = (int)rows;
 		goto fail;
 	}
+	/* its thumbnail's row goes with it; the derived blob after it */
+	if ((err = repo_thumb_drop(db, hex, derived)))
+		goto fail;
 	/* the bytes go while the row is still locked: a crash between this
 	 * and the commit leaves a row without bytes and no live link, which
 	 * the next pass (or fsck --repair) forgets */
@@ -87,6 +106,12 @@ int repo_blob_reap(struct db *db, const char *hex,
 	if ((err = db_commit(db)))
 		return err;
 	*reaped = true;
+	if (*derived && depth == 0) {
+		bool gone; /* a failure leaves it to gc's sweep of rows */
+		if (blob_reap(db, derived, remove, arg, &gone, depth + 1))
+			pt_log("gc: cannot reap the thumbnail %s of %s",
+			       derived, hex);
+	}
 	return 0;
 fail:
 	db_rollback(db);
@@ -105,7 +130,9 @@ int repo_blobs_unreferenced_count(struct db *db, int64_t now, int64_t *n,
 			 "t.id = l.takedown_id WHERE l.sha256 = b.sha256 AND "
 			 "l.state = 3 AND t.state = 0 AND t.purge_after > $1) "
 			 "AND NOT EXISTS (SELECT 1 FROM remux r WHERE "
-			 "r.copy_sha256 = b.sha256)",
+			 "r.copy_sha256 = b.sha256) "
+			 "AND NOT EXISTS (SELECT 1 FROM thumbs th WHERE "
+			 "th.thumb = b.sha256)",
 			 &st, "i", now);
 	*n = *bytes = 0;
 	if (err)
@@ -230,7 +257,9 @@ static void blobs_sql_init(void)
 			     "l.takedown_id WHERE l.sha256 = b.sha256 AND "
 			     "l.state = 3 AND t.state = 0 AND t.purge_after > "
 			     "$1) AND NOT EXISTS (SELECT 1 FROM remux r WHERE "
-			     "r.copy_sha256 = b.sha256) AND b.sha256 IN (");
+			     "r.copy_sha256 = b.sha256) AND NOT EXISTS (SELECT 1 "
+			     "FROM thumbs th WHERE th.thumb = b.sha256) AND "
+			     "b.sha256 IN (");
 	in_list(unref_sql + n, sizeof(unref_sql) - n, 2);
 }
 

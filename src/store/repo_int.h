@@ -17,6 +17,7 @@
  *   repo_requests.c file-request links and their counts.
  *   repo_remux.c    fast-start copies of MP4/MOV blobs.
  *   repo_quota.c    viewing quotas shared by the nodes.
+ *   repo_thumbs.c   thumbnails: derived blobs and their sources.
  *
  * Every statement is written in the dialect SQLite and PostgreSQL share
  * ($N parameters, TEXT/BIGINT columns, INSERT … ON CONFLICT: db.h), and
@@ -81,5 +82,12 @@ int repo_rows_text(int err, struct db_stmt *st, struct pt_pool *pool,
  * guard of every decision on the account's sums (points, storage used).
  * PT_ENOTFOUND when there is no such account. */
 int repo_user_lock(struct db *db, int64_t user_id);
+
+/* repo_thumbs.c, for gc (repo_blobs.c): how many thumbs rows name hex as
+ * their derived blob (-1 on error); and, inside the reap of source hex,
+ * delete its thumbs row, with its derived blob's hash in thumb ("" none:
+ * BLOB_HEX_LEN + 1 bytes). */
+int64_t repo_thumb_refs(struct db *db, const char *hex);
+int repo_thumb_drop(struct db *db, const char *hex, char *thumb);
 
 #endif

@@ -374,6 +374,19 @@ static const char *const migrations[] = {
 	"  blocked_until BIGINT NOT NULL DEFAULT 0,"
 	"  touched BIGINT NOT NULL DEFAULT 0);"
 	"CREATE INDEX stream_quota_touched ON stream_quota(touched);",
+	/* 22: thumbnails (issue 16, repo_thumbs.c): one row per source blob
+	 * once the thumbnailer ran (state: enum thumb_state); `thumb` names
+	 * the derived blob (a blob row of its own) while state is done.  The
+	 * row keeps that blob from gc; it goes with its source's row
+	 * (repo_blob_reap), and the derived blob after it */
+	"CREATE TABLE thumbs ("
+	"  sha256 TEXT PRIMARY KEY,"
+	"  state BIGINT NOT NULL,"
+	"  thumb TEXT NOT NULL DEFAULT '',"
+	"  width BIGINT NOT NULL DEFAULT 0,"
+	"  height BIGINT NOT NULL DEFAULT 0,"
+	"  created BIGINT NOT NULL);"
+	"CREATE INDEX thumbs_thumb ON thumbs(thumb);",
 };
 
 /* The version the schema is at (0: none yet) into *v; 0 or a negative

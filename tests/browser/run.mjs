@@ -2219,6 +2219,67 @@ test("faststart: the moov-at-end MP4 plays on the file page from its fast-start 
   }
 });
 
+// ---- thumbs (issue 16)
+// The file page of a video shows its poster (the thumbnail made by the
+// media queue), an image's page the image, both decoded by Chromium
+// (naturalWidth > 0); a text file's page shows its first bytes as text:
+// a <script> in it is not run and reads as written.
+async function thumbnailed(id) {
+  let o = await fileObject(id);
+  for (let i = 0; i < 300 && (o.media.probe === "pending" || o.media.thumbnail === "pending"); i++) {
+    await sleep(100);
+    o = await fileObject(id);
+  }
+  eq(o.media.thumbnail, "done", `thumbnail of ${id}`);
+  eq(o.thumbnail_url, `${base}/thumb/${id}`, "thumbnail_url");
+  return o;
+}
+
+test("thumbs: the poster, the image and an escaped text preview on the file pages", async () => {
+  const dir = fs.mkdtempSync(path.join(tmpRoot, "thumbs-"));
+  const mp4 = path.join(dir, "poster.mp4"), png = path.join(dir, "pic.png");
+  let ff = spawnSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+    "testsrc=size=320x240:rate=25", "-t", "3", "-c:v", "libx264", "-pix_fmt", "yuv420p", mp4]);
+  check(ff.status === 0, `ffmpeg: ${ff.stderr}`);
+  ff = spawnSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+    "testsrc=size=200x100", "-frames:v", "1", png]);
+  check(ff.status === 0, `ffmpeg: ${ff.stderr}`);
+  const v = await putFile("poster.mp4", fs.readFileSync(mp4));
+  const i = await putFile("pic.png", fs.readFileSync(png));
+  await thumbnailed(v.id);
+  await thumbnailed(i.id);
+  const t = await putFile("evil.txt", Buffer.from("<script>window.pwned = 1</script>\nsecond <b>line</b>\n"));
+  const page = await newPage();
+  try {
+    eq((await page.goto(`${base}/${v.id}`)).status(), 200, "video page status");
+    eq(await page.locator("video#player").getAttribute("poster"), `/thumb/${v.id}`, "poster");
+    const poster = await page.evaluate(async (src) => {
+      const img = new Image();
+      img.src = src;
+      await img.decode();
+      return [img.naturalWidth, img.naturalHeight];
+    }, `/thumb/${v.id}`);
+    eq(JSON.stringify(poster), "[320,240]", "the poster's size");
+    eq((await page.goto(`${base}/${i.id}`)).status(), 200, "image page status");
+    await page.waitForFunction(() => {
+      const img = document.getElementById("thumb");
+      return img && img.complete && img.naturalWidth > 0;
+    }, null, { timeout: 10_000 });
+    eq(await page.evaluate(() => document.getElementById("thumb").naturalWidth), 200, "image naturalWidth");
+    eq((await page.goto(`${base}/${t.id}`)).status(), 200, "text page status");
+    const pre = await page.locator("#text-preview").textContent();
+    check(pre.startsWith("<script>window.pwned = 1</script>\nsecond <b>line</b>"), `preview text: ${pre}`);
+    eq(await page.evaluate(() => window.pwned === undefined), true, "the preview's script ran");
+    eq(await page.locator("#text-preview b").count(), 0, "markup in the preview");
+    fs.mkdirSync(shotsDir, { recursive: true });
+    await page.goto(`${base}/${v.id}`);
+    await page.screenshot({ path: path.join(shotsDir, "thumbs-poster.png"), fullPage: true });
+    check(page.errors.length === 0, page.errors.join("; "));
+  } finally {
+    await page.close();
+  }
+});
+
 test("web3 (issue 17): the file page shows its QR code and type icon; the sprite draws in both themes", async () => {
   const w = await web3Data();
   for (const scheme of ["light", "dark"]) {

@@ -14,10 +14,11 @@
 # byte-identical requests.  (tus-js-client would copy every chunk through
 # Node streams on the same CPUs as the servers; it is used for interop in
 # tests/e2e/test_36_tus_client.py instead.)  Each run changes the file's
-# first 16 bytes so partaged never deduplicates.  partaged fsyncs the
-# partial at the end of each PATCH and, at the end, hashes the whole file
-# and commits it as a blob plus a SQLite row; @tus/file-store appends to a
-# file and never fsyncs.  Medians of BENCH_RUNS (default 3), alternating
+# first 16 bytes so partaged never deduplicates.  partaged hashes the bytes
+# as they arrive (the hash state saved with each durable offset), fsyncs
+# the partial at the end of each PATCH and, at the end, commits it as a
+# blob plus a SQLite row without reading it again; @tus/file-store
+# appends to a file and never fsyncs.  Medians of BENCH_RUNS (default 3), alternating
 # which server goes first.
 #
 # Knobs: BENCH_RUNS, BENCH_DURATION (wrk), BENCH_THREADS (partaged threads,

@@ -1104,10 +1104,13 @@ static const char *page_text_preview(struct pt_req *r, const struct link *l)
 	if (got != want)
 		return "";
 	pt_buf_init(&b, 64 << 10);
-	pt_buf_adds(&b, "<section class=\"preview\"><h2>");
+	/* the preview scrolls (style.css): it takes the keyboard's focus so
+	 * that a keyboard can scroll it, and is named by its heading */
+	pt_buf_adds(&b, "<section class=\"preview\"><h2 id=\"preview-h\">");
 	const struct i18n_catalog *L = api_catalog(r);
 	html_escape(&b, _(L, "Preview"));
-	pt_buf_adds(&b, "</h2>\n<pre id=\"text-preview\">");
+	pt_buf_adds(&b, "</h2>\n<pre id=\"text-preview\" tabindex=\"0\" "
+			"role=\"region\" aria-labelledby=\"preview-h\">");
 	if (preview_html(buf, got, &b)) {
 		pt_buf_release(&b);
 		return "";

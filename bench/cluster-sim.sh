@@ -35,7 +35,7 @@
 #                            private PostgreSQL started by
 #                            scripts/start-postgres.sh in $SIM_PGDIR
 #                            (/tmp/partage-sim-pg) on port $SIM_PGPORT
-#                            (25532), with max_connections = 1000 and
+#                            (25932), with max_connections = 1000 and
 #                            pg_stat_statements, stopped at the end
 #   SIM_LINKS=100000  rows in links and in blobs
 #   SIM_GC=60         gc_interval_seconds of every node
@@ -57,7 +57,7 @@ SETTLE=${SIM_SETTLE:-10}
 RESULTS=${BENCH_RESULTS:-$ROOT/bench/results}
 PARTAGED=${PARTAGED:-$ROOT/bin/partaged}
 PGDIR=${SIM_PGDIR:-/tmp/partage-sim-pg}
-PGPORT_SIM=${SIM_PGPORT:-25532}
+PGPORT_SIM=${SIM_PGPORT:-25932}
 HZ=$(getconf CLK_TCK)
 log() { printf '[cluster-sim %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -424,7 +424,8 @@ static const char *sigv4_check(const char *head, const char *secret)
 		return "bad Credential scope";
 
 	/* the canonical query: every parameter with its '=', sorted */
-	char *path = strdup(target), *q = strchr(path, '?'), *parts[64];
+	char *path = strdup(target), *q = strchr(path, '?');
+	char *parts[64] = { NULL };
 	size_t np = 0;
 	struct pt_buf creq;
 	pt_buf_init(&creq, 1 << 16);

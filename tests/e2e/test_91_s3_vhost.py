@@ -6,12 +6,17 @@ presigned URLs it redirects clients to.
 On loopback the endpoint is named localhost (the store is told to take
 BUCKET.localhost as the bucket: s3api's storage_domain in start-s3.sh,
 rgw_dns_name in start-ceph.sh); libcurl, curl and browsers resolve
-BUCKET.localhost to loopback themselves.  The S3 checks need the store
+BUCKET.localhost to loopback themselves.  partaged reaches the store
+through a proxy of the test's own, which shows the Host and target of
+every request it makes: the bucket in the host, never in the path.  The
+S3 checks need the store
 (PARTAGE_TEST_S3); the refusal of settings virtual hosting cannot
 address always runs."""
 
 import re
+import socket
 import subprocess
+import threading
 import urllib.parse
 
 from harness import (S3_ENDPOINT, Skip, Server, ServerError, expect,
@@ -55,6 +60,74 @@ def test_91_virtual_refuses_what_it_cannot_address():
     refused("[storage]\ns3_addressing = vhost\n", "s3_addressing")
 
 
+class HeadProxy:
+    """127.0.0.1:<port> → the store, keeping what clients send to it, so
+    the test sees the Host and target of every request partaged makes."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.sent = []  # one bytearray per connection
+        self.lock = threading.Lock()
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(64)
+        self.port = self.ls.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._conn, args=(c,), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst, keep):
+        try:
+            while True:
+                b = src.recv(65536)
+                if not b:
+                    break
+                if keep is not None:
+                    keep += b
+                dst.sendall(b)
+        except OSError:
+            pass
+        for s in (dst, src):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _conn(self, c):
+        try:
+            u = socket.create_connection(("127.0.0.1", self.target), timeout=30)
+        except OSError:
+            c.close()
+            return
+        keep = bytearray()
+        with self.lock:
+            self.sent.append(keep)
+        threading.Thread(target=self._pump, args=(u, c, None), daemon=True).start()
+        self._pump(c, u, keep)
+
+    def requests(self):
+        """(method, target, host) of every request seen so far."""
+        out = []
+        with self.lock:
+            for b in self.sent:
+                for m in re.finditer(rb"(?:^|\r\n\r\n|\n)(GET|PUT|POST|HEAD|DELETE) (\S+) HTTP/1\.1\r\n"
+                                     rb"((?:[^\r\n]+\r\n)*?)\r\n", bytes(b)):
+                    host = re.search(rb"(?im)^host: *([^\r\n]+)", m.group(3))
+                    out.append((m.group(1).decode(), m.group(2).decode(),
+                                host.group(1).decode() if host else ""))
+        return out
+
+    def close(self):
+        self.ls.close()
+
+
 def curl_get(url, rng=None):
     """GET url with the curl CLI (it resolves BUCKET.localhost): status,
     body."""
@@ -68,7 +141,17 @@ def curl_get(url, rng=None):
 
 
 def test_91_virtual_host_upload_download_presigned():
-    ep = localhost_endpoint()
+    store = urllib.parse.urlsplit(localhost_endpoint())
+    # partaged talks to the store through a proxy that shows its requests
+    proxy = HeadProxy(store.port or 80)
+    ep = "%s://localhost:%d%s" % (store.scheme, proxy.port, store.path)
+    try:
+        run_virtual(ep, proxy)
+    finally:
+        proxy.close()
+
+
+def run_virtual(ep, proxy):
     cfg = """\
 [storage]
 s3_endpoint = %s
@@ -111,3 +194,12 @@ speed_bytes_per_second = 256M
             assert st == 200 and body == data, "store answered %d, %d bytes" % (st, len(body))
         st, body = curl_get(loc, "1000-1999")
         assert st == 206 and body == big[1000:2000], (st, len(body))
+        # every request partaged made named the bucket in the host name,
+        # none in the path
+        reqs = proxy.requests()
+        kinds = {m for m, _, _ in reqs}
+        assert len(reqs) >= 8 and {"HEAD", "PUT", "POST", "GET"} <= kinds, reqs
+        for m, target, host in reqs:
+            assert host == want_host, "%s %s sent to Host %r, not %r" % (m, target, host, want_host)
+            assert not re.match(r"/%s(/|\?|$)" % re.escape(bucket), target), \
+                "%s %s: the bucket in the path" % (m, target)

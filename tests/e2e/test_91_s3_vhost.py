@@ -9,9 +9,8 @@ rgw_dns_name in start-ceph.sh); libcurl, curl and browsers resolve
 BUCKET.localhost to loopback themselves.  partaged reaches the store
 through a proxy of the test's own, which shows the Host and target of
 every request it makes: the bucket in the host, never in the path.  The
-S3 checks need the store
-(PARTAGE_TEST_S3); the refusal of settings virtual hosting cannot
-address always runs."""
+S3 checks need the store (PARTAGE_TEST_S3); the refusal of settings
+virtual hosting cannot address always runs."""
 
 import re
 import socket

@@ -69,7 +69,7 @@ running() { [ -f "$DIR/run/$1.pid" ] && kill -0 "$(cat "$DIR/run/$1.pid")" 2>/de
 # a memstore OSD forgets everything when it stops: make the cluster again
 if [ "$STORE" = memstore ] && [ -f "$C" ] && ! running osd; then
 	for d in rgw osd mon; do
-		running $d && kill -TERM -- "-$(cat "$DIR/run/$d.pid")" 2>/dev/null
+		running $d && { kill -TERM -- "-$(cat "$DIR/run/$d.pid")" 2>/dev/null || true; }
 	done
 	sleep 0.5
 	rm -rf "$DIR/mon" "$DIR/osd" "$DIR/rgw" "$DIR/run" "$C" "$DIR/keyring" "$DIR/monmap"

@@ -83,6 +83,16 @@ MEASURED = {
 				 "backends-*.md",
 				 r"S3.*(GET|download)|(GET|download).*S3",
 				 "cpu", True),
+	# bench/cluster-sim.sh (idle nodes on one PostgreSQL): optional
+	"pg_stmt_per_node": ("PostgreSQL statements/s an idle node's periodic "
+			     "work costs (largest simulated cluster)", "stmt/s",
+			     "cluster-sim-*.md",
+			     r"^PostgreSQL statements per second per idle node",
+			     "value", True),
+	"pg_cpu_per_node": ("PostgreSQL CPU an idle node's periodic work "
+			    "costs (largest simulated cluster)", "% of a core",
+			    "cluster-sim-*.md",
+			    r"^PostgreSQL CPU per idle node", "value", True),
 }
 
 # ---- assumptions ------------------------------------------------------------
@@ -406,7 +416,14 @@ def model(m, a):
 		("with replicas", si(pg_disk * (1 + a["pg_replicas"]), "B"),
 		 f"× (1 + {a['pg_replicas']} replicas); users, tokens, audit "
 		 f"and reports are small beside links and not counted"),
-	]))
+	] + ([
+		("periodic work of the nodes",
+		 f"{fmt(dl_nodes * m['pg_stmt_per_node'])} stmt/s, "
+		 f"{fmt(dl_nodes * m['pg_cpu_per_node'] / 100)} cores",
+		 f"{dl_nodes} nodes × {num(m['pg_stmt_per_node'])} stmt/s and "
+		 f"{num(m['pg_cpu_per_node'])} % of a core measured per idle "
+		 f"node (bench/cluster-sim.sh)"),
+	] if "pg_stmt_per_node" in m and "pg_cpu_per_node" in m else [])))
 
 	# -- object store
 	raw_rep = a["stored_bytes"] * a["replicas"]
@@ -444,8 +461,8 @@ def render(m, msrc, a, asrc):
 	  "docs/scaling.md` from the one-node results published in "
 	  "docs/benchmarks.md; without `--published` the script prefers the "
 	  "newest tables in `bench/results/`, which `bench/download.sh`, "
-	  "`bench/upload.sh`, `bench/check.sh`, `bench/dbsize.sh` and "
-	  "`bench/backends.sh` write. Any value below can be replaced with "
+	  "`bench/upload.sh`, `bench/check.sh`, `bench/dbsize.sh`, "
+	  "`bench/backends.sh` and `bench/cluster-sim.sh` write. Any value below can be replaced with "
 	  "`--set KEY=VALUE`: the model is a table of inputs, every figure "
 	  "shows the inputs it came from.")
 	w("")

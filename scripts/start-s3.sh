@@ -146,6 +146,8 @@ account_autocreate = true
 use = egg:swift#s3api
 location = us-east-1
 max_upload_part_num = 10000
+# virtual-hosted style too: Host BUCKET.localhost[:PORT] names the bucket
+storage_domain = localhost
 
 [filter:tempauth]
 use = egg:swift#tempauth
@@ -187,6 +189,11 @@ EOF
 	)
 	chown -R "$SVC:$SVC" "$E"
 fi
+
+# configurations written before virtual-hosted style was tested get it
+grep -q '^storage_domain' "$E/proxy-server.conf" ||
+	sed -i 's/^\[filter:s3api\]$/&\nstorage_domain = localhost/' \
+		"$E/proxy-server.conf"
 
 # ---- daemons --------------------------------------------------------------
 running() { [ -f "$DIR/run/$1.pid" ] && kill -0 "$(cat "$DIR/run/$1.pid")" 2>/dev/null; }

@@ -57,6 +57,7 @@ static const char *const storage_backends[] = { "fs", "s3", NULL };
 static const char *const engines[] = { "libmicrohttpd", "event", NULL };
 static const char *const metadata_backends[] = { "sqlite", "postgres", NULL };
 static const char *const s3_redirects[] = { "stream", "presigned", NULL };
+static const char *const s3_addressings[] = { "path", "virtual", NULL };
 
 /* "HOST:PORT" with a numeric port; the server resolves the host. */
 static const char *check_listen(const char *v)
@@ -376,6 +377,15 @@ static const struct conf_opt opts[] = {
 	  .help = "endpoint that clients reach in presigned URLs (a CDN or "
 		  "public name of the store, signed as the Host); empty = "
 		  "s3_endpoint" },
+	{ .section = "storage", .name = "s3_addressing", .type = CONF_STR,
+	  .off = OFF(s3_addressing), .def = "path", .min = 1,
+	  .choices = s3_addressings, .unit = "path or virtual",
+	  .help = "where the bucket goes in S3 URLs: the path "
+		  "(ENDPOINT/BUCKET/KEY) or the host name "
+		  "(BUCKET.ENDPOINT-HOST/KEY, virtual-hosted style, as AWS "
+		  "and R2 prefer), for requests and presigned URLs alike; "
+		  "virtual needs a DNS-name bucket and endpoints named by "
+		  "host (http://localhost:PORT on loopback)" },
 	/* [metadata] */
 	{ .section = "metadata", .name = "backend", .type = CONF_STR,
 	  .off = OFF(metadata_backend), .def = "sqlite", .min = 1,

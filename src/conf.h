@@ -69,6 +69,7 @@ struct pt_conf {
 	char *s3_redirect;       /* "stream" | "presigned" */
 	uint64_t s3_presign_seconds;
 	char *s3_public_endpoint; /* "" = s3_endpoint */
+	char *s3_addressing;      /* "path" | "virtual" */
 	/* [metadata] */
 	char *metadata_backend;  /* "sqlite" | "postgres" */
 	char *postgres_dsn;

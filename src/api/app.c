@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../http/reply.h"
+#include "../store/s3.h"
 #include "../util/banned.h"
 
 /* The key that signs tickets: secret_file, or DATA/secret made at first
@@ -112,10 +113,13 @@ int app_open(struct app *app, const struct pt_conf *conf)
 			       conf->data, pt_strerror(err));
 			return err;
 		}
-		if ((err = blob_s3_open(conf->s3_endpoint, conf->s3_bucket,
-					conf->s3_region, conf->s3_access_key,
-					conf->s3_secret_key,
-					conf->s3_public_endpoint, &app->blobs)))
+		struct s3_conf sc = {
+			conf->s3_endpoint, conf->s3_bucket, conf->s3_region,
+			conf->s3_access_key, conf->s3_secret_key,
+			conf->s3_public_endpoint,
+			strcmp(conf->s3_addressing, "virtual") == 0,
+		};
+		if ((err = blob_s3_open_conf(&sc, &app->blobs)))
 			return err;
 	} else if ((err = blob_fs_open(conf->data, &app->blobs))) {
 		pt_log("cannot open data directory '%s': %s", conf->data,

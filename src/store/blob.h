@@ -110,6 +110,10 @@ int blob_fs_open(const char *dir, struct blob_store **out);
 int blob_s3_open(const char *endpoint, const char *bucket, const char *region,
 		 const char *access_key, const char *secret_key,
 		 const char *public_endpoint, struct blob_store **out);
+/* The same from every S3 setting (s3.h: the addressing style too);
+ * c->bucket may be "bucket/prefix" here as well. */
+struct s3_conf;
+int blob_s3_open_conf(const struct s3_conf *c, struct blob_store **out);
 void blob_store_close(struct blob_store *s);
 /* Remove temp objects left by interrupted writers; returns how many or <0. */
 int blob_store_cleanup(struct blob_store *s);

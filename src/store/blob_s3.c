@@ -167,9 +167,18 @@ int blob_s3_open(const char *endpoint, const char *bucket, const char *region,
 		 const char *access_key, const char *secret_key,
 		 const char *public_endpoint, struct blob_store **out)
 {
+	struct s3_conf c = { endpoint, bucket, region, access_key,
+			     secret_key, public_endpoint, false };
+	return blob_s3_open_conf(&c, out);
+}
+
+int blob_s3_open_conf(const struct s3_conf *conf, struct blob_store **out)
+{
 	struct s3_store *st = xcalloc(1, sizeof(*st));
+	const char *bucket = conf->bucket, *endpoint = conf->endpoint;
 	const char *slash = bucket ? strchr(bucket, '/') : NULL;
 	struct blob_store *s;
+	const char *why;
 	int err;
 
 	/* "bucket/prefix": this store's keys all start with "prefix/" */
@@ -177,8 +186,8 @@ int blob_s3_open(const char *endpoint, const char *bucket, const char *region,
 			   : xstrdup(bucket ? bucket : "");
 	st->prefix = slash && slash[1] ? xasprintf("%s/", slash + 1)
 				       : xstrdup("");
-	struct s3_conf c = { endpoint, st->bucket, region, access_key,
-			     secret_key, public_endpoint };
+	struct s3_conf c = *conf;
+	c.bucket = st->bucket;
 
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->cv, NULL);
@@ -188,8 +197,9 @@ int blob_s3_open(const char *endpoint, const char *bucket, const char *region,
 	st->copy_max = COPY_MAX;
 	st->copy_part = COPY_PART;
 	st->grace = GRACE_SECONDS;
-	if ((err = s3_new(&c, &st->s3))) {
-		pt_log("s3: s3_bucket, s3_region and the keys are needed");
+	if ((why = s3_conf_problem(&c)) || (err = s3_new(&c, &st->s3))) {
+		pt_log("s3: %s", why ? why : "cannot make the client");
+		err = PT_EBADREQ;
 		goto fail;
 	}
 	/* fail at start-up, not at the first upload, when the bucket is not

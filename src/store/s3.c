@@ -51,19 +51,71 @@ static void curl_init_once(void)
 }
 
 /* "http://host:port/prefix/" → endpoint without the trailing '/', the
- * Host curl sends for it, and the URI prefix ("" or "/prefix"). */
-static void endpoint_split(const char *url, char **endpoint, char **host,
-			   char **path)
+ * Host curl sends for it, and the URI prefix ("" or "/prefix").  vhost
+ * (virtual-hosted style): "bkt." goes in front of the host in both. */
+static void endpoint_split(const char *url, const char *vhost,
+			   char **endpoint, char **host, char **path)
 {
 	size_t n = strlen(url);
 	while (n > 0 && url[n - 1] == '/')
 		n--;
-	*endpoint = xstrndup(url, n);
-	const char *h = strstr(*endpoint, "://");
-	h = h ? h + 3 : *endpoint;
+	const char *h = strstr(url, "://");
+	size_t scheme = h && (size_t)(h - url) + 3 <= n ? (size_t)(h - url) + 3
+							 : 0;
+	*endpoint = xasprintf("%.*s%s%s%.*s", (int)scheme, url,
+			      vhost ? vhost : "", vhost ? "." : "",
+			      (int)(n - scheme), url + scheme);
+	h = *endpoint + scheme;
 	const char *slash = strchr(h, '/');
 	*host = slash ? xstrndup(h, (size_t)(slash - h)) : xstrdup(h);
 	*path = xstrdup(slash ? slash : "");
+}
+
+/* Whether the host of url ("scheme://host[:port][/…]") is an IP address:
+ * "[v6]", or only digits and dots. */
+static bool host_is_ip(const char *url)
+{
+	const char *h = strstr(url, "://");
+	h = h ? h + 3 : url;
+	if (*h == '[')
+		return true;
+	size_t n = strcspn(h, ":/");
+	return n > 0 && strspn(h, "0123456789.") == n;
+}
+
+/* A bucket name that can be a host name's first labels: 3 to 63 of
+ * a-z 0-9 . -, a letter or digit at both ends (AWS's rules, which also
+ * bar "..", and an IP-like name) */
+static bool bucket_dns_ok(const char *b)
+{
+	size_t n = strlen(b);
+	if (n < 3 || n > 63 || strspn(b, "abcdefghijklmnopqrstuvwxyz"
+					 "0123456789.-") != n)
+		return false;
+	if (b[0] == '.' || b[0] == '-' || b[n - 1] == '.' || b[n - 1] == '-')
+		return false;
+	if (strstr(b, "..") || strstr(b, ".-") || strstr(b, "-."))
+		return false;
+	return strspn(b, "0123456789.") != n;
+}
+
+const char *s3_conf_problem(const struct s3_conf *c)
+{
+	if (!c->bucket || !*c->bucket || !c->region || !*c->region ||
+	    !c->access_key || !c->secret_key)
+		return "s3_bucket, s3_region and the keys are needed";
+	if (!c->virtual_host)
+		return NULL;
+	if (!bucket_dns_ok(c->bucket))
+		return "s3_addressing = virtual needs a bucket name that is a "
+		       "DNS name (3 to 63 of a-z 0-9 . -)";
+	if ((c->endpoint && *c->endpoint && host_is_ip(c->endpoint)) ||
+	    (c->public_endpoint && *c->public_endpoint &&
+	     host_is_ip(c->public_endpoint)))
+		return "s3_addressing = virtual puts the bucket in the host "
+		       "name: the endpoints need a host name, not an IP "
+		       "address (http://localhost:PORT for a local store)";
+	return NULL;
 }
 
 int s3_new(const struct s3_conf *c, struct s3 **out)
@@ -71,8 +123,7 @@ int s3_new(const struct s3_conf *c, struct s3 **out)
 	struct s3 *s;
 	char *ep;
 
-	if (!c->bucket || !*c->bucket || !c->region || !*c->region ||
-	    !c->access_key || !c->secret_key)
+	if (s3_conf_problem(c))
 		return PT_EBADREQ;
 	pthread_once(&curl_once, curl_init_once);
 	s = xcalloc(1, sizeof(*s));
@@ -80,9 +131,11 @@ int s3_new(const struct s3_conf *c, struct s3 **out)
 	ep = c->endpoint && *c->endpoint
 		     ? xstrdup(c->endpoint)
 		     : xasprintf("https://s3.%s.amazonaws.com", c->region);
-	endpoint_split(ep, &s->endpoint, &s->host, &s->path);
+	const char *vh = c->virtual_host ? c->bucket : NULL;
+	s->virtual_host = c->virtual_host;
+	endpoint_split(ep, vh, &s->endpoint, &s->host, &s->path);
 	endpoint_split(c->public_endpoint && *c->public_endpoint
-			       ? c->public_endpoint : ep,
+			       ? c->public_endpoint : ep, vh,
 		       &s->pub_endpoint, &s->pub_host, &s->pub_path);
 	free(ep);
 	s->bucket = xstrdup(c->bucket);
@@ -161,11 +214,25 @@ static void setup(struct s3 *s, CURL *c, const char *url, bool curl_signs)
 	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, STREAM_BUFSZ);
 }
 
+char *s3_uri_path(const struct s3 *s, bool pub, const char *key)
+{
+	const char *prefix = pub ? s->pub_path : s->path;
+	if (s->virtual_host)
+		return xasprintf("%s/%s", prefix, key ? key : "");
+	return xasprintf("%s/%s%s%s", prefix, s->bucket, key ? "/" : "",
+			 key ? key : "");
+}
+
+/* The request's URL: the endpoint (with "bkt." in its host when virtual
+ * hosted), the canonical URI after the endpoint's own prefix, the query. */
 static char *url_of(struct s3 *s, const char *key, const char *query)
 {
-	return xasprintf("%s/%s%s%s%s%s", s->endpoint, s->bucket,
-			 key ? "/" : "", key ? key : "",
-			 query && *query ? "?" : "", query ? query : "");
+	char *path = s3_uri_path(s, false, key);
+	char *url = xasprintf("%s%s%s%s", s->endpoint,
+			      path + strlen(s->path), query && *query ? "?" : "",
+			      query ? query : "");
+	free(path);
+	return url;
 }
 
 char *s3_uri_encode(const char *v, bool keep_slash)

@@ -1,7 +1,9 @@
 /*
  * s3.h — a small S3 client on libcurl: exactly what the s3 blob backend
  * needs (object PUT/GET/HEAD/DELETE, copies, multipart upload, listings),
- * path-style URLs (ENDPOINT/BUCKET/KEY), Signature V4 by libcurl itself
+ * path-style URLs (ENDPOINT/BUCKET/KEY) or virtual-hosted-style ones
+ * (the bucket in the host name: BUCKET.ENDPOINT-HOST/KEY, what AWS, R2
+ * and most stores prefer), Signature V4 by libcurl itself
  * (CURLOPT_AWS_SIGV4, libcurl >= 7.75) with payloads sent as
  * UNSIGNED-PAYLOAD, which AWS, Ceph RGW, MinIO and Swift's s3api accept.
  *
@@ -42,9 +44,19 @@ struct s3_conf {
 	/* presigned URLs: the endpoint clients reach (a CDN or a public
 	 * name) when it is not the node's; NULL or "": endpoint */
 	const char *public_endpoint;
+	/* virtual-hosted-style: requests go to BUCKET.HOST of the endpoint
+	 * (and presigned URLs to BUCKET.HOST of the public endpoint), with
+	 * the key alone as the path; false: path style, HOST/BUCKET/KEY.
+	 * Needs a bucket that is a DNS name and endpoints named by host
+	 * name, not by IP address (http://localhost:PORT for a store on
+	 * loopback: libcurl and browsers resolve BUCKET.localhost there). */
+	bool virtual_host;
 };
 
-/* Copies what it needs from c.  0, or PT_EBADREQ on a missing setting. */
+/* Why c cannot make a client (a static sentence for the log), or NULL. */
+const char *s3_conf_problem(const struct s3_conf *c);
+/* Copies what it needs from c.  0, or PT_EBADREQ when s3_conf_problem()
+ * finds something. */
 int s3_new(const struct s3_conf *c, struct s3 **out);
 void s3_free(struct s3 *s);
 
@@ -96,8 +108,9 @@ struct s3_presign {
 	uint64_t expires; /* seconds, 1 to 604800 for AWS */
 };
 char *s3_presign_query(const struct s3_presign *p);
-/* The presigned GET URL of key on the public endpoint (s3_conf), path
- * style, with the extra parameters of `query` (response-content-type=…).
+/* The presigned GET URL of key on the public endpoint (s3_conf), in the
+ * client's addressing style (the bucket in the path or in the host), with
+ * the extra parameters of `query` (response-content-type=…).
  * now is the real clock: the store checks the signature against its own.
  * The caller frees. */
 char *s3_presign_url(struct s3 *s, const char *key, const char *query,

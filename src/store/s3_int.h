@@ -21,14 +21,24 @@
 #define POOL_MAX 32
 
 struct s3 {
+	/* endpoint and host: with the bucket in front when virtual_host
+	 * (http://bkt.host:port, bkt.host:port); path: the endpoint's URI
+	 * prefix ("" or "/prefix") */
 	char *endpoint, *bucket, *sigv4, *ak, *sk;
 	char *region, *host, *path; /* for s3_sign_v4: Host and URI prefix */
 	/* what clients reach for presigned URLs (the endpoint by default) */
 	char *pub_endpoint, *pub_host, *pub_path;
+	bool virtual_host;
 	pthread_mutex_t mu;
 	CURL *pool[POOL_MAX];
 	size_t npool;
 };
+
+/* The canonical URI of key (already encoded; NULL: the bucket itself)
+ * on the node's endpoint, or on the public one when pub: prefix/bkt/key
+ * path style, prefix/key (prefix/ for the bucket) virtual-hosted style.
+ * The caller frees. */
+char *s3_uri_path(const struct s3 *s, bool pub, const char *key);
 
 /* Whether libcurl 7.88 would sign r wrong (two extra headers whose names
  * are prefixes of one another): then s3_sign_v4 signs it.  Never blocks. */

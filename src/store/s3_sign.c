@@ -146,9 +146,10 @@ struct curl_slist *s3_sign_v4(struct s3 *s, const struct s3_req *r,
 
 	pt_buf_init(&creq, 1 << 16);
 	pt_buf_init(&names, 1 << 12);
-	pt_buf_addf(&creq, "%s\n%s/%s%s%s\n%s\n", r->method, s->path, s->bucket,
-		    r->key ? "/" : "", r->key ? r->key : "",
+	char *uri = s3_uri_path(s, false, r->key);
+	pt_buf_addf(&creq, "%s\n%s\n%s\n", r->method, uri,
 		    r->query ? r->query : "");
+	free(uri);
 	for (size_t i = 0; i < n; i++) {
 		pt_buf_addf(&creq, "%s:%s\n", hd[i].name, hd[i].val);
 		pt_buf_addf(&names, "%s%s", i ? ";" : "", hd[i].name);
@@ -174,7 +175,8 @@ struct curl_slist *s3_sign_v4(struct s3 *s, const struct s3_req *r,
  * lifetime and signed headers moved into the query, only `host` signed
  * and UNSIGNED-PAYLOAD as the payload hash:
  *
- *   GET\n/bucket/key\n
+ *   GET\n/bucket/key\n          (virtual-hosted style: GET\n/key\n, host
+ *                              bucket.HOST)
  *   X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2FDAY%2FREGION
  *   %2Fs3%2Faws4_request&X-Amz-Date=…&X-Amz-Expires=300&X-Amz-Signed
  *   Headers=host&response-content-type=…\n
@@ -254,15 +256,16 @@ char *s3_presign_url(struct s3 *s, const char *key, const char *query,
 		     int64_t now, uint64_t expires)
 {
 	char *ekey = s3_uri_encode(key, true);
-	char *path = xasprintf("%s/%s/%s", s->pub_path, s->bucket, ekey);
+	char *path = s3_uri_path(s, true, ekey);
 	struct s3_presign p = {
 		.method = "GET", .host = s->pub_host, .path = path,
 		.query = query, .access_key = s->ak, .secret_key = s->sk,
 		.region = s->region, .now = now, .expires = expires,
 	};
 	char *q = s3_presign_query(&p);
-	char *url = xasprintf("%s/%s/%s?%s", s->pub_endpoint, s->bucket, ekey,
-			      q);
+	/* pub_endpoint ends with pub_path, which path starts with */
+	char *url = xasprintf("%s%s?%s", s->pub_endpoint,
+			      path + strlen(s->pub_path), q);
 	free(q);
 	free(path);
 	free(ekey);

@@ -296,7 +296,7 @@ static void test_presign_vector(void **state)
 	struct s3_conf c = { "http://10.0.0.5:8080", "bkt", "us-east-1",
 			     "AKIAIOSFODNN7EXAMPLE",
 			     "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-			     "https://cdn.example.com/s3/" };
+			     "https://cdn.example.com/s3/", false };
 	struct s3 *s3;
 	assert_int_equal(s3_new(&c, &s3), 0);
 	char *url = s3_presign_url(s3, "pfx/blobs/ab/cd/a b", NULL, 1369353600,
@@ -650,6 +650,65 @@ static void test_prefix(void **state)
 	blob_store_close(a);
 }
 
+/* Virtual-hosted style against the real store (the bucket in the host
+ * name: start-s3.sh's Swift has s3api's storage_domain = localhost,
+ * start-ceph.sh's RGW rgw_dns_name = localhost): the endpoint named
+ * localhost rather than 127.0.0.1, libcurl resolving partage-unit.
+ * localhost itself.  Single PUT, multipart, listing, ranged reads, a
+ * presigned GET on the bucket's host name, removal. */
+static void test_virtual_host(void **state)
+{
+	struct s3_conf c = conf;
+	const char *ip = strstr(conf.endpoint, "://127.0.0.1");
+	char *ep = ip ? xasprintf("%.*s://localhost%s",
+				  (int)(ip - conf.endpoint), conf.endpoint,
+				  ip + strlen("://127.0.0.1"))
+		      : xstrdup(conf.endpoint);
+	struct blob_store *s;
+	char hex[BLOB_HEX_LEN + 1], want[BLOB_HEX_LEN + 1], *url = NULL;
+	bool existed;
+	size_t n = 11 * MiB + 7; /* three parts */
+	char *p = rand_buf(n, 9);
+	struct pt_buf body, hdrs;
+
+	c.endpoint = ep;
+	c.bucket = BUCKET "/vhost";
+	c.virtual_host = true;
+	assert_int_equal(blob_s3_open_conf(&c, &s), 0);
+	((struct s3_store *)s->impl)->part_size = 5 * MiB;
+	sha_hex(p, n, want);
+	assert_int_equal(put(s, p, n, hex, &existed), 0);
+	assert_string_equal(hex, want);
+	check_reads(s, hex, p, n);
+	assert_int_equal(put(s, "virtual", 7, want, &existed), 0);
+	struct find f = { hex, n, false };
+	assert_int_equal(blob_list(s, find_cb, &f), 0);
+	assert_true(f.found);
+	/* the listing is the bucket's, seen path style too */
+	struct blob_store *path = store_open();
+	assert_int_equal(count_prefix(path, "vhost/blobs/"), 2);
+
+	pt_buf_init(&body, 1 << 20);
+	pt_buf_init(&hdrs, 1 << 16);
+	struct blob_presign ps = { .content_type = "text/plain", .seconds = 60,
+				   .now = (int64_t)time(NULL) };
+	assert_int_equal(blob_presign(s, want, &ps, &url), 0);
+	assert_non_null(strstr(url, "://" BUCKET ".localhost"));
+	assert_int_equal(fetch(url, NULL, &body, &hdrs), 200);
+	assert_int_equal(body.n, 7);
+	assert_memory_equal(body.p, "virtual", 7);
+	free(url);
+	assert_int_equal(blob_remove(s, hex), 0);
+	assert_int_equal(blob_remove(s, want), 0);
+	assert_int_equal(count_prefix(path, "vhost/"), 0);
+	blob_store_close(path);
+	pt_buf_release(&body);
+	pt_buf_release(&hdrs);
+	blob_store_close(s);
+	free(p);
+	free(ep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -662,6 +721,7 @@ int main(void)
 		cmocka_unit_test(test_abort_cleanup),
 		cmocka_unit_test(test_partial),
 		cmocka_unit_test(test_prefix),
+		cmocka_unit_test(test_virtual_host),
 	};
 	const char *ep = getenv("PARTAGE_TEST_S3");
 	struct s3 *s3;

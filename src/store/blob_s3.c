@@ -197,7 +197,7 @@ int blob_s3_open_conf(const struct s3_conf *conf, struct blob_store **out)
 	st->copy_max = COPY_MAX;
 	st->copy_part = COPY_PART;
 	st->grace = GRACE_SECONDS;
-	if ((why = s3_conf_problem(&c)) || (err = s3_new(&c, &st->s3))) {
+	if ((why = s3_conf_problem(&c)) || s3_new(&c, &st->s3)) {
 		pt_log("s3: %s", why ? why : "cannot make the client");
 		err = PT_EBADREQ;
 		goto fail;

@@ -133,9 +133,12 @@ static void evict_oldest(struct blob_cache *c)
 	struct blob_cached *e = c->oldest, **p;
 	if (!e)
 		return;
-	find(c, e->hex, &p);
-	*p = e->next;
 	lru_unlink(c, e);
+	/* out of its chain (it is in it: every listed entry is) */
+	for (p = &c->slots[slot_of(c, e->hex)]; *p && *p != e; p = &(*p)->next)
+		;
+	if (*p)
+		*p = e->next;
 	c->entries--;
 	c->used -= charge(e->size);
 	entry_drop(e);

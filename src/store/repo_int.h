@@ -15,6 +15,7 @@
  *   repo_hooks.c    webhooks, their outbox and delivery log.
  *   repo_media.c    media info of blobs and the probe's work list.
  *   repo_requests.c file-request links and their counts.
+ *   repo_cluster.c  node heartbeats and download slots (PostgreSQL).
  *
  * Every statement is written in the dialect SQLite and PostgreSQL share
  * ($N parameters, TEXT/BIGINT columns, INSERT … ON CONFLICT: db.h), and

@@ -177,6 +177,12 @@ backend partaged
 	http-check send meth GET uri /healthz
 	http-check expect status 200
 	default-server check inter $INTER fall 3 rise 2${CHECK_PORT:+ port $CHECK_PORT}
+	# a request sent on a kept-alive connection to a node that has just
+	# died gets no answer (502): send it to another node when it is safe
+	# to repeat (GET, HEAD, OPTIONS: a tus client's HEAD after a node's
+	# death must find its upload, not a 502 that makes it start over)
+	retry-on conn-failure empty-response
+	http-request disable-l7-retry unless METH_GET || METH_OPTIONS
 EOF
 	for n in "${NODES[@]}"; do
 		i=$((i + 1))

@@ -320,6 +320,42 @@ static void test_upload_lease_of_dead_node(void **state)
 	db_close(db);
 }
 
+/* What a download start and end cost (docs/scaling.md): take and drop
+ * one slot, 1000 times, with another node holding a download of another
+ * address (the usual case: none of this address elsewhere), and with one
+ * of the same address elsewhere (then one more round trip: is that node
+ * alive).  Prints the mean; fails only past 50 ms, a broken database. */
+static void test_cost(void **state)
+{
+	struct db *a = open_db(), *b = open_db();
+	assert_int_equal(repo_node_beat(a, "a"), 0);
+	assert_int_equal(repo_node_beat(b, "b"), 0);
+	assert_int_equal(take(a, "a", 1, "10.0.0.1", "elsewhere", NULL),
+			 REPO_SLOT_OK);
+	for (int same = 0; same < 2; same++) {
+		const char *ip = same ? "10.0.0.1" : "10.0.0.2";
+		uint64_t t0 = pt_mono_ns();
+		for (int i = 0; i < 1000; i++) {
+			struct repo_slot_claim c = {
+				.node = "b", .token = 100, .ip = ip,
+				.id = same ? "elsewhere" : "f", .parallel = 1,
+				.connections = 4, .local_mine = 1,
+				.lease_ms = LEASE_MS };
+			assert_int_equal(repo_slot_take(b, &c, NULL, 0),
+					 REPO_SLOT_OK);
+			assert_int_equal(repo_slot_drop(b, "b", 100), 0);
+		}
+		double us = (double)(pt_mono_ns() - t0) / 1000.0 / 1000.0;
+		printf("test_cluster: take + drop of a slot, %s: %.0f us\n",
+		       same ? "the address downloading on another node"
+			    : "no other download of the address",
+		       us);
+		assert_true(us < 50000);
+	}
+	db_close(a);
+	db_close(b);
+}
+
 int main(void)
 {
 	const char *dsn = getenv("PARTAGE_TEST_PG_DSN");
@@ -332,6 +368,7 @@ int main(void)
 			test_concurrent_nodes_take_one_slot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upload_lease_of_dead_node,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cost, setup, teardown),
 	};
 	if (!dsn || !*dsn) {
 		printf("test_cluster: PARTAGE_TEST_PG_DSN is not set: %zu "

@@ -18,15 +18,18 @@
 # What the configuration does, and why (docs/scaling.md, "Several nodes"):
 # - balance source + hash-type consistent: one client address always goes
 #   to the same node, so the limits partaged keeps per node in memory
-#   (parallel downloads, failed logins, the unknown-id rate) hold for the
-#   whole cluster; when a node fails, only its clients move.
+#   (failed logins, the unknown-id rate; parallel downloads are shared in
+#   PostgreSQL anyway) hold for the whole cluster; when a node fails, only
+#   its clients move.
 # - option forwardfor: X-Forwarded-For carries the client's address; the
 #   nodes believe it because their [server] trusted_proxies names this
 #   balancer (wait tickets are bound to that address too).
 # - health checks on GET /healthz, each given `timeout check` to answer (on
 #   $HAPROXY_CHECK_PORT when set: the nodes' [server] health_listen, a port
 #   whose answers never wait behind downloads); a request whose connection
-#   to a dead node fails is sent to another (retries + redispatch).
+#   to a dead node fails is sent to another (retries + redispatch), and so
+#   is a GET/HEAD/OPTIONS sent on a kept-alive connection to a node that
+#   died before answering (retry-on).
 # - when every node is down, haproxy's own 503 says Retry-After (an
 #   http-error in the configuration itself: no error file to lose).
 # - connections per client address are limited here, for all nodes at once

@@ -372,6 +372,70 @@ def test_tus_lease_of_killed_node_taken_within_seconds():
         assert obj["sha256"] == sha256(data), obj
 
 
+def test_tus_node_cut_from_its_heartbeat_stops_writing():
+    """A node whose heartbeat cannot get through (here: the nodes table
+    locked for 6 s) may be taken for dead by the others after the lease:
+    its PATCHes stop first (503), change nothing more, and the upload goes
+    on from its durable offset once the node is back."""
+    need_pg()
+    with Server(TUS_CONFIG, name="cl-fence") as a:
+        size = 64 * M
+        data = rand_bytes(size, seed=8901)
+        r = expect(tus_req(a, "POST", "/api/v1/uploads", Upload_Length=size), 201, what="create")
+        path = urllib.parse.urlsplit(r.header("Location")).path
+        conn = RawConn(a.port, timeout=30)
+        conn.send(("PATCH %s HTTP/1.1\r\nHost: partage\r\nTus-Resumable: 1.0.0\r\n"
+                   "Upload-Offset: 0\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
+                   % (path, OCTET, size)).encode())
+        sent = [0]
+        stop = threading.Event()
+
+        def feed():  # about 5 MiB/s, so that the PATCH lasts
+            try:
+                while sent[0] < size and not stop.is_set():
+                    conn.send(data[sent[0]:sent[0] + 256 * K])
+                    sent[0] += 256 * K
+                    time.sleep(0.05)
+            except OSError:
+                pass
+        t = threading.Thread(target=feed, daemon=True)
+        t.start()
+        locker = None
+        try:
+            assert wait_until(lambda: sent[0] >= 12 * M, 20, 0.05)
+            schema = harness.pg_schema(a.store_key)
+            locker = subprocess.Popen(
+                ["psql", "-X", "-q", "-d", harness.PG_DSN, "-c",
+                 "BEGIN; LOCK TABLE %s.nodes IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT;" % schema],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            # the node stops recording checkpoints within the lease (the
+            # bytes go on coming at 5 MiB/s: a checkpoint every 1.6 s)
+            time.sleep(LEASE + 0.5)
+            x1 = offset_on(a, path)
+            time.sleep(2.0)
+            x2 = offset_on(a, path)
+            print("  heartbeat blocked: durable offset %.1f MiB after %.1f s, %.1f MiB 2 s later; "
+                  "%.1f MiB sent" % (x1 / M, LEASE + 0.5, x2 / M, sent[0] / M))
+            assert x1 == x2, "the node went on recording its PATCH without a heartbeat: %d then %d" % (x1, x2)
+            # the engine takes the rest of the body, then answers
+            resp = conn.read_response()
+            assert resp.status == 503, "the PATCH of a node without its heartbeat: %d %r" % (
+                resp.status, resp.body[:200])
+        finally:
+            stop.set()
+            conn.close()
+            if locker:
+                locker.wait(20)
+        off = offset_on(a, path)
+        assert off == x1 and 0 < off < size, "durable offset %d after the stop, %d while blocked" % (off, x1)
+        r = expect(tus_req(a, "PATCH", path, data[off:], Upload_Offset=off, Content_Type=OCTET), 204,
+                   what="the rest, once the heartbeat is back")
+        obj = expect(a.file_obj(r.header("X-Partage-Id")), 200).json()
+        assert obj["sha256"] == sha256(data), obj
+        body = expect(a.get(a.dl_path(obj), timeout=120), 200).body
+        assert sha256(body) == sha256(data), "the stored bytes differ"
+
+
 class LbNode(Server):
     """A node whose public URL is the balancer's (tus Location headers
     point there, so a client can fail over)."""

@@ -351,10 +351,14 @@ def test_tus_lease_of_killed_node_taken_within_seconds():
                        "Upload-Offset: 0\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
                        % (path, OCTET, size)).encode())
             conn.send(data[:M])
-            # a holds the lease: b is refused while a lives
-            assert wait_until(lambda: tus_req(n.b, "PATCH", path, b"", Upload_Offset=0,
-                                              Content_Type=OCTET).status == 409, 5, 0.1), \
-                "node b could PATCH an upload node a is writing"
+            # a holds the lease (its PATCH claimed it): b is refused
+            uid = path.rsplit("/", 1)[1]
+            assert wait_until(lambda: harness._psql(
+                "SET search_path = %s; SELECT lease > 0 FROM uploads WHERE uid = '%s'"
+                % (harness.pg_schema(n.a.store_key), uid)).strip() == "t", 10, 0.05), \
+                "node a's PATCH did not claim the upload"
+            r = tus_req(n.b, "PATCH", path, b"", Upload_Offset=0, Content_Type=OCTET)
+            assert r.status == 409, "node b could PATCH an upload node a is writing: %d" % r.status
             n.a.kill9()
             t0 = time.monotonic()
         finally:

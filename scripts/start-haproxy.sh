@@ -18,15 +18,18 @@
 # What the configuration does, and why (docs/scaling.md, "Several nodes"):
 # - balance source + hash-type consistent: one client address always goes
 #   to the same node, so the limits partaged keeps per node in memory
-#   (parallel downloads, failed logins, the unknown-id rate) hold for the
-#   whole cluster; when a node fails, only its clients move.
+#   (failed logins, the unknown-id rate; parallel downloads are shared in
+#   PostgreSQL anyway) hold for the whole cluster; when a node fails, only
+#   its clients move.
 # - option forwardfor: X-Forwarded-For carries the client's address; the
 #   nodes believe it because their [server] trusted_proxies names this
 #   balancer (wait tickets are bound to that address too).
 # - health checks on GET /healthz, each given `timeout check` to answer (on
 #   $HAPROXY_CHECK_PORT when set: the nodes' [server] health_listen, a port
 #   whose answers never wait behind downloads); a request whose connection
-#   to a dead node fails is sent to another (retries + redispatch).
+#   to a dead node fails is sent to another (retries + redispatch), and so
+#   is a GET/HEAD/OPTIONS sent on a kept-alive connection to a node that
+#   died before answering (retry-on).
 # - when every node is down, haproxy's own 503 says Retry-After (an
 #   http-error in the configuration itself: no error file to lose).
 # - connections per client address are limited here, for all nodes at once
@@ -177,6 +180,12 @@ backend partaged
 	http-check send meth GET uri /healthz
 	http-check expect status 200
 	default-server check inter $INTER fall 3 rise 2${CHECK_PORT:+ port $CHECK_PORT}
+	# a request sent on a kept-alive connection to a node that has just
+	# died gets no answer (502): send it to another node when it is safe
+	# to repeat (GET, HEAD, OPTIONS: a tus client's HEAD after a node's
+	# death must find its upload, not a 502 that makes it start over)
+	retry-on conn-failure empty-response
+	http-request disable-l7-retry unless METH_GET || METH_OPTIONS
 EOF
 	for n in "${NODES[@]}"; do
 		i=$((i + 1))

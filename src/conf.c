@@ -298,6 +298,12 @@ static const struct conf_opt opts[] = {
 		  "checks never wait behind downloads or the database pool; "
 		  "point its checks there (HAPROXY_CHECK_PORT), and keep it "
 		  "on the balancer's network; empty = none" },
+	{ .section = "server", .name = "tus_checkpoint_bytes",
+	  .type = CONF_SIZE, .off = OFF(tus_checkpoint_bytes), .def = "8M",
+	  .min = 1 << 20, .max = 1ull << 30, .unit = "bytes",
+	  .help = "a long tus PATCH makes its bytes durable (sync, then "
+		  "the offset in the database) this often: what a crash "
+		  "or a node's failover can lose of a PATCH in flight" },
 	{ .section = "server", .name = "cors_origins", .type = CONF_STR,
 	  .off = OFF(cors_origins), .def = "*", .unit = "origins",
 	  .help = "origins allowed to call the API from a browser, "
@@ -394,6 +400,13 @@ static const struct conf_opt opts[] = {
 	{ .section = "metadata", .name = "postgres_dsn", .type = CONF_STR,
 	  .off = OFF(postgres_dsn), .def = "", .unit = "string",
 	  .help = "libpq connection string (backend = postgres)" },
+	{ .section = "metadata", .name = "node_lease_seconds",
+	  .type = CONF_U64, .off = OFF(node_lease_seconds), .def = "3",
+	  .min = 2, .max = 60, .unit = "seconds",
+	  .help = "backend = postgres: every node writes its heartbeat "
+		  "once a second; one silent this long is gone, and its "
+		  "download slots and tus upload leases are free for the "
+		  "other nodes (docs/scaling.md)" },
 	/*
 	 * Megaupload's published rules (docs/configuration.md, "Tier
 	 * defaults").  It never published a

@@ -58,6 +58,7 @@ struct pt_conf {
 	uint64_t password_hash_threads; /* 0 = max(1, CPUs / 2) */
 	uint64_t password_hash_queue;
 	char *health_listen;     /* "" = no health port (api/health.c) */
+	uint64_t tus_checkpoint_bytes; /* a PATCH's durable offset, this often */
 	/* [storage] */
 	char *storage_backend;   /* "fs" | "s3" */
 	uint64_t max_file_bytes; /* every upload, every tier (>= 1) */
@@ -73,6 +74,8 @@ struct pt_conf {
 	/* [metadata] */
 	char *metadata_backend;  /* "sqlite" | "postgres" */
 	char *postgres_dsn;
+	uint64_t node_lease_seconds; /* postgres: a node silent this long is
+				      * gone (api/cluster.c) */
 	/* [tier.*] */
 	struct pt_tier tier[PT_TIER_COUNT];
 	/* [rewards] */

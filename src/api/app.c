@@ -162,6 +162,7 @@ int app_open(struct app *app, const struct pt_conf *conf)
 	app->counts = counts_new((int64_t)conf->points_per_download);
 	app->coverage = coverage_new(COVERAGE_MAX);
 	app->slots = slots_new();
+	app->cluster = cluster_new(conf);
 	app->throttle = throttle_new();
 	/* every limit of 0 is off: its table stays NULL */
 	app->login_ip = limiter(conf->login_failures_per_address,
@@ -218,6 +219,7 @@ void app_close(struct app *app)
 	metrics_free(app->metrics);
 	throttle_free(app->throttle);
 	slots_free(app->slots);
+	cluster_free(app->cluster);
 	coverage_free(app->coverage);
 	pwhash_free(app->pwhash);
 	ratelimit_free(app->login_ip);

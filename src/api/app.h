@@ -65,6 +65,7 @@ struct app {
 	struct counts *counts;      /* batched download counters */
 	unsigned char secret[TICKET_KEY_LEN]; /* tickets; from secret_file */
 	struct slots *slots;        /* downloads in progress per address */
+	struct cluster *cluster;    /* several nodes (postgres); NULL: one */
 	struct coverage *coverage;  /* bytes each client got: counting */
 	struct throttle *throttle;  /* resumes speed-capped downloads */
 	/* failed logins (accounts.c): per address, per name and address;
@@ -165,6 +166,34 @@ void health_stop(struct health *h);
 /* Whether the metadata store answered the checker lately (no checker:
  * asked now). */
 bool health_db_ok(struct app *app);
+
+/* cluster.c: the per-address download limits and the upload leases of
+ * several nodes on one PostgreSQL (node heartbeats; docs/scaling.md).
+ * Everything is a no-op on SQLite (cluster NULL). */
+struct cluster;
+/* NULL unless the metadata is on PostgreSQL. */
+struct cluster *cluster_new(const struct pt_conf *conf);
+void cluster_free(struct cluster *c);
+/* At start: forget this node's slots of a previous life. */
+void cluster_started(struct app *app);
+/* The heartbeat (health.c, once a second): 0, or a negative status when
+ * the database did not take it.  Also deletes slots whose delete failed
+ * and, now and then, dead nodes' rows.  Blocks on the database. */
+int cluster_beat(struct app *app);
+/* Whether this node may already count as gone for the others (its last
+ * good heartbeat is nearly node_lease_seconds old): its upload writers
+ * stop rather than race the node that takes over. */
+bool cluster_fenced(struct app *app);
+/* After slots_acquire gave token for (ip, id): the same limits counted
+ * over every live node.  REPO_SLOT_OK (also when the database cannot be
+ * asked: this node's limits only), REPO_SLOT_PARALLEL (other: an id the
+ * address is downloading) or REPO_SLOT_CONNECTIONS.  Blocks on the
+ * database. */
+int cluster_slot_take(struct app *app, const char *ip, const char *id,
+		      uint64_t token, uint64_t parallel, uint64_t connections,
+		      char *other, size_t other_len);
+/* Give a slot back (before slots_release). */
+void cluster_slot_drop(struct app *app, uint64_t token);
 
 /* gc.c */
 struct gc_stats {

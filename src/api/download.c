@@ -5,7 +5,8 @@
  * password → the tier's gate (size; the wait: a ticket, or a hold until
  * the countdown of (address, file) ends, a browser to the page; a slot
  * of (address, file) within parallel_downloads and
- * connections_per_download; the cooldown; docs/internals.md §6) → validators
+ * connections_per_download, on every node with PostgreSQL (cluster.c);
+ * the cooldown; docs/internals.md §6) → validators
  * (ETag = the SHA-256, Last-Modified = upload time) → conditionals
  * (304/412, cond.c) → Range (range.c: 206, multipart, 416) → open the
  * blob → count the download → response (a held one sends its headers at
@@ -260,6 +261,7 @@ void api_download_unhold(struct pt_req *r, uint64_t *slot)
 {
 	struct app *app = r->ctx;
 	if (*slot) {
+		cluster_slot_drop(app, *slot);
 		slots_release(app->slots, r->client_ip, *slot);
 		*slot = 0;
 	}
@@ -445,7 +447,20 @@ bool api_download_gate_or_reply(struct pt_req *r, const char *kind,
 	 * begun its wait (a queued request waits its turn, then its wait) */
 	struct slots_claim c = { r->client_ip, id, req_socket(r),
 				 rules->parallel, rules->connections };
-	switch (slots_acquire(app->slots, &c, &p->slot, other)) {
+	enum slots_result sr = slots_acquire(app->slots, &c, &p->slot, other);
+	if (sr == SLOTS_OK && p->slot) {
+		/* the same limits over every node (cluster.c) */
+		int cr = cluster_slot_take(app, r->client_ip, id, p->slot,
+					   rules->parallel, rules->connections,
+					   other, sizeof(other));
+		if (cr != REPO_SLOT_OK) {
+			slots_release(app->slots, r->client_ip, p->slot);
+			p->slot = 0;
+			sr = cr == REPO_SLOT_PARALLEL ? SLOTS_PARALLEL
+						      : SLOTS_CONNECTIONS;
+		}
+	}
+	switch (sr) {
 	case SLOTS_OK:
 		break;
 	case SLOTS_CONNECTIONS:

@@ -4,7 +4,8 @@
  *
  * Two threads of their own, started with the server (serve.c):
  *   - the checker asks the metadata store "SELECT 1" once a second on its
- *     own connection and keeps the answer (app->health_*), so no check
+ *     own connection (on PostgreSQL it writes the node's heartbeat
+ *     instead, cluster.c) and keeps the answer (app->health_*), so no check
  *     ever waits for a connection of the pool or for a slow query: GET
  *     /healthz on the main port reads that answer (pages.c);
  *   - the responder, when [server] health_listen is set, listens on that
@@ -66,7 +67,9 @@ bool health_db_ok(struct app *app)
 
 static void check_once(struct health *h)
 {
-	bool ok = app_db_reachable(h->app);
+	/* several nodes: the heartbeat is the check (cluster.c) */
+	bool ok = h->app->cluster ? cluster_beat(h->app) == 0
+				  : app_db_reachable(h->app);
 	__atomic_store_n(&h->app->health_ok, ok, __ATOMIC_RELAXED);
 	__atomic_store_n(&h->app->health_at_ns, pt_mono_ns(), __ATOMIC_RELEASE);
 }

@@ -173,6 +173,7 @@ int app_serve_start(const struct pt_conf *c, struct app_server **out)
 	/* requests of a previous life of this node are gone: so are their
 	 * upload leases */
 	repo_upload_release_holder(app_db(&s->app), s->app.node);
+	cluster_started(&s->app);
 	err = blob_store_cleanup(s->app.blobs);
 	if (err > 0)
 		pt_log("removed %d temporary files of interrupted uploads", err);

@@ -164,7 +164,8 @@ static bool concat_hold_or_reply(struct pt_req *r, struct concat *c,
 		c->w[i] = tus_writer_add(c->uids[i], &alone);
 		c->w[i]->pinned = true;
 		int err = repo_upload_claim(db, c->uids[i], c->lengths[i],
-					    pt_now(), until, app->node);
+					    pt_now(), until, app->node,
+					    tus_node_lease_ms(app));
 		if (!err)
 			continue;
 		tus_writer_remove(c->w[i]);

@@ -104,6 +104,9 @@ struct writer *tus_writer_add(const char *uid, bool *alone);
 void tus_writer_remove(struct writer *w);
 /* How long a lease is taken or renewed for, in seconds. */
 int64_t tus_lease_seconds(struct app *app);
+/* Several nodes: a lease whose node's heartbeat is older than this (ms)
+ * is free (repo_upload_claim); 0 with one node. */
+int64_t tus_node_lease_ms(struct app *app);
 /* Start writing the body of a PATCH (or of a creation-with-upload POST)
  * at p->u.received.  Returns REQ_OK with the body callbacks installed, or
  * the result of an error reply. */

@@ -6,7 +6,9 @@
  * not the upload's offset, or another request holds the lease), writes
  * into the blob store's partial, renews the lease while bytes flow, and
  * makes progress durable (sync, then the row's offset) every
- * CHECKPOINT_BYTES and at the end.  A chunk with a checksum (a header or
+ * [server] tus_checkpoint_bytes (8 MiB: an S3 segment) and at the end,
+ * so a dropped PATCH, or one on a node that died, resumes at most that
+ * far back.  A chunk with a checksum (a header or
  * a trailer) is durable only once verified; a mismatch cuts it back.
  * Each PATCH is also registered among this node's writers, so that a
  * stalled one can be taken over (below).  The upload's owner's limit
@@ -22,9 +24,6 @@
 #include "../http/reply.h"
 #include "../util/banned.h"
 
-/* While one PATCH streams, record the durable offset this often, so a
- * dropped 1 GiB PATCH resumes near where it broke. */
-#define CHECKPOINT_BYTES (64u << 20)
 
 static const char *const trailer_algos[3] = { "sha1", "sha256", "md5" };
 
@@ -47,8 +46,11 @@ static const EVP_MD *md_by_name(const char *algo)
  * so a new PATCH at the durable offset may take the upload over from a
  * writer on this node that has received nothing for TAKEOVER_IDLE_NS: the
  * old one is marked superseded under its own lock, stops at its next
- * chunk and leaves the upload alone when it ends.  Across nodes the lease
- * expiry is the only rule. */
+ * chunk and leaves the upload alone when it ends.  Across nodes (on
+ * PostgreSQL) a lease ends when it expires or when its node's heartbeat
+ * stops (cluster.c, repo_upload_claim): another node takes an upload of
+ * a dead one within node_lease_seconds, and a node that cannot write its
+ * heartbeat stops its own writers before that (cluster_fenced). */
 #define TAKEOVER_IDLE_NS (2ull * 1000000000u)
 
 static pthread_mutex_t writers_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -172,6 +174,12 @@ int64_t tus_lease_seconds(struct app *app)
 	return (int64_t)app->conf->timeout_seconds + 30;
 }
 
+int64_t tus_node_lease_ms(struct app *app)
+{
+	return app->cluster ? (int64_t)app->conf->node_lease_seconds * 1000
+			    : 0;
+}
+
 /* The request ends without on_end (client gone, timeout): keep what is
  * stored and synced, unless a checksum was promised — then the chunk is
  * unverifiable and goes. */
@@ -221,6 +229,21 @@ static int patch_body(struct pt_req *r, const char *data, size_t n)
 			    "conflict: another request took this upload over");
 		return 1;
 	}
+	if (cluster_fenced(p->app)) {
+		/* the other nodes may take this node for dead and the upload
+		 * over: write nothing more, change nothing (the row and the
+		 * partial are the taker's now); the client resumes at the
+		 * durable offset */
+		pthread_mutex_unlock(&p->w->lock);
+		p->err = PT_EUNAVAIL;
+		p->released = true;
+		req_retry_after(r, 1);
+		reply_error(r, PT_EUNAVAIL, NULL,
+			    "service unavailable: this node lost the "
+			    "metadata store: resume at the upload's offset "
+			    "(HEAD it)");
+		return 1;
+	}
 	p->w->progress_ns = pt_mono_ns();
 	int rc = patch_write(r, p, data, n, size);
 	pthread_mutex_unlock(&p->w->lock);
@@ -262,7 +285,8 @@ static int patch_write(struct pt_req *r, struct patch *p, const char *data,
 	}
 	/* a checkpoint makes progress durable mid-request (not with a
 	 * checksum: those bytes are unverified until the end) */
-	if (!p->md && !p->trailer && size - p->checkpoint >= CHECKPOINT_BYTES &&
+	if (!p->md && !p->trailer &&
+	    size - p->checkpoint >= p->app->conf->tus_checkpoint_bytes &&
 	    (p->u.length < 0 || size < (uint64_t)p->u.length)) {
 		struct db *db = app_db(p->app);
 		if (!blob_partial_sync(p->part) && db &&
@@ -444,7 +468,8 @@ req_res tus_patch_begin(struct pt_req *r, struct patch *p)
 	bool alone;
 	p->w = tus_writer_add(p->u.uid, &alone);
 	err = repo_upload_claim(db, p->u.uid, p->u.received, pt_now(),
-				pt_now() + tus_lease_seconds(app), app->node);
+				pt_now() + tus_lease_seconds(app), app->node,
+				tus_node_lease_ms(app));
 	/* held by this node: by a request that is over (alone), or by one
 	 * that stalled (take over) — claim_from checks that we hold it */
 	if (err == PT_ELIMIT && (alone || writers_take_over(p->u.uid)))

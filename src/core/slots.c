@@ -223,6 +223,28 @@ uint64_t slots_held(struct slots *s, const char *ip)
 	return n;
 }
 
+void slots_counts(struct slots *s, const char *ip, const char *id,
+		  uint64_t *mine, uint64_t *others)
+{
+	*mine = *others = 0;
+	pthread_mutex_lock(&s->lock);
+	struct entry *e = *find(s, ip);
+	for (size_t i = 0; e && i < e->n; i++) {
+		if (e->c[i].dead)
+			continue;
+		if (strncmp(e->c[i].id, id, SLOTS_ID_MAX - 1) == 0) {
+			(*mine)++;
+			continue;
+		}
+		bool seen = false;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !e->c[j].dead &&
+			       strcmp(e->c[j].id, e->c[i].id) == 0;
+		*others += !seen;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 static void countdown_sweep(struct slots *s, int64_t now)
 {
 	for (size_t i = 0; i < 2 * NBUCKETS; i++) {

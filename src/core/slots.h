@@ -65,6 +65,13 @@ void slots_release(struct slots *s, const char *ip, uint64_t token);
 /* Downloads (distinct ids, live connections) ip has going now. */
 uint64_t slots_held(struct slots *s, const char *ip);
 
+/* The live connections of download (ip, id) into *mine, and the other
+ * downloads (distinct ids) of ip into *others, as the last acquisition
+ * probed them: what this node adds to the cluster's counts
+ * (api/cluster.c). */
+void slots_counts(struct slots *s, const char *ip, const char *id,
+		  uint64_t *mine, uint64_t *others);
+
 /* When the wait of (ip, id) ends, in pt_now() seconds: the first call
  * starts it at now; later calls return the same moment until it is
  * TICKET_VALID seconds old.  0 when the table is full. */

@@ -190,9 +190,12 @@ int repo_upload_get(struct db *db, struct pt_pool *pool, const char *uid,
  * Take the upload for a PATCH at `offset` until `lease_until`: 0 when
  * taken; PT_ECONFLICT when the offset is not the durable one, PT_ELIMIT
  * when another request holds it, PT_ENOTFOUND/PT_EGONE when it is not open.
+ * node_lease_ms > 0 (PostgreSQL): a lease held by another node whose
+ * heartbeat is older than that (repo_cluster.c) is free too.
  */
 int repo_upload_claim(struct db *db, const char *uid, int64_t offset,
-		      int64_t now, int64_t lease_until, const char *holder);
+		      int64_t now, int64_t lease_until, const char *holder,
+		      int64_t node_lease_ms);
 /* Take the lease over from a request of the same holder (this node) that
  * is known dead: only when the durable offset is `offset`. */
 int repo_upload_claim_from(struct db *db, const char *uid, int64_t offset,
@@ -763,5 +766,42 @@ int repo_quota_get(struct db *db, const char *const *keys, int n,
 		   struct media_quota *q);
 /* Forget rows not touched since `before` (gc). */
 int repo_quota_expire(struct db *db, int64_t before);
+/* ---- the cluster (repo_cluster.c): node heartbeats, download slots ----
+ * PostgreSQL only (the caller checks db_backend): several nodes, the
+ * database's clock.  Each call may block on the database. */
+/* This node is alive now: its row's heartbeat (an upsert), and the
+ * session lock of repo_node_key(node) on this connection
+ * (pg_try_advisory_lock), which tells the others at once when the
+ * process dies.  Call it on one connection that stays the node's. */
+int repo_node_beat(struct db *db, const char *node);
+/* The advisory lock key of a node's liveness. */
+int64_t repo_node_key(const char *node);
+/* Forget the slots of nodes silent for silent_ms, and those nodes. */
+int repo_node_purge(struct db *db, int64_t silent_ms);
+/* Forget every slot of node (a new life of it, or its shutdown). */
+int repo_slots_drop_node(struct db *db, const char *node);
+enum { REPO_SLOT_OK = 0, REPO_SLOT_PARALLEL = 1, REPO_SLOT_CONNECTIONS = 2 };
+struct repo_slot_claim {
+	const char *node;      /* this node */
+	uint64_t token;        /* its slot (slots.h), unique on the node */
+	const char *ip, *id;   /* the download: (address, id) */
+	uint64_t parallel;     /* downloads per address; 0: any */
+	uint64_t connections;  /* connections per download; 0: any */
+	uint64_t local_mine;   /* this node's live connections of (ip, id),
+				* this one included */
+	uint64_t local_others; /* this node's other downloads of ip */
+	int64_t lease_ms;      /* a node silent this long counts no more */
+};
+/* Count the download connections of c->ip that other live nodes hold
+ * (a fresh heartbeat, and their session lock held: a node killed is dead
+ * at once, one cut off or hung when its heartbeat is lease_ms old),
+ * add this node's, and record this one if the limits allow it, under a
+ * lock of the address (one transaction: no two nodes both take the last
+ * slot).  REPO_SLOT_OK (recorded: drop it with repo_slot_drop),
+ * REPO_SLOT_PARALLEL (the id of another download into other),
+ * REPO_SLOT_CONNECTIONS, or a negative status (nothing recorded). */
+int repo_slot_take(struct db *db, const struct repo_slot_claim *c,
+		   char *other, size_t other_len);
+int repo_slot_drop(struct db *db, const char *node, uint64_t token);
 
 #endif

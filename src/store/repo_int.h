@@ -18,6 +18,7 @@
  *   repo_remux.c    fast-start copies of MP4/MOV blobs.
  *   repo_quota.c    viewing quotas shared by the nodes.
  *   repo_thumbs.c   thumbnails: derived blobs and their sources.
+ *   repo_cluster.c  node heartbeats and download slots (PostgreSQL).
  *
  * Every statement is written in the dialect SQLite and PostgreSQL share
  * ($N parameters, TEXT/BIGINT columns, INSERT … ON CONFLICT: db.h), and

@@ -387,6 +387,24 @@ static const char *const migrations[] = {
 	"  height BIGINT NOT NULL DEFAULT 0,"
 	"  created BIGINT NOT NULL);"
 	"CREATE INDEX thumbs_thumb ON thumbs(thumb);",
+	/* 23: the cluster's live nodes and download slots (repo_cluster.c):
+	 * a heartbeat row per node (and the key of the advisory lock its
+	 * session holds), a row per download connection of the tiers'
+	 * per-address limits.  PostgreSQL only uses them; there they
+	 * are UNLOGGED (no WAL: they describe connections, which a database
+	 * crash ends anyway).  SQLite gets the same tables, unused. */
+	"CREATE TABLE nodes (name TEXT PRIMARY KEY, seen BIGINT NOT NULL, "
+	"lock_key BIGINT NOT NULL DEFAULT 0);"
+	"CREATE TABLE download_slots (node TEXT NOT NULL, token BIGINT NOT "
+	"NULL, ip TEXT NOT NULL, id TEXT NOT NULL, since BIGINT NOT NULL, "
+	"PRIMARY KEY (node, token));"
+	"CREATE INDEX download_slots_ip ON download_slots(ip);" REPO_SCHEMA_PG
+	"CREATE UNLOGGED TABLE nodes (name TEXT PRIMARY KEY, seen BIGINT NOT "
+	"NULL, lock_key BIGINT NOT NULL DEFAULT 0);"
+	"CREATE UNLOGGED TABLE download_slots (node TEXT NOT NULL, token "
+	"BIGINT NOT NULL, ip TEXT NOT NULL, id TEXT NOT NULL, since BIGINT "
+	"NOT NULL, PRIMARY KEY (node, token));"
+	"CREATE INDEX download_slots_ip ON download_slots(ip);",
 };
 
 /* The version the schema is at (0: none yet) into *v; 0 or a negative

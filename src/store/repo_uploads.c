@@ -83,9 +83,26 @@ int repo_upload_get(struct db *db, struct pt_pool *pool, const char *uid,
 }
 
 int repo_upload_claim(struct db *db, const char *uid, int64_t offset,
-		      int64_t now, int64_t lease_until, const char *holder)
+		      int64_t now, int64_t lease_until, const char *holder,
+		      int64_t node_lease_ms)
 {
-	int64_t changed = db_run(db,
+	int64_t changed;
+	if (node_lease_ms > 0 && strcmp(db_backend(db), "postgres") == 0)
+		/* or its holder is another node whose heartbeat stopped
+		 * (repo_cluster.c): dead nodes' leases end with them.  A
+		 * holder that never wrote one (one node, an older version)
+		 * keeps the timed lease. */
+		changed = db_run(
+			db,
+			"UPDATE uploads SET lease = $4, holder = $5 WHERE "
+			"uid = $1 AND state = 0 AND received = $2 AND (lease "
+			"<= $3 OR (holder <> $5 AND holder IN (SELECT name "
+			"FROM nodes WHERE seen < (extract(epoch from "
+			"clock_timestamp()) * 1000)::bigint - $6)))",
+			"tiiiti", uid, offset, now, lease_until, holder,
+			node_lease_ms);
+	else
+		changed = db_run(db,
 				 "UPDATE uploads SET lease = $4, holder = $5 "
 				 "WHERE uid = $1 AND state = 0 AND received = "
 				 "$2 AND lease <= $3",

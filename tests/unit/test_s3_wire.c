@@ -154,6 +154,14 @@ static void *conn(void *arg)
 			reply(fd, "200 OK", "ETag: \"e\"\r\n", "");
 		else if (!strcmp(s.method, "DELETE"))
 			reply(fd, "204 No Content", "", "");
+		else if (!strcmp(s.method, "GET") &&
+			 strstr(s.target, "list-type=2"))
+			/* a partial just created: its empty first segment */
+			reply(fd, "200 OK", "",
+			      "<ListBucketResult><IsTruncated>false"
+			      "</IsTruncated><Contents><Key>uploads/"
+			      "uidsegmentsmd5/00000000</Key><Size>0</Size>"
+			      "</Contents></ListBucketResult>");
 		else
 			reply(fd, "200 OK", "", "");
 	}
@@ -720,6 +728,47 @@ static void test_virtual_wire(void **state)
 	blob_store_close(bs);
 }
 
+/* A tus upload's segments (uploads/<uid>/<n>): PutObject too, each with
+ * its MD5, the full one and the tail a sync rewrites. */
+static void test_partial_segments_md5(void **state)
+{
+	struct blob_store *s = open_store();
+	struct blob_partial *p;
+	size_t size = 8 * MiB + 100;
+	char *buf = malloc(size);
+	for (size_t i = 0; i < size; i++)
+		buf[i] = (char)(i * 13 + i / 977);
+	reset();
+	assert_int_equal(blob_partial_create(s, "uidsegmentsmd5"), 0);
+	assert_int_equal(blob_partial_open(s, "uidsegmentsmd5", 0, &p), 0);
+	for (size_t off = 0; off < size;) {
+		size_t k = size - off < 1000003 ? size - off : 1000003;
+		assert_int_equal(blob_partial_write(p, buf + off, k), 0);
+		off += k;
+	}
+	assert_int_equal(blob_partial_sync(p), 0);
+	blob_partial_close(p);
+	pthread_mutex_lock(&S.mu);
+	int puts = 0;
+	size_t bytes = 0;
+	for (int i = 0; i < S.n; i++) {
+		struct seen *r = &S.r[i];
+		if (strcmp(r->method, "PUT"))
+			continue;
+		assert_non_null(strstr(r->target, "uploads/uidsegmentsmd5/"));
+		assert_string_not_equal(r->md5, "");
+		assert_string_equal(r->md5, r->md5_body);
+		bytes += r->len;
+		puts++;
+	}
+	pthread_mutex_unlock(&S.mu);
+	/* the creation's empty segment, the full one, the tail */
+	assert_int_equal(puts, 3);
+	assert_int_equal(bytes, size);
+	free(buf);
+	blob_store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -732,6 +781,7 @@ int main(void)
 		cmocka_unit_test(test_addressing_conf),
 		cmocka_unit_test(test_path_style_wire),
 		cmocka_unit_test(test_virtual_wire),
+		cmocka_unit_test(test_partial_segments_md5),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

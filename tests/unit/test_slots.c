@@ -63,10 +63,39 @@ static void test_slots(void **state)
 	slots_free(s);
 }
 
+/* What this node adds to the cluster's counts (api/cluster.c). */
+static void test_counts(void **state)
+{
+	struct slots *s = slots_new();
+	char other[SLOTS_ID_MAX];
+	uint64_t t1, t2, t3, mine, others;
+	struct slots_claim a = { "1.2.3.4", "fileA", -1, 3, 2 };
+	struct slots_claim b = { "1.2.3.4", "fileB", -1, 3, 2 };
+
+	slots_counts(s, "1.2.3.4", "fileA", &mine, &others);
+	assert_true(mine == 0 && others == 0);
+	assert_int_equal(slots_acquire(s, &a, &t1, other), SLOTS_OK);
+	assert_int_equal(slots_acquire(s, &a, &t2, other), SLOTS_OK);
+	assert_int_equal(slots_acquire(s, &b, &t3, other), SLOTS_OK);
+	slots_counts(s, "1.2.3.4", "fileA", &mine, &others);
+	assert_true(mine == 2 && others == 1);
+	slots_counts(s, "1.2.3.4", "fileB", &mine, &others);
+	assert_true(mine == 1 && others == 1);
+	slots_counts(s, "9.9.9.9", "fileB", &mine, &others);
+	assert_true(mine == 0 && others == 0);
+	slots_release(s, "1.2.3.4", t1);
+	slots_release(s, "1.2.3.4", t2);
+	slots_counts(s, "1.2.3.4", "fileB", &mine, &others);
+	assert_true(mine == 1 && others == 0);
+	slots_release(s, "1.2.3.4", t3);
+	slots_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_slots),
+		cmocka_unit_test(test_counts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -232,7 +232,7 @@ def test_text_preview_escaped(srv):
     text = b"<script>alert('x')</script> & \x1b[31mred\r\n\xe2\x80\xaeevil\n" + b"line\n" * 2000
     o = srv.upload("evil.txt", text)
     page = expect(srv.get("/" + o["id"], HTML), 200).text
-    m = re.search(r'<pre id="text-preview">(.*?)</pre>', page, re.S)
+    m = re.search(r'<pre id="text-preview"[^>]*>(.*?)</pre>', page, re.S)
     assert m, "no text preview on the page"
     pre = m.group(1)
     assert pre.startswith("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; \u241b[31mred\n\ufffdevil\n"), pre[:200]

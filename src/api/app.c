@@ -209,6 +209,7 @@ void app_close(struct app *app)
 	counts_free(app->counts);
 	metrics_free(app->metrics);
 	throttle_free(app->throttle);
+	ahead_pool_free(app->ahead);
 	slots_free(app->slots);
 	coverage_free(app->coverage);
 	pwhash_free(app->pwhash);

@@ -15,6 +15,7 @@
 
 #include "../conf.h"
 #include "../http/server.h"
+#include "../store/ahead.h"
 #include "../store/blob.h"
 #include "../store/db.h"
 #include "../store/linkcache.h"
@@ -64,6 +65,9 @@ struct app {
 	struct slots *slots;        /* downloads in progress per address */
 	struct coverage *coverage;  /* bytes each client got: counting */
 	struct throttle *throttle;  /* resumes speed-capped downloads */
+	/* reads of S3 blobs off the event loops (ahead.h); NULL: fs, or
+	 * not serving (admin), and a blob is read in place */
+	struct ahead_pool *ahead;
 	/* failed logins (accounts.c): per address, per name and address;
 	 * per name in the database (every node); login_known: name and
 	 * address pairs that logged in lately (the per-name limit spares

@@ -746,7 +746,7 @@ static req_res serve_held(struct pt_req *r, const char *id, struct held *h)
 	struct cap cap = { r->method == HTTP_GET ? rules.speed : 0,
 			   pass.not_before, r, app->throttle, &h->sent,
 			   h->slot ? held_last_byte : NULL, r, req_socket(r),
-			   h->count ? &h->body_at : NULL };
+			   h->count ? &h->body_at : NULL, app->ahead };
 
 	/* from here a response owns the reader: drop it from the pool */
 	struct resp *resp;

@@ -282,7 +282,8 @@ static struct resp *stream_response(struct blob_reader *rd,
 		s->paced = cap->rate || cap->not_before;
 	}
 	s->reader = rd;
-	if (cap && cap->ahead && cap->r && blob_reader_fd(rd) < 0) {
+	if (cap && cap->ahead && req_pull_offload(cap->r) &&
+	    blob_reader_fd(rd) < 0) {
 		s->ahead = ahead_new(cap->ahead, rd, stream_wake, cap->r);
 		s->reader = NULL;
 	}
@@ -302,7 +303,7 @@ struct resp *download_range_response(struct blob_reader *rd, uint64_t off,
 	/* (no fd and an ahead pool: even a small body is read off the
 	 * engine's thread, by the stream) */
 	if (len > 0 && len <= SMALL_BODY && !paced &&
-	    (fd >= 0 || !cap->ahead)) {
+	    (fd >= 0 || !cap->ahead || !req_pull_offload(cap->r))) {
 		/* small: from memory, so headers and body leave in one
 		 * write instead of a send and a sendfile */
 		char *buf = xmalloc(len);

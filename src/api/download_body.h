@@ -2,9 +2,11 @@
  * download_body.h — the response bodies of download.c (download_body.c);
  * nothing else includes it.  Each function takes the blob reader rd: the
  * response it returns owns rd (and closes it).  None blocks on a blob
- * without a local descriptor when cap->ahead is set: such a body is read
- * by the ahead pool's workers (store/ahead.h) while its connection waits
- * paused.  A blob with a descriptor goes by sendfile, or is pread from
+ * without a local descriptor when cap->ahead is set and the engine lets
+ * a pull wait for another thread (req_pull_offload: the event engine):
+ * such a body is read by the ahead pool's workers (store/ahead.h) while
+ * its connection waits paused; on libmicrohttpd it is pread in the pull
+ * callback, on MHD's thread.  A blob with a descriptor goes by sendfile, or is pread from
  * the engine's pull callback (the page cache, as nginx reads it).
  * stream.c uses them too, for /stream's unpaced bodies.
  */

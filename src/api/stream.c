@@ -263,7 +263,7 @@ static struct resp *paced_response(struct pt_req *r, struct blob_reader *rd,
 	if (lead < STREAM_READ)
 		lead = STREAM_READ;
 	pr->p.rd = rd;
-	if (app->ahead && blob_reader_fd(rd) < 0) {
+	if (app->ahead && req_pull_offload(r) && blob_reader_fd(rd) < 0) {
 		pr->p.ahead = ahead_new(app->ahead, rd, paced_wake, r);
 		pr->p.rd = NULL;
 	}

@@ -163,6 +163,10 @@ struct pt_req {
 	/* Work off the worker thread (req_suspend): for the module that
 	 * suspended the request, kept across the handler's runs. */
 	void *async;
+	/* A second module's state across runs, as async: download.c's blob
+	 * opened off the loop (it may follow a password hash in the same
+	 * request, which holds async) */
+	void *async_io;
 	/* private to server.c: what runs again after req_resume, and the
 	 * reply headers it had not added yet */
 	req_res (*again)(struct pt_req *r);

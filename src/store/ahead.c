@@ -63,6 +63,7 @@ struct ahead_pool {
 	struct ahead_q {
 		struct ahead *head, *tail;
 	} want, pre;        /* reads waited for; prefetches */
+	struct ahead_task *tasks, *tasks_tail; /* before any read */
 	bool draining, stop;
 	unsigned busy;      /* reads running and wakes being called */
 	size_t held, budget;
@@ -176,8 +177,21 @@ static void *worker(void *arg)
 	pt_thread_name("s3read");
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->want.head && !p->pre.head && !p->stop)
+		while (!p->tasks && !p->want.head && !p->pre.head && !p->stop)
 			pthread_cond_wait(&p->work, &p->mu);
+		if (p->tasks) {
+			struct ahead_task *t = p->tasks;
+			p->tasks = t->next;
+			if (!p->tasks)
+				p->tasks_tail = NULL;
+			p->busy++;
+			pthread_mutex_unlock(&p->mu);
+			t->fn(t, false); /* t may be gone after */
+			pthread_mutex_lock(&p->mu);
+			if (--p->busy == 0)
+				pthread_cond_broadcast(&p->idle);
+			continue;
+		}
 		struct ahead *a = q_pop(&p->want);
 		if (!a)
 			a = q_pop(&p->pre);
@@ -251,8 +265,19 @@ void ahead_pool_drain(struct ahead_pool *p)
 		return;
 	pthread_mutex_lock(&p->mu);
 	p->draining = true;
-	/* the queued reads fail; their callers are woken and end their
-	 * bodies */
+	/* the queued tasks are refused, the queued reads fail; their
+	 * callers are woken and end their requests */
+	while (p->tasks) {
+		struct ahead_task *t = p->tasks;
+		p->tasks = t->next;
+		if (!p->tasks)
+			p->tasks_tail = NULL;
+		p->busy++;
+		pthread_mutex_unlock(&p->mu);
+		t->fn(t, true);
+		pthread_mutex_lock(&p->mu);
+		p->busy--;
+	}
 	for (;;) {
 		struct ahead *a = q_pop(&p->want);
 		if (!a)
@@ -299,6 +324,24 @@ void ahead_pool_stats(struct ahead_pool *p, struct ahead_stats *out)
 }
 
 /* ---- the caller's side ---- */
+
+int ahead_pool_run(struct ahead_pool *p, struct ahead_task *t)
+{
+	pthread_mutex_lock(&p->mu);
+	if (p->draining) {
+		pthread_mutex_unlock(&p->mu);
+		return PT_EUNAVAIL;
+	}
+	t->next = NULL;
+	if (p->tasks_tail)
+		p->tasks_tail->next = t;
+	else
+		p->tasks = t;
+	p->tasks_tail = t;
+	pthread_cond_signal(&p->work);
+	pthread_mutex_unlock(&p->mu);
+	return 0;
+}
 
 struct ahead *ahead_new(struct ahead_pool *p, struct blob_reader *rd,
 			void (*wake)(void *arg), void *arg)

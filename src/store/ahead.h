@@ -36,6 +36,7 @@
 #ifndef PT_AHEAD_H
 #define PT_AHEAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -82,6 +83,22 @@ ssize_t ahead_read(struct ahead *a, void *buf, size_t n, uint64_t off,
 /* Free a (and close its reader), now or, while a worker holds it, when
  * the worker is done.  NULL is fine.  Never blocks. */
 void ahead_free(struct ahead *a);
+
+/*
+ * Other blocking work of a download on the same threads (opening an S3
+ * blob: a HEAD), before any read: fn(t, false) runs on a worker; at the
+ * drain, a task still queued gets fn(t, true) on the draining thread
+ * instead (it must not block then: refuse and wake the caller).  The
+ * task is the caller's (embedded in its state) and must stay valid until
+ * fn has run; fn may end its life (wake a caller that frees it) as its
+ * last act.  Tasks go before every read.  0, or PT_EUNAVAIL after the
+ * drain (fn will not run).  Never blocks.
+ */
+struct ahead_task {
+	void (*fn)(struct ahead_task *t, bool cancelled);
+	struct ahead_task *next; /* private */
+};
+int ahead_pool_run(struct ahead_pool *p, struct ahead_task *t);
 
 /* The pool's counters, for tests and metrics: reads done, bytes held in
  * blocks now. */

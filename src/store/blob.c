@@ -406,6 +406,11 @@ int blob_list(struct blob_store *s,
 	return s->ops->list(s, cb, arg);
 }
 
+bool blob_store_may_block(const struct blob_store *s)
+{
+	return s && strcmp(s->ops->name, "fs") != 0;
+}
+
 bool blob_hex_valid(const char *hex)
 {
 	size_t i;

@@ -175,6 +175,10 @@ int blob_list(struct blob_store *s,
 	      int (*cb)(const char *hex, uint64_t size, int64_t mtime, void *arg), void *arg);
 
 bool blob_hex_valid(const char *hex);
+/* Do this store's readers wait for the network (s3: every open and read
+ * is a request), rather than for a local disk (fs: the page cache, or
+ * sendfile)?  Never blocks. */
+bool blob_store_may_block(const struct blob_store *s);
 
 /*
  * A short-lived URL from which the client fetches the blob straight from

@@ -49,6 +49,7 @@ class SlowS3:
         self.slow = set()
         self.delay = DELAY
         self.cut = None
+        self.head_delay = 0  # seconds before the answer to a slow HEAD
         self.sent = 0
         self.lock = threading.Lock()
         self.lsock = socket.socket()
@@ -82,8 +83,10 @@ class SlowS3:
                 line = b.split(b"\r\n", 1)[0]
                 if line[:1].isupper() and b" HTTP/1." in line:
                     # a request line (a PUT body does not look like one)
-                    state["slow"] = line.startswith(b"GET ") and any(
-                        h.encode() in line for h in self.slow)
+                    mine = any(h.encode() in line for h in self.slow)
+                    state["slow"] = line.startswith(b"GET ") and mine
+                    if line.startswith(b"HEAD ") and mine and self.head_delay:
+                        time.sleep(self.head_delay)
                     if state["slow"] and self.cut is not None and self.sent >= self.cut:
                         break
                 u.sendall(b)
@@ -153,6 +156,7 @@ def files(srv):
     PROXY.slow = {_files["big"]["sha256"]}
     PROXY.delay = DELAY
     PROXY.cut = None
+    PROXY.head_delay = 0
     PROXY.sent = 0
     return _files["big"], _files["small"]
 
@@ -229,6 +233,46 @@ def test_loop_answers_while_the_store_is_slow(srv):
         "a 4 KiB GET waited for the store: %s s" % ", ".join("%.3f" % x for x in small_t)
     # the slow ones did wait for the store (the proxy works): 32 pieces
     assert min(o[2] for o in out) > 32 * DELAY * 0.8
+
+
+def test_loop_answers_while_the_store_is_slow_to_open(srv):
+    # Opening a blob on S3 is a HEAD: four downloads whose HEAD the store
+    # holds for 1.5 s; meanwhile /healthz and the 4 KiB download answer
+    # at once (the opens wait on the workers, their requests suspended),
+    # and the four end whole.
+    need_s3()
+    big, small = files(srv)
+    PROXY.delay = 0
+    PROXY.head_delay = 1.5
+    path = srv.dl_path(big)
+    out = [None] * 4
+    ts = [threading.Thread(target=download, args=(srv.port, path, out, i)) for i in range(4)]
+    for t in ts:
+        t.start()
+    time.sleep(0.3)
+    health, small_t = [], []
+    for _ in range(4):
+        r, t = timed_get(srv, "/healthz")
+        expect(r, 200)
+        health.append(t)
+        r, t = timed_get(srv, srv.dl_path(small))
+        expect(r, 200)
+        assert r.body == _files["small_data"], "the 4 KiB file's bytes differ"
+        small_t.append(t)
+        time.sleep(0.05)
+    for t in ts:
+        t.join(60)
+    PROXY.head_delay = 0
+    want = sha256(_files["big_data"])
+    for i, o in enumerate(out):
+        assert o and o[0] == 200 and o[1] == want, "download %d: %r" % (i, o)
+        assert o[2] > 1.4, "download %d did not wait for its HEAD: %.2f s" % (i, o[2])
+    if not OFFLOOP:
+        return
+    assert max(health) < PROBE_MAX, \
+        "GET /healthz waited for a HEAD: %s s" % ", ".join("%.3f" % x for x in health)
+    assert max(small_t) < PROBE_MAX, \
+        "a 4 KiB GET waited for a HEAD: %s s" % ", ".join("%.3f" % x for x in small_t)
 
 
 def test_clients_gone_mid_read(srv):

@@ -5,8 +5,8 @@
  * when the limit lies further and the budget allows; none at budget 0 or
  * at the limit), a seek, a blob shorter than its reader said (truncated
  * under it), frees while a read is queued or running (ASan: no leak, no
- * use after free), and the drain failing queued reads and waking their
- * callers.
+ * use after free), the drain failing queued reads and waking their
+ * callers, and tasks (a blob's open) on the workers and at the drain.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -282,6 +282,78 @@ static void test_drain_fails_queued_reads(void **state)
 	ahead_pool_free(p);
 }
 
+/* A task (a blob's open) that waits for the test before it returns. */
+struct gate_task {
+	struct ahead_task t;
+	pthread_mutex_t *mu;
+	pthread_cond_t *cv;
+	bool *open;
+	int ran;        /* 1: ran, 2: cancelled */
+	bool started;
+	pthread_t thread;
+};
+
+static void gate_fn(struct ahead_task *t, bool cancelled)
+{
+	struct gate_task *g = (struct gate_task *)t;
+	pthread_mutex_lock(g->mu);
+	g->thread = pthread_self();
+	g->started = true;
+	pthread_cond_broadcast(g->cv);
+	if (!cancelled)
+		while (!*g->open)
+			pthread_cond_wait(g->cv, g->mu);
+	g->ran = cancelled ? 2 : 1;
+	pthread_mutex_unlock(g->mu);
+}
+
+static void *drainer(void *arg)
+{
+	ahead_pool_drain(arg);
+	return NULL;
+}
+
+static void test_tasks_and_their_drain(void **state)
+{
+	/* tasks run on a worker, before reads; the drain refuses the queued
+	 * ones on its own thread (fn(t, true)), waits for the running one,
+	 * and later tasks are refused */
+	struct ahead_pool *p = ahead_pool_new(1, 0);
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+	bool open = false;
+	struct gate_task g[3];
+	memset(g, 0, sizeof(g));
+	for (int i = 0; i < 3; i++) {
+		g[i].t.fn = gate_fn;
+		g[i].mu = &mu;
+		g[i].cv = &cv;
+		g[i].open = &open;
+	}
+	assert_int_equal(ahead_pool_run(p, &g[0].t), 0);
+	pthread_mutex_lock(&mu);
+	while (!g[0].started)
+		pthread_cond_wait(&cv, &mu);
+	pthread_mutex_unlock(&mu);
+	assert_false(pthread_equal(g[0].thread, pthread_self()));
+	assert_int_equal(ahead_pool_run(p, &g[1].t), 0);
+	assert_int_equal(ahead_pool_run(p, &g[2].t), 0);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, drainer, p), 0);
+	pthread_mutex_lock(&mu);
+	while (g[1].ran != 2 || g[2].ran != 2)
+		pthread_cond_wait(&cv, &mu);
+	assert_int_equal(g[0].ran, 0); /* still running: the drain waits */
+	open = true;
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&mu);
+	pthread_join(th, NULL);
+	assert_int_equal(g[0].ran, 1);
+	struct gate_task late = g[0];
+	assert_int_equal(ahead_pool_run(p, &late.t), PT_EUNAVAIL);
+	ahead_pool_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -298,6 +370,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_drain_fails_queued_reads,
 						setup, teardown),
+		cmocka_unit_test(test_tasks_and_their_drain),
 	};
 	if (sodium_init() < 0)
 		return 1;

@@ -3,8 +3,9 @@
 and its blobs on S3, N clients downloading a file over and over as fast as
 they can, and a prober per port asking GET /healthz every 50 ms on a new
 connection: the main port, and (when the binary has it) the health port
-([server] health_listen).  Prints p50, p99 and the worst answer time of
-each.
+([server] health_listen); and a prober that downloads a 4 KiB file (also
+on S3) on a new connection every 50 ms.  Prints p50, p99 and the worst
+answer time of each.
 
     S3=http://127.0.0.1:28290 bench/health_load.py [--bin bin] [--clients 64]
         [--seconds 10] [--size-mib 16]
@@ -96,6 +97,12 @@ def main():
         url = r.read().decode().strip()
         assert r.status == 201, (r.status, url)
         path = "/" + url.split("/", 3)[3]
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        c.request("PUT", "/small.bin", body=os.urandom(4096))
+        r = c.getresponse()
+        surl = r.read().decode().strip()
+        assert r.status == 201, (r.status, surl)
+        spath = "/" + surl.split("/", 3)[3]
         stop = time.monotonic() + a.seconds
         done = [0]
         lock = threading.Lock()
@@ -109,15 +116,15 @@ def main():
                 except OSError:
                     time.sleep(0.05)
 
-        lat = {"main": [], "health": []}
-        fails = {"main": 0, "health": 0}
+        lat = {"main": [], "health": [], "4k": []}
+        fails = {"main": 0, "health": 0, "4k": 0}
 
-        def prober(name, p):
+        def prober(name, p, what="/healthz"):
             time.sleep(0.5)  # the downloads first
             while time.monotonic() < stop:
                 t0 = time.monotonic()
                 try:
-                    st, _ = get(p, "/healthz", 30)
+                    st, _ = get(p, what, 30)
                     if st != 200:
                         fails[name] += 1
                 except OSError:
@@ -127,6 +134,7 @@ def main():
 
         ts = [threading.Thread(target=client) for _ in range(a.clients)]
         ts.append(threading.Thread(target=prober, args=("main", port)))
+        ts.append(threading.Thread(target=prober, args=("4k", port, spath)))
         if has_health:
             ts.append(threading.Thread(target=prober, args=("health", hport)))
         for t in ts:
@@ -138,8 +146,10 @@ def main():
         for name, v in lat.items():
             if not v:
                 continue
-            print("  /healthz on the %-6s port: %4d checks, p50 %7.1f ms, p99 %7.1f ms, "
-                  "max %7.1f ms, %d failed" % (name, len(v), pct(v, .5) * 1e3, pct(v, .99) * 1e3,
+            what = "4 KiB GET on the main port" if name == "4k" else \
+                "/healthz on the %-6s port" % name
+            print("  %-27s: %4d checks, p50 %7.1f ms, p99 %7.1f ms, "
+                  "max %7.1f ms, %d failed" % (what, len(v), pct(v, .5) * 1e3, pct(v, .99) * 1e3,
                                               max(v) * 1e3, fails[name]))
     finally:
         proc.terminate()

@@ -392,6 +392,25 @@ static const struct conf_opt opts[] = {
 		  "and R2 prefer), for requests and presigned URLs alike; "
 		  "virtual needs a DNS-name bucket and endpoints named by "
 		  "host (http://localhost:PORT on loopback)" },
+	{ .section = "storage", .name = "s3_read_workers", .type = CONF_U64,
+	  .off = OFF(s3_read_workers), .def = "8", .min = 1, .max = 256,
+	  .unit = "count",
+	  .help = "threads that read S3 blobs for downloads, off the event "
+		  "loops (a slow store stalls these, not other requests). A "
+		  "download waits for its block paused, costing no thread; "
+		  "with all workers held by a stalled store, S3 downloads "
+		  "wait in their queue while every other request is "
+		  "served" },
+	{ .section = "storage", .name = "s3_read_ahead_bytes",
+	  .type = CONF_SIZE, .off = OFF(s3_read_ahead_bytes), .def = "64M",
+	  .max = 1ull << 40, .unit = "size",
+	  .help = "S3 blocks (256 KiB each) read ahead of uncapped "
+		  "downloads, held at most in all; past it a block is read "
+		  "when asked for; 0 = no read-ahead. Per download at most "
+		  "one block is held (256 KiB, besides the engine's own send "
+		  "buffer of 256 KiB), and none while a speed cap makes it "
+		  "wait: a capped download reads only what its next burst "
+		  "sends" },
 	/* [metadata] */
 	{ .section = "metadata", .name = "backend", .type = CONF_STR,
 	  .off = OFF(metadata_backend), .def = "sqlite", .min = 1,

@@ -71,6 +71,8 @@ struct pt_conf {
 	uint64_t s3_presign_seconds;
 	char *s3_public_endpoint; /* "" = s3_endpoint */
 	char *s3_addressing;      /* "path" | "virtual" */
+	uint64_t s3_read_workers;     /* threads reading S3 blobs (ahead.h) */
+	uint64_t s3_read_ahead_bytes; /* prefetched blocks, all downloads */
 	/* [metadata] */
 	char *metadata_backend;  /* "sqlite" | "postgres" */
 	char *postgres_dsn;

@@ -218,6 +218,7 @@ void app_close(struct app *app)
 	counts_free(app->counts);
 	metrics_free(app->metrics);
 	throttle_free(app->throttle);
+	ahead_pool_free(app->ahead);
 	slots_free(app->slots);
 	cluster_free(app->cluster);
 	coverage_free(app->coverage);

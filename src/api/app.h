@@ -15,6 +15,7 @@
 
 #include "../conf.h"
 #include "../http/server.h"
+#include "../store/ahead.h"
 #include "../store/blob.h"
 #include "../store/blobcache.h"
 #include "../store/db.h"
@@ -68,6 +69,9 @@ struct app {
 	struct cluster *cluster;    /* several nodes (postgres); NULL: one */
 	struct coverage *coverage;  /* bytes each client got: counting */
 	struct throttle *throttle;  /* resumes speed-capped downloads */
+	/* reads of S3 blobs off the event loops (ahead.h); NULL: fs, or
+	 * not serving (admin), and a blob is read in place */
+	struct ahead_pool *ahead;
 	/* failed logins (accounts.c): per address, per name and address;
 	 * per name in the database (every node); login_known: name and
 	 * address pairs that logged in lately (the per-name limit spares

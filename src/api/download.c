@@ -673,6 +673,76 @@ static uint64_t header_bytes(struct pt_req *r, struct resp *resp)
 	return n + 16; /* "Server: partage" */
 }
 
+/*
+ * Opening a blob that may block (S3: a HEAD) happens on the ahead pool's
+ * threads, not on the event loop: the handler queues the open, suspends
+ * (req_suspend), and runs again from the start when the worker resumes
+ * it; that run finds the reader (or the error) in r->async_io.  The
+ * reader belongs to the request's pool until a response takes it, so a
+ * client gone meanwhile, or a refusal by the gate, closes it.
+ */
+struct blob_open {
+	struct ahead_task task;
+	struct pt_req *r;
+	struct blob_store *blobs;
+	char hex[BLOB_HEX_LEN + 1];
+	struct blob_reader *rd;
+	int err;
+	bool done;
+};
+
+static void blob_open_task(struct ahead_task *t, bool cancelled)
+{
+	struct blob_open *o = (struct blob_open *)t;
+	if (cancelled)
+		o->err = PT_EUNAVAIL; /* the server is stopping */
+	else
+		o->err = blob_reader_open(o->blobs, o->hex, &o->rd);
+	__atomic_store_n(&o->done, true, __ATOMIC_RELEASE);
+	req_resume(o->r); /* the request's post: the loop runs it again */
+}
+
+static void blob_open_cleanup(void *arg)
+{
+	struct blob_open *o = arg;
+	blob_reader_close(o->rd);
+	o->rd = NULL;
+}
+
+/* Open l's blob off the loop when it may block and the engine can wait:
+ * true with *rc when the request is suspended for it (return *rc); false
+ * with *o the finished open (NULL: open in place, as before). */
+static bool blob_open_or_suspend(struct pt_req *r, const struct link *l,
+				 struct blob_open **o, req_res *rc)
+{
+	struct app *app = r->ctx;
+	*o = r->async_io;
+	if (*o)
+		return false; /* the run after the open */
+	if (!app->ahead || !blob_store_may_block(app->blobs) ||
+	    !req_pull_offload(r) || !req_can_suspend(r))
+		return false;
+	struct blob_open *x = pt_palloc(r->pool, sizeof(*x));
+	memset(x, 0, sizeof(*x));
+	x->task.fn = blob_open_task;
+	x->r = r;
+	x->blobs = app->blobs;
+	memcpy(x->hex, l->sha256, sizeof(x->hex));
+	x->hex[BLOB_HEX_LEN] = '\0';
+	pt_pool_cleanup_add(r->pool, blob_open_cleanup, x);
+	*rc = req_suspend(r);
+	if (!req_res_ok(*rc))
+		return false; /* cannot wait here: open in place */
+	r->async_io = x;
+	if (ahead_pool_run(app->ahead, &x->task)) {
+		/* the server is stopping: nothing will resume it */
+		x->err = PT_EUNAVAIL;
+		x->done = true;
+		req_resume(r);
+	}
+	return true;
+}
+
 static req_res serve_held(struct pt_req *r, const char *id, struct held *h)
 {
 	struct app *app = r->ctx;
@@ -695,6 +765,12 @@ static req_res serve_held(struct pt_req *r, const char *id, struct held *h)
 	struct download_rules rules;
 	struct download_pass pass;
 	policy_download(app->conf, api_who(r), &rules);
+	/* the blob is opened first, off the loop (a HEAD on S3), unless the
+	 * answer may well be a redirect to the store (no open then) */
+	struct blob_open *opened = NULL;
+	if ((!rules.redirect || l.max_downloads) &&
+	    blob_open_or_suspend(r, &l, &opened, &rc))
+		return rc;
 	memcpy(h->id, l.id, sizeof(h->id));
 	bool gated = api_download_gate_or_reply(r, "files", l.id, l.size,
 						&rules, &pass, &rc);
@@ -715,8 +791,15 @@ static req_res serve_held(struct pt_req *r, const char *id, struct held *h)
 			!pass.not_before && /* a hold is ours to keep */
 			redirectable(r, range_hdr, rr, &rs);
 	if (!redirect) {
-		err = blob_reader_open_cached(app->blobs, app->blobcache,
-					      l.sha256, &rd);
+		if (opened) { /* done off the loop: the reader is ours now */
+			err = opened->err;
+			rd = opened->rd;
+			opened->rd = NULL;
+		} else {
+			err = blob_reader_open_cached(app->blobs,
+						      app->blobcache, l.sha256,
+						      &rd);
+		}
 		if (err) {
 			pt_log("download: blob %s of link %s cannot be "
 			       "opened: %s",
@@ -762,7 +845,7 @@ static req_res serve_held(struct pt_req *r, const char *id, struct held *h)
 	struct cap cap = { r->method == HTTP_GET ? rules.speed : 0,
 			   pass.not_before, r, app->throttle, &h->sent,
 			   h->slot ? held_last_byte : NULL, r, req_socket(r),
-			   h->count ? &h->body_at : NULL };
+			   h->count ? &h->body_at : NULL, app->ahead };
 
 	/* from here a response owns the reader: drop it from the pool */
 	struct resp *resp;

@@ -5,6 +5,12 @@
  * and hold (speed_cap, download.h) that a streamed body keeps to.  A
  * stream records its progress and where its body starts in the
  * connection's TCP stream (tcp_written) for download.c's counting.
+ *
+ * A blob without a local descriptor (S3) is read off the engine's
+ * thread: the stream reads through an ahead (store/ahead.h), pausing its
+ * connection until a worker has the block and wakes it.  What the speed
+ * cap granted before such a pause is kept (`granted`) for the call after
+ * it, so the wait for the store never costs a burst twice.
  */
 #define _GNU_SOURCE
 #include "download_body.h"
@@ -20,6 +26,7 @@
 #include <sys/ioctl.h>
 
 #include "../core/bucket.h"
+#include "../store/ahead.h"
 #include "../util/banned.h"
 
 /* During a hold, one byte of the body every HOLD_KEEPALIVE_NS: a client
@@ -36,7 +43,11 @@ struct piece {
 };
 
 struct stream {
-	struct blob_reader *reader;
+	struct blob_reader *reader; /* NULL when ahead has it */
+	struct ahead *ahead;        /* reads off the engine's thread, or NULL */
+	struct pt_req *r;           /* paused while ahead reads */
+	bool paced;                 /* capped or held: read what is granted */
+	size_t granted;             /* bytes the cap let go, not yet sent */
 	struct piece *pieces;
 	size_t npieces;
 	uint64_t total;
@@ -181,10 +192,15 @@ static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 	    !tcp_written(s->fd, s->body_at))
 		*s->body_at = 0;
 	if (pos < s->total) {
-		ssize_t n = speed_cap_take(&s->cap, s->total - pos, max);
-		if (n <= 0)
-			return n ? RESP_PULL_ERROR : 0;
-		max = (size_t)n;
+		if (!s->granted) {
+			ssize_t n = speed_cap_take(&s->cap, s->total - pos,
+						   max);
+			if (n <= 0)
+				return n ? RESP_PULL_ERROR : 0;
+			s->granted = (size_t)n;
+		}
+		if (s->granted < max)
+			max = s->granted;
 	}
 
 	/* find the piece that holds `pos` (few pieces: a linear walk) */
@@ -200,12 +216,28 @@ static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 		if (p->text) {
 			memcpy(buf, p->text + in, n);
 		} else {
-			k = blob_reader_pread(s->reader, buf, n, p->off + in);
+			if (s->ahead) {
+				/* paced: only what the cap let go, so no block
+				 * waits in memory for the next burst */
+				uint64_t from = p->off + in;
+				k = ahead_read(s->ahead, buf, n, from,
+					       s->paced ? from + n
+							: p->off + p->len);
+				if (k == 0) { /* a worker reads it: wait */
+					req_pause(s->r);
+					return 0;
+				}
+			} else {
+				k = blob_reader_pread(s->reader, buf, n,
+						      p->off + in);
+			}
 			if (k <= 0) /* the blob shrank or failed: never pad */
 				return RESP_PULL_ERROR;
 			if (s->sent)
 				*s->sent = pos + (uint64_t)k;
 		}
+		s->granted = (size_t)k < s->granted ? s->granted - (size_t)k
+						    : 0;
 		if (s->last && pos + (uint64_t)k >= s->total) {
 			s->last(s->last_arg);
 			s->last = NULL;
@@ -215,11 +247,20 @@ static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 	return RESP_PULL_END;
 }
 
+/* A worker has read what the stream waits for (any thread). */
+static void stream_wake(void *arg)
+{
+	req_wake(arg);
+}
+
 static void stream_free(void *cls)
 {
 	struct stream *s = cls;
 	speed_cap_end(&s->cap);
-	blob_reader_close(s->reader);
+	if (s->ahead)
+		ahead_free(s->ahead); /* closes the reader, now or later */
+	else
+		blob_reader_close(s->reader);
 	free(s->pieces);
 	free(s);
 }
@@ -237,8 +278,15 @@ static struct resp *stream_response(struct blob_reader *rd,
 		s->last_arg = cap->last_arg;
 		s->fd = cap->fd;
 		s->body_at = cap->body_at;
+		s->r = cap->r;
+		s->paced = cap->rate || cap->not_before;
 	}
 	s->reader = rd;
+	if (cap && cap->ahead && req_pull_offload(cap->r) &&
+	    blob_reader_fd(rd) < 0) {
+		s->ahead = ahead_new(cap->ahead, rd, stream_wake, cap->r);
+		s->reader = NULL;
+	}
 	s->pieces = pieces;
 	s->npieces = n;
 	for (size_t i = 0; i < n; i++)
@@ -247,16 +295,23 @@ static struct resp *stream_response(struct blob_reader *rd,
 }
 
 /* The whole blob or one range of it: sendfile when there is an fd. */
-static bool from_memory(uint64_t len, bool paced)
+/* A small body not paced goes whole from memory, read here: from a
+ * local file or the cache, not from a store that may block when the
+ * engine can have it read off its thread (ahead.h), by the stream. */
+static bool from_memory(struct blob_reader *rd, uint64_t len, bool paced,
+			const struct cap *cap)
 {
-	return len > 0 && len <= SMALL_BODY && !paced;
+	return len > 0 && len <= SMALL_BODY && !paced &&
+	       (blob_reader_fd(rd) >= 0 || blob_reader_cached(rd) ||
+		!cap->ahead || !req_pull_offload(cap->r));
 }
 
 bool download_range_streams(struct blob_reader *rd, uint64_t len,
 			    const struct cap *cap)
 {
 	bool paced = cap->rate || cap->not_before;
-	return !from_memory(len, paced) && (blob_reader_fd(rd) < 0 || paced);
+	return !from_memory(rd, len, paced, cap) &&
+	       (blob_reader_fd(rd) < 0 || paced);
 }
 
 struct resp *download_range_response(struct blob_reader *rd, uint64_t off,
@@ -264,7 +319,7 @@ struct resp *download_range_response(struct blob_reader *rd, uint64_t off,
 {
 	int fd = blob_reader_fd(rd);
 	bool paced = cap->rate || cap->not_before;
-	if (from_memory(len, paced)) {
+	if (from_memory(rd, len, paced, cap)) {
 		/* small: from memory, so headers and body leave in one
 		 * write instead of a send and a sendfile */
 		char *buf = xmalloc(len);

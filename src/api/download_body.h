@@ -1,8 +1,14 @@
 /*
  * download_body.h — the response bodies of download.c (download_body.c);
  * nothing else includes it.  Each function takes the blob reader rd: the
- * response it returns owns rd (and closes it).  None blocks; a streamed
- * body preads the blob from the engine's pull callback.
+ * response it returns owns rd (and closes it).  None blocks on a blob
+ * without a local descriptor when cap->ahead is set and the engine lets
+ * a pull wait for another thread (req_pull_offload: the event engine):
+ * such a body is read by the ahead pool's workers (store/ahead.h) while
+ * its connection waits paused; on libmicrohttpd it is pread in the pull
+ * callback, on MHD's thread.  A blob with a descriptor goes by sendfile, or is pread from
+ * the engine's pull callback (the page cache, as nginx reads it).
+ * stream.c uses them too, for /stream's unpaced bodies.
  */
 #ifndef PT_DOWNLOAD_BODY_H
 #define PT_DOWNLOAD_BODY_H
@@ -28,6 +34,9 @@ struct cap {
 	void *last_arg;
 	int fd;            /* the connection's socket, or -1 */
 	uint64_t *body_at; /* held.body_at, or NULL */
+	/* reads of a blob without a local fd (S3) go to these workers;
+	 * NULL: read in place (blocking) */
+	struct ahead_pool *ahead;
 };
 
 /* Bytes [off, off + len) of the blob, the body of a 200 or a 206: from

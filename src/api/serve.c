@@ -198,6 +198,10 @@ int app_serve_start(const struct pt_conf *c, struct app_server **out)
 		.authenticate = api_authenticate_or_reply,
 	};
 	reply_html_error_hook = api_error_page; /* translated pages */
+	/* S3 blobs are read by workers of their own, not on the loops */
+	if (strcmp(c->storage_backend, "s3") == 0)
+		s->app.ahead = ahead_pool_new((unsigned)c->s3_read_workers,
+					      (size_t)c->s3_read_ahead_bytes);
 	/* the health checks' answers, before the first request */
 	if ((err = health_start(&s->app, c->health_listen, &s->health))) {
 		app_close(&s->app);
@@ -246,6 +250,8 @@ void app_serve_stop(struct app_server *s, unsigned grace_s)
 	/* throttled downloads sleep paused: wake them all before the engine
 	 * closes (it must not stop with suspended connections) */
 	throttle_stop(s->app.throttle);
+	/* and S3 downloads waiting for a block: let the reads end */
+	ahead_pool_drain(s->app.ahead);
 	/* so do requests waiting for a password hash: let the hashes end */
 	pwhash_drain(s->app.pwhash);
 	server_stop(s->srv);

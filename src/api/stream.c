@@ -206,7 +206,9 @@ static void stream_complete(struct pt_req *r, bool ok)
 /* The paced body of a limited viewer's stream: bytes [off, off + len) of
  * the blob through a token bucket that starts full. */
 struct paced {
-	struct blob_reader *rd;
+	struct blob_reader *rd; /* NULL when ahead has it */
+	struct ahead *ahead;    /* S3: reads off the engine's thread */
+	size_t granted;         /* taken from the bucket, not yet sent */
 	uint64_t off;
 	uint64_t *sent;
 	struct bucket b;
@@ -226,17 +228,34 @@ static ssize_t paced_pull(void *cls, uint64_t pos, char *buf, size_t max,
 	uint64_t now = pt_mono_ns(), left = len - pos;
 	uint64_t want = left < max ? left : max;
 	uint64_t need = p->b.rate < want ? p->b.rate : want;
-	if (bucket_wait_ns(&p->b, need, now) > 0) {
-		req_pause(p->r);
-		if (!throttle_resume_at(p->throttle, p->r,
-					now + bucket_wait_ns(&p->b, need, now)))
-			return RESP_PULL_ERROR;
-		return 0;
+	if (!p->granted) {
+		if (bucket_wait_ns(&p->b, need, now) > 0) {
+			req_pause(p->r);
+			if (!throttle_resume_at(
+				    p->throttle, p->r,
+				    now + bucket_wait_ns(&p->b, need, now)))
+				return RESP_PULL_ERROR;
+			return 0;
+		}
+		p->granted = (size_t)bucket_take(&p->b, want, now);
 	}
-	size_t n = (size_t)bucket_take(&p->b, want, now);
-	ssize_t k = blob_reader_pread(p->rd, buf, n, p->off + pos);
+	size_t n = p->granted < want ? p->granted : (size_t)want;
+	ssize_t k;
+	if (p->ahead) {
+		/* off the engine's thread (download_body.c's stream): only
+		 * what the bucket let go, kept across the wait */
+		uint64_t from = p->off + pos;
+		k = ahead_read(p->ahead, buf, n, from, from + n);
+		if (k == 0) {
+			req_pause(p->r);
+			return 0;
+		}
+	} else {
+		k = blob_reader_pread(p->rd, buf, n, p->off + pos);
+	}
 	if (k <= 0) /* the blob shrank or failed: never pad */
 		return RESP_PULL_ERROR;
+	p->granted = (size_t)k < p->granted ? p->granted - (size_t)k : 0;
 	*p->sent = pos + (uint64_t)k;
 	return k;
 }
@@ -255,8 +274,16 @@ static ssize_t paced_cb(void *cls, uint64_t pos, char *buf, size_t max)
 static void paced_free(void *cls)
 {
 	struct paced_resp *pr = cls;
-	blob_reader_close(pr->p.rd);
+	if (pr->p.ahead)
+		ahead_free(pr->p.ahead); /* closes the reader */
+	else
+		blob_reader_close(pr->p.rd);
 	free(pr);
+}
+
+static void paced_wake(void *arg)
+{
+	req_wake(arg);
 }
 
 static struct resp *paced_response(struct pt_req *r, struct blob_reader *rd,
@@ -273,6 +300,10 @@ static struct resp *paced_response(struct pt_req *r, struct blob_reader *rd,
 	if (lead < STREAM_READ)
 		lead = STREAM_READ;
 	pr->p.rd = rd;
+	if (app->ahead && req_pull_offload(r) && blob_reader_fd(rd) < 0) {
+		pr->p.ahead = ahead_new(app->ahead, rd, paced_wake, r);
+		pr->p.rd = NULL;
+	}
 	pr->p.off = off;
 	pr->p.sent = sent;
 	pr->len = len;
@@ -403,7 +434,7 @@ req_res api_stream(struct pt_req *r)
 		/* unlimited: as a download without caps (sendfile) */
 		struct cap cap = { 0,	 0,    r,    app->throttle,
 				   NULL, NULL, NULL, req_socket(r),
-				   NULL };
+				   NULL, app->ahead };
 		s->paced = false;
 		resp = download_range_response(rd, first, len, &cap);
 	}

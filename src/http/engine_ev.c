@@ -213,6 +213,7 @@ const struct req_ops ev_ops = {
 	.wake = ev_wake,
 	.pause_until = ev_pause_until,
 	.socket = ev_socket,
+	.pull_offload = true,
 };
 
 void ev_conn_close(struct conn *c)

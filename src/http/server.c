@@ -136,6 +136,11 @@ void req_wake(struct pt_req *r)
 	r->ops->wake(r);
 }
 
+bool req_pull_offload(const struct pt_req *r)
+{
+	return r && r->ops && r->ops->pull_offload;
+}
+
 bool req_pause_until(struct pt_req *r, uint64_t when_ns)
 {
 	if (!r->ops->pause_until)

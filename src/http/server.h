@@ -91,6 +91,8 @@ struct req_ops {
 	void (*pause_until)(struct pt_req *r, uint64_t when_ns);
 	/* the connection's socket, for TCP_INFO and liveness; -1: none */
 	int (*socket)(struct pt_req *r);
+	/* a pull may hand its work to another thread (req_pull_offload) */
+	bool pull_offload;
 };
 
 /*
@@ -161,6 +163,10 @@ struct pt_req {
 	/* Work off the worker thread (req_suspend): for the module that
 	 * suspended the request, kept across the handler's runs. */
 	void *async;
+	/* A second module's state across runs, as async: download.c's blob
+	 * opened off the loop (it may follow a password hash in the same
+	 * request, which holds async) */
+	void *async_io;
 	/* private to server.c: what runs again after req_resume, and the
 	 * reply headers it had not added yet */
 	req_res (*again)(struct pt_req *r);
@@ -263,5 +269,14 @@ void req_wake(struct pt_req *r);
  * when the engine has no timers: pause and wake it by other means
  * (throttle.h). */
 bool req_pause_until(struct pt_req *r, uint64_t when_ns);
+/* May a pull callback hand a read to another thread — queue it, req_pause,
+ * return 0, and have that thread req_wake r when it is done, possibly
+ * before the pause?  true on the event engine (a wake is a post that the
+ * loop runs after the callback has returned, and a paused connection is
+ * kept until its wake: the waker's r stays valid).  false on
+ * libmicrohttpd (a resume that comes before the suspension is lost) and
+ * on requests without an engine: there the pull reads in place, on the
+ * engine's own threads. */
+bool req_pull_offload(const struct pt_req *r);
 
 #endif

@@ -388,6 +388,11 @@ uint64_t blob_reader_size(const struct blob_reader *r)
 	return r->size;
 }
 
+bool blob_reader_cached(const struct blob_reader *r)
+{
+	return r->mem != NULL;
+}
+
 int blob_reader_fd(struct blob_reader *r)
 {
 	return r->mem ? -1 : r->store->ops->reader_fd(r->state);
@@ -450,6 +455,11 @@ int blob_list(struct blob_store *s,
 	      int (*cb)(const char *hex, uint64_t size, int64_t mtime, void *arg), void *arg)
 {
 	return s->ops->list(s, cb, arg);
+}
+
+bool blob_store_may_block(const struct blob_store *s)
+{
+	return s && strcmp(s->ops->name, "fs") != 0;
 }
 
 bool blob_hex_valid(const char *hex)

@@ -166,6 +166,8 @@ uint64_t blob_reader_size(const struct blob_reader *r);
 /* A local fd positioned nowhere in particular (use offsets), owned by the
  * reader, or -1 when the backend has none. */
 int blob_reader_fd(struct blob_reader *r);
+/* Whether r's bytes are in memory (blob_reader_open_cached's hit). */
+bool blob_reader_cached(const struct blob_reader *r);
 /* Like pread(2): bytes read, 0 at end, or a negative status. */
 ssize_t blob_reader_pread(struct blob_reader *r, void *p, size_t n,
 			  uint64_t off);
@@ -185,6 +187,10 @@ int blob_list(struct blob_store *s,
 	      int (*cb)(const char *hex, uint64_t size, int64_t mtime, void *arg), void *arg);
 
 bool blob_hex_valid(const char *hex);
+/* Do this store's readers wait for the network (s3: every open and read
+ * is a request), rather than for a local disk (fs: the page cache, or
+ * sendfile)?  Never blocks. */
+bool blob_store_may_block(const struct blob_store *s);
 
 /*
  * A short-lived URL from which the client fetches the blob straight from

@@ -125,6 +125,18 @@ int media_probe_fd(int fd, struct media_info *m);
  * files, no core, no processes; then seccomp allows only read/lseek/
  * fstat on fd 0, write on fd 1, memory management and exit.
  */
+/* Bytes for libavformat's custom I/O (avio_alloc_context's read and
+ * seek, opaque = the struct): memory (p) or a regular file read with
+ * pread (p NULL, fd), size bytes, the position at off.  Shared by the
+ * probe and the thumbnailer (mediaprobe.c). */
+struct media_src {
+	const uint8_t *p;
+	int fd;
+	int64_t size, off;
+};
+int media_src_read(void *opaque, uint8_t *buf, int size);
+int64_t media_src_seek(void *opaque, int64_t off, int whence);
+
 #define MEDIA_PROBE_COMMAND "__probe"
 /* The probe's seccomp filter, for the calling thread and its children,
  * irreversibly: any other system call kills the process (SIGSYS).  0 or

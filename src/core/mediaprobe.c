@@ -52,15 +52,9 @@
 #define PROBE_ASAN 0
 #endif
 
-struct src {
-	const uint8_t *p; /* memory, or NULL: fd */
-	int fd;
-	int64_t size, off;
-};
-
-static int src_read(void *opaque, uint8_t *buf, int size)
+int media_src_read(void *opaque, uint8_t *buf, int size)
 {
-	struct src *s = opaque;
+	struct media_src *s = opaque;
 	if (size <= 0)
 		return AVERROR_EOF;
 	if (s->p) {
@@ -83,9 +77,9 @@ static int src_read(void *opaque, uint8_t *buf, int size)
 	return (int)k;
 }
 
-static int64_t src_seek(void *opaque, int64_t off, int whence)
+int64_t media_src_seek(void *opaque, int64_t off, int whence)
 {
-	struct src *s = opaque;
+	struct media_src *s = opaque;
 	if (whence & AVSEEK_SIZE)
 		return s->size;
 	whence &= ~AVSEEK_FORCE;
@@ -122,7 +116,7 @@ static bool is_image_format(const char *name)
 	       strcmp(name, "gif") == 0;
 }
 
-static int probe(struct src *s, struct media_info *m)
+static int probe(struct media_src *s, struct media_info *m)
 {
 	AVFormatContext *fc = NULL;
 	AVIOContext *io = NULL;
@@ -135,8 +129,8 @@ static int probe(struct src *s, struct media_info *m)
 	iobuf = av_malloc(PROBE_IO_BUF);
 	if (!iobuf)
 		goto done;
-	io = avio_alloc_context(iobuf, PROBE_IO_BUF, 0, s, src_read, NULL,
-				src_seek);
+	io = avio_alloc_context(iobuf, PROBE_IO_BUF, 0, s, media_src_read, NULL,
+				media_src_seek);
 	if (!io) {
 		av_free(iobuf);
 		goto done;
@@ -205,9 +199,9 @@ done:
 
 int media_probe_mem(const uint8_t *p, size_t n, struct media_info *m)
 {
-	struct src s = { .p = p ? p : (const uint8_t *)"",
-			 .fd = -1,
-			 .size = (int64_t)n };
+	struct media_src s = { .p = p ? p : (const uint8_t *)"",
+			       .fd = -1,
+			       .size = (int64_t)n };
 	return probe(&s, m);
 }
 
@@ -216,7 +210,7 @@ int media_probe_fd(int fd, struct media_info *m)
 	struct stat sb;
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))
 		return PT_EBADREQ;
-	struct src s = { .fd = fd, .size = sb.st_size };
+	struct media_src s = { .fd = fd, .size = sb.st_size };
 	return probe(&s, m);
 }
 

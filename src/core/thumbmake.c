@@ -54,53 +54,6 @@
 #define THUMB_ASAN 0
 #endif
 
-struct src {
-	const uint8_t *p; /* memory, or NULL: fd */
-	int fd;
-	int64_t size, off;
-};
-
-static int src_read(void *opaque, uint8_t *buf, int size)
-{
-	struct src *s = opaque;
-	if (size <= 0)
-		return AVERROR_EOF;
-	if (s->p) {
-		if (s->off >= s->size)
-			return AVERROR_EOF;
-		int64_t k = s->size - s->off < size ? s->size - s->off : size;
-		memcpy(buf, s->p + s->off, (size_t)k);
-		s->off += k;
-		return (int)k;
-	}
-	ssize_t k;
-	do
-		k = pread(s->fd, buf, (size_t)size, s->off);
-	while (k < 0 && errno == EINTR);
-	if (k < 0)
-		return AVERROR(EIO);
-	if (k == 0)
-		return AVERROR_EOF;
-	s->off += k;
-	return (int)k;
-}
-
-static int64_t src_seek(void *opaque, int64_t off, int whence)
-{
-	struct src *s = opaque;
-	if (whence & AVSEEK_SIZE)
-		return s->size;
-	whence &= ~AVSEEK_FORCE;
-	int64_t base = whence == SEEK_SET   ? 0
-		       : whence == SEEK_CUR ? s->off
-		       : whence == SEEK_END ? s->size
-					    : -1;
-	if (base < 0 || off > INT64_MAX - base || base + off < 0)
-		return AVERROR(EINVAL);
-	s->off = base + off;
-	return s->off;
-}
-
 static bool too_big(int w, int h, uint64_t max_pixels)
 {
 	return w <= 0 || h <= 0 || (uint64_t)w * (uint64_t)h > max_pixels;
@@ -259,8 +212,8 @@ done:
 	return err;
 }
 
-static int make(struct src *s, uint64_t max_pixels, uint8_t *out, size_t cap,
-		size_t *len, uint32_t *w, uint32_t *h)
+static int make(struct media_src *s, uint64_t max_pixels, uint8_t *out,
+		size_t cap, size_t *len, uint32_t *w, uint32_t *h)
 {
 	AVFormatContext *fc = NULL;
 	AVIOContext *io = NULL;
@@ -277,8 +230,8 @@ static int make(struct src *s, uint64_t max_pixels, uint8_t *out, size_t cap,
 	iobuf = av_malloc(THUMB_IO_BUF);
 	if (!iobuf)
 		goto done;
-	io = avio_alloc_context(iobuf, THUMB_IO_BUF, 0, s, src_read, NULL,
-				src_seek);
+	io = avio_alloc_context(iobuf, THUMB_IO_BUF, 0, s, media_src_read, NULL,
+				media_src_seek);
 	if (!io) {
 		av_free(iobuf);
 		goto done;
@@ -344,9 +297,9 @@ int thumb_make_mem(const uint8_t *p, size_t n, uint64_t max_pixels,
 		   uint8_t *out, size_t cap, size_t *len, uint32_t *w,
 		   uint32_t *h)
 {
-	struct src s = { .p = p ? p : (const uint8_t *)"",
-			 .fd = -1,
-			 .size = (int64_t)n };
+	struct media_src s = { .p = p ? p : (const uint8_t *)"",
+			       .fd = -1,
+			       .size = (int64_t)n };
 	return make(&s, max_pixels, out, cap, len, w, h);
 }
 
@@ -356,7 +309,7 @@ int thumb_make_fd(int fd, uint64_t max_pixels, uint8_t *out, size_t cap,
 	struct stat sb;
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))
 		return PT_EBADREQ;
-	struct src s = { .fd = fd, .size = sb.st_size };
+	struct media_src s = { .fd = fd, .size = sb.st_size };
 	return make(&s, max_pixels, out, cap, len, w, h);
 }
 

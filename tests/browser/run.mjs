@@ -1789,6 +1789,8 @@ const PAGE_LIST = (d) => [
   { name: "files", url: "/files", auth: true, shot: true },
   { name: "account", url: "/account", auth: true },
   { name: "404", url: "/AAAAAAAAAAAA", status: 404, shot: true },
+  // the no-JavaScript download ticket's countdown page: a form's POST
+  { name: "wait", url: "/", post: `/api/v1/files/${d.file.id}/ticket`, shot: true },
   ...WEB3_PAGES(d),
 ];
 
@@ -1832,9 +1834,20 @@ for (const lang of ["en", "fr"])
           extraHTTPHeaders: { "Accept-Language": lang === "fr" ? "fr-FR,fr;q=0.9" : "en-GB,en;q=0.8" } });
         try {
           await ctx.addCookies(d.cookies);
+          // the wait page goes on to its ticketed URL at once, which the
+          // server holds for the wait: a 204 leaves the page where it is
+          await ctx.route((u) => u.searchParams.has("ticket"), (rt) => rt.fulfill({ status: 204, body: "" }));
           const page = await accountPage(ctx);
           for (const p of PAGE_LIST(d)) {
-            const resp = await page.goto(`${base}${p.url}`);
+            let resp = await page.goto(`${base}${p.url}`);
+            if (p.post)
+              [resp] = await Promise.all([page.waitForNavigation(), page.evaluate((u) => {
+                const f = document.createElement("form");
+                f.method = "post";
+                f.action = u;
+                document.body.append(f);
+                f.submit();
+              }, p.post)]);
             eq(resp.status(), p.status || (p.name === "password" ? 401 : 200), `${p.name} status`);
             await page.waitForLoadState("networkidle");
             const what = `${lang} ${width} ${scheme} ${p.name}`;

@@ -117,7 +117,7 @@ def test_file_page_details_and_ticket_page_in_french(srv):
     assert r.status == 200, r
     assert "Votre téléchargement commence dans 7 secondes." in r.text, r.text
     assert '<meta name="viewport"' in r.text and html_lang(r) == "fr"
-    assert re.search(r'<meta http-equiv="refresh" content="7;url=[^"]+ticket=', r.text), r.text
+    assert re.search(r'<meta http-equiv="refresh" content="0;url=[^"]+ticket=', r.text), r.text
     # a wrong password, in French
     p = srv.upload("secret.txt", b"s\n", {"X-Partage-Password": "motdepasse1"})
     r = page(srv, "/%s?password=faux" % p["id"], "fr", code=401)

@@ -57,12 +57,15 @@ struct ahead {
 	int err;            /* FAILED */
 };
 
+/* a queue of aheads, linked through their next and prev */
+struct ahead_q {
+	struct ahead *head, *tail;
+};
+
 struct ahead_pool {
 	pthread_mutex_t mu;
 	pthread_cond_t work, idle;
-	struct ahead_q {
-		struct ahead *head, *tail;
-	} want, pre;        /* reads waited for; prefetches */
+	struct ahead_q want, pre; /* reads waited for; prefetches */
 	struct ahead_task *tasks, *tasks_tail; /* before any read */
 	bool draining, stop;
 	unsigned busy;      /* reads running and wakes being called */
@@ -125,8 +128,14 @@ static void q_remove(struct ahead_q *q, struct ahead *a)
 static struct ahead *q_pop(struct ahead_q *q)
 {
 	struct ahead *a = q->head;
-	if (a)
-		q_remove(q, a);
+	if (!a)
+		return NULL;
+	q->head = a->next;
+	if (q->head)
+		q->head->prev = NULL;
+	else
+		q->tail = NULL;
+	a->next = a->prev = NULL;
 	return a;
 }
 

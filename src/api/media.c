@@ -582,6 +582,7 @@ static void *worker(void *arg)
 
 	free(w);
 	pt_thread_name("media");
+	pt_thread_background(); /* its children (probe, thumbnail, remux) too */
 
 	pthread_mutex_lock(&q->lock);
 	while (!q->stop) {

@@ -333,6 +333,7 @@ static void *worker(void *arg)
 {
 	struct remux_queue *q = arg;
 	pt_thread_name("remux");
+	pt_thread_background(); /* its children (probe, thumbnail, remux) too */
 	pthread_mutex_lock(&q->lock);
 	while (!q->stop) {
 		unsigned seen = q->kicks;

@@ -7,10 +7,13 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "text.h"
 #include "banned.h"
@@ -160,6 +163,12 @@ void pt_thread_name(const char *name)
 
 	snprintf(n, sizeof(n), "%s", name);
 	pthread_setname_np(pthread_self(), n);
+}
+
+void pt_thread_background(void)
+{
+	/* Linux: a thread's nice value is its own, and children inherit it */
+	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 }
 
 uint64_t pt_mono_ns(void)

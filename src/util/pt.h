@@ -103,6 +103,10 @@ uint64_t pt_mono_ns(void);
 /* Name the calling thread (at most 15 bytes are kept), as `top -H`,
  * `ps -L` and /proc/PID/task/TID/comm show it. */
 void pt_thread_name(const char *name);
+/* The calling thread, and the processes it starts, yield the CPU to
+ * everything else (nice 19): background work that must not slow
+ * requests down (the media queue). */
+void pt_thread_background(void);
 /* RFC 9110 IMF-fixdate of t into buf (30 bytes at least). */
 void pt_http_date(int64_t t, char buf[32]);
 /* Parse any of the three HTTP-date forms; returns 0 or PT_EBADREQ. */

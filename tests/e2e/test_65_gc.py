@@ -586,10 +586,14 @@ def test_gc_now_in_the_future_spares_uploads_in_flight():
     with Server("[tier.anonymous]\nretention_days = 0\n", name="gc-now-race") as s:
         loop = GcLoop(s, ["gc", "--now", str(int(time.time()) + 5 * DAY)])
         bad, lost, done = [], [], 0
-        t_end = time.monotonic() + 8
+        # at least 8 s and 10 gc passes (a slow build, ASan, makes fewer
+        # passes in the same time: upload for as long as they take), at
+        # most 40 s
+        t0 = time.monotonic()
         try:
-            for i in range(150):
-                if time.monotonic() > t_end:
+            while True:
+                t = time.monotonic() - t0
+                if (t > 8 and loop.passes >= 10) or t > 40:
                     break
                 data = rand_bytes(2000)
                 r = s.put("new.bin", data, {"Accept": "application/json"})

@@ -270,6 +270,10 @@ struct media_queue *media_queue_start(struct app *app);
 void media_queue_stop(struct media_queue *q);
 /* A link was committed: wake a worker.  Never blocks on a probe. */
 void media_kick(struct app *app);
+/* media.c: start a sandboxed child `partaged CMD` (probe, thumbnail,
+ * remux) with in and out as its fds 0 and 1.  0 with *pid, or an errno. */
+int media_spawn(const char *cmd, int in, int out, char *const envp[],
+		pid_t *pid);
 /* A viewer: counted per address and, when logged in, per account too
  * (the stricter wins); allowance_ms 0 is unlimited. */
 struct media_viewer {

@@ -142,6 +142,36 @@ static bool stopping(struct media_queue *q)
 	return stop;
 }
 
+/* Start /proc/self/exe with the internal command cmd (the sandboxed
+ * children: probe, thumbnail, remux): in as its fd 0, out as its fd 1,
+ * /dev/null as 2, no other descriptor of ours (they are all O_CLOEXEC),
+ * signals default and unblocked, environment envp.  0 with *pid, or an
+ * errno value. */
+int media_spawn(const char *cmd, int in, int out, char *const envp[],
+		pid_t *pid)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, all;
+	char *argv[] = { "partaged", (char *)cmd, NULL };
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in, 0);
+	posix_spawn_file_actions_adddup2(&fa, out, 1);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	posix_spawnattr_init(&at);
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &all);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
+					      POSIX_SPAWN_SETSIGDEF);
+	int rc = posix_spawn(pid, "/proc/self/exe", &fa, &at, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	return rc;
+}
+
 /* Run the probe process on fd: 0 with *m, or a negative status.  A
  * server stopping kills it (within PROBE_POLL_MS). */
 static int probe_run(struct media_queue *q, int fd, struct media_info *m)
@@ -149,8 +179,6 @@ static int probe_run(struct media_queue *q, int fd, struct media_info *m)
 	struct app *app = q->app;
 	int out[2] = { -1, -1 }, err = PT_EINTERNAL;
 	pid_t pid = -1;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
 	char as[64], cpu[64], *envp[3];
 
 	if (pipe2(out, O_CLOEXEC) < 0)
@@ -163,22 +191,7 @@ static int probe_run(struct media_queue *q, int fd, struct media_info *m)
 	envp[0] = as;
 	envp[1] = cpu;
 	envp[2] = NULL;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, fd, 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	posix_spawnattr_init(&at);
-	sigset_t none, all;
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setsigdefault(&at, &all);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
-					      POSIX_SPAWN_SETSIGDEF);
-	char *argv[] = { "partaged", MEDIA_PROBE_COMMAND, NULL };
-	int rc = posix_spawn(&pid, "/proc/self/exe", &fa, &at, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
+	int rc = media_spawn(MEDIA_PROBE_COMMAND, fd, out[1], envp, &pid);
 	close(out[1]);
 	if (rc) {
 		close(out[0]);
@@ -346,8 +359,6 @@ static int thumb_run(struct media_queue *q, int fd, uint8_t *out, size_t *len,
 	struct app *app = q->app;
 	int pipefd[2] = { -1, -1 }, err = PT_EUNSUPPORTED;
 	pid_t pid = -1;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
 	char as[64], cpu[64], px[64], *envp[4];
 	size_t cap = THUMB_HEAD_MAX + THUMB_OUT_MAX, n = 0;
 	char *buf;
@@ -365,22 +376,7 @@ static int thumb_run(struct media_queue *q, int fd, uint8_t *out, size_t *len,
 	envp[1] = cpu;
 	envp[2] = px;
 	envp[3] = NULL;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, fd, 0);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	posix_spawnattr_init(&at);
-	sigset_t none, all;
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setsigdefault(&at, &all);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
-					      POSIX_SPAWN_SETSIGDEF);
-	char *argv[] = { "partaged", THUMB_COMMAND, NULL };
-	int rc = posix_spawn(&pid, "/proc/self/exe", &fa, &at, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
+	int rc = media_spawn(THUMB_COMMAND, fd, pipefd[1], envp, &pid);
 	close(pipefd[1]);
 	if (rc) {
 		close(pipefd[0]);

@@ -136,8 +136,6 @@ static int source_fd(struct app *app, struct blob_reader *rd)
 static int remux_run(struct remux_queue *q, int in, int out, uint64_t size)
 {
 	const struct pt_conf *c = q->app->conf;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
 	char as[64], cpu[64], fsz[64], *envp[4];
 	pid_t pid;
 
@@ -151,22 +149,7 @@ static int remux_run(struct remux_queue *q, int in, int out, uint64_t size)
 	envp[1] = cpu;
 	envp[2] = fsz;
 	envp[3] = NULL;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in, 0);
-	posix_spawn_file_actions_adddup2(&fa, out, 1);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	posix_spawnattr_init(&at);
-	sigset_t none, all;
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setsigdefault(&at, &all);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
-					      POSIX_SPAWN_SETSIGDEF);
-	char *argv[] = { "partaged", MEDIA_REMUX_COMMAND, NULL };
-	int rc = posix_spawn(&pid, "/proc/self/exe", &fa, &at, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
+	int rc = media_spawn(MEDIA_REMUX_COMMAND, in, out, envp, &pid);
 	if (rc) {
 		pt_log("remux: cannot start the remux: %s", strerror(rc));
 		return -rc;

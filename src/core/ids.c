@@ -41,6 +41,11 @@ void token_new(char out[TOKEN_LEN + 1])
 {
 	unsigned char raw[32];
 	randombytes_buf(raw, sizeof(raw));
+	/* never a leading '-' (base64url's 62nd digit): a voucher or token
+	 * typed after a command (`partage redeem CODE`) would be read as an
+	 * option */
+	while ((raw[0] >> 2) == 62)
+		randombytes_buf(raw, 1);
 	sodium_bin2base64(out, TOKEN_LEN + 1, raw, sizeof(raw),
 			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	sodium_memzero(raw, sizeof(raw));

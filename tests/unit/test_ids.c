@@ -39,6 +39,13 @@ static void test_ids(void **state)
 	assert_int_equal(strlen(t), TOKEN_LEN);
 	for (size_t i = 0; i < TOKEN_LEN; i++)
 		assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", t[i]));
+	/* never a leading '-' (read as an option after a command); one in
+	 * 64 would have one without the rule: 4000 make it all but sure */
+	for (int i = 0; i < 4000; i++) {
+		char x[TOKEN_LEN + 1];
+		token_new(x);
+		assert_int_not_equal(x[0], '-');
+	}
 	token_hash(t, strlen(t), h);
 	assert_int_equal(strlen(h), 64);
 	assert_true(token_check(t, strlen(t), h));
